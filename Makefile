@@ -1,0 +1,62 @@
+# Tidings: the two commands a newcomer needs are `make dev` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP_PY := $(VENV)/.installed
+STAMP_NODE := node_modules/.installed
+ARGS ?=
+
+.PHONY: dev test setup lint typecheck unit integration infra e2e bench synth clean
+
+setup: $(STAMP_PY) $(STAMP_NODE)
+
+$(STAMP_PY): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(STAMP_NODE): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+## Start the local stack (DynamoDB Local, moto, fake platforms, HTTP API). ARGS=--demo for a demo.
+dev: setup
+	$(BIN)/tidings dev $(ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/pytest tests/unit -q
+
+integration: setup
+	$(BIN)/pytest tests/integration -q
+
+infra: setup
+	$(BIN)/pytest tests/infra -q
+
+e2e: setup
+	$(BIN)/pytest tests/e2e -q
+
+## Every gate: lint, types, and every test tier.
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest tests/unit tests/integration tests/infra tests/e2e -q
+
+## Benchmarks: writes bench-results.json and prints a table.
+bench: setup
+	$(BIN)/python -m tests.bench.run $(ARGS)
+
+synth: setup
+	npx cdk synth --quiet
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out build .tidings

@@ -1,0 +1,200 @@
+"""The one declarative description of Tidings' topology.
+
+Two readers: the CDK stack (infra/stack.py) builds AWS resources from it, and the local runtime
+(infra/local) plays the same topology on one machine. A route, trigger, schedule or state machine
+task is declared here once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = ROOT / "functions"
+STATE_MACHINES_DIR = Path(__file__).resolve().parent / "statemachines"
+
+
+class Access(StrEnum):
+    """What a function may do; each maps to least-privilege IAM in the stack."""
+
+    TABLE_READ = "table:read"
+    TABLE_WRITE = "table:write"
+    TABLE_STREAM = "table:stream"
+    START_PUBLISH = "publish:start"  # start/describe executions of the publish state machine
+    MANAGE_SCHEDULES = "scheduler:manage"  # create/update/delete one-time schedules, pass the role
+    READ_ACCOUNT_SECRETS = "secrets:read"
+    WRITE_ACCOUNT_SECRETS = "secrets:write"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    description: str
+    access: frozenset[Access]
+    timeout_seconds: int = 30
+    memory_mb: int = 512
+    handler: str = "handler.lambda_handler"
+
+    @property
+    def folder(self) -> Path:
+        return FUNCTIONS_DIR / self.name
+
+    @property
+    def module(self) -> str:
+        return f"functions.{self.name}.handler"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # HTTP API route syntax: /posts/{postId}
+    function: str
+    authorized: bool = True
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class StreamTrigger:
+    """A DynamoDB stream event source mapping on the table."""
+
+    function: str
+    batch_size: int = 100
+    max_batching_window_seconds: int = 0
+    maximum_retry_attempts: int = 5
+    maximum_record_age_seconds: int = 3600
+    bisect_on_error: bool = True
+    report_batch_item_failures: bool = True
+    # Only these entity types reach the function (a Lambda event filter on EntityType).
+    entity_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PeriodicSchedule:
+    name: str
+    function: str
+    rate_minutes: int
+
+
+@dataclass(frozen=True)
+class StateMachineSpec:
+    name: str
+    definition_file: Path
+    # ${Name} placeholder in the ASL -> the function whose ARN replaces it.
+    lambda_substitutions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    partition_key: str
+    sort_key: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """The single table: string keys PK/SK, two overloaded GSIs, stream NEW_AND_OLD_IMAGES."""
+
+    logical_name: str = "tidings"
+    partition_key: str = "PK"
+    sort_key: str = "SK"
+    indexes: tuple[IndexSpec, ...] = (
+        # GSI1: a user's posts by scheduled time (GSI1PK USER#<id>#POSTS, GSI1SK <time>#<postId>).
+        IndexSpec("GSI1", "GSI1PK", "GSI1SK"),
+        # GSI2: sparse, scheduled posts only, sharded by due time for the sweeper
+        # (GSI2PK DUE#<shard>, GSI2SK <time>#<userId>#<postId>).
+        IndexSpec("GSI2", "GSI2PK", "GSI2SK"),
+    )
+    ttl_attribute: str = "expiresAt"
+    stream_view: str = "NEW_AND_OLD_IMAGES"
+
+
+TABLE = TableSpec()
+
+POST_ENTITY = "ScheduledPost"
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    FunctionSpec(
+        name="scheduling_api",
+        description="HTTP API for scheduling posts, the queue and the optimal posting time",
+        access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.START_PUBLISH}),
+        timeout_seconds=29,
+    ),
+    FunctionSpec(
+        name="schedule_sync",
+        description="Keeps exactly one EventBridge Scheduler schedule per scheduled post",
+        access=frozenset({Access.TABLE_STREAM, Access.MANAGE_SCHEDULES, Access.START_PUBLISH}),
+        timeout_seconds=60,
+    ),
+    FunctionSpec(
+        name="publish_task",
+        description="Claims a due post and publishes it to each platform with a publish ledger",
+        access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.READ_ACCOUNT_SECRETS}),
+        timeout_seconds=120,
+    ),
+    FunctionSpec(
+        name="sweeper",
+        description="Starts any due post that nobody claimed (lost schedule, outage)",
+        access=frozenset({Access.TABLE_READ, Access.START_PUBLISH}),
+        timeout_seconds=120,
+    ),
+)
+
+_API = "scheduling_api"
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/posts", _API),
+    Route("POST", "/posts/batch", _API),
+    Route("POST", "/posts/publish-now", _API),
+    Route("GET", "/posts", _API),
+    Route("GET", "/posts/{postId}", _API),
+    Route("PATCH", "/posts/{postId}", _API),
+    Route("DELETE", "/posts/{postId}", _API),
+    Route("GET", "/queue/stats", _API),
+    Route("GET", "/optimal-time", _API),
+    Route("GET", "/openapi.json", _API, authorized=False),
+    Route("GET", "/docs", _API, authorized=False),
+)
+
+STREAM_TRIGGERS: tuple[StreamTrigger, ...] = (
+    StreamTrigger(function="schedule_sync", entity_types=(POST_ENTITY,)),
+)
+
+PERIODIC_SCHEDULES: tuple[PeriodicSchedule, ...] = (
+    PeriodicSchedule(name="due-post-sweeper", function="sweeper", rate_minutes=5),
+)
+
+STATE_MACHINES: tuple[StateMachineSpec, ...] = (
+    StateMachineSpec(
+        name="publish_post",
+        definition_file=STATE_MACHINES_DIR / "publish_post.asl.json",
+        lambda_substitutions={"PublishTaskFunctionArn": "publish_task"},
+    ),
+)
+
+PUBLISH_STATE_MACHINE = "publish_post"
+
+
+def function(name: str) -> FunctionSpec:
+    for spec in FUNCTIONS:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)
+
+
+def state_machine(name: str) -> StateMachineSpec:
+    for spec in STATE_MACHINES:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)
+
+
+def render_definition(spec: StateMachineSpec, arns: dict[str, str]) -> str:
+    """The ASL text with ${Name} replaced by ARNs (what CDK's definitionSubstitutions does)."""
+    text = spec.definition_file.read_text()
+    for placeholder, fn in spec.lambda_substitutions.items():
+        text = text.replace("${" + placeholder + "}", arns[fn])
+    return text

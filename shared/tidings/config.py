@@ -1,0 +1,87 @@
+"""Settings, parsed once from the environment with pydantic. Nothing else reads os.environ."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from tidings.platforms import Platform
+
+_PREFIX = "TIDINGS_"
+
+
+def _split(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseModel):
+    """Every knob of Tidings. Environment variable = TIDINGS_ + field name in upper case."""
+
+    table_name: str = "tidings"
+    region: str = Field(default="us-east-1")
+    publish_state_machine_arn: str = ""
+    schedule_group: str = "tidings"
+    scheduler_role_arn: str = ""
+    scheduler_dlq_arn: str = ""
+
+    # Back-off between publish attempts on retryable failures (seconds).
+    retry_intervals: list[int] = Field(default_factory=lambda: [300, 900, 2700])
+    # A one-time schedule fires within its minute, so it is set this long before the due time
+    # and the state machine waits the rest to the second.
+    schedule_lead_seconds: int = 120
+    # The machine's Wait ends this long before the due time; the publish step waits the remainder
+    # itself, to the millisecond (a Wait on a timestamp is precise only to the second).
+    publish_wake_lead_seconds: int = 2
+    # How long POST /posts/publish-now waits for results before answering 202.
+    publish_now_wait_seconds: float = 20.0
+
+    default_platforms: list[Platform] = Field(default_factory=lambda: [Platform.FACEBOOK, Platform.INSTAGRAM])
+    auto_optimize: bool = True
+    max_queue_per_platform: int = 100
+    min_gap_minutes: int = 30
+    # The sweeper starts posts this long overdue that nobody claimed.
+    sweeper_grace_seconds: int = 90
+    due_shards: int = 8
+
+    http_timeout_seconds: float = 10.0
+    facebook_api_base: str = "https://graph.facebook.com/v23.0"
+    instagram_api_base: str = "https://graph.facebook.com/v23.0"
+    x_api_base: str = "https://api.x.com"
+    linkedin_api_base: str = "https://api.linkedin.com"
+    linkedin_version: str = "202510"
+    youtube_api_base: str = "https://www.googleapis.com"
+    tiktok_api_base: str = "https://open.tiktokapis.com"
+
+    @field_validator("retry_intervals", "default_platforms", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("retry_intervals")
+    @classmethod
+    def _positive(cls, value: list[int]) -> list[int]:
+        if any(v < 0 for v in value):
+            raise ValueError("retry intervals must be >= 0 seconds")
+        return value
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            key = _PREFIX + name.upper()
+            if key in env:
+                values[name] = env[key]
+        if "region" not in values:
+            values["region"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        return cls.model_validate(values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()

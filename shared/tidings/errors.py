@@ -1,0 +1,46 @@
+"""Domain errors. Each carries a machine-readable code, an HTTP status and details;
+the API maps them to `{code, message, details}` in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TidingsError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None, *, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+        if code:
+            self.code = code
+
+    def to_body(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class ValidationFailed(TidingsError):
+    status = 422
+    code = "validation_error"
+
+
+class NotFound(TidingsError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(TidingsError):
+    status = 409
+    code = "conflict"
+
+
+class Unauthorized(TidingsError):
+    status = 401
+    code = "unauthorized"
+
+
+class PayloadTooLarge(TidingsError):
+    status = 413
+    code = "payload_too_large"

@@ -1,0 +1,90 @@
+"""The scheduled post and its per-platform results: the domain entity, not an API shape."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from tidings.platforms import Platform
+
+
+class PostStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    PARTIALLY_PUBLISHED = "partially_published"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATUSES = frozenset(
+    {PostStatus.PUBLISHED, PostStatus.PARTIALLY_PUBLISHED, PostStatus.FAILED, PostStatus.CANCELLED}
+)
+
+
+class PlatformStatus(StrEnum):
+    PENDING = "pending"
+    PUBLISHED = "published"
+    RETRYING = "retrying"
+    FAILED = "failed"
+
+
+class ErrorKind(StrEnum):
+    """How a platform failure is treated: the publish step's one vocabulary for errors."""
+
+    RETRYABLE = "retryable"
+    RATE_LIMITED = "rate_limited"
+    AUTH_EXPIRED = "auth_expired"
+    PERMANENT = "permanent"
+    UNKNOWN_OUTCOME = "unknown_outcome"
+
+    @property
+    def retry_possible(self) -> bool:
+        return self in (ErrorKind.RETRYABLE, ErrorKind.RATE_LIMITED, ErrorKind.UNKNOWN_OUTCOME)
+
+
+class PlatformError(BaseModel):
+    kind: ErrorKind
+    code: str
+    message: str
+
+
+class PlatformResult(BaseModel):
+    platform: Platform
+    status: PlatformStatus = PlatformStatus.PENDING
+    platform_post_id: str | None = None
+    url: str | None = None
+    attempts: int = 0
+    last_error: PlatformError | None = None
+    published_at: datetime | None = None
+
+
+class ScheduledPost(BaseModel):
+    user_id: str
+    post_id: str
+    content: str
+    platforms: list[Platform]
+    scheduled_time: datetime
+    timezone: str | None = None
+    hashtags: list[str] = Field(default_factory=list)
+    media_urls: list[str] = Field(default_factory=list)
+    link: str | None = None
+    content_type: str | None = None
+    status: PostStatus = PostStatus.SCHEDULED
+    version: int = 1
+    created_at: datetime
+    updated_at: datetime
+    publish_now: bool = False
+    optimized_time: bool = False
+    results: dict[Platform, PlatformResult] = Field(default_factory=dict)
+    # The execution that claimed the post, the attempt it is on, and why it ended as it did.
+    claimed_by: str | None = None
+    attempt: int = 0
+    next_attempt_at: datetime | None = None
+    final_reason: str | None = None
+    completed_at: datetime | None = None
+
+    def result_for(self, platform: Platform) -> PlatformResult:
+        return self.results.get(platform) or PlatformResult(platform=platform)

@@ -1,0 +1,69 @@
+"""The platforms Tidings publishes to, and their documented text limits.
+
+Sources (checked late 2026): Facebook Graph API page feed (63,206 chars); Instagram Graph API
+content publishing (caption 2,200 chars, 30 hashtags); X API v2 and twitter-text (280 weighted
+chars, URLs count 23); LinkedIn Posts API (commentary 3,000 chars); YouTube Data API videos
+(description 5,000 chars, title 100); TikTok Content Posting API (caption 2,200 chars).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Platform(StrEnum):
+    FACEBOOK = "facebook"
+    INSTAGRAM = "instagram"
+    TWITTER = "twitter"
+    LINKEDIN = "linkedin"
+    YOUTUBE = "youtube"
+    TIKTOK = "tiktok"
+
+
+@dataclass(frozen=True)
+class PlatformRules:
+    max_text: int
+    max_hashtags: int | None = None
+    requires_media: bool = False
+    requires_video: bool = False
+    weighted_length: bool = False  # X counts URLs as 23 and wide characters as 2
+
+
+RULES: dict[Platform, PlatformRules] = {
+    Platform.FACEBOOK: PlatformRules(max_text=63_206),
+    Platform.INSTAGRAM: PlatformRules(max_text=2_200, max_hashtags=30, requires_media=True),
+    Platform.TWITTER: PlatformRules(max_text=280, weighted_length=True),
+    Platform.LINKEDIN: PlatformRules(max_text=3_000),
+    Platform.YOUTUBE: PlatformRules(max_text=5_000, requires_media=True, requires_video=True),
+    Platform.TIKTOK: PlatformRules(max_text=2_200, requires_media=True, requires_video=True),
+}
+
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+# twitter-text v3 configuration: these code point ranges weigh 1, every other 2; a URL weighs 23.
+_LIGHT_RANGES = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
+_X_URL_WEIGHT = 23
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm")
+
+
+def x_weighted_length(text: str) -> int:
+    length = 0
+    rest = text
+    for match in _URL.finditer(text):
+        length += _X_URL_WEIGHT
+    rest = _URL.sub("", text)
+    for ch in rest:
+        cp = ord(ch)
+        length += 1 if any(lo <= cp <= hi for lo, hi in _LIGHT_RANGES) else 2
+    return length
+
+
+def text_length(platform: Platform, text: str) -> int:
+    if RULES[platform].weighted_length:
+        return x_weighted_length(text)
+    return len(text)
+
+
+def is_video(url: str) -> bool:
+    return url.lower().split("?", 1)[0].endswith(VIDEO_EXTENSIONS)

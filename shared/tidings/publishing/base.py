@@ -1,0 +1,81 @@
+"""The one interface every platform client implements.
+
+A client turns a rendered post into the platform's documented publish call(s), classifies every
+failure into an ErrorKind (retryable, rate_limited, auth_expired, permanent, unknown_outcome), and
+can read a post back so an unknown outcome is reconciled before any retry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from tidings.models.posts import ErrorKind
+from tidings.platforms import Platform
+
+
+@dataclass(frozen=True)
+class AccountCredentials:
+    """A connected platform account. `account_id` is the Page id (Facebook), IG user id
+    (Instagram), X user id (twitter), person/organization URN (LinkedIn), channel id (YouTube)
+    or open id (TikTok)."""
+
+    platform: Platform
+    account_id: str
+    access_token: str = field(repr=False)
+
+    def __repr__(self) -> str:  # never print a token
+        return f"AccountCredentials(platform={self.platform!s}, account_id={self.account_id!r})"
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    """Exactly what one platform receives for one post."""
+
+    post_id: str
+    text: str
+    link: str | None = None
+    media_urls: tuple[str, ...] = ()
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Published:
+    platform_post_id: str
+    url: str | None = None
+    published_at: datetime | None = None
+
+
+class PlatformCallError(Exception):
+    """A classified platform failure. `retry_after` is in seconds when the platform said."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        code: str,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+        self.status = status
+
+
+class PlatformClient(Protocol):
+    platform: Platform
+
+    def publish(self, account: AccountCredentials, request: PublishRequest) -> Published:
+        """Send the post. Raises PlatformCallError, classified."""
+        ...
+
+    def find_published(
+        self, account: AccountCredentials, request: PublishRequest, since: datetime
+    ) -> Published | None:
+        """Read back: the post this request created at or after `since`, if the platform has it."""
+        ...
