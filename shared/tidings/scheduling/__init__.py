@@ -1,0 +1,1 @@
+"""Scheduling: when posts go out, and when they should."""
