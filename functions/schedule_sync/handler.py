@@ -1,0 +1,17 @@
+"""DynamoDB stream consumer: keeps one EventBridge Scheduler schedule per scheduled post.
+
+Reports partial batch failures, so a failing record is retried (and finally sent to the on-failure
+destination) without blocking the records after it.
+"""
+
+from typing import Any
+
+from tidings.observability import logger
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from tidings.scheduling.stream import handle_batch
+    from tidings.wiring import schedule_sync
+
+    return handle_batch(event, schedule_sync())

@@ -1,0 +1,190 @@
+"""Request and response shapes of the HTTP API (camelCase JSON). Separate from the domain entity;
+the mapping is explicit in `post_view`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+from tidings.clock import iso_ms
+from tidings.models.posts import ScheduledPost
+
+Timestamp = Annotated[datetime, PlainSerializer(iso_ms, return_type=str)]
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class CreatePostRequest(ApiModel):
+    content: str = Field(max_length=70_000, description="The post text")
+    platforms: list[str] | None = Field(
+        default=None, max_length=6, description="Target platforms; the configured defaults when omitted"
+    )
+    scheduled_time: datetime | None = Field(
+        default=None,
+        description="ISO 8601 with a UTC offset; omitted with auto-optimise on, the optimal time is used",
+    )
+    hashtags: list[Annotated[str, Field(max_length=101)]] = Field(default_factory=list, max_length=100)
+    media_urls: list[Annotated[str, Field(max_length=2048)]] = Field(default_factory=list, max_length=20)
+    link: str | None = Field(default=None, max_length=2048)
+    content_type: str | None = Field(default=None, max_length=40, description="e.g. text, image, video, link")
+    timezone: str | None = Field(default=None, max_length=64, description="IANA time zone of the author")
+
+
+class PublishNowRequest(ApiModel):
+    content: str = Field(max_length=70_000)
+    platforms: list[str] | None = Field(default=None, max_length=6)
+    hashtags: list[Annotated[str, Field(max_length=101)]] = Field(default_factory=list, max_length=100)
+    media_urls: list[Annotated[str, Field(max_length=2048)]] = Field(default_factory=list, max_length=20)
+    link: str | None = Field(default=None, max_length=2048)
+    content_type: str | None = Field(default=None, max_length=40)
+    timezone: str | None = Field(default=None, max_length=64)
+
+
+class UpdatePostRequest(ApiModel):
+    scheduled_time: datetime | None = None
+    platforms: list[str] | None = Field(default=None, max_length=6)
+    content: str | None = Field(default=None, max_length=70_000)
+    hashtags: list[Annotated[str, Field(max_length=101)]] | None = Field(default=None, max_length=100)
+
+
+class BatchRequest(ApiModel):
+    posts: list[CreatePostRequest] = Field(min_length=1, max_length=50)
+
+
+class ErrorBody(ApiModel):
+    code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class PlatformErrorView(ApiModel):
+    kind: str
+    code: str
+    message: str
+
+
+class PlatformResultView(ApiModel):
+    platform: str
+    status: str
+    platform_post_id: str | None = None
+    url: str | None = None
+    attempts: int = 0
+    last_error: PlatformErrorView | None = None
+    published_at: Timestamp | None = None
+
+
+class PostView(ApiModel):
+    post_id: str
+    content: str
+    platforms: list[str]
+    scheduled_time: Timestamp
+    timezone: str | None = None
+    hashtags: list[str]
+    media_urls: list[str]
+    link: str | None = None
+    content_type: str | None = None
+    status: str
+    version: int
+    optimized_time: bool
+    results: list[PlatformResultView]
+    attempt: int
+    next_attempt_at: Timestamp | None = None
+    final_reason: str | None = None
+    created_at: Timestamp
+    updated_at: Timestamp
+    completed_at: Timestamp | None = None
+
+
+class PostList(ApiModel):
+    posts: list[PostView]
+    next_token: str | None = None
+
+
+class BatchItemResult(ApiModel):
+    index: int
+    ok: bool
+    post: PostView | None = None
+    error: ErrorBody | None = None
+
+
+class BatchResult(ApiModel):
+    created: int
+    failed: int
+    results: list[BatchItemResult]
+
+
+class PublishNowResult(ApiModel):
+    post_id: str
+    status: str
+    complete: bool = Field(
+        description="False when the platforms took longer than the API waits: poll the post"
+    )
+    results: list[PlatformResultView]
+    post: PostView
+
+
+class QueueStats(ApiModel):
+    total_scheduled: int
+    next_post_time: Timestamp | None = None
+    by_platform: dict[str, int]
+    by_status: dict[str, int]
+
+
+class OptimalTimeView(ApiModel):
+    platform: str
+    timezone: str
+    recommended_time: datetime
+    confidence: float
+    reasoning: str
+    alternatives: list[datetime]
+    based_on_posts: int
+    data_quality: str
+
+
+def post_view(post: ScheduledPost) -> PostView:
+    results = []
+    for platform in post.platforms:
+        r = post.result_for(platform)
+        results.append(
+            PlatformResultView(
+                platform=str(platform),
+                status=str(r.status),
+                platform_post_id=r.platform_post_id,
+                url=r.url,
+                attempts=r.attempts,
+                last_error=(
+                    PlatformErrorView(
+                        kind=str(r.last_error.kind), code=r.last_error.code, message=r.last_error.message
+                    )
+                    if r.last_error
+                    else None
+                ),
+                published_at=r.published_at,
+            )
+        )
+    return PostView(
+        post_id=post.post_id,
+        content=post.content,
+        platforms=[str(p) for p in post.platforms],
+        scheduled_time=post.scheduled_time,
+        timezone=post.timezone,
+        hashtags=post.hashtags,
+        media_urls=post.media_urls,
+        link=post.link,
+        content_type=post.content_type,
+        status=str(post.status),
+        version=post.version,
+        optimized_time=post.optimized_time,
+        results=results,
+        attempt=post.attempt,
+        next_attempt_at=post.next_attempt_at,
+        final_reason=post.final_reason,
+        created_at=post.created_at,
+        updated_at=post.updated_at,
+        completed_at=post.completed_at,
+    )

@@ -1,0 +1,1 @@
+"""Thin adapters over AWS services (Step Functions, EventBridge Scheduler)."""

@@ -1,0 +1,144 @@
+"""Starting the publish state machine and keeping one EventBridge Scheduler schedule per post.
+
+Both are idempotent: an execution is named after the post version (`post-<id>-v<version>`), and a
+schedule after the post (`post-<id>`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tidings.clock import iso_ms
+from tidings.config import Settings
+from tidings.store import keys
+
+if TYPE_CHECKING:
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+# Universal target: Scheduler calls StartExecution with the JSON in Input as its request parameters,
+# which lets us name the execution (source: EventBridge Scheduler User Guide, "Using universal targets").
+SFN_START_EXECUTION_TARGET = "arn:aws:scheduler:::aws-sdk:sfn:startExecution"
+
+
+def execution_input(
+    user_id: str, post_id: str, version: int, due_at: datetime, wake_lead_seconds: int
+) -> dict[str, Any]:
+    wake = due_at - timedelta(seconds=wake_lead_seconds)
+    # A Wait on a timestamp resolves to the second; wake at or before the due second and let the
+    # publish step wait the remaining milliseconds itself.
+    wake_floor = datetime.fromtimestamp(math.floor(wake.timestamp()), UTC)
+    return {
+        "userId": user_id,
+        "postId": post_id,
+        "version": version,
+        "dueAt": iso_ms(due_at),
+        "wakeAt": wake_floor.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "attempt": 1,
+    }
+
+
+def schedule_time(due_at: datetime, lead_seconds: int) -> datetime:
+    """When the one-time schedule fires: `lead_seconds` early, floored to the second.
+
+    EventBridge Scheduler fires a one-time `at()` schedule within the minute of its time even with the
+    flexible window OFF (Scheduler User Guide, "Schedule types"), so the lead (default 120 s) covers
+    that minute and the execution waits the rest."""
+    at = due_at - timedelta(seconds=lead_seconds)
+    return datetime.fromtimestamp(math.floor(at.timestamp()), UTC)
+
+
+class PublishStarter(Protocol):
+    def start(self, user_id: str, post_id: str, version: int, due_at: datetime) -> bool:
+        """Start the publish execution for this post version. False when it already existed."""
+        ...
+
+
+class StepFunctionsPublishStarter:
+    def __init__(self, settings: Settings, client: SFNClient | None = None) -> None:
+        self.settings = settings
+        self._client = client
+
+    @property
+    def client(self) -> SFNClient:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("stepfunctions")
+        return self._client
+
+    def start(self, user_id: str, post_id: str, version: int, due_at: datetime) -> bool:
+        payload = execution_input(user_id, post_id, version, due_at, self.settings.publish_wake_lead_seconds)
+        try:
+            self.client.start_execution(
+                stateMachineArn=self.settings.publish_state_machine_arn,
+                name=keys.execution_name(post_id, version),
+                input=json.dumps(payload),
+            )
+        except self.client.exceptions.ExecutionAlreadyExists:
+            return False
+        return True
+
+
+class PostScheduleManager:
+    """Creates, moves and deletes the one-time schedule of a scheduled post."""
+
+    def __init__(self, settings: Settings, client: EventBridgeSchedulerClient | None = None) -> None:
+        self.settings = settings
+        self._client = client
+
+    @property
+    def client(self) -> EventBridgeSchedulerClient:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("scheduler")
+        return self._client
+
+    def _request(self, user_id: str, post_id: str, version: int, due_at: datetime) -> dict[str, Any]:
+        s = self.settings
+        at = schedule_time(due_at, s.schedule_lead_seconds)
+        target: dict[str, Any] = {
+            "Arn": SFN_START_EXECUTION_TARGET,
+            "RoleArn": s.scheduler_role_arn,
+            "Input": json.dumps(
+                {
+                    "StateMachineArn": s.publish_state_machine_arn,
+                    "Name": keys.execution_name(post_id, version),
+                    "Input": json.dumps(
+                        execution_input(user_id, post_id, version, due_at, s.publish_wake_lead_seconds)
+                    ),
+                }
+            ),
+            "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 185},
+        }
+        if s.scheduler_dlq_arn:
+            target["DeadLetterConfig"] = {"Arn": s.scheduler_dlq_arn}
+        return {
+            "Name": keys.schedule_name(post_id),
+            "GroupName": s.schedule_group,
+            "ScheduleExpression": f"at({at.strftime('%Y-%m-%dT%H:%M:%S')})",
+            "ScheduleExpressionTimezone": "UTC",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "ActionAfterCompletion": "DELETE",
+            "State": "ENABLED",
+            "Target": target,
+        }
+
+    def upsert(self, user_id: str, post_id: str, version: int, due_at: datetime) -> None:
+        request = self._request(user_id, post_id, version, due_at)
+        try:
+            self.client.create_schedule(**request)
+        except self.client.exceptions.ConflictException:
+            self.client.update_schedule(**request)
+
+    def delete(self, post_id: str) -> None:
+        try:
+            self.client.delete_schedule(
+                Name=keys.schedule_name(post_id), GroupName=self.settings.schedule_group
+            )
+        except self.client.exceptions.ResourceNotFoundException:
+            return

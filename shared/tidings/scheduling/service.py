@@ -1,0 +1,353 @@
+"""The scheduler's use-cases: queue a post, change or cancel it, list the queue, publish now.
+
+The API writes the post and nothing else; the table's stream keeps the schedules in line
+(tidings.scheduling.sync). Publish-now also starts the execution at once (an idempotent start of the
+same execution the stream would start) to save the stream's delay while the caller waits.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tidings.aws.publishing import PublishStarter
+from tidings.clock import Clock
+from tidings.config import Settings
+from tidings.errors import Conflict, NotFound, ValidationFailed
+from tidings.models.posts import FINAL_STATUSES, PlatformStatus, PostStatus, ScheduledPost
+from tidings.platforms import Platform
+from tidings.scheduling import optimal_time
+from tidings.scheduling.validation import (
+    check_content,
+    check_future,
+    check_timezone,
+    check_urls,
+    normalize_hashtags,
+    parse_platforms,
+)
+from tidings.store.analytics import AnalyticsRepository
+from tidings.store.posts import PostPage, PostRepository, QueueChanged, QueueIndex, StaleWrite
+
+_QUEUE_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class NewPost:
+    content: str
+    platforms: list[str] | None = None
+    scheduled_time: datetime | None = None
+    hashtags: tuple[str, ...] = ()
+    media_urls: tuple[str, ...] = ()
+    link: str | None = None
+    content_type: str | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True)
+class PostChanges:
+    scheduled_time: datetime | None = None
+    platforms: list[str] | None = None
+    content: str | None = None
+    hashtags: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class QueueStatistics:
+    total_scheduled: int
+    next_post_time: datetime | None
+    by_platform: dict[str, int]
+    by_status: dict[str, int]
+
+
+@dataclass(frozen=True)
+class PublishNowOutcome:
+    post: ScheduledPost
+    complete: bool
+
+
+def new_post_id() -> str:
+    return uuid.uuid4().hex
+
+
+class SchedulingService:
+    def __init__(
+        self,
+        settings: Settings,
+        posts: PostRepository,
+        analytics: AnalyticsRepository,
+        starter: PublishStarter,
+        clock: Clock,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.posts = posts
+        self.analytics = analytics
+        self.starter = starter
+        self.clock = clock
+        self.sleep = sleep
+
+    # -- queue rules -------------------------------------------------------------------------------
+
+    def _check_queue(self, queue: QueueIndex, post: ScheduledPost) -> None:
+        others = {pid: e for pid, e in queue.entries.items() if pid != post.post_id}
+        limit = self.settings.max_queue_per_platform
+        gap = timedelta(minutes=self.settings.min_gap_minutes)
+        for platform in post.platforms:
+            queued = sum(1 for e in others.values() if platform in e.platforms)
+            if queued >= limit:
+                raise Conflict(
+                    f"the {platform} queue is full ({limit} posts)",
+                    {"platform": str(platform), "limit": limit, "queued": queued},
+                    code="queue_full",
+                )
+        if gap <= timedelta(0):
+            return
+        for pid, entry in sorted(others.items(), key=lambda kv: kv[1].time):
+            shared = [p for p in post.platforms if p in entry.platforms]
+            if shared and abs(entry.time - post.scheduled_time) < gap:
+                raise Conflict(
+                    f"another post goes out on {shared[0]} within {self.settings.min_gap_minutes} minutes",
+                    {
+                        "platform": str(shared[0]),
+                        "conflictingPostId": pid,
+                        "conflictingTime": entry.time.isoformat(),
+                        "minimumGapMinutes": self.settings.min_gap_minutes,
+                    },
+                    code="min_delay_violated",
+                )
+
+    def _fits(self, queue: QueueIndex, post: ScheduledPost) -> bool:
+        try:
+            self._check_queue(queue, post)
+        except Conflict:
+            return False
+        return True
+
+    # -- create ------------------------------------------------------------------------------------
+
+    def _build(
+        self, user_id: str, req: NewPost, *, scheduled_time: datetime, publish_now: bool
+    ) -> ScheduledPost:
+        platforms = (
+            parse_platforms(req.platforms)
+            if req.platforms is not None
+            else list(self.settings.default_platforms)
+        )
+        hashtags = normalize_hashtags(list(req.hashtags))
+        check_urls(list(req.media_urls), req.link)
+        check_content(req.content, hashtags, req.link, list(req.media_urls), platforms)
+        now = self.clock.now()
+        return ScheduledPost(
+            user_id=user_id,
+            post_id=new_post_id(),
+            content=req.content,
+            platforms=platforms,
+            scheduled_time=scheduled_time,
+            timezone=req.timezone,
+            hashtags=hashtags,
+            media_urls=list(req.media_urls),
+            link=req.link,
+            content_type=req.content_type,
+            created_at=now,
+            updated_at=now,
+            publish_now=publish_now,
+        )
+
+    def schedule(self, user_id: str, req: NewPost) -> ScheduledPost:
+        check_timezone(req.timezone)
+        now = self.clock.now()
+        if req.scheduled_time is not None:
+            check_future(req.scheduled_time, now)
+            post = self._build(user_id, req, scheduled_time=req.scheduled_time, publish_now=False)
+            return self._insert(post, candidates=None)
+        if not self.settings.auto_optimize:
+            raise ValidationFailed(
+                "scheduledTime is required while auto-optimise is off",
+                {"field": "scheduledTime"},
+                code="scheduled_time_required",
+            )
+        post = self._build(user_id, req, scheduled_time=now + timedelta(days=1), publish_now=False)
+        rec = self.recommend(user_id, post.platforms[0], req.content_type, req.timezone or "UTC")
+        candidates = [rec.recommended_time, *sorted(t for t in rec.alternatives if t > now)]
+        return self._insert(post, candidates=candidates)
+
+    def _insert(self, post: ScheduledPost, candidates: list[datetime] | None) -> ScheduledPost:
+        for _ in range(_QUEUE_RETRIES):
+            queue = self.posts.queue(post.user_id)
+            if candidates is not None:
+                fitting = [
+                    t for t in candidates if self._fits(queue, post.model_copy(update={"scheduled_time": t}))
+                ]
+                chosen = fitting[0] if fitting else candidates[0]
+                post = post.model_copy(update={"scheduled_time": chosen, "optimized_time": True})
+            self._check_queue(queue, post)
+            try:
+                self.posts.create(post, queue.rev)
+            except QueueChanged:
+                continue
+            return post
+        raise Conflict("the queue is changing too fast; try again", {}, code="queue_busy")
+
+    def schedule_batch(self, user_id: str, reqs: list[NewPost]) -> list[ScheduledPost | Exception]:
+        """Each item independently: one bad item does not stop the others."""
+        out: list[ScheduledPost | Exception] = []
+        for req in reqs:
+            try:
+                out.append(self.schedule(user_id, req))
+            except (ValidationFailed, Conflict) as exc:
+                out.append(exc)
+        return out
+
+    # -- read ---------------------------------------------------------------------------------------
+
+    def get(self, user_id: str, post_id: str) -> ScheduledPost:
+        post = self.posts.get(user_id, post_id)
+        if post is None:
+            raise NotFound("no such post", {"postId": post_id}, code="post_not_found")
+        return post
+
+    def list_posts(
+        self,
+        user_id: str,
+        status: str | None,
+        platform: str | None,
+        limit: int,
+        next_token: str | None,
+    ) -> PostPage:
+        status_value: PostStatus | None = None
+        if status is not None:
+            try:
+                status_value = PostStatus(status)
+            except ValueError as exc:
+                raise ValidationFailed(
+                    f"unknown status: {status!r}",
+                    {"field": "status", "supported": [s.value for s in PostStatus]},
+                    code="unknown_status",
+                ) from exc
+        platform_value = parse_platforms([platform])[0] if platform is not None else None
+        try:
+            return self.posts.page(
+                user_id, status=status_value, platform=platform_value, limit=limit, next_token=next_token
+            )
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), {"field": "nextToken"}, code="invalid_next_token") from exc
+
+    def stats(self, user_id: str) -> QueueStatistics:
+        queue = self.posts.queue(user_id)
+        by_platform: Counter[str] = Counter()
+        for entry in queue.entries.values():
+            by_platform.update(str(p) for p in entry.platforms)
+        by_status: Counter[str] = Counter(str(p.status) for p in self.posts.iter_all(user_id))
+        scheduled = by_status.get(str(PostStatus.SCHEDULED), 0)
+        upcoming = [e.time for e in queue.entries.values()]
+        return QueueStatistics(
+            total_scheduled=scheduled,
+            next_post_time=min(upcoming) if upcoming else None,
+            by_platform={str(p): by_platform.get(str(p), 0) for p in Platform},
+            by_status={str(s): by_status.get(str(s), 0) for s in PostStatus},
+        )
+
+    def recommend(
+        self, user_id: str, platform: Platform, content_type: str | None, timezone: str
+    ) -> optimal_time.Recommendation:
+        samples = self.analytics.samples(user_id, platform)
+        return optimal_time.recommend(
+            samples, platform=platform, timezone=timezone, now=self.clock.now(), content_type=content_type
+        )
+
+    # -- change --------------------------------------------------------------------------------------
+
+    def update(self, user_id: str, post_id: str, changes: PostChanges) -> ScheduledPost:
+        if all(
+            v is None for v in (changes.scheduled_time, changes.platforms, changes.content, changes.hashtags)
+        ):
+            raise ValidationFailed(
+                "nothing to change: send scheduledTime, platforms, content or hashtags",
+                {},
+                code="empty_update",
+            )
+        for _ in range(_QUEUE_RETRIES):
+            post = self.get(user_id, post_id)
+            if post.status != PostStatus.SCHEDULED:
+                raise Conflict(
+                    f"the post is {post.status}; only scheduled posts can be changed",
+                    {"postId": post_id, "status": str(post.status)},
+                    code="post_not_editable",
+                )
+            now = self.clock.now()
+            if changes.scheduled_time is not None:
+                check_future(changes.scheduled_time, now)
+            platforms = (
+                parse_platforms(changes.platforms) if changes.platforms is not None else post.platforms
+            )
+            hashtags = (
+                normalize_hashtags(list(changes.hashtags)) if changes.hashtags is not None else post.hashtags
+            )
+            content = changes.content if changes.content is not None else post.content
+            check_content(content, hashtags, post.link, post.media_urls, platforms)
+            updated = post.model_copy(
+                update={
+                    "scheduled_time": changes.scheduled_time or post.scheduled_time,
+                    "platforms": platforms,
+                    "hashtags": hashtags,
+                    "content": content,
+                    "version": post.version + 1,
+                    "updated_at": now,
+                    "optimized_time": post.optimized_time and changes.scheduled_time is None,
+                }
+            )
+            queue = self.posts.queue(user_id)
+            self._check_queue(queue, updated)
+            try:
+                self.posts.replace_scheduled(updated, post.version, queue.rev)
+            except (QueueChanged, StaleWrite):
+                continue
+            return updated
+        raise Conflict("the post is changing too fast; try again", {"postId": post_id}, code="queue_busy")
+
+    def cancel(self, user_id: str, post_id: str) -> ScheduledPost:
+        post = self.get(user_id, post_id)
+        if post.status != PostStatus.SCHEDULED:
+            raise Conflict(
+                f"the post is {post.status}; only scheduled posts can be cancelled",
+                {"postId": post_id, "status": str(post.status)},
+                code="post_not_cancellable",
+            )
+        try:
+            return self.posts.cancel(user_id, post_id, self.clock.now())
+        except StaleWrite as exc:
+            current = self.get(user_id, post_id)
+            raise Conflict(
+                f"the post is {current.status}; only scheduled posts can be cancelled",
+                {"postId": post_id, "status": str(current.status)},
+                code="post_not_cancellable",
+            ) from exc
+
+    # -- publish now -------------------------------------------------------------------------------
+
+    def publish_now(self, user_id: str, req: NewPost) -> PublishNowOutcome:
+        check_timezone(req.timezone)
+        now = self.clock.now()
+        post = self._build(user_id, req, scheduled_time=now, publish_now=True)
+        self.posts.put_new(post)
+        self.starter.start(user_id, post.post_id, post.version, post.scheduled_time)
+        deadline = time.monotonic() + self.settings.publish_now_wait_seconds
+        while True:
+            current = self.get(user_id, post.post_id)
+            if _first_attempt_done(current):
+                return PublishNowOutcome(post=current, complete=True)
+            if time.monotonic() >= deadline:
+                return PublishNowOutcome(post=current, complete=False)
+            self.sleep(0.1)
+
+
+def _first_attempt_done(post: ScheduledPost) -> bool:
+    if post.status in FINAL_STATUSES:
+        return True
+    return post.status == PostStatus.PUBLISHING and all(
+        post.result_for(p).status != PlatformStatus.PENDING for p in post.platforms
+    )

@@ -1,0 +1,30 @@
+"""The stream consumer's batch loop with partial batch responses.
+
+Records are applied in order. At the first record that fails, the batch stops and that record's
+sequence number is reported: Lambda retries from it (the records after it come again, which is safe
+because every action is idempotent), bisects on errors, and after the mapping's maximum retries sends
+the record to the on-failure destination, so one bad record never blocks the shard.
+Source: AWS Lambda Developer Guide, "Using Lambda with DynamoDB" (ReportBatchItemFailures).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tidings.scheduling.sync import ScheduleSync, is_post_record
+
+logger = logging.getLogger(__name__)
+
+
+def handle_batch(event: dict[str, Any], sync: ScheduleSync) -> dict[str, Any]:
+    for record in event.get("Records", []):
+        if not is_post_record(record):
+            continue
+        try:
+            sync.apply(record)
+        except Exception:
+            sequence = record.get("dynamodb", {}).get("SequenceNumber", "")
+            logger.exception("stream record %s failed; it will be retried", sequence)
+            return {"batchItemFailures": [{"itemIdentifier": sequence}]}
+    return {"batchItemFailures": []}

@@ -1,0 +1,117 @@
+"""Keeps derived state in line with each post, driven by the table's stream (the table is the truth):
+
+- exactly one EventBridge Scheduler one-time schedule per scheduled post: created on insert, moved when
+  the post's time or version changes, deleted when it leaves `scheduled` or is removed;
+- a post due too soon for a schedule to fire in time is started at once instead (idempotent start);
+- the user's queue index drops posts that are no longer scheduled.
+
+Every action is idempotent, so redelivered or re-ordered-by-retry records converge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from tidings.aws.publishing import PostScheduleManager, PublishStarter, schedule_time
+from tidings.clock import Clock
+from tidings.models.posts import PostStatus, ScheduledPost
+from tidings.store.dynamo import deserialize
+from tidings.store.keys import POST_ENTITY
+from tidings.store.posts import PostRepository, post_from_item
+
+# A schedule whose time is this close (or past) would fire late: start the execution directly.
+_START_DIRECTLY_WITHIN = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class Upsert:
+    post: ScheduledPost
+
+
+@dataclass(frozen=True)
+class StartNow:
+    post: ScheduledPost
+
+
+@dataclass(frozen=True)
+class DeleteSchedule:
+    post_id: str
+
+
+@dataclass(frozen=True)
+class DropFromQueue:
+    user_id: str
+    post_id: str
+
+
+Action = Upsert | StartNow | DeleteSchedule | DropFromQueue
+
+
+def _image(record: dict[str, Any], name: str) -> ScheduledPost | None:
+    raw = record.get("dynamodb", {}).get(name)
+    if not raw:
+        return None
+    item = deserialize(raw)
+    if item.get("EntityType") != POST_ENTITY:
+        return None
+    return post_from_item(item)
+
+
+def is_post_record(record: dict[str, Any]) -> bool:
+    images = record.get("dynamodb", {})
+    return any(
+        images.get(name, {}).get("EntityType", {}).get("S") == POST_ENTITY
+        for name in ("NewImage", "OldImage")
+    )
+
+
+def plan(record: dict[str, Any], now: datetime, lead_seconds: int) -> list[Action]:
+    """What a stream record asks for (pure: no I/O)."""
+    old, new = _image(record, "OldImage"), _image(record, "NewImage")
+    was_scheduled = old is not None and old.status == PostStatus.SCHEDULED
+    if new is not None and new.status == PostStatus.SCHEDULED:
+        unchanged = was_scheduled and old is not None and old.version == new.version
+        if unchanged:
+            return []
+        if schedule_time(new.scheduled_time, lead_seconds) <= now + _START_DIRECTLY_WITHIN:
+            actions: list[Action] = [StartNow(new)]
+            if was_scheduled:
+                actions.append(DeleteSchedule(new.post_id))
+            return actions
+        return [Upsert(new)]
+    if was_scheduled and old is not None:
+        return [DeleteSchedule(old.post_id), DropFromQueue(old.user_id, old.post_id)]
+    return []
+
+
+class ScheduleSync:
+    def __init__(
+        self,
+        schedules: PostScheduleManager,
+        starter: PublishStarter,
+        posts: PostRepository,
+        clock: Clock,
+        lead_seconds: int,
+    ) -> None:
+        self.schedules = schedules
+        self.starter = starter
+        self.posts = posts
+        self.clock = clock
+        self.lead_seconds = lead_seconds
+
+    def apply(self, record: dict[str, Any]) -> list[Action]:
+        actions = plan(record, self.clock.now(), self.lead_seconds)
+        for action in actions:
+            if isinstance(action, Upsert):
+                p = action.post
+                self.schedules.upsert(p.user_id, p.post_id, p.version, p.scheduled_time)
+            elif isinstance(action, StartNow):
+                p = action.post
+                self.starter.start(p.user_id, p.post_id, p.version, p.scheduled_time)
+            elif isinstance(action, DeleteSchedule):
+                self.schedules.delete(action.post_id)
+            else:
+                self.posts.remove_queue_entry(action.user_id, action.post_id)
+        return actions

@@ -1,0 +1,1 @@
+"""The single-table repository: key patterns, item mapping, conditional writes."""

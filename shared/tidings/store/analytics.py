@@ -1,0 +1,74 @@
+"""Post analytics (`USER#<id> / POST_ANALYTICS#<platform>#<postId>`), read as engagement samples."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tidings.clock import iso_ms, parse_iso
+from tidings.platforms import Platform
+from tidings.scheduling.optimal_time import EngagementSample
+from tidings.store import keys
+from tidings.store.dynamo import deserialize, dynamodb_client, serialize
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+ENGAGEMENT_FIELDS = ("likes", "comments", "shares", "saves", "clicks")
+
+
+class AnalyticsRepository:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table = table_name
+        self.client = client or dynamodb_client()
+
+    def put(self, user_id: str, post_id: str, sample: EngagementSample, metrics: dict[str, float]) -> None:
+        item: dict[str, Any] = {
+            "PK": keys.user_pk(user_id),
+            "SK": keys.analytics_sk(str(sample.platform), post_id),
+            "EntityType": keys.ANALYTICS_ENTITY,
+            "post_id": post_id,
+            "platform": str(sample.platform),
+            "published_at": iso_ms(sample.published_at),
+            "engagement": sample.engagement,
+            "reach": sample.reach,
+            "content_type": sample.content_type,
+            **metrics,
+        }
+        self.client.put_item(TableName=self.table, Item=serialize(item))
+
+    def samples(self, user_id: str, platform: Platform, limit: int = 2000) -> list[EngagementSample]:
+        """The user's most recent analysed posts on a platform (newest analytics first is not
+        guaranteed by the key; the cap keeps one request bounded)."""
+        out: list[EngagementSample] = []
+        start: dict[str, Any] | None = None
+        while len(out) < limit:
+            kwargs: dict[str, Any] = {
+                "TableName": self.table,
+                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+                "ExpressionAttributeValues": serialize(
+                    {":pk": keys.user_pk(user_id), ":prefix": f"{keys.ANALYTICS_SK_PREFIX}{platform}#"}
+                ),
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            resp = self.client.query(**kwargs)
+            for raw in resp.get("Items", []):
+                out.append(_sample(deserialize(raw), platform))
+            start = resp.get("LastEvaluatedKey")
+            if not start:
+                break
+        return out[:limit]
+
+
+def _sample(item: dict[str, Any], platform: Platform) -> EngagementSample:
+    engagement = item.get("engagement")
+    if engagement is None:
+        engagement = sum(float(item.get(f, 0) or 0) for f in ENGAGEMENT_FIELDS)
+    reach = item.get("reach")
+    return EngagementSample(
+        platform=platform,
+        published_at=parse_iso(item["published_at"]),
+        engagement=float(engagement),
+        reach=float(reach) if reach is not None else None,
+        content_type=item.get("content_type"),
+    )

@@ -1,0 +1,78 @@
+"""A thin DynamoDB adapter: the low-level client, (de)serialisation, pagination tokens."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _dynamo_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _dynamo_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_dynamo_safe(v) for v in value]
+    return value
+
+
+def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(_dynamo_safe(v)) for k, v in item.items() if v is not None}
+
+
+def serialize_value(value: Any) -> dict[str, Any]:
+    return dict(_serializer.serialize(_dynamo_safe(value)))
+
+
+def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def encode_token(key: Mapping[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(deserialize(key)).encode()).decode()
+
+
+def decode_token(token: str | None) -> dict[str, Any] | None:
+    if not token:
+        return None
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise ValueError("nextToken is not a token this API issued") from exc
+    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+        raise ValueError("nextToken is not a token this API issued")
+    return serialize(raw)
+
+
+def dynamodb_client() -> DynamoDBClient:
+    import boto3
+
+    return boto3.client("dynamodb")
+
+
+def is_conditional_failure(exc: Exception) -> bool:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")

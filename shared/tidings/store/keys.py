@@ -1,0 +1,69 @@
+"""Key patterns of the single table (see DESIGN.md, "Data"). One place for every key."""
+
+from __future__ import annotations
+
+import zlib
+
+POST_ENTITY = "ScheduledPost"
+QUEUE_ENTITY = "PostQueue"
+LEDGER_ENTITY = "PublishLedger"
+ACCOUNT_ENTITY = "PlatformAccount"
+ANALYTICS_ENTITY = "PostAnalytics"
+
+
+def user_pk(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def post_sk(post_id: str) -> str:
+    return f"SCHEDULED_POST#{post_id}"
+
+
+POST_SK_PREFIX = "SCHEDULED_POST#"
+QUEUE_SK = "POST_QUEUE"
+
+
+def ledger_sk(post_id: str, platform: str) -> str:
+    return f"PUBLISH_LEDGER#{post_id}#{platform}"
+
+
+def account_sk(platform: str) -> str:
+    return f"ACCOUNT#{platform}"
+
+
+def analytics_sk(platform: str, post_id: str) -> str:
+    return f"POST_ANALYTICS#{platform}#{post_id}"
+
+
+ANALYTICS_SK_PREFIX = "POST_ANALYTICS#"
+
+
+def posts_by_time_pk(user_id: str) -> str:
+    """GSI1 partition: one user's posts, sorted by scheduled time."""
+    return f"USER#{user_id}#POSTS"
+
+
+def time_sort_key(time_iso: str, post_id: str) -> str:
+    return f"{time_iso}#{post_id}"
+
+
+def due_shard(post_id: str, shards: int) -> int:
+    return zlib.crc32(post_id.encode()) % max(1, shards)
+
+
+def due_pk(shard: int) -> str:
+    """GSI2 partition (sparse, scheduled posts only) for the sweeper."""
+    return f"DUE#{shard}"
+
+
+def due_sort_key(time_iso: str, user_id: str, post_id: str) -> str:
+    return f"{time_iso}#{user_id}#{post_id}"
+
+
+def execution_name(post_id: str, version: int) -> str:
+    """One Step Functions execution per post version: the name makes starting it idempotent."""
+    return f"post-{post_id}-v{version}"
+
+
+def schedule_name(post_id: str) -> str:
+    return f"post-{post_id}"

@@ -1,0 +1,413 @@
+"""Scheduled posts in the single table, with every racing write conditional.
+
+Items:
+- `USER#<id> / SCHEDULED_POST#<postId>`: the post. GSI1 lists a user's posts by time; GSI2 (sparse,
+  only while `scheduled`) lets the sweeper find due posts across users.
+- `USER#<id> / POST_QUEUE`: the user's queue index: `q` maps each scheduled post id to its time and
+  platforms, `rev` counts changes. Creating or moving a post writes the post and the index in one
+  transaction conditioned on `rev`, so the queue rules (size, minimum gap) are checked against a
+  consistent view and two concurrent requests cannot both slip past them.
+- `USER#<id> / PUBLISH_LEDGER#<postId>#<platform>`: one per platform publish, written before the call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tidings.clock import iso_ms, parse_iso
+from tidings.models.posts import PostStatus, ScheduledPost
+from tidings.platforms import Platform
+from tidings.store import keys
+from tidings.store.dynamo import (
+    decode_token,
+    deserialize,
+    dynamodb_client,
+    encode_token,
+    is_conditional_failure,
+    serialize,
+    serialize_value,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class QueueChanged(Exception):
+    """The user's queue changed between the rule check and the write: check again."""
+
+
+class StaleWrite(Exception):
+    """The post is no longer in the state (status/version/claim) the write expected."""
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    time: datetime
+    platforms: tuple[Platform, ...]
+
+
+@dataclass
+class QueueIndex:
+    rev: int = 0
+    entries: dict[str, QueueEntry] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DuePost:
+    user_id: str
+    post_id: str
+    version: int
+    scheduled_time: datetime
+
+
+@dataclass(frozen=True)
+class PostPage:
+    posts: list[ScheduledPost]
+    next_token: str | None
+
+
+def post_to_item(post: ScheduledPost, due_shards: int) -> dict[str, Any]:
+    data = post.model_dump(mode="json", exclude_none=True)
+    when = iso_ms(post.scheduled_time)
+    item: dict[str, Any] = {
+        "PK": keys.user_pk(post.user_id),
+        "SK": keys.post_sk(post.post_id),
+        "EntityType": keys.POST_ENTITY,
+        "GSI1PK": keys.posts_by_time_pk(post.user_id),
+        "GSI1SK": keys.time_sort_key(when, post.post_id),
+        **data,
+        "scheduled_time": when,
+    }
+    if post.status == PostStatus.SCHEDULED:
+        item["GSI2PK"] = keys.due_pk(keys.due_shard(post.post_id, due_shards))
+        item["GSI2SK"] = keys.due_sort_key(when, post.user_id, post.post_id)
+    return item
+
+
+_KEY_ATTRS = ("PK", "SK", "EntityType", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "expiresAt")
+
+
+def post_from_item(item: dict[str, Any]) -> ScheduledPost:
+    return ScheduledPost.model_validate({k: v for k, v in item.items() if k not in _KEY_ATTRS})
+
+
+def _queue_entry_value(post: ScheduledPost) -> dict[str, Any]:
+    return {"t": iso_ms(post.scheduled_time), "p": [str(p) for p in post.platforms]}
+
+
+class PostRepository:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None, due_shards: int = 8) -> None:
+        self.table = table_name
+        self.client = client or dynamodb_client()
+        self.due_shards = due_shards
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def get(self, user_id: str, post_id: str) -> ScheduledPost | None:
+        resp = self.client.get_item(
+            TableName=self.table,
+            Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.post_sk(post_id)}),
+            ConsistentRead=True,
+        )
+        item = resp.get("Item")
+        return post_from_item(deserialize(item)) if item else None
+
+    def queue(self, user_id: str) -> QueueIndex:
+        resp = self.client.get_item(
+            TableName=self.table,
+            Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.QUEUE_SK}),
+            ConsistentRead=True,
+        )
+        item = resp.get("Item")
+        if not item:
+            return QueueIndex()
+        data = deserialize(item)
+        entries = {
+            pid: QueueEntry(time=parse_iso(e["t"]), platforms=tuple(Platform(p) for p in e["p"]))
+            for pid, e in data.get("q", {}).items()
+        }
+        return QueueIndex(rev=int(data.get("rev", 0)), entries=entries)
+
+    def page(
+        self,
+        user_id: str,
+        *,
+        status: PostStatus | None = None,
+        platform: Platform | None = None,
+        limit: int = 50,
+        next_token: str | None = None,
+    ) -> PostPage:
+        """A user's posts ordered by scheduled time; filters apply within the ordered scan of GSI1."""
+        filters: list[str] = []
+        values: dict[str, Any] = {":pk": keys.posts_by_time_pk(user_id)}
+        names: dict[str, str] = {}
+        if status is not None:
+            filters.append("#status = :status")
+            names["#status"] = "status"
+            values[":status"] = str(status)
+        if platform is not None:
+            filters.append("contains(platforms, :platform)")
+            values[":platform"] = str(platform)
+        start = decode_token(next_token)
+        posts: list[ScheduledPost] = []
+        last_key: dict[str, Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": "GSI1",
+                "KeyConditionExpression": "GSI1PK = :pk",
+                "ExpressionAttributeValues": serialize(values),
+                "Limit": limit - len(posts),
+            }
+            if filters:
+                kwargs["FilterExpression"] = " AND ".join(filters)
+            if names:
+                kwargs["ExpressionAttributeNames"] = names
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            resp = self.client.query(**kwargs)
+            posts.extend(post_from_item(deserialize(i)) for i in resp.get("Items", []))
+            last_key = resp.get("LastEvaluatedKey")
+            if not last_key or len(posts) >= limit:
+                break
+            start = last_key
+        return PostPage(posts=posts, next_token=encode_token(last_key))
+
+    def iter_all(self, user_id: str) -> Iterator[ScheduledPost]:
+        start: dict[str, Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "TableName": self.table,
+                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+                "ExpressionAttributeValues": serialize(
+                    {":pk": keys.user_pk(user_id), ":prefix": keys.POST_SK_PREFIX}
+                ),
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            resp = self.client.query(**kwargs)
+            for item in resp.get("Items", []):
+                yield post_from_item(deserialize(item))
+            start = resp.get("LastEvaluatedKey")
+            if not start:
+                return
+
+    def due_unclaimed(self, before: datetime, limit: int = 500) -> list[DuePost]:
+        """Scheduled posts due before `before`, across users (GSI2, one query per shard)."""
+        found: list[DuePost] = []
+        upper = iso_ms(before) + "#~"
+        for shard in range(self.due_shards):
+            start: dict[str, Any] | None = None
+            while len(found) < limit:
+                kwargs: dict[str, Any] = {
+                    "TableName": self.table,
+                    "IndexName": "GSI2",
+                    "KeyConditionExpression": "GSI2PK = :pk AND GSI2SK < :upper",
+                    "ExpressionAttributeValues": serialize({":pk": keys.due_pk(shard), ":upper": upper}),
+                    "ProjectionExpression": "user_id, post_id, version, scheduled_time, #s",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                }
+                if start:
+                    kwargs["ExclusiveStartKey"] = start
+                resp = self.client.query(**kwargs)
+                for raw in resp.get("Items", []):
+                    item = deserialize(raw)
+                    if item.get("status") != PostStatus.SCHEDULED:
+                        continue
+                    found.append(
+                        DuePost(
+                            user_id=item["user_id"],
+                            post_id=item["post_id"],
+                            version=int(item["version"]),
+                            scheduled_time=parse_iso(item["scheduled_time"]),
+                        )
+                    )
+                start = resp.get("LastEvaluatedKey")
+                if not start:
+                    break
+        return found[:limit]
+
+    # -- writes by the API -----------------------------------------------------------------------
+
+    def _queue_update(self, post: ScheduledPost, queue_rev: int) -> dict[str, Any]:
+        key = serialize({"PK": keys.user_pk(post.user_id), "SK": keys.QUEUE_SK})
+        if queue_rev == 0:
+            return {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": serialize(
+                        {
+                            "PK": keys.user_pk(post.user_id),
+                            "SK": keys.QUEUE_SK,
+                            "EntityType": keys.QUEUE_ENTITY,
+                            "rev": 1,
+                            "q": {post.post_id: _queue_entry_value(post)},
+                        }
+                    ),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": key,
+                "UpdateExpression": "SET q.#pid = :entry, rev = rev + :one",
+                "ConditionExpression": "rev = :rev",
+                "ExpressionAttributeNames": {"#pid": post.post_id},
+                "ExpressionAttributeValues": {
+                    ":entry": serialize_value(_queue_entry_value(post)),
+                    ":one": serialize_value(1),
+                    ":rev": serialize_value(queue_rev),
+                },
+            }
+        }
+
+    def create(self, post: ScheduledPost, queue_rev: int) -> None:
+        """Write a new scheduled post and its queue entry, if the queue is still at `queue_rev`."""
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": serialize(post_to_item(post, self.due_shards)),
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                    self._queue_update(post, queue_rev),  # type: ignore[list-item]
+                ]
+            )
+        except self.client.exceptions.TransactionCanceledException as exc:
+            raise QueueChanged() from exc
+
+    def put_new(self, post: ScheduledPost) -> None:
+        """Write a post that bypasses the queue (publish-now): a plain conditional put."""
+        self.client.put_item(
+            TableName=self.table,
+            Item=serialize(post_to_item(post, self.due_shards)),
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+
+    def replace_scheduled(self, post: ScheduledPost, expected_version: int, queue_rev: int) -> None:
+        """Save a changed scheduled post (version already bumped), if nothing moved underneath."""
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": serialize(post_to_item(post, self.due_shards)),
+                            "ConditionExpression": "version = :v AND #s = :scheduled",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": serialize(
+                                {":v": expected_version, ":scheduled": str(PostStatus.SCHEDULED)}
+                            ),
+                        }
+                    },
+                    self._queue_update(post, queue_rev),  # type: ignore[list-item]
+                ]
+            )
+        except self.client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise StaleWrite() from exc
+            raise QueueChanged() from exc
+
+    def cancel(self, user_id: str, post_id: str, now: datetime) -> ScheduledPost:
+        """scheduled -> cancelled (bumps the version, leaves the sweeper index and the queue)."""
+        try:
+            resp = self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.post_sk(post_id)}),
+                UpdateExpression=(
+                    "SET #s = :cancelled, version = version + :one, updated_at = :now, completed_at = :now, "
+                    "final_reason = :why REMOVE GSI2PK, GSI2SK"
+                ),
+                ConditionExpression="#s = :scheduled",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=serialize(
+                    {
+                        ":cancelled": str(PostStatus.CANCELLED),
+                        ":scheduled": str(PostStatus.SCHEDULED),
+                        ":one": 1,
+                        ":now": iso_ms(now),
+                        ":why": "cancelled by the user",
+                    }
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise StaleWrite() from exc
+        self.remove_queue_entry(user_id, post_id)
+        return post_from_item(deserialize(resp["Attributes"]))
+
+    def remove_queue_entry(self, user_id: str, post_id: str) -> None:
+        """Idempotent: drop a post from the user's queue index (no-op when absent)."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.QUEUE_SK}),
+                UpdateExpression="REMOVE q.#pid",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames={"#pid": post_id},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return
+
+    # -- writes by the publish step -------------------------------------------------------------
+
+    def claim(self, user_id: str, post_id: str, version: int, execution_id: str, now: datetime) -> bool:
+        """scheduled -> publishing on the same version; idempotent for the execution that holds it."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.post_sk(post_id)}),
+                UpdateExpression=(
+                    "SET #s = :publishing, claimed_by = :exec, updated_at = :now REMOVE GSI2PK, GSI2SK"
+                ),
+                ConditionExpression=(
+                    "version = :v AND (#s = :scheduled OR (#s = :publishing AND claimed_by = :exec))"
+                ),
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=serialize(
+                    {
+                        ":publishing": str(PostStatus.PUBLISHING),
+                        ":scheduled": str(PostStatus.SCHEDULED),
+                        ":exec": execution_id,
+                        ":v": version,
+                        ":now": iso_ms(now),
+                    }
+                ),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def save_claimed(self, post: ScheduledPost, execution_id: str) -> None:
+        """Persist progress of a claimed post (results, attempt, final status) by its claimant only."""
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=serialize(post_to_item(post, self.due_shards)),
+                ConditionExpression="claimed_by = :exec AND version = :v",
+                ExpressionAttributeValues=serialize({":exec": execution_id, ":v": post.version}),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise StaleWrite() from exc
+
+
+__all__ = [
+    "DuePost",
+    "PostPage",
+    "PostRepository",
+    "QueueChanged",
+    "QueueEntry",
+    "QueueIndex",
+    "StaleWrite",
+    "is_conditional_failure",
+    "post_from_item",
+    "post_to_item",
+]

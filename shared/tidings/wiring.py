@@ -1,0 +1,116 @@
+"""The composition root: builds each use-case with its real collaborators, once per process.
+
+Handlers call these; tests build the use-cases themselves with whatever collaborators they need.
+Heavy modules are imported here, inside the functions, so a handler's cold import stays small.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from tidings.clock import DEFAULT_CLOCK
+from tidings.config import get_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+    from tidings.accounts import AccountStore
+    from tidings.aws.publishing import StepFunctionsPublishStarter
+    from tidings.publishing.step import PublishStep
+    from tidings.scheduling.service import SchedulingService
+    from tidings.scheduling.sync import ScheduleSync
+    from tidings.store.posts import PostRepository
+
+_lock = threading.RLock()
+
+
+@lru_cache(maxsize=1)
+def post_repository() -> PostRepository:
+    from tidings.store.posts import PostRepository
+
+    s = get_settings()
+    return PostRepository(s.table_name, due_shards=s.due_shards)
+
+
+@lru_cache(maxsize=1)
+def publish_starter() -> StepFunctionsPublishStarter:
+    from tidings.aws.publishing import StepFunctionsPublishStarter
+
+    return StepFunctionsPublishStarter(get_settings())
+
+
+@lru_cache(maxsize=1)
+def account_store() -> AccountStore:
+    from tidings.accounts import AccountStore
+
+    return AccountStore(get_settings().table_name)
+
+
+@lru_cache(maxsize=1)
+def scheduling_service() -> SchedulingService:
+    from tidings.scheduling.service import SchedulingService
+    from tidings.store.analytics import AnalyticsRepository
+
+    s = get_settings()
+    return SchedulingService(
+        settings=s,
+        posts=post_repository(),
+        analytics=AnalyticsRepository(s.table_name),
+        starter=publish_starter(),
+        clock=DEFAULT_CLOCK,
+    )
+
+
+@lru_cache(maxsize=1)
+def scheduling_app() -> APIGatewayHttpResolver:
+    from tidings.api.scheduling import build_app
+
+    return build_app(scheduling_service)
+
+
+@lru_cache(maxsize=1)
+def publish_step() -> PublishStep:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tidings.platforms import Platform
+    from tidings.publishing.base import PlatformClient
+    from tidings.publishing.clients import build_client, default_http_client
+    from tidings.publishing.step import PublishStep
+    from tidings.store.ledger import PublishLedger
+
+    s = get_settings()
+    http = default_http_client(s)
+    clients: dict[Platform, PlatformClient] = {}
+
+    def client_for(platform: Platform) -> PlatformClient:
+        with _lock:
+            if platform not in clients:
+                clients[platform] = build_client(platform, s, http, DEFAULT_CLOCK)
+            return clients[platform]
+
+    return PublishStep(
+        settings=s,
+        posts=post_repository(),
+        ledger=PublishLedger(s.table_name),
+        accounts=account_store(),
+        clients=client_for,
+        clock=DEFAULT_CLOCK,
+        pool=ThreadPoolExecutor(max_workers=32, thread_name_prefix="publish"),
+    )
+
+
+@lru_cache(maxsize=1)
+def schedule_sync() -> ScheduleSync:
+    from tidings.aws.publishing import PostScheduleManager
+    from tidings.scheduling.sync import ScheduleSync
+
+    s = get_settings()
+    return ScheduleSync(
+        schedules=PostScheduleManager(s),
+        starter=publish_starter(),
+        posts=post_repository(),
+        clock=DEFAULT_CLOCK,
+        lead_seconds=s.schedule_lead_seconds,
+    )
