@@ -53,7 +53,7 @@ test: setup
 
 ## Benchmarks: writes bench-results.json and prints a table.
 bench: setup
-	$(BIN)/python -m tests.bench.run $(ARGS)
+	$(BIN)/python tests/bench/run.py $(ARGS)
 
 synth: setup
 	npx cdk synth --quiet

@@ -1,0 +1,47 @@
+"""What each platform receives for a post."""
+
+from datetime import UTC, datetime
+
+from tidings.models.posts import ScheduledPost
+from tidings.platforms import Platform
+from tidings.publishing.render import render
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def make_post(**changes: object) -> ScheduledPost:
+    base: dict[str, object] = {
+        "user_id": "u1",
+        "post_id": "p1",
+        "content": "Just listed: 3 bed craftsman\nOpen house Sunday",
+        "platforms": [Platform.FACEBOOK],
+        "scheduled_time": NOW,
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    base.update(changes)
+    return ScheduledPost.model_validate(base)
+
+
+def test_facebook_gets_the_link_as_a_field_and_hashtags_in_text() -> None:
+    req = render(make_post(hashtags=["JustListed"], link="https://example.com/l/1"), Platform.FACEBOOK)
+    assert req.link == "https://example.com/l/1"
+    assert req.text.endswith("\n\n#JustListed")
+    assert "https://example.com/l/1" not in req.text
+
+
+def test_x_gets_the_link_in_the_text() -> None:
+    req = render(make_post(link="https://example.com/l/1"), Platform.TWITTER)
+    assert req.link is None
+    assert "https://example.com/l/1" in req.text
+
+
+def test_hashtags_already_in_the_content_are_not_repeated() -> None:
+    req = render(make_post(content="Open house #JustListed", hashtags=["justlisted", "Home"]), Platform.LINKEDIN)
+    assert req.text == "Open house #JustListed\n\n#Home"
+
+
+def test_youtube_gets_a_title_from_the_first_line() -> None:
+    req = render(make_post(content="T" * 150 + "\nmore"), Platform.YOUTUBE)
+    assert req.title is not None and len(req.title) == 100
+    assert render(make_post(), Platform.YOUTUBE).title == "Just listed: 3 bed craftsman"
