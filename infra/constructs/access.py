@@ -1,0 +1,219 @@
+"""Least-privilege IAM and environment per function, derived from its topology Access set.
+
+Every Access member maps to exactly the statements below; nothing is granted by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aws_cdk import ArnFormat, Aws, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.constructs.constants import (
+    ACCOUNT_SECRETS_PREFIX,
+    ENV_PUBLISH_STATE_MACHINE_ARN,
+    ENV_SCHEDULE_GROUP,
+    ENV_SCHEDULER_DLQ_ARN,
+    ENV_SCHEDULER_ROLE_ARN,
+    ENV_TABLE_NAME,
+)
+from infra.constructs.nag import acknowledge
+from infra.constructs.table import Table
+from infra.topology import Access
+
+TABLE_READ_ACTIONS = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"]
+# TransactWriteItems is authorised through the item actions it carries (DynamoDB Developer Guide,
+# "Using IAM with DynamoDB transactions"); ConditionCheckItem is the transaction's condition check.
+TABLE_WRITE_ACTIONS = [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+]
+# A customer-managed table key must be usable by the caller through DynamoDB (AWS KMS Developer
+# Guide, "How Amazon DynamoDB uses AWS KMS"); kms:ViaService keeps it to calls DynamoDB makes.
+TABLE_KEY_READ_ACTIONS = ["kms:Decrypt", "kms:DescribeKey"]
+TABLE_KEY_WRITE_ACTIONS = ["kms:Encrypt", "kms:GenerateDataKey"]
+SCHEDULE_ACTIONS = [
+    "scheduler:CreateSchedule",
+    "scheduler:UpdateSchedule",
+    "scheduler:DeleteSchedule",
+    "scheduler:GetSchedule",
+]
+SECRET_READ_ACTIONS = ["secretsmanager:GetSecretValue"]
+SECRET_WRITE_ACTIONS = [
+    "secretsmanager:CreateSecret",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:DeleteSecret",
+]
+
+
+@dataclass(frozen=True)
+class AccessTargets:
+    """The resources an Access set can reach."""
+
+    table: Table
+    publish_state_machine: sfn.StateMachine
+    publish_state_machine_name: str
+    schedule_group_name: str
+    scheduler_role: iam.IRole
+    scheduler_dlq: sqs.IQueue
+
+
+def nag_arn(service: str, resource: str) -> str:
+    """An ARN in this account and Region as cdk-nag prints it in IAM5 findings."""
+    return f"Resource::arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
+
+
+class AccessGrants:
+    """Applies an Access set to one function: IAM statements on its role, TIDINGS_* environment."""
+
+    def __init__(self, scope: Construct, targets: AccessTargets) -> None:
+        self.stack = Stack.of(scope)
+        self.targets = targets
+        self._grants: dict[Access, Callable[[lambda_.Function, iam.Role], None]] = {
+            Access.TABLE_READ: self._table_read,
+            Access.TABLE_WRITE: self._table_write,
+            Access.TABLE_STREAM: self._table_stream,
+            Access.START_PUBLISH: self._start_publish,
+            Access.MANAGE_SCHEDULES: self._manage_schedules,
+            Access.READ_ACCOUNT_SECRETS: self._read_secrets,
+            Access.WRITE_ACCOUNT_SECRETS: self._write_secrets,
+        }
+
+    @property
+    def handled(self) -> frozenset[Access]:
+        return frozenset(self._grants)
+
+    def apply(self, function: lambda_.Function, role: iam.Role, access: frozenset[Access]) -> None:
+        for member in sorted(access):
+            self._grants[member](function, role)
+
+    # -- table --------------------------------------------------------------------------------
+
+    def _key_statement(self, actions: list[str]) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            actions=actions,
+            resources=[self.targets.table.key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Aws.REGION}.amazonaws.com"}},
+        )
+
+    def _table_read(self, function: lambda_.Function, role: iam.Role) -> None:
+        table = self.targets.table
+        index_arns = [f"{table.table.table_arn}/index/{index.name}" for index in table.spec.indexes]
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=TABLE_READ_ACTIONS, resources=[table.table.table_arn, *index_arns])
+        )
+        role.add_to_principal_policy(self._key_statement(TABLE_KEY_READ_ACTIONS))
+        function.add_environment(ENV_TABLE_NAME, table.table.table_name)
+
+    def _table_write(self, function: lambda_.Function, role: iam.Role) -> None:
+        table = self.targets.table
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=TABLE_WRITE_ACTIONS, resources=[table.table.table_arn])
+        )
+        role.add_to_principal_policy(self._key_statement(TABLE_KEY_READ_ACTIONS + TABLE_KEY_WRITE_ACTIONS))
+        function.add_environment(ENV_TABLE_NAME, table.table.table_name)
+
+    def _table_stream(self, function: lambda_.Function, role: iam.Role) -> None:
+        # The stream read grants come with the event source mapping (infra/constructs/stream.py).
+        function.add_environment(ENV_TABLE_NAME, self.targets.table.table.table_name)
+
+    # -- publishing ---------------------------------------------------------------------------
+
+    def _start_publish(self, function: lambda_.Function, role: iam.Role) -> None:
+        machine = self.targets.publish_state_machine
+        name = self.targets.publish_state_machine_name
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[machine.state_machine_arn])
+        )
+        executions = self.stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])
+        )
+        function.add_environment(ENV_PUBLISH_STATE_MACHINE_ARN, machine.state_machine_arn)
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "Execution names are generated per run; the wildcard covers the executions of the publish "
+            "state machine only, for DescribeExecution.",
+            applies_to=[nag_arn("states", f"execution:{name}:*")],
+            with_children=True,
+        )
+
+    # -- scheduler ----------------------------------------------------------------------------
+
+    def _manage_schedules(self, function: lambda_.Function, role: iam.Role) -> None:
+        targets = self.targets
+        group = targets.schedule_group_name
+        schedules = self.stack.format_arn(
+            service="scheduler", resource="schedule", resource_name=f"{group}/*"
+        )
+        role.add_to_principal_policy(iam.PolicyStatement(actions=SCHEDULE_ACTIONS, resources=[schedules]))
+        # Creating a schedule passes its execution role (EventBridge Scheduler User Guide,
+        # "Setting up the execution role"): only the scheduler role, only to Scheduler.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[targets.scheduler_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+            )
+        )
+        function.add_environment(ENV_SCHEDULE_GROUP, group)
+        function.add_environment(ENV_SCHEDULER_ROLE_ARN, targets.scheduler_role.role_arn)
+        function.add_environment(ENV_SCHEDULER_DLQ_ARN, targets.scheduler_dlq.queue_arn)
+        # The schedules' target.
+        function.add_environment(
+            ENV_PUBLISH_STATE_MACHINE_ARN, targets.publish_state_machine.state_machine_arn
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "One schedule per scheduled post, named at run time; the wildcard is limited to the "
+            "Tidings schedule group.",
+            applies_to=[nag_arn("scheduler", f"schedule/{group}/*")],
+            with_children=True,
+        )
+
+    # -- platform account secrets -------------------------------------------------------------
+
+    def _secrets_arn(self) -> str:
+        return self.stack.format_arn(
+            service="secretsmanager",
+            resource="secret",
+            resource_name=f"{ACCOUNT_SECRETS_PREFIX}*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    def _acknowledge_secrets(self, role: iam.Role) -> None:
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "One secret per connected platform account, named at run time (and Secrets Manager "
+            "appends a random suffix to every secret ARN); limited to the Tidings account prefix.",
+            applies_to=[nag_arn("secretsmanager", f"secret:{ACCOUNT_SECRETS_PREFIX}*")],
+            with_children=True,
+        )
+
+    def _read_secrets(self, function: lambda_.Function, role: iam.Role) -> None:
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=SECRET_READ_ACTIONS, resources=[self._secrets_arn()])
+        )
+        self._acknowledge_secrets(role)
+
+    def _write_secrets(self, function: lambda_.Function, role: iam.Role) -> None:
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=SECRET_WRITE_ACTIONS, resources=[self._secrets_arn()])
+        )
+        self._acknowledge_secrets(role)

@@ -1,0 +1,75 @@
+"""Names and settings of the AWS side, in one place.
+
+What is wired to what (functions, routes, triggers, schedules, state machines) lives in
+infra/topology.py; this module only holds the names and knobs of the AWS resources around it.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from tidings.accounts import SECRET_PREFIX
+from tidings.config import Settings
+
+STACK_BASE_NAME = "Tidings"
+STAGE_CONTEXT_KEY = "stage"
+
+# Lambda: the newest Python runtime aws-cdk-lib offers (Lambda Developer Guide, "Building Lambda
+# functions with Python": python3.14 on Amazon Linux 2023), on Graviton.
+PYTHON_RUNTIME = lambda_.Runtime.PYTHON_3_14
+PYTHON_VERSION = "3.14"
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+POWERTOOLS_ENVIRONMENT = {
+    "POWERTOOLS_SERVICE_NAME": "tidings",
+    "POWERTOOLS_METRICS_NAMESPACE": "Tidings",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+FUNCTION_ASSET_EXCLUDES = ["__pycache__", "*.pyc", "*.pyo"]
+
+# Environment variables read by tidings.config.Settings (TIDINGS_ + field name).
+ENV_TABLE_NAME = "TIDINGS_TABLE_NAME"
+ENV_PUBLISH_STATE_MACHINE_ARN = "TIDINGS_PUBLISH_STATE_MACHINE_ARN"
+ENV_SCHEDULE_GROUP = "TIDINGS_SCHEDULE_GROUP"
+ENV_SCHEDULER_ROLE_ARN = "TIDINGS_SCHEDULER_ROLE_ARN"
+ENV_SCHEDULER_DLQ_ARN = "TIDINGS_SCHEDULER_DLQ_ARN"
+
+# Platform account tokens live in Secrets Manager under this prefix (tidings.accounts).
+ACCOUNT_SECRETS_PREFIX = SECRET_PREFIX
+
+# The schedule group of the per-post one-time schedules, as the settings name it.
+DEFAULT_SCHEDULE_GROUP = Settings().schedule_group
+
+# HTTP API stage throttling (requests per second, and the burst bucket).
+API_THROTTLE_RATE_LIMIT = 50
+API_THROTTLE_BURST_LIMIT = 100
+
+# Stream trigger: where records go once retries are exhausted.
+FAILURE_QUEUE_RETENTION = Duration.days(14)
+
+# Periodic schedules: how hard Scheduler retries an invocation before the dead-letter queue.
+PERIODIC_RETRY_ATTEMPTS = 3
+PERIODIC_MAX_EVENT_AGE = Duration.minutes(5)
+
+# Alarms look at one-minute (queues) and five-minute (executions) periods.
+QUEUE_ALARM_PERIOD = Duration.minutes(1)
+EXECUTIONS_ALARM_PERIOD = Duration.minutes(5)
+
+# Stack outputs.
+OUTPUT_API_URL = "ApiUrl"
+OUTPUT_USER_POOL_ID = "UserPoolId"
+OUTPUT_USER_POOL_CLIENT_ID = "UserPoolClientId"
+OUTPUT_TABLE_NAME = "TableName"
+OUTPUT_PUBLISH_STATE_MACHINE_ARN = "PublishStateMachineArn"
+
+
+def stack_name(stage: str | None) -> str:
+    """Tidings, or Tidings-<stage> for a developer's or a branch's own copy."""
+    return f"{STACK_BASE_NAME}-{stage}" if stage else STACK_BASE_NAME
+
+
+def schedule_group_name(stage: str | None) -> str:
+    """Schedule group names are unique per account and Region, so a staged stack gets its own."""
+    return f"{DEFAULT_SCHEDULE_GROUP}-{stage}" if stage else DEFAULT_SCHEDULE_GROUP
