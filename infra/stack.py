@@ -1,0 +1,100 @@
+"""The Tidings stack: composes one construct per capability from the topology."""
+
+from __future__ import annotations
+
+from aws_cdk import App, Aspects, CfnOutput, Stack
+from cdk_nag import AwsSolutionsChecks
+from constructs import Construct
+
+from infra import topology
+from infra.constructs import constants
+from infra.constructs.access import AccessGrants, AccessTargets
+from infra.constructs.alarms import Alarms
+from infra.constructs.api import Api
+from infra.constructs.functions import Functions, construct_id
+from infra.constructs.layer import SharedLayer
+from infra.constructs.publishing import Publishing
+from infra.constructs.scheduling import Scheduling
+from infra.constructs.stream import StreamTriggers
+from infra.constructs.table import Table
+
+
+class TidingsStack(Stack):
+    """Environment-agnostic: synthesises with no AWS account; deploy picks the account and Region."""
+
+    def __init__(self, scope: Construct, construct_id_: str, *, stage: str | None = None) -> None:
+        super().__init__(
+            scope,
+            construct_id_,
+            description="Tidings: event-driven content automation (scheduling and publishing)",
+        )
+        self.table = Table(self, "Table", spec=topology.TABLE)
+        self.layer = SharedLayer(self, "Layer")
+        self.functions = Functions(self, "Functions", specs=topology.FUNCTIONS, layer=self.layer.layer)
+        fns = self.functions.functions
+
+        self.publishing = Publishing(self, "Publishing", specs=topology.STATE_MACHINES, functions=fns)
+        publish = self.publishing.state_machines[topology.PUBLISH_STATE_MACHINE]
+
+        self.scheduling = Scheduling(
+            self,
+            "Scheduling",
+            group_name=constants.schedule_group_name(stage),
+            publish_state_machine=publish,
+            periodic=topology.PERIODIC_SCHEDULES,
+            functions=fns,
+        )
+
+        grants = AccessGrants(
+            self,
+            AccessTargets(
+                table=self.table,
+                publish_state_machine=publish,
+                publish_state_machine_name=self.publishing.names[topology.PUBLISH_STATE_MACHINE],
+                schedule_group_name=self.scheduling.group_name,
+                scheduler_role=self.scheduling.publish_role,
+                scheduler_dlq=self.scheduling.dead_letter_queue,
+            ),
+        )
+        for spec in topology.FUNCTIONS:
+            grants.apply(fns[spec.name], self.functions.roles[spec.name], spec.access)
+
+        self.streams = StreamTriggers(
+            self,
+            "Streams",
+            table=self.table.table,
+            triggers=topology.STREAM_TRIGGERS,
+            specs=self.functions.specs,
+            functions=fns,
+        )
+        self.api = Api(self, "Api", routes=topology.ROUTES, functions=fns)
+
+        self.alarms = Alarms(self, "Alarms")
+        self.alarms.on_dead_letters(
+            "SchedulerDeadLetters", self.scheduling.dead_letter_queue, "An EventBridge Scheduler schedule"
+        )
+        for function, queue in self.streams.failure_queues.items():
+            self.alarms.on_dead_letters(
+                f"{construct_id(function)}StreamFailures", queue, f"A stream record for {function}"
+            )
+        for name, machine in self.publishing.state_machines.items():
+            self.alarms.on_failed_executions(
+                f"{construct_id(name)}Failures", machine, f"the {name} state machine"
+            )
+
+        CfnOutput(self, constants.OUTPUT_API_URL, value=self.api.url, description="Base URL of the HTTP API")
+        CfnOutput(self, constants.OUTPUT_USER_POOL_ID, value=self.api.user_pool.user_pool_id)
+        CfnOutput(self, constants.OUTPUT_USER_POOL_CLIENT_ID, value=self.api.client.user_pool_client_id)
+        CfnOutput(self, constants.OUTPUT_TABLE_NAME, value=self.table.table.table_name)
+        CfnOutput(self, constants.OUTPUT_PUBLISH_STATE_MACHINE_ARN, value=publish.state_machine_arn)
+
+
+def build(app: App) -> TidingsStack:
+    """The stack as `cdk synth` builds it: stage from `-c stage=NAME`, AwsSolutions checks on.
+
+    cdk-nag reports unacknowledged findings as errors, which fail the synth.
+    """
+    stage = app.node.try_get_context(constants.STAGE_CONTEXT_KEY) or None
+    stack = TidingsStack(app, constants.stack_name(stage), stage=stage)
+    Aspects.of(app).add(AwsSolutionsChecks())
+    return stack
