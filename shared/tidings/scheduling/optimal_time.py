@@ -240,17 +240,32 @@ def data_quality_for(posts: int) -> DataQuality:
 
 
 def resolve_timezone(name: str) -> ZoneInfo:
-    """The IANA zone called `name`; anything else is a ValidationFailed with code "unknown_timezone"."""
+    """The IANA zone called `name`; anything else is a ValidationFailed with code "unknown_timezone".
+
+    Raises RuntimeError when the runtime has no time zone database at all (neither the system's nor
+    the ``tzdata`` package), so a deployment problem is not reported as the user's mistake."""
     try:
         if not name or name != name.strip():
             raise ValueError(name)
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        if not _has_tz_database():
+            raise RuntimeError(
+                "No time zone database found: install the tzdata package alongside tidings"
+            ) from None
         raise ValidationFailed(
             f"Unknown time zone {name!r}: use an IANA name such as 'Europe/Paris'.",
             {"timezone": name},
             code="unknown_timezone",
         ) from None
+
+
+def _has_tz_database() -> bool:
+    try:
+        ZoneInfo.no_cache("Etc/UTC")
+    except ZoneInfoNotFoundError:
+        return False
+    return True
 
 
 def local_wall_time(wall: datetime, tz: tzinfo) -> datetime:
