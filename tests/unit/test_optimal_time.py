@@ -191,6 +191,17 @@ def test_a_viral_outlier_among_regular_posts_does_not_pull_the_time_to_it() -> N
     assert result.based_on_posts == 31
 
 
+def test_a_sparse_but_consistent_pattern_is_followed_and_called_provisional() -> None:
+    history = posts_at(1, 19, 8, 900.0) + posts_at(2, 10, 8, 100.0)
+
+    result = recommend(history, platform=Platform.FACEBOOK, timezone="America/New_York", now=MONDAY_9_UTC)
+
+    assert slot_of(result.recommended_time, NEW_YORK) == (1, 19)
+    assert result.data_quality == "sparse"
+    assert "Only 16 past facebook posts" in result.reasoning
+    assert "provisional" in result.reasoning
+
+
 @pytest.mark.parametrize("platform", list(Platform))
 def test_an_empty_history_gets_the_platform_prior_at_minimum_confidence(platform: Platform) -> None:
     result = recommend([], platform=platform, timezone="Europe/Paris", now=MONDAY_9_UTC)

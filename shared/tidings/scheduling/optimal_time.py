@@ -120,9 +120,10 @@ class EngagementSample:
 class SlotScore:
     """One (weekday, hour) slot in the requested time zone. `weekday` is 0 for Monday.
 
-    `score` is the shrunk estimate on the log scale described in the module docstring; it ranks slots
-    within one recommendation and is not comparable across users. `posts` and `observed_mean` are the
-    raw facts: how many posts fall in the slot and their mean engagement (or engagement rate)."""
+    `estimate` is the slot's expected score on the log scale of the module docstring, `uncertainty`
+    its standard deviation, and `score` (estimate less uncertainty) what slots are ranked by; they
+    compare slots within one recommendation, not across users. `posts` and `observed_mean` are the raw
+    facts: how many posts fall in the slot and their mean engagement (or engagement rate)."""
 
     weekday: int
     hour: int
@@ -135,6 +136,12 @@ class SlotScore:
 
 @dataclass(frozen=True)
 class Recommendation:
+    """What GET /optimal-time answers. `recommended_time` and `alternatives` are aware datetimes in the
+    requested zone (see `recommend`); `based_on_posts` counts the posts used (of the platform, and of
+    the content type when there were enough); `slot_scores` are the best slots, best first; `metric`
+    says whether engagement rates or raw engagement were compared; `content_type_used` is None when
+    posts of every type were used."""
+
     recommended_time: datetime
     confidence: float
     reasoning: str
@@ -544,11 +551,18 @@ def _reasoning(
         )
     elif quality == "sparse":
         noun = "post" if posts == 1 else "posts"
-        parts.append(
-            f"Only {posts} past {platform.value} {noun} so far: sparse data, too few to tell which hours "
-            f"work for your audience, so this leans on platform defaults ({spec.summary}) rather than on "
-            f"any single post. {slot_text} is the next strong slot."
-        )
+        lead = f"Only {posts} past {platform.value} {noun} so far: sparse data, too few to tell reliably"
+        prior = platform_prior(platform)
+        if prior[best.slot] == max(prior):
+            parts.append(
+                f"{lead} which hours work for your audience, so this leans on platform defaults "
+                f"({spec.summary}) rather than on any single post. {slot_text} is the next strong slot."
+            )
+        else:
+            parts.append(
+                f"{lead}, so this starts from platform defaults ({spec.summary}); an early pattern in "
+                f"your posts moves it to {slot_text}, but treat that as provisional."
+            )
     else:
         parts.append(_evidence(platform, posts, model, best.slot, slot_text))
         if quality == "moderate":
