@@ -1,0 +1,1 @@
+"""The local runtime: plays Tidings' AWS topology on one machine (`tidings dev`)."""

