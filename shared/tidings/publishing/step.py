@@ -13,9 +13,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from tidings.accounts import AccountStore
 from tidings.clock import Clock, iso_ms, parse_iso
 from tidings.config import Settings
 from tidings.models.posts import (
@@ -27,7 +26,13 @@ from tidings.models.posts import (
     ScheduledPost,
 )
 from tidings.platforms import Platform
-from tidings.publishing.base import PlatformCallError, PlatformClient, Published
+from tidings.publishing.base import (
+    AccountCredentials,
+    PlatformCallError,
+    PlatformClient,
+    Published,
+    PublishRequest,
+)
 from tidings.publishing.render import render
 from tidings.store.ledger import LedgerConflict, LedgerEntry, LedgerState, PublishLedger
 from tidings.store.posts import PostRepository, StaleWrite
@@ -36,6 +41,10 @@ logger = logging.getLogger(__name__)
 
 # Read-back looks this far before the attempt's start, for clock skew between us and the platform.
 _READ_BACK_SKEW = timedelta(seconds=120)
+
+
+class CredentialSource(Protocol):
+    def credentials(self, user_id: str, platform: Platform) -> AccountCredentials | None: ...
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,7 @@ class PublishStep:
         settings: Settings,
         posts: PostRepository,
         ledger: PublishLedger,
-        accounts: AccountStore,
+        accounts: CredentialSource,
         clients: Callable[[Platform], PlatformClient],
         clock: Clock,
         pool: ThreadPoolExecutor | None = None,
@@ -243,8 +252,8 @@ class PublishStep:
     def _call(
         self,
         client: PlatformClient,
-        account: Any,
-        request: Any,
+        account: AccountCredentials,
+        request: PublishRequest,
         post: ScheduledPost,
         platform: Platform,
         attempt: int,

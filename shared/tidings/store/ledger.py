@@ -113,6 +113,7 @@ class PublishLedger:
     ) -> None:
         """Record how the attempt that holds the entry ended (in_flight/unknown -> any state)."""
         updates = ["#st = :state"]
+        names = {"#st": "state"}
         values: dict[str, Any] = {
             ":state": state.value,
             ":a": attempt,
@@ -120,8 +121,9 @@ class PublishLedger:
             ":unknown": LedgerState.UNKNOWN.value,
         }
         for name, value in (("platform_post_id", platform_post_id), ("url", url), ("last_error", error)):
-            if value is not None:
-                updates.append(f"{name} = :{name}")
+            if value is not None:  # names go through placeholders: `url` is a reserved word
+                updates.append(f"#{name} = :{name}")
+                names[f"#{name}"] = name
                 values[f":{name}"] = value
         try:
             self.client.update_item(
@@ -129,7 +131,7 @@ class PublishLedger:
                 Key=self._key(user_id, post_id, platform),
                 UpdateExpression="SET " + ", ".join(updates),
                 ConditionExpression="attempt = :a AND (#st = :inflight OR #st = :unknown)",
-                ExpressionAttributeNames={"#st": "state"},
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=serialize(values),
             )
         except self.client.exceptions.ConditionalCheckFailedException as exc:
