@@ -150,7 +150,8 @@ def test_publishes_every_platform_once_at_the_due_time(world: World) -> None:
     assert result.status == PlatformStatus.PUBLISHED
     assert result.platform_post_id == "twitter-1"
     assert result.attempts == 1
-    assert result.published_at is not None and result.published_at >= DUE
+    assert result.published_at is not None
+    assert result.published_at >= DUE
     assert world.ledger.get(post.user_id, post.post_id, "twitter").state == LedgerState.PUBLISHED  # type: ignore[union-attr]
 
 

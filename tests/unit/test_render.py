@@ -37,11 +37,13 @@ def test_x_gets_the_link_in_the_text() -> None:
 
 
 def test_hashtags_already_in_the_content_are_not_repeated() -> None:
-    req = render(make_post(content="Open house #JustListed", hashtags=["justlisted", "Home"]), Platform.LINKEDIN)
+    post = make_post(content="Open house #JustListed", hashtags=["justlisted", "Home"])
+    req = render(post, Platform.LINKEDIN)
     assert req.text == "Open house #JustListed\n\n#Home"
 
 
 def test_youtube_gets_a_title_from_the_first_line() -> None:
     req = render(make_post(content="T" * 150 + "\nmore"), Platform.YOUTUBE)
-    assert req.title is not None and len(req.title) == 100
+    assert req.title is not None
+    assert len(req.title) == 100
     assert render(make_post(), Platform.YOUTUBE).title == "Just listed: 3 bed craftsman"
