@@ -1,0 +1,59 @@
+"""The real platform clients, one module per platform, and the registry that builds them.
+
+Each client implements `tidings.publishing.base.PlatformClient` against the platform's documented
+HTTP API, with one shared `httpx.Client` (see `default_http_client`) and the one clock.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tidings.clock import DEFAULT_CLOCK, Clock
+from tidings.platforms import Platform
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tidings.config import Settings
+    from tidings.publishing.base import PlatformClient
+
+__all__ = ["build_client", "default_http_client"]
+
+
+def default_http_client(settings: Settings) -> httpx.Client:
+    """The pooled HTTP client every platform client shares (timeouts from settings)."""
+    from tidings.publishing.http import default_http_client as make
+
+    return make(settings)
+
+
+def build_client(
+    platform: Platform, settings: Settings, http: httpx.Client, clock: Clock = DEFAULT_CLOCK
+) -> PlatformClient:
+    """The real client for `platform`. Modules are imported on demand to keep cold starts short."""
+    platform = Platform(platform)
+    if platform is Platform.FACEBOOK:
+        from tidings.publishing.clients.facebook import FacebookClient
+
+        return FacebookClient(settings, http, clock)
+    if platform is Platform.INSTAGRAM:
+        from tidings.publishing.clients.instagram import InstagramClient
+
+        return InstagramClient(settings, http, clock)
+    if platform is Platform.TWITTER:
+        from tidings.publishing.clients.x import XClient
+
+        return XClient(settings, http, clock)
+    if platform is Platform.LINKEDIN:
+        from tidings.publishing.clients.linkedin import LinkedInClient
+
+        return LinkedInClient(settings, http, clock)
+    if platform is Platform.YOUTUBE:
+        from tidings.publishing.clients.youtube import YouTubeClient
+
+        return YouTubeClient(settings, http, clock)
+    if platform is Platform.TIKTOK:
+        from tidings.publishing.clients.tiktok import TikTokClient
+
+        return TikTokClient(settings, http, clock)
+    raise ValueError(f"no client for platform {platform!r}")

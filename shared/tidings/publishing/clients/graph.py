@@ -1,0 +1,117 @@
+"""What Facebook Pages and Instagram share: the Meta Graph API's error body and rate-limit headers.
+
+Sources: Graph API "Handling Errors" (developers.facebook.com/docs/graph-api/guides/error-handling):
+the body is {"error": {"message", "type", "code", "error_subcode", "error_user_msg", "is_transient",
+"fbtrace_id"}}; 1 (API Unknown) and 2 (API Service) are temporary, 4, 17, 32, 613 and 341 are
+throttling, 190 and 102 mean the token expired or is invalid. Graph API "Rate Limits"
+(developers.facebook.com/docs/graph-api/overview/rate-limiting): 80001-80014 are Business Use Case
+throttles; `X-Business-Use-Case-Usage` carries `estimated_time_to_regain_access` in minutes per
+business use case; `X-App-Usage` carries percentages only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from tidings.models.posts import ErrorKind
+from tidings.publishing.base import PlatformCallError
+from tidings.publishing.http import call_error, json_body, parse_retry_after, status_kind
+
+TRANSIENT_CODES = frozenset({1, 2})
+THROTTLE_CODES = frozenset({4, 17, 32, 341, 613, *range(80001, 80015)})
+AUTH_CODES = frozenset({102, 190})
+
+
+def graph_error(response: httpx.Response, *, token: str, now: datetime) -> PlatformCallError:
+    """Classify a failed Graph API response."""
+    error = json_body(response).get("error")
+    status = response.status_code
+    if not isinstance(error, dict):
+        return call_error(
+            status_kind(status),
+            f"http_{status}",
+            f"Graph API answered HTTP {status}",
+            token=token,
+            status=status,
+        )
+    code = _int(error.get("code"))
+    subcode = _int(error.get("error_subcode"))
+    message = str(error.get("error_user_msg") or error.get("message") or f"Graph API error {code}")
+    code_text = f"{code}/{subcode}" if subcode else str(code)
+    if code in THROTTLE_CODES:
+        return call_error(
+            ErrorKind.RATE_LIMITED,
+            code_text,
+            message,
+            token=token,
+            status=status,
+            retry_after=graph_retry_after(response, now),
+        )
+    if code in AUTH_CODES or (code is None and status == 401):
+        return call_error(ErrorKind.AUTH_EXPIRED, code_text, message, token=token, status=status)
+    if code in TRANSIENT_CODES or error.get("is_transient") is True or status >= 500:
+        kind = ErrorKind.UNKNOWN_OUTCOME if status == 504 else ErrorKind.RETRYABLE
+        return call_error(kind, code_text, message, token=token, status=status)
+    if status == 429:
+        return call_error(
+            ErrorKind.RATE_LIMITED,
+            code_text,
+            message,
+            token=token,
+            status=status,
+            retry_after=graph_retry_after(response, now),
+        )
+    return call_error(ErrorKind.PERMANENT, code_text, message, token=token, status=status)
+
+
+def graph_retry_after(response: httpx.Response, now: datetime) -> float | None:
+    """When to retry a throttled call: Retry-After if sent, else the longest
+    `estimated_time_to_regain_access` (minutes) in X-Business-Use-Case-Usage."""
+    explicit = parse_retry_after(response.headers.get("Retry-After"), now)
+    if explicit is not None:
+        return explicit
+    minutes = [m for m in _regain_minutes(response.headers.get("X-Business-Use-Case-Usage")) if m > 0]
+    return max(minutes) * 60.0 if minutes else None
+
+
+def _regain_minutes(header: str | None) -> Iterator[float]:
+    if not header:
+        return
+    try:
+        usage: Any = json.loads(header)
+    except json.JSONDecodeError:
+        return
+    if not isinstance(usage, dict):
+        return
+    for entries in usage.values():
+        for entry in entries if isinstance(entries, list) else [entries]:
+            if isinstance(entry, dict):
+                value = entry.get("estimated_time_to_regain_access")
+                if isinstance(value, int | float):
+                    yield float(value)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def parse_graph_time(value: Any) -> datetime | None:
+    """Graph timestamps look like 2026-01-05T09:00:00+0000."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None

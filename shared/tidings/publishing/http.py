@@ -1,0 +1,212 @@
+"""The one place the platform clients talk HTTP: the pooled client, timeouts, how a transport failure
+is classified, Retry-After parsing, and keeping access tokens out of every error message.
+
+Transport failures are classified by whether the platform may have applied the call:
+
+- the connection was never made (connect error or timeout, no free pooled connection, proxy refused):
+  the request was not sent, so a retry cannot post twice -> ``retryable``;
+- the request was sent but no answer came (read timeout, the server closed the connection without a
+  response, a reset while writing or reading): the platform may have applied it -> ``unknown_outcome``,
+  and the publish step reads back from the platform before any retry.
+
+Reads (read-backs, status polls) change nothing on the platform, so every transport failure of a read
+is ``retryable``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from tidings import __version__
+from tidings.config import Settings
+from tidings.models.posts import ErrorKind
+from tidings.publishing.base import PlatformCallError, PublishRequest
+
+USER_AGENT = f"tidings/{__version__}"
+
+# A read-back looks for posts created at or after the attempt started, minus this allowance for the
+# difference between our clock and the platform's (platform timestamps are often whole seconds).
+READBACK_SKEW = timedelta(seconds=30)
+
+_REDACTED = "[redacted]"
+
+
+def default_http_client(settings: Settings) -> httpx.Client:
+    """A pooled client for every platform call: one per process, shared by all clients."""
+    timeout = settings.http_timeout_seconds
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0),
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=False,
+    )
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """`text` with every secret replaced, so a platform that echoes a token cannot leak it."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, _REDACTED)
+    return text
+
+
+def call_error(
+    kind: ErrorKind,
+    code: str | int,
+    message: str,
+    *,
+    token: str | None,
+    status: int | None = None,
+    retry_after: float | None = None,
+) -> PlatformCallError:
+    """A classified error whose message never contains the access token."""
+    return PlatformCallError(
+        kind, redact(str(code), token), redact(message, token), retry_after=retry_after, status=status
+    )
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP-date (RFC 9110 10.2.3)."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # an HTTP-date is always GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def seconds_until_epoch(value: str | None, now: datetime) -> float | None:
+    """Seconds from `now` until an epoch-seconds header value (X's x-rate-limit-reset)."""
+    if value is None:
+        return None
+    try:
+        reset = float(value.strip())
+    except ValueError:
+        return None
+    return max(0.0, reset - now.timestamp())
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def json_body(response: httpx.Response) -> dict[str, Any]:
+    """The response's JSON object, or {} when the body is empty or not a JSON object."""
+    try:
+        data = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def status_kind(status: int) -> ErrorKind:
+    """The kind of an HTTP failure when the platform's body says nothing more specific."""
+    if status == 429:
+        return ErrorKind.RATE_LIMITED
+    if status == 401:
+        return ErrorKind.AUTH_EXPIRED
+    if status == 504:
+        # A gateway gave up waiting for the platform's backend, which may still have applied the call.
+        return ErrorKind.UNKNOWN_OUTCOME
+    if status >= 500 or status == 408:
+        return ErrorKind.RETRYABLE
+    return ErrorKind.PERMANENT
+
+
+def text_with_link(request: PublishRequest) -> str:
+    """The text with the link appended when the platform call has no link field of its own."""
+    if request.link and request.link not in request.text:
+        return f"{request.text}\n\n{request.link}" if request.text else request.link
+    return request.text
+
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+_BAD_REQUEST = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL)
+
+
+def send(
+    http: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    token: str | None,
+    mutating: bool,
+    **kwargs: Any,
+) -> httpx.Response:
+    """One HTTP call. Transport failures become a classified PlatformCallError (see the module doc);
+    HTTP error statuses are returned for the platform's own classification."""
+    try:
+        return http.request(method, url, **kwargs)
+    except _NOT_SENT as exc:
+        raise _transport_error(ErrorKind.RETRYABLE, "connect_failed", exc, token) from None
+    except _BAD_REQUEST as exc:
+        raise _transport_error(ErrorKind.PERMANENT, "bad_request", exc, token) from None
+    except httpx.TimeoutException as exc:  # read or write timeout: the request went out
+        kind = ErrorKind.UNKNOWN_OUTCOME if mutating else ErrorKind.RETRYABLE
+        raise _transport_error(kind, "timeout", exc, token) from None
+    except httpx.TransportError as exc:  # closed without an answer, reset while writing or reading
+        kind = ErrorKind.UNKNOWN_OUTCOME if mutating else ErrorKind.RETRYABLE
+        raise _transport_error(kind, "connection_lost", exc, token) from None
+
+
+def _transport_error(kind: ErrorKind, code: str, exc: Exception, token: str | None) -> PlatformCallError:
+    detail = str(exc) or type(exc).__name__
+    return call_error(kind, code, f"{type(exc).__name__}: {detail}", token=token)
+
+
+@dataclass(frozen=True)
+class Media:
+    """A media file fetched from the post's media URL, streamed rather than held in memory."""
+
+    url: str
+    content_type: str
+    length: int | None
+    chunks: Iterator[bytes]
+
+    def read(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+@contextmanager
+def fetch_media(http: httpx.Client, url: str) -> Iterator[Media]:
+    """Open the media at `url` for upload. No credentials are sent: media URLs are public.
+    A missing or refused file is permanent (the post cannot be published as written); a server error
+    or a transport failure is retryable."""
+    try:
+        with http.stream("GET", url, follow_redirects=True) as response:
+            if response.status_code >= 400:
+                kind = ErrorKind.RETRYABLE if response.status_code >= 500 else ErrorKind.PERMANENT
+                raise call_error(
+                    kind,
+                    "media_unavailable",
+                    f"media {url} answered HTTP {response.status_code}",
+                    token=None,
+                    status=response.status_code,
+                )
+            length = response.headers.get("Content-Length")
+            yield Media(
+                url=url,
+                content_type=response.headers.get("Content-Type", "application/octet-stream").split(";")[0],
+                length=int(length) if length and length.isdigit() else None,
+                chunks=response.iter_bytes(),
+            )
+    except httpx.TransportError as exc:
+        raise call_error(
+            ErrorKind.RETRYABLE, "media_unavailable", f"media {url} could not be read: {exc}", token=None
+        ) from None
