@@ -53,7 +53,7 @@ class Settings(BaseModel):
     instagram_api_base: str = "https://graph.facebook.com/v23.0"
     x_api_base: str = "https://api.x.com"
     linkedin_api_base: str = "https://api.linkedin.com"
-    linkedin_version: str = "202510"
+    linkedin_version: str = "202610"
     youtube_api_base: str = "https://www.googleapis.com"
     tiktok_api_base: str = "https://open.tiktokapis.com"
 
