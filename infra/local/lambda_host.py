@@ -13,6 +13,8 @@ FunctionError `Unhandled`, as the Lambda Invoke API reports it.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 import json
 import logging
 import threading
@@ -85,6 +87,23 @@ class _Hosted:
     physical_name: str
     handler: Handler | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def load_handler(spec: FunctionSpec) -> Handler:
+    """Import the handler from its file, as Lambda does from the function's folder, under a module
+    name of its own (every function's module is called `handler`)."""
+    module_name, _, attr = spec.handler.rpartition(".")
+    path = spec.folder / f"{module_name.replace('.', '/')}.py"
+    unique = f"tidings_functions.{spec.name}.{module_name}"
+    if unique not in sys.modules:
+        loader_spec = importlib.util.spec_from_file_location(unique, path)
+        if loader_spec is None or loader_spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[unique] = module
+        loader_spec.loader.exec_module(module)
+    handler: Handler = getattr(sys.modules[unique], attr)
+    return handler
 
 
 def physical_name(spec: FunctionSpec) -> str:
@@ -183,9 +202,7 @@ class LambdaHost:
         if hosted.handler is None:
             with hosted.lock:
                 if hosted.handler is None:
-                    module_name, _, attr = hosted.spec.handler.rpartition(".")
-                    module = importlib.import_module(f"functions.{hosted.spec.name}.{module_name}")
-                    hosted.handler = getattr(module, attr)
+                    hosted.handler = load_handler(hosted.spec)
         assert hosted.handler is not None
         return hosted.handler
 

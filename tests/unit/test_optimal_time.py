@@ -27,6 +27,7 @@ from corpus import (
     metrics_samples,
     parse_published,
 )
+
 from tidings.errors import ValidationFailed
 from tidings.platforms import Platform
 from tidings.scheduling.optimal_time import (
