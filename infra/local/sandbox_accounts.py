@@ -1,0 +1,48 @@
+"""Connect a user's accounts on the fake platform server, in both places that must agree: the fake
+(which checks tokens like the real platforms) and Tidings' account store (table + Secrets Manager).
+
+Used by `tidings dev` for the sample user and by `tidings connect USER_ID` for any other user. The
+process must already have the local stack's environment (endpoints, table name).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import httpx
+
+from tidings.accounts import connect_account
+from tidings.platforms import Platform
+
+
+def sandbox_account_id(platform: Platform, user_id: str) -> str:
+    """A plausible account id of the platform's documented form for a sandbox user."""
+    seed = hashlib.sha256(f"{platform.value}:{user_id}".encode()).hexdigest()
+    digits = str(int(seed[:15], 16) % 10**15).rjust(15, "1")
+    return {
+        Platform.FACEBOOK: digits,  # Page id
+        Platform.INSTAGRAM: "178" + digits[:14],  # IG user id
+        Platform.TWITTER: digits[:12],  # X user id
+        Platform.LINKEDIN: f"urn:li:person:{digits[:10]}",  # person URN
+        Platform.YOUTUBE: f"UC{digits}{digits[:7]}",  # channel id
+        Platform.TIKTOK: f"open-{digits}",  # open id
+    }[platform]
+
+
+def connect_sandbox_accounts(
+    fake_url: str, user_id: str, platforms: tuple[Platform, ...] = tuple(Platform)
+) -> dict[Platform, str]:
+    connected: dict[Platform, str] = {}
+    with httpx.Client(timeout=10) as http:
+        for platform in platforms:
+            account_id = sandbox_account_id(platform, user_id)
+            token = f"sandbox-{platform.value}-{secrets.token_urlsafe(16)}"
+            resp = http.post(
+                f"{fake_url}/_accounts",
+                json={"platform": platform.value, "accountId": account_id, "accessToken": token},
+            )
+            resp.raise_for_status()
+            connect_account(user_id, platform, account_id, token)
+            connected[platform] = account_id
+    return connected
