@@ -136,7 +136,9 @@ def _pip_install(requirements: Iterable[str], target: LayerTarget, destination: 
 def _build(directory: Path, target: LayerTarget, pyproject: Path, package: Path) -> None:
     site = directory / "python"
     site.mkdir(parents=True)
-    _pip_install(layer_requirements(pyproject), target, site)
+    requirements = layer_requirements(pyproject)
+    if requirements:
+        _pip_install(requirements, target, site)
     # Console scripts are of no use in a layer.
     shutil.rmtree(site / "bin", ignore_errors=True)
     shutil.copytree(package, site / package.name, ignore=shutil.ignore_patterns(*_IGNORED_NAMES))
