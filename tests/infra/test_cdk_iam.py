@@ -1,0 +1,188 @@
+"""Least privilege: each function may do what its Access set says and nothing more."""
+
+from __future__ import annotations
+
+import pytest
+from cfn import Template, allowed, as_list, by_path, function, only, ref, render, resources, role_of_function
+
+from infra.topology import FUNCTIONS, FunctionSpec
+
+LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+READ = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}
+WRITE = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"}
+KEY_READ = {"kms:Decrypt", "kms:DescribeKey"}
+KEY_WRITE = {"kms:Encrypt", "kms:GenerateDataKey"}
+STREAM = {
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+}
+STREAM_FAILURES = {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+START = {"states:StartExecution", "states:DescribeExecution"}
+SCHEDULES = {
+    "scheduler:CreateSchedule",
+    "scheduler:UpdateSchedule",
+    "scheduler:DeleteSchedule",
+    "scheduler:GetSchedule",
+    "iam:PassRole",
+}
+SECRETS_READ = {"secretsmanager:GetSecretValue"}
+
+EXPECTED_ACTIONS = {
+    "scheduling_api": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | START,
+    "schedule_sync": LOGS | XRAY | STREAM | STREAM_FAILURES | KEY_READ | START | SCHEDULES,
+    "publish_task": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | SECRETS_READ,
+    "sweeper": LOGS | XRAY | READ | KEY_READ | START,
+}
+
+
+def test_every_topology_function_has_an_expectation_here() -> None:
+    assert set(EXPECTED_ACTIONS) == {spec.name for spec in FUNCTIONS}
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.name)
+def test_function_may_do_exactly_what_its_access_set_says(template: Template, spec: FunctionSpec) -> None:
+    grants = allowed(template, role_of_function(template, spec.name))
+
+    assert set(grants) == EXPECTED_ACTIONS[spec.name]
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.name)
+def test_function_role_has_no_managed_policy(template: Template, spec: FunctionSpec) -> None:
+    role = template["Resources"][role_of_function(template, spec.name)]
+
+    assert "ManagedPolicyArns" not in role["Properties"]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
+    ]
+
+
+def test_the_sweeper_cannot_change_the_table(template: Template) -> None:
+    grants = allowed(template, role_of_function(template, "sweeper"))
+
+    assert not {action for action in grants if action.startswith("dynamodb:")} & WRITE
+    assert "dynamodb:BatchWriteItem" not in grants
+
+
+def test_only_the_schedule_sync_manages_schedules_and_passes_the_scheduler_role(template: Template) -> None:
+    for spec in FUNCTIONS:
+        grants = allowed(template, role_of_function(template, spec.name))
+        if spec.name == "schedule_sync":
+            continue
+        assert not {a for a in grants if a.startswith("scheduler:") or a == "iam:PassRole"}, spec.name
+
+
+def test_table_reads_reach_the_table_and_its_two_indexes_only(template: Template) -> None:
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    grants = allowed(template, role_of_function(template, "sweeper"))
+
+    for action in READ:
+        assert grants[action] == {
+            f"<{table_id}.Arn>",
+            f"<{table_id}.Arn>/index/GSI1",
+            f"<{table_id}.Arn>/index/GSI2",
+        }
+
+
+def test_table_writes_reach_the_table_only(template: Template) -> None:
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    grants = allowed(template, role_of_function(template, "publish_task"))
+
+    for action in WRITE:
+        assert grants[action] == {f"<{table_id}.Arn>"}
+
+
+def test_the_table_key_is_usable_only_through_dynamodb(template: Template) -> None:
+    key_id, _ = by_path(template, "Table/Key/Resource")
+    role_id = role_of_function(template, "publish_task")
+    statements = [
+        s for s in _statements(template, role_id) if any(a.startswith("kms:") for a in as_list(s["Action"]))
+    ]
+
+    assert statements
+    for statement in statements:
+        assert [ref(r) for r in as_list(statement["Resource"])] == [key_id]
+        via = statement["Condition"]["StringEquals"]["kms:ViaService"]
+        assert render(via) == "dynamodb.<AWS::Region>.amazonaws.com"
+
+
+def test_publishing_rights_are_on_the_publish_state_machine_only(template: Template) -> None:
+    machine_id, machine = only(template, "AWS::StepFunctions::StateMachine")
+    name = machine["Properties"]["StateMachineName"]
+    grants = allowed(template, role_of_function(template, "scheduling_api"))
+
+    assert grants["states:StartExecution"] == {f"<{machine_id}>"}
+    assert grants["states:DescribeExecution"] == {
+        f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}:*"
+    }
+
+
+def test_schedule_management_is_limited_to_the_tidings_group_and_role(template: Template) -> None:
+    scheduler_role_id, _ = by_path(template, "Scheduling/PublishRole/Resource")
+    role_id = role_of_function(template, "schedule_sync")
+    grants = allowed(template, role_id)
+
+    for action in SCHEDULES - {"iam:PassRole"}:
+        assert grants[action] == {
+            "arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/tidings/*"
+        }
+    (pass_role,) = [s for s in _statements(template, role_id) if s["Action"] == "iam:PassRole"]
+    assert ref(pass_role["Resource"]) == scheduler_role_id
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+
+
+def test_account_secrets_are_read_under_the_tidings_prefix_only(template: Template) -> None:
+    grants = allowed(template, role_of_function(template, "publish_task"))
+
+    assert grants["secretsmanager:GetSecretValue"] == {
+        "arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:tidings/accounts/*"
+    }
+
+
+def test_each_function_writes_to_its_own_log_group_only(template: Template) -> None:
+    for spec in FUNCTIONS:
+        _, fn = function(template, spec.name)
+        group = ref(fn["Properties"]["LoggingConfig"]["LogGroup"])
+        grants = allowed(template, role_of_function(template, spec.name))
+        assert grants["logs:CreateLogStream"] == grants["logs:PutLogEvents"] == {f"<{group}.Arn>"}
+
+
+# Actions AWS authorises on no resource ARN: X-Ray segment upload, CloudWatch Logs vended-log
+# delivery (Step Functions logging), and DynamoDB ListStreams.
+WILDCARD_ONLY = (
+    XRAY
+    | {"dynamodb:ListStreams", "xray:GetSamplingRules", "xray:GetSamplingTargets"}
+    | {
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    }
+)
+
+
+def test_no_policy_grants_resource_star_except_where_aws_requires_it(template: Template) -> None:
+    for policy_id, policy in resources(template, "AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if "*" in as_list(statement["Resource"]):
+                extra = set(as_list(statement["Action"])) - WILDCARD_ONLY
+                assert not extra, f"{policy_id} grants {sorted(extra)} on '*'"
+
+
+def test_no_policy_uses_wildcard_actions(template: Template) -> None:
+    for policy_id, policy in resources(template, "AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            for action in as_list(statement["Action"]):
+                assert "*" not in action, f"{policy_id}: {action}"
+
+
+def _statements(template: Template, role_id: str) -> list[dict[str, object]]:
+    from cfn import statements_of_role
+
+    return statements_of_role(template, role_id)

@@ -1,0 +1,69 @@
+"""EventBridge Scheduler: the group, the role schedules assume, the dead-letter queue, the sweeper."""
+
+from __future__ import annotations
+
+from cfn import Template, allowed, by_path, function, only, ref, resources
+
+from infra.topology import PERIODIC_SCHEDULES
+
+SCHEDULER_TRUST = {
+    "Action": "sts:AssumeRole",
+    "Effect": "Allow",
+    "Principal": {"Service": "scheduler.amazonaws.com"},
+    "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+}
+
+
+def test_schedule_group_is_named_from_the_settings(template: Template) -> None:
+    _, group = only(template, "AWS::Scheduler::ScheduleGroup")
+    assert group["Properties"]["Name"] == "tidings"
+
+
+def test_per_post_schedules_may_only_start_the_publish_machine_and_dead_letter(template: Template) -> None:
+    role_id, role = by_path(template, "Scheduling/PublishRole/Resource")
+    machine_id, _ = only(template, "AWS::StepFunctions::StateMachine")
+    dlq_id, _ = by_path(template, "Scheduling/DeadLetterQueue/Resource")
+
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [SCHEDULER_TRUST]
+    assert allowed(template, role_id) == {
+        "states:StartExecution": {f"<{machine_id}>"},
+        "sqs:SendMessage": {f"<{dlq_id}.Arn>"},
+    }
+
+
+def test_scheduler_dead_letter_queue_is_encrypted_and_tls_only(template: Template) -> None:
+    _, queue = by_path(template, "Scheduling/DeadLetterQueue/Resource")
+    _, policy = by_path(template, "Scheduling/DeadLetterQueue/Policy/Resource")
+
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert "FifoQueue" not in queue["Properties"]  # Scheduler takes standard queues only
+    (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_the_sweeper_runs_every_five_minutes_with_retries_and_a_dead_letter_queue(template: Template) -> None:
+    (spec,) = PERIODIC_SCHEDULES
+    _, schedule = only(template, "AWS::Scheduler::Schedule")
+    function_id, _ = function(template, spec.function)
+    role_id, role = by_path(template, "Scheduling/DuePostSweeper/Role/Resource")
+    dlq_id, _ = by_path(template, "Scheduling/DeadLetterQueue/Resource")
+    props = schedule["Properties"]
+
+    assert props["ScheduleExpression"] == "rate(5 minutes)"
+    assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert props["State"] == "ENABLED"
+    assert ref(props["Target"]["Arn"]) == function_id
+    assert ref(props["Target"]["RoleArn"]) == role_id
+    assert ref(props["Target"]["DeadLetterConfig"]["Arn"]) == dlq_id
+    assert props["Target"]["RetryPolicy"] == {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 300}
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [SCHEDULER_TRUST]
+    assert allowed(template, role_id) == {
+        "lambda:InvokeFunction": {f"<{function_id}.Arn>"},
+        "sqs:SendMessage": {f"<{dlq_id}.Arn>"},
+    }
+
+
+def test_periodic_schedules_stay_out_of_the_per_post_group(template: Template) -> None:
+    for schedule in resources(template, "AWS::Scheduler::Schedule").values():
+        assert "GroupName" not in schedule["Properties"]
