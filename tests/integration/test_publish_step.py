@@ -316,3 +316,37 @@ def ddb(dynamodb_endpoint: str) -> Iterator[tuple[Any, str]]:
     create_table(client, name)
     yield client, name
     client.delete_table(TableName=name)
+
+
+def run_to_the_end(world: World, post: ScheduledPost) -> list[int]:
+    waits, attempt = [], 1
+    while True:
+        out = world.run(post, attempt=attempt)
+        if out["status"] != "retry":
+            return waits
+        waits.append(out["retryInSeconds"])
+        world.clock.advance(timedelta(seconds=out["retryInSeconds"]))
+        attempt = out["attempt"]
+
+
+def test_a_lost_answer_on_the_last_attempt_is_read_back_not_reported_failed(world: World) -> None:
+    fake = world.platforms[Platform.TWITTER]
+    fake.script = ["retryable", "retryable", "retryable", "lost"]
+    post = world.post([Platform.TWITTER])
+    waits = run_to_the_end(world, post)
+    assert waits == [300, 900, 2700, 2700]  # the extra wait only reads back
+    assert len(fake.sent_at) == 4
+    assert fake.read_backs == 1
+    assert world.stored(post).status == PostStatus.PUBLISHED
+
+
+def test_an_unknown_outcome_that_never_shows_up_ends_failed_after_reading_back(world: World) -> None:
+    fake = world.platforms[Platform.TWITTER]
+    fake.script = ["retryable", "retryable", "retryable", "timeout"]
+    post = world.post([Platform.TWITTER])
+    run_to_the_end(world, post)
+    assert len(fake.sent_at) == 4
+    assert fake.applied == []
+    stored = world.stored(post)
+    assert stored.status == PostStatus.FAILED
+    assert "reading back found no post" in (stored.final_reason or "")

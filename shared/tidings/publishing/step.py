@@ -168,6 +168,10 @@ class PublishStep:
                 ),
             )
 
+    def _may_send(self, attempt: int) -> bool:
+        """Attempts 1..len(intervals)+1 may send; one more attempt only reconciles unknown outcomes."""
+        return attempt <= len(self.settings.retry_intervals) + 1
+
     def _publish_through_ledger(self, post: ScheduledPost, platform: Platform, attempt: int) -> Outcome:
         user_id, post_id = post.user_id, post.post_id
         entry = self.ledger.get(user_id, post_id, str(platform))
@@ -226,6 +230,16 @@ class PublishStep:
                 return Outcome(
                     status=PlatformStatus.PUBLISHED, published=found, published_at=found.published_at or now
                 )
+            if not self._may_send(attempt):
+                message = f"gave up after {attempt - 1} attempts: the last call's outcome was unknown and "
+                message += "reading back found no post"
+                self.ledger.settle(
+                    user_id, post_id, str(platform), entry.attempt, LedgerState.FAILED, error=message
+                )
+                return Outcome(
+                    status=PlatformStatus.FAILED,
+                    error=PlatformError(kind=ErrorKind.UNKNOWN_OUTCOME, code="gave_up", message=message),
+                )
             self.ledger.settle(
                 user_id,
                 post_id,
@@ -235,6 +249,18 @@ class PublishStep:
                 error="not found on read-back",
             )
             entry = LedgerEntry(state=LedgerState.RETRY, attempt=entry.attempt, started_at=entry.started_at)
+
+        if not self._may_send(attempt):
+            # a reconcile-only attempt: platforms known not to have the post are given up, not sent
+            last = post.result_for(platform).last_error
+            return Outcome(
+                status=PlatformStatus.FAILED,
+                error=PlatformError(
+                    kind=last.kind if last else ErrorKind.RETRYABLE,
+                    code=last.code if last else "gave_up",
+                    message=f"gave up after {attempt - 1} attempts: {last.message if last else 'no answer'}",
+                ),
+            )
 
         try:
             self.ledger.begin(user_id, post_id, str(platform), attempt, self.clock.now(), previous=entry)
@@ -309,8 +335,12 @@ class PublishStep:
         now = self.clock.now()
         retrying = [p for p in post.platforms if results[p].status == PlatformStatus.RETRYING]
         intervals = self.settings.retry_intervals
-        if retrying and attempt <= len(intervals):
-            wait = float(intervals[attempt - 1])
+        unknown = [
+            p for p in retrying if (e := results[p].last_error) and e.kind == ErrorKind.UNKNOWN_OUTCOME
+        ]
+        # After the last sending attempt, one more attempt reads back what is still unknown.
+        if retrying and (attempt <= len(intervals) or (unknown and self._may_send(attempt))):
+            wait = float(intervals[min(attempt, len(intervals)) - 1]) if intervals else 0.0
             hinted = [o.retry_after for p, o in outcomes.items() if p in retrying and o.retry_after]
             if hinted:
                 wait = max(wait, max(hinted))
