@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -30,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = ROOT / "pyproject.toml"
 SHARED_PACKAGE = ROOT / "shared" / "tidings"
 CACHE_DIR = ROOT / "build" / "layer"
+# Built layers kept in the cache (the least recently used beyond this are removed).
+CACHE_ENTRIES = 6
 
 # Shipped by the Lambda Python runtime (Lambda Developer Guide, "Runtime-included SDK versions").
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3"})
@@ -64,15 +67,16 @@ class LayerTarget:
     @property
     def label(self) -> str:
         if not self.platforms:
-            return f"host-cp{sys.version_info.major}{sys.version_info.minor}-{sys.platform}"
+            version = f"{sys.version_info.major}{sys.version_info.minor}"
+            return f"host-cp{version}-{sys.platform}-{platform.machine()}"
         return f"cp{(self.python_version or '').replace('.', '')}-{'+'.join(self.platforms)}"
 
     def pip_arguments(self) -> list[str]:
         if not self.platforms:
             return []
         args: list[str] = []
-        for platform in self.platforms:
-            args += ["--platform", platform]
+        for tag in self.platforms:
+            args += ["--platform", tag]
         args += ["--only-binary=:all:", "--implementation", "cp"]
         if self.python_version:
             args += ["--python-version", self.python_version]
@@ -179,8 +183,18 @@ def build_layer(
                 raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        _prune(cache_dir, keep=CACHE_ENTRIES)
+    else:
+        cached.touch()  # mark as recently used
     _copy_tree(cached / "python", output_dir / "python")
     return output_dir / "python"
+
+
+def _prune(cache_dir: Path, *, keep: int) -> None:
+    entries = [path for path in cache_dir.iterdir() if path.is_dir() and not path.name.startswith(".")]
+    entries.sort(key=lambda path: path.stat().st_mtime, reverse=True)
+    for stale in entries[keep:]:
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 @jsii.implements(ILocalBundling)

@@ -109,3 +109,27 @@ def test_a_failed_pip_install_says_why_and_leaves_no_cache_entry(tmp_path: Path)
 
 def test_host_label_names_this_interpreter() -> None:
     assert f"cp{sys.version_info.major}{sys.version_info.minor}" in LayerTarget.host().label
+
+
+def test_the_cache_keeps_only_the_most_recently_used_layers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pyproject, package = _project(tmp_path, [])
+    monkeypatch.setattr(layer_bundling, "CACHE_ENTRIES", 2)
+    cache = tmp_path / "cache"
+
+    def build(value: int) -> None:
+        (package / "__init__.py").write_text(f"VALUE = {value}\n")
+        build_layer(
+            tmp_path / f"out{value}",
+            LayerTarget.host(),
+            pyproject=pyproject,
+            package=package,
+            cache_dir=cache,
+        )
+
+    for value in (1, 2, 3):
+        build(value)
+
+    kept = {(entry / "python" / "tidings" / "__init__.py").read_text() for entry in cache.iterdir()}
+    assert kept == {"VALUE = 2\n", "VALUE = 3\n"}
