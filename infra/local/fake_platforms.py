@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import html
 import itertools
@@ -515,6 +516,8 @@ class FakePlatformServer:
         self.tiktok_processing_seconds = tiktok_processing_seconds
         self.linkedin_min_version = linkedin_min_version
         self.stopping = threading.Event()
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -533,7 +536,9 @@ class FakePlatformServer:
         httpd.daemon_threads = True
         self._httpd = httpd
         self.port = httpd.server_address[1]
-        self._thread = threading.Thread(target=httpd.serve_forever, name="fake-platforms", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-platforms", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -543,6 +548,11 @@ class FakePlatformServer:
         if httpd is not None:
             httpd.shutdown()
             httpd.server_close()
+        with self.connections_lock:  # kept-alive connections end with the server
+            open_connections, self.connections = list(self.connections), set()
+        for connection in open_connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -621,9 +631,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        with self.server_fake.connections_lock:
+            self.server_fake.connections.add(self.connection)
         # Headers and body go out in separate writes: without this, Nagle's algorithm and the
         # client's delayed ACK hold every answer on a kept-alive connection for ~40 ms.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def finish(self) -> None:
+        with self.server_fake.connections_lock:
+            self.server_fake.connections.discard(self.connection)
+        super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:
         return
