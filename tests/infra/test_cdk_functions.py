@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from cfn import Template, by_path, function, only, ref
-from conftest import Synth
+from synthesis import Synth
 
 from infra.constructs.functions import construct_id
 from infra.topology import FUNCTIONS, Access, FunctionSpec

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cfn import Template, only
-from conftest import Synth
+from synthesis import Synth
 
 
 def _layer_dir(synth: Synth, template: Template) -> Path:

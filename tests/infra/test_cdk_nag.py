@@ -9,7 +9,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match
 from cdk_nag import AwsSolutionsChecks
 from cfn import Template
-from conftest import Synth
+from synthesis import Synth
 
 AWS_SOLUTIONS = Match.string_like_regexp(r"AwsSolutions-")
 

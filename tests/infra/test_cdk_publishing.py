@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from cfn import Template, allowed, by_path, function, only, ref, render
-from conftest import Synth
+from synthesis import Synth
 
 from infra.topology import PUBLISH_STATE_MACHINE, STATE_MACHINES, render_definition, state_machine
 

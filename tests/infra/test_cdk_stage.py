@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import App
-from conftest import cdk_context
+from synthesis import cdk_context
 
 from infra.stack import build
 

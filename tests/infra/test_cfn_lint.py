@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import Synth
+from synthesis import Synth
 
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
 
