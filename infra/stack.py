@@ -45,7 +45,7 @@ class TidingsStack(Stack):
             functions=fns,
         )
 
-        grants = AccessGrants(
+        self.grants = AccessGrants(
             self,
             AccessTargets(
                 table=self.table,
@@ -57,7 +57,7 @@ class TidingsStack(Stack):
             ),
         )
         for spec in topology.FUNCTIONS:
-            grants.apply(fns[spec.name], self.functions.roles[spec.name], spec.access)
+            self.grants.apply(fns[spec.name], self.functions.roles[spec.name], spec.access)
 
         self.streams = StreamTriggers(
             self,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from cfn import Template, allowed, as_list, by_path, function, only, ref, render, resources, role_of_function
+from synthesis import Synth
 
-from infra.topology import FUNCTIONS, FunctionSpec
+from infra.topology import FUNCTIONS, Access, FunctionSpec
 
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
@@ -186,3 +187,7 @@ def _statements(template: Template, role_id: str) -> list[dict[str, object]]:
     from cfn import statements_of_role
 
     return statements_of_role(template, role_id)
+
+
+def test_every_kind_of_access_the_topology_can_declare_is_granted_somehow(synth: Synth) -> None:
+    assert synth.stack.grants.handled == frozenset(Access)
