@@ -11,7 +11,8 @@ from infra.constructs import constants
 from infra.constructs.access import AccessGrants, AccessTargets
 from infra.constructs.alarms import Alarms
 from infra.constructs.api import Api
-from infra.constructs.functions import Functions, construct_id
+from infra.constructs.constants import construct_id
+from infra.constructs.functions import Functions
 from infra.constructs.layer import SharedLayer
 from infra.constructs.publishing import Publishing
 from infra.constructs.scheduling import Scheduling

@@ -23,7 +23,7 @@ from infra.constructs.constants import (
     ENV_SCHEDULER_ROLE_ARN,
     ENV_TABLE_NAME,
 )
-from infra.constructs.nag import acknowledge
+from infra.constructs.nag import acknowledge, nag_arn
 from infra.constructs.table import Table
 from infra.topology import Access
 
@@ -64,11 +64,6 @@ class AccessTargets:
     schedule_group_name: str
     scheduler_role: iam.IRole
     scheduler_dlq: sqs.IQueue
-
-
-def nag_arn(service: str, resource: str) -> str:
-    """An ARN in this account and Region as cdk-nag prints it in IAM5 findings."""
-    return f"Resource::arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
 
 
 class AccessGrants:

@@ -6,9 +6,12 @@ infra/topology.py; this module only holds the names and knobs of the AWS resourc
 
 from __future__ import annotations
 
+import re
+
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+
 from tidings.accounts import SECRET_PREFIX
 from tidings.config import Settings
 
@@ -73,3 +76,8 @@ def stack_name(stage: str | None) -> str:
 def schedule_group_name(stage: str | None) -> str:
     """Schedule group names are unique per account and Region, so a staged stack gets its own."""
     return f"{DEFAULT_SCHEDULE_GROUP}-{stage}" if stage else DEFAULT_SCHEDULE_GROUP
+
+
+def construct_id(name: str) -> str:
+    """A topology name as a construct id: publish_task -> PublishTask, due-post-sweeper -> DuePostSweeper."""
+    return "".join(part.capitalize() for part in re.split(r"[_-]", name))

@@ -14,6 +14,7 @@ from infra.constructs.constants import (
     LOG_RETENTION,
     POWERTOOLS_ENVIRONMENT,
     PYTHON_RUNTIME,
+    construct_id,
 )
 from infra.constructs.nag import acknowledge
 from infra.topology import Access, FunctionSpec
@@ -31,11 +32,6 @@ def _wildcard_reason(spec: FunctionSpec) -> str:
             "Reference, ListStreams) and is part of what a stream event source mapping needs"
         )
     return reason + "."
-
-
-def construct_id(name: str) -> str:
-    """publish_task -> PublishTask."""
-    return "".join(part.capitalize() for part in name.split("_"))
 
 
 class Functions(Construct):

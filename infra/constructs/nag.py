@@ -27,3 +27,8 @@ def acknowledge(
         else NagPackSuppression(id=rule, reason=reason)
     )
     NagSuppressions.add_resource_suppressions(construct, [suppression], apply_to_children=with_children)
+
+
+def nag_arn(service: str, resource: str) -> str:
+    """An ARN in the stack's account and Region as cdk-nag prints it in an IAM5 finding."""
+    return f"Resource::arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"

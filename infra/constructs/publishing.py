@@ -9,8 +9,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs.constants import LOG_RETENTION
-from infra.constructs.functions import construct_id
+from infra.constructs.constants import LOG_RETENTION, construct_id
 from infra.constructs.nag import acknowledge
 from infra.topology import StateMachineSpec
 

@@ -12,8 +12,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs.constants import PERIODIC_MAX_EVENT_AGE, PERIODIC_RETRY_ATTEMPTS
-from infra.constructs.functions import construct_id
+from infra.constructs.constants import PERIODIC_MAX_EVENT_AGE, PERIODIC_RETRY_ATTEMPTS, construct_id
 from infra.constructs.queues import dead_letter_queue
 from infra.topology import PeriodicSchedule
 
@@ -82,7 +81,7 @@ class Scheduling(Construct):
             self._add_periodic(spec, functions[spec.function])
 
     def _add_periodic(self, spec: PeriodicSchedule, function: lambda_.IFunction) -> None:
-        scope = Construct(self, construct_id(spec.name.replace("-", "_")))
+        scope = Construct(self, construct_id(spec.name))
         role = iam.Role(
             scope,
             "Role",

@@ -12,7 +12,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constructs.functions import construct_id
+from infra.constructs.constants import construct_id
 from infra.constructs.queues import dead_letter_queue
 from infra.topology import Access, FunctionSpec, StreamTrigger
 

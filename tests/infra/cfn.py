@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from infra.constructs.functions import construct_id
+from infra.constructs.constants import construct_id
 
 Template = dict[str, Any]
 
