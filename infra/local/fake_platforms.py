@@ -11,7 +11,9 @@ Endpoints, under one prefix per platform (sources are named in each client modul
     /instagram/<version>/{container-or-media-id}        GET status_code / permalink
     /instagram/<version>/{ig-user-id}/media_publish     POST publish
     /x/2/tweets, /x/2/users/{id}/tweets                 POST publish, GET read-back
+    /x/2/media/upload/initialize|{id}/append|{id}/finalize, GET ?command=STATUS   chunked media
     /linkedin/rest/posts                                POST publish, GET ?q=author read-back
+    /linkedin/rest/images|videos?action=..., /linkedin/dms-uploads/{token}        media uploads
     /youtube/upload/youtube/v3/videos                   POST resumable session, PUT bytes
     /youtube/youtube/v3/search|videos                   GET read-back
     /tiktok/v2/post/publish/creator_info/query/|video/init/|status/fetch/, /tiktok/v2/video/list/
@@ -39,6 +41,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import email.policy
 import hashlib
 import html
 import itertools
@@ -50,10 +53,12 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.parser import BytesParser
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -488,10 +493,11 @@ class FakePlatformServer:
     """The fake platforms, in-process (`start()`/`stop()`, or as a context manager) or as a process.
 
     `hold_seconds` is how long a `timeout` fault holds a request (longer than the clients' timeout);
-    `retry_after` the seconds a `rate_limit` fault asks for; `instagram_video_seconds` and
-    `tiktok_processing_seconds` how long a video container or a TikTok publish stays in progress;
-    `linkedin_min_version` the oldest LinkedIn-Version served (default: twelve months back, as
-    LinkedIn serves each monthly version for about a year), newer than the current month is refused.
+    `retry_after` the seconds a `rate_limit` fault asks for; `instagram_video_seconds`,
+    `tiktok_processing_seconds`, `x_video_seconds` and `linkedin_video_seconds` how long a video
+    stays in processing; `linkedin_min_version` the oldest LinkedIn-Version served (default: twelve
+    months back, as LinkedIn serves each monthly version for about a year), newer than the current
+    month is refused.
     """
 
     def __init__(
@@ -505,6 +511,8 @@ class FakePlatformServer:
         retry_after: int = 1,
         instagram_video_seconds: float = 0.3,
         tiktok_processing_seconds: float = 0.3,
+        x_video_seconds: float = 0.3,
+        linkedin_video_seconds: float = 0.3,
         linkedin_min_version: str | None = None,
     ) -> None:
         self.host = host
@@ -514,6 +522,8 @@ class FakePlatformServer:
         self.retry_after = retry_after
         self.instagram_video_seconds = instagram_video_seconds
         self.tiktok_processing_seconds = tiktok_processing_seconds
+        self.x_video_seconds = x_video_seconds
+        self.linkedin_video_seconds = linkedin_video_seconds
         self.linkedin_min_version = linkedin_min_version
         self.stopping = threading.Event()
         self.connections: set[socket.socket] = set()
@@ -1122,32 +1132,127 @@ def _x_as_returned(text: str) -> str:
 
 
 def _x(fake: FakePlatformServer, req: _Request) -> Outcome:
-    store, platform = fake.store, Platform.TWITTER
-    account = store.account_for(platform, req.bearer)
+    platform = Platform.TWITTER
+    account = fake.store.account_for(platform, req.bearer)
     parts = req.segments[1:]
     if parts == ["2", "tweets"] and req.method == "POST":
         _count(fake, "x.tweets")
-        if account is None:
-            return PROFILES[platform].auth_error()
-        body = req.json()
-        text = body.get("text")
-        if not isinstance(text, str) or not text.strip():
-            return _x_problem(400, "Invalid Request", "One or more parameters to your request was invalid.")
-        if x_weighted_length(text) > 280:
-            return _x_problem(403, "Forbidden", "Your Tweet text is too long.")
-
-        def apply() -> _Reply:
-            post_id = str(1_900_000_000_000_000_000 + store.next_id())
-            store.apply(_Post(platform, account, post_id, text, time.time()))
-            data = {"id": post_id, "text": _x_as_returned(text), "edit_history_tweet_ids": [post_id]}
-            return _Reply(201, {"data": data}, _x_rate_headers())
-
-        return _publish(fake, platform, account, text, apply)
+        return PROFILES[platform].auth_error() if account is None else _x_post(fake, account, req.json())
+    if parts[:3] == ["2", "media", "upload"]:
+        _count(fake, "x.media")
+        return PROFILES[platform].auth_error() if account is None else _x_media(fake, account, req, parts[3:])
     if len(parts) == 4 and parts[:2] == ["2", "users"] and parts[3] == "tweets" and req.method == "GET":
         _count(fake, "x.timeline.read")
         if account is None or account != parts[2]:
             return PROFILES[platform].auth_error()
-        return _x_timeline(store, account, req)
+        return _x_timeline(fake.store, account, req)
+    return _x_problem(404, "Not Found Error", f"no route {req.method} {req.path}")
+
+
+def _x_post(fake: FakePlatformServer, account: str, body: dict[str, Any]) -> Outcome:
+    store = fake.store
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return _x_problem(400, "Invalid Request", "One or more parameters to your request was invalid.")
+    if x_weighted_length(text) > 280:
+        return _x_problem(403, "Forbidden", "Your Tweet text is too long.")
+    media = body.get("media") if isinstance(body.get("media"), dict) else {}
+    media_ids = [str(m) for m in (media or {}).get("media_ids", [])]
+    now = time.time()
+    with store.lock:
+        usable = [
+            store.objects.get(m, {}).get("owner") == account
+            and store.objects[m].get("finalized")
+            and now >= store.objects[m]["ready_at"]
+            for m in media_ids
+        ]
+    if not all(usable) or len(media_ids) > 4:
+        return _x_problem(400, "Invalid Request", "Your media IDs are invalid.")
+
+    def apply() -> _Reply:
+        post_id = str(1_900_000_000_000_000_000 + store.next_id())
+        store.apply(_Post(Platform.TWITTER, account, post_id, text, time.time()), mediaIds=media_ids)
+        data = {"id": post_id, "text": _x_as_returned(text), "edit_history_tweet_ids": [post_id]}
+        return _Reply(201, {"data": data}, _x_rate_headers())
+
+    return _publish(fake, Platform.TWITTER, account, text, apply)
+
+
+def _multipart(req: _Request) -> dict[str, bytes]:
+    """The fields of a multipart/form-data body."""
+    content_type = req.headers.get("Content-Type") or ""
+    if "multipart/form-data" not in content_type:
+        return {}
+    raw = b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + req.body
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(raw)
+    fields: dict[str, bytes] = {}
+    for part in message.walk():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str):
+            payload = part.get_payload(decode=True)
+            fields[name] = payload if isinstance(payload, bytes) else b""
+    return fields
+
+
+def _x_media(fake: FakePlatformServer, account: str, req: _Request, rest: list[str]) -> _Reply:
+    """The chunked media upload: initialize, append, finalize, and STATUS."""
+    store = fake.store
+    if rest == ["initialize"] and req.method == "POST":
+        params = req.params()
+        try:
+            total = int(params.get("total_bytes", ""))
+        except ValueError:
+            return _x_problem(400, "Invalid Request", "total_bytes is required")
+        category = params.get("media_category", "tweet_image")
+        if total <= 0 or category not in ("tweet_image", "tweet_gif", "tweet_video", "amplify_video"):
+            return _x_problem(400, "Invalid Request", "total_bytes and a post media_category are required")
+        media_id = str(1_880_000_000_000_000_000 + store.next_id())
+        with store.lock:
+            store.objects[media_id] = {
+                "kind": "x_media",
+                "owner": account,
+                "total": total,
+                "video": category in ("tweet_video", "amplify_video"),
+                "segments": {},
+                "finalized": False,
+                "ready_at": float("inf"),
+            }
+        return _Reply(
+            200, {"data": {"id": media_id, "media_key": f"7_{media_id}", "expires_after_secs": 86400}}
+        )
+    media_id = rest[0] if rest else req.query.get("media_id", "")
+    with store.lock:
+        item = store.objects.get(media_id)
+    if not item or item.get("kind") != "x_media" or item["owner"] != account:
+        return _x_problem(400, "Invalid Request", f"media_id {media_id} is not valid")
+    if rest[1:] == ["append"] and req.method == "POST":
+        fields = _multipart(req)
+        if "media" not in fields or not fields.get("segment_index", b"").isdigit():
+            return _x_problem(400, "Invalid Request", "media and segment_index are required")
+        with store.lock:
+            item["segments"][int(fields["segment_index"])] = len(fields["media"])
+        return _Reply(200, {"data": {"expires_at": int(time.time()) + 86400}})
+    if rest[1:] == ["finalize"] and req.method == "POST":
+        with store.lock:
+            size = sum(item["segments"].values())
+            if size != item["total"]:
+                return _x_problem(
+                    400, "Invalid Request", f"File size mismatch: {size} of {item['total']} bytes"
+                )
+            item["finalized"] = True
+            item["ready_at"] = time.time() + (fake.x_video_seconds if item["video"] else 0.0)
+        data: dict[str, Any] = {"id": media_id, "media_key": f"7_{media_id}", "size": size}
+        if item["video"]:
+            data["processing_info"] = {"state": "pending", "check_after_secs": 1}
+        return _Reply(200, {"data": data})
+    if not rest and req.method == "GET" and req.query.get("command") == "STATUS":
+        done = time.time() >= item["ready_at"]
+        info = (
+            {"state": "succeeded", "progress_percent": 100}
+            if done
+            else {"state": "in_progress", "check_after_secs": 1}
+        )
+        return _Reply(200, {"data": {"id": media_id, "media_key": f"7_{media_id}", "processing_info": info}})
     return _x_problem(404, "Not Found Error", f"no route {req.method} {req.path}")
 
 
@@ -1190,22 +1295,37 @@ def _x_timeline(store: _Store, account: str, req: _Request) -> _Reply:
 
 
 def _linkedin(fake: FakePlatformServer, req: _Request) -> Outcome:
-    store, platform = fake.store, Platform.LINKEDIN
-    if req.segments[1:] != ["rest", "posts"]:
+    platform = Platform.LINKEDIN
+    parts = req.segments[1:]
+    if parts[:1] == ["dms-uploads"] and len(parts) == 2 and req.method == "PUT":
+        _count(fake, "linkedin.upload")
+        return _linkedin_upload(fake, req, parts[1])
+    if parts[:1] != ["rest"] or len(parts) < 2:
         return _li_error(404, "NOT_FOUND", f"No route {req.method} {req.path}")
     refused = _linkedin_headers(fake, req)
     if refused:
         return refused
-    account = store.account_for(platform, req.bearer)
+    account = fake.store.account_for(platform, req.bearer)
     if account is None:
         return PROFILES[platform].auth_error()
-    if req.method == "GET":
+    resource = parts[1]
+    if resource == "posts" and len(parts) == 2 and req.method == "GET":
         _count(fake, "linkedin.posts.read")
         return _linkedin_find(fake, req, account)
-    if req.method != "POST":
-        return _li_error(405, "METHOD_NOT_ALLOWED", f"{req.method} is not supported")
-    _count(fake, "linkedin.posts")
-    body = req.json()
+    if resource == "posts" and len(parts) == 2 and req.method == "POST":
+        _count(fake, "linkedin.posts")
+        return _linkedin_post(fake, account, req.json())
+    if resource in ("images", "videos") and len(parts) == 2 and req.method == "POST":
+        _count(fake, f"linkedin.{resource}")
+        return _linkedin_media_action(fake, req, account, resource)
+    if resource == "videos" and len(parts) == 3 and req.method == "GET":
+        _count(fake, "linkedin.videos.read")
+        return _linkedin_video(fake, account, parts[2])
+    return _li_error(404, "NOT_FOUND", f"No route {req.method} {req.path}")
+
+
+def _linkedin_post(fake: FakePlatformServer, account: str, body: dict[str, Any]) -> Outcome:
+    store = fake.store
     problem = _linkedin_invalid(body)
     if problem:
         return _li_error(422, "UNPROCESSABLE_ENTITY", problem)
@@ -1213,16 +1333,153 @@ def _linkedin(fake: FakePlatformServer, req: _Request) -> Outcome:
         return _li_error(
             403, "ACCESS_DENIED", "Not enough permissions to access: partnerApiPostsExternal.CREATE"
         )
+    media_ids = _linkedin_content_ids(body.get("content"))
+    with store.lock:
+        ready = all(
+            store.objects.get(m, {}).get("owner") == account and store.objects[m].get("status") == "AVAILABLE"
+            for m in media_ids
+        )
+    if not ready:
+        return _li_error(
+            422, "UNPROCESSABLE_ENTITY", "/content: media is missing, not yours, or not yet AVAILABLE"
+        )
     commentary = str(body.get("commentary", ""))
 
     def apply() -> _Reply:
         urn = f"urn:li:share:{7_300_000_000_000_000_000 + store.next_id()}"
-        post = _Post(platform, account, urn, commentary, time.time())
+        post = _Post(Platform.LINKEDIN, account, urn, commentary, time.time())
         post.extra.update(visibility=body["visibility"], distribution=body["distribution"])
-        store.apply(post, received_text=little_to_plain(commentary))
+        store.apply(post, received_text=little_to_plain(commentary), mediaIds=media_ids)
         return _Reply(201, None, {"x-restli-id": urn, "x-linkedin-id": urn})
 
-    return _publish(fake, platform, account, commentary, apply)
+    return _publish(fake, Platform.LINKEDIN, account, commentary, apply)
+
+
+def _linkedin_content_ids(content: Any) -> list[str]:
+    if not isinstance(content, dict):
+        return []
+    media = content.get("media")
+    if isinstance(media, dict):
+        return [str(media.get("id", ""))]
+    multi = content.get("multiImage")
+    images = multi.get("images") if isinstance(multi, dict) else None
+    return [str(i.get("id", "")) for i in images if isinstance(i, dict)] if isinstance(images, list) else [""]
+
+
+_LI_PART_BYTES = 4 * 1024 * 1024
+
+
+def _linkedin_media_action(fake: FakePlatformServer, req: _Request, account: str, resource: str) -> _Reply:
+    store, action, body = fake.store, req.query.get("action"), req.json()
+    if action == "initializeUpload":
+        init = body.get("initializeUploadRequest")
+        if not isinstance(init, dict) or init.get("owner") != account:
+            return _li_error(
+                403, "ACCESS_DENIED", "The owner must be the authenticated member or organization"
+            )
+        number = store.next_id()
+        expires = int((time.time() + 86400) * 1000)
+        if resource == "images":
+            image, token = f"urn:li:image:D4E10AQ{number:010d}", f"img-{uuid.uuid4().hex}"
+            with store.lock:
+                store.objects[image] = {"kind": "li_image", "owner": account, "status": "WAITING_UPLOAD"}
+                store.objects[token] = {
+                    "kind": "li_upload",
+                    "owner": account,
+                    "target": image,
+                    "expected": None,
+                }
+            url = f"{req.base_url}/linkedin/dms-uploads/{token}"
+            return _Reply(200, {"value": {"uploadUrlExpiresAt": expires, "uploadUrl": url, "image": image}})
+        size = init.get("fileSizeBytes")
+        if not isinstance(size, int) or size <= 0:
+            return _li_error(400, "ILLEGAL_ARGUMENT", "/initializeUploadRequest/fileSizeBytes is required")
+        video = f"urn:li:video:D5E10AQ{number:010d}"
+        instructions, tokens = [], []
+        for first in range(0, size, _LI_PART_BYTES):
+            last = min(size, first + _LI_PART_BYTES) - 1
+            token = f"vid-{uuid.uuid4().hex}"
+            tokens.append(token)
+            instructions.append(
+                {
+                    "uploadUrl": f"{req.base_url}/linkedin/dms-uploads/{token}",
+                    "firstByte": first,
+                    "lastByte": last,
+                }
+            )
+            with store.lock:
+                store.objects[token] = {
+                    "kind": "li_upload",
+                    "owner": account,
+                    "target": video,
+                    "expected": last - first + 1,
+                }
+        with store.lock:
+            store.objects[video] = {
+                "kind": "li_video",
+                "owner": account,
+                "status": "WAITING_UPLOAD",
+                "tokens": tokens,
+                "etags": {},
+            }
+        value = {
+            "uploadUrlsExpireAt": expires,
+            "video": video,
+            "uploadInstructions": instructions,
+            "uploadToken": "",
+        }
+        return _Reply(200, {"value": value})
+    if action == "finalizeUpload" and resource == "videos":
+        final = (
+            body.get("finalizeUploadRequest") if isinstance(body.get("finalizeUploadRequest"), dict) else {}
+        )
+        assert isinstance(final, dict)
+        with store.lock:
+            entry = store.objects.get(str(final.get("video")))
+            if not entry or entry.get("kind") != "li_video" or entry["owner"] != account:
+                return _li_error(404, "NOT_FOUND", "No such video")
+            expected = [entry["etags"].get(t) for t in entry["tokens"]]
+            if final.get("uploadedPartIds") != expected or None in expected:
+                return _li_error(
+                    400,
+                    "ILLEGAL_ARGUMENT",
+                    "/finalizeUploadRequest/uploadedPartIds do not match the uploaded parts",
+                )
+            entry["status"] = "PROCESSING"
+            entry["ready_at"] = time.time() + fake.linkedin_video_seconds
+        return _Reply(200, None)
+    return _li_error(400, "ILLEGAL_ARGUMENT", f"Unsupported action {action!r} on /rest/{resource}")
+
+
+def _linkedin_upload(fake: FakePlatformServer, req: _Request, token: str) -> _Reply:
+    store = fake.store
+    with store.lock:
+        upload = dict(store.objects.get(token) or {})
+    if upload.get("kind") != "li_upload":
+        return _li_error(404, "NOT_FOUND", "Unknown upload URL")
+    if req.bearer is not None and store.account_for(Platform.LINKEDIN, req.bearer) != upload["owner"]:
+        return PROFILES[Platform.LINKEDIN].auth_error()
+    if upload["expected"] is not None and len(req.body) != upload["expected"]:
+        return _li_error(400, "ILLEGAL_ARGUMENT", f"Expected {upload['expected']} bytes, got {len(req.body)}")
+    etag = hashlib.md5(req.body).hexdigest()  # noqa: S324 - an ETag, not security
+    with store.lock:
+        target = store.objects[upload["target"]]
+        if target["kind"] == "li_image":
+            target["status"] = "AVAILABLE"
+        else:
+            target["etags"][token] = etag
+    return _Reply(201, None, {"ETag": etag})
+
+
+def _linkedin_video(fake: FakePlatformServer, account: str, urn: str) -> _Reply:
+    with fake.store.lock:
+        video = fake.store.objects.get(urn)
+        if not video or video.get("kind") != "li_video" or video["owner"] != account:
+            return _li_error(404, "NOT_FOUND", f"No video {urn}")
+        if video["status"] == "PROCESSING" and time.time() >= video["ready_at"]:
+            video["status"] = "AVAILABLE"
+        status = video["status"]
+    return _Reply(200, {"id": urn, "owner": account, "status": status})
 
 
 def _linkedin_headers(fake: FakePlatformServer, req: _Request) -> _Reply | None:

@@ -273,3 +273,50 @@ def test_linkedin_hashtags_and_reserved_characters_arrive_as_written(
         credentials(Platform.LINKEDIN), PublishRequest("p", text)
     )
     assert len(received_for(fake, Platform.LINKEDIN, text)) == 1
+
+
+@pytest.mark.parametrize(
+    ("platform", "names"),
+    [
+        (Platform.TWITTER, ["front.jpg"]),
+        (Platform.TWITTER, ["front.jpg", "kitchen.png", "yard.jpg"]),
+        (Platform.TWITTER, ["tour.mp4?bytes=9000000"]),
+        (Platform.LINKEDIN, ["front.jpg"]),
+        (Platform.LINKEDIN, ["front.jpg", "kitchen.png"]),
+        (Platform.LINKEDIN, ["tour.mp4?bytes=9000000"]),
+        (Platform.FACEBOOK, ["front.jpg", "kitchen.png"]),
+    ],
+)
+def test_media_is_uploaded_and_attached(
+    platform: Platform, names: list[str], fake: FakePlatformServer, settings: Settings, http: httpx.Client
+) -> None:
+    client = make_client(platform, settings, http)
+    media = tuple(f"{fake.url}/_media/{name}" for name in names)
+    request = PublishRequest(
+        post_id="m", text=f"With media {uuid.uuid4().hex[:8]}", media_urls=media, title="Tour"
+    )
+    since = datetime.now(UTC)
+    published = client.publish(credentials(platform), request)
+    (entry,) = received_for(fake, platform, request.text)
+    attached = entry.get("mediaIds") or entry["mediaUrls"]
+    assert isinstance(attached, list)
+    assert len(attached) == len(names)
+    found = client.find_published(credentials(platform), request, since)
+    assert found is not None
+    assert found.platform_post_id == published.platform_post_id
+
+
+@pytest.mark.parametrize("platform", [Platform.TWITTER, Platform.LINKEDIN])
+def test_a_lost_answer_after_a_media_upload_still_reads_back(
+    platform: Platform, fake: FakePlatformServer, settings: Settings, http: httpx.Client
+) -> None:
+    client = make_client(platform, settings, http)
+    request = PublishRequest(
+        post_id="m", text=f"Lost {uuid.uuid4().hex[:8]}", media_urls=(fake.media_url("a.jpg"),)
+    )
+    fake.set_faults(FaultSpec.parse(f"{platform}:lost_response:1"))
+    since = datetime.now(UTC)
+    assert publish_failure(client, platform, request).kind is ErrorKind.UNKNOWN_OUTCOME
+    fake.set_faults(FaultSpec())
+    assert len(received_for(fake, platform, request.text)) == 1
+    assert client.find_published(credentials(platform), request, since) is not None

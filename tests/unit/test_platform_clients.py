@@ -664,8 +664,10 @@ def test_youtube_session_that_cannot_open_is_retryable_not_unknown() -> None:
         (Platform.YOUTUBE, ()),
         (Platform.YOUTUBE, (PHOTO,)),
         (Platform.TIKTOK, (PHOTO,)),
-        (Platform.TWITTER, (PHOTO,)),
-        (Platform.LINKEDIN, (PHOTO,)),
+        (Platform.TWITTER, (PHOTO,) * 5),
+        (Platform.TWITTER, (VIDEO, PHOTO)),
+        (Platform.LINKEDIN, (VIDEO, PHOTO)),
+        (Platform.LINKEDIN, (PHOTO,) * 21),
         (Platform.FACEBOOK, (VIDEO, PHOTO)),
     ],
 )

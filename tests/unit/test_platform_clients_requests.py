@@ -15,8 +15,9 @@ import pytest
 
 from tidings.clock import FakeClock
 from tidings.config import Settings
+from tidings.models.posts import ErrorKind
 from tidings.platforms import Platform
-from tidings.publishing.base import AccountCredentials, PlatformClient, PublishRequest
+from tidings.publishing.base import AccountCredentials, PlatformCallError, PlatformClient, PublishRequest
 from tidings.publishing.clients import build_client
 from tidings.publishing.clients.linkedin import little_text
 
@@ -543,3 +544,168 @@ def test_tiktok_read_back_ignores_a_video_from_before_the_attempt() -> None:
         tt.find_published(AccountCredentials(Platform.TIKTOK, "o", TOKEN), PublishRequest("p", "Tour"), NOW)
         is None
     )
+
+
+# -- media uploads on X and LinkedIn ---------------------------------------------------------------
+
+BIG = bytes(range(256)) * (4 * 1024 * 4 + 8)  # 4 MiB and 2 KiB: two chunks
+
+
+def _x_with_media(states: list[str]) -> Handler:
+    def platform(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.url.host == "media.test":
+            kind = "video/mp4" if path.endswith(".mp4") else "image/jpeg"
+            return httpx.Response(
+                200, content=BIG if kind == "video/mp4" else b"jpeg", headers={"Content-Type": kind}
+            )
+        if path == "/2/media/upload/initialize":
+            return httpx.Response(200, json={"data": {"id": "m7", "media_key": "7_m7"}})
+        if path.endswith("/append"):
+            return httpx.Response(200, json={"data": {}})
+        if path.endswith("/finalize"):
+            info = {"state": "pending", "check_after_secs": 2} if states else None
+            return httpx.Response(200, json={"data": {"id": "m7", "processing_info": info}})
+        if path == "/2/media/upload":
+            return httpx.Response(
+                200, json={"data": {"id": "m7", "processing_info": {"state": states.pop(0)}}}
+            )
+        return httpx.Response(201, json={"data": {"id": "19", "text": "t"}})
+
+    return platform
+
+
+def test_x_video_goes_up_in_chunks_and_waits_for_processing_before_the_post() -> None:
+    x, sent = client(Platform.TWITTER, _x_with_media(["in_progress", "succeeded"]))
+    request = PublishRequest(post_id="p", text="Tour", media_urls=(VIDEO,))
+    x.publish(AccountCredentials(Platform.TWITTER, "42", TOKEN), request)
+    calls = [(r.method, r.url.path) for r in sent.requests if r.url.host == "x.test"]
+    assert calls == [
+        ("POST", "/2/media/upload/initialize"),
+        ("POST", "/2/media/upload/m7/append"),
+        ("POST", "/2/media/upload/m7/append"),
+        ("POST", "/2/media/upload/m7/finalize"),
+        ("GET", "/2/media/upload"),
+        ("GET", "/2/media/upload"),
+        ("POST", "/2/tweets"),
+    ]
+    init = json.loads(sent.requests[1].content)
+    assert init == {"media_type": "video/mp4", "total_bytes": len(BIG), "media_category": "tweet_video"}
+    appended = [r for r in sent.requests if r.url.path.endswith("/append")]
+    assert b'name="segment_index"\r\n\r\n0' in appended[0].content
+    assert b'name="segment_index"\r\n\r\n1' in appended[1].content
+    assert sum(len(r.content) for r in appended) > len(BIG)
+    assert sent.requests[5].url.params["command"] == "STATUS"
+    assert json.loads(sent.requests[-1].content) == {"text": "Tour", "media": {"media_ids": ["m7"]}}
+
+
+def test_x_photo_needs_no_processing_wait() -> None:
+    x, sent = client(Platform.TWITTER, _x_with_media([]))
+    request = PublishRequest(post_id="p", text="Front", media_urls=(PHOTO,))
+    x.publish(AccountCredentials(Platform.TWITTER, "42", TOKEN), request)
+    assert json.loads(sent.requests[1].content)["media_category"] == "tweet_image"
+    assert not [r for r in sent.requests if r.method == "GET" and r.url.host == "x.test"]
+
+
+def test_x_media_that_fails_processing_is_permanent_and_never_posted() -> None:
+    x, sent = client(Platform.TWITTER, _x_with_media(["failed"]))
+    with pytest.raises(PlatformCallError) as caught:
+        x.publish(
+            AccountCredentials(Platform.TWITTER, "42", TOKEN),
+            PublishRequest("p", "Tour", media_urls=(VIDEO,)),
+        )
+    assert caught.value.kind is ErrorKind.PERMANENT
+    assert not [r for r in sent.requests if r.url.path == "/2/tweets"]
+
+
+def _linkedin_with_media(video_states: list[str]) -> Handler:
+    def platform(request: httpx.Request) -> httpx.Response:
+        path, action = request.url.path, request.url.params.get("action")
+        if request.url.host == "media.test":
+            kind = "video/mp4" if path.endswith(".mp4") else "image/jpeg"
+            return httpx.Response(
+                200, content=BIG if kind == "video/mp4" else b"jpeg", headers={"Content-Type": kind}
+            )
+        if path == "/rest/images" and action == "initializeUpload":
+            n = len([r for r in sent_requests if r.url.path == "/rest/images"])
+            value = {"uploadUrl": f"https://www.linkedin.com/dms-uploads/i{n}", "image": f"urn:li:image:I{n}"}
+            return httpx.Response(200, json={"value": value})
+        if path == "/rest/videos" and action == "initializeUpload":
+            parts = [
+                {"uploadUrl": "https://www.linkedin.com/dms-uploads/p0", "firstByte": 0, "lastByte": 4194303},
+                {
+                    "uploadUrl": "https://www.linkedin.com/dms-uploads/p1",
+                    "firstByte": 4194304,
+                    "lastByte": len(BIG) - 1,
+                },
+            ]
+            value = {"video": "urn:li:video:V1", "uploadInstructions": parts, "uploadToken": "tk"}
+            return httpx.Response(200, json={"value": value})
+        if path.startswith("/dms-uploads/"):
+            return httpx.Response(201, headers={"ETag": f"etag-{path[-2:]}"})
+        if path == "/rest/videos" and action == "finalizeUpload":
+            return httpx.Response(200)
+        if path.startswith("/rest/videos/"):
+            return httpx.Response(200, json={"status": video_states.pop(0)})
+        return httpx.Response(201, headers={"x-restli-id": "urn:li:share:5"})
+
+    sent_requests: list[httpx.Request] = []
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        sent_requests.append(request)
+        return platform(request)
+
+    return recording
+
+
+def test_linkedin_images_are_uploaded_then_posted_as_a_multi_image() -> None:
+    li, sent = client(Platform.LINKEDIN, _linkedin_with_media([]))
+    author = "urn:li:person:abc"
+    li.publish(
+        AccountCredentials(Platform.LINKEDIN, author, TOKEN),
+        PublishRequest("p", "Rooms", media_urls=(PHOTO, PHOTO2)),
+    )
+    inits = [json.loads(r.content) for r in sent.requests if r.url.path == "/rest/images"]
+    assert inits == [{"initializeUploadRequest": {"owner": author}}] * 2
+    uploads = [r for r in sent.requests if r.url.path.startswith("/dms-uploads/")]
+    assert [(r.method, r.content, r.headers["Authorization"]) for r in uploads] == [
+        ("PUT", b"jpeg", f"Bearer {TOKEN}")
+    ] * 2
+    post = json.loads(sent.requests[-1].content)
+    assert post["content"] == {
+        "multiImage": {"images": [{"id": "urn:li:image:I1"}, {"id": "urn:li:image:I2"}]}
+    }
+
+
+def test_linkedin_video_is_uploaded_in_parts_finalized_and_awaited() -> None:
+    li, sent = client(Platform.LINKEDIN, _linkedin_with_media(["PROCESSING", "AVAILABLE"]))
+    author = "urn:li:organization:9"
+    request = PublishRequest("p", "Tour", media_urls=(VIDEO,), title="Tour video")
+    li.publish(AccountCredentials(Platform.LINKEDIN, author, TOKEN), request)
+    init = json.loads(
+        next(r for r in sent.requests if r.url.params.get("action") == "initializeUpload").content
+    )
+    assert init == {
+        "initializeUploadRequest": {
+            "owner": author,
+            "fileSizeBytes": len(BIG),
+            "uploadCaptions": False,
+            "uploadThumbnail": False,
+        }
+    }
+    parts = [r for r in sent.requests if r.url.path.startswith("/dms-uploads/")]
+    assert b"".join(r.content for r in parts) == BIG
+    final = json.loads(
+        next(r for r in sent.requests if r.url.params.get("action") == "finalizeUpload").content
+    )
+    assert final == {
+        "finalizeUploadRequest": {
+            "video": "urn:li:video:V1",
+            "uploadToken": "tk",
+            "uploadedPartIds": ["etag-p0", "etag-p1"],
+        }
+    }
+    assert len([r for r in sent.requests if r.url.path.startswith("/rest/videos/")]) == 2
+    assert json.loads(sent.requests[-1].content)["content"] == {
+        "media": {"id": "urn:li:video:V1", "title": "Tour video"}
+    }

@@ -183,6 +183,37 @@ class Media:
         return b"".join(self.chunks)
 
 
+class ChunkReader:
+    """Reads exact byte counts from a stream of chunks of any size (for multi-part uploads)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = bytearray()
+
+    def read(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer.extend(chunk)
+        out = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return out
+
+    def parts(self, size: int) -> Iterator[bytes]:
+        """Consecutive parts of `size` bytes (the last one shorter) until the stream ends."""
+        while part := self.read(size):
+            yield part
+
+
+def sized(media: Media) -> tuple[int, ChunkReader]:
+    """The media's size and a reader over its bytes; a stream of unknown length is read first."""
+    if media.length is not None:
+        return media.length, ChunkReader(media.chunks)
+    data = media.read()
+    return len(data), ChunkReader(iter([data]))
+
+
 @contextmanager
 def fetch_media(http: httpx.Client, url: str) -> Iterator[Media]:
     """Open the media at `url` for upload. No credentials are sent: media URLs are public.

@@ -40,7 +40,7 @@ class InstagramClient:
         http: httpx.Client,
         clock: Clock = DEFAULT_CLOCK,
         *,
-        poll_interval: float = 1.0,
+        poll_interval: float = 0.25,
         max_wait: float = 120.0,
     ) -> None:
         self.base = settings.instagram_api_base.rstrip("/")

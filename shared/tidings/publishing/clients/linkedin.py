@@ -10,30 +10,40 @@ answering 201 with the new post's URN in the `x-restli-id` header; find by autho
 {"status": 426, "code": "NONEXISTENT_VERSION", "message": "Requested version ... is not active"}.
 "little Text Format": reserved characters in `commentary` must be escaped with a backslash, and a
 hashtag is written `{hashtag|\\#|tag}`. Errors are {"status", "serviceErrorCode", "code", "message"};
-401 is an invalid, expired or revoked token, 429 a throttle.
+401 is an invalid, expired or revoked token, 429 a throttle. Media: "Images API"
+(`POST /rest/images?action=initializeUpload` {initializeUploadRequest: {owner}} answering
+value.uploadUrl and value.image, then `PUT` the bytes to uploadUrl); "Videos API"
+(`POST /rest/videos?action=initializeUpload` {initializeUploadRequest: {owner, fileSizeBytes,
+uploadCaptions, uploadThumbnail}} answering value.video, value.uploadToken and
+value.uploadInstructions [{uploadUrl, firstByte, lastByte}]; `PUT` each part and keep its ETag;
+`POST /rest/videos?action=finalizeUpload` {finalizeUploadRequest: {video, uploadToken,
+uploadedPartIds}}; `GET /rest/videos/{urn}` until status AVAILABLE, PROCESSING_FAILED on failure);
+a post carries content.media {id} for one image or video, content.multiImage {images: [{id}]} for 2-20.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
 from tidings.clock import DEFAULT_CLOCK, Clock
 from tidings.config import Settings
 from tidings.models.posts import ErrorKind
-from tidings.platforms import Platform
+from tidings.platforms import Platform, is_video
 from tidings.publishing.base import AccountCredentials, PlatformCallError, Published, PublishRequest
 from tidings.publishing.http import (
     READBACK_SKEW,
     bearer,
     call_error,
+    fetch_media,
     json_body,
     parse_retry_after,
     send,
+    sized,
     status_kind,
     text_with_link,
 )
@@ -42,16 +52,27 @@ _RESERVED = re.compile(r"([\\|{}@\[\]()<>#*_~])")
 _HASHTAG = re.compile(r"#(\w+)")
 _READBACK_PAGES = 4
 _READBACK_PAGE_SIZE = 50
+_MAX_IMAGES = 20
 
 
 class LinkedInClient:
     platform: Platform = Platform.LINKEDIN
 
-    def __init__(self, settings: Settings, http: httpx.Client, clock: Clock = DEFAULT_CLOCK) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        http: httpx.Client,
+        clock: Clock = DEFAULT_CLOCK,
+        *,
+        poll_interval: float = 0.25,
+        max_wait: float = 120.0,
+    ) -> None:
         self.base = settings.linkedin_api_base.rstrip("/")
         self.version = settings.linkedin_version
         self.http = http
         self.clock = clock
+        self.poll_interval = poll_interval
+        self.max_wait = max_wait
 
     def __repr__(self) -> str:
         return f"LinkedInClient(base={self.base!r}, version={self.version!r})"
@@ -60,15 +81,9 @@ class LinkedInClient:
         return {**bearer(token), "LinkedIn-Version": self.version, "X-Restli-Protocol-Version": "2.0.0"}
 
     def publish(self, account: AccountCredentials, request: PublishRequest) -> Published:
-        if request.media_urls:
-            raise call_error(
-                ErrorKind.PERMANENT,
-                "unsupported_media",
-                "media attachments are not supported for LinkedIn by this client: post it without media",
-                token=None,
-            )
+        content = self._content(account, request)
         token = account.access_token
-        body = {
+        body: dict[str, Any] = {
             "author": account.account_id,
             "commentary": little_text(text_with_link(request)),
             "visibility": "PUBLIC",
@@ -80,6 +95,8 @@ class LinkedInClient:
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
         }
+        if content:
+            body["content"] = content
         response = send(
             self.http,
             "POST",
@@ -100,6 +117,145 @@ class LinkedInClient:
                 token=token,
             )
         return Published(str(urn), post_url(str(urn)), self.clock.now())
+
+    # -- media -----------------------------------------------------------------------------------
+
+    def _content(self, account: AccountCredentials, request: PublishRequest) -> dict[str, Any] | None:
+        """Upload the post's media (nothing is posted yet, so failures are retryable) and describe it."""
+        urls = request.media_urls
+        if not urls:
+            return None
+        videos = [url for url in urls if is_video(url)]
+        if (videos and len(urls) > 1) or len(urls) > _MAX_IMAGES:
+            raise call_error(
+                ErrorKind.PERMANENT,
+                "unsupported_media",
+                f"a LinkedIn post carries one video or up to {_MAX_IMAGES} images",
+                token=None,
+            )
+        if videos:
+            media: dict[str, Any] = {"id": self._upload_video(account, videos[0])}
+            if request.title:
+                media["title"] = request.title
+            return {"media": media}
+        images = [self._upload_image(account, url) for url in urls]
+        if len(images) == 1:
+            return {"media": {"id": images[0]}}
+        return {"multiImage": {"images": [{"id": image} for image in images]}}
+
+    def _upload_image(self, account: AccountCredentials, url: str) -> str:
+        with fetch_media(self.http, url) as media:
+            value = self._action(
+                account,
+                "images",
+                "initializeUpload",
+                {"initializeUploadRequest": {"owner": account.account_id}},
+            )
+            upload_url, image = value.get("uploadUrl"), value.get("image")
+            if not upload_url or not image:
+                raise call_error(
+                    ErrorKind.RETRYABLE,
+                    "malformed_response",
+                    "initializeUpload answered no upload URL",
+                    token=None,
+                )
+            total, reader = sized(media)
+            self._put(account, str(upload_url), reader.read(total), media.content_type)
+        return str(image)
+
+    def _upload_video(self, account: AccountCredentials, url: str) -> str:
+        with fetch_media(self.http, url) as media:
+            total, reader = sized(media)
+            request = {
+                "owner": account.account_id,
+                "fileSizeBytes": total,
+                "uploadCaptions": False,
+                "uploadThumbnail": False,
+            }
+            value = self._action(account, "videos", "initializeUpload", {"initializeUploadRequest": request})
+            video, instructions = value.get("video"), value.get("uploadInstructions")
+            if not video or not isinstance(instructions, list) or not instructions:
+                raise call_error(
+                    ErrorKind.RETRYABLE,
+                    "malformed_response",
+                    "initializeUpload answered no video",
+                    token=None,
+                )
+            etags = []
+            for part in instructions:
+                size = int(part["lastByte"]) - int(part["firstByte"]) + 1
+                response = self._put(
+                    account, str(part["uploadUrl"]), reader.read(size), "application/octet-stream"
+                )
+                etags.append(response.headers.get("ETag", ""))
+        finalize = {"video": video, "uploadToken": value.get("uploadToken", ""), "uploadedPartIds": etags}
+        self._action(account, "videos", "finalizeUpload", {"finalizeUploadRequest": finalize})
+        self._wait_available(account, str(video))
+        return str(video)
+
+    def _wait_available(self, account: AccountCredentials, video: str) -> None:
+        deadline = self.clock.now() + timedelta(seconds=self.max_wait)
+        interval = self.poll_interval
+        while True:
+            status = str(self._get(account, f"/rest/videos/{quote(video, safe='')}").get("status") or "")
+            if status == "AVAILABLE":
+                return
+            if status == "PROCESSING_FAILED":
+                raise call_error(
+                    ErrorKind.PERMANENT,
+                    "video_processing_failed",
+                    "LinkedIn could not process the video",
+                    token=None,
+                )
+            now = self.clock.now()
+            if now >= deadline:
+                raise call_error(
+                    ErrorKind.RETRYABLE,
+                    "video_not_ready",
+                    f"LinkedIn was still processing the video after {self.max_wait:g} s ({status})",
+                    token=None,
+                )
+            self.clock.sleep_until(min(deadline, now + timedelta(seconds=interval)))
+            interval = min(interval * 1.5, 10.0)
+
+    def _action(
+        self, account: AccountCredentials, resource: str, action: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        token = account.access_token
+        response = send(
+            self.http,
+            "POST",
+            f"{self.base}/rest/{resource}?action={action}",
+            token=token,
+            mutating=False,
+            json=body,
+            headers=self._headers(token),
+        )
+        if response.status_code not in (200, 201, 204):
+            raise self._error(response, token)
+        value = json_body(response).get("value")
+        return value if isinstance(value, dict) else {}
+
+    def _get(self, account: AccountCredentials, path: str) -> dict[str, Any]:
+        token = account.access_token
+        response = send(
+            self.http, "GET", f"{self.base}{path}", token=token, mutating=False, headers=self._headers(token)
+        )
+        if response.status_code != 200:
+            raise self._error(response, token)
+        return json_body(response)
+
+    def _put(self, account: AccountCredentials, url: str, data: bytes, content_type: str) -> httpx.Response:
+        token = account.access_token
+        headers = {"Content-Type": content_type}
+        if _linkedin_host(url, self.base):  # upload URLs are LinkedIn's own; the token goes nowhere else
+            headers.update(bearer(token))
+        response = send(self.http, "PUT", url, token=token, mutating=False, content=data, headers=headers)
+        if response.status_code not in (200, 201):
+            raise self._error(response, token)
+        return response
+
+    # -- read-back -------------------------------------------------------------------------------
 
     def find_published(
         self, account: AccountCredentials, request: PublishRequest, since: datetime
@@ -169,6 +325,15 @@ def little_text(text: str) -> str:
         position = match.end()
     out.append(_RESERVED.sub(r"\\\1", text[position:]))
     return "".join(out)
+
+
+def _linkedin_host(url: str, base: str) -> bool:
+    host, base_parts = urlsplit(url), urlsplit(base)
+    same_origin = (host.scheme, host.netloc) == (base_parts.scheme, base_parts.netloc)
+    name = host.hostname or ""
+    return same_origin or (
+        host.scheme == "https" and (name == "linkedin.com" or name.endswith(".linkedin.com"))
+    )
 
 
 def post_url(urn: str) -> str:

@@ -8,13 +8,19 @@ details {"title", "detail", "type", "status"}; 400 invalid, 401 bad credentials,
 429 rate limit or usage cap, 5xx wait and retry); "Rate limits" (`x-rate-limit-limit`,
 `x-rate-limit-remaining`, `x-rate-limit-reset` in epoch seconds). A post's `text` comes back with
 URLs wrapped as t.co links and `&`, `<`, `>` HTML-escaped; a long post's full text is in `note_tweet`.
+Media ("Media upload", chunked): `POST /2/media/upload/initialize` {media_type, total_bytes,
+media_category: tweet_image|tweet_gif|tweet_video} answering data.id; `POST
+/2/media/upload/{id}/append` multipart {media, segment_index}; `POST /2/media/upload/{id}/finalize`
+answering data.processing_info {state, check_after_secs} when processing is needed; `GET
+/2/media/upload?command=STATUS&media_id=` until the state is succeeded (or failed); then the post
+carries {"media": {"media_ids": [...]}}: up to 4 photos, or one GIF or video.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -23,51 +29,57 @@ import httpx
 from tidings.clock import DEFAULT_CLOCK, Clock
 from tidings.config import Settings
 from tidings.models.posts import ErrorKind
-from tidings.platforms import Platform
+from tidings.platforms import Platform, is_video
 from tidings.publishing.base import AccountCredentials, PlatformCallError, Published, PublishRequest
 from tidings.publishing.http import (
     READBACK_SKEW,
+    Media,
     bearer,
     call_error,
+    fetch_media,
     json_body,
     parse_retry_after,
     seconds_until_epoch,
     send,
+    sized,
     status_kind,
     text_with_link,
 )
 
 _READBACK_PAGES = 5
+_CHUNK_BYTES = 4 * 1024 * 1024
+_MAX_PHOTOS = 4
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 
 
 class XClient:
     platform: Platform = Platform.TWITTER
 
-    def __init__(self, settings: Settings, http: httpx.Client, clock: Clock = DEFAULT_CLOCK) -> None:
+    def __init__(
+        self, settings: Settings, http: httpx.Client, clock: Clock = DEFAULT_CLOCK, *, max_wait: float = 120.0
+    ) -> None:
         self.base = settings.x_api_base.rstrip("/")
         self.http = http
         self.clock = clock
+        self.max_wait = max_wait
 
     def __repr__(self) -> str:
         return f"XClient(base={self.base!r})"
 
     def publish(self, account: AccountCredentials, request: PublishRequest) -> Published:
-        if request.media_urls:
-            raise call_error(
-                ErrorKind.PERMANENT,
-                "unsupported_media",
-                "media attachments are not supported for X by this client: publish the post without media",
-                token=None,
-            )
+        _check_media(request.media_urls)
+        media_ids = [self._upload(account, url) for url in request.media_urls]
         token = account.access_token
+        body: dict[str, Any] = {"text": text_with_link(request)}
+        if media_ids:
+            body["media"] = {"media_ids": media_ids}
         response = send(
             self.http,
             "POST",
             f"{self.base}/2/tweets",
             token=token,
             mutating=True,
-            json={"text": text_with_link(request)},
+            json=body,
             headers=bearer(token),
         )
         if response.status_code not in (200, 201):
@@ -79,6 +91,91 @@ class XClient:
                 ErrorKind.UNKNOWN_OUTCOME, "malformed_response", "X answered without data.id", token=token
             )
         return Published(str(post_id), post_url(str(post_id)), self.clock.now())
+
+    # -- media -----------------------------------------------------------------------------------
+
+    def _upload(self, account: AccountCredentials, url: str) -> str:
+        """Upload one media file in chunks and wait until X has processed it. Uploaded media is not
+        a post: every failure here is safe to retry."""
+        with fetch_media(self.http, url) as media:
+            total, reader = sized(media)
+            init = self._media_call(
+                account,
+                "POST",
+                "/2/media/upload/initialize",
+                json={
+                    "media_type": media.content_type,
+                    "total_bytes": total,
+                    "media_category": _category(media),
+                },
+            )
+            media_id = str(init.get("id") or "")
+            if not media_id:
+                raise call_error(
+                    ErrorKind.RETRYABLE,
+                    "malformed_response",
+                    "media initialize answered without an id",
+                    token=None,
+                )
+            for index, part in enumerate(reader.parts(_CHUNK_BYTES)):
+                self._media_call(
+                    account,
+                    "POST",
+                    f"/2/media/upload/{media_id}/append",
+                    data={"segment_index": str(index)},
+                    files={"media": ("chunk", part, "application/octet-stream")},
+                )
+        final = self._media_call(account, "POST", f"/2/media/upload/{media_id}/finalize")
+        self._wait_processed(account, media_id, final.get("processing_info"))
+        return media_id
+
+    def _wait_processed(self, account: AccountCredentials, media_id: str, info: Any) -> None:
+        deadline = self.clock.now() + timedelta(seconds=self.max_wait)
+        while isinstance(info, dict) and info.get("state") not in (None, "succeeded"):
+            if info.get("state") == "failed":
+                error = info.get("error")
+                detail = error.get("message") if isinstance(error, dict) else None
+                raise call_error(
+                    ErrorKind.PERMANENT,
+                    "media_processing_failed",
+                    f"X could not process the media: {detail or 'failed'}",
+                    token=account.access_token,
+                )
+            now = self.clock.now()
+            if now >= deadline:
+                raise call_error(
+                    ErrorKind.RETRYABLE,
+                    "media_not_ready",
+                    f"X was still processing the media after {self.max_wait:g} s",
+                    token=account.access_token,
+                )
+            wait = info.get("check_after_secs")
+            wait = float(wait) if isinstance(wait, int | float) and wait > 0 else 1.0
+            self.clock.sleep_until(min(deadline, now + timedelta(seconds=wait)))
+            status = self._media_call(
+                account, "GET", "/2/media/upload", params={"command": "STATUS", "media_id": media_id}
+            )
+            info = status.get("processing_info")
+
+    def _media_call(
+        self, account: AccountCredentials, method: str, path: str, **kwargs: Any
+    ) -> dict[str, Any]:
+        token = account.access_token
+        response = send(
+            self.http,
+            method,
+            f"{self.base}{path}",
+            token=token,
+            mutating=False,
+            headers=bearer(token),
+            **kwargs,
+        )
+        if response.status_code not in (200, 201, 202, 204):
+            raise x_error(response, token=token, now=self.clock.now())
+        data = json_body(response).get("data")
+        return data if isinstance(data, dict) else {}
+
+    # -- read-back -------------------------------------------------------------------------------
 
     def find_published(
         self, account: AccountCredentials, request: PublishRequest, since: datetime
@@ -112,6 +209,25 @@ class XClient:
                 return None
             params["pagination_token"] = str(next_token)
         return None
+
+
+def _check_media(urls: tuple[str, ...]) -> None:
+    videos = [url for url in urls if is_video(url) or url.lower().split("?", 1)[0].endswith(".gif")]
+    if len(urls) > _MAX_PHOTOS or (videos and len(urls) > 1):
+        raise call_error(
+            ErrorKind.PERMANENT,
+            "unsupported_media",
+            "an X post carries up to 4 photos, or one GIF or video",
+            token=None,
+        )
+
+
+def _category(media: Media) -> str:
+    if media.content_type == "image/gif":
+        return "tweet_gif"
+    if media.content_type.startswith("video/") or is_video(media.url):
+        return "tweet_video"
+    return "tweet_image"
 
 
 def _match(post: Any, expected: str, threshold: datetime) -> Published | None:
