@@ -374,9 +374,13 @@ def test_naive_times_are_refused() -> None:
 
 def test_a_missing_time_zone_database_is_not_blamed_on_the_user(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "tzdata", None)  # no tzdata package either
+    for name in [m for m in sys.modules if m.startswith("tzdata.")]:
+        monkeypatch.delitem(sys.modules, name)
     zoneinfo.reset_tzpath(to=[])
+    zoneinfo.ZoneInfo.clear_cache()
     try:
         with pytest.raises(RuntimeError, match="tzdata"):
             recommend([], platform=Platform.FACEBOOK, timezone="Europe/Oslo", now=MONDAY_9_UTC)
     finally:
         zoneinfo.reset_tzpath()
+        zoneinfo.ZoneInfo.clear_cache()
