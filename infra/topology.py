@@ -127,7 +127,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="schedule_sync",
         description="Keeps exactly one EventBridge Scheduler schedule per scheduled post",
-        access=frozenset({Access.TABLE_STREAM, Access.MANAGE_SCHEDULES, Access.START_PUBLISH}),
+        # writes the table too: it drops posts that left `scheduled` from the user's queue index
+        access=frozenset(
+            {Access.TABLE_STREAM, Access.TABLE_WRITE, Access.MANAGE_SCHEDULES, Access.START_PUBLISH}
+        ),
         timeout_seconds=60,
     ),
     FunctionSpec(

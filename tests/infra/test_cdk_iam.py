@@ -33,7 +33,15 @@ SECRETS_READ = {"secretsmanager:GetSecretValue"}
 
 EXPECTED_ACTIONS = {
     "scheduling_api": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | START,
-    "schedule_sync": LOGS | XRAY | STREAM | STREAM_FAILURES | KEY_READ | START | SCHEDULES,
+    "schedule_sync": LOGS
+    | XRAY
+    | STREAM
+    | STREAM_FAILURES
+    | WRITE
+    | KEY_READ
+    | KEY_WRITE
+    | START
+    | SCHEDULES,
     "publish_task": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | SECRETS_READ,
     "sweeper": LOGS | XRAY | READ | KEY_READ | START,
 }
