@@ -542,8 +542,7 @@ class FakePlatformServer:
         class Handler(_Handler):
             server_fake = fake
 
-        httpd = ThreadingHTTPServer((self.host, self.port), Handler)
-        httpd.daemon_threads = True
+        httpd = _Server((self.host, self.port), Handler)
         self._httpd = httpd
         self.port = httpd.server_address[1]
         self._thread = threading.Thread(
@@ -623,6 +622,13 @@ class FakePlatformServer:
         month = match.group(1) + match.group(2)
         oldest = self.linkedin_min_version or _months_back(12)
         return oldest <= month <= _months_back(0)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver listens with a backlog of 5: a burst of new connections from a pool of publishing
+    # threads would be refused or reset. The kernel caps this at net.core.somaxconn.
+    request_queue_size = 1024
 
 
 def _platform(value: Platform | str) -> Platform:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -249,6 +250,23 @@ def test_concurrent_publishes_are_each_recorded_once(fake: FakePlatformServer) -
     assert sorted(e["text"] for e in received) == sorted(texts)
     assert len(set(ids)) == len(texts)
     assert sorted(e["postId"] for e in received) == sorted(ids)
+
+
+def test_a_burst_of_new_connections_is_accepted(fake: FakePlatformServer) -> None:
+    clients = 96
+    start = threading.Barrier(clients)
+
+    # No kept-alive connections: each request opens its own, all at the same moment.
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=0)
+
+    def one(http: httpx.Client, n: int) -> int:
+        start.wait()
+        return post_to_page(http, fake, f"burst {n}").status_code
+
+    with httpx.Client(timeout=30, limits=limits) as http, ThreadPoolExecutor(max_workers=clients) as pool:
+        codes = list(pool.map(lambda n: one(http, n), range(clients)))
+    assert codes == [200] * clients
+    assert len(fake.received()) == clients
 
 
 # -- as a process ----------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ def default_http_client(settings: Settings) -> httpx.Client:
     timeout = settings.http_timeout_seconds
     return httpx.Client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=64, keepalive_expiry=5.0),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
     )
