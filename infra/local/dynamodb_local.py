@@ -52,39 +52,37 @@ class DynamoDBLocal:
     def pid(self) -> int | None:
         return self._child.pid if self._child is not None else None
 
-    def start(self, timeout: float = 60.0, attempts: int = 3) -> None:
+    def spawn(self) -> None:
+        """Start the JVM without waiting for it (see `wait_ready`)."""
         java = shutil.which("java")
         if java is None:
             raise StartupError("DynamoDB Local needs Java (a JRE 17 or newer) on the PATH")
         jar, lib = find_jar()
+        # The jar cannot bind port 0 and report it, so pick a free port (`start` retries a lost race).
+        self.port = self._requested_port or free_port()
+        argv = [java, f"-Djava.library.path={lib}", "-jar", str(jar), "-inMemory", "-sharedDb"]
+        child = ChildProcess(
+            "dynamodb-local", [*argv, "-port", str(self.port)], cwd=jar.parent, echo=self._echo
+        )
+        child.start()
+        self._child = child
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        try:
+            self._wait_ready(timeout)
+        except StartupError:
+            self.stop()
+            raise
+
+    def start(self, timeout: float = 90.0, attempts: int = 3) -> None:
         last_error: StartupError | None = None
         for _ in range(attempts):
-            # The jar cannot bind port 0 and report it, so pick a free port; retry on a lost race.
-            self.port = self._requested_port or free_port()
-            child = ChildProcess(
-                "dynamodb-local",
-                [
-                    java,
-                    f"-Djava.library.path={lib}",
-                    "-jar",
-                    str(jar),
-                    "-inMemory",
-                    "-sharedDb",
-                    "-port",
-                    str(self.port),
-                ],
-                cwd=jar.parent,
-                echo=self._echo,
-            )
-            child.start()
-            self._child = child
+            self.spawn()
             try:
-                self._wait_ready(timeout)
+                self.wait_ready(timeout)
                 return
             except StartupError as exc:
                 last_error = exc
-                child.stop()
-                self._child = None
                 if self._requested_port:
                     break
         raise last_error or StartupError("DynamoDB Local did not start")

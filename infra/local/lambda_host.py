@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import sys
 import json
 import logging
+import sys
 import threading
 import time
 import traceback
@@ -30,7 +30,7 @@ from urllib.parse import unquote
 from infra.local.moto_server import FUNCTION_ERROR_HEADER
 from infra.topology import FUNCTIONS, FunctionSpec
 
-log = logging.getLogger("tidings.local.lambda")
+log = logging.getLogger("infra.local.lambda")
 
 Handler = Callable[[Any, Any], Any]
 

@@ -276,7 +276,13 @@ class MotoServer:
         return self._child.pid
 
     def start(self, timeout: float = 60.0) -> None:
+        self.spawn()
+        self.wait_ready(timeout)
+
+    def spawn(self) -> None:
         self._child.start()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
         try:
             line = self._child.wait_for_line(lambda text: text.startswith(READY_PREFIX), timeout)
         except Exception:

@@ -51,7 +51,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.local.lambda_host import Invocation
 
-log = logging.getLogger("tidings.local.scheduler")
+log = logging.getLogger("infra.local.scheduler")
 
 InvokeLambda = Callable[[str, Any], Invocation]
 ClientFactory = Callable[[str], Any]
@@ -192,12 +192,16 @@ class SchedulerRunner:
 
     def _discover_loop(self) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 self.sync()
             except Exception as exc:
                 log.warning("schedule discovery failed: %s: %s", type(exc).__name__, exc)
                 self._stop.wait(1.0)
-            self._stop.wait(self.discovery_interval)
+            # With thousands of schedules a pass takes a while: never spend more than about a
+            # quarter of the time listing.
+            elapsed = time.monotonic() - started
+            self._stop.wait(max(self.discovery_interval, 3 * elapsed))
 
     # -- discovery ---------------------------------------------------------------------------
     def sync(self) -> None:

@@ -44,7 +44,7 @@ from botocore.exceptions import ClientError
 from infra.local.lambda_host import Invocation
 from infra.topology import StreamTrigger
 
-log = logging.getLogger("tidings.local.streams")
+log = logging.getLogger("infra.local.streams")
 
 Invoke = Callable[[str, Any], Invocation]
 
@@ -63,9 +63,27 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _attribute(value: Any) -> Any:
+    """DynamoDB Local's stream writes an empty map as `{}` where DynamoDB Streams writes
+    `{"M": {}}` (the table itself answers `{"M": {}}`): restore the typed form, at any depth."""
+    if not isinstance(value, dict):
+        return value
+    if not value:
+        return {"M": {}}
+    if "M" in value and isinstance(value["M"], dict):
+        return {"M": {k: _attribute(v) for k, v in value["M"].items()}}
+    if "L" in value and isinstance(value["L"], list):
+        return {"L": [_attribute(v) for v in value["L"]]}
+    return value
+
+
 def lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
     """One stream record as it appears in a Lambda event's `Records`."""
     out = _jsonable(record)
+    data = out.get("dynamodb", {})
+    for image in ("Keys", "NewImage", "OldImage"):
+        if isinstance(data.get(image), dict):
+            data[image] = {name: _attribute(v) for name, v in data[image].items()}
     out["awsRegion"] = region
     out["eventSourceARN"] = stream_arn
     return out  # type: ignore[no-any-return]

@@ -65,6 +65,8 @@ class Table:
                 "EntityType": {"S": entity_type},
                 "name": {"S": name},
                 "blob": {"B": b"\x00\xff"},
+                "results": {"M": {}},
+                "nested": {"L": [{"M": {"inner": {"M": {}}}}]},
             },
         )
 
@@ -156,6 +158,9 @@ def test_matching_records_arrive_in_lambdas_event_shape_and_others_are_skipped(
     assert record["eventSourceARN"] == table.stream_arn
     assert record["dynamodb"]["Keys"] == {"PK": {"S": "USER#u1"}, "SK": {"S": "ITEM#p1"}}
     assert record["dynamodb"]["NewImage"]["blob"] == {"B": "AP8="}  # binary as base64, as Lambda sends it
+    # Empty maps stay typed maps (DynamoDB Local's stream drops the type; DynamoDB Streams does not)
+    assert record["dynamodb"]["NewImage"]["results"] == {"M": {}}
+    assert record["dynamodb"]["NewImage"]["nested"] == {"L": [{"M": {"inner": {"M": {}}}}]}
     assert record["dynamodb"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], int | float)
 
