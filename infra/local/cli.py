@@ -1,0 +1,261 @@
+"""The `tidings` command: the local runtime.
+
+    tidings dev [--port 3000] [--host 127.0.0.1] [--sandbox-faults SPEC] [--sandbox-seed N]
+                [--demo] [--state-dir .tidings] [--sweep-interval SECONDS] [--verbose]
+    tidings token USER_ID [--ttl SECONDS] [--state-dir .tidings]
+    tidings connect USER_ID [--state-dir .tidings]
+    tidings invoke FUNCTION EVENT_FILE [--state-dir .tidings]
+
+`tidings dev` prints, each on a line of its own, `API: <url>`, `API docs: <url>/docs`,
+`fake platforms: <url>`, `token (demo-agent): <jwt>`, a curl command scheduling a post, and
+finally `ready`. Ctrl-C (or SIGTERM) stops everything it started.
+
+Environment: TIDINGS_LOCAL_SWEEP_INTERVAL (seconds) is the default of --sweep-interval; every
+other TIDINGS_* variable (e.g. TIDINGS_RETRY_INTERVALS=1,2,4) reaches the handlers as is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from infra.local.processes import StartupError
+
+DEFAULT_STATE_DIR = Path(".tidings")
+SWEEP_ENV = "TIDINGS_LOCAL_SWEEP_INTERVAL"
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from exc
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tidings", description="Tidings' local runtime: the whole AWS topology on this machine."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    dev = commands.add_parser("dev", help="start the local stack and serve the API")
+    dev.add_argument("--port", type=int, default=3000, help="API port (0: any free port; default 3000)")
+    dev.add_argument("--host", default="127.0.0.1", help="API address (default 127.0.0.1)")
+    dev.add_argument(
+        "--sandbox-faults",
+        default="",
+        metavar="SPEC",
+        help="faults the fake platforms inject: comma-separated platform:kind:rate, kind one of "
+        "error500, rate_limit, timeout, lost_response (e.g. facebook:error500:0.3)",
+    )
+    dev.add_argument("--sandbox-seed", type=int, default=None, metavar="N", help="reproducible faults")
+    dev.add_argument(
+        "--demo", action="store_true", help="schedule sample posts and show them being published"
+    )
+    dev.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="default .tidings")
+    env_sweep = os.environ.get(SWEEP_ENV)
+    dev.add_argument(
+        "--sweep-interval",
+        type=_positive_float,
+        default=_positive_float(env_sweep) if env_sweep else None,
+        metavar="SECONDS",
+        help=f"run the due-post sweeper this often instead of every 5 minutes (env {SWEEP_ENV})",
+    )
+    dev.add_argument(
+        "--verbose", "-v", action="store_true", help="show the children's output and runtime logs"
+    )
+
+    token = commands.add_parser("token", help="print a bearer token the local API accepts")
+    token.add_argument("user_id", metavar="USER_ID")
+    token.add_argument("--ttl", type=int, default=None, metavar="SECONDS", help="lifetime (default 12 hours)")
+    token.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+
+    connect = commands.add_parser("connect", help="connect a user's sandbox accounts on every platform")
+    connect.add_argument("user_id", metavar="USER_ID")
+    connect.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+
+    invoke = commands.add_parser("invoke", help="run one handler on an event file against the running stack")
+    invoke.add_argument("function", metavar="FUNCTION")
+    invoke.add_argument("event_file", type=Path, metavar="EVENT_FILE")
+    invoke.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handlers = {"dev": _dev, "token": _token, "connect": _connect, "invoke": _invoke}
+    try:
+        return handlers[args.command](args)
+    except StartupError as exc:
+        print(f"tidings {args.command}: {exc}", file=sys.stderr, flush=True)
+        return 1
+
+
+# -- tidings dev ----------------------------------------------------------------------------------
+class _Interrupted(BaseException):
+    """SIGINT/SIGTERM during start-up: abandon it and stop what was started."""
+
+
+def curl_command(api_url: str, token: str) -> str:
+    """A ready-to-paste command scheduling a post one minute from when it is run (GNU or BSD date)."""
+    when = "$(date -u -d '+1 minute' +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -v+1M +%Y-%m-%dT%H:%M:%SZ)"
+    body = (
+        '{\\"content\\": \\"Hello from Tidings\\", \\"platforms\\": [\\"facebook\\", \\"twitter\\"], '
+        f'\\"scheduledTime\\": \\"{when}\\"}}'
+    )
+    return (
+        f"curl -sS -X POST {shlex.quote(api_url + '/posts')} "
+        f"-H {shlex.quote('Authorization: Bearer ' + token)} "
+        f"-H 'Content-Type: application/json' "
+        f'-d "{body}"'
+    )
+
+
+def _dev(args: argparse.Namespace) -> int:
+    import logging
+
+    from infra.local.dev import DevOptions, DevRuntime
+
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    options = DevOptions(
+        host=args.host,
+        port=args.port,
+        sandbox_faults=args.sandbox_faults,
+        sandbox_seed=args.sandbox_seed,
+        demo=args.demo,
+        state_dir=args.state_dir,
+        sweep_interval=args.sweep_interval,
+        verbose=args.verbose,
+    )
+    runtime = DevRuntime(options)
+    stop = threading.Event()
+    starting = True
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        if starting:
+            raise _Interrupted()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    demo = None
+    try:
+        try:
+            runtime.start(progress=lambda message: _say(f"... {message}"))
+        except _Interrupted:
+            _say("interrupted during start-up; stopping")
+            return 130
+        except StartupError:
+            raise
+        except Exception as exc:
+            raise StartupError(f"start-up failed: {type(exc).__name__}: {exc}") from exc
+        starting = False
+        _say(f"API: {runtime.urls.api}")
+        _say(f"API docs: {runtime.urls.docs}")
+        _say(f"fake platforms: {runtime.urls.fake_platforms}")
+        _say(f"token (demo-agent): {runtime.token}")
+        _say("Schedule a post one minute from now:")
+        _say(curl_command(runtime.urls.api, runtime.token))
+        _say(f"Ctrl-C stops the stack. State: {options.state_dir / 'stack.json'}")
+        _say("ready")
+        if options.demo:
+            from infra.local.demo import Demo
+
+            demo = Demo(runtime.urls.api, runtime.token, runtime.urls.fake_platforms, _say)
+            demo.start()
+        while not stop.wait(0.5):
+            pass
+        _say("stopping")
+        return 0
+    finally:
+        # A second Ctrl-C must not cut the clean-up short.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        if demo is not None:
+            demo.stop()
+        runtime.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# -- tidings token --------------------------------------------------------------------------------
+def _token(args: argparse.Namespace) -> int:
+    from infra.local.auth import LocalAuth
+
+    auth = LocalAuth(args.state_dir)
+    kwargs: dict[str, Any] = {}
+    if args.ttl is not None:
+        if args.ttl <= 0:
+            raise StartupError("--ttl must be a positive number of seconds")
+        kwargs["ttl_seconds"] = args.ttl
+    print(auth.issue_token(args.user_id, **kwargs), flush=True)
+    return 0
+
+
+# -- tidings connect / invoke: against the running stack --------------------------------------------
+def _attach(state_dir: Path) -> dict[str, Any]:
+    """Load the running stack's description and take its environment (endpoints, settings)."""
+    from infra.local.dev import read_stack_file
+
+    data = read_stack_file(state_dir)
+    for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
+        del os.environ[key]
+    os.environ.update(data["env"])
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    return data
+
+
+def _connect(args: argparse.Namespace) -> int:
+    data = _attach(args.state_dir)
+    from infra.local.sandbox_accounts import connect_sandbox_accounts
+
+    connected = connect_sandbox_accounts(data["urls"]["fakePlatforms"], args.user_id)
+    for platform, account_id in connected.items():
+        print(f"{platform.value}: {account_id}", flush=True)
+    return 0
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    from infra.local.lambda_host import LambdaHost, UnknownFunctionError
+
+    host = LambdaHost()
+    try:
+        name = host.resolve(args.function)
+    except UnknownFunctionError as exc:
+        known = ", ".join(host.function_names)
+        raise StartupError(f"unknown function {args.function!r}; the functions are: {known}") from exc
+    try:
+        event = json.loads(args.event_file.read_text())
+    except OSError as exc:
+        raise StartupError(f"cannot read {args.event_file}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise StartupError(f"{args.event_file} is not JSON: {exc}") from exc
+    _attach(args.state_dir)
+    result = host.invoke(name, event)
+    print(json.dumps(result.payload, indent=2, default=str), flush=True)
+    if result.errored:
+        print(f"tidings invoke: {name} raised {result.payload.get('errorType')}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

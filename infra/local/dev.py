@@ -1,0 +1,287 @@
+"""`tidings dev`: the whole stack on one machine, started in order and stopped for good.
+
+Processes: this one (the lambda host running every handler, the stream pollers, the scheduler
+runner and the HTTP API), DynamoDB Local (Java), the moto server (Step Functions interpreter,
+Scheduler, SQS, KMS, Secrets Manager, SES, Lambda) and the fake platform server. The three
+children start at once, each in its own process group; whatever happens (Ctrl-C, SIGTERM, a crash
+during start-up) `stop()` ends them and waits for them.
+
+`<state-dir>/stack.json` describes the running stack (endpoints, environment, URLs, pids) for
+`tidings invoke`, `tidings connect` and tests; it is removed on stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, cast
+
+from infra.local.dynamodb_local import DynamoDBLocal
+from infra.local.lambda_host import LambdaHost
+from infra.local.moto_server import MotoServer
+from infra.local.processes import ChildProcess, StartupError, pid_alive
+from infra.local.provision import Endpoints, LocalStack, provision
+from infra.local.scheduler_runner import SchedulerRunner
+from infra.local.stream_poller import StreamPoller
+from infra.topology import PERIODIC_SCHEDULES, ROUTES, STREAM_TRIGGERS
+
+log = logging.getLogger("infra.local.dev")
+
+STACK_FILE = "stack.json"
+SAMPLE_USER = "demo-agent"
+FAKE_READY_PREFIX = "fake platforms: "
+
+
+def fake_client_env(fake_url: str) -> dict[str, str]:
+    """The settings pointing the real platform clients at a fake platform server at `fake_url`
+    (the fake's own `client_env`, computed from its URL for a server in another process)."""
+    from infra.local.fake_platforms import FakePlatformServer
+
+    class _At:
+        url = fake_url
+
+    return FakePlatformServer.client_env(cast(FakePlatformServer, _At()))
+
+
+@dataclass
+class DevOptions:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    sandbox_faults: str = ""
+    sandbox_seed: int | None = None
+    demo: bool = False
+    state_dir: Path = Path(".tidings")
+    sweep_interval: float | None = None
+    verbose: bool = False
+
+
+@dataclass
+class DevUrls:
+    api: str = ""
+    fake_platforms: str = ""
+
+    @property
+    def docs(self) -> str:
+        return f"{self.api}/docs"
+
+
+@dataclass
+class DevRuntime:
+    """Starts and stops the local stack. Use `start()` then `stop()` (also after a failed start)."""
+
+    options: DevOptions
+    out: IO[str] = field(default_factory=lambda: sys.stdout)
+    urls: DevUrls = field(default_factory=DevUrls)
+    stack: LocalStack | None = None
+    token: str = ""
+    host: LambdaHost = field(default_factory=LambdaHost)
+    _dynamodb: DynamoDBLocal | None = None
+    _moto: MotoServer | None = None
+    _fake: ChildProcess | None = None
+    _pollers: list[StreamPoller] = field(default_factory=list)
+    _runner: SchedulerRunner | None = None
+    _api: Any = None
+    _stopped: bool = False
+    _stop_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def stack_file(self) -> Path:
+        return self.options.state_dir / STACK_FILE
+
+    # -- start -------------------------------------------------------------------------------
+    def start(self, progress: Callable[[str], None] | None = None) -> None:
+        say = progress or (lambda message: None)
+        options = self.options
+        options.state_dir.mkdir(parents=True, exist_ok=True)
+        echo = sys.stderr if options.verbose else None
+        self._check_faults()
+
+        self.host.start("127.0.0.1", 0)
+        say("starting DynamoDB Local, moto and the fake platforms")
+        self._dynamodb = DynamoDBLocal(echo=echo)
+        self._moto = MotoServer(self.host.url, echo=echo)
+        fake_argv = [sys.executable, "-m", "infra.local.fake_platforms", "--port", "0"]
+        if options.sandbox_faults:
+            fake_argv += ["--faults", options.sandbox_faults]
+        if options.sandbox_seed is not None:
+            fake_argv += ["--seed", str(options.sandbox_seed)]
+        self._fake = ChildProcess("fake-platforms", fake_argv, env=_child_env(), echo=echo)
+        # All three start at once (and from this thread: children die with the thread that forked).
+        self._dynamodb.spawn()
+        self._moto.spawn()
+        self._fake.start()
+        self._moto.wait_ready()
+        line = self._fake.wait_for_line(lambda text: text.startswith(FAKE_READY_PREFIX), 60)
+        self.urls.fake_platforms = line[len(FAKE_READY_PREFIX) :].strip()
+        try:
+            self._dynamodb.wait_ready()
+        except StartupError:
+            self._dynamodb.start()  # another process took the port meanwhile: try new ones
+
+        say("creating the table, queues, functions, state machines and schedules")
+        endpoints = Endpoints(dynamodb=self._dynamodb.endpoint, moto=self._moto.url)
+        self.stack = provision(endpoints, extra_env=fake_client_env(self.urls.fake_platforms))
+        # The handlers run in this process: they read the stack's settings and endpoints from here.
+        os.environ.update(self.stack.env)
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        self._clear_settings_cache()
+
+        say(f"connecting the sample user {SAMPLE_USER} on every platform")
+        from infra.local.sandbox_accounts import connect_sandbox_accounts
+
+        connect_sandbox_accounts(self.urls.fake_platforms, SAMPLE_USER)
+
+        self._start_event_sources()
+        self._start_api()
+        self._write_stack_file()
+
+    def _check_faults(self) -> None:
+        if not self.options.sandbox_faults:
+            return
+        from infra.local.fake_platforms import FaultSpec, FaultSpecError
+
+        try:
+            FaultSpec.parse(self.options.sandbox_faults)
+        except FaultSpecError as exc:
+            raise StartupError(f"--sandbox-faults: {exc}") from exc
+
+    @staticmethod
+    def _clear_settings_cache() -> None:
+        from tidings.config import get_settings
+
+        get_settings.cache_clear()
+
+    def _start_event_sources(self) -> None:
+        stack = self.stack
+        assert stack is not None
+        for trigger in STREAM_TRIGGERS:
+            poller = StreamPoller(
+                trigger,
+                stack.stream_arn,
+                self.host.invoke,
+                stack.client("dynamodbstreams"),
+                sqs_client=stack.client("sqs"),
+                on_failure_queue_url=stack.stream_failure_queues[trigger.function].url,
+                function_arn=stack.function_arns[trigger.function],
+                region=stack.endpoints.region,
+            )
+            poller.start()
+            self._pollers.append(poller)
+        overrides: dict[str, float] = {}
+        if self.options.sweep_interval:
+            overrides = {
+                s.name: self.options.sweep_interval for s in PERIODIC_SCHEDULES if s.function == "sweeper"
+            }
+        self._runner = SchedulerRunner(stack.client, self.host.invoke, period_overrides=overrides)
+        self._runner.start()
+
+    def _start_api(self) -> None:
+        from infra.local.api_gateway import LocalHttpApi
+        from infra.local.auth import LocalAuth
+
+        auth = LocalAuth(self.options.state_dir)
+        self.token = auth.issue_token(SAMPLE_USER)
+
+        def invoke(function: str, event: dict[str, Any]) -> object:
+            return self.host.invoke(function, event).payload
+
+        api = LocalHttpApi(ROUTES, invoke, auth, self.options.host, self.options.port)
+        try:
+            api.start()
+        except OSError as exc:
+            raise StartupError(
+                f"cannot serve the API on {self.options.host}:{self.options.port} ({exc.strerror or exc}); "
+                "pass --port 0 to take any free port"
+            ) from exc
+        self._api = api
+        self.urls.api = str(api.url)
+
+    def _write_stack_file(self) -> None:
+        stack = self.stack
+        assert stack is not None
+        data = {
+            "version": 1,
+            "startedAt": datetime.now(UTC).isoformat(timespec="seconds"),
+            "pid": os.getpid(),
+            "pids": {
+                "tidings": os.getpid(),
+                "dynamodb-local": self._dynamodb.pid if self._dynamodb else None,
+                "moto": self._moto.pid if self._moto else None,
+                "fake-platforms": self._fake.pid if self._fake else None,
+            },
+            "urls": {
+                "api": self.urls.api,
+                "docs": self.urls.docs,
+                "fakePlatforms": self.urls.fake_platforms,
+                "lambdaHost": self.host.url,
+                "dynamodb": stack.endpoints.dynamodb,
+                "moto": stack.endpoints.moto,
+            },
+            "env": stack.env,
+            "stack": stack.to_json(),
+        }
+        tmp = self.stack_file.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.replace(self.stack_file)
+
+    # -- stop --------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop everything that was started, in reverse order; safe to call more than once."""
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        steps: list[tuple[str, Callable[[], None]]] = []
+        if self._api is not None:
+            steps.append(("HTTP API", self._api.stop))
+        if self._runner is not None:
+            steps.append(("scheduler runner", self._runner.stop))
+        steps += [("stream poller", poller.stop) for poller in self._pollers]
+        steps.append(("lambda host", self.host.stop))
+        if self._moto is not None:
+            steps.append(("moto", self._moto.stop))
+        if self._fake is not None:
+            steps.append(("fake platforms", self._fake.stop))
+        if self._dynamodb is not None:
+            steps.append(("DynamoDB Local", self._dynamodb.stop))
+        for name, step in steps:
+            try:
+                step()
+            except Exception as exc:  # keep stopping the rest
+                log.warning("stopping %s: %s", name, exc)
+        with contextlib.suppress(OSError):
+            data = json.loads(self.stack_file.read_text())
+            if data.get("pid") == os.getpid():
+                self.stack_file.unlink()
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def read_stack_file(state_dir: Path) -> dict[str, Any]:
+    """The running stack's description; StartupError if none is running."""
+    path = state_dir / STACK_FILE
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise StartupError(f"no local stack is running (no {path}); start one with `tidings dev`") from exc
+    except ValueError as exc:
+        raise StartupError(f"{path} is not readable JSON: {exc}") from exc
+    pid = data.get("pid")
+    if not isinstance(pid, int) or not pid_alive(pid):
+        raise StartupError(
+            f"no local stack is running (the `tidings dev` of {path} has exited); "
+            "start one with `tidings dev`"
+        )
+    return data
