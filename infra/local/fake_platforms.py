@@ -581,14 +581,7 @@ class FakePlatformServer:
 
     def client_env(self) -> dict[str, str]:
         """The settings that point the real clients at this server."""
-        return {
-            "TIDINGS_FACEBOOK_API_BASE": f"{self.url}/facebook/v23.0",
-            "TIDINGS_INSTAGRAM_API_BASE": f"{self.url}/instagram/v23.0",
-            "TIDINGS_X_API_BASE": f"{self.url}/x",
-            "TIDINGS_LINKEDIN_API_BASE": f"{self.url}/linkedin",
-            "TIDINGS_YOUTUBE_API_BASE": f"{self.url}/youtube",
-            "TIDINGS_TIKTOK_API_BASE": f"{self.url}/tiktok",
-        }
+        return client_env_for(self.url)
 
     # in-process conveniences (the HTTP endpoints do the same)
 
@@ -622,6 +615,20 @@ class FakePlatformServer:
         month = match.group(1) + match.group(2)
         oldest = self.linkedin_min_version or _months_back(12)
         return oldest <= month <= _months_back(0)
+
+
+def client_env_for(url: str) -> dict[str, str]:
+    """The settings that point the real clients at a fake platform server at `url` (for example one
+    running in another process)."""
+    url = url.rstrip("/")
+    return {
+        "TIDINGS_FACEBOOK_API_BASE": f"{url}/facebook/v23.0",
+        "TIDINGS_INSTAGRAM_API_BASE": f"{url}/instagram/v23.0",
+        "TIDINGS_X_API_BASE": f"{url}/x",
+        "TIDINGS_LINKEDIN_API_BASE": f"{url}/linkedin",
+        "TIDINGS_YOUTUBE_API_BASE": f"{url}/youtube",
+        "TIDINGS_TIKTOK_API_BASE": f"{url}/tiktok",
+    }
 
 
 class _Server(ThreadingHTTPServer):

@@ -17,7 +17,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.local.fake_platforms import FakePlatformServer, Fault, FaultKind, FaultSpec, FaultSpecError
+from infra.local.fake_platforms import (
+    FakePlatformServer,
+    Fault,
+    FaultKind,
+    FaultSpec,
+    FaultSpecError,
+    client_env_for,
+)
 from tidings.platforms import Platform
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -307,3 +314,15 @@ def test_as_a_process_a_malformed_fault_spec_stops_it_with_the_reason() -> None:
     _, stderr = process.communicate(timeout=20)
     assert process.returncode == 2
     assert "outside 0..1" in stderr
+
+
+def test_client_env_points_each_client_at_its_prefix(fake: FakePlatformServer) -> None:
+    assert fake.client_env() == {
+        "TIDINGS_FACEBOOK_API_BASE": f"{fake.url}/facebook/v23.0",
+        "TIDINGS_INSTAGRAM_API_BASE": f"{fake.url}/instagram/v23.0",
+        "TIDINGS_X_API_BASE": f"{fake.url}/x",
+        "TIDINGS_LINKEDIN_API_BASE": f"{fake.url}/linkedin",
+        "TIDINGS_YOUTUBE_API_BASE": f"{fake.url}/youtube",
+        "TIDINGS_TIKTOK_API_BASE": f"{fake.url}/tiktok",
+    }
+    assert client_env_for(fake.url + "/") == fake.client_env()
