@@ -21,7 +21,9 @@ from tidings.config import Settings
 from tidings.models.posts import ErrorKind
 from tidings.platforms import Platform
 from tidings.publishing.base import AccountCredentials, PlatformCallError, PlatformClient, PublishRequest
-from tidings.publishing.clients import build_client
+from tidings.publishing.clients import build_client, default_http_client
+from tidings.publishing.clients.instagram import InstagramClient
+from tidings.publishing.clients.tiktok import TikTokClient
 from tidings.publishing.http import parse_retry_after
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # 01:00 in Los Angeles
@@ -531,8 +533,6 @@ def test_instagram_stops_waiting_for_a_slow_container_and_says_retry() -> None:
     script = happy(Platform.INSTAGRAM).on("GET", r"/c1$", reply(200, {"status_code": "IN_PROGRESS"}))
     clock = FakeClock(NOW)
     http = httpx.Client(transport=httpx.MockTransport(script))
-    from tidings.publishing.clients.instagram import InstagramClient
-
     client = InstagramClient(SETTINGS, http, clock, poll_interval=1.0, max_wait=30.0)
     with pytest.raises(PlatformCallError) as caught:
         client.publish(account(Platform.INSTAGRAM), request_for(Platform.INSTAGRAM))
@@ -595,8 +595,6 @@ def test_tiktok_publish_still_processing_after_the_wait_is_an_unknown_outcome() 
     pending = reply(200, {"data": {"status": "PROCESSING_UPLOAD"}, "error": ok})
     script = happy(Platform.TIKTOK).on("POST", r"/status/fetch/$", pending)
     clock = FakeClock(NOW)
-    from tidings.publishing.clients.tiktok import TikTokClient
-
     client = TikTokClient(SETTINGS, httpx.Client(transport=httpx.MockTransport(script)), clock, max_wait=20.0)
     with pytest.raises(PlatformCallError) as caught:
         client.publish(account(Platform.TIKTOK), request_for(Platform.TIKTOK))
@@ -702,3 +700,28 @@ def test_retry_after_is_parsed_from_seconds_or_an_http_date(
     header: str | None, seconds: float | None
 ) -> None:
     assert parse_retry_after(header, NOW) == seconds
+
+
+# -- the registry and the shared HTTP client -------------------------------------------------------
+
+
+@pytest.mark.parametrize("platform", list(Platform))
+def test_every_platform_has_a_real_client(platform: Platform) -> None:
+    client = build_client(platform, SETTINGS, httpx.Client(transport=httpx.MockTransport(Script())))
+    assert client.platform is platform
+
+
+def test_build_client_accepts_the_platform_name() -> None:
+    client = build_client("twitter", SETTINGS, httpx.Client(transport=httpx.MockTransport(Script())))  # type: ignore[arg-type]
+    assert client.platform is Platform.TWITTER
+    with pytest.raises(ValueError, match="myspace"):
+        build_client("myspace", SETTINGS, httpx.Client())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("seconds", "connect"), [(3.0, 3.0), (20.0, 5.0)])
+def test_the_shared_client_takes_its_timeouts_from_settings(seconds: float, connect: float) -> None:
+    with default_http_client(Settings(http_timeout_seconds=seconds)) as http:
+        assert http.timeout.read == seconds
+        assert http.timeout.write == seconds
+        assert http.timeout.connect == connect
+        assert http.headers["User-Agent"].startswith("tidings/")
