@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -118,16 +120,76 @@ def test_tidings_invoke_says_what_is_wrong(dev: RunningDev, tmp_path: Path) -> N
     assert "no local stack is running" in no_stack.stderr
 
 
-def test_ctrl_c_stops_every_process_it_started(start_tidings_dev: Callable[..., RunningDev]) -> None:
+def _marked(marker: str) -> list[int]:
+    """Live processes whose environment carries `marker` (children inherit it from tidings dev)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if f"TIDINGS_SMOKE_MARKER={marker}".encode() in environ.split(b"\0") and _alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def _wait_unmarked(marker: str, timeout: float = 30.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _marked(marker):
+        time.sleep(0.1)
+    return _marked(marker)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_stopping_leaves_no_process_behind(start_tidings_dev: Callable[..., RunningDev], sig: int) -> None:
     # Given a running stack and its processes
-    dev = start_tidings_dev()
+    marker = uuid.uuid4().hex
+    dev = start_tidings_dev(env={"TIDINGS_SMOKE_MARKER": marker})
     pids = list(dev.pids().values())
     assert all(_alive(pid) for pid in pids)
+    assert set(pids) <= set(_marked(marker))
 
-    # When the user presses Ctrl-C
-    code = dev.stop(signal.SIGINT)
+    # When the user presses Ctrl-C (or the stack is sent SIGTERM)
+    code = dev.stop(sig)
 
     # Then it exits cleanly, and not one of its processes is left
     assert code == 0
     assert _gone(pids) == []
+    assert _wait_unmarked(marker) == []
     assert not (dev.state_dir / "stack.json").exists()
+
+
+def test_a_failed_start_says_why_and_leaves_no_process_behind(tmp_path: Path) -> None:
+    # Given the API port already taken
+    marker = uuid.uuid4().hex
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        # When tidings dev starts on it (after its other processes are up)
+        result = subprocess.run(
+            [TIDINGS, "dev", "--port", str(port), "--state-dir", str(tmp_path)],
+            cwd=ROOT,
+            env={**os.environ, "TIDINGS_SMOKE_MARKER": marker},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    # Then it fails with the reason and a way out, and stops what it had started
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port}" in result.stderr
+    assert "--port 0" in result.stderr
+    assert _wait_unmarked(marker) == []
+
+
+def test_bad_sandbox_faults_are_refused_before_anything_starts(tmp_path: Path) -> None:
+    result = _tidings(
+        "dev", "--port", "0", "--state-dir", str(tmp_path), "--sandbox-faults", "facebook:melt:2"
+    )
+
+    assert result.returncode == 1
+    assert "--sandbox-faults" in result.stderr
