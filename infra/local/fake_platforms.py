@@ -62,7 +62,7 @@ from email.parser import BytesParser
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from tidings.platforms import Platform, x_weighted_length
 
@@ -192,6 +192,7 @@ class _Store:
         self.received: list[dict[str, Any]] = []
         self.attempts: Counter[tuple[Platform, str, str]] = Counter()
         self.calls: Counter[str] = Counter()
+        self.served_media: dict[bytes, str] = {}  # digest of bytes served by /_media -> their URL
 
     def next_id(self) -> int:
         with self.lock:
@@ -244,6 +245,11 @@ class _Store:
                     **extra,
                 }
             )
+
+    def media_source(self, data: bytes) -> str | None:
+        """The /_media URL these bytes were served from, when a client uploads what it fetched."""
+        with self.lock:
+            return self.served_media.get(hashlib.sha256(data).digest())
 
     def listed(self, platform: Platform, account: str) -> list[_Post]:
         """The account's posts, newest first."""
@@ -769,7 +775,7 @@ def _own(fake: FakePlatformServer, req: _Request) -> Outcome:
     if name == "_calls" and req.method == "GET":
         return _Reply(200, fake.calls())
     if name == "_media" and req.method in ("GET", "HEAD") and rest:
-        return _media(rest[-1], req)
+        return _media(fake, rest[-1], req)
     return _Reply(404, {"error": f"no route {req.method} {req.path}"})
 
 
@@ -808,14 +814,19 @@ def _faults(fake: FakePlatformServer, req: _Request) -> _Reply:
     return _Reply(200, {"faults": str(spec), "seed": fake.store.seed})
 
 
-def _media(name: str, req: _Request) -> _Reply:
+def _media(fake: FakePlatformServer, name: str, req: _Request) -> _Reply:
+    """A few bytes standing in for a media file, distinct per URL, so that bytes a client uploads
+    can be traced back to the media URL of the post."""
     extension = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
     try:
         size = max(1, min(int(req.query.get("bytes", "2048")), 16 * 1024 * 1024))
     except ValueError:
         size = 2048
-    pattern = hashlib.sha256(name.encode()).digest()
+    url = req.base_url + req.path + ("?" + urlencode(req.query) if req.query else "")
+    pattern = hashlib.sha256(url.encode()).digest()
     payload = (pattern * (size // len(pattern) + 1))[:size]
+    with fake.store.lock:
+        fake.store.served_media[hashlib.sha256(payload).digest()] = url
     return _Reply(200, payload, content_type=_CONTENT_TYPES.get(extension, "application/octet-stream"))
 
 
@@ -1184,7 +1195,9 @@ def _x_post(fake: FakePlatformServer, account: str, body: dict[str, Any]) -> Out
 
     def apply() -> _Reply:
         post_id = str(1_900_000_000_000_000_000 + store.next_id())
-        store.apply(_Post(Platform.TWITTER, account, post_id, text, time.time()), mediaIds=media_ids)
+        with store.lock:
+            urls = [store.objects[m]["url"] for m in media_ids if store.objects[m].get("url")]
+        store.apply(_Post(Platform.TWITTER, account, post_id, text, time.time(), urls), mediaIds=media_ids)
         data = {"id": post_id, "text": _x_as_returned(text), "edit_history_tweet_ids": [post_id]}
         return _Reply(201, {"data": data}, _x_rate_headers())
 
@@ -1243,16 +1256,19 @@ def _x_media(fake: FakePlatformServer, account: str, req: _Request, rest: list[s
         if "media" not in fields or not fields.get("segment_index", b"").isdigit():
             return _x_problem(400, "Invalid Request", "media and segment_index are required")
         with store.lock:
-            item["segments"][int(fields["segment_index"])] = len(fields["media"])
+            item["segments"][int(fields["segment_index"])] = fields["media"]
         return _Reply(200, {"data": {"expires_at": int(time.time()) + 86400}})
     if rest[1:] == ["finalize"] and req.method == "POST":
         with store.lock:
-            size = sum(item["segments"].values())
+            data_bytes = b"".join(item["segments"][i] for i in sorted(item["segments"]))
+            size = len(data_bytes)
             if size != item["total"]:
                 return _x_problem(
                     400, "Invalid Request", f"File size mismatch: {size} of {item['total']} bytes"
                 )
             item["finalized"] = True
+            item["segments"] = {}
+            item["url"] = store.served_media.get(hashlib.sha256(data_bytes).digest())
             item["ready_at"] = time.time() + (fake.x_video_seconds if item["video"] else 0.0)
         data: dict[str, Any] = {"id": media_id, "media_key": f"7_{media_id}", "size": size}
         if item["video"]:
@@ -1360,7 +1376,9 @@ def _linkedin_post(fake: FakePlatformServer, account: str, body: dict[str, Any])
 
     def apply() -> _Reply:
         urn = f"urn:li:share:{7_300_000_000_000_000_000 + store.next_id()}"
-        post = _Post(Platform.LINKEDIN, account, urn, commentary, time.time())
+        with store.lock:
+            urls = [store.objects[m]["url"] for m in media_ids if store.objects[m].get("url")]
+        post = _Post(Platform.LINKEDIN, account, urn, commentary, time.time(), urls)
         post.extra.update(visibility=body["visibility"], distribution=body["distribution"])
         store.apply(post, received_text=little_to_plain(commentary), mediaIds=media_ids)
         return _Reply(201, None, {"x-restli-id": urn, "x-linkedin-id": urn})
@@ -1459,6 +1477,9 @@ def _linkedin_media_action(fake: FakePlatformServer, req: _Request, account: str
                     "/finalizeUploadRequest/uploadedPartIds do not match the uploaded parts",
                 )
             entry["status"] = "PROCESSING"
+            parts = entry.pop("parts", {})
+            whole = b"".join(parts.get(t, b"") for t in entry["tokens"])
+            entry["url"] = store.served_media.get(hashlib.sha256(whole).digest())
             entry["ready_at"] = time.time() + fake.linkedin_video_seconds
         return _Reply(200, None)
     return _li_error(400, "ILLEGAL_ARGUMENT", f"Unsupported action {action!r} on /rest/{resource}")
@@ -1479,8 +1500,10 @@ def _linkedin_upload(fake: FakePlatformServer, req: _Request, token: str) -> _Re
         target = store.objects[upload["target"]]
         if target["kind"] == "li_image":
             target["status"] = "AVAILABLE"
+            target["url"] = store.served_media.get(hashlib.sha256(req.body).digest())
         else:
             target["etags"][token] = etag
+            target.setdefault("parts", {})[token] = req.body
     return _Reply(201, None, {"ETag": etag})
 
 
@@ -1637,9 +1660,10 @@ def _youtube_upload(fake: FakePlatformServer, req: _Request) -> Outcome:
         snippet.update(publishedAt=_iso_z(created).replace(".000Z", "Z"), channelId=session["owner"])
         status.update(uploadStatus="uploaded", privacyStatus=status.get("privacyStatus", "public"))
         video = {"kind": "youtube#video", "id": video_id, "snippet": snippet, "status": status}
-        post = _Post(
-            platform, session["owner"], video_id, description, created, [], None, str(snippet.get("title"))
-        )
+        source = store.media_source(req.body)
+        media = [source] if source else []
+        title = str(snippet.get("title"))
+        post = _Post(platform, session["owner"], video_id, description, created, media, None, title)
         post.extra["video"] = video
         with store.lock:
             store.objects[upload_id]["done"] = video
