@@ -1,8 +1,11 @@
 """A local fake of the six social platforms' publishing APIs, in their documented shapes.
 
 The real HTTP clients in `tidings.publishing.clients` run against it unchanged, with base URLs from
-`FakePlatformServer.client_env()`. It never fetches anything from the internet: media URLs are
-recorded as given, and `GET /_media/<name>` serves a few bytes for clients that upload bytes.
+`FakePlatformServer.client_env()` (or `client_env_for(url)` for a server in another process). It
+never fetches anything from the internet: media URLs are recorded as given, and
+`GET /_media/<name>[?bytes=N]` serves a few bytes, distinct per URL, for clients that upload bytes
+(YouTube, X, LinkedIn); uploaded bytes are traced back to that URL, so every platform's applied
+publish lists the post's media URLs.
 
 Endpoints, under one prefix per platform (sources are named in each client module):
 
@@ -21,7 +24,9 @@ Endpoints, under one prefix per platform (sources are named in each client modul
 and the fake's own: `POST /_accounts` {platform, accountId, accessToken} registers an account (every
 platform call checks its token belongs to the account it acts on, and answers the platform's own auth
 error otherwise); `GET /_received` lists every publish the fake applied, in order, and
-`DELETE /_received` clears that list; `GET|POST /_faults` reads or replaces the fault spec;
+`DELETE /_received` clears that list (each entry: platform, accountId, text as a reader sees it,
+postId, receivedAt in ISO UTC with milliseconds, mediaUrls, link, title, and per platform extras
+such as mediaIds); `GET|POST /_faults` reads or replaces the fault spec {faults, seed};
 `GET /_calls` counts the calls per route.
 
 Faults (`platform:kind:rate`, comma-separated) apply to the call that publishes (the feed/photos/
@@ -1580,7 +1585,8 @@ def _linkedin_invalid(body: dict[str, Any]) -> str | None:
         return "/distribution/feedDistribution: is required"
     if body.get("lifecycleState") != "PUBLISHED":
         return "/lifecycleState: only PUBLISHED is supported here"
-    if not isinstance(body.get("commentary", ""), str) or len(body.get("commentary", "")) > 3000:
+    commentary = body.get("commentary", "")
+    if not isinstance(commentary, str) or len(little_to_plain(commentary)) > 3000:
         return "/commentary: at most 3000 characters"
     return None
 
