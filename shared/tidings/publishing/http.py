@@ -16,12 +16,14 @@ is ``retryable``.
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -170,6 +172,14 @@ def _transport_error(kind: ErrorKind, code: str, exc: Exception, token: str | No
     return call_error(kind, code, f"{type(exc).__name__}: {detail}", token=token)
 
 
+def _link_local(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").strip("[]")
+    try:
+        return ipaddress.ip_address(host).is_link_local
+    except ValueError:
+        return host.lower() in ("metadata", "metadata.google.internal")
+
+
 @dataclass(frozen=True)
 class Media:
     """A media file fetched from the post's media URL, streamed rather than held in memory."""
@@ -218,7 +228,11 @@ def sized(media: Media) -> tuple[int, ChunkReader]:
 def fetch_media(http: httpx.Client, url: str) -> Iterator[Media]:
     """Open the media at `url` for upload. No credentials are sent: media URLs are public.
     A missing or refused file is permanent (the post cannot be published as written); a server error
-    or a transport failure is retryable."""
+    or a transport failure is retryable. Link-local addresses (cloud metadata services) are refused."""
+    if _link_local(url):
+        raise call_error(
+            ErrorKind.PERMANENT, "media_url_refused", f"media {url} is on a link-local address", token=None
+        )
     try:
         with http.stream("GET", url, follow_redirects=True) as response:
             if response.status_code >= 400:
