@@ -36,18 +36,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
 def test_faults_never_duplicate_or_lose_a_post(stack: DevStack) -> None:
     _, token = stack.connected_user()
     tag = f"faulty-{uuid.uuid4().hex[:6]}"
-    start = datetime.now(UTC) + timedelta(seconds=5)
-    ids: list[str] = []
-    for i in range(24):
-        body: dict[str, Any] = {
+    start = datetime.now(UTC) + timedelta(seconds=15)
+    posts = [
+        {
             "content": f"{tag} #{i}",
             "platforms": PLATFORMS,
             "mediaUrls": [f"{stack.fake_url}/_media/photo-{i}.jpg"],
             "scheduledTime": (start + timedelta(milliseconds=250 * i)).isoformat(),
         }
-        resp = stack.post("/posts", token, body)
-        assert resp.status_code == 201, resp.text
-        ids.append(resp.json()["postId"])
+        for i in range(24)
+    ]
+    resp = stack.post("/posts/batch", token, {"posts": posts})
+    assert resp.status_code == 201, resp.text
+    ids = [r["post"]["postId"] for r in resp.json()["results"]]
 
     final: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + 240
