@@ -65,7 +65,7 @@ def schedule(stack: Stack, posts: list[dict[str, Any]]) -> list[str]:
                 raise RuntimeError(f"scheduling failed: {failed[:3]}")
             return [r["post"]["postId"] for r in body["results"]]
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool:
         return [pid for ids in pool.map(send, chunks) for pid in ids]
 
 

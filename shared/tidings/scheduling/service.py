@@ -7,6 +7,7 @@ same execution the stream would start) to save the stream's delay while the call
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections import Counter
@@ -32,7 +33,7 @@ from tidings.scheduling.validation import (
 from tidings.store.analytics import AnalyticsRepository
 from tidings.store.posts import PostPage, PostRepository, QueueChanged, QueueIndex, StaleWrite
 
-_QUEUE_RETRIES = 5
+_QUEUE_RETRIES = 8
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,10 @@ class SchedulingService:
             return False
         return True
 
+    def _back_off(self, attempt: int) -> None:
+        """Another write to the same queue won the race: wait a little (jittered) and check again."""
+        self.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+
     # -- create ------------------------------------------------------------------------------------
 
     def _build(
@@ -176,7 +181,7 @@ class SchedulingService:
         return self._insert(post, candidates=candidates)
 
     def _insert(self, post: ScheduledPost, candidates: list[datetime] | None) -> ScheduledPost:
-        for _ in range(_QUEUE_RETRIES):
+        for attempt in range(_QUEUE_RETRIES):
             queue = self.posts.queue(post.user_id)
             if candidates is not None:
                 fitting = [
@@ -188,6 +193,7 @@ class SchedulingService:
             try:
                 self.posts.create(post, queue.rev)
             except QueueChanged:
+                self._back_off(attempt)
                 continue
             return post
         raise Conflict("the queue is changing too fast; try again", {}, code="queue_busy")
@@ -270,7 +276,7 @@ class SchedulingService:
                 {},
                 code="empty_update",
             )
-        for _ in range(_QUEUE_RETRIES):
+        for attempt in range(_QUEUE_RETRIES):
             post = self.get(user_id, post_id)
             if post.status != PostStatus.SCHEDULED:
                 raise Conflict(
@@ -305,6 +311,7 @@ class SchedulingService:
             try:
                 self.posts.replace_scheduled(updated, post.version, queue.rev)
             except (QueueChanged, StaleWrite):
+                self._back_off(attempt)
                 continue
             return updated
         raise Conflict("the post is changing too fast; try again", {"postId": post_id}, code="queue_busy")
