@@ -11,4 +11,3 @@ def _no_network() -> Iterator[None]:
     disable_socket(allow_unix_socket=False)
     yield
     enable_socket()
-
