@@ -95,6 +95,14 @@ def test_tidings_token_prints_a_token_the_api_accepts(dev: RunningDev) -> None:
     assert resp.json()["posts"] == []  # another user: none of demo-agent's posts
 
 
+def test_tidings_connect_connects_a_user_on_every_platform(dev: RunningDev) -> None:
+    result = _tidings("connect", "new-agent", "--state-dir", str(dev.state_dir))
+
+    assert result.returncode == 0, result.stderr
+    platforms = [line.split(":", 1)[0] for line in result.stdout.splitlines()]
+    assert sorted(platforms) == ["facebook", "instagram", "linkedin", "tiktok", "twitter", "youtube"]
+
+
 def test_tidings_invoke_runs_one_handler_against_the_running_stack(dev: RunningDev, tmp_path: Path) -> None:
     event = json.loads((ROOT / "events" / "scheduling_api" / "openapi_document.json").read_text())
     event_file = tmp_path / "event.json"
