@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 from infra.local.dynamodb_local import DynamoDBLocal
 from infra.local.lambda_host import LambdaHost
@@ -41,14 +41,10 @@ FAKE_READY_PREFIX = "fake platforms: "
 
 
 def fake_client_env(fake_url: str) -> dict[str, str]:
-    """The settings pointing the real platform clients at a fake platform server at `fake_url`
-    (the fake's own `client_env`, computed from its URL for a server in another process)."""
-    from infra.local.fake_platforms import FakePlatformServer
+    """The settings pointing the real platform clients at the fake platform server at `fake_url`."""
+    from infra.local.fake_platforms import client_env_for
 
-    class _At:
-        url = fake_url
-
-    return FakePlatformServer.client_env(cast(FakePlatformServer, _At()))
+    return client_env_for(fake_url)
 
 
 @dataclass
