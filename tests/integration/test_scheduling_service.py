@@ -145,6 +145,67 @@ def test_concurrent_requests_cannot_both_pass_the_gap_rule(service: SchedulingSe
     assert len(service.list_posts(user, "scheduled", None, 50, None).posts) == 1
 
 
+def _service_with(ddb_table: tuple[Any, str], clock: FakeClock, **overrides: Any) -> SchedulingService:
+    client, table = ddb_table
+    settings = Settings(table_name=table, **overrides)
+    return SchedulingService(
+        settings=settings,
+        posts=PostRepository(table, client, due_shards=settings.due_shards),
+        analytics=AnalyticsRepository(table, client),
+        starter=RecordingStarter(),
+        clock=clock,
+        sleep=lambda _: None,
+    )
+
+
+def test_batch_checks_each_item_against_the_queue_and_the_items_before_it(
+    service: SchedulingService, user: str
+) -> None:
+    existing = service.schedule(user, new(60))
+    results = service.schedule_batch(
+        user,
+        [
+            new(70),  # too close to the existing post
+            new(120),
+            new(130),  # too close to the item before it in this batch
+            new(130, platforms=["linkedin"]),  # another platform: no gap rule between them
+            NewPost(content="", platforms=["facebook"], scheduled_time=at(400)),
+        ],
+    )
+    assert isinstance(results[0], Conflict)
+    assert results[0].code == "min_delay_violated"
+    assert results[0].details["conflictingPostId"] == existing.post_id
+    assert not isinstance(results[1], Exception)
+    assert isinstance(results[2], Conflict)
+    assert results[2].details["conflictingPostId"] == results[1].post_id
+    assert not isinstance(results[3], Exception)
+    assert isinstance(results[4], ValidationFailed)
+    listed = {p.post_id for p in service.list_posts(user, "scheduled", None, 50, None).posts}
+    assert listed == {existing.post_id, results[1].post_id, results[3].post_id}
+
+
+def test_concurrent_large_batches_of_one_user_all_land(
+    ddb_table: tuple[Any, str], clock: FakeClock, user: str
+) -> None:
+    service = _service_with(ddb_table, clock, max_queue_per_platform=1000, min_gap_minutes=0)
+    results: list[list[Any]] = []
+    barrier = threading.Barrier(3)
+
+    def send(offset: int) -> None:
+        barrier.wait()
+        results.append(service.schedule_batch(user, [new(offset + i) for i in range(120)]))
+
+    threads = [threading.Thread(target=send, args=(1000 * (k + 1),)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    failures = [r for batch in results for r in batch if isinstance(r, Exception)]
+    assert failures == []
+    assert service.stats(user).total_scheduled == 360
+    assert len(service.posts.queue(user).entries) == 360
+
+
 def test_update_moves_the_post_and_bumps_the_version(service: SchedulingService, user: str) -> None:
     post = service.schedule(user, new(60))
     moved = service.update(user, post.post_id, PostChanges(scheduled_time=at(240), content="New text"))

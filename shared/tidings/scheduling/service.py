@@ -31,7 +31,15 @@ from tidings.scheduling.validation import (
     parse_platforms,
 )
 from tidings.store.analytics import AnalyticsRepository
-from tidings.store.posts import PostPage, PostRepository, QueueChanged, QueueIndex, StaleWrite
+from tidings.store.posts import (
+    MAX_CREATE_BATCH,
+    PostPage,
+    PostRepository,
+    QueueChanged,
+    QueueEntry,
+    QueueIndex,
+    StaleWrite,
+)
 
 _QUEUE_RETRIES = 8
 
@@ -162,13 +170,14 @@ class SchedulingService:
             publish_now=publish_now,
         )
 
-    def schedule(self, user_id: str, req: NewPost) -> ScheduledPost:
+    def _prepare(self, user_id: str, req: NewPost) -> tuple[ScheduledPost, list[datetime] | None]:
+        """The validated post, and the candidate times to choose from when the time is auto-optimised
+        (None when the caller fixed the time)."""
         check_timezone(req.timezone)
         now = self.clock.now()
         if req.scheduled_time is not None:
             check_future(req.scheduled_time, now)
-            post = self._build(user_id, req, scheduled_time=req.scheduled_time, publish_now=False)
-            return self._insert(post, candidates=None)
+            return self._build(user_id, req, scheduled_time=req.scheduled_time, publish_now=False), None
         if not self.settings.auto_optimize:
             raise ValidationFailed(
                 "scheduledTime is required while auto-optimise is off",
@@ -177,36 +186,78 @@ class SchedulingService:
             )
         post = self._build(user_id, req, scheduled_time=now + timedelta(days=1), publish_now=False)
         rec = self.recommend(user_id, post.platforms[0], req.content_type, req.timezone or "UTC")
-        candidates = [rec.recommended_time, *sorted(t for t in rec.alternatives if t > now)]
-        return self._insert(post, candidates=candidates)
+        return post, [rec.recommended_time, *sorted(t for t in rec.alternatives if t > now)]
 
-    def _insert(self, post: ScheduledPost, candidates: list[datetime] | None) -> ScheduledPost:
+    def _place(
+        self, queue: QueueIndex, post: ScheduledPost, candidates: list[datetime] | None
+    ) -> ScheduledPost:
+        """The post at its time in `queue`: the first candidate that fits when optimised. Raises
+        Conflict when it breaks a queue rule."""
+        if candidates is not None:
+            fitting = [
+                t for t in candidates if self._fits(queue, post.model_copy(update={"scheduled_time": t}))
+            ]
+            chosen = fitting[0] if fitting else candidates[0]
+            post = post.model_copy(update={"scheduled_time": chosen, "optimized_time": True})
+        self._check_queue(queue, post)
+        return post
+
+    def schedule(self, user_id: str, req: NewPost) -> ScheduledPost:
+        post, candidates = self._prepare(user_id, req)
         for attempt in range(_QUEUE_RETRIES):
             queue = self.posts.queue(post.user_id)
-            if candidates is not None:
-                fitting = [
-                    t for t in candidates if self._fits(queue, post.model_copy(update={"scheduled_time": t}))
-                ]
-                chosen = fitting[0] if fitting else candidates[0]
-                post = post.model_copy(update={"scheduled_time": chosen, "optimized_time": True})
-            self._check_queue(queue, post)
+            placed = self._place(queue, post, candidates)
             try:
-                self.posts.create(post, queue.rev)
+                self.posts.create(placed, queue.rev)
             except QueueChanged:
                 self._back_off(attempt)
                 continue
-            return post
-        raise Conflict("the queue is changing too fast; try again", {}, code="queue_busy")
+            return placed
+        raise _queue_busy()
 
     def schedule_batch(self, user_id: str, reqs: list[NewPost]) -> list[ScheduledPost | Exception]:
-        """Each item independently: one bad item does not stop the others."""
-        out: list[ScheduledPost | Exception] = []
-        for req in reqs:
+        """Each item independently (one bad item does not stop the others), checked against the queue
+        and the items before it, and written in transactions of up to MAX_CREATE_BATCH posts with one
+        queue update each, so a large batch does not race with itself."""
+        out: list[ScheduledPost | Exception] = [_queue_busy()] * len(reqs)
+        prepared: list[tuple[int, ScheduledPost, list[datetime] | None]] = []
+        for index, req in enumerate(reqs):
             try:
-                out.append(self.schedule(user_id, req))
+                prepared.append((index, *self._prepare(user_id, req)))
             except (ValidationFailed, Conflict) as exc:
-                out.append(exc)
+                out[index] = exc
+        for start in range(0, len(prepared), MAX_CREATE_BATCH):
+            self._insert_chunk(user_id, prepared[start : start + MAX_CREATE_BATCH], out)
         return out
+
+    def _insert_chunk(
+        self,
+        user_id: str,
+        chunk: list[tuple[int, ScheduledPost, list[datetime] | None]],
+        out: list[ScheduledPost | Exception],
+    ) -> None:
+        for attempt in range(_QUEUE_RETRIES):
+            queue = self.posts.queue(user_id)
+            working = QueueIndex(rev=queue.rev, entries=dict(queue.entries))
+            accepted: list[tuple[int, ScheduledPost]] = []
+            for index, post, candidates in chunk:
+                try:
+                    placed = self._place(working, post, candidates)
+                except Conflict as exc:
+                    out[index] = exc
+                    continue
+                working.entries[placed.post_id] = QueueEntry(placed.scheduled_time, tuple(placed.platforms))
+                accepted.append((index, placed))
+            try:
+                self.posts.create_many([post for _, post in accepted], queue.rev)
+            except QueueChanged:
+                self._back_off(attempt)
+                continue
+            for index, post in accepted:
+                out[index] = post
+            return
+        for index, _, _ in chunk:
+            out[index] = _queue_busy()
 
     # -- read ---------------------------------------------------------------------------------------
 
@@ -350,6 +401,10 @@ class SchedulingService:
             if time.monotonic() >= deadline:
                 return PublishNowOutcome(post=current, complete=False)
             self.sleep(0.1)
+
+
+def _queue_busy() -> Conflict:
+    return Conflict("the queue is changing too fast; try again", {}, code="queue_busy")
 
 
 def _first_attempt_done(post: ScheduledPost) -> bool:

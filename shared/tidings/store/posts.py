@@ -35,6 +35,11 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
+# TransactWriteItems takes at most 100 actions; expressions stay far below their 4 KB limit at 50.
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html)
+MAX_CREATE_BATCH = 50
+
+
 class QueueChanged(Exception):
     """The user's queue changed between the rule check and the write: check again."""
 
@@ -232,33 +237,37 @@ class PostRepository:
 
     # -- writes by the API -----------------------------------------------------------------------
 
-    def _queue_update(self, post: ScheduledPost, queue_rev: int) -> dict[str, Any]:
-        key = serialize({"PK": keys.user_pk(post.user_id), "SK": keys.QUEUE_SK})
+    def _queue_update(self, posts: list[ScheduledPost], queue_rev: int) -> dict[str, Any]:
+        """The queue index write that adds `posts`, conditional on the queue still being at `queue_rev`."""
+        user_pk = keys.user_pk(posts[0].user_id)
         if queue_rev == 0:
             return {
                 "Put": {
                     "TableName": self.table,
                     "Item": serialize(
                         {
-                            "PK": keys.user_pk(post.user_id),
+                            "PK": user_pk,
                             "SK": keys.QUEUE_SK,
                             "EntityType": keys.QUEUE_ENTITY,
                             "rev": 1,
-                            "q": {post.post_id: _queue_entry_value(post)},
+                            "q": {p.post_id: _queue_entry_value(p) for p in posts},
                         }
                     ),
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
             }
+        names = {f"#p{i}": p.post_id for i, p in enumerate(posts)}
+        values = {f":e{i}": serialize_value(_queue_entry_value(p)) for i, p in enumerate(posts)}
+        sets = ", ".join(f"q.#p{i} = :e{i}" for i in range(len(posts)))
         return {
             "Update": {
                 "TableName": self.table,
-                "Key": key,
-                "UpdateExpression": "SET q.#pid = :entry, rev = rev + :one",
+                "Key": serialize({"PK": user_pk, "SK": keys.QUEUE_SK}),
+                "UpdateExpression": f"SET {sets}, rev = rev + :one",
                 "ConditionExpression": "rev = :rev",
-                "ExpressionAttributeNames": {"#pid": post.post_id},
+                "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": {
-                    ":entry": serialize_value(_queue_entry_value(post)),
+                    **values,
                     ":one": serialize_value(1),
                     ":rev": serialize_value(queue_rev),
                 },
@@ -267,18 +276,31 @@ class PostRepository:
 
     def create(self, post: ScheduledPost, queue_rev: int) -> None:
         """Write a new scheduled post and its queue entry, if the queue is still at `queue_rev`."""
+        self.create_many([post], queue_rev)
+
+    def create_many(self, posts: list[ScheduledPost], queue_rev: int) -> None:
+        """Write new scheduled posts of one user and their queue entries in one transaction, if the
+        queue is still at `queue_rev`: all of them or none. At most MAX_CREATE_BATCH posts (a
+        transaction holds at most 100 actions, and the queue update is one of them)."""
+        if not posts:
+            return
+        if len(posts) > MAX_CREATE_BATCH:
+            raise ValueError(f"at most {MAX_CREATE_BATCH} posts in one transaction")
+        if len({p.user_id for p in posts}) != 1:
+            raise ValueError("posts of one user only")
+        puts: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": serialize(post_to_item(post, self.due_shards)),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+            for post in posts
+        ]
         try:
             self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": serialize(post_to_item(post, self.due_shards)),
-                            "ConditionExpression": "attribute_not_exists(PK)",
-                        }
-                    },
-                    self._queue_update(post, queue_rev),  # type: ignore[list-item]
-                ]
+                TransactItems=[*puts, self._queue_update(posts, queue_rev)]  # type: ignore[list-item]
             )
         except self.client.exceptions.TransactionCanceledException as exc:
             raise QueueChanged() from exc
@@ -307,7 +329,7 @@ class PostRepository:
                             ),
                         }
                     },
-                    self._queue_update(post, queue_rev),  # type: ignore[list-item]
+                    self._queue_update([post], queue_rev),  # type: ignore[list-item]
                 ]
             )
         except self.client.exceptions.TransactionCanceledException as exc:
