@@ -20,18 +20,29 @@ Endpoints, under one prefix per platform (sources are named in each client modul
     /youtube/upload/youtube/v3/videos                   POST resumable session, PUT bytes
     /youtube/youtube/v3/search|videos                   GET read-back
     /tiktok/v2/post/publish/creator_info/query/|video/init/|status/fetch/, /tiktok/v2/video/list/
+    /whatsapp/<version>/{phone-number-id}/messages      POST a text or template message (WhatsApp is a
+                                                        messaging channel, not a Platform: fake_whatsapp.py)
 
-and the fake's own: `POST /_accounts` {platform, accountId, accessToken} registers an account (every
-platform call checks its token belongs to the account it acts on, and answers the platform's own auth
-error otherwise); `GET /_received` lists every publish the fake applied, in order, and
-`DELETE /_received` clears that list (each entry: platform, accountId, text as a reader sees it,
-postId, receivedAt in ISO UTC with milliseconds, mediaUrls, link, title, and per platform extras
-such as mediaIds); `GET|POST /_faults` reads or replaces the fault spec {faults, seed};
-`GET /_calls` counts the calls per route.
+and the OAuth 2.0 refresh_token grants (infra/local/fake_oauth.py, sources named there):
+
+    /x/2/oauth2/token, /linkedin-oauth/oauth/v2/accessToken, /google-oauth/token, /tiktok/v2/oauth/token/
+
+and the fake's own: `POST /_accounts` {platform, accountId, accessToken, expiresAt?, refreshToken?}
+registers an account (every platform call checks its token belongs to the account it acts on, and
+answers the platform's own auth error otherwise; a token past its ISO 8601 `expiresAt` gets the
+platform's expired-token error); `POST /_oauth/clients` {platform, clientId, clientSecret} registers
+the app credentials the token endpoints accept (`GET` lists the client ids); `GET /_received` lists
+every publish the fake applied, in order, and `DELETE /_received` clears that list (each entry:
+platform, accountId, text as a reader sees it, postId, receivedAt in ISO UTC with milliseconds,
+mediaUrls, link, title, and per platform extras such as mediaIds); `GET|POST /_faults` reads or
+replaces the fault spec {faults, seed};
+`GET /_calls` counts the calls per route; `POST /_whatsapp/templates` {phoneNumberId, name, language}
+approves a WhatsApp template and `POST /_whatsapp/inbound` {phoneNumberId, from, at?} records a
+customer's message, opening the 24-hour window in which free-form text reaches them.
 
 Faults (`platform:kind:rate`, comma-separated) apply to the call that publishes (the feed/photos/
-videos POST, media_publish, tweets, posts, the YouTube bytes PUT, TikTok's video/init), never to reads
-or to the fake's own endpoints:
+videos POST, media_publish, tweets, posts, the YouTube bytes PUT, TikTok's video/init, WhatsApp's
+messages POST), never to reads or to the fake's own endpoints:
 `error500` answers the platform's 500 body; `rate_limit` answers 429 with Retry-After and the
 platform's rate-limit headers; `timeout` holds the request past the client's timeout, never applies
 it, then closes the connection; `lost_response` applies the post, then closes the connection without
@@ -85,9 +96,14 @@ class FaultSpecError(ValueError):
     """A malformed fault spec."""
 
 
-_PLATFORM_NAMES: dict[str, Platform | None] = {
+# WhatsApp is a messaging channel, not a Platform; the fake serves it under this name beside them.
+WHATSAPP = "whatsapp"
+Channel = Platform | str  # a Platform, or WHATSAPP
+
+_PLATFORM_NAMES: dict[str, Channel | None] = {
     **{str(p): p for p in Platform},
     "x": Platform.TWITTER,
+    WHATSAPP: WHATSAPP,
     "all": None,
     "*": None,
 }
@@ -95,7 +111,7 @@ _PLATFORM_NAMES: dict[str, Platform | None] = {
 
 @dataclass(frozen=True)
 class Fault:
-    platform: Platform | None  # None: every platform
+    platform: Channel | None  # None: every platform
     kind: FaultKind
     rate: float
 
@@ -141,7 +157,7 @@ class FaultSpec:
             faults.append(Fault(_PLATFORM_NAMES[name.lower()], fault_kind, rate))
         return cls(tuple(faults))
 
-    def for_platform(self, platform: Platform) -> list[Fault]:
+    def for_platform(self, platform: Channel) -> list[Fault]:
         return [f for f in self.faults if f.platform in (None, platform)]
 
     def __str__(self) -> str:
@@ -171,7 +187,7 @@ def _parse_rfc3339(value: str) -> float | None:
 class _Post:
     """A post on a fake platform: what its read-back endpoints list."""
 
-    platform: Platform
+    platform: Channel
     account: str
     post_id: str
     text: str  # exactly as the platform stores it (LinkedIn: little text; YouTube: description)
@@ -191,31 +207,72 @@ class _Store:
         self.seed = seed
         self._random = random.Random()
         self._ids = itertools.count(1)
-        self.tokens: dict[tuple[Platform, str], str] = {}  # (platform, token) -> account id
-        self.posts: dict[tuple[Platform, str], list[_Post]] = {}  # (platform, account) -> oldest first
+        self.tokens: dict[tuple[Channel, str], str] = {}  # (platform, token) -> account id
+        self.token_expiry: dict[tuple[Channel, str], float] = {}  # (platform, token) -> epoch seconds
+        # (platform, refresh token) -> (account id, issued at in epoch seconds)
+        self.refresh_tokens: dict[tuple[Channel, str], tuple[str, float]] = {}
+        self.oauth_clients: dict[Channel, tuple[str, str]] = {}  # platform -> (client id, secret)
+        self.posts: dict[tuple[Channel, str], list[_Post]] = {}  # (platform, account) -> oldest first
         self.objects: dict[str, dict[str, Any]] = {}  # IG containers, unpublished photos, sessions...
         self.received: list[dict[str, Any]] = []
-        self.attempts: Counter[tuple[Platform, str, str]] = Counter()
+        self.attempts: Counter[tuple[Channel, str, str]] = Counter()
         self.calls: Counter[str] = Counter()
         self.served_media: dict[bytes, str] = {}  # digest of bytes served by /_media -> their URL
+        self.whatsapp_templates: set[tuple[str, str, str]] = set()  # (phone-number id, name, language)
+        self.whatsapp_inbound: dict[tuple[str, str], float] = {}  # (phone-number id, wa_id) -> last message
 
     def next_id(self) -> int:
         with self.lock:
             return next(self._ids)
 
-    def register(self, platform: Platform, account_id: str, token: str) -> None:
+    def register(
+        self,
+        platform: Channel,
+        account_id: str,
+        token: str,
+        expires_at: datetime | None = None,
+        refresh_token: str | None = None,
+        *,
+        keep_other_tokens: bool = False,
+    ) -> None:
+        """The account's access token (replacing its others unless `keep_other_tokens`), valid until
+        `expires_at` (None: never expires), and its refresh token when given (replacing its others)."""
         with self.lock:
-            for key in [k for k, v in self.tokens.items() if k[0] == platform and v == account_id]:
-                del self.tokens[key]
+            if not keep_other_tokens:
+                for key in [k for k, v in self.tokens.items() if k[0] == platform and v == account_id]:
+                    del self.tokens[key]
+                    self.token_expiry.pop(key, None)
             self.tokens[(platform, token)] = account_id
+            if expires_at is None:
+                self.token_expiry.pop((platform, token), None)
+            else:
+                self.token_expiry[(platform, token)] = expires_at.timestamp()
+            if refresh_token:
+                owned = [k for k, v in self.refresh_tokens.items() if k[0] == platform and v[0] == account_id]
+                for key in owned:
+                    del self.refresh_tokens[key]
+                self.refresh_tokens[(platform, refresh_token)] = (account_id, time.time())
 
-    def account_for(self, platform: Platform, token: str | None) -> str | None:
+    def account_for(self, platform: Channel, token: str | None) -> str | None:
+        """The account a token acts for; None for an unknown or expired token."""
         if not token:
             return None
         with self.lock:
-            return self.tokens.get((platform, token))
+            account = self.tokens.get((platform, token))
+            expiry = self.token_expiry.get((platform, token))
+        if expiry is not None and time.time() >= expiry:
+            return None
+        return account
 
-    def draw_fault(self, platform: Platform, account: str, key: str) -> FaultKind | None:
+    def expired(self, platform: Channel, token: str | None) -> bool:
+        """Whether a token is one the fake issued and has expired."""
+        if not token:
+            return False
+        with self.lock:
+            expiry = self.token_expiry.get((platform, token))
+        return expiry is not None and time.time() >= expiry
+
+    def draw_fault(self, platform: Channel, account: str, key: str) -> FaultKind | None:
         """Whether this publish attempt meets a fault. Seeded: a pure function of the seed, the
         platform, the text and how many times this text was attempted on this account."""
         with self.lock:
@@ -429,7 +486,7 @@ def _tiktok_throttle(retry_after: int) -> _Reply:
 
 
 _GRAPH_AUTH = "Invalid OAuth access token - Cannot parse access token"
-PROFILES: dict[Platform, _Profile] = {
+PROFILES: dict[Channel, _Profile] = {
     Platform.FACEBOOK: _Profile(
         lambda: _graph_error(400, 190, _GRAPH_AUTH),
         lambda: _graph_error(500, 1, "An unknown error has occurred.", is_transient=True),
@@ -465,6 +522,16 @@ PROFILES: dict[Platform, _Profile] = {
         ),
         lambda: _tiktok({}, 500, "internal_error", "Something went wrong. Please try again later."),
         _tiktok_throttle,
+    ),
+    WHATSAPP: _Profile(
+        lambda: _graph_error(401, 190, _GRAPH_AUTH),
+        lambda: _graph_error(
+            500,
+            131000,
+            "(#131000) Something went wrong",
+            error_data={"messaging_product": "whatsapp", "details": "Something went wrong"},
+        ),
+        _graph_throttle(130429, "(#130429) Rate limit hit"),
     ),
 }
 
@@ -508,7 +575,8 @@ class FakePlatformServer:
     `tiktok_processing_seconds`, `x_video_seconds` and `linkedin_video_seconds` how long a video
     stays in processing; `linkedin_min_version` the oldest LinkedIn-Version served (default: twelve
     months back, as LinkedIn serves each monthly version for about a year), newer than the current
-    month is refused.
+    month is refused; `oauth_clients` the app credentials ({platform: (client id, secret)}) the token
+    endpoints accept and `oauth_token_seconds` the lifetime of the access tokens they issue.
     """
 
     def __init__(
@@ -525,10 +593,15 @@ class FakePlatformServer:
         x_video_seconds: float = 0.3,
         linkedin_video_seconds: float = 0.3,
         linkedin_min_version: str | None = None,
+        oauth_clients: dict[str, tuple[str, str]] | None = None,
+        oauth_token_seconds: int = 3600,
     ) -> None:
         self.host = host
         self.port = port
         self.store = _Store(faults or FaultSpec(), seed)
+        for name, (client_id, client_secret) in (oauth_clients or {}).items():
+            self.set_oauth_client(name, client_id, client_secret)
+        self.oauth_token_seconds = oauth_token_seconds
         self.hold_seconds = hold_seconds
         self.retry_after = retry_after
         self.instagram_video_seconds = instagram_video_seconds
@@ -536,6 +609,8 @@ class FakePlatformServer:
         self.x_video_seconds = x_video_seconds
         self.linkedin_video_seconds = linkedin_video_seconds
         self.linkedin_min_version = linkedin_min_version
+        # API-published posts per account in a rolling 24 h (GET /_limits, POST /_limits to change)
+        self.instagram_quota_total = 100
         self.stopping = threading.Event()
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
@@ -596,8 +671,23 @@ class FakePlatformServer:
 
     # in-process conveniences (the HTTP endpoints do the same)
 
-    def register_account(self, platform: Platform | str, account_id: str, access_token: str) -> None:
-        self.store.register(_platform(platform), account_id, access_token)
+    def register_account(
+        self,
+        platform: Platform | str,
+        account_id: str,
+        access_token: str,
+        *,
+        expires_at: datetime | None = None,
+        refresh_token: str | None = None,
+    ) -> None:
+        """An account whose `access_token` works until `expires_at` (None: forever), and that the token
+        endpoint renews with `refresh_token`."""
+        self.store.register(_platform(platform), account_id, access_token, expires_at, refresh_token)
+
+    def set_oauth_client(self, platform: Platform | str, client_id: str, client_secret: str) -> None:
+        """The app credentials the platform's token endpoint accepts."""
+        with self.store.lock:
+            self.store.oauth_clients[_platform(platform)] = (client_id, client_secret)
 
     def received(self) -> list[dict[str, Any]]:
         with self.store.lock:
@@ -639,6 +729,9 @@ def client_env_for(url: str) -> dict[str, str]:
         "TIDINGS_LINKEDIN_API_BASE": f"{url}/linkedin",
         "TIDINGS_YOUTUBE_API_BASE": f"{url}/youtube",
         "TIDINGS_TIKTOK_API_BASE": f"{url}/tiktok",
+        "TIDINGS_LINKEDIN_OAUTH_BASE": f"{url}/linkedin-oauth",
+        "TIDINGS_GOOGLE_OAUTH_BASE": f"{url}/google-oauth",
+        "TIDINGS_WHATSAPP_API_BASE": f"{url}/whatsapp/v23.0",
     }
 
 
@@ -649,7 +742,7 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 1024
 
 
-def _platform(value: Platform | str) -> Platform:
+def _platform(value: Platform | str) -> Channel:
     name = str(value).lower()
     if name not in _PLATFORM_NAMES or _PLATFORM_NAMES[name] is None:
         raise ValueError(f"unknown platform {value!r}")
@@ -760,7 +853,24 @@ def _route(fake: FakePlatformServer, req: _Request) -> Outcome:
     handler = _PLATFORM_ROUTES.get(head)
     if handler is None:
         return _Reply(404, {"error": f"no fake platform at /{head}"})
-    return handler(fake, req)
+    return _expired_token(fake, req) or handler(fake, req)
+
+
+def _oauth(fake: FakePlatformServer, req: _Request) -> Outcome:
+    """The token endpoints and /_oauth (fake_oauth imports this module, so it is imported here late)."""
+    # Run as `python -m`, this module is __main__: fake_oauth must build on it, not on a second copy.
+    sys.modules.setdefault("infra.local.fake_platforms", sys.modules[__name__])
+    from infra.local import fake_oauth
+
+    return fake_oauth.route(fake, req)
+
+
+def _expired_token(fake: FakePlatformServer, req: _Request) -> _Reply | None:
+    """The platform's own error for an access token past its expiry, None otherwise."""
+    sys.modules.setdefault("infra.local.fake_platforms", sys.modules[__name__])  # as in _oauth
+    from infra.local import fake_oauth
+
+    return fake_oauth.expired_token_reply(fake, req)
 
 
 def _own(fake: FakePlatformServer, req: _Request) -> Outcome:
@@ -769,6 +879,10 @@ def _own(fake: FakePlatformServer, req: _Request) -> Outcome:
         return _accounts(fake, req)
     if name == "_faults":
         return _faults(fake, req)
+    if name == "_oauth":
+        return _oauth(fake, req)
+    if name == "_whatsapp":
+        return _whatsapp(fake, req)
     if name == "_received" and req.method == "GET":
         entries = fake.received()
         if "platform" in req.query:
@@ -777,11 +891,24 @@ def _own(fake: FakePlatformServer, req: _Request) -> Outcome:
     if name == "_received" and req.method == "DELETE":
         fake.clear_received()
         return _Reply(204)
+    if name == "_limits":
+        return _limits(fake, req)
     if name == "_calls" and req.method == "GET":
         return _Reply(200, fake.calls())
     if name == "_media" and req.method in ("GET", "HEAD") and rest:
         return _media(fake, rest[-1], req)
     return _Reply(404, {"error": f"no route {req.method} {req.path}"})
+
+
+def _limits(fake: FakePlatformServer, req: _Request) -> _Reply:
+    if req.method == "POST":
+        total = req.json().get("instagramQuotaTotal")
+        if not isinstance(total, int) or total < 0:
+            return _Reply(400, {"error": "instagramQuotaTotal must be a non-negative integer"})
+        fake.instagram_quota_total = total
+    elif req.method != "GET":
+        return _Reply(405, {"error": f"{req.method} /_limits is not supported"})
+    return _Reply(200, {"instagramQuotaTotal": fake.instagram_quota_total})
 
 
 def _accounts(fake: FakePlatformServer, req: _Request) -> _Reply:
@@ -800,7 +927,12 @@ def _accounts(fake: FakePlatformServer, req: _Request) -> _Reply:
         resolved = _platform(str(platform))
     except ValueError as exc:
         return _Reply(400, {"error": str(exc)})
-    store.register(resolved, account_id, token)
+    expires, refresh = body.get("expiresAt"), body.get("refreshToken")
+    expires_at = _parse_rfc3339(expires) if isinstance(expires, str) else None
+    if (expires is not None and expires_at is None) or not isinstance(refresh, str | None):
+        return _Reply(400, {"error": "expiresAt must be ISO 8601 with an offset; refreshToken a string"})
+    moment = datetime.fromtimestamp(expires_at, UTC) if expires_at is not None else None
+    store.register(resolved, account_id, token, moment, refresh or None)
     return _Reply(201, {"platform": str(resolved), "accountId": account_id})
 
 
@@ -836,7 +968,7 @@ def _media(fake: FakePlatformServer, name: str, req: _Request) -> _Reply:
 
 
 def _publish(
-    fake: FakePlatformServer, platform: Platform, account: str, key: str, apply: Callable[[], _Reply]
+    fake: FakePlatformServer, platform: Channel, account: str, key: str, apply: Callable[[], _Reply]
 ) -> Outcome:
     """Run one publish call through the fault injector."""
     fault = fake.store.draw_fault(platform, account, key)
@@ -862,7 +994,7 @@ def _count(fake: FakePlatformServer, route: str) -> None:
 # -- Facebook and Instagram (Graph API) ------------------------------------------------------------
 
 
-def _graph_auth(fake: FakePlatformServer, platform: Platform, req: _Request, owner: str) -> _Reply | None:
+def _graph_auth(fake: FakePlatformServer, platform: Channel, req: _Request, owner: str) -> _Reply | None:
     token = req.bearer or req.params().get("access_token")
     if fake.store.account_for(platform, token) != owner:
         return PROFILES[platform].auth_error()
@@ -1015,10 +1147,10 @@ def _instagram(fake: FakePlatformServer, req: _Request) -> Outcome:
         denied = _graph_auth(fake, platform, req, node)
         if denied:
             return denied
-        day_ago = time.time() - 86400
-        used = sum(1 for p in store.listed(platform, node) if p.created >= day_ago)
+        used = _instagram_quota_used(store, node)
+        total = fake.instagram_quota_total
         return _Reply(
-            200, {"data": [{"quota_usage": used, "config": {"quota_total": 100, "quota_duration": 86400}}]}
+            200, {"data": [{"quota_usage": used, "config": {"quota_total": total, "quota_duration": 86400}}]}
         )
     if req.method == "POST" and edge == "media":
         _count(fake, "instagram.media")
@@ -1100,6 +1232,11 @@ def _instagram_object(fake: FakePlatformServer, req: _Request, node: str, params
     return _graph_error(400, 100, f"Unsupported get request. Object with ID '{node}' does not exist")
 
 
+def _instagram_quota_used(store: _Store, owner: str) -> int:
+    day_ago = time.time() - 86400
+    return sum(1 for p in store.listed(Platform.INSTAGRAM, owner) if p.created >= day_ago)
+
+
 def _instagram_publish(fake: FakePlatformServer, owner: str, creation_id: str) -> Outcome:
     store = fake.store
     with store.lock:
@@ -1111,6 +1248,9 @@ def _instagram_publish(fake: FakePlatformServer, owner: str, creation_id: str) -
         return _graph_error(400, 100, "A carousel item cannot be published on its own")
     if _container_status(snapshot) != "FINISHED":
         return _graph_error(400, 9007, "Media ID is not available", subcode=2207027)
+    if _instagram_quota_used(store, owner) >= fake.instagram_quota_total:
+        # the publishing limit is enforced on media_publish (IG Content Publishing, "Rate limit")
+        return _graph_error(400, 9, "Application request limit reached", subcode=2207042)
 
     def apply() -> _Reply:
         with store.lock:
@@ -1164,6 +1304,8 @@ def _x(fake: FakePlatformServer, req: _Request) -> Outcome:
     platform = Platform.TWITTER
     account = fake.store.account_for(platform, req.bearer)
     parts = req.segments[1:]
+    if parts == ["2", "oauth2", "token"]:
+        return _oauth(fake, req)
     if parts == ["2", "tweets"] and req.method == "POST":
         _count(fake, "x.tweets")
         return PROFILES[platform].auth_error() if account is None else _x_post(fake, account, req.json())
@@ -1736,6 +1878,8 @@ def _youtube_videos(fake: FakePlatformServer, req: _Request) -> _Reply:
 def _tiktok_route(fake: FakePlatformServer, req: _Request) -> Outcome:
     store, platform = fake.store, Platform.TIKTOK
     path = "/" + "/".join(req.segments[1:]) + "/"
+    if path == "/v2/oauth/token/":
+        return _oauth(fake, req)
     if req.method != "POST":
         return _tiktok({}, 405, "invalid_params", f"{req.method} is not supported")
     account = store.account_for(platform, req.bearer)
@@ -1858,6 +2002,16 @@ def _tiktok_list(fake: FakePlatformServer, account: str, req: _Request, body: di
     )
 
 
+# -- WhatsApp --------------------------------------------------------------------------------------
+
+
+def _whatsapp(fake: FakePlatformServer, req: _Request) -> Outcome:
+    """/whatsapp/... and /_whatsapp/...: served by fake_whatsapp, which builds on this module."""
+    from infra.local.fake_whatsapp import whatsapp_route
+
+    return whatsapp_route(fake, req)
+
+
 _PLATFORM_ROUTES: dict[str, Callable[[FakePlatformServer, _Request], Outcome]] = {
     "facebook": _facebook,
     "instagram": _instagram,
@@ -1865,6 +2019,9 @@ _PLATFORM_ROUTES: dict[str, Callable[[FakePlatformServer, _Request], Outcome]] =
     "linkedin": _linkedin,
     "youtube": _youtube,
     "tiktok": _tiktok_route,
+    "linkedin-oauth": _oauth,
+    "google-oauth": _oauth,
+    WHATSAPP: _whatsapp,
 }
 
 
@@ -1900,4 +2057,7 @@ def main(argv: Iterable[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Run as `python -m`, this module is __main__: the modules imported late (fake_whatsapp, fake_oauth)
+    # must build on it, not on a second copy whose classes and fault kinds are different objects.
+    sys.modules.setdefault("infra.local.fake_platforms", sys.modules[__name__])
     sys.exit(main())

@@ -48,6 +48,9 @@ class Settings(BaseModel):
     sweeper_grace_seconds: int = 90
     due_shards: int = 8
 
+    # The KMS key that wraps each credential's data key (an id, ARN or alias).
+    credentials_key_id: str = "alias/tidings-credentials"
+
     http_timeout_seconds: float = 10.0
     facebook_api_base: str = "https://graph.facebook.com/v23.0"
     instagram_api_base: str = "https://graph.facebook.com/v23.0"
@@ -56,6 +59,20 @@ class Settings(BaseModel):
     linkedin_version: str = "202610"
     youtube_api_base: str = "https://www.googleapis.com"
     tiktok_api_base: str = "https://open.tiktokapis.com"
+    # OAuth 2.0 token refresh (tidings.publishing.oauth): the token hosts that differ from the API
+    # hosts, the app's client credentials per platform, and how long before expiry to refresh.
+    linkedin_oauth_base: str = "https://www.linkedin.com"
+    google_oauth_base: str = "https://oauth2.googleapis.com"
+    x_client_id: str = ""
+    x_client_secret: str = Field(default="", repr=False)
+    linkedin_client_id: str = ""
+    linkedin_client_secret: str = Field(default="", repr=False)
+    google_client_id: str = ""
+    google_client_secret: str = Field(default="", repr=False)
+    tiktok_client_key: str = ""
+    tiktok_client_secret: str = Field(default="", repr=False)
+    token_refresh_margin_seconds: int = 600
+    whatsapp_api_base: str = "https://graph.facebook.com/v23.0"
 
     @field_validator("retry_intervals", "default_platforms", mode="before")
     @classmethod

@@ -324,5 +324,8 @@ def test_client_env_points_each_client_at_its_prefix(fake: FakePlatformServer) -
         "TIDINGS_LINKEDIN_API_BASE": f"{fake.url}/linkedin",
         "TIDINGS_YOUTUBE_API_BASE": f"{fake.url}/youtube",
         "TIDINGS_TIKTOK_API_BASE": f"{fake.url}/tiktok",
+        "TIDINGS_LINKEDIN_OAUTH_BASE": f"{fake.url}/linkedin-oauth",
+        "TIDINGS_GOOGLE_OAUTH_BASE": f"{fake.url}/google-oauth",
+        "TIDINGS_WHATSAPP_API_BASE": f"{fake.url}/whatsapp/v23.0",
     }
     assert client_env_for(fake.url + "/") == fake.client_env()
