@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aws_cdk import App, Aspects, CfnOutput, Stack
+from aws_cdk import App, Aspects, CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_kms as kms
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
@@ -30,6 +31,14 @@ class TidingsStack(Stack):
             description="Tidings: event-driven content automation (scheduling and publishing)",
         )
         self.table = Table(self, "Table", spec=topology.TABLE)
+        # Wraps one data key per stored credential (tidings.integrations.credentials).
+        self.credentials_key = kms.Key(
+            self,
+            "CredentialsKey",
+            description="Tidings credentials: wraps the data key of each stored platform token",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
         self.layer = SharedLayer(self, "Layer")
         self.functions = Functions(self, "Functions", specs=topology.FUNCTIONS, layer=self.layer.layer)
         fns = self.functions.functions
@@ -55,6 +64,7 @@ class TidingsStack(Stack):
                 schedule_group_name=self.scheduling.group_name,
                 scheduler_role=self.scheduling.publish_role,
                 scheduler_dlq=self.scheduling.dead_letter_queue,
+                credentials_key=self.credentials_key,
             ),
         )
         for spec in topology.FUNCTIONS:

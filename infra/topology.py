@@ -24,8 +24,8 @@ class Access(StrEnum):
     TABLE_STREAM = "table:stream"
     START_PUBLISH = "publish:start"  # start/describe executions of the publish state machine
     MANAGE_SCHEDULES = "scheduler:manage"  # create/update/delete one-time schedules, pass the role
-    READ_ACCOUNT_SECRETS = "secrets:read"
-    WRITE_ACCOUNT_SECRETS = "secrets:write"
+    SEAL_CREDENTIALS = "credentials:seal"  # new data keys under the credentials key (store secrets)
+    OPEN_CREDENTIALS = "credentials:open"  # unwrap data keys (read secrets), and reseal refreshed ones
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="scheduling_api",
         description="HTTP API for scheduling posts, the queue and the optimal posting time",
-        access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.START_PUBLISH}),
+        access=frozenset(
+            {Access.TABLE_READ, Access.TABLE_WRITE, Access.START_PUBLISH, Access.SEAL_CREDENTIALS}
+        ),
         timeout_seconds=29,
     ),
     FunctionSpec(
@@ -136,7 +138,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="publish_task",
         description="Claims a due post and publishes it to each platform with a publish ledger",
-        access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.READ_ACCOUNT_SECRETS}),
+        access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.OPEN_CREDENTIALS}),
         timeout_seconds=120,
     ),
     FunctionSpec(

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.constructs.constants import (
-    ACCOUNT_SECRETS_PREFIX,
+    ENV_CREDENTIALS_KEY_ID,
     ENV_PUBLISH_STATE_MACHINE_ARN,
     ENV_SCHEDULE_GROUP,
     ENV_SCHEDULER_DLQ_ARN,
@@ -46,12 +47,11 @@ SCHEDULE_ACTIONS = [
     "scheduler:DeleteSchedule",
     "scheduler:GetSchedule",
 ]
-SECRET_READ_ACTIONS = ["secretsmanager:GetSecretValue"]
-SECRET_WRITE_ACTIONS = [
-    "secretsmanager:CreateSecret",
-    "secretsmanager:PutSecretValue",
-    "secretsmanager:DeleteSecret",
-]
+# Envelope encryption of credentials (tidings.integrations.credentials): GenerateDataKey to seal,
+# Decrypt to open. Every call must carry the Tidings encryption context with a user id (AWS KMS
+# Developer Guide, "kms:EncryptionContext:context-key" condition key).
+CREDENTIALS_SEAL_ACTIONS = ["kms:GenerateDataKey"]
+CREDENTIALS_OPEN_ACTIONS = ["kms:Decrypt"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class AccessTargets:
     schedule_group_name: str
     scheduler_role: iam.IRole
     scheduler_dlq: sqs.IQueue
+    credentials_key: kms.IKey
 
 
 class AccessGrants:
@@ -78,8 +79,8 @@ class AccessGrants:
             Access.TABLE_STREAM: self._table_stream,
             Access.START_PUBLISH: self._start_publish,
             Access.MANAGE_SCHEDULES: self._manage_schedules,
-            Access.READ_ACCOUNT_SECRETS: self._read_secrets,
-            Access.WRITE_ACCOUNT_SECRETS: self._write_secrets,
+            Access.SEAL_CREDENTIALS: self._seal_credentials,
+            Access.OPEN_CREDENTIALS: self._open_credentials,
         }
 
     @property
@@ -181,34 +182,25 @@ class AccessGrants:
             with_children=True,
         )
 
-    # -- platform account secrets -------------------------------------------------------------
+    # -- credentials ---------------------------------------------------------------------------
 
-    def _secrets_arn(self) -> str:
-        return self.stack.format_arn(
-            service="secretsmanager",
-            resource="secret",
-            resource_name=f"{ACCOUNT_SECRETS_PREFIX}*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    def _credentials_statement(self, actions: list[str]) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            actions=actions,
+            resources=[self.targets.credentials_key.key_arn],
+            conditions={
+                "StringEquals": {"kms:EncryptionContext:tidings:purpose": "credentials"},
+                "Null": {"kms:EncryptionContext:tidings:userId": "false"},
+            },
         )
 
-    def _acknowledge_secrets(self, role: iam.Role) -> None:
-        acknowledge(
-            role,
-            "AwsSolutions-IAM5",
-            "One secret per connected platform account, named at run time (and Secrets Manager "
-            "appends a random suffix to every secret ARN); limited to the Tidings account prefix.",
-            applies_to=[nag_arn("secretsmanager", f"secret:{ACCOUNT_SECRETS_PREFIX}*")],
-            with_children=True,
-        )
+    def _seal_credentials(self, function: lambda_.Function, role: iam.Role) -> None:
+        role.add_to_principal_policy(self._credentials_statement(CREDENTIALS_SEAL_ACTIONS))
+        function.add_environment(ENV_CREDENTIALS_KEY_ID, self.targets.credentials_key.key_arn)
 
-    def _read_secrets(self, function: lambda_.Function, role: iam.Role) -> None:
+    def _open_credentials(self, function: lambda_.Function, role: iam.Role) -> None:
+        # a refreshed token is sealed anew, so opening goes with sealing
         role.add_to_principal_policy(
-            iam.PolicyStatement(actions=SECRET_READ_ACTIONS, resources=[self._secrets_arn()])
+            self._credentials_statement(CREDENTIALS_OPEN_ACTIONS + CREDENTIALS_SEAL_ACTIONS)
         )
-        self._acknowledge_secrets(role)
-
-    def _write_secrets(self, function: lambda_.Function, role: iam.Role) -> None:
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=SECRET_WRITE_ACTIONS, resources=[self._secrets_arn()])
-        )
-        self._acknowledge_secrets(role)
+        function.add_environment(ENV_CREDENTIALS_KEY_ID, self.targets.credentials_key.key_arn)

@@ -12,7 +12,6 @@ from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
-from tidings.accounts import SECRET_PREFIX
 from tidings.config import Settings
 
 STACK_BASE_NAME = "Tidings"
@@ -39,8 +38,7 @@ ENV_SCHEDULE_GROUP = "TIDINGS_SCHEDULE_GROUP"
 ENV_SCHEDULER_ROLE_ARN = "TIDINGS_SCHEDULER_ROLE_ARN"
 ENV_SCHEDULER_DLQ_ARN = "TIDINGS_SCHEDULER_DLQ_ARN"
 
-# Platform account tokens live in Secrets Manager under this prefix (tidings.accounts).
-ACCOUNT_SECRETS_PREFIX = SECRET_PREFIX
+ENV_CREDENTIALS_KEY_ID = "TIDINGS_CREDENTIALS_KEY_ID"
 
 # The schedule group of the per-post one-time schedules, as the settings name it.
 DEFAULT_SCHEDULE_GROUP = Settings().schedule_group

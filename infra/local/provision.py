@@ -51,6 +51,7 @@ _RESOURCE_SETTINGS = (
     "TIDINGS_SCHEDULER_ROLE_ARN",
     "TIDINGS_SCHEDULER_DLQ_ARN",
     "TIDINGS_REGION",
+    "TIDINGS_CREDENTIALS_KEY_ID",
 )
 
 # Services the handlers (and this runtime) reach, and which local endpoint plays each. botocore
@@ -131,6 +132,7 @@ class LocalStack:
     scheduler_dlq: Queue
     stream_failure_queues: dict[str, Queue]
     periodic_schedules: dict[str, str]  # schedule name -> function
+    credentials_key_arn: str = ""
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -186,6 +188,17 @@ def _create_table(ddb: DynamoDBClient, name: str) -> tuple[str, str]:
     return description["TableArn"], description["LatestStreamArn"]
 
 
+def _create_credentials_key(kms: Any) -> str:
+    """The symmetric key that wraps every credential's data key (the stack's CredentialsKey)."""
+    arn: str = kms.create_key(
+        Description="Tidings credentials: wraps one data key per stored secret",
+        KeyUsage="ENCRYPT_DECRYPT",
+        KeySpec="SYMMETRIC_DEFAULT",
+    )["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName=f"alias/{RESOURCE_PREFIX}-credentials", TargetKeyId=arn)
+    return arn
+
+
 def _create_queue(sqs: Any, name: str) -> Queue:
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -214,6 +227,8 @@ def provision(endpoints: Endpoints, *, extra_env: Mapping[str, str] | None = Non
     ddb: DynamoDBClient = client("dynamodb", endpoints)
     table_name = RESOURCE_PREFIX
     table_arn, stream_arn = _create_table(ddb, table_name)
+
+    credentials_key_arn = _create_credentials_key(client("kms", endpoints))
 
     sqs = client("sqs", endpoints)
     scheduler_dlq = _create_queue(sqs, f"{RESOURCE_PREFIX}-scheduler-dlq")
@@ -289,6 +304,7 @@ def provision(endpoints: Endpoints, *, extra_env: Mapping[str, str] | None = Non
         scheduler_dlq=scheduler_dlq,
         stream_failure_queues=failure_queues,
         periodic_schedules=periodic,
+        credentials_key_arn=credentials_key_arn,
     )
     stack.env = handler_env(stack, extra_env)
     return stack
@@ -309,6 +325,7 @@ def handler_env(stack: LocalStack, extra_env: Mapping[str, str] | None = None) -
             "TIDINGS_SCHEDULER_ROLE_ARN": stack.scheduler_role_arn,
             "TIDINGS_SCHEDULER_DLQ_ARN": stack.scheduler_dlq.arn,
             "TIDINGS_REGION": stack.endpoints.region,
+            "TIDINGS_CREDENTIALS_KEY_ID": stack.credentials_key_arn,
         }
     )
     return env

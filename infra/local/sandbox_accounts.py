@@ -1,5 +1,5 @@
 """Connect a user's accounts on the fake platform server, in both places that must agree: the fake
-(which checks tokens like the real platforms) and Tidings' account store (table + Secrets Manager).
+(which checks tokens like the real platforms) and Tidings' account store (sealed with KMS).
 
 Used by `tidings dev` for the sample user and by `tidings connect USER_ID` for any other user. The
 process must already have the local stack's environment (endpoints, table name).

@@ -1,130 +1,356 @@
-"""Connected platform accounts: the account id in the table, the access token in Secrets Manager.
+"""Connected platform accounts: who publishes where, with which (sealed) credentials.
 
-Item `USER#<id> / ACCOUNT#<platform>` holds the account id and the secret's name; the token itself
-lives only in the secret `tidings/accounts/<userId>/<platform>`, so it never enters the table, its
-stream, logs or API responses.
+Item `USER#<id> / ACCOUNT#<platform>` (one account per platform per user: a post names platforms,
+and each platform publishes through the user's one account there) holds the account id, the token's
+expiry, a masked hint, and the access and refresh tokens sealed by the credential vault
+(tidings.integrations.credentials: a KMS data key per secret, AES-256-GCM, bound to the user and the
+account). Tokens never enter logs, errors, API responses or the table in plaintext.
 """
 
 from __future__ import annotations
 
-import json
+import re
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tidings.clock import DEFAULT_CLOCK, Clock, iso_ms
-from tidings.config import get_settings
+from tidings.clock import DEFAULT_CLOCK, Clock, iso_ms, parse_iso
+from tidings.errors import NotFound, ValidationFailed
+from tidings.integrations.credentials import CredentialVault, SealedSecret, mask
 from tidings.platforms import Platform
 from tidings.publishing.base import AccountCredentials
 from tidings.store import keys
-from tidings.store.dynamo import deserialize, dynamodb_client, serialize
+from tidings.store.dynamo import deserialize, dynamodb_client, serialize, serialize_value
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_secretsmanager import SecretsManagerClient
 
-SECRET_PREFIX = "tidings/accounts/"  # noqa: S105 - a name prefix, not a secret
+WHATSAPP = "whatsapp"
+# Post platforms plus the messaging channel: every kind of account a user can connect.
+ACCOUNT_PLATFORMS: tuple[str, ...] = (*(p.value for p in Platform), WHATSAPP)
+# Platforms whose tokens can be renewed with an OAuth 2.0 refresh_token grant (Meta Page, Instagram
+# and WhatsApp system-user tokens are long-lived and renewed by reconnecting).
+REFRESHABLE_PLATFORMS = frozenset({"twitter", "linkedin", "youtube", "tiktok"})
+
+# The documented shape of each platform's account id (see AccountCredentials).
+_ACCOUNT_ID_RULES: dict[str, tuple[re.Pattern[str], str]] = {
+    "facebook": (re.compile(r"^\d{5,25}$"), "a numeric Page id"),
+    "instagram": (re.compile(r"^\d{5,25}$"), "a numeric Instagram professional account (IG user) id"),
+    "twitter": (re.compile(r"^\d{1,25}$"), "a numeric X user id"),
+    "linkedin": (
+        re.compile(r"^urn:li:(person|organization):[A-Za-z0-9_-]{1,64}$"),
+        "a person or organization URN, e.g. urn:li:organization:2414183",
+    ),
+    "youtube": (re.compile(r"^UC[A-Za-z0-9_-]{22}$"), "a channel id (UC followed by 22 characters)"),
+    "tiktok": (re.compile(r"^[A-Za-z0-9._-]{1,128}$"), "the user's open_id"),
+    "whatsapp": (re.compile(r"^\d{5,25}$"), "a numeric WhatsApp business phone-number id"),
+}
+_MAX_TOKEN = 8192
 
 
-def secret_name(user_id: str, platform: Platform) -> str:
-    return f"{SECRET_PREFIX}{user_id}/{platform}"
+@dataclass(frozen=True)
+class Account:
+    """A connected account as the user may see it: no secret, a masked hint at most."""
+
+    user_id: str
+    platform: str
+    account_id: str
+    connected_at: datetime
+    expires_at: datetime | None
+    has_refresh_token: bool
+    token_hint: str
+    refreshed_at: datetime | None = None
+    revision: int = 1
+
+    @property
+    def refreshable(self) -> bool:
+        return self.has_refresh_token and self.platform in REFRESHABLE_PLATFORMS
+
+
+@dataclass(frozen=True)
+class StoredCredentials:
+    account: Account
+    access_token: str
+    refresh_token: str | None
+
+    def __repr__(self) -> str:  # never print a token
+        return (
+            f"StoredCredentials(platform={self.account.platform!r}, account_id={self.account.account_id!r})"
+        )
+
+    def for_client(self) -> AccountCredentials:
+        return AccountCredentials(
+            platform=self.account.platform, account_id=self.account.account_id, access_token=self.access_token
+        )
+
+
+class CredentialsChanged(Exception):
+    """Another writer stored new tokens for the account first."""
+
+
+def check_platform(platform: str) -> str:
+    if platform not in ACCOUNT_PLATFORMS:
+        raise ValidationFailed(
+            f"unknown platform: {platform!r}",
+            {"field": "platform", "value": platform, "supported": list(ACCOUNT_PLATFORMS)},
+            code="unknown_platform",
+        )
+    return platform
+
+
+def check_account_id(platform: str, account_id: str) -> None:
+    pattern, expected = _ACCOUNT_ID_RULES[platform]
+    if not pattern.match(account_id):
+        raise ValidationFailed(
+            f"not a {platform} account id: expected {expected}",
+            {"field": "accountId", "platform": platform, "expected": expected},
+            code="invalid_account_id",
+        )
+
+
+def check_token(value: str, field: str) -> None:
+    # the value itself never goes into the error
+    if not value.strip() or len(value) > _MAX_TOKEN or any(c.isspace() for c in value):
+        raise ValidationFailed(
+            f"{field} must be a non-empty token of at most {_MAX_TOKEN} characters without spaces",
+            {"field": field},
+            code="invalid_token",
+        )
 
 
 class AccountStore:
-    """Reads and writes connected accounts. Tokens are cached briefly in memory (a warm function
-    publishing many posts must not fetch the same secret for each)."""
+    """Reads and writes connected accounts. Opened credentials are cached briefly in memory (a warm
+    function publishing many posts must not call KMS for each)."""
 
     CACHE_SECONDS = 60.0
 
     def __init__(
         self,
         table_name: str,
+        vault: CredentialVault,
         dynamodb: DynamoDBClient | None = None,
-        secrets: SecretsManagerClient | None = None,
         clock: Clock = DEFAULT_CLOCK,
     ) -> None:
         self.table = table_name
+        self.vault = vault
         self.dynamodb = dynamodb or dynamodb_client()
-        self._secrets = secrets
         self.clock = clock
-        self._cache: dict[tuple[str, Platform], tuple[float, AccountCredentials | None]] = {}
+        self._cache: dict[tuple[str, str], tuple[float, StoredCredentials | None]] = {}
         self._lock = threading.Lock()
 
-    @property
-    def secrets(self) -> SecretsManagerClient:
-        if self._secrets is None:
-            import boto3
+    # -- writes ----------------------------------------------------------------------------------
 
-            self._secrets = boto3.client("secretsmanager")
-        return self._secrets
-
-    def connect(self, user_id: str, platform: Platform, account_id: str, access_token: str) -> None:
-        name = secret_name(user_id, platform)
-        payload = json.dumps({"accessToken": access_token})
-        try:
-            self.secrets.create_secret(Name=name, SecretString=payload)
-        except self.secrets.exceptions.ResourceExistsException:
-            self.secrets.put_secret_value(SecretId=name, SecretString=payload)
-        self.dynamodb.put_item(
-            TableName=self.table,
-            Item=serialize(
-                {
-                    "PK": keys.user_pk(user_id),
-                    "SK": keys.account_sk(platform),
-                    "EntityType": keys.ACCOUNT_ENTITY,
-                    "user_id": user_id,
-                    "platform": str(platform),
-                    "account_id": account_id,
-                    "secret_name": name,
-                    "connected_at": iso_ms(self.clock.now()),
-                }
-            ),
+    def connect(
+        self,
+        user_id: str,
+        platform: str,
+        account_id: str,
+        access_token: str,
+        *,
+        refresh_token: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> Account:
+        """Connect (or reconnect, replacing) the user's account on `platform`."""
+        check_platform(platform)
+        check_account_id(platform, account_id)
+        check_token(access_token, "accessToken")
+        if refresh_token is not None:
+            check_token(refresh_token, "refreshToken")
+        now = self.clock.now()
+        account = Account(
+            user_id=user_id,
+            platform=platform,
+            account_id=account_id,
+            connected_at=now,
+            expires_at=expires_at,
+            has_refresh_token=refresh_token is not None,
+            token_hint=mask(access_token),
         )
-        with self._lock:
-            self._cache.pop((user_id, platform), None)
+        sealed = self._seal(user_id, platform, account_id, access_token, refresh_token)
+        self.dynamodb.put_item(TableName=self.table, Item=serialize(_to_item(account) | sealed.to_item()))
+        self._forget(user_id, platform)
+        return account
 
-    def credentials(self, user_id: str, platform: Platform) -> AccountCredentials | None:
-        """The account and its token, or None when the user has not connected this platform."""
+    def store_refreshed(
+        self,
+        current: StoredCredentials,
+        access_token: str,
+        refresh_token: str | None,
+        expires_at: datetime | None,
+    ) -> StoredCredentials:
+        """Replace the tokens after a refresh, if nobody else did since `current` was read."""
+        acc = current.account
+        now = self.clock.now()
+        sealed = self._seal(acc.user_id, acc.platform, acc.account_id, access_token, refresh_token)
+        updated = Account(
+            user_id=acc.user_id,
+            platform=acc.platform,
+            account_id=acc.account_id,
+            connected_at=acc.connected_at,
+            expires_at=expires_at,
+            has_refresh_token=refresh_token is not None,
+            token_hint=mask(access_token),
+            refreshed_at=now,
+            revision=acc.revision + 1,
+        )
+        try:
+            self.dynamodb.put_item(
+                TableName=self.table,
+                Item=serialize(_to_item(updated) | sealed.to_item()),
+                ConditionExpression="revision = :rev AND account_id = :acc",
+                ExpressionAttributeValues={
+                    ":rev": serialize_value(acc.revision),
+                    ":acc": serialize_value(acc.account_id),
+                },
+            )
+        except self.dynamodb.exceptions.ConditionalCheckFailedException as exc:
+            self._forget(acc.user_id, acc.platform)
+            raise CredentialsChanged() from exc
+        fresh = StoredCredentials(updated, access_token, refresh_token)
+        with self._lock:
+            self._cache[(acc.user_id, acc.platform)] = (time.monotonic(), fresh)
+        return fresh
+
+    def disconnect(self, user_id: str, platform: str) -> Account:
+        check_platform(platform)
+        resp = self.dynamodb.delete_item(
+            TableName=self.table,
+            Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.account_sk(platform)}),
+            ReturnValues="ALL_OLD",
+        )
+        self._forget(user_id, platform)
+        if "Attributes" not in resp:
+            raise NotFound(
+                f"no {platform} account is connected", {"platform": platform}, code="account_not_found"
+            )
+        return _from_item(deserialize(resp["Attributes"]))
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def get(self, user_id: str, platform: str) -> Account | None:
+        item = self._item(user_id, platform)
+        return _from_item(item) if item else None
+
+    def require(self, user_id: str, platform: str) -> Account:
+        check_platform(platform)
+        account = self.get(user_id, platform)
+        if account is None:
+            raise NotFound(
+                f"no {platform} account is connected", {"platform": platform}, code="account_not_found"
+            )
+        return account
+
+    def list(self, user_id: str) -> list[Account]:
+        resp = self.dynamodb.query(
+            TableName=self.table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues=serialize(
+                {":pk": keys.user_pk(user_id), ":prefix": keys.account_sk("")}
+            ),
+            ConsistentRead=True,
+        )
+        accounts = [_from_item(deserialize(raw)) for raw in resp.get("Items", [])]
+        return sorted(accounts, key=lambda a: ACCOUNT_PLATFORMS.index(a.platform))
+
+    def stored(self, user_id: str, platform: str, *, fresh: bool = False) -> StoredCredentials | None:
+        """The account with its opened tokens, or None when the user has not connected `platform`."""
+        key = (user_id, str(platform))
         now = time.monotonic()
+        if not fresh:
+            with self._lock:
+                cached = self._cache.get(key)
+                if cached and now - cached[0] < self.CACHE_SECONDS:
+                    return cached[1]
+        item = self._item(user_id, str(platform))
+        creds = None
+        if item is not None:
+            account = _from_item(item)
+            secret = self.vault.open(
+                user_id, _subject(account.platform, account.account_id), SealedSecret.from_item(item)
+            )
+            creds = StoredCredentials(account, str(secret["accessToken"]), secret.get("refreshToken"))
         with self._lock:
-            cached = self._cache.get((user_id, platform))
-            if cached and now - cached[0] < self.CACHE_SECONDS:
-                return cached[1]
-        creds = self._load(user_id, platform)
-        with self._lock:
-            self._cache[(user_id, platform)] = (now, creds)
+            self._cache[key] = (now, creds)
         return creds
 
-    def _load(self, user_id: str, platform: Platform) -> AccountCredentials | None:
+    def credentials(self, user_id: str, platform: str) -> AccountCredentials | None:
+        stored = self.stored(user_id, platform)
+        return stored.for_client() if stored else None
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _item(self, user_id: str, platform: str) -> dict[str, Any] | None:
         resp = self.dynamodb.get_item(
             TableName=self.table,
             Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.account_sk(platform)}),
             ConsistentRead=True,
         )
-        if "Item" not in resp:
-            return None
-        item: dict[str, Any] = deserialize(resp["Item"])
-        try:
-            secret = self.secrets.get_secret_value(SecretId=item["secret_name"])
-        except self.secrets.exceptions.ResourceNotFoundException:
-            return None
-        token = json.loads(secret["SecretString"])["accessToken"]
-        return AccountCredentials(platform=platform, account_id=item["account_id"], access_token=token)
+        return deserialize(resp["Item"]) if "Item" in resp else None
 
-    def connected_platforms(self, user_id: str) -> dict[Platform, datetime | None]:
-        resp = self.dynamodb.query(
-            TableName=self.table,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-            ExpressionAttributeValues=serialize({":pk": keys.user_pk(user_id), ":prefix": "ACCOUNT#"}),
-        )
-        out: dict[Platform, datetime | None] = {}
-        for raw in resp.get("Items", []):
-            item = deserialize(raw)
-            out[Platform(item["platform"])] = None
-        return out
+    def _seal(
+        self, user_id: str, platform: str, account_id: str, access_token: str, refresh_token: str | None
+    ) -> SealedSecret:
+        secret: dict[str, str] = {"accessToken": access_token}
+        if refresh_token is not None:
+            secret["refreshToken"] = refresh_token
+        return self.vault.seal(user_id, _subject(platform, account_id), secret)
+
+    def _forget(self, user_id: str, platform: str) -> None:
+        with self._lock:
+            self._cache.pop((user_id, platform), None)
 
 
-def connect_account(user_id: str, platform: Platform, account_id: str, access_token: str) -> None:
-    """Connect a platform account for a user (used by the local runtime to connect the sample user)."""
-    AccountStore(get_settings().table_name).connect(user_id, Platform(platform), account_id, access_token)
+def _subject(platform: str, account_id: str) -> str:
+    """What the sealed tokens are bound to besides the user: this platform account."""
+    return f"account:{platform}:{account_id}"
+
+
+def _to_item(account: Account) -> dict[str, Any]:
+    return {
+        "PK": keys.user_pk(account.user_id),
+        "SK": keys.account_sk(account.platform),
+        "EntityType": keys.ACCOUNT_ENTITY,
+        "user_id": account.user_id,
+        "platform": account.platform,
+        "account_id": account.account_id,
+        "connected_at": iso_ms(account.connected_at),
+        "expires_at": iso_ms(account.expires_at) if account.expires_at else None,
+        "has_refresh_token": account.has_refresh_token,
+        "token_hint": account.token_hint,
+        "refreshed_at": iso_ms(account.refreshed_at) if account.refreshed_at else None,
+        "revision": account.revision,
+    }
+
+
+def _from_item(item: dict[str, Any]) -> Account:
+    return Account(
+        user_id=item["user_id"],
+        platform=item["platform"],
+        account_id=item["account_id"],
+        connected_at=parse_iso(item["connected_at"]),
+        expires_at=parse_iso(item["expires_at"]) if item.get("expires_at") else None,
+        has_refresh_token=bool(item.get("has_refresh_token", False)),
+        token_hint=str(item.get("token_hint", "••••")),
+        refreshed_at=parse_iso(item["refreshed_at"]) if item.get("refreshed_at") else None,
+        revision=int(item.get("revision", 1)),
+    )
+
+
+def connect_account(
+    user_id: str,
+    platform: str,
+    account_id: str,
+    access_token: str,
+    *,
+    refresh_token: str | None = None,
+    expires_at: datetime | None = None,
+) -> Account:
+    """Connect a platform account for a user (the local runtime connects its sandbox users this way)."""
+    from tidings.wiring import account_store
+
+    store = account_store()
+    return store.connect(
+        user_id, platform, account_id, access_token, refresh_token=refresh_token, expires_at=expires_at
+    )

@@ -14,11 +14,13 @@ from tidings.clock import DEFAULT_CLOCK
 from tidings.config import get_settings
 
 if TYPE_CHECKING:
+    import httpx
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
     from tidings.accounts import AccountStore
     from tidings.aws.publishing import StepFunctionsPublishStarter
     from tidings.publishing.step import PublishStep
+    from tidings.publishing.tokens import FreshCredentials
     from tidings.scheduling.service import SchedulingService
     from tidings.scheduling.sync import ScheduleSync
     from tidings.store.posts import PostRepository
@@ -44,8 +46,31 @@ def publish_starter() -> StepFunctionsPublishStarter:
 @lru_cache(maxsize=1)
 def account_store() -> AccountStore:
     from tidings.accounts import AccountStore
+    from tidings.integrations.credentials import CredentialVault
 
-    return AccountStore(get_settings().table_name)
+    s = get_settings()
+    return AccountStore(s.table_name, CredentialVault(s.credentials_key_id))
+
+
+@lru_cache(maxsize=1)
+def publishing_http() -> httpx.Client:
+    from tidings.publishing.clients import default_http_client
+
+    return default_http_client(get_settings())
+
+
+@lru_cache(maxsize=1)
+def publishing_credentials() -> FreshCredentials:
+    from tidings.publishing.oauth import TokenRefresher
+    from tidings.publishing.tokens import FreshCredentials
+
+    s = get_settings()
+    return FreshCredentials(
+        account_store(),
+        TokenRefresher(s, publishing_http(), DEFAULT_CLOCK),
+        DEFAULT_CLOCK,
+        s.token_refresh_margin_seconds,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -76,12 +101,12 @@ def publish_step() -> PublishStep:
 
     from tidings.platforms import Platform
     from tidings.publishing.base import PlatformClient
-    from tidings.publishing.clients import build_client, default_http_client
+    from tidings.publishing.clients import build_client
     from tidings.publishing.step import PublishStep
     from tidings.store.ledger import PublishLedger
 
     s = get_settings()
-    http = default_http_client(s)
+    http = publishing_http()
     clients: dict[Platform, PlatformClient] = {}
 
     def client_for(platform: Platform) -> PlatformClient:
@@ -94,7 +119,7 @@ def publish_step() -> PublishStep:
         settings=s,
         posts=post_repository(),
         ledger=PublishLedger(s.table_name),
-        accounts=account_store(),
+        accounts=publishing_credentials(),
         clients=client_for,
         clock=DEFAULT_CLOCK,
         pool=ThreadPoolExecutor(max_workers=32, thread_name_prefix="publish"),

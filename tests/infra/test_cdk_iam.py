@@ -29,7 +29,6 @@ SCHEDULES = {
     "scheduler:GetSchedule",
     "iam:PassRole",
 }
-SECRETS_READ = {"secretsmanager:GetSecretValue"}
 
 EXPECTED_ACTIONS = {
     "scheduling_api": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | START,
@@ -42,7 +41,7 @@ EXPECTED_ACTIONS = {
     | KEY_WRITE
     | START
     | SCHEDULES,
-    "publish_task": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | SECRETS_READ,
+    "publish_task": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE,
     "sweeper": LOGS | XRAY | READ | KEY_READ | START,
 }
 
@@ -105,16 +104,50 @@ def test_table_writes_reach_the_table_only(template: Template) -> None:
 
 def test_the_table_key_is_usable_only_through_dynamodb(template: Template) -> None:
     key_id, _ = by_path(template, "Table/Key/Resource")
+    credentials_key, _ = by_path(template, "CredentialsKey/Resource")
     role_id = role_of_function(template, "publish_task")
     statements = [
         s for s in _statements(template, role_id) if any(a.startswith("kms:") for a in as_list(s["Action"]))
     ]
+    table_key = [s for s in statements if [ref(r) for r in as_list(s["Resource"])] == [key_id]]
 
-    assert statements
-    for statement in statements:
-        assert [ref(r) for r in as_list(statement["Resource"])] == [key_id]
+    assert table_key
+    assert all([ref(r) for r in as_list(s["Resource"])] in ([key_id], [credentials_key]) for s in statements)
+    for statement in table_key:
         via = statement["Condition"]["StringEquals"]["kms:ViaService"]
         assert render(via) == "dynamodb.<AWS::Region>.amazonaws.com"
+
+
+def _credentials_actions(template: Template, function_name: str) -> tuple[set[str], list[dict[str, object]]]:
+    key_id, _ = by_path(template, "CredentialsKey/Resource")
+    statements = [
+        s
+        for s in _statements(template, role_of_function(template, function_name))
+        if [ref(r) for r in as_list(s["Resource"])] == [f"{key_id}.Arn"] or ref(s["Resource"]) == key_id
+    ]
+    actions = {a for s in statements for a in as_list(s["Action"])}
+    return actions, statements
+
+
+def test_credentials_are_sealed_by_the_api_and_opened_only_by_the_publisher(template: Template) -> None:
+    api, _ = _credentials_actions(template, "scheduling_api")
+    publisher, statements = _credentials_actions(template, "publish_task")
+
+    assert api == {"kms:GenerateDataKey"}
+    assert publisher == {"kms:Decrypt", "kms:GenerateDataKey"}
+    assert _credentials_actions(template, "sweeper")[0] == set()
+    assert _credentials_actions(template, "schedule_sync")[0] == set()
+    for statement in statements:
+        condition = statement["Condition"]
+        assert condition["StringEquals"] == {"kms:EncryptionContext:tidings:purpose": "credentials"}  # type: ignore[index]
+        assert condition["Null"] == {"kms:EncryptionContext:tidings:userId": "false"}  # type: ignore[index]
+
+
+def test_the_credentials_key_rotates_and_is_kept(template: Template) -> None:
+    _, key = by_path(template, "CredentialsKey/Resource")
+
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == "Retain"
 
 
 def test_publishing_rights_are_on_the_publish_state_machine_only(template: Template) -> None:
@@ -140,14 +173,6 @@ def test_schedule_management_is_limited_to_the_tidings_group_and_role(template: 
     (pass_role,) = [s for s in _statements(template, role_id) if s["Action"] == "iam:PassRole"]
     assert ref(pass_role["Resource"]) == scheduler_role_id
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
-
-
-def test_account_secrets_are_read_under_the_tidings_prefix_only(template: Template) -> None:
-    grants = allowed(template, role_of_function(template, "publish_task"))
-
-    assert grants["secretsmanager:GetSecretValue"] == {
-        "arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:tidings/accounts/*"
-    }
 
 
 def test_each_function_writes_to_its_own_log_group_only(template: Template) -> None:

@@ -19,9 +19,9 @@ from tidings.platforms import Platform
 class AccountCredentials:
     """A connected platform account. `account_id` is the Page id (Facebook), IG user id
     (Instagram), X user id (twitter), person/organization URN (LinkedIn), channel id (YouTube)
-    or open id (TikTok)."""
+    or open id (TikTok), or phone-number id (WhatsApp)."""
 
-    platform: Platform
+    platform: str
     account_id: str
     access_token: str = field(repr=False)
 

@@ -1,0 +1,1 @@
+"""Integrations: the credential vault, and what is connected to what."""
