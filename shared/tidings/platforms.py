@@ -29,15 +29,20 @@ class PlatformRules:
     requires_media: bool = False
     requires_video: bool = False
     weighted_length: bool = False  # X counts URLs as 23 and wide characters as 2
+    max_media: int | None = None  # media items in one post
+    video_alone: bool = False  # a video (or GIF on X) must be the post's only media item
 
 
+# Media: Facebook Pages take one video (/videos) or photos (/photos, several as an album); Instagram
+# carousels hold up to 10 items, images and videos mixed; X attaches up to 4 photos or one GIF or
+# video; LinkedIn posts carry one video or up to 20 images (MultiImage); YouTube and TikTok one video.
 RULES: dict[Platform, PlatformRules] = {
-    Platform.FACEBOOK: PlatformRules(max_text=63_206),
-    Platform.INSTAGRAM: PlatformRules(max_text=2_200, max_hashtags=30, requires_media=True),
-    Platform.TWITTER: PlatformRules(max_text=280, weighted_length=True),
-    Platform.LINKEDIN: PlatformRules(max_text=3_000),
-    Platform.YOUTUBE: PlatformRules(max_text=5_000, requires_media=True, requires_video=True),
-    Platform.TIKTOK: PlatformRules(max_text=2_200, requires_media=True, requires_video=True),
+    Platform.FACEBOOK: PlatformRules(max_text=63_206, video_alone=True),
+    Platform.INSTAGRAM: PlatformRules(max_text=2_200, max_hashtags=30, requires_media=True, max_media=10),
+    Platform.TWITTER: PlatformRules(max_text=280, weighted_length=True, max_media=4, video_alone=True),
+    Platform.LINKEDIN: PlatformRules(max_text=3_000, max_media=20, video_alone=True),
+    Platform.YOUTUBE: PlatformRules(max_text=5_000, requires_media=True, requires_video=True, max_media=1),
+    Platform.TIKTOK: PlatformRules(max_text=2_200, requires_media=True, requires_video=True, max_media=1),
 }
 
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
@@ -64,3 +69,25 @@ def text_length(platform: Platform, text: str) -> int:
 
 def is_video(url: str) -> bool:
     return url.lower().split("?", 1)[0].endswith(VIDEO_EXTENSIONS)
+
+
+def is_animated(url: str) -> bool:
+    return url.lower().split("?", 1)[0].endswith(".gif")
+
+
+def media_kind(url: str) -> str:
+    return "video" if is_video(url) else "gif" if is_animated(url) else "image"
+
+
+def media_violation(platform: Platform, urls: list[str] | tuple[str, ...]) -> str | None:
+    """Why `urls` cannot go out together on `platform` (the one rule the validation and the clients
+    share), or None."""
+    rules = RULES[platform]
+    if rules.max_media is not None and len(urls) > rules.max_media:
+        items = "item" if rules.max_media == 1 else "items"
+        return f"{platform} takes at most {rules.max_media} media {items} per post"
+    alone = [u for u in urls if is_video(u) or (platform == Platform.TWITTER and is_animated(u))]
+    if rules.video_alone and alone and len(urls) > 1:
+        what = "a GIF or video" if platform == Platform.TWITTER else "a video"
+        return f"on {platform}, {what} must be the post's only media item"
+    return None

@@ -109,6 +109,8 @@ def happy(platform: Platform) -> Script:
     if platform is Platform.FACEBOOK:
         script.on("POST", r"/1234/feed$", reply(200, {"id": "1234_99"}))
     elif platform is Platform.INSTAGRAM:
+        usage = {"data": [{"quota_usage": 3, "config": {"quota_total": 100, "quota_duration": 86400}}]}
+        script.on("GET", r"/1784/content_publishing_limit$", reply(200, usage))
         script.on("POST", r"/1784/media$", reply(200, {"id": "c1"}))
         script.on("GET", r"/c1$", reply(200, {"status_code": "FINISHED", "id": "c1"}))
         script.on("POST", r"/1784/media_publish$", reply(200, {"id": "m1"}))
@@ -743,3 +745,16 @@ def test_media_on_a_link_local_address_is_refused_without_fetching(url: str) -> 
     assert caught.value.kind is ErrorKind.PERMANENT
     assert caught.value.code == "media_url_refused"
     assert script.requests == []
+
+
+def test_instagram_at_its_publishing_limit_waits_without_creating_anything() -> None:
+    full = {"data": [{"quota_usage": 25, "config": {"quota_total": 25, "quota_duration": 86400}}]}
+    script = happy(Platform.INSTAGRAM).on("GET", r"/1784/content_publishing_limit$", reply(200, full))
+    with pytest.raises(PlatformCallError) as caught:
+        client_for(Platform.INSTAGRAM, script).publish(
+            account(Platform.INSTAGRAM), request_for(Platform.INSTAGRAM)
+        )
+    assert caught.value.kind is ErrorKind.RATE_LIMITED
+    assert caught.value.code == "publishing_limit_reached"
+    assert caught.value.retry_after == 3600.0
+    assert script.calls("POST", r"/1784/media$") == []

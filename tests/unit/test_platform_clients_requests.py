@@ -345,6 +345,8 @@ def test_linkedin_read_back_ignores_the_same_commentary_from_before_the_attempt(
 
 def _instagram(request: httpx.Request) -> httpx.Response:
     path = request.url.path
+    if path.endswith("/content_publishing_limit"):
+        return httpx.Response(200, json={"data": [{"quota_usage": 0, "config": {"quota_total": 100}}]})
     if path.endswith("/media") and request.method == "POST":
         return httpx.Response(200, json={"id": f"c{len(form(request))}"})
     if request.method == "GET" and "/media" not in path:
@@ -360,7 +362,11 @@ def test_instagram_image_then_publish_with_the_container_id() -> None:
         AccountCredentials(Platform.INSTAGRAM, "1784", TOKEN),
         PublishRequest("p", "Caption", media_urls=(PHOTO,)),
     )
-    create, publish = sent.requests[0], sent.requests[2]
+    limit, create, publish = sent.requests[0], sent.requests[1], sent.requests[3]
+    assert (limit.url.path, limit.url.params["fields"]) == (
+        "/v23.0/1784/content_publishing_limit",
+        "quota_usage,config",
+    )
     assert (create.url.path, form(create)) == (
         "/v23.0/1784/media",
         {"image_url": PHOTO, "caption": "Caption"},
@@ -374,7 +380,7 @@ def test_instagram_video_goes_out_as_a_reel() -> None:
         AccountCredentials(Platform.INSTAGRAM, "1784", TOKEN),
         PublishRequest("p", "Tour", media_urls=(VIDEO,)),
     )
-    assert form(sent.requests[0]) == {"video_url": VIDEO, "media_type": "REELS", "caption": "Tour"}
+    assert form(sent.requests[1]) == {"video_url": VIDEO, "media_type": "REELS", "caption": "Tour"}
 
 
 def test_instagram_several_images_go_out_as_a_carousel() -> None:

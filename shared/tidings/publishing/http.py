@@ -18,8 +18,9 @@ from __future__ import annotations
 import email.utils
 import ipaddress
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -154,7 +155,7 @@ def send(
     """One HTTP call. Transport failures become a classified PlatformCallError (see the module doc);
     HTTP error statuses are returned for the platform's own classification."""
     try:
-        return http.request(method, url, **kwargs)
+        response = http.request(method, url, **kwargs)
     except _NOT_SENT as exc:
         raise _transport_error(ErrorKind.RETRYABLE, "connect_failed", exc, token) from None
     except _BAD_REQUEST as exc:
@@ -165,6 +166,26 @@ def send(
     except httpx.TransportError as exc:  # closed without an answer, reset while writing or reading
         kind = ErrorKind.UNKNOWN_OUTCOME if mutating else ErrorKind.RETRYABLE
         raise _transport_error(kind, "connection_lost", exc, token) from None
+    observer = _observer.get()
+    if observer is not None:
+        observer(response)
+    return response
+
+
+# Whoever publishes can watch every answer's headers (rate-limit usage) without each client knowing.
+_observer: ContextVar[Callable[[httpx.Response], None] | None] = ContextVar(
+    "tidings_http_observer", default=None
+)
+
+
+@contextmanager
+def observing(callback: Callable[[httpx.Response], None]) -> Iterator[None]:
+    """Calls `callback` with every platform answer received in this context (this thread)."""
+    token = _observer.set(callback)
+    try:
+        yield
+    finally:
+        _observer.reset(token)
 
 
 def _transport_error(kind: ErrorKind, code: str, exc: Exception, token: str | None) -> PlatformCallError:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tidings.clock import Clock, iso_ms, parse_iso
 from tidings.config import Settings
@@ -33,9 +33,14 @@ from tidings.publishing.base import (
     Published,
     PublishRequest,
 )
+from tidings.publishing.budgets import BudgetStore, block_from_headers
+from tidings.publishing.http import observing, parse_retry_after
 from tidings.publishing.render import render
 from tidings.store.ledger import LedgerConflict, LedgerEntry, LedgerState, PublishLedger
 from tidings.store.posts import PostRepository, StaleWrite
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +61,8 @@ class Outcome:
     error: PlatformError | None = None
     retry_after: float | None = None
     published_at: datetime | None = None
+    # Held back by a rate-limit budget before anything was sent: not an attempt.
+    deferred: bool = False
 
 
 class PublishStep:
@@ -68,7 +75,9 @@ class PublishStep:
         clients: Callable[[Platform], PlatformClient],
         clock: Clock,
         pool: ThreadPoolExecutor | None = None,
+        budgets: BudgetStore | None = None,
     ) -> None:
+        self.budgets = budgets
         self.settings = settings
         self.posts = posts
         self.ledger = ledger
@@ -93,13 +102,16 @@ class PublishStep:
             logger.info("post %s v%s is no longer due here; nothing to do", post_id, version)
             return {**base, "attempt": attempt, "status": "skipped"}
 
-        self.clock.sleep_until(due_at)
         pending = [
             p
             for p in post.platforms
             if post.result_for(p).status in (PlatformStatus.PENDING, PlatformStatus.RETRYING)
         ]
-        outcomes = self._publish_all(post, pending, attempt)
+        self._prefetch_credentials(post)
+        held = self._reserve_budgets(post, pending)
+        self.clock.sleep_until(due_at)
+        outcomes = self._publish_all(post, [p for p in pending if p not in held], attempt)
+        outcomes.update(held)
         post, retry_in = self._record(post, outcomes, attempt)
         try:
             self.posts.save_claimed(post, execution_id)
@@ -134,6 +146,78 @@ class PublishStep:
             return {"status": "skipped"}
         return {"status": "failed", "reason": reason}
 
+    def _reserve_budgets(self, post: ScheduledPost, platforms: list[Platform]) -> dict[Platform, Outcome]:
+        """Take a send from each platform's rate-limit budget before the due time; the platforms
+        whose budget is used up (or that a platform told us to hold) wait for it: deferred, not sent."""
+        if self.budgets is None:
+            return {}
+        held: dict[Platform, Outcome] = {}
+        now = self.clock.now()
+        for platform in platforms:
+            try:
+                reservation = self.budgets.reserve(post.user_id, str(platform), now)
+            except Exception:  # the budget store is unavailable: send, as without budgets
+                logger.exception("rate-limit budget check failed for %s", platform)
+                continue
+            if reservation.granted:
+                continue
+            available_at = reservation.available_at or now + timedelta(minutes=1)
+            held[platform] = Outcome(
+                status=PlatformStatus.RETRYING,
+                deferred=True,
+                retry_after=max(1.0, (available_at - now).total_seconds()),
+                error=PlatformError(
+                    kind=ErrorKind.RATE_LIMITED,
+                    code="budget_delayed",
+                    message=f"{reservation.reason}; delayed until {iso_ms(available_at)}, nothing was sent",
+                ),
+            )
+        return held
+
+    def _observe(self, user_id: str, platform: Platform, response: httpx.Response) -> None:
+        """Let the platform's rate-limit answers correct the budget for every later send."""
+        if self.budgets is None:
+            return
+        now = self.clock.now()
+        block = block_from_headers(str(platform), response.headers, now)
+        if block is None and response.status_code == 429:
+            retry_after = parse_retry_after(response.headers.get("retry-after"), now) or 60.0
+            block = (now + timedelta(seconds=retry_after), f"{platform} answered 429 Too Many Requests")
+        if block is not None:
+            try:
+                self.budgets.block(user_id, str(platform), block[0], block[1], now)
+            except Exception:
+                logger.exception("could not record the %s rate-limit block", platform)
+
+    def _account(self, user_id: str, platform: Platform) -> AccountCredentials | Outcome:
+        """The account's credentials, or the outcome that stops this platform before anything is sent."""
+        try:
+            account = self.accounts.credentials(user_id, platform)
+        except PlatformCallError as exc:  # the token expired, or renewing it failed
+            error = PlatformError(kind=exc.kind, code=exc.code, message=exc.message)
+            if exc.kind.retry_possible:
+                return Outcome(status=PlatformStatus.RETRYING, error=error, retry_after=exc.retry_after)
+            return Outcome(status=PlatformStatus.FAILED, error=error)
+        if account is None:
+            return Outcome(
+                status=PlatformStatus.FAILED,
+                error=PlatformError(
+                    kind=ErrorKind.PERMANENT,
+                    code="account_not_connected",
+                    message=f"no {platform} account is connected for this user; nothing was sent",
+                ),
+            )
+        return account
+
+    def _prefetch_credentials(self, post: ScheduledPost) -> None:
+        """Open (and renew if due) each account's credentials before the due time, so neither KMS nor
+        a token refresh delays the send. Failures surface again, classified, when publishing."""
+        for platform in post.platforms:
+            try:
+                self.accounts.credentials(post.user_id, platform)
+            except Exception:  # noqa: S112 - reported by the publish call itself
+                continue
+
     # -- claim --------------------------------------------------------------------------------------
 
     def _claimed_post(
@@ -157,8 +241,11 @@ class PublishStep:
         return {p: f.result() for p, f in futures.items()}
 
     def _publish_one(self, post: ScheduledPost, platform: Platform, attempt: int) -> Outcome:
+        # Each platform counts its own attempts: one held back by a budget has not used one.
+        platform_attempt = post.result_for(platform).attempts + 1
         try:
-            return self._publish_through_ledger(post, platform, attempt)
+            with observing(lambda response: self._observe(post.user_id, platform, response)):
+                return self._publish_through_ledger(post, platform, platform_attempt)
         except Exception as exc:  # a bug or an AWS error: keep the ledger as is, try again later
             logger.exception("publishing post %s to %s failed unexpectedly", post.post_id, platform)
             return Outcome(
@@ -181,16 +268,9 @@ class PublishStep:
             prior = post.result_for(platform).last_error
             return Outcome(status=PlatformStatus.FAILED, error=prior)
 
-        account = self.accounts.credentials(user_id, platform)
-        if account is None:
-            return Outcome(
-                status=PlatformStatus.FAILED,
-                error=PlatformError(
-                    kind=ErrorKind.PERMANENT,
-                    code="account_not_connected",
-                    message=f"no {platform} account is connected for this user; nothing was sent",
-                ),
-            )
+        account = self._account(user_id, platform)
+        if isinstance(account, Outcome):
+            return account
         client = self.clients(platform)
         request = render(post, platform)
 
@@ -328,23 +408,19 @@ class PublishStep:
                 if outcome.published
                 else before.platform_post_id,
                 url=outcome.published.url if outcome.published else before.url,
-                attempts=before.attempts + 1,
+                attempts=before.attempts + (0 if outcome.deferred else 1),
                 last_error=outcome.error if outcome.status != PlatformStatus.PUBLISHED else before.last_error,
                 published_at=outcome.published_at if outcome.status == PlatformStatus.PUBLISHED else None,
             )
         now = self.clock.now()
         retrying = [p for p in post.platforms if results[p].status == PlatformStatus.RETRYING]
-        intervals = self.settings.retry_intervals
-        unknown = [
-            p for p in retrying if (e := results[p].last_error) and e.kind == ErrorKind.UNKNOWN_OUTCOME
-        ]
-        # After the last sending attempt, one more attempt reads back what is still unknown.
-        if retrying and (attempt <= len(intervals) or (unknown and self._may_send(attempt))):
-            wait = float(intervals[min(attempt, len(intervals)) - 1]) if intervals else 0.0
-            hinted = [o.retry_after for p, o in outcomes.items() if p in retrying and o.retry_after]
-            if hinted:
-                wait = max(wait, max(hinted))
-            retry_in = round(wait)
+        deferred = [p for p in retrying if p in outcomes and outcomes[p].deferred]
+        for p in retrying:
+            if p not in deferred and not self._another_attempt(results[p]):
+                results[p] = _gave_up(results[p])
+        retrying = [p for p in retrying if results[p].status == PlatformStatus.RETRYING]
+        if retrying:
+            retry_in = round(self._wait_before_next(retrying, results, outcomes))
             updated = post.model_copy(
                 update={
                     "results": results,
@@ -354,18 +430,6 @@ class PublishStep:
                 }
             )
             return updated, retry_in
-        for p in retrying:  # out of attempts: what is still retrying has failed
-            last = results[p].last_error
-            results[p] = results[p].model_copy(
-                update={
-                    "status": PlatformStatus.FAILED,
-                    "last_error": PlatformError(
-                        kind=last.kind if last else ErrorKind.RETRYABLE,
-                        code=last.code if last else "gave_up",
-                        message=f"gave up after {attempt} attempts: {last.message if last else 'no answer'}",
-                    ),
-                }
-            )
         published = [p for p in post.platforms if results[p].status == PlatformStatus.PUBLISHED]
         failed = [p for p in post.platforms if results[p].status == PlatformStatus.FAILED]
         if not failed:
@@ -388,6 +452,43 @@ class PublishStep:
             }
         )
         return updated, None
+
+    def _another_attempt(self, result: PlatformResult) -> bool:
+        """After the last sending attempt, one more attempt only reads back an unknown outcome."""
+        intervals = self.settings.retry_intervals
+        unknown = result.last_error is not None and result.last_error.kind == ErrorKind.UNKNOWN_OUTCOME
+        return result.attempts <= len(intervals) or (unknown and self._may_send(result.attempts))
+
+    def _wait_before_next(
+        self,
+        retrying: list[Platform],
+        results: dict[Platform, PlatformResult],
+        outcomes: dict[Platform, Outcome],
+    ) -> float:
+        """The back-off of the platform furthest along, or longer when a platform or a budget said so;
+        a run where every platform was only held back by a budget waits just for the budget."""
+        intervals = self.settings.retry_intervals
+        attempted = [p for p in retrying if not (p in outcomes and outcomes[p].deferred)]
+        wait = 0.0
+        if attempted and intervals:
+            furthest = max(results[p].attempts for p in attempted)
+            wait = float(intervals[min(max(furthest, 1), len(intervals)) - 1])
+        hinted = [o.retry_after for p, o in outcomes.items() if p in retrying and o.retry_after]
+        return max([wait, *hinted])
+
+
+def _gave_up(result: PlatformResult) -> PlatformResult:
+    last = result.last_error
+    return result.model_copy(
+        update={
+            "status": PlatformStatus.FAILED,
+            "last_error": PlatformError(
+                kind=last.kind if last else ErrorKind.RETRYABLE,
+                code=last.code if last else "gave_up",
+                message=f"gave up after {result.attempts} attempts: {last.message if last else 'no answer'}",
+            ),
+        }
+    )
 
 
 def _published(entry: LedgerEntry) -> Outcome:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tidings.errors import ValidationFailed
-from tidings.platforms import RULES, Platform, is_video, text_length
+from tidings.platforms import RULES, Platform, is_video, media_violation, text_length
 from tidings.publishing.render import render_text
 
 _HASHTAG = re.compile(r"^\w{1,100}$")
@@ -121,4 +121,11 @@ def check_content(
                 f"{platform} needs a video (.mp4, .mov, .m4v or .webm) in mediaUrls",
                 {"platform": str(platform), "rule": "requires_video"},
                 code="video_required",
+            )
+        violation = media_violation(platform, media_urls)
+        if violation is not None:
+            raise ValidationFailed(
+                violation,
+                {"platform": str(platform), "rule": "media", "count": len(media_urls)},
+                code="unsupported_media",
             )

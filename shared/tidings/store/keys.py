@@ -67,3 +67,15 @@ def execution_name(post_id: str, version: int) -> str:
 
 def schedule_name(post_id: str) -> str:
     return f"post-{post_id}"
+
+
+BUDGET_ENTITY = "RateBudget"
+APP_PK = "APP"  # limits a platform counts per app (all users together)
+
+
+def budget_sk(platform: str, window_seconds: int, window_start: int) -> str:
+    return f"BUDGET#{platform}#{window_seconds}#{window_start}"
+
+
+def budget_block_sk(platform: str) -> str:
+    return f"BUDGET#{platform}#BLOCKED"

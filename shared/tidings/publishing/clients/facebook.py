@@ -21,7 +21,7 @@ import httpx
 from tidings.clock import DEFAULT_CLOCK, Clock
 from tidings.config import Settings
 from tidings.models.posts import ErrorKind
-from tidings.platforms import Platform, is_video
+from tidings.platforms import Platform, is_video, media_violation
 from tidings.publishing.base import AccountCredentials, Published, PublishRequest
 from tidings.publishing.clients.graph import graph_error, parse_graph_time
 from tidings.publishing.http import READBACK_SKEW, bearer, call_error, json_body, send, text_with_link
@@ -46,13 +46,9 @@ class FacebookClient:
     def publish(self, account: AccountCredentials, request: PublishRequest) -> Published:
         videos = [url for url in request.media_urls if is_video(url)]
         photos = [url for url in request.media_urls if not is_video(url)]
-        if videos and (len(videos) > 1 or photos):
-            raise call_error(
-                ErrorKind.PERMANENT,
-                "unsupported_media",
-                "a Facebook Page post carries either one video or photos, not both",
-                token=None,
-            )
+        violation = media_violation(Platform.FACEBOOK, request.media_urls)
+        if violation is not None:
+            raise call_error(ErrorKind.PERMANENT, "unsupported_media", violation, token=None)
         if videos:
             return self._publish_video(account, request, videos[0])
         if len(photos) == 1:

@@ -62,6 +62,7 @@ class InstagramClient:
                 "an Instagram post needs an image or a video",
                 token=None,
             )
+        self._check_publishing_limit(account)
         caption = text_with_link(request)
         if len(request.media_urls) == 1:
             container = self._create_container(
@@ -92,6 +93,26 @@ class InstagramClient:
             )
         published_at = self.clock.now()
         return Published(str(media_id), self._permalink(account, str(media_id)), published_at)
+
+    def _check_publishing_limit(self, account: AccountCredentials) -> None:
+        """Read the account's rolling 24 h publishing usage first, so a post over the limit waits
+        instead of being refused (GET /{ig-user-id}/content_publishing_limit, IG Graph API reference;
+        the documented quota has varied, so the answer's quota_total decides)."""
+        body = self._get(
+            account, f"{account.account_id}/content_publishing_limit", {"fields": "quota_usage,config"}
+        )
+        data = body.get("data")
+        entry = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
+        used, config = entry.get("quota_usage"), entry.get("config") or {}
+        total = config.get("quota_total") if isinstance(config, dict) else None
+        if isinstance(used, int) and isinstance(total, int) and used >= total:
+            raise call_error(
+                ErrorKind.RATE_LIMITED,
+                "publishing_limit_reached",
+                f"the Instagram account published {used} of its {total} posts allowed in 24 hours",
+                token=account.access_token,
+                retry_after=3600.0,
+            )
 
     def _create_container(self, account: AccountCredentials, data: dict[str, str]) -> str:
         # A container is not a post: creating one publishes nothing, so its failures are retryable.

@@ -33,7 +33,7 @@ import httpx
 from tidings.clock import DEFAULT_CLOCK, Clock
 from tidings.config import Settings
 from tidings.models.posts import ErrorKind
-from tidings.platforms import Platform, is_video
+from tidings.platforms import Platform, is_video, media_violation
 from tidings.publishing.base import AccountCredentials, PlatformCallError, Published, PublishRequest
 from tidings.publishing.http import (
     READBACK_SKEW,
@@ -126,13 +126,9 @@ class LinkedInClient:
         if not urls:
             return None
         videos = [url for url in urls if is_video(url)]
-        if (videos and len(urls) > 1) or len(urls) > _MAX_IMAGES:
-            raise call_error(
-                ErrorKind.PERMANENT,
-                "unsupported_media",
-                f"a LinkedIn post carries one video or up to {_MAX_IMAGES} images",
-                token=None,
-            )
+        violation = media_violation(Platform.LINKEDIN, urls)
+        if violation is not None:
+            raise call_error(ErrorKind.PERMANENT, "unsupported_media", violation, token=None)
         if videos:
             media: dict[str, Any] = {"id": self._upload_video(account, videos[0])}
             if request.title:

@@ -29,7 +29,7 @@ import httpx
 from tidings.clock import DEFAULT_CLOCK, Clock
 from tidings.config import Settings
 from tidings.models.posts import ErrorKind
-from tidings.platforms import Platform, is_video
+from tidings.platforms import Platform, is_video, media_violation
 from tidings.publishing.base import AccountCredentials, PlatformCallError, Published, PublishRequest
 from tidings.publishing.http import (
     READBACK_SKEW,
@@ -212,14 +212,9 @@ class XClient:
 
 
 def _check_media(urls: tuple[str, ...]) -> None:
-    videos = [url for url in urls if is_video(url) or url.lower().split("?", 1)[0].endswith(".gif")]
-    if len(urls) > _MAX_PHOTOS or (videos and len(urls) > 1):
-        raise call_error(
-            ErrorKind.PERMANENT,
-            "unsupported_media",
-            "an X post carries up to 4 photos, or one GIF or video",
-            token=None,
-        )
+    violation = media_violation(Platform.TWITTER, urls)
+    if violation is not None:
+        raise call_error(ErrorKind.PERMANENT, "unsupported_media", violation, token=None)
 
 
 def _category(media: Media) -> str:
