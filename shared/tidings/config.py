@@ -72,6 +72,11 @@ class Settings(BaseModel):
     tiktok_client_key: str = ""
     tiktok_client_secret: str = Field(default="", repr=False)
     token_refresh_margin_seconds: int = 600
+    # Rate-limit budgets (tidings.publishing.budgets): on by default. `rate_budget_overrides` replaces
+    # a platform's documented limits with per-account ones, "platform:count/seconds" comma-separated
+    # (e.g. "twitter:2/60" in a test, or a raised limit an operator negotiated).
+    rate_budgets: bool = True
+    rate_budget_overrides: str = ""
     whatsapp_api_base: str = "https://graph.facebook.com/v23.0"
 
     @field_validator("retry_intervals", "default_platforms", mode="before")

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from tidings.accounts import AccountStore
     from tidings.aws.publishing import StepFunctionsPublishStarter
+    from tidings.publishing.budgets import BudgetStore
     from tidings.publishing.step import PublishStep
     from tidings.publishing.tokens import FreshCredentials
     from tidings.scheduling.service import SchedulingService
@@ -123,7 +124,17 @@ def publish_step() -> PublishStep:
         clients=client_for,
         clock=DEFAULT_CLOCK,
         pool=ThreadPoolExecutor(max_workers=32, thread_name_prefix="publish"),
+        budgets=budget_store() if s.rate_budgets else None,
     )
+
+
+@lru_cache(maxsize=1)
+def budget_store() -> BudgetStore:
+    from tidings.publishing.budgets import BudgetStore, limits_with
+    from tidings.store.dynamo import dynamodb_client
+
+    s = get_settings()
+    return BudgetStore(s.table_name, dynamodb_client(), limits_with(s.rate_budget_overrides))
 
 
 @lru_cache(maxsize=1)

@@ -197,6 +197,8 @@ def main() -> int:
     results["cold_import"] = import_ratios()
     env = {
         "TIDINGS_MIN_GAP_MINUTES": "0",
+        # the platforms' own rate limits would hold most of a thousand posts a minute back
+        "TIDINGS_RATE_BUDGETS": "false",
         "TIDINGS_MAX_QUEUE_PER_PLATFORM": "100000",
         "TIDINGS_SCHEDULE_LEAD_SECONDS": "30",
         "TIDINGS_RETRY_INTERVALS": "1,2,4",

@@ -26,6 +26,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
         "TIDINGS_RETRY_INTERVALS": "1,1,2",
         "TIDINGS_HTTP_TIMEOUT_SECONDS": "2",
         "TIDINGS_MIN_GAP_MINUTES": "0",
+        "TIDINGS_RATE_BUDGETS": "false",
     }
     with launch(
         tmp_path_factory.mktemp("tidings-faults"), env=env, args=["--sandbox-faults", FAULTS]

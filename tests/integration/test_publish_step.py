@@ -16,6 +16,7 @@ from tidings.config import Settings
 from tidings.models.posts import ErrorKind, PlatformStatus, PostStatus, ScheduledPost
 from tidings.platforms import Platform
 from tidings.publishing.base import AccountCredentials, PlatformCallError, Published, PublishRequest
+from tidings.publishing.budgets import BudgetStore, limits_with
 from tidings.publishing.step import PublishStep
 from tidings.store.ledger import LedgerState, PublishLedger
 from tidings.store.posts import PostRepository
@@ -88,8 +89,8 @@ class World:
     accounts: Accounts
 
     def post(self, platforms: list[Platform], **changes: Any) -> ScheduledPost:
+        changes.setdefault("user_id", f"agent-{uuid.uuid4().hex[:8]}")
         p = ScheduledPost(
-            user_id=f"agent-{uuid.uuid4().hex[:8]}",
             post_id=uuid.uuid4().hex,
             content=f"Open house {uuid.uuid4().hex[:6]}",
             platforms=platforms,
@@ -350,3 +351,55 @@ def test_an_unknown_outcome_that_never_shows_up_ends_failed_after_reading_back(w
     stored = world.stored(post)
     assert stored.status == PostStatus.FAILED
     assert "reading back found no post" in (stored.final_reason or "")
+
+
+# -- rate-limit budgets ------------------------------------------------------------------------------
+
+
+def _with_budgets(world: World, ddb: tuple[Any, str], overrides: str) -> BudgetStore:
+    client, table = ddb
+    budgets = BudgetStore(table, client, limits_with(overrides))
+    world.step.budgets = budgets
+    return budgets
+
+
+def test_a_post_over_budget_waits_for_the_next_window_without_using_an_attempt(
+    world: World, ddb: tuple[Any, str]
+) -> None:
+    _with_budgets(world, ddb, "twitter:1/86400")
+    first = world.post([Platform.TWITTER])
+    world.run(first)
+    second = world.post([Platform.TWITTER], user_id=first.user_id)
+
+    out = world.run(second, execution="exec-2")
+
+    stored = world.stored(second)
+    result = stored.result_for(Platform.TWITTER)
+    assert out["status"] == "retry"
+    next_window = datetime(2026, 3, 3, 0, 0, tzinfo=UTC)
+    assert out["retryInSeconds"] == round((next_window - world.clock.now()).total_seconds())
+    assert result.status == PlatformStatus.RETRYING
+    assert result.attempts == 0
+    assert result.last_error is not None
+    assert result.last_error.code == "budget_delayed"
+    assert len(world.platforms[Platform.TWITTER].applied) == 1  # nothing sent for the second post
+
+    world.clock.set(next_window + timedelta(seconds=1))
+    world.run(second, attempt=2, execution="exec-2")
+    assert world.stored(second).status == PostStatus.PUBLISHED
+    assert world.stored(second).result_for(Platform.TWITTER).attempts == 1
+    assert len(world.platforms[Platform.TWITTER].applied) == 2
+
+
+def test_a_platform_429_holds_the_accounts_other_posts(world: World, ddb: tuple[Any, str]) -> None:
+    budgets = _with_budgets(world, ddb, "")
+    first = world.post([Platform.LINKEDIN])
+    budgets.block(
+        first.user_id, "linkedin", DUE + timedelta(minutes=20), "linkedin answered 429", world.clock.now()
+    )
+
+    out = world.run(first)
+
+    assert out["status"] == "retry"
+    assert world.stored(first).result_for(Platform.LINKEDIN).last_error.code == "budget_delayed"  # type: ignore[union-attr]
+    assert world.platforms[Platform.LINKEDIN].sent_at == []

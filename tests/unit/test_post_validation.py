@@ -116,3 +116,37 @@ def test_media_and_link_must_be_http_urls() -> None:
     assert code_of(check_urls, ["javascript:alert(1)"], None) == "invalid_url"
     assert code_of(check_urls, [], "ftp://example.com/x") == "invalid_url"
     check_urls(["https://cdn.example.com/a.jpg"], "http://example.com/listing/1")
+
+
+def _photos(n: int) -> list[str]:
+    return [f"https://cdn.example.com/photo{i}.jpg" for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("platform", "media", "ok"),
+    [
+        (Platform.TWITTER, _photos(4), True),
+        (Platform.TWITTER, _photos(5), False),
+        (Platform.TWITTER, [*_photos(1), "https://cdn.example.com/loop.gif"], False),
+        (Platform.TWITTER, [*_photos(1), *VIDEO], False),
+        (Platform.INSTAGRAM, _photos(10), True),
+        (Platform.INSTAGRAM, [*_photos(9), *VIDEO], True),  # carousels mix images and videos
+        (Platform.INSTAGRAM, _photos(11), False),
+        (Platform.LINKEDIN, _photos(20), True),
+        (Platform.LINKEDIN, _photos(21), False),
+        (Platform.LINKEDIN, [*_photos(1), *VIDEO], False),
+        (Platform.FACEBOOK, _photos(12), True),
+        (Platform.FACEBOOK, [*_photos(2), *VIDEO], False),
+        (Platform.YOUTUBE, VIDEO * 2, False),
+        (Platform.TIKTOK, VIDEO * 2, False),
+    ],
+)
+def test_media_count_and_mix_follow_each_platform(platform: Platform, media: list[str], ok: bool) -> None:
+    if ok:
+        check_content("Tour", [], None, media, [platform])
+        return
+    with pytest.raises(ValidationFailed) as info:
+        check_content("Tour", [], None, media, [platform])
+    assert info.value.code == "unsupported_media"
+    assert info.value.details["platform"] == str(platform)
+    assert str(platform) in info.value.message

@@ -73,6 +73,26 @@ LIMITS: dict[str, tuple[Limit, ...]] = {
 }
 
 
+def limits_with(overrides: str) -> dict[str, tuple[Limit, ...]]:
+    """The documented limits, with `platform:count/seconds` items replacing a platform's own."""
+    limits = dict(LIMITS)
+    replaced: dict[str, list[Limit]] = {}
+    for item in (part.strip() for part in overrides.split(",")):
+        if not item:
+            continue
+        try:
+            platform, spec = item.split(":", 1)
+            count, seconds = spec.split("/", 1)
+            limit = Limit(int(count), int(seconds))
+        except ValueError as exc:
+            raise ValueError(f"not a budget override (platform:count/seconds): {item!r}") from exc
+        if platform not in LIMITS or limit.count < 0 or limit.window_seconds <= 0:
+            raise ValueError(f"not a budget override (platform:count/seconds): {item!r}")
+        replaced.setdefault(platform, []).append(limit)
+    limits.update({platform: tuple(items) for platform, items in replaced.items()})
+    return limits
+
+
 @dataclass(frozen=True)
 class Reservation:
     """The outcome of asking for one send: granted, or the earliest time to ask again and why."""
