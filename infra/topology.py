@@ -120,9 +120,10 @@ POST_ENTITY = "ScheduledPost"
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="scheduling_api",
-        description="HTTP API for scheduling posts, the queue and the optimal posting time",
+        description="HTTP API: posts, the queue, the optimal time, accounts, dry runs and messages",
+        # opens credentials too: it sends WhatsApp messages through the user's number
         access=frozenset(
-            {Access.TABLE_READ, Access.TABLE_WRITE, Access.START_PUBLISH, Access.SEAL_CREDENTIALS}
+            {Access.TABLE_READ, Access.TABLE_WRITE, Access.START_PUBLISH, Access.OPEN_CREDENTIALS}
         ),
         timeout_seconds=29,
     ),
@@ -160,6 +161,14 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/posts/{postId}", _API),
     Route("GET", "/queue/stats", _API),
     Route("GET", "/optimal-time", _API),
+    Route("POST", "/accounts", _API),
+    Route("GET", "/accounts", _API),
+    Route("DELETE", "/accounts/{accountId}", _API),
+    Route("GET", "/accounts/{accountId}/health", _API),
+    Route("GET", "/posts/{postId}/preview", _API),
+    Route("POST", "/posts/{postId}/dry-run", _API),
+    Route("GET", "/queue/dry-run", _API),
+    Route("POST", "/messages/whatsapp", _API),
     Route("GET", "/openapi.json", _API, authorized=False),
     Route("GET", "/docs", _API, authorized=False),
 )

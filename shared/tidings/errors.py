@@ -44,3 +44,15 @@ class Unauthorized(TidingsError):
 class PayloadTooLarge(TidingsError):
     status = 413
     code = "payload_too_large"
+
+
+class TooManyRequests(TidingsError):
+    status = 429
+    code = "rate_limited"
+
+
+class UpstreamFailed(TidingsError):
+    """A platform failed or could not be reached: not the caller's fault."""
+
+    status = 502
+    code = "platform_unavailable"

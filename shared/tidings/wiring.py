@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
     from tidings.accounts import AccountStore
+    from tidings.api.accounts import AccountServices
     from tidings.aws.publishing import StepFunctionsPublishStarter
     from tidings.publishing.budgets import BudgetStore
+    from tidings.publishing.clients.whatsapp import WhatsAppClient
     from tidings.publishing.step import PublishStep
     from tidings.publishing.tokens import FreshCredentials
     from tidings.scheduling.service import SchedulingService
@@ -93,7 +95,33 @@ def scheduling_service() -> SchedulingService:
 def scheduling_app() -> APIGatewayHttpResolver:
     from tidings.api.scheduling import build_app
 
-    return build_app(scheduling_service)
+    return build_app(scheduling_service, account_services)
+
+
+@lru_cache(maxsize=1)
+def account_services() -> AccountServices:
+    from tidings.api.accounts import AccountServices
+    from tidings.messaging import MessagingService
+    from tidings.publishing.readiness import Readiness
+
+    s = get_settings()
+    readiness = Readiness(
+        s, post_repository(), account_store(), budget_store() if s.rate_budgets else None, DEFAULT_CLOCK
+    )
+    return AccountServices(
+        accounts=account_store(),
+        readiness=readiness,
+        messaging=MessagingService(publishing_credentials(), whatsapp_client),
+        posts=post_repository(),
+        renewable=readiness.oauth_client_configured,
+    )
+
+
+@lru_cache(maxsize=1)
+def whatsapp_client() -> WhatsAppClient:
+    from tidings.publishing.clients.whatsapp import WhatsAppClient
+
+    return WhatsAppClient(get_settings(), publishing_http(), DEFAULT_CLOCK)
 
 
 @lru_cache(maxsize=1)

@@ -27,6 +27,8 @@ def expected_tidings_environment(spec: FunctionSpec) -> set[str]:
         names.add("TIDINGS_PUBLISH_STATE_MACHINE_ARN")
     if Access.MANAGE_SCHEDULES in spec.access:
         names |= {"TIDINGS_SCHEDULE_GROUP", "TIDINGS_SCHEDULER_ROLE_ARN", "TIDINGS_SCHEDULER_DLQ_ARN"}
+    if spec.access & {Access.SEAL_CREDENTIALS, Access.OPEN_CREDENTIALS}:
+        names.add("TIDINGS_CREDENTIALS_KEY_ID")
     return names
 
 

@@ -129,15 +129,15 @@ def _credentials_actions(template: Template, function_name: str) -> tuple[set[st
     return actions, statements
 
 
-def test_credentials_are_sealed_by_the_api_and_opened_only_by_the_publisher(template: Template) -> None:
-    api, _ = _credentials_actions(template, "scheduling_api")
+def test_credentials_are_used_only_by_the_api_and_the_publisher(template: Template) -> None:
+    api, api_statements = _credentials_actions(template, "scheduling_api")
     publisher, statements = _credentials_actions(template, "publish_task")
 
-    assert api == {"kms:GenerateDataKey"}
-    assert publisher == {"kms:Decrypt", "kms:GenerateDataKey"}
+    assert api == {"kms:Decrypt", "kms:GenerateDataKey"}  # connects accounts, sends messages
+    assert publisher == {"kms:Decrypt", "kms:GenerateDataKey"}  # publishes, reseals renewed tokens
     assert _credentials_actions(template, "sweeper")[0] == set()
     assert _credentials_actions(template, "schedule_sync")[0] == set()
-    for statement in statements:
+    for statement in [*statements, *api_statements]:
         condition = statement["Condition"]
         assert condition["StringEquals"] == {"kms:EncryptionContext:tidings:purpose": "credentials"}  # type: ignore[index]
         assert condition["Null"] == {"kms:EncryptionContext:tidings:userId": "false"}  # type: ignore[index]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SecretStr
 from pydantic.alias_generators import to_camel
 
 from tidings.clock import iso_ms
@@ -188,3 +188,128 @@ def post_view(post: ScheduledPost) -> PostView:
         updated_at=post.updated_at,
         completed_at=post.completed_at,
     )
+
+
+# -- accounts --------------------------------------------------------------------------------------
+
+
+class ConnectAccountRequest(ApiModel):
+    platform: str = Field(
+        max_length=20, description="facebook, instagram, twitter, linkedin, youtube, tiktok or whatsapp"
+    )
+    account_id: str = Field(
+        max_length=200,
+        description="Page id, IG user id, X user id, LinkedIn person/organization URN, YouTube channel id, "
+        "TikTok open id or WhatsApp phone-number id",
+    )
+    access_token: SecretStr = Field(max_length=8192, description="Stored encrypted; never shown again")
+    refresh_token: SecretStr | None = Field(default=None, max_length=8192)
+    expires_at: datetime | None = Field(default=None, description="When the access token expires (ISO 8601)")
+
+
+class AccountView(ApiModel):
+    id: str = Field(description="The account's id in this API: its platform")
+    platform: str
+    account_id: str
+    connected_at: Timestamp
+    expires_at: Timestamp | None = None
+    has_refresh_token: bool
+    renews_automatically: bool
+    token_hint: str = Field(description="The token's last characters, to tell tokens apart")
+    refreshed_at: Timestamp | None = None
+
+
+class AccountList(ApiModel):
+    accounts: list[AccountView]
+
+
+class ScheduledRef(ApiModel):
+    post_id: str
+    scheduled_time: Timestamp
+
+
+class AccountHealthView(ApiModel):
+    platform: str
+    account_id: str
+    status: str = Field(description="healthy, expiring or expired")
+    expires_at: Timestamp | None = None
+    seconds_until_expiry: int | None = None
+    renews_automatically: bool
+    message: str
+    posts_after_expiry: list[ScheduledRef]
+
+
+# -- preview and dry runs --------------------------------------------------------------------------
+
+
+class MediaPreviewView(ApiModel):
+    url: str
+    kind: str
+
+
+class PlatformPreviewView(ApiModel):
+    platform: str
+    text: str
+    length: int = Field(description="As the platform counts it (X: weighted)")
+    limit: int
+    link: str | None = None
+    link_in_text: bool
+    media: list[MediaPreviewView]
+    media_as: str | None = None
+    title: str | None = None
+
+
+class PreviewView(ApiModel):
+    post_id: str
+    scheduled_time: Timestamp
+    platforms: list[PlatformPreviewView]
+
+
+class ProblemView(ApiModel):
+    check: str = Field(description="validation, account, token, budget or api_version")
+    code: str
+    message: str
+    platform: str | None = None
+    severity: str = Field(description="error: it would fail; warning: it goes out, but not as planned")
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class DryRunView(ApiModel):
+    post_id: str
+    scheduled_time: Timestamp
+    platforms: list[str]
+    ok: bool
+    problems: list[ProblemView]
+
+
+class QueueDryRunView(ApiModel):
+    days: int
+    checked_posts: int
+    posts_with_problems: int
+    errors: int
+    warnings: int
+    posts: list[DryRunView]
+
+
+# -- messages --------------------------------------------------------------------------------------
+
+
+class TemplateRequest(ApiModel):
+    name: str = Field(min_length=1, max_length=512)
+    language: str = Field(min_length=2, max_length=15, description="e.g. en_US")
+    components: list[dict[str, Any]] | None = Field(default=None, max_length=20)
+
+
+class WhatsAppMessageRequest(ApiModel):
+    to: str = Field(max_length=32, description="The contact's number in international format")
+    text: str | None = Field(default=None, max_length=4096)
+    template: TemplateRequest | None = Field(
+        default=None, description="An approved template, sent when the 24-hour window is closed"
+    )
+
+
+class MessageSentView(ApiModel):
+    message_id: str
+    to: str
+    kind: str
+    fell_back_to_template: bool

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -12,9 +11,9 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import BaseModel
 
+from tidings.api.accounts import AccountServices, register_account_routes
+from tidings.api.common import JSON, doc, error_response, json_response, responses
 from tidings.api.models import (
     BatchItemResult,
     BatchRequest,
@@ -36,34 +35,6 @@ from tidings.scheduling.validation import check_timezone, parse_platforms
 
 logger = logging.getLogger(__name__)
 
-JSON = "application/json"
-
-
-def _json(status: int, model: BaseModel | dict[str, Any]) -> Response[str]:
-    body = model.model_dump_json(by_alias=True) if isinstance(model, BaseModel) else json.dumps(model)
-    return Response(status_code=status, content_type=JSON, body=body)
-
-
-def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response[str]:
-    return _json(status, ErrorBody(code=code, message=message, details=details or {}))
-
-
-def _doc(description: str, model: type[BaseModel]) -> OpenAPIResponse:
-    return {"description": description, "content": {JSON: {"model": model}}}
-
-
-_ERRORS: dict[int, OpenAPIResponse] = {
-    400: _doc("Malformed request (e.g. invalid JSON)", ErrorBody),
-    401: _doc("Missing or invalid bearer token", ErrorBody),
-    404: _doc("Unknown post (or another user's)", ErrorBody),
-    409: _doc("Conflicts with the queue or the post's state", ErrorBody),
-    422: _doc("Invalid input", ErrorBody),
-}
-
-
-def _responses(ok: int, description: str, model: type[BaseModel], *errors: int) -> dict[int, OpenAPIResponse]:
-    return {ok: _doc(description, model), **{e: _ERRORS[e] for e in (401, 422, *errors)}}
-
 
 def _new_post(req: CreatePostRequest | PublishNowRequest) -> NewPost:
     return NewPost(
@@ -78,7 +49,10 @@ def _new_post(req: CreatePostRequest | PublishNowRequest) -> NewPost:
     )
 
 
-def build_app(service_factory: Callable[[], SchedulingService]) -> APIGatewayHttpResolver:
+def build_app(
+    service_factory: Callable[[], SchedulingService],
+    account_services: Callable[[], AccountServices] | None = None,
+) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     services: list[SchedulingService] = []
 
@@ -97,6 +71,8 @@ def build_app(service_factory: Callable[[], SchedulingService]) -> APIGatewayHtt
     _error_handlers(app)
     _post_routes(app, service, user_id)
     _queue_routes(app, service, user_id)
+    if account_services is not None:
+        register_account_routes(app, account_services, user_id)
     _docs(app)
     return app
 
@@ -105,14 +81,14 @@ def _error_handlers(app: APIGatewayHttpResolver) -> None:
     """Every error becomes `{code, message, details}` here, in one place."""
 
     @app.exception_handler(TidingsError)
-    def _domain_error(exc: TidingsError) -> Response[str]:
-        return _error(exc.status, exc.code, exc.message, exc.details)
+    def _domainerror_response(exc: TidingsError) -> Response[str]:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response[str]:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
-            return _error(400, "malformed_json", "the request body is not valid JSON")
+            return error_response(400, "malformed_json", "the request body is not valid JSON")
         details = [
             {
                 "location": [str(p) for p in e.get("loc", ())],
@@ -121,18 +97,18 @@ def _error_handlers(app: APIGatewayHttpResolver) -> None:
             }
             for e in errors
         ]
-        return _error(
+        return error_response(
             422, "validation_error", "the request does not match the API schema", {"errors": details}
         )
 
     @app.not_found
     def _no_route(_: NotFoundError) -> Response[str]:
-        return _error(404, "route_not_found", "no such route")
+        return error_response(404, "route_not_found", "no such route")
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response[str]:
         logger.exception("unhandled error")
-        return _error(
+        return error_response(
             500, "internal_error", "something went wrong on our side; the request was not completed"
         )
 
@@ -141,16 +117,16 @@ def _post_routes(
     app: APIGatewayHttpResolver, service: Callable[[], SchedulingService], user_id: Callable[[], str]
 ) -> None:
     @app.post(
-        "/posts", summary="Schedule a post", responses=_responses(201, "The stored post", PostView, 400, 409)
+        "/posts", summary="Schedule a post", responses=responses(201, "The stored post", PostView, 400, 409)
     )
     def create_post(body: Annotated[CreatePostRequest, Body()]) -> Response[str]:
         post = service().schedule(user_id(), _new_post(body))
-        return _json(201, post_view(post))
+        return json_response(201, post_view(post))
 
     @app.post(
         "/posts/batch",
         summary="Schedule many posts; a result per item",
-        responses=_responses(207, "A result per item", BatchResult, 400),
+        responses=responses(207, "A result per item", BatchResult, 400),
     )
     def create_batch(body: Annotated[BatchRequest, Body()]) -> Response[str]:
         results: list[BatchItemResult] = []
@@ -164,14 +140,16 @@ def _post_routes(
                 results.append(BatchItemResult(index=index, ok=True, post=post_view(item)))
         created = sum(1 for r in results if r.ok)
         status = 201 if created == len(results) else 207
-        return _json(status, BatchResult(created=created, failed=len(results) - created, results=results))
+        return json_response(
+            status, BatchResult(created=created, failed=len(results) - created, results=results)
+        )
 
     @app.post(
         "/posts/publish-now",
         summary="Publish at once to several platforms",
         responses={
-            **_responses(200, "Every platform answered", PublishNowResult, 400),
-            202: _doc("Still publishing: poll GET /posts/{postId}", PublishNowResult),
+            **responses(200, "Every platform answered", PublishNowResult, 400),
+            202: doc("Still publishing: poll GET /posts/{postId}", PublishNowResult),
         },
     )
     def publish_now(body: Annotated[PublishNowRequest, Body()]) -> Response[str]:
@@ -184,10 +162,10 @@ def _post_routes(
             results=view.results,
             post=view,
         )
-        return _json(200 if outcome.complete else 202, result)
+        return json_response(200 if outcome.complete else 202, result)
 
     @app.get(
-        "/posts", summary="The queue, ordered by time", responses=_responses(200, "A page of posts", PostList)
+        "/posts", summary="The queue, ordered by time", responses=responses(200, "A page of posts", PostList)
     )
     def list_posts(
         status: Annotated[str | None, Query(description="scheduled, publishing, published, ...")] = None,
@@ -196,20 +174,22 @@ def _post_routes(
         next_token: Annotated[str | None, Query(alias="nextToken", max_length=2048)] = None,
     ) -> Response[str]:
         page = service().list_posts(user_id(), status, platform, limit, next_token)
-        return _json(200, PostList(posts=[post_view(p) for p in page.posts], next_token=page.next_token))
+        return json_response(
+            200, PostList(posts=[post_view(p) for p in page.posts], next_token=page.next_token)
+        )
 
     @app.get(
         "/posts/<postId>",
         summary="One post with its per-platform results",
-        responses=_responses(200, "The post", PostView, 404),
+        responses=responses(200, "The post", PostView, 404),
     )
     def get_post(postId: str) -> Response[str]:
-        return _json(200, post_view(service().get(user_id(), postId)))
+        return json_response(200, post_view(service().get(user_id(), postId)))
 
     @app.patch(
         "/posts/<postId>",
         summary="Change a scheduled post",
-        responses=_responses(200, "The changed post", PostView, 400, 404, 409),
+        responses=responses(200, "The changed post", PostView, 400, 404, 409),
     )
     def update_post(postId: str, body: Annotated[UpdatePostRequest, Body()]) -> Response[str]:
         changes = PostChanges(
@@ -218,24 +198,24 @@ def _post_routes(
             content=body.content,
             hashtags=tuple(body.hashtags) if body.hashtags is not None else None,
         )
-        return _json(200, post_view(service().update(user_id(), postId, changes)))
+        return json_response(200, post_view(service().update(user_id(), postId, changes)))
 
     @app.delete(
         "/posts/<postId>",
         summary="Cancel a scheduled post",
-        responses=_responses(200, "The cancelled post", PostView, 404, 409),
+        responses=responses(200, "The cancelled post", PostView, 404, 409),
     )
     def cancel_post(postId: str) -> Response[str]:
-        return _json(200, post_view(service().cancel(user_id(), postId)))
+        return json_response(200, post_view(service().cancel(user_id(), postId)))
 
 
 def _queue_routes(
     app: APIGatewayHttpResolver, service: Callable[[], SchedulingService], user_id: Callable[[], str]
 ) -> None:
-    @app.get("/queue/stats", summary="Queue statistics", responses=_responses(200, "Statistics", QueueStats))
+    @app.get("/queue/stats", summary="Queue statistics", responses=responses(200, "Statistics", QueueStats))
     def queue_stats() -> Response[str]:
         s = service().stats(user_id())
-        return _json(
+        return json_response(
             200,
             QueueStats(
                 total_scheduled=s.total_scheduled,
@@ -248,7 +228,7 @@ def _queue_routes(
     @app.get(
         "/optimal-time",
         summary="The best time to post, learned from your analytics",
-        responses=_responses(200, "A recommendation", OptimalTimeView),
+        responses=responses(200, "A recommendation", OptimalTimeView),
     )
     def optimal(
         platform: Annotated[str, Query()],
@@ -258,7 +238,7 @@ def _queue_routes(
         target = parse_platforms([platform])[0]
         check_timezone(timezone)
         rec = service().recommend(user_id(), target, content_type, timezone)
-        return _json(
+        return json_response(
             200,
             OptimalTimeView(
                 platform=str(target),

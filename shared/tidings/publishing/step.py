@@ -108,7 +108,7 @@ class PublishStep:
             if post.result_for(p).status in (PlatformStatus.PENDING, PlatformStatus.RETRYING)
         ]
         self._prefetch_credentials(post)
-        held = self._reserve_budgets(post, pending)
+        held = self._reserve_budgets(post, pending, due_at)
         self.clock.sleep_until(due_at)
         outcomes = self._publish_all(post, [p for p in pending if p not in held], attempt)
         outcomes.update(held)
@@ -146,13 +146,16 @@ class PublishStep:
             return {"status": "skipped"}
         return {"status": "failed", "reason": reason}
 
-    def _reserve_budgets(self, post: ScheduledPost, platforms: list[Platform]) -> dict[Platform, Outcome]:
-        """Take a send from each platform's rate-limit budget before the due time; the platforms
-        whose budget is used up (or that a platform told us to hold) wait for it: deferred, not sent."""
+    def _reserve_budgets(
+        self, post: ScheduledPost, platforms: list[Platform], due_at: datetime
+    ) -> dict[Platform, Outcome]:
+        """Take a send from each platform's rate-limit budget, in the window of the moment it will be
+        sent, before waiting for that moment; the platforms whose budget is used up (or that a platform
+        told us to hold) wait for it: deferred, not sent."""
         if self.budgets is None:
             return {}
         held: dict[Platform, Outcome] = {}
-        now = self.clock.now()
+        now = max(self.clock.now(), due_at)
         for platform in platforms:
             try:
                 reservation = self.budgets.reserve(post.user_id, str(platform), now)

@@ -1,0 +1,42 @@
+"""What every route module of the HTTP API shares: JSON responses, the error body, OpenAPI docs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel
+
+from tidings.api.models import ErrorBody
+
+JSON = "application/json"
+
+
+def json_response(status: int, model: BaseModel | dict[str, Any]) -> Response[str]:
+    body = model.model_dump_json(by_alias=True) if isinstance(model, BaseModel) else json.dumps(model)
+    return Response(status_code=status, content_type=JSON, body=body)
+
+
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> Response[str]:
+    return json_response(status, ErrorBody(code=code, message=message, details=details or {}))
+
+
+def doc(description: str, model: type[BaseModel]) -> OpenAPIResponse:
+    return {"description": description, "content": {JSON: {"model": model}}}
+
+
+ERRORS: dict[int, OpenAPIResponse] = {
+    400: doc("Malformed request (e.g. invalid JSON)", ErrorBody),
+    401: doc("Missing or invalid bearer token", ErrorBody),
+    404: doc("Unknown post or account (or another user's)", ErrorBody),
+    409: doc("Conflicts with the queue or the post's state", ErrorBody),
+    422: doc("Invalid input", ErrorBody),
+}
+
+
+def responses(ok: int, description: str, model: type[BaseModel], *errors: int) -> dict[int, OpenAPIResponse]:
+    return {ok: doc(description, model), **{e: ERRORS[e] for e in (401, 422, *errors)}}
