@@ -403,3 +403,22 @@ def test_a_platform_429_holds_the_accounts_other_posts(world: World, ddb: tuple[
     assert out["status"] == "retry"
     assert world.stored(first).result_for(Platform.LINKEDIN).last_error.code == "budget_delayed"  # type: ignore[union-attr]
     assert world.platforms[Platform.LINKEDIN].sent_at == []
+
+
+def test_a_rate_limited_answer_holds_the_accounts_next_posts_until_the_platform_said(
+    world: World, ddb: tuple[Any, str]
+) -> None:
+    budgets = _with_budgets(world, ddb, "")
+    world.platforms[Platform.TIKTOK].script = ["rate_limited"]  # scripted Retry-After: 1200 s
+    first = world.post([Platform.TIKTOK])
+    world.run(first)
+    second = world.post([Platform.TIKTOK], user_id=first.user_id)
+
+    out = world.run(second, execution="exec-2")
+
+    held = budgets.blocked_until(first.user_id, "tiktok", world.clock.now())
+    assert held is not None
+    assert held[0] == DUE + timedelta(seconds=1200)
+    assert out["status"] == "retry"
+    assert world.stored(second).result_for(Platform.TIKTOK).last_error.code == "budget_delayed"  # type: ignore[union-attr]
+    assert len(world.platforms[Platform.TIKTOK].sent_at) == 1  # only the first post's call went out

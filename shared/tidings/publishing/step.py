@@ -187,10 +187,18 @@ class PublishStep:
             retry_after = parse_retry_after(response.headers.get("retry-after"), now) or 60.0
             block = (now + timedelta(seconds=retry_after), f"{platform} answered 429 Too Many Requests")
         if block is not None:
-            try:
-                self.budgets.block(user_id, str(platform), block[0], block[1], now)
-            except Exception:
-                logger.exception("could not record the %s rate-limit block", platform)
+            self._hold(user_id, platform, (block[0] - now).total_seconds(), block[1])
+
+    def _hold(self, user_id: str, platform: Platform, seconds: float, reason: str) -> None:
+        """Every later send of the account on `platform` waits `seconds` (a platform said so: a 429,
+        a usage header, Instagram's publishing limit, YouTube's daily quota, TikTok's post cap)."""
+        if self.budgets is None or seconds <= 0:
+            return
+        now = self.clock.now()
+        try:
+            self.budgets.block(user_id, str(platform), now + timedelta(seconds=seconds), reason, now)
+        except Exception:
+            logger.exception("could not record the %s rate-limit hold", platform)
 
     def _account(self, user_id: str, platform: Platform) -> AccountCredentials | Outcome:
         """The account's credentials, or the outcome that stops this platform before anything is sent."""
@@ -377,6 +385,8 @@ class PublishStep:
                 return Outcome(status=PlatformStatus.RETRYING, error=error, retry_after=exc.retry_after)
             if exc.kind.retry_possible:
                 self.ledger.settle(user_id, post_id, name, attempt, LedgerState.RETRY, error=exc.message)
+                if exc.kind == ErrorKind.RATE_LIMITED and exc.retry_after:
+                    self._hold(user_id, platform, exc.retry_after, exc.message)
                 return Outcome(status=PlatformStatus.RETRYING, error=error, retry_after=exc.retry_after)
             self.ledger.settle(user_id, post_id, name, attempt, LedgerState.FAILED, error=exc.message)
             return Outcome(status=PlatformStatus.FAILED, error=error)
