@@ -1339,12 +1339,21 @@ def _x_post(fake: FakePlatformServer, account: str, body: dict[str, Any]) -> Out
         ]
     if not all(usable) or len(media_ids) > 4:
         return _x_problem(400, "Invalid Request", "Your media IDs are invalid.")
+    reply = body.get("reply") if isinstance(body.get("reply"), dict) else None
+    in_reply_to = str(reply.get("in_reply_to_tweet_id", "")) if reply else None
+    if in_reply_to is not None and not any(
+        p.post_id == in_reply_to for p in store.listed(Platform.TWITTER, account)
+    ):
+        return _x_problem(400, "Invalid Request", "The post you are replying to does not exist.")
 
     def apply() -> _Reply:
         post_id = str(1_900_000_000_000_000_000 + store.next_id())
         with store.lock:
             urls = [store.objects[m]["url"] for m in media_ids if store.objects[m].get("url")]
-        store.apply(_Post(Platform.TWITTER, account, post_id, text, time.time(), urls), mediaIds=media_ids)
+        extra: dict[str, Any] = {"mediaIds": media_ids}
+        if in_reply_to is not None:
+            extra["inReplyTo"] = in_reply_to
+        store.apply(_Post(Platform.TWITTER, account, post_id, text, time.time(), urls), **extra)
         data = {"id": post_id, "text": _x_as_returned(text), "edit_history_tweet_ids": [post_id]}
         return _Reply(201, {"data": data}, _x_rate_headers())
 

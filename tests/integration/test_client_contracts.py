@@ -319,3 +319,55 @@ def test_a_lost_answer_after_a_media_upload_still_reads_back(
     fake.set_faults(FaultSpec())
     assert len(received_for(fake, platform, request.text)) == 1
     assert client.find_published(credentials(platform), request, since) is not None
+
+
+# -- X threads ---------------------------------------------------------------------------------------
+
+
+def _thread(fake: FakePlatformServer, parts: int) -> PublishRequest:
+    tag = uuid.uuid4().hex[:8]
+    return PublishRequest(
+        post_id=tag,
+        text=f"Market update {tag}: prices (1/{parts + 1})",
+        thread=tuple(f"Market update {tag}: part {i + 2}/{parts + 1}" for i in range(parts)),
+    )
+
+
+def test_an_x_thread_goes_out_as_a_chain_of_replies(
+    fake: FakePlatformServer, settings: Settings, http: httpx.Client
+) -> None:
+    client = make_client(Platform.TWITTER, settings, http)
+    request = _thread(fake, 2)
+    since = datetime.now(UTC)
+
+    published = client.publish(credentials(Platform.TWITTER), request)
+
+    chain = [received_for(fake, Platform.TWITTER, text) for text in (request.text, *request.thread)]
+    assert [len(entries) for entries in chain] == [1, 1, 1]
+    head, second, third = (entries[0] for entries in chain)
+    assert published.platform_post_id == head["postId"]
+    assert "inReplyTo" not in head
+    assert (second["inReplyTo"], third["inReplyTo"]) == (head["postId"], second["postId"])
+    found = client.find_published(credentials(Platform.TWITTER), request, since)
+    assert found is not None
+    assert found.platform_post_id == head["postId"]
+
+
+def test_an_interrupted_x_thread_resumes_without_posting_a_part_twice(
+    fake: FakePlatformServer, settings: Settings, http: httpx.Client
+) -> None:
+    client = make_client(Platform.TWITTER, settings, http)
+    request = _thread(fake, 2)
+    since = datetime.now(UTC)
+    fake.set_faults(FaultSpec.parse("twitter:lost_response:1"))
+    assert publish_failure(client, Platform.TWITTER, request).kind is ErrorKind.UNKNOWN_OUTCOME
+    fake.set_faults(FaultSpec())
+
+    # only the first post went out: the read-back says "not published", so publishing again resumes
+    assert client.find_published(credentials(Platform.TWITTER), request, since) is None
+    published = client.publish(credentials(Platform.TWITTER), request)
+
+    chain = [received_for(fake, Platform.TWITTER, text) for text in (request.text, *request.thread)]
+    assert [len(entries) for entries in chain] == [1, 1, 1]
+    assert published.platform_post_id == chain[0][0]["postId"]
+    assert chain[1][0]["inReplyTo"] == chain[0][0]["postId"]

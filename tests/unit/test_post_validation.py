@@ -150,3 +150,22 @@ def test_media_count_and_mix_follow_each_platform(platform: Platform, media: lis
     assert info.value.code == "unsupported_media"
     assert info.value.details["platform"] == str(platform)
     assert str(platform) in info.value.message
+
+
+def test_each_part_of_an_x_thread_is_one_post() -> None:
+    check_content("Part one", [], None, [], [Platform.TWITTER], ["b" * 280, "c" * 10])
+    with pytest.raises(ValidationFailed) as info:
+        check_content("Part one", [], None, [], [Platform.TWITTER], ["ok", "x" * 281])
+    assert info.value.code == "content_too_long"
+    assert (info.value.details["field"], info.value.details["index"]) == ("thread", 1)
+    assert code_of(check_content, "One", [], None, [], [Platform.TWITTER], ["p"] * 25) == "thread_too_long"
+    assert code_of(check_content, "One", [], None, [], [Platform.TWITTER], ["ok", "  "]) == "empty_content"
+
+
+def test_elsewhere_a_thread_is_part_of_the_text() -> None:
+    parts = ["b" * 1000, "c" * 1000]
+    check_content("a" * 900, [], None, [], [Platform.FACEBOOK], parts)
+    with pytest.raises(ValidationFailed) as info:
+        check_content("a" * 900, [], None, [], [Platform.FACEBOOK, Platform.LINKEDIN], parts)
+    assert info.value.details["platform"] == "linkedin"
+    assert info.value.details["length"] == 900 + 2 + 1000 + 2 + 1000

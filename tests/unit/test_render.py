@@ -47,3 +47,32 @@ def test_youtube_gets_a_title_from_the_first_line() -> None:
     assert req.title is not None
     assert len(req.title) == 100
     assert render(make_post(), Platform.YOUTUBE).title == "Just listed: 3 bed craftsman"
+
+
+def test_a_thread_is_replies_on_x_and_appended_text_elsewhere() -> None:
+    from datetime import UTC, datetime
+
+    from tidings.models.posts import ScheduledPost
+    from tidings.platforms import Platform
+    from tidings.publishing.render import render
+
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    post = ScheduledPost(
+        user_id="u",
+        post_id="p",
+        content="Spring market, a thread",
+        platforms=[Platform.TWITTER, Platform.FACEBOOK],
+        scheduled_time=now,
+        hashtags=["realestate"],
+        thread=["Prices are up 4%", "Inventory is down"],
+        created_at=now,
+        updated_at=now,
+    )
+    x = render(post, Platform.TWITTER)
+    facebook = render(post, Platform.FACEBOOK)
+    assert (x.text, x.thread) == (
+        "Spring market, a thread\n\n#realestate",
+        ("Prices are up 4%", "Inventory is down"),
+    )
+    assert facebook.text == "Spring market, a thread\n\nPrices are up 4%\n\nInventory is down\n\n#realestate"
+    assert facebook.thread == ()

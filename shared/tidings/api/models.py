@@ -29,6 +29,11 @@ class CreatePostRequest(ApiModel):
         description="ISO 8601 with a UTC offset; omitted with auto-optimise on, the optimal time is used",
     )
     hashtags: list[Annotated[str, Field(max_length=101)]] = Field(default_factory=list, max_length=100)
+    thread: list[Annotated[str, Field(max_length=4000)]] = Field(
+        default_factory=list,
+        max_length=24,
+        description="Follow-up parts: on X, replies under the first post (a thread); elsewhere appended",
+    )
     media_urls: list[Annotated[str, Field(max_length=2048)]] = Field(default_factory=list, max_length=20)
     link: str | None = Field(default=None, max_length=2048)
     content_type: str | None = Field(default=None, max_length=40, description="e.g. text, image, video, link")
@@ -39,6 +44,7 @@ class PublishNowRequest(ApiModel):
     content: str = Field(max_length=70_000)
     platforms: list[str] | None = Field(default=None, max_length=6)
     hashtags: list[Annotated[str, Field(max_length=101)]] = Field(default_factory=list, max_length=100)
+    thread: list[Annotated[str, Field(max_length=4000)]] = Field(default_factory=list, max_length=24)
     media_urls: list[Annotated[str, Field(max_length=2048)]] = Field(default_factory=list, max_length=20)
     link: str | None = Field(default=None, max_length=2048)
     content_type: str | None = Field(default=None, max_length=40)
@@ -50,6 +56,7 @@ class UpdatePostRequest(ApiModel):
     platforms: list[str] | None = Field(default=None, max_length=6)
     content: str | None = Field(default=None, max_length=70_000)
     hashtags: list[Annotated[str, Field(max_length=101)]] | None = Field(default=None, max_length=100)
+    thread: list[Annotated[str, Field(max_length=4000)]] | None = Field(default=None, max_length=24)
 
 
 class BatchRequest(ApiModel):
@@ -85,6 +92,7 @@ class PostView(ApiModel):
     scheduled_time: Timestamp
     timezone: str | None = None
     hashtags: list[str]
+    thread: list[str]
     media_urls: list[str]
     link: str | None = None
     content_type: str | None = None
@@ -174,6 +182,7 @@ def post_view(post: ScheduledPost) -> PostView:
         scheduled_time=post.scheduled_time,
         timezone=post.timezone,
         hashtags=post.hashtags,
+        thread=post.thread,
         media_urls=post.media_urls,
         link=post.link,
         content_type=post.content_type,

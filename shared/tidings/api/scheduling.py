@@ -42,6 +42,7 @@ def _new_post(req: CreatePostRequest | PublishNowRequest) -> NewPost:
         platforms=req.platforms,
         scheduled_time=getattr(req, "scheduled_time", None),
         hashtags=tuple(req.hashtags),
+        thread=tuple(req.thread),
         media_urls=tuple(req.media_urls),
         link=req.link,
         content_type=req.content_type,
@@ -197,6 +198,7 @@ def _post_routes(
             platforms=body.platforms,
             content=body.content,
             hashtags=tuple(body.hashtags) if body.hashtags is not None else None,
+            thread=tuple(body.thread) if body.thread is not None else None,
         )
         return json_response(200, post_view(service().update(user_id(), postId, changes)))
 

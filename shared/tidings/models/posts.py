@@ -69,6 +69,9 @@ class ScheduledPost(BaseModel):
     scheduled_time: datetime
     timezone: str | None = None
     hashtags: list[str] = Field(default_factory=list)
+    # Follow-up parts: on X each is a reply to the one before (a thread); elsewhere they are
+    # appended to the text.
+    thread: list[str] = Field(default_factory=list)
     media_urls: list[str] = Field(default_factory=list)
     link: str | None = None
     content_type: str | None = None

@@ -38,6 +38,7 @@ class PublishRequest:
     link: str | None = None
     media_urls: tuple[str, ...] = ()
     title: str | None = None
+    thread: tuple[str, ...] = ()  # X only: replies chained under the first post
 
 
 @dataclass(frozen=True)

@@ -234,7 +234,7 @@ class Readiness:
 
     def _rules(self, post: ScheduledPost, platform: Platform) -> list[Problem]:
         try:
-            check_content(post.content, post.hashtags, post.link, post.media_urls, [platform])
+            check_content(post.content, post.hashtags, post.link, post.media_urls, [platform], post.thread)
         except ValidationFailed as exc:
             return [Problem("validation", exc.code, exc.message, str(platform), details=exc.details)]
         return []

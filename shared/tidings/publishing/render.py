@@ -32,10 +32,20 @@ def youtube_title(content: str) -> str:
     return first_line[: _YOUTUBE_TITLE_MAX - 1].rstrip() + "…"
 
 
+def full_content(content: str, thread: list[str], platform: Platform) -> str:
+    """The text a platform shows as one post: on X the thread's parts go out as replies instead."""
+    if platform == Platform.TWITTER or not thread:
+        return content
+    return "\n\n".join([content.strip(), *(part.strip() for part in thread)])
+
+
 def render(post: ScheduledPost, platform: Platform) -> PublishRequest:
     return PublishRequest(
         post_id=post.post_id,
-        text=render_text(post.content, post.hashtags, post.link, platform),
+        text=render_text(
+            full_content(post.content, post.thread, platform), post.hashtags, post.link, platform
+        ),
+        thread=tuple(part.strip() for part in post.thread) if platform == Platform.TWITTER else (),
         link=post.link if platform in _LINK_FIELD else None,
         media_urls=tuple(post.media_urls),
         title=youtube_title(post.content) if platform == Platform.YOUTUBE else None,

@@ -54,6 +54,7 @@ class NewPost:
     link: str | None = None
     content_type: str | None = None
     timezone: str | None = None
+    thread: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class PostChanges:
     platforms: list[str] | None = None
     content: str | None = None
     hashtags: tuple[str, ...] | None = None
+    thread: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,7 @@ class SchedulingService:
         )
         hashtags = normalize_hashtags(list(req.hashtags))
         check_urls(list(req.media_urls), req.link)
-        check_content(req.content, hashtags, req.link, list(req.media_urls), platforms)
+        check_content(req.content, hashtags, req.link, list(req.media_urls), platforms, list(req.thread))
         now = self.clock.now()
         return ScheduledPost(
             user_id=user_id,
@@ -162,6 +164,7 @@ class SchedulingService:
             scheduled_time=scheduled_time,
             timezone=req.timezone,
             hashtags=hashtags,
+            thread=[part.strip() for part in req.thread],
             media_urls=list(req.media_urls),
             link=req.link,
             content_type=req.content_type,
@@ -320,10 +323,17 @@ class SchedulingService:
 
     def update(self, user_id: str, post_id: str, changes: PostChanges) -> ScheduledPost:
         if all(
-            v is None for v in (changes.scheduled_time, changes.platforms, changes.content, changes.hashtags)
+            v is None
+            for v in (
+                changes.scheduled_time,
+                changes.platforms,
+                changes.content,
+                changes.hashtags,
+                changes.thread,
+            )
         ):
             raise ValidationFailed(
-                "nothing to change: send scheduledTime, platforms, content or hashtags",
+                "nothing to change: send scheduledTime, platforms, content, hashtags or thread",
                 {},
                 code="empty_update",
             )
@@ -345,13 +355,15 @@ class SchedulingService:
                 normalize_hashtags(list(changes.hashtags)) if changes.hashtags is not None else post.hashtags
             )
             content = changes.content if changes.content is not None else post.content
-            check_content(content, hashtags, post.link, post.media_urls, platforms)
+            thread = [t.strip() for t in changes.thread] if changes.thread is not None else post.thread
+            check_content(content, hashtags, post.link, post.media_urls, platforms, thread)
             updated = post.model_copy(
                 update={
                     "scheduled_time": changes.scheduled_time or post.scheduled_time,
                     "platforms": platforms,
                     "hashtags": hashtags,
                     "content": content,
+                    "thread": thread,
                     "version": post.version + 1,
                     "updated_at": now,
                     "optimized_time": post.optimized_time and changes.scheduled_time is None,

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tidings.errors import ValidationFailed
-from tidings.platforms import RULES, Platform, is_video, media_violation, text_length
-from tidings.publishing.render import render_text
+from tidings.platforms import RULES, Platform, is_video, media_violation, text_length, x_weighted_length
+from tidings.publishing.render import full_content, render_text
 
 _HASHTAG = re.compile(r"^\w{1,100}$")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
@@ -88,15 +88,54 @@ def check_urls(media_urls: list[str], link: str | None) -> None:
         )
 
 
+MAX_THREAD_PARTS = 24  # X threads: the first post and up to 24 replies
+
+
+def check_thread(thread: list[str], platforms: list[Platform]) -> None:
+    if len(thread) > MAX_THREAD_PARTS:
+        raise ValidationFailed(
+            f"a thread has at most {MAX_THREAD_PARTS} follow-up parts",
+            {"field": "thread", "count": len(thread), "limit": MAX_THREAD_PARTS},
+            code="thread_too_long",
+        )
+    for index, part in enumerate(thread):
+        if not part.strip():
+            raise ValidationFailed(
+                f"thread part {index + 1} is empty", {"field": "thread", "index": index}, code="empty_content"
+            )
+        length = x_weighted_length(part.strip())
+        if Platform.TWITTER in platforms and length > RULES[Platform.TWITTER].max_text:
+            raise ValidationFailed(
+                f"thread part {index + 1} is too long for twitter: {length} characters, the limit is "
+                f"{RULES[Platform.TWITTER].max_text}",
+                {
+                    "platform": "twitter",
+                    "field": "thread",
+                    "index": index,
+                    "length": length,
+                    "rule": "max_text",
+                },
+                code="content_too_long",
+            )
+
+
 def check_content(
-    content: str, hashtags: list[str], link: str | None, media_urls: list[str], platforms: list[Platform]
+    content: str,
+    hashtags: list[str],
+    link: str | None,
+    media_urls: list[str],
+    platforms: list[Platform],
+    thread: list[str] | None = None,
 ) -> None:
-    """Every platform's documented limits; the error names the platform and the rule."""
+    """Every platform's documented limits; the error names the platform and the rule. On X each part
+    of a thread is one post; elsewhere the thread is part of the text."""
     if not content.strip():
         raise ValidationFailed("content is empty", {"field": "content"}, code="empty_content")
+    thread = thread or []
+    check_thread(thread, platforms)
     for platform in platforms:
         rules = RULES[platform]
-        text = render_text(content, hashtags, link, platform)
+        text = render_text(full_content(content, thread, platform), hashtags, link, platform)
         length = text_length(platform, text)
         if length > rules.max_text:
             raise ValidationFailed(

@@ -13,13 +13,15 @@ media_category: tweet_image|tweet_gif|tweet_video} answering data.id; `POST
 /2/media/upload/{id}/append` multipart {media, segment_index}; `POST /2/media/upload/{id}/finalize`
 answering data.processing_info {state, check_after_secs} when processing is needed; `GET
 /2/media/upload?command=STATUS&media_id=` until the state is succeeded (or failed); then the post
-carries {"media": {"media_ids": [...]}}: up to 4 photos, or one GIF or video.
+carries {"media": {"media_ids": [...]}}: up to 4 photos, or one GIF or video. A thread is a chain of
+posts, each with {"reply": {"in_reply_to_tweet_id": <the one before>}}.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -47,6 +49,7 @@ from tidings.publishing.http import (
 )
 
 _READBACK_PAGES = 5
+_THREAD_RESUME_WINDOW = timedelta(hours=24)
 _CHUNK_BYTES = 4 * 1024 * 1024
 _MAX_PHOTOS = 4
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
@@ -68,11 +71,17 @@ class XClient:
 
     def publish(self, account: AccountCredentials, request: PublishRequest) -> Published:
         _check_media(request.media_urls)
+        if request.thread:
+            return self._publish_thread(account, request)
         media_ids = [self._upload(account, url) for url in request.media_urls]
-        token = account.access_token
         body: dict[str, Any] = {"text": text_with_link(request)}
         if media_ids:
             body["media"] = {"media_ids": media_ids}
+        post_id = self._create(account, body)
+        return Published(post_id, post_url(post_id), self.clock.now())
+
+    def _create(self, account: AccountCredentials, body: dict[str, Any]) -> str:
+        token = account.access_token
         response = send(
             self.http,
             "POST",
@@ -90,7 +99,39 @@ class XClient:
             raise call_error(
                 ErrorKind.UNKNOWN_OUTCOME, "malformed_response", "X answered without data.id", token=token
             )
-        return Published(str(post_id), post_url(str(post_id)), self.clock.now())
+        return str(post_id)
+
+    def _publish_thread(self, account: AccountCredentials, request: PublishRequest) -> Published:
+        """The first post, then each part as a reply to the one before ("Create or Edit Post":
+        reply.in_reply_to_tweet_id). Resumable: parts this account already posted in the last day
+        (X refuses the same text twice anyway) are found on its timeline and not posted again, so a
+        retry after a part failed continues the thread instead of starting a second one."""
+        parts = [text_with_link(request), *request.thread]
+        posted = self._recent_texts(account, self.clock.now() - _THREAD_RESUME_WINDOW)
+        previous: str | None = None
+        head: str | None = None
+        for index, text in enumerate(parts):
+            post_id = posted.get(normalize(text))
+            if post_id is None:
+                body: dict[str, Any] = {"text": text}
+                if index == 0 and request.media_urls:
+                    body["media"] = {"media_ids": [self._upload(account, url) for url in request.media_urls]}
+                if previous is not None:
+                    body["reply"] = {"in_reply_to_tweet_id": previous}
+                post_id = self._create(account, body)
+            head = head or post_id
+            previous = post_id
+        assert head is not None
+        return Published(head, post_url(head), self.clock.now())
+
+    def _recent_texts(self, account: AccountCredentials, since: datetime) -> dict[str, str]:
+        """The account's posts since `since`, by normalized text (the newest wins)."""
+        out: dict[str, str] = {}
+        for post in self._timeline(account, since):
+            text = _text_of(post)
+            if text is not None and post.get("id"):
+                out.setdefault(normalize(text), str(post["id"]))
+        return out
 
     # -- media -----------------------------------------------------------------------------------
 
@@ -181,12 +222,24 @@ class XClient:
         self, account: AccountCredentials, request: PublishRequest, since: datetime
     ) -> Published | None:
         """The account's post with exactly this text (URLs compared as t.co links are), created at
-        or after `since` less the clock-skew allowance."""
-        expected = normalize(text_with_link(request))
+        or after `since` less the clock-skew allowance. A thread counts as published only when every
+        part is there; otherwise publishing again resumes it."""
         threshold = since - READBACK_SKEW
+        expected = [normalize(text_with_link(request)), *(normalize(t) for t in request.thread)]
+        found: dict[str, Published] = {}
+        for post in self._timeline(account, threshold):
+            match = _match(post, threshold)
+            if match is not None and match[0] in expected:
+                found.setdefault(match[0], match[1])
+                if all(text in found for text in expected):
+                    return found[expected[0]]
+        return None
+
+    def _timeline(self, account: AccountCredentials, since: datetime) -> Iterator[dict[str, Any]]:
+        """The account's posts created since `since`, newest first ("User Posts timeline")."""
         token = account.access_token
         params: dict[str, str | int] = {
-            "start_time": threshold.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "start_time": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "max_results": 100,
             "tweet.fields": "created_at,note_tweet",
         }
@@ -199,16 +252,12 @@ class XClient:
                 raise x_error(response, token=token, now=self.clock.now())
             body = json_body(response)
             posts = body.get("data")
-            for post in posts if isinstance(posts, list) else []:
-                found = _match(post, expected, threshold)
-                if found is not None:
-                    return found
+            yield from (p for p in (posts if isinstance(posts, list) else []) if isinstance(p, dict))
             meta = body.get("meta")
             next_token = meta.get("next_token") if isinstance(meta, dict) else None
             if not next_token:
-                return None
+                return
             params["pagination_token"] = str(next_token)
-        return None
 
 
 def _check_media(urls: tuple[str, ...]) -> None:
@@ -225,17 +274,21 @@ def _category(media: Media) -> str:
     return "tweet_image"
 
 
-def _match(post: Any, expected: str, threshold: datetime) -> Published | None:
-    if not isinstance(post, dict) or not post.get("id"):
-        return None
+def _text_of(post: dict[str, Any]) -> str | None:
     note = post.get("note_tweet")
     text = note.get("text") if isinstance(note, dict) and note.get("text") else post.get("text")
-    if not isinstance(text, str) or normalize(text) != expected:
+    return text if isinstance(text, str) else None
+
+
+def _match(post: dict[str, Any], threshold: datetime) -> tuple[str, Published] | None:
+    """The post's normalized text and what it is, if it was created at or after `threshold`."""
+    text = _text_of(post)
+    if not post.get("id") or text is None:
         return None
     created = _parse_time(post.get("created_at"))
     if created is not None and created < threshold:
         return None
-    return Published(str(post["id"]), post_url(str(post["id"])), created)
+    return normalize(text), Published(str(post["id"]), post_url(str(post["id"])), created)
 
 
 def normalize(text: str) -> str:
