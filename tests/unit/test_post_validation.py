@@ -163,9 +163,9 @@ def test_each_part_of_an_x_thread_is_one_post() -> None:
 
 
 def test_elsewhere_a_thread_is_part_of_the_text() -> None:
-    parts = ["b" * 1000, "c" * 1000]
+    parts = ["b" * 1100, "c" * 1100]
     check_content("a" * 900, [], None, [], [Platform.FACEBOOK], parts)
     with pytest.raises(ValidationFailed) as info:
         check_content("a" * 900, [], None, [], [Platform.FACEBOOK, Platform.LINKEDIN], parts)
     assert info.value.details["platform"] == "linkedin"
-    assert info.value.details["length"] == 900 + 2 + 1000 + 2 + 1000
+    assert info.value.details["length"] == 900 + 2 + 1100 + 2 + 1100
