@@ -39,8 +39,8 @@ def graph_error(response: httpx.Response, *, token: str, now: datetime) -> Platf
             token=token,
             status=status,
         )
-    code = _int(error.get("code"))
-    subcode = _int(error.get("error_subcode"))
+    code = graph_int(error.get("code"))
+    subcode = graph_int(error.get("error_subcode"))
     message = str(error.get("error_user_msg") or error.get("message") or f"Graph API error {code}")
     code_text = f"{code}/{subcode}" if subcode else str(code)
     if code in THROTTLE_CODES:
@@ -96,7 +96,8 @@ def _regain_minutes(header: str | None) -> Iterator[float]:
                     yield float(value)
 
 
-def _int(value: Any) -> int | None:
+def graph_int(value: Any) -> int | None:
+    """A Graph error field as an integer (codes come as numbers, sometimes as digit strings)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):

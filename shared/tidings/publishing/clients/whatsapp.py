@@ -28,7 +28,7 @@ from tidings.clock import DEFAULT_CLOCK, Clock
 from tidings.config import Settings
 from tidings.models.posts import ErrorKind
 from tidings.publishing.base import AccountCredentials, PlatformCallError
-from tidings.publishing.clients.graph import graph_retry_after
+from tidings.publishing.clients.graph import graph_int, graph_retry_after
 from tidings.publishing.http import bearer, call_error, json_body, send
 
 MAX_TEXT = 4096  # characters in a text message body
@@ -163,7 +163,7 @@ def whatsapp_error(response: httpx.Response, *, token: str, now: datetime) -> Pl
     error = json_body(response).get("error")
     if not isinstance(error, dict):
         error = {}
-    code = _int(error.get("code"))
+    code = graph_int(error.get("code"))
     data = error.get("error_data")
     details = data.get("details") if isinstance(data, dict) else None
     message = str(details or error.get("message") or f"WhatsApp Cloud API answered HTTP {status}")
@@ -211,13 +211,3 @@ def _first(body: dict[str, Any], key: str, field: str) -> str | None:
     first = items[0] if isinstance(items, list) and items else None
     value = first.get(field) if isinstance(first, dict) else None
     return str(value) if value else None
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
