@@ -27,6 +27,12 @@ API_EXPECTED = {
     "queue_stats": 200,
     "optimal_time": 200,
     "openapi_document": 200,
+    "connect_account": 201,
+    "connect_account_bad_id": 422,
+    "list_accounts": 200,
+    "account_health": 404,  # the sample user has no TikTok account in this stack
+    "queue_dry_run": 200,
+    "send_whatsapp": 404,  # nor a WhatsApp number: account_not_connected
 }
 
 
@@ -51,6 +57,9 @@ def test_api_samples(name: str, status: int, lambda_host: LambdaHost, local_aws_
         assert set(body) == {"code", "message", "details"}
     if name == "openapi_document":
         assert "/posts/{postId}" in body["paths"]
+        assert "/accounts/{accountId}/health" in body["paths"]
+    if name.startswith("connect_account"):
+        assert "sample-linkedin-access-token" not in result.payload["body"]
 
 
 def test_stream_samples_keep_one_schedule(lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:
