@@ -422,3 +422,15 @@ def test_a_rate_limited_answer_holds_the_accounts_next_posts_until_the_platform_
     assert out["status"] == "retry"
     assert world.stored(second).result_for(Platform.TIKTOK).last_error.code == "budget_delayed"  # type: ignore[union-attr]
     assert len(world.platforms[Platform.TIKTOK].sent_at) == 1  # only the first post's call went out
+
+
+def test_only_the_platform_call_is_left_for_the_due_time(world: World) -> None:
+    post = world.post([Platform.FACEBOOK, Platform.LINKEDIN])
+
+    world.run(post)
+
+    for platform in (Platform.FACEBOOK, Platform.LINKEDIN):
+        entry = world.ledger.get(post.user_id, post.post_id, str(platform))
+        assert entry is not None
+        assert entry.started_at < DUE  # the ledger entry was written while waiting for the due time
+        assert world.platforms[platform].sent_at == [DUE]  # the call went out at the due time, not before

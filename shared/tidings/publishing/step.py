@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from tidings.clock import Clock, iso_ms, parse_iso
 from tidings.config import Settings
@@ -50,6 +50,21 @@ _READ_BACK_SKEW = timedelta(seconds=120)
 
 class CredentialSource(Protocol):
     def credentials(self, user_id: str, platform: Platform) -> AccountCredentials | None: ...
+
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A platform call prepared before the due time: only the call itself is left."""
+
+    client: PlatformClient
+    account: AccountCredentials
+    request: PublishRequest
+    post: ScheduledPost
+    platform: Platform
+    attempt: int
 
 
 @dataclass(frozen=True)
@@ -107,10 +122,14 @@ class PublishStep:
             for p in post.platforms
             if post.result_for(p).status in (PlatformStatus.PENDING, PlatformStatus.RETRYING)
         ]
-        self._prefetch_credentials(post)
+        # Everything but the platform call happens before the due time (budgets, credentials, the
+        # ledger, read-backs), so the call itself goes out a few milliseconds after it.
         held = self._reserve_budgets(post, pending, due_at)
+        prepared = self._for_each(post, [p for p in pending if p not in held], self._prepare)
         self.clock.sleep_until(due_at)
-        outcomes = self._publish_all(post, [p for p in pending if p not in held], attempt)
+        ready = {p: r for p, r in prepared.items() if isinstance(r, _Ready)}
+        outcomes: dict[Platform, Outcome] = {p: r for p, r in prepared.items() if isinstance(r, Outcome)}
+        outcomes.update(self._for_each(post, list(ready), lambda _, platform: self._send(ready[platform])))
         outcomes.update(held)
         post, retry_in = self._record(post, outcomes, attempt)
         try:
@@ -220,15 +239,6 @@ class PublishStep:
             )
         return account
 
-    def _prefetch_credentials(self, post: ScheduledPost) -> None:
-        """Open (and renew if due) each account's credentials before the due time, so neither KMS nor
-        a token refresh delays the send. Failures surface again, classified, when publishing."""
-        for platform in post.platforms:
-            try:
-                self.accounts.credentials(post.user_id, platform)
-            except Exception:  # noqa: S112 - reported by the publish call itself
-                continue
-
     # -- claim --------------------------------------------------------------------------------------
 
     def _claimed_post(
@@ -243,34 +253,42 @@ class PublishStep:
 
     # -- publishing -----------------------------------------------------------------------------------
 
-    def _publish_all(
-        self, post: ScheduledPost, platforms: list[Platform], attempt: int
-    ) -> dict[Platform, Outcome]:
-        if len(platforms) <= 1 or self.pool is None:
-            return {p: self._publish_one(post, p, attempt) for p in platforms}
-        futures = {p: self.pool.submit(self._publish_one, post, p, attempt) for p in platforms}
-        return {p: f.result() for p, f in futures.items()}
+    def _for_each(
+        self,
+        post: ScheduledPost,
+        platforms: list[Platform],
+        step: Callable[[ScheduledPost, Platform], _T],
+    ) -> dict[Platform, _T | Outcome]:
+        """`step` for each platform, side by side when there are several; a platform whose step
+        raises (a bug, an AWS error) is retried later, with the ledger as it is."""
 
-    def _publish_one(self, post: ScheduledPost, platform: Platform, attempt: int) -> Outcome:
-        # Each platform counts its own attempts: one held back by a budget has not used one.
-        platform_attempt = post.result_for(platform).attempts + 1
-        try:
-            with observing(lambda response: self._observe(post.user_id, platform, response)):
-                return self._publish_through_ledger(post, platform, platform_attempt)
-        except Exception as exc:  # a bug or an AWS error: keep the ledger as is, try again later
-            logger.exception("publishing post %s to %s failed unexpectedly", post.post_id, platform)
-            return Outcome(
-                status=PlatformStatus.RETRYING,
-                error=PlatformError(
-                    kind=ErrorKind.RETRYABLE, code="internal_error", message=type(exc).__name__
-                ),
-            )
+        def guarded(platform: Platform) -> _T | Outcome:
+            try:
+                with observing(lambda response: self._observe(post.user_id, platform, response)):
+                    return step(post, platform)
+            except Exception as exc:
+                logger.exception("publishing post %s to %s failed unexpectedly", post.post_id, platform)
+                return Outcome(
+                    status=PlatformStatus.RETRYING,
+                    error=PlatformError(
+                        kind=ErrorKind.RETRYABLE, code="internal_error", message=type(exc).__name__
+                    ),
+                )
+
+        if len(platforms) <= 1 or self.pool is None:
+            return {p: guarded(p) for p in platforms}
+        futures = {p: self.pool.submit(guarded, p) for p in platforms}
+        return {p: f.result() for p, f in futures.items()}
 
     def _may_send(self, attempt: int) -> bool:
         """Attempts 1..len(intervals)+1 may send; one more attempt only reconciles unknown outcomes."""
         return attempt <= len(self.settings.retry_intervals) + 1
 
-    def _publish_through_ledger(self, post: ScheduledPost, platform: Platform, attempt: int) -> Outcome:
+    def _prepare(self, post: ScheduledPost, platform: Platform) -> _Ready | Outcome:
+        """Everything before the platform call: the ledger (what earlier attempts did), the account,
+        a read-back of an unknown outcome, and the ledger entry that marks this attempt in flight.
+        Each platform counts its own attempts: one held back by a budget has not used one."""
+        attempt = post.result_for(platform).attempts + 1
         user_id, post_id = post.user_id, post.post_id
         entry = self.ledger.get(user_id, post_id, str(platform))
         if entry is not None and entry.state == LedgerState.PUBLISHED:
@@ -364,17 +382,11 @@ class PublishStep:
                     message="another attempt holds this publish",
                 ),
             )
-        return self._call(client, account, request, post, platform, attempt)
+        return _Ready(client, account, request, post, platform, attempt)
 
-    def _call(
-        self,
-        client: PlatformClient,
-        account: AccountCredentials,
-        request: PublishRequest,
-        post: ScheduledPost,
-        platform: Platform,
-        attempt: int,
-    ) -> Outcome:
+    def _send(self, ready: _Ready) -> Outcome:
+        client, account, request, post = ready.client, ready.account, ready.request, ready.post
+        platform, attempt = ready.platform, ready.attempt
         user_id, post_id, name = post.user_id, post.post_id, str(platform)
         try:
             published = client.publish(account, request)
