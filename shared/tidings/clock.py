@@ -73,6 +73,12 @@ def iso_ms(moment: datetime) -> str:
     return to_utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def ceil_ms(moment: datetime) -> datetime:
+    """`moment` rounded up to a whole millisecond."""
+    extra = moment.microsecond % 1000
+    return moment if extra == 0 else moment + timedelta(microseconds=1000 - extra)
+
+
 def parse_iso(value: str) -> datetime:
     return to_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
 

@@ -143,6 +143,11 @@ def run_due(stack: Stack, n: int, spread: float, start_in: float, tag: str) -> d
         "lateness_max_ms": round(max(lateness, default=float("nan")) * 1000, 1),
         "early": sum(1 for x in lateness if x < 0),
         "seconds_from_last_due_to_last_applied": round((last_applied - last_due).total_seconds(), 3),
+        # evidence for the counts above, so a regression can be traced to posts
+        "duplicate_examples": [r for r in applied if counts[r["text"]] > 1][:10],
+        "early_examples": [
+            {**r, "due": due[r["text"]].isoformat()} for r, x in zip(applied, lateness, strict=True) if x < 0
+        ][:10],
     }
 
 

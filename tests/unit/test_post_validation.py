@@ -169,3 +169,21 @@ def test_elsewhere_a_thread_is_part_of_the_text() -> None:
         check_content("a" * 900, [], None, [], [Platform.FACEBOOK, Platform.LINKEDIN], parts)
     assert info.value.details["platform"] == "linkedin"
     assert info.value.details["length"] == 900 + 2 + 1100 + 2 + 1100
+
+
+def test_times_finer_than_a_millisecond_are_rounded_up_never_down() -> None:
+    from tidings.models.posts import ScheduledPost
+
+    asked = datetime(2026, 3, 2, 12, 0, 0, 219_878, tzinfo=UTC)
+    post = ScheduledPost(
+        user_id="u",
+        post_id="p",
+        content="c",
+        platforms=[Platform.FACEBOOK],
+        scheduled_time=asked,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    assert post.scheduled_time == datetime(2026, 3, 2, 12, 0, 0, 220_000, tzinfo=UTC)
+    exact = datetime(2026, 3, 2, 12, 0, 0, 219_000, tzinfo=UTC)
+    assert post.model_copy(update={"scheduled_time": exact}).scheduled_time == exact

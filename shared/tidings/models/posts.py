@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from tidings.clock import ceil_ms
 from tidings.platforms import Platform
 
 
@@ -88,6 +89,13 @@ class ScheduledPost(BaseModel):
     next_attempt_at: datetime | None = None
     final_reason: str | None = None
     completed_at: datetime | None = None
+
+    @field_validator("scheduled_time")
+    @classmethod
+    def _whole_milliseconds(cls, value: datetime) -> datetime:
+        """Times are kept to the millisecond; a finer time is rounded up, so the post is never sent
+        before the moment that was asked for."""
+        return ceil_ms(value)
 
     def result_for(self, platform: Platform) -> PlatformResult:
         return self.results.get(platform) or PlatformResult(platform=platform)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tidings.aws.publishing import PublishStarter
-from tidings.clock import Clock
+from tidings.clock import Clock, ceil_ms
 from tidings.config import Settings
 from tidings.errors import Conflict, NotFound, ValidationFailed
 from tidings.models.posts import FINAL_STATUSES, PlatformStatus, PostStatus, ScheduledPost
@@ -201,7 +201,7 @@ class SchedulingService:
                 t for t in candidates if self._fits(queue, post.model_copy(update={"scheduled_time": t}))
             ]
             chosen = fitting[0] if fitting else candidates[0]
-            post = post.model_copy(update={"scheduled_time": chosen, "optimized_time": True})
+            post = post.model_copy(update={"scheduled_time": ceil_ms(chosen), "optimized_time": True})
         self._check_queue(queue, post)
         return post
 
@@ -359,7 +359,7 @@ class SchedulingService:
             check_content(content, hashtags, post.link, post.media_urls, platforms, thread)
             updated = post.model_copy(
                 update={
-                    "scheduled_time": changes.scheduled_time or post.scheduled_time,
+                    "scheduled_time": ceil_ms(changes.scheduled_time or post.scheduled_time),
                     "platforms": platforms,
                     "hashtags": hashtags,
                     "content": content,
