@@ -45,6 +45,7 @@ class TidingsStack(Stack):
 
         self.publishing = Publishing(self, "Publishing", specs=topology.STATE_MACHINES, functions=fns)
         publish = self.publishing.state_machines[topology.PUBLISH_STATE_MACHINE]
+        workflows = self.publishing.state_machines[topology.WORKFLOW_STATE_MACHINE]
 
         self.scheduling = Scheduling(
             self,
@@ -65,6 +66,8 @@ class TidingsStack(Stack):
                 scheduler_role=self.scheduling.publish_role,
                 scheduler_dlq=self.scheduling.dead_letter_queue,
                 credentials_key=self.credentials_key,
+                workflow_state_machine=workflows,
+                workflow_state_machine_name=self.publishing.names[topology.WORKFLOW_STATE_MACHINE],
             ),
         )
         for spec in topology.FUNCTIONS:

@@ -26,6 +26,10 @@ class Access(StrEnum):
     MANAGE_SCHEDULES = "scheduler:manage"  # create/update/delete one-time schedules, pass the role
     SEAL_CREDENTIALS = "credentials:seal"  # new data keys under the credentials key (store secrets)
     OPEN_CREDENTIALS = "credentials:open"  # unwrap data keys (read secrets), and reseal refreshed ones
+    RUN_WORKFLOWS = "workflows:run"  # start/stop executions of the workflow machine, answer its task tokens
+    ANSWER_WORKFLOW_TOKENS = "workflows:tokens"  # answer the workflow machine's task tokens
+    SEND_EMAIL = "ses:send"  # send email through SES (notifications)
+    INVOKE_MODEL = "bedrock:invoke"  # call a Bedrock model through the Converse API
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="HTTP API: posts, the queue, the optimal time, accounts, dry runs and messages",
         # opens credentials too: it sends WhatsApp messages through the user's number
         access=frozenset(
-            {Access.TABLE_READ, Access.TABLE_WRITE, Access.START_PUBLISH, Access.OPEN_CREDENTIALS}
+            {
+                Access.TABLE_READ,
+                Access.TABLE_WRITE,
+                Access.START_PUBLISH,
+                Access.OPEN_CREDENTIALS,
+                Access.RUN_WORKFLOWS,
+            }
         ),
         timeout_seconds=29,
     ),
@@ -141,6 +151,22 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="Claims a due post and publishes it to each platform with a publish ledger",
         access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.OPEN_CREDENTIALS}),
         timeout_seconds=120,
+    ),
+    FunctionSpec(
+        name="workflow_step",
+        description="The workflow state machine's tasks: plan, run a step with its gates, wait for people",
+        # actions schedule and publish posts, send notifications, and may call a model
+        access=frozenset(
+            {
+                Access.TABLE_READ,
+                Access.TABLE_WRITE,
+                Access.START_PUBLISH,
+                Access.ANSWER_WORKFLOW_TOKENS,
+                Access.SEND_EMAIL,
+                Access.INVOKE_MODEL,
+            }
+        ),
+        timeout_seconds=300,
     ),
     FunctionSpec(
         name="sweeper",
@@ -169,6 +195,16 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/posts/{postId}/dry-run", _API),
     Route("GET", "/queue/dry-run", _API),
     Route("POST", "/messages/whatsapp", _API),
+    Route("GET", "/workflow-templates", _API),
+    Route("POST", "/workflows", _API),
+    Route("GET", "/workflows", _API),
+    Route("GET", "/workflows/{workflowId}", _API),
+    Route("POST", "/workflows/{workflowId}/execute", _API),
+    Route("POST", "/workflows/{workflowId}/pause", _API),
+    Route("POST", "/workflows/{workflowId}/resume", _API),
+    Route("POST", "/workflows/{workflowId}/cancel", _API),
+    Route("POST", "/workflows/{workflowId}/steps/{stepId}/approve", _API),
+    Route("POST", "/workflows/{workflowId}/steps/{stepId}/reject", _API),
     Route("GET", "/openapi.json", _API, authorized=False),
     Route("GET", "/docs", _API, authorized=False),
 )
@@ -187,9 +223,15 @@ STATE_MACHINES: tuple[StateMachineSpec, ...] = (
         definition_file=STATE_MACHINES_DIR / "publish_post.asl.json",
         lambda_substitutions={"PublishTaskFunctionArn": "publish_task"},
     ),
+    StateMachineSpec(
+        name="run_workflow",
+        definition_file=STATE_MACHINES_DIR / "run_workflow.asl.json",
+        lambda_substitutions={"WorkflowStepFunctionArn": "workflow_step"},
+    ),
 )
 
 PUBLISH_STATE_MACHINE = "publish_post"
+WORKFLOW_STATE_MACHINE = "run_workflow"
 
 
 def function(name: str) -> FunctionSpec:

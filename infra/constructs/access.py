@@ -23,6 +23,7 @@ from infra.constructs.constants import (
     ENV_SCHEDULER_DLQ_ARN,
     ENV_SCHEDULER_ROLE_ARN,
     ENV_TABLE_NAME,
+    ENV_WORKFLOW_STATE_MACHINE_ARN,
 )
 from infra.constructs.nag import acknowledge, nag_arn
 from infra.constructs.table import Table
@@ -65,6 +66,8 @@ class AccessTargets:
     scheduler_role: iam.IRole
     scheduler_dlq: sqs.IQueue
     credentials_key: kms.IKey
+    workflow_state_machine: sfn.StateMachine
+    workflow_state_machine_name: str
 
 
 class AccessGrants:
@@ -81,6 +84,10 @@ class AccessGrants:
             Access.MANAGE_SCHEDULES: self._manage_schedules,
             Access.SEAL_CREDENTIALS: self._seal_credentials,
             Access.OPEN_CREDENTIALS: self._open_credentials,
+            Access.RUN_WORKFLOWS: self._run_workflows,
+            Access.ANSWER_WORKFLOW_TOKENS: self._answer_workflow_tokens,
+            Access.SEND_EMAIL: self._send_email,
+            Access.INVOKE_MODEL: self._invoke_model,
         }
 
     @property
@@ -204,3 +211,86 @@ class AccessGrants:
             self._credentials_statement(CREDENTIALS_OPEN_ACTIONS + CREDENTIALS_SEAL_ACTIONS)
         )
         function.add_environment(ENV_CREDENTIALS_KEY_ID, self.targets.credentials_key.key_arn)
+
+    # -- workflows -----------------------------------------------------------------------------
+
+    def _workflow_executions(self) -> str:
+        return self.stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{self.targets.workflow_state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    def _workflow_machine_arn(self) -> str:
+        """Built from the machine's name, not its resource: the machine's own task function answers
+        its tokens, and a reference would make the two depend on each other."""
+        return self.stack.format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=self.targets.workflow_state_machine_name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    def _answer_workflow_tokens(self, function: lambda_.Function, role: iam.Role) -> None:
+        # Task tokens of callback tasks are answered against the state machine that issued them
+        # (Step Functions Developer Guide, "Wait for a Callback with the Task Token").
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
+                resources=[self._workflow_machine_arn()],
+            )
+        )
+        function.add_environment(ENV_WORKFLOW_STATE_MACHINE_ARN, self._workflow_machine_arn())
+
+    def _run_workflows(self, function: lambda_.Function, role: iam.Role) -> None:
+        machine = self.targets.workflow_state_machine
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[machine.state_machine_arn])
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["states:StopExecution"], resources=[self._workflow_executions()])
+        )
+        self._answer_workflow_tokens(function, role)
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "One execution per workflow, named at run time; the wildcard covers the executions of the "
+            "workflow state machine only, for StopExecution (cancel).",
+            applies_to=[nag_arn("states", f"execution:{self.targets.workflow_state_machine_name}:*")],
+            with_children=True,
+        )
+
+    # -- notifications and models ---------------------------------------------------------------
+
+    def _send_email(self, function: lambda_.Function, role: iam.Role) -> None:
+        identities = self.stack.format_arn(service="ses", resource="identity", resource_name="*")
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["ses:SendEmail"], resources=[identities]))
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "The sending identity (a verified domain or address) is the operator's choice at deploy "
+            "time; SES authorises SendEmail on identities, limited here to this account and Region.",
+            applies_to=[nag_arn("ses", "identity/*")],
+            with_children=True,
+        )
+
+    def _invoke_model(self, function: lambda_.Function, role: iam.Role) -> None:
+        # Converse is authorised as bedrock:InvokeModel on the foundation model or inference profile
+        # (Amazon Bedrock User Guide, "Carry out a conversation with the Converse API operations").
+        models = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/*"
+        profiles = self.stack.format_arn(service="bedrock", resource="inference-profile", resource_name="*")
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[models, profiles])
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "The model is chosen by configuration (TIDINGS_BEDROCK_MODEL_ID) after deployment; the grant "
+            "is limited to invoking foundation models and this account's inference profiles.",
+            applies_to=[
+                "Resource::arn:<AWS::Partition>:bedrock:<AWS::Region>::foundation-model/*",
+                nag_arn("bedrock", "inference-profile/*"),
+            ],
+            with_children=True,
+        )

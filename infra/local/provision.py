@@ -31,6 +31,7 @@ from infra.topology import (
     STATE_MACHINES,
     STREAM_TRIGGERS,
     TABLE,
+    WORKFLOW_STATE_MACHINE,
     render_definition,
 )
 
@@ -52,6 +53,7 @@ _RESOURCE_SETTINGS = (
     "TIDINGS_SCHEDULER_DLQ_ARN",
     "TIDINGS_REGION",
     "TIDINGS_CREDENTIALS_KEY_ID",
+    "TIDINGS_WORKFLOW_STATE_MACHINE_ARN",
 )
 
 # Services the handlers (and this runtime) reach, and which local endpoint plays each. botocore
@@ -326,6 +328,7 @@ def handler_env(stack: LocalStack, extra_env: Mapping[str, str] | None = None) -
             "TIDINGS_SCHEDULER_DLQ_ARN": stack.scheduler_dlq.arn,
             "TIDINGS_REGION": stack.endpoints.region,
             "TIDINGS_CREDENTIALS_KEY_ID": stack.credentials_key_arn,
+            "TIDINGS_WORKFLOW_STATE_MACHINE_ARN": stack.state_machine_arns[WORKFLOW_STATE_MACHINE],
         }
     )
     return env

@@ -25,6 +25,7 @@ class Settings(BaseModel):
     table_name: str = "tidings"
     region: str = Field(default="us-east-1")
     publish_state_machine_arn: str = ""
+    workflow_state_machine_arn: str = ""
     schedule_group: str = "tidings"
     scheduler_role_arn: str = ""
     scheduler_dlq_arn: str = ""
@@ -78,6 +79,14 @@ class Settings(BaseModel):
     rate_budgets: bool = True
     rate_budget_overrides: str = ""
     whatsapp_api_base: str = "https://graph.facebook.com/v23.0"
+    # Workflows. The Amazon Bedrock model (or inference profile) id generate_content uses when a step asks
+    # for a model; empty means no model configured, and such a step fails instead of falling back.
+    bedrock_model_id: str = ""
+    # The verified SES identity notification e-mails come from; empty means e-mail is not configured.
+    notification_from_email: str = ""
+    # Allow http:// and private, loopback or link-local addresses in webhook URLs and link checks
+    # (local development only: in production they could reach internal services).
+    allow_private_links: bool = False
 
     @field_validator("retry_intervals", "default_platforms", mode="before")
     @classmethod

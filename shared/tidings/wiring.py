@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tidings.clock import DEFAULT_CLOCK
 from tidings.config import get_settings
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tidings.accounts import AccountStore
     from tidings.api.accounts import AccountServices
     from tidings.aws.publishing import StepFunctionsPublishStarter
+    from tidings.aws.workflows import StepFunctionsWorkflowRunner
     from tidings.publishing.budgets import BudgetStore
     from tidings.publishing.clients.whatsapp import WhatsAppClient
     from tidings.publishing.step import PublishStep
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
     from tidings.scheduling.service import SchedulingService
     from tidings.scheduling.sync import ScheduleSync
     from tidings.store.posts import PostRepository
+    from tidings.store.workflows import WorkflowRepository
+    from tidings.workflows.actions.base import ActionServices
+    from tidings.workflows.engine import WorkflowEngine
+    from tidings.workflows.service import WorkflowService
 
 _lock = threading.RLock()
 
@@ -95,7 +100,7 @@ def scheduling_service() -> SchedulingService:
 def scheduling_app() -> APIGatewayHttpResolver:
     from tidings.api.scheduling import build_app
 
-    return build_app(scheduling_service, account_services)
+    return build_app(scheduling_service, account_services, workflow_service)
 
 
 @lru_cache(maxsize=1)
@@ -177,4 +182,74 @@ def schedule_sync() -> ScheduleSync:
         posts=post_repository(),
         clock=DEFAULT_CLOCK,
         lead_seconds=s.schedule_lead_seconds,
+    )
+
+
+@lru_cache(maxsize=1)
+def workflow_repository() -> WorkflowRepository:
+    from tidings.store.workflows import WorkflowRepository
+
+    return WorkflowRepository(get_settings().table_name)
+
+
+@lru_cache(maxsize=1)
+def workflow_runner() -> StepFunctionsWorkflowRunner:
+    from tidings.aws.workflows import StepFunctionsWorkflowRunner
+
+    return StepFunctionsWorkflowRunner(get_settings())
+
+
+@lru_cache(maxsize=1)
+def workflow_service() -> WorkflowService:
+    from tidings.workflows.actions import registry
+    from tidings.workflows.gates import check_gate_definition
+    from tidings.workflows.service import WorkflowService
+
+    return WorkflowService(
+        workflow_repository(), workflow_runner(), registry, check_gate_definition, DEFAULT_CLOCK
+    )
+
+
+def _client(service: str) -> Any:
+    import boto3
+
+    return boto3.client(service)  # type: ignore[call-overload]
+
+
+@lru_cache(maxsize=1)
+def action_services() -> ActionServices:
+    from tidings.store.analytics import AnalyticsRepository
+    from tidings.workflows.actions.base import ActionServices
+
+    return ActionServices(
+        settings=get_settings,
+        scheduling=scheduling_service,
+        analytics=lambda: AnalyticsRepository(get_settings().table_name),
+        http=publishing_http,
+        ses=lru_cache(maxsize=1)(lambda: _client("sesv2")),
+        bedrock=lru_cache(maxsize=1)(lambda: _client("bedrock-runtime")),
+    )
+
+
+@lru_cache(maxsize=1)
+def workflow_engine() -> WorkflowEngine:
+    from tidings.workflows import gates
+    from tidings.workflows.actions import registry
+    from tidings.workflows.engine import WorkflowEngine
+    from tidings.workflows.notify import completion_notifier
+
+    settings = get_settings()
+    services = action_services()
+
+    def evaluate(gate: dict[str, Any], output: dict[str, Any]) -> Any:
+        return gates.evaluate(gate, output, http=publishing_http(), settings=settings)
+
+    return WorkflowEngine(
+        workflow_repository(),
+        registry,
+        services,
+        workflow_runner(),
+        evaluate,
+        DEFAULT_CLOCK,
+        notify=completion_notifier(services, DEFAULT_CLOCK),
     )

@@ -28,16 +28,20 @@ def test_every_queue_is_a_dead_letter_queue_with_an_alarm_on_its_first_message(t
         assert [ref(a) for a in alarm["AlarmActions"]] == [topic_id]  # type: ignore[attr-defined]
 
 
-def test_a_failed_publish_execution_raises_an_alarm(template: Template) -> None:
-    machine_id, _ = only(template, "AWS::StepFunctions::StateMachine")
+def test_a_failed_execution_of_either_machine_raises_an_alarm(template: Template) -> None:
+    machines = {
+        by_path(template, f"Publishing/{name}/StateMachine/Resource")[0]
+        for name in ("PublishPost", "RunWorkflow")
+    }
     topic_id, _ = only(template, "AWS::SNS::Topic")
-    (alarm,) = _alarms_on(template, "ExecutionsFailed")
+    alarms = _alarms_on(template, "ExecutionsFailed")
 
-    assert alarm["Namespace"] == "AWS/States"
-    assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine_id}}]
-    assert alarm["Threshold"] == 1
-    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-    assert [ref(a) for a in alarm["AlarmActions"]] == [topic_id]  # type: ignore[attr-defined]
+    assert {a["Dimensions"][0]["Value"]["Ref"] for a in alarms} == machines  # type: ignore[index]
+    for alarm in alarms:
+        assert alarm["Namespace"] == "AWS/States"
+        assert alarm["Threshold"] == 1
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert [ref(a) for a in alarm["AlarmActions"]] == [topic_id]  # type: ignore[attr-defined]
 
 
 def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(template: Template) -> None:
@@ -65,7 +69,7 @@ def test_outputs_name_what_a_client_and_an_operator_need(template: Template) -> 
     pool_id, _ = only(template, "AWS::Cognito::UserPool")
     client_id, _ = only(template, "AWS::Cognito::UserPoolClient")
     table_id, _ = only(template, "AWS::DynamoDB::Table")
-    machine_id, _ = only(template, "AWS::StepFunctions::StateMachine")
+    machine_id, _ = by_path(template, "Publishing/PublishPost/StateMachine/Resource")
 
     assert {"ApiUrl", "UserPoolId", "UserPoolClientId", "TableName", "PublishStateMachineArn"} <= set(outputs)
     api_url = outputs["ApiUrl"]["Value"]["Fn::Join"][1]

@@ -29,6 +29,8 @@ def expected_tidings_environment(spec: FunctionSpec) -> set[str]:
         names |= {"TIDINGS_SCHEDULE_GROUP", "TIDINGS_SCHEDULER_ROLE_ARN", "TIDINGS_SCHEDULER_DLQ_ARN"}
     if spec.access & {Access.SEAL_CREDENTIALS, Access.OPEN_CREDENTIALS}:
         names.add("TIDINGS_CREDENTIALS_KEY_ID")
+    if spec.access & {Access.RUN_WORKFLOWS, Access.ANSWER_WORKFLOW_TOKENS}:
+        names.add("TIDINGS_WORKFLOW_STATE_MACHINE_ARN")
     return names
 
 
@@ -77,7 +79,7 @@ def test_function_environment_holds_powertools_and_only_the_settings_its_access_
 
 def test_environment_points_at_the_stack_resources(template: Template) -> None:
     table_id, _ = only(template, "AWS::DynamoDB::Table")
-    machine_id, _ = only(template, "AWS::StepFunctions::StateMachine")
+    machine_id, _ = by_path(template, "Publishing/PublishPost/StateMachine/Resource")
     group_id, group = only(template, "AWS::Scheduler::ScheduleGroup")
     scheduler_role_id, _ = by_path(template, "Scheduling/PublishRole/Resource")
     dlq_id, _ = by_path(template, "Scheduling/DeadLetterQueue/Resource")

@@ -30,8 +30,10 @@ SCHEDULES = {
     "iam:PassRole",
 }
 
+TOKENS = {"states:SendTaskSuccess", "states:SendTaskFailure"}
+WORKFLOWS = {"states:StopExecution"} | TOKENS  # StartExecution is in START
 EXPECTED_ACTIONS = {
-    "scheduling_api": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | START,
+    "scheduling_api": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | START | WORKFLOWS,
     "schedule_sync": LOGS
     | XRAY
     | STREAM
@@ -43,6 +45,15 @@ EXPECTED_ACTIONS = {
     | SCHEDULES,
     "publish_task": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE,
     "sweeper": LOGS | XRAY | READ | KEY_READ | START,
+    "workflow_step": LOGS
+    | XRAY
+    | READ
+    | WRITE
+    | KEY_READ
+    | KEY_WRITE
+    | START
+    | TOKENS
+    | {"ses:SendEmail", "bedrock:InvokeModel"},
 }
 
 
@@ -151,13 +162,36 @@ def test_the_credentials_key_rotates_and_is_kept(template: Template) -> None:
 
 
 def test_publishing_rights_are_on_the_publish_state_machine_only(template: Template) -> None:
-    machine_id, machine = only(template, "AWS::StepFunctions::StateMachine")
+    machine_id, machine = by_path(template, "Publishing/PublishPost/StateMachine/Resource")
+    workflow_id, _ = by_path(template, "Publishing/RunWorkflow/StateMachine/Resource")
     name = machine["Properties"]["StateMachineName"]
     grants = allowed(template, role_of_function(template, "scheduling_api"))
 
-    assert grants["states:StartExecution"] == {f"<{machine_id}>"}
+    assert grants["states:StartExecution"] == {f"<{machine_id}>", f"<{workflow_id}>"}
     assert grants["states:DescribeExecution"] == {
         f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}:*"
+    }
+    assert allowed(template, role_of_function(template, "workflow_step"))["states:StartExecution"] == {
+        f"<{machine_id}>"
+    }
+
+
+def test_workflow_rights_are_on_the_workflow_machine_only(template: Template) -> None:
+    _, machine = by_path(template, "Publishing/RunWorkflow/StateMachine/Resource")
+    name = machine["Properties"]["StateMachineName"]
+    arn = f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:{name}"
+    api = allowed(template, role_of_function(template, "scheduling_api"))
+    step = allowed(template, role_of_function(template, "workflow_step"))
+
+    assert api["states:StopExecution"] == {
+        f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}:*"
+    }
+    for grants in (api, step):
+        assert grants["states:SendTaskSuccess"] == grants["states:SendTaskFailure"] == {arn}
+    assert step["ses:SendEmail"] == {"arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*"}
+    assert step["bedrock:InvokeModel"] == {
+        "arn:<AWS::Partition>:bedrock:<AWS::Region>::foundation-model/*",
+        "arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>:inference-profile/*",
     }
 
 

@@ -1,4 +1,4 @@
-"""The publish state machine: the same ASL file as the local runtime, with the function's ARN."""
+"""The state machines: each the same ASL file as the local runtime, with its functions' ARNs."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import json
 import re
 from typing import Any
 
-from cfn import Template, allowed, by_path, function, only, ref, render
+import pytest
+from cfn import Template, allowed, by_path, function, ref, render
 from synthesis import Synth
 
-from infra.topology import PUBLISH_STATE_MACHINE, STATE_MACHINES, render_definition, state_machine
+from infra.constructs.constants import construct_id
+from infra.topology import STATE_MACHINES, StateMachineSpec, render_definition
 
 
 def _deployed_definition(synth: Synth, machine: dict[str, Any]) -> str:
@@ -21,9 +23,23 @@ def _deployed_definition(synth: Synth, machine: dict[str, Any]) -> str:
     return text
 
 
-def test_definition_is_the_asl_file_with_each_placeholder_replaced(synth: Synth, template: Template) -> None:
-    spec = state_machine(PUBLISH_STATE_MACHINE)
-    _, machine = only(template, "AWS::StepFunctions::StateMachine")
+def machine_of(template: Template, spec: StateMachineSpec) -> dict[str, Any]:
+    return by_path(template, f"Publishing/{construct_id(spec.name)}/StateMachine/Resource")[1]
+
+
+MACHINES = pytest.mark.parametrize("spec", STATE_MACHINES, ids=lambda spec: spec.name)
+
+
+def test_there_is_one_machine_per_topology_state_machine(template: Template) -> None:
+    machines = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    assert len(machines) == len(STATE_MACHINES) == 2
+
+
+@MACHINES
+def test_definition_is_the_asl_file_with_each_placeholder_replaced(
+    synth: Synth, template: Template, spec: StateMachineSpec
+) -> None:
+    machine = machine_of(template, spec)
     arns = {fn: f"<{function(template, fn)[0]}.Arn>" for fn in spec.lambda_substitutions.values()}
 
     deployed = _deployed_definition(synth, machine)
@@ -32,21 +48,27 @@ def test_definition_is_the_asl_file_with_each_placeholder_replaced(synth: Synth,
     assert "${" not in deployed
 
 
-def test_every_placeholder_of_the_asl_file_has_a_substitution(template: Template) -> None:
-    spec = state_machine(PUBLISH_STATE_MACHINE)
-    _, machine = only(template, "AWS::StepFunctions::StateMachine")
+@MACHINES
+def test_every_placeholder_of_the_asl_file_has_a_substitution(
+    template: Template, spec: StateMachineSpec
+) -> None:
+    machine = machine_of(template, spec)
 
     placeholders = set(re.findall(r"\$\{(\w+)\}", spec.definition_file.read_text()))
 
-    assert placeholders == set(machine["Properties"]["DefinitionSubstitutions"]) == {"PublishTaskFunctionArn"}
+    assert (
+        placeholders
+        == set(machine["Properties"]["DefinitionSubstitutions"])
+        == set(spec.lambda_substitutions)
+    )
 
 
-def test_machine_is_standard_traced_and_logs_errors(template: Template) -> None:
-    _, machine = only(template, "AWS::StepFunctions::StateMachine")
-    logs_id, logs = by_path(template, "Publishing/PublishPost/Logs/Resource")
+@MACHINES
+def test_machine_is_standard_traced_and_logs_errors(template: Template, spec: StateMachineSpec) -> None:
+    machine = machine_of(template, spec)
+    logs_id, logs = by_path(template, f"Publishing/{construct_id(spec.name)}/Logs/Resource")
     props = machine["Properties"]
 
-    assert len(STATE_MACHINES) == 1
     assert props["StateMachineType"] == "STANDARD"
     assert props["TracingConfiguration"] == {"Enabled": True}
     assert props["LoggingConfiguration"]["Level"] == "ERROR"
@@ -55,9 +77,9 @@ def test_machine_is_standard_traced_and_logs_errors(template: Template) -> None:
     assert logs["Properties"]["RetentionInDays"] == 30
 
 
-def test_machine_may_invoke_exactly_its_task_functions(template: Template) -> None:
-    spec = state_machine(PUBLISH_STATE_MACHINE)
-    _, machine = only(template, "AWS::StepFunctions::StateMachine")
+@MACHINES
+def test_machine_may_invoke_exactly_its_task_functions(template: Template, spec: StateMachineSpec) -> None:
+    machine = machine_of(template, spec)
     role_id = ref(machine["Properties"]["RoleArn"])
     assert role_id is not None
 

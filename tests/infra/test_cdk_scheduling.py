@@ -21,7 +21,7 @@ def test_schedule_group_is_named_from_the_settings(template: Template) -> None:
 
 def test_per_post_schedules_may_only_start_the_publish_machine_and_dead_letter(template: Template) -> None:
     role_id, role = by_path(template, "Scheduling/PublishRole/Resource")
-    machine_id, _ = only(template, "AWS::StepFunctions::StateMachine")
+    machine_id, _ = by_path(template, "Publishing/PublishPost/StateMachine/Resource")
     dlq_id, _ = by_path(template, "Scheduling/DeadLetterQueue/Resource")
 
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [SCHEDULER_TRUST]

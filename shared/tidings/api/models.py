@@ -322,3 +322,91 @@ class MessageSentView(ApiModel):
     to: str
     kind: str
     fell_back_to_template: bool
+
+
+# -- workflows -------------------------------------------------------------------------------------
+
+
+class CreateWorkflowRequest(ApiModel):
+    template: str | None = Field(
+        default=None, max_length=64, description="content-to-social, listing-campaign, ..."
+    )
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    definition: dict[str, Any] | None = Field(
+        default=None, description="A custom definition (see the README)"
+    )
+
+
+class NotifyTarget(ApiModel):
+    channel: str = Field(description="webhook or email")
+    url: str | None = Field(default=None, max_length=2048)
+    to: list[Annotated[str, Field(max_length=254)]] | None = Field(default=None, max_length=20)
+
+
+class ExecuteWorkflowRequest(ApiModel):
+    auto_approve: bool = Field(default=False, description="Pass approval gates without a person")
+    notify_on_completion: bool = False
+    notify: NotifyTarget | None = Field(default=None, description="Where the completion notice goes")
+
+
+class RejectStepRequest(ApiModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ApprovalView(ApiModel):
+    decision: str
+    by: str | None = None
+    reason: str | None = None
+    at: Timestamp
+
+
+class StepView(ApiModel):
+    step_id: str
+    action: str
+    status: str
+    optional: bool
+    depends_on: list[str]
+    attempts: int
+    fix_attempts: int
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    error_code: str | None = None
+    duration_ms: int
+    started_at: Timestamp | None = None
+    ended_at: Timestamp | None = None
+    next_run_at: Timestamp | None = None
+    gate_results: list[dict[str, Any]]
+    approval: ApprovalView | None = None
+
+
+class WorkflowMetricsView(ApiModel):
+    completed: int
+    failed: int
+    skipped: int
+    pending: int
+    total_duration_ms: int
+
+
+class WorkflowView(ApiModel):
+    workflow_id: str
+    name: str
+    template: str | None = None
+    status: str
+    auto_approve: bool
+    parameters: dict[str, Any]
+    failure_reason: str | None = None
+    created_at: Timestamp
+    started_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+    metrics: WorkflowMetricsView
+    steps: list[StepView]
+    definition: dict[str, Any]
+
+
+class WorkflowList(ApiModel):
+    workflows: list[WorkflowView]
+    next_token: str | None = None
+
+
+class WorkflowTemplatesView(ApiModel):
+    templates: list[dict[str, Any]]

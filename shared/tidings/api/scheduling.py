@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -29,9 +29,13 @@ from tidings.api.models import (
     UpdatePostRequest,
     post_view,
 )
+from tidings.api.workflows import register_workflow_routes
 from tidings.errors import TidingsError, Unauthorized
 from tidings.scheduling.service import NewPost, PostChanges, SchedulingService
 from tidings.scheduling.validation import check_timezone, parse_platforms
+
+if TYPE_CHECKING:
+    from tidings.workflows.service import WorkflowService
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +57,7 @@ def _new_post(req: CreatePostRequest | PublishNowRequest) -> NewPost:
 def build_app(
     service_factory: Callable[[], SchedulingService],
     account_services: Callable[[], AccountServices] | None = None,
+    workflow_service: Callable[[], WorkflowService] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     services: list[SchedulingService] = []
@@ -74,6 +79,8 @@ def build_app(
     _queue_routes(app, service, user_id)
     if account_services is not None:
         register_account_routes(app, account_services, user_id)
+    if workflow_service is not None:
+        register_workflow_routes(app, workflow_service, user_id)
     _docs(app)
     return app
 

@@ -79,3 +79,11 @@ def budget_sk(platform: str, window_seconds: int, window_start: int) -> str:
 
 def budget_block_sk(platform: str) -> str:
     return f"BUDGET#{platform}#BLOCKED"
+
+
+WORKFLOW_ENTITY = "Workflow"
+WORKFLOW_SK_PREFIX = "WORKFLOW#"
+
+
+def workflow_sk(workflow_id: str) -> str:
+    return f"{WORKFLOW_SK_PREFIX}{workflow_id}"

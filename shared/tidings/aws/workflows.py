@@ -1,0 +1,63 @@
+"""Step Functions for workflows: start the generic workflow machine, stop it, answer task tokens.
+
+An execution is named after the workflow (`wf-<workflowId>`), so starting twice starts one run.
+Task tokens: `SendTaskSuccess` resumes a state waiting with `.waitForTaskToken` (Step Functions
+Developer Guide, "Wait for a Callback with the Task Token"); a token whose task already ended answers
+`TaskTimedOut` or `InvalidToken`, which is not an error for us: nobody is waiting any more.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from tidings.config import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+
+logger = logging.getLogger(__name__)
+
+
+def workflow_execution_name(workflow_id: str) -> str:
+    return f"wf-{workflow_id}"
+
+
+class StepFunctionsWorkflowRunner:
+    def __init__(self, settings: Settings, client: SFNClient | None = None) -> None:
+        self.settings = settings
+        self._client = client
+
+    @property
+    def client(self) -> SFNClient:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("stepfunctions")
+        return self._client
+
+    def start(self, user_id: str, workflow_id: str) -> str:
+        arn = self.settings.workflow_state_machine_arn
+        name = workflow_execution_name(workflow_id)
+        try:
+            resp = self.client.start_execution(
+                stateMachineArn=arn,
+                name=name,
+                input=json.dumps({"userId": user_id, "workflowId": workflow_id}),
+            )
+            return resp["executionArn"]
+        except self.client.exceptions.ExecutionAlreadyExists:
+            return arn.replace(":stateMachine:", ":execution:") + f":{name}"
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        try:
+            self.client.stop_execution(executionArn=execution_arn, cause=cause[:256])
+        except self.client.exceptions.ExecutionDoesNotExist:
+            logger.warning("execution %s does not exist; nothing to stop", execution_arn)
+
+    def send_success(self, token: str, output: dict[str, Any]) -> None:
+        try:
+            self.client.send_task_success(taskToken=token, output=json.dumps(output))
+        except (self.client.exceptions.TaskTimedOut, self.client.exceptions.InvalidToken):
+            logger.info("a task token was answered after its task ended")

@@ -1,0 +1,168 @@
+"""Workflows in the table (`USER#<id> / WORKFLOW#<workflowId>`), one item each with its steps' states.
+
+Steps running side by side update only their own `steps.<stepId>` entry, so they never overwrite each
+other; status changes are conditional on the status they leave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from tidings.clock import iso_ms
+from tidings.models.workflows import StepState, Workflow, WorkflowStatus
+from tidings.store import keys
+from tidings.store.dynamo import (
+    decode_token,
+    deserialize,
+    dynamodb_client,
+    encode_token,
+    serialize,
+    serialize_value,
+)
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class StatusConflict(Exception):
+    """The workflow was not in a status the change may leave."""
+
+
+def _item(workflow: Workflow) -> dict[str, Any]:
+    return {
+        "PK": keys.user_pk(workflow.user_id),
+        "SK": keys.workflow_sk(workflow.workflow_id),
+        "EntityType": keys.WORKFLOW_ENTITY,
+        **workflow.model_dump(mode="json", exclude_none=True),
+    }
+
+
+_KEYS = ("PK", "SK", "EntityType")
+
+
+def _workflow(item: dict[str, Any]) -> Workflow:
+    return Workflow.model_validate({k: v for k, v in item.items() if k not in _KEYS})
+
+
+class WorkflowRepository:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table = table_name
+        self.client = client or dynamodb_client()
+
+    def _key(self, user_id: str, workflow_id: str) -> dict[str, Any]:
+        return serialize({"PK": keys.user_pk(user_id), "SK": keys.workflow_sk(workflow_id)})
+
+    def create(self, workflow: Workflow) -> None:
+        self.client.put_item(
+            TableName=self.table,
+            Item=serialize(_item(workflow)),
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+
+    def get(self, user_id: str, workflow_id: str) -> Workflow | None:
+        resp = self.client.get_item(
+            TableName=self.table, Key=self._key(user_id, workflow_id), ConsistentRead=True
+        )
+        return _workflow(deserialize(resp["Item"])) if "Item" in resp else None
+
+    def page(
+        self, user_id: str, status: WorkflowStatus | None, limit: int, next_token: str | None
+    ) -> tuple[list[Workflow], str | None]:
+        out: list[Workflow] = []
+        start = decode_token(next_token)
+        while len(out) < limit:
+            kwargs: dict[str, Any] = {
+                "TableName": self.table,
+                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+                "ExpressionAttributeValues": serialize(
+                    {":pk": keys.user_pk(user_id), ":prefix": keys.WORKFLOW_SK_PREFIX}
+                    | ({":status": str(status)} if status else {})
+                ),
+                "Limit": limit - len(out),
+                "ScanIndexForward": False,
+            }
+            if status:
+                kwargs["FilterExpression"] = "#status = :status"
+                kwargs["ExpressionAttributeNames"] = {"#status": "status"}
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            resp = self.client.query(**kwargs)
+            out += [_workflow(deserialize(i)) for i in resp.get("Items", [])]
+            start = resp.get("LastEvaluatedKey")
+            if not start:
+                break
+        return out, encode_token(start) if start else None
+
+    def put_step(self, user_id: str, workflow_id: str, state: StepState, now: datetime) -> None:
+        """Replace one step's state (and only it)."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=self._key(user_id, workflow_id),
+            UpdateExpression="SET steps.#step = :state, updated_at = :now",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeNames={"#step": state.step_id},
+            ExpressionAttributeValues={
+                ":state": serialize_value(state.model_dump(mode="json", exclude_none=True)),
+                ":now": serialize_value(iso_ms(now)),
+            },
+        )
+
+    def put_step_if(
+        self, user_id: str, workflow_id: str, state: StepState, now: datetime, *, expect: str
+    ) -> None:
+        """Replace one step's state if it is still in status `expect` (else StatusConflict)."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(user_id, workflow_id),
+                UpdateExpression="SET steps.#step = :state, updated_at = :now",
+                ConditionExpression="steps.#step.#st = :expected",
+                ExpressionAttributeNames={"#step": state.step_id, "#st": "status"},
+                ExpressionAttributeValues={
+                    ":state": serialize_value(state.model_dump(mode="json", exclude_none=True)),
+                    ":now": serialize_value(iso_ms(now)),
+                    ":expected": serialize_value(expect),
+                },
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise StatusConflict() from exc
+
+    def update(
+        self,
+        user_id: str,
+        workflow_id: str,
+        now: datetime,
+        *,
+        expect: Iterable[WorkflowStatus] | None = None,
+        set_fields: dict[str, Any] | None = None,
+        remove: Iterable[str] = (),
+    ) -> None:
+        """Set (and remove) top-level fields, if the workflow is in one of the `expect` statuses."""
+        fields = {**(set_fields or {}), "updated_at": iso_ms(now)}
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":v{i}": serialize_value(value) for i, value in enumerate(fields.values())}
+        expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        removed = list(remove)
+        if removed:
+            names |= {f"#r{i}": name for i, name in enumerate(removed)}
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removed)))
+        condition = "attribute_exists(PK)"
+        expected = [str(s) for s in expect] if expect is not None else []
+        if expected:
+            names["#status"] = "status"
+            values |= {f":e{i}": serialize_value(s) for i, s in enumerate(expected)}
+            condition += " AND #status IN (" + ", ".join(f":e{i}" for i in range(len(expected))) + ")"
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(user_id, workflow_id),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise StatusConflict() from exc

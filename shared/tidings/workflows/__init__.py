@@ -1,0 +1,1 @@
+"""Multi-step workflows with quality gates: definitions, templates, actions, gates and the engine."""

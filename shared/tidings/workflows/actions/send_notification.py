@@ -1,0 +1,227 @@
+"""send_notification: deliver a workflow's result by webhook or e-mail.
+
+Webhook (``channel: "webhook"``, ``url``, ``payload`` object)
+    POSTs the payload as JSON with ``Content-Type: application/json``, ``User-Agent: tidings/<version>``,
+    ``Tidings-Event: workflow.notification`` and ``Tidings-Delivery: <workflowId>/<stepId>`` (the same on
+    every retry, so a receiver can drop duplicates). The URL must be https and its host must resolve
+    only to public addresses (every address ``getaddrinfo`` returns is checked); with the
+    ``allow_private_links`` setting, http and private, loopback or link-local hosts are allowed (local
+    development). Redirects are not followed. A 2xx answer is delivery; 408, 429, 5xx and transport
+    failures are retryable; any other answer is permanent. The check happens before the request, so
+    a host whose DNS answer changes in between (DNS rebinding) is not caught; run the workers in a
+    network that cannot reach internal services as well.
+
+E-mail (``channel: "email"``, ``to`` addresses, ``subject``, ``body`` plain text)
+    Sent through Amazon SES v2 SendEmail from the ``notification_from_email`` setting (a verified SES
+    identity); without it the step fails with ``email_not_configured``. Throttling and server errors
+    are retryable; a rejected message, an unverified sender or a paused account are permanent.
+
+Output: ``{"channel", "delivered": true, "status"?: int (webhook), "messageId"?: str (e-mail)}``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from tidings import __version__
+from tidings.workflows.actions.base import ActionContext, ActionFailed, is_reference
+from tidings.workflows.gates import Resolver, address_problem, system_resolve, well_formed_host
+
+CHANNELS = ("webhook", "email")
+_PARAMS = {"webhook": ("channel", "url", "payload"), "email": ("channel", "to", "subject", "body")}
+MAX_RECIPIENTS = 50  # SES: at most 50 recipients per message
+MAX_SUBJECT = 500
+MAX_BODY = 1_000_000
+MAX_PAYLOAD_BYTES = 256 * 1024
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+_RETRYABLE_SES_ERRORS = frozenset(
+    {
+        "TooManyRequestsException",
+        "ThrottlingException",
+        "Throttling",
+        "InternalFailure",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    }
+)
+
+
+def valid_email(address: str) -> bool:
+    return bool(_EMAIL.match(address)) and ".." not in address
+
+
+class SendNotification:
+    name = "send_notification"
+    description = (
+        "Deliver a result: `channel` webhook (`url` https, `payload` object, POSTed as JSON) or email "
+        "(`to` addresses, `subject`, `body` text, sent through Amazon SES)."
+    )
+
+    def __init__(self, resolve: Resolver | None = None) -> None:
+        self._resolve = resolve or system_resolve
+
+    def check_params(self, params: dict[str, Any]) -> list[str]:
+        channel = params.get("channel")
+        if is_reference(channel):
+            known = {k for keys in _PARAMS.values() for k in keys}
+            return [f"unknown parameter {k!r}" for k in params if k not in known]
+        if channel not in CHANNELS:
+            return [f"channel must be one of {', '.join(CHANNELS)}"]
+        problems = [f"unknown parameter {k!r} for {channel}" for k in params if k not in _PARAMS[channel]]
+        if channel == "webhook":
+            return problems + _webhook_problems(params)
+        return problems + _email_problems(params)
+
+    def run(self, ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
+        problems = self.check_params(params)
+        if problems:
+            raise ActionFailed("; ".join(problems), code="invalid_parameters")
+        if params["channel"] == "webhook":
+            return self._webhook(ctx, str(params["url"]).strip(), params["payload"])
+        return _email(ctx, params)
+
+    def _webhook(self, ctx: ActionContext, url: str, payload: Any) -> dict[str, Any]:
+        if not isinstance(payload, dict):
+            raise ActionFailed("payload must be an object", code="invalid_parameters")
+        allow_private = ctx.services.settings().allow_private_links
+        host = well_formed_host(url)
+        if host is None:
+            raise ActionFailed(f"{url} is not a valid http(s) URL", code="invalid_parameters")
+        if urlsplit(url).scheme.lower() != "https" and not allow_private:
+            raise ActionFailed(f"webhook URLs must use https, not {url}", code="url_refused")
+        if not allow_private:
+            problem = address_problem(host, self._resolve)
+            if problem == "not found":
+                raise ActionFailed(
+                    f"the webhook host {host} was not found", retryable=True, code="webhook_unreachable"
+                )
+            if problem:
+                raise ActionFailed(f"the webhook host {host} is refused: {problem}", code="url_refused")
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+        if len(body) > MAX_PAYLOAD_BYTES:
+            raise ActionFailed(
+                f"the payload is larger than {MAX_PAYLOAD_BYTES} bytes", code="invalid_parameters"
+            )
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": f"tidings/{__version__}",
+            "Tidings-Event": "workflow.notification",
+            "Tidings-Delivery": f"{ctx.workflow_id}/{ctx.step_id}",
+        }
+        status = _post(ctx, url, body, headers)
+        return {"channel": "webhook", "delivered": True, "status": status}
+
+
+def _post(ctx: ActionContext, url: str, body: bytes, headers: dict[str, str]) -> int:
+    import httpx
+
+    try:
+        response = ctx.services.http().post(url, content=body, headers=headers, follow_redirects=False)
+    except httpx.TimeoutException as exc:
+        raise ActionFailed(
+            f"the webhook timed out ({type(exc).__name__})", retryable=True, code="webhook_unreachable"
+        ) from None
+    except httpx.HTTPError as exc:
+        raise ActionFailed(
+            f"the webhook could not be reached ({type(exc).__name__}: {exc})",
+            retryable=True,
+            code="webhook_unreachable",
+        ) from None
+    status = response.status_code
+    if 200 <= status < 300:
+        return status
+    retryable = status in (408, 429) or status >= 500
+    note = " (redirects are not followed)" if 300 <= status < 400 else ""
+    raise ActionFailed(f"the webhook answered {status}{note}", retryable=retryable, code="webhook_failed")
+
+
+def _webhook_problems(params: dict[str, Any]) -> list[str]:
+    problems = []
+    url = params.get("url")
+    if url is None:
+        problems.append("url is required for a webhook")
+    elif not is_reference(url) and (not isinstance(url, str) or well_formed_host(url.strip()) is None):
+        problems.append("url must be an http(s) URL")
+    payload = params.get("payload")
+    if payload is None:
+        problems.append("payload is required for a webhook")
+    elif not is_reference(payload) and not isinstance(payload, dict):
+        problems.append("payload must be an object")
+    return problems
+
+
+def _email_problems(params: dict[str, Any]) -> list[str]:
+    problems = []
+    to = params.get("to")
+    if to is None:
+        problems.append("to is required for an email")
+    elif not is_reference(to):
+        if not isinstance(to, list) or not to:
+            problems.append("to must be a non-empty list of e-mail addresses")
+        elif len(to) > MAX_RECIPIENTS:
+            problems.append(f"to has more than {MAX_RECIPIENTS} addresses")
+        else:
+            bad = [
+                a for a in to if not is_reference(a) and not (isinstance(a, str) and valid_email(a.strip()))
+            ]
+            problems += [f"{a!r} is not a valid e-mail address" for a in bad]
+    for name, limit in (("subject", MAX_SUBJECT), ("body", MAX_BODY)):
+        value = params.get(name)
+        if is_reference(value):
+            continue
+        if not isinstance(value, str) or not value.strip():
+            problems.append(f"{name} is required for an email")
+        elif len(value) > limit:
+            problems.append(f"{name} is longer than {limit} characters")
+    return problems
+
+
+def _email(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
+    """The request shape of the Amazon SES API v2 SendEmail operation as boto3 documents it
+    (boto3.amazonaws.com/v1/documentation/api/latest/reference/services/sesv2/client/send_email.html):
+    FromEmailAddress, Destination.ToAddresses, Content.Simple.Subject and .Body.Text as {Data, Charset};
+    the answer carries MessageId."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    sender = ctx.services.settings().notification_from_email.strip()
+    if not sender:
+        raise ActionFailed(
+            "e-mail is not configured: set TIDINGS_NOTIFICATION_FROM_EMAIL to a verified SES identity",
+            code="email_not_configured",
+        )
+    to = list(dict.fromkeys(str(a).strip() for a in params["to"]))
+    subject = " ".join(str(params["subject"]).split())  # one line: no header folding or injection
+    try:
+        response = ctx.services.ses().send_email(
+            FromEmailAddress=sender,
+            Destination={"ToAddresses": to},
+            Content={
+                "Simple": {
+                    "Subject": {"Data": subject, "Charset": "UTF-8"},
+                    "Body": {"Text": {"Data": str(params["body"]), "Charset": "UTF-8"}},
+                }
+            },
+        )
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code") or "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        retryable = code in _RETRYABLE_SES_ERRORS or (isinstance(status, int) and status >= 500)
+        raise ActionFailed(
+            f"SES {code or 'error'}: {error.get('Message') or exc}", retryable=retryable, code="email_failed"
+        ) from None
+    except BotoCoreError as exc:
+        raise ActionFailed(
+            f"SES could not be reached: {exc}", retryable=True, code="email_unreachable"
+        ) from None
+    return {"channel": "email", "delivered": True, "messageId": str(response.get("MessageId") or "")}
+
+
+ACTION = SendNotification()
