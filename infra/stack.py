@@ -68,6 +68,7 @@ class TidingsStack(Stack):
                 credentials_key=self.credentials_key,
                 workflow_state_machine=workflows,
                 workflow_state_machine_name=self.publishing.names[topology.WORKFLOW_STATE_MACHINE],
+                task_runner=fns[topology.TASK_RUNNER],
             ),
         )
         for spec in topology.FUNCTIONS:

@@ -120,6 +120,9 @@ class TableSpec:
 TABLE = TableSpec()
 
 POST_ENTITY = "ScheduledPost"
+TASK_ENTITY = "ScheduledTask"
+# Scheduled tasks invoke this function (action run_task).
+TASK_RUNNER = "workflow_step"
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
@@ -139,7 +142,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec(
         name="schedule_sync",
-        description="Keeps exactly one EventBridge Scheduler schedule per scheduled post",
+        description="Keeps exactly one EventBridge Scheduler schedule per scheduled post and pending task",
         # writes the table too: it drops posts that left `scheduled` from the user's queue index
         access=frozenset(
             {Access.TABLE_STREAM, Access.TABLE_WRITE, Access.MANAGE_SCHEDULES, Access.START_PUBLISH}
@@ -162,6 +165,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 Access.TABLE_WRITE,
                 Access.START_PUBLISH,
                 Access.ANSWER_WORKFLOW_TOKENS,
+                Access.RUN_WORKFLOWS,  # scheduled tasks start workflows
                 Access.SEND_EMAIL,
                 Access.INVOKE_MODEL,
             }
@@ -205,12 +209,17 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/workflows/{workflowId}/cancel", _API),
     Route("POST", "/workflows/{workflowId}/steps/{stepId}/approve", _API),
     Route("POST", "/workflows/{workflowId}/steps/{stepId}/reject", _API),
+    Route("POST", "/tasks", _API),
+    Route("GET", "/tasks", _API),
+    Route("GET", "/tasks/stats", _API),
+    Route("GET", "/tasks/{taskId}", _API),
+    Route("DELETE", "/tasks/{taskId}", _API),
     Route("GET", "/openapi.json", _API, authorized=False),
     Route("GET", "/docs", _API, authorized=False),
 )
 
 STREAM_TRIGGERS: tuple[StreamTrigger, ...] = (
-    StreamTrigger(function="schedule_sync", entity_types=(POST_ENTITY,)),
+    StreamTrigger(function="schedule_sync", entity_types=(POST_ENTITY, TASK_ENTITY)),
 )
 
 PERIODIC_SCHEDULES: tuple[PeriodicSchedule, ...] = (

@@ -11,7 +11,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from tidings.wiring import workflow_engine
 
     engine = workflow_engine()
-    user_id, workflow_id = str(event["userId"]), str(event["workflowId"])
+    user_id, workflow_id = str(event["userId"]), str(event.get("workflowId", ""))
     logger.append_keys(workflow_id=workflow_id, step_id=event.get("stepId"), action=event.get("action"))
     action = event.get("action")
     if action == "plan":
@@ -24,6 +24,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return engine.await_resume(user_id, workflow_id, str(event["token"]))
     if action == "step_crashed":
         return engine.step_crashed(user_id, workflow_id, str(event["stepId"]), event.get("error") or {})
+    if action == "run_task":
+        from tidings.wiring import task_service
+
+        run = event.get("run")
+        return task_service().run(user_id, str(event["taskId"]), int(run) if run is not None else None)
     if action == "finish":
         return engine.finish(user_id, workflow_id)
     raise ValueError(f"unknown workflow task action {action!r}")

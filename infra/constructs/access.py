@@ -23,6 +23,7 @@ from infra.constructs.constants import (
     ENV_SCHEDULER_DLQ_ARN,
     ENV_SCHEDULER_ROLE_ARN,
     ENV_TABLE_NAME,
+    ENV_TASK_RUNNER_ARN,
     ENV_WORKFLOW_STATE_MACHINE_ARN,
 )
 from infra.constructs.nag import acknowledge, nag_arn
@@ -68,6 +69,7 @@ class AccessTargets:
     credentials_key: kms.IKey
     workflow_state_machine: sfn.StateMachine
     workflow_state_machine_name: str
+    task_runner: lambda_.IFunction
 
 
 class AccessGrants:
@@ -176,6 +178,7 @@ class AccessGrants:
         function.add_environment(ENV_SCHEDULE_GROUP, group)
         function.add_environment(ENV_SCHEDULER_ROLE_ARN, targets.scheduler_role.role_arn)
         function.add_environment(ENV_SCHEDULER_DLQ_ARN, targets.scheduler_dlq.queue_arn)
+        function.add_environment(ENV_TASK_RUNNER_ARN, targets.task_runner.function_arn)
         # The schedules' target.
         function.add_environment(
             ENV_PUBLISH_STATE_MACHINE_ARN, targets.publish_state_machine.state_machine_arn
@@ -244,9 +247,8 @@ class AccessGrants:
         function.add_environment(ENV_WORKFLOW_STATE_MACHINE_ARN, self._workflow_machine_arn())
 
     def _run_workflows(self, function: lambda_.Function, role: iam.Role) -> None:
-        machine = self.targets.workflow_state_machine
         role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["states:StartExecution"], resources=[machine.state_machine_arn])
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[self._workflow_machine_arn()])
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["states:StopExecution"], resources=[self._workflow_executions()])

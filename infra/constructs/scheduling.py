@@ -14,7 +14,7 @@ from constructs import Construct
 
 from infra.constructs.constants import PERIODIC_MAX_EVENT_AGE, PERIODIC_RETRY_ATTEMPTS, construct_id
 from infra.constructs.queues import dead_letter_queue
-from infra.topology import PeriodicSchedule
+from infra.topology import TASK_RUNNER, PeriodicSchedule
 
 
 def rate_expression(minutes: int) -> str:
@@ -67,7 +67,8 @@ class Scheduling(Construct):
             self,
             "PublishRole",
             assumed_by=scheduler_principal(),
-            description="Assumed by the per-post schedules to start the publish state machine",
+            description="Assumed by the per-post and per-task schedules: starts the publish state machine, "
+            "invokes the task runner",
         )
         self.publish_role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -75,6 +76,11 @@ class Scheduling(Construct):
             )
         )
         self.publish_role.add_to_principal_policy(_send_to(self.dead_letter_queue))
+        # the per-task schedules invoke the task runner
+        task_runner = functions[TASK_RUNNER]
+        self.publish_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[task_runner.function_arn])
+        )
 
         self.periodic: dict[str, scheduler.CfnSchedule] = {}
         for spec in periodic:

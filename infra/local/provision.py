@@ -31,6 +31,7 @@ from infra.topology import (
     STATE_MACHINES,
     STREAM_TRIGGERS,
     TABLE,
+    TASK_RUNNER,
     WORKFLOW_STATE_MACHINE,
     render_definition,
 )
@@ -54,6 +55,7 @@ _RESOURCE_SETTINGS = (
     "TIDINGS_REGION",
     "TIDINGS_CREDENTIALS_KEY_ID",
     "TIDINGS_WORKFLOW_STATE_MACHINE_ARN",
+    "TIDINGS_TASK_RUNNER_ARN",
 )
 
 # Services the handlers (and this runtime) reach, and which local endpoint plays each. botocore
@@ -329,6 +331,7 @@ def handler_env(stack: LocalStack, extra_env: Mapping[str, str] | None = None) -
             "TIDINGS_REGION": stack.endpoints.region,
             "TIDINGS_CREDENTIALS_KEY_ID": stack.credentials_key_arn,
             "TIDINGS_WORKFLOW_STATE_MACHINE_ARN": stack.state_machine_arns[WORKFLOW_STATE_MACHINE],
+            "TIDINGS_TASK_RUNNER_ARN": stack.function_arns[TASK_RUNNER],
         }
     )
     return env

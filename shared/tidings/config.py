@@ -26,6 +26,10 @@ class Settings(BaseModel):
     region: str = Field(default="us-east-1")
     publish_state_machine_arn: str = ""
     workflow_state_machine_arn: str = ""
+    # The function scheduled tasks invoke (the workflow_step function), and the waits between a
+    # failed task's runs (seconds).
+    task_runner_arn: str = ""
+    task_retry_intervals: list[int] = Field(default_factory=lambda: [300, 900, 2700])
     schedule_group: str = "tidings"
     scheduler_role_arn: str = ""
     scheduler_dlq_arn: str = ""
@@ -88,12 +92,12 @@ class Settings(BaseModel):
     # (local development only: in production they could reach internal services).
     allow_private_links: bool = False
 
-    @field_validator("retry_intervals", "default_platforms", mode="before")
+    @field_validator("retry_intervals", "task_retry_intervals", "default_platforms", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return _split(value)
 
-    @field_validator("retry_intervals")
+    @field_validator("retry_intervals", "task_retry_intervals")
     @classmethod
     def _positive(cls, value: list[int]) -> list[int]:
         if any(v < 0 for v in value):

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from tidings.workflows.actions.base import ActionServices
     from tidings.workflows.engine import WorkflowEngine
     from tidings.workflows.service import WorkflowService
+    from tidings.workflows.task_sync import TaskSync
+    from tidings.workflows.tasks import TaskService
 
 _lock = threading.RLock()
 
@@ -100,7 +102,7 @@ def scheduling_service() -> SchedulingService:
 def scheduling_app() -> APIGatewayHttpResolver:
     from tidings.api.scheduling import build_app
 
-    return build_app(scheduling_service, account_services, workflow_service)
+    return build_app(scheduling_service, account_services, workflow_service, task_service)
 
 
 @lru_cache(maxsize=1)
@@ -252,4 +254,29 @@ def workflow_engine() -> WorkflowEngine:
         evaluate,
         DEFAULT_CLOCK,
         notify=completion_notifier(services, DEFAULT_CLOCK),
+    )
+
+
+@lru_cache(maxsize=1)
+def task_sync() -> TaskSync:
+    from tidings.aws.tasks import TaskScheduleManager
+    from tidings.workflows.task_sync import TaskSync
+
+    return TaskSync(TaskScheduleManager(get_settings()))
+
+
+@lru_cache(maxsize=1)
+def task_service() -> TaskService:
+    from tidings.store.tasks import TaskRepository
+    from tidings.workflows.actions import registry
+    from tidings.workflows.tasks import TaskService
+
+    s = get_settings()
+    return TaskService(
+        TaskRepository(s.table_name),
+        workflow_service,
+        registry,
+        action_services(),
+        DEFAULT_CLOCK,
+        s.task_retry_intervals,
     )

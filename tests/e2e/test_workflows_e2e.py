@@ -22,7 +22,11 @@ FINAL = {"completed", "failed", "cancelled"}
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     # webhooks to the test's own local receiver are allowed only because this is the local runtime
-    env = {"TIDINGS_ALLOW_PRIVATE_LINKS": "true", "TIDINGS_MIN_GAP_MINUTES": "0"}
+    env = {
+        "TIDINGS_ALLOW_PRIVATE_LINKS": "true",
+        "TIDINGS_MIN_GAP_MINUTES": "0",
+        "TIDINGS_TASK_RETRY_INTERVALS": "2,4",
+    }
     with launch(tmp_path_factory.mktemp("tidings-workflows"), env=env) as running:
         yield running
 
@@ -342,3 +346,116 @@ def test_bad_definitions_and_requests_get_clear_4xx(stack: DevStack) -> None:
         "listing-campaign",
         "market-analysis-report",
     }
+
+
+# -- scheduled tasks ---------------------------------------------------------------------------------
+
+
+def iso_in(seconds: float) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+
+
+def wait_task(
+    stack: DevStack, token: str, task_id: str, statuses: set[str], timeout: float = 60
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        task = dict(stack.get(f"/tasks/{task_id}", token).json())
+        if task["status"] in statuses or time.monotonic() > deadline:
+            return task
+        time.sleep(0.3)
+
+
+def test_a_scheduled_action_runs_at_its_time_and_a_failing_one_retries_with_back_off(stack: DevStack) -> None:
+    token = user(stack)
+    receiver = Receiver([500])  # the first delivery fails, the retry succeeds
+    try:
+        resp = stack.post(
+            "/tasks",
+            token,
+            {
+                "type": "action",
+                "scheduledAt": iso_in(3),
+                "maxRetries": 2,
+                "config": {
+                    "action": "send_notification",
+                    "parameters": {
+                        "channel": "webhook",
+                        "url": receiver.url,
+                        "payload": {"report": "weekly"},
+                    },
+                },
+            },
+        )
+        assert resp.status_code == 201, resp.text
+        task = resp.json()
+        done = wait_task(stack, token, task["taskId"], {"completed", "failed"})
+    finally:
+        receiver.close()
+
+    assert done["status"] == "completed", done
+    assert done["attempts"] == 2
+    assert [h["outcome"] for h in done["history"]] == ["failed", "completed"]
+    assert len(receiver.arrivals) == 2
+    assert receiver.arrivals[1] - receiver.arrivals[0] >= 2.0  # the configured first back-off
+
+
+def test_a_scheduled_workflow_runs_and_a_cancelled_task_never_does(stack: DevStack) -> None:
+    token = user(stack)
+    workflow_task = stack.post(
+        "/tasks",
+        token,
+        {
+            "type": "workflow",
+            "scheduledAt": iso_in(3),
+            "config": {
+                "template": "content-to-social",
+                "parameters": {"topic": "Weekend open houses"},
+                "autoApprove": True,
+            },
+        },
+    ).json()
+    doomed = stack.post(
+        "/tasks",
+        token,
+        {
+            "type": "action",
+            "scheduledAt": iso_in(4),
+            "config": {"action": "validate_content", "parameters": {"text": "never", "rules": {}}},
+        },
+    ).json()
+    cancelled = stack.delete(f"/tasks/{doomed['taskId']}", token)
+    assert (cancelled.status_code, cancelled.json()["status"]) == (200, "cancelled")
+
+    ran = wait_task(stack, token, workflow_task["taskId"], {"completed", "failed"})
+    assert ran["status"] == "completed", ran
+    wf = wait_until(stack, token, ran["result"]["workflowId"], finished)
+    assert wf["status"] == "completed"
+    time.sleep(2)
+    assert stack.get(f"/tasks/{doomed['taskId']}", token).json()["attempts"] == 0
+    stats = stack.get("/tasks/stats", token).json()
+    assert stats == {"total": 2, "pending": 0, "running": 0, "completed": 1, "failed": 0, "cancelled": 1}
+    again = stack.delete(f"/tasks/{doomed['taskId']}", token)
+    assert (again.status_code, again.json()["code"]) == (409, "task_not_cancellable")
+
+
+def test_bad_tasks_are_refused(stack: DevStack) -> None:
+    token = user(stack)
+    cases = [
+        ({"type": "cron", "scheduledAt": iso_in(60), "config": {}}, "unknown_task_type"),
+        (
+            {"type": "action", "scheduledAt": iso_in(-60), "config": {"action": "validate_content"}},
+            "scheduled_time_in_past",
+        ),
+        ({"type": "action", "scheduledAt": iso_in(60), "config": {"action": "teleport"}}, "unknown_action"),
+        ({"type": "workflow", "scheduledAt": iso_in(60), "config": {"template": "nope"}}, "unknown_template"),
+        ({"type": "action", "scheduledAt": iso_in(60), "config": {}, "maxRetries": 99}, "validation_error"),
+    ]
+    for body, code in cases:
+        resp = stack.post("/tasks", token, body)
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["code"] == code
+    assert stack.get("/tasks/nope", token).status_code == 404
+    assert stack.get("/tasks/stats", token).json()["total"] == 0

@@ -26,7 +26,12 @@ def expected_tidings_environment(spec: FunctionSpec) -> set[str]:
     if spec.access & {Access.START_PUBLISH, Access.MANAGE_SCHEDULES}:
         names.add("TIDINGS_PUBLISH_STATE_MACHINE_ARN")
     if Access.MANAGE_SCHEDULES in spec.access:
-        names |= {"TIDINGS_SCHEDULE_GROUP", "TIDINGS_SCHEDULER_ROLE_ARN", "TIDINGS_SCHEDULER_DLQ_ARN"}
+        names |= {
+            "TIDINGS_SCHEDULE_GROUP",
+            "TIDINGS_SCHEDULER_ROLE_ARN",
+            "TIDINGS_SCHEDULER_DLQ_ARN",
+            "TIDINGS_TASK_RUNNER_ARN",
+        }
     if spec.access & {Access.SEAL_CREDENTIALS, Access.OPEN_CREDENTIALS}:
         names.add("TIDINGS_CREDENTIALS_KEY_ID")
     if spec.access & {Access.RUN_WORKFLOWS, Access.ANSWER_WORKFLOW_TOKENS}:

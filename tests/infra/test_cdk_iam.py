@@ -52,7 +52,7 @@ EXPECTED_ACTIONS = {
     | KEY_READ
     | KEY_WRITE
     | START
-    | TOKENS
+    | WORKFLOWS
     | {"ses:SendEmail", "bedrock:InvokeModel"},
 }
 
@@ -163,16 +163,19 @@ def test_the_credentials_key_rotates_and_is_kept(template: Template) -> None:
 
 def test_publishing_rights_are_on_the_publish_state_machine_only(template: Template) -> None:
     machine_id, machine = by_path(template, "Publishing/PublishPost/StateMachine/Resource")
-    workflow_id, _ = by_path(template, "Publishing/RunWorkflow/StateMachine/Resource")
+    _, workflows = by_path(template, "Publishing/RunWorkflow/StateMachine/Resource")
     name = machine["Properties"]["StateMachineName"]
+    workflow_arn = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:"
+    workflow_arn += workflows["Properties"]["StateMachineName"]
     grants = allowed(template, role_of_function(template, "scheduling_api"))
 
-    assert grants["states:StartExecution"] == {f"<{machine_id}>", f"<{workflow_id}>"}
+    assert grants["states:StartExecution"] == {f"<{machine_id}>", workflow_arn}
     assert grants["states:DescribeExecution"] == {
         f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}:*"
     }
     assert allowed(template, role_of_function(template, "workflow_step"))["states:StartExecution"] == {
-        f"<{machine_id}>"
+        f"<{machine_id}>",
+        workflow_arn,
     }
 
 
@@ -183,10 +186,10 @@ def test_workflow_rights_are_on_the_workflow_machine_only(template: Template) ->
     api = allowed(template, role_of_function(template, "scheduling_api"))
     step = allowed(template, role_of_function(template, "workflow_step"))
 
-    assert api["states:StopExecution"] == {
-        f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}:*"
-    }
     for grants in (api, step):
+        assert grants["states:StopExecution"] == {
+            f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}:*"
+        }
         assert grants["states:SendTaskSuccess"] == grants["states:SendTaskFailure"] == {arn}
     assert step["ses:SendEmail"] == {"arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*"}
     assert step["bedrock:InvokeModel"] == {

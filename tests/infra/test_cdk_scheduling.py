@@ -19,14 +19,18 @@ def test_schedule_group_is_named_from_the_settings(template: Template) -> None:
     assert group["Properties"]["Name"] == "tidings"
 
 
-def test_per_post_schedules_may_only_start_the_publish_machine_and_dead_letter(template: Template) -> None:
+def test_per_post_and_task_schedules_may_only_start_publishing_invoke_the_runner_and_dead_letter(
+    template: Template,
+) -> None:
     role_id, role = by_path(template, "Scheduling/PublishRole/Resource")
     machine_id, _ = by_path(template, "Publishing/PublishPost/StateMachine/Resource")
     dlq_id, _ = by_path(template, "Scheduling/DeadLetterQueue/Resource")
+    runner_id, _ = function(template, "workflow_step")
 
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [SCHEDULER_TRUST]
     assert allowed(template, role_id) == {
         "states:StartExecution": {f"<{machine_id}>"},
+        "lambda:InvokeFunction": {f"<{runner_id}.Arn>"},
         "sqs:SendMessage": {f"<{dlq_id}.Arn>"},
     }
 

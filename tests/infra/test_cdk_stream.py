@@ -33,14 +33,14 @@ def test_stream_mapping_bounds_retries_and_parks_failures_in_a_queue(template: T
     assert ref(props["DestinationConfig"]["OnFailure"]["Destination"]) == queue_id
 
 
-def test_only_records_of_scheduled_posts_reach_the_function(template: Template) -> None:
+def test_only_records_of_scheduled_posts_and_tasks_reach_the_function(template: Template) -> None:
     _, mapping = only(template, "AWS::Lambda::EventSourceMapping")
     patterns = [json.loads(f["Pattern"]) for f in mapping["Properties"]["FilterCriteria"]["Filters"]]
 
     # Filters are ORed: a post being created/updated (new image) or deleted (old image only).
     assert patterns == [
-        {"dynamodb": {"NewImage": {"EntityType": {"S": ["ScheduledPost"]}}}},
-        {"dynamodb": {"OldImage": {"EntityType": {"S": ["ScheduledPost"]}}}},
+        {"dynamodb": {"NewImage": {"EntityType": {"S": ["ScheduledPost", "ScheduledTask"]}}}},
+        {"dynamodb": {"OldImage": {"EntityType": {"S": ["ScheduledPost", "ScheduledTask"]}}}},
     ]
 
 

@@ -43,7 +43,7 @@ def load(function: str, name: str) -> dict[str, Any]:
 def test_every_sample_event_is_covered() -> None:
     api = {p.stem for p in (EVENTS / "scheduling_api").glob("*.json")}
     assert api == set(API_EXPECTED) | {"publish_now"}
-    for function in ("schedule_sync", "publish_task", "sweeper"):
+    for function in ("schedule_sync", "publish_task", "sweeper", "workflow_step"):
         assert list((EVENTS / function).glob("*.json")), function
 
 
@@ -88,3 +88,47 @@ def test_publish_and_sweeper_samples(lambda_host: LambdaHost, local_aws_env: dic
     sweep = lambda_host.invoke("sweeper", load("sweeper", "periodic"))
     assert not sweep.errored
     assert sweep.payload["failed"] == 0
+
+
+def test_workflow_step_samples_plan_run_and_finish_a_workflow(
+    lambda_host: LambdaHost, local_aws_env: dict[str, str]
+) -> None:
+    """The samples name workflow 5f1c...: created here (not executed), the samples drive it by hand."""
+    from tidings.clock import SystemClock
+    from tidings.models.workflows import StepState, Workflow, WorkflowStatus
+    from tidings.store.workflows import WorkflowRepository
+
+    now = SystemClock().now()
+    repo = WorkflowRepository(local_aws_env["TIDINGS_TABLE_NAME"])
+    workflow_id = load("workflow_step", "plan")["workflowId"]
+    definition = {
+        "name": "Sample",
+        "steps": [
+            {"id": "check", "action": "validate_content", "parameters": {"text": "Open house", "rules": {}}}
+        ],
+    }
+    existing = repo.get("demo-agent", workflow_id)
+    if existing is None:
+        repo.create(
+            Workflow(
+                user_id="demo-agent",
+                workflow_id=workflow_id,
+                name="Sample",
+                definition=definition,
+                status=WorkflowStatus.ACTIVE,
+                created_at=now,
+                updated_at=now,
+                started_at=now,
+                steps={"check": StepState(step_id="check")},
+            )
+        )
+
+    plan = lambda_host.invoke("workflow_step", load("workflow_step", "plan"))
+    assert plan.payload == {"status": "run", "steps": ["check"]}
+    step = lambda_host.invoke("workflow_step", load("workflow_step", "run_step"))
+    assert step.payload == {"next": "done"}
+    done = lambda_host.invoke("workflow_step", load("workflow_step", "finish"))
+    assert done.payload == {"status": "completed"}
+    # the sample task does not exist: nothing runs
+    task = lambda_host.invoke("workflow_step", load("workflow_step", "run_task"))
+    assert task.payload == {"status": "skipped"}

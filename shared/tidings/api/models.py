@@ -410,3 +410,45 @@ class WorkflowList(ApiModel):
 
 class WorkflowTemplatesView(ApiModel):
     templates: list[dict[str, Any]]
+
+
+# -- scheduled tasks -------------------------------------------------------------------------------
+
+
+class CreateTaskRequest(ApiModel):
+    type: str = Field(description="workflow or action")
+    scheduled_at: datetime = Field(description="ISO 8601 with an offset")
+    config: dict[str, Any] = Field(
+        description="workflow: {workflowId} or {template, parameters} or {definition}, with autoApprove?, "
+        "notify?; action: {action, parameters}"
+    )
+    max_retries: int = Field(default=3, ge=0, le=10)
+
+
+class TaskView(ApiModel):
+    task_id: str
+    type: str
+    status: str
+    config: dict[str, Any]
+    scheduled_at: Timestamp
+    next_run_at: Timestamp
+    max_retries: int
+    attempts: int
+    last_error: str | None = None
+    result: dict[str, Any] | None = None
+    history: list[dict[str, Any]]
+    created_at: Timestamp
+    completed_at: Timestamp | None = None
+
+
+class TaskList(ApiModel):
+    tasks: list[TaskView]
+
+
+class TaskStatsView(ApiModel):
+    total: int
+    pending: int
+    running: int
+    completed: int
+    failed: int
+    cancelled: int

@@ -29,6 +29,7 @@ from tidings.api.models import (
     UpdatePostRequest,
     post_view,
 )
+from tidings.api.tasks import register_task_routes
 from tidings.api.workflows import register_workflow_routes
 from tidings.errors import TidingsError, Unauthorized
 from tidings.scheduling.service import NewPost, PostChanges, SchedulingService
@@ -36,6 +37,7 @@ from tidings.scheduling.validation import check_timezone, parse_platforms
 
 if TYPE_CHECKING:
     from tidings.workflows.service import WorkflowService
+    from tidings.workflows.tasks import TaskService
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ def build_app(
     service_factory: Callable[[], SchedulingService],
     account_services: Callable[[], AccountServices] | None = None,
     workflow_service: Callable[[], WorkflowService] | None = None,
+    task_service: Callable[[], TaskService] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     services: list[SchedulingService] = []
@@ -81,6 +84,8 @@ def build_app(
         register_account_routes(app, account_services, user_id)
     if workflow_service is not None:
         register_workflow_routes(app, workflow_service, user_id)
+    if task_service is not None:
+        register_task_routes(app, task_service, user_id)
     _docs(app)
     return app
 

@@ -13,16 +13,21 @@ import logging
 from typing import Any
 
 from tidings.scheduling.sync import ScheduleSync, is_post_record
+from tidings.workflows.task_sync import TaskSync, is_task_record
 
 logger = logging.getLogger(__name__)
 
 
-def handle_batch(event: dict[str, Any], sync: ScheduleSync) -> dict[str, Any]:
+def handle_batch(event: dict[str, Any], sync: ScheduleSync, tasks: TaskSync | None = None) -> dict[str, Any]:
     for record in event.get("Records", []):
-        if not is_post_record(record):
+        post, task = is_post_record(record), tasks is not None and is_task_record(record)
+        if not post and not task:
             continue
         try:
-            sync.apply(record)
+            if post:
+                sync.apply(record)
+            elif tasks is not None:
+                tasks.apply(record)
         except Exception:
             sequence = record.get("dynamodb", {}).get("SequenceNumber", "")
             logger.exception("stream record %s failed; it will be retried", sequence)

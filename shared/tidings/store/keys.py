@@ -87,3 +87,15 @@ WORKFLOW_SK_PREFIX = "WORKFLOW#"
 
 def workflow_sk(workflow_id: str) -> str:
     return f"{WORKFLOW_SK_PREFIX}{workflow_id}"
+
+
+TASK_ENTITY = "ScheduledTask"
+TASK_SK_PREFIX = "TASK#"
+
+
+def task_sk(task_id: str) -> str:
+    return f"{TASK_SK_PREFIX}{task_id}"
+
+
+def task_schedule_name(task_id: str) -> str:
+    return f"task-{task_id}"

@@ -1,0 +1,73 @@
+"""One EventBridge Scheduler one-time schedule per pending task (`task-<id>`), invoking the task runner
+(the workflow_step function) with {action: run_task, userId, taskId, run}. `run` is the attempt count
+the schedule is for, so a late delivery for an earlier run does nothing."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from tidings.config import Settings
+from tidings.models.tasks import Task
+from tidings.store import keys
+
+if TYPE_CHECKING:
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
+
+
+class TaskScheduleManager:
+    def __init__(self, settings: Settings, client: EventBridgeSchedulerClient | None = None) -> None:
+        self.settings = settings
+        self._client = client
+
+    @property
+    def client(self) -> EventBridgeSchedulerClient:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("scheduler")
+        return self._client
+
+    def _request(self, task: Task) -> dict[str, Any]:
+        s = self.settings
+        # whole seconds, rounded up: a task never runs before its time
+        at = datetime.fromtimestamp(math.ceil(task.next_run_at.timestamp()), UTC)
+        target: dict[str, Any] = {
+            # a Lambda target: Scheduler invokes the function asynchronously with Input as the event
+            # (EventBridge Scheduler User Guide, "Using templated targets")
+            "Arn": s.task_runner_arn,
+            "RoleArn": s.scheduler_role_arn,
+            "Input": json.dumps(
+                {"action": "run_task", "userId": task.user_id, "taskId": task.task_id, "run": task.attempts}
+            ),
+            "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 185},
+        }
+        if s.scheduler_dlq_arn:
+            target["DeadLetterConfig"] = {"Arn": s.scheduler_dlq_arn}
+        return {
+            "Name": keys.task_schedule_name(task.task_id),
+            "GroupName": s.schedule_group,
+            "ScheduleExpression": f"at({at.strftime('%Y-%m-%dT%H:%M:%S')})",
+            "ScheduleExpressionTimezone": "UTC",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "ActionAfterCompletion": "DELETE",
+            "State": "ENABLED",
+            "Target": target,
+        }
+
+    def upsert(self, task: Task) -> None:
+        request = self._request(task)
+        try:
+            self.client.create_schedule(**request)
+        except self.client.exceptions.ConflictException:
+            self.client.update_schedule(**request)
+
+    def delete(self, task_id: str) -> None:
+        try:
+            self.client.delete_schedule(
+                Name=keys.task_schedule_name(task_id), GroupName=self.settings.schedule_group
+            )
+        except self.client.exceptions.ResourceNotFoundException:
+            return

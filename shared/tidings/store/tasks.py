@@ -1,0 +1,99 @@
+"""Scheduled tasks in the table (`USER#<id> / TASK#<taskId>`); finished ones expire by TTL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from tidings.models.tasks import FINAL_TASK_STATUSES, Task, TaskStatus
+from tidings.store import keys
+from tidings.store.dynamo import deserialize, dynamodb_client, serialize, serialize_value
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+FINISHED_TASK_RETENTION = timedelta(days=30)
+_KEYS = ("PK", "SK", "EntityType", "expiresAt")
+
+
+class TaskConflict(Exception):
+    """The task was not in the status the change expects."""
+
+
+def task_to_item(task: Task) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "PK": keys.user_pk(task.user_id),
+        "SK": keys.task_sk(task.task_id),
+        "EntityType": keys.TASK_ENTITY,
+        **task.model_dump(mode="json", exclude_none=True),
+    }
+    if task.status in FINAL_TASK_STATUSES:
+        finished = task.completed_at or task.updated_at
+        item["expiresAt"] = int((finished + FINISHED_TASK_RETENTION).timestamp())
+    return item
+
+
+def task_from_item(item: dict[str, Any]) -> Task:
+    return Task.model_validate({k: v for k, v in item.items() if k not in _KEYS})
+
+
+class TaskRepository:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table = table_name
+        self.client = client or dynamodb_client()
+
+    def create(self, task: Task) -> None:
+        self.client.put_item(
+            TableName=self.table,
+            Item=serialize(task_to_item(task)),
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+
+    def get(self, user_id: str, task_id: str) -> Task | None:
+        resp = self.client.get_item(
+            TableName=self.table,
+            Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.task_sk(task_id)}),
+            ConsistentRead=True,
+        )
+        return task_from_item(deserialize(resp["Item"])) if "Item" in resp else None
+
+    def all(self, user_id: str) -> list[Task]:
+        out: list[Task] = []
+        start: dict[str, Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "TableName": self.table,
+                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+                "ExpressionAttributeValues": serialize(
+                    {":pk": keys.user_pk(user_id), ":prefix": keys.TASK_SK_PREFIX}
+                ),
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            resp = self.client.query(**kwargs)
+            out += [task_from_item(deserialize(i)) for i in resp.get("Items", [])]
+            start = resp.get("LastEvaluatedKey")
+            if not start:
+                return out
+
+    def replace(self, task: Task, expect: TaskStatus, *, attempts: int | None = None) -> None:
+        """Write the task if it is still in status `expect` (and on attempt `attempts`, when given)."""
+        condition = "#st = :expect"
+        values: dict[str, Any] = {":expect": serialize_value(str(expect))}
+        if attempts is not None:
+            condition += " AND attempts = :attempts"
+            values[":attempts"] = serialize_value(attempts)
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=serialize(task_to_item(task)),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise TaskConflict() from exc
+
+
+def touched(task: Task, now: datetime, **changes: Any) -> Task:
+    return task.model_copy(update={**changes, "updated_at": now})

@@ -1,0 +1,285 @@
+"""Scheduled tasks: run a workflow or a single action at a time, through EventBridge Scheduler.
+
+The table is the truth and the schedule follows it, as for posts: the API writes the task
+(`pending`, `next_run_at`), and the stream keeps one one-time schedule `task-<id>` per pending task
+(tidings.workflows.task_sync). The schedule invokes the runner, which claims the task for this run
+(`pending -> running` on the same attempt count, so a repeated delivery runs nothing twice), runs it,
+and records the result; a failure is retried after 5, 15, 45 minutes (configurable) up to
+`maxRetries` times, then the task is failed with the reason. Finished tasks expire by TTL.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from tidings.clock import Clock, iso_ms
+from tidings.errors import Conflict, NotFound, TidingsError, ValidationFailed
+from tidings.models.tasks import FINAL_TASK_STATUSES, Task, TaskStatus, TaskType
+from tidings.store.tasks import TaskConflict, TaskRepository, touched
+from tidings.workflows.actions.base import Action, ActionContext, ActionFailed, ActionServices, ActionWait
+from tidings.workflows.service import WorkflowService
+
+logger = logging.getLogger(__name__)
+
+MAX_RETRIES = 10
+
+
+def _parse_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationFailed(
+                "scheduledAt is ISO 8601 with an offset", {"field": "scheduledAt"}, code="invalid_time"
+            ) from None
+    if moment.tzinfo is None:
+        raise ValidationFailed(
+            "scheduledAt needs a UTC offset", {"field": "scheduledAt"}, code="time_without_offset"
+        )
+    return moment
+
+
+class TaskService:
+    def __init__(
+        self,
+        repo: TaskRepository,
+        workflows: Callable[[], WorkflowService],
+        actions: Callable[[], Mapping[str, Action]],
+        services: ActionServices,
+        clock: Clock,
+        retry_intervals: list[int],
+    ) -> None:
+        self.repo = repo
+        self.workflows = workflows
+        self.actions = actions
+        self.services = services
+        self.clock = clock
+        self.retry_intervals = retry_intervals
+
+    # -- the API ------------------------------------------------------------------------------------
+
+    def create(
+        self, user_id: str, task_type: str, scheduled_at: Any, config: dict[str, Any], max_retries: int
+    ) -> Task:
+        try:
+            kind = TaskType(task_type)
+        except ValueError:
+            raise ValidationFailed(
+                f"unknown task type {task_type!r}",
+                {"field": "type", "supported": [t.value for t in TaskType]},
+                code="unknown_task_type",
+            ) from None
+        when = _parse_time(scheduled_at)
+        now = self.clock.now()
+        if when <= now:
+            raise ValidationFailed(
+                "scheduledAt is in the past",
+                {"field": "scheduledAt", "now": iso_ms(now)},
+                code="scheduled_time_in_past",
+            )
+        if not 0 <= max_retries <= MAX_RETRIES:
+            raise ValidationFailed(
+                f"maxRetries is 0 to {MAX_RETRIES}", {"field": "maxRetries"}, code="invalid_max_retries"
+            )
+        config = self._checked_config(user_id, kind, config)
+        task = Task(
+            user_id=user_id,
+            task_id=uuid.uuid4().hex,
+            type=kind,
+            config=config,
+            scheduled_at=when,
+            next_run_at=when,
+            max_retries=max_retries,
+            created_at=now,
+            updated_at=now,
+        )
+        self.repo.create(task)
+        return task
+
+    def _checked_config(self, user_id: str, kind: TaskType, config: dict[str, Any]) -> dict[str, Any]:
+        if kind == TaskType.ACTION:
+            action = self.actions().get(str(config.get("action")))
+            if action is None:
+                raise ValidationFailed(
+                    f"unknown action {config.get('action')!r}",
+                    {"field": "config.action", "supported": sorted(self.actions())},
+                    code="unknown_action",
+                )
+            params = config.get("parameters") or {}
+            if not isinstance(params, dict):
+                raise ValidationFailed("config.parameters is an object", {"field": "config.parameters"})
+            problems = action.check_params(params)
+            if problems:
+                raise ValidationFailed(
+                    "the action's parameters are not valid", {"problems": problems}, code="invalid_parameters"
+                )
+            return {"action": action.name, "parameters": params}
+        options: dict[str, Any] = {k: config[k] for k in ("autoApprove", "notify") if k in config}
+        if "workflowId" in config:
+            wf = self.workflows().get(user_id, str(config["workflowId"]))
+            return {"workflowId": wf.workflow_id, **options}
+        if "template" in config or "definition" in config:
+            # created now, so a bad template or definition is refused now, not at run time
+            wf = self.workflows().create(
+                user_id,
+                template_name=config.get("template"),
+                definition=config.get("definition"),
+                parameters=dict(config.get("parameters") or {}),
+            )
+            return {"workflowId": wf.workflow_id, **options}
+        raise ValidationFailed(
+            "a workflow task names workflowId, or a template (with parameters) or a definition",
+            {"field": "config"},
+            code="invalid_config",
+        )
+
+    def get(self, user_id: str, task_id: str) -> Task:
+        task = self.repo.get(user_id, task_id)
+        if task is None:
+            raise NotFound("no such task", {"taskId": task_id}, code="task_not_found")
+        return task
+
+    def list_tasks(self, user_id: str, status: str | None) -> list[Task]:
+        tasks = sorted(self.repo.all(user_id), key=lambda t: t.next_run_at)
+        if status is None:
+            return tasks
+        try:
+            wanted = TaskStatus(status)
+        except ValueError:
+            raise ValidationFailed(
+                f"unknown status {status!r}",
+                {"field": "status", "supported": [s.value for s in TaskStatus]},
+                code="unknown_status",
+            ) from None
+        return [t for t in tasks if t.status == wanted]
+
+    def stats(self, user_id: str) -> dict[str, int]:
+        counts = Counter(str(t.status) for t in self.repo.all(user_id))
+        return {"total": sum(counts.values()), **{s.value: counts.get(s.value, 0) for s in TaskStatus}}
+
+    def cancel(self, user_id: str, task_id: str) -> Task:
+        task = self.get(user_id, task_id)
+        now = self.clock.now()
+        if task.status != TaskStatus.PENDING:
+            raise Conflict(
+                f"the task is {task.status}; only a pending task can be cancelled",
+                {"taskId": task_id, "status": str(task.status)},
+                code="task_not_cancellable",
+            )
+        cancelled = touched(task, now, status=TaskStatus.CANCELLED, completed_at=now)
+        try:
+            self.repo.replace(cancelled, TaskStatus.PENDING)
+        except TaskConflict:
+            raise Conflict(
+                "the task started meanwhile", {"taskId": task_id}, code="task_not_cancellable"
+            ) from None
+        return cancelled
+
+    # -- the runner ---------------------------------------------------------------------------------
+
+    def run(self, user_id: str, task_id: str, run: int | None = None) -> dict[str, Any]:
+        """Run the task now, once. `run` is the attempt count the schedule was made for: a delivery
+        for an earlier run (or one that arrives after the task moved on) does nothing."""
+        task = self.repo.get(user_id, task_id)
+        if task is None or task.status != TaskStatus.PENDING or (run is not None and run != task.attempts):
+            return {"status": "skipped"}
+        now = self.clock.now()
+        running = touched(task, now, status=TaskStatus.RUNNING, attempts=task.attempts + 1)
+        try:
+            self.repo.replace(running, TaskStatus.PENDING, attempts=task.attempts)
+        except TaskConflict:
+            return {"status": "skipped"}
+        try:
+            result = self._execute(running)
+        except Exception as exc:
+            return self._failed(running, exc)
+        done_at = self.clock.now()
+        finished = touched(
+            running,
+            done_at,
+            status=TaskStatus.COMPLETED,
+            result=result,
+            last_error=None,
+            completed_at=done_at,
+            history=[
+                *running.history,
+                {"attempt": running.attempts, "at": iso_ms(done_at), "outcome": "completed"},
+            ],
+        )
+        self.repo.replace(finished, TaskStatus.RUNNING)
+        return {"status": "completed"}
+
+    def _execute(self, task: Task) -> dict[str, Any]:
+        if task.type == TaskType.WORKFLOW:
+            wf = self.workflows().execute(
+                task.user_id,
+                str(task.config["workflowId"]),
+                auto_approve=bool(task.config.get("autoApprove", False)),
+                notify=task.config.get("notify"),
+            )
+            return {"workflowId": wf.workflow_id, "workflowStatus": str(wf.status)}
+        action = self.actions()[str(task.config["action"])]
+        ctx = ActionContext(
+            user_id=task.user_id,
+            workflow_id=f"task-{task.task_id}",
+            step_id=task.task_id,
+            attempt=task.attempts,
+            clock=self.clock,
+            services=self.services,
+            step_started_at=task.scheduled_at,
+        )
+        try:
+            return action.run(ctx, dict(task.config.get("parameters") or {}))
+        except ActionWait as wait:
+            raise ActionFailed(
+                f"the action asked to wait until {wait.until.isoformat()}; schedule the task then"
+            ) from None
+
+    def _failed(self, task: Task, exc: Exception) -> dict[str, Any]:
+        now = self.clock.now()
+        if isinstance(exc, ActionFailed):
+            message, retryable = exc.message, exc.retryable
+        elif isinstance(exc, TidingsError):
+            message, retryable = f"{exc.code}: {exc.message}", False
+        else:
+            logger.exception("task %s failed unexpectedly", task.task_id)
+            message, retryable = type(exc).__name__, True
+        entry = {"attempt": task.attempts, "at": iso_ms(now), "outcome": "failed", "error": message}
+        retries_used = task.attempts - 1
+        if retryable and retries_used < task.max_retries:
+            wait = (
+                self.retry_intervals[min(retries_used, len(self.retry_intervals) - 1)]
+                if self.retry_intervals
+                else 0
+            )
+            again = touched(
+                task,
+                now,
+                status=TaskStatus.PENDING,
+                last_error=message,
+                next_run_at=now + timedelta(seconds=wait),
+                history=[*task.history, entry],
+            )
+            self.repo.replace(again, TaskStatus.RUNNING)
+            return {"status": "retry", "inSeconds": wait}
+        failed = touched(
+            task,
+            now,
+            status=TaskStatus.FAILED,
+            last_error=message,
+            completed_at=now,
+            history=[*task.history, entry],
+        )
+        self.repo.replace(failed, TaskStatus.RUNNING)
+        return {"status": "failed"}
+
+
+def is_final(task: Task) -> bool:
+    return task.status in FINAL_TASK_STATUSES
