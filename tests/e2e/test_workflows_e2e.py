@@ -459,3 +459,62 @@ def test_bad_tasks_are_refused(stack: DevStack) -> None:
         assert resp.json()["code"] == code
     assert stack.get("/tasks/nope", token).status_code == 404
     assert stack.get("/tasks/stats", token).json()["total"] == 0
+
+
+def test_listing_campaign_drafts_a_post_per_platform_and_day_and_schedules_them_once_approved(
+    stack: DevStack,
+) -> None:
+    token = user(stack)
+    wf = create(
+        stack,
+        token,
+        {
+            "template": "listing-campaign",
+            "parameters": {
+                "address": "12 Oak Street",
+                "price": "$450,000",
+                "bedrooms": 3,
+                "highlights": ["garden", "new kitchen"],
+                "platforms": ["facebook", "linkedin"],
+                "days": 2,
+                "timezone": "America/Denver",
+            },
+        },
+    )
+    execute(stack, token, wf)
+    waiting = wait_until(
+        stack, token, wf["workflowId"], lambda w: step_of(w, "plan")["status"] == "awaiting_approval"
+    )
+    plan = step_of(waiting, "plan")["output"]
+    assert plan["count"] == 4
+    assert stack.post(f"/workflows/{wf['workflowId']}/steps/plan/approve", token, None).status_code == 200
+
+    done = wait_until(stack, token, wf["workflowId"], finished)
+
+    assert done["status"] == "completed", done
+    scheduled = step_of(done, "schedule")["output"]["scheduled"]
+    assert len(scheduled) == 4
+    queue = stack.get("/posts?status=scheduled", token).json()["posts"]
+    assert sorted(p["postId"] for p in queue) == sorted(s["postId"] for s in scheduled)
+    assert all("12 Oak Street" in p["content"] for p in queue)
+
+
+def test_market_report_stops_at_its_data_sufficiency_gate_without_enough_analytics(stack: DevStack) -> None:
+    token = user(stack)
+    wf = create(
+        stack,
+        token,
+        {
+            "template": "market-analysis-report",
+            "parameters": {"deliverTo": "agent@example.com", "minDataPoints": 5},
+        },
+    )
+    execute(stack, token, wf)
+
+    done = wait_until(stack, token, wf["workflowId"], finished)
+
+    assert done["status"] == "failed"
+    gather = step_of(done, "gather")
+    assert gather["errorCode"] == "gate_failed"
+    assert "dataPoints" in gather["error"]
+    assert [step_of(done, s)["status"] for s in ("trends", "report", "deliver")] == ["pending"] * 3
