@@ -37,11 +37,12 @@ class Receiver:
     def __init__(self, script: list[int]) -> None:
         self.script = list(script)
         self.arrivals: list[float] = []
+        self.bodies: list[bytes] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length", 0)))
+                receiver.bodies.append(self.rfile.read(int(self.headers.get("content-length", 0))))
                 receiver.arrivals.append(time.monotonic())
                 status = receiver.script.pop(0) if receiver.script else 200
                 self.send_response(status)
@@ -518,3 +519,40 @@ def test_market_report_stops_at_its_data_sufficiency_gate_without_enough_analyti
     assert gather["errorCode"] == "gate_failed"
     assert "dataPoints" in gather["error"]
     assert [step_of(done, s)["status"] for s in ("trends", "report", "deliver")] == ["pending"] * 3
+
+
+def test_notify_on_completion_posts_the_outcome_to_the_webhook(stack: DevStack) -> None:
+    token = user(stack)
+    receiver = Receiver([])
+    try:
+        definition = {
+            "name": "Notify me",
+            "steps": [
+                {"id": "check", "action": "validate_content", "parameters": {"text": "Hello", "rules": {}}}
+            ],
+        }
+        wf = create(stack, token, {"definition": definition})
+        execute(stack, token, wf, notifyOnCompletion=True, notify={"channel": "webhook", "url": receiver.url})
+        done = wait_until(stack, token, wf["workflowId"], finished)
+        deadline = time.monotonic() + 10
+        while not receiver.arrivals and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        receiver.close()
+
+    assert done["status"] == "completed"
+    assert len(receiver.arrivals) == 1
+    import json
+
+    payload = json.loads(receiver.bodies[0])
+    assert (payload["event"], payload["workflowId"], payload["status"]) == (
+        "workflow.completed",
+        wf["workflowId"],
+        "completed",
+    )
+    missing = stack.post(
+        f"/workflows/{create(stack, token, {'definition': definition})['workflowId']}/execute",
+        token,
+        {"notifyOnCompletion": True},
+    )
+    assert (missing.status_code, missing.json()["code"]) == (422, "invalid_notify")
