@@ -208,6 +208,9 @@ def test_every_bad_input_gets_its_4xx(stack: DevStack) -> None:
     assert malformed.json()["code"] == "malformed_json"
     assert stack.get("/posts/does-not-exist", token).status_code == 404
     assert httpx.get(f"{stack.api_url}/posts", timeout=10).status_code == 401
+    huge = stack.post("/posts", token, {"content": "x" * (300 * 1024), "platforms": ["facebook"]})
+    assert (huge.status_code, huge.json()["code"]) == (413, "payload_too_large")
+    assert huge.json()["details"]["limit"] == 256 * 1024
 
 
 def test_queue_full(stack: DevStack) -> None:

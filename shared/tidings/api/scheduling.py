@@ -90,6 +90,29 @@ def build_app(
     return app
 
 
+# Request bodies are small JSON documents; anything larger is refused before it is parsed or validated.
+MAX_BODY_BYTES = 256 * 1024
+
+
+def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Resolve one HTTP API event, refusing a body over MAX_BODY_BYTES with 413 first."""
+    body = event.get("body") or ""
+    size = (len(body) * 3) // 4 if event.get("isBase64Encoded") else len(body.encode())
+    if size > MAX_BODY_BYTES:
+        error = ErrorBody(
+            code="payload_too_large",
+            message=f"the request body is {size} bytes; at most {MAX_BODY_BYTES} are accepted",
+            details={"limit": MAX_BODY_BYTES, "size": size},
+        )
+        return {
+            "statusCode": 413,
+            "headers": {"Content-Type": JSON},
+            "body": error.model_dump_json(by_alias=True),
+            "isBase64Encoded": False,
+        }
+    return app.resolve(event, context)
+
+
 def _error_handlers(app: APIGatewayHttpResolver) -> None:
     """Every error becomes `{code, message, details}` here, in one place."""
 
