@@ -79,6 +79,23 @@ def ceil_ms(moment: datetime) -> datetime:
     return moment if extra == 0 else moment + timedelta(microseconds=1000 - extra)
 
 
+def parse_offset_time(value: object) -> datetime:
+    """A time given by a caller: a datetime, or ISO 8601 text, always with a UTC offset.
+    Raises ValueError saying what is wrong."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 time: {value!r}") from None
+    else:
+        raise ValueError("a time is ISO 8601 text with a UTC offset")
+    if moment.tzinfo is None:
+        raise ValueError("a time needs a UTC offset, e.g. 2027-05-01T09:30:00-04:00")
+    return moment
+
+
 def parse_iso(value: str) -> datetime:
     return to_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from tidings.clock import Clock, iso_ms
+from tidings.clock import Clock, iso_ms, parse_offset_time
 from tidings.errors import Conflict, NotFound, TidingsError, ValidationFailed
 from tidings.models.tasks import FINAL_TASK_STATUSES, Task, TaskStatus, TaskType
 from tidings.store.tasks import TaskConflict, TaskRepository, touched
@@ -30,20 +30,10 @@ MAX_RETRIES = 10
 
 
 def _parse_time(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        try:
-            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            raise ValidationFailed(
-                "scheduledAt is ISO 8601 with an offset", {"field": "scheduledAt"}, code="invalid_time"
-            ) from None
-    if moment.tzinfo is None:
-        raise ValidationFailed(
-            "scheduledAt needs a UTC offset", {"field": "scheduledAt"}, code="time_without_offset"
-        )
-    return moment
+    try:
+        return parse_offset_time(value)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), {"field": "scheduledAt"}, code="invalid_time") from None
 
 
 class TaskService:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from tidings.clock import parse_offset_time
 from tidings.errors import Conflict, TidingsError
 from tidings.platforms import Platform
 from tidings.workflows.actions.base import ActionContext, ActionFailed, ActionWait, is_reference
@@ -63,18 +64,10 @@ def _refused(exc: TidingsError) -> ActionFailed:
 
 
 def _parse_time(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise ActionFailed(f"not an ISO 8601 time: {value!r}", code="invalid_parameters") from None
-    else:
-        raise ActionFailed("a time is ISO 8601 text with an offset", code="invalid_parameters")
-    if moment.tzinfo is None:
-        raise ActionFailed("a time needs a UTC offset", code="invalid_parameters")
-    return moment
+    try:
+        return parse_offset_time(value)
+    except ValueError as exc:
+        raise ActionFailed(str(exc), code="invalid_parameters") from None
 
 
 class SchedulePost:
