@@ -214,6 +214,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/tasks/stats", _API),
     Route("GET", "/tasks/{taskId}", _API),
     Route("DELETE", "/tasks/{taskId}", _API),
+    # called by Meta, not by users: the signature (or verify token) is checked instead of a JWT
+    Route("GET", "/inbound/meta", _API, authorized=False),
+    Route("POST", "/inbound/meta", _API, authorized=False),
     Route("GET", "/openapi.json", _API, authorized=False),
     Route("GET", "/docs", _API, authorized=False),
 )

@@ -91,6 +91,10 @@ class Settings(BaseModel):
     # Allow http:// and private, loopback or link-local addresses in webhook URLs and link checks
     # (local development only: in production they could reach internal services).
     allow_private_links: bool = False
+    # Meta (Facebook/Instagram) webhooks: the app secret that signs each delivery, and the token the
+    # subscription handshake must echo. Empty: incoming Meta webhooks are refused.
+    meta_app_secret: str = Field(default="", repr=False)
+    meta_webhook_verify_token: str = Field(default="", repr=False)
 
     @field_validator("retry_intervals", "task_retry_intervals", "default_platforms", mode="before")
     @classmethod

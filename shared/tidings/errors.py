@@ -56,3 +56,8 @@ class UpstreamFailed(TidingsError):
 
     status = 502
     code = "platform_unavailable"
+
+
+class Forbidden(TidingsError):
+    status = 403
+    code = "forbidden"

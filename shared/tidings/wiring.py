@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from tidings.api.accounts import AccountServices
     from tidings.aws.publishing import StepFunctionsPublishStarter
     from tidings.aws.workflows import StepFunctionsWorkflowRunner
+    from tidings.integrations.inbound import InboundEvents
     from tidings.publishing.budgets import BudgetStore
     from tidings.publishing.clients.whatsapp import WhatsAppClient
     from tidings.publishing.step import PublishStep
@@ -102,7 +103,7 @@ def scheduling_service() -> SchedulingService:
 def scheduling_app() -> APIGatewayHttpResolver:
     from tidings.api.scheduling import build_app
 
-    return build_app(scheduling_service, account_services, workflow_service, task_service)
+    return build_app(scheduling_service, account_services, workflow_service, task_service, inbound_events)
 
 
 @lru_cache(maxsize=1)
@@ -280,3 +281,11 @@ def task_service() -> TaskService:
         DEFAULT_CLOCK,
         s.task_retry_intervals,
     )
+
+
+@lru_cache(maxsize=1)
+def inbound_events() -> InboundEvents:
+    from tidings.integrations.inbound import InboundEvents
+    from tidings.store.dynamo import dynamodb_client
+
+    return InboundEvents(get_settings().table_name, dynamodb_client())

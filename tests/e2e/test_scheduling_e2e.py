@@ -245,3 +245,16 @@ def test_docs_and_openapi_are_served(stack: DevStack) -> None:
     ):
         assert path in paths
     assert httpx.get(f"{stack.api_url}/docs", timeout=10).status_code == 200
+
+
+def test_meta_webhooks_need_no_bearer_token_but_a_signature(stack: DevStack) -> None:
+    body = b'{"object":"page","entry":[]}'
+    unsigned = httpx.post(f"{stack.api_url}/inbound/meta", content=body, timeout=10)
+    handshake = httpx.get(
+        f"{stack.api_url}/inbound/meta",
+        params={"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "42"},
+        timeout=10,
+    )
+    # the gateway lets them through without a JWT; the signature check refuses them
+    assert (unsigned.status_code, unsigned.json()["code"]) == (401, "webhook_not_configured")
+    assert handshake.status_code == 403

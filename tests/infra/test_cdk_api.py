@@ -32,7 +32,12 @@ def test_authorized_routes_need_a_cognito_jwt_and_the_docs_are_public(template: 
         else:
             assert props.get("AuthorizationType", "NONE") == "NONE", route.route_key
             assert "AuthorizerId" not in props, route.route_key
-    assert {r.route_key for r in ROUTES if not r.authorized} == {"GET /openapi.json", "GET /docs"}
+    assert {r.route_key for r in ROUTES if not r.authorized} == {
+        "GET /openapi.json",
+        "GET /docs",
+        "GET /inbound/meta",
+        "POST /inbound/meta",
+    }
 
 
 def test_the_jwt_authorizer_trusts_the_user_pool_and_its_client(template: Template) -> None:

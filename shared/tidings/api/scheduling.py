@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from tidings.api.accounts import AccountServices, register_account_routes
 from tidings.api.common import JSON, doc, error_response, json_response, responses
+from tidings.api.inbound import register_inbound_routes
 from tidings.api.models import (
     BatchItemResult,
     BatchRequest,
@@ -31,11 +32,14 @@ from tidings.api.models import (
 )
 from tidings.api.tasks import register_task_routes
 from tidings.api.workflows import register_workflow_routes
+from tidings.clock import DEFAULT_CLOCK
+from tidings.config import get_settings
 from tidings.errors import TidingsError, Unauthorized
 from tidings.scheduling.service import NewPost, PostChanges, SchedulingService
 from tidings.scheduling.validation import check_timezone, parse_platforms
 
 if TYPE_CHECKING:
+    from tidings.integrations.inbound import InboundEvents
     from tidings.workflows.service import WorkflowService
     from tidings.workflows.tasks import TaskService
 
@@ -61,6 +65,7 @@ def build_app(
     account_services: Callable[[], AccountServices] | None = None,
     workflow_service: Callable[[], WorkflowService] | None = None,
     task_service: Callable[[], TaskService] | None = None,
+    inbound_events: Callable[[], InboundEvents] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     services: list[SchedulingService] = []
@@ -86,6 +91,8 @@ def build_app(
         register_workflow_routes(app, workflow_service, user_id)
     if task_service is not None:
         register_task_routes(app, task_service, user_id)
+    if inbound_events is not None:
+        register_inbound_routes(app, inbound_events, get_settings, DEFAULT_CLOCK.now)
     _docs(app)
     return app
 

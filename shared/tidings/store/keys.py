@@ -99,3 +99,10 @@ def task_sk(task_id: str) -> str:
 
 def task_schedule_name(task_id: str) -> str:
     return f"task-{task_id}"
+
+
+PLATFORM_EVENT_ENTITY = "PlatformEvent"
+
+
+def platform_events_pk(source: str) -> str:
+    return f"PLATFORM_EVENTS#{source}"
