@@ -195,6 +195,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/accounts", _API),
     Route("DELETE", "/accounts/{accountId}", _API),
     Route("GET", "/accounts/{accountId}/health", _API),
+    Route("POST", "/accounts/{accountId}/rotate", _API),
+    Route("GET", "/audit", _API),
     Route("GET", "/posts/{postId}/preview", _API),
     Route("POST", "/posts/{postId}/dry-run", _API),
     Route("GET", "/queue/dry-run", _API),

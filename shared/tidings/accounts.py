@@ -17,11 +17,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tidings.clock import DEFAULT_CLOCK, Clock, iso_ms, parse_iso
-from tidings.errors import NotFound, ValidationFailed
+from tidings.errors import Conflict, NotFound, ValidationFailed
 from tidings.integrations.credentials import CredentialVault, SealedSecret, mask
 from tidings.platforms import Platform
 from tidings.publishing.base import AccountCredentials
 from tidings.store import keys
+from tidings.store.audit import AuditEntry, AuditTrail
 from tidings.store.dynamo import deserialize, dynamodb_client, serialize, serialize_value
 
 if TYPE_CHECKING:
@@ -137,6 +138,7 @@ class AccountStore:
         self.vault = vault
         self.dynamodb = dynamodb or dynamodb_client()
         self.clock = clock
+        self.audit = AuditTrail(table_name, self.dynamodb)
         self._cache: dict[tuple[str, str], tuple[float, StoredCredentials | None]] = {}
         self._lock = threading.Lock()
 
@@ -171,6 +173,7 @@ class AccountStore:
         sealed = self._seal(user_id, platform, account_id, access_token, refresh_token)
         self.dynamodb.put_item(TableName=self.table, Item=serialize(_to_item(account) | sealed.to_item()))
         self._forget(user_id, platform)
+        self._audit(user_id, user_id, "account.connected", account, {"tokenHint": account.token_hint})
         return account
 
     def store_refreshed(
@@ -208,6 +211,9 @@ class AccountStore:
         except self.dynamodb.exceptions.ConditionalCheckFailedException as exc:
             self._forget(acc.user_id, acc.platform)
             raise CredentialsChanged() from exc
+        self._audit(
+            acc.user_id, "tidings", "account.token_renewed", updated, {"tokenHint": updated.token_hint}
+        )
         fresh = StoredCredentials(updated, access_token, refresh_token)
         with self._lock:
             self._cache[(acc.user_id, acc.platform)] = (time.monotonic(), fresh)
@@ -225,7 +231,49 @@ class AccountStore:
             raise NotFound(
                 f"no {platform} account is connected", {"platform": platform}, code="account_not_found"
             )
-        return _from_item(deserialize(resp["Attributes"]))
+        account = _from_item(deserialize(resp["Attributes"]))
+        self._audit(user_id, user_id, "account.disconnected", account, {})
+        return account
+
+    def rotate(self, user_id: str, platform: str) -> Account:
+        """Re-seal the account's tokens under a new data key (and the vault's current KMS key)."""
+        check_platform(platform)
+        item = self._item(user_id, platform)
+        if item is None:
+            raise NotFound(
+                f"no {platform} account is connected", {"platform": platform}, code="account_not_found"
+            )
+        account = _from_item(item)
+        subject = _subject(account.platform, account.account_id)
+        resealed = self.vault.rotate(user_id, subject, SealedSecret.from_item(item))
+        try:
+            self.dynamodb.put_item(
+                TableName=self.table,
+                Item=serialize({**item, **resealed.to_item()}),
+                ConditionExpression="revision = :rev",
+                ExpressionAttributeValues={":rev": serialize_value(account.revision)},
+            )
+        except self.dynamodb.exceptions.ConditionalCheckFailedException as exc:
+            raise Conflict(
+                "the account changed meanwhile; try again", {"platform": platform}, code="account_busy"
+            ) from exc
+        self._forget(user_id, platform)
+        self._audit(user_id, user_id, "account.credentials_rotated", account, {})
+        return account
+
+    def _audit(
+        self, user_id: str, actor: str, action: str, account: Account, details: dict[str, Any]
+    ) -> None:
+        self.audit.record(
+            user_id,
+            AuditEntry(
+                at=self.clock.now(),
+                actor=actor,
+                action=action,
+                target=f"account:{account.platform}",
+                details={"accountId": account.account_id, **details},
+            ),
+        )
 
     # -- reads -----------------------------------------------------------------------------------
 

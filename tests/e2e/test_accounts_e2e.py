@@ -343,3 +343,22 @@ def test_whatsapp_sends_text_inside_the_window_and_the_template_outside_it(stack
     assert stack.post("/messages/whatsapp", token, {"to": "not-a-number", "text": "x"}).status_code == 422
     _, stranger = new_user(stack)
     assert stack.post("/messages/whatsapp", stranger, {"to": contact, "text": "hi"}).status_code == 404
+
+
+def test_rotation_and_the_audit_trail_through_the_api(stack: DevStack) -> None:
+    user, token = new_user(stack)
+    _, other = new_user(stack)
+    _, access = connect(stack, user, token, "facebook")
+
+    rotated = stack.post("/accounts/facebook/rotate", token, None)
+    trail = stack.get("/audit", token)
+
+    assert rotated.status_code == 200
+    assert [e["action"] for e in trail.json()["entries"]] == [
+        "account.credentials_rotated",
+        "account.connected",
+    ]
+    assert access not in trail.text
+    assert stack.get("/audit", other).json()["entries"] == []
+    assert stack.post("/accounts/facebook/rotate", other, None).status_code == 404
+    assert stack.get("/audit?nextToken=garbage", token).status_code == 422

@@ -221,6 +221,8 @@ def test_a_token_about_to_expire_is_renewed_once_before_use(
     assert stored is not None
     assert stored.refresh_token == "rotated-1"
     assert stored.account.expires_at == NOW + timedelta(hours=2)
+    renewals = [e for e in store.audit.page(user, 10, None)[0] if e.action == "account.token_renewed"]
+    assert [e.actor for e in renewals] == ["tidings"]
 
 
 def test_an_expired_token_that_cannot_be_renewed_stops_with_auth_expired(
@@ -257,3 +259,32 @@ def test_a_failed_renewal_keeps_a_token_that_still_works_and_stops_one_that_does
     with pytest.raises(PlatformCallError) as caught:
         source.credentials(user, "linkedin")
     assert caught.value.code == "refresh_failed"
+
+
+def test_rotation_reseals_under_a_new_data_key_and_the_trail_records_every_change(
+    store: AccountStore, local_stack: LocalStack, clock: FakeClock, user: str
+) -> None:
+    store.connect(user, "linkedin", "urn:li:person:abc123", CANARY, refresh_token=REFRESH_CANARY)
+    before = deserialize(_raw_item(local_stack, user, "linkedin"))["cred_wrapped_key"]
+    clock.advance(timedelta(seconds=1))
+    store.rotate(user, "linkedin")
+    after = deserialize(_raw_item(local_stack, user, "linkedin"))["cred_wrapped_key"]
+    opened = store.stored(user, "linkedin", fresh=True)
+    clock.advance(timedelta(seconds=1))
+    store.disconnect(user, "linkedin")
+
+    assert bytes(getattr(before, "value", before)) != bytes(getattr(after, "value", after))
+    assert opened is not None
+    assert (opened.access_token, opened.refresh_token) == (CANARY, REFRESH_CANARY)
+    entries, _ = store.audit.page(user, 10, None)
+    assert [e.action for e in entries] == [
+        "account.disconnected",
+        "account.credentials_rotated",
+        "account.connected",
+    ]
+    assert {e.actor for e in entries} == {user}
+    assert all(e.target == "account:linkedin" for e in entries)
+    assert CANARY not in repr(entries)
+    assert REFRESH_CANARY not in repr(entries)
+    with pytest.raises(NotFound):
+        store.rotate(user, "linkedin")

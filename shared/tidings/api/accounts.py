@@ -14,6 +14,8 @@ from tidings.api.models import (
     AccountHealthView,
     AccountList,
     AccountView,
+    AuditEntryView,
+    AuditList,
     ConnectAccountRequest,
     DryRunView,
     ErrorBody,
@@ -26,7 +28,7 @@ from tidings.api.models import (
     ScheduledRef,
     WhatsAppMessageRequest,
 )
-from tidings.errors import NotFound
+from tidings.errors import NotFound, ValidationFailed
 
 if TYPE_CHECKING:
     from tidings.accounts import Account, AccountStore
@@ -118,6 +120,34 @@ def register_account_routes(
         account = services().accounts.disconnect(user_id(), _platform_id(accountId))
         return json_response(200, account_view(account, False))
 
+    @app.post(
+        "/accounts/<accountId>/rotate",
+        summary="Re-encrypt the account's tokens under a new data key",
+        responses=responses(200, "The account", AccountView, 404, 409),
+    )
+    def rotate_account(accountId: str) -> Response[str]:
+        account = services().accounts.rotate(user_id(), _platform_id(accountId))
+        return json_response(200, account_view(account, renews(account)))
+
+    @app.get(
+        "/audit",
+        summary="Who changed your credentials, what and when (newest first)",
+        responses=responses(200, "A page of entries", AuditList),
+    )
+    def audit_trail(
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+        next_token: Annotated[str | None, Query(alias="nextToken", max_length=2048)] = None,
+    ) -> Response[str]:
+        try:
+            entries, token = services().accounts.audit.page(user_id(), limit, next_token)
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), {"field": "nextToken"}, code="invalid_next_token") from exc
+        views = [
+            AuditEntryView(at=e.at, actor=e.actor, action=e.action, target=e.target, details=e.details)
+            for e in entries
+        ]
+        return json_response(200, AuditList(entries=views, next_token=token))
+
     @app.get(
         "/accounts/<accountId>/health",
         summary="When the token expires, and which scheduled posts fall after that",
@@ -142,6 +172,12 @@ def register_account_routes(
             ),
         )
 
+    _post_checks_and_messages(app, services, user_id)
+
+
+def _post_checks_and_messages(
+    app: APIGatewayHttpResolver, services: Callable[[], AccountServices], user_id: Callable[[], str]
+) -> None:
     @app.get(
         "/posts/<postId>/preview",
         summary="Exactly what each platform will receive",

@@ -452,3 +452,16 @@ class TaskStatsView(ApiModel):
     completed: int
     failed: int
     cancelled: int
+
+
+class AuditEntryView(ApiModel):
+    at: Timestamp
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any]
+
+
+class AuditList(ApiModel):
+    entries: list[AuditEntryView]
+    next_token: str | None = None

@@ -106,3 +106,11 @@ PLATFORM_EVENT_ENTITY = "PlatformEvent"
 
 def platform_events_pk(source: str) -> str:
     return f"PLATFORM_EVENTS#{source}"
+
+
+AUDIT_ENTITY = "AuditEntry"
+AUDIT_SK_PREFIX = "AUDIT#"
+
+
+def audit_sk(at_iso: str, entry_id: str) -> str:
+    return f"{AUDIT_SK_PREFIX}{at_iso}#{entry_id}"

@@ -1,0 +1,76 @@
+"""The audit trail: who changed a credential (or, later, an integration or webhook), what, and when.
+`USER#<id> / AUDIT#<time>#<entryId>`, readable by its owner, newest first; never a secret in it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tidings.clock import iso_ms, parse_iso
+from tidings.store import keys
+from tidings.store.dynamo import decode_token, deserialize, encode_token, serialize
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    actor: str  # the user, or "tidings" for what the system did on its own (a token renewal)
+    action: str  # e.g. account.connected, account.disconnected, account.token_renewed
+    target: str  # e.g. account:linkedin
+    details: dict[str, Any]
+
+
+class AuditTrail:
+    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
+        self.table = table_name
+        self.client = client
+
+    def record(self, user_id: str, entry: AuditEntry) -> None:
+        at = iso_ms(entry.at)
+        self.client.put_item(
+            TableName=self.table,
+            Item=serialize(
+                {
+                    "PK": keys.user_pk(user_id),
+                    "SK": keys.audit_sk(at, uuid.uuid4().hex[:12]),
+                    "EntityType": keys.AUDIT_ENTITY,
+                    "at": at,
+                    "actor": entry.actor,
+                    "action": entry.action,
+                    "target": entry.target,
+                    "details": entry.details,
+                }
+            ),
+        )
+
+    def page(self, user_id: str, limit: int, next_token: str | None) -> tuple[list[AuditEntry], str | None]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": serialize(
+                {":pk": keys.user_pk(user_id), ":prefix": keys.AUDIT_SK_PREFIX}
+            ),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        start = decode_token(next_token)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        resp = self.client.query(**kwargs)
+        entries = [
+            AuditEntry(
+                at=parse_iso(item["at"]),
+                actor=item["actor"],
+                action=item["action"],
+                target=item["target"],
+                details=dict(item.get("details") or {}),
+            )
+            for item in (deserialize(raw) for raw in resp.get("Items", []))
+        ]
+        last = resp.get("LastEvaluatedKey")
+        return entries, encode_token(last) if last else None
