@@ -108,3 +108,11 @@ def test_retry_backoff_grows_by_its_rate() -> None:
 
 def test_find_cycle_is_empty_for_a_dag() -> None:
     assert find_cycle(parse_definition({"name": "w", "steps": [step("a"), step("b", ["a"])]})) == []
+
+
+def test_template_expressions_are_never_evaluated() -> None:
+    found = problems([step("a", text="${7*7}"), step("b", text="${__import__('os').system('id')}")])
+    assert [p["code"] for p in found] == ["bad_reference", "bad_reference"]
+    # in a parameter's value, text that looks like code stays text
+    params = {"topic": "{{7*7}} ${7*7} __import__('os')"}
+    assert resolve("Topic: ${parameters.topic}", params, {}) == "Topic: {{7*7}} ${7*7} __import__('os')"
