@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from tidings.clock import iso_ms, parse_iso
 from tidings.platforms import Platform
 from tidings.scheduling.optimal_time import EngagementSample
 from tidings.store import keys
-from tidings.store.dynamo import deserialize, dynamodb_client, serialize
+from tidings.store.dynamo import dynamodb_client, query_prefix, serialize
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -39,25 +40,9 @@ class AnalyticsRepository:
     def samples(self, user_id: str, platform: Platform, limit: int = 2000) -> list[EngagementSample]:
         """The user's most recent analysed posts on a platform (newest analytics first is not
         guaranteed by the key; the cap keeps one request bounded)."""
-        out: list[EngagementSample] = []
-        start: dict[str, Any] | None = None
-        while len(out) < limit:
-            kwargs: dict[str, Any] = {
-                "TableName": self.table,
-                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-                "ExpressionAttributeValues": serialize(
-                    {":pk": keys.user_pk(user_id), ":prefix": f"{keys.ANALYTICS_SK_PREFIX}{platform}#"}
-                ),
-            }
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            resp = self.client.query(**kwargs)
-            for raw in resp.get("Items", []):
-                out.append(_sample(deserialize(raw), platform))
-            start = resp.get("LastEvaluatedKey")
-            if not start:
-                break
-        return out[:limit]
+        prefix = f"{keys.ANALYTICS_SK_PREFIX}{platform}#"
+        items = query_prefix(self.client, self.table, keys.user_pk(user_id), prefix)
+        return [_sample(item, platform) for item in islice(items, limit)]
 
 
 def _sample(item: dict[str, Any], platform: Platform) -> EngagementSample:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -76,3 +76,22 @@ def dynamodb_client() -> DynamoDBClient:
 def is_conditional_failure(exc: Exception) -> bool:
     code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
     return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def query_prefix(client: DynamoDBClient, table: str, pk: str, sk_prefix: str) -> Iterator[dict[str, Any]]:
+    """Every item of partition `pk` whose sort key starts with `sk_prefix`, in key order, page by page."""
+    start: dict[str, Any] | None = None
+    while True:
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": serialize({":pk": pk, ":prefix": sk_prefix}),
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        resp = client.query(**kwargs)
+        for item in resp.get("Items", []):
+            yield deserialize(item)
+        start = resp.get("LastEvaluatedKey")
+        if not start:
+            return

@@ -27,6 +27,7 @@ from tidings.store.dynamo import (
     dynamodb_client,
     encode_token,
     is_conditional_failure,
+    query_prefix,
     serialize,
     serialize_value,
 )
@@ -182,23 +183,8 @@ class PostRepository:
         return PostPage(posts=posts, next_token=encode_token(last_key))
 
     def iter_all(self, user_id: str) -> Iterator[ScheduledPost]:
-        start: dict[str, Any] | None = None
-        while True:
-            kwargs: dict[str, Any] = {
-                "TableName": self.table,
-                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-                "ExpressionAttributeValues": serialize(
-                    {":pk": keys.user_pk(user_id), ":prefix": keys.POST_SK_PREFIX}
-                ),
-            }
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            resp = self.client.query(**kwargs)
-            for item in resp.get("Items", []):
-                yield post_from_item(deserialize(item))
-            start = resp.get("LastEvaluatedKey")
-            if not start:
-                return
+        for item in query_prefix(self.client, self.table, keys.user_pk(user_id), keys.POST_SK_PREFIX):
+            yield post_from_item(item)
 
     def due_unclaimed(self, before: datetime, limit: int = 500) -> list[DuePost]:
         """Scheduled posts due before `before`, across users (GSI2, one query per shard)."""

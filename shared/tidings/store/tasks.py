@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from tidings.models.tasks import FINAL_TASK_STATUSES, Task, TaskStatus
 from tidings.store import keys
-from tidings.store.dynamo import deserialize, dynamodb_client, serialize, serialize_value
+from tidings.store.dynamo import deserialize, dynamodb_client, query_prefix, serialize, serialize_value
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -58,23 +58,8 @@ class TaskRepository:
         return task_from_item(deserialize(resp["Item"])) if "Item" in resp else None
 
     def all(self, user_id: str) -> list[Task]:
-        out: list[Task] = []
-        start: dict[str, Any] | None = None
-        while True:
-            kwargs: dict[str, Any] = {
-                "TableName": self.table,
-                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-                "ExpressionAttributeValues": serialize(
-                    {":pk": keys.user_pk(user_id), ":prefix": keys.TASK_SK_PREFIX}
-                ),
-            }
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            resp = self.client.query(**kwargs)
-            out += [task_from_item(deserialize(i)) for i in resp.get("Items", [])]
-            start = resp.get("LastEvaluatedKey")
-            if not start:
-                return out
+        items = query_prefix(self.client, self.table, keys.user_pk(user_id), keys.TASK_SK_PREFIX)
+        return [task_from_item(item) for item in items]
 
     def replace(self, task: Task, expect: TaskStatus, *, attempts: int | None = None) -> None:
         """Write the task if it is still in status `expect` (and on attempt `attempts`, when given)."""
