@@ -3,7 +3,10 @@ the API maps them to `{code, message, details}` in one place."""
 
 from __future__ import annotations
 
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
+
+_E = TypeVar("_E", bound=Enum)
 
 
 class TidingsError(Exception):
@@ -61,3 +64,15 @@ class UpstreamFailed(TidingsError):
 class Forbidden(TidingsError):
     status = 403
     code = "forbidden"
+
+
+def choice(kind: type[_E], value: str, *, field: str, code: str) -> _E:
+    """`value` as a member of `kind`, or ValidationFailed naming the field and the supported values."""
+    try:
+        return kind(value)
+    except ValueError:
+        raise ValidationFailed(
+            f"unknown {field}: {value!r}",
+            {"field": field, "supported": [m.value for m in kind]},
+            code=code,
+        ) from None

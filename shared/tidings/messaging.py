@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tidings.accounts import WHATSAPP
 from tidings.errors import Conflict, NotFound, TooManyRequests, UpstreamFailed, ValidationFailed
 from tidings.models.posts import ErrorKind
 from tidings.publishing.base import AccountCredentials, PlatformCallError
 
-WHATSAPP = "whatsapp"
 OUTSIDE_WINDOW = "outside_customer_service_window"
 
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from tidings.aws.publishing import PublishStarter
 from tidings.clock import Clock, ceil_ms
 from tidings.config import Settings
-from tidings.errors import Conflict, NotFound, ValidationFailed
+from tidings.errors import Conflict, NotFound, ValidationFailed, choice
 from tidings.models.posts import FINAL_STATUSES, PlatformStatus, PostStatus, ScheduledPost
 from tidings.platforms import Platform
 from tidings.scheduling import optimal_time
@@ -278,16 +278,9 @@ class SchedulingService:
         limit: int,
         next_token: str | None,
     ) -> PostPage:
-        status_value: PostStatus | None = None
-        if status is not None:
-            try:
-                status_value = PostStatus(status)
-            except ValueError as exc:
-                raise ValidationFailed(
-                    f"unknown status: {status!r}",
-                    {"field": "status", "supported": [s.value for s in PostStatus]},
-                    code="unknown_status",
-                ) from exc
+        status_value = (
+            choice(PostStatus, status, field="status", code="unknown_status") if status is not None else None
+        )
         platform_value = parse_platforms([platform])[0] if platform is not None else None
         try:
             return self.posts.page(

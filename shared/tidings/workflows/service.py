@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from tidings.clock import Clock, iso_ms
-from tidings.errors import Conflict, NotFound, ValidationFailed
+from tidings.errors import Conflict, NotFound, ValidationFailed, choice
 from tidings.models.workflows import (
     FINAL_WORKFLOW_STATUSES,
     Approval,
@@ -131,16 +131,11 @@ class WorkflowService:
     def list_workflows(
         self, user_id: str, status: str | None, limit: int, next_token: str | None
     ) -> tuple[list[Workflow], str | None]:
-        wanted: WorkflowStatus | None = None
-        if status is not None:
-            try:
-                wanted = WorkflowStatus(status)
-            except ValueError:
-                raise ValidationFailed(
-                    f"unknown status {status!r}",
-                    {"field": "status", "supported": [s.value for s in WorkflowStatus]},
-                    code="unknown_status",
-                ) from None
+        wanted = (
+            choice(WorkflowStatus, status, field="status", code="unknown_status")
+            if status is not None
+            else None
+        )
         try:
             return self.repo.page(user_id, wanted, limit, next_token)
         except ValueError as exc:

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tidings.clock import Clock, iso_ms, parse_offset_time
-from tidings.errors import Conflict, NotFound, TidingsError, ValidationFailed
-from tidings.models.tasks import FINAL_TASK_STATUSES, Task, TaskStatus, TaskType
+from tidings.errors import Conflict, NotFound, TidingsError, ValidationFailed, choice
+from tidings.models.tasks import Task, TaskStatus, TaskType
 from tidings.store.tasks import TaskConflict, TaskRepository, touched
 from tidings.workflows.actions.base import Action, ActionContext, ActionFailed, ActionServices, ActionWait
 from tidings.workflows.service import WorkflowService
@@ -58,14 +58,7 @@ class TaskService:
     def create(
         self, user_id: str, task_type: str, scheduled_at: Any, config: dict[str, Any], max_retries: int
     ) -> Task:
-        try:
-            kind = TaskType(task_type)
-        except ValueError:
-            raise ValidationFailed(
-                f"unknown task type {task_type!r}",
-                {"field": "type", "supported": [t.value for t in TaskType]},
-                code="unknown_task_type",
-            ) from None
+        kind = choice(TaskType, task_type, field="type", code="unknown_task_type")
         when = _parse_time(scheduled_at)
         now = self.clock.now()
         if when <= now:
@@ -140,14 +133,7 @@ class TaskService:
         tasks = sorted(self.repo.all(user_id), key=lambda t: t.next_run_at)
         if status is None:
             return tasks
-        try:
-            wanted = TaskStatus(status)
-        except ValueError:
-            raise ValidationFailed(
-                f"unknown status {status!r}",
-                {"field": "status", "supported": [s.value for s in TaskStatus]},
-                code="unknown_status",
-            ) from None
+        wanted = choice(TaskStatus, status, field="status", code="unknown_status")
         return [t for t in tasks if t.status == wanted]
 
     def stats(self, user_id: str) -> dict[str, int]:
@@ -269,7 +255,3 @@ class TaskService:
         )
         self.repo.replace(failed, TaskStatus.RUNNING)
         return {"status": "failed"}
-
-
-def is_final(task: Task) -> bool:
-    return task.status in FINAL_TASK_STATUSES
