@@ -9,15 +9,11 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from tidings.aws.clients import SchedulerAdapter, StepFunctionsAdapter
 from tidings.clock import iso_ms
-from tidings.config import Settings
 from tidings.store import keys
-
-if TYPE_CHECKING:
-    from mypy_boto3_scheduler import EventBridgeSchedulerClient
-    from mypy_boto3_stepfunctions import SFNClient
 
 # Universal target: Scheduler calls StartExecution with the JSON in Input as its request parameters,
 # which lets us name the execution (source: EventBridge Scheduler User Guide, "Using universal targets").
@@ -57,19 +53,7 @@ class PublishStarter(Protocol):
         ...
 
 
-class StepFunctionsPublishStarter:
-    def __init__(self, settings: Settings, client: SFNClient | None = None) -> None:
-        self.settings = settings
-        self._client = client
-
-    @property
-    def client(self) -> SFNClient:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("stepfunctions")
-        return self._client
-
+class StepFunctionsPublishStarter(StepFunctionsAdapter):
     def start(self, user_id: str, post_id: str, version: int, due_at: datetime) -> bool:
         payload = execution_input(user_id, post_id, version, due_at, self.settings.publish_wake_lead_seconds)
         try:
@@ -83,20 +67,8 @@ class StepFunctionsPublishStarter:
         return True
 
 
-class PostScheduleManager:
+class PostScheduleManager(SchedulerAdapter):
     """Creates, moves and deletes the one-time schedule of a scheduled post."""
-
-    def __init__(self, settings: Settings, client: EventBridgeSchedulerClient | None = None) -> None:
-        self.settings = settings
-        self._client = client
-
-    @property
-    def client(self) -> EventBridgeSchedulerClient:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("scheduler")
-        return self._client
 
     def _request(self, user_id: str, post_id: str, version: int, due_at: datetime) -> dict[str, Any]:
         s = self.settings
@@ -129,16 +101,7 @@ class PostScheduleManager:
         }
 
     def upsert(self, user_id: str, post_id: str, version: int, due_at: datetime) -> None:
-        request = self._request(user_id, post_id, version, due_at)
-        try:
-            self.client.create_schedule(**request)
-        except self.client.exceptions.ConflictException:
-            self.client.update_schedule(**request)
+        self.put_schedule(self._request(user_id, post_id, version, due_at))
 
     def delete(self, post_id: str) -> None:
-        try:
-            self.client.delete_schedule(
-                Name=keys.schedule_name(post_id), GroupName=self.settings.schedule_group
-            )
-        except self.client.exceptions.ResourceNotFoundException:
-            return
+        self.delete_schedule(keys.schedule_name(post_id))

@@ -7,29 +7,14 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tidings.config import Settings
+from tidings.aws.clients import SchedulerAdapter
 from tidings.models.tasks import Task
 from tidings.store import keys
 
-if TYPE_CHECKING:
-    from mypy_boto3_scheduler import EventBridgeSchedulerClient
 
-
-class TaskScheduleManager:
-    def __init__(self, settings: Settings, client: EventBridgeSchedulerClient | None = None) -> None:
-        self.settings = settings
-        self._client = client
-
-    @property
-    def client(self) -> EventBridgeSchedulerClient:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("scheduler")
-        return self._client
-
+class TaskScheduleManager(SchedulerAdapter):
     def _request(self, task: Task) -> dict[str, Any]:
         s = self.settings
         # whole seconds, rounded up: a task never runs before its time
@@ -58,16 +43,7 @@ class TaskScheduleManager:
         }
 
     def upsert(self, task: Task) -> None:
-        request = self._request(task)
-        try:
-            self.client.create_schedule(**request)
-        except self.client.exceptions.ConflictException:
-            self.client.update_schedule(**request)
+        self.put_schedule(self._request(task))
 
     def delete(self, task_id: str) -> None:
-        try:
-            self.client.delete_schedule(
-                Name=keys.task_schedule_name(task_id), GroupName=self.settings.schedule_group
-            )
-        except self.client.exceptions.ResourceNotFoundException:
-            return
+        self.delete_schedule(keys.task_schedule_name(task_id))

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tidings.config import Settings
-
-if TYPE_CHECKING:
-    from mypy_boto3_stepfunctions import SFNClient
+from tidings.aws.clients import StepFunctionsAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -24,19 +21,7 @@ def workflow_execution_name(workflow_id: str) -> str:
     return f"wf-{workflow_id}"
 
 
-class StepFunctionsWorkflowRunner:
-    def __init__(self, settings: Settings, client: SFNClient | None = None) -> None:
-        self.settings = settings
-        self._client = client
-
-    @property
-    def client(self) -> SFNClient:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("stepfunctions")
-        return self._client
-
+class StepFunctionsWorkflowRunner(StepFunctionsAdapter):
     def start(self, user_id: str, workflow_id: str) -> str:
         arn = self.settings.workflow_state_machine_arn
         name = workflow_execution_name(workflow_id)
