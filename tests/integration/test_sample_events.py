@@ -33,6 +33,10 @@ API_EXPECTED = {
     "account_health": 404,  # the sample user has no TikTok account in this stack
     "queue_dry_run": 200,
     "send_whatsapp": 404,  # nor a WhatsApp number: account_not_connected
+    "workflow_templates": 200,
+    "create_workflow_cycle": 422,
+    "task_stats": 200,
+    "meta_webhook_unsigned": 401,  # no signature (and no app secret here): nothing is stored
 }
 
 
@@ -58,6 +62,11 @@ def test_api_samples(name: str, status: int, lambda_host: LambdaHost, local_aws_
     if name == "openapi_document":
         assert "/posts/{postId}" in body["paths"]
         assert "/accounts/{accountId}/health" in body["paths"]
+        assert {"/workflows/{workflowId}/steps/{stepId}/approve", "/tasks/stats", "/inbound/meta"} <= set(
+            body["paths"]
+        )
+    if name == "create_workflow_cycle":
+        assert "cycle" in {p["code"] for p in body["details"]["problems"]}
     if name.startswith("connect_account"):
         assert "sample-linkedin-access-token" not in result.payload["body"]
 
