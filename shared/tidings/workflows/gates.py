@@ -33,18 +33,17 @@ reads back to fix its next attempt (``FEEDBACK_PATTERNS`` parses them; keep the 
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
-import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+from tidings.netguard import Resolver, url_problem
 
 if TYPE_CHECKING:
     import httpx
@@ -53,8 +52,6 @@ if TYPE_CHECKING:
 
 GateType = Literal["validation", "threshold", "approval"]
 Operator = Literal["gte", "gt", "lte", "lt", "eq"]
-# Resolves a host name to its IP addresses (socket.getaddrinfo by default; tests pass a fake).
-Resolver = Callable[[str], list[str]]
 
 MAX_FIX_ATTEMPTS = 5
 MAX_LINKS_CHECKED = 20
@@ -439,91 +436,6 @@ _URL_TRAILING = ".,;:!?)]}'\"…"
 def find_links(text: str) -> list[str]:
     """Every http(s) URL in the text, in order, without trailing punctuation."""
     return [match.rstrip(_URL_TRAILING) for match in _URL.findall(text)]
-
-
-_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-_LOCAL_NAMES = ("localhost", "metadata", "metadata.google.internal")
-
-
-def system_resolve(host: str) -> list[str]:
-    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    return sorted({str(info[4][0]) for info in infos})
-
-
-def url_problem(url: str, *, allow_private: bool, resolve: Resolver | None = None) -> str | None:
-    """Why `url` may not be fetched: "malformed", "not found" (the host does not resolve) or the
-    private, loopback or link-local address it points to; None when it may be."""
-    host = well_formed_host(url)
-    if host is None:
-        return "malformed"
-    if allow_private:
-        return None
-    return address_problem(host, resolve or system_resolve)
-
-
-def well_formed_host(url: str) -> str | None:
-    """The host of a well-formed http(s) URL, or None."""
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises ValueError for a bad port
-    except ValueError:
-        return None
-    host = parts.hostname or ""
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        return None
-    if _ip(host) is not None:
-        return host
-    try:
-        ascii_host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return None
-    labels = ascii_host.rstrip(".").split(".")
-    if len(ascii_host) > 253 or not all(_LABEL.match(label) for label in labels):
-        return None
-    return host
-
-
-def address_problem(host: str, resolve: Resolver) -> str | None:
-    """Why `host` is not a public address (resolving it when it is a name), or None."""
-    literal = _ip(host)
-    if literal is not None:
-        return _non_public(literal)
-    name = host.lower().rstrip(".")
-    if name in _LOCAL_NAMES or name.endswith(".localhost"):
-        return f"local host name {name}"
-    try:
-        addresses = resolve(name)
-    except (OSError, UnicodeError):
-        return "not found"
-    if not addresses:
-        return "not found"
-    for address in addresses:
-        ip = _ip(address)
-        problem = _non_public(ip) if ip is not None else f"unusable address {address}"
-        if problem:
-            return problem
-    return None
-
-
-def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(text.strip("[]").split("%", 1)[0])
-    except ValueError:
-        return None
-
-
-def _non_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_loopback:
-        return f"loopback address {ip}"
-    if ip.is_link_local:
-        return f"link-local address {ip}"
-    if ip.is_private:
-        return f"private address {ip}"
-    if not ip.is_global or ip.is_multicast:
-        return f"non-public address {ip}"
-    return None
 
 
 def check_links(

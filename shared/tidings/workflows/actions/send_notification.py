@@ -24,11 +24,10 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from tidings import __version__
+from tidings.netguard import Resolver, outbound_url_problem, system_resolve, well_formed_host
 from tidings.workflows.actions.base import ActionContext, ActionFailed, is_reference
-from tidings.workflows.gates import Resolver, address_problem, system_resolve, well_formed_host
 
 CHANNELS = ("webhook", "email")
 _PARAMS = {"webhook": ("channel", "url", "payload"), "email": ("channel", "to", "subject", "body")}
@@ -91,19 +90,12 @@ class SendNotification:
         if not isinstance(payload, dict):
             raise ActionFailed("payload must be an object", code="invalid_parameters")
         allow_private = ctx.services.settings().allow_private_links
-        host = well_formed_host(url)
-        if host is None:
-            raise ActionFailed(f"{url} is not a valid http(s) URL", code="invalid_parameters")
-        if urlsplit(url).scheme.lower() != "https" and not allow_private:
-            raise ActionFailed(f"webhook URLs must use https, not {url}", code="url_refused")
-        if not allow_private:
-            problem = address_problem(host, self._resolve)
-            if problem == "not found":
-                raise ActionFailed(
-                    f"the webhook host {host} was not found", retryable=True, code="webhook_unreachable"
-                )
-            if problem:
-                raise ActionFailed(f"the webhook host {host} is refused: {problem}", code="url_refused")
+        refused = outbound_url_problem(url, allow_private=allow_private, resolve=self._resolve)
+        if refused is not None:
+            code, message = refused
+            if code == "host_not_found":
+                raise ActionFailed(message, retryable=True, code="webhook_unreachable")
+            raise ActionFailed(message, code="invalid_parameters" if code == "invalid_url" else code)
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode()
         if len(body) > MAX_PAYLOAD_BYTES:
             raise ActionFailed(

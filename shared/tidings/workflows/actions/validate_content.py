@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tidings.netguard import Resolver
 from tidings.workflows.actions.base import ActionContext, ActionFailed, is_reference
-from tidings.workflows.gates import Resolver, ValidationRules, check_rules, parse_rules
+from tidings.workflows.gates import ValidationRules, check_rules, parse_rules
 
 MAX_TEXT = 200_000
 
