@@ -121,6 +121,8 @@ TABLE = TableSpec()
 
 POST_ENTITY = "ScheduledPost"
 TASK_ENTITY = "ScheduledTask"
+WORKFLOW_ENTITY = "Workflow"
+ALERT_ENTITY = "Alert"
 # Scheduled tasks invoke this function (action run_task).
 TASK_RUNNER = "workflow_step"
 
@@ -173,6 +175,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_seconds=300,
     ),
     FunctionSpec(
+        name="event_delivery",
+        description="Sends post, workflow and alert events to the users' webhooks, signed, with retries",
+        # reads the stream, writes the delivery log, opens each webhook's sealed signing secret
+        access=frozenset(
+            {Access.TABLE_STREAM, Access.TABLE_READ, Access.TABLE_WRITE, Access.OPEN_CREDENTIALS}
+        ),
+        timeout_seconds=120,
+    ),
+    FunctionSpec(
         name="sweeper",
         description="Starts any due post that nobody claimed (lost schedule, outage)",
         access=frozenset({Access.TABLE_READ, Access.START_PUBLISH}),
@@ -217,6 +228,12 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/tasks/{taskId}", _API),
     Route("DELETE", "/tasks/{taskId}", _API),
     # called by Meta, not by users: the signature (or verify token) is checked instead of a JWT
+    Route("POST", "/webhooks", _API),
+    Route("GET", "/webhooks", _API),
+    Route("GET", "/webhooks/{webhookId}", _API),
+    Route("DELETE", "/webhooks/{webhookId}", _API),
+    Route("POST", "/webhooks/{webhookId}/test", _API),
+    Route("GET", "/webhooks/{webhookId}/deliveries", _API),
     Route("GET", "/inbound/meta", _API, authorized=False),
     Route("POST", "/inbound/meta", _API, authorized=False),
     Route("GET", "/openapi.json", _API, authorized=False),
@@ -225,10 +242,13 @@ ROUTES: tuple[Route, ...] = (
 
 STREAM_TRIGGERS: tuple[StreamTrigger, ...] = (
     StreamTrigger(function="schedule_sync", entity_types=(POST_ENTITY, TASK_ENTITY)),
+    # a receiver that answers slowly delays only this mapping, never the schedules of due posts
+    StreamTrigger(function="event_delivery", entity_types=(POST_ENTITY, WORKFLOW_ENTITY, ALERT_ENTITY)),
 )
 
 PERIODIC_SCHEDULES: tuple[PeriodicSchedule, ...] = (
     PeriodicSchedule(name="due-post-sweeper", function="sweeper", rate_minutes=5),
+    PeriodicSchedule(name="webhook-retries", function="event_delivery", rate_minutes=1),
 )
 
 STATE_MACHINES: tuple[StateMachineSpec, ...] = (

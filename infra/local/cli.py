@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=_positive_float(env_sweep) if env_sweep else None,
         metavar="SECONDS",
-        help=f"run the due-post sweeper this often instead of every 5 minutes (env {SWEEP_ENV})",
+        help=f"run the periodic jobs (due-post sweeper, webhook retries) this often (env {SWEEP_ENV})",
     )
     dev.add_argument(
         "--verbose", "-v", action="store_true", help="show the children's output and runtime logs"

@@ -128,6 +128,9 @@ class DevRuntime:
         # The handlers run in this process: they read the stack's settings and endpoints from here.
         os.environ.update(self.stack.env)
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        # Locally, webhooks and link checks may reach http://127.0.0.1 (a receiver on this machine);
+        # on AWS the setting is off and only https to public addresses is allowed.
+        os.environ.setdefault("TIDINGS_ALLOW_PRIVATE_LINKS", "true")
         self._clear_settings_cache()
 
         say(f"connecting the sample user {SAMPLE_USER} on every platform")
@@ -173,9 +176,7 @@ class DevRuntime:
             self._pollers.append(poller)
         overrides: dict[str, float] = {}
         if self.options.sweep_interval:
-            overrides = {
-                s.name: self.options.sweep_interval for s in PERIODIC_SCHEDULES if s.function == "sweeper"
-            }
+            overrides = {s.name: self.options.sweep_interval for s in PERIODIC_SCHEDULES}
         self._runner = SchedulerRunner(stack.client, self.host.invoke, period_overrides=overrides)
         self._runner.start()
 

@@ -95,13 +95,30 @@ class Settings(BaseModel):
     # subscription handshake must echo. Empty: incoming Meta webhooks are refused.
     meta_app_secret: str = Field(default="", repr=False)
     meta_webhook_verify_token: str = Field(default="", repr=False)
+    # Outgoing webhooks: the waits before each retry of a failed delivery (seconds; one attempt more
+    # than there are intervals), and how long one attempt waits for the receiver's answer.
+    webhook_retry_intervals: list[int] = Field(default_factory=lambda: [60, 300, 1800, 7200, 21600])
+    webhook_timeout_seconds: float = 10.0
+    # CRM and analytics connectors (tidings.integrations.connectors): API hosts, and the integrating
+    # system Follow Up Boss registered for this app (its X-System / X-System-Key headers).
+    hubspot_api_base: str = "https://api.hubapi.com"
+    followupboss_api_base: str = "https://api.followupboss.com"
+    ga4_data_api_base: str = "https://analyticsdata.googleapis.com"
+    followupboss_system_name: str = ""
+    followupboss_system_key: str = Field(default="", repr=False)
 
-    @field_validator("retry_intervals", "task_retry_intervals", "default_platforms", mode="before")
+    @field_validator(
+        "retry_intervals",
+        "task_retry_intervals",
+        "webhook_retry_intervals",
+        "default_platforms",
+        mode="before",
+    )
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return _split(value)
 
-    @field_validator("retry_intervals", "task_retry_intervals")
+    @field_validator("retry_intervals", "task_retry_intervals", "webhook_retry_intervals")
     @classmethod
     def _positive(cls, value: list[int]) -> list[int]:
         if any(v < 0 for v in value):

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from tidings.scheduling.sync import ScheduleSync
     from tidings.store.posts import PostRepository
     from tidings.store.workflows import WorkflowRepository
+    from tidings.webhooks.delivery import WebhookDeliverer
+    from tidings.webhooks.service import WebhookService
+    from tidings.webhooks.store import WebhookStore
     from tidings.workflows.actions.base import ActionServices
     from tidings.workflows.engine import WorkflowEngine
     from tidings.workflows.service import WorkflowService
@@ -103,7 +106,14 @@ def scheduling_service() -> SchedulingService:
 def scheduling_app() -> APIGatewayHttpResolver:
     from tidings.api.scheduling import build_app
 
-    return build_app(scheduling_service, account_services, workflow_service, task_service, inbound_events)
+    return build_app(
+        scheduling_service,
+        account_services,
+        workflow_service,
+        task_service,
+        inbound_events,
+        webhook_service,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -289,3 +299,51 @@ def inbound_events() -> InboundEvents:
     from tidings.store.dynamo import dynamodb_client
 
     return InboundEvents(get_settings().table_name, dynamodb_client())
+
+
+@lru_cache(maxsize=1)
+def webhook_store() -> WebhookStore:
+    from tidings.integrations.credentials import CredentialVault
+    from tidings.webhooks.store import WebhookStore
+
+    s = get_settings()
+    return WebhookStore(s.table_name, CredentialVault(s.credentials_key_id))
+
+
+@lru_cache(maxsize=1)
+def webhook_deliverer() -> WebhookDeliverer:
+    import httpx
+
+    from tidings.publishing.http import USER_AGENT
+    from tidings.webhooks.delivery import WebhookDeliverer
+    from tidings.webhooks.store import DeliveryStore
+
+    s = get_settings()
+    timeout = s.webhook_timeout_seconds
+    http = httpx.Client(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=False,
+    )
+    return WebhookDeliverer(
+        webhook_store(),
+        DeliveryStore(s.table_name),
+        http,
+        DEFAULT_CLOCK,
+        retry_intervals=s.webhook_retry_intervals,
+        allow_private=s.allow_private_links,
+    )
+
+
+@lru_cache(maxsize=1)
+def webhook_service() -> WebhookService:
+    from tidings.webhooks.service import WebhookService
+
+    deliverer = webhook_deliverer()
+    return WebhookService(
+        deliverer.hooks,
+        deliverer.deliveries,
+        deliverer,
+        DEFAULT_CLOCK,
+        allow_private=get_settings().allow_private_links,
+    )

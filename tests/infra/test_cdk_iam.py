@@ -45,6 +45,7 @@ EXPECTED_ACTIONS = {
     | SCHEDULES,
     "publish_task": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE,
     "sweeper": LOGS | XRAY | READ | KEY_READ | START,
+    "event_delivery": LOGS | XRAY | STREAM | STREAM_FAILURES | READ | WRITE | KEY_READ | KEY_WRITE,
     "workflow_step": LOGS
     | XRAY
     | READ

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from cfn import Template, allowed, by_path, function, only, ref, resources
 
 from infra.topology import PERIODIC_SCHEDULES
@@ -46,18 +47,30 @@ def test_scheduler_dead_letter_queue_is_encrypted_and_tls_only(template: Templat
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_the_sweeper_runs_every_five_minutes_with_retries_and_a_dead_letter_queue(template: Template) -> None:
-    (spec,) = PERIODIC_SCHEDULES
-    _, schedule = only(template, "AWS::Scheduler::Schedule")
+@pytest.mark.parametrize(
+    ("name", "folder", "expression"),
+    [
+        ("due-post-sweeper", "DuePostSweeper", "rate(5 minutes)"),
+        ("webhook-retries", "WebhookRetries", "rate(1 minute)"),
+    ],
+)
+def test_periodic_jobs_run_at_their_rate_with_retries_and_a_dead_letter_queue(
+    template: Template, name: str, folder: str, expression: str
+) -> None:
+    (spec,) = [s for s in PERIODIC_SCHEDULES if s.name == name]
     function_id, _ = function(template, spec.function)
-    role_id, role = by_path(template, "Scheduling/DuePostSweeper/Role/Resource")
+    (schedule,) = [
+        r
+        for r in resources(template, "AWS::Scheduler::Schedule").values()
+        if ref(r["Properties"]["Target"]["Arn"]) == function_id
+    ]
+    role_id, role = by_path(template, f"Scheduling/{folder}/Role/Resource")
     dlq_id, _ = by_path(template, "Scheduling/DeadLetterQueue/Resource")
     props = schedule["Properties"]
 
-    assert props["ScheduleExpression"] == "rate(5 minutes)"
+    assert props["ScheduleExpression"] == expression
     assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
     assert props["State"] == "ENABLED"
-    assert ref(props["Target"]["Arn"]) == function_id
     assert ref(props["Target"]["RoleArn"]) == role_id
     assert ref(props["Target"]["DeadLetterConfig"]["Arn"]) == dlq_id
     assert props["Target"]["RetryPolicy"] == {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 300}

@@ -1,25 +1,43 @@
-"""The stream trigger: a bad record never blocks the shard, and only posts reach schedule_sync."""
+"""The stream triggers: a bad record never blocks the shard, and each function gets only its entities."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import pytest
 from cfn import Template, by_path, function, only, ref
 
-from infra.topology import STREAM_TRIGGERS
+from infra.topology import STREAM_TRIGGERS, StreamTrigger
+
+_FOLDER = {"schedule_sync": "ScheduleSync", "event_delivery": "EventDelivery"}
+
+
+def _mapping(template: Template, trigger: StreamTrigger) -> dict[str, Any]:
+    function_id, _ = function(template, trigger.function)
+    (mapping,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+        and ref(r["Properties"]["FunctionName"]) == function_id
+    ]
+    return mapping
 
 
 def test_there_is_one_mapping_per_stream_trigger(template: Template) -> None:
     mappings = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert len(mappings) == len(STREAM_TRIGGERS) == 1
+    assert len(mappings) == len(STREAM_TRIGGERS) == 2
+    assert {t.function for t in STREAM_TRIGGERS} == set(_FOLDER)
 
 
-def test_stream_mapping_bounds_retries_and_parks_failures_in_a_queue(template: Template) -> None:
-    (trigger,) = STREAM_TRIGGERS
-    _, mapping = only(template, "AWS::Lambda::EventSourceMapping")
+@pytest.mark.parametrize("trigger", STREAM_TRIGGERS, ids=lambda t: t.function)
+def test_stream_mapping_bounds_retries_and_parks_failures_in_a_queue(
+    template: Template, trigger: StreamTrigger
+) -> None:
+    mapping = _mapping(template, trigger)
     table_id, _ = only(template, "AWS::DynamoDB::Table")
     function_id, _ = function(template, trigger.function)
-    queue_id, _ = by_path(template, "Streams/ScheduleSync/FailureQueue/Resource")
+    queue_id, _ = by_path(template, f"Streams/{_FOLDER[trigger.function]}/FailureQueue/Resource")
     props = mapping["Properties"]
 
     assert props["EventSourceArn"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
@@ -33,14 +51,24 @@ def test_stream_mapping_bounds_retries_and_parks_failures_in_a_queue(template: T
     assert ref(props["DestinationConfig"]["OnFailure"]["Destination"]) == queue_id
 
 
-def test_only_records_of_scheduled_posts_and_tasks_reach_the_function(template: Template) -> None:
-    _, mapping = only(template, "AWS::Lambda::EventSourceMapping")
+@pytest.mark.parametrize(
+    ("function_name", "entities"),
+    [
+        ("schedule_sync", ["ScheduledPost", "ScheduledTask"]),
+        ("event_delivery", ["ScheduledPost", "Workflow", "Alert"]),
+    ],
+)
+def test_only_records_of_its_entities_reach_each_function(
+    template: Template, function_name: str, entities: list[str]
+) -> None:
+    (trigger,) = [t for t in STREAM_TRIGGERS if t.function == function_name]
+    mapping = _mapping(template, trigger)
     patterns = [json.loads(f["Pattern"]) for f in mapping["Properties"]["FilterCriteria"]["Filters"]]
 
-    # Filters are ORed: a post being created/updated (new image) or deleted (old image only).
+    # Filters are ORed: an item being created/updated (new image) or deleted (old image only).
     assert patterns == [
-        {"dynamodb": {"NewImage": {"EntityType": {"S": ["ScheduledPost", "ScheduledTask"]}}}},
-        {"dynamodb": {"OldImage": {"EntityType": {"S": ["ScheduledPost", "ScheduledTask"]}}}},
+        {"dynamodb": {"NewImage": {"EntityType": {"S": entities}}}},
+        {"dynamodb": {"OldImage": {"EntityType": {"S": entities}}}},
     ]
 
 

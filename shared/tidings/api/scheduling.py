@@ -31,6 +31,7 @@ from tidings.api.models import (
     post_view,
 )
 from tidings.api.tasks import register_task_routes
+from tidings.api.webhooks import register_webhook_routes
 from tidings.api.workflows import register_workflow_routes
 from tidings.clock import DEFAULT_CLOCK
 from tidings.config import get_settings
@@ -40,6 +41,7 @@ from tidings.scheduling.validation import check_timezone, parse_platforms
 
 if TYPE_CHECKING:
     from tidings.integrations.inbound import InboundEvents
+    from tidings.webhooks.service import WebhookService
     from tidings.workflows.service import WorkflowService
     from tidings.workflows.tasks import TaskService
 
@@ -66,6 +68,7 @@ def build_app(
     workflow_service: Callable[[], WorkflowService] | None = None,
     task_service: Callable[[], TaskService] | None = None,
     inbound_events: Callable[[], InboundEvents] | None = None,
+    webhook_service: Callable[[], WebhookService] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     services: list[SchedulingService] = []
@@ -93,6 +96,8 @@ def build_app(
         register_task_routes(app, task_service, user_id)
     if inbound_events is not None:
         register_inbound_routes(app, inbound_events, get_settings, DEFAULT_CLOCK.now)
+    if webhook_service is not None:
+        register_webhook_routes(app, webhook_service, user_id)
     _docs(app)
     return app
 

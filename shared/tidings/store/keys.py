@@ -114,3 +114,34 @@ AUDIT_SK_PREFIX = "AUDIT#"
 
 def audit_sk(at_iso: str, entry_id: str) -> str:
     return f"{AUDIT_SK_PREFIX}{at_iso}#{entry_id}"
+
+
+WEBHOOK_ENTITY = "Webhook"
+WEBHOOK_SK_PREFIX = "WEBHOOK#"
+DELIVERY_ENTITY = "WebhookDelivery"
+# GSI2 partition (sparse): deliveries that are being sent or wait for a retry, by the time they are due.
+DELIVERY_DUE_PK = "WEBHOOK_DUE"
+
+
+def webhook_sk(webhook_id: str) -> str:
+    return f"{WEBHOOK_SK_PREFIX}{webhook_id}"
+
+
+def delivery_prefix(webhook_id: str) -> str:
+    return f"WEBHOOK_DELIVERY#{webhook_id}#"
+
+
+def delivery_sk(webhook_id: str, created_iso: str, event_id: str) -> str:
+    return f"{delivery_prefix(webhook_id)}{created_iso}#{event_id}"
+
+
+def delivery_due_sort_key(due_iso: str, user_id: str, webhook_id: str, event_id: str) -> str:
+    return f"{due_iso}#{user_id}#{webhook_id}#{event_id}"
+
+
+ALERT_ENTITY = "Alert"
+ALERT_SK_PREFIX = "ALERT#"
+
+
+def alert_sk(alert_id: str) -> str:
+    return f"{ALERT_SK_PREFIX}{alert_id}"

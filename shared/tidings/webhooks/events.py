@@ -1,0 +1,207 @@
+"""The events a webhook can subscribe to, read from the table's stream records.
+
+Each event has an id derived from what happened (the post and its version, the workflow step and its
+attempt, the alert and when it was raised), so a stream record read twice gives the same event and a
+receiver sees one `Tidings-Event-Id` for one occurrence, however often it is delivered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from tidings.clock import iso_ms
+from tidings.models.posts import PlatformStatus, PostStatus
+from tidings.models.workflows import StepStatus, WorkflowStatus
+from tidings.store import keys
+from tidings.store.dynamo import deserialize
+from tidings.store.posts import post_from_item
+
+PREVIEW_CHARS = 280
+
+
+class EventType(StrEnum):
+    POST_PUBLISHED = "post.published"
+    POST_FAILED = "post.failed"
+    WORKFLOW_COMPLETED = "workflow.completed"
+    WORKFLOW_FAILED = "workflow.failed"
+    WORKFLOW_AWAITING_APPROVAL = "workflow.awaiting_approval"
+    ALERT_RAISED = "alert.raised"
+    ALERT_RESOLVED = "alert.resolved"
+    PING = "webhook.ping"  # sent only by POST /webhooks/{id}/test
+
+
+SUBSCRIBABLE = tuple(t.value for t in EventType if t is not EventType.PING)
+# Entities whose changes become events (the delivery function's stream filter).
+SOURCE_ENTITIES = (keys.POST_ENTITY, keys.WORKFLOW_ENTITY, keys.ALERT_ENTITY)
+
+
+@dataclass(frozen=True)
+class Event:
+    event_id: str
+    type: EventType
+    user_id: str
+    occurred_at: datetime
+    data: Mapping[str, Any]
+
+    def envelope(self) -> dict[str, Any]:
+        return {
+            "id": self.event_id,
+            "type": str(self.type),
+            "createdAt": iso_ms(self.occurred_at),
+            "data": dict(self.data),
+        }
+
+
+def event_id(event_type: EventType, user_id: str, occurrence: str) -> str:
+    digest = hashlib.sha256(f"{event_type}|{user_id}|{occurrence}".encode()).hexdigest()
+    return f"evt_{digest[:32]}"
+
+
+def _image(record: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+    raw = record.get("dynamodb", {}).get(name)
+    return deserialize(raw) if raw else None
+
+
+def is_event_source(record: Mapping[str, Any]) -> bool:
+    images = record.get("dynamodb", {})
+    return any(
+        images.get(name, {}).get("EntityType", {}).get("S") in SOURCE_ENTITIES
+        for name in ("NewImage", "OldImage")
+    )
+
+
+def events_from_record(record: Mapping[str, Any]) -> list[Event]:
+    """The events one stream record stands for (pure: no I/O)."""
+    new, old = _image(record, "NewImage"), _image(record, "OldImage")
+    if new is None:
+        return []
+    entity = new.get("EntityType")
+    if entity == keys.POST_ENTITY:
+        return _post_events(new, old)
+    if entity == keys.WORKFLOW_ENTITY:
+        return _workflow_events(new, old)
+    if entity == keys.ALERT_ENTITY:
+        return _alert_events(new, old)
+    return []
+
+
+_POST_FINAL = (PostStatus.PUBLISHED, PostStatus.PARTIALLY_PUBLISHED, PostStatus.FAILED)
+
+
+def _post_events(new_item: dict[str, Any], old_item: dict[str, Any] | None) -> list[Event]:
+    new = post_from_item(new_item)
+    old_status = old_item.get("status") if old_item else None
+    if new.status not in _POST_FINAL or old_status == new.status:
+        return []
+    occurred = new.completed_at or new.updated_at
+    base: dict[str, Any] = {
+        "postId": new.post_id,
+        "status": str(new.status),
+        "scheduledTime": iso_ms(new.scheduled_time),
+        "contentPreview": new.content[:PREVIEW_CHARS],
+        "finalReason": new.final_reason,
+    }
+    published, failed = [], []
+    for platform in new.platforms:
+        result = new.result_for(platform)
+        if result.status == PlatformStatus.PUBLISHED:
+            published.append(
+                {
+                    "platform": str(platform),
+                    "platformPostId": result.platform_post_id,
+                    "url": result.url,
+                    "publishedAt": iso_ms(result.published_at) if result.published_at else None,
+                }
+            )
+        else:
+            error = result.last_error
+            failed.append(
+                {
+                    "platform": str(platform),
+                    "attempts": result.attempts,
+                    "error": {"code": error.code, "message": error.message} if error else None,
+                }
+            )
+    occurrence = f"{new.post_id}:v{new.version}:{new.status}"
+    events = []
+    if published:
+        kind = EventType.POST_PUBLISHED
+        data = base | {"platforms": published}
+        events.append(Event(event_id(kind, new.user_id, occurrence), kind, new.user_id, occurred, data))
+    if failed:
+        kind = EventType.POST_FAILED
+        data = base | {"platforms": failed}
+        events.append(Event(event_id(kind, new.user_id, occurrence), kind, new.user_id, occurred, data))
+    return events
+
+
+def _workflow_events(new: dict[str, Any], old: dict[str, Any] | None) -> list[Event]:
+    from tidings.clock import parse_iso
+
+    user_id, workflow_id = str(new["user_id"]), str(new["workflow_id"])
+    started = str(new.get("started_at") or "")
+    base = {"workflowId": workflow_id, "name": new.get("name"), "template": new.get("template")}
+    events: list[Event] = []
+    status, old_status = new.get("status"), (old or {}).get("status")
+    terminal = {
+        WorkflowStatus.COMPLETED: EventType.WORKFLOW_COMPLETED,
+        WorkflowStatus.FAILED: EventType.WORKFLOW_FAILED,
+    }
+    if status in terminal and status != old_status:
+        kind = terminal[WorkflowStatus(status)]
+        occurred = parse_iso(str(new.get("completed_at") or new["updated_at"]))
+        data = base | {"status": status, "failureReason": new.get("failure_reason")}
+        events.append(
+            Event(event_id(kind, user_id, f"{workflow_id}:{started}"), kind, user_id, occurred, data)
+        )
+    old_steps = (old or {}).get("steps") or {}
+    for step_id, step in (new.get("steps") or {}).items():
+        if step.get("status") != StepStatus.AWAITING_APPROVAL:
+            continue
+        before = old_steps.get(step_id) or {}
+        if before.get("status") == StepStatus.AWAITING_APPROVAL:
+            continue
+        kind = EventType.WORKFLOW_AWAITING_APPROVAL
+        attempts = step.get("attempts", 0)
+        occurrence = f"{workflow_id}:{started}:{step_id}:{attempts}"
+        output = step.get("output") or {}
+        data = base | {
+            "stepId": step_id,
+            "output": output,
+            "approvePath": f"/workflows/{workflow_id}/steps/{step_id}/approve",
+            "rejectPath": f"/workflows/{workflow_id}/steps/{step_id}/reject",
+        }
+        occurred = parse_iso(str(new["updated_at"]))
+        events.append(Event(event_id(kind, user_id, occurrence), kind, user_id, occurred, data))
+    return events
+
+
+def _alert_events(new: dict[str, Any], old: dict[str, Any] | None) -> list[Event]:
+    from tidings.clock import parse_iso
+
+    user_id = str(new["user_id"])
+    status, old_status = new.get("status"), (old or {}).get("status")
+    if status == old_status and (old or {}).get("raised_at") == new.get("raised_at"):
+        return []
+    data = {
+        "alertId": new["alert_id"],
+        "severity": new.get("severity"),
+        "kind": new.get("kind"),
+        "integrationId": new.get("integration_id"),
+        "message": new.get("message"),
+        "raisedAt": new.get("raised_at"),
+    }
+    if status == "open":
+        kind, at = EventType.ALERT_RAISED, str(new["raised_at"])
+    elif status == "resolved" and old_status == "open":
+        kind, at = EventType.ALERT_RESOLVED, str(new.get("resolved_at") or new["raised_at"])
+        data |= {"resolvedAt": new.get("resolved_at"), "resolvedBy": new.get("resolved_by")}
+    else:
+        return []
+    occurrence = f"{new['alert_id']}:{new.get('raised_at')}:{status}"
+    return [Event(event_id(kind, user_id, occurrence), kind, user_id, parse_iso(at), data)]

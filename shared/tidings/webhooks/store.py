@@ -1,0 +1,414 @@
+"""Webhooks and their deliveries in the table.
+
+`USER#<id> / WEBHOOK#<webhookId>`: the URL, the subscribed events, a masked hint of the signing
+secret, and the secret itself sealed by the credential vault (bound to the user and the webhook), so
+the table never holds it in plaintext; it is shown once, when the webhook is created.
+
+`USER#<id> / WEBHOOK_DELIVERY#<webhookId>#<createdAt>#<eventId>`: one per event and webhook, with
+the exact body sent, its status (sending, retrying, delivered, failed), attempts and the last
+answers. While it is being sent or waits for a retry it sits in GSI2 (`WEBHOOK_DUE`, sorted by the
+time it is due), where the retry pass finds it; kept 30 days.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from tidings.clock import DEFAULT_CLOCK, Clock, iso_ms, parse_iso
+from tidings.errors import NotFound, ValidationFailed
+from tidings.integrations.credentials import CredentialVault, SealedSecret, mask
+from tidings.store import keys
+from tidings.store.audit import AuditEntry, AuditTrail
+from tidings.store.dynamo import (
+    decode_token,
+    deserialize,
+    dynamodb_client,
+    encode_token,
+    is_conditional_failure,
+    query_prefix,
+    serialize,
+)
+from tidings.webhooks.signing import new_secret
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+MAX_WEBHOOKS_PER_USER = 20
+DELIVERY_RETENTION = timedelta(days=30)
+HISTORY_KEPT = 10
+
+
+@dataclass(frozen=True)
+class Webhook:
+    user_id: str
+    webhook_id: str
+    url: str
+    events: tuple[str, ...]
+    description: str | None
+    created_at: datetime
+    secret_hint: str
+
+
+@dataclass(frozen=True)
+class NewWebhook:
+    webhook: Webhook
+    secret: str = field(repr=False)
+
+
+class DeliveryStatus:
+    SENDING = "sending"
+    RETRYING = "retrying"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    user_id: str
+    webhook_id: str
+    event_id: str
+    event_type: str
+    created_at: datetime
+    body: str
+    status: str
+    attempts: int
+    sk: str
+    due_sort_key: str | None = None
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    last_status_code: int | None = None
+    last_error: str | None = None
+    history: tuple[dict[str, Any], ...] = ()
+
+
+def _subject(webhook_id: str) -> str:
+    return f"webhook:{webhook_id}"
+
+
+def _webhook_item(hook: Webhook) -> dict[str, Any]:
+    return {
+        "PK": keys.user_pk(hook.user_id),
+        "SK": keys.webhook_sk(hook.webhook_id),
+        "EntityType": keys.WEBHOOK_ENTITY,
+        "user_id": hook.user_id,
+        "webhook_id": hook.webhook_id,
+        "url": hook.url,
+        "events": list(hook.events),
+        "description": hook.description,
+        "created_at": iso_ms(hook.created_at),
+        "secret_hint": hook.secret_hint,
+    }
+
+
+def _webhook(item: dict[str, Any]) -> Webhook:
+    return Webhook(
+        user_id=item["user_id"],
+        webhook_id=item["webhook_id"],
+        url=item["url"],
+        events=tuple(item.get("events") or ()),
+        description=item.get("description"),
+        created_at=parse_iso(item["created_at"]),
+        secret_hint=item.get("secret_hint", ""),
+    )
+
+
+def delivery_from_item(item: dict[str, Any]) -> Delivery:
+    def when(name: str) -> datetime | None:
+        return parse_iso(item[name]) if item.get(name) else None
+
+    return Delivery(
+        user_id=item["user_id"],
+        webhook_id=item["webhook_id"],
+        event_id=item["event_id"],
+        event_type=item["event_type"],
+        created_at=parse_iso(item["created_at"]),
+        body=item["body"],
+        status=item["status"],
+        attempts=int(item.get("attempts", 0)),
+        sk=item["SK"],
+        due_sort_key=item.get("GSI2SK"),
+        next_attempt_at=when("next_attempt_at"),
+        delivered_at=when("delivered_at"),
+        last_status_code=int(item["last_status_code"]) if item.get("last_status_code") is not None else None,
+        last_error=item.get("last_error"),
+        history=tuple(item.get("history") or ()),
+    )
+
+
+class WebhookStore:
+    """Registers webhooks and opens their signing secrets (cached briefly: a warm function delivering
+    many events must not call KMS for each)."""
+
+    CACHE_SECONDS = 300.0
+
+    def __init__(
+        self,
+        table_name: str,
+        vault: CredentialVault,
+        dynamodb: DynamoDBClient | None = None,
+        clock: Clock = DEFAULT_CLOCK,
+    ) -> None:
+        self.table = table_name
+        self.vault = vault
+        self.dynamodb = dynamodb or dynamodb_client()
+        self.clock = clock
+        self.audit = AuditTrail(table_name, self.dynamodb)
+        self._secrets: dict[tuple[str, str], tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def create(self, user_id: str, url: str, events: list[str], description: str | None) -> NewWebhook:
+        if len(self.for_user(user_id)) >= MAX_WEBHOOKS_PER_USER:
+            raise ValidationFailed(
+                f"at most {MAX_WEBHOOKS_PER_USER} webhooks per user",
+                {"limit": MAX_WEBHOOKS_PER_USER},
+                code="webhook_limit_reached",
+            )
+        secret = new_secret()
+        hook = Webhook(
+            user_id=user_id,
+            webhook_id="wh_" + uuid.uuid4().hex[:20],
+            url=url,
+            events=tuple(dict.fromkeys(events)),
+            description=description,
+            created_at=self.clock.now(),
+            secret_hint=mask(secret),
+        )
+        sealed = self.vault.seal(user_id, _subject(hook.webhook_id), {"secret": secret})
+        self.dynamodb.put_item(
+            TableName=self.table,
+            Item=serialize(_webhook_item(hook) | sealed.to_item()),
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+        self._record(user_id, "webhook.created", hook, {"url": url, "events": list(hook.events)})
+        return NewWebhook(hook, secret)
+
+    def for_user(self, user_id: str) -> list[Webhook]:
+        return [
+            _webhook(item)
+            for item in query_prefix(self.dynamodb, self.table, keys.user_pk(user_id), keys.WEBHOOK_SK_PREFIX)
+        ]
+
+    def subscribers(self, user_id: str, event_type: str) -> list[Webhook]:
+        return [hook for hook in self.for_user(user_id) if event_type in hook.events]
+
+    def get(self, user_id: str, webhook_id: str) -> Webhook:
+        item = self._item(user_id, webhook_id)
+        if item is None:
+            raise NotFound("no such webhook", {"webhookId": webhook_id}, code="webhook_not_found")
+        return _webhook(item)
+
+    def delete(self, user_id: str, webhook_id: str) -> Webhook:
+        resp = self.dynamodb.delete_item(
+            TableName=self.table,
+            Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.webhook_sk(webhook_id)}),
+            ReturnValues="ALL_OLD",
+        )
+        if "Attributes" not in resp:
+            raise NotFound("no such webhook", {"webhookId": webhook_id}, code="webhook_not_found")
+        hook = _webhook(deserialize(resp["Attributes"]))
+        with self._lock:
+            self._secrets.pop((user_id, webhook_id), None)
+        self._record(user_id, "webhook.deleted", hook, {"url": hook.url})
+        return hook
+
+    def secret(self, user_id: str, webhook_id: str) -> str | None:
+        """The signing secret, or None when the webhook no longer exists."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._secrets.get((user_id, webhook_id))
+        if cached is not None and now - cached[0] < self.CACHE_SECONDS:
+            return cached[1]
+        item = self._item(user_id, webhook_id)
+        if item is None:
+            return None
+        opened = self.vault.open(user_id, _subject(webhook_id), SealedSecret.from_item(item))
+        secret = str(opened["secret"])
+        with self._lock:
+            self._secrets[(user_id, webhook_id)] = (now, secret)
+        return secret
+
+    def _item(self, user_id: str, webhook_id: str) -> dict[str, Any] | None:
+        resp = self.dynamodb.get_item(
+            TableName=self.table,
+            Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.webhook_sk(webhook_id)}),
+            ConsistentRead=True,
+        )
+        return deserialize(resp["Item"]) if "Item" in resp else None
+
+    def _record(self, user_id: str, action: str, hook: Webhook, details: dict[str, Any]) -> None:
+        entry = AuditEntry(
+            at=self.clock.now(),
+            actor=user_id,
+            action=action,
+            target=f"webhook:{hook.webhook_id}",
+            details=details,
+        )
+        self.audit.record(user_id, entry)
+
+
+class DeliveryStore:
+    def __init__(self, table_name: str, dynamodb: DynamoDBClient | None = None) -> None:
+        self.table = table_name
+        self.dynamodb = dynamodb or dynamodb_client()
+
+    def create(
+        self,
+        user_id: str,
+        webhook_id: str,
+        event_id: str,
+        event_type: str,
+        body: str,
+        now: datetime,
+        lease_until: datetime,
+    ) -> Delivery | None:
+        """A new delivery, claimed for sending until `lease_until`; None when it already exists (the
+        event was seen before: whoever created it, or the retry pass, sends it)."""
+        created = iso_ms(now)
+        sk = keys.delivery_sk(webhook_id, created, event_id)
+        due = keys.delivery_due_sort_key(iso_ms(lease_until), user_id, webhook_id, event_id)
+        item = {
+            "PK": keys.user_pk(user_id),
+            "SK": sk,
+            "EntityType": keys.DELIVERY_ENTITY,
+            "user_id": user_id,
+            "webhook_id": webhook_id,
+            "event_id": event_id,
+            "event_type": event_type,
+            "created_at": created,
+            "body": body,
+            "status": DeliveryStatus.SENDING,
+            "attempts": 0,
+            "GSI2PK": keys.DELIVERY_DUE_PK,
+            "GSI2SK": due,
+            "expiresAt": int((now + DELIVERY_RETENTION).timestamp()),
+        }
+        # One delivery per (webhook, event): a marker item keyed by the event id makes the check
+        # independent of the creation time in the delivery's own key.
+        marker = {
+            "PK": keys.user_pk(user_id),
+            "SK": f"WEBHOOK_EVENT#{webhook_id}#{event_id}",
+            "EntityType": "WebhookEventSeen",
+            "expiresAt": item["expiresAt"],
+        }
+        try:
+            self.dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": serialize(marker),
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                    {"Put": {"TableName": self.table, "Item": serialize(item)}},
+                ]
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                return None
+            raise
+        return delivery_from_item(item)
+
+    def due(self, now: datetime, limit: int = 100) -> list[Delivery]:
+        resp = self.dynamodb.query(
+            TableName=self.table,
+            IndexName="GSI2",
+            KeyConditionExpression="GSI2PK = :pk AND GSI2SK <= :now",
+            ExpressionAttributeValues=serialize({":pk": keys.DELIVERY_DUE_PK, ":now": iso_ms(now) + "~"}),
+            Limit=limit,
+        )
+        return [delivery_from_item(deserialize(item)) for item in resp.get("Items", [])]
+
+    def claim(self, delivery: Delivery, lease_until: datetime) -> bool:
+        """Take a due delivery for sending; False when someone else took or finished it first."""
+        due = keys.delivery_due_sort_key(
+            iso_ms(lease_until), delivery.user_id, delivery.webhook_id, delivery.event_id
+        )
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.user_pk(delivery.user_id), "SK": delivery.sk}),
+                UpdateExpression="SET GSI2SK = :due, #s = :sending",
+                ConditionExpression="GSI2SK = :seen",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=serialize(
+                    {":due": due, ":sending": DeliveryStatus.SENDING, ":seen": delivery.due_sort_key}
+                ),
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def record_attempt(
+        self,
+        delivery: Delivery,
+        attempt: dict[str, Any],
+        *,
+        status: str,
+        next_attempt_at: datetime | None,
+    ) -> Delivery:
+        history = (*delivery.history, attempt)[-HISTORY_KEPT:]
+        values: dict[str, Any] = {
+            ":status": status,
+            ":attempts": delivery.attempts + 1,
+            ":history": list(history),
+        }
+        sets = ["#s = :status", "attempts = :attempts", "history = :history"]
+        removes = []
+        for name, key, value in (
+            ("last_status_code", ":code", attempt.get("statusCode")),
+            ("last_error", ":error", attempt.get("error")),
+        ):
+            if value is None:
+                removes.append(name)
+            else:
+                sets.append(f"{name} = {key}")
+                values[key] = value
+        if status == DeliveryStatus.DELIVERED:
+            sets.append("delivered_at = :at")
+            values[":at"] = attempt["at"]
+        if next_attempt_at is not None:
+            sets += ["next_attempt_at = :next", "GSI2SK = :due"]
+            values[":next"] = iso_ms(next_attempt_at)
+            values[":due"] = keys.delivery_due_sort_key(
+                iso_ms(next_attempt_at), delivery.user_id, delivery.webhook_id, delivery.event_id
+            )
+        else:
+            removes += ["GSI2PK", "GSI2SK", "next_attempt_at"]
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        resp = self.dynamodb.update_item(
+            TableName=self.table,
+            Key=serialize({"PK": keys.user_pk(delivery.user_id), "SK": delivery.sk}),
+            UpdateExpression=expression,
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=serialize(values),
+            ReturnValues="ALL_NEW",
+        )
+        return delivery_from_item(deserialize(resp["Attributes"]))
+
+    def page(
+        self, user_id: str, webhook_id: str, limit: int, next_token: str | None
+    ) -> tuple[list[Delivery], str | None]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": serialize(
+                {":pk": keys.user_pk(user_id), ":prefix": keys.delivery_prefix(webhook_id)}
+            ),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        start = decode_token(next_token)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        resp = self.dynamodb.query(**kwargs)
+        deliveries = [delivery_from_item(deserialize(item)) for item in resp.get("Items", [])]
+        last = resp.get("LastEvaluatedKey")
+        return deliveries, encode_token(last) if last else None
