@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,35 @@ def launch(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+class Receiver:
+    """A local webhook receiver: answers from a script (then 200), records bodies, headers and arrival
+    times."""
+
+    def __init__(self, script: list[int]) -> None:
+        self.script = list(script)
+        self.arrivals: list[float] = []
+        self.bodies: list[bytes] = []
+        self.headers: list[dict[str, str]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                receiver.bodies.append(self.rfile.read(int(self.headers.get("content-length", 0))))
+                receiver.headers.append(dict(self.headers))
+                receiver.arrivals.append(time.monotonic())
+                status = receiver.script.pop(0) if receiver.script else 200
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()

@@ -4,15 +4,13 @@ retries, and refused definitions."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from e2e_support import DevStack, launch
+from e2e_support import DevStack, Receiver, launch
 
 pytestmark = pytest.mark.e2e
 
@@ -29,35 +27,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     }
     with launch(tmp_path_factory.mktemp("tidings-workflows"), env=env) as running:
         yield running
-
-
-class Receiver:
-    """A local webhook receiver that answers from a script (then 200) and records arrival times."""
-
-    def __init__(self, script: list[int]) -> None:
-        self.script = list(script)
-        self.arrivals: list[float] = []
-        self.bodies: list[bytes] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                receiver.bodies.append(self.rfile.read(int(self.headers.get("content-length", 0))))
-                receiver.arrivals.append(time.monotonic())
-                status = receiver.script.pop(0) if receiver.script else 200
-                self.send_response(status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 def user(stack: DevStack) -> str:
