@@ -37,6 +37,8 @@ API_EXPECTED = {
     "create_workflow_cycle": 422,
     "task_stats": 200,
     "meta_webhook_unsigned": 401,  # no signature (and no app secret here): nothing is stored
+    "create_webhook_plain_http": 422,  # webhooks must be https (outside the local runtime)
+    "list_webhooks": 200,
 }
 
 
@@ -47,7 +49,7 @@ def load(function: str, name: str) -> dict[str, Any]:
 def test_every_sample_event_is_covered() -> None:
     api = {p.stem for p in (EVENTS / "scheduling_api").glob("*.json")}
     assert api == set(API_EXPECTED) | {"publish_now"}
-    for function in ("schedule_sync", "publish_task", "sweeper", "workflow_step"):
+    for function in ("schedule_sync", "publish_task", "sweeper", "workflow_step", "event_delivery"):
         assert list((EVENTS / function).glob("*.json")), function
 
 
@@ -67,6 +69,8 @@ def test_api_samples(name: str, status: int, lambda_host: LambdaHost, local_aws_
         )
     if name == "create_workflow_cycle":
         assert "cycle" in {p["code"] for p in body["details"]["problems"]}
+    if name == "create_webhook_plain_http":
+        assert body["code"] == "url_refused"
     if name.startswith("connect_account"):
         assert "sample-linkedin-access-token" not in result.payload["body"]
 
@@ -141,3 +145,12 @@ def test_workflow_step_samples_plan_run_and_finish_a_workflow(
     # the sample task does not exist: nothing runs
     task = lambda_host.invoke("workflow_step", load("workflow_step", "run_task"))
     assert task.payload == {"status": "skipped"}
+
+
+def test_event_delivery_samples(lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:
+    # the sample user has no webhooks here: the event goes nowhere and nothing fails
+    published = lambda_host.invoke("event_delivery", load("event_delivery", "post_published"))
+    assert published.payload == {"batchItemFailures": []}
+    retries = lambda_host.invoke("event_delivery", load("event_delivery", "retry_pass"))
+    assert not retries.errored
+    assert set(retries.payload) == {"due", "delivered", "retrying", "failed"}
