@@ -40,11 +40,17 @@ SAMPLE_USER = "demo-agent"
 FAKE_READY_PREFIX = "fake platforms: "
 
 
-def fake_client_env(fake_url: str) -> dict[str, str]:
-    """The settings pointing the real platform clients at the fake platform server at `fake_url`."""
+def fake_client_env(fake_url: str, vendors_url: str | None = None) -> dict[str, str]:
+    """The settings pointing the real platform clients at the fake platform server at `fake_url`, and
+    the CRM and analytics connectors at the fake vendor server at `vendors_url` when given."""
     from infra.local.fake_platforms import client_env_for
 
-    return client_env_for(fake_url)
+    env = client_env_for(fake_url)
+    if vendors_url:
+        from infra.local.fake_vendors import client_env_for as vendor_env_for
+
+        env.update(vendor_env_for(vendors_url))
+    return env
 
 
 @dataclass
@@ -63,6 +69,7 @@ class DevOptions:
 class DevUrls:
     api: str = ""
     fake_platforms: str = ""
+    fake_vendors: str = ""
 
     @property
     def docs(self) -> str:
@@ -82,6 +89,7 @@ class DevRuntime:
     _dynamodb: DynamoDBLocal | None = None
     _moto: MotoServer | None = None
     _fake: ChildProcess | None = None
+    _vendors: Any = None  # infra.local.fake_vendors.FakeVendorServer, in this process
     _pollers: list[StreamPoller] = field(default_factory=list)
     _runner: SchedulerRunner | None = None
     _api: Any = None
@@ -124,7 +132,12 @@ class DevRuntime:
 
         say("creating the table, queues, functions, state machines and schedules")
         endpoints = Endpoints(dynamodb=self._dynamodb.endpoint, moto=self._moto.url)
-        self.stack = provision(endpoints, extra_env=fake_client_env(self.urls.fake_platforms))
+        from infra.local.fake_vendors import FakeVendorServer
+
+        self._vendors = FakeVendorServer().start()
+        self.urls.fake_vendors = self._vendors.url
+        extra_env = fake_client_env(self.urls.fake_platforms, self.urls.fake_vendors)
+        self.stack = provision(endpoints, extra_env=extra_env)
         # The handlers run in this process: they read the stack's settings and endpoints from here.
         os.environ.update(self.stack.env)
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
@@ -218,6 +231,7 @@ class DevRuntime:
                 "api": self.urls.api,
                 "docs": self.urls.docs,
                 "fakePlatforms": self.urls.fake_platforms,
+                "fakeVendors": self.urls.fake_vendors,
                 "lambdaHost": self.host.url,
                 "dynamodb": stack.endpoints.dynamodb,
                 "moto": stack.endpoints.moto,
@@ -247,6 +261,8 @@ class DevRuntime:
             steps.append(("moto", self._moto.stop))
         if self._fake is not None:
             steps.append(("fake platforms", self._fake.stop))
+        if self._vendors is not None:
+            steps.append(("fake vendors", self._vendors.stop))
         if self._dynamodb is not None:
             steps.append(("DynamoDB Local", self._dynamodb.stop))
         for name, step in steps:

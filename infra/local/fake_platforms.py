@@ -10,18 +10,32 @@ publish lists the post's media URLs.
 Endpoints, under one prefix per platform (sources are named in each client module):
 
     /facebook/<version>/{page-id}/feed|photos|videos   POST publish, GET /{page-id}/feed read-back
+    /facebook/<version>/{page-id}?fields=id,name        GET the Page (connection check)
     /instagram/<version>/{ig-user-id}/media             POST container, GET read-back
     /instagram/<version>/{container-or-media-id}        GET status_code / permalink
+    /instagram/<version>/{ig-user-id}?fields=id,username  GET the IG user (connection check)
     /instagram/<version>/{ig-user-id}/media_publish     POST publish
     /x/2/tweets, /x/2/users/{id}/tweets                 POST publish, GET read-back
+    /x/2/users/me                                       GET the token's user (connection check)
     /x/2/media/upload/initialize|{id}/append|{id}/finalize, GET ?command=STATUS   chunked media
     /linkedin/rest/posts                                POST publish, GET ?q=author read-back
     /linkedin/rest/images|videos?action=..., /linkedin/dms-uploads/{token}        media uploads
+    /linkedin/rest/organizations/{id}                   GET the organization (connection check)
+    /linkedin/v2/userinfo                               GET the member, OpenID Connect (connection check)
     /youtube/upload/youtube/v3/videos                   POST resumable session, PUT bytes
     /youtube/youtube/v3/search|videos                   GET read-back
+    /youtube/youtube/v3/channels?part=id,snippet&mine=true  GET the token's channel (connection check)
     /tiktok/v2/post/publish/creator_info/query/|video/init/|status/fetch/, /tiktok/v2/video/list/
+    /tiktok/v2/user/info/?fields=open_id,display_name   GET the token's user (connection check)
     /whatsapp/<version>/{phone-number-id}/messages      POST a text or template message (WhatsApp is a
                                                         messaging channel, not a Platform: fake_whatsapp.py)
+    /whatsapp/<version>/{phone-number-id}?fields=...    GET the phone number (connection check)
+
+The connection-check reads answer for the account the token belongs to, with names derived from the
+account id (Page "Page {id}", IG "ig_{id}", X "@user{id}", organization "Organization {N}", member
+"Member {id}", channel "Channel {id}", TikTok "Creator {open_id}", WhatsApp "Business {id}"); a read
+of another account's node answers the platform's auth error (LinkedIn: 403 ACCESS_DENIED), and a
+"me" read answers the token's own account, whatever account the caller expected.
 
 and the OAuth 2.0 refresh_token grants (infra/local/fake_oauth.py, sources named there):
 
@@ -1028,12 +1042,33 @@ def _graph_page(items: list[dict[str, Any]], req: _Request, path: str, default_l
     return _Reply(200, body)
 
 
+def _graph_node(params: dict[str, str], values: dict[str, Any], default: tuple[str, ...] = ("id",)) -> _Reply:
+    """A Graph node read: the id and the `fields` asked for (`default` when none), error 100 for a
+    field the node does not have."""
+    wanted = [f.strip() for f in params.get("fields", "").split(",") if f.strip()] or list(default)
+    unknown = [f for f in wanted if f not in values]
+    if unknown:
+        return _graph_error(400, 100, f"(#100) Tried accessing nonexisting field ({unknown[0]})")
+    return _Reply(200, {"id": values["id"], **{f: values[f] for f in wanted}})
+
+
+def _registered(store: _Store, platform: Channel, account: str) -> bool:
+    """Whether some token acts for `account` on `platform`."""
+    with store.lock:
+        return any(p == platform and a == account for (p, _), a in store.tokens.items())
+
+
 def _facebook(fake: FakePlatformServer, req: _Request) -> Outcome:
     store, platform = fake.store, Platform.FACEBOOK
     if len(req.segments) < 3 or not _GRAPH_VERSION.match(req.segments[1]):
         return _graph_error(400, 2500, "Unknown path components")
     node, edge = req.segments[2], (req.segments[3] if len(req.segments) > 3 else "")
     params = req.params()
+    if req.method == "GET" and not edge:
+        _count(fake, "facebook.page.read")
+        return _graph_auth(fake, platform, req, node) or _graph_node(
+            params, {"id": node, "name": f"Page {node}"}, default=("id", "name")
+        )
     if req.method == "GET" and edge in ("feed", "posts", "published_posts"):
         _count(fake, "facebook.feed.read")
         return _graph_auth(fake, platform, req, node) or _facebook_feed(fake, req, node, params)
@@ -1229,6 +1264,11 @@ def _instagram_object(fake: FakePlatformServer, req: _Request, node: str, params
         fields = params.get("fields", "id").split(",")
         values = {"id": node, **{k: v for k, v in item.items() if k in fields}}
         return _Reply(200, values)
+    if _registered(fake.store, Platform.INSTAGRAM, node):
+        _count(fake, "instagram.user.read")
+        return _graph_auth(fake, Platform.INSTAGRAM, req, node) or _graph_node(
+            params, {"id": node, "username": f"ig_{node}", "name": f"Account {node}"}
+        )
     return _graph_error(400, 100, f"Unsupported get request. Object with ID '{node}' does not exist")
 
 
@@ -1312,6 +1352,12 @@ def _x(fake: FakePlatformServer, req: _Request) -> Outcome:
     if parts[:3] == ["2", "media", "upload"]:
         _count(fake, "x.media")
         return PROFILES[platform].auth_error() if account is None else _x_media(fake, account, req, parts[3:])
+    if parts == ["2", "users", "me"] and req.method == "GET":
+        _count(fake, "x.users.me")
+        if account is None:
+            return PROFILES[platform].auth_error()
+        user = {"id": account, "name": f"X user {account}", "username": f"user{account}"}
+        return _Reply(200, {"data": user}, _x_rate_headers())
     if len(parts) == 4 and parts[:2] == ["2", "users"] and parts[3] == "tweets" and req.method == "GET":
         _count(fake, "x.timeline.read")
         if account is None or account != parts[2]:
@@ -1485,6 +1531,9 @@ def _linkedin(fake: FakePlatformServer, req: _Request) -> Outcome:
     if parts[:1] == ["dms-uploads"] and len(parts) == 2 and req.method == "PUT":
         _count(fake, "linkedin.upload")
         return _linkedin_upload(fake, req, parts[1])
+    if parts == ["v2", "userinfo"] and req.method == "GET":
+        _count(fake, "linkedin.userinfo")
+        return _linkedin_userinfo(fake, req)
     if parts[:1] != ["rest"] or len(parts) < 2:
         return _li_error(404, "NOT_FOUND", f"No route {req.method} {req.path}")
     refused = _linkedin_headers(fake, req)
@@ -1506,7 +1555,47 @@ def _linkedin(fake: FakePlatformServer, req: _Request) -> Outcome:
     if resource == "videos" and len(parts) == 3 and req.method == "GET":
         _count(fake, "linkedin.videos.read")
         return _linkedin_video(fake, account, parts[2])
+    if resource == "organizations" and len(parts) == 3 and req.method == "GET":
+        _count(fake, "linkedin.organizations.read")
+        return _linkedin_organization(account, parts[2])
     return _li_error(404, "NOT_FOUND", f"No route {req.method} {req.path}")
+
+
+def _linkedin_organization(account: str, number: str) -> _Reply:
+    """An organization, for a token that administers it (its account is the organization's URN)."""
+    if not number.isdigit():
+        return _li_error(400, "ILLEGAL_ARGUMENT", f"Invalid organization id {number!r}")
+    if account != f"urn:li:organization:{number}":
+        return _li_error(403, "ACCESS_DENIED", "Not enough permissions to access: organizations.GET")
+    return _Reply(
+        200,
+        {
+            "id": int(number),
+            "localizedName": f"Organization {number}",
+            "vanityName": f"organization-{number}",
+            "primaryOrganizationType": "NONE",
+        },
+    )
+
+
+def _linkedin_userinfo(fake: FakePlatformServer, req: _Request) -> _Reply:
+    """The OpenID Connect userinfo of the member the token acts for (unversioned: no LinkedIn-Version)."""
+    account = fake.store.account_for(Platform.LINKEDIN, req.bearer)
+    if account is None:
+        return PROFILES[Platform.LINKEDIN].auth_error()
+    if not account.startswith("urn:li:person:"):
+        return _li_error(403, "ACCESS_DENIED", "Not enough permissions to access: userinfo.GET.NO_VERSION")
+    member = account.removeprefix("urn:li:person:")
+    return _Reply(
+        200,
+        {
+            "sub": member,
+            "name": f"Member {member}",
+            "given_name": "Member",
+            "family_name": member,
+            "locale": {"country": "US", "language": "en"},
+        },
+    )
 
 
 def _linkedin_post(fake: FakePlatformServer, account: str, body: dict[str, Any]) -> Outcome:
@@ -1760,6 +1849,9 @@ def _youtube(fake: FakePlatformServer, req: _Request) -> Outcome:
     if parts[:3] == ["youtube", "v3", "videos"] and req.method == "GET":
         _count(fake, "youtube.videos.read")
         return _youtube_videos(fake, req)
+    if parts[:3] == ["youtube", "v3", "channels"] and req.method == "GET":
+        _count(fake, "youtube.channels.read")
+        return _youtube_channels(fake, req)
     return _google_error(404, "notFound", f"No route {req.method} {req.path}", state="NOT_FOUND")
 
 
@@ -1881,6 +1973,36 @@ def _youtube_videos(fake: FakePlatformServer, req: _Request) -> _Reply:
     )
 
 
+def _youtube_channels(fake: FakePlatformServer, req: _Request) -> _Reply:
+    """channels.list with mine=true: the channel the token's user owns."""
+    account = fake.store.account_for(Platform.YOUTUBE, req.bearer)
+    if account is None:
+        return PROFILES[Platform.YOUTUBE].auth_error()
+    parts = [p.strip() for p in req.query.get("part", "").split(",") if p.strip()]
+    if not parts:
+        return _google_error(400, "required", "Required parameter: part", state="INVALID_ARGUMENT")
+    if req.query.get("mine") != "true":
+        return _google_error(
+            400, "missingRequiredParameter", "No filter selected. Expected: mine", state="INVALID_ARGUMENT"
+        )
+    channel: dict[str, Any] = {"kind": "youtube#channel", "id": account}
+    if "snippet" in parts:
+        channel["snippet"] = {
+            "title": f"Channel {account}",
+            "description": "",
+            "customUrl": f"@channel{account.lower()}",
+            "publishedAt": "2020-01-01T00:00:00Z",
+        }
+    return _Reply(
+        200,
+        {
+            "kind": "youtube#channelListResponse",
+            "pageInfo": {"totalResults": 1, "resultsPerPage": 5},
+            "items": [channel],
+        },
+    )
+
+
 # -- TikTok ----------------------------------------------------------------------------------------
 
 
@@ -1889,6 +2011,9 @@ def _tiktok_route(fake: FakePlatformServer, req: _Request) -> Outcome:
     path = "/" + "/".join(req.segments[1:]) + "/"
     if path == "/v2/oauth/token/":
         return _oauth(fake, req)
+    if path == "/v2/user/info/" and req.method == "GET":
+        _count(fake, "tiktok.user.info")
+        return _tiktok_user_info(fake, req)
     if req.method != "POST":
         return _tiktok({}, 405, "invalid_params", f"{req.method} is not supported")
     account = store.account_for(platform, req.bearer)
@@ -1922,6 +2047,24 @@ def _tiktok_route(fake: FakePlatformServer, req: _Request) -> Outcome:
     if route == "tiktok.status":
         return _tiktok_status(fake, account, str(body.get("publish_id", "")))
     return _tiktok_list(fake, account, req, body)
+
+
+def _tiktok_user_info(fake: FakePlatformServer, req: _Request) -> _Reply:
+    """The token's user, with the `fields` asked for (the Display API's user object)."""
+    account = fake.store.account_for(Platform.TIKTOK, req.bearer)
+    if account is None:
+        return PROFILES[Platform.TIKTOK].auth_error()
+    fields = [f.strip() for f in req.query.get("fields", "").split(",") if f.strip()]
+    if not fields:
+        return _tiktok({}, 400, "invalid_params", "fields is required")
+    user = {
+        "open_id": account,
+        "union_id": f"union.{account}",
+        "display_name": f"Creator {account}",
+        "username": f"creator.{account}".lower(),
+        "avatar_url": f"https://p16.tiktokcdn.example/{account}.jpeg",
+    }
+    return _tiktok({"user": {k: v for k, v in user.items() if k in fields}})
 
 
 def _tiktok_init(fake: FakePlatformServer, account: str, body: dict[str, Any]) -> Outcome:

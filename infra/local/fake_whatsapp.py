@@ -12,6 +12,12 @@ is listed in `/_received` with platform "whatsapp", accountId = the phone-number
 for a template), and `to`, `messageType` and `template`. Faults for platform `whatsapp` (or `all`)
 apply to this call.
 
+`GET /whatsapp/<version>/{phone-number-id}?fields=...` reads the phone number, as the Cloud API's
+phone number endpoint does (for a connection check): `id`, `display_phone_number` (+1 555- and the
+id's last four digits), `verified_name` ("Business {id}"), `quality_rating`,
+`code_verification_status`, `platform_type`; by default id, display_phone_number, verified_name and
+quality_rating. The token must belong to the phone-number id, else the Graph auth error.
+
 The fake's own: `POST /_whatsapp/templates` {phoneNumberId, name, language} approves a template
 (`GET` lists them); `POST /_whatsapp/inbound` {phoneNumberId, from, at?} records a message from a
 contact (`at`: ISO 8601 with a zone, or epoch seconds; default now), opening the 24-hour window.
@@ -33,6 +39,7 @@ from infra.local.fake_platforms import (
     Outcome,
     _count,
     _graph_error,
+    _graph_node,
     _iso_z,
     _parse_rfc3339,
     _Post,
@@ -54,6 +61,11 @@ def whatsapp_route(fake: FakePlatformServer, req: _Request) -> Outcome:
     if len(req.segments) < 3 or not _GRAPH_VERSION.match(req.segments[1]):
         return _graph_error(400, 2500, "Unknown path components")
     node, edge = req.segments[2], (req.segments[3] if len(req.segments) > 3 else "")
+    if req.method == "GET" and not edge:
+        _count(fake, "whatsapp.phone_number.read")
+        if fake.store.account_for(WHATSAPP, req.bearer or req.query.get("access_token")) != node:
+            return PROFILES[WHATSAPP].auth_error()
+        return _phone_number(node, req.query)
     if req.method != "POST" or edge != "messages" or len(req.segments) > 4:
         return _graph_error(
             400, 100, f"Unsupported {req.method.lower()} request.", type="GraphMethodException"
@@ -62,6 +74,20 @@ def whatsapp_route(fake: FakePlatformServer, req: _Request) -> Outcome:
     if fake.store.account_for(WHATSAPP, req.bearer or req.query.get("access_token")) != node:
         return PROFILES[WHATSAPP].auth_error()
     return _send(fake, node, req.json())
+
+
+def _phone_number(node: str, query: dict[str, str]) -> _Reply:
+    last_four = re.sub(r"\D", "", node)[-4:].rjust(4, "0")
+    values = {
+        "id": node,
+        "display_phone_number": f"+1 555-{last_four}",
+        "verified_name": f"Business {node}",
+        "quality_rating": "GREEN",
+        "code_verification_status": "VERIFIED",
+        "platform_type": "CLOUD_API",
+    }
+    default = ("id", "display_phone_number", "verified_name", "quality_rating")
+    return _graph_node(query, values, default=default)
 
 
 def approve_template(fake: FakePlatformServer, phone_number_id: str, name: str, language: str) -> None:

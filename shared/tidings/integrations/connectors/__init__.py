@@ -1,0 +1,1 @@
+"""Connectors: one client per integration provider, behind the Connector protocol in base.py."""

@@ -1,0 +1,114 @@
+"""What every integration's client offers the integration manager: a connection check and a sync.
+
+A connector is stateless: it gets the integration's settings and opened secrets on each call, talks
+to the vendor's documented API through the shared httpx client, and reports each HTTP call to an
+observer (operation, status, latency) so the manager can keep metrics and health. Vendor errors
+become a `ConnectorError` with a machine-readable code; a secret never appears in its message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ConnectorCredentials:
+    """An integration's settings (not secret: ids, instance URLs) and its opened secrets."""
+
+    settings: Mapping[str, str]
+    secrets: Mapping[str, str]
+
+    def __repr__(self) -> str:  # never print a secret
+        return f"ConnectorCredentials(settings={dict(self.settings)!r}, secrets=[{len(self.secrets)} hidden])"
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One HTTP call a connector made, for metrics: never the URL's query or any header."""
+
+    operation: str  # e.g. "contacts.list", "runReport"
+    status: int | None  # HTTP status, None when no answer came
+    latency_ms: float
+    ok: bool
+
+
+CallObserver = Callable[[CallRecord], None]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A successful connection test: who the credentials act as, and what the vendor said."""
+
+    account_label: str  # e.g. the HubSpot portal id, the GA4 property name
+    detail: str = ""
+    facts: Mapping[str, Any] = field(default_factory=dict)  # JSON-able, no secrets
+
+
+@dataclass(frozen=True)
+class SyncedRecord:
+    """One record a sync brought in, keyed stably within the integration (upserted by `key`)."""
+
+    kind: str  # "contact" | "site_metrics"
+    key: str
+    attributes: Mapping[str, Any]  # JSON-able, no secrets
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    records: tuple[SyncedRecord, ...]
+    complete: bool = True  # False when it stopped at max_records with more to fetch
+    cursor: str | None = None  # where the next sync may resume (vendor's own cursor/time)
+
+
+class ConnectorError(Exception):
+    """A failed vendor call.
+
+    codes: auth_failed (401/403, revoked or wrong credentials), not_found (the configured object does
+    not exist), rate_limited (retry_after seconds when the vendor said), unreachable (no answer,
+    timeout, 5xx), unexpected_response (an answer that does not follow the documented shape),
+    invalid_settings (settings the vendor rejects, 400/422).
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return self.code in {"rate_limited", "unreachable"}
+
+
+class Connector(Protocol):
+    """One vendor's client for the integration manager."""
+
+    # The integration type ("crm", "analytics", ...) and the provider name ("hubspot", ...).
+    type: str
+    provider: str
+    # Names of the settings and secrets `POST /integrations` must carry for this provider.
+    required_settings: tuple[str, ...]
+    required_secrets: tuple[str, ...]
+    optional_secrets: tuple[str, ...]
+
+    def check(self, creds: ConnectorCredentials, observe: CallObserver) -> CheckResult: ...
+
+    def sync(
+        self,
+        creds: ConnectorCredentials,
+        since: datetime | None,
+        observe: CallObserver,
+        max_records: int = 10_000,
+    ) -> SyncResult: ...

@@ -1,0 +1,216 @@
+"""The CRM and analytics connectors (HubSpot, Follow Up Boss, Google Analytics 4) and what they share.
+
+`crm_and_analytics_connectors` builds the three; the helpers below are their common plumbing: one
+timed HTTP call reported to the observer, the mapping of an HTTP status to a `ConnectorError` code,
+secret redaction, and time parsing.
+
+Every sync fetches records oldest change first, so `SyncResult.cursor` is always a time: an ISO 8601
+UTC timestamp that, passed back as `since`, resumes without missing a record (records at exactly
+that time come again and are upserted by key). A sync that stopped at `max_records` sets
+`complete=False` and the cursor where the next one continues.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from tidings.clock import DEFAULT_CLOCK, Clock
+from tidings.integrations.connectors.base import (
+    CallObserver,
+    CallRecord,
+    Connector,
+    ConnectorCredentials,
+    ConnectorError,
+)
+from tidings.publishing.base import PlatformCallError
+from tidings.publishing.http import json_body, parse_retry_after, redact, send
+
+if TYPE_CHECKING:
+    from tidings.config import Settings
+
+__all__ = ["crm_and_analytics_connectors"]
+
+
+def crm_and_analytics_connectors(
+    http: httpx.Client, settings: Settings, clock: Clock = DEFAULT_CLOCK
+) -> list[Connector]:
+    """The HubSpot and Follow Up Boss CRM connectors and the Google Analytics 4 connector, sharing
+    one pooled HTTP client (`tidings.publishing.clients.default_http_client`)."""
+    from tidings.integrations.connectors.followupboss import FollowUpBossConnector
+    from tidings.integrations.connectors.ga4 import GA4Connector
+    from tidings.integrations.connectors.hubspot import HubSpotConnector
+
+    return [
+        HubSpotConnector(settings, http, clock),
+        FollowUpBossConnector(settings, http, clock),
+        GA4Connector(settings, http, clock),
+    ]
+
+
+# -- one call ----------------------------------------------------------------------------------------
+
+
+def vendor_call(
+    http: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    operation: str,
+    observe: CallObserver,
+    secrets: Iterable[str],
+    ok_statuses: tuple[int, ...] = (200,),
+    **kwargs: Any,
+) -> httpx.Response:
+    """One HTTP call, timed and reported to `observe` (exactly one CallRecord, answered or not).
+    A transport failure (no connection, timeout, connection lost) is `unreachable`; an HTTP error
+    status is returned for the vendor's own classification."""
+    started = time.perf_counter()
+    try:
+        # Every connector call only reads: any transport failure may be retried.
+        response = send(http, method, url, token=None, mutating=False, **kwargs)
+    except PlatformCallError as exc:
+        observe(CallRecord(operation, None, _elapsed_ms(started), ok=False))
+        raise ConnectorError(
+            "unreachable", redact(f"{operation}: no answer ({exc.message})", *secrets)
+        ) from None
+    status = response.status_code
+    observe(CallRecord(operation, status, _elapsed_ms(started), ok=status in ok_statuses))
+    return response
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000.0, 3)
+
+
+def json_object(response: httpx.Response, operation: str) -> dict[str, Any]:
+    """The answer's JSON object; `unexpected_response` when a success carries anything else."""
+    body = json_body(response)
+    if not body:
+        raise ConnectorError(
+            "unexpected_response",
+            f"{operation}: HTTP {response.status_code} without a JSON object",
+            status=response.status_code,
+        )
+    return body
+
+
+# -- errors -----------------------------------------------------------------------------------------
+
+
+def code_for_status(status: int) -> str:
+    """The ConnectorError code of an HTTP error status when the vendor's body says nothing better."""
+    if status in (401, 403):
+        return "auth_failed"
+    if status == 404:
+        return "not_found"
+    if status == 429:
+        return "rate_limited"
+    if status == 408 or status >= 500:
+        return "unreachable"
+    if status in (400, 422):
+        return "invalid_settings"
+    return "unexpected_response"
+
+
+def vendor_error(
+    code: str,
+    message: str,
+    *,
+    secrets: Iterable[str],
+    status: int | None = None,
+    retry_after: float | None = None,
+) -> ConnectorError:
+    """A ConnectorError whose message has every secret (and any vendor echo of one) redacted."""
+    return ConnectorError(code, redact(message, *secrets), status=status, retry_after=retry_after)
+
+
+def header_retry_after(response: httpx.Response, now: datetime) -> float | None:
+    """Seconds from the answer's Retry-After header (delay-seconds or an HTTP-date), if any."""
+    return parse_retry_after(response.headers.get("Retry-After"), now)
+
+
+def require_secret(creds: ConnectorCredentials, name: str, provider: str) -> str:
+    value = creds.secrets.get(name, "")
+    if not isinstance(value, str) or not value.strip():
+        raise ConnectorError("invalid_settings", f"{provider} needs the secret {name!r}")
+    return value.strip()
+
+
+def require_setting(creds: ConnectorCredentials, name: str, provider: str) -> str:
+    value = creds.settings.get(name, "")
+    if not isinstance(value, str) or not value.strip():
+        raise ConnectorError("invalid_settings", f"{provider} needs the setting {name!r}")
+    return value.strip()
+
+
+# -- times and values ------------------------------------------------------------------------------
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A timezone-aware UTC time from ISO 8601 (with Z or an offset) or epoch milliseconds."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
+        try:
+            return datetime.fromtimestamp(float(value) / 1000.0, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """`moment` in UTC; a naive time is taken to be UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def iso_z(moment: datetime) -> str:
+    """ISO 8601 in UTC with a Z, to the millisecond."""
+    return as_utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def watermark(updated: Iterable[datetime | None], since: datetime | None) -> str | None:
+    """The cursor of a sync: the latest change time seen, else `since`, else None."""
+    times = [moment for moment in updated if moment is not None]
+    if since is not None:
+        times.append(as_utc(since))
+    return iso_z(max(times)) if times else None
+
+
+def check_max_records(max_records: int) -> None:
+    if max_records < 1:
+        raise ValueError("max_records must be at least 1")
+
+
+def as_object(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def string_or_none(value: Any) -> str | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = str(value)
+    return text if text else None
+
+
+def header_facts(headers: Mapping[str, str], names: Mapping[str, str]) -> dict[str, int]:
+    """Integer rate-limit headers as facts: {fact name: value} for those present and numeric."""
+    facts: dict[str, int] = {}
+    for fact, header in names.items():
+        raw = headers.get(header)
+        if raw is not None and raw.strip().lstrip("-").isdigit():
+            facts[fact] = int(raw.strip())
+    return facts
