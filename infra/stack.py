@@ -69,6 +69,7 @@ class TidingsStack(Stack):
                 workflow_state_machine=workflows,
                 workflow_state_machine_name=self.publishing.names[topology.WORKFLOW_STATE_MACHINE],
                 task_runner=fns[topology.TASK_RUNNER],
+                integration_sync=fns[topology.INTEGRATION_SYNC],
             ),
         )
         for spec in topology.FUNCTIONS:

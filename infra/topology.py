@@ -123,14 +123,18 @@ POST_ENTITY = "ScheduledPost"
 TASK_ENTITY = "ScheduledTask"
 WORKFLOW_ENTITY = "Workflow"
 ALERT_ENTITY = "Alert"
+INTEGRATION_ENTITY = "Integration"
 # Scheduled tasks invoke this function (action run_task).
 TASK_RUNNER = "workflow_step"
+# Periodic integration syncs invoke this one.
+INTEGRATION_SYNC = "integration_sync"
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="scheduling_api",
         description="HTTP API: posts, the queue, the optimal time, accounts, dry runs and messages",
-        # opens credentials too: it sends WhatsApp messages through the user's number
+        # opens credentials too: it sends WhatsApp messages through the user's number and tests
+        # integrations (an `ai` integration's test asks its Bedrock model for one token)
         access=frozenset(
             {
                 Access.TABLE_READ,
@@ -138,13 +142,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 Access.START_PUBLISH,
                 Access.OPEN_CREDENTIALS,
                 Access.RUN_WORKFLOWS,
+                Access.INVOKE_MODEL,
             }
         ),
         timeout_seconds=29,
     ),
     FunctionSpec(
         name="schedule_sync",
-        description="Keeps exactly one EventBridge Scheduler schedule per scheduled post and pending task",
+        description="Keeps one Scheduler schedule per scheduled post, pending task and synced integration",
         # writes the table too: it drops posts that left `scheduled` from the user's queue index
         access=frozenset(
             {Access.TABLE_STREAM, Access.TABLE_WRITE, Access.MANAGE_SCHEDULES, Access.START_PUBLISH}
@@ -172,6 +177,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 Access.INVOKE_MODEL,
             }
         ),
+        timeout_seconds=300,
+    ),
+    FunctionSpec(
+        name="integration_sync",
+        description="Periodic integration sync: CRM contacts, site analytics, account profiles",
+        access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.OPEN_CREDENTIALS}),
         timeout_seconds=300,
     ),
     FunctionSpec(
@@ -234,6 +245,22 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/webhooks/{webhookId}", _API),
     Route("POST", "/webhooks/{webhookId}/test", _API),
     Route("GET", "/webhooks/{webhookId}/deliveries", _API),
+    Route("POST", "/integrations", _API),
+    Route("GET", "/integrations", _API),
+    Route("GET", "/integrations/{integrationId}", _API),
+    Route("PATCH", "/integrations/{integrationId}", _API),
+    Route("DELETE", "/integrations/{integrationId}", _API),
+    Route("POST", "/integrations/{integrationId}/test", _API),
+    Route("POST", "/integrations/{integrationId}/connect", _API),
+    Route("POST", "/integrations/{integrationId}/disconnect", _API),
+    Route("POST", "/integrations/{integrationId}/sync", _API),
+    Route("POST", "/integrations/{integrationId}/sync/start", _API),
+    Route("POST", "/integrations/{integrationId}/sync/stop", _API),
+    Route("GET", "/integrations/{integrationId}/health", _API),
+    Route("GET", "/integrations/{integrationId}/metrics", _API),
+    Route("GET", "/integrations/{integrationId}/rate-limit", _API),
+    Route("GET", "/alerts", _API),
+    Route("POST", "/alerts/{alertId}/resolve", _API),
     Route("GET", "/inbound/meta", _API, authorized=False),
     Route("POST", "/inbound/meta", _API, authorized=False),
     Route("GET", "/openapi.json", _API, authorized=False),
@@ -241,7 +268,7 @@ ROUTES: tuple[Route, ...] = (
 )
 
 STREAM_TRIGGERS: tuple[StreamTrigger, ...] = (
-    StreamTrigger(function="schedule_sync", entity_types=(POST_ENTITY, TASK_ENTITY)),
+    StreamTrigger(function="schedule_sync", entity_types=(POST_ENTITY, TASK_ENTITY, INTEGRATION_ENTITY)),
     # a receiver that answers slowly delays only this mapping, never the schedules of due posts
     StreamTrigger(function="event_delivery", entity_types=(POST_ENTITY, WORKFLOW_ENTITY, ALERT_ENTITY)),
 )

@@ -1,5 +1,5 @@
-"""DynamoDB stream consumer: keeps one EventBridge Scheduler schedule per scheduled post and per
-pending task.
+"""DynamoDB stream consumer: keeps one EventBridge Scheduler schedule per scheduled post, per pending
+task and per integration with periodic sync on.
 
 Reports partial batch failures, so a failing record is retried (and finally sent to the on-failure
 destination) without blocking the records after it.
@@ -13,6 +13,6 @@ from tidings.observability import logger
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from tidings.scheduling.stream import handle_batch
-    from tidings.wiring import schedule_sync, task_sync
+    from tidings.wiring import integration_schedule_sync, schedule_sync, task_sync
 
-    return handle_batch(event, schedule_sync(), task_sync())
+    return handle_batch(event, schedule_sync(), task_sync(), integration_schedule_sync())

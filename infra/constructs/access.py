@@ -18,6 +18,7 @@ from constructs import Construct
 
 from infra.constructs.constants import (
     ENV_CREDENTIALS_KEY_ID,
+    ENV_INTEGRATION_SYNC_ARN,
     ENV_PUBLISH_STATE_MACHINE_ARN,
     ENV_SCHEDULE_GROUP,
     ENV_SCHEDULER_DLQ_ARN,
@@ -70,6 +71,7 @@ class AccessTargets:
     workflow_state_machine: sfn.StateMachine
     workflow_state_machine_name: str
     task_runner: lambda_.IFunction
+    integration_sync: lambda_.IFunction
 
 
 class AccessGrants:
@@ -179,6 +181,7 @@ class AccessGrants:
         function.add_environment(ENV_SCHEDULER_ROLE_ARN, targets.scheduler_role.role_arn)
         function.add_environment(ENV_SCHEDULER_DLQ_ARN, targets.scheduler_dlq.queue_arn)
         function.add_environment(ENV_TASK_RUNNER_ARN, targets.task_runner.function_arn)
+        function.add_environment(ENV_INTEGRATION_SYNC_ARN, targets.integration_sync.function_arn)
         # The schedules' target.
         function.add_environment(
             ENV_PUBLISH_STATE_MACHINE_ARN, targets.publish_state_machine.state_machine_arn

@@ -14,7 +14,7 @@ from constructs import Construct
 
 from infra.constructs.constants import PERIODIC_MAX_EVENT_AGE, PERIODIC_RETRY_ATTEMPTS, construct_id
 from infra.constructs.queues import dead_letter_queue
-from infra.topology import TASK_RUNNER, PeriodicSchedule
+from infra.topology import INTEGRATION_SYNC, TASK_RUNNER, PeriodicSchedule
 
 
 def rate_expression(minutes: int) -> str:
@@ -67,8 +67,8 @@ class Scheduling(Construct):
             self,
             "PublishRole",
             assumed_by=scheduler_principal(),
-            description="Assumed by the per-post and per-task schedules: starts the publish state machine, "
-            "invokes the task runner",
+            description="Assumed by the per-post, per-task and per-integration schedules: starts the publish "
+            "state machine, invokes the task runner and the integration sync",
         )
         self.publish_role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -76,10 +76,10 @@ class Scheduling(Construct):
             )
         )
         self.publish_role.add_to_principal_policy(_send_to(self.dead_letter_queue))
-        # the per-task schedules invoke the task runner
-        task_runner = functions[TASK_RUNNER]
+        # the per-task schedules invoke the task runner, the per-integration ones the sync function
+        invoked = [functions[TASK_RUNNER].function_arn, functions[INTEGRATION_SYNC].function_arn]
         self.publish_role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[task_runner.function_arn])
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=invoked)
         )
 
         self.periodic: dict[str, scheduler.CfnSchedule] = {}

@@ -26,6 +26,7 @@ from botocore.config import Config
 from infra.local.lambda_host import DEFAULT_ACCOUNT, DEFAULT_REGION, physical_name
 from infra.topology import (
     FUNCTIONS,
+    INTEGRATION_SYNC,
     PERIODIC_SCHEDULES,
     PUBLISH_STATE_MACHINE,
     STATE_MACHINES,
@@ -56,6 +57,7 @@ _RESOURCE_SETTINGS = (
     "TIDINGS_CREDENTIALS_KEY_ID",
     "TIDINGS_WORKFLOW_STATE_MACHINE_ARN",
     "TIDINGS_TASK_RUNNER_ARN",
+    "TIDINGS_INTEGRATION_SYNC_ARN",
 )
 
 # Services the handlers (and this runtime) reach, and which local endpoint plays each. botocore
@@ -332,6 +334,7 @@ def handler_env(stack: LocalStack, extra_env: Mapping[str, str] | None = None) -
             "TIDINGS_CREDENTIALS_KEY_ID": stack.credentials_key_arn,
             "TIDINGS_WORKFLOW_STATE_MACHINE_ARN": stack.state_machine_arns[WORKFLOW_STATE_MACHINE],
             "TIDINGS_TASK_RUNNER_ARN": stack.function_arns[TASK_RUNNER],
+            "TIDINGS_INTEGRATION_SYNC_ARN": stack.function_arns[INTEGRATION_SYNC],
         }
     )
     return env

@@ -29,6 +29,7 @@ class Settings(BaseModel):
     # The function scheduled tasks invoke (the workflow_step function), and the waits between a
     # failed task's runs (seconds).
     task_runner_arn: str = ""
+    integration_sync_arn: str = ""  # the function periodic integration syncs invoke
     task_retry_intervals: list[int] = Field(default_factory=lambda: [300, 900, 2700])
     schedule_group: str = "tidings"
     scheduler_role_arn: str = ""

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from tidings.aws.publishing import StepFunctionsPublishStarter
     from tidings.aws.workflows import StepFunctionsWorkflowRunner
     from tidings.integrations.inbound import InboundEvents
+    from tidings.integrations.manager import IntegrationManager
+    from tidings.integrations.schedules import IntegrationSync
     from tidings.publishing.budgets import BudgetStore
     from tidings.publishing.clients.whatsapp import WhatsAppClient
     from tidings.publishing.step import PublishStep
@@ -113,6 +115,7 @@ def scheduling_app() -> APIGatewayHttpResolver:
         task_service,
         inbound_events,
         webhook_service,
+        integration_manager,
     )
 
 
@@ -347,3 +350,57 @@ def webhook_service() -> WebhookService:
         DEFAULT_CLOCK,
         allow_private=get_settings().allow_private_links,
     )
+
+
+@lru_cache(maxsize=1)
+def integration_manager() -> IntegrationManager:
+    import boto3
+
+    from tidings.integrations.alerts import AlertStore
+    from tidings.integrations.connectors.base import Connector
+    from tidings.integrations.connectors.bedrock import BedrockConnector
+    from tidings.integrations.connectors.endpoint import EndpointConnector
+    from tidings.integrations.connectors.social import social_connectors
+    from tidings.integrations.connectors.vendors import crm_and_analytics_connectors
+    from tidings.integrations.credentials import CredentialVault
+    from tidings.integrations.manager import IntegrationManager
+    from tidings.integrations.metrics import MetricsStore
+    from tidings.integrations.ratelimits import IntegrationRateLimits
+    from tidings.integrations.store import IntegrationRepository
+    from tidings.integrations.synced import SyncedRecords
+    from tidings.publishing.readiness import Readiness
+    from tidings.store.audit import AuditTrail
+    from tidings.store.dynamo import dynamodb_client
+
+    s = get_settings()
+    http = publishing_http()
+    ddb = dynamodb_client()
+    found: list[Connector] = [
+        *social_connectors(http, s),
+        *crm_and_analytics_connectors(http, s, DEFAULT_CLOCK),
+        BedrockConnector(lambda: boto3.client("bedrock-runtime")),
+        EndpointConnector(http, allow_private=s.allow_private_links, clock=DEFAULT_CLOCK),
+    ]
+    readiness = Readiness(s, post_repository(), account_store(), None, DEFAULT_CLOCK)
+    return IntegrationManager(
+        repository=IntegrationRepository(s.table_name, ddb),
+        vault=CredentialVault(s.credentials_key_id),
+        accounts=account_store(),
+        fresh=publishing_credentials(),
+        connectors={(c.type, c.provider): c for c in found},
+        metrics=MetricsStore(s.table_name, ddb),
+        alerts=AlertStore(s.table_name, ddb),
+        limits=IntegrationRateLimits(budget_store()),
+        synced=SyncedRecords(s.table_name, ddb),
+        audit=AuditTrail(s.table_name, ddb),
+        clock=DEFAULT_CLOCK,
+        renews=readiness.oauth_client_configured,
+    )
+
+
+@lru_cache(maxsize=1)
+def integration_schedule_sync() -> IntegrationSync:
+    from tidings.aws.integrations import IntegrationScheduleManager
+    from tidings.integrations.schedules import IntegrationSync
+
+    return IntegrationSync(IntegrationScheduleManager(get_settings()))

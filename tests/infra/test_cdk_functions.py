@@ -31,6 +31,7 @@ def expected_tidings_environment(spec: FunctionSpec) -> set[str]:
             "TIDINGS_SCHEDULER_ROLE_ARN",
             "TIDINGS_SCHEDULER_DLQ_ARN",
             "TIDINGS_TASK_RUNNER_ARN",
+            "TIDINGS_INTEGRATION_SYNC_ARN",
         }
     if spec.access & {Access.SEAL_CREDENTIALS, Access.OPEN_CREDENTIALS}:
         names.add("TIDINGS_CREDENTIALS_KEY_ID")

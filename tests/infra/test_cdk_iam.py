@@ -33,7 +33,15 @@ SCHEDULES = {
 TOKENS = {"states:SendTaskSuccess", "states:SendTaskFailure"}
 WORKFLOWS = {"states:StopExecution"} | TOKENS  # StartExecution is in START
 EXPECTED_ACTIONS = {
-    "scheduling_api": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | START | WORKFLOWS,
+    "scheduling_api": LOGS
+    | XRAY
+    | READ
+    | WRITE
+    | KEY_READ
+    | KEY_WRITE
+    | START
+    | WORKFLOWS
+    | {"bedrock:InvokeModel"},
     "schedule_sync": LOGS
     | XRAY
     | STREAM
@@ -45,6 +53,7 @@ EXPECTED_ACTIONS = {
     | SCHEDULES,
     "publish_task": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE,
     "sweeper": LOGS | XRAY | READ | KEY_READ | START,
+    "integration_sync": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE,
     "event_delivery": LOGS | XRAY | STREAM | STREAM_FAILURES | READ | WRITE | KEY_READ | KEY_WRITE,
     "workflow_step": LOGS
     | XRAY

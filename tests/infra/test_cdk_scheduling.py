@@ -20,18 +20,19 @@ def test_schedule_group_is_named_from_the_settings(template: Template) -> None:
     assert group["Properties"]["Name"] == "tidings"
 
 
-def test_per_post_and_task_schedules_may_only_start_publishing_invoke_the_runner_and_dead_letter(
+def test_per_post_task_and_sync_schedules_may_only_start_publishing_invoke_their_targets_and_dead_letter(
     template: Template,
 ) -> None:
     role_id, role = by_path(template, "Scheduling/PublishRole/Resource")
     machine_id, _ = by_path(template, "Publishing/PublishPost/StateMachine/Resource")
     dlq_id, _ = by_path(template, "Scheduling/DeadLetterQueue/Resource")
     runner_id, _ = function(template, "workflow_step")
+    sync_id, _ = function(template, "integration_sync")
 
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [SCHEDULER_TRUST]
     assert allowed(template, role_id) == {
         "states:StartExecution": {f"<{machine_id}>"},
-        "lambda:InvokeFunction": {f"<{runner_id}.Arn>"},
+        "lambda:InvokeFunction": {f"<{runner_id}.Arn>", f"<{sync_id}.Arn>"},
         "sqs:SendMessage": {f"<{dlq_id}.Arn>"},
     }
 

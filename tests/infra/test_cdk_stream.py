@@ -54,7 +54,7 @@ def test_stream_mapping_bounds_retries_and_parks_failures_in_a_queue(
 @pytest.mark.parametrize(
     ("function_name", "entities"),
     [
-        ("schedule_sync", ["ScheduledPost", "ScheduledTask"]),
+        ("schedule_sync", ["ScheduledPost", "ScheduledTask", "Integration"]),
         ("event_delivery", ["ScheduledPost", "Workflow", "Alert"]),
     ],
 )

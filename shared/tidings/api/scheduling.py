@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from tidings.api.accounts import AccountServices, register_account_routes
 from tidings.api.common import JSON, doc, error_response, json_response, responses
 from tidings.api.inbound import register_inbound_routes
+from tidings.api.integrations import register_integration_routes
 from tidings.api.models import (
     BatchItemResult,
     BatchRequest,
@@ -41,6 +42,7 @@ from tidings.scheduling.validation import check_timezone, parse_platforms
 
 if TYPE_CHECKING:
     from tidings.integrations.inbound import InboundEvents
+    from tidings.integrations.manager import IntegrationManager
     from tidings.webhooks.service import WebhookService
     from tidings.workflows.service import WorkflowService
     from tidings.workflows.tasks import TaskService
@@ -69,6 +71,7 @@ def build_app(
     task_service: Callable[[], TaskService] | None = None,
     inbound_events: Callable[[], InboundEvents] | None = None,
     webhook_service: Callable[[], WebhookService] | None = None,
+    integration_manager: Callable[[], IntegrationManager] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     services: list[SchedulingService] = []
@@ -98,6 +101,8 @@ def build_app(
         register_inbound_routes(app, inbound_events, get_settings, DEFAULT_CLOCK.now)
     if webhook_service is not None:
         register_webhook_routes(app, webhook_service, user_id)
+    if integration_manager is not None:
+        register_integration_routes(app, integration_manager, user_id)
     _docs(app)
     return app
 

@@ -22,7 +22,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tidings.errors import TidingsError
 
@@ -50,6 +50,15 @@ class SealedSecret:
     nonce: bytes = field(repr=False)
     ciphertext: bytes = field(repr=False)
     version: int = FORMAT_VERSION
+
+    # The attribute names a sealed secret takes in its record.
+    ITEM_FIELDS: ClassVar[tuple[str, ...]] = (
+        "cred_kms_key",
+        "cred_wrapped_key",
+        "cred_nonce",
+        "cred_ciphertext",
+        "cred_format",
+    )
 
     def to_item(self) -> dict[str, Any]:
         """The attributes to store next to the record's own (binary attributes in DynamoDB)."""

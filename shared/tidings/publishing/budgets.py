@@ -114,13 +114,18 @@ class BudgetStore:
 
     def reserve(self, user_id: str, platform: str, now: datetime) -> Reservation:
         """Take one send from every window of the platform, or none of them."""
-        blocked = self.blocked_until(user_id, platform, now)
+        return self.reserve_limits(user_id, platform, self.limits.get(platform, ()), now)
+
+    def reserve_limits(
+        self, user_id: str, key: str, limits: tuple[Limit, ...], now: datetime, label: str | None = None
+    ) -> Reservation:
+        """Take one call from every window in `limits` of the budget `key`, or none of them."""
+        blocked = self.blocked_until(user_id, key, now)
         if blocked is not None:
             return Reservation(False, blocked[0], blocked[1])
-        limits = self.limits.get(platform, ())
         if not limits:
             return Reservation(True)
-        actions = [self._take(user_id, platform, limit, now) for limit in limits]
+        actions = [self._take(user_id, key, limit, now) for limit in limits]
         try:
             self.dynamodb.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
         except self.dynamodb.exceptions.TransactionCanceledException as exc:
@@ -137,17 +142,23 @@ class BudgetStore:
             return Reservation(
                 False,
                 limit.window_end(now),
-                f"{scope} {platform} budget of {limit.count} per {_span(limit.window_seconds)} is used up",
+                f"{scope} {label or key} budget of {limit.count} per {span(limit.window_seconds)} is used up",
             )
         return Reservation(True)
 
     def usage(self, user_id: str, platform: str, now: datetime) -> list[tuple[Limit, int]]:
         """How much of each window is used now (for dry runs)."""
+        return self.usage_of(user_id, platform, self.limits.get(platform, ()), now)
+
+    def usage_of(
+        self, user_id: str, key: str, limits: tuple[Limit, ...], now: datetime
+    ) -> list[tuple[Limit, int]]:
+        """How much of each window of the budget `key` is used now."""
         out: list[tuple[Limit, int]] = []
-        for limit in self.limits.get(platform, ()):
+        for limit in limits:
             resp = self.dynamodb.get_item(
                 TableName=self.table,
-                Key=serialize(self._key(user_id, platform, limit, now)),
+                Key=serialize(self._key(user_id, key, limit, now)),
                 ConsistentRead=True,
             )
             item = deserialize(resp["Item"]) if "Item" in resp else {}
@@ -212,12 +223,14 @@ class BudgetStore:
         return (until, str(item.get("reason", "rate limited"))) if until > now else None
 
 
-def _span(seconds: int) -> str:
+def span(seconds: int) -> str:
     if seconds % 86_400 == 0:
         return "day" if seconds == 86_400 else f"{seconds // 86_400} days"
     if seconds % 3600 == 0:
         return "hour" if seconds == 3600 else f"{seconds // 3600} hours"
-    return "minute" if seconds == 60 else f"{seconds // 60} minutes"
+    if seconds % 60 == 0:
+        return "minute" if seconds == 60 else f"{seconds // 60} minutes"
+    return "second" if seconds == 1 else f"{seconds} seconds"
 
 
 def block_from_headers(

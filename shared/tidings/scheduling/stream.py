@@ -12,22 +12,32 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from tidings.integrations.schedules import IntegrationSync, is_integration_record
 from tidings.scheduling.sync import ScheduleSync, is_post_record
 from tidings.workflows.task_sync import TaskSync, is_task_record
 
 logger = logging.getLogger(__name__)
 
 
-def handle_batch(event: dict[str, Any], sync: ScheduleSync, tasks: TaskSync | None = None) -> dict[str, Any]:
+def handle_batch(
+    event: dict[str, Any],
+    sync: ScheduleSync,
+    tasks: TaskSync | None = None,
+    integrations: IntegrationSync | None = None,
+) -> dict[str, Any]:
     for record in event.get("Records", []):
-        post, task = is_post_record(record), tasks is not None and is_task_record(record)
-        if not post and not task:
+        post = is_post_record(record)
+        task = tasks is not None and is_task_record(record)
+        integration = integrations is not None and is_integration_record(record)
+        if not (post or task or integration):
             continue
         try:
             if post:
                 sync.apply(record)
-            elif tasks is not None:
+            elif task and tasks is not None:
                 tasks.apply(record)
+            elif integrations is not None:
+                integrations.apply(record)
         except Exception:
             sequence = record.get("dynamodb", {}).get("SequenceNumber", "")
             logger.exception("stream record %s failed; it will be retried", sequence)

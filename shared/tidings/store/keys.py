@@ -145,3 +145,32 @@ ALERT_SK_PREFIX = "ALERT#"
 
 def alert_sk(alert_id: str) -> str:
     return f"{ALERT_SK_PREFIX}{alert_id}"
+
+
+INTEGRATION_ENTITY = "Integration"
+INTEGRATION_SK_PREFIX = "INTEGRATION#"
+METRICS_ENTITY = "IntegrationMetrics"
+SYNCED_ENTITY = "SyncedRecord"
+
+
+def integration_sk(integration_id: str) -> str:
+    return f"{INTEGRATION_SK_PREFIX}{integration_id}"
+
+
+def metrics_prefix(integration_id: str) -> str:
+    return f"INTEGRATION_METRICS#{integration_id}#"
+
+
+def metrics_sk(integration_id: str, hour_iso: str) -> str:
+    return f"{metrics_prefix(integration_id)}{hour_iso}"
+
+
+def synced_sk(integration_id: str, kind: str, key: str) -> str:
+    return f"SYNCED#{integration_id}#{kind}#{key}"
+
+
+def sync_schedule_name(user_id: str, integration_id: str) -> str:
+    """Scheduler names are at most 64 of [0-9A-Za-z-_.]: a digest keeps user and integration apart."""
+    import hashlib
+
+    return "sync-" + hashlib.sha256(f"{user_id}|{integration_id}".encode()).hexdigest()[:40]

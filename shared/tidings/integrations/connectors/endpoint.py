@@ -1,0 +1,91 @@
+"""The `webhook` integration: an endpoint of the user's own (a CRM bridge, a Zapier hook) that
+Tidings posts to. The check sends a signed `integration.ping` (the same Tidings-Signature scheme as
+outgoing webhooks, with the integration's `signingSecret` when it has one) and expects a 2xx answer.
+The URL must be https and resolve to public addresses only (tidings.netguard)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+
+import httpx
+
+from tidings.clock import DEFAULT_CLOCK, Clock, iso_ms
+from tidings.integrations.connectors.base import (
+    CallObserver,
+    CallRecord,
+    CheckResult,
+    ConnectorCredentials,
+    ConnectorError,
+    SyncResult,
+)
+from tidings.netguard import Resolver, outbound_url_problem
+from tidings.webhooks.signing import EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
+
+
+class EndpointConnector:
+    type = "webhook"
+    provider = "https"
+    required_settings: tuple[str, ...] = ("url",)
+    required_secrets: tuple[str, ...] = ()
+    optional_secrets: tuple[str, ...] = ("signingSecret",)
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        allow_private: bool,
+        clock: Clock = DEFAULT_CLOCK,
+        resolve: Resolver | None = None,
+    ) -> None:
+        self.http = http
+        self.allow_private = allow_private
+        self.clock = clock
+        self.resolve = resolve
+
+    def check(self, creds: ConnectorCredentials, observe: CallObserver) -> CheckResult:
+        url = creds.settings.get("url", "").strip()
+        refused = outbound_url_problem(url, allow_private=self.allow_private, resolve=self.resolve)
+        if refused is not None:
+            code = "unreachable" if refused[0] == "host_not_found" else "invalid_settings"
+            raise ConnectorError(code, refused[1])
+        now = self.clock.now()
+        body = json.dumps(
+            {"type": "integration.ping", "createdAt": iso_ms(now)}, separators=(",", ":")
+        ).encode()
+        headers = {"Content-Type": "application/json", EVENT_TYPE_HEADER: "integration.ping"}
+        secret = creds.secrets.get("signingSecret")
+        if secret:
+            headers[SIGNATURE_HEADER] = signature_header(secret, int(now.timestamp()), body)
+        started = time.monotonic()
+        try:
+            response = self.http.post(url, content=body, headers=headers, follow_redirects=False)
+        except httpx.HTTPError as exc:
+            observe(CallRecord("ping", None, _ms(started), False))
+            raise ConnectorError(
+                "unreachable", f"the endpoint could not be reached ({type(exc).__name__})"
+            ) from None
+        ok = 200 <= response.status_code < 300
+        observe(CallRecord("ping", response.status_code, _ms(started), ok))
+        if not ok:
+            code = "auth_failed" if response.status_code in (401, 403) else "unreachable"
+            if response.status_code == 429:
+                code = "rate_limited"
+            raise ConnectorError(
+                code, f"the endpoint answered {response.status_code}", status=response.status_code
+            )
+        return CheckResult(account_label=url, detail=f"the endpoint answered {response.status_code}")
+
+    def sync(
+        self,
+        creds: ConnectorCredentials,
+        since: datetime | None,
+        observe: CallObserver,
+        max_records: int = 10_000,
+    ) -> SyncResult:
+        raise ConnectorError("invalid_settings", "a webhook integration has nothing to sync")
+
+
+def _ms(started: float) -> float:
+    return (time.monotonic() - started) * 1000

@@ -1,0 +1,58 @@
+"""Keeps one recurring EventBridge Scheduler schedule per integration whose periodic sync is on, from
+the table's stream: created when sync starts, replaced when the frequency changes, deleted when sync
+stops, the integration is disconnected or deleted. Idempotent, like the post and task schedules."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from tidings.integrations.store import Integration, Status, from_item
+from tidings.store.dynamo import deserialize
+from tidings.store.keys import INTEGRATION_ENTITY
+
+
+class IntegrationSchedules(Protocol):
+    def upsert(self, integration: Integration) -> None: ...
+    def delete(self, user_id: str, integration_id: str) -> None: ...
+
+
+def _image(record: dict[str, Any], name: str) -> Integration | None:
+    raw = record.get("dynamodb", {}).get(name)
+    if not raw:
+        return None
+    item = deserialize(raw)
+    return from_item(item) if item.get("EntityType") == INTEGRATION_ENTITY else None
+
+
+def is_integration_record(record: dict[str, Any]) -> bool:
+    images = record.get("dynamodb", {})
+    return any(
+        images.get(n, {}).get("EntityType", {}).get("S") == INTEGRATION_ENTITY
+        for n in ("NewImage", "OldImage")
+    )
+
+
+def wants_schedule(integration: Integration | None) -> bool:
+    return integration is not None and integration.sync_enabled and integration.status != Status.DISCONNECTED
+
+
+class IntegrationSync:
+    def __init__(self, schedules: IntegrationSchedules) -> None:
+        self.schedules = schedules
+
+    def apply(self, record: dict[str, Any]) -> str | None:
+        old, new = _image(record, "OldImage"), _image(record, "NewImage")
+        if wants_schedule(new):
+            assert new is not None
+            if (
+                wants_schedule(old)
+                and old is not None
+                and old.sync_frequency_minutes == new.sync_frequency_minutes
+            ):
+                return None
+            self.schedules.upsert(new)
+            return "upsert"
+        if wants_schedule(old) and old is not None:
+            self.schedules.delete(old.user_id, old.integration_id)
+            return "delete"
+        return None

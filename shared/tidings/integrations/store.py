@@ -1,0 +1,257 @@
+"""Integrations in the table: `USER#<id> / INTEGRATION#<integrationId>`.
+
+An integration holds its type and provider, settings that are not secret (a GA4 property id, a
+page id), a masked hint of its secret, its sync frequency and whether periodic sync is on, and the
+outcome of its last test and sync. Secrets are sealed by the credential vault (bound to the user and
+the integration). Social media integrations keep their tokens in the connected account
+(`tidings.accounts`), so publishing and the integration manager share one credential store; their
+id is `social-<platform>` (a user has one account per platform).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tidings.clock import iso_ms, parse_iso
+from tidings.errors import Conflict, NotFound
+from tidings.integrations.credentials import SealedSecret
+from tidings.store import keys
+from tidings.store.dynamo import (
+    deserialize,
+    dynamodb_client,
+    is_conditional_failure,
+    query_prefix,
+    serialize,
+    serialize_value,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+TYPES = ("social_media", "analytics", "crm", "ai", "webhook")
+SOCIAL_PREFIX = "social-"
+
+
+class Status:
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    ERROR = "error"  # the last test or sync failed on the credentials
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The last test or sync: when, whether it worked, and what came of it."""
+
+    at: datetime
+    ok: bool
+    error_code: str | None = None
+    error: str | None = None
+    latency_ms: int | None = None
+    records: int | None = None
+    complete: bool | None = None
+
+    def to_item(self) -> dict[str, Any]:
+        return {
+            "at": iso_ms(self.at),
+            "ok": self.ok,
+            "error_code": self.error_code,
+            "error": self.error,
+            "latency_ms": self.latency_ms,
+            "records": self.records,
+            "complete": self.complete,
+        }
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any] | None) -> Outcome | None:
+        if not item:
+            return None
+        return cls(
+            at=parse_iso(item["at"]),
+            ok=bool(item["ok"]),
+            error_code=item.get("error_code"),
+            error=item.get("error"),
+            latency_ms=int(item["latency_ms"]) if item.get("latency_ms") is not None else None,
+            records=int(item["records"]) if item.get("records") is not None else None,
+            complete=item.get("complete"),
+        )
+
+
+@dataclass(frozen=True)
+class Integration:
+    user_id: str
+    integration_id: str
+    name: str
+    type: str
+    provider: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    settings: dict[str, str] = field(default_factory=dict)
+    secret_hint: str | None = None
+    expires_at: datetime | None = None
+    sync_frequency_minutes: int = 60
+    sync_enabled: bool = False
+    alert_email: str | None = None
+    last_test: Outcome | None = None
+    last_sync: Outcome | None = None
+    last_successful_sync_at: datetime | None = None
+    cursor: str | None = None
+    revision: int = 1
+
+    @property
+    def social(self) -> bool:
+        return self.type == "social_media"
+
+
+def social_id(platform: str) -> str:
+    return f"{SOCIAL_PREFIX}{platform}"
+
+
+def to_item(i: Integration) -> dict[str, Any]:
+    return {
+        "PK": keys.user_pk(i.user_id),
+        "SK": keys.integration_sk(i.integration_id),
+        "EntityType": keys.INTEGRATION_ENTITY,
+        "user_id": i.user_id,
+        "integration_id": i.integration_id,
+        "name": i.name,
+        "type": i.type,
+        "provider": i.provider,
+        "status": i.status,
+        "created_at": iso_ms(i.created_at),
+        "updated_at": iso_ms(i.updated_at),
+        "settings": dict(i.settings),
+        "secret_hint": i.secret_hint,
+        "expires_at": iso_ms(i.expires_at) if i.expires_at else None,
+        "sync_frequency_minutes": i.sync_frequency_minutes,
+        "sync_enabled": i.sync_enabled,
+        "alert_email": i.alert_email,
+        "last_test": i.last_test.to_item() if i.last_test else None,
+        "last_sync": i.last_sync.to_item() if i.last_sync else None,
+        "last_successful_sync_at": iso_ms(i.last_successful_sync_at) if i.last_successful_sync_at else None,
+        "cursor": i.cursor,
+        "revision": i.revision,
+    }
+
+
+def from_item(item: dict[str, Any]) -> Integration:
+    def when(name: str) -> datetime | None:
+        return parse_iso(item[name]) if item.get(name) else None
+
+    return Integration(
+        user_id=item["user_id"],
+        integration_id=item["integration_id"],
+        name=item["name"],
+        type=item["type"],
+        provider=item["provider"],
+        status=item["status"],
+        created_at=parse_iso(item["created_at"]),
+        updated_at=parse_iso(item["updated_at"]),
+        settings={str(k): str(v) for k, v in (item.get("settings") or {}).items()},
+        secret_hint=item.get("secret_hint"),
+        expires_at=when("expires_at"),
+        sync_frequency_minutes=int(item.get("sync_frequency_minutes", 60)),
+        sync_enabled=bool(item.get("sync_enabled", False)),
+        alert_email=item.get("alert_email"),
+        last_test=Outcome.from_item(item.get("last_test")),
+        last_sync=Outcome.from_item(item.get("last_sync")),
+        last_successful_sync_at=when("last_successful_sync_at"),
+        cursor=item.get("cursor"),
+        revision=int(item.get("revision", 1)),
+    )
+
+
+class IntegrationRepository:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table = table_name
+        self.client = client or dynamodb_client()
+
+    def _key(self, user_id: str, integration_id: str) -> dict[str, Any]:
+        return serialize({"PK": keys.user_pk(user_id), "SK": keys.integration_sk(integration_id)})
+
+    def item(self, user_id: str, integration_id: str) -> dict[str, Any] | None:
+        resp = self.client.get_item(
+            TableName=self.table, Key=self._key(user_id, integration_id), ConsistentRead=True
+        )
+        return deserialize(resp["Item"]) if "Item" in resp else None
+
+    def get(self, user_id: str, integration_id: str) -> Integration | None:
+        item = self.item(user_id, integration_id)
+        return from_item(item) if item else None
+
+    def require(self, user_id: str, integration_id: str) -> Integration:
+        found = self.get(user_id, integration_id)
+        if found is None:
+            raise NotFound(
+                "no such integration", {"integrationId": integration_id}, code="integration_not_found"
+            )
+        return found
+
+    def sealed(self, user_id: str, integration_id: str) -> SealedSecret | None:
+        item = self.item(user_id, integration_id)
+        if item is None or "cred_wrapped_key" not in item:
+            return None
+        return SealedSecret.from_item(item)
+
+    def for_user(self, user_id: str) -> list[Integration]:
+        items = query_prefix(self.client, self.table, keys.user_pk(user_id), keys.INTEGRATION_SK_PREFIX)
+        return [from_item(item) for item in items]
+
+    def create(
+        self, integration: Integration, sealed: SealedSecret | None, *, replace_existing: bool
+    ) -> None:
+        item = to_item(integration) | (sealed.to_item() if sealed else {})
+        kwargs: dict[str, Any] = {"TableName": self.table, "Item": serialize(item)}
+        if not replace_existing:
+            kwargs["ConditionExpression"] = "attribute_not_exists(PK)"
+        try:
+            self.client.put_item(**kwargs)
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                raise Conflict(
+                    "an integration with that id exists",
+                    {"integrationId": integration.integration_id},
+                    code="integration_exists",
+                ) from exc
+            raise
+
+    def save(self, integration: Integration, sealed: SealedSecret | bool | None = True) -> Integration:
+        """Write `integration` if nobody changed it since it was read (its revision). `sealed`: True
+        keeps the stored secret, None/False drops it, a SealedSecret replaces it."""
+        current = self.item(integration.user_id, integration.integration_id)
+        if current is None:
+            raise NotFound(
+                "no such integration",
+                {"integrationId": integration.integration_id},
+                code="integration_not_found",
+            )
+        updated = replace(integration, revision=integration.revision + 1)
+        item = to_item(updated)
+        if sealed is True:
+            item |= {k: current[k] for k in SealedSecret.ITEM_FIELDS if k in current}
+        elif isinstance(sealed, SealedSecret):
+            item |= sealed.to_item()
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=serialize(item),
+                ConditionExpression="revision = :rev",
+                ExpressionAttributeValues={":rev": serialize_value(integration.revision)},
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                raise Conflict(
+                    "the integration changed meanwhile; read it again and retry",
+                    {"integrationId": integration.integration_id},
+                    code="integration_busy",
+                ) from exc
+            raise
+        return updated
+
+    def delete(self, user_id: str, integration_id: str) -> Integration | None:
+        resp = self.client.delete_item(
+            TableName=self.table, Key=self._key(user_id, integration_id), ReturnValues="ALL_OLD"
+        )
+        return from_item(deserialize(resp["Attributes"])) if "Attributes" in resp else None
