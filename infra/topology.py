@@ -187,10 +187,18 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec(
         name="event_delivery",
-        description="Sends post, workflow and alert events to the users' webhooks, signed, with retries",
-        # reads the stream, writes the delivery log, opens each webhook's sealed signing secret
+        description="Sends post, workflow and alert events to the users' webhooks (signed, with retries) "
+        "and alert e-mails",
+        # reads the stream, writes the delivery log, opens each webhook's sealed signing secret, e-mails
+        # raised alerts through SES
         access=frozenset(
-            {Access.TABLE_STREAM, Access.TABLE_READ, Access.TABLE_WRITE, Access.OPEN_CREDENTIALS}
+            {
+                Access.TABLE_STREAM,
+                Access.TABLE_READ,
+                Access.TABLE_WRITE,
+                Access.OPEN_CREDENTIALS,
+                Access.SEND_EMAIL,
+            }
         ),
         timeout_seconds=120,
     ),

@@ -15,14 +15,7 @@ from constructs import Construct
 from infra.constructs.constants import PERIODIC_MAX_EVENT_AGE, PERIODIC_RETRY_ATTEMPTS, construct_id
 from infra.constructs.queues import dead_letter_queue
 from infra.topology import INTEGRATION_SYNC, TASK_RUNNER, PeriodicSchedule
-
-
-def rate_expression(minutes: int) -> str:
-    """Scheduler's rate syntax wants the singular unit for 1 (EventBridge Scheduler User Guide,
-    "Schedule types": rate(value unit))."""
-    if minutes < 1:
-        raise ValueError("a periodic schedule runs at most once a minute")
-    return f"rate({minutes} minute{'' if minutes == 1 else 's'})"
+from tidings.aws.schedules import rate_expression
 
 
 def scheduler_principal() -> iam.ServicePrincipal:

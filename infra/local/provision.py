@@ -36,6 +36,7 @@ from infra.topology import (
     WORKFLOW_STATE_MACHINE,
     render_definition,
 )
+from tidings.aws.schedules import rate_expression
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -282,11 +283,10 @@ def provision(endpoints: Endpoints, *, extra_env: Mapping[str, str] | None = Non
     scheduler.create_schedule_group(Name=SCHEDULE_GROUP)
     periodic: dict[str, str] = {}
     for schedule in PERIODIC_SCHEDULES:
-        unit = "minute" if schedule.rate_minutes == 1 else "minutes"
         scheduler.create_schedule(
             Name=schedule.name,
             GroupName=PERIODIC_SCHEDULE_GROUP,
-            ScheduleExpression=f"rate({schedule.rate_minutes} {unit})",
+            ScheduleExpression=rate_expression(schedule.rate_minutes),
             FlexibleTimeWindow={"Mode": "OFF"},
             Target={
                 "Arn": function_arns[schedule.function],

@@ -315,13 +315,20 @@ def webhook_store() -> WebhookStore:
 
 @lru_cache(maxsize=1)
 def webhook_deliverer() -> WebhookDeliverer:
+    import boto3
     import httpx
 
+    from tidings.integrations.alert_mail import AlertMailer
+    from tidings.integrations.alerts import AlertStore
     from tidings.publishing.http import USER_AGENT
+    from tidings.store.dynamo import dynamodb_client
     from tidings.webhooks.delivery import WebhookDeliverer
     from tidings.webhooks.store import DeliveryStore
 
     s = get_settings()
+    mailer = AlertMailer(
+        AlertStore(s.table_name, dynamodb_client()), lambda: boto3.client("sesv2"), s.notification_from_email
+    )
     timeout = s.webhook_timeout_seconds
     http = httpx.Client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -335,6 +342,7 @@ def webhook_deliverer() -> WebhookDeliverer:
         DEFAULT_CLOCK,
         retry_intervals=s.webhook_retry_intervals,
         allow_private=s.allow_private_links,
+        on_record=mailer.handle,
     )
 
 

@@ -54,7 +54,15 @@ EXPECTED_ACTIONS = {
     "publish_task": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE,
     "sweeper": LOGS | XRAY | READ | KEY_READ | START,
     "integration_sync": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE,
-    "event_delivery": LOGS | XRAY | STREAM | STREAM_FAILURES | READ | WRITE | KEY_READ | KEY_WRITE,
+    "event_delivery": LOGS
+    | XRAY
+    | STREAM
+    | STREAM_FAILURES
+    | READ
+    | WRITE
+    | KEY_READ
+    | KEY_WRITE
+    | {"ses:SendEmail"},
     "workflow_step": LOGS
     | XRAY
     | READ

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra.constructs.constants import schedule_group_name, stack_name
-from infra.constructs.scheduling import rate_expression
+from tidings.aws.schedules import rate_expression
 
 
 @pytest.mark.parametrize(

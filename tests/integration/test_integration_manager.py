@@ -491,3 +491,52 @@ def test_no_secret_reaches_views_errors_or_the_audit(world: World, user: str) ->
     for canary in CANARIES:
         assert canary not in views
         assert canary not in audit
+
+
+class StubSes:
+    """Records SendEmail requests; fails the first `failures` of them."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.failures = failures
+
+    def send_email(self, **request: Any) -> dict[str, Any]:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("SES throttled")
+        self.sent.append(request)
+        return {"MessageId": f"m-{len(self.sent)}"}
+
+
+def _alert_record(world: World, user: str, alert_id: str) -> dict[str, Any]:
+    item = world.raw(user, keys.alert_sk(alert_id))
+    return {"dynamodb": {"NewImage": item}}
+
+
+def test_a_raised_alert_is_emailed_once_and_retried_if_ses_fails(world: World, user: str) -> None:
+    from tidings.integrations.alert_mail import AlertMailer
+
+    integration = world.manager.create(
+        user,
+        name="Harbour CRM",
+        kind="crm",
+        provider="hubspot",
+        credentials={"accessToken": HUBSPOT_TOKEN, "expiresAt": (NOW - timedelta(minutes=1)).isoformat()},
+        sync_frequency=None,
+        alert_email="ops@harbour.example",
+    )
+    (alert,) = world.manager.evaluate(integration)
+    record = _alert_record(world, user, alert.alert_id)
+    ses = StubSes(failures=1)
+    mailer = AlertMailer(world.manager.alerts, lambda: ses, "alerts@tidings.example")
+
+    with pytest.raises(RuntimeError):
+        mailer.handle(record)  # the stream retries the record
+    assert mailer.handle(record) is True
+    assert mailer.handle(record) is False  # the same raise, read again
+
+    (sent,) = ses.sent
+    assert sent["Destination"] == {"ToAddresses": ["ops@harbour.example"]}
+    assert "CRITICAL" in sent["Content"]["Simple"]["Subject"]["Data"]
+    assert alert.alert_id in sent["Content"]["Simple"]["Body"]["Text"]["Data"]
+    assert HUBSPOT_TOKEN not in json.dumps(sent)

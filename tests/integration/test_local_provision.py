@@ -9,6 +9,7 @@ import pytest
 from infra.local.lambda_host import physical_name
 from infra.local.provision import LocalStack
 from infra.topology import FUNCTIONS, PERIODIC_SCHEDULES, STATE_MACHINES, STREAM_TRIGGERS, TABLE
+from tidings.aws.schedules import rate_expression
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -60,7 +61,7 @@ def test_periodic_schedules_target_their_functions(local_stack: LocalStack) -> N
 
     for periodic in PERIODIC_SCHEDULES:
         schedule = scheduler.get_schedule(Name=periodic.name, GroupName="default")
-        assert schedule["ScheduleExpression"] == f"rate({periodic.rate_minutes} minutes)"
+        assert schedule["ScheduleExpression"] == rate_expression(periodic.rate_minutes)
         assert schedule["Target"]["Arn"] == local_stack.function_arns[periodic.function]
         assert schedule["Target"]["DeadLetterConfig"]["Arn"] == local_stack.scheduler_dlq.arn
     group = scheduler.get_schedule_group(Name=local_stack.schedule_group)

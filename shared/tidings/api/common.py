@@ -35,6 +35,7 @@ ERRORS: dict[int, OpenAPIResponse] = {
     404: doc("Unknown post or account (or another user's)", ErrorBody),
     409: doc("Conflicts with the queue or the post's state", ErrorBody),
     422: doc("Invalid input", ErrorBody),
+    429: doc("A rate limit is used up; details.retryAfterSeconds says when to try again", ErrorBody),
 }
 
 

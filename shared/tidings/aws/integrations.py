@@ -9,18 +9,9 @@ import json
 from typing import Any
 
 from tidings.aws.clients import SchedulerAdapter
+from tidings.aws.schedules import rate_expression
 from tidings.integrations.store import Integration
 from tidings.store import keys
-
-
-def rate_expression(minutes: int) -> str:
-    if minutes % 1440 == 0:
-        n, unit = minutes // 1440, "day"
-    elif minutes % 60 == 0:
-        n, unit = minutes // 60, "hour"
-    else:
-        n, unit = minutes, "minute"
-    return f"rate({n} {unit}{'s' if n != 1 else ''})"
 
 
 class IntegrationScheduleManager(SchedulerAdapter):

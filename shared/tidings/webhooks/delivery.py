@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -63,6 +63,7 @@ class WebhookDeliverer:
         retry_intervals: list[int],
         allow_private: bool,
         resolve: Resolver | None = None,
+        on_record: Callable[[Mapping[str, Any]], object] | None = None,
     ) -> None:
         self.hooks = hooks
         self.deliveries = deliveries
@@ -71,6 +72,7 @@ class WebhookDeliverer:
         self.retry_intervals = retry_intervals
         self.allow_private = allow_private
         self.resolve = resolve
+        self.on_record = on_record  # e.g. alert e-mails, on the same records
 
     # -- from the stream ------------------------------------------------------------------------
 
@@ -84,6 +86,8 @@ class WebhookDeliverer:
             try:
                 for outgoing in events_from_record(record):
                     created += self.fan_out(outgoing)
+                if self.on_record is not None:
+                    self.on_record(record)
             except Exception:
                 sequence = record.get("dynamodb", {}).get("SequenceNumber", "")
                 logger.exception("stream record %s failed; it will be retried", sequence)

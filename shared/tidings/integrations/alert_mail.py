@@ -1,0 +1,73 @@
+"""E-mail for alerts: when an alert is raised for an integration that names an alert e-mail address,
+one message goes out through Amazon SES (API v2 SendEmail: FromEmailAddress, Destination.ToAddresses,
+Content.Simple; boto3 sesv2 reference) from the `notification_from_email` identity.
+
+It runs on the same stream records as the webhooks. Each raise is claimed on the alert item first
+(`emailed_for = raised_at`), so a record read twice sends one e-mail; if SES refuses, the claim is
+released and the record is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from tidings.integrations.alerts import AlertStore
+from tidings.store import keys
+from tidings.store.dynamo import deserialize, serialize
+from tidings.webhooks.events import EventType, events_from_record
+
+logger = logging.getLogger(__name__)
+
+
+class AlertMailer:
+    def __init__(self, alerts: AlertStore, ses: Callable[[], Any], sender: str) -> None:
+        self.alerts = alerts
+        self.ses = ses
+        self.sender = sender.strip()
+
+    def handle(self, record: Mapping[str, Any]) -> bool:
+        """Send the e-mail a raise in `record` asks for; True when one was sent."""
+        raw = record.get("dynamodb", {}).get("NewImage")
+        if not raw:
+            return False
+        item = deserialize(raw)
+        to = item.get("notify_email")
+        if item.get("EntityType") != keys.ALERT_ENTITY or not to:
+            return False
+        if not any(e.type == EventType.ALERT_RAISED for e in events_from_record(record)):
+            return False
+        if not self.sender:
+            logger.warning("alert e-mail is not configured: set TIDINGS_NOTIFICATION_FROM_EMAIL")
+            return False
+        user_id, alert_id, raised_at = item["user_id"], item["alert_id"], item["raised_at"]
+        if not self.alerts.claim_email(user_id, alert_id, raised_at):
+            return False
+        name = item.get("integration_name") or item.get("integration_id")
+        subject = f"[Tidings {str(item.get('severity', '')).upper()}] {name}: {item.get('kind')}"
+        body = (
+            f"{item.get('message')}\n\nIntegration: {name} ({item.get('integration_id')})\n"
+            f"Severity: {item.get('severity')}\nRaised at: {raised_at}\n\n"
+            f"Resolve it with POST /alerts/{alert_id}/resolve; it also resolves\n"
+            "itself once the condition clears."
+        )
+        try:
+            self.ses().send_email(
+                FromEmailAddress=self.sender,
+                Destination={"ToAddresses": [str(to)]},
+                Content={
+                    "Simple": {
+                        "Subject": {"Data": " ".join(subject.split()), "Charset": "UTF-8"},
+                        "Body": {"Text": {"Data": body, "Charset": "UTF-8"}},
+                    }
+                },
+            )
+        except Exception:
+            self.alerts.client.update_item(
+                TableName=self.alerts.table,
+                Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.alert_sk(alert_id)}),
+                UpdateExpression="REMOVE emailed_for",
+            )
+            raise
+        return True
