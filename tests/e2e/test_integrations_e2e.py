@@ -182,3 +182,207 @@ def test_malformed_json_gets_400(stack: DevStack) -> None:
     )
     assert resp.status_code == 400
     assert resp.json()["code"] == "malformed_json"
+
+
+# -- integrations ---------------------------------------------------------------------------------
+
+HUBSPOT_TOKEN = "pat-na1-canary-e2e-5d2c-hubspot"
+PORTAL = "7300123"
+
+
+def _vendors(stack: DevStack) -> str:
+    return str(stack.stack_info()["urls"]["fakeVendors"])
+
+
+def _hubspot_ready(stack: DevStack, contacts: int = 0) -> None:
+    import httpx
+
+    base = _vendors(stack)
+    account = {"provider": "hubspot", "token": HUBSPOT_TOKEN, "portalId": PORTAL}
+    assert httpx.post(f"{base}/_vendors/accounts", json=account).status_code == 201
+    if contacts:
+        start = datetime.now(UTC) - timedelta(days=2)
+        rows = [
+            {
+                "firstName": f"Lin{i}",
+                "lastName": "Ng",
+                "email": f"lin{i}@harbour.example",
+                "updatedAt": (start + timedelta(minutes=i)).isoformat(),
+            }
+            for i in range(contacts)
+        ]
+        httpx.delete(f"{base}/_vendors/contacts", params={"provider": "hubspot"})
+        resp = httpx.post(f"{base}/_vendors/contacts", json={"provider": "hubspot", "contacts": rows})
+        assert resp.status_code == 201
+
+
+def _create_hubspot(stack: DevStack, token: str, **credentials: Any) -> dict[str, Any]:
+    body = {
+        "name": "Harbour CRM",
+        "type": "crm",
+        "platform": "hubspot",
+        "credentials": {"accessToken": HUBSPOT_TOKEN, **credentials},
+        "syncFrequency": "15m",
+    }
+    resp = stack.post("/integrations", token, body)
+    assert resp.status_code == 201, resp.text
+    return dict(resp.json())
+
+
+def test_an_integration_is_tested_synced_measured_and_scheduled(stack: DevStack) -> None:
+    _hubspot_ready(stack, contacts=25)
+    token = stack.token("agent-crm")
+    created = _create_hubspot(stack, token)
+    path = f"/integrations/{created['integrationId']}"
+    assert HUBSPOT_TOKEN not in json.dumps(created)
+    assert created["secretHint"].endswith(HUBSPOT_TOKEN[-4:])
+
+    test = stack.post(f"{path}/test", token, None).json()
+    assert test["ok"] is True, test
+    assert PORTAL in test["accountLabel"]
+    sync = stack.post(f"{path}/sync", token, None).json()
+    assert (sync["ok"], sync["records"], sync["complete"]) == (True, 25, True)
+
+    health = stack.get(f"{path}/health", token).json()
+    assert health["status"] == "healthy"
+    assert {p["name"] for p in health["parts"]} == {"errorRate", "latency", "tokenExpiry", "syncFreshness"}
+    metrics = stack.get(f"{path}/metrics?timeframe=24h", token).json()
+    assert metrics["totals"]["requests"] >= 2
+    assert len(metrics["points"]) == 24
+    limit = stack.get(f"{path}/rate-limit?operation=api", token).json()
+    assert limit["allowed"] is True
+    assert {w["window"] for w in limit["windows"]} == {"burst", "minute", "hour", "day"}
+
+    started = stack.post(f"{path}/sync/start", token, None).json()
+    assert started["syncEnabled"] is True
+    _wait_for(lambda: any(s.startswith("sync-") for s in _schedules(stack)))  # kept by the stream
+    stopped = stack.post(f"{path}/sync/stop", token, None).json()
+    assert stopped["syncEnabled"] is False
+    _wait_for(lambda: not any(s.startswith("sync-") for s in _schedules(stack)))
+
+    assert stack.delete(path, token).status_code == 200
+    assert stack.get(path, token).status_code == 404
+    assert HUBSPOT_TOKEN not in "\n".join(stack.output)  # never in the stack's logs
+
+
+def _schedules(stack: DevStack) -> list[str]:
+    import boto3
+
+    env = stack.stack_info()["env"]
+    client = boto3.client(
+        "scheduler",
+        endpoint_url=env["AWS_ENDPOINT_URL_SCHEDULER"],
+        region_name=env["TIDINGS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    return [s["Name"] for s in client.list_schedules(GroupName=env["TIDINGS_SCHEDULE_GROUP"])["Schedules"]]
+
+
+def test_an_expired_token_raises_an_alert_delivered_to_webhooks_and_resolved(
+    stack: DevStack, receiver: Receiver
+) -> None:
+    _hubspot_ready(stack)
+    token = stack.token("agent-alerts")
+    _register(stack, token, receiver.url, ["alert.raised", "alert.resolved"])
+    expired = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    created = _create_hubspot(stack, token, expiresAt=expired)
+
+    stack.post(f"/integrations/{created['integrationId']}/test", token, None)
+    _wait_for(lambda: receiver.bodies)
+    raised = json.loads(receiver.bodies[0])
+    assert raised["type"] == "alert.raised"
+    assert raised["data"]["kind"] == "token_expired"
+    assert raised["data"]["severity"] == "critical"
+    (alert,) = stack.get("/alerts?status=open", token).json()["alerts"]
+    assert alert["alertId"] == raised["data"]["alertId"]
+
+    resolved = stack.post(f"/alerts/{alert['alertId']}/resolve", token, None)
+    assert resolved.status_code == 200
+    assert resolved.json()["status"] == "resolved"
+    _wait_for(lambda: len(receiver.bodies) >= 2)
+    assert json.loads(receiver.bodies[1])["type"] == "alert.resolved"
+    assert stack.get("/alerts?status=open", token).json()["alerts"] == []
+
+
+def test_connected_accounts_are_social_media_integrations(stack: DevStack) -> None:
+    _, token = stack.connected_user()
+    listed = stack.get("/integrations", token).json()["integrations"]
+    assert {i["integrationId"] for i in listed} >= {"social-facebook", "social-twitter", "social-linkedin"}
+    assert all(i["type"] == "social_media" for i in listed)
+
+    test = stack.post("/integrations/social-facebook/test", token, None).json()
+    assert test["ok"] is True, test
+    publish = stack.get("/integrations/social-twitter/rate-limit?operation=publish", token).json()
+    assert publish["allowed"] is True
+    assert publish["source"] == "documented"
+
+
+def test_another_users_integration_and_alerts_answer_404(stack: DevStack) -> None:
+    _hubspot_ready(stack)
+    owner, intruder = stack.token("agent-int-owner"), stack.token("agent-int-intruder")
+    path = f"/integrations/{_create_hubspot(stack, owner)['integrationId']}"
+    calls = [
+        stack.get(path, intruder),
+        stack.patch(path, intruder, {"name": "mine"}),
+        stack.delete(path, intruder),
+        stack.post(f"{path}/test", intruder, None),
+        stack.post(f"{path}/sync", intruder, None),
+        stack.post(f"{path}/sync/start", intruder, None),
+        stack.post(f"{path}/disconnect", intruder, None),
+        stack.get(f"{path}/health", intruder),
+        stack.get(f"{path}/metrics", intruder),
+        stack.get(f"{path}/rate-limit", intruder),
+        stack.post("/alerts/alr_0123456789abcdef0123/resolve", intruder, None),
+    ]
+    for resp in calls:
+        assert resp.status_code == 404, resp.text
+    assert stack.get(path, owner).json()["name"] == "Harbour CRM"
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"name": "x", "type": "spreadsheet", "platform": "hubspot", "credentials": {}}, "unknown_type"),
+        ({"name": "x", "type": "crm", "platform": "salesforce", "credentials": {}}, "unsupported_platform"),
+        ({"name": "x", "type": "crm", "platform": "hubspot", "credentials": {}}, "invalid_credentials"),
+        (
+            {
+                "name": "x",
+                "type": "crm",
+                "platform": "hubspot",
+                "credentials": {"accessToken": "t" * 20},
+                "syncFrequency": "99x",
+            },
+            "invalid_sync_frequency",
+        ),
+        (
+            {
+                "name": "x",
+                "type": "crm",
+                "platform": "hubspot",
+                "credentials": {"accessToken": "t" * 20},
+                "alertEmail": "not-an-address",
+            },
+            "validation_error",
+        ),
+        ({"name": "", "type": "crm", "platform": "hubspot", "credentials": {}}, "validation_error"),
+    ],
+)
+def test_bad_integrations_get_a_4xx_and_create_nothing(
+    stack: DevStack, body: dict[str, Any], code: str
+) -> None:
+    token = stack.token("agent-int-bad")
+    resp = stack.post("/integrations", token, body)
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["code"] == code
+    assert stack.get("/integrations", token).json()["integrations"] == []
+
+
+def test_bad_queries_get_422(stack: DevStack) -> None:
+    _hubspot_ready(stack)
+    token = stack.token("agent-int-query")
+    path = f"/integrations/{_create_hubspot(stack, token)['integrationId']}"
+    assert stack.get(f"{path}/metrics?timeframe=1y", token).json()["code"] == "invalid_timeframe"
+    assert stack.get(f"{path}/rate-limit?operation=publish", token).json()["code"] == "unknown_operation"
+    assert stack.get("/alerts?status=maybe", token).json()["code"] == "invalid_status"

@@ -15,7 +15,7 @@ from typing import Any
 
 from tidings.integrations.alerts import AlertStore
 from tidings.store import keys
-from tidings.store.dynamo import deserialize, serialize
+from tidings.store.dynamo import deserialize_stream_image, serialize
 from tidings.webhooks.events import EventType, events_from_record
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class AlertMailer:
         raw = record.get("dynamodb", {}).get("NewImage")
         if not raw:
             return False
-        item = deserialize(raw)
+        item = deserialize_stream_image(raw)
         to = item.get("notify_email")
         if item.get("EntityType") != keys.ALERT_ENTITY or not to:
             return False

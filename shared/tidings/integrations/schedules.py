@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from tidings.integrations.store import Integration, Status, from_item
-from tidings.store.dynamo import deserialize
+from tidings.store.dynamo import deserialize_stream_image
 from tidings.store.keys import INTEGRATION_ENTITY
 
 
@@ -20,7 +20,7 @@ def _image(record: dict[str, Any], name: str) -> Integration | None:
     raw = record.get("dynamodb", {}).get(name)
     if not raw:
         return None
-    item = deserialize(raw)
+    item = deserialize_stream_image(raw)
     return from_item(item) if item.get("EntityType") == INTEGRATION_ENTITY else None
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from tidings.aws.publishing import PostScheduleManager, PublishStarter, schedule_time
 from tidings.clock import Clock
 from tidings.models.posts import PostStatus, ScheduledPost
-from tidings.store.dynamo import deserialize
+from tidings.store.dynamo import deserialize_stream_image
 from tidings.store.keys import POST_ENTITY
 from tidings.store.posts import PostRepository, post_from_item
 
@@ -53,7 +53,7 @@ def _image(record: dict[str, Any], name: str) -> ScheduledPost | None:
     raw = record.get("dynamodb", {}).get(name)
     if not raw:
         return None
-    item = deserialize(raw)
+    item = deserialize_stream_image(raw)
     if item.get("EntityType") != POST_ENTITY:
         return None
     return post_from_item(item)

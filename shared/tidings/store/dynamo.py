@@ -49,6 +49,25 @@ def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
 
 
+def deserialize_stream_image(image: Mapping[str, Any]) -> dict[str, Any]:
+    """An item from a Lambda stream record's image: binary attributes arrive there base64-encoded
+    (Lambda delivers the record as JSON), so they are decoded before the usual deserialisation."""
+    return deserialize({k: _binary_from_json(v) for k, v in image.items()})
+
+
+def _binary_from_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        if isinstance(value.get("B"), str):
+            return {"B": base64.b64decode(value["B"])}
+        if isinstance(value.get("BS"), list):
+            return {"BS": [base64.b64decode(v) if isinstance(v, str) else v for v in value["BS"]]}
+        if isinstance(value.get("M"), dict):
+            return {"M": {k: _binary_from_json(v) for k, v in value["M"].items()}}
+        if isinstance(value.get("L"), list):
+            return {"L": [_binary_from_json(v) for v in value["L"]]}
+    return value
+
+
 def encode_token(key: Mapping[str, Any] | None) -> str | None:
     if not key:
         return None

@@ -18,7 +18,7 @@ from tidings.clock import iso_ms
 from tidings.models.posts import PlatformStatus, PostStatus
 from tidings.models.workflows import StepStatus, WorkflowStatus
 from tidings.store import keys
-from tidings.store.dynamo import deserialize
+from tidings.store.dynamo import deserialize_stream_image
 from tidings.store.posts import post_from_item
 
 PREVIEW_CHARS = 280
@@ -64,7 +64,7 @@ def event_id(event_type: EventType, user_id: str, occurrence: str) -> str:
 
 def _image(record: Mapping[str, Any], name: str) -> dict[str, Any] | None:
     raw = record.get("dynamodb", {}).get(name)
-    return deserialize(raw) if raw else None
+    return deserialize_stream_image(raw) if raw else None
 
 
 def is_event_source(record: Mapping[str, Any]) -> bool:

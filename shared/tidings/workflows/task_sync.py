@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from tidings.models.tasks import Task, TaskStatus
-from tidings.store.dynamo import deserialize
+from tidings.store.dynamo import deserialize_stream_image
 from tidings.store.keys import TASK_ENTITY
 from tidings.store.tasks import task_from_item
 
@@ -20,7 +20,7 @@ def _image(record: dict[str, Any], name: str) -> Task | None:
     raw = record.get("dynamodb", {}).get(name)
     if not raw:
         return None
-    item = deserialize(raw)
+    item = deserialize_stream_image(raw)
     return task_from_item(item) if item.get("EntityType") == TASK_ENTITY else None
 
 
