@@ -7,8 +7,8 @@
     tidings invoke FUNCTION EVENT_FILE [--state-dir .tidings]
 
 `tidings dev` prints, each on a line of its own, `API: <url>`, `API docs: <url>/docs`,
-`fake platforms: <url>`, `token (demo-agent): <jwt>`, a curl command scheduling a post, and
-finally `ready`. Ctrl-C (or SIGTERM) stops everything it started.
+`fake platforms: <url>`, `fake CRMs and analytics: <url>`, `token (demo-agent): <jwt>`, a curl
+command scheduling a post, and finally `ready`. Ctrl-C (or SIGTERM) stops everything it started.
 
 Environment: TIDINGS_LOCAL_SWEEP_INTERVAL (seconds) is the default of --sweep-interval; every
 other TIDINGS_* variable (e.g. TIDINGS_RETRY_INTERVALS=1,2,4) reaches the handlers as is.
@@ -171,6 +171,7 @@ def _dev(args: argparse.Namespace) -> int:
         _say(f"API: {runtime.urls.api}")
         _say(f"API docs: {runtime.urls.docs}")
         _say(f"fake platforms: {runtime.urls.fake_platforms}")
+        _say(f"fake CRMs and analytics: {runtime.urls.fake_vendors}")
         _say(f"token (demo-agent): {runtime.token}")
         _say("Schedule a post one minute from now:")
         _say(curl_command(runtime.urls.api, runtime.token))

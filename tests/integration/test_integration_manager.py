@@ -540,3 +540,21 @@ def test_a_raised_alert_is_emailed_once_and_retried_if_ses_fails(world: World, u
     assert "CRITICAL" in sent["Content"]["Simple"]["Subject"]["Data"]
     assert alert.alert_id in sent["Content"]["Simple"]["Body"]["Text"]["Data"]
     assert HUBSPOT_TOKEN not in json.dumps(sent)
+
+
+def test_a_periodic_run_syncs_only_while_sync_is_on(world: World, user: str) -> None:
+    from tidings.integrations.sync_run import run_periodic_sync
+
+    _seed_contacts(world, 3, NOW - timedelta(hours=5))
+    integration = _hubspot(world, user)
+    event = {"userId": user, "integrationId": integration.integration_id}
+
+    assert run_periodic_sync(world.manager, event) == {"status": "skipped", "reason": "sync is off"}
+    world.manager.set_sync(user, integration.integration_id, True)
+    assert run_periodic_sync(world.manager, event) == {
+        "status": "synced",
+        "records": 3,
+        "complete": True,
+        "error": None,
+    }
+    assert run_periodic_sync(world.manager, {"userId": user})["status"] == "ignored"

@@ -39,6 +39,11 @@ API_EXPECTED = {
     "meta_webhook_unsigned": 401,  # no signature (and no app secret here): nothing is stored
     "create_webhook_plain_http": 422,  # webhooks must be https (outside the local runtime)
     "list_webhooks": 200,
+    "list_integrations": 200,
+    "create_integration_unknown_type": 422,
+    "integration_health_unknown": 404,
+    "integration_rate_limit": 404,  # the sample user has no Facebook account in this stack
+    "list_alerts": 200,
 }
 
 
@@ -49,7 +54,14 @@ def load(function: str, name: str) -> dict[str, Any]:
 def test_every_sample_event_is_covered() -> None:
     api = {p.stem for p in (EVENTS / "scheduling_api").glob("*.json")}
     assert api == set(API_EXPECTED) | {"publish_now"}
-    for function in ("schedule_sync", "publish_task", "sweeper", "workflow_step", "event_delivery"):
+    for function in (
+        "schedule_sync",
+        "publish_task",
+        "sweeper",
+        "workflow_step",
+        "event_delivery",
+        "integration_sync",
+    ):
         assert list((EVENTS / function).glob("*.json")), function
 
 
@@ -154,3 +166,9 @@ def test_event_delivery_samples(lambda_host: LambdaHost, local_aws_env: dict[str
     retries = lambda_host.invoke("event_delivery", load("event_delivery", "retry_pass"))
     assert not retries.errored
     assert set(retries.payload) == {"due", "delivered", "retrying", "failed"}
+
+
+def test_integration_sync_sample(lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:
+    # no such integration here: a schedule that outlived its integration does nothing
+    result = lambda_host.invoke("integration_sync", load("integration_sync", "periodic_sync"))
+    assert result.payload == {"status": "skipped", "reason": "sync is off"}
