@@ -149,10 +149,12 @@ def whatsapp_client() -> WhatsAppClient:
 def publish_step() -> PublishStep:
     from concurrent.futures import ThreadPoolExecutor
 
+    from tidings.integrations.metrics import MetricsStore
     from tidings.platforms import Platform
     from tidings.publishing.base import PlatformClient
     from tidings.publishing.clients import build_client
     from tidings.publishing.step import PublishStep
+    from tidings.store.dynamo import dynamodb_client
     from tidings.store.ledger import PublishLedger
 
     s = get_settings()
@@ -174,6 +176,7 @@ def publish_step() -> PublishStep:
         clock=DEFAULT_CLOCK,
         pool=ThreadPoolExecutor(max_workers=32, thread_name_prefix="publish"),
         budgets=budget_store() if s.rate_budgets else None,
+        metrics=MetricsStore(s.table_name, dynamodb_client()),
     )
 
 

@@ -87,6 +87,11 @@ def test_a_published_post_is_delivered_signed_and_logged(stack: DevStack, receiv
     assert [w["webhookId"] for w in listed] == [hook["webhookId"]]
     assert "secret" not in listed[0]
     assert hook["secret"] not in json.dumps(listed)
+    assert hook["secret"] not in "\n".join(stack.output)
+    # the publisher's calls count toward the account's integration health
+    metrics = stack.get("/integrations/social-facebook/metrics?timeframe=24h", token).json()
+    assert metrics["totals"]["requests"] >= 1
+    assert metrics["totals"]["errors"] == 0
 
 
 def test_a_failed_delivery_is_retried_until_the_receiver_takes_it(stack: DevStack) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from tidings.clock import Clock, iso_ms, parse_iso
 from tidings.config import Settings
+from tidings.integrations.connectors.base import CallRecord
 from tidings.models.posts import (
     ErrorKind,
     PlatformError,
@@ -41,6 +42,8 @@ from tidings.store.posts import PostRepository, StaleWrite
 
 if TYPE_CHECKING:
     import httpx
+
+    from tidings.integrations.metrics import MetricsStore
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +94,11 @@ class PublishStep:
         clock: Clock,
         pool: ThreadPoolExecutor | None = None,
         budgets: BudgetStore | None = None,
+        metrics: MetricsStore | None = None,
     ) -> None:
         self.budgets = budgets
+        # each platform call's status and latency, for the health of the account's integration
+        self.metrics = metrics
         self.settings = settings
         self.posts = posts
         self.ledger = ledger
@@ -208,6 +214,16 @@ class PublishStep:
         if block is not None:
             self._hold(user_id, platform, (block[0] - now).total_seconds(), block[1])
 
+    def _measure(self, user_id: str, platform: Platform, calls: list[CallRecord]) -> None:
+        """Count the platform's answers for the account's integration (`social-<platform>`); a failure
+        here never touches publishing."""
+        if self.metrics is None or not calls:
+            return
+        try:
+            self.metrics.record(user_id, f"social-{platform}", calls, self.clock.now())
+        except Exception:
+            logger.exception("could not record %s call metrics", platform)
+
     def _hold(self, user_id: str, platform: Platform, seconds: float, reason: str) -> None:
         """Every later send of the account on `platform` waits `seconds` (a platform said so: a 429,
         a usage header, Instagram's publishing limit, YouTube's daily quota, TikTok's post cap)."""
@@ -263,8 +279,14 @@ class PublishStep:
         raises (a bug, an AWS error) is retried later, with the ledger as it is."""
 
         def guarded(platform: Platform) -> _T | Outcome:
+            calls: list[CallRecord] = []
+
+            def watch(response: httpx.Response) -> None:
+                self._observe(post.user_id, platform, response)
+                calls.append(_call_record(platform, response))
+
             try:
-                with observing(lambda response: self._observe(post.user_id, platform, response)):
+                with observing(watch):
                     return step(post, platform)
             except Exception as exc:
                 logger.exception("publishing post %s to %s failed unexpectedly", post.post_id, platform)
@@ -274,6 +296,8 @@ class PublishStep:
                         kind=ErrorKind.RETRYABLE, code="internal_error", message=type(exc).__name__
                     ),
                 )
+            finally:
+                self._measure(post.user_id, platform, calls)
 
         if len(platforms) <= 1 or self.pool is None:
             return {p: guarded(p) for p in platforms}
@@ -525,3 +549,12 @@ def _published(entry: LedgerEntry) -> Outcome:
 
 
 __all__ = ["Outcome", "PublishStep", "iso_ms"]
+
+
+def _call_record(platform: Platform, response: httpx.Response) -> CallRecord:
+    try:
+        latency = response.elapsed.total_seconds() * 1000
+    except RuntimeError:  # a streamed answer not read to the end has no elapsed time
+        latency = 0.0
+    status = response.status_code
+    return CallRecord(f"{platform}.{response.request.method.lower()}", status, latency, status < 400)
