@@ -70,7 +70,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import email.policy
 import hashlib
 import html
@@ -78,8 +77,6 @@ import itertools
 import json
 import random
 import re
-import signal
-import socket
 import sys
 import threading
 import time
@@ -90,10 +87,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.parser import BytesParser
 from enum import StrEnum
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode
 
+from infra.local.fake_http import FakeHandler, FakeHttpServer, FakeRequest
 from tidings.platforms import Platform, x_weighted_length
 
 # -- faults ----------------------------------------------------------------------------------------
@@ -352,16 +349,7 @@ DROP = _Drop()
 Outcome = _Reply | _Drop
 
 
-@dataclass
-class _Request:
-    method: str
-    path: str
-    segments: list[str]
-    query: dict[str, str]
-    headers: Any
-    body: bytes
-    base_url: str
-
+class _Request(FakeRequest):
     @property
     def bearer(self) -> str | None:
         auth = self.headers.get("Authorization") or ""
@@ -581,7 +569,7 @@ def little_to_plain(text: str) -> str:
     return _LITTLE_ESCAPE.sub(r"\1", _LITTLE_HASHTAG.sub(lambda m: "#" + m.group(2), text))
 
 
-class FakePlatformServer:
+class FakePlatformServer(FakeHttpServer):
     """The fake platforms, in-process (`start()`/`stop()`, or as a context manager) or as a process.
 
     `hold_seconds` is how long a `timeout` fault holds a request (longer than the clients' timeout);
@@ -610,8 +598,9 @@ class FakePlatformServer:
         oauth_clients: dict[str, tuple[str, str]] | None = None,
         oauth_token_seconds: int = 3600,
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(
+            host, port, _Handler, name="fake platform server", thread_name="fake-platforms", backlog=1024
+        )
         self.store = _Store(faults or FaultSpec(), seed)
         for name, (client_id, client_secret) in (oauth_clients or {}).items():
             self.set_oauth_client(name, client_id, client_secret)
@@ -625,59 +614,6 @@ class FakePlatformServer:
         self.linkedin_min_version = linkedin_min_version
         # API-published posts per account in a rolling 24 h (GET /_limits, POST /_limits to change)
         self.instagram_quota_total = 100
-        self.stopping = threading.Event()
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # lifecycle
-
-    def start(self) -> FakePlatformServer:
-        if self._httpd is not None:
-            return self
-        self.stopping.clear()
-        fake = self
-
-        class Handler(_Handler):
-            server_fake = fake
-
-        httpd = _Server((self.host, self.port), Handler)
-        self._httpd = httpd
-        self.port = httpd.server_address[1]
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-platforms", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stopping.set()
-        httpd, self._httpd = self._httpd, None
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-        with self.connections_lock:  # kept-alive connections end with the server
-            open_connections, self.connections = list(self.connections), set()
-        for connection in open_connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakePlatformServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("the fake platform server is not running")
-        host = self.host if self.host not in ("0.0.0.0", "") else "127.0.0.1"
-        return f"http://{host}:{self.port}"
 
     def client_env(self) -> dict[str, str]:
         """The settings that point the real clients at this server."""
@@ -749,13 +685,6 @@ def client_env_for(url: str) -> dict[str, str]:
     }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # socketserver listens with a backlog of 5: a burst of new connections from a pool of publishing
-    # threads would be refused or reset. The kernel caps this at net.core.somaxconn.
-    request_queue_size = 1024
-
-
 def _platform(value: Platform | str) -> Channel:
     name = str(value).lower()
     if name not in _PLATFORM_NAMES or _PLATFORM_NAMES[name] is None:
@@ -765,32 +694,8 @@ def _platform(value: Platform | str) -> Channel:
     return platform
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: the clients pool connections
-    timeout = 30  # an idle kept-alive connection is closed after this (the clients expire theirs at 5 s)
+class _Handler(FakeHandler):
     server_fake: FakePlatformServer
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server_fake.connections_lock:
-            self.server_fake.connections.add(self.connection)
-        # Headers and body go out in separate writes: without this, Nagle's algorithm and the
-        # client's delayed ACK hold every answer on a kept-alive connection for ~40 ms.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def finish(self) -> None:
-        with self.server_fake.connections_lock:
-            self.server_fake.connections.discard(self.connection)
-        super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
 
     def do_PUT(self) -> None:
         self._serve("PUT")
@@ -817,17 +722,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         fake = self.server_fake
-        split = urlsplit(self.path)
-        host = self.headers.get("Host") or f"{fake.host}:{fake.port}"
-        request = _Request(
-            method=method,
-            path=split.path,
-            segments=[unquote(s) for s in split.path.split("/") if s],
-            query=dict(parse_qsl(split.query, keep_blank_values=True)),
-            headers=self.headers,
-            body=self._read_body(),
-            base_url=f"http://{host}",
-        )
+        request = self._request(_Request, method, self._read_body())
         try:
             outcome = _route(fake, request)
         except Exception as exc:  # a bug in the fake must answer, not hang the client
@@ -2195,16 +2090,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     except FaultSpecError as exc:
         parser.error(str(exc))
     server = FakePlatformServer(args.host, args.port, faults, args.seed, hold_seconds=args.hold_seconds)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-    server.start()
-    print(f"fake platforms: {server.url}", flush=True)
-    try:
-        while not done.wait(0.5):
-            pass
-    finally:
-        server.stop()
+    server.serve_until_signalled("fake platforms: ")
     return 0
 
 

@@ -63,11 +63,8 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
-import contextlib
 import itertools
 import json
-import signal
-import socket
 import sys
 import threading
 import time
@@ -77,9 +74,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import urlencode
+
+from infra.local.fake_http import FakeHandler, FakeHttpServer, FakeRequest
 
 PROVIDERS = ("hubspot", "followupboss", "ga4")
 FAULT_KINDS = ("error500", "rate_limit", "timeout")
@@ -194,16 +192,7 @@ _DROP = _Drop()
 _Outcome = _Reply | _Drop
 
 
-@dataclass
-class _Request:
-    method: str
-    path: str
-    segments: list[str]
-    query: dict[str, str]
-    headers: Any
-    body: bytes
-    base_url: str
-
+class _Request(FakeRequest):
     @property
     def bearer(self) -> str | None:
         auth = self.headers.get("Authorization") or ""
@@ -249,7 +238,7 @@ def _moment(value: Any, default: float) -> float | None:
     return parsed.timestamp() if parsed.tzinfo else None
 
 
-class FakeVendorServer:
+class FakeVendorServer(FakeHttpServer):
     """The fake vendors, in-process (`start()`/`stop()`, or as a context manager) or as a process.
 
     `hold_seconds` is how long a `timeout` fault holds a call (longer than the clients' timeout);
@@ -259,64 +248,12 @@ class FakeVendorServer:
     def __init__(
         self, host: str = "127.0.0.1", port: int = 0, *, hold_seconds: float = 15.0, retry_after: int = 1
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(
+            host, port, _Handler, name="fake vendor server", thread_name="fake-vendors", backlog=256
+        )
         self.hold_seconds = hold_seconds
         self.retry_after = retry_after
         self.state = _State()
-        self.stopping = threading.Event()
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # lifecycle
-
-    def start(self) -> FakeVendorServer:
-        if self._httpd is not None:
-            return self
-        self.stopping.clear()
-        fake = self
-
-        class Handler(_Handler):
-            server_fake = fake
-
-        httpd = _Server((self.host, self.port), Handler)
-        self._httpd = httpd
-        self.port = httpd.server_address[1]
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-vendors", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stopping.set()  # releases held `timeout` calls
-        httpd, self._httpd = self._httpd, None
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-        with self.connections_lock:
-            open_connections, self.connections = list(self.connections), set()
-        for connection in open_connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeVendorServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("the fake vendor server is not running")
-        host = self.host if self.host not in ("0.0.0.0", "") else "127.0.0.1"
-        return f"http://{host}:{self.port}"
 
     def client_env(self) -> dict[str, str]:
         """The settings that point the real connectors at this server."""
@@ -485,53 +422,13 @@ def _text(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: the connectors pool connections
-    timeout = 30
+class _Handler(FakeHandler):
     server_fake: FakeVendorServer
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server_fake.connections_lock:
-            self.server_fake.connections.add(self.connection)
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def finish(self) -> None:
-        with self.server_fake.connections_lock:
-            self.server_fake.connections.discard(self.connection)
-        super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def do_DELETE(self) -> None:
-        self._serve("DELETE")
 
     def _serve(self, method: str) -> None:
         fake = self.server_fake
-        split = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
-        host = self.headers.get("Host") or f"{fake.host}:{fake.port}"
-        request = _Request(
-            method=method,
-            path=split.path,
-            segments=[unquote(s) for s in split.path.split("/") if s],
-            query=dict(parse_qsl(split.query, keep_blank_values=True)),
-            headers=self.headers,
-            body=self.rfile.read(length) if length else b"",
-            base_url=f"http://{host}",
-        )
+        request = self._request(_Request, method, self.rfile.read(length) if length else b"")
         try:
             outcome = _route(fake, request)
         except Exception as exc:  # a bug in the fake must answer, not hang the client
@@ -1383,16 +1280,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     )
     args = parser.parse_args(list(argv) if argv is not None else None)
     server = FakeVendorServer(args.host, args.port, hold_seconds=args.hold_seconds)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-    server.start()
-    print(f"{READY_PREFIX}{server.url}", flush=True)
-    try:
-        while not done.wait(0.5):
-            pass
-    finally:
-        server.stop()
+    server.serve_until_signalled(READY_PREFIX)
     return 0
 
 

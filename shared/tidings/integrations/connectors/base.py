@@ -8,6 +8,7 @@ become a `ConnectorError` with a machine-readable code; a secret never appears i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -112,3 +113,24 @@ class Connector(Protocol):
         observe: CallObserver,
         max_records: int = 10_000,
     ) -> SyncResult: ...
+
+
+class NothingToSync:
+    """For a connector whose integration only connects: `sync` refuses with invalid_settings, naming
+    the integration as `nothing_to_sync` says (e.g. "an AI integration")."""
+
+    nothing_to_sync: str
+
+    def sync(
+        self,
+        creds: ConnectorCredentials,
+        since: datetime | None,
+        observe: CallObserver,
+        max_records: int = 10_000,
+    ) -> SyncResult:
+        raise ConnectorError("invalid_settings", f"{self.nothing_to_sync} has nothing to sync")
+
+
+def elapsed_ms(started: float) -> float:
+    """Milliseconds since `started`, a `time.monotonic()` reading."""
+    return (time.monotonic() - started) * 1000

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from tidings.integrations.connectors.base import (
@@ -17,7 +16,8 @@ from tidings.integrations.connectors.base import (
     CheckResult,
     ConnectorCredentials,
     ConnectorError,
-    SyncResult,
+    NothingToSync,
+    elapsed_ms,
 )
 
 _CODES = {
@@ -34,12 +34,13 @@ _CODES = {
 }
 
 
-class BedrockConnector:
+class BedrockConnector(NothingToSync):
     type = "ai"
     provider = "bedrock"
     required_settings: tuple[str, ...] = ("modelId",)
     required_secrets: tuple[str, ...] = ()
     optional_secrets: tuple[str, ...] = ()
+    nothing_to_sync = "an AI integration"
 
     def __init__(self, client_factory: Callable[[], Any]) -> None:
         self._client_factory = client_factory
@@ -59,34 +60,21 @@ class BedrockConnector:
             )
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            observe(CallRecord("converse", status, _ms(started), False))
+            observe(CallRecord("converse", status, elapsed_ms(started), False))
             error = exc.response.get("Error", {})
             code = _CODES.get(str(error.get("Code")), "unexpected_response")
             raise ConnectorError(
                 code, f"Bedrock {error.get('Code')}: {error.get('Message', '')}", status=status
             ) from None
         except BotoCoreError as exc:
-            observe(CallRecord("converse", None, _ms(started), False))
+            observe(CallRecord("converse", None, elapsed_ms(started), False))
             raise ConnectorError(
                 "unreachable", f"Bedrock could not be reached ({type(exc).__name__})"
             ) from None
-        observe(CallRecord("converse", 200, _ms(started), True))
+        observe(CallRecord("converse", 200, elapsed_ms(started), True))
         usage = response.get("usage", {})
         return CheckResult(
             account_label=model_id,
             detail="the model answered",
             facts={"stopReason": response.get("stopReason"), "inputTokens": usage.get("inputTokens")},
         )
-
-    def sync(
-        self,
-        creds: ConnectorCredentials,
-        since: datetime | None,
-        observe: CallObserver,
-        max_records: int = 10_000,
-    ) -> SyncResult:
-        raise ConnectorError("invalid_settings", "an AI integration has nothing to sync")
-
-
-def _ms(started: float) -> float:
-    return (time.monotonic() - started) * 1000

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
 
 import httpx
 
@@ -18,18 +17,20 @@ from tidings.integrations.connectors.base import (
     CheckResult,
     ConnectorCredentials,
     ConnectorError,
-    SyncResult,
+    NothingToSync,
+    elapsed_ms,
 )
 from tidings.netguard import Resolver, outbound_url_problem
 from tidings.webhooks.signing import EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
 
 
-class EndpointConnector:
+class EndpointConnector(NothingToSync):
     type = "webhook"
     provider = "https"
     required_settings: tuple[str, ...] = ("url",)
     required_secrets: tuple[str, ...] = ()
     optional_secrets: tuple[str, ...] = ("signingSecret",)
+    nothing_to_sync = "a webhook integration"
 
     def __init__(
         self,
@@ -62,12 +63,12 @@ class EndpointConnector:
         try:
             response = self.http.post(url, content=body, headers=headers, follow_redirects=False)
         except httpx.HTTPError as exc:
-            observe(CallRecord("ping", None, _ms(started), False))
+            observe(CallRecord("ping", None, elapsed_ms(started), False))
             raise ConnectorError(
                 "unreachable", f"the endpoint could not be reached ({type(exc).__name__})"
             ) from None
         ok = 200 <= response.status_code < 300
-        observe(CallRecord("ping", response.status_code, _ms(started), ok))
+        observe(CallRecord("ping", response.status_code, elapsed_ms(started), ok))
         if not ok:
             code = "auth_failed" if response.status_code in (401, 403) else "unreachable"
             if response.status_code == 429:
@@ -76,16 +77,3 @@ class EndpointConnector:
                 code, f"the endpoint answered {response.status_code}", status=response.status_code
             )
         return CheckResult(account_label=url, detail=f"the endpoint answered {response.status_code}")
-
-    def sync(
-        self,
-        creds: ConnectorCredentials,
-        since: datetime | None,
-        observe: CallObserver,
-        max_records: int = 10_000,
-    ) -> SyncResult:
-        raise ConnectorError("invalid_settings", "a webhook integration has nothing to sync")
-
-
-def _ms(started: float) -> float:
-    return (time.monotonic() - started) * 1000

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -40,6 +41,7 @@ from tidings.integrations.connectors.base import (
     SyncResult,
 )
 from tidings.integrations.connectors.vendors import (
+    VendorConnector,
     as_object,
     as_utc,
     check_max_records,
@@ -51,7 +53,7 @@ from tidings.integrations.connectors.vendors import (
     parse_time,
     require_secret,
     string_or_none,
-    vendor_call,
+    take_page,
     vendor_error,
     watermark,
 )
@@ -66,14 +68,14 @@ _RATE_HEADERS = {
 }
 
 
-class FollowUpBossConnector:
+class FollowUpBossConnector(VendorConnector):
     """CRM contacts from Follow Up Boss. Secret `apiKey` (a user's API key, Admin > API)."""
 
     type: str = "crm"
     provider: str = "followupboss"
-    required_settings: tuple[str, ...] = ()
     required_secrets: tuple[str, ...] = ("apiKey",)
-    optional_secrets: tuple[str, ...] = ()
+    page_default = PAGE_MAX
+    page_max = PAGE_MAX
 
     def __init__(
         self,
@@ -81,24 +83,25 @@ class FollowUpBossConnector:
         http: httpx.Client,
         clock: Clock = DEFAULT_CLOCK,
         *,
-        page_size: int = PAGE_MAX,
+        page_size: int | None = None,
     ) -> None:
-        self.base = settings.followupboss_api_base.rstrip("/")
-        self.http = http
-        self.clock = clock
-        self.page_size = max(1, min(page_size, PAGE_MAX))
+        super().__init__(settings, http, clock, page_size=page_size)
         self.system_name = settings.followupboss_system_name.strip()
         self.system_key = settings.followupboss_system_key.strip()
 
     def __repr__(self) -> str:
         return f"FollowUpBossConnector(base={self.base!r}, system={self.system_name!r})"
 
+    @staticmethod
+    def _api_base(settings: Settings) -> str:
+        return settings.followupboss_api_base
+
     # -- check ------------------------------------------------------------------------------------
 
     def check(self, creds: ConnectorCredentials, observe: CallObserver) -> CheckResult:
         """Who the API key acts as: the identity call names the account and the user."""
         api_key = require_secret(creds, "apiKey", self.provider)
-        response = self._get(api_key, "/v1/identity", "identity", observe)
+        response = self._call(api_key, "GET", "/v1/identity", "identity", observe)
         body = json_object(response, "identity")
         account = as_object(body.get("account"))
         user = as_object(body.get("user"))
@@ -151,7 +154,6 @@ class FollowUpBossConnector:
         seen: set[str] = set()
         token: str | None = None
         offset = 0
-        complete = True
         while True:
             query = dict(params)
             if token is not None:
@@ -159,7 +161,7 @@ class FollowUpBossConnector:
             elif offset:
                 query["offset"] = offset
             body = json_object(
-                self._get(api_key, "/v1/people", "people.list", observe, params=query), "people"
+                self._call(api_key, "GET", "/v1/people", "people.list", observe, params=query), "people"
             )
             people = body.get("people")
             if not isinstance(people, list):
@@ -170,17 +172,9 @@ class FollowUpBossConnector:
             more = bool(people) and (
                 token is not None or (isinstance(total, int) and offset + len(people) < total)
             )
-            for index, person in enumerate(people):
-                record = _person(person)
-                if lower is not None and record.updated_at is not None and record.updated_at < lower:
-                    continue
-                if record.key in seen:
-                    continue
-                seen.add(record.key)
-                records.append(record)
-                if len(records) >= max_records:
-                    complete = not (index < len(people) - 1 or more)
-                    break
+            complete = take_page(
+                records, people, partial(_person, since=lower), max_records, more=more, seen=seen
+            )
             if len(records) >= max_records or not more:
                 break
             offset += len(people)
@@ -205,24 +199,8 @@ class FollowUpBossConnector:
         basic = base64.b64encode(f"{api_key}:".encode()).decode()
         return tuple(s for s in (api_key, basic, self.system_key) if s)
 
-    def _get(
-        self, api_key: str, path: str, operation: str, observe: CallObserver, **kwargs: Any
-    ) -> httpx.Response:
-        response = vendor_call(
-            self.http,
-            "GET",
-            f"{self.base}{path}",
-            operation=operation,
-            observe=observe,
-            secrets=self._secrets(api_key),
-            headers=self._headers(api_key),
-            **kwargs,
-        )
-        if response.status_code != 200:
-            raise followupboss_error(
-                response, operation, secrets=self._secrets(api_key), now=self.clock.now()
-            )
-        return response
+    def _error(self, response: httpx.Response, operation: str, secret: str) -> ConnectorError:
+        return followupboss_error(response, operation, secrets=self._secrets(secret), now=self.clock.now())
 
 
 def followupboss_error(
@@ -251,9 +229,13 @@ def _primary(entries: Any) -> str | None:
     return string_or_none(chosen.get("value")) if chosen else None
 
 
-def _person(item: Any) -> SyncedRecord:
+def _person(item: Any, since: datetime | None = None) -> SyncedRecord | None:
+    """The person as a contact record; None when updated before `since`."""
     if not isinstance(item, dict) or string_or_none(item.get("id")) is None:
         raise ConnectorError("unexpected_response", "Follow Up Boss answered a person without an id")
+    updated = parse_time(item.get("updated"))
+    if since is not None and updated is not None and updated < since:
+        return None
     created = parse_time(item.get("created"))
     tags = item.get("tags")
     return SyncedRecord(
@@ -269,5 +251,5 @@ def _person(item: Any) -> SyncedRecord:
             "tags": [str(t) for t in tags] if isinstance(tags, list) else [],
             "createdAt": iso_z(created) if created else None,
         },
-        updated_at=parse_time(item.get("updated")),
+        updated_at=updated,
     )

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
 
-from tidings.clock import DEFAULT_CLOCK, Clock
 from tidings.config import Settings
 from tidings.integrations.connectors.base import (
     CallObserver,
@@ -39,6 +39,7 @@ from tidings.integrations.connectors.base import (
     SyncResult,
 )
 from tidings.integrations.connectors.vendors import (
+    VendorConnector,
     as_object,
     as_utc,
     check_max_records,
@@ -48,11 +49,12 @@ from tidings.integrations.connectors.vendors import (
     json_object,
     require_secret,
     require_setting,
+    string_facts,
     string_or_none,
-    vendor_call,
+    take_page,
     vendor_error,
 )
-from tidings.publishing.http import bearer, json_body
+from tidings.publishing.http import json_body
 
 METRICS = ("sessions", "activeUsers", "screenPageViews", "engagementRate")
 PAGE_DEFAULT = 1000
@@ -76,7 +78,7 @@ _STATUS_CODES = {
 _INTEGER_TYPES = frozenset({"TYPE_INTEGER"})
 
 
-class GA4Connector:
+class GA4Connector(VendorConnector):
     """Daily site metrics of one GA4 property. Setting `propertyId` (digits); secret `accessToken`
     (an OAuth access token with the analytics.readonly scope)."""
 
@@ -84,23 +86,12 @@ class GA4Connector:
     provider: str = "ga4"
     required_settings: tuple[str, ...] = ("propertyId",)
     required_secrets: tuple[str, ...] = ("accessToken",)
-    optional_secrets: tuple[str, ...] = ()
+    page_default = PAGE_DEFAULT
+    page_max = PAGE_MAX
 
-    def __init__(
-        self,
-        settings: Settings,
-        http: httpx.Client,
-        clock: Clock = DEFAULT_CLOCK,
-        *,
-        page_size: int = PAGE_DEFAULT,
-    ) -> None:
-        self.base = settings.ga4_data_api_base.rstrip("/")
-        self.http = http
-        self.clock = clock
-        self.page_size = max(1, min(page_size, PAGE_MAX))
-
-    def __repr__(self) -> str:
-        return f"GA4Connector(base={self.base!r})"
+    @staticmethod
+    def _api_base(settings: Settings) -> str:
+        return settings.ga4_data_api_base
 
     # -- check ------------------------------------------------------------------------------------
 
@@ -121,11 +112,7 @@ class GA4Connector:
             observe,
         )
         facts: dict[str, Any] = {"propertyId": property_id}
-        metadata = as_object(body.get("metadata"))
-        for name in ("timeZone", "currencyCode"):
-            value = string_or_none(metadata.get(name))
-            if value is not None:
-                facts[name] = value
+        facts.update(string_facts(as_object(body.get("metadata")), ("timeZone", "currencyCode")))
         quota = as_object(body.get("propertyQuota"))
         for name in ("tokensPerDay", "tokensPerHour", "concurrentRequests"):
             status = quota.get(name)
@@ -166,7 +153,6 @@ class GA4Connector:
         }
         records: list[SyncedRecord] = []
         offset = 0
-        complete = True
         while True:
             if offset:
                 request["offset"] = str(offset)
@@ -181,11 +167,7 @@ class GA4Connector:
                 )
             columns = _columns(body)
             more = bool(rows) and offset + len(rows) < row_count
-            for index, row in enumerate(rows):
-                records.append(_day(row, columns))
-                if len(records) >= max_records:
-                    complete = not (index < len(rows) - 1 or more)
-                    break
+            complete = take_page(records, rows, partial(_day, columns=columns), max_records, more=more)
             if len(records) >= max_records or not more:
                 break
             offset += len(rows)
@@ -202,19 +184,12 @@ class GA4Connector:
     def _run_report(
         self, token: str, property_id: str, request: dict[str, Any], observe: CallObserver
     ) -> dict[str, Any]:
-        response = vendor_call(
-            self.http,
-            "POST",
-            f"{self.base}/v1beta/properties/{property_id}:runReport",
-            operation="runReport",
-            observe=observe,
-            secrets=(token,),
-            headers={**bearer(token), "Accept": "application/json"},
-            json=request,
-        )
-        if response.status_code != 200:
-            raise google_error(response, "runReport", token=token, now=self.clock.now())
+        path = f"/v1beta/properties/{property_id}:runReport"
+        response = self._call(token, "POST", path, "runReport", observe, json=request)
         return json_object(response, "runReport")
+
+    def _error(self, response: httpx.Response, operation: str, secret: str) -> ConnectorError:
+        return google_error(response, operation, token=secret, now=self.clock.now())
 
 
 def google_error(response: httpx.Response, operation: str, *, token: str, now: datetime) -> ConnectorError:

@@ -24,7 +24,6 @@ from typing import Any
 
 import httpx
 
-from tidings.clock import DEFAULT_CLOCK, Clock
 from tidings.config import Settings
 from tidings.integrations.connectors.base import (
     CallObserver,
@@ -35,6 +34,7 @@ from tidings.integrations.connectors.base import (
     SyncResult,
 )
 from tidings.integrations.connectors.vendors import (
+    VendorConnector,
     as_utc,
     check_max_records,
     code_for_status,
@@ -44,12 +44,13 @@ from tidings.integrations.connectors.vendors import (
     json_object,
     parse_time,
     require_secret,
+    string_facts,
     string_or_none,
-    vendor_call,
+    take_page,
     vendor_error,
     watermark,
 )
-from tidings.publishing.http import bearer, json_body
+from tidings.publishing.http import json_body
 
 PAGE_MAX = 100  # "Contacts": at most 100 records per page
 SEARCH_WINDOW = 10_000  # "Search the CRM": results one query can page through
@@ -63,30 +64,18 @@ _RATE_HEADERS = {
 }
 
 
-class HubSpotConnector:
+class HubSpotConnector(VendorConnector):
     """CRM contacts from HubSpot. Secret `accessToken` (private app token or OAuth access token)."""
 
     type: str = "crm"
     provider: str = "hubspot"
-    required_settings: tuple[str, ...] = ()
     required_secrets: tuple[str, ...] = ("accessToken",)
-    optional_secrets: tuple[str, ...] = ()
+    page_default = PAGE_MAX
+    page_max = PAGE_MAX
 
-    def __init__(
-        self,
-        settings: Settings,
-        http: httpx.Client,
-        clock: Clock = DEFAULT_CLOCK,
-        *,
-        page_size: int = PAGE_MAX,
-    ) -> None:
-        self.base = settings.hubspot_api_base.rstrip("/")
-        self.http = http
-        self.clock = clock
-        self.page_size = max(1, min(page_size, PAGE_MAX))
-
-    def __repr__(self) -> str:
-        return f"HubSpotConnector(base={self.base!r})"
+    @staticmethod
+    def _api_base(settings: Settings) -> str:
+        return settings.hubspot_api_base
 
     # -- check ------------------------------------------------------------------------------------
 
@@ -109,10 +98,8 @@ class HubSpotConnector:
         )
         json_object(listed, "contacts.list")
         facts: dict[str, Any] = {"portalId": str(portal)}
-        for name in ("accountType", "timeZone", "uiDomain", "dataHostingLocation", "companyCurrency"):
-            value = string_or_none(details.get(name))
-            if value is not None:
-                facts[name] = value
+        names = ("accountType", "timeZone", "uiDomain", "dataHostingLocation", "companyCurrency")
+        facts.update(string_facts(details, names))
         facts.update(header_facts(listed.headers, _RATE_HEADERS))
         domain = facts.get("uiDomain")
         detail = f"HubSpot account {portal}" + (f" ({domain})" if domain else "")
@@ -137,25 +124,16 @@ class HubSpotConnector:
         seen: set[str] = set()
         lower = as_utc(since) if since is not None else None
         after: str | None = None
-        complete = True
         while True:
             body = self._search(token, lower, after, limit, observe)
             results = body.get("results")
             if not isinstance(results, list):
                 raise ConnectorError("unexpected_response", "HubSpot search answered without results")
             next_after = _next_after(body)
-            stopped_early = False
-            for index, item in enumerate(results):
-                record = _contact(item)
-                if record.key in seen:
-                    continue
-                seen.add(record.key)
-                records.append(record)
-                if len(records) >= max_records:
-                    stopped_early = index < len(results) - 1 or next_after is not None
-                    break
+            complete = take_page(
+                records, results, _contact, max_records, more=next_after is not None, seen=seen
+            )
             if len(records) >= max_records:
-                complete = not stopped_early
                 break
             if next_after is None or not results:
                 break
@@ -195,22 +173,8 @@ class HubSpotConnector:
 
     # -- HTTP -------------------------------------------------------------------------------------
 
-    def _call(
-        self, token: str, method: str, path: str, operation: str, observe: CallObserver, **kwargs: Any
-    ) -> httpx.Response:
-        response = vendor_call(
-            self.http,
-            method,
-            f"{self.base}{path}",
-            operation=operation,
-            observe=observe,
-            secrets=(token,),
-            headers={**bearer(token), "Accept": "application/json"},
-            **kwargs,
-        )
-        if response.status_code != 200:
-            raise hubspot_error(response, operation, token=token, now=self.clock.now())
-        return response
+    def _error(self, response: httpx.Response, operation: str, secret: str) -> ConnectorError:
+        return hubspot_error(response, operation, token=secret, now=self.clock.now())
 
 
 def hubspot_error(response: httpx.Response, operation: str, *, token: str, now: datetime) -> ConnectorError:

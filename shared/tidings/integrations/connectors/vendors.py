@@ -1,8 +1,8 @@
 """The CRM and analytics connectors (HubSpot, Follow Up Boss, Google Analytics 4) and what they share.
 
-`crm_and_analytics_connectors` builds the three; the helpers below are their common plumbing: one
-timed HTTP call reported to the observer, the mapping of an HTTP status to a `ConnectorError` code,
-secret redaction, and time parsing.
+`crm_and_analytics_connectors` builds the three on `VendorConnector`, their common shape; the helpers
+below are their common plumbing: one timed HTTP call reported to the observer, the mapping of an HTTP
+status to a `ConnectorError` code, secret redaction, paging up to `max_records`, and time parsing.
 
 Every sync fetches records oldest change first, so `SyncResult.cursor` is always a time: an ISO 8601
 UTC timestamp that, passed back as `since`, resumes without missing a record (records at exactly
@@ -13,9 +13,9 @@ that time come again and are upserted by key). A sync that stopped at `max_recor
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
@@ -26,9 +26,10 @@ from tidings.integrations.connectors.base import (
     Connector,
     ConnectorCredentials,
     ConnectorError,
+    SyncedRecord,
 )
 from tidings.publishing.base import PlatformCallError
-from tidings.publishing.http import json_body, parse_retry_after, redact, send
+from tidings.publishing.http import bearer, json_body, parse_retry_after, redact, send
 
 if TYPE_CHECKING:
     from tidings.config import Settings
@@ -50,6 +51,71 @@ def crm_and_analytics_connectors(
         FollowUpBossConnector(settings, http, clock),
         GA4Connector(settings, http, clock),
     ]
+
+
+# -- the connectors' common shape ------------------------------------------------------------------
+
+
+class VendorConnector:
+    """A CRM or analytics connector: the vendor's API base (`_api_base`), the pooled HTTP client, the
+    clock, and a page size (`page_default` unless given, at most `page_max`). `_call` makes one call
+    with the credential and raises the vendor's own error (`_error`) for any answer but 200; the
+    credential goes as a bearer token and is kept out of messages unless `_headers` and `_secrets`
+    say otherwise."""
+
+    type: str
+    provider: str
+    required_settings: tuple[str, ...] = ()
+    required_secrets: tuple[str, ...] = ()
+    optional_secrets: tuple[str, ...] = ()
+    page_default: ClassVar[int]
+    page_max: ClassVar[int]  # the most records the vendor answers in one page
+
+    def __init__(
+        self,
+        settings: Settings,
+        http: httpx.Client,
+        clock: Clock = DEFAULT_CLOCK,
+        *,
+        page_size: int | None = None,
+    ) -> None:
+        self.base = self._api_base(settings).rstrip("/")
+        self.http = http
+        self.clock = clock
+        self.page_size = max(1, min(self.page_default if page_size is None else page_size, self.page_max))
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(base={self.base!r})"
+
+    @staticmethod
+    def _api_base(settings: Settings) -> str:
+        raise NotImplementedError
+
+    def _call(
+        self, secret: str, method: str, path: str, operation: str, observe: CallObserver, **kwargs: Any
+    ) -> httpx.Response:
+        response = vendor_call(
+            self.http,
+            method,
+            f"{self.base}{path}",
+            operation=operation,
+            observe=observe,
+            secrets=self._secrets(secret),
+            headers=self._headers(secret),
+            **kwargs,
+        )
+        if response.status_code != 200:
+            raise self._error(response, operation, secret)
+        return response
+
+    def _headers(self, secret: str) -> dict[str, str]:
+        return {**bearer(secret), "Accept": "application/json"}
+
+    def _secrets(self, secret: str) -> tuple[str, ...]:
+        return (secret,)
+
+    def _error(self, response: httpx.Response, operation: str, secret: str) -> ConnectorError:
+        raise NotImplementedError
 
 
 # -- one call ----------------------------------------------------------------------------------------
@@ -189,6 +255,33 @@ def watermark(updated: Iterable[datetime | None], since: datetime | None) -> str
     return iso_z(max(times)) if times else None
 
 
+def take_page(
+    records: list[SyncedRecord],
+    items: list[Any],
+    convert: Callable[[Any], SyncedRecord | None],
+    max_records: int,
+    *,
+    more: bool,
+    seen: set[str] | None = None,
+) -> bool:
+    """Adds a page's `items` to `records` as `convert` makes them (None skips an item, and so does a
+    key already in `seen` when given) until `records` holds `max_records`. Whether the sync is
+    complete as far as this page tells: False when it stopped at `max_records` with items of the page
+    left or `more` pages to come."""
+    for index, item in enumerate(items):
+        record = convert(item)
+        if record is None:
+            continue
+        if seen is not None:
+            if record.key in seen:
+                continue
+            seen.add(record.key)
+        records.append(record)
+        if len(records) >= max_records:
+            return not (index < len(items) - 1 or more)
+    return True
+
+
 def check_max_records(max_records: int) -> None:
     if max_records < 1:
         raise ValueError("max_records must be at least 1")
@@ -204,6 +297,16 @@ def string_or_none(value: Any) -> str | None:
         return None
     text = str(value)
     return text if text else None
+
+
+def string_facts(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, str]:
+    """The named values that are present as text (see `string_or_none`), under their own names."""
+    facts: dict[str, str] = {}
+    for name in names:
+        value = string_or_none(values.get(name))
+        if value is not None:
+            facts[name] = value
+    return facts
 
 
 def header_facts(headers: Mapping[str, str], names: Mapping[str, str]) -> dict[str, int]:
