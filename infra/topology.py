@@ -204,8 +204,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec(
         name="sweeper",
-        description="Starts any due post that nobody claimed (lost schedule, outage)",
-        access=frozenset({Access.TABLE_READ, Access.START_PUBLISH}),
+        description="Starts any due post that nobody claimed (lost schedule, outage); retries stale tasks",
+        # writes the table too: a task whose runner stopped goes back to pending (or failed)
+        access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.START_PUBLISH}),
         timeout_seconds=120,
     ),
 )
@@ -277,8 +278,13 @@ ROUTES: tuple[Route, ...] = (
 
 STREAM_TRIGGERS: tuple[StreamTrigger, ...] = (
     StreamTrigger(function="schedule_sync", entity_types=(POST_ENTITY, TASK_ENTITY, INTEGRATION_ENTITY)),
-    # a receiver that answers slowly delays only this mapping, never the schedules of due posts
-    StreamTrigger(function="event_delivery", entity_types=(POST_ENTITY, WORKFLOW_ENTITY, ALERT_ENTITY)),
+    # a receiver that answers slowly delays only this mapping, never the schedules of due posts; events
+    # are gathered for up to a second, so a busy stream makes few, full invocations
+    StreamTrigger(
+        function="event_delivery",
+        entity_types=(POST_ENTITY, WORKFLOW_ENTITY, ALERT_ENTITY),
+        max_batching_window_seconds=1,
+    ),
 )
 
 PERIODIC_SCHEDULES: tuple[PeriodicSchedule, ...] = (

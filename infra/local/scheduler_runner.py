@@ -64,6 +64,7 @@ UNIVERSAL_PREFIX = "arn:aws:scheduler:::aws-sdk:"
 _SDK_TO_BOTO3 = {"sfn": "stepfunctions", "eventbridge": "events", "cloudwatchlogs": "logs"}
 DEFAULT_MAX_RETRIES = 185
 DEFAULT_MAX_EVENT_AGE = 86400
+MAX_DISCOVERY_GAP = 2.0  # seconds between discovery passes at most
 
 
 class DeliveryError(Exception):
@@ -163,6 +164,7 @@ class SchedulerRunner:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="schedule-target")
+        self._loader = ThreadPoolExecutor(max_workers=8, thread_name_prefix="schedule-read")
         self._threads: list[threading.Thread] = []
         self._service_clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
@@ -189,6 +191,7 @@ class SchedulerRunner:
             thread.join(timeout=10)
         self._threads.clear()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._loader.shutdown(wait=True, cancel_futures=True)
 
     def _discover_loop(self) -> None:
         while not self._stop.is_set():
@@ -198,15 +201,17 @@ class SchedulerRunner:
             except Exception as exc:
                 log.warning("schedule discovery failed: %s: %s", type(exc).__name__, exc)
                 self._stop.wait(1.0)
-            # With thousands of schedules a pass takes a while: never spend more than about a
-            # quarter of the time listing.
+            # With thousands of schedules a pass takes a while: spend at most about a quarter of the
+            # time listing, but never leave a new schedule undiscovered for more than MAX_DISCOVERY_GAP
+            # (a schedule created shortly before its time must still fire on time).
             elapsed = time.monotonic() - started
-            self._stop.wait(max(self.discovery_interval, 3 * elapsed))
+            self._stop.wait(max(self.discovery_interval, min(3 * elapsed, MAX_DISCOVERY_GAP)))
 
     # -- discovery ---------------------------------------------------------------------------
     def sync(self) -> None:
-        """One discovery pass: read new or changed schedules, forget deleted ones."""
+        """One discovery pass: read new or changed schedules (side by side), forget deleted ones."""
         seen: set[tuple[str, str]] = set()
+        changed: list[tuple[tuple[str, str], tuple[Any, ...]]] = []
         for group in self.groups if self.groups is not None else [None]:
             kwargs: dict[str, Any] = {"MaxResults": 100}
             if group is not None:
@@ -214,17 +219,26 @@ class SchedulerRunner:
             while True:
                 page = self._scheduler.list_schedules(**kwargs)
                 for summary in page.get("Schedules", []):
-                    self._seen(summary, seen)
+                    found = self._seen(summary, seen)
+                    if found is not None:
+                        changed.append(found)
                 token = page.get("NextToken")
                 if not token:
                     break
                 kwargs["NextToken"] = token
+        if len(changed) == 1:
+            self._load(*changed[0])
+        elif changed:
+            list(self._loader.map(lambda item: self._load(*item), changed))
         with self._cond:
             for key in [k for k in self._known if k not in seen]:
                 del self._known[key]  # deleted: its heap jobs are dropped when they come up
         self.discovery_passes += 1
 
-    def _seen(self, summary: Mapping[str, Any], seen: set[tuple[str, str]]) -> None:
+    def _seen(
+        self, summary: Mapping[str, Any], seen: set[tuple[str, str]]
+    ) -> tuple[tuple[str, str], tuple[Any, ...]] | None:
+        """Mark the schedule seen; its key and version when it is new or changed (to be read)."""
         key = (summary.get("GroupName") or "default", summary["Name"])
         seen.add(key)
         version = (
@@ -235,7 +249,8 @@ class SchedulerRunner:
         )
         known = self._known.get(key)
         if known is None or known.version != version:
-            self._load(key, version)
+            return key, version
+        return None
 
     def _load(self, key: tuple[str, str], version: tuple[Any, ...]) -> None:
         group, name = key
@@ -245,8 +260,8 @@ class SchedulerRunner:
             if exc.response["Error"]["Code"] == "ResourceNotFoundException":
                 return
             raise
-        self.get_schedule_calls += 1
         with self._cond:
+            self.get_schedule_calls += 1
             previous = self._known.get(key)
             known = _Known(
                 group, name, version, schedule, generation=(previous.generation + 1 if previous else 1)

@@ -22,7 +22,8 @@ on-failure destination pages for stream sources):
   destination, here an SQS queue, and goes on with the shard: a bad record never blocks it.
 
 The poller asks for new records every `poll_interval` seconds while the stream is idle (it is on
-the latency path of "schedule a post a few seconds ahead") and without pause while records flow.
+the latency path of "schedule a post a few seconds ahead") and without pause while records flow;
+a trigger with a batching window (MaximumBatchingWindowInSeconds) is read once per window.
 """
 
 from __future__ import annotations
@@ -191,7 +192,12 @@ class StreamPoller:
                 log.warning("stream poller for %s: %s", self.trigger.function, self.stats.last_error)
                 busy = False
                 self._stop.wait(1.0)
-            if not busy:
+            window = self.trigger.max_batching_window_seconds
+            if window > 0:
+                # MaximumBatchingWindowInSeconds: records are gathered for up to the window before
+                # the function is invoked, so the stream is read once per window at most.
+                self._stop.wait(window)
+            elif not busy:
                 self._stop.wait(self.poll_interval)
 
     # -- shards ------------------------------------------------------------------------------

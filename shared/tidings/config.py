@@ -52,6 +52,8 @@ class Settings(BaseModel):
     min_gap_minutes: int = 30
     # The sweeper starts posts this long overdue that nobody claimed.
     sweeper_grace_seconds: int = 90
+    # A task still `running` this long after it started lost its runner (the runner's timeout is 300 s).
+    task_stale_after_seconds: int = 900
     due_shards: int = 8
 
     # The KMS key that wraps each credential's data key (an id, ARN or alias).

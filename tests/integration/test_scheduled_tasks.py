@@ -148,3 +148,44 @@ def test_cancel_stats_and_bad_requests(service: TaskService, clock: FakeClock, u
         with pytest.raises(ValidationFailed) as info:
             service.create(user, "action", when, config, retries)
         assert info.value.code == code
+
+
+def _die_mid_run(service: TaskService, user: str, task_id: str, clock: FakeClock) -> None:
+    """What a runner that crashed (or timed out) after claiming the run leaves behind."""
+    from tidings.store.tasks import touched
+
+    task = service.get(user, task_id)
+    running = touched(task, clock.now(), status=TaskStatus.RUNNING, attempts=task.attempts + 1)
+    service.repo.replace(running, TaskStatus.PENDING, attempts=task.attempts)
+
+
+def test_a_run_whose_runner_died_is_retried_then_failed(
+    service: TaskService, clock: FakeClock, flaky: Flaky, user: str
+) -> None:
+    task_id = schedule(service, user, retries=1)
+    clock.set(NOW + timedelta(minutes=5))
+    _die_mid_run(service, user, task_id, clock)
+
+    clock.advance(timedelta(minutes=10))
+    service.recover_stale(timedelta(minutes=15))
+    assert service.get(user, task_id).status == TaskStatus.RUNNING  # not stale yet: it may still finish
+
+    clock.advance(timedelta(minutes=6))
+    service.recover_stale(timedelta(minutes=15))
+    retried = service.get(user, task_id)
+    assert (retried.status, retried.attempts) == (TaskStatus.PENDING, 1)
+    assert retried.next_run_at == clock.now() + timedelta(seconds=300)
+    assert "runner stopped" in (retried.last_error or "")
+
+    assert service.run(user, task_id, run=1) == {"status": "completed"}  # the retry runs normally
+    assert flaky.runs == [2]
+
+    clock.set(NOW)
+    second = schedule(service, user, retries=0)
+    clock.set(NOW + timedelta(minutes=5))
+    _die_mid_run(service, user, second, clock)
+    clock.advance(timedelta(minutes=16))
+    service.recover_stale(timedelta(minutes=15))
+    gone = service.get(user, second)
+    assert (gone.status, gone.attempts) == (TaskStatus.FAILED, 1)
+    assert [h["outcome"] for h in gone.history] == ["failed"]

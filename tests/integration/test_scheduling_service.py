@@ -346,3 +346,65 @@ def ddb_table(dynamodb_endpoint: str) -> Iterator[tuple[Any, str]]:
     create_table(client, name)
     yield client, name
     client.delete_table(TableName=name)
+
+
+class _NoSchedules:
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+
+    def upsert(self, *args: Any) -> None:
+        raise AssertionError("no schedule is made here")
+
+    def delete(self, post_id: str) -> None:
+        self.deleted.append(post_id)
+
+
+def test_a_stream_batch_of_claims_leaves_the_queue_in_few_writes_and_keeps_the_schedules(
+    ddb_table: tuple[Any, str], clock: FakeClock, user: str
+) -> None:
+    from tidings.scheduling.stream import handle_batch
+    from tidings.scheduling.sync import ScheduleSync
+    from tidings.store.dynamo import serialize
+    from tidings.store.posts import post_to_item
+
+    client, table = ddb_table
+    settings = Settings(table_name=table, max_queue_per_platform=500, min_gap_minutes=0)
+    posts = PostRepository(table, client)
+    service = SchedulingService(
+        settings=settings,
+        posts=posts,
+        analytics=AnalyticsRepository(table, client),
+        starter=RecordingStarter(),
+        clock=clock,
+        sleep=lambda _: None,
+    )
+    created = service.schedule_batch(user, [new(60 + i) for i in range(150)])
+    stored = [p for p in created if not isinstance(p, Exception)]
+    assert len(stored) == 150
+    cancelled = stored[0].model_copy(update={"status": PostStatus.CANCELLED, "version": 2})
+    records = [
+        {
+            "eventName": "MODIFY",
+            "dynamodb": {
+                "SequenceNumber": f"{i:021d}",
+                "OldImage": serialize(post_to_item(p, 8)),
+                "NewImage": serialize(
+                    post_to_item(p.model_copy(update={"status": PostStatus.PUBLISHING, "claimed_by": "x"}), 8)
+                    if i
+                    else post_to_item(cancelled, 8)
+                ),
+            },
+        }
+        for i, p in enumerate(stored)
+    ]
+    schedules = _NoSchedules()
+    writes: list[int] = []
+    real = posts.remove_queue_entries
+    posts.remove_queue_entries = lambda u, ids: (writes.append(len(ids)), real(u, ids))[1]  # type: ignore[method-assign]
+    sync = ScheduleSync(schedules, RecordingStarter(), posts, clock, 120)  # type: ignore[arg-type]
+
+    assert handle_batch({"Records": records}, sync) == {"batchItemFailures": []}
+
+    assert posts.queue(user).entries == {}
+    assert writes == [150]  # one call per user per batch, written in chunks of 100
+    assert schedules.deleted == [stored[0].post_id]  # only the cancelled post's schedule is deleted

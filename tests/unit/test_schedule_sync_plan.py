@@ -60,10 +60,10 @@ def test_cancel_deletes_the_schedule_and_leaves_the_queue() -> None:
     assert plan(record(old, new), NOW, LEAD) == [DeleteSchedule("p1"), DropFromQueue("u1", "p1")]
 
 
-def test_claim_deletes_the_schedule() -> None:
+def test_claim_only_leaves_the_queue_the_fired_schedule_deletes_itself() -> None:
     old = post()
     new = post(status=PostStatus.PUBLISHING, claimed_by="exec")
-    assert plan(record(old, new), NOW, LEAD) == [DeleteSchedule("p1"), DropFromQueue("u1", "p1")]
+    assert plan(record(old, new), NOW, LEAD) == [DropFromQueue("u1", "p1")]
 
 
 def test_removed_scheduled_post_deletes_the_schedule() -> None:

@@ -69,6 +69,10 @@ def is_post_record(record: dict[str, Any]) -> bool:
 
 def plan(record: dict[str, Any], now: datetime, lead_seconds: int) -> list[Action]:
     """What a stream record asks for (pure: no I/O)."""
+    images = record.get("dynamodb", {})
+    statuses = {images.get(n, {}).get("status", {}).get("S") for n in ("OldImage", "NewImage")}
+    if PostStatus.SCHEDULED not in statuses:
+        return []  # publishing, retrying, published...: nothing to do with schedules, and no parsing
     old, new = _image(record, "OldImage"), _image(record, "NewImage")
     was_scheduled = old is not None and old.status == PostStatus.SCHEDULED
     if new is not None and new.status == PostStatus.SCHEDULED:
@@ -82,7 +86,13 @@ def plan(record: dict[str, Any], now: datetime, lead_seconds: int) -> list[Actio
             return actions
         return [Upsert(new)]
     if was_scheduled and old is not None:
-        return [DeleteSchedule(old.post_id), DropFromQueue(old.user_id, old.post_id)]
+        drop = DropFromQueue(old.user_id, old.post_id)
+        if new is not None and new.status == PostStatus.PUBLISHING:
+            # Claimed by its execution: the schedule has fired, and Scheduler deletes a fired
+            # one-time schedule itself (ActionAfterCompletion DELETE; EventBridge Scheduler User Guide,
+            # "Deleting a schedule"). A late duplicate start is refused by the execution's name.
+            return [drop]
+        return [DeleteSchedule(old.post_id), drop]
     return []
 
 
@@ -101,9 +111,14 @@ class ScheduleSync:
         self.clock = clock
         self.lead_seconds = lead_seconds
 
-    def apply(self, record: dict[str, Any]) -> list[Action]:
+    def apply(self, record: dict[str, Any], deferred: list[DropFromQueue] | None = None) -> list[Action]:
+        """Carry out what the record asks for. Queue removals go to `deferred` when given, so a batch
+        removes all of a user's posts from the queue index in one write (`drop_from_queues`)."""
         actions = plan(record, self.clock.now(), self.lead_seconds)
         for action in actions:
+            if isinstance(action, DropFromQueue) and deferred is not None:
+                deferred.append(action)
+                continue
             if isinstance(action, Upsert):
                 p = action.post
                 self.schedules.upsert(p.user_id, p.post_id, p.version, p.scheduled_time)
@@ -113,5 +128,12 @@ class ScheduleSync:
             elif isinstance(action, DeleteSchedule):
                 self.schedules.delete(action.post_id)
             else:
-                self.posts.remove_queue_entry(action.user_id, action.post_id)
+                self.posts.remove_queue_entries(action.user_id, [action.post_id])
         return actions
+
+    def drop_from_queues(self, drops: list[DropFromQueue]) -> None:
+        by_user: dict[str, list[str]] = {}
+        for drop in drops:
+            by_user.setdefault(drop.user_id, []).append(drop.post_id)
+        for user_id, post_ids in by_user.items():
+            self.posts.remove_queue_entries(user_id, post_ids)

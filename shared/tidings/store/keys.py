@@ -97,6 +97,15 @@ def task_sk(task_id: str) -> str:
     return f"{TASK_SK_PREFIX}{task_id}"
 
 
+# GSI2 partition (sparse): tasks while they run, by when they started, so a run whose runner died
+# is found and retried.
+RUNNING_TASKS_PK = "TASK_RUNNING"
+
+
+def running_task_sort_key(started_iso: str, user_id: str, task_id: str) -> str:
+    return f"{started_iso}#{user_id}#{task_id}"
+
+
 def task_schedule_name(task_id: str) -> str:
     return f"task-{task_id}"
 

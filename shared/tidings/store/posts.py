@@ -104,6 +104,11 @@ def _queue_entry_value(post: ScheduledPost) -> dict[str, Any]:
     return {"t": iso_ms(post.scheduled_time), "p": [str(p) for p in post.platforms]}
 
 
+# One update expression is at most 4 KB (DynamoDB Developer Guide, "Expression parameters"):
+# 100 removals of `q.#pNN` stay well inside it.
+QUEUE_REMOVALS_PER_WRITE = 100
+
+
 class PostRepository:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None, due_shards: int = 8) -> None:
         self.table = table_name
@@ -349,21 +354,25 @@ class PostRepository:
             )
         except self.client.exceptions.ConditionalCheckFailedException as exc:
             raise StaleWrite() from exc
-        self.remove_queue_entry(user_id, post_id)
+        self.remove_queue_entries(user_id, [post_id])
         return post_from_item(deserialize(resp["Attributes"]))
 
-    def remove_queue_entry(self, user_id: str, post_id: str) -> None:
-        """Idempotent: drop a post from the user's queue index (no-op when absent)."""
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.QUEUE_SK}),
-                UpdateExpression="REMOVE q.#pid",
-                ConditionExpression="attribute_exists(PK)",
-                ExpressionAttributeNames={"#pid": post_id},
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return
+    def remove_queue_entries(self, user_id: str, post_ids: list[str]) -> None:
+        """Idempotent: drop posts from the user's queue index (absent ones are no-ops), many per write."""
+        unique = list(dict.fromkeys(post_ids))
+        for start in range(0, len(unique), QUEUE_REMOVALS_PER_WRITE):
+            chunk = unique[start : start + QUEUE_REMOVALS_PER_WRITE]
+            names = {f"#p{i}": post_id for i, post_id in enumerate(chunk)}
+            try:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.QUEUE_SK}),
+                    UpdateExpression="REMOVE " + ", ".join(f"q.{name}" for name in names),
+                    ConditionExpression="attribute_exists(PK)",
+                    ExpressionAttributeNames=names,
+                )
+            except self.client.exceptions.ConditionalCheckFailedException:
+                return
 
     # -- writes by the publish step -------------------------------------------------------------
 

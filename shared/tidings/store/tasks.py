@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from tidings.clock import iso_ms
 from tidings.models.tasks import FINAL_TASK_STATUSES, Task, TaskStatus
 from tidings.store import keys
 from tidings.store.dynamo import deserialize, dynamodb_client, query_prefix, serialize, serialize_value
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 FINISHED_TASK_RETENTION = timedelta(days=30)
-_KEYS = ("PK", "SK", "EntityType", "expiresAt")
+_KEYS = ("PK", "SK", "EntityType", "expiresAt", "GSI2PK", "GSI2SK")
 
 
 class TaskConflict(Exception):
@@ -30,6 +31,9 @@ def task_to_item(task: Task) -> dict[str, Any]:
     if task.status in FINAL_TASK_STATUSES:
         finished = task.completed_at or task.updated_at
         item["expiresAt"] = int((finished + FINISHED_TASK_RETENTION).timestamp())
+    if task.status == TaskStatus.RUNNING:
+        item["GSI2PK"] = keys.RUNNING_TASKS_PK
+        item["GSI2SK"] = keys.running_task_sort_key(iso_ms(task.updated_at), task.user_id, task.task_id)
     return item
 
 
@@ -60,6 +64,17 @@ class TaskRepository:
     def all(self, user_id: str) -> list[Task]:
         items = query_prefix(self.client, self.table, keys.user_pk(user_id), keys.TASK_SK_PREFIX)
         return [task_from_item(item) for item in items]
+
+    def running_since(self, before: datetime, limit: int = 100) -> list[Task]:
+        """Tasks that started running before `before` and are still running."""
+        resp = self.client.query(
+            TableName=self.table,
+            IndexName="GSI2",
+            KeyConditionExpression="GSI2PK = :pk AND GSI2SK < :before",
+            ExpressionAttributeValues=serialize({":pk": keys.RUNNING_TASKS_PK, ":before": iso_ms(before)}),
+            Limit=limit,
+        )
+        return [task_from_item(deserialize(item)) for item in resp.get("Items", [])]
 
     def replace(self, task: Task, expect: TaskStatus, *, attempts: int | None = None) -> None:
         """Write the task if it is still in status `expect` (and on attempt `attempts`, when given)."""

@@ -94,10 +94,11 @@ _POST_FINAL = (PostStatus.PUBLISHED, PostStatus.PARTIALLY_PUBLISHED, PostStatus.
 
 
 def _post_events(new_item: dict[str, Any], old_item: dict[str, Any] | None) -> list[Event]:
-    new = post_from_item(new_item)
     old_status = old_item.get("status") if old_item else None
-    if new.status not in _POST_FINAL or old_status == new.status:
-        return []
+    status = new_item.get("status")
+    if status not in _POST_FINAL or old_status == status:
+        return []  # most post records (created, claimed, retrying) end here, before any parsing
+    new = post_from_item(new_item)
     occurred = new.completed_at or new.updated_at
     base: dict[str, Any] = {
         "postId": new.post_id,

@@ -145,6 +145,7 @@ class WebhookStore:
     many events must not call KMS for each)."""
 
     CACHE_SECONDS = 300.0
+    SUBSCRIBERS_SECONDS = 5.0
 
     def __init__(
         self,
@@ -159,6 +160,7 @@ class WebhookStore:
         self.clock = clock
         self.audit = AuditTrail(table_name, self.dynamodb)
         self._secrets: dict[tuple[str, str], tuple[float, str]] = {}
+        self._subscribers: dict[str, tuple[float, list[Webhook]]] = {}
         self._lock = threading.Lock()
 
     def create(self, user_id: str, url: str, events: list[str], description: str | None) -> NewWebhook:
@@ -194,7 +196,17 @@ class WebhookStore:
         ]
 
     def subscribers(self, user_id: str, event_type: str) -> list[Webhook]:
-        return [hook for hook in self.for_user(user_id) if event_type in hook.events]
+        """The user's webhooks that take `event_type`. Read at most every SUBSCRIBERS_SECONDS per user
+        and process: a busy stream (a thousand posts a minute) does not read the webhooks per event,
+        and a webhook registered a moment ago gets events from a few seconds later."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._subscribers.get(user_id)
+        if cached is None or now - cached[0] >= self.SUBSCRIBERS_SECONDS:
+            cached = (now, self.for_user(user_id))
+            with self._lock:
+                self._subscribers[user_id] = cached
+        return [hook for hook in cached[1] if event_type in hook.events]
 
     def get(self, user_id: str, webhook_id: str) -> Webhook:
         item = self._item(user_id, webhook_id)

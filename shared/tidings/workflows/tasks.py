@@ -218,7 +218,26 @@ class TaskService:
                 f"the action asked to wait until {wait.until.isoformat()}; schedule the task then"
             ) from None
 
-    def _failed(self, task: Task, exc: Exception) -> dict[str, Any]:
+    def recover_stale(self, older_than: timedelta) -> dict[str, int]:
+        """Runs whose runner stopped before recording an outcome (a crash, a timeout) count as a
+        retryable failure of that attempt: retried after the back-off while retries remain, failed
+        otherwise. Each is taken on its status and attempt, so a run that finishes meanwhile wins."""
+        recovered = failed = 0
+        for task in self.repo.running_since(self.clock.now() - older_than):
+            stopped = ActionFailed(
+                "the runner stopped before the run finished (timed out or crashed)", retryable=True
+            )
+            try:
+                outcome = self._failed(task, stopped, expect_attempts=True)
+            except TaskConflict:
+                continue
+            if outcome["status"] == "retry":
+                recovered += 1
+            else:
+                failed += 1
+        return {"recovered": recovered, "failed": failed}
+
+    def _failed(self, task: Task, exc: Exception, *, expect_attempts: bool = False) -> dict[str, Any]:
         now = self.clock.now()
         if isinstance(exc, ActionFailed):
             message, retryable = exc.message, exc.retryable
@@ -243,7 +262,7 @@ class TaskService:
                 next_run_at=now + timedelta(seconds=wait),
                 history=[*task.history, entry],
             )
-            self.repo.replace(again, TaskStatus.RUNNING)
+            self.repo.replace(again, TaskStatus.RUNNING, attempts=task.attempts if expect_attempts else None)
             return {"status": "retry", "inSeconds": wait}
         failed = touched(
             task,
@@ -253,5 +272,5 @@ class TaskService:
             completed_at=now,
             history=[*task.history, entry],
         )
-        self.repo.replace(failed, TaskStatus.RUNNING)
+        self.repo.replace(failed, TaskStatus.RUNNING, attempts=task.attempts if expect_attempts else None)
         return {"status": "failed"}
