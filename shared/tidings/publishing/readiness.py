@@ -80,12 +80,18 @@ class PlatformPreview:
 
 
 @dataclass(frozen=True)
+class ScheduledAt:
+    post_id: str
+    scheduled_time: datetime
+
+
+@dataclass(frozen=True)
 class AccountHealth:
     account: Account
     status: Literal["healthy", "expiring", "expired"]
     renews_automatically: bool
     seconds_until_expiry: int | None
-    posts_after_expiry: list[ScheduledPost]
+    posts_after_expiry: list[ScheduledAt]
     message: str
 
 
@@ -149,11 +155,16 @@ class Readiness:
         expires = account.expires_at
         if expires is None:
             return AccountHealth(account, "healthy", renews, None, [], "the token does not expire")
-        after = [
-            p
-            for p in self._scheduled(user_id, None)
-            if platform in p.platforms and p.scheduled_time >= expires
-        ]
+        # one read of the user's queue index, not of every scheduled post
+        entries = self.posts.queue(user_id).entries
+        after = sorted(
+            (
+                ScheduledAt(post_id, entry.time)
+                for post_id, entry in entries.items()
+                if platform in (str(p) for p in entry.platforms) and entry.time >= expires
+            ),
+            key=lambda p: (p.scheduled_time, p.post_id),
+        )
         seconds = int((expires - now).total_seconds())
         if renews:
             message = f"the token expires at {iso_ms(expires)} and is renewed automatically before then"
