@@ -10,7 +10,8 @@
 `fake platforms: <url>`, `fake CRMs and analytics: <url>`, `token (demo-agent): <jwt>`, a curl
 command scheduling a post, and finally `ready`. Ctrl-C (or SIGTERM) stops everything it started.
 
-Environment: TIDINGS_LOCAL_SWEEP_INTERVAL (seconds) is the default of --sweep-interval; every
+Environment: TIDINGS_LOCAL_SWEEP_INTERVAL (seconds) is the default of --sweep-interval and
+TIDINGS_LOCAL_SYNC_INTERVAL of --sync-interval; every
 other TIDINGS_* variable (e.g. TIDINGS_RETRY_INTERVALS=1,2,4) reaches the handlers as is.
 """
 
@@ -31,6 +32,7 @@ from infra.local.processes import StartupError
 
 DEFAULT_STATE_DIR = Path(".tidings")
 SWEEP_ENV = "TIDINGS_LOCAL_SWEEP_INTERVAL"
+SYNC_ENV = "TIDINGS_LOCAL_SYNC_INTERVAL"
 
 
 def _say(line: str) -> None:
@@ -75,6 +77,14 @@ def _parser() -> argparse.ArgumentParser:
         default=_positive_float(env_sweep) if env_sweep else None,
         metavar="SECONDS",
         help=f"run the periodic jobs (due-post sweeper, webhook retries) this often (env {SWEEP_ENV})",
+    )
+    env_sync = os.environ.get(SYNC_ENV)
+    dev.add_argument(
+        "--sync-interval",
+        type=_positive_float,
+        default=_positive_float(env_sync) if env_sync else None,
+        metavar="SECONDS",
+        help=f"run integrations' periodic syncs this often instead of their frequency (env {SYNC_ENV})",
     )
     dev.add_argument(
         "--verbose", "-v", action="store_true", help="show the children's output and runtime logs"
@@ -144,6 +154,7 @@ def _dev(args: argparse.Namespace) -> int:
         demo=args.demo,
         state_dir=args.state_dir,
         sweep_interval=args.sweep_interval,
+        sync_interval=args.sync_interval,
         verbose=args.verbose,
     )
     runtime = DevRuntime(options)

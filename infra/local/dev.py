@@ -32,6 +32,7 @@ from infra.local.provision import Endpoints, LocalStack, provision
 from infra.local.scheduler_runner import SchedulerRunner
 from infra.local.stream_poller import StreamPoller
 from infra.topology import PERIODIC_SCHEDULES, ROUTES, STREAM_TRIGGERS
+from tidings.store.keys import SYNC_SCHEDULE_PREFIX
 
 log = logging.getLogger("infra.local.dev")
 
@@ -62,6 +63,7 @@ class DevOptions:
     demo: bool = False
     state_dir: Path = Path(".tidings")
     sweep_interval: float | None = None
+    sync_interval: float | None = None  # integrations' periodic syncs, instead of their frequency
     verbose: bool = False
 
 
@@ -190,6 +192,8 @@ class DevRuntime:
         overrides: dict[str, float] = {}
         if self.options.sweep_interval:
             overrides = {s.name: self.options.sweep_interval for s in PERIODIC_SCHEDULES}
+        if self.options.sync_interval:
+            overrides[SYNC_SCHEDULE_PREFIX + "*"] = self.options.sync_interval
         self._runner = SchedulerRunner(stack.client, self.host.invoke, period_overrides=overrides)
         self._runner.start()
 

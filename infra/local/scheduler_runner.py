@@ -10,7 +10,8 @@ Target, RetryPolicy):
   FlexibleTimeWindow is ignored.
 - `rate(N minute(s)|hour(s)|day(s))` schedules fire every N units from their StartDate (or their
   creation), until their EndDate. `period_overrides` shortens the period of named schedules
-  locally (`tidings dev --sweep-interval`). cron() expressions are not played (logged once).
+  (a name ending in `*` is a prefix) locally (`tidings dev --sweep-interval`, `--sync-interval`).
+  cron() expressions are not played (logged once).
 - Targets: a Step Functions state machine ARN (templated target: StartExecution with the
   schedule's Input), a universal target `arn:aws:scheduler:::aws-sdk:<service>:<apiAction>` (Input
   holds the API's request parameters as JSON, e.g. sfn:startExecution with StateMachineArn, Name
@@ -289,9 +290,15 @@ class SchedulerRunner:
         return self._next_after(anchor, period, self._clock())
 
     def _period(self, known: _Known) -> float | None:
+        period = parse_rate(known.schedule.get("ScheduleExpression", ""))
+        if period is None:
+            return None  # overrides shorten rate() schedules only
         if known.name in self.period_overrides:
             return self.period_overrides[known.name]
-        return parse_rate(known.schedule.get("ScheduleExpression", ""))
+        for pattern, seconds in self.period_overrides.items():
+            if pattern.endswith("*") and known.name.startswith(pattern[:-1]):
+                return seconds
+        return period
 
     @staticmethod
     def _next_after(anchor: float, period: float, now: float) -> float:

@@ -23,7 +23,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
         "TIDINGS_MIN_GAP_MINUTES": "0",
         "TIDINGS_WEBHOOK_RETRY_INTERVALS": "1,1",
     }
-    args = ["--sweep-interval", "1"]
+    # periodic jobs every second, and integrations' periodic syncs every 3 s instead of their frequency
+    args = ["--sweep-interval", "1", "--sync-interval", "3"]
     with launch(tmp_path_factory.mktemp("tidings-integrations"), env=env, args=args) as running:
         yield running
 
@@ -391,3 +392,20 @@ def test_bad_queries_get_422(stack: DevStack) -> None:
     assert stack.get(f"{path}/metrics?timeframe=1y", token).json()["code"] == "invalid_timeframe"
     assert stack.get(f"{path}/rate-limit?operation=publish", token).json()["code"] == "unknown_operation"
     assert stack.get("/alerts?status=maybe", token).json()["code"] == "invalid_status"
+
+
+def test_periodic_sync_runs_on_its_schedule_until_stopped(stack: DevStack) -> None:
+    _hubspot_ready(stack, contacts=7)
+    token = stack.token("agent-periodic")
+    path = f"/integrations/{_create_hubspot(stack, token)['integrationId']}"
+
+    assert stack.post(f"{path}/sync/start", token, None).status_code == 200
+    synced = _wait_for(lambda: stack.get(path, token).json()["lastSync"], timeout=60)
+    assert synced["ok"] is True
+    assert synced["records"] == 7  # nobody called /sync: the schedule did
+
+    stack.post(f"{path}/sync/stop", token, None)
+    _wait_for(lambda: not any(s.startswith("sync-") for s in _schedules(stack)))
+    settled = stack.get(path, token).json()["lastSync"]["at"]
+    time.sleep(7)
+    assert stack.get(path, token).json()["lastSync"]["at"] == settled  # no more runs

@@ -178,8 +178,11 @@ def synced_sk(integration_id: str, kind: str, key: str) -> str:
     return f"SYNCED#{integration_id}#{kind}#{key}"
 
 
+SYNC_SCHEDULE_PREFIX = "sync-"
+
+
 def sync_schedule_name(user_id: str, integration_id: str) -> str:
     """Scheduler names are at most 64 of [0-9A-Za-z-_.]: a digest keeps user and integration apart."""
     import hashlib
 
-    return "sync-" + hashlib.sha256(f"{user_id}|{integration_id}".encode()).hexdigest()[:40]
+    return SYNC_SCHEDULE_PREFIX + hashlib.sha256(f"{user_id}|{integration_id}".encode()).hexdigest()[:40]
