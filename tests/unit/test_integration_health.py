@@ -121,3 +121,21 @@ def test_every_documented_policy_has_burst_minute_hour_and_day_windows_that_agre
         assert (minute.window_seconds, hour.window_seconds, day.window_seconds) == (60, 3600, 86_400)
         assert burst.count * (60 // burst.window_seconds) == minute.count
         assert hour.count <= day.count
+
+
+@pytest.mark.parametrize(
+    ("left", "expected"),
+    [
+        (timedelta(days=40), []),
+        (timedelta(days=20), [("token_expiring", "low")]),
+        (timedelta(days=3), [("token_expiring", "medium")]),
+        (timedelta(hours=3), [("token_expiring", "high")]),
+        (timedelta(minutes=-1), [("token_expired", "critical")]),
+    ],
+)
+def test_token_alerts_grow_more_severe_as_expiry_nears(
+    left: timedelta, expected: list[tuple[str, str]]
+) -> None:
+    found = conditions(BASE, Totals(), NOW + left, False, NOW)
+    assert [(c.kind, c.severity) for c in found] == expected
+    assert conditions(BASE, Totals(), NOW + left, True, NOW) == []  # a token that renews itself

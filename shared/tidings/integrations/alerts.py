@@ -8,7 +8,8 @@ integration names an alert e-mail address, one e-mail through SES per raise).
 
 Conditions and severities:
 - token_expired (critical): the credentials' token has expired and does not renew by itself.
-- token_expiring: within 24 hours (high) or 7 days (medium), and does not renew by itself.
+- token_expiring: within 24 hours (high), 7 days (medium) or 30 days (low), and does not renew by
+  itself.
 - error_rate: more than 5% of at least 10 requests failed over 24 hours (medium; high above 20%).
 - stale_sync: periodic sync is on and the last successful sync is older than twice the sync
   frequency (medium; high beyond six times).
@@ -101,6 +102,9 @@ def conditions(
                     "token_expiring", "medium", f"The {integration.name} token expires within a week.", when
                 )
             )
+        elif left < timedelta(days=30):
+            message = f"The {integration.name} token expires within a month."
+            found.append(Condition("token_expiring", "low", message, when))
     if totals.requests >= MIN_REQUESTS and totals.error_rate > ERROR_RATE_LIMIT:
         severity = "high" if totals.error_rate > ERROR_RATE_HIGH else "medium"
         found.append(
