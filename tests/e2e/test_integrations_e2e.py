@@ -409,3 +409,24 @@ def test_periodic_sync_runs_on_its_schedule_until_stopped(stack: DevStack) -> No
     settled = stack.get(path, token).json()["lastSync"]["at"]
     time.sleep(7)
     assert stack.get(path, token).json()["lastSync"]["at"] == settled  # no more runs
+
+
+def test_disconnect_then_connect_again_through_the_api(stack: DevStack) -> None:
+    _hubspot_ready(stack)
+    token = stack.token("agent-reconnect")
+    path = f"/integrations/{_create_hubspot(stack, token)['integrationId']}"
+
+    again = stack.post(f"{path}/connect", token, None)  # no body: the stored credentials are tested
+    assert again.status_code == 200, again.text
+    assert again.json()["ok"] is True
+    off = stack.post(f"{path}/disconnect", token, None).json()
+    assert (off["status"], off["secretHint"]) == ("disconnected", None)
+    refused = stack.post(f"{path}/test", token, None)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "integration_disconnected"
+    assert stack.post(f"{path}/connect", token, None).json()["code"] == "credentials_required"
+
+    back = stack.post(f"{path}/connect", token, {"credentials": {"accessToken": HUBSPOT_TOKEN}})
+    assert back.status_code == 200, back.text
+    assert back.json()["integration"]["status"] == "connected"
+    assert back.json()["ok"] is True

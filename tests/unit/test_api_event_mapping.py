@@ -548,3 +548,35 @@ def test_the_jwks_is_served_without_a_token(auth: LocalAuth) -> None:
 
     assert response.status == 200
     assert json.loads(response.body) == auth.jwks()
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    ["x" * 129, "Ṱ̺̺o͞ invoke", "a/b", "", "post id", "%00"],
+)
+def test_a_path_id_that_cannot_name_anything_is_404_before_any_lookup(bad_id: str) -> None:
+    from tidings.api.scheduling import build_app, handle
+
+    def no_service() -> Any:
+        raise AssertionError("nothing may be looked up")
+
+    event = {
+        "version": "2.0",
+        "routeKey": "GET /posts/{postId}",
+        "rawPath": "/posts/x",
+        "rawQueryString": "",
+        "headers": {},
+        "pathParameters": {"postId": bad_id},
+        "requestContext": {
+            "http": {"method": "GET", "path": "/posts/x", "sourceIp": "127.0.0.1"},
+            "authorizer": {"jwt": {"claims": {"sub": "u1"}, "scopes": None}},
+            "requestId": "r1",
+            "routeKey": "GET /posts/{postId}",
+            "stage": "$default",
+        },
+        "isBase64Encoded": False,
+    }
+    response = handle(build_app(no_service), event, None)
+
+    assert response["statusCode"] == 404
+    assert json.loads(response["body"])["code"] == "not_found"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -111,23 +112,42 @@ def build_app(
 MAX_BODY_BYTES = 256 * 1024
 
 
+# Every id Tidings issues or accepts in a path (post, workflow, step, task, integration, webhook and
+# alert ids, platform names) fits this; anything else names nothing, and is answered 404 before it
+# reaches the table (DynamoDB refuses sort keys over 1,024 bytes).
+PATH_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
 def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Resolve one HTTP API event, refusing a body over MAX_BODY_BYTES with 413 first."""
+    """Resolve one HTTP API event, refusing a body over MAX_BODY_BYTES with 413 and a path id that
+    cannot name anything with 404 first."""
     body = event.get("body") or ""
     size = (len(body) * 3) // 4 if event.get("isBase64Encoded") else len(body.encode())
     if size > MAX_BODY_BYTES:
-        error = ErrorBody(
-            code="payload_too_large",
-            message=f"the request body is {size} bytes; at most {MAX_BODY_BYTES} are accepted",
-            details={"limit": MAX_BODY_BYTES, "size": size},
+        return _early(
+            413,
+            ErrorBody(
+                code="payload_too_large",
+                message=f"the request body is {size} bytes; at most {MAX_BODY_BYTES} are accepted",
+                details={"limit": MAX_BODY_BYTES, "size": size},
+            ),
         )
-        return {
-            "statusCode": 413,
-            "headers": {"Content-Type": JSON},
-            "body": error.model_dump_json(by_alias=True),
-            "isBase64Encoded": False,
-        }
+    for name, value in (event.get("pathParameters") or {}).items():
+        if not isinstance(value, str) or not PATH_ID.match(value):
+            return _early(
+                404,
+                ErrorBody(code="not_found", message=f"no such {name}", details={"parameter": name}),
+            )
     return app.resolve(event, context)
+
+
+def _early(status: int, error: ErrorBody) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": JSON},
+        "body": error.model_dump_json(by_alias=True),
+        "isBase64Encoded": False,
+    }
 
 
 def _error_handlers(app: APIGatewayHttpResolver) -> None:
