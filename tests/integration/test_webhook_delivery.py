@@ -408,3 +408,35 @@ def test_deliveries_are_listed_newest_first_in_pages(
     assert len(times) == 3
     assert times == sorted(times, reverse=True)
     assert end is None
+
+
+def test_a_webhook_registered_just_before_an_event_receives_it(
+    parts: Parts, receiver: Receiver, user: str, clock: FakeClock
+) -> None:
+    early = _post(user, PostStatus.PUBLISHED)
+    clock.advance(timedelta(minutes=5))
+    parts.deliverer.handle_batch({"Records": [_record(early)]})  # the user's (empty) list is read now
+    hook = parts.service.create(user, receiver.url, ["post.published"], None)
+    clock.advance(timedelta(seconds=1))
+
+    later = _post(user, PostStatus.PUBLISHED).model_copy(update={"completed_at": clock.now()})
+    parts.deliverer.handle_batch({"Records": [_record(later)]})
+
+    assert len(receiver.received) == 1
+    assert json.loads(receiver.received[0]["body"])["data"]["postId"] == later.post_id
+    assert len(_deliveries(parts, user, hook.webhook.webhook_id)) == 1
+
+
+def test_a_busy_stream_reads_a_users_webhooks_once_for_events_that_came_before(
+    parts: Parts, receiver: Receiver, user: str, clock: FakeClock
+) -> None:
+    parts.service.create(user, receiver.url, ["post.published"], None)
+    clock.advance(timedelta(minutes=1))
+    reads: list[str] = []
+    real = parts.hooks.for_user
+    parts.hooks.for_user = lambda u: (reads.append(u), real(u))[1]  # type: ignore[method-assign]
+
+    parts.deliverer.handle_batch({"Records": [_record(_post(user, PostStatus.PUBLISHED)) for _ in range(5)]})
+
+    assert len(receiver.received) == 5
+    assert reads == [user]

@@ -101,7 +101,7 @@ class WebhookDeliverer:
         now = self.clock.now()
         body = body_of(event)
         created = []
-        for hook in self.hooks.subscribers(event.user_id, str(event.type)):
+        for hook in self.hooks.subscribers(event.user_id, str(event.type), event.occurred_at):
             delivery = self.deliveries.create(
                 event.user_id, hook.webhook_id, event.event_id, str(event.type), body, now, now + LEASE
             )

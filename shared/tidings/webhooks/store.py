@@ -39,6 +39,11 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 MAX_WEBHOOKS_PER_USER = 20
+# Subscriber lists: how far apart two writers' clocks may be, how soon a list may be read again for a
+# newer event (at most twice a second per user), and how long a list is reused at most.
+CLOCK_SKEW = timedelta(seconds=1)
+MIN_REREAD = timedelta(milliseconds=500)
+MAX_LIST_AGE = timedelta(seconds=60)
 DELIVERY_RETENTION = timedelta(days=30)
 HISTORY_KEPT = 10
 
@@ -145,7 +150,6 @@ class WebhookStore:
     many events must not call KMS for each)."""
 
     CACHE_SECONDS = 300.0
-    SUBSCRIBERS_SECONDS = 5.0
 
     def __init__(
         self,
@@ -160,7 +164,7 @@ class WebhookStore:
         self.clock = clock
         self.audit = AuditTrail(table_name, self.dynamodb)
         self._secrets: dict[tuple[str, str], tuple[float, str]] = {}
-        self._subscribers: dict[str, tuple[float, list[Webhook]]] = {}
+        self._subscribers: dict[str, tuple[datetime, list[Webhook]]] = {}
         self._lock = threading.Lock()
 
     def create(self, user_id: str, url: str, events: list[str], description: str | None) -> NewWebhook:
@@ -195,15 +199,22 @@ class WebhookStore:
             for item in query_prefix(self.dynamodb, self.table, keys.user_pk(user_id), keys.WEBHOOK_SK_PREFIX)
         ]
 
-    def subscribers(self, user_id: str, event_type: str) -> list[Webhook]:
-        """The user's webhooks that take `event_type`. Read at most every SUBSCRIBERS_SECONDS per user
-        and process: a busy stream (a thousand posts a minute) does not read the webhooks per event,
-        and a webhook registered a moment ago gets events from a few seconds later."""
-        now = time.monotonic()
+    def subscribers(self, user_id: str, event_type: str, occurred_at: datetime) -> list[Webhook]:
+        """The user's webhooks that take `event_type`, as they stood when the event occurred.
+
+        A list read after the event occurred (allowing CLOCK_SKEW between writers) already holds every
+        webhook registered before it, so it is reused for the next events of that user instead of
+        reading the table per event; for newer events it is read again, at most twice a second, so
+        a busy stream reads each user's webhooks about once per batch.
+        """
         with self._lock:
             cached = self._subscribers.get(user_id)
-        if cached is None or now - cached[0] >= self.SUBSCRIBERS_SECONDS:
-            cached = (now, self.for_user(user_id))
+        if (
+            cached is None
+            or cached[0] < occurred_at + CLOCK_SKEW
+            or self.clock.now() - cached[0] > MAX_LIST_AGE
+        ):
+            cached = (self.clock.now(), self.for_user(user_id))
             with self._lock:
                 self._subscribers[user_id] = cached
         return [hook for hook in cached[1] if event_type in hook.events]
