@@ -41,7 +41,7 @@ from tidings.store.posts import (
     StaleWrite,
 )
 
-_QUEUE_RETRIES = 8
+_QUEUE_RETRIES = 12
 
 
 @dataclass(frozen=True)
@@ -139,8 +139,10 @@ class SchedulingService:
         return True
 
     def _back_off(self, attempt: int) -> None:
-        """Another write to the same queue won the race: wait a little (jittered) and check again."""
-        self.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+        """Another write to the same queue won the race: wait (exponential, full jitter, capped at a
+        second) and check again. A rival batch's transaction can take longer than a fixed short wait, so
+        the wait grows until the rival is done."""
+        self.sleep(random.uniform(0.005, min(1.0, 0.02 * 2**attempt)))
 
     # -- create ------------------------------------------------------------------------------------
 
