@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from tidings.clock import iso_ms, parse_iso
 from tidings.store import keys
-from tidings.store.dynamo import decode_token, deserialize, encode_token, serialize
+from tidings.store.dynamo import newest_first_page, serialize
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -49,19 +49,9 @@ class AuditTrail:
         )
 
     def page(self, user_id: str, limit: int, next_token: str | None) -> tuple[list[AuditEntry], str | None]:
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-            "ExpressionAttributeValues": serialize(
-                {":pk": keys.user_pk(user_id), ":prefix": keys.AUDIT_SK_PREFIX}
-            ),
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        start = decode_token(next_token)
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        resp = self.client.query(**kwargs)
+        items, token = newest_first_page(
+            self.client, self.table, keys.user_pk(user_id), keys.AUDIT_SK_PREFIX, limit, next_token
+        )
         entries = [
             AuditEntry(
                 at=parse_iso(item["at"]),
@@ -70,7 +60,6 @@ class AuditTrail:
                 target=item["target"],
                 details=dict(item.get("details") or {}),
             )
-            for item in (deserialize(raw) for raw in resp.get("Items", []))
+            for item in items
         ]
-        last = resp.get("LastEvaluatedKey")
-        return entries, encode_token(last) if last else None
+        return entries, token

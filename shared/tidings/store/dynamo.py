@@ -114,3 +114,23 @@ def query_prefix(client: DynamoDBClient, table: str, pk: str, sk_prefix: str) ->
         start = resp.get("LastEvaluatedKey")
         if not start:
             return
+
+
+def newest_first_page(
+    client: DynamoDBClient, table: str, pk: str, sk_prefix: str, limit: int, next_token: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of partition `pk`'s items whose sort key starts with `sk_prefix`, last key first, and
+    the token of the next page (None at the end). A token this API did not issue is a ValueError."""
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+        "ExpressionAttributeValues": serialize({":pk": pk, ":prefix": sk_prefix}),
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    start = decode_token(next_token)
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    resp = client.query(**kwargs)
+    last = resp.get("LastEvaluatedKey")
+    return [deserialize(item) for item in resp.get("Items", [])], encode_token(last) if last else None

@@ -25,11 +25,10 @@ from tidings.integrations.credentials import CredentialVault, SealedSecret, mask
 from tidings.store import keys
 from tidings.store.audit import AuditEntry, AuditTrail
 from tidings.store.dynamo import (
-    decode_token,
     deserialize,
     dynamodb_client,
-    encode_token,
     is_conditional_failure,
+    newest_first_page,
     query_prefix,
     serialize,
 )
@@ -419,19 +418,8 @@ class DeliveryStore:
     def page(
         self, user_id: str, webhook_id: str, limit: int, next_token: str | None
     ) -> tuple[list[Delivery], str | None]:
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-            "ExpressionAttributeValues": serialize(
-                {":pk": keys.user_pk(user_id), ":prefix": keys.delivery_prefix(webhook_id)}
-            ),
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        start = decode_token(next_token)
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        resp = self.dynamodb.query(**kwargs)
-        deliveries = [delivery_from_item(deserialize(item)) for item in resp.get("Items", [])]
-        last = resp.get("LastEvaluatedKey")
-        return deliveries, encode_token(last) if last else None
+        prefix = keys.delivery_prefix(webhook_id)
+        items, token = newest_first_page(
+            self.dynamodb, self.table, keys.user_pk(user_id), prefix, limit, next_token
+        )
+        return [delivery_from_item(item) for item in items], token
