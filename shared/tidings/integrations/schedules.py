@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from tidings.integrations.store import Integration, Status, from_item
-from tidings.store.dynamo import deserialize_stream_image
+from tidings.store.dynamo import deserialize_stream_image, record_of
 from tidings.store.keys import INTEGRATION_ENTITY
 
 
@@ -25,11 +25,7 @@ def _image(record: dict[str, Any], name: str) -> Integration | None:
 
 
 def is_integration_record(record: dict[str, Any]) -> bool:
-    images = record.get("dynamodb", {})
-    return any(
-        images.get(n, {}).get("EntityType", {}).get("S") == INTEGRATION_ENTITY
-        for n in ("NewImage", "OldImage")
-    )
+    return record_of(record, INTEGRATION_ENTITY)
 
 
 def wants_schedule(integration: Integration | None) -> bool:

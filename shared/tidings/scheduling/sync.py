@@ -17,7 +17,7 @@ from typing import Any
 from tidings.aws.publishing import PostScheduleManager, PublishStarter, schedule_time
 from tidings.clock import Clock
 from tidings.models.posts import PostStatus, ScheduledPost
-from tidings.store.dynamo import deserialize_stream_image
+from tidings.store.dynamo import deserialize_stream_image, record_of
 from tidings.store.keys import POST_ENTITY
 from tidings.store.posts import PostRepository, post_from_item
 
@@ -60,11 +60,7 @@ def _image(record: dict[str, Any], name: str) -> ScheduledPost | None:
 
 
 def is_post_record(record: dict[str, Any]) -> bool:
-    images = record.get("dynamodb", {})
-    return any(
-        images.get(name, {}).get("EntityType", {}).get("S") == POST_ENTITY
-        for name in ("NewImage", "OldImage")
-    )
+    return record_of(record, POST_ENTITY)
 
 
 def plan(record: dict[str, Any], now: datetime, lead_seconds: int) -> list[Action]:

@@ -49,6 +49,14 @@ def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
 
 
+def record_of(record: Mapping[str, Any], *entities: str) -> bool:
+    """True when a stream record's new or old image is an item of one of `entities` (EntityType)."""
+    images = record.get("dynamodb", {})
+    return any(
+        images.get(name, {}).get("EntityType", {}).get("S") in entities for name in ("NewImage", "OldImage")
+    )
+
+
 def deserialize_stream_image(image: Mapping[str, Any]) -> dict[str, Any]:
     """An item from a Lambda stream record's image: binary attributes arrive there base64-encoded
     (Lambda delivers the record as JSON), so they are decoded before the usual deserialisation."""

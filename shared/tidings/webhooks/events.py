@@ -18,7 +18,7 @@ from tidings.clock import iso_ms
 from tidings.models.posts import PlatformStatus, PostStatus
 from tidings.models.workflows import StepStatus, WorkflowStatus
 from tidings.store import keys
-from tidings.store.dynamo import deserialize_stream_image
+from tidings.store.dynamo import deserialize_stream_image, record_of
 from tidings.store.posts import post_from_item
 
 PREVIEW_CHARS = 280
@@ -68,11 +68,7 @@ def _image(record: Mapping[str, Any], name: str) -> dict[str, Any] | None:
 
 
 def is_event_source(record: Mapping[str, Any]) -> bool:
-    images = record.get("dynamodb", {})
-    return any(
-        images.get(name, {}).get("EntityType", {}).get("S") in SOURCE_ENTITIES
-        for name in ("NewImage", "OldImage")
-    )
+    return record_of(record, *SOURCE_ENTITIES)
 
 
 def events_from_record(record: Mapping[str, Any]) -> list[Event]:

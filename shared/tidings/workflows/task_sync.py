@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from tidings.models.tasks import Task, TaskStatus
-from tidings.store.dynamo import deserialize_stream_image
+from tidings.store.dynamo import deserialize_stream_image, record_of
 from tidings.store.keys import TASK_ENTITY
 from tidings.store.tasks import task_from_item
 
@@ -25,10 +25,7 @@ def _image(record: dict[str, Any], name: str) -> Task | None:
 
 
 def is_task_record(record: dict[str, Any]) -> bool:
-    images = record.get("dynamodb", {})
-    return any(
-        images.get(n, {}).get("EntityType", {}).get("S") == TASK_ENTITY for n in ("NewImage", "OldImage")
-    )
+    return record_of(record, TASK_ENTITY)
 
 
 class TaskSync:
