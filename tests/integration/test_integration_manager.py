@@ -515,6 +515,7 @@ def _alert_record(world: World, user: str, alert_id: str) -> dict[str, Any]:
 
 def test_a_raised_alert_is_emailed_once_and_retried_if_ses_fails(world: World, user: str) -> None:
     from tidings.integrations.alert_mail import AlertMailer
+    from tidings.webhooks.events import events_from_record
 
     integration = world.manager.create(
         user,
@@ -530,10 +531,15 @@ def test_a_raised_alert_is_emailed_once_and_retried_if_ses_fails(world: World, u
     ses = StubSes(failures=1)
     mailer = AlertMailer(world.manager.alerts, lambda: ses, "alerts@tidings.example")
 
+    events = events_from_record(record)
     with pytest.raises(RuntimeError):
-        mailer.handle(record)  # the stream retries the record
-    assert mailer.handle(record) is True
-    assert mailer.handle(record) is False  # the same raise, read again
+        mailer.handle(record, events)  # the stream retries the record
+    assert mailer.handle(record, events) is True
+    assert mailer.handle(record, events) is False  # the same raise, read again
+    refreshed = {
+        "dynamodb": {"NewImage": record["dynamodb"]["NewImage"], "OldImage": record["dynamodb"]["NewImage"]}
+    }
+    assert mailer.handle(refreshed, events_from_record(refreshed)) is False  # no raise in it
 
     (sent,) = ses.sent
     assert sent["Destination"] == {"ToAddresses": ["ops@harbour.example"]}

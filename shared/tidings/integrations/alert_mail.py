@@ -10,13 +10,13 @@ released and the record is retried.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tidings.integrations.alerts import AlertStore
 from tidings.store import keys
 from tidings.store.dynamo import deserialize_stream_image, serialize
-from tidings.webhooks.events import EventType, events_from_record
+from tidings.webhooks.events import Event, EventType
 
 logger = logging.getLogger(__name__)
 
@@ -27,16 +27,13 @@ class AlertMailer:
         self.ses = ses
         self.sender = sender.strip()
 
-    def handle(self, record: Mapping[str, Any]) -> bool:
-        """Send the e-mail a raise in `record` asks for; True when one was sent."""
-        raw = record.get("dynamodb", {}).get("NewImage")
-        if not raw:
-            return False
-        item = deserialize_stream_image(raw)
+    def handle(self, record: Mapping[str, Any], events: Sequence[Event]) -> bool:
+        """Send the e-mail a raise among `events` (those of `record`) asks for; True when one was sent."""
+        if not any(e.type == EventType.ALERT_RAISED for e in events):
+            return False  # most records (posts, workflows) end here, unparsed
+        item = deserialize_stream_image(record["dynamodb"]["NewImage"])
         to = item.get("notify_email")
-        if item.get("EntityType") != keys.ALERT_ENTITY or not to:
-            return False
-        if not any(e.type == EventType.ALERT_RAISED for e in events_from_record(record)):
+        if not to:
             return False
         if not self.sender:
             logger.warning("alert e-mail is not configured: set TIDINGS_NOTIFICATION_FROM_EMAIL")

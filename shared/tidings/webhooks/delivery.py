@@ -63,7 +63,7 @@ class WebhookDeliverer:
         retry_intervals: list[int],
         allow_private: bool,
         resolve: Resolver | None = None,
-        on_record: Callable[[Mapping[str, Any]], object] | None = None,
+        on_record: Callable[[Mapping[str, Any], list[Event]], object] | None = None,
     ) -> None:
         self.hooks = hooks
         self.deliveries = deliveries
@@ -72,7 +72,7 @@ class WebhookDeliverer:
         self.retry_intervals = retry_intervals
         self.allow_private = allow_private
         self.resolve = resolve
-        self.on_record = on_record  # e.g. alert e-mails, on the same records
+        self.on_record = on_record  # e.g. alert e-mails: each record with the events read from it
 
     # -- from the stream ------------------------------------------------------------------------
 
@@ -84,10 +84,11 @@ class WebhookDeliverer:
             if not is_event_source(record):
                 continue
             try:
-                for outgoing in events_from_record(record):
+                events = events_from_record(record)
+                for outgoing in events:
                     created += self.fan_out(outgoing)
                 if self.on_record is not None:
-                    self.on_record(record)
+                    self.on_record(record, events)
             except Exception:
                 sequence = record.get("dynamodb", {}).get("SequenceNumber", "")
                 logger.exception("stream record %s failed; it will be retried", sequence)
