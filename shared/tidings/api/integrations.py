@@ -472,18 +472,13 @@ def _observability_routes(
         integrationId: str,
         operation: Annotated[str, Query(max_length=40, description="api (all), publish (social)")] = "api",
     ) -> Response[str]:
-        from tidings.clock import DEFAULT_CLOCK
-
         status = manager().rate_limit(user_id(), integrationId, operation)
-        now = DEFAULT_CLOCK.now()
         view = RateLimitView(
             integration_id=integrationId,
             operation=status.operation,
             allowed=status.allowed,
             retry_at=iso_ms(status.retry_at) if status.retry_at else None,
-            retry_after_seconds=max(0, math.ceil((status.retry_at - now).total_seconds()))
-            if status.retry_at
-            else None,
+            retry_after_seconds=status.retry_after_seconds,
             reason=status.reason,
             source=status.source,
             windows=[RateWindowView(**w.view()) for w in status.windows],
@@ -504,7 +499,7 @@ def _alert_routes(
                 {"field": "status", "supported": ["open", "resolved"]},
                 code="invalid_status",
             )
-        alerts = manager().alerts.for_user(user_id(), status)
+        alerts = manager().alerts_for(user_id(), status)
         return json_response(200, AlertList(alerts=[alert_view(a) for a in alerts]))
 
     @app.post(
@@ -513,9 +508,4 @@ def _alert_routes(
         responses=responses(200, "The alert", AlertView, 404),
     )
     def resolve_alert(alertId: str) -> Response[str]:
-        from tidings.clock import DEFAULT_CLOCK
-
-        user = user_id()
-        return json_response(
-            200, alert_view(manager().alerts.resolve(user, alertId, user, DEFAULT_CLOCK.now()))
-        )
+        return json_response(200, alert_view(manager().resolve_alert(user_id(), alertId)))

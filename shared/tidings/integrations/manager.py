@@ -35,7 +35,7 @@ from tidings.integrations.connectors.base import (
 from tidings.integrations.credentials import CredentialVault, mask
 from tidings.integrations.health import Health, assess
 from tidings.integrations.metrics import MetricsStore, Point, Totals
-from tidings.integrations.ratelimits import IntegrationRateLimits, RateStatus
+from tidings.integrations.ratelimits import IntegrationRateLimits, RateStatus, retry_after_seconds
 from tidings.integrations.store import (
     SOCIAL_PREFIX,
     TYPES,
@@ -435,9 +435,7 @@ class IntegrationManager:
                 reservation.reason or "the integration's rate limit is used up",
                 {
                     "retryAt": iso_ms(retry_at) if retry_at else None,
-                    "retryAfterSeconds": max(1, int((retry_at - now).total_seconds()) + 1)
-                    if retry_at
-                    else None,
+                    "retryAfterSeconds": retry_after_seconds(retry_at, now),
                 },
                 code="rate_limited",
             )
@@ -592,6 +590,13 @@ class IntegrationManager:
     def rate_limit(self, user_id: str, integration_id: str, operation: str) -> RateStatus:
         integration = self.get(user_id, integration_id)
         return self.limits.status(user_id, integration, operation, self.clock.now())
+
+    def alerts_for(self, user_id: str, status: str | None) -> list[Alert]:
+        return self.alerts.for_user(user_id, status)
+
+    def resolve_alert(self, user_id: str, alert_id: str) -> Alert:
+        """Resolved by the user (by hand): not raised again for a day unless it gets worse."""
+        return self.alerts.resolve(user_id, alert_id, user_id, self.clock.now())
 
     def evaluate(self, integration: Integration) -> list[Alert]:
         now = self.clock.now()

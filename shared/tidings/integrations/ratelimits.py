@@ -21,6 +21,7 @@ a protective limit of its own, marked as such in the answer.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -85,6 +86,18 @@ class RateStatus:
     reason: str | None
     windows: tuple[WindowState, ...]
     source: str
+    checked_at: datetime
+
+    @property
+    def retry_after_seconds(self) -> int | None:
+        return retry_after_seconds(self.retry_at, self.checked_at)
+
+
+def retry_after_seconds(retry_at: datetime | None, now: datetime) -> int | None:
+    """Whole seconds to wait before `retry_at` (at least one), as a Retry-After would say."""
+    if retry_at is None:
+        return None
+    return max(1, math.ceil((retry_at - now).total_seconds()))
 
 
 class IntegrationRateLimits:
@@ -114,13 +127,13 @@ class IntegrationRateLimits:
         )
         blocked = self.budgets.blocked_until(user_id, key, now)
         if blocked is not None:
-            return RateStatus(operation, False, blocked[0], blocked[1], windows, policy.source)
+            return RateStatus(operation, False, blocked[0], blocked[1], windows, policy.source, now)
         full = [w for w in windows if w.used >= w.limit.count]
         if full:
             worst = max(full, key=lambda w: w.resets_at)
             reason = f"the budget of {worst.limit.count} per {span(worst.limit.window_seconds)} is used up"
-            return RateStatus(operation, False, worst.resets_at, reason, windows, policy.source)
-        return RateStatus(operation, True, None, None, windows, policy.source)
+            return RateStatus(operation, False, worst.resets_at, reason, windows, policy.source, now)
+        return RateStatus(operation, True, None, None, windows, policy.source, now)
 
     def take(self, user_id: str, integration: Integration, operation: str, now: datetime) -> Reservation:
         key, policy = self._policy(integration, operation)
