@@ -121,26 +121,23 @@ class WebhookDeliverer:
 
     def send(self, delivery: Delivery) -> Delivery:
         """One attempt of a claimed delivery, recorded with its outcome and the next step."""
-        url = self._url(delivery)
-        if url is None:
+        target = self.hooks.signing_target(delivery.user_id, delivery.webhook_id)
+        if target is None:
             outcome = AttemptOutcome(False, None, "the webhook was deleted", 0)
             return self._record(delivery, outcome, final=True)
-        outcome = self.attempt(
-            delivery.user_id, delivery.webhook_id, url, delivery.event_id, delivery.event_type, delivery.body
-        )
+        hook, secret = target
+        outcome = self.attempt(hook, secret, delivery.event_id, delivery.event_type, delivery.body)
         return self._record(delivery, outcome, final=False)
 
     def attempt(
-        self, user_id: str, webhook_id: str, url: str, event_id: str, event_type: str, body: str
+        self, hook: Webhook, secret: str, event_id: str, event_type: str, body: str
     ) -> AttemptOutcome:
         import httpx
 
+        url = hook.url
         refused = outbound_url_problem(url, allow_private=self.allow_private, resolve=self.resolve)
         if refused is not None:
             return AttemptOutcome(False, None, f"{refused[0]}: {refused[1]}", 0)
-        secret = self.hooks.secret(user_id, webhook_id)
-        if secret is None:
-            return AttemptOutcome(False, None, "the webhook was deleted", 0)
         raw = body.encode()
         headers = {
             "Content-Type": "application/json",
@@ -160,15 +157,6 @@ class WebhookDeliverer:
         if 200 <= status < 300:
             return AttemptOutcome(True, status, None, _ms(started))
         return AttemptOutcome(False, status, f"answered {status}", _ms(started))
-
-    def _url(self, delivery: Delivery) -> str | None:
-        from tidings.errors import NotFound
-
-        try:
-            hook: Webhook = self.hooks.get(delivery.user_id, delivery.webhook_id)
-        except NotFound:
-            return None
-        return hook.url
 
     def _record(self, delivery: Delivery, outcome: AttemptOutcome, *, final: bool) -> Delivery:
         now = self.clock.now()

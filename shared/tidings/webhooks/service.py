@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from tidings.clock import Clock
-from tidings.errors import ValidationFailed
+from tidings.errors import NotFound, ValidationFailed
 from tidings.netguard import Resolver, outbound_url_problem
 from tidings.webhooks.delivery import AttemptOutcome, WebhookDeliverer, body_of
 from tidings.webhooks.events import SUBSCRIBABLE, Event, EventType
@@ -78,7 +78,10 @@ class WebhookService:
     def test(self, user_id: str, webhook_id: str) -> TestResult:
         """Send a signed `webhook.ping` now and answer what the endpoint said (not retried, not logged
         as a delivery: it is a check, like the integrations' connection test)."""
-        hook = self.hooks.get(user_id, webhook_id)
+        target = self.hooks.signing_target(user_id, webhook_id)
+        if target is None:
+            raise NotFound("no such webhook", {"webhookId": webhook_id}, code="webhook_not_found")
+        hook, secret = target
         event = Event(
             event_id="evt_ping_" + uuid.uuid4().hex[:24],
             type=EventType.PING,
@@ -86,9 +89,7 @@ class WebhookService:
             occurred_at=self.clock.now(),
             data={"webhookId": hook.webhook_id, "events": list(hook.events)},
         )
-        outcome = self.deliverer.attempt(
-            user_id, hook.webhook_id, hook.url, event.event_id, str(event.type), body_of(event)
-        )
+        outcome = self.deliverer.attempt(hook, secret, event.event_id, str(event.type), body_of(event))
         return TestResult(event.event_id, outcome)
 
     def deliveries_page(

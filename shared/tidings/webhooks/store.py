@@ -238,21 +238,23 @@ class WebhookStore:
         self._record(user_id, "webhook.deleted", hook, {"url": hook.url})
         return hook
 
-    def secret(self, user_id: str, webhook_id: str) -> str | None:
-        """The signing secret, or None when the webhook no longer exists."""
+    def signing_target(self, user_id: str, webhook_id: str) -> tuple[Webhook, str] | None:
+        """The webhook and its signing secret from one read, or None when the webhook no longer
+        exists (the opened secret is cached; the record is read each time, so a deleted or changed
+        webhook is seen at once)."""
+        item = self._item(user_id, webhook_id)
+        if item is None:
+            return None
         now = time.monotonic()
         with self._lock:
             cached = self._secrets.get((user_id, webhook_id))
         if cached is not None and now - cached[0] < self.CACHE_SECONDS:
-            return cached[1]
-        item = self._item(user_id, webhook_id)
-        if item is None:
-            return None
+            return _webhook(item), cached[1]
         opened = self.vault.open(user_id, _subject(webhook_id), SealedSecret.from_item(item))
         secret = str(opened["secret"])
         with self._lock:
             self._secrets[(user_id, webhook_id)] = (now, secret)
-        return secret
+        return _webhook(item), secret
 
     def _item(self, user_id: str, webhook_id: str) -> dict[str, Any] | None:
         resp = self.dynamodb.get_item(
