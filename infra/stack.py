@@ -31,7 +31,7 @@ class TidingsStack(Stack):
             description="Tidings: event-driven content automation (scheduling and publishing)",
         )
         self.table = Table(self, "Table", spec=topology.TABLE)
-        # Wraps one data key per stored credential (tidings.integrations.credentials).
+        # Wraps one data key per stored credential (tidings.aws.vault).
         self.credentials_key = kms.Key(
             self,
             "CredentialsKey",

@@ -3,7 +3,7 @@ every minute, deliveries whose retry time has come are sent again."""
 
 from typing import Any
 
-from tidings.observability import logger
+from tidings.core.observability import logger
 
 
 @logger.inject_lambda_context

@@ -4,7 +4,7 @@ reconciled afterwards (a failing or stale sync raises one)."""
 
 from typing import Any
 
-from tidings.observability import logger
+from tidings.core.observability import logger
 
 
 @logger.inject_lambda_context

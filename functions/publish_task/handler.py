@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from tidings.observability import logger
+from tidings.core.observability import logger
 
 
 @logger.inject_lambda_context

@@ -7,7 +7,7 @@ destination) without blocking the records after it.
 
 from typing import Any
 
-from tidings.observability import logger
+from tidings.core.observability import logger
 
 
 @logger.inject_lambda_context

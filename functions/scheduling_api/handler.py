@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from tidings.observability import correlation_paths, logger
+from tidings.core.observability import correlation_paths, logger
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

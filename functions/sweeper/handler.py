@@ -4,15 +4,15 @@ tasks whose runner stopped mid-run."""
 from dataclasses import asdict
 from typing import Any
 
-from tidings.observability import logger
+from tidings.core.observability import logger
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from datetime import timedelta
 
-    from tidings.clock import DEFAULT_CLOCK
-    from tidings.config import get_settings
+    from tidings.core.clock import DEFAULT_CLOCK
+    from tidings.core.config import get_settings
     from tidings.scheduling.sweeper import sweep
     from tidings.wiring import post_repository, publish_starter, task_service
 

@@ -3,7 +3,7 @@ resume (task tokens), finish."""
 
 from typing import Any
 
-from tidings.observability import logger
+from tidings.core.observability import logger
 
 
 @logger.inject_lambda_context

@@ -50,7 +50,7 @@ SCHEDULE_ACTIONS = [
     "scheduler:DeleteSchedule",
     "scheduler:GetSchedule",
 ]
-# Envelope encryption of credentials (tidings.integrations.credentials): GenerateDataKey to seal,
+# Envelope encryption of credentials (tidings.aws.vault): GenerateDataKey to seal,
 # Decrypt to open. Every call must carry the Tidings encryption context with a user id (AWS KMS
 # Developer Guide, "kms:EncryptionContext:context-key" condition key).
 CREDENTIALS_SEAL_ACTIONS = ["kms:GenerateDataKey"]

@@ -12,7 +12,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
-from tidings.config import Settings
+from tidings.core.config import Settings
 
 STACK_BASE_NAME = "Tidings"
 STAGE_CONTEXT_KEY = "stage"
@@ -31,7 +31,7 @@ POWERTOOLS_ENVIRONMENT = {
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 FUNCTION_ASSET_EXCLUDES = ["__pycache__", "*.pyc", "*.pyo"]
 
-# Environment variables read by tidings.config.Settings (TIDINGS_ + field name).
+# Environment variables read by tidings.core.config.Settings (TIDINGS_ + field name).
 ENV_TABLE_NAME = "TIDINGS_TABLE_NAME"
 ENV_PUBLISH_STATE_MACHINE_ARN = "TIDINGS_PUBLISH_STATE_MACHINE_ARN"
 ENV_SCHEDULE_GROUP = "TIDINGS_SCHEDULE_GROUP"

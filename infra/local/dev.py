@@ -169,7 +169,7 @@ class DevRuntime:
 
     @staticmethod
     def _clear_settings_cache() -> None:
-        from tidings.config import get_settings
+        from tidings.core.config import get_settings
 
         get_settings.cache_clear()
 

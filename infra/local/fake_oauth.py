@@ -54,7 +54,7 @@ from infra.local.fake_platforms import (
     _Reply,
     _Request,
 )
-from tidings.platforms import Platform
+from tidings.core.platforms import Platform
 
 if TYPE_CHECKING:
     from infra.local.fake_platforms import FakePlatformServer

@@ -91,7 +91,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from infra.local.fake_http import FakeHandler, FakeHttpServer, FakeRequest
-from tidings.platforms import Platform, x_weighted_length
+from tidings.core.platforms import Platform, x_weighted_length
 
 # -- faults ----------------------------------------------------------------------------------------
 

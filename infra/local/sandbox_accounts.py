@@ -13,7 +13,7 @@ import secrets
 import httpx
 
 from tidings.accounts import connect_account
-from tidings.platforms import Platform
+from tidings.core.platforms import Platform
 
 
 def sandbox_account_id(platform: Platform, user_id: str) -> str:

@@ -3,7 +3,7 @@
 Item `USER#<id> / ACCOUNT#<platform>` (one account per platform per user: a post names platforms,
 and each platform publishes through the user's one account there) holds the account id, the token's
 expiry, a masked hint, and the access and refresh tokens sealed by the credential vault
-(tidings.integrations.credentials: a KMS data key per secret, AES-256-GCM, bound to the user and the
+(tidings.aws.vault: a KMS data key per secret, AES-256-GCM, bound to the user and the
 account). Tokens never enter logs, errors, API responses or the table in plaintext.
 """
 
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tidings.clock import DEFAULT_CLOCK, Clock, iso_ms, parse_iso
-from tidings.errors import Conflict, NotFound, ValidationFailed
-from tidings.integrations.credentials import CredentialVault, SealedSecret, mask
-from tidings.platforms import Platform
+from tidings.aws.vault import CredentialVault, SealedSecret, mask
+from tidings.core.clock import DEFAULT_CLOCK, Clock, iso_ms, parse_iso
+from tidings.core.errors import Conflict, NotFound, ValidationFailed
+from tidings.core.platforms import Platform
 from tidings.publishing.base import AccountCredentials
 from tidings.store import keys
 from tidings.store.audit import AuditEntry, AuditTrail

@@ -10,8 +10,8 @@ import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from tidings.clock import DEFAULT_CLOCK
-from tidings.config import get_settings
+from tidings.core.clock import DEFAULT_CLOCK
+from tidings.core.config import get_settings
 
 if TYPE_CHECKING:
     import httpx
@@ -21,20 +21,20 @@ if TYPE_CHECKING:
     from tidings.api.accounts import AccountServices
     from tidings.aws.publishing import StepFunctionsPublishStarter
     from tidings.aws.workflows import StepFunctionsWorkflowRunner
-    from tidings.integrations.inbound import InboundEvents
     from tidings.integrations.manager import IntegrationManager
     from tidings.integrations.schedules import IntegrationSync
-    from tidings.publishing.budgets import BudgetStore
     from tidings.publishing.clients.whatsapp import WhatsAppClient
     from tidings.publishing.step import PublishStep
     from tidings.publishing.tokens import FreshCredentials
     from tidings.scheduling.service import SchedulingService
     from tidings.scheduling.sync import ScheduleSync
+    from tidings.store.budgets import BudgetStore
+    from tidings.store.inbound import InboundEvents
     from tidings.store.posts import PostRepository
+    from tidings.store.webhooks import WebhookStore
     from tidings.store.workflows import WorkflowRepository
     from tidings.webhooks.delivery import WebhookDeliverer
     from tidings.webhooks.service import WebhookService
-    from tidings.webhooks.store import WebhookStore
     from tidings.workflows.actions.base import ActionServices
     from tidings.workflows.engine import WorkflowEngine
     from tidings.workflows.service import WorkflowService
@@ -62,7 +62,7 @@ def publish_starter() -> StepFunctionsPublishStarter:
 @lru_cache(maxsize=1)
 def account_store() -> AccountStore:
     from tidings.accounts import AccountStore
-    from tidings.integrations.credentials import CredentialVault
+    from tidings.aws.vault import CredentialVault
 
     s = get_settings()
     return AccountStore(s.table_name, CredentialVault(s.credentials_key_id))
@@ -122,7 +122,7 @@ def scheduling_app() -> APIGatewayHttpResolver:
 @lru_cache(maxsize=1)
 def account_services() -> AccountServices:
     from tidings.api.accounts import AccountServices
-    from tidings.messaging import MessagingService
+    from tidings.publishing.messaging import MessagingService
     from tidings.publishing.readiness import Readiness
 
     s = get_settings()
@@ -149,13 +149,13 @@ def whatsapp_client() -> WhatsAppClient:
 def publish_step() -> PublishStep:
     from concurrent.futures import ThreadPoolExecutor
 
-    from tidings.integrations.metrics import MetricsStore
-    from tidings.platforms import Platform
+    from tidings.core.platforms import Platform
     from tidings.publishing.base import PlatformClient
     from tidings.publishing.clients import build_client
     from tidings.publishing.step import PublishStep
     from tidings.store.dynamo import dynamodb_client
     from tidings.store.ledger import PublishLedger
+    from tidings.store.metrics import MetricsStore
 
     s = get_settings()
     http = publishing_http()
@@ -182,7 +182,7 @@ def publish_step() -> PublishStep:
 
 @lru_cache(maxsize=1)
 def budget_store() -> BudgetStore:
-    from tidings.publishing.budgets import BudgetStore, limits_with
+    from tidings.store.budgets import BudgetStore, limits_with
     from tidings.store.dynamo import dynamodb_client
 
     s = get_settings()
@@ -301,16 +301,16 @@ def task_service() -> TaskService:
 
 @lru_cache(maxsize=1)
 def inbound_events() -> InboundEvents:
-    from tidings.integrations.inbound import InboundEvents
     from tidings.store.dynamo import dynamodb_client
+    from tidings.store.inbound import InboundEvents
 
     return InboundEvents(get_settings().table_name, dynamodb_client())
 
 
 @lru_cache(maxsize=1)
 def webhook_store() -> WebhookStore:
-    from tidings.integrations.credentials import CredentialVault
-    from tidings.webhooks.store import WebhookStore
+    from tidings.aws.vault import CredentialVault
+    from tidings.store.webhooks import WebhookStore
 
     s = get_settings()
     return WebhookStore(s.table_name, CredentialVault(s.credentials_key_id))
@@ -321,12 +321,12 @@ def webhook_deliverer() -> WebhookDeliverer:
     import boto3
     import httpx
 
+    from tidings.core.http import USER_AGENT
     from tidings.integrations.alert_mail import AlertMailer
     from tidings.integrations.alerts import AlertStore
-    from tidings.publishing.http import USER_AGENT
     from tidings.store.dynamo import dynamodb_client
+    from tidings.store.webhooks import DeliveryStore
     from tidings.webhooks.delivery import WebhookDeliverer
-    from tidings.webhooks.store import DeliveryStore
 
     s = get_settings()
     mailer = AlertMailer(
@@ -367,21 +367,21 @@ def webhook_service() -> WebhookService:
 def integration_manager() -> IntegrationManager:
     import boto3
 
+    from tidings.aws.vault import CredentialVault
     from tidings.integrations.alerts import AlertStore
     from tidings.integrations.connectors.base import Connector
     from tidings.integrations.connectors.bedrock import BedrockConnector
     from tidings.integrations.connectors.endpoint import EndpointConnector
     from tidings.integrations.connectors.social import social_connectors
     from tidings.integrations.connectors.vendors import crm_and_analytics_connectors
-    from tidings.integrations.credentials import CredentialVault
     from tidings.integrations.manager import IntegrationManager
-    from tidings.integrations.metrics import MetricsStore
     from tidings.integrations.ratelimits import IntegrationRateLimits
-    from tidings.integrations.store import IntegrationRepository
-    from tidings.integrations.synced import SyncedRecords
     from tidings.publishing.readiness import Readiness
     from tidings.store.audit import AuditTrail
     from tidings.store.dynamo import dynamodb_client
+    from tidings.store.integrations import IntegrationRepository
+    from tidings.store.metrics import MetricsStore
+    from tidings.store.synced import SyncedRecords
 
     s = get_settings()
     http = publishing_http()

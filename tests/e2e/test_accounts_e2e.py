@@ -15,7 +15,7 @@ import pytest
 from e2e_support import DevStack, launch
 
 from infra.local.sandbox_accounts import sandbox_account_id
-from tidings.platforms import Platform
+from tidings.core.platforms import Platform
 
 pytestmark = pytest.mark.e2e
 

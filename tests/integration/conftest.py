@@ -12,7 +12,7 @@ Fixtures (all session-scoped unless said otherwise):
 - `local_stack`: the topology provisioned once on them (`LocalStack`: table, queues, functions,
   state machines, schedule group, periodic schedules, and `env` for the handlers).
 - `local_aws_env` (function-scoped): puts `local_stack.env` in os.environ for the test and clears
-  `tidings.config.get_settings`'s cache before and after, so code under test builds its clients
+  `tidings.core.config.get_settings`'s cache before and after, so code under test builds its clients
   and settings against the local stack.
 
 Everything started here is stopped at the end of the session; no process outlives it.
@@ -73,7 +73,7 @@ def local_stack(local_endpoints: Endpoints) -> LocalStack:
 
 def _clear_settings_cache() -> None:
     try:
-        from tidings.config import get_settings
+        from tidings.core.config import get_settings
     except ImportError:  # pragma: no cover - the package is always installed in the venv
         return
     get_settings.cache_clear()

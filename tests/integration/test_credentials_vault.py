@@ -15,9 +15,9 @@ import pytest
 
 from infra.local.provision import LocalStack
 from tidings.accounts import AccountStore, CredentialsChanged
-from tidings.clock import FakeClock
-from tidings.errors import NotFound, ValidationFailed
-from tidings.integrations.credentials import CredentialError, CredentialVault, SealedSecret
+from tidings.aws.vault import CredentialError, CredentialVault, SealedSecret
+from tidings.core.clock import FakeClock
+from tidings.core.errors import NotFound, ValidationFailed
 from tidings.models.posts import ErrorKind
 from tidings.publishing.base import PlatformCallError
 from tidings.publishing.tokens import FreshCredentials

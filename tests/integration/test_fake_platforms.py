@@ -25,7 +25,7 @@ from infra.local.fake_platforms import (
     FaultSpecError,
     client_env_for,
 )
-from tidings.platforms import Platform
+from tidings.core.platforms import Platform
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE, PAGE_TOKEN = "104710000009", "page-token-9"

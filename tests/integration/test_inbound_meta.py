@@ -21,7 +21,7 @@ SECRET = "meta-app-secret-canary"
 
 @pytest.fixture
 def meta_env(local_aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    from tidings.config import get_settings
+    from tidings.core.config import get_settings
 
     monkeypatch.setenv("TIDINGS_META_APP_SECRET", SECRET)
     monkeypatch.setenv("TIDINGS_META_WEBHOOK_VERIFY_TOKEN", "verify-me")

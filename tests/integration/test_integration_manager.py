@@ -19,26 +19,26 @@ from infra.local.fake_platforms import FakePlatformServer
 from infra.local.fake_vendors import FakeVendorServer
 from infra.local.provision import LocalStack
 from tidings.accounts import AccountStore
-from tidings.clock import FakeClock
-from tidings.config import Settings
-from tidings.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
+from tidings.aws.vault import CredentialVault
+from tidings.core.clock import FakeClock
+from tidings.core.config import Settings
+from tidings.core.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 from tidings.integrations.alerts import AlertStore
 from tidings.integrations.connectors.base import CallRecord
 from tidings.integrations.connectors.social import social_connectors
 from tidings.integrations.connectors.vendors import crm_and_analytics_connectors
-from tidings.integrations.credentials import CredentialVault
 from tidings.integrations.manager import Changes, IntegrationManager
-from tidings.integrations.metrics import MetricsStore
 from tidings.integrations.ratelimits import IntegrationRateLimits
 from tidings.integrations.schedules import IntegrationSync
-from tidings.integrations.store import IntegrationRepository, to_item
-from tidings.integrations.synced import SyncedRecords
-from tidings.publishing.budgets import BudgetStore
 from tidings.publishing.clients import default_http_client
 from tidings.publishing.tokens import FreshCredentials
 from tidings.store import keys
 from tidings.store.audit import AuditTrail
+from tidings.store.budgets import BudgetStore
 from tidings.store.dynamo import serialize
+from tidings.store.integrations import IntegrationRepository, to_item
+from tidings.store.metrics import MetricsStore
+from tidings.store.synced import SyncedRecords
 
 HUBSPOT_TOKEN = "pat-na1-canary-7a1f-manager-token"
 GA4_TOKEN = "ya29.canary-manager-ga4-token"

@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from infra.local.fake_platforms import FakePlatformServer
-from tidings.clock import FakeClock, SystemClock
-from tidings.config import Settings
+from tidings.core.clock import FakeClock, SystemClock
+from tidings.core.config import Settings
+from tidings.core.platforms import Platform
 from tidings.models.posts import ErrorKind
-from tidings.platforms import Platform
 from tidings.publishing.base import AccountCredentials, PlatformCallError, PlatformClient, PublishRequest
 from tidings.publishing.clients import build_client, default_http_client
 from tidings.publishing.clients.instagram import InstagramClient

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from tidings.clock import FakeClock, iso_ms
-from tidings.config import Settings
+from tidings.core.clock import FakeClock, iso_ms
+from tidings.core.config import Settings
+from tidings.core.platforms import Platform
 from tidings.models.posts import ErrorKind, PlatformStatus, PostStatus, ScheduledPost
-from tidings.platforms import Platform
 from tidings.publishing.base import AccountCredentials, PlatformCallError, Published, PublishRequest
-from tidings.publishing.budgets import BudgetStore, limits_with
 from tidings.publishing.step import PublishStep
+from tidings.store.budgets import BudgetStore, limits_with
 from tidings.store.ledger import LedgerState, PublishLedger
 from tidings.store.posts import PostRepository
 

@@ -10,14 +10,14 @@ import pytest
 
 from infra.local.provision import LocalStack
 from tidings.accounts import AccountStore
-from tidings.clock import FakeClock
-from tidings.config import Settings
-from tidings.errors import NotFound, ValidationFailed
-from tidings.integrations.credentials import CredentialVault
+from tidings.aws.vault import CredentialVault
+from tidings.core.clock import FakeClock
+from tidings.core.config import Settings
+from tidings.core.errors import NotFound, ValidationFailed
+from tidings.core.platforms import Platform
 from tidings.models.posts import ScheduledPost
-from tidings.platforms import Platform
-from tidings.publishing.budgets import BudgetStore, limits_with
 from tidings.publishing.readiness import Readiness, preview
+from tidings.store.budgets import BudgetStore, limits_with
 from tidings.store.posts import PostRepository
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)

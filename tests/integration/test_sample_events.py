@@ -119,7 +119,7 @@ def test_workflow_step_samples_plan_run_and_finish_a_workflow(
     lambda_host: LambdaHost, local_aws_env: dict[str, str]
 ) -> None:
     """The samples name workflow 5f1c...: created here (not executed), the samples drive it by hand."""
-    from tidings.clock import SystemClock
+    from tidings.core.clock import SystemClock
     from tidings.models.workflows import StepState, Workflow, WorkflowStatus
     from tidings.store.workflows import WorkflowRepository
 

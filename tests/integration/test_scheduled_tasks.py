@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from infra.local.provision import LocalStack
-from tidings.clock import FakeClock
-from tidings.errors import Conflict, ValidationFailed
+from tidings.core.clock import FakeClock
+from tidings.core.errors import Conflict, ValidationFailed
 from tidings.models.tasks import TaskStatus
 from tidings.store import keys
 from tidings.store.dynamo import deserialize, serialize

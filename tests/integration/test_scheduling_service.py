@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from tidings.clock import FakeClock
-from tidings.config import Settings
-from tidings.errors import Conflict, NotFound, ValidationFailed
+from tidings.core.clock import FakeClock
+from tidings.core.config import Settings
+from tidings.core.errors import Conflict, NotFound, ValidationFailed
+from tidings.core.platforms import Platform
 from tidings.models.posts import PostStatus
-from tidings.platforms import Platform
 from tidings.scheduling.optimal_time import EngagementSample
 from tidings.scheduling.service import NewPost, PostChanges, SchedulingService
 from tidings.scheduling.sweeper import sweep

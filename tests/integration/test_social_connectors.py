@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from infra.local.fake_platforms import PROFILES, WHATSAPP, Channel, FakePlatformServer
-from tidings.config import Settings
+from tidings.core.config import Settings
+from tidings.core.platforms import Platform
 from tidings.integrations.connectors.base import (
     CallRecord,
     CheckResult,
@@ -29,7 +30,6 @@ from tidings.integrations.connectors.social import (
     SocialAccountConnector,
     social_connectors,
 )
-from tidings.platforms import Platform
 from tidings.publishing.clients import default_http_client
 
 RUN = uuid.uuid4().hex[:8]

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from infra.local.fake_vendors import FakeVendorServer
-from tidings.config import Settings
+from tidings.core.config import Settings
 from tidings.integrations.connectors.base import (
     CallRecord,
     Connector,

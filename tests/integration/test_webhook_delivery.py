@@ -17,18 +17,18 @@ import httpx
 import pytest
 
 from infra.local.provision import LocalStack
-from tidings.clock import FakeClock
-from tidings.errors import NotFound, ValidationFailed
-from tidings.integrations.credentials import CredentialVault
+from tidings.aws.vault import CredentialVault
+from tidings.core.clock import FakeClock
+from tidings.core.errors import NotFound, ValidationFailed
+from tidings.core.platforms import Platform
 from tidings.models.posts import PlatformError, PlatformResult, PlatformStatus, PostStatus, ScheduledPost
-from tidings.platforms import Platform
 from tidings.store import keys
 from tidings.store.dynamo import serialize
 from tidings.store.posts import post_to_item
+from tidings.store.webhooks import DeliveryStatus, DeliveryStore, WebhookStore
 from tidings.webhooks.delivery import LEASE, WebhookDeliverer
 from tidings.webhooks.service import WebhookService
 from tidings.webhooks.signing import verify
-from tidings.webhooks.store import DeliveryStatus, DeliveryStore, WebhookStore
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from infra.local.fake_platforms import FakePlatformServer, FaultSpec
-from tidings.clock import SystemClock
-from tidings.config import Settings
+from tidings.core.clock import SystemClock
+from tidings.core.config import Settings
 from tidings.models.posts import ErrorKind
 from tidings.publishing.base import AccountCredentials, PlatformCallError
 from tidings.publishing.clients import default_http_client

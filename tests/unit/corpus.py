@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from tidings.platforms import Platform
+from tidings.core.platforms import Platform
 from tidings.scheduling.optimal_time import EngagementSample, local_wall_time
 
 LIVE_SELLERS_CSV = "uci_facebook_live_sellers_thailand_Live_20210128.csv"

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tidings.publishing.budgets import LIMITS, Limit, block_from_headers, limits_with
+from tidings.store.budgets import LIMITS, Limit, block_from_headers, limits_with
 
 NOW = datetime(2026, 3, 8, 9, 40, 12, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ import hmac
 
 import pytest
 
-from tidings.errors import Forbidden, Unauthorized, ValidationFailed
-from tidings.integrations.inbound import answer_handshake, check_signature
+from tidings.core.errors import Forbidden, Unauthorized, ValidationFailed
+from tidings.store.inbound import answer_handshake, check_signature
 
 SECRET = "app-secret-canary-123"
 BODY = b'{"object":"page","entry":[{"id":"104857600012345","time":1790000000,"changes":[]}]}'

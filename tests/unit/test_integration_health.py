@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tidings.errors import ValidationFailed
+from tidings.core.errors import ValidationFailed
 from tidings.integrations.alerts import conditions
 from tidings.integrations.health import assess
 from tidings.integrations.manager import frequency_text, parse_frequency
-from tidings.integrations.metrics import LATENCY_BOUNDS, Totals
 from tidings.integrations.ratelimits import POLICIES
-from tidings.integrations.store import Integration
+from tidings.store.integrations import Integration
+from tidings.store.metrics import LATENCY_BOUNDS, Totals
 
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 BASE = Integration(

@@ -12,8 +12,8 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from tidings.clock import FakeClock
-from tidings.config import Settings
+from tidings.core.clock import FakeClock
+from tidings.core.config import Settings
 from tidings.models.posts import ErrorKind
 from tidings.publishing.base import PlatformCallError
 from tidings.publishing.oauth import TokenGrant, TokenRefresher, needs_refresh

@@ -28,8 +28,8 @@ from corpus import (
     parse_published,
 )
 
-from tidings.errors import ValidationFailed
-from tidings.platforms import Platform
+from tidings.core.errors import ValidationFailed
+from tidings.core.platforms import Platform
 from tidings.scheduling.optimal_time import (
     EngagementSample,
     Recommendation,

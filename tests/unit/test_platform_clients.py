@@ -16,15 +16,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tidings.clock import FakeClock
-from tidings.config import Settings
+from tidings.core.clock import FakeClock
+from tidings.core.config import Settings
+from tidings.core.http import parse_retry_after
+from tidings.core.platforms import Platform
 from tidings.models.posts import ErrorKind
-from tidings.platforms import Platform
 from tidings.publishing.base import AccountCredentials, PlatformCallError, PlatformClient, PublishRequest
 from tidings.publishing.clients import build_client, default_http_client
 from tidings.publishing.clients.instagram import InstagramClient
 from tidings.publishing.clients.tiktok import TikTokClient
-from tidings.publishing.http import parse_retry_after
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # 01:00 in Los Angeles
 CANARY = "EAAB-canary-7f3c9d1e-token"

@@ -13,10 +13,10 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from tidings.clock import FakeClock
-from tidings.config import Settings
+from tidings.core.clock import FakeClock
+from tidings.core.config import Settings
+from tidings.core.platforms import Platform
 from tidings.models.posts import ErrorKind
-from tidings.platforms import Platform
 from tidings.publishing.base import AccountCredentials, PlatformCallError, PlatformClient, PublishRequest
 from tidings.publishing.clients import build_client
 from tidings.publishing.clients.linkedin import little_text

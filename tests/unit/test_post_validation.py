@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tidings.errors import ValidationFailed
-from tidings.platforms import Platform, x_weighted_length
-from tidings.scheduling.validation import (
+from tidings.core.errors import ValidationFailed
+from tidings.core.platforms import Platform, x_weighted_length
+from tidings.publishing.validation import (
     check_content,
     check_future,
     check_timezone,

@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime
 
+from tidings.core.platforms import Platform
 from tidings.models.posts import ScheduledPost
-from tidings.platforms import Platform
 from tidings.publishing.render import render
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -52,8 +52,8 @@ def test_youtube_gets_a_title_from_the_first_line() -> None:
 def test_a_thread_is_replies_on_x_and_appended_text_elsewhere() -> None:
     from datetime import UTC, datetime
 
+    from tidings.core.platforms import Platform
     from tidings.models.posts import ScheduledPost
-    from tidings.platforms import Platform
     from tidings.publishing.render import render
 
     now = datetime(2026, 3, 2, tzinfo=UTC)

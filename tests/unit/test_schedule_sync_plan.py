@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tidings.aws.publishing import execution_input, schedule_time
+from tidings.core.platforms import Platform
 from tidings.models.posts import PostStatus, ScheduledPost
-from tidings.platforms import Platform
 from tidings.scheduling.sync import DeleteSchedule, DropFromQueue, StartNow, Upsert, is_post_record, plan
 from tidings.store.dynamo import serialize
 from tidings.store.posts import post_to_item

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tidings.clock import FakeClock
-from tidings.config import Settings
+from tidings.core.clock import FakeClock
+from tidings.core.config import Settings
 from tidings.integrations.connectors.base import CallRecord, ConnectorCredentials, ConnectorError
 from tidings.integrations.connectors.followupboss import FollowUpBossConnector
 from tidings.integrations.connectors.ga4 import GA4Connector

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from tidings.core.platforms import Platform
 from tidings.models.posts import PlatformResult, PlatformStatus, PostStatus, ScheduledPost
-from tidings.platforms import Platform
 from tidings.store.dynamo import serialize
 from tidings.store.posts import post_to_item
 from tidings.webhooks.events import EventType, events_from_record

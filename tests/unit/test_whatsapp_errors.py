@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tidings.clock import FakeClock
-from tidings.config import Settings
+from tidings.core.clock import FakeClock
+from tidings.core.config import Settings
 from tidings.models.posts import ErrorKind
 from tidings.publishing.base import AccountCredentials, PlatformCallError
 from tidings.publishing.clients.whatsapp import MAX_TEXT, SentMessage, WhatsAppClient, recipient_id

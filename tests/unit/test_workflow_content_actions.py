@@ -21,9 +21,9 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from corpus import live_seller_samples
 
 from tidings import __version__
-from tidings.clock import FakeClock
-from tidings.config import Settings
-from tidings.platforms import RULES, Platform, text_length
+from tidings.core.clock import FakeClock
+from tidings.core.config import Settings
+from tidings.core.platforms import RULES, Platform, text_length
 from tidings.scheduling.optimal_time import EngagementSample
 from tidings.workflows import gates
 from tidings.workflows.actions import analytics_report as report

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tidings.errors import ValidationFailed
+from tidings.core.errors import ValidationFailed
 from tidings.workflows.definitions import (
     RetryPolicy,
     UnresolvedReference,

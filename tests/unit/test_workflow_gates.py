@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tidings.config import Settings
+from tidings.core.config import Settings
 from tidings.workflows import gates
 from tidings.workflows.gates import (
     FEEDBACK_PATTERNS,

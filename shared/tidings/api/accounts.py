@@ -28,11 +28,11 @@ from tidings.api.models import (
     ScheduledRef,
     WhatsAppMessageRequest,
 )
-from tidings.errors import NotFound, ValidationFailed
+from tidings.core.errors import NotFound, ValidationFailed
 
 if TYPE_CHECKING:
     from tidings.accounts import Account, AccountStore
-    from tidings.messaging import MessagingService
+    from tidings.publishing.messaging import MessagingService
     from tidings.publishing.readiness import PostReport, Readiness
     from tidings.store.posts import PostRepository
 
@@ -245,7 +245,7 @@ def _post_checks_and_messages(
         },
     )
     def send_whatsapp(body: Annotated[WhatsAppMessageRequest, Body()]) -> Response[str]:
-        from tidings.messaging import Template
+        from tidings.publishing.messaging import Template
 
         template = (
             Template(body.template.name, body.template.language, body.template.components)

@@ -15,8 +15,8 @@ from tidings.api.common import doc, json_response
 from tidings.api.models import ErrorBody
 
 if TYPE_CHECKING:
-    from tidings.config import Settings
-    from tidings.integrations.inbound import InboundEvents
+    from tidings.core.config import Settings
+    from tidings.store.inbound import InboundEvents
 
 
 _TEXT = {"type": "string"}
@@ -50,7 +50,7 @@ def register_inbound_routes(
         verify_token: Annotated[str | None, Query(alias="hub.verify_token", max_length=512)] = None,
         challenge: Annotated[str | None, Query(alias="hub.challenge", max_length=512)] = None,
     ) -> Response[str]:
-        from tidings.integrations.inbound import answer_handshake
+        from tidings.store.inbound import answer_handshake
 
         params = {
             k: v

@@ -13,15 +13,15 @@ from pydantic import Field, field_validator
 
 from tidings.api.common import json_response, responses
 from tidings.api.models import ApiModel, Timestamp
-from tidings.clock import iso_ms
-from tidings.errors import ValidationFailed
+from tidings.core.clock import iso_ms
+from tidings.core.errors import ValidationFailed
 from tidings.integrations.manager import Changes, frequency_text
-from tidings.integrations.metrics import TIMEFRAMES, Totals
+from tidings.store.metrics import TIMEFRAMES, Totals
 
 if TYPE_CHECKING:
     from tidings.integrations.alerts import Alert
     from tidings.integrations.manager import IntegrationManager, SyncReport, TestReport
-    from tidings.integrations.store import Integration, Outcome
+    from tidings.store.integrations import Integration, Outcome
 
 
 def _email(value: str | None) -> str | None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SecretStr
 from pydantic.alias_generators import to_camel
 
-from tidings.clock import iso_ms
+from tidings.core.clock import iso_ms
 from tidings.models.posts import ScheduledPost
 
 Timestamp = Annotated[datetime, PlainSerializer(iso_ms, return_type=str)]

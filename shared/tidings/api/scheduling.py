@@ -35,15 +35,15 @@ from tidings.api.models import (
 from tidings.api.tasks import register_task_routes
 from tidings.api.webhooks import register_webhook_routes
 from tidings.api.workflows import register_workflow_routes
-from tidings.clock import DEFAULT_CLOCK
-from tidings.config import get_settings
-from tidings.errors import TidingsError, Unauthorized
+from tidings.core.clock import DEFAULT_CLOCK
+from tidings.core.config import get_settings
+from tidings.core.errors import TidingsError, Unauthorized
+from tidings.publishing.validation import check_timezone, parse_platforms
 from tidings.scheduling.service import NewPost, PostChanges, SchedulingService
-from tidings.scheduling.validation import check_timezone, parse_platforms
 
 if TYPE_CHECKING:
-    from tidings.integrations.inbound import InboundEvents
     from tidings.integrations.manager import IntegrationManager
+    from tidings.store.inbound import InboundEvents
     from tidings.webhooks.service import WebhookService
     from tidings.workflows.service import WorkflowService
     from tidings.workflows.tasks import TaskService

@@ -15,8 +15,8 @@ from tidings.api.common import json_response, responses
 from tidings.api.models import ApiModel, Timestamp
 
 if TYPE_CHECKING:
+    from tidings.store.webhooks import Delivery, Webhook
     from tidings.webhooks.service import WebhookService
-    from tidings.webhooks.store import Delivery, Webhook
 
 
 class CreateWebhookRequest(ApiModel):

@@ -20,7 +20,7 @@ from tidings.api.models import (
     WorkflowTemplatesView,
     WorkflowView,
 )
-from tidings.errors import ValidationFailed
+from tidings.core.errors import ValidationFailed
 
 if TYPE_CHECKING:
     from tidings.models.workflows import Workflow

@@ -10,8 +10,8 @@ from typing import Any
 
 from tidings.aws.clients import SchedulerAdapter
 from tidings.aws.schedules import rate_expression
-from tidings.integrations.store import Integration
 from tidings.store import keys
+from tidings.store.integrations import Integration
 
 
 class IntegrationScheduleManager(SchedulerAdapter):

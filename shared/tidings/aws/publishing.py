@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from tidings.aws.clients import SchedulerAdapter, StepFunctionsAdapter
-from tidings.clock import iso_ms
+from tidings.core.clock import iso_ms
 from tidings.store import keys
 
 # Universal target: Scheduler calls StartExecution with the JSON in Input as its request parameters,

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tidings.clock import iso_ms, parse_iso
-from tidings.errors import NotFound
-from tidings.integrations.metrics import Totals
-from tidings.integrations.store import Integration, Status
+from tidings.core.clock import iso_ms, parse_iso
+from tidings.core.errors import NotFound
 from tidings.store import keys
 from tidings.store.dynamo import deserialize, is_conditional_failure, query_prefix, serialize, serialize_value
+from tidings.store.integrations import Integration, Status
+from tidings.store.metrics import Totals
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

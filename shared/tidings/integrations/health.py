@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tidings.clock import iso_ms
-from tidings.integrations.metrics import Totals
-from tidings.integrations.store import Integration, Status
+from tidings.core.clock import iso_ms
+from tidings.store.integrations import Integration, Status
+from tidings.store.metrics import Totals
 
 WEIGHTS = {"errorRate": 0.35, "latency": 0.15, "tokenExpiry": 0.25, "syncFreshness": 0.25}
 HEALTHY, DEGRADED = 80, 50

@@ -22,8 +22,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tidings.accounts import ACCOUNT_PLATFORMS, check_token
-from tidings.clock import Clock, iso_ms, parse_iso
-from tidings.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
+from tidings.aws.vault import CredentialVault, mask
+from tidings.core.clock import Clock, iso_ms, parse_iso
+from tidings.core.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 from tidings.integrations.alerts import Alert, AlertStore, conditions
 from tidings.integrations.connectors.base import (
     CallRecord,
@@ -32,11 +33,10 @@ from tidings.integrations.connectors.base import (
     ConnectorCredentials,
     ConnectorError,
 )
-from tidings.integrations.credentials import CredentialVault, mask
 from tidings.integrations.health import Health, assess
-from tidings.integrations.metrics import MetricsStore, Point, Totals
 from tidings.integrations.ratelimits import IntegrationRateLimits, RateStatus, retry_after_seconds
-from tidings.integrations.store import (
+from tidings.store.audit import AuditEntry, AuditTrail
+from tidings.store.integrations import (
     SOCIAL_PREFIX,
     TYPES,
     Integration,
@@ -45,8 +45,8 @@ from tidings.integrations.store import (
     Status,
     social_id,
 )
-from tidings.integrations.synced import SyncedRecords
-from tidings.store.audit import AuditEntry, AuditTrail
+from tidings.store.metrics import MetricsStore, Point, Totals
+from tidings.store.synced import SyncedRecords
 
 if TYPE_CHECKING:
     from tidings.accounts import AccountStore

@@ -1,7 +1,7 @@
 """Rate limits per integration and operation: may a call go now, and if not, when.
 
 Each (provider, operation) has windows -- a burst window of seconds, and per minute, hour and day --
-counted in the table with conditional updates (`tidings.publishing.budgets.BudgetStore`), so every
+counted in the table with conditional updates (`tidings.store.budgets.BudgetStore`), so every
 function shares one budget. What a vendor answers (429 with Retry-After) holds the budget until then.
 A social account's `publish` operation is the very budget the publish step takes from, so the answer
 here is the one the next scheduled post will get.
@@ -14,7 +14,7 @@ Documented limits (checked late 2026; vendors change them, their 429s win):
 - Google Analytics Data API, standard property: 40,000 core tokens per hour, 200,000 per day, 10
   concurrent requests (developers.google.com/analytics/devguides/reporting/data/v1/quotas); a small
   report costs under 10 tokens, so 10 tokens per request is the conservative count here.
-- Social platforms: the publishing budgets (tidings.publishing.budgets) for `publish`.
+- Social platforms: the publishing budgets (tidings.store.budgets) for `publish`.
 Where a vendor documents no figure (`api` on social platforms, Bedrock, plain webhooks), Tidings keeps
 a protective limit of its own, marked as such in the answer.
 """
@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tidings.clock import iso_ms
-from tidings.errors import ValidationFailed
-from tidings.integrations.store import Integration
-from tidings.publishing.budgets import LIMITS, BudgetStore, Limit, Reservation, span
+from tidings.core.clock import iso_ms
+from tidings.core.errors import ValidationFailed
+from tidings.store.budgets import LIMITS, BudgetStore, Limit, Reservation, span
+from tidings.store.integrations import Integration
 
 
 @dataclass(frozen=True)

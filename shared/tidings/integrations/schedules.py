@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from tidings.integrations.store import Integration, Status, from_item
 from tidings.store.dynamo import deserialize_stream_image, record_of
+from tidings.store.integrations import Integration, Status, from_item
 from tidings.store.keys import INTEGRATION_ENTITY
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tidings.errors import TidingsError
+from tidings.core.errors import TidingsError
 from tidings.integrations.manager import IntegrationManager
-from tidings.integrations.store import Status
+from tidings.store.integrations import Status
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
-from tidings.clock import ceil_ms
-from tidings.platforms import Platform
+from tidings.core.clock import ceil_ms
+from tidings.core.platforms import Platform
 
 
 class PostStatus(StrEnum):

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from tidings.core.platforms import Platform
 from tidings.models.posts import ErrorKind
-from tidings.platforms import Platform
 
 
 @dataclass(frozen=True)

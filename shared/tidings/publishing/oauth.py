@@ -25,11 +25,11 @@ from typing import Any
 
 import httpx
 
-from tidings.clock import DEFAULT_CLOCK, Clock
-from tidings.config import Settings
+from tidings.core.clock import DEFAULT_CLOCK, Clock
+from tidings.core.config import Settings
+from tidings.core.http import json_body, parse_retry_after, redact, send
 from tidings.models.posts import ErrorKind
 from tidings.publishing.base import PlatformCallError
-from tidings.publishing.http import json_body, parse_retry_after, redact, send
 
 _FORM = "application/x-www-form-urlencoded"
 _NAMES = {"twitter": "X", "linkedin": "LinkedIn", "youtube": "YouTube", "tiktok": "TikTok"}

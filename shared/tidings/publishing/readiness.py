@@ -18,14 +18,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from tidings.accounts import REFRESHABLE_PLATFORMS, Account, AccountStore
-from tidings.clock import Clock, iso_ms
-from tidings.config import Settings
-from tidings.errors import NotFound, ValidationFailed
+from tidings.core.clock import Clock, iso_ms
+from tidings.core.config import Settings
+from tidings.core.errors import NotFound, ValidationFailed
+from tidings.core.platforms import RULES, Platform, media_kind, text_length
 from tidings.models.posts import PostStatus, ScheduledPost
-from tidings.platforms import RULES, Platform, media_kind, text_length
-from tidings.publishing.budgets import BudgetStore, Limit
 from tidings.publishing.render import render
-from tidings.scheduling.validation import check_content
+from tidings.publishing.validation import check_content
+from tidings.store.budgets import BudgetStore, Limit
 from tidings.store.posts import PostRepository
 
 Severity = Literal["error", "warning"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from tidings.core.platforms import Platform
 from tidings.models.posts import ScheduledPost
-from tidings.platforms import Platform
 from tidings.publishing.base import PublishRequest
 
 # Platforms whose publish call has its own link field; elsewhere the link goes into the text.

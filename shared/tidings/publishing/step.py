@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from tidings.clock import Clock, iso_ms, parse_iso
-from tidings.config import Settings
+from tidings.core.clock import Clock, iso_ms, parse_iso
+from tidings.core.config import Settings
+from tidings.core.http import observing, parse_retry_after
+from tidings.core.platforms import Platform
 from tidings.integrations.connectors.base import CallRecord
 from tidings.models.posts import (
     ErrorKind,
@@ -26,7 +28,6 @@ from tidings.models.posts import (
     PostStatus,
     ScheduledPost,
 )
-from tidings.platforms import Platform
 from tidings.publishing.base import (
     AccountCredentials,
     PlatformCallError,
@@ -34,16 +35,15 @@ from tidings.publishing.base import (
     Published,
     PublishRequest,
 )
-from tidings.publishing.budgets import BudgetStore, block_from_headers
-from tidings.publishing.http import observing, parse_retry_after
 from tidings.publishing.render import render
+from tidings.store.budgets import BudgetStore, block_from_headers
 from tidings.store.ledger import LedgerConflict, LedgerEntry, LedgerState, PublishLedger
 from tidings.store.posts import PostRepository, StaleWrite
 
 if TYPE_CHECKING:
     import httpx
 
-    from tidings.integrations.metrics import MetricsStore
+    from tidings.store.metrics import MetricsStore
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from tidings.clock import Clock, iso_ms
+from tidings.core.clock import Clock, iso_ms
 from tidings.models.posts import ErrorKind
 from tidings.publishing.base import AccountCredentials, PlatformCallError
 

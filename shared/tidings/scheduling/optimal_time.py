@@ -68,8 +68,8 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tidings.errors import ValidationFailed
-from tidings.platforms import Platform
+from tidings.core.errors import ValidationFailed
+from tidings.core.platforms import Platform
 
 DataQuality = Literal["none", "sparse", "moderate", "rich"]
 Metric = Literal["engagement_rate", "engagement"]

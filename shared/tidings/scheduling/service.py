@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tidings.aws.publishing import PublishStarter
-from tidings.clock import Clock, ceil_ms
-from tidings.config import Settings
-from tidings.errors import Conflict, NotFound, ValidationFailed, choice
+from tidings.core.clock import Clock, ceil_ms
+from tidings.core.config import Settings
+from tidings.core.errors import Conflict, NotFound, ValidationFailed, choice
+from tidings.core.platforms import Platform
 from tidings.models.posts import FINAL_STATUSES, PlatformStatus, PostStatus, ScheduledPost
-from tidings.platforms import Platform
-from tidings.scheduling import optimal_time
-from tidings.scheduling.validation import (
+from tidings.publishing.validation import (
     check_content,
     check_future,
     check_timezone,
@@ -30,6 +29,7 @@ from tidings.scheduling.validation import (
     normalize_hashtags,
     parse_platforms,
 )
+from tidings.scheduling import optimal_time
 from tidings.store.analytics import AnalyticsRepository
 from tidings.store.posts import (
     MAX_CREATE_BATCH,

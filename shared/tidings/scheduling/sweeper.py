@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from tidings.aws.publishing import PublishStarter
-from tidings.clock import Clock
+from tidings.core.clock import Clock
 from tidings.store.posts import PostRepository
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tidings.aws.publishing import PostScheduleManager, PublishStarter, schedule_time
-from tidings.clock import Clock
+from tidings.core.clock import Clock
 from tidings.models.posts import PostStatus, ScheduledPost
 from tidings.store.dynamo import deserialize_stream_image, record_of
 from tidings.store.keys import POST_ENTITY

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tidings.clock import iso_ms, parse_iso
+from tidings.core.clock import iso_ms, parse_iso
 from tidings.store import keys
 from tidings.store.dynamo import newest_first_page, serialize
 

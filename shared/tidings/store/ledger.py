@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from tidings.clock import iso_ms, parse_iso
+from tidings.core.clock import iso_ms, parse_iso
 from tidings.store import keys
 from tidings.store.dynamo import deserialize, dynamodb_client, serialize
 

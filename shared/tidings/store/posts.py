@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tidings.clock import iso_ms, parse_iso
+from tidings.core.clock import iso_ms, parse_iso
+from tidings.core.platforms import Platform
 from tidings.models.posts import PostStatus, ScheduledPost
-from tidings.platforms import Platform
 from tidings.store import keys
 from tidings.store.dynamo import (
     decode_token,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tidings.clock import iso_ms
+from tidings.core.clock import iso_ms
 from tidings.models.tasks import FINAL_TASK_STATUSES, Task, TaskStatus
 from tidings.store import keys
 from tidings.store.dynamo import deserialize, dynamodb_client, query_prefix, serialize, serialize_value

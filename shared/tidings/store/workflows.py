@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from tidings.clock import iso_ms
+from tidings.core.clock import iso_ms
 from tidings.models.workflows import StepState, Workflow, WorkflowStatus
 from tidings.store import keys
 from tidings.store.dynamo import (

@@ -24,11 +24,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from tidings import __version__
-from tidings.clock import Clock, iso_ms
-from tidings.netguard import Resolver, outbound_url_problem
+from tidings.core.clock import Clock, iso_ms
+from tidings.core.netguard import Resolver, outbound_url_problem
+from tidings.store.webhooks import Delivery, DeliveryStatus, DeliveryStore, Webhook, WebhookStore
 from tidings.webhooks.events import Event, events_from_record, is_event_source
 from tidings.webhooks.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
-from tidings.webhooks.store import Delivery, DeliveryStatus, DeliveryStore, Webhook, WebhookStore
 
 if TYPE_CHECKING:
     import httpx

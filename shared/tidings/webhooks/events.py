@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from tidings.clock import iso_ms
+from tidings.core.clock import iso_ms
 from tidings.models.posts import PlatformStatus, PostStatus
 from tidings.models.workflows import StepStatus, WorkflowStatus
 from tidings.store import keys
@@ -138,7 +138,7 @@ def _post_events(new_item: dict[str, Any], old_item: dict[str, Any] | None) -> l
 
 
 def _workflow_events(new: dict[str, Any], old: dict[str, Any] | None) -> list[Event]:
-    from tidings.clock import parse_iso
+    from tidings.core.clock import parse_iso
 
     user_id, workflow_id = str(new["user_id"]), str(new["workflow_id"])
     started = str(new.get("started_at") or "")
@@ -179,7 +179,7 @@ def _workflow_events(new: dict[str, Any], old: dict[str, Any] | None) -> list[Ev
 
 
 def _alert_events(new: dict[str, Any], old: dict[str, Any] | None) -> list[Event]:
-    from tidings.clock import parse_iso
+    from tidings.core.clock import parse_iso
 
     user_id = str(new["user_id"])
     status, old_status = new.get("status"), (old or {}).get("status")

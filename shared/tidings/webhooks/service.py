@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from tidings.clock import Clock
-from tidings.errors import NotFound, ValidationFailed
-from tidings.netguard import Resolver, outbound_url_problem
+from tidings.core.clock import Clock
+from tidings.core.errors import NotFound, ValidationFailed
+from tidings.core.netguard import Resolver, outbound_url_problem
+from tidings.store.webhooks import Delivery, DeliveryStore, NewWebhook, Webhook, WebhookStore
 from tidings.webhooks.delivery import AttemptOutcome, WebhookDeliverer, body_of
 from tidings.webhooks.events import SUBSCRIBABLE, Event, EventType
-from tidings.webhooks.store import Delivery, DeliveryStore, NewWebhook, Webhook, WebhookStore
 
 MAX_URL = 2048
 MAX_DESCRIPTION = 500

@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from tidings.errors import ValidationFailed
+from tidings.core.errors import ValidationFailed
 
 MAX_STEPS = 50
 _REF = re.compile(r"\$\{([^}]*)\}")

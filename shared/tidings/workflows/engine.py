@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from tidings.clock import Clock, iso_ms
+from tidings.core.clock import Clock, iso_ms
 from tidings.models.workflows import (
     DONE_STEP_STATUSES,
     Approval,

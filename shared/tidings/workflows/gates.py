@@ -43,12 +43,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from tidings.netguard import Resolver, url_problem
+from tidings.core.netguard import Resolver, url_problem
 
 if TYPE_CHECKING:
     import httpx
 
-    from tidings.config import Settings
+    from tidings.core.config import Settings
 
 GateType = Literal["validation", "threshold", "approval"]
 Operator = Literal["gte", "gt", "lte", "lt", "eq"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tidings.clock import Clock
+from tidings.core.clock import Clock
 from tidings.models.workflows import Workflow
 from tidings.workflows.actions.base import ActionContext, ActionServices
 

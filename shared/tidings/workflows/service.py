@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from tidings.clock import Clock, iso_ms
-from tidings.errors import Conflict, NotFound, ValidationFailed, choice
+from tidings.core.clock import Clock, iso_ms
+from tidings.core.errors import Conflict, NotFound, ValidationFailed, choice
 from tidings.models.workflows import (
     FINAL_WORKFLOW_STATUSES,
     Approval,

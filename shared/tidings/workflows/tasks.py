@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from tidings.clock import Clock, iso_ms, parse_offset_time
-from tidings.errors import Conflict, NotFound, TidingsError, ValidationFailed, choice
+from tidings.core.clock import Clock, iso_ms, parse_offset_time
+from tidings.core.errors import Conflict, NotFound, TidingsError, ValidationFailed, choice
 from tidings.models.tasks import Task, TaskStatus, TaskType
 from tidings.store.tasks import TaskConflict, TaskRepository, touched
 from tidings.workflows.actions.base import Action, ActionContext, ActionFailed, ActionServices, ActionWait

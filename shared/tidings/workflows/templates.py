@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tidings.errors import ValidationFailed
-from tidings.platforms import Platform
+from tidings.core.errors import ValidationFailed
+from tidings.core.platforms import Platform
 
 PLATFORMS = [p.value for p in Platform]
 TONES = ["professional", "friendly", "enthusiastic", "informative"]

@@ -1,7 +1,7 @@
 """The `webhook` integration: an endpoint of the user's own (a CRM bridge, a Zapier hook) that
 Tidings posts to. The check sends a signed `integration.ping` (the same Tidings-Signature scheme as
 outgoing webhooks, with the integration's `signingSecret` when it has one) and expects a 2xx answer.
-The URL must be https and resolve to public addresses only (tidings.netguard)."""
+The URL must be https and resolve to public addresses only (tidings.core.netguard)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import time
 
 import httpx
 
-from tidings.clock import DEFAULT_CLOCK, Clock, iso_ms
+from tidings.core.clock import DEFAULT_CLOCK, Clock, iso_ms
+from tidings.core.netguard import Resolver, outbound_url_problem
 from tidings.integrations.connectors.base import (
     CallObserver,
     CallRecord,
@@ -20,7 +21,6 @@ from tidings.integrations.connectors.base import (
     NothingToSync,
     elapsed_ms,
 )
-from tidings.netguard import Resolver, outbound_url_problem
 from tidings.webhooks.signing import EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
 
 

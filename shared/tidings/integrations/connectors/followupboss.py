@@ -30,8 +30,9 @@ from typing import Any
 
 import httpx
 
-from tidings.clock import DEFAULT_CLOCK, Clock
-from tidings.config import Settings
+from tidings.core.clock import DEFAULT_CLOCK, Clock
+from tidings.core.config import Settings
+from tidings.core.http import json_body
 from tidings.integrations.connectors.base import (
     CallObserver,
     CheckResult,
@@ -57,7 +58,6 @@ from tidings.integrations.connectors.vendors import (
     vendor_error,
     watermark,
 )
-from tidings.publishing.http import json_body
 
 PAGE_MAX = 100  # "Pagination": the maximum limit
 PEOPLE_FIELDS = "id,firstName,lastName,emails,phones,stage,source,tags,created,updated"

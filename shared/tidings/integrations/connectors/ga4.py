@@ -29,7 +29,8 @@ from typing import Any
 
 import httpx
 
-from tidings.config import Settings
+from tidings.core.config import Settings
+from tidings.core.http import json_body
 from tidings.integrations.connectors.base import (
     CallObserver,
     CheckResult,
@@ -54,7 +55,6 @@ from tidings.integrations.connectors.vendors import (
     take_page,
     vendor_error,
 )
-from tidings.publishing.http import json_body
 
 METRICS = ("sessions", "activeUsers", "screenPageViews", "engagementRate")
 PAGE_DEFAULT = 1000

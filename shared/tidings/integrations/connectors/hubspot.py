@@ -24,7 +24,8 @@ from typing import Any
 
 import httpx
 
-from tidings.config import Settings
+from tidings.core.config import Settings
+from tidings.core.http import json_body
 from tidings.integrations.connectors.base import (
     CallObserver,
     CheckResult,
@@ -50,7 +51,6 @@ from tidings.integrations.connectors.vendors import (
     vendor_error,
     watermark,
 )
-from tidings.publishing.http import json_body
 
 PAGE_MAX = 100  # "Contacts": at most 100 records per page
 SEARCH_WINDOW = 10_000  # "Search the CRM": results one query can page through

@@ -4,7 +4,7 @@
 account the stored access token acts for, confirms it is the account in the integration's settings
 (`accountId`), and answers its name. `sync` is a profile refresh: the same read, as one record.
 
-The calls (base URLs and versions from `tidings.config.Settings`, shared with the publish clients):
+The calls (base URLs and versions from `tidings.core.config.Settings`, shared with the publish clients):
 
 - facebook: ``GET /{page-id}?fields=id,name`` with the Page access token (Graph API Page reference,
   developers.facebook.com/docs/graph-api/reference/page: `id` and `name` fields);
@@ -42,8 +42,9 @@ from urllib.parse import quote
 
 import httpx
 
-from tidings.clock import DEFAULT_CLOCK, Clock
-from tidings.config import Settings
+from tidings.core.clock import DEFAULT_CLOCK, Clock
+from tidings.core.config import Settings
+from tidings.core.http import bearer, json_body, redact, send
 from tidings.integrations.connectors.base import (
     CallObserver,
     CallRecord,
@@ -61,7 +62,6 @@ from tidings.publishing.clients.tiktok import tiktok_error
 from tidings.publishing.clients.whatsapp import whatsapp_error
 from tidings.publishing.clients.x import x_error
 from tidings.publishing.clients.youtube import youtube_error
-from tidings.publishing.http import bearer, json_body, redact, send
 
 SOCIAL_PLATFORMS = ("facebook", "instagram", "twitter", "linkedin", "youtube", "tiktok", "whatsapp")
 _ALIASES = {"x": "twitter"}

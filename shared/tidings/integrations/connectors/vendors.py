@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
-from tidings.clock import DEFAULT_CLOCK, Clock
+from tidings.core.clock import DEFAULT_CLOCK, Clock
+from tidings.core.http import bearer, json_body, parse_retry_after, redact, send
 from tidings.integrations.connectors.base import (
     CallObserver,
     CallRecord,
@@ -29,10 +30,9 @@ from tidings.integrations.connectors.base import (
     SyncedRecord,
 )
 from tidings.publishing.base import PlatformCallError
-from tidings.publishing.http import bearer, json_body, parse_retry_after, redact, send
 
 if TYPE_CHECKING:
-    from tidings.config import Settings
+    from tidings.core.config import Settings
 
 __all__ = ["crm_and_analytics_connectors"]
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tidings.clock import DEFAULT_CLOCK, Clock
-from tidings.platforms import Platform
+from tidings.core.clock import DEFAULT_CLOCK, Clock
+from tidings.core.platforms import Platform
 
 if TYPE_CHECKING:
     import httpx
 
-    from tidings.config import Settings
+    from tidings.core.config import Settings
     from tidings.publishing.base import PlatformClient
 
 __all__ = ["build_client", "default_http_client"]
@@ -22,7 +22,7 @@ __all__ = ["build_client", "default_http_client"]
 
 def default_http_client(settings: Settings) -> httpx.Client:
     """The pooled HTTP client every platform client shares (timeouts from settings)."""
-    from tidings.publishing.http import default_http_client as make
+    from tidings.core.http import default_http_client as make
 
     return make(settings)
 

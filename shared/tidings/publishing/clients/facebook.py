@@ -18,13 +18,13 @@ from urllib.parse import quote
 
 import httpx
 
-from tidings.clock import DEFAULT_CLOCK, Clock
-from tidings.config import Settings
+from tidings.core.clock import DEFAULT_CLOCK, Clock
+from tidings.core.config import Settings
+from tidings.core.http import READBACK_SKEW, bearer, call_error, json_body, send, text_with_link
+from tidings.core.platforms import Platform, is_video, media_violation
 from tidings.models.posts import ErrorKind
-from tidings.platforms import Platform, is_video, media_violation
 from tidings.publishing.base import AccountCredentials, Published, PublishRequest
 from tidings.publishing.clients.graph import graph_error, parse_graph_time
-from tidings.publishing.http import READBACK_SKEW, bearer, call_error, json_body, send, text_with_link
 
 _READBACK_PAGES = 5
 _READBACK_PAGE_SIZE = 100

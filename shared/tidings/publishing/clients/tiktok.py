@@ -28,12 +28,9 @@ from urllib.parse import quote
 
 import httpx
 
-from tidings.clock import DEFAULT_CLOCK, Clock
-from tidings.config import Settings
-from tidings.models.posts import ErrorKind
-from tidings.platforms import Platform, is_video
-from tidings.publishing.base import AccountCredentials, PlatformCallError, Published, PublishRequest
-from tidings.publishing.http import (
+from tidings.core.clock import DEFAULT_CLOCK, Clock
+from tidings.core.config import Settings
+from tidings.core.http import (
     READBACK_SKEW,
     bearer,
     call_error,
@@ -43,6 +40,9 @@ from tidings.publishing.http import (
     status_kind,
     text_with_link,
 )
+from tidings.core.platforms import Platform, is_video
+from tidings.models.posts import ErrorKind
+from tidings.publishing.base import AccountCredentials, PlatformCallError, Published, PublishRequest
 
 # Most public first: a post goes out as publicly as the creator's account allows.
 PRIVACY_PREFERENCE = ("PUBLIC_TO_EVERYONE", "FOLLOWER_OF_CREATOR", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY")

@@ -24,12 +24,12 @@ from urllib.parse import quote
 
 import httpx
 
-from tidings.clock import DEFAULT_CLOCK, Clock
-from tidings.config import Settings
+from tidings.core.clock import DEFAULT_CLOCK, Clock
+from tidings.core.config import Settings
+from tidings.core.http import bearer, call_error, json_body, send
 from tidings.models.posts import ErrorKind
 from tidings.publishing.base import AccountCredentials, PlatformCallError
 from tidings.publishing.clients.graph import graph_int, graph_retry_after
-from tidings.publishing.http import bearer, call_error, json_body, send
 
 MAX_TEXT = 4096  # characters in a text message body
 

@@ -28,12 +28,9 @@ from urllib.parse import quote
 
 import httpx
 
-from tidings.clock import DEFAULT_CLOCK, Clock
-from tidings.config import Settings
-from tidings.models.posts import ErrorKind
-from tidings.platforms import Platform, is_video, media_violation
-from tidings.publishing.base import AccountCredentials, PlatformCallError, Published, PublishRequest
-from tidings.publishing.http import (
+from tidings.core.clock import DEFAULT_CLOCK, Clock
+from tidings.core.config import Settings
+from tidings.core.http import (
     READBACK_SKEW,
     Media,
     bearer,
@@ -47,6 +44,9 @@ from tidings.publishing.http import (
     status_kind,
     text_with_link,
 )
+from tidings.core.platforms import Platform, is_video, media_violation
+from tidings.models.posts import ErrorKind
+from tidings.publishing.base import AccountCredentials, PlatformCallError, Published, PublishRequest
 
 _READBACK_PAGES = 5
 _THREAD_RESUME_WINDOW = timedelta(hours=24)

@@ -23,12 +23,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
-from tidings.clock import DEFAULT_CLOCK, Clock
-from tidings.config import Settings
-from tidings.models.posts import ErrorKind
-from tidings.platforms import Platform, is_video
-from tidings.publishing.base import AccountCredentials, PlatformCallError, Published, PublishRequest
-from tidings.publishing.http import (
+from tidings.core.clock import DEFAULT_CLOCK, Clock
+from tidings.core.config import Settings
+from tidings.core.http import (
     READBACK_SKEW,
     bearer,
     call_error,
@@ -39,6 +36,9 @@ from tidings.publishing.http import (
     status_kind,
     text_with_link,
 )
+from tidings.core.platforms import Platform, is_video
+from tidings.models.posts import ErrorKind
+from tidings.publishing.base import AccountCredentials, PlatformCallError, Published, PublishRequest
 
 TITLE_MAX = 100
 _QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})

@@ -34,8 +34,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tidings.clock import iso_ms, parse_iso
-from tidings.platforms import Platform
+from tidings.core.clock import iso_ms, parse_iso
+from tidings.core.platforms import Platform
 from tidings.scheduling.optimal_time import WEEKDAYS, EngagementSample
 from tidings.workflows.actions.base import ActionContext, ActionFailed, is_reference
 from tidings.workflows.actions.generate_content import parse_brand

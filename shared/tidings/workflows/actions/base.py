@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tidings.clock import Clock
+from tidings.core.clock import Clock
 
 if TYPE_CHECKING:
     import httpx
 
-    from tidings.config import Settings
+    from tidings.core.config import Settings
     from tidings.scheduling.service import SchedulingService
     from tidings.store.analytics import AnalyticsRepository
 

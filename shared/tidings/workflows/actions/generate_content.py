@@ -2,7 +2,7 @@
 
 Parameters
     ``template`` (social_post, listing_post, market_update, open_house, email_newsletter), ``topic``,
-    optional ``platform`` (the text then fits its limit, ``tidings.platforms.RULES``, measured as the
+    optional ``platform`` (the text then fits its limit, ``tidings.core.platforms.RULES``, measured as the
     platform measures it: X weighs URLs as 23 and wide characters as 2), ``tone`` (below, default
     professional), ``brandVoice``, ``details`` (``DETAILS``), ``hashtags`` and ``useModel`` (default false).
 
@@ -68,8 +68,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tidings.config import Settings
-from tidings.platforms import RULES, Platform, text_length
+from tidings.core.config import Settings
+from tidings.core.platforms import RULES, Platform, text_length
 from tidings.workflows.actions.base import ActionContext, ActionFailed, is_reference
 from tidings.workflows.gates import FEEDBACK_PATTERNS, find_links, phrase_pattern, toxicity
 

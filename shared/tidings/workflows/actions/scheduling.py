@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from tidings.clock import parse_offset_time
-from tidings.errors import Conflict, TidingsError
-from tidings.platforms import Platform
+from tidings.core.clock import parse_offset_time
+from tidings.core.errors import Conflict, TidingsError
+from tidings.core.platforms import Platform
 from tidings.workflows.actions.base import ActionContext, ActionFailed, ActionWait, is_reference
 
 _POST_FIELDS = {"content", "platforms", "hashtags", "mediaUrls", "link", "contentType", "timezone", "thread"}

@@ -26,7 +26,7 @@ import re
 from typing import Any
 
 from tidings import __version__
-from tidings.netguard import Resolver, outbound_url_problem, system_resolve, well_formed_host
+from tidings.core.netguard import Resolver, outbound_url_problem, system_resolve, well_formed_host
 from tidings.workflows.actions.base import ActionContext, ActionFailed, is_reference
 
 CHANNELS = ("webhook", "email")

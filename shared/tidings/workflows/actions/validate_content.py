@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tidings.netguard import Resolver
+from tidings.core.netguard import Resolver
 from tidings.workflows.actions.base import ActionContext, ActionFailed, is_reference
 from tidings.workflows.gates import ValidationRules, check_rules, parse_rules
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tidings.clock import iso_ms, parse_iso
-from tidings.errors import Conflict, NotFound
-from tidings.integrations.credentials import SealedSecret
+from tidings.aws.vault import SealedSecret
+from tidings.core.clock import iso_ms, parse_iso
+from tidings.core.errors import Conflict, NotFound
 from tidings.store import keys
 from tidings.store.dynamo import (
     deserialize,

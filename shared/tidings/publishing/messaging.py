@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tidings.accounts import WHATSAPP
-from tidings.errors import Conflict, NotFound, TooManyRequests, UpstreamFailed, ValidationFailed
+from tidings.core.errors import Conflict, NotFound, TooManyRequests, UpstreamFailed, ValidationFailed
 from tidings.models.posts import ErrorKind
 from tidings.publishing.base import AccountCredentials, PlatformCallError
 

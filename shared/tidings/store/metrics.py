@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from tidings.clock import iso_ms
+from tidings.core.clock import iso_ms
 from tidings.integrations.connectors.base import CallRecord
 from tidings.store import keys
 from tidings.store.dynamo import query_prefix, serialize

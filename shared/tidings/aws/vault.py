@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tidings.errors import TidingsError
+from tidings.core.errors import TidingsError
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from tidings import __version__
-from tidings.config import Settings
+from tidings.core.config import Settings
 from tidings.models.posts import ErrorKind
 from tidings.publishing.base import PlatformCallError, PublishRequest
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tidings.clock import DEFAULT_CLOCK, Clock, iso_ms, parse_iso
-from tidings.errors import NotFound, ValidationFailed
-from tidings.integrations.credentials import CredentialVault, SealedSecret, mask
+from tidings.aws.vault import CredentialVault, SealedSecret, mask
+from tidings.core.clock import DEFAULT_CLOCK, Clock, iso_ms, parse_iso
+from tidings.core.errors import NotFound, ValidationFailed
 from tidings.store import keys
 from tidings.store.audit import AuditEntry, AuditTrail
 from tidings.store.dynamo import (

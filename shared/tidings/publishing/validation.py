@@ -6,8 +6,8 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tidings.errors import ValidationFailed
-from tidings.platforms import RULES, Platform, is_video, media_violation, text_length, x_weighted_length
+from tidings.core.errors import ValidationFailed
+from tidings.core.platforms import RULES, Platform, is_video, media_violation, text_length, x_weighted_length
 from tidings.publishing.render import full_content, render_text
 
 _HASHTAG = re.compile(r"^\w{1,100}$")

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from tidings.platforms import Platform
+from tidings.core.platforms import Platform
 
 _PREFIX = "TIDINGS_"
 
@@ -80,7 +80,7 @@ class Settings(BaseModel):
     tiktok_client_key: str = ""
     tiktok_client_secret: str = Field(default="", repr=False)
     token_refresh_margin_seconds: int = 600
-    # Rate-limit budgets (tidings.publishing.budgets): on by default. `rate_budget_overrides` replaces
+    # Rate-limit budgets (tidings.store.budgets): on by default. `rate_budget_overrides` replaces
     # a platform's documented limits with per-account ones, "platform:count/seconds" comma-separated
     # (e.g. "twitter:2/60" in a test, or a raised limit an operator negotiated).
     rate_budgets: bool = True

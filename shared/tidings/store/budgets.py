@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from tidings.clock import iso_ms, parse_iso
+from tidings.core.clock import iso_ms, parse_iso
 from tidings.store import keys
 from tidings.store.dynamo import deserialize, serialize, serialize_value
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tidings.clock import iso_ms
+from tidings.core.clock import iso_ms
 from tidings.integrations.connectors.base import SyncedRecord
 from tidings.store import keys
 from tidings.store.dynamo import query_prefix, serialize

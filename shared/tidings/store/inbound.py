@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tidings.clock import iso_ms
-from tidings.errors import Forbidden, Unauthorized, ValidationFailed
+from tidings.core.clock import iso_ms
+from tidings.core.errors import Forbidden, Unauthorized, ValidationFailed
 from tidings.store import keys
 from tidings.store.dynamo import serialize
 
