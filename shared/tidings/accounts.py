@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tidings.aws.vault import CredentialVault, SealedSecret, mask
+from tidings.core.secrets import SealedSecret, SecretVault, mask
 from tidings.core.clock import DEFAULT_CLOCK, Clock, iso_ms, parse_iso
 from tidings.core.errors import Conflict, NotFound, ValidationFailed
 from tidings.core.platforms import Platform
@@ -130,7 +130,7 @@ class AccountStore:
     def __init__(
         self,
         table_name: str,
-        vault: CredentialVault,
+        vault: SecretVault,
         dynamodb: DynamoDBClient | None = None,
         clock: Clock = DEFAULT_CLOCK,
     ) -> None:

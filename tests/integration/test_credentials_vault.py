@@ -15,7 +15,8 @@ import pytest
 
 from infra.local.provision import LocalStack
 from tidings.accounts import AccountStore, CredentialsChanged
-from tidings.aws.vault import CredentialError, CredentialVault, SealedSecret
+from tidings.aws.vault import CredentialVault
+from tidings.core.secrets import CredentialError, SealedSecret
 from tidings.core.clock import FakeClock
 from tidings.core.errors import NotFound, ValidationFailed
 from tidings.models.posts import ErrorKind

@@ -24,7 +24,7 @@ from tidings.core.clock import FakeClock
 from tidings.core.config import Settings
 from tidings.core.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 from tidings.integrations.alerts import AlertStore
-from tidings.integrations.connectors.base import CallRecord
+from tidings.models.calls import CallRecord
 from tidings.integrations.connectors.social import social_connectors
 from tidings.integrations.connectors.vendors import crm_and_analytics_connectors
 from tidings.integrations.manager import Changes, IntegrationManager

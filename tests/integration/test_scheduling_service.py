@@ -16,7 +16,7 @@ from tidings.core.config import Settings
 from tidings.core.errors import Conflict, NotFound, ValidationFailed
 from tidings.core.platforms import Platform
 from tidings.models.posts import PostStatus
-from tidings.scheduling.optimal_time import EngagementSample
+from tidings.models.analytics import EngagementSample
 from tidings.scheduling.service import NewPost, PostChanges, SchedulingService
 from tidings.scheduling.sweeper import sweep
 from tidings.store.analytics import AnalyticsRepository

@@ -35,7 +35,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from tidings.core.platforms import Platform
-from tidings.scheduling.optimal_time import EngagementSample, local_wall_time
+from tidings.models.analytics import EngagementSample
+from tidings.scheduling.optimal_time import local_wall_time
 
 LIVE_SELLERS_CSV = "uci_facebook_live_sellers_thailand_Live_20210128.csv"
 FACEBOOK_METRICS_CSV = "uci_facebook_metrics_dataset_Facebook.csv"

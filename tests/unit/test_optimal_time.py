@@ -30,8 +30,8 @@ from corpus import (
 
 from tidings.core.errors import ValidationFailed
 from tidings.core.platforms import Platform
+from tidings.models.analytics import EngagementSample
 from tidings.scheduling.optimal_time import (
-    EngagementSample,
     Recommendation,
     platform_prior,
     recommend,

@@ -15,7 +15,8 @@ import pytest
 
 from tidings.core.clock import FakeClock
 from tidings.core.config import Settings
-from tidings.integrations.connectors.base import CallRecord, ConnectorCredentials, ConnectorError
+from tidings.integrations.connectors.base import ConnectorCredentials, ConnectorError
+from tidings.models.calls import CallRecord
 from tidings.integrations.connectors.followupboss import FollowUpBossConnector
 from tidings.integrations.connectors.ga4 import GA4Connector
 from tidings.integrations.connectors.hubspot import SEARCH_WINDOW, HubSpotConnector

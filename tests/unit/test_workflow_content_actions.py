@@ -24,7 +24,7 @@ from tidings import __version__
 from tidings.core.clock import FakeClock
 from tidings.core.config import Settings
 from tidings.core.platforms import RULES, Platform, text_length
-from tidings.scheduling.optimal_time import EngagementSample
+from tidings.models.analytics import EngagementSample
 from tidings.workflows import gates
 from tidings.workflows.actions import analytics_report as report
 from tidings.workflows.actions import generate_content as gc

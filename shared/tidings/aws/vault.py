@@ -21,64 +21,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from tidings.core.errors import TidingsError
+from tidings.core.secrets import FORMAT_VERSION, CredentialError, SealedSecret
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
 
-FORMAT_VERSION = 1
 _NONCE_BYTES = 12
 _PURPOSE = "credentials"
-
-
-class CredentialError(TidingsError):
-    """A sealed secret could not be opened: wrong owner or subject, tampered, or the key is gone."""
-
-    status = 500
-    code = "credentials_unreadable"
-
-
-@dataclass(frozen=True)
-class SealedSecret:
-    """What is stored for one secret. Nothing in it is usable without KMS Decrypt on `key_id`."""
-
-    key_id: str  # the KMS key that wrapped the data key (its ARN, as KMS returned it)
-    wrapped_key: bytes = field(repr=False)
-    nonce: bytes = field(repr=False)
-    ciphertext: bytes = field(repr=False)
-    version: int = FORMAT_VERSION
-
-    # The attribute names a sealed secret takes in its record.
-    ITEM_FIELDS: ClassVar[tuple[str, ...]] = (
-        "cred_kms_key",
-        "cred_wrapped_key",
-        "cred_nonce",
-        "cred_ciphertext",
-        "cred_format",
-    )
-
-    def to_item(self) -> dict[str, Any]:
-        """The attributes to store next to the record's own (binary attributes in DynamoDB)."""
-        return {
-            "cred_kms_key": self.key_id,
-            "cred_wrapped_key": self.wrapped_key,
-            "cred_nonce": self.nonce,
-            "cred_ciphertext": self.ciphertext,
-            "cred_format": self.version,
-        }
-
-    @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> SealedSecret:
-        return cls(
-            key_id=str(item["cred_kms_key"]),
-            wrapped_key=_bytes(item["cred_wrapped_key"]),
-            nonce=_bytes(item["cred_nonce"]),
-            ciphertext=_bytes(item["cred_ciphertext"]),
-            version=int(item.get("cred_format", FORMAT_VERSION)),
-        )
 
 
 def encryption_context(user_id: str, subject_id: str) -> dict[str, str]:
@@ -145,19 +96,3 @@ class CredentialVault:
     def rotate(self, user_id: str, subject_id: str, sealed: SealedSecret) -> SealedSecret:
         """The same secret under a new data key (and the vault's current KMS key)."""
         return self.seal(user_id, subject_id, self.open(user_id, subject_id, sealed))
-
-
-def _bytes(value: Any) -> bytes:
-    if isinstance(value, bytes | bytearray):
-        return bytes(value)
-    inner = getattr(value, "value", None)  # boto3's Binary
-    if isinstance(inner, bytes | bytearray):
-        return bytes(inner)
-    raise TypeError(f"expected bytes, got {type(value).__name__}")
-
-
-def mask(secret: str) -> str:
-    """A hint that tells two tokens apart without revealing either: the last four characters."""
-    if len(secret) < 12:
-        return "••••"
-    return f"••••{secret[-4:]}"

@@ -22,12 +22,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tidings.accounts import ACCOUNT_PLATFORMS, check_token
-from tidings.aws.vault import CredentialVault, mask
+from tidings.core.secrets import SecretVault, mask
 from tidings.core.clock import Clock, iso_ms, parse_iso
 from tidings.core.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 from tidings.integrations.alerts import Alert, AlertStore, conditions
 from tidings.integrations.connectors.base import (
-    CallRecord,
     CheckResult,
     Connector,
     ConnectorCredentials,
@@ -35,6 +34,7 @@ from tidings.integrations.connectors.base import (
 )
 from tidings.integrations.health import Health, assess
 from tidings.integrations.ratelimits import IntegrationRateLimits, RateStatus, retry_after_seconds
+from tidings.models.calls import CallRecord
 from tidings.store.audit import AuditEntry, AuditTrail
 from tidings.store.integrations import (
     SOCIAL_PREFIX,
@@ -116,7 +116,7 @@ class IntegrationManager:
         self,
         *,
         repository: IntegrationRepository,
-        vault: CredentialVault,
+        vault: SecretVault,
         accounts: AccountStore,
         fresh: FreshCredentials,
         connectors: Mapping[tuple[str, str], Connector],

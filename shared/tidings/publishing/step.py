@@ -19,7 +19,7 @@ from tidings.core.clock import Clock, iso_ms, parse_iso
 from tidings.core.config import Settings
 from tidings.core.http import observing, parse_retry_after
 from tidings.core.platforms import Platform
-from tidings.integrations.connectors.base import CallRecord
+from tidings.models.calls import CallRecord
 from tidings.models.posts import (
     ErrorKind,
     PlatformError,

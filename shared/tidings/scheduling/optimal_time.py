@@ -70,6 +70,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tidings.core.errors import ValidationFailed
 from tidings.core.platforms import Platform
+from tidings.models.analytics import EngagementSample
 
 DataQuality = Literal["none", "sparse", "moderate", "rich"]
 Metric = Literal["engagement_rate", "engagement"]
@@ -95,25 +96,6 @@ TOP_SLOTS = 5
 _TIE = 1e-9
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-@dataclass(frozen=True)
-class EngagementSample:
-    """One past post: when it went out and how it did."""
-
-    platform: Platform
-    published_at: datetime  # timezone-aware
-    engagement: float  # interactions (likes + comments + shares ...)
-    reach: float | None = None  # people reached, when known
-    content_type: str | None = None  # "photo", "video", "status", "link" ...
-
-    def __post_init__(self) -> None:
-        if self.published_at.tzinfo is None or self.published_at.utcoffset() is None:
-            raise ValueError("published_at must be timezone-aware")
-        if not math.isfinite(self.engagement) or self.engagement < 0:
-            raise ValueError(f"engagement must be a finite number >= 0, got {self.engagement!r}")
-        if self.reach is not None and (not math.isfinite(self.reach) or self.reach < 0):
-            raise ValueError(f"reach must be a finite number >= 0, got {self.reach!r}")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from tidings.core.clock import iso_ms, parse_iso
 from tidings.core.platforms import Platform
-from tidings.scheduling.optimal_time import EngagementSample
+from tidings.models.analytics import EngagementSample
 from tidings.store import keys
 from tidings.store.dynamo import dynamodb_client, query_prefix, serialize
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tidings.aws.vault import SealedSecret
+from tidings.core.secrets import SealedSecret
 from tidings.core.clock import iso_ms, parse_iso
 from tidings.core.errors import Conflict, NotFound
 from tidings.store import keys

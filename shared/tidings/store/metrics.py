@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tidings.core.clock import iso_ms
-from tidings.integrations.connectors.base import CallRecord
+from tidings.models.calls import CallRecord
 from tidings.store import keys
 from tidings.store.dynamo import query_prefix, serialize
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tidings.aws.vault import CredentialVault, SealedSecret, mask
+from tidings.core.secrets import SealedSecret, SecretVault, mask
 from tidings.core.clock import DEFAULT_CLOCK, Clock, iso_ms, parse_iso
 from tidings.core.errors import NotFound, ValidationFailed
 from tidings.store import keys
@@ -153,7 +153,7 @@ class WebhookStore:
     def __init__(
         self,
         table_name: str,
-        vault: CredentialVault,
+        vault: SecretVault,
         dynamodb: DynamoDBClient | None = None,
         clock: Clock = DEFAULT_CLOCK,
     ) -> None:

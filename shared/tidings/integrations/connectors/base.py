@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from tidings.models.calls import CallRecord
+
 
 @dataclass(frozen=True)
 class ConnectorCredentials:
@@ -24,16 +26,6 @@ class ConnectorCredentials:
 
     def __repr__(self) -> str:  # never print a secret
         return f"ConnectorCredentials(settings={dict(self.settings)!r}, secrets=[{len(self.secrets)} hidden])"
-
-
-@dataclass(frozen=True)
-class CallRecord:
-    """One HTTP call a connector made, for metrics: never the URL's query or any header."""
-
-    operation: str  # e.g. "contacts.list", "runReport"
-    status: int | None  # HTTP status, None when no answer came
-    latency_ms: float
-    ok: bool
 
 
 CallObserver = Callable[[CallRecord], None]

@@ -12,13 +12,13 @@ from typing import Any
 
 from tidings.integrations.connectors.base import (
     CallObserver,
-    CallRecord,
     CheckResult,
     ConnectorCredentials,
     ConnectorError,
     NothingToSync,
     elapsed_ms,
 )
+from tidings.models.calls import CallRecord
 
 _CODES = {
     "AccessDeniedException": "auth_failed",

@@ -14,13 +14,13 @@ from tidings.core.clock import DEFAULT_CLOCK, Clock, iso_ms
 from tidings.core.netguard import Resolver, outbound_url_problem
 from tidings.integrations.connectors.base import (
     CallObserver,
-    CallRecord,
     CheckResult,
     ConnectorCredentials,
     ConnectorError,
     NothingToSync,
     elapsed_ms,
 )
+from tidings.models.calls import CallRecord
 from tidings.webhooks.signing import EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
 
 

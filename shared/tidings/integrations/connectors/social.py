@@ -47,13 +47,13 @@ from tidings.core.config import Settings
 from tidings.core.http import bearer, json_body, redact, send
 from tidings.integrations.connectors.base import (
     CallObserver,
-    CallRecord,
     CheckResult,
     ConnectorCredentials,
     ConnectorError,
     SyncedRecord,
     SyncResult,
 )
+from tidings.models.calls import CallRecord
 from tidings.models.posts import ErrorKind
 from tidings.publishing.base import PlatformCallError
 from tidings.publishing.clients.graph import graph_error, graph_int

@@ -23,12 +23,12 @@ from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.http import bearer, json_body, parse_retry_after, redact, send
 from tidings.integrations.connectors.base import (
     CallObserver,
-    CallRecord,
     Connector,
     ConnectorCredentials,
     ConnectorError,
     SyncedRecord,
 )
+from tidings.models.calls import CallRecord
 from tidings.publishing.base import PlatformCallError
 
 if TYPE_CHECKING:

@@ -36,7 +36,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tidings.core.clock import iso_ms, parse_iso
 from tidings.core.platforms import Platform
-from tidings.scheduling.optimal_time import WEEKDAYS, EngagementSample
+from tidings.models.analytics import EngagementSample
+from tidings.scheduling.optimal_time import WEEKDAYS
 from tidings.workflows.actions.base import ActionContext, ActionFailed, is_reference
 from tidings.workflows.actions.generate_content import parse_brand
 
