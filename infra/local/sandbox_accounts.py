@@ -12,8 +12,8 @@ import secrets
 
 import httpx
 
-from tidings.accounts import connect_account
 from tidings.core.platforms import Platform
+from tidings.wiring import account_store
 
 
 def sandbox_account_id(platform: Platform, user_id: str) -> str:
@@ -43,6 +43,6 @@ def connect_sandbox_accounts(
                 json={"platform": platform.value, "accountId": account_id, "accessToken": token},
             )
             resp.raise_for_status()
-            connect_account(user_id, platform, account_id, token)
+            account_store().connect(user_id, platform, account_id, token)
             connected[platform] = account_id
     return connected

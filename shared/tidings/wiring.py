@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     import httpx
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-    from tidings.accounts import AccountStore
     from tidings.api.accounts import AccountServices
     from tidings.aws.publishing import StepFunctionsPublishStarter
     from tidings.aws.workflows import StepFunctionsWorkflowRunner
@@ -28,6 +27,8 @@ if TYPE_CHECKING:
     from tidings.publishing.tokens import FreshCredentials
     from tidings.scheduling.service import SchedulingService
     from tidings.scheduling.sync import ScheduleSync
+    from tidings.store.accounts import AccountRepository
+    from tidings.store.audit import AuditRepository
     from tidings.store.budgets import BudgetStore
     from tidings.store.inbound import InboundEvents
     from tidings.store.posts import PostRepository
@@ -60,12 +61,12 @@ def publish_starter() -> StepFunctionsPublishStarter:
 
 
 @lru_cache(maxsize=1)
-def account_store() -> AccountStore:
-    from tidings.accounts import AccountStore
+def account_store() -> AccountRepository:
     from tidings.aws.vault import CredentialVault
+    from tidings.store.accounts import DynamoAccountRepository
 
     s = get_settings()
-    return AccountStore(s.table_name, CredentialVault(s.credentials_key_id))
+    return DynamoAccountRepository(s.table_name, CredentialVault(s.credentials_key_id))
 
 
 @lru_cache(maxsize=1)
@@ -135,6 +136,7 @@ def account_services() -> AccountServices:
         messaging=MessagingService(publishing_credentials(), whatsapp_client),
         posts=post_repository(),
         renewable=readiness.oauth_client_configured,
+        audit=audit_repository(),
     )
 
 
@@ -377,7 +379,7 @@ def integration_manager() -> IntegrationManager:
     from tidings.integrations.manager import IntegrationManager
     from tidings.integrations.ratelimits import IntegrationRateLimits
     from tidings.publishing.readiness import Readiness
-    from tidings.store.audit import AuditTrail
+    from tidings.store.audit import DynamoAuditRepository
     from tidings.store.dynamo import dynamodb_client
     from tidings.store.integrations import IntegrationRepository
     from tidings.store.metrics import MetricsStore
@@ -403,7 +405,7 @@ def integration_manager() -> IntegrationManager:
         alerts=AlertStore(s.table_name, ddb),
         limits=IntegrationRateLimits(budget_store()),
         synced=SyncedRecords(s.table_name, ddb),
-        audit=AuditTrail(s.table_name, ddb),
+        audit=DynamoAuditRepository(s.table_name, ddb),
         clock=DEFAULT_CLOCK,
         renews=readiness.oauth_client_configured,
     )
@@ -415,3 +417,11 @@ def integration_schedule_sync() -> IntegrationSync:
     from tidings.integrations.schedules import IntegrationSync
 
     return IntegrationSync(IntegrationScheduleManager(get_settings()))
+
+
+@lru_cache(maxsize=1)
+def audit_repository() -> AuditRepository:
+    from tidings.store.audit import DynamoAuditRepository
+    from tidings.store.dynamo import dynamodb_client
+
+    return DynamoAuditRepository(get_settings().table_name, dynamodb_client())

@@ -14,15 +14,16 @@ from typing import Any
 import pytest
 
 from infra.local.provision import LocalStack
-from tidings.accounts import AccountStore, CredentialsChanged
 from tidings.aws.vault import CredentialVault
-from tidings.core.secrets import CredentialError, SealedSecret
 from tidings.core.clock import FakeClock
 from tidings.core.errors import NotFound, ValidationFailed
+from tidings.core.secrets import CredentialError, SealedSecret
+from tidings.models.accounts import CredentialsChanged
 from tidings.models.posts import ErrorKind
 from tidings.publishing.base import PlatformCallError
 from tidings.publishing.tokens import FreshCredentials
 from tidings.store import keys
+from tidings.store.accounts import AccountRepository, DynamoAccountRepository
 from tidings.store.dynamo import deserialize, serialize
 
 CANARY = "canary-TOKEN-7f3a9c2e1b5d4a6f"
@@ -42,8 +43,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def store(local_stack: LocalStack, vault: CredentialVault, clock: FakeClock) -> AccountStore:
-    return AccountStore(local_stack.table_name, vault, local_stack.client("dynamodb"), clock)
+def store(local_stack: LocalStack, vault: CredentialVault, clock: FakeClock) -> AccountRepository:
+    return DynamoAccountRepository(local_stack.table_name, vault, local_stack.client("dynamodb"), clock)
 
 
 @pytest.fixture
@@ -89,7 +90,7 @@ def test_each_secret_gets_its_own_data_key_and_rotation_reseals(vault: Credentia
 
 
 def test_connect_stores_no_token_in_the_clear_and_lists_a_masked_hint(
-    store: AccountStore, local_stack: LocalStack, user: str
+    store: AccountRepository, local_stack: LocalStack, user: str
 ) -> None:
     account = store.connect(
         user, "facebook", PAGE, CANARY, refresh_token=REFRESH_CANARY, expires_at=NOW + timedelta(days=60)
@@ -113,7 +114,7 @@ def test_connect_stores_no_token_in_the_clear_and_lists_a_masked_hint(
 
 
 def test_a_record_copied_to_another_user_cannot_be_opened(
-    store: AccountStore, local_stack: LocalStack, user: str
+    store: AccountRepository, local_stack: LocalStack, user: str
 ) -> None:
     store.connect(user, "facebook", PAGE, CANARY)
     item = deserialize(_raw_item(local_stack, user, "facebook"))
@@ -125,7 +126,7 @@ def test_a_record_copied_to_another_user_cannot_be_opened(
         store.stored(mallory, "facebook")
 
 
-def test_connect_checks_the_platform_account_id_and_token(store: AccountStore, user: str) -> None:
+def test_connect_checks_the_platform_account_id_and_token(store: AccountRepository, user: str) -> None:
     with pytest.raises(ValidationFailed) as unknown:
         store.connect(user, "myspace", "1", CANARY)
     with pytest.raises(ValidationFailed) as bad_urn:
@@ -140,7 +141,7 @@ def test_connect_checks_the_platform_account_id_and_token(store: AccountStore, u
     assert store.list(user) == []
 
 
-def test_disconnect_removes_the_account(store: AccountStore, user: str) -> None:
+def test_disconnect_removes_the_account(store: AccountRepository, user: str) -> None:
     store.connect(user, "twitter", "2244994945", CANARY)
     store.disconnect(user, "twitter")
 
@@ -149,7 +150,7 @@ def test_disconnect_removes_the_account(store: AccountStore, user: str) -> None:
         store.disconnect(user, "twitter")
 
 
-def test_two_refreshes_from_the_same_read_store_one_result(store: AccountStore, user: str) -> None:
+def test_two_refreshes_from_the_same_read_store_one_result(store: AccountRepository, user: str) -> None:
     store.connect(user, "twitter", "2244994945", CANARY, refresh_token=REFRESH_CANARY, expires_at=NOW)
     read = store.stored(user, "twitter", fresh=True)
     assert read is not None
@@ -193,7 +194,7 @@ class CountingRefresher:
 
 
 def test_a_token_about_to_expire_is_renewed_once_before_use(
-    store: AccountStore, clock: FakeClock, user: str
+    store: AccountRepository, clock: FakeClock, user: str
 ) -> None:
     store.connect(
         user,
@@ -227,7 +228,7 @@ def test_a_token_about_to_expire_is_renewed_once_before_use(
 
 
 def test_an_expired_token_that_cannot_be_renewed_stops_with_auth_expired(
-    store: AccountStore, clock: FakeClock, user: str
+    store: AccountRepository, clock: FakeClock, user: str
 ) -> None:
     store.connect(user, "facebook", PAGE, CANARY, expires_at=NOW - timedelta(minutes=1))
     source = FreshCredentials(store, CountingRefresher(clock), clock, margin_seconds=600)
@@ -240,7 +241,7 @@ def test_an_expired_token_that_cannot_be_renewed_stops_with_auth_expired(
 
 
 def test_a_failed_renewal_keeps_a_token_that_still_works_and_stops_one_that_does_not(
-    store: AccountStore, clock: FakeClock, user: str
+    store: AccountRepository, clock: FakeClock, user: str
 ) -> None:
     failure = PlatformCallError(ErrorKind.AUTH_EXPIRED, "refresh_failed", "reconnect the account")
     store.connect(
@@ -263,7 +264,7 @@ def test_a_failed_renewal_keeps_a_token_that_still_works_and_stops_one_that_does
 
 
 def test_rotation_reseals_under_a_new_data_key_and_the_trail_records_every_change(
-    store: AccountStore, local_stack: LocalStack, clock: FakeClock, user: str
+    store: AccountRepository, local_stack: LocalStack, clock: FakeClock, user: str
 ) -> None:
     store.connect(user, "linkedin", "urn:li:person:abc123", CANARY, refresh_token=REFRESH_CANARY)
     before = deserialize(_raw_item(local_stack, user, "linkedin"))["cred_wrapped_key"]

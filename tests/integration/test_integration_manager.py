@@ -18,22 +18,22 @@ import pytest
 from infra.local.fake_platforms import FakePlatformServer
 from infra.local.fake_vendors import FakeVendorServer
 from infra.local.provision import LocalStack
-from tidings.accounts import AccountStore
 from tidings.aws.vault import CredentialVault
 from tidings.core.clock import FakeClock
 from tidings.core.config import Settings
 from tidings.core.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 from tidings.integrations.alerts import AlertStore
-from tidings.models.calls import CallRecord
 from tidings.integrations.connectors.social import social_connectors
 from tidings.integrations.connectors.vendors import crm_and_analytics_connectors
 from tidings.integrations.manager import Changes, IntegrationManager
 from tidings.integrations.ratelimits import IntegrationRateLimits
 from tidings.integrations.schedules import IntegrationSync
+from tidings.models.calls import CallRecord
 from tidings.publishing.clients import default_http_client
 from tidings.publishing.tokens import FreshCredentials
 from tidings.store import keys
-from tidings.store.audit import AuditTrail
+from tidings.store.accounts import DynamoAccountRepository
+from tidings.store.audit import DynamoAuditRepository
 from tidings.store.budgets import BudgetStore
 from tidings.store.dynamo import serialize
 from tidings.store.integrations import IntegrationRepository, to_item
@@ -93,7 +93,7 @@ def world(
     clock = FakeClock(NOW)
     ddb = local_stack.client("dynamodb")
     vault = CredentialVault(local_stack.credentials_key_arn, local_stack.client("kms"))
-    accounts = AccountStore(local_stack.table_name, vault, ddb, clock)
+    accounts = DynamoAccountRepository(local_stack.table_name, vault, ddb, clock)
     http = default_http_client(settings)
     connectors = [*social_connectors(http, settings), *crm_and_analytics_connectors(http, settings)]
     table = local_stack.table_name
@@ -107,7 +107,7 @@ def world(
         alerts=AlertStore(table, ddb),
         limits=IntegrationRateLimits(BudgetStore(table, ddb)),
         synced=SyncedRecords(table, ddb),
-        audit=AuditTrail(table, ddb),
+        audit=DynamoAuditRepository(table, ddb),
         clock=clock,
         renews=lambda platform: False,
     )

@@ -14,8 +14,9 @@ import pytest
 from tidings.core.clock import FakeClock, iso_ms
 from tidings.core.config import Settings
 from tidings.core.platforms import Platform
+from tidings.models.accounts import AccountCredentials
 from tidings.models.posts import ErrorKind, PlatformStatus, PostStatus, ScheduledPost
-from tidings.publishing.base import AccountCredentials, PlatformCallError, Published, PublishRequest
+from tidings.publishing.base import PlatformCallError, Published, PublishRequest
 from tidings.publishing.step import PublishStep
 from tidings.store.budgets import BudgetStore, limits_with
 from tidings.store.ledger import LedgerState, PublishLedger

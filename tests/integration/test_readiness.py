@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from infra.local.provision import LocalStack
-from tidings.accounts import AccountStore
 from tidings.aws.vault import CredentialVault
 from tidings.core.clock import FakeClock
 from tidings.core.config import Settings
@@ -17,6 +16,7 @@ from tidings.core.errors import NotFound, ValidationFailed
 from tidings.core.platforms import Platform
 from tidings.models.posts import ScheduledPost
 from tidings.publishing.readiness import Readiness, preview
+from tidings.store.accounts import AccountRepository, DynamoAccountRepository
 from tidings.store.budgets import BudgetStore, limits_with
 from tidings.store.posts import PostRepository
 
@@ -35,11 +35,11 @@ def clock() -> FakeClock:
 
 def build(
     local_stack: LocalStack, clock: FakeClock, **settings: object
-) -> tuple[Readiness, AccountStore, PostRepository]:
+) -> tuple[Readiness, AccountRepository, PostRepository]:
     ddb = local_stack.client("dynamodb")
     settings.setdefault("linkedin_version", "202605")  # current at NOW
     config = Settings(table_name=local_stack.table_name, **settings)  # type: ignore[arg-type]
-    accounts = AccountStore(
+    accounts = DynamoAccountRepository(
         local_stack.table_name,
         CredentialVault(local_stack.credentials_key_arn, local_stack.client("kms")),
         ddb,

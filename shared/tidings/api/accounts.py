@@ -31,19 +31,22 @@ from tidings.api.models import (
 from tidings.core.errors import NotFound, ValidationFailed
 
 if TYPE_CHECKING:
-    from tidings.accounts import Account, AccountStore
+    from tidings.models.accounts import Account
     from tidings.publishing.messaging import MessagingService
     from tidings.publishing.readiness import PostReport, Readiness
+    from tidings.store.accounts import AccountRepository
+    from tidings.store.audit import AuditRepository
     from tidings.store.posts import PostRepository
 
 
 @dataclass(frozen=True)
 class AccountServices:
-    accounts: AccountStore
+    accounts: AccountRepository
     readiness: Readiness
     messaging: MessagingService
     posts: PostRepository
     renewable: Callable[[str], bool]  # whether the app can renew this platform's tokens
+    audit: AuditRepository
 
 
 def account_view(account: Account, renews: bool) -> AccountView:
@@ -139,7 +142,7 @@ def register_account_routes(
         next_token: Annotated[str | None, Query(alias="nextToken", max_length=2048)] = None,
     ) -> Response[str]:
         try:
-            entries, token = services().accounts.audit.page(user_id(), limit, next_token)
+            entries, token = services().audit.page(user_id(), limit, next_token)
         except ValueError as exc:
             raise ValidationFailed(str(exc), {"field": "nextToken"}, code="invalid_next_token") from exc
         views = [
@@ -265,7 +268,7 @@ def _post_checks_and_messages(
 
 
 def _platform_id(account_id: str) -> str:
-    from tidings.accounts import ACCOUNT_PLATFORMS
+    from tidings.core.platforms import ACCOUNT_PLATFORMS
 
     if account_id not in ACCOUNT_PLATFORMS:
         raise NotFound("no such account", {"accountId": account_id}, code="account_not_found")

@@ -91,3 +91,75 @@ def media_violation(platform: Platform, urls: list[str] | tuple[str, ...]) -> st
         what = "a GIF or video" if platform == Platform.TWITTER else "a video"
         return f"on {platform}, {what} must be the post's only media item"
     return None
+
+
+# -- accounts: every kind of account a user can connect (the post platforms and WhatsApp) ----------
+
+WHATSAPP = "whatsapp"
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    """What Tidings knows of one kind of connectable account, in one place.
+
+    `refreshable`: its user tokens expire and are renewed with an OAuth 2.0 refresh_token grant (X,
+    LinkedIn, YouTube through Google, TikTok); Meta Page, Instagram and WhatsApp system-user tokens are
+    long-lived with no such grant, so those accounts are reconnected instead. `graph`: reached through
+    Meta's Graph API. `account_id` and `account_id_expected`: the documented shape of the account id
+    (Page id, IG user id, X user id, person or organization URN, channel id, open_id, phone-number id).
+    """
+
+    name: str
+    label: str
+    refreshable: bool
+    graph: bool
+    account_id: re.Pattern[str]
+    account_id_expected: str
+
+
+SPECS: dict[str, PlatformSpec] = {
+    spec.name: spec
+    for spec in (
+        PlatformSpec("facebook", "Facebook", False, True, re.compile(r"^\d{5,25}$"), "a numeric Page id"),
+        PlatformSpec(
+            "instagram",
+            "Instagram",
+            False,
+            True,
+            re.compile(r"^\d{5,25}$"),
+            "a numeric Instagram professional account (IG user) id",
+        ),
+        PlatformSpec("twitter", "X", True, False, re.compile(r"^\d{1,25}$"), "a numeric X user id"),
+        PlatformSpec(
+            "linkedin",
+            "LinkedIn",
+            True,
+            False,
+            re.compile(r"^urn:li:(person|organization):[A-Za-z0-9_-]{1,64}$"),
+            "a person or organization URN, e.g. urn:li:organization:2414183",
+        ),
+        PlatformSpec(
+            "youtube",
+            "YouTube",
+            True,
+            False,
+            re.compile(r"^UC[A-Za-z0-9_-]{22}$"),
+            "a channel id (UC followed by 22 characters)",
+        ),
+        PlatformSpec(
+            "tiktok", "TikTok", True, False, re.compile(r"^[A-Za-z0-9._-]{1,128}$"), "the user's open_id"
+        ),
+        PlatformSpec(
+            WHATSAPP,
+            "WhatsApp",
+            False,
+            True,
+            re.compile(r"^\d{5,25}$"),
+            "a numeric WhatsApp business phone-number id",
+        ),
+    )
+}
+# Post platforms first, in their enum order, then the messaging channel.
+ACCOUNT_PLATFORMS: tuple[str, ...] = tuple(SPECS)
+REFRESHABLE_PLATFORMS = frozenset(name for name, spec in SPECS.items() if spec.refreshable)
+GRAPH_PLATFORMS = frozenset(name for name, spec in SPECS.items() if spec.graph)

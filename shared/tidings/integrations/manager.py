@@ -21,10 +21,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tidings.accounts import ACCOUNT_PLATFORMS, check_token
-from tidings.core.secrets import SecretVault, mask
 from tidings.core.clock import Clock, iso_ms, parse_iso
 from tidings.core.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
+from tidings.core.platforms import ACCOUNT_PLATFORMS
+from tidings.core.secrets import SecretVault, mask
 from tidings.integrations.alerts import Alert, AlertStore, conditions
 from tidings.integrations.connectors.base import (
     CheckResult,
@@ -34,8 +34,9 @@ from tidings.integrations.connectors.base import (
 )
 from tidings.integrations.health import Health, assess
 from tidings.integrations.ratelimits import IntegrationRateLimits, RateStatus, retry_after_seconds
+from tidings.models.accounts import check_token
 from tidings.models.calls import CallRecord
-from tidings.store.audit import AuditEntry, AuditTrail
+from tidings.store.audit import AuditEntry, AuditRepository
 from tidings.store.integrations import (
     SOCIAL_PREFIX,
     TYPES,
@@ -49,8 +50,8 @@ from tidings.store.metrics import MetricsStore, Point, Totals
 from tidings.store.synced import SyncedRecords
 
 if TYPE_CHECKING:
-    from tidings.accounts import AccountStore
     from tidings.publishing.tokens import FreshCredentials
+    from tidings.store.accounts import AccountRepository
 
 MIN_SYNC_MINUTES, MAX_SYNC_MINUTES = 5, 7 * 24 * 60
 DEFAULT_SYNC_MINUTES = 60
@@ -117,14 +118,14 @@ class IntegrationManager:
         *,
         repository: IntegrationRepository,
         vault: SecretVault,
-        accounts: AccountStore,
+        accounts: AccountRepository,
         fresh: FreshCredentials,
         connectors: Mapping[tuple[str, str], Connector],
         metrics: MetricsStore,
         alerts: AlertStore,
         limits: IntegrationRateLimits,
         synced: SyncedRecords,
-        audit: AuditTrail,
+        audit: AuditRepository,
         clock: Clock,
         renews: Callable[[str], bool],
     ) -> None:

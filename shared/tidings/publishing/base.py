@@ -7,26 +7,13 @@ can read a post back so an unknown outcome is reconciled before any retry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from tidings.core.platforms import Platform
+from tidings.models.accounts import AccountCredentials
 from tidings.models.posts import ErrorKind
-
-
-@dataclass(frozen=True)
-class AccountCredentials:
-    """A connected platform account. `account_id` is the Page id (Facebook), IG user id
-    (Instagram), X user id (twitter), person/organization URN (LinkedIn), channel id (YouTube)
-    or open id (TikTok), or phone-number id (WhatsApp)."""
-
-    platform: str
-    account_id: str
-    access_token: str = field(repr=False)
-
-    def __repr__(self) -> str:  # never print a token
-        return f"AccountCredentials(platform={self.platform!s}, account_id={self.account_id!r})"
 
 
 @dataclass(frozen=True)

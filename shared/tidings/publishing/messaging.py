@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tidings.accounts import WHATSAPP
 from tidings.core.errors import Conflict, NotFound, TooManyRequests, UpstreamFailed, ValidationFailed
+from tidings.core.platforms import WHATSAPP
+from tidings.models.accounts import AccountCredentials
 from tidings.models.posts import ErrorKind
-from tidings.publishing.base import AccountCredentials, PlatformCallError
+from tidings.publishing.base import PlatformCallError
 
 OUTSIDE_WINDOW = "outside_customer_service_window"
 

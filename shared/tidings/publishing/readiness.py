@@ -17,14 +17,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from tidings.accounts import REFRESHABLE_PLATFORMS, Account, AccountStore
 from tidings.core.clock import Clock, iso_ms
 from tidings.core.config import Settings
 from tidings.core.errors import NotFound, ValidationFailed
-from tidings.core.platforms import RULES, Platform, media_kind, text_length
+from tidings.core.platforms import REFRESHABLE_PLATFORMS, RULES, Platform, media_kind, text_length
+from tidings.models.accounts import Account
 from tidings.models.posts import PostStatus, ScheduledPost
 from tidings.publishing.render import render
 from tidings.publishing.validation import check_content
+from tidings.store.accounts import AccountRepository
 from tidings.store.budgets import BudgetStore, Limit
 from tidings.store.posts import PostRepository
 
@@ -136,7 +137,7 @@ class Readiness:
         self,
         settings: Settings,
         posts: PostRepository,
-        accounts: AccountStore,
+        accounts: AccountRepository,
         budgets: BudgetStore | None,
         clock: Clock,
     ) -> None:

@@ -15,11 +15,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from tidings.core.clock import Clock, iso_ms
+from tidings.models.accounts import AccountCredentials
 from tidings.models.posts import ErrorKind
-from tidings.publishing.base import AccountCredentials, PlatformCallError
+from tidings.publishing.base import PlatformCallError
 
 if TYPE_CHECKING:
-    from tidings.accounts import AccountStore, StoredCredentials
+    from tidings.models.accounts import StoredCredentials
+    from tidings.store.accounts import AccountRepository
 
 
 class Grant(Protocol):
@@ -42,7 +44,7 @@ def needs_refresh(expires_at: datetime | None, now: datetime, margin_seconds: in
 
 class FreshCredentials:
     def __init__(
-        self, store: AccountStore, refresher: Refresher | None, clock: Clock, margin_seconds: int
+        self, store: AccountRepository, refresher: Refresher | None, clock: Clock, margin_seconds: int
     ) -> None:
         self.store = store
         self.refresher = refresher
@@ -65,7 +67,7 @@ class FreshCredentials:
             return self._refresh(user_id, platform).for_client()
 
     def _refresh(self, user_id: str, platform: str) -> StoredCredentials:
-        from tidings.accounts import CredentialsChanged
+        from tidings.models.accounts import CredentialsChanged
 
         assert self.refresher is not None
         stored = self.store.stored(user_id, platform, fresh=True)

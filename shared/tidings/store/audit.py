@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tidings.core.clock import iso_ms, parse_iso
 from tidings.store import keys
@@ -25,7 +25,17 @@ class AuditEntry:
     details: dict[str, Any]
 
 
-class AuditTrail:
+class AuditRepository(Protocol):
+    """The audit trail: who changed a user's credentials, integrations and webhooks, and when."""
+
+    def record(self, user_id: str, entry: AuditEntry) -> None: ...
+
+    def page(
+        self, user_id: str, limit: int, next_token: str | None
+    ) -> tuple[list[AuditEntry], str | None]: ...
+
+
+class DynamoAuditRepository:
     def __init__(self, table_name: str, client: DynamoDBClient) -> None:
         self.table = table_name
         self.client = client

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tidings.core.secrets import SealedSecret, SecretVault, mask
 from tidings.core.clock import DEFAULT_CLOCK, Clock, iso_ms, parse_iso
 from tidings.core.errors import NotFound, ValidationFailed
+from tidings.core.secrets import SealedSecret, SecretVault, mask
 from tidings.store import keys
-from tidings.store.audit import AuditEntry, AuditTrail
+from tidings.store.audit import AuditEntry, DynamoAuditRepository
 from tidings.store.dynamo import (
     deserialize,
     dynamodb_client,
@@ -161,7 +161,7 @@ class WebhookStore:
         self.vault = vault
         self.dynamodb = dynamodb or dynamodb_client()
         self.clock = clock
-        self.audit = AuditTrail(table_name, self.dynamodb)
+        self.audit = DynamoAuditRepository(table_name, self.dynamodb)
         self._secrets: dict[tuple[str, str], tuple[float, str]] = {}
         self._subscribers: dict[str, tuple[datetime, list[Webhook]]] = {}
         self._lock = threading.Lock()

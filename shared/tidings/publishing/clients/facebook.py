@@ -22,8 +22,9 @@ from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.config import Settings
 from tidings.core.http import READBACK_SKEW, bearer, call_error, json_body, send, text_with_link
 from tidings.core.platforms import Platform, is_video, media_violation
+from tidings.models.accounts import AccountCredentials
 from tidings.models.posts import ErrorKind
-from tidings.publishing.base import AccountCredentials, Published, PublishRequest
+from tidings.publishing.base import Published, PublishRequest
 from tidings.publishing.clients.graph import graph_error, parse_graph_time
 
 _READBACK_PAGES = 5

@@ -41,8 +41,9 @@ from tidings.core.http import (
     text_with_link,
 )
 from tidings.core.platforms import Platform, is_video
+from tidings.models.accounts import AccountCredentials
 from tidings.models.posts import ErrorKind
-from tidings.publishing.base import AccountCredentials, PlatformCallError, Published, PublishRequest
+from tidings.publishing.base import PlatformCallError, Published, PublishRequest
 
 # Most public first: a post goes out as publicly as the creator's account allows.
 PRIVACY_PREFERENCE = ("PUBLIC_TO_EVERYONE", "FOLLOWER_OF_CREATOR", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY")

@@ -45,8 +45,9 @@ from tidings.core.http import (
     text_with_link,
 )
 from tidings.core.platforms import Platform, is_video, media_violation
+from tidings.models.accounts import AccountCredentials
 from tidings.models.posts import ErrorKind
-from tidings.publishing.base import AccountCredentials, PlatformCallError, Published, PublishRequest
+from tidings.publishing.base import PlatformCallError, Published, PublishRequest
 
 _READBACK_PAGES = 5
 _THREAD_RESUME_WINDOW = timedelta(hours=24)

@@ -37,8 +37,9 @@ from tidings.core.http import (
     text_with_link,
 )
 from tidings.core.platforms import Platform, is_video
+from tidings.models.accounts import AccountCredentials
 from tidings.models.posts import ErrorKind
-from tidings.publishing.base import AccountCredentials, PlatformCallError, Published, PublishRequest
+from tidings.publishing.base import PlatformCallError, Published, PublishRequest
 
 TITLE_MAX = 100
 _QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})

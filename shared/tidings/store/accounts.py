@@ -9,119 +9,70 @@ account). Tokens never enter logs, errors, API responses or the table in plainte
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tidings.core.secrets import SealedSecret, SecretVault, mask
 from tidings.core.clock import DEFAULT_CLOCK, Clock, iso_ms, parse_iso
-from tidings.core.errors import Conflict, NotFound, ValidationFailed
-from tidings.core.platforms import Platform
-from tidings.publishing.base import AccountCredentials
+from tidings.core.errors import Conflict, NotFound
+from tidings.core.platforms import ACCOUNT_PLATFORMS
+from tidings.core.secrets import SealedSecret, SecretVault, mask
+from tidings.models.accounts import (
+    Account,
+    AccountCredentials,
+    CredentialsChanged,
+    StoredCredentials,
+    check_account_id,
+    check_platform,
+    check_token,
+)
 from tidings.store import keys
-from tidings.store.audit import AuditEntry, AuditTrail
+from tidings.store.audit import AuditEntry, DynamoAuditRepository
 from tidings.store.dynamo import deserialize, dynamodb_client, serialize, serialize_value
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-WHATSAPP = "whatsapp"
-# Post platforms plus the messaging channel: every kind of account a user can connect.
-ACCOUNT_PLATFORMS: tuple[str, ...] = (*(p.value for p in Platform), WHATSAPP)
-# Platforms whose tokens can be renewed with an OAuth 2.0 refresh_token grant (Meta Page, Instagram
-# and WhatsApp system-user tokens are long-lived and renewed by reconnecting).
-REFRESHABLE_PLATFORMS = frozenset({"twitter", "linkedin", "youtube", "tiktok"})
 
-# The documented shape of each platform's account id (see AccountCredentials).
-_ACCOUNT_ID_RULES: dict[str, tuple[re.Pattern[str], str]] = {
-    "facebook": (re.compile(r"^\d{5,25}$"), "a numeric Page id"),
-    "instagram": (re.compile(r"^\d{5,25}$"), "a numeric Instagram professional account (IG user) id"),
-    "twitter": (re.compile(r"^\d{1,25}$"), "a numeric X user id"),
-    "linkedin": (
-        re.compile(r"^urn:li:(person|organization):[A-Za-z0-9_-]{1,64}$"),
-        "a person or organization URN, e.g. urn:li:organization:2414183",
-    ),
-    "youtube": (re.compile(r"^UC[A-Za-z0-9_-]{22}$"), "a channel id (UC followed by 22 characters)"),
-    "tiktok": (re.compile(r"^[A-Za-z0-9._-]{1,128}$"), "the user's open_id"),
-    "whatsapp": (re.compile(r"^\d{5,25}$"), "a numeric WhatsApp business phone-number id"),
-}
-_MAX_TOKEN = 8192
+class AccountRepository(Protocol):
+    """Connected accounts, their sealed tokens, and the audit of every change to them."""
 
+    def connect(
+        self,
+        user_id: str,
+        platform: str,
+        account_id: str,
+        access_token: str,
+        *,
+        refresh_token: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> Account: ...
 
-@dataclass(frozen=True)
-class Account:
-    """A connected account as the user may see it: no secret, a masked hint at most."""
+    def store_refreshed(
+        self,
+        current: StoredCredentials,
+        access_token: str,
+        refresh_token: str | None,
+        expires_at: datetime | None,
+    ) -> StoredCredentials: ...
 
-    user_id: str
-    platform: str
-    account_id: str
-    connected_at: datetime
-    expires_at: datetime | None
-    has_refresh_token: bool
-    token_hint: str
-    refreshed_at: datetime | None = None
-    revision: int = 1
+    def disconnect(self, user_id: str, platform: str) -> Account: ...
 
-    @property
-    def refreshable(self) -> bool:
-        return self.has_refresh_token and self.platform in REFRESHABLE_PLATFORMS
+    def rotate(self, user_id: str, platform: str) -> Account: ...
+
+    def get(self, user_id: str, platform: str) -> Account | None: ...
+
+    def require(self, user_id: str, platform: str) -> Account: ...
+
+    def list(self, user_id: str) -> list[Account]: ...
+
+    def stored(self, user_id: str, platform: str, *, fresh: bool = False) -> StoredCredentials | None: ...
+
+    def credentials(self, user_id: str, platform: str) -> AccountCredentials | None: ...
 
 
-@dataclass(frozen=True)
-class StoredCredentials:
-    account: Account
-    access_token: str
-    refresh_token: str | None
-
-    def __repr__(self) -> str:  # never print a token
-        return (
-            f"StoredCredentials(platform={self.account.platform!r}, account_id={self.account.account_id!r})"
-        )
-
-    def for_client(self) -> AccountCredentials:
-        return AccountCredentials(
-            platform=self.account.platform, account_id=self.account.account_id, access_token=self.access_token
-        )
-
-
-class CredentialsChanged(Exception):
-    """Another writer stored new tokens for the account first."""
-
-
-def check_platform(platform: str) -> str:
-    if platform not in ACCOUNT_PLATFORMS:
-        raise ValidationFailed(
-            f"unknown platform: {platform!r}",
-            {"field": "platform", "value": platform, "supported": list(ACCOUNT_PLATFORMS)},
-            code="unknown_platform",
-        )
-    return platform
-
-
-def check_account_id(platform: str, account_id: str) -> None:
-    pattern, expected = _ACCOUNT_ID_RULES[platform]
-    if not pattern.match(account_id):
-        raise ValidationFailed(
-            f"not a {platform} account id: expected {expected}",
-            {"field": "accountId", "platform": platform, "expected": expected},
-            code="invalid_account_id",
-        )
-
-
-def check_token(value: str, field: str) -> None:
-    # the value itself never goes into the error
-    if not value.strip() or len(value) > _MAX_TOKEN or any(c.isspace() for c in value):
-        raise ValidationFailed(
-            f"{field} must be a non-empty token of at most {_MAX_TOKEN} characters without spaces",
-            {"field": field},
-            code="invalid_token",
-        )
-
-
-class AccountStore:
+class DynamoAccountRepository:
     """Reads and writes connected accounts. Opened credentials are cached briefly in memory (a warm
     function publishing many posts must not call KMS for each)."""
 
@@ -138,7 +89,7 @@ class AccountStore:
         self.vault = vault
         self.dynamodb = dynamodb or dynamodb_client()
         self.clock = clock
-        self.audit = AuditTrail(table_name, self.dynamodb)
+        self.audit = DynamoAuditRepository(table_name, self.dynamodb)
         self._cache: dict[tuple[str, str], tuple[float, StoredCredentials | None]] = {}
         self._lock = threading.Lock()
 
@@ -383,22 +334,4 @@ def _from_item(item: dict[str, Any]) -> Account:
         token_hint=str(item.get("token_hint", "••••")),
         refreshed_at=parse_iso(item["refreshed_at"]) if item.get("refreshed_at") else None,
         revision=int(item.get("revision", 1)),
-    )
-
-
-def connect_account(
-    user_id: str,
-    platform: str,
-    account_id: str,
-    access_token: str,
-    *,
-    refresh_token: str | None = None,
-    expires_at: datetime | None = None,
-) -> Account:
-    """Connect a platform account for a user (the local runtime connects its sandbox users this way)."""
-    from tidings.wiring import account_store
-
-    store = account_store()
-    return store.connect(
-        user_id, platform, account_id, access_token, refresh_token=refresh_token, expires_at=expires_at
     )
