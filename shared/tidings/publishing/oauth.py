@@ -28,13 +28,12 @@ import httpx
 from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.config import Settings
 from tidings.core.http import json_body, parse_retry_after, redact, send
+from tidings.core.platforms import REFRESHABLE_PLATFORMS, SPECS
 from tidings.models.posts import ErrorKind
 from tidings.publishing.base import PlatformCallError
 
 _FORM = "application/x-www-form-urlencoded"
-_NAMES = {"twitter": "X", "linkedin": "LinkedIn", "youtube": "YouTube", "tiktok": "TikTok"}
 _ALIASES = {"x": "twitter"}
-_NOT_REFRESHED = frozenset({"facebook", "instagram", "whatsapp"})
 # OAuth error codes (RFC 6749 section 5.2, and TikTok's "Error Handling" page) that mean the app's
 # client credentials are wrong, not the user's grant.
 _CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
@@ -72,7 +71,7 @@ class _Client:
 
     @property
     def name(self) -> str:
-        return _NAMES[self.platform]
+        return SPECS[self.platform].label
 
 
 class TokenRefresher:
@@ -85,15 +84,15 @@ class TokenRefresher:
 
     def supports(self, platform: str) -> bool:
         """True for the platforms whose access tokens are renewed with a refresh token."""
-        return _canonical(platform) in _NAMES
+        return _canonical(platform) in REFRESHABLE_PLATFORMS
 
     def refresh(self, platform: str, refresh_token: str) -> TokenGrant:
         """A new access token for `refresh_token`. Raises PlatformCallError, classified."""
         name = _canonical(platform)
-        if name not in _NAMES:
+        if name not in REFRESHABLE_PLATFORMS:
             reason = (
                 "Meta Page and system-user tokens are long-lived and have no refresh_token grant"
-                if name in _NOT_REFRESHED
+                if name in SPECS
                 else "the platform has no OAuth 2.0 refresh here"
             )
             raise PlatformCallError(

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from tidings.core.clock import Clock, iso_ms
 from tidings.core.config import Settings
 from tidings.core.errors import NotFound, ValidationFailed
-from tidings.core.platforms import REFRESHABLE_PLATFORMS, RULES, Platform, media_kind, text_length
+from tidings.core.platforms import RULES, Platform, media_kind, text_length
 from tidings.models.accounts import Account
 from tidings.models.posts import PostStatus, ScheduledPost
 from tidings.publishing.render import render
@@ -267,7 +267,7 @@ class Readiness:
             return []
         if account.refreshable and self.oauth_client_configured(name):
             return []
-        if account.has_refresh_token and name in REFRESHABLE_PLATFORMS:
+        if account.refreshable:
             return [
                 Problem(
                     "token",

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from tidings.core.clock import Clock, iso_ms
 from tidings.models.accounts import AccountCredentials
 from tidings.models.posts import ErrorKind
 from tidings.publishing.base import PlatformCallError
+from tidings.publishing.oauth import needs_refresh
 
 if TYPE_CHECKING:
     from tidings.models.accounts import StoredCredentials
@@ -36,10 +37,6 @@ class Grant(Protocol):
 class Refresher(Protocol):
     def supports(self, platform: str) -> bool: ...
     def refresh(self, platform: str, refresh_token: str) -> Grant: ...
-
-
-def needs_refresh(expires_at: datetime | None, now: datetime, margin_seconds: int) -> bool:
-    return expires_at is not None and expires_at - now <= timedelta(seconds=margin_seconds)
 
 
 class FreshCredentials:

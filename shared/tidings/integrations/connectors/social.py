@@ -45,6 +45,7 @@ import httpx
 from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.config import Settings
 from tidings.core.http import bearer, json_body, redact, send
+from tidings.core.platforms import ACCOUNT_PLATFORMS, GRAPH_PLATFORMS
 from tidings.integrations.connectors.base import (
     CallObserver,
     CheckResult,
@@ -63,9 +64,9 @@ from tidings.publishing.clients.whatsapp import whatsapp_error
 from tidings.publishing.clients.x import x_error
 from tidings.publishing.clients.youtube import youtube_error
 
-SOCIAL_PLATFORMS = ("facebook", "instagram", "twitter", "linkedin", "youtube", "tiktok", "whatsapp")
+SOCIAL_PLATFORMS = ACCOUNT_PLATFORMS
 _ALIASES = {"x": "twitter"}
-_GRAPH_PLATFORMS = frozenset({"facebook", "instagram", "whatsapp"})
+_GRAPH_PLATFORMS = GRAPH_PLATFORMS
 _LINKEDIN_PERSON = "urn:li:person:"
 _LINKEDIN_ORGANIZATION = "urn:li:organization:"
 
