@@ -32,7 +32,7 @@ from infra.local.provision import Endpoints, LocalStack, provision
 from infra.local.scheduler_runner import SchedulerRunner
 from infra.local.stream_poller import StreamPoller
 from infra.topology import PERIODIC_SCHEDULES, ROUTES, STREAM_TRIGGERS
-from tidings.store.keys import SYNC_SCHEDULE_PREFIX
+from tidings.aws.names import SYNC_SCHEDULE_PREFIX
 
 log = logging.getLogger("infra.local.dev")
 

@@ -18,6 +18,7 @@ import pytest
 from infra.local.fake_platforms import FakePlatformServer
 from infra.local.fake_vendors import FakeVendorServer
 from infra.local.provision import LocalStack
+from tidings.aws import names
 from tidings.aws.vault import CredentialVault
 from tidings.core.clock import FakeClock
 from tidings.core.config import Settings
@@ -463,7 +464,7 @@ def test_recurring_schedules_on_eventbridge_scheduler(
     scheduler = world.stack.client("scheduler")
     manager = IntegrationScheduleManager(settings, scheduler)
     integration = replace(_hubspot(world, user), sync_enabled=True, sync_frequency_minutes=90)
-    name = keys.sync_schedule_name(user, integration.integration_id)
+    name = names.sync_schedule_name(user, integration.integration_id)
 
     manager.upsert(integration)
     manager.upsert(integration)  # idempotent
@@ -474,8 +475,8 @@ def test_recurring_schedules_on_eventbridge_scheduler(
 
     manager.delete(user, integration.integration_id)
     manager.delete(user, integration.integration_id)
-    names = [s["Name"] for s in scheduler.list_schedules(GroupName=settings.schedule_group)["Schedules"]]
-    assert name not in names
+    listed = [s["Name"] for s in scheduler.list_schedules(GroupName=settings.schedule_group)["Schedules"]]
+    assert name not in listed
 
 
 def test_no_secret_reaches_views_errors_or_the_audit(world: World, user: str) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tidings.aws import names
 from tidings.aws.clients import SchedulerAdapter
 from tidings.aws.schedules import rate_expression
-from tidings.store import keys
 from tidings.store.integrations import Integration
 
 
@@ -27,7 +27,7 @@ class IntegrationScheduleManager(SchedulerAdapter):
         if s.scheduler_dlq_arn:
             target["DeadLetterConfig"] = {"Arn": s.scheduler_dlq_arn}
         return {
-            "Name": keys.sync_schedule_name(integration.user_id, integration.integration_id),
+            "Name": names.sync_schedule_name(integration.user_id, integration.integration_id),
             "GroupName": s.schedule_group,
             "ScheduleExpression": rate_expression(integration.sync_frequency_minutes),
             "FlexibleTimeWindow": {"Mode": "OFF"},
@@ -39,4 +39,4 @@ class IntegrationScheduleManager(SchedulerAdapter):
         self.put_schedule(self._request(integration))
 
     def delete(self, user_id: str, integration_id: str) -> None:
-        self.delete_schedule(keys.sync_schedule_name(user_id, integration_id))
+        self.delete_schedule(names.sync_schedule_name(user_id, integration_id))

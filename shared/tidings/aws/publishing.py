@@ -11,9 +11,9 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from tidings.aws import names
 from tidings.aws.clients import SchedulerAdapter, StepFunctionsAdapter
 from tidings.core.clock import iso_ms
-from tidings.store import keys
 
 # Universal target: Scheduler calls StartExecution with the JSON in Input as its request parameters,
 # which lets us name the execution (source: EventBridge Scheduler User Guide, "Using universal targets").
@@ -59,7 +59,7 @@ class StepFunctionsPublishStarter(StepFunctionsAdapter):
         try:
             self.client.start_execution(
                 stateMachineArn=self.settings.publish_state_machine_arn,
-                name=keys.execution_name(post_id, version),
+                name=names.execution_name(post_id, version),
                 input=json.dumps(payload),
             )
         except self.client.exceptions.ExecutionAlreadyExists:
@@ -79,7 +79,7 @@ class PostScheduleManager(SchedulerAdapter):
             "Input": json.dumps(
                 {
                     "StateMachineArn": s.publish_state_machine_arn,
-                    "Name": keys.execution_name(post_id, version),
+                    "Name": names.execution_name(post_id, version),
                     "Input": json.dumps(
                         execution_input(user_id, post_id, version, due_at, s.publish_wake_lead_seconds)
                     ),
@@ -90,7 +90,7 @@ class PostScheduleManager(SchedulerAdapter):
         if s.scheduler_dlq_arn:
             target["DeadLetterConfig"] = {"Arn": s.scheduler_dlq_arn}
         return {
-            "Name": keys.schedule_name(post_id),
+            "Name": names.schedule_name(post_id),
             "GroupName": s.schedule_group,
             "ScheduleExpression": f"at({at.strftime('%Y-%m-%dT%H:%M:%S')})",
             "ScheduleExpressionTimezone": "UTC",
@@ -104,4 +104,4 @@ class PostScheduleManager(SchedulerAdapter):
         self.put_schedule(self._request(user_id, post_id, version, due_at))
 
     def delete(self, post_id: str) -> None:
-        self.delete_schedule(keys.schedule_name(post_id))
+        self.delete_schedule(names.schedule_name(post_id))

@@ -9,9 +9,9 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from tidings.aws import names
 from tidings.aws.clients import SchedulerAdapter
 from tidings.models.tasks import Task
-from tidings.store import keys
 
 
 class TaskScheduleManager(SchedulerAdapter):
@@ -32,7 +32,7 @@ class TaskScheduleManager(SchedulerAdapter):
         if s.scheduler_dlq_arn:
             target["DeadLetterConfig"] = {"Arn": s.scheduler_dlq_arn}
         return {
-            "Name": keys.task_schedule_name(task.task_id),
+            "Name": names.task_schedule_name(task.task_id),
             "GroupName": s.schedule_group,
             "ScheduleExpression": f"at({at.strftime('%Y-%m-%dT%H:%M:%S')})",
             "ScheduleExpressionTimezone": "UTC",
@@ -46,4 +46,4 @@ class TaskScheduleManager(SchedulerAdapter):
         self.put_schedule(self._request(task))
 
     def delete(self, task_id: str) -> None:
-        self.delete_schedule(keys.task_schedule_name(task_id))
+        self.delete_schedule(names.task_schedule_name(task_id))

@@ -60,15 +60,6 @@ def due_sort_key(time_iso: str, user_id: str, post_id: str) -> str:
     return f"{time_iso}#{user_id}#{post_id}"
 
 
-def execution_name(post_id: str, version: int) -> str:
-    """One Step Functions execution per post version: the name makes starting it idempotent."""
-    return f"post-{post_id}-v{version}"
-
-
-def schedule_name(post_id: str) -> str:
-    return f"post-{post_id}"
-
-
 BUDGET_ENTITY = "RateBudget"
 APP_PK = "APP"  # limits a platform counts per app (all users together)
 
@@ -104,10 +95,6 @@ RUNNING_TASKS_PK = "TASK_RUNNING"
 
 def running_task_sort_key(started_iso: str, user_id: str, task_id: str) -> str:
     return f"{started_iso}#{user_id}#{task_id}"
-
-
-def task_schedule_name(task_id: str) -> str:
-    return f"task-{task_id}"
 
 
 PLATFORM_EVENT_ENTITY = "PlatformEvent"
@@ -176,13 +163,3 @@ def metrics_sk(integration_id: str, hour_iso: str) -> str:
 
 def synced_sk(integration_id: str, kind: str, key: str) -> str:
     return f"SYNCED#{integration_id}#{kind}#{key}"
-
-
-SYNC_SCHEDULE_PREFIX = "sync-"
-
-
-def sync_schedule_name(user_id: str, integration_id: str) -> str:
-    """Scheduler names are at most 64 of [0-9A-Za-z-_.]: a digest keeps user and integration apart."""
-    import hashlib
-
-    return SYNC_SCHEDULE_PREFIX + hashlib.sha256(f"{user_id}|{integration_id}".encode()).hexdigest()[:40]

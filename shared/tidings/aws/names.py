@@ -1,0 +1,31 @@
+"""The names Tidings gives its EventBridge Scheduler schedules and Step Functions executions.
+
+A name is also an idempotency key: Step Functions refuses a second execution of the same name, and
+Scheduler names are at most 64 characters of [0-9A-Za-z-_.] (EventBridge Scheduler API Reference,
+CreateSchedule: Name; Step Functions API Reference, StartExecution: name).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def execution_name(post_id: str, version: int) -> str:
+    """One Step Functions execution per post version: the name makes starting it idempotent."""
+    return f"post-{post_id}-v{version}"
+
+
+def schedule_name(post_id: str) -> str:
+    return f"post-{post_id}"
+
+
+def task_schedule_name(task_id: str) -> str:
+    return f"task-{task_id}"
+
+
+SYNC_SCHEDULE_PREFIX = "sync-"
+
+
+def sync_schedule_name(user_id: str, integration_id: str) -> str:
+    """Scheduler names are at most 64 of [0-9A-Za-z-_.]: a digest keeps user and integration apart."""
+    return SYNC_SCHEDULE_PREFIX + hashlib.sha256(f"{user_id}|{integration_id}".encode()).hexdigest()[:40]
