@@ -31,6 +31,9 @@ from tidings.workflows.actions import generate_content as gc
 from tidings.workflows.actions.base import ActionContext, ActionFailed, ActionServices
 from tidings.workflows.actions.send_notification import SendNotification
 from tidings.workflows.actions.validate_content import ValidateContent
+from tidings.workflows.content.catalogue import TEMPLATES as CONTENT_TEMPLATES
+from tidings.workflows.content.catalogue import TONES
+from tidings.workflows.content.fitting import shorten
 from tidings.workflows.definitions import resolve
 from tidings.workflows.templates import FAIR_HOUSING_PHRASES, TEMPLATES
 
@@ -109,8 +112,8 @@ BRAND = {
     "phrases": ["Coastal living, made simple"],
 }
 HASHTAGS = ["RealEstate", "JustListed", "Springfield", "HomeForSale", "DreamHome", "CoastalLiving"]
-ALL_TEMPLATES = list(gc.TEMPLATES)
-ALL_TONES = list(gc.TONES)
+ALL_TEMPLATES = list(CONTENT_TEMPLATES)
+ALL_TONES = list(TONES)
 
 
 def generate(params: dict[str, Any], **ctx: Any) -> dict[str, Any]:
@@ -190,9 +193,9 @@ def test_a_topic_too_long_for_x_is_shortened_at_a_word_boundary() -> None:
 
 def test_a_cut_never_glues_the_ellipsis_to_a_url() -> None:
     text = "Tour it at https://homes.example/12-oak today and tomorrow"
-    assert gc.shorten(text, lambda t: len(t) <= 41) == "Tour it at https://homes.example/12-oak …"
-    assert gc.shorten(text, lambda t: len(t) <= 12) == "Tour it at…"
-    assert gc.shorten(text, lambda t: len(t) <= 3) is None
+    assert shorten(text, lambda t: len(t) <= 41) == "Tour it at https://homes.example/12-oak …"
+    assert shorten(text, lambda t: len(t) <= 12) == "Tour it at…"
+    assert shorten(text, lambda t: len(t) <= 3) is None
 
 
 def test_x_counts_urls_as_23_and_emoji_as_2() -> None:
@@ -540,7 +543,7 @@ def test_the_model_writes_the_body_and_the_rest_is_added() -> None:
     assert "for linkedin" in prompt
     assert "Tone: professional" in call["system"][0]["text"]
     assert set(call["inferenceConfig"]) == {"maxTokens", "temperature"}
-    assert call["inferenceConfig"]["temperature"] == gc.TONES["professional"].temperature
+    assert call["inferenceConfig"]["temperature"] == TONES["professional"].temperature
 
 
 def test_model_text_is_held_to_the_platform_limit_and_the_feedback() -> None:
