@@ -12,7 +12,7 @@ from tidings.core.observability import logger
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from tidings.scheduling.stream import handle_batch
-    from tidings.wiring import integration_schedule_sync, schedule_sync, task_sync
+    from tidings.core.streams import dispatch_batch
+    from tidings.wiring import schedule_keepers
 
-    return handle_batch(event, schedule_sync(), task_sync(), integration_schedule_sync())
+    return dispatch_batch(event, schedule_keepers())

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tidings.api.accounts import AccountServices
     from tidings.aws.publishing import StepFunctionsPublishStarter
     from tidings.aws.workflows import StepFunctionsWorkflowRunner
+    from tidings.core.streams import StreamConsumer
     from tidings.integrations.manager import IntegrationManager
     from tidings.integrations.schedules import IntegrationSync
     from tidings.publishing.clients.whatsapp import WhatsAppClient
@@ -425,3 +426,8 @@ def audit_repository() -> AuditRepository:
     from tidings.store.dynamo import dynamodb_client
 
     return DynamoAuditRepository(get_settings().table_name, dynamodb_client())
+
+
+def schedule_keepers() -> list[StreamConsumer]:
+    """What the schedule_sync function's stream batches feed: posts, tasks, then integrations."""
+    return [schedule_sync(), task_sync(), integration_schedule_sync()]

@@ -15,8 +15,8 @@ from tidings.core.clock import FakeClock
 from tidings.core.config import Settings
 from tidings.core.errors import Conflict, NotFound, ValidationFailed
 from tidings.core.platforms import Platform
-from tidings.models.posts import PostStatus
 from tidings.models.analytics import EngagementSample
+from tidings.models.posts import PostStatus
 from tidings.scheduling.service import NewPost, PostChanges, SchedulingService
 from tidings.scheduling.sweeper import sweep
 from tidings.store.analytics import AnalyticsRepository
@@ -362,7 +362,7 @@ class _NoSchedules:
 def test_a_stream_batch_of_claims_leaves_the_queue_in_few_writes_and_keeps_the_schedules(
     ddb_table: tuple[Any, str], clock: FakeClock, user: str
 ) -> None:
-    from tidings.scheduling.stream import handle_batch
+    from tidings.core.streams import dispatch_batch
     from tidings.scheduling.sync import ScheduleSync
     from tidings.store.dynamo import serialize
     from tidings.store.posts import post_to_item
@@ -403,7 +403,7 @@ def test_a_stream_batch_of_claims_leaves_the_queue_in_few_writes_and_keeps_the_s
     posts.remove_queue_entries = lambda u, ids: (writes.append(len(ids)), real(u, ids))[1]  # type: ignore[method-assign]
     sync = ScheduleSync(schedules, RecordingStarter(), posts, clock, 120)  # type: ignore[arg-type]
 
-    assert handle_batch({"Records": records}, sync) == {"batchItemFailures": []}
+    assert dispatch_batch({"Records": records}, [sync]) == {"batchItemFailures": []}
 
     assert posts.queue(user).entries == {}
     assert writes == [150]  # one call per user per batch, written in chunks of 100

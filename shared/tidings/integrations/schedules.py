@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from tidings.models.integrations import Integration, Status
 from tidings.store.dynamo import deserialize_stream_image, record_of
-from tidings.store.integrations import Integration, Status, from_item
+from tidings.store.integrations import from_item
 from tidings.store.keys import INTEGRATION_ENTITY
 
 
@@ -36,7 +37,13 @@ class IntegrationSync:
     def __init__(self, schedules: IntegrationSchedules) -> None:
         self.schedules = schedules
 
-    def apply(self, record: dict[str, Any]) -> str | None:
+    def wants(self, record: dict[str, Any]) -> bool:
+        return is_integration_record(record)
+
+    def flush(self, deferred: list[Any]) -> None:
+        """Nothing is deferred: each integration's schedule is kept as its record arrives."""
+
+    def apply(self, record: dict[str, Any], deferred: list[Any] | None = None) -> str | None:
         old, new = _image(record, "OldImage"), _image(record, "NewImage")
         if wants_schedule(new):
             assert new is not None

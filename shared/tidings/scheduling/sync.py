@@ -107,9 +107,12 @@ class ScheduleSync:
         self.clock = clock
         self.lead_seconds = lead_seconds
 
-    def apply(self, record: dict[str, Any], deferred: list[DropFromQueue] | None = None) -> list[Action]:
+    def wants(self, record: dict[str, Any]) -> bool:
+        return is_post_record(record)
+
+    def apply(self, record: dict[str, Any], deferred: list[Any] | None = None) -> list[Action]:
         """Carry out what the record asks for. Queue removals go to `deferred` when given, so a batch
-        removes all of a user's posts from the queue index in one write (`drop_from_queues`)."""
+        removes all of a user's posts from the queue index in one write (`flush`)."""
         actions = plan(record, self.clock.now(), self.lead_seconds)
         for action in actions:
             if isinstance(action, DropFromQueue) and deferred is not None:
@@ -127,9 +130,10 @@ class ScheduleSync:
                 self.posts.remove_queue_entries(action.user_id, [action.post_id])
         return actions
 
-    def drop_from_queues(self, drops: list[DropFromQueue]) -> None:
+    def flush(self, deferred: list[Any]) -> None:
+        """Remove the batch's deferred posts from their users' queue indexes: one write per user."""
         by_user: dict[str, list[str]] = {}
-        for drop in drops:
+        for drop in deferred:
             by_user.setdefault(drop.user_id, []).append(drop.post_id)
         for user_id, post_ids in by_user.items():
             self.posts.remove_queue_entries(user_id, post_ids)

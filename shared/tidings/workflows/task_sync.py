@@ -32,7 +32,13 @@ class TaskSync:
     def __init__(self, schedules: TaskSchedules) -> None:
         self.schedules = schedules
 
-    def apply(self, record: dict[str, Any]) -> str | None:
+    def wants(self, record: dict[str, Any]) -> bool:
+        return is_task_record(record)
+
+    def flush(self, deferred: list[Any]) -> None:
+        """Nothing is deferred: each task's schedule is kept as its record arrives."""
+
+    def apply(self, record: dict[str, Any], deferred: list[Any] | None = None) -> str | None:
         old, new = _image(record, "OldImage"), _image(record, "NewImage")
         was_pending = old is not None and old.status == TaskStatus.PENDING
         if new is not None and new.status == TaskStatus.PENDING:
