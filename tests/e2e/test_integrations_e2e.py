@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from e2e_support import DevStack, Receiver, launch
 
-from tidings.webhooks.signing import verify
+from tidings.core.signing import verify
 
 pytestmark = pytest.mark.e2e
 

@@ -17,10 +17,9 @@ from infra.local.provision import LocalStack
 from tidings.aws.vault import CredentialVault
 from tidings.core.clock import FakeClock
 from tidings.core.errors import NotFound, ValidationFailed
+from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.secrets import CredentialError, SealedSecret
 from tidings.models.accounts import CredentialsChanged
-from tidings.models.posts import ErrorKind
-from tidings.publishing.base import PlatformCallError
 from tidings.publishing.tokens import FreshCredentials
 from tidings.store import keys
 from tidings.store.accounts import AccountRepository, DynamoAccountRepository

@@ -17,10 +17,10 @@ import pytest
 from infra.local.fake_platforms import FakePlatformServer
 from tidings.core.clock import FakeClock, SystemClock
 from tidings.core.config import Settings
+from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.platforms import Platform
 from tidings.models.accounts import AccountCredentials
-from tidings.models.posts import ErrorKind
-from tidings.publishing.base import PlatformCallError, PlatformClient, PublishRequest
+from tidings.publishing.base import PlatformClient, PublishRequest
 from tidings.publishing.clients import build_client, default_http_client
 from tidings.publishing.clients.instagram import InstagramClient
 from tidings.publishing.clients.tiktok import TikTokClient

@@ -13,10 +13,11 @@ import pytest
 
 from tidings.core.clock import FakeClock, iso_ms
 from tidings.core.config import Settings
+from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.platforms import Platform
 from tidings.models.accounts import AccountCredentials
-from tidings.models.posts import ErrorKind, PlatformStatus, PostStatus, ScheduledPost
-from tidings.publishing.base import PlatformCallError, Published, PublishRequest
+from tidings.models.posts import PlatformStatus, PostStatus, ScheduledPost
+from tidings.publishing.base import Published, PublishRequest
 from tidings.publishing.step import PublishStep
 from tidings.store.budgets import BudgetStore, limits_with
 from tidings.store.ledger import LedgerState, PublishLedger

@@ -21,6 +21,7 @@ from tidings.aws.vault import CredentialVault
 from tidings.core.clock import FakeClock
 from tidings.core.errors import NotFound, ValidationFailed
 from tidings.core.platforms import Platform
+from tidings.core.signing import verify
 from tidings.models.posts import PlatformError, PlatformResult, PlatformStatus, PostStatus, ScheduledPost
 from tidings.store import keys
 from tidings.store.dynamo import serialize
@@ -28,7 +29,6 @@ from tidings.store.posts import post_to_item
 from tidings.store.webhooks import DeliveryStatus, DeliveryStore, WebhookStore
 from tidings.webhooks.delivery import LEASE, WebhookDeliverer
 from tidings.webhooks.service import WebhookService
-from tidings.webhooks.signing import verify
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -15,9 +15,8 @@ import pytest
 from infra.local.fake_platforms import FakePlatformServer, FaultSpec
 from tidings.core.clock import SystemClock
 from tidings.core.config import Settings
+from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.models.accounts import AccountCredentials
-from tidings.models.posts import ErrorKind
-from tidings.publishing.base import PlatformCallError
 from tidings.publishing.clients import default_http_client
 from tidings.publishing.clients.whatsapp import MAX_TEXT, WhatsAppClient
 

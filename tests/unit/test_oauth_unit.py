@@ -14,8 +14,7 @@ import pytest
 
 from tidings.core.clock import FakeClock
 from tidings.core.config import Settings
-from tidings.models.posts import ErrorKind
-from tidings.publishing.base import PlatformCallError
+from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.publishing.oauth import TokenGrant, TokenRefresher, needs_refresh
 
 NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)

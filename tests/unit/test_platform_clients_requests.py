@@ -15,10 +15,10 @@ import pytest
 
 from tidings.core.clock import FakeClock
 from tidings.core.config import Settings
+from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.platforms import Platform
 from tidings.models.accounts import AccountCredentials
-from tidings.models.posts import ErrorKind
-from tidings.publishing.base import PlatformCallError, PlatformClient, PublishRequest
+from tidings.publishing.base import PlatformClient, PublishRequest
 from tidings.publishing.clients import build_client
 from tidings.publishing.clients.linkedin import little_text
 

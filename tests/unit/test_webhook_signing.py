@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from tidings.core.platforms import Platform
+from tidings.core.signing import new_secret, signature_header, verify
 from tidings.models.posts import PlatformResult, PlatformStatus, PostStatus, ScheduledPost
 from tidings.store.dynamo import serialize
 from tidings.store.posts import post_to_item
 from tidings.webhooks.events import EventType, events_from_record
-from tidings.webhooks.signing import new_secret, signature_header, verify
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BODY = b'{"id":"evt_1","type":"post.published","data":{"postId":"p1"}}'

@@ -13,9 +13,8 @@ import pytest
 
 from tidings.core.clock import FakeClock
 from tidings.core.config import Settings
+from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.models.accounts import AccountCredentials
-from tidings.models.posts import ErrorKind
-from tidings.publishing.base import PlatformCallError
 from tidings.publishing.clients.whatsapp import MAX_TEXT, SentMessage, WhatsAppClient, recipient_id
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

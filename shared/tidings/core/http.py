@@ -30,8 +30,7 @@ import httpx
 
 from tidings import __version__
 from tidings.core.config import Settings
-from tidings.models.posts import ErrorKind
-from tidings.publishing.base import PlatformCallError, PublishRequest
+from tidings.core.failures import ErrorKind, PlatformCallError
 
 USER_AGENT = f"tidings/{__version__}"
 
@@ -130,13 +129,6 @@ def status_kind(status: int) -> ErrorKind:
     if status >= 500 or status == 408:
         return ErrorKind.RETRYABLE
     return ErrorKind.PERMANENT
-
-
-def text_with_link(request: PublishRequest) -> str:
-    """The text with the link appended when the platform call has no link field of its own."""
-    if request.link and request.link not in request.text:
-        return f"{request.text}\n\n{request.link}" if request.text else request.link
-    return request.text
 
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)

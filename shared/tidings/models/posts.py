@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, field_validator
 
 from tidings.core.clock import ceil_ms
+from tidings.core.failures import ErrorKind
 from tidings.core.platforms import Platform
 
 
@@ -30,20 +31,6 @@ class PlatformStatus(StrEnum):
     PUBLISHED = "published"
     RETRYING = "retrying"
     FAILED = "failed"
-
-
-class ErrorKind(StrEnum):
-    """How a platform failure is treated: the publish step's one vocabulary for errors."""
-
-    RETRYABLE = "retryable"
-    RATE_LIMITED = "rate_limited"
-    AUTH_EXPIRED = "auth_expired"
-    PERMANENT = "permanent"
-    UNKNOWN_OUTCOME = "unknown_outcome"
-
-    @property
-    def retry_possible(self) -> bool:
-        return self in (ErrorKind.RETRYABLE, ErrorKind.RATE_LIMITED, ErrorKind.UNKNOWN_OUTCOME)
 
 
 class PlatformError(BaseModel):

@@ -13,7 +13,6 @@ from typing import Protocol
 
 from tidings.core.platforms import Platform
 from tidings.models.accounts import AccountCredentials
-from tidings.models.posts import ErrorKind
 
 
 @dataclass(frozen=True)
@@ -35,26 +34,6 @@ class Published:
     published_at: datetime | None = None
 
 
-class PlatformCallError(Exception):
-    """A classified platform failure. `retry_after` is in seconds when the platform said."""
-
-    def __init__(
-        self,
-        kind: ErrorKind,
-        code: str,
-        message: str,
-        *,
-        retry_after: float | None = None,
-        status: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
-        self.status = status
-
-
 class PlatformClient(Protocol):
     platform: Platform
 
@@ -67,3 +46,10 @@ class PlatformClient(Protocol):
     ) -> Published | None:
         """Read back: the post this request created at or after `since`, if the platform has it."""
         ...
+
+
+def text_with_link(request: PublishRequest) -> str:
+    """The text with the link appended when the platform call has no link field of its own."""
+    if request.link and request.link not in request.text:
+        return f"{request.text}\n\n{request.link}" if request.text else request.link
+    return request.text

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tidings.core.errors import Conflict, NotFound, TooManyRequests, UpstreamFailed, ValidationFailed
+from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.platforms import WHATSAPP
 from tidings.models.accounts import AccountCredentials
-from tidings.models.posts import ErrorKind
-from tidings.publishing.base import PlatformCallError
 
 OUTSIDE_WINDOW = "outside_customer_service_window"
 

@@ -27,10 +27,9 @@ import httpx
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.config import Settings
+from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.http import json_body, parse_retry_after, redact, send
 from tidings.core.platforms import REFRESHABLE_PLATFORMS, SPECS
-from tidings.models.posts import ErrorKind
-from tidings.publishing.base import PlatformCallError
 
 _FORM = "application/x-www-form-urlencoded"
 _ALIASES = {"x": "twitter"}

@@ -17,19 +17,13 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from tidings.core.clock import Clock, iso_ms, parse_iso
 from tidings.core.config import Settings
+from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.http import observing, parse_retry_after
 from tidings.core.platforms import Platform
 from tidings.models.accounts import AccountCredentials
 from tidings.models.calls import CallRecord
-from tidings.models.posts import (
-    ErrorKind,
-    PlatformError,
-    PlatformResult,
-    PlatformStatus,
-    PostStatus,
-    ScheduledPost,
-)
-from tidings.publishing.base import PlatformCallError, PlatformClient, Published, PublishRequest
+from tidings.models.posts import PlatformError, PlatformResult, PlatformStatus, PostStatus, ScheduledPost
+from tidings.publishing.base import PlatformClient, Published, PublishRequest
 from tidings.publishing.render import render
 from tidings.store.budgets import BudgetStore, block_from_headers
 from tidings.store.ledger import LedgerConflict, LedgerEntry, LedgerState, PublishLedger

@@ -15,9 +15,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from tidings.core.clock import Clock, iso_ms
+from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.models.accounts import AccountCredentials
-from tidings.models.posts import ErrorKind
-from tidings.publishing.base import PlatformCallError
 from tidings.publishing.oauth import needs_refresh
 
 if TYPE_CHECKING:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from tidings.core.clock import DEFAULT_CLOCK, Clock, iso_ms, parse_iso
 from tidings.core.errors import NotFound, ValidationFailed
 from tidings.core.secrets import SealedSecret, SecretVault, mask
+from tidings.core.signing import new_secret
 from tidings.store import keys
 from tidings.store.audit import AuditEntry, DynamoAuditRepository
 from tidings.store.dynamo import (
@@ -32,7 +33,6 @@ from tidings.store.dynamo import (
     query_prefix,
     serialize,
 )
-from tidings.webhooks.signing import new_secret
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 from tidings import __version__
 from tidings.core.clock import Clock, iso_ms
 from tidings.core.netguard import Resolver, outbound_url_problem
+from tidings.core.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
 from tidings.store.webhooks import Delivery, DeliveryStatus, DeliveryStore, Webhook, WebhookStore
 from tidings.webhooks.events import Event, events_from_record, is_event_source
-from tidings.webhooks.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
 
 if TYPE_CHECKING:
     import httpx

@@ -20,11 +20,11 @@ import httpx
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.config import Settings
-from tidings.core.http import READBACK_SKEW, bearer, call_error, json_body, send, text_with_link
+from tidings.core.failures import ErrorKind
+from tidings.core.http import READBACK_SKEW, bearer, call_error, json_body, send
 from tidings.core.platforms import Platform, is_video, media_violation
 from tidings.models.accounts import AccountCredentials
-from tidings.models.posts import ErrorKind
-from tidings.publishing.base import Published, PublishRequest
+from tidings.publishing.base import Published, PublishRequest, text_with_link
 from tidings.publishing.clients.graph import graph_error, parse_graph_time
 
 _READBACK_PAGES = 5

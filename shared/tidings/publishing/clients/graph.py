@@ -18,9 +18,8 @@ from typing import Any
 
 import httpx
 
+from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.http import call_error, json_body, parse_retry_after, status_kind
-from tidings.models.posts import ErrorKind
-from tidings.publishing.base import PlatformCallError
 
 TRANSIENT_CODES = frozenset({1, 2})
 THROTTLE_CODES = frozenset({4, 17, 32, 341, 613, *range(80001, 80015)})

@@ -32,6 +32,7 @@ import httpx
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.config import Settings
+from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.http import (
     READBACK_SKEW,
     bearer,
@@ -42,12 +43,10 @@ from tidings.core.http import (
     send,
     sized,
     status_kind,
-    text_with_link,
 )
 from tidings.core.platforms import Platform, is_video, media_violation
 from tidings.models.accounts import AccountCredentials
-from tidings.models.posts import ErrorKind
-from tidings.publishing.base import PlatformCallError, Published, PublishRequest
+from tidings.publishing.base import Published, PublishRequest, text_with_link
 
 _RESERVED = re.compile(r"([\\|{}@\[\]()<>#*_~])")
 _HASHTAG = re.compile(r"#(\w+)")

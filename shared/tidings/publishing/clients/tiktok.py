@@ -30,6 +30,7 @@ import httpx
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.config import Settings
+from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.http import (
     READBACK_SKEW,
     bearer,
@@ -38,12 +39,10 @@ from tidings.core.http import (
     parse_retry_after,
     send,
     status_kind,
-    text_with_link,
 )
 from tidings.core.platforms import Platform, is_video
 from tidings.models.accounts import AccountCredentials
-from tidings.models.posts import ErrorKind
-from tidings.publishing.base import PlatformCallError, Published, PublishRequest
+from tidings.publishing.base import Published, PublishRequest, text_with_link
 
 # Most public first: a post goes out as publicly as the creator's account allows.
 PRIVACY_PREFERENCE = ("PUBLIC_TO_EVERYONE", "FOLLOWER_OF_CREATOR", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY")

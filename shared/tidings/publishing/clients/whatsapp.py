@@ -26,10 +26,9 @@ import httpx
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.config import Settings
+from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.http import bearer, call_error, json_body, send
 from tidings.models.accounts import AccountCredentials
-from tidings.models.posts import ErrorKind
-from tidings.publishing.base import PlatformCallError
 from tidings.publishing.clients.graph import graph_int, graph_retry_after
 
 MAX_TEXT = 4096  # characters in a text message body

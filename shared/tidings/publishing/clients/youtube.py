@@ -25,6 +25,7 @@ import httpx
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.config import Settings
+from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.http import (
     READBACK_SKEW,
     bearer,
@@ -34,12 +35,10 @@ from tidings.core.http import (
     parse_retry_after,
     send,
     status_kind,
-    text_with_link,
 )
 from tidings.core.platforms import Platform, is_video
 from tidings.models.accounts import AccountCredentials
-from tidings.models.posts import ErrorKind
-from tidings.publishing.base import PlatformCallError, Published, PublishRequest
+from tidings.publishing.base import Published, PublishRequest, text_with_link
 
 TITLE_MAX = 100
 _QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
