@@ -7,7 +7,7 @@ STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 ARGS ?=
 
-.PHONY: dev test setup lint typecheck unit integration infra e2e bench synth clean
+.PHONY: dev test setup lint typecheck contracts unit integration infra e2e bench synth clean
 
 setup: $(STAMP_PY) $(STAMP_NODE)
 
@@ -32,6 +32,10 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+## The import contracts: layers, no cycles between sibling packages, the composition root on top.
+contracts: setup
+	$(BIN)/lint-imports
+
 unit: setup
 	$(BIN)/pytest tests/unit -q
 
@@ -49,6 +53,7 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest tests/unit tests/integration tests/infra tests/e2e -q
 
 ## Benchmarks: writes bench-results.json and prints a table.

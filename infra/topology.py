@@ -131,7 +131,7 @@ INTEGRATION_SYNC = "integration_sync"
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
-        name="scheduling_api",
+        name="http_api",
         description="HTTP API: posts, the queue, the optimal time, accounts, dry runs and messages",
         # opens credentials too: it sends WhatsApp messages through the user's number and tests
         # integrations (an `ai` integration's test asks its Bedrock model for one token)
@@ -211,7 +211,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
 )
 
-_API = "scheduling_api"
+_API = "http_api"
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/posts", _API),
     Route("POST", "/posts/batch", _API),

@@ -108,7 +108,7 @@ def scheduling_service() -> SchedulingService:
 
 @lru_cache(maxsize=1)
 def scheduling_app() -> APIGatewayHttpResolver:
-    from tidings.api.scheduling import build_app
+    from tidings.api.app import build_app
 
     return build_app(
         scheduling_service,
@@ -209,9 +209,9 @@ def schedule_sync() -> ScheduleSync:
 
 @lru_cache(maxsize=1)
 def workflow_repository() -> WorkflowRepository:
-    from tidings.store.workflows import WorkflowRepository
+    from tidings.store.workflows import DynamoWorkflowRepository
 
-    return WorkflowRepository(get_settings().table_name)
+    return DynamoWorkflowRepository(get_settings().table_name)
 
 
 @lru_cache(maxsize=1)
@@ -287,13 +287,13 @@ def task_sync() -> TaskSync:
 
 @lru_cache(maxsize=1)
 def task_service() -> TaskService:
-    from tidings.store.tasks import TaskRepository
+    from tidings.store.tasks import DynamoTaskRepository
     from tidings.workflows.actions import registry
     from tidings.workflows.tasks import TaskService
 
     s = get_settings()
     return TaskService(
-        TaskRepository(s.table_name),
+        DynamoTaskRepository(s.table_name),
         workflow_service,
         registry,
         action_services(),

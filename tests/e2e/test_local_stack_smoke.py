@@ -104,11 +104,11 @@ def test_tidings_connect_connects_a_user_on_every_platform(dev: RunningDev) -> N
 
 
 def test_tidings_invoke_runs_one_handler_against_the_running_stack(dev: RunningDev, tmp_path: Path) -> None:
-    event = json.loads((ROOT / "events" / "scheduling_api" / "openapi_document.json").read_text())
+    event = json.loads((ROOT / "events" / "http_api" / "openapi_document.json").read_text())
     event_file = tmp_path / "event.json"
     event_file.write_text(json.dumps(event))
 
-    result = _tidings("invoke", "scheduling_api", str(event_file), "--state-dir", str(dev.state_dir))
+    result = _tidings("invoke", "http_api", str(event_file), "--state-dir", str(dev.state_dir))
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["statusCode"] == 200
@@ -123,7 +123,7 @@ def test_tidings_invoke_says_what_is_wrong(dev: RunningDev, tmp_path: Path) -> N
 
     assert unknown.returncode == 1
     assert "unknown function 'no_such_function'" in unknown.stderr
-    assert "scheduling_api" in unknown.stderr
+    assert "http_api" in unknown.stderr
     assert no_stack.returncode == 1
     assert "no local stack is running" in no_stack.stderr
 

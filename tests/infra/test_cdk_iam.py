@@ -33,7 +33,7 @@ SCHEDULES = {
 TOKENS = {"states:SendTaskSuccess", "states:SendTaskFailure"}
 WORKFLOWS = {"states:StopExecution"} | TOKENS  # StartExecution is in START
 EXPECTED_ACTIONS = {
-    "scheduling_api": LOGS
+    "http_api": LOGS
     | XRAY
     | READ
     | WRITE
@@ -161,7 +161,7 @@ def _credentials_actions(template: Template, function_name: str) -> tuple[set[st
 
 
 def test_credentials_are_used_only_by_the_api_and_the_publisher(template: Template) -> None:
-    api, api_statements = _credentials_actions(template, "scheduling_api")
+    api, api_statements = _credentials_actions(template, "http_api")
     publisher, statements = _credentials_actions(template, "publish_task")
 
     assert api == {"kms:Decrypt", "kms:GenerateDataKey"}  # connects accounts, sends messages
@@ -187,7 +187,7 @@ def test_publishing_rights_are_on_the_publish_state_machine_only(template: Templ
     name = machine["Properties"]["StateMachineName"]
     workflow_arn = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:"
     workflow_arn += workflows["Properties"]["StateMachineName"]
-    grants = allowed(template, role_of_function(template, "scheduling_api"))
+    grants = allowed(template, role_of_function(template, "http_api"))
 
     assert grants["states:StartExecution"] == {f"<{machine_id}>", workflow_arn}
     assert grants["states:DescribeExecution"] == {
@@ -203,7 +203,7 @@ def test_workflow_rights_are_on_the_workflow_machine_only(template: Template) ->
     _, machine = by_path(template, "Publishing/RunWorkflow/StateMachine/Resource")
     name = machine["Properties"]["StateMachineName"]
     arn = f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:{name}"
-    api = allowed(template, role_of_function(template, "scheduling_api"))
+    api = allowed(template, role_of_function(template, "http_api"))
     step = allowed(template, role_of_function(template, "workflow_step"))
 
     for grants in (api, step):

@@ -32,7 +32,7 @@ def meta_env(local_aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
 def http_event(
     method: str, body: bytes | None = None, headers: dict[str, str] | None = None, query: str = ""
 ) -> dict[str, Any]:
-    base = json.loads((EVENTS / "scheduling_api" / "queue_stats.json").read_text())
+    base = json.loads((EVENTS / "http_api" / "queue_stats.json").read_text())
     event = copy.deepcopy(base)
     event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} /inbound/meta"
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/inbound/meta"
@@ -68,15 +68,15 @@ def test_a_signed_delivery_is_stored_and_a_bad_one_is_not(
     good = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
 
     bad = lambda_host.invoke(
-        "scheduling_api", http_event("POST", body, {"x-hub-signature-256": "sha256=" + "0" * 64})
+        "http_api", http_event("POST", body, {"x-hub-signature-256": "sha256=" + "0" * 64})
     )
-    unsigned = lambda_host.invoke("scheduling_api", http_event("POST", body))
+    unsigned = lambda_host.invoke("http_api", http_event("POST", body))
     assert bad.payload["statusCode"] == unsigned.payload["statusCode"] == 401
     assert json.loads(bad.payload["body"])["code"] == "invalid_signature"
     assert SECRET not in bad.payload["body"]
     assert len(stored(meta_env)) == before
 
-    ok = lambda_host.invoke("scheduling_api", http_event("POST", body, {"x-hub-signature-256": good}))
+    ok = lambda_host.invoke("http_api", http_event("POST", body, {"x-hub-signature-256": good}))
     assert ok.payload["statusCode"] == 200, ok.payload
     assert json.loads(ok.payload["body"]) == {"received": 1}
     assert len(stored(meta_env)) == before + 1
@@ -84,11 +84,11 @@ def test_a_signed_delivery_is_stored_and_a_bad_one_is_not(
 
 def test_the_handshake_answers_with_the_challenge(lambda_host: LambdaHost, meta_env: dict[str, str]) -> None:
     ok = lambda_host.invoke(
-        "scheduling_api",
+        "http_api",
         http_event("GET", query="hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444"),
     )
     wrong = lambda_host.invoke(
-        "scheduling_api", http_event("GET", query="hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1")
+        "http_api", http_event("GET", query="hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1")
     )
     assert (ok.payload["statusCode"], ok.payload["body"]) == (200, "1158201444")
     assert wrong.payload["statusCode"] == 403

@@ -52,7 +52,7 @@ def load(function: str, name: str) -> dict[str, Any]:
 
 
 def test_every_sample_event_is_covered() -> None:
-    api = {p.stem for p in (EVENTS / "scheduling_api").glob("*.json")}
+    api = {p.stem for p in (EVENTS / "http_api").glob("*.json")}
     assert api == set(API_EXPECTED) | {"publish_now"}
     for function in (
         "schedule_sync",
@@ -67,7 +67,7 @@ def test_every_sample_event_is_covered() -> None:
 
 @pytest.mark.parametrize(("name", "status"), sorted(API_EXPECTED.items()))
 def test_api_samples(name: str, status: int, lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:
-    result = lambda_host.invoke("scheduling_api", load("scheduling_api", name))
+    result = lambda_host.invoke("http_api", load("http_api", name))
     assert not result.errored, result.payload
     assert result.payload["statusCode"] == status, result.payload["body"]
     body = json.loads(result.payload["body"])
@@ -121,10 +121,10 @@ def test_workflow_step_samples_plan_run_and_finish_a_workflow(
     """The samples name workflow 5f1c...: created here (not executed), the samples drive it by hand."""
     from tidings.core.clock import SystemClock
     from tidings.models.workflows import StepState, Workflow, WorkflowStatus
-    from tidings.store.workflows import WorkflowRepository
+    from tidings.store.workflows import DynamoWorkflowRepository
 
     now = SystemClock().now()
-    repo = WorkflowRepository(local_aws_env["TIDINGS_TABLE_NAME"])
+    repo = DynamoWorkflowRepository(local_aws_env["TIDINGS_TABLE_NAME"])
     workflow_id = load("workflow_step", "plan")["workflowId"]
     definition = {
         "name": "Sample",

@@ -484,7 +484,7 @@ def test_a_good_token_reaches_the_function_with_its_claims(auth: LocalAuth) -> N
 
     assert response.status == 200
     ((name, event),) = invoke.calls
-    assert name == "scheduling_api"
+    assert name == "http_api"
     assert event["routeKey"] == "GET /posts/{postId}"
     assert event["pathParameters"] == {"postId": "p-9"}
     assert event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] == "user-5"
@@ -555,7 +555,7 @@ def test_the_jwks_is_served_without_a_token(auth: LocalAuth) -> None:
     ["x" * 129, "Ṱ̺̺o͞ invoke", "a/b", "", "post id", "%00"],
 )
 def test_a_path_id_that_cannot_name_anything_is_404_before_any_lookup(bad_id: str) -> None:
-    from tidings.api.scheduling import build_app, handle
+    from tidings.api.app import build_app, handle
 
     def no_service() -> Any:
         raise AssertionError("nothing may be looked up")

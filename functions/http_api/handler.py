@@ -7,7 +7,7 @@ from tidings.core.observability import correlation_paths, logger
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from tidings.api.scheduling import handle
+    from tidings.api.app import handle
     from tidings.wiring import scheduling_app
 
     return handle(scheduling_app(), event, context)

@@ -1,0 +1,177 @@
+"""The HTTP API app: one Powertools resolver with every capability's routes, the user from the JWT,
+errors mapped in one place, the body-size and path-id guards, and the OpenAPI document."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+from tidings.api.accounts import AccountServices, register_account_routes
+from tidings.api.common import JSON, error_response
+from tidings.api.inbound import register_inbound_routes
+from tidings.api.integrations import register_integration_routes
+from tidings.api.models import (
+    ErrorBody,
+)
+from tidings.api.posts import register_post_routes, register_queue_routes
+from tidings.api.tasks import register_task_routes
+from tidings.api.webhooks import register_webhook_routes
+from tidings.api.workflows import register_workflow_routes
+from tidings.core.clock import DEFAULT_CLOCK
+from tidings.core.config import get_settings
+from tidings.core.errors import TidingsError, Unauthorized
+from tidings.scheduling.service import SchedulingService
+
+if TYPE_CHECKING:
+    from tidings.integrations.manager import IntegrationManager
+    from tidings.store.inbound import InboundEvents
+    from tidings.webhooks.service import WebhookService
+    from tidings.workflows.service import WorkflowService
+    from tidings.workflows.tasks import TaskService
+
+logger = logging.getLogger(__name__)
+
+
+def build_app(
+    service_factory: Callable[[], SchedulingService],
+    account_services: Callable[[], AccountServices] | None = None,
+    workflow_service: Callable[[], WorkflowService] | None = None,
+    task_service: Callable[[], TaskService] | None = None,
+    inbound_events: Callable[[], InboundEvents] | None = None,
+    webhook_service: Callable[[], WebhookService] | None = None,
+    integration_manager: Callable[[], IntegrationManager] | None = None,
+) -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+    services: list[SchedulingService] = []
+
+    def service() -> SchedulingService:
+        if not services:
+            services.append(service_factory())
+        return services[0]
+
+    def user_id() -> str:
+        claims = app.current_event.request_context.authorizer.jwt_claim or {}
+        sub = claims.get("sub")
+        if not sub:
+            raise Unauthorized("a bearer token with a subject is required")
+        return str(sub)
+
+    _error_handlers(app)
+    register_post_routes(app, service, user_id)
+    register_queue_routes(app, service, user_id)
+    if account_services is not None:
+        register_account_routes(app, account_services, user_id)
+    if workflow_service is not None:
+        register_workflow_routes(app, workflow_service, user_id)
+    if task_service is not None:
+        register_task_routes(app, task_service, user_id)
+    if inbound_events is not None:
+        register_inbound_routes(app, inbound_events, get_settings, DEFAULT_CLOCK.now)
+    if webhook_service is not None:
+        register_webhook_routes(app, webhook_service, user_id)
+    if integration_manager is not None:
+        register_integration_routes(app, integration_manager, user_id)
+    _docs(app)
+    return app
+
+
+# Request bodies are small JSON documents; anything larger is refused before it is parsed or validated.
+MAX_BODY_BYTES = 256 * 1024
+
+
+# Every id Tidings issues or accepts in a path (post, workflow, step, task, integration, webhook and
+# alert ids, platform names) fits this; anything else names nothing, and is answered 404 before it
+# reaches the table (DynamoDB refuses sort keys over 1,024 bytes).
+PATH_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Resolve one HTTP API event, refusing a body over MAX_BODY_BYTES with 413 and a path id that
+    cannot name anything with 404 first."""
+    body = event.get("body") or ""
+    size = (len(body) * 3) // 4 if event.get("isBase64Encoded") else len(body.encode())
+    if size > MAX_BODY_BYTES:
+        return _early(
+            413,
+            ErrorBody(
+                code="payload_too_large",
+                message=f"the request body is {size} bytes; at most {MAX_BODY_BYTES} are accepted",
+                details={"limit": MAX_BODY_BYTES, "size": size},
+            ),
+        )
+    for name, value in (event.get("pathParameters") or {}).items():
+        if not isinstance(value, str) or not PATH_ID.match(value):
+            return _early(
+                404,
+                ErrorBody(code="not_found", message=f"no such {name}", details={"parameter": name}),
+            )
+    return app.resolve(event, context)
+
+
+def _early(status: int, error: ErrorBody) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": JSON},
+        "body": error.model_dump_json(by_alias=True),
+        "isBase64Encoded": False,
+    }
+
+
+def _error_handlers(app: APIGatewayHttpResolver) -> None:
+    """Every error becomes `{code, message, details}` here, in one place."""
+
+    @app.exception_handler(TidingsError)
+    def _domainerror_response(exc: TidingsError) -> Response[str]:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(exc: RequestValidationError) -> Response[str]:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return error_response(400, "malformed_json", "the request body is not valid JSON")
+        details = [
+            {
+                "location": [str(p) for p in e.get("loc", ())],
+                "message": e.get("msg", ""),
+                "type": e.get("type", ""),
+            }
+            for e in errors
+        ]
+        return error_response(
+            422, "validation_error", "the request does not match the API schema", {"errors": details}
+        )
+
+    @app.not_found
+    def _no_route(_: NotFoundError) -> Response[str]:
+        return error_response(404, "route_not_found", "no such route")
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response[str]:
+        logger.exception("unhandled error")
+        return error_response(
+            500, "internal_error", "something went wrong on our side; the request was not completed"
+        )
+
+
+def _docs(app: APIGatewayHttpResolver) -> None:
+    openapi_meta: dict[str, Any] = {
+        "title": "Tidings API",
+        "version": "0.1.0",
+        "description": "Schedule and publish social posts at the best time. Every route but the docs "
+        "needs a bearer JWT; the user is its subject. Errors are JSON: {code, message, details}.",
+        "security_schemes": {"bearerAuth": HTTPBearer(bearerFormat="JWT")},
+        "security": [{"bearerAuth": []}],
+    }
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_document() -> Response[str]:
+        return Response(status_code=200, content_type=JSON, body=app.get_openapi_json_schema(**openapi_meta))
+
+    app.enable_swagger(path="/docs", **openapi_meta)
