@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from tidings.store.workflows import WorkflowRepository
     from tidings.webhooks.delivery import WebhookDeliverer
     from tidings.webhooks.service import WebhookService
-    from tidings.workflows.actions.base import ActionServices
+    from tidings.workflows.action import ActionServices
     from tidings.workflows.engine import WorkflowEngine
     from tidings.workflows.service import WorkflowService
     from tidings.workflows.task_sync import TaskSync
@@ -241,7 +241,7 @@ def _client(service: str) -> Any:
 @lru_cache(maxsize=1)
 def action_services() -> ActionServices:
     from tidings.store.analytics import AnalyticsRepository
-    from tidings.workflows.actions.base import ActionServices
+    from tidings.workflows.action import ActionServices
 
     return ActionServices(
         settings=get_settings,

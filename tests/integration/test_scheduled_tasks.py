@@ -15,8 +15,8 @@ from tidings.core.errors import Conflict, ValidationFailed
 from tidings.models.tasks import TaskStatus
 from tidings.store import keys
 from tidings.store.dynamo import deserialize, serialize
-from tidings.store.tasks import TaskRepository
-from tidings.workflows.actions.base import ActionContext, ActionFailed, ActionServices
+from tidings.store.tasks import DynamoTaskRepository
+from tidings.workflows.action import ActionContext, ActionFailed, ActionServices
 from tidings.workflows.tasks import TaskService
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)

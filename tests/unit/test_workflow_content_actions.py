@@ -26,9 +26,9 @@ from tidings.core.config import Settings
 from tidings.core.platforms import RULES, Platform, text_length
 from tidings.models.analytics import EngagementSample
 from tidings.workflows import gates
+from tidings.workflows.action import ActionContext, ActionFailed, ActionServices
 from tidings.workflows.actions import analytics_report as report
 from tidings.workflows.actions import generate_content as gc
-from tidings.workflows.actions.base import ActionContext, ActionFailed, ActionServices
 from tidings.workflows.actions.send_notification import SendNotification
 from tidings.workflows.actions.validate_content import ValidateContent
 from tidings.workflows.content.catalogue import TEMPLATES as CONTENT_TEMPLATES

@@ -7,7 +7,8 @@ An action signals how it ended by returning its output, or raising:
 - `ActionWait(until)`: the step is not done before `until` (the engine waits, then runs it again).
 
 Collaborators come from `ActionServices`, built lazily, so an action module stays small and its
-tests pass fakes.
+tests pass fakes. The actions are in `tidings.workflows.actions`; what they share lies beside this module
+(`content`, `reports`), below the actions, so nothing there imports an action.
 """
 
 from __future__ import annotations

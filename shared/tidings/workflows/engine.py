@@ -27,7 +27,7 @@ from tidings.models.workflows import (
     WorkflowStatus,
 )
 from tidings.store.workflows import StatusConflict, WorkflowRepository
-from tidings.workflows.actions.base import Action, ActionContext, ActionFailed, ActionServices, ActionWait
+from tidings.workflows.action import Action, ActionContext, ActionFailed, ActionServices, ActionWait
 from tidings.workflows.definitions import StepDefinition, UnresolvedReference, WorkflowDefinition, resolve
 
 logger = logging.getLogger(__name__)

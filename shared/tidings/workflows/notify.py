@@ -7,7 +7,7 @@ from typing import Any
 
 from tidings.core.clock import Clock
 from tidings.models.workflows import Workflow
-from tidings.workflows.actions.base import ActionContext, ActionServices
+from tidings.workflows.action import ActionContext, ActionServices
 
 
 def completion_payload(wf: Workflow) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from tidings.models.workflows import (
     WorkflowStatus,
 )
 from tidings.store.workflows import StatusConflict, WorkflowRepository
-from tidings.workflows.actions.base import Action
+from tidings.workflows.action import Action
 from tidings.workflows.definitions import check_definition, parse_definition
 from tidings.workflows.templates import TEMPLATES, template
 

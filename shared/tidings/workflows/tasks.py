@@ -21,7 +21,7 @@ from tidings.core.clock import Clock, iso_ms, parse_offset_time
 from tidings.core.errors import Conflict, NotFound, TidingsError, ValidationFailed, choice
 from tidings.models.tasks import Task, TaskStatus, TaskType
 from tidings.store.tasks import TaskConflict, TaskRepository, touched
-from tidings.workflows.actions.base import Action, ActionContext, ActionFailed, ActionServices, ActionWait
+from tidings.workflows.action import Action, ActionContext, ActionFailed, ActionServices, ActionWait
 from tidings.workflows.service import WorkflowService
 
 logger = logging.getLogger(__name__)

@@ -1,5 +1,6 @@
 """The action registry: every action a workflow step can name. A new action is one module with an
-object that has `name`, `description`, `check_params` and `run` (see base.py), listed here."""
+object that has `name`, `description`, `check_params` and `run` (see tidings.workflows.action),
+listed here."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tidings.workflows.actions.base import Action
+    from tidings.workflows.action import Action
 
 # module -> the names of its action objects
 _MODULES: dict[str, tuple[str, ...]] = {

@@ -35,7 +35,7 @@ from typing import Any
 from tidings.core.clock import iso_ms
 from tidings.core.platforms import Platform
 from tidings.models.analytics import EngagementSample
-from tidings.workflows.actions.base import ActionContext, ActionFailed, is_reference
+from tidings.workflows.action import ActionContext, ActionFailed, is_reference
 from tidings.workflows.reports.aggregate import aggregate, compact
 from tidings.workflows.reports.figures import invalid, time_zone
 from tidings.workflows.reports.markdown import draft

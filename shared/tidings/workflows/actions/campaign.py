@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tidings.workflows.actions.base import ActionContext, ActionFailed, is_reference
+from tidings.workflows.action import ActionContext, ActionFailed, is_reference
 
 
 class PlanCampaign:

@@ -65,7 +65,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tidings.workflows.actions.base import ActionContext
+from tidings.workflows.action import ActionContext
 from tidings.workflows.content.assemble import with_template
 from tidings.workflows.content.bedrock import with_model
 from tidings.workflows.content.feedback import parse_feedback

@@ -8,7 +8,7 @@ from typing import Any
 from tidings.core.clock import parse_offset_time
 from tidings.core.errors import Conflict, TidingsError
 from tidings.core.platforms import Platform
-from tidings.workflows.actions.base import ActionContext, ActionFailed, ActionWait, is_reference
+from tidings.workflows.action import ActionContext, ActionFailed, ActionWait, is_reference
 
 _POST_FIELDS = {"content", "platforms", "hashtags", "mediaUrls", "link", "contentType", "timezone", "thread"}
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from tidings import __version__
 from tidings.core.netguard import Resolver, outbound_url_problem, system_resolve, well_formed_host
-from tidings.workflows.actions.base import ActionContext, ActionFailed, is_reference
+from tidings.workflows.action import ActionContext, ActionFailed, is_reference
 
 CHANNELS = ("webhook", "email")
 _PARAMS = {"webhook": ("channel", "url", "payload"), "email": ("channel", "to", "subject", "body")}

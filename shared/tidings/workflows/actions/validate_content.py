@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from tidings.core.netguard import Resolver
-from tidings.workflows.actions.base import ActionContext, ActionFailed, is_reference
+from tidings.workflows.action import ActionContext, ActionFailed, is_reference
 from tidings.workflows.gates import ValidationRules, check_rules, parse_rules
 
 MAX_TEXT = 200_000

@@ -8,7 +8,7 @@ from typing import Any
 
 from tidings.core.config import Settings
 from tidings.core.platforms import RULES
-from tidings.workflows.actions.base import ActionContext, ActionFailed
+from tidings.workflows.action import ActionContext, ActionFailed
 from tidings.workflows.content.assemble import finish
 from tidings.workflows.content.catalogue import DEFAULT_TONE, DETAILS, TEMPLATES, TONES
 from tidings.workflows.content.compose import Block, Item, labelled

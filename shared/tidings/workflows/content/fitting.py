@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tidings.core.platforms import RULES, Platform, text_length
-from tidings.workflows.actions.base import ActionFailed
+from tidings.workflows.action import ActionFailed
 from tidings.workflows.content.compose import Block, Item
 
 ELLIPSIS = "…"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tidings.core.platforms import Platform
-from tidings.workflows.actions.base import ActionFailed, is_reference
+from tidings.workflows.action import ActionFailed, is_reference
 from tidings.workflows.content.catalogue import DEFAULT_TONE, DETAILS, TEMPLATES, TONES
 from tidings.workflows.gates import find_links
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tidings.workflows.actions.base import ActionFailed
+from tidings.workflows.action import ActionFailed
 from tidings.workflows.content.catalogue import FIELD_ALIASES, TEMPLATES, TONES
 from tidings.workflows.content.compose import Block, Item, labelled, sentence
 from tidings.workflows.content.feedback import Feedback

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tidings.workflows.actions.base import ActionFailed
+from tidings.workflows.action import ActionFailed
 
 MIN_GROUP_POSTS = 3
 SKEW_RATIO = 3.0  # a mean above this many medians is called out as driven by a few posts
