@@ -55,7 +55,7 @@ def flaky() -> Flaky:
 
 @pytest.fixture
 def service(local_stack: LocalStack, clock: FakeClock, flaky: Flaky) -> TaskService:
-    repo = TaskRepository(local_stack.table_name, local_stack.client("dynamodb"))
+    repo = DynamoTaskRepository(local_stack.table_name, local_stack.client("dynamodb"))
     unused: Any = None
     services = ActionServices(unused, unused, unused, unused, unused, unused)
     return TaskService(repo, unused, lambda: {"flaky": flaky}, services, clock, [300, 900, 2700])

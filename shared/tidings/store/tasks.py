@@ -1,9 +1,12 @@
-"""Scheduled tasks in the table (`USER#<id> / TASK#<taskId>`); finished ones expire by TTL."""
+"""Scheduled tasks in the table (`USER#<id> / TASK#<taskId>`); finished ones expire by TTL.
+
+`TaskRepository` is what the task service needs; `DynamoTaskRepository` is the table's, and
+`tidings.store.memory.tasks` holds one in memory with the same conditions."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tidings.core.clock import iso_ms
 from tidings.models.tasks import FINAL_TASK_STATUSES, Task, TaskStatus
@@ -18,7 +21,32 @@ _KEYS = ("PK", "SK", "EntityType", "expiresAt", "GSI2PK", "GSI2SK")
 
 
 class TaskConflict(Exception):
-    """The task was not in the status the change expects."""
+    """The task was not in the status the change expects (or is not stored at all)."""
+
+
+class TaskExists(TaskConflict):
+    """A task with this id is already stored."""
+
+
+class TaskRepository(Protocol):
+    def create(self, task: Task) -> None:
+        """Store a new task (TaskExists when its id is taken)."""
+        ...
+
+    def get(self, user_id: str, task_id: str) -> Task | None: ...
+
+    def all(self, user_id: str) -> list[Task]:
+        """The user's tasks, by id."""
+        ...
+
+    def running_since(self, before: datetime, limit: int = 100) -> list[Task]:
+        """Tasks of any user that started running before `before` and are still running, oldest first."""
+        ...
+
+    def replace(self, task: Task, expect: TaskStatus, *, attempts: int | None = None) -> None:
+        """Write the task if it is still in status `expect` (and on attempt `attempts`, when given),
+        else TaskConflict."""
+        ...
 
 
 def task_to_item(task: Task) -> dict[str, Any]:
@@ -41,17 +69,20 @@ def task_from_item(item: dict[str, Any]) -> Task:
     return Task.model_validate({k: v for k, v in item.items() if k not in _KEYS})
 
 
-class TaskRepository:
+class DynamoTaskRepository:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table = table_name
         self.client = client or dynamodb_client()
 
     def create(self, task: Task) -> None:
-        self.client.put_item(
-            TableName=self.table,
-            Item=serialize(task_to_item(task)),
-            ConditionExpression="attribute_not_exists(PK)",
-        )
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=serialize(task_to_item(task)),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise TaskExists() from exc
 
     def get(self, user_id: str, task_id: str) -> Task | None:
         resp = self.client.get_item(

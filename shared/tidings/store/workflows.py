@@ -1,13 +1,15 @@
 """Workflows in the table (`USER#<id> / WORKFLOW#<workflowId>`), one item each with its steps' states.
 
 Steps running side by side update only their own `steps.<stepId>` entry, so they never overwrite each
-other; status changes are conditional on the status they leave.
+other; status changes are conditional on the status they leave. `WorkflowRepository` is what the
+use-cases need; `DynamoWorkflowRepository` is the table's, and `tidings.store.memory.workflows` holds
+one in memory with the same conditions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tidings.core.clock import iso_ms
 from tidings.models.workflows import StepState, Workflow, WorkflowStatus
@@ -28,10 +30,53 @@ if TYPE_CHECKING:
 
 
 class StatusConflict(Exception):
-    """The workflow was not in a status the change may leave."""
+    """The workflow was not in a status the change may leave (or is not stored at all)."""
 
 
-def _item(workflow: Workflow) -> dict[str, Any]:
+class WorkflowExists(StatusConflict):
+    """A workflow with this id is already stored."""
+
+
+class WorkflowRepository(Protocol):
+    def create(self, workflow: Workflow) -> None:
+        """Store a new workflow (WorkflowExists when its id is taken)."""
+        ...
+
+    def get(self, user_id: str, workflow_id: str) -> Workflow | None: ...
+
+    def page(
+        self, user_id: str, status: WorkflowStatus | None, limit: int, next_token: str | None
+    ) -> tuple[list[Workflow], str | None]:
+        """Up to `limit` workflows (in `status`, when given), last id first, and the next page's token
+        (ValueError for a token this store did not issue)."""
+        ...
+
+    def put_step(self, user_id: str, workflow_id: str, state: StepState, now: datetime) -> None:
+        """Replace one step's state (and only it); StatusConflict when the workflow is not stored."""
+        ...
+
+    def put_step_if(
+        self, user_id: str, workflow_id: str, state: StepState, now: datetime, *, expect: str
+    ) -> None:
+        """Replace one step's state if it is still in status `expect` (else StatusConflict)."""
+        ...
+
+    def update(
+        self,
+        user_id: str,
+        workflow_id: str,
+        now: datetime,
+        *,
+        expect: Iterable[WorkflowStatus] | None = None,
+        set_fields: dict[str, Any] | None = None,
+        remove: Iterable[str] = (),
+    ) -> None:
+        """Set (and remove) top-level fields if the workflow is in one of the `expect` statuses (any
+        status when None or empty), else StatusConflict."""
+        ...
+
+
+def workflow_to_item(workflow: Workflow) -> dict[str, Any]:
     return {
         "PK": keys.user_pk(workflow.user_id),
         "SK": keys.workflow_sk(workflow.workflow_id),
@@ -43,11 +88,11 @@ def _item(workflow: Workflow) -> dict[str, Any]:
 _KEYS = ("PK", "SK", "EntityType")
 
 
-def _workflow(item: dict[str, Any]) -> Workflow:
+def workflow_from_item(item: dict[str, Any]) -> Workflow:
     return Workflow.model_validate({k: v for k, v in item.items() if k not in _KEYS})
 
 
-class WorkflowRepository:
+class DynamoWorkflowRepository:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table = table_name
         self.client = client or dynamodb_client()
@@ -56,17 +101,20 @@ class WorkflowRepository:
         return serialize({"PK": keys.user_pk(user_id), "SK": keys.workflow_sk(workflow_id)})
 
     def create(self, workflow: Workflow) -> None:
-        self.client.put_item(
-            TableName=self.table,
-            Item=serialize(_item(workflow)),
-            ConditionExpression="attribute_not_exists(PK)",
-        )
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=serialize(workflow_to_item(workflow)),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise WorkflowExists() from exc
 
     def get(self, user_id: str, workflow_id: str) -> Workflow | None:
         resp = self.client.get_item(
             TableName=self.table, Key=self._key(user_id, workflow_id), ConsistentRead=True
         )
-        return _workflow(deserialize(resp["Item"])) if "Item" in resp else None
+        return workflow_from_item(deserialize(resp["Item"])) if "Item" in resp else None
 
     def page(
         self, user_id: str, status: WorkflowStatus | None, limit: int, next_token: str | None
@@ -90,7 +138,7 @@ class WorkflowRepository:
             if start:
                 kwargs["ExclusiveStartKey"] = start
             resp = self.client.query(**kwargs)
-            out += [_workflow(deserialize(i)) for i in resp.get("Items", [])]
+            out += [workflow_from_item(deserialize(i)) for i in resp.get("Items", [])]
             start = resp.get("LastEvaluatedKey")
             if not start:
                 break
@@ -98,17 +146,20 @@ class WorkflowRepository:
 
     def put_step(self, user_id: str, workflow_id: str, state: StepState, now: datetime) -> None:
         """Replace one step's state (and only it)."""
-        self.client.update_item(
-            TableName=self.table,
-            Key=self._key(user_id, workflow_id),
-            UpdateExpression="SET steps.#step = :state, updated_at = :now",
-            ConditionExpression="attribute_exists(PK)",
-            ExpressionAttributeNames={"#step": state.step_id},
-            ExpressionAttributeValues={
-                ":state": serialize_value(state.model_dump(mode="json", exclude_none=True)),
-                ":now": serialize_value(iso_ms(now)),
-            },
-        )
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(user_id, workflow_id),
+                UpdateExpression="SET steps.#step = :state, updated_at = :now",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames={"#step": state.step_id},
+                ExpressionAttributeValues={
+                    ":state": serialize_value(state.model_dump(mode="json", exclude_none=True)),
+                    ":now": serialize_value(iso_ms(now)),
+                },
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise StatusConflict() from exc
 
     def put_step_if(
         self, user_id: str, workflow_id: str, state: StepState, now: datetime, *, expect: str
