@@ -247,7 +247,6 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/tasks/stats", _API),
     Route("GET", "/tasks/{taskId}", _API),
     Route("DELETE", "/tasks/{taskId}", _API),
-    # called by Meta, not by users: the signature (or verify token) is checked instead of a JWT
     Route("POST", "/webhooks", _API),
     Route("GET", "/webhooks", _API),
     Route("GET", "/webhooks/{webhookId}", _API),
@@ -270,6 +269,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/integrations/{integrationId}/rate-limit", _API),
     Route("GET", "/alerts", _API),
     Route("POST", "/alerts/{alertId}/resolve", _API),
+    # called by Meta, not by users: the signature (or verify token) is checked instead of a JWT
     Route("GET", "/inbound/meta", _API, authorized=False),
     Route("POST", "/inbound/meta", _API, authorized=False),
     Route("GET", "/openapi.json", _API, authorized=False),

@@ -7,9 +7,9 @@ from tidings.core.observability import logger
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from tidings.publishing.task_events import parse_publish_task
     from tidings.wiring import publish_step
 
-    logger.append_keys(post_id=event.get("postId"), attempt=event.get("attempt"))
-    if event.get("action") == "record_crash":
-        return publish_step().record_crash(event)
-    return publish_step().run(event)
+    task = parse_publish_task(event)
+    logger.append_keys(post_id=task.post_id, action=task.action)
+    return publish_step().handle(task)

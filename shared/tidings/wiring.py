@@ -107,7 +107,7 @@ def scheduling_service() -> SchedulingService:
 
 
 @lru_cache(maxsize=1)
-def scheduling_app() -> APIGatewayHttpResolver:
+def http_app() -> APIGatewayHttpResolver:
     from tidings.api.app import build_app
 
     return build_app(

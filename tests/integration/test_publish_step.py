@@ -19,6 +19,7 @@ from tidings.models.accounts import AccountCredentials
 from tidings.models.posts import PlatformStatus, PostStatus, ScheduledPost
 from tidings.publishing.base import Published, PublishRequest
 from tidings.publishing.step import PublishStep
+from tidings.publishing.task_events import parse_publish_task
 from tidings.store.budgets import BudgetStore, limits_with
 from tidings.store.ledger import LedgerState, PublishLedger
 from tidings.store.posts import PostRepository
@@ -108,16 +109,18 @@ class World:
     def run(
         self, post: ScheduledPost, attempt: int = 1, version: int = 1, execution: str = "exec-1"
     ) -> dict[str, Any]:
-        return self.step.run(
-            {
-                "userId": post.user_id,
-                "postId": post.post_id,
-                "version": version,
-                "dueAt": iso_ms(DUE),
-                "wakeAt": "2026-03-02T11:59:58Z",
-                "attempt": attempt,
-                "executionId": execution,
-            }
+        return self.step.handle(
+            parse_publish_task(
+                {
+                    "userId": post.user_id,
+                    "postId": post.post_id,
+                    "version": version,
+                    "dueAt": iso_ms(DUE),
+                    "wakeAt": "2026-03-02T11:59:58Z",
+                    "attempt": attempt,
+                    "executionId": execution,
+                }
+            )
         )
 
     def stored(self, post: ScheduledPost) -> ScheduledPost:
@@ -287,14 +290,17 @@ def test_no_connected_account_fails_clearly_and_sends_nothing(world: World) -> N
 
 def test_record_crash_marks_the_post_failed(world: World) -> None:
     post = world.post([Platform.FACEBOOK])
-    out = world.step.record_crash(
-        {
-            "userId": post.user_id,
-            "postId": post.post_id,
-            "version": 1,
-            "executionId": "exec-9",
-            "error": {"Error": "Lambda.Unknown", "Cause": "boom"},
-        }
+    out = world.step.handle(
+        parse_publish_task(
+            {
+                "action": "record_crash",
+                "userId": post.user_id,
+                "postId": post.post_id,
+                "version": 1,
+                "executionId": "exec-9",
+                "error": {"Error": "Lambda.Unknown", "Cause": "boom"},
+            }
+        )
     )
     assert out["status"] == "failed"
     stored = world.stored(post)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from tidings.core.clock import Clock, iso_ms, parse_iso
+from tidings.core.clock import Clock, iso_ms
 from tidings.core.config import Settings
 from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.http import observing, parse_retry_after
@@ -25,6 +25,7 @@ from tidings.models.calls import CallRecord
 from tidings.models.posts import PlatformError, PlatformResult, PlatformStatus, PostStatus, ScheduledPost
 from tidings.publishing.base import PlatformClient, Published, PublishRequest
 from tidings.publishing.render import render
+from tidings.publishing.task_events import PublishAttempt, PublishCrash
 from tidings.store.budgets import BudgetStore, block_from_headers
 from tidings.store.ledger import LedgerConflict, LedgerEntry, LedgerState, PublishLedger
 from tidings.store.posts import PostRepository, StaleWrite
@@ -98,14 +99,16 @@ class PublishStep:
 
     # -- the state machine's entry points -----------------------------------------------------------
 
-    def run(self, event: dict[str, Any]) -> dict[str, Any]:
-        user_id, post_id = str(event["userId"]), str(event["postId"])
-        version, attempt = int(event["version"]), int(event.get("attempt", 1))
-        execution_id = str(event["executionId"])
-        due_at = parse_iso(str(event["dueAt"]))
-        base: dict[str, Any] = {
-            k: event[k] for k in ("userId", "postId", "version", "dueAt", "wakeAt") if k in event
-        }
+    def handle(self, task: PublishAttempt | PublishCrash) -> dict[str, Any]:
+        """The publish task's one entry point: an attempt, or the record of a crashed one."""
+        if isinstance(task, PublishCrash):
+            return self.record_crash(task)
+        return self.run(task)
+
+    def run(self, task: PublishAttempt) -> dict[str, Any]:
+        user_id, post_id, version, attempt = task.user_id, task.post_id, task.version, task.attempt
+        execution_id, due_at = task.execution_id, task.due
+        base = task.echo()
 
         post = self._claimed_post(user_id, post_id, version, execution_id)
         if post is None:
@@ -136,11 +139,10 @@ class PublishStep:
             return {**base, "attempt": attempt + 1, "status": "retry", "retryInSeconds": retry_in}
         return {**base, "attempt": attempt, "status": "done", "postStatus": str(post.status)}
 
-    def record_crash(self, event: dict[str, Any]) -> dict[str, Any]:
+    def record_crash(self, task: PublishCrash) -> dict[str, Any]:
         """The publish task raised: end the post as failed with the error, never leave it hanging."""
-        user_id, post_id = str(event["userId"]), str(event["postId"])
-        version, execution_id = int(event["version"]), str(event["executionId"])
-        error = event.get("error") or {}
+        user_id, post_id, version, execution_id = task.user_id, task.post_id, task.version, task.execution_id
+        error = task.error
         reason = f"publish step crashed: {error.get('Error', 'error')}: {str(error.get('Cause', ''))[:500]}"
         post = self._claimed_post(user_id, post_id, version, execution_id)
         if post is None:
