@@ -8,11 +8,7 @@ from tidings.core.observability import logger
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from tidings.core.triggers import parse_trigger
     from tidings.wiring import webhook_deliverer
 
-    deliverer = webhook_deliverer()
-    if "Records" in event:  # the DynamoDB stream event source mapping
-        return deliverer.handle_batch(event)
-    report = deliverer.retry_due()  # the periodic schedule
-    logger.info("webhook retry pass", extra=report)
-    return report
+    return webhook_deliverer().handle(parse_trigger(event))

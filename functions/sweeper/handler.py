@@ -1,7 +1,6 @@
 """Periodic: starts due posts that nobody claimed (a lost schedule, an outage), and retries scheduled
 tasks whose runner stopped mid-run."""
 
-from dataclasses import asdict
 from typing import Any
 
 from tidings.core.observability import logger
@@ -9,17 +8,10 @@ from tidings.core.observability import logger
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from datetime import timedelta
+    from tidings.core.triggers import PeriodicRun
+    from tidings.wiring import periodic_sweep
 
-    from tidings.core.clock import DEFAULT_CLOCK
-    from tidings.core.config import get_settings
-    from tidings.scheduling.sweeper import sweep
-    from tidings.wiring import post_repository, publish_starter, task_service
-
-    settings = get_settings()
-    report = asdict(
-        sweep(post_repository(), publish_starter(), DEFAULT_CLOCK, settings.sweeper_grace_seconds)
-    )
-    report["tasks"] = task_service().recover_stale(timedelta(seconds=settings.task_stale_after_seconds))
+    PeriodicRun.model_validate(event)
+    report = periodic_sweep()
     logger.info("sweep finished", extra=report)
     return report

@@ -431,3 +431,18 @@ def audit_repository() -> AuditRepository:
 def schedule_keepers() -> list[StreamConsumer]:
     """What the schedule_sync function's stream batches feed: posts, tasks, then integrations."""
     return [schedule_sync(), task_sync(), integration_schedule_sync()]
+
+
+def periodic_sweep() -> dict[str, Any]:
+    """The sweeper's run: due posts nobody claimed are started, stale task runs are retried."""
+    from dataclasses import asdict
+    from datetime import timedelta
+
+    from tidings.scheduling.sweeper import sweep
+
+    settings = get_settings()
+    report = asdict(
+        sweep(post_repository(), publish_starter(), DEFAULT_CLOCK, settings.sweeper_grace_seconds)
+    )
+    report["tasks"] = task_service().recover_stale(timedelta(seconds=settings.task_stale_after_seconds))
+    return report

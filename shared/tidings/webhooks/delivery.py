@@ -27,6 +27,7 @@ from tidings import __version__
 from tidings.core.clock import Clock, iso_ms
 from tidings.core.netguard import Resolver, outbound_url_problem
 from tidings.core.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
+from tidings.core.triggers import PeriodicRun, StreamBatch
 from tidings.store.webhooks import Delivery, DeliveryStatus, DeliveryStore, Webhook, WebhookStore
 from tidings.webhooks.events import Event, events_from_record, is_event_source
 
@@ -73,6 +74,15 @@ class WebhookDeliverer:
         self.allow_private = allow_private
         self.resolve = resolve
         self.on_record = on_record  # e.g. alert e-mails: each record with the events read from it
+
+    def handle(self, trigger: StreamBatch | PeriodicRun) -> dict[str, Any]:
+        """The event_delivery function's one entry point: events from a stream batch, or a pass over
+        the deliveries whose retry is due."""
+        if isinstance(trigger, StreamBatch):
+            return self.handle_batch(trigger.event())
+        report = self.retry_due()
+        logger.info("webhook retry pass", extra=report)
+        return report
 
     # -- from the stream ------------------------------------------------------------------------
 
