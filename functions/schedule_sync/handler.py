@@ -13,6 +13,7 @@ from tidings.core.observability import logger
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from tidings.core.streams import dispatch_batch
+    from tidings.core.triggers import StreamBatch
     from tidings.wiring import schedule_keepers
 
-    return dispatch_batch(event, schedule_keepers())
+    return dispatch_batch(StreamBatch.model_validate(event).event(), schedule_keepers())
