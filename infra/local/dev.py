@@ -44,11 +44,11 @@ FAKE_READY_PREFIX = "fake platforms: "
 def fake_client_env(fake_url: str, vendors_url: str | None = None) -> dict[str, str]:
     """The settings pointing the real platform clients at the fake platform server at `fake_url`, and
     the CRM and analytics connectors at the fake vendor server at `vendors_url` when given."""
-    from infra.local.fake_platforms import client_env_for
+    from infra.local.fakes.platforms import client_env_for
 
     env = client_env_for(fake_url)
     if vendors_url:
-        from infra.local.fake_vendors import client_env_for as vendor_env_for
+        from infra.local.fakes.vendors import client_env_for as vendor_env_for
 
         env.update(vendor_env_for(vendors_url))
     return env
@@ -91,7 +91,7 @@ class DevRuntime:
     _dynamodb: DynamoDBLocal | None = None
     _moto: MotoServer | None = None
     _fake: ChildProcess | None = None
-    _vendors: Any = None  # infra.local.fake_vendors.FakeVendorServer, in this process
+    _vendors: Any = None  # infra.local.fakes.vendors.FakeVendorServer, in this process
     _pollers: list[StreamPoller] = field(default_factory=list)
     _runner: SchedulerRunner | None = None
     _api: Any = None
@@ -114,7 +114,7 @@ class DevRuntime:
         say("starting DynamoDB Local, moto and the fake platforms")
         self._dynamodb = DynamoDBLocal(echo=echo)
         self._moto = MotoServer(self.host.url, echo=echo)
-        fake_argv = [sys.executable, "-m", "infra.local.fake_platforms", "--port", "0"]
+        fake_argv = [sys.executable, "-m", "infra.local.fakes.platforms", "--port", "0"]
         if options.sandbox_faults:
             fake_argv += ["--faults", options.sandbox_faults]
         if options.sandbox_seed is not None:
@@ -134,7 +134,7 @@ class DevRuntime:
 
         say("creating the table, queues, functions, state machines and schedules")
         endpoints = Endpoints(dynamodb=self._dynamodb.endpoint, moto=self._moto.url)
-        from infra.local.fake_vendors import FakeVendorServer
+        from infra.local.fakes.vendors import FakeVendorServer
 
         self._vendors = FakeVendorServer().start()
         self.urls.fake_vendors = self._vendors.url
@@ -160,7 +160,7 @@ class DevRuntime:
     def _check_faults(self) -> None:
         if not self.options.sandbox_faults:
             return
-        from infra.local.fake_platforms import FaultSpec, FaultSpecError
+        from infra.local.fakes.state import FaultSpec, FaultSpecError
 
         try:
             FaultSpec.parse(self.options.sandbox_faults)

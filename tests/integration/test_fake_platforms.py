@@ -17,14 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.local.fake_platforms import (
-    FakePlatformServer,
-    Fault,
-    FaultKind,
-    FaultSpec,
-    FaultSpecError,
-    client_env_for,
-)
+from infra.local.fakes.base import FaultKind
+from infra.local.fakes.platforms import FakePlatformServer, client_env_for
+from infra.local.fakes.state import Fault, FaultSpec, FaultSpecError
 from tidings.core.platforms import Platform
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -282,7 +277,7 @@ def test_a_burst_of_new_connections_is_accepted(fake: FakePlatformServer) -> Non
 def _start_process(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "infra.local.fake_platforms", *args],
+        [sys.executable, "-m", "infra.local.fakes.platforms", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.local.fake_platforms import FakePlatformServer
-from infra.local.fake_vendors import FakeVendorServer
+from infra.local.fakes.platforms import FakePlatformServer
+from infra.local.fakes.vendors import FakeVendorServer
 from infra.local.provision import LocalStack
 from tidings.aws import names
 from tidings.aws.vault import CredentialVault

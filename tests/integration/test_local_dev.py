@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from infra.local.cli import curl_command
 from infra.local.dev import fake_client_env
-from infra.local.fake_platforms import FakePlatformServer
+from infra.local.fakes.platforms import FakePlatformServer
 
 
 def test_the_fake_platforms_in_their_own_process_get_the_same_client_settings() -> None:

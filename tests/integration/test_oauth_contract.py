@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from infra.local.fake_platforms import FakePlatformServer
+from infra.local.fakes.platforms import FakePlatformServer
 from tidings.core.clock import FakeClock, SystemClock
 from tidings.core.config import Settings
 from tidings.core.failures import ErrorKind, PlatformCallError

@@ -16,7 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.local.fake_platforms import PROFILES, WHATSAPP, Channel, FakePlatformServer
+from infra.local.fakes.platforms import FakePlatformServer
+from infra.local.fakes.profiles import PROFILES
+from infra.local.fakes.state import WHATSAPP, Channel
 from tidings.core.config import Settings
 from tidings.core.platforms import Platform
 from tidings.integrations.connectors.base import (

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.local.fake_vendors import FakeVendorServer
+from infra.local.fakes.vendors import FakeVendorServer
 from tidings.core.config import Settings
 from tidings.integrations.connectors.base import (
     CallRecord,
@@ -24,7 +24,7 @@ from tidings.integrations.connectors.base import (
 from tidings.integrations.connectors.followupboss import FollowUpBossConnector
 from tidings.integrations.connectors.ga4 import GA4Connector
 from tidings.integrations.connectors.hubspot import HubSpotConnector
-from tidings.integrations.connectors.vendors import crm_and_analytics_connectors
+from tidings.integrations.connectors.registry import crm_and_analytics_connectors
 from tidings.publishing.clients import default_http_client
 
 CLIENT_TIMEOUT = 0.5  # seconds; the fake holds a `timeout` fault for longer

@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from infra.local.fake_platforms import FakePlatformServer, FaultSpec
+from infra.local.fakes.platforms import FakePlatformServer
+from infra.local.fakes.state import FaultSpec
 from tidings.core.clock import SystemClock
 from tidings.core.config import Settings
 from tidings.core.failures import ErrorKind, PlatformCallError

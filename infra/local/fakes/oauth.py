@@ -1,7 +1,6 @@
 """The fake platforms' OAuth 2.0 token endpoints (refresh_token grant) and expired access tokens.
 
-Served by `infra.local.fake_platforms.FakePlatformServer`, which routes here (importing this module
-late: it imports that one):
+Served by `infra.local.fakes.platforms.FakePlatformServer`, which routes here:
 
     POST /x/2/oauth2/token                      X: form grant_type, refresh_token, client_id; HTTP Basic
                                                 client_id:client_secret for a confidential client
@@ -35,29 +34,19 @@ EXPIRED_ACCESS_TOKEN; X, YouTube and TikTok: their usual 401), before the route 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
-from infra.local.fake_platforms import (
-    PROFILES,
-    Outcome,
-    _count,
-    _graph_error,
-    _li_error,
-    _log_id,
-    _platform,
-    _Reply,
-    _Request,
-)
+from infra.local.fakes.base import Reply, Request, log_id
+from infra.local.fakes.graph import graph_token
+from infra.local.fakes.profiles import PROFILES, graph_error, li_error
+from infra.local.fakes.state import Channel, channel
 from tidings.core.platforms import Platform
 
 if TYPE_CHECKING:
-    from infra.local.fake_platforms import FakePlatformServer
+    from infra.local.fakes.platforms import FakePlatformServer
 
 # The URL prefix of each platform's API, for the expired-token check.
 _API_PREFIXES: dict[str, Platform] = {
@@ -92,36 +81,31 @@ _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 sect
 # -- expired access tokens -------------------------------------------------------------------------
 
 
-def expired_token_reply(fake: FakePlatformServer, req: _Request) -> _Reply | None:
+def expired_token_reply(fake: FakePlatformServer, req: Request) -> Reply | None:
     """The platform's answer to a call made with an access token past its expiry; None otherwise."""
     head = req.segments[0] if req.segments else ""
-    channel: Any = _API_PREFIXES.get(head)
-    if channel is None and head in _GRAPH:
-        try:
-            channel = _platform(head)
-        except ValueError:
-            return None
-    if channel is None:
+    owner: Channel | None = _API_PREFIXES.get(head)
+    if owner is None and head in _GRAPH:
+        owner = channel(head)
+    if owner is None:
         return None
-    token = req.bearer
-    if token is None and head in _GRAPH:
-        token = req.params().get("access_token")
-    if not fake.store.expired(channel, token):
+    token = graph_token(req) if head in _GRAPH else req.bearer
+    if not fake.store.expired(owner, token):
         return None
     if head in _GRAPH:
         with fake.store.lock:
-            expiry = fake.store.token_expiry.get((channel, token or ""), time.time())
-        status = PROFILES[channel].auth_error().status if channel in PROFILES else 400
-        return _graph_error(
+            expiry = fake.store.token_expiry.get((owner, token or ""), time.time())
+        status = PROFILES[owner].auth_error().status
+        return graph_error(
             status,
             190,
             f"Error validating access token: Session has expired on {_graph_day(expiry)}. "
             f"The current time is {_graph_day(time.time())}.",
             subcode=463,
         )
-    if channel is Platform.LINKEDIN:
-        return _li_error(401, "EXPIRED_ACCESS_TOKEN", "The token used in the request has expired")
-    return PROFILES[channel].auth_error()
+    if owner is Platform.LINKEDIN:
+        return li_error(401, "EXPIRED_ACCESS_TOKEN", "The token used in the request has expired")
+    return PROFILES[owner].auth_error()
 
 
 def _graph_day(moment: float) -> str:
@@ -131,64 +115,74 @@ def _graph_day(moment: float) -> str:
 # -- routing ---------------------------------------------------------------------------------------
 
 
-def route(fake: FakePlatformServer, req: _Request) -> Outcome:
+# The token endpoints, by path.
+TOKEN_PATHS: dict[tuple[str, ...], Platform] = {
+    ("x", "2", "oauth2", "token"): Platform.TWITTER,
+    ("tiktok", "v2", "oauth", "token"): Platform.TIKTOK,
+    ("linkedin-oauth", "oauth", "v2", "accessToken"): Platform.LINKEDIN,
+    ("google-oauth", "token"): Platform.YOUTUBE,
+}
+OAUTH_HOSTS = frozenset({"linkedin-oauth", "google-oauth"})  # prefixes that serve only a token endpoint
+
+
+def serves(req: Request) -> bool:
+    """Whether a request is for a token endpoint, an OAuth host, or /_oauth."""
+    head = req.segments[0] if req.segments else ""
+    return tuple(req.segments) in TOKEN_PATHS or head in OAUTH_HOSTS or head == "_oauth"
+
+
+def route(fake: FakePlatformServer, req: Request) -> Reply:
     """A token endpoint (under /x, /tiktok, /linkedin-oauth or /google-oauth) or /_oauth."""
-    head, parts = req.segments[0], req.segments[1:]
-    if head == "_oauth":
-        return _clients(fake, req, parts)
-    if head == "x" and parts == ["2", "oauth2", "token"]:
-        return _token(fake, Platform.TWITTER, req)
-    if head == "tiktok" and parts == ["v2", "oauth", "token"]:
-        return _token(fake, Platform.TIKTOK, req)
-    if head == "linkedin-oauth" and parts == ["oauth", "v2", "accessToken"]:
-        return _token(fake, Platform.LINKEDIN, req)
-    if head == "google-oauth" and parts == ["token"]:
-        return _token(fake, Platform.YOUTUBE, req)
-    return _Reply(404, {"error": "not_found", "error_description": f"no route {req.method} {req.path}"})
+    if req.segments[0] == "_oauth":
+        return _clients(fake, req, req.segments[1:])
+    platform = TOKEN_PATHS.get(tuple(req.segments))
+    if platform is not None:
+        return _token(fake, platform, req)
+    return Reply(404, {"error": "not_found", "error_description": f"no route {req.method} {req.path}"})
 
 
-def _clients(fake: FakePlatformServer, req: _Request, parts: list[str]) -> _Reply:
+def _clients(fake: FakePlatformServer, req: Request, parts: list[str]) -> Reply:
     if parts != ["clients"]:
-        return _Reply(404, {"error": f"no route {req.method} {req.path}"})
+        return Reply(404, {"error": f"no route {req.method} {req.path}"})
     if req.method == "GET":
         with fake.store.lock:
             clients = sorted((str(p), c[0]) for p, c in fake.store.oauth_clients.items())
-        return _Reply(200, [{"platform": p, "clientId": c} for p, c in clients])
+        return Reply(200, [{"platform": p, "clientId": c} for p, c in clients])
     if req.method != "POST":
-        return _Reply(405, {"error": f"{req.method} /_oauth/clients is not supported"})
-    body = req.json()
+        return Reply(405, {"error": f"{req.method} /_oauth/clients is not supported"})
+    body = req.json_object()
     client_id, secret = body.get("clientId"), body.get("clientSecret")
     if not (isinstance(client_id, str) and client_id and isinstance(secret, str)):
-        return _Reply(400, {"error": "expected {platform, clientId, clientSecret}"})
+        return Reply(400, {"error": "expected {platform, clientId, clientSecret}"})
     try:
-        platform = _platform(str(body.get("platform")))
+        platform = channel(str(body.get("platform")))
     except ValueError as exc:
-        return _Reply(400, {"error": str(exc)})
+        return Reply(400, {"error": str(exc)})
     if platform not in _COUNTER:
-        return _Reply(400, {"error": f"{platform} has no refresh_token grant here"})
+        return Reply(400, {"error": f"{platform} has no refresh_token grant here"})
     fake.set_oauth_client(platform, client_id, secret)
-    return _Reply(201, {"platform": str(platform), "clientId": client_id})
+    return Reply(201, {"platform": str(platform), "clientId": client_id})
 
 
 # -- the refresh_token grant -----------------------------------------------------------------------
 
 
-def _oauth_error(platform: Platform, status: int, error: str, description: str, **headers: str) -> _Reply:
+def _oauth_error(platform: Platform, status: int, error: str, description: str, **headers: str) -> Reply:
     body: dict[str, Any] = {"error": error, "error_description": description}
     if platform is Platform.TIKTOK:
-        body["log_id"] = _log_id()
-    return _Reply(status, body, {**_NO_STORE, **headers})
+        body["log_id"] = log_id()
+    return Reply(status, body, {**_NO_STORE, **headers})
 
 
-def _token(fake: FakePlatformServer, platform: Platform, req: _Request) -> _Reply:
-    _count(fake, _COUNTER[platform])
+def _token(fake: FakePlatformServer, platform: Platform, req: Request) -> Reply:
+    fake.store.count(_COUNTER[platform])
     if req.method != "POST":
         return _oauth_error(platform, 405, "invalid_request", f"{req.method} is not supported")
     if "application/x-www-form-urlencoded" not in (req.headers.get("Content-Type") or "").lower():
         return _oauth_error(
             platform, 400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded"
         )
-    form = dict(parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True))
+    form = req.form()
     refused = _client_refused(fake, platform, req, form)
     if refused is not None:
         return refused
@@ -258,7 +252,7 @@ def _token(fake: FakePlatformServer, platform: Platform, req: _Request) -> _Repl
             "scope": scope,
             "token_type": "Bearer",
         }
-    return _Reply(200, body, dict(_NO_STORE))
+    return Reply(200, body, dict(_NO_STORE))
 
 
 def _refresh_lifetime(platform: Platform) -> int | None:
@@ -270,13 +264,13 @@ def _refresh_lifetime(platform: Platform) -> int | None:
 
 
 def _client_refused(
-    fake: FakePlatformServer, platform: Platform, req: _Request, form: dict[str, str]
-) -> _Reply | None:
+    fake: FakePlatformServer, platform: Platform, req: Request, form: dict[str, str]
+) -> Reply | None:
     """The token endpoint's answer to missing or wrong client credentials, None when they match."""
     with fake.store.lock:
         registered = fake.store.oauth_clients.get(platform)
     if platform is Platform.TWITTER:
-        basic = _basic(req.headers.get("Authorization"))
+        basic = req.basic
         if basic is not None:
             if registered is None or basic != registered:
                 return _oauth_error(
@@ -303,15 +297,3 @@ def _client_refused(
         )
         return _oauth_error(platform, 401, "invalid_client", description)
     return None
-
-
-def _basic(header: str | None) -> tuple[str, str] | None:
-    """(client id, secret) from an HTTP Basic Authorization header."""
-    if not header or not header.lower().startswith("basic "):
-        return None
-    try:
-        decoded = base64.b64decode(header.split(" ", 1)[1].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return ("", "")
-    client_id, _, secret = decoded.partition(":")
-    return client_id, secret

@@ -1,4 +1,4 @@
-"""The WhatsApp Cloud API's messages endpoint in the local fake platform server (see fake_platforms).
+"""The WhatsApp Cloud API's messages endpoint on the fake platform server, under /whatsapp/.
 
 `POST /whatsapp/<version>/{phone-number-id}/messages` sends one text or template message, as the
 Cloud API documents it: the bearer token must belong to the phone-number id (registered through
@@ -29,24 +29,15 @@ import base64
 import re
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra.local.fake_platforms import (
-    _GRAPH_VERSION,
-    PROFILES,
-    WHATSAPP,
-    FakePlatformServer,
-    Outcome,
-    _count,
-    _graph_error,
-    _graph_node,
-    _iso_z,
-    _parse_rfc3339,
-    _Post,
-    _publish,
-    _Reply,
-    _Request,
-)
+from infra.local.fakes.base import Outcome, Reply, Request, iso_z, parse_time
+from infra.local.fakes.graph import graph_node, graph_token, node_and_edge, unsupported
+from infra.local.fakes.profiles import PROFILES, graph_error, publish
+from infra.local.fakes.state import WHATSAPP, Post
+
+if TYPE_CHECKING:
+    from infra.local.fakes.platforms import FakePlatformServer
 
 WINDOW_SECONDS = 24 * 3600  # the customer service window
 MAX_TEXT = 4096
@@ -54,29 +45,28 @@ _SEPARATORS = re.compile(r"[\s-]+")
 _PHONE = re.compile(r"[1-9][0-9]{6,14}")
 
 
-def whatsapp_route(fake: FakePlatformServer, req: _Request) -> Outcome:
+def route(fake: FakePlatformServer, req: Request) -> Outcome:
     """Everything under /whatsapp/ (the Cloud API) and /_whatsapp/ (the fake's own endpoints)."""
     if req.segments and req.segments[0] == "_whatsapp":
         return _own(fake, req)
-    if len(req.segments) < 3 or not _GRAPH_VERSION.match(req.segments[1]):
-        return _graph_error(400, 2500, "Unknown path components")
-    node, edge = req.segments[2], (req.segments[3] if len(req.segments) > 3 else "")
+    located = node_and_edge(req)
+    if isinstance(located, Reply):
+        return located
+    node, edge = located
     if req.method == "GET" and not edge:
-        _count(fake, "whatsapp.phone_number.read")
-        if fake.store.account_for(WHATSAPP, req.bearer or req.query.get("access_token")) != node:
+        fake.store.count("whatsapp.phone_number.read")
+        if fake.store.account_for(WHATSAPP, graph_token(req)) != node:
             return PROFILES[WHATSAPP].auth_error()
         return _phone_number(node, req.query)
     if req.method != "POST" or edge != "messages" or len(req.segments) > 4:
-        return _graph_error(
-            400, 100, f"Unsupported {req.method.lower()} request.", type="GraphMethodException"
-        )
-    _count(fake, "whatsapp.messages")
-    if fake.store.account_for(WHATSAPP, req.bearer or req.query.get("access_token")) != node:
+        return unsupported(req)
+    fake.store.count("whatsapp.messages")
+    if fake.store.account_for(WHATSAPP, graph_token(req)) != node:
         return PROFILES[WHATSAPP].auth_error()
-    return _send(fake, node, req.json())
+    return _send(fake, node, req.json_object())
 
 
-def _phone_number(node: str, query: dict[str, str]) -> _Reply:
+def _phone_number(node: str, query: dict[str, str]) -> Reply:
     last_four = re.sub(r"\D", "", node)[-4:].rjust(4, "0")
     values = {
         "id": node,
@@ -87,7 +77,7 @@ def _phone_number(node: str, query: dict[str, str]) -> _Reply:
         "platform_type": "CLOUD_API",
     }
     default = ("id", "display_phone_number", "verified_name", "quality_rating")
-    return _graph_node(query, values, default=default)
+    return graph_node(query, values, default=default)
 
 
 def approve_template(fake: FakePlatformServer, phone_number_id: str, name: str, language: str) -> None:
@@ -107,19 +97,19 @@ def record_inbound(
         inbound[key] = max(moment, inbound.get(key, moment))
 
 
-def _invalid(details: str) -> _Reply:
+def _invalid(details: str) -> Reply:
     return _error(400, 100, "(#100) Invalid parameter", details)
 
 
-def _error(status: int, code: int, message: str, details: str) -> _Reply:
-    return _graph_error(
+def _error(status: int, code: int, message: str, details: str) -> Reply:
+    return graph_error(
         status, code, message, error_data={"messaging_product": "whatsapp", "details": details}
     )
 
 
 def _send(fake: FakePlatformServer, node: str, body: dict[str, Any]) -> Outcome:
     checked = _check(body)
-    if isinstance(checked, _Reply):
+    if isinstance(checked, Reply):
         return checked
     wa_id, kind, text, template = checked
     store = fake.store
@@ -147,12 +137,12 @@ def _send(fake: FakePlatformServer, node: str, body: dict[str, Any]) -> Outcome:
                 f"template name ({name}) does not exist in {language}",
             )
 
-    def apply() -> _Reply:
+    def apply() -> Reply:
         number = store.next_id()
         material = f"{node}|{wa_id}|{number}|{uuid.uuid4().hex}".encode()
         message_id = "wamid." + base64.b64encode(material).decode().rstrip("=")
         store.apply(
-            _Post(WHATSAPP, node, message_id, text, time.time()),
+            Post(WHATSAPP, node, message_id, text, time.time()),
             to=wa_id,
             messageType=kind,
             template=template,
@@ -160,7 +150,7 @@ def _send(fake: FakePlatformServer, node: str, body: dict[str, Any]) -> Outcome:
         message: dict[str, str] = {"id": message_id}
         if kind == "template":
             message["message_status"] = "accepted"
-        return _Reply(
+        return Reply(
             200,
             {
                 "messaging_product": "whatsapp",
@@ -170,13 +160,13 @@ def _send(fake: FakePlatformServer, node: str, body: dict[str, Any]) -> Outcome:
         )
 
     key = f"{wa_id}|{text}" if kind == "text" else f"{wa_id}|template:{template}"
-    return _publish(fake, WHATSAPP, node, key, apply)
+    return publish(fake, WHATSAPP, node, key, apply)
 
 
 _Message = tuple[str, str, str, dict[str, Any] | None]  # wa_id, type, text, template
 
 
-def _check(body: dict[str, Any]) -> _Message | _Reply:
+def _check(body: dict[str, Any]) -> _Message | Reply:
     """(wa_id, type, text, template) of a well-formed send, or the Graph error it earns."""
     if body.get("messaging_product") != "whatsapp":
         return _invalid("The parameter messaging_product is required and must be 'whatsapp'.")
@@ -194,7 +184,7 @@ def _check(body: dict[str, Any]) -> _Message | _Reply:
     return _invalid(f"The fake serves text and template messages, not {kind!r}.")
 
 
-def _check_text(wa_id: str, text: Any) -> _Message | _Reply:
+def _check_text(wa_id: str, text: Any) -> _Message | Reply:
     if not isinstance(text, dict) or not _filled(text.get("body")):
         return _invalid("The parameter text['body'] is required.")
     if len(text["body"]) > MAX_TEXT:
@@ -204,7 +194,7 @@ def _check_text(wa_id: str, text: Any) -> _Message | _Reply:
     return wa_id, "text", text["body"], None
 
 
-def _check_template(wa_id: str, template: Any) -> _Message | _Reply:
+def _check_template(wa_id: str, template: Any) -> _Message | Reply:
     if not isinstance(template, dict) or not _filled(template.get("name")):
         return _invalid("The parameter template['name'] is required.")
     language = template.get("language")
@@ -221,13 +211,13 @@ def _filled(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 
 
-def _own(fake: FakePlatformServer, req: _Request) -> _Reply:
+def _own(fake: FakePlatformServer, req: Request) -> Reply:
     what = req.segments[1] if len(req.segments) == 2 else ""
-    body = req.json()
+    body = req.json_object()
     if what == "templates" and req.method == "GET":
         with fake.store.lock:
             approved = sorted(fake.store.whatsapp_templates)
-        return _Reply(
+        return Reply(
             200,
             [
                 {"phoneNumberId": p, "name": n, "language": lang, "status": "APPROVED"}
@@ -237,28 +227,28 @@ def _own(fake: FakePlatformServer, req: _Request) -> _Reply:
     if what == "templates" and req.method == "POST":
         phone, name, language = body.get("phoneNumberId"), body.get("name"), body.get("language")
         if not all(isinstance(v, str) and v for v in (phone, name, language)):
-            return _Reply(400, {"error": "expected {phoneNumberId, name, language}"})
+            return Reply(400, {"error": "expected {phoneNumberId, name, language}"})
         approve_template(fake, str(phone), str(name), str(language))
-        return _Reply(201, {"phoneNumberId": phone, "name": name, "language": language, "status": "APPROVED"})
+        return Reply(201, {"phoneNumberId": phone, "name": name, "language": language, "status": "APPROVED"})
     if what == "inbound" and req.method == "POST":
         phone, sender = body.get("phoneNumberId"), body.get("from")
         contact = _SEPARATORS.sub("", sender).removeprefix("+") if isinstance(sender, str) else ""
         if not (isinstance(phone, str) and phone and _PHONE.fullmatch(contact)):
-            return _Reply(400, {"error": "expected {phoneNumberId, from (a phone number), at?}"})
+            return Reply(400, {"error": "expected {phoneNumberId, from (a phone number), at?}"})
         at = _moment(body.get("at"))
         if at is None:
-            return _Reply(400, {"error": "at: an ISO 8601 time with a zone, or epoch seconds"})
+            return Reply(400, {"error": "at: an ISO 8601 time with a zone, or epoch seconds"})
         record_inbound(fake, phone, contact, at)
-        return _Reply(
+        return Reply(
             201,
             {
                 "phoneNumberId": phone,
                 "from": contact,
-                "at": _iso_z(at),
-                "windowEndsAt": _iso_z(at + WINDOW_SECONDS),
+                "at": iso_z(at),
+                "windowEndsAt": iso_z(at + WINDOW_SECONDS),
             },
         )
-    return _Reply(404, {"error": f"no route {req.method} {req.path}"})
+    return Reply(404, {"error": f"no route {req.method} {req.path}"})
 
 
 def _moment(value: Any) -> float | None:
@@ -267,5 +257,5 @@ def _moment(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str):
-        return _parse_rfc3339(value)
+        return parse_time(value)
     return None

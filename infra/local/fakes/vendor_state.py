@@ -1,0 +1,130 @@
+"""What the fake vendor server keeps (credentials, contacts, GA4 report data, pending faults, call
+counts) and the path every vendor call takes: counted, then a pending fault, then the credential
+check, then the route."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from infra.local.fakes.base import ErrorAnswers, FaultKind, Outcome, Reply, Request, with_fault
+
+if TYPE_CHECKING:
+    from infra.local.fakes.vendors import FakeVendorServer
+
+PROVIDERS = ("hubspot", "followupboss", "ga4")
+
+
+@dataclass
+class Contact:
+    """A contact as the fake keeps it, whatever the vendor (each vendor shows it its own way)."""
+
+    id: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    stage: str | None
+    source: str | None
+    tags: list[str]
+    created: float
+    updated: float
+
+
+@dataclass
+class FubAccount:
+    account_id: int
+    domain: str
+    name: str
+    user_id: int
+    user_name: str
+    user_email: str
+
+
+@dataclass
+class VendorFault:
+    kind: FaultKind
+    remaining: int
+    retry_after: int
+
+
+@dataclass
+class VendorState:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    hubspot_tokens: dict[str, str] = field(default_factory=dict)  # token -> portal id
+    fub_keys: dict[str, FubAccount] = field(default_factory=dict)  # API key -> account
+    ga4_tokens: dict[str, set[str]] = field(default_factory=dict)  # token -> property ids
+    contacts: dict[str, dict[str, Contact]] = field(default_factory=dict)  # provider -> id -> contact
+    ga4_days: dict[str, dict[str, dict[str, float]]] = field(
+        default_factory=dict
+    )  # property -> day -> metrics
+    ga4_tokens_used: Counter[str] = field(default_factory=Counter)  # property -> quota tokens used
+    faults: dict[str, list[VendorFault]] = field(default_factory=dict)  # provider -> pending faults
+    calls: Counter[str] = field(default_factory=Counter)
+    recent: dict[str, deque[float]] = field(default_factory=dict)  # provider -> recent call times
+    systems: list[str] = field(default_factory=list)
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
+
+    def contacts_of(self, provider: str) -> list[Contact]:
+        with self.lock:
+            return list(self.contacts.get(provider, {}).values())
+
+
+def vendor_time(value: Any, default: float) -> float | None:
+    """Epoch seconds from ISO 8601 (with a zone) or epoch milliseconds; `default` when absent."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value) / 1000.0
+    if isinstance(value, str) and value.strip().isdigit():
+        return float(value.strip()) / 1000.0
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.timestamp() if parsed.tzinfo else None
+
+
+@dataclass(frozen=True)
+class VendorAnswers(ErrorAnswers):
+    """How a vendor answers a server error, a throttle and a refused credential."""
+
+    unauthorized: Callable[[], Reply]
+
+
+_Who = TypeVar("_Who")
+
+
+def vendor_call(
+    fake: FakeVendorServer,
+    req: Request,
+    provider: str,
+    route: str,
+    answers: VendorAnswers,
+    who: Callable[[Request], _Who | Reply | None],
+    handler: Callable[[FakeVendorServer, Request, _Who], Reply],
+) -> tuple[Outcome, int]:
+    """One call to a vendor: counted under `route`, then a pending fault of the provider (if any),
+    then `who` (the account the credential belongs to, None or an error answer when it is refused),
+    then `handler`. Also how many calls the provider had in its rate-limit window."""
+    in_window = fake.count(provider, route)
+    fault = fake.take_fault(provider)
+
+    def authorized() -> Reply:
+        account = who(req)
+        if isinstance(account, Reply):
+            return account
+        if account is None:
+            return answers.unauthorized()
+        return handler(fake, req, account)
+
+    kind = fault.kind if fault is not None else None
+    retry_after = fault.retry_after if fault is not None else 0
+    return with_fault(fake, kind, answers, retry_after, authorized), in_window
