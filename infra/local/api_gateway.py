@@ -4,7 +4,7 @@ Requests are routed with the topology's routes, authorized like the JWT authoriz
 the format 2.0 event a Lambda integration receives, and the function's result is mapped back
 to an HTTP response with the format 2.0 rules. The pure parts (`RouteTable`, `build_event`,
 `map_response`, `LocalHttpApi.handle`) work without a socket; `LocalHttpApi.start` puts them
-behind a threaded stdlib HTTP server.
+behind the local HTTP server the fakes run on (`infra.local.fakes.base`).
 
 Sources for the behaviour (API Gateway developer guide unless said otherwise):
 - http-api-develop-routes: route selection and `{"message":"Not Found"}`.
@@ -20,16 +20,14 @@ import binascii
 import json
 import logging
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from infra.local.auth import InvalidTokenError, LocalAuth
+from infra.local.fakes.base import LocalHttpServer, Reply, Request
 from infra.topology import Route
 
 log = logging.getLogger("tidings.local.api")
@@ -455,13 +453,17 @@ def _first_header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
     return None
 
 
-class LocalHttpApi:
+class LocalHttpApi(LocalHttpServer):
     """The HTTP API on one machine: routes, JWT authorizer and Lambda proxy integrations.
 
     `invoke(function_name, event)` runs one function and returns its result; it is called from
     the server's request threads, possibly at the same time. A raised exception, or a returned
     Lambda error payload, is a function error (500).
     """
+
+    name = "local HTTP API"
+    thread_name = "local-http-api"
+    software = "tidings-local-api"
 
     def __init__(
         self,
@@ -475,17 +477,16 @@ class LocalHttpApi:
         api_id: str = DEFAULT_API_ID,
         account_id: str = DEFAULT_ACCOUNT_ID,
     ) -> None:
+        super().__init__(host, port)
         self._table = RouteTable(routes)
         self._invoke = invoke
         self._auth = auth
-        self.host = host
-        self.port = port
-        self.max_payload_bytes = max_payload_bytes
+        # A body over the limit is read and dropped (so the client sees the 413 rather than a
+        # reset), up to four times the limit; past it the connection is simply closed.
+        self.max_body_bytes = max_payload_bytes
         self.api_id = api_id
         self.account_id = account_id
         self._jwks_body = json.dumps(auth.jwks(), separators=(",", ":")).encode()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # The request pipeline, without a socket.
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -493,7 +494,7 @@ class LocalHttpApi:
         if not raw_path.startswith("/"):  # absolute-form target (a proxy-style request line)
             parts = urlsplit(request.target)
             raw_path, raw_query = parts.path or "/", parts.query
-        if len(request.body) > self.max_payload_bytes:
+        if self.max_body_bytes is not None and len(request.body) > self.max_body_bytes:
             return payload_too_large()
         if request.method == "GET" and raw_path == JWKS_PATH:
             return HttpResponse(200, [("content-type", "application/json")], self._jwks_body)
@@ -537,158 +538,37 @@ class LocalHttpApi:
         response.headers.append(("apigw-requestid", request_id))
         return response
 
-    # The server.
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the local HTTP API is not running")
-        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
-        return f"http://{host}:{self.port}"
-
-    def start(self) -> None:
-        if self._server is not None:
-            return
-        server = _Server((self.host, self.port), _Handler)
-        server.api = self
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="local-http-api", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join()
-
-    def __enter__(self) -> LocalHttpApi:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    api: LocalHttpApi
-
-
-class _BadRequest(Exception):
-    pass
-
-
-_CHUNK = 64 * 1024
-# A body over the limit is read and dropped (so the client sees the 413 rather than a reset),
-# up to this much; past it the connection is simply closed.
-_DRAIN_LIMIT = 4 * MAX_PAYLOAD_BYTES
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "tidings-local-api"
-    sys_version = ""
-    # Headers and body leave in one write (flushed after each request), with TCP_NODELAY: small
-    # separate writes on a kept-alive connection otherwise wait ~40 ms on delayed ACKs.
-    wbufsize = -1
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silenced: `_serve` logs one line per request."""
-
-    def _serve(self) -> None:
-        started = time.perf_counter()
-        api = cast(_Server, self.server).api
-        try:
-            body = self._read_body(api.max_payload_bytes)
-            if isinstance(body, HttpResponse):
-                response = body
-            else:
-                request = HttpRequest(
-                    method=self.command,
-                    target=self.path,
-                    headers=self.headers.items(),
-                    body=body,
-                    source_ip=self.client_address[0],
-                    protocol=self.request_version,
+    # On the server: each request goes through `handle`.
+    def respond(self, request: Request) -> Reply:
+        return _reply(
+            self.handle(
+                HttpRequest(
+                    method=request.method,
+                    target=request.target,
+                    headers=request.headers.items(),
+                    body=request.body,
+                    source_ip=request.client_ip,
+                    protocol=request.protocol,
                 )
-                response = api.handle(request)
-        except _BadRequest:
-            self.close_connection = True
-            response = gateway_response(400, "Bad Request", [("connection", "close")])
-        except Exception:
-            log.exception("local HTTP API failed on %s %s", self.command, self.path)
-            response = internal_error()
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        # Logged before the answer goes out, so the line is there once the client has it.
-        log.info("%s %s %d %.1fms", self.command, self.path.split("?", 1)[0], response.status, elapsed_ms)
-        self._write(response)
+            )
+        )
 
-    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
+    def body_too_large(self) -> Reply:
+        return _reply(payload_too_large())
 
-    def _read_body(self, limit: int) -> bytes | HttpResponse:
-        if "chunked" in self.headers.get("transfer-encoding", "").lower():
-            return self._read_chunked(limit)
-        declared = self.headers.get("content-length")
-        if declared is None:
-            return b""
-        try:
-            length = int(declared)
-        except ValueError:
-            raise _BadRequest from None
-        if length < 0:
-            raise _BadRequest
-        if length > limit:
-            self._drain(length)
-            self.close_connection = True
-            return payload_too_large()
-        return self.rfile.read(length)
+    def bad_request(self) -> Reply:
+        return _reply(gateway_response(400, "Bad Request", [("connection", "close")]))
 
-    def _read_chunked(self, limit: int) -> bytes | HttpResponse:
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            line = self.rfile.readline(_CHUNK)
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise _BadRequest from None
-            if size == 0:
-                while self.rfile.readline(_CHUNK) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return b"".join(chunks)
-            total += size
-            if total > limit:
-                self.close_connection = True
-                return payload_too_large()
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline(_CHUNK)
+    def crashed(self, request: Request, exc: Exception) -> Reply:
+        log.error("local HTTP API failed on %s %s", request.method, request.path, exc_info=exc)
+        return _reply(internal_error())
 
-    def _drain(self, length: int) -> None:
-        remaining = min(length, _DRAIN_LIMIT)
-        while remaining > 0:
-            data = self.rfile.read(min(_CHUNK, remaining))
-            if not data:
-                return
-            remaining -= len(data)
+    def answered(self, method: str, target: str, status: int | None, elapsed_ms: float) -> None:
+        """One line per request, logged before the answer goes out (so it is there once the
+        client has the answer)."""
+        log.info("%s %s %s %.1fms", method, target.split("?", 1)[0], status, elapsed_ms)
 
-    def _write(self, response: HttpResponse) -> None:
-        self.send_response(response.status)
-        for name, value in response.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
+
+def _reply(response: HttpResponse) -> Reply:
+    """An HttpResponse as the server writes it: its headers as they are, repeats included."""
+    return Reply(response.status, response.body, header_list=list(response.headers))
