@@ -9,7 +9,14 @@ from tidings.core.observability import logger
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from tidings.integrations.sync_run import run_periodic_sync
-    from tidings.wiring import integration_manager
+    from tidings.core.errors import ValidationFailed
+    from tidings.integrations.sync_run import PeriodicSyncEvent
+    from tidings.wiring import integration_syncing
 
-    return run_periodic_sync(integration_manager(), event)
+    try:
+        request = PeriodicSyncEvent.parse(event)
+    except ValidationFailed as exc:
+        # retrying the same event cannot help: say so and end
+        logger.error("a sync event without userId and integrationId", extra={"fields": exc.details})
+        return {"status": "ignored", "reason": "malformed event"}
+    return integration_syncing().run_periodic(request)

@@ -18,11 +18,18 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
     from tidings.api.accounts import AccountServices
+    from tidings.api.integrations import IntegrationServices
     from tidings.aws.publishing import StepFunctionsPublishStarter
     from tidings.aws.workflows import StepFunctionsWorkflowRunner
     from tidings.core.streams import StreamConsumer
-    from tidings.integrations.manager import IntegrationManager
+    from tidings.integrations.connectors.registry import ConnectorRegistry
+    from tidings.integrations.credentials import IntegrationCredentials
+    from tidings.integrations.directory import IntegrationDirectory
+    from tidings.integrations.inbound import MetaInbox
+    from tidings.integrations.lifecycle import IntegrationLifecycle
+    from tidings.integrations.monitoring import IntegrationMonitoring
     from tidings.integrations.schedules import IntegrationSync
+    from tidings.integrations.sync import IntegrationSyncing
     from tidings.publishing.clients.whatsapp import WhatsAppClient
     from tidings.publishing.step import PublishStep
     from tidings.publishing.tokens import FreshCredentials
@@ -31,7 +38,6 @@ if TYPE_CHECKING:
     from tidings.store.accounts import AccountRepository
     from tidings.store.audit import AuditRepository
     from tidings.store.budgets import BudgetStore
-    from tidings.store.inbound import InboundEvents
     from tidings.store.posts import PostRepository
     from tidings.store.webhooks import WebhookStore
     from tidings.store.workflows import WorkflowRepository
@@ -115,9 +121,9 @@ def http_app() -> APIGatewayHttpResolver:
         account_services,
         workflow_service,
         task_service,
-        inbound_events,
+        meta_inbox,
         webhook_service,
-        integration_manager,
+        integration_services,
     )
 
 
@@ -158,7 +164,7 @@ def publish_step() -> PublishStep:
     from tidings.publishing.step import PublishStep
     from tidings.store.dynamo import dynamodb_client
     from tidings.store.ledger import PublishLedger
-    from tidings.store.metrics import MetricsStore
+    from tidings.store.metrics import DynamoMetricsRepository
 
     s = get_settings()
     http = publishing_http()
@@ -179,7 +185,7 @@ def publish_step() -> PublishStep:
         clock=DEFAULT_CLOCK,
         pool=ThreadPoolExecutor(max_workers=32, thread_name_prefix="publish"),
         budgets=budget_store() if s.rate_budgets else None,
-        metrics=MetricsStore(s.table_name, dynamodb_client()),
+        metrics=DynamoMetricsRepository(s.table_name, dynamodb_client()),
     )
 
 
@@ -303,11 +309,11 @@ def task_service() -> TaskService:
 
 
 @lru_cache(maxsize=1)
-def inbound_events() -> InboundEvents:
-    from tidings.store.dynamo import dynamodb_client
-    from tidings.store.inbound import InboundEvents
+def meta_inbox() -> MetaInbox:
+    from tidings.integrations.inbound import MetaInbox
+    from tidings.store.inbound import DynamoInboundEventRepository
 
-    return InboundEvents(get_settings().table_name, dynamodb_client())
+    return MetaInbox(DynamoInboundEventRepository(get_settings().table_name))
 
 
 @lru_cache(maxsize=1)
@@ -321,20 +327,17 @@ def webhook_store() -> WebhookStore:
 
 @lru_cache(maxsize=1)
 def webhook_deliverer() -> WebhookDeliverer:
-    import boto3
     import httpx
 
+    from tidings.aws.mail import SesMail
     from tidings.core.http import USER_AGENT
     from tidings.integrations.alert_mail import AlertMailer
-    from tidings.integrations.alerts import AlertStore
-    from tidings.store.dynamo import dynamodb_client
+    from tidings.store.alerts import DynamoAlertRepository
     from tidings.store.webhooks import DeliveryStore
     from tidings.webhooks.delivery import WebhookDeliverer
 
     s = get_settings()
-    mailer = AlertMailer(
-        AlertStore(s.table_name, dynamodb_client()), lambda: boto3.client("sesv2"), s.notification_from_email
-    )
+    mailer = AlertMailer(DynamoAlertRepository(s.table_name), SesMail(), s.notification_from_email)
     timeout = s.webhook_timeout_seconds
     http = httpx.Client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -367,49 +370,85 @@ def webhook_service() -> WebhookService:
 
 
 @lru_cache(maxsize=1)
-def integration_manager() -> IntegrationManager:
+def integration_directory() -> IntegrationDirectory:
+    from tidings.integrations.directory import IntegrationDirectory
+    from tidings.store.integrations import DynamoIntegrationRepository
+
+    return IntegrationDirectory(DynamoIntegrationRepository(get_settings().table_name), account_store())
+
+
+@lru_cache(maxsize=1)
+def _integration_parts() -> tuple[IntegrationCredentials, ConnectorRegistry, IntegrationMonitoring]:
+    """What the integration use-cases share: credentials, connectors and monitoring."""
     import boto3
 
     from tidings.aws.vault import CredentialVault
-    from tidings.integrations.alerts import AlertStore
-    from tidings.integrations.connectors.base import Connector
-    from tidings.integrations.connectors.bedrock import BedrockConnector
-    from tidings.integrations.connectors.endpoint import EndpointConnector
-    from tidings.integrations.connectors.social import social_connectors
-    from tidings.integrations.connectors.vendors import crm_and_analytics_connectors
-    from tidings.integrations.manager import IntegrationManager
+    from tidings.integrations.connectors.registry import default_connectors
+    from tidings.integrations.credentials import IntegrationCredentials
+    from tidings.integrations.monitoring import IntegrationMonitoring
     from tidings.integrations.ratelimits import IntegrationRateLimits
     from tidings.publishing.readiness import Readiness
-    from tidings.store.audit import DynamoAuditRepository
-    from tidings.store.dynamo import dynamodb_client
-    from tidings.store.integrations import IntegrationRepository
-    from tidings.store.metrics import MetricsStore
-    from tidings.store.synced import SyncedRecords
+    from tidings.store.alerts import DynamoAlertRepository
+    from tidings.store.metrics import DynamoMetricsRepository
 
     s = get_settings()
-    http = publishing_http()
-    ddb = dynamodb_client()
-    found: list[Connector] = [
-        *social_connectors(http, s),
-        *crm_and_analytics_connectors(http, s, DEFAULT_CLOCK),
-        BedrockConnector(lambda: boto3.client("bedrock-runtime")),
-        EndpointConnector(http, allow_private=s.allow_private_links, clock=DEFAULT_CLOCK),
-    ]
-    readiness = Readiness(s, post_repository(), account_store(), None, DEFAULT_CLOCK)
-    return IntegrationManager(
-        repository=IntegrationRepository(s.table_name, ddb),
-        vault=CredentialVault(s.credentials_key_id),
-        accounts=account_store(),
-        fresh=publishing_credentials(),
-        connectors={(c.type, c.provider): c for c in found},
-        metrics=MetricsStore(s.table_name, ddb),
-        alerts=AlertStore(s.table_name, ddb),
-        limits=IntegrationRateLimits(budget_store()),
-        synced=SyncedRecords(s.table_name, ddb),
-        audit=DynamoAuditRepository(s.table_name, ddb),
-        clock=DEFAULT_CLOCK,
-        renews=readiness.oauth_client_configured,
+    directory = integration_directory()
+    credentials = IntegrationCredentials(
+        CredentialVault(s.credentials_key_id), directory.repo, account_store(), publishing_credentials()
     )
+    connectors = default_connectors(
+        publishing_http(), s, lambda: boto3.client("bedrock-runtime"), DEFAULT_CLOCK
+    )
+    readiness = Readiness(s, post_repository(), account_store(), None, DEFAULT_CLOCK)
+    monitoring = IntegrationMonitoring(
+        directory=directory,
+        metrics=DynamoMetricsRepository(s.table_name),
+        alerts=DynamoAlertRepository(s.table_name),
+        limits=IntegrationRateLimits(budget_store()),
+        renews=readiness.oauth_client_configured,
+        clock=DEFAULT_CLOCK,
+    )
+    return credentials, connectors, monitoring
+
+
+@lru_cache(maxsize=1)
+def integration_lifecycle() -> IntegrationLifecycle:
+    from tidings.integrations.lifecycle import IntegrationLifecycle
+    from tidings.store.synced import DynamoSyncedRecordRepository
+
+    credentials, connectors, monitoring = _integration_parts()
+    return IntegrationLifecycle(
+        directory=integration_directory(),
+        credentials=credentials,
+        connectors=connectors,
+        monitoring=monitoring,
+        synced=DynamoSyncedRecordRepository(get_settings().table_name),
+        audit=audit_repository(),
+        clock=DEFAULT_CLOCK,
+    )
+
+
+@lru_cache(maxsize=1)
+def integration_syncing() -> IntegrationSyncing:
+    from tidings.integrations.sync import IntegrationSyncing
+    from tidings.store.synced import DynamoSyncedRecordRepository
+
+    credentials, connectors, monitoring = _integration_parts()
+    return IntegrationSyncing(
+        directory=integration_directory(),
+        credentials=credentials,
+        connectors=connectors,
+        synced=DynamoSyncedRecordRepository(get_settings().table_name),
+        monitoring=monitoring,
+        audit=audit_repository(),
+        clock=DEFAULT_CLOCK,
+    )
+
+
+def integration_services() -> IntegrationServices:
+    from tidings.api.integrations import IntegrationServices
+
+    return IntegrationServices(integration_lifecycle(), integration_syncing(), _integration_parts()[2])
 
 
 @lru_cache(maxsize=1)

@@ -1,7 +1,8 @@
-"""The integration manager on DynamoDB Local and moto's KMS and Scheduler, with the real connectors
-against the local fake vendors and platforms: sealed credentials, connection tests, syncs that resume,
-metrics and health, rate limits shared through the table, alerts raised and resolved, periodic sync
-schedules kept by the stream, tenancy, and no secret anywhere it should not be."""
+"""The integration use-cases (lifecycle, sync, monitoring) on DynamoDB Local and moto's KMS and
+Scheduler, with the real connectors against the local fake vendors and platforms: sealed
+credentials, connection tests, syncs that resume, metrics and health, rate limits shared through the
+table, alerts raised and resolved, periodic sync schedules kept by the stream, tenancy, and no secret
+anywhere it should not be."""
 
 from __future__ import annotations
 
@@ -23,23 +24,27 @@ from tidings.aws.vault import CredentialVault
 from tidings.core.clock import FakeClock
 from tidings.core.config import Settings
 from tidings.core.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
-from tidings.integrations.alerts import AlertStore
+from tidings.integrations.connectors.registry import ConnectorRegistry, crm_and_analytics_connectors
 from tidings.integrations.connectors.social import social_connectors
-from tidings.integrations.connectors.vendors import crm_and_analytics_connectors
-from tidings.integrations.manager import Changes, IntegrationManager
+from tidings.integrations.credentials import IntegrationCredentials
+from tidings.integrations.directory import IntegrationDirectory
+from tidings.integrations.lifecycle import Changes, IntegrationLifecycle
+from tidings.integrations.monitoring import IntegrationMonitoring
 from tidings.integrations.ratelimits import IntegrationRateLimits
 from tidings.integrations.schedules import IntegrationSync
+from tidings.integrations.sync import IntegrationSyncing
 from tidings.models.calls import CallRecord
 from tidings.publishing.clients import default_http_client
 from tidings.publishing.tokens import FreshCredentials
 from tidings.store import keys
 from tidings.store.accounts import DynamoAccountRepository
+from tidings.store.alerts import DynamoAlertRepository
 from tidings.store.audit import DynamoAuditRepository
 from tidings.store.budgets import BudgetStore
 from tidings.store.dynamo import serialize
-from tidings.store.integrations import IntegrationRepository, to_item
-from tidings.store.metrics import MetricsStore
-from tidings.store.synced import SyncedRecords
+from tidings.store.integrations import DynamoIntegrationRepository, to_item
+from tidings.store.metrics import DynamoMetricsRepository
+from tidings.store.synced import DynamoSyncedRecordRepository
 
 HUBSPOT_TOKEN = "pat-na1-canary-7a1f-manager-token"
 GA4_TOKEN = "ya29.canary-manager-ga4-token"
@@ -72,7 +77,15 @@ def platforms() -> Iterator[FakePlatformServer]:
 
 @dataclass
 class World:
-    manager: IntegrationManager
+    lifecycle: IntegrationLifecycle
+    syncing: IntegrationSyncing
+    monitoring: IntegrationMonitoring
+    accounts: DynamoAccountRepository
+    alerts: DynamoAlertRepository
+    metrics: DynamoMetricsRepository
+    synced: DynamoSyncedRecordRepository
+    limits: IntegrationRateLimits
+    audit: DynamoAuditRepository
     clock: FakeClock
     stack: LocalStack
     vendors: FakeVendorServer
@@ -96,23 +109,44 @@ def world(
     vault = CredentialVault(local_stack.credentials_key_arn, local_stack.client("kms"))
     accounts = DynamoAccountRepository(local_stack.table_name, vault, ddb, clock)
     http = default_http_client(settings)
-    connectors = [*social_connectors(http, settings), *crm_and_analytics_connectors(http, settings)]
-    table = local_stack.table_name
-    manager = IntegrationManager(
-        repository=IntegrationRepository(table, ddb),
-        vault=vault,
-        accounts=accounts,
-        fresh=FreshCredentials(accounts, None, clock, 600),
-        connectors={(c.type, c.provider): c for c in connectors},
-        metrics=MetricsStore(table, ddb),
-        alerts=AlertStore(table, ddb),
-        limits=IntegrationRateLimits(BudgetStore(table, ddb)),
-        synced=SyncedRecords(table, ddb),
-        audit=DynamoAuditRepository(table, ddb),
-        clock=clock,
-        renews=lambda platform: False,
+    connectors = ConnectorRegistry(
+        [*social_connectors(http, settings), *crm_and_analytics_connectors(http, settings)]
     )
-    yield World(manager, clock, local_stack, vendors)
+    table = local_stack.table_name
+    repository = DynamoIntegrationRepository(table, ddb)
+    directory = IntegrationDirectory(repository, accounts)
+    credentials = IntegrationCredentials(
+        vault, repository, accounts, FreshCredentials(accounts, None, clock, 600)
+    )
+    alerts, metrics = DynamoAlertRepository(table, ddb), DynamoMetricsRepository(table, ddb)
+    synced, audit = DynamoSyncedRecordRepository(table, ddb), DynamoAuditRepository(table, ddb)
+    limits = IntegrationRateLimits(BudgetStore(table, ddb))
+    monitoring = IntegrationMonitoring(
+        directory=directory, metrics=metrics, alerts=alerts, limits=limits, clock=clock
+    )
+    parts: dict[str, Any] = {
+        "directory": directory,
+        "credentials": credentials,
+        "connectors": connectors,
+        "monitoring": monitoring,
+        "synced": synced,
+        "audit": audit,
+        "clock": clock,
+    }
+    yield World(
+        IntegrationLifecycle(**parts),
+        IntegrationSyncing(**parts),
+        monitoring,
+        accounts,
+        alerts,
+        metrics,
+        synced,
+        limits,
+        audit,
+        clock,
+        local_stack,
+        vendors,
+    )
     http.close()
 
 
@@ -122,7 +156,7 @@ def user() -> str:
 
 
 def _hubspot(world: World, user: str, token: str = HUBSPOT_TOKEN, **extra: Any) -> Any:
-    return world.manager.create(
+    return world.lifecycle.create(
         user,
         name="Harbour CRM",
         kind="crm",
@@ -159,8 +193,8 @@ def test_credentials_are_sealed_and_only_a_hint_is_kept(world: World, user: str)
     assert "cred_ciphertext" in raw
     assert integration.secret_hint == "••••" + HUBSPOT_TOKEN[-4:]
     assert integration.settings == {}
-    assert HUBSPOT_TOKEN not in repr(world.manager.for_user(user))
-    (entry,) = world.manager.audit.page(user, 10, None)[0]
+    assert HUBSPOT_TOKEN not in repr(world.lifecycle.for_user(user))
+    (entry,) = world.audit.page(user, 10, None)[0]
     assert entry.action == "integration.created"
     assert HUBSPOT_TOKEN not in json.dumps(entry.details)
 
@@ -168,14 +202,14 @@ def test_credentials_are_sealed_and_only_a_hint_is_kept(world: World, user: str)
 def test_a_connection_test_goes_through_the_vendor_and_is_measured(world: World, user: str) -> None:
     integration = _hubspot(world, user)
 
-    report = world.manager.test(user, integration.integration_id)
+    report = world.lifecycle.test(user, integration.integration_id)
 
     assert report.ok
     assert report.result is not None
     assert PORTAL in report.result.account_label
     assert report.integration.last_test is not None
     assert report.integration.last_test.ok
-    _, health, totals = world.manager.health(user, integration.integration_id)
+    _, health, totals = world.monitoring.health(user, integration.integration_id)
     assert totals.requests >= 1
     assert totals.errors == 0
     assert health.status == "healthy"
@@ -184,14 +218,14 @@ def test_a_connection_test_goes_through_the_vendor_and_is_measured(world: World,
 def test_wrong_credentials_fail_the_test_and_mark_the_integration(world: World, user: str) -> None:
     integration = _hubspot(world, user, token="pat-na1-not-the-right-token-000")
 
-    report = world.manager.test(user, integration.integration_id)
+    report = world.lifecycle.test(user, integration.integration_id)
 
     assert not report.ok
     assert report.error is not None
     assert report.error.code == "auth_failed"
     assert report.integration.status == "error"
     assert "pat-na1-not-the-right-token-000" not in report.error.message
-    _, _, totals = world.manager.health(user, integration.integration_id)
+    _, _, totals = world.monitoring.health(user, integration.integration_id)
     assert totals.errors >= 1
 
 
@@ -199,96 +233,96 @@ def test_a_sync_stores_each_record_once_and_resumes_from_its_cursor(world: World
     _seed_contacts(world, 130, NOW - timedelta(days=3))
     integration = _hubspot(world, user)
 
-    first = world.manager.sync(user, integration.integration_id)
-    again = world.manager.sync(user, integration.integration_id)
+    first = world.syncing.sync(user, integration.integration_id)
+    again = world.syncing.sync(user, integration.integration_id)
 
     assert first.ok
     assert first.records == 130
     assert first.complete
-    assert world.manager.synced.count(user, integration.integration_id) == 130
+    assert world.synced.count(user, integration.integration_id) == 130
     assert again.ok
     assert again.records <= 1  # only what changed at or after the cursor comes again
-    assert world.manager.synced.count(user, integration.integration_id) == 130
-    stored = world.manager.get(user, integration.integration_id)
+    assert world.synced.count(user, integration.integration_id) == 130
+    stored = world.lifecycle.get(user, integration.integration_id)
     assert stored.last_successful_sync_at == NOW
     assert stored.cursor is not None
 
 
 def test_error_rate_alert_is_raised_and_resolved_when_it_clears(world: World, user: str) -> None:
     integration = _hubspot(world, user)
-    metrics = world.manager.metrics
+    metrics = world.metrics
     calls = [CallRecord("contacts.list", 200, 120, True)] * 8 + [
         CallRecord("contacts.list", 500, 900, False)
     ] * 2
     metrics.record(user, integration.integration_id, calls, NOW)
 
-    (raised,) = world.manager.evaluate(world.manager.get(user, integration.integration_id))
+    (raised,) = world.monitoring.evaluate(world.lifecycle.get(user, integration.integration_id))
     assert (raised.kind, raised.severity, raised.status) == ("error_rate", "medium", "open")
-    _, health, _ = world.manager.health(user, integration.integration_id)
+    _, health, _ = world.monitoring.health(user, integration.integration_id)
     assert health.status != "healthy"
 
     metrics.record(user, integration.integration_id, [CallRecord("contacts.list", 200, 80, True)] * 40, NOW)
-    (resolved,) = world.manager.evaluate(world.manager.get(user, integration.integration_id))
+    (resolved,) = world.monitoring.evaluate(world.lifecycle.get(user, integration.integration_id))
     assert (resolved.alert_id, resolved.status, resolved.resolved_by) == (
         raised.alert_id,
         "resolved",
         "tidings",
     )
-    assert world.manager.alerts.for_user(user, "open") == []
+    assert world.alerts.for_user(user, "open") == []
 
 
 def test_expiring_tokens_raise_alerts_by_severity_until_renewed(world: World, user: str) -> None:
     integration = _hubspot(world, user, expiresAt=(NOW + timedelta(hours=20)).isoformat())
 
-    (alert,) = world.manager.evaluate(integration)
+    (alert,) = world.monitoring.evaluate(integration)
     assert (alert.kind, alert.severity) == ("token_expiring", "high")
 
     world.clock.advance(timedelta(hours=21))
-    changed = world.manager.evaluate(world.manager.get(user, integration.integration_id))
+    changed = world.monitoring.evaluate(world.lifecycle.get(user, integration.integration_id))
     assert {(a.kind, a.severity, a.status) for a in changed} == {
         ("token_expired", "critical", "open"),
         ("token_expiring", "high", "resolved"),  # one condition gave way to the worse one
     }
 
-    renewed = world.manager.update(
+    renewed = world.lifecycle.update(
         user,
         integration.integration_id,
         Changes(
             credentials={"accessToken": HUBSPOT_TOKEN, "expiresAt": (NOW + timedelta(days=90)).isoformat()}
         ),
     )
-    assert {(a.kind, a.status) for a in world.manager.evaluate(renewed)} == {("token_expired", "resolved")}
+    assert {(a.kind, a.status) for a in world.monitoring.evaluate(renewed)} == {("token_expired", "resolved")}
 
 
 def test_a_manually_resolved_alert_stays_resolved_unless_it_gets_worse(world: World, user: str) -> None:
     integration = _hubspot(world, user, expiresAt=(NOW + timedelta(days=3)).isoformat())
-    (alert,) = world.manager.evaluate(integration)
+    (alert,) = world.monitoring.evaluate(integration)
     assert alert.severity == "medium"
 
-    world.manager.alerts.resolve(user, alert.alert_id, user, NOW)
-    assert world.manager.evaluate(integration) == []
+    world.monitoring.resolve_alert(user, alert.alert_id)
+    assert world.monitoring.evaluate(integration) == []
     world.clock.advance(timedelta(days=2, hours=12))  # now within a day of expiry: worse
-    (again,) = world.manager.evaluate(world.manager.get(user, integration.integration_id))
+    (again,) = world.monitoring.evaluate(world.lifecycle.get(user, integration.integration_id))
     assert (again.severity, again.status) == ("high", "open")
 
 
 def test_stale_periodic_sync_raises_an_alert(world: World, user: str) -> None:
     integration = _hubspot(world, user)
-    world.manager.set_sync(user, integration.integration_id, True)
+    world.syncing.set_sync(user, integration.integration_id, True)
 
     world.clock.advance(timedelta(hours=2, minutes=1))
-    (stale,) = world.manager.evaluate(world.manager.get(user, integration.integration_id))
+    (stale,) = world.monitoring.evaluate(world.lifecycle.get(user, integration.integration_id))
     assert (stale.kind, stale.severity) == ("stale_sync", "medium")
-    _, health, _ = world.manager.health(user, integration.integration_id)
+    _, health, _ = world.monitoring.health(user, integration.integration_id)
     assert {p.name for p in health.parts} >= {"syncFreshness"}
     assert next(p for p in health.parts if p.name == "syncFreshness").score < 0.7
     world.clock.advance(timedelta(hours=1))
-    _, later, _ = world.manager.health(user, integration.integration_id)
+    _, later, _ = world.monitoring.health(user, integration.integration_id)
     assert next(p for p in later.parts if p.name == "syncFreshness").score == 0.0
 
 
 def test_rate_limits_are_shared_and_answer_when_a_call_may_go(world: World, user: str) -> None:
-    integration = world.manager.create(
+    integration = world.lifecycle.create(
         user,
         name="Site",
         kind="analytics",
@@ -298,56 +332,56 @@ def test_rate_limits_are_shared_and_answer_when_a_call_may_go(world: World, user
         alert_email=None,
     )
     for _ in range(10):  # GA4: 10 requests a second
-        assert world.manager.limits.take(user, integration, "api", NOW).granted
+        assert world.limits.take(user, integration, "api", NOW).granted
 
-    status = world.manager.rate_limit(user, integration.integration_id, "api")
+    status = world.monitoring.rate_limit(user, integration.integration_id, "api")
     assert not status.allowed
     assert status.retry_at == NOW + timedelta(seconds=1)
     burst = next(w for w in status.windows if w.limit.window_seconds == 1)
     assert (burst.used, burst.view()["remaining"]) == (10, 0)
     with pytest.raises(TooManyRequests) as caught:
-        world.manager.test(user, integration.integration_id)
+        world.lifecycle.test(user, integration.integration_id)
     assert caught.value.details["retryAfterSeconds"] >= 1
 
     world.clock.advance(timedelta(seconds=1))
-    assert world.manager.rate_limit(user, integration.integration_id, "api").allowed
+    assert world.monitoring.rate_limit(user, integration.integration_id, "api").allowed
     with pytest.raises(ValidationFailed):
-        world.manager.rate_limit(user, integration.integration_id, "publish")  # not a social account
+        world.monitoring.rate_limit(user, integration.integration_id, "publish")  # not a social account
 
 
 def test_a_social_account_is_an_integration_sharing_the_publishing_budget(world: World, user: str) -> None:
-    world.manager.accounts.connect(user, "facebook", PAGE, PAGE_TOKEN)
+    world.accounts.connect(user, "facebook", PAGE, PAGE_TOKEN)
 
-    (listed,) = world.manager.for_user(user)
+    (listed,) = world.lifecycle.for_user(user)
     assert (listed.integration_id, listed.type, listed.provider) == (
         "social-facebook",
         "social_media",
         "facebook",
     )
-    report = world.manager.test(user, "social-facebook")
+    report = world.lifecycle.test(user, "social-facebook")
     assert report.ok, report.error
-    status = world.manager.rate_limit(user, "social-facebook", "publish")
+    status = world.monitoring.rate_limit(user, "social-facebook", "publish")
     assert status.allowed
 
-    world.manager.disconnect(user, "social-facebook")
-    assert world.manager.accounts.get(user, "facebook") is None
+    world.lifecycle.disconnect(user, "social-facebook")
+    assert world.accounts.get(user, "facebook") is None
     with pytest.raises(Conflict):
-        world.manager.test(user, "social-facebook")
+        world.lifecycle.test(user, "social-facebook")
 
 
 def test_disconnect_drops_the_secret_and_connect_restores_it(world: World, user: str) -> None:
     integration = _hubspot(world, user)
 
-    world.manager.disconnect(user, integration.integration_id)
+    world.lifecycle.disconnect(user, integration.integration_id)
     raw = world.raw(user, keys.integration_sk(integration.integration_id))
     assert "cred_ciphertext" not in raw
     with pytest.raises(Conflict) as caught:
-        world.manager.test(user, integration.integration_id)
+        world.lifecycle.test(user, integration.integration_id)
     assert caught.value.code == "integration_disconnected"
     with pytest.raises(ValidationFailed):
-        world.manager.connect(user, integration.integration_id, None)
+        world.lifecycle.connect(user, integration.integration_id, None)
 
-    report = world.manager.connect(user, integration.integration_id, {"accessToken": HUBSPOT_TOKEN})
+    report = world.lifecycle.connect(user, integration.integration_id, {"accessToken": HUBSPOT_TOKEN})
     assert report.ok
     assert report.integration.status == "connected"
 
@@ -386,32 +420,32 @@ def test_bad_input_is_refused_with_codes(world: World, user: str) -> None:
     for case, code in cases:
         args = {"name": "x", "sync_frequency": None, "alert_email": None} | case
         with pytest.raises(ValidationFailed) as caught:
-            world.manager.create(user, **args)
+            world.lifecycle.create(user, **args)
         assert caught.value.code == code, case
-    assert world.manager.for_user(user) == []
+    assert world.lifecycle.for_user(user) == []
 
 
 def test_another_users_integration_is_not_found(world: World, user: str) -> None:
     integration = _hubspot(world, user)
     intruder = "intruder-" + user
-    for call in (world.manager.get, world.manager.test, world.manager.sync, world.manager.delete):
+    for call in (world.lifecycle.get, world.lifecycle.test, world.syncing.sync, world.lifecycle.delete):
         with pytest.raises(NotFound):
             call(intruder, integration.integration_id)  # type: ignore[operator]
     with pytest.raises(NotFound):
-        world.manager.rate_limit(intruder, integration.integration_id, "api")
+        world.monitoring.rate_limit(intruder, integration.integration_id, "api")
 
 
 def test_delete_removes_credentials_records_and_open_alerts(world: World, user: str) -> None:
     _seed_contacts(world, 5, NOW - timedelta(days=1))
     integration = _hubspot(world, user, expiresAt=(NOW + timedelta(hours=2)).isoformat())
-    world.manager.sync(user, integration.integration_id)
-    assert world.manager.alerts.for_user(user, "open")
+    world.syncing.sync(user, integration.integration_id)
+    assert world.alerts.for_user(user, "open")
 
-    world.manager.delete(user, integration.integration_id)
+    world.lifecycle.delete(user, integration.integration_id)
 
     assert world.raw(user, keys.integration_sk(integration.integration_id)) == {}
-    assert world.manager.synced.count(user, integration.integration_id) == 0
-    assert world.manager.alerts.for_user(user, "open") == []
+    assert world.synced.count(user, integration.integration_id) == 0
+    assert world.alerts.for_user(user, "open") == []
 
 
 class RecordingSchedules:
@@ -483,12 +517,12 @@ def test_no_secret_reaches_views_errors_or_the_audit(world: World, user: str) ->
     from tidings.api.integrations import integration_view
 
     integration = _hubspot(world, user)
-    world.manager.test(user, integration.integration_id)
-    world.manager.update(
+    world.lifecycle.test(user, integration.integration_id)
+    world.lifecycle.update(
         user, integration.integration_id, Changes(credentials={"accessToken": HUBSPOT_TOKEN})
     )
-    views = json.dumps([integration_view(i).model_dump(mode="json") for i in world.manager.for_user(user)])
-    audit = json.dumps([e.details for e in world.manager.audit.page(user, 50, None)[0]])
+    views = json.dumps([integration_view(i).model_dump(mode="json") for i in world.lifecycle.for_user(user)])
+    audit = json.dumps([e.details for e in world.audit.page(user, 50, None)[0]])
     for canary in CANARIES:
         assert canary not in views
         assert canary not in audit
@@ -515,10 +549,11 @@ def _alert_record(world: World, user: str, alert_id: str) -> dict[str, Any]:
 
 
 def test_a_raised_alert_is_emailed_once_and_retried_if_ses_fails(world: World, user: str) -> None:
+    from tidings.aws.mail import SesMail
     from tidings.integrations.alert_mail import AlertMailer
     from tidings.webhooks.events import events_from_record
 
-    integration = world.manager.create(
+    integration = world.lifecycle.create(
         user,
         name="Harbour CRM",
         kind="crm",
@@ -527,10 +562,10 @@ def test_a_raised_alert_is_emailed_once_and_retried_if_ses_fails(world: World, u
         sync_frequency=None,
         alert_email="ops@harbour.example",
     )
-    (alert,) = world.manager.evaluate(integration)
+    (alert,) = world.monitoring.evaluate(integration)
     record = _alert_record(world, user, alert.alert_id)
     ses = StubSes(failures=1)
-    mailer = AlertMailer(world.manager.alerts, lambda: ses, "alerts@tidings.example")
+    mailer = AlertMailer(world.alerts, SesMail(ses), "alerts@tidings.example")
 
     events = events_from_record(record)
     with pytest.raises(RuntimeError):
@@ -550,18 +585,20 @@ def test_a_raised_alert_is_emailed_once_and_retried_if_ses_fails(world: World, u
 
 
 def test_a_periodic_run_syncs_only_while_sync_is_on(world: World, user: str) -> None:
-    from tidings.integrations.sync_run import run_periodic_sync
+    from tidings.integrations.sync_run import PeriodicSyncEvent
 
     _seed_contacts(world, 3, NOW - timedelta(hours=5))
     integration = _hubspot(world, user)
-    event = {"userId": user, "integrationId": integration.integration_id}
+    event = PeriodicSyncEvent.parse({"userId": user, "integrationId": integration.integration_id})
 
-    assert run_periodic_sync(world.manager, event) == {"status": "skipped", "reason": "sync is off"}
-    world.manager.set_sync(user, integration.integration_id, True)
-    assert run_periodic_sync(world.manager, event) == {
+    assert world.syncing.run_periodic(event) == {"status": "skipped", "reason": "sync is off"}
+    world.syncing.set_sync(user, integration.integration_id, True)
+    assert world.syncing.run_periodic(event) == {
         "status": "synced",
         "records": 3,
         "complete": True,
         "error": None,
     }
-    assert run_periodic_sync(world.manager, {"userId": user})["status"] == "ignored"
+    with pytest.raises(ValidationFailed) as caught:
+        PeriodicSyncEvent.parse({"userId": user})
+    assert caught.value.code == "malformed_event"

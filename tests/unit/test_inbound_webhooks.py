@@ -9,7 +9,7 @@ import hmac
 import pytest
 
 from tidings.core.errors import Forbidden, Unauthorized, ValidationFailed
-from tidings.store.inbound import answer_handshake, check_signature
+from tidings.integrations.inbound import answer_handshake, check_signature
 
 SECRET = "app-secret-canary-123"
 BODY = b'{"object":"page","entry":[{"id":"104857600012345","time":1790000000,"changes":[]}]}'

@@ -9,11 +9,10 @@ import pytest
 
 from tidings.core.errors import ValidationFailed
 from tidings.integrations.alerts import conditions
+from tidings.integrations.frequency import frequency_text, parse_frequency
 from tidings.integrations.health import assess
-from tidings.integrations.manager import frequency_text, parse_frequency
 from tidings.integrations.ratelimits import POLICIES
-from tidings.store.integrations import Integration
-from tidings.store.metrics import LATENCY_BOUNDS, Totals
+from tidings.models.integrations import LATENCY_BOUNDS, Integration, Totals
 
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 BASE = Integration(

@@ -9,8 +9,9 @@ from typing import Any
 
 from infra.local.stream_poller import _jsonable
 from tidings.integrations.schedules import IntegrationSync
+from tidings.models.integrations import Integration
 from tidings.store.dynamo import deserialize_stream_image, serialize
-from tidings.store.integrations import Integration, to_item
+from tidings.store.integrations import to_item
 
 SEALED = {
     "cred_kms_key": "arn:aws:kms:us-east-1:123456789012:key/abc",

@@ -16,11 +16,11 @@ import pytest
 from tidings.core.clock import FakeClock
 from tidings.core.config import Settings
 from tidings.integrations.connectors.base import ConnectorCredentials, ConnectorError
-from tidings.models.calls import CallRecord
 from tidings.integrations.connectors.followupboss import FollowUpBossConnector
 from tidings.integrations.connectors.ga4 import GA4Connector
 from tidings.integrations.connectors.hubspot import SEARCH_WINDOW, HubSpotConnector
 from tidings.integrations.connectors.vendors import code_for_status, parse_time, watermark
+from tidings.models.calls import CallRecord
 
 TOKEN = "pat-na1-unit-canary-token"
 API_KEY = "fka_unitCanaryKey"

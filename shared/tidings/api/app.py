@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from tidings.api.accounts import AccountServices, register_account_routes
 from tidings.api.common import JSON, error_response
 from tidings.api.inbound import register_inbound_routes
-from tidings.api.integrations import register_integration_routes
+from tidings.api.integrations import IntegrationServices, register_integration_routes
 from tidings.api.models import (
     ErrorBody,
 )
@@ -30,8 +30,7 @@ from tidings.core.errors import TidingsError, Unauthorized
 from tidings.scheduling.service import SchedulingService
 
 if TYPE_CHECKING:
-    from tidings.integrations.manager import IntegrationManager
-    from tidings.store.inbound import InboundEvents
+    from tidings.integrations.inbound import MetaInbox
     from tidings.webhooks.service import WebhookService
     from tidings.workflows.service import WorkflowService
     from tidings.workflows.tasks import TaskService
@@ -44,9 +43,9 @@ def build_app(
     account_services: Callable[[], AccountServices] | None = None,
     workflow_service: Callable[[], WorkflowService] | None = None,
     task_service: Callable[[], TaskService] | None = None,
-    inbound_events: Callable[[], InboundEvents] | None = None,
+    meta_inbox: Callable[[], MetaInbox] | None = None,
     webhook_service: Callable[[], WebhookService] | None = None,
-    integration_manager: Callable[[], IntegrationManager] | None = None,
+    integrations: Callable[[], IntegrationServices] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     services: list[SchedulingService] = []
@@ -72,12 +71,12 @@ def build_app(
         register_workflow_routes(app, workflow_service, user_id)
     if task_service is not None:
         register_task_routes(app, task_service, user_id)
-    if inbound_events is not None:
-        register_inbound_routes(app, inbound_events, get_settings, DEFAULT_CLOCK.now)
+    if meta_inbox is not None:
+        register_inbound_routes(app, meta_inbox, get_settings, DEFAULT_CLOCK.now)
     if webhook_service is not None:
         register_webhook_routes(app, webhook_service, user_id)
-    if integration_manager is not None:
-        register_integration_routes(app, integration_manager, user_id)
+    if integrations is not None:
+        register_integration_routes(app, integrations, user_id)
     _docs(app)
     return app
 

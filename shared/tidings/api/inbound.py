@@ -16,7 +16,7 @@ from tidings.api.models import ErrorBody
 
 if TYPE_CHECKING:
     from tidings.core.config import Settings
-    from tidings.store.inbound import InboundEvents
+    from tidings.integrations.inbound import MetaInbox
 
 
 _TEXT = {"type": "string"}
@@ -28,7 +28,7 @@ class Received(BaseModel):
 
 def register_inbound_routes(
     app: APIGatewayHttpResolver,
-    events: Callable[[], InboundEvents],
+    events: Callable[[], MetaInbox],
     settings: Callable[[], Settings],
     now: Callable[[], datetime],
 ) -> None:
@@ -50,7 +50,7 @@ def register_inbound_routes(
         verify_token: Annotated[str | None, Query(alias="hub.verify_token", max_length=512)] = None,
         challenge: Annotated[str | None, Query(alias="hub.challenge", max_length=512)] = None,
     ) -> Response[str]:
-        from tidings.store.inbound import answer_handshake
+        from tidings.integrations.inbound import answer_handshake
 
         params = {
             k: v

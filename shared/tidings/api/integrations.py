@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -15,13 +16,24 @@ from tidings.api.common import json_response, responses
 from tidings.api.models import ApiModel, Timestamp
 from tidings.core.clock import iso_ms
 from tidings.core.errors import ValidationFailed
-from tidings.integrations.manager import Changes, frequency_text
-from tidings.store.metrics import TIMEFRAMES, Totals
+from tidings.integrations.frequency import frequency_text
+from tidings.integrations.lifecycle import Changes
+from tidings.models.integrations import TIMEFRAMES, Totals, sum_totals
 
 if TYPE_CHECKING:
-    from tidings.integrations.alerts import Alert
-    from tidings.integrations.manager import IntegrationManager, SyncReport, TestReport
-    from tidings.store.integrations import Integration, Outcome
+    from tidings.integrations.lifecycle import IntegrationLifecycle, TestReport
+    from tidings.integrations.monitoring import IntegrationMonitoring
+    from tidings.integrations.sync import IntegrationSyncing, SyncReport
+    from tidings.models.integrations import Alert, Integration, Outcome
+
+
+@dataclass(frozen=True)
+class IntegrationServices:
+    """The integration use-cases the routes call."""
+
+    lifecycle: IntegrationLifecycle
+    syncing: IntegrationSyncing
+    monitoring: IntegrationMonitoring
 
 
 def _email(value: str | None) -> str | None:
@@ -284,16 +296,25 @@ def _sync_view(r: SyncReport) -> SyncView:
 
 
 def register_integration_routes(
-    app: APIGatewayHttpResolver, manager: Callable[[], IntegrationManager], user_id: Callable[[], str]
+    app: APIGatewayHttpResolver, services: Callable[[], IntegrationServices], user_id: Callable[[], str]
 ) -> None:
-    _crud_routes(app, manager, user_id)
-    _operation_routes(app, manager, user_id)
-    _observability_routes(app, manager, user_id)
-    _alert_routes(app, manager, user_id)
+    def lifecycle() -> IntegrationLifecycle:
+        return services().lifecycle
+
+    def syncing() -> IntegrationSyncing:
+        return services().syncing
+
+    def monitoring() -> IntegrationMonitoring:
+        return services().monitoring
+
+    _crud_routes(app, lifecycle, user_id)
+    _operation_routes(app, lifecycle, syncing, user_id)
+    _observability_routes(app, monitoring, user_id)
+    _alert_routes(app, monitoring, user_id)
 
 
 def _crud_routes(
-    app: APIGatewayHttpResolver, manager: Callable[[], IntegrationManager], user_id: Callable[[], str]
+    app: APIGatewayHttpResolver, lifecycle: Callable[[], IntegrationLifecycle], user_id: Callable[[], str]
 ) -> None:
     @app.post(
         "/integrations",
@@ -301,7 +322,7 @@ def _crud_routes(
         responses=responses(201, "The integration", IntegrationView, 400, 409),
     )
     def create_integration(body: Annotated[CreateIntegrationRequest, Body()]) -> Response[str]:
-        integration = manager().create(
+        integration = lifecycle().create(
             user_id(),
             name=body.name,
             kind=body.type,
@@ -318,7 +339,7 @@ def _crud_routes(
         responses=responses(200, "Integrations", IntegrationList),
     )
     def list_integrations() -> Response[str]:
-        found = manager().for_user(user_id())
+        found = lifecycle().for_user(user_id())
         return json_response(200, IntegrationList(integrations=[integration_view(i) for i in found]))
 
     @app.get(
@@ -327,7 +348,7 @@ def _crud_routes(
         responses=responses(200, "The integration", IntegrationView, 404),
     )
     def get_integration(integrationId: str) -> Response[str]:
-        return json_response(200, integration_view(manager().get(user_id(), integrationId)))
+        return json_response(200, integration_view(lifecycle().get(user_id(), integrationId)))
 
     @app.patch(
         "/integrations/<integrationId>",
@@ -344,7 +365,7 @@ def _crud_routes(
             clear_alert_email="alert_email" in body.model_fields_set and body.alert_email is None,
             credentials=body.credentials,
         )
-        return json_response(200, integration_view(manager().update(user_id(), integrationId, changes)))
+        return json_response(200, integration_view(lifecycle().update(user_id(), integrationId, changes)))
 
     @app.delete(
         "/integrations/<integrationId>",
@@ -352,11 +373,14 @@ def _crud_routes(
         responses=responses(200, "The deleted integration", IntegrationView, 404),
     )
     def delete_integration(integrationId: str) -> Response[str]:
-        return json_response(200, integration_view(manager().delete(user_id(), integrationId)))
+        return json_response(200, integration_view(lifecycle().delete(user_id(), integrationId)))
 
 
 def _operation_routes(
-    app: APIGatewayHttpResolver, manager: Callable[[], IntegrationManager], user_id: Callable[[], str]
+    app: APIGatewayHttpResolver,
+    lifecycle: Callable[[], IntegrationLifecycle],
+    syncing: Callable[[], IntegrationSyncing],
+    user_id: Callable[[], str],
 ) -> None:
     @app.post(
         "/integrations/<integrationId>/test",
@@ -364,7 +388,7 @@ def _operation_routes(
         responses=responses(200, "What the platform answered", TestView, 404, 409, 429),
     )
     def test_integration(integrationId: str) -> Response[str]:
-        return json_response(200, _test_view(manager().test(user_id(), integrationId)))
+        return json_response(200, _test_view(lifecycle().test(user_id(), integrationId)))
 
     @app.post(
         "/integrations/<integrationId>/connect",
@@ -375,7 +399,7 @@ def _operation_routes(
         integrationId: str, body: Annotated[ConnectRequest | None, Body()] = None
     ) -> Response[str]:
         credentials = body.credentials if body is not None else None
-        return json_response(200, _test_view(manager().connect(user_id(), integrationId, credentials)))
+        return json_response(200, _test_view(lifecycle().connect(user_id(), integrationId, credentials)))
 
     @app.post(
         "/integrations/<integrationId>/disconnect",
@@ -383,7 +407,7 @@ def _operation_routes(
         responses=responses(200, "The integration", IntegrationView, 404),
     )
     def disconnect_integration(integrationId: str) -> Response[str]:
-        return json_response(200, integration_view(manager().disconnect(user_id(), integrationId)))
+        return json_response(200, integration_view(lifecycle().disconnect(user_id(), integrationId)))
 
     @app.post(
         "/integrations/<integrationId>/sync",
@@ -391,7 +415,7 @@ def _operation_routes(
         responses=responses(200, "The sync's outcome", SyncView, 404, 409, 429),
     )
     def sync_integration(integrationId: str) -> Response[str]:
-        return json_response(200, _sync_view(manager().sync(user_id(), integrationId)))
+        return json_response(200, _sync_view(syncing().sync(user_id(), integrationId)))
 
     @app.post(
         "/integrations/<integrationId>/sync/start",
@@ -399,7 +423,7 @@ def _operation_routes(
         responses=responses(200, "The integration", IntegrationView, 404, 409),
     )
     def start_sync(integrationId: str) -> Response[str]:
-        return json_response(200, integration_view(manager().set_sync(user_id(), integrationId, True)))
+        return json_response(200, integration_view(syncing().set_sync(user_id(), integrationId, True)))
 
     @app.post(
         "/integrations/<integrationId>/sync/stop",
@@ -407,11 +431,11 @@ def _operation_routes(
         responses=responses(200, "The integration", IntegrationView, 404, 409),
     )
     def stop_sync(integrationId: str) -> Response[str]:
-        return json_response(200, integration_view(manager().set_sync(user_id(), integrationId, False)))
+        return json_response(200, integration_view(syncing().set_sync(user_id(), integrationId, False)))
 
 
 def _observability_routes(
-    app: APIGatewayHttpResolver, manager: Callable[[], IntegrationManager], user_id: Callable[[], str]
+    app: APIGatewayHttpResolver, monitoring: Callable[[], IntegrationMonitoring], user_id: Callable[[], str]
 ) -> None:
     @app.get(
         "/integrations/<integrationId>/health",
@@ -419,7 +443,7 @@ def _observability_routes(
         responses=responses(200, "The health", HealthView, 404),
     )
     def integration_health(integrationId: str) -> Response[str]:
-        integration, health, totals = manager().health(user_id(), integrationId)
+        integration, health, totals = monitoring().health(user_id(), integrationId)
         view = HealthView(
             integration_id=integration.integration_id,
             score=health.score,
@@ -449,10 +473,8 @@ def _observability_routes(
                 {"field": "timeframe", "supported": list(TIMEFRAMES)},
                 code="invalid_timeframe",
             )
-        points = manager().metric_series(user_id(), integrationId, timeframe)
-        total = Totals()
-        for p in points:
-            total = total + p.totals
+        points = monitoring().metric_series(user_id(), integrationId, timeframe)
+        total = sum_totals(points)
         step = TIMEFRAMES[timeframe][1]
         view = MetricsView(
             integration_id=integrationId,
@@ -472,7 +494,7 @@ def _observability_routes(
         integrationId: str,
         operation: Annotated[str, Query(max_length=40, description="api (all), publish (social)")] = "api",
     ) -> Response[str]:
-        status = manager().rate_limit(user_id(), integrationId, operation)
+        status = monitoring().rate_limit(user_id(), integrationId, operation)
         view = RateLimitView(
             integration_id=integrationId,
             operation=status.operation,
@@ -487,7 +509,7 @@ def _observability_routes(
 
 
 def _alert_routes(
-    app: APIGatewayHttpResolver, manager: Callable[[], IntegrationManager], user_id: Callable[[], str]
+    app: APIGatewayHttpResolver, monitoring: Callable[[], IntegrationMonitoring], user_id: Callable[[], str]
 ) -> None:
     @app.get("/alerts", summary="Your alerts, open first", responses=responses(200, "Alerts", AlertList))
     def list_alerts(
@@ -499,7 +521,7 @@ def _alert_routes(
                 {"field": "status", "supported": ["open", "resolved"]},
                 code="invalid_status",
             )
-        alerts = manager().alerts_for(user_id(), status)
+        alerts = monitoring().alerts_for(user_id(), status)
         return json_response(200, AlertList(alerts=[alert_view(a) for a in alerts]))
 
     @app.post(
@@ -508,4 +530,4 @@ def _alert_routes(
         responses=responses(200, "The alert", AlertView, 404),
     )
     def resolve_alert(alertId: str) -> Response[str]:
-        return json_response(200, alert_view(manager().resolve_alert(user_id(), alertId)))
+        return json_response(200, alert_view(monitoring().resolve_alert(user_id(), alertId)))

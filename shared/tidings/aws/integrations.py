@@ -11,7 +11,7 @@ from typing import Any
 from tidings.aws import names
 from tidings.aws.clients import SchedulerAdapter
 from tidings.aws.schedules import rate_expression
-from tidings.store.integrations import Integration
+from tidings.models.integrations import Integration
 
 
 class IntegrationScheduleManager(SchedulerAdapter):

@@ -1,30 +1,35 @@
 """E-mail for alerts: when an alert is raised for an integration that names an alert e-mail address,
-one message goes out through Amazon SES (API v2 SendEmail: FromEmailAddress, Destination.ToAddresses,
-Content.Simple; boto3 sesv2 reference) from the `notification_from_email` identity.
+one plain-text message goes out (through Amazon SES: `tidings.aws.mail`) from the
+`notification_from_email` identity.
 
-It runs on the same stream records as the webhooks. Each raise is claimed on the alert item first
-(`emailed_for = raised_at`), so a record read twice sends one e-mail; if SES refuses, the claim is
+It runs on the same stream records as the webhooks. Each raise is claimed on the alert first
+(`emailed_for = raised_at`), so a record read twice sends one e-mail; if sending fails, the claim is
 released and the record is retried.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
-from tidings.integrations.alerts import AlertStore
-from tidings.store import keys
-from tidings.store.dynamo import deserialize_stream_image, serialize
+from tidings.store.alerts import AlertRepository
+from tidings.store.dynamo import deserialize_stream_image
 from tidings.webhooks.events import Event, EventType
 
 logger = logging.getLogger(__name__)
 
 
+class MailSender(Protocol):
+    def send_text(self, sender: str, to: Sequence[str], subject: str, body: str) -> str:
+        """Send one plain-text message; raises when it could not be sent."""
+        ...
+
+
 class AlertMailer:
-    def __init__(self, alerts: AlertStore, ses: Callable[[], Any], sender: str) -> None:
+    def __init__(self, alerts: AlertRepository, mail: MailSender, sender: str) -> None:
         self.alerts = alerts
-        self.ses = ses
+        self.mail = mail
         self.sender = sender.strip()
 
     def handle(self, record: Mapping[str, Any], events: Sequence[Event]) -> bool:
@@ -50,21 +55,8 @@ class AlertMailer:
             "itself once the condition clears."
         )
         try:
-            self.ses().send_email(
-                FromEmailAddress=self.sender,
-                Destination={"ToAddresses": [str(to)]},
-                Content={
-                    "Simple": {
-                        "Subject": {"Data": " ".join(subject.split()), "Charset": "UTF-8"},
-                        "Body": {"Text": {"Data": body, "Charset": "UTF-8"}},
-                    }
-                },
-            )
+            self.mail.send_text(self.sender, [str(to)], subject, body)
         except Exception:
-            self.alerts.client.update_item(
-                TableName=self.alerts.table,
-                Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.alert_sk(alert_id)}),
-                UpdateExpression="REMOVE emailed_for",
-            )
+            self.alerts.release_email(user_id, alert_id)
             raise
         return True

@@ -13,8 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tidings.core.clock import iso_ms
-from tidings.store.integrations import Integration, Status
-from tidings.store.metrics import Totals
+from tidings.models.integrations import Integration, Status, Totals
 
 WEIGHTS = {"errorRate": 0.35, "latency": 0.15, "tokenExpiry": 0.25, "syncFreshness": 0.25}
 HEALTHY, DEGRADED = 80, 50

@@ -22,14 +22,15 @@ a protective limit of its own, marked as such in the answer.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tidings.core.clock import iso_ms
 from tidings.core.errors import ValidationFailed
-from tidings.store.budgets import LIMITS, BudgetStore, Limit, Reservation, span
-from tidings.store.integrations import Integration
+from tidings.models.integrations import Integration
+from tidings.store.budgets import LIMITS, Limit, Reservation, span
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,29 @@ def retry_after_seconds(retry_at: datetime | None, now: datetime) -> int | None:
     return max(1, math.ceil((retry_at - now).total_seconds()))
 
 
+class RateBudgets(Protocol):
+    """The budget store's part the integrations use (`tidings.store.budgets.BudgetStore`)."""
+
+    @property
+    def limits(self) -> Mapping[str, tuple[Limit, ...]]:
+        """The publishing budgets per platform."""
+        ...
+
+    def reserve_limits(
+        self, user_id: str, key: str, limits: tuple[Limit, ...], now: datetime, label: str | None = None
+    ) -> Reservation: ...
+
+    def usage_of(
+        self, user_id: str, key: str, limits: tuple[Limit, ...], now: datetime
+    ) -> list[tuple[Limit, int]]: ...
+
+    def block(self, user_id: str, platform: str, until: datetime, reason: str, now: datetime) -> None: ...
+
+    def blocked_until(self, user_id: str, platform: str, now: datetime) -> tuple[datetime, str] | None: ...
+
+
 class IntegrationRateLimits:
-    def __init__(self, budgets: BudgetStore) -> None:
+    def __init__(self, budgets: RateBudgets) -> None:
         self.budgets = budgets
 
     def _policy(self, integration: Integration, operation: str) -> tuple[str, Policy]:

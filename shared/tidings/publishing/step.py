@@ -33,7 +33,7 @@ from tidings.store.posts import PostRepository, StaleWrite
 if TYPE_CHECKING:
     import httpx
 
-    from tidings.store.metrics import MetricsStore
+    from tidings.store.metrics import MetricsRepository
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class PublishStep:
         clock: Clock,
         pool: ThreadPoolExecutor | None = None,
         budgets: BudgetStore | None = None,
-        metrics: MetricsStore | None = None,
+        metrics: MetricsRepository | None = None,
     ) -> None:
         self.budgets = budgets
         # each platform call's status and latency, for the health of the account's integration

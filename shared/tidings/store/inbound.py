@@ -1,87 +1,46 @@
-"""Incoming platform webhooks (Meta: Facebook Pages and Instagram), verified before anything is read.
-
-- The subscription handshake is a GET with `hub.mode=subscribe`, `hub.verify_token` and
-  `hub.challenge`: the token must equal ours, and the answer is the challenge as it came.
-- Each event POST carries `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw request body,
-  keyed with the app secret>`. It is checked on the raw bytes (never re-serialised JSON), in constant
-  time; a missing or wrong signature is refused with 401 and nothing is stored.
-Source: Meta for Developers, "Webhooks -- Getting Started" (Verification Requests; Validating Payloads).
-
-Verified events are kept for 7 days in the table (`PLATFORM_EVENTS#meta / <received>#<id>`), the inbox
-later processing reads.
-"""
+"""Verified incoming platform events, kept 7 days: `PLATFORM_EVENTS#<source> / <received>#<id>`, the
+inbox later processing reads. Verification happens before anything reaches this module
+(`tidings.integrations.inbound`)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tidings.core.clock import iso_ms
-from tidings.core.errors import Forbidden, Unauthorized, ValidationFailed
 from tidings.store import keys
-from tidings.store.dynamo import serialize
+from tidings.store.dynamo import dynamodb_client, serialize
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 EVENT_RETENTION = timedelta(days=7)
-_PREFIX = "sha256="
 
 
-def answer_handshake(params: Mapping[str, str], verify_token: str) -> str:
-    """The challenge to echo, when the handshake is ours."""
-    if params.get("hub.mode") != "subscribe" or "hub.challenge" not in params:
-        raise ValidationFailed(
-            "a subscription handshake has hub.mode=subscribe, hub.verify_token and hub.challenge",
-            {"fields": ["hub.mode", "hub.verify_token", "hub.challenge"]},
-            code="invalid_handshake",
-        )
-    if not verify_token or not hmac.compare_digest(params.get("hub.verify_token", ""), verify_token):
-        raise Forbidden("the verify token does not match", {}, code="verify_token_mismatch")
-    return params["hub.challenge"]
+class InboundEventRepository(Protocol):
+    def add(self, source: str, object_type: str, entries: Sequence[Any], now: datetime) -> int:
+        """Store each entry of one delivery from `source` (e.g. "meta"); how many were stored."""
+        ...
 
 
-def check_signature(raw_body: bytes, header: str | None, app_secret: str) -> None:
-    if not app_secret:
-        raise Unauthorized("incoming Meta webhooks are not configured", {}, code="webhook_not_configured")
-    if not header or not header.startswith(_PREFIX):
-        raise Unauthorized("X-Hub-Signature-256 is missing or malformed", {}, code="invalid_signature")
-    expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(header[len(_PREFIX) :].strip().lower(), expected):
-        raise Unauthorized("the signature does not match the body", {}, code="invalid_signature")
-
-
-class InboundEvents:
-    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
+class DynamoInboundEventRepository:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table = table_name
-        self.client = client
+        self.client = client or dynamodb_client()
 
-    def receive_meta(self, raw_body: bytes, signature: str | None, app_secret: str, now: datetime) -> int:
-        """Verify, then store each entry of the delivery. Returns how many were stored."""
-        check_signature(raw_body, signature, app_secret)
-        try:
-            payload: Any = json.loads(raw_body)
-        except (ValueError, UnicodeDecodeError):
-            raise ValidationFailed("the body is not JSON", {}, code="malformed_json") from None
-        entries = payload.get("entry") if isinstance(payload, dict) else None
-        if not isinstance(entries, list):
-            raise ValidationFailed(
-                "a Meta delivery has an entry list", {"field": "entry"}, code="invalid_event"
-            )
+    def add(self, source: str, object_type: str, entries: Sequence[Any], now: datetime) -> int:
         for entry in entries:
             self.client.put_item(
                 TableName=self.table,
                 Item=serialize(
                     {
-                        "PK": keys.platform_events_pk("meta"),
+                        "PK": keys.platform_events_pk(source),
                         "SK": f"{iso_ms(now)}#{uuid.uuid4().hex}",
                         "EntityType": keys.PLATFORM_EVENT_ENTITY,
-                        "object": str(payload.get("object", "")),
+                        "object": object_type,
                         "entry": json.dumps(entry, separators=(",", ":")),
                         "received_at": iso_ms(now),
                         "expiresAt": int((now + EVENT_RETENTION).timestamp()),

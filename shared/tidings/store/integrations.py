@@ -1,22 +1,22 @@
 """Integrations in the table: `USER#<id> / INTEGRATION#<integrationId>`.
 
-An integration holds its type and provider, settings that are not secret (a GA4 property id, a
-page id), a masked hint of its secret, its sync frequency and whether periodic sync is on, and the
-outcome of its last test and sync. Secrets are sealed by the credential vault (bound to the user and
-the integration). Social media integrations keep their tokens in the connected account
-(`tidings.accounts`), so publishing and the integration manager share one credential store; their
-id is `social-<platform>` (a user has one account per platform).
+The item holds the integration (`tidings.models.integrations.Integration`: type and provider,
+settings that are not secret, a masked hint of its secret, its sync frequency and whether periodic
+sync is on, the outcome of its last test and sync) and, beside it, its sealed secret
+(`SealedSecret`: sealed by the credential vault, bound to the user and the integration). Every
+change is conditional on the revision that was read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tidings.core.secrets import SealedSecret
 from tidings.core.clock import iso_ms, parse_iso
 from tidings.core.errors import Conflict, NotFound
+from tidings.core.secrets import SealedSecret
+from tidings.models.integrations import Integration, Outcome
 from tidings.store import keys
 from tidings.store.dynamo import (
     deserialize,
@@ -30,83 +30,31 @@ from tidings.store.dynamo import (
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-TYPES = ("social_media", "analytics", "crm", "ai", "webhook")
-SOCIAL_PREFIX = "social-"
+
+def outcome_to_item(o: Outcome) -> dict[str, Any]:
+    return {
+        "at": iso_ms(o.at),
+        "ok": o.ok,
+        "error_code": o.error_code,
+        "error": o.error,
+        "latency_ms": o.latency_ms,
+        "records": o.records,
+        "complete": o.complete,
+    }
 
 
-class Status:
-    CONNECTED = "connected"
-    DISCONNECTED = "disconnected"
-    ERROR = "error"  # the last test or sync failed on the credentials
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The last test or sync: when, whether it worked, and what came of it."""
-
-    at: datetime
-    ok: bool
-    error_code: str | None = None
-    error: str | None = None
-    latency_ms: int | None = None
-    records: int | None = None
-    complete: bool | None = None
-
-    def to_item(self) -> dict[str, Any]:
-        return {
-            "at": iso_ms(self.at),
-            "ok": self.ok,
-            "error_code": self.error_code,
-            "error": self.error,
-            "latency_ms": self.latency_ms,
-            "records": self.records,
-            "complete": self.complete,
-        }
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any] | None) -> Outcome | None:
-        if not item:
-            return None
-        return cls(
-            at=parse_iso(item["at"]),
-            ok=bool(item["ok"]),
-            error_code=item.get("error_code"),
-            error=item.get("error"),
-            latency_ms=int(item["latency_ms"]) if item.get("latency_ms") is not None else None,
-            records=int(item["records"]) if item.get("records") is not None else None,
-            complete=item.get("complete"),
-        )
-
-
-@dataclass(frozen=True)
-class Integration:
-    user_id: str
-    integration_id: str
-    name: str
-    type: str
-    provider: str
-    status: str
-    created_at: datetime
-    updated_at: datetime
-    settings: dict[str, str] = field(default_factory=dict)
-    secret_hint: str | None = None
-    expires_at: datetime | None = None
-    sync_frequency_minutes: int = 60
-    sync_enabled: bool = False
-    alert_email: str | None = None
-    last_test: Outcome | None = None
-    last_sync: Outcome | None = None
-    last_successful_sync_at: datetime | None = None
-    cursor: str | None = None
-    revision: int = 1
-
-    @property
-    def social(self) -> bool:
-        return self.type == "social_media"
-
-
-def social_id(platform: str) -> str:
-    return f"{SOCIAL_PREFIX}{platform}"
+def outcome_from_item(item: dict[str, Any] | None) -> Outcome | None:
+    if not item:
+        return None
+    return Outcome(
+        at=parse_iso(item["at"]),
+        ok=bool(item["ok"]),
+        error_code=item.get("error_code"),
+        error=item.get("error"),
+        latency_ms=int(item["latency_ms"]) if item.get("latency_ms") is not None else None,
+        records=int(item["records"]) if item.get("records") is not None else None,
+        complete=item.get("complete"),
+    )
 
 
 def to_item(i: Integration) -> dict[str, Any]:
@@ -128,8 +76,8 @@ def to_item(i: Integration) -> dict[str, Any]:
         "sync_frequency_minutes": i.sync_frequency_minutes,
         "sync_enabled": i.sync_enabled,
         "alert_email": i.alert_email,
-        "last_test": i.last_test.to_item() if i.last_test else None,
-        "last_sync": i.last_sync.to_item() if i.last_sync else None,
+        "last_test": outcome_to_item(i.last_test) if i.last_test else None,
+        "last_sync": outcome_to_item(i.last_sync) if i.last_sync else None,
         "last_successful_sync_at": iso_ms(i.last_successful_sync_at) if i.last_successful_sync_at else None,
         "cursor": i.cursor,
         "revision": i.revision,
@@ -155,15 +103,60 @@ def from_item(item: dict[str, Any]) -> Integration:
         sync_frequency_minutes=int(item.get("sync_frequency_minutes", 60)),
         sync_enabled=bool(item.get("sync_enabled", False)),
         alert_email=item.get("alert_email"),
-        last_test=Outcome.from_item(item.get("last_test")),
-        last_sync=Outcome.from_item(item.get("last_sync")),
+        last_test=outcome_from_item(item.get("last_test")),
+        last_sync=outcome_from_item(item.get("last_sync")),
         last_successful_sync_at=when("last_successful_sync_at"),
         cursor=item.get("cursor"),
         revision=int(item.get("revision", 1)),
     )
 
 
-class IntegrationRepository:
+def not_found(integration_id: str) -> NotFound:
+    return NotFound("no such integration", {"integrationId": integration_id}, code="integration_not_found")
+
+
+def exists(integration_id: str) -> Conflict:
+    return Conflict(
+        "an integration with that id exists", {"integrationId": integration_id}, code="integration_exists"
+    )
+
+
+def busy(integration_id: str) -> Conflict:
+    return Conflict(
+        "the integration changed meanwhile; read it again and retry",
+        {"integrationId": integration_id},
+        code="integration_busy",
+    )
+
+
+class IntegrationRepository(Protocol):
+    def get(self, user_id: str, integration_id: str) -> Integration | None: ...
+
+    def require(self, user_id: str, integration_id: str) -> Integration:
+        """The integration, or NotFound (`integration_not_found`)."""
+        ...
+
+    def sealed(self, user_id: str, integration_id: str) -> SealedSecret | None: ...
+
+    def for_user(self, user_id: str) -> list[Integration]: ...
+
+    def create(
+        self, integration: Integration, sealed: SealedSecret | None, *, replace_existing: bool
+    ) -> None:
+        """Store a new integration; Conflict (`integration_exists`) when one of that id exists,
+        unless `replace_existing`."""
+        ...
+
+    def save(self, integration: Integration, sealed: SealedSecret | bool | None = True) -> Integration:
+        """Write `integration` if nobody changed it since it was read (its revision), else Conflict
+        (`integration_busy`); the saved copy has the next revision. `sealed`: True keeps the stored
+        secret, None/False drops it, a SealedSecret replaces it."""
+        ...
+
+    def delete(self, user_id: str, integration_id: str) -> Integration | None: ...
+
+
+class DynamoIntegrationRepository:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table = table_name
         self.client = client or dynamodb_client()
@@ -184,9 +177,7 @@ class IntegrationRepository:
     def require(self, user_id: str, integration_id: str) -> Integration:
         found = self.get(user_id, integration_id)
         if found is None:
-            raise NotFound(
-                "no such integration", {"integrationId": integration_id}, code="integration_not_found"
-            )
+            raise not_found(integration_id)
         return found
 
     def sealed(self, user_id: str, integration_id: str) -> SealedSecret | None:
@@ -210,23 +201,13 @@ class IntegrationRepository:
             self.client.put_item(**kwargs)
         except Exception as exc:
             if is_conditional_failure(exc):
-                raise Conflict(
-                    "an integration with that id exists",
-                    {"integrationId": integration.integration_id},
-                    code="integration_exists",
-                ) from exc
+                raise exists(integration.integration_id) from exc
             raise
 
     def save(self, integration: Integration, sealed: SealedSecret | bool | None = True) -> Integration:
-        """Write `integration` if nobody changed it since it was read (its revision). `sealed`: True
-        keeps the stored secret, None/False drops it, a SealedSecret replaces it."""
         current = self.item(integration.user_id, integration.integration_id)
         if current is None:
-            raise NotFound(
-                "no such integration",
-                {"integrationId": integration.integration_id},
-                code="integration_not_found",
-            )
+            raise not_found(integration.integration_id)
         updated = replace(integration, revision=integration.revision + 1)
         item = to_item(updated)
         if sealed is True:
@@ -242,11 +223,7 @@ class IntegrationRepository:
             )
         except Exception as exc:
             if is_conditional_failure(exc):
-                raise Conflict(
-                    "the integration changed meanwhile; read it again and retry",
-                    {"integrationId": integration.integration_id},
-                    code="integration_busy",
-                ) from exc
+                raise busy(integration.integration_id) from exc
             raise
         return updated
 

@@ -2,107 +2,68 @@
 
 `USER#<id> / INTEGRATION_METRICS#<integrationId>#<hour>` holds counters that every function adds to
 atomically (DynamoDB ADD), so concurrent syncs and tests never lose a count: requests, errors, the
-latency sum and a latency histogram (from which a percentile is estimated). Kept 35 days.
+latency sum and a latency histogram (from which a percentile is estimated). Kept 35 days. Totals and
+series over these hours are computed in `tidings.models.integrations`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 from tidings.core.clock import iso_ms
 from tidings.models.calls import CallRecord
+from tidings.models.integrations import LATENCY_BOUNDS, Point, Totals, hour_of, latency_bucket
 from tidings.store import keys
-from tidings.store.dynamo import query_prefix, serialize
+from tidings.store.dynamo import dynamodb_client, query_prefix, serialize
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 RETENTION = timedelta(days=35)
-# Upper bounds (ms) of the latency histogram's buckets; the last bucket is open.
-LATENCY_BOUNDS = (100, 250, 500, 1000, 2500, 5000, 10000)
-TIMEFRAMES = {
-    "24h": (timedelta(hours=24), timedelta(hours=1)),
-    "7d": (timedelta(days=7), timedelta(hours=6)),
-    "30d": (timedelta(days=30), timedelta(days=1)),
-}
 
 
-def hour_of(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+class MetricsRepository(Protocol):
+    def record(self, user_id: str, integration_id: str, calls: Iterable[CallRecord], now: datetime) -> None:
+        """Add `calls` to the counters of the hour of `now` (atomically: concurrent adds all count)."""
+        ...
+
+    def hourly(self, user_id: str, integration_id: str, since: datetime) -> list[Point]:
+        """The counters of each hour from the hour of `since` on, oldest first."""
+        ...
 
 
-def _bucket(latency_ms: float) -> int:
-    for i, bound in enumerate(LATENCY_BOUNDS):
-        if latency_ms <= bound:
-            return i
-    return len(LATENCY_BOUNDS)
+def call_totals(calls: Iterable[CallRecord]) -> Totals:
+    """What `calls` add to an hour's counters."""
+    histogram = [0] * (len(LATENCY_BOUNDS) + 1)
+    requests = errors = 0
+    latency = 0.0
+    for call in calls:
+        requests += 1
+        errors += 0 if call.ok else 1
+        latency += call.latency_ms
+        histogram[latency_bucket(call.latency_ms)] += 1
+    return Totals(requests, errors, round(latency, 3), tuple(histogram))
 
 
-@dataclass(frozen=True)
-class Totals:
-    requests: int = 0
-    errors: int = 0
-    latency_ms_total: float = 0.0
-    histogram: tuple[int, ...] = (0,) * (len(LATENCY_BOUNDS) + 1)
-
-    def __add__(self, other: Totals) -> Totals:
-        return Totals(
-            self.requests + other.requests,
-            self.errors + other.errors,
-            self.latency_ms_total + other.latency_ms_total,
-            tuple(a + b for a, b in zip(self.histogram, other.histogram, strict=True)),
-        )
-
-    @property
-    def error_rate(self) -> float:
-        return self.errors / self.requests if self.requests else 0.0
-
-    @property
-    def average_latency_ms(self) -> float | None:
-        return self.latency_ms_total / self.requests if self.requests else None
-
-    def percentile_ms(self, q: float) -> float | None:
-        """The bucket bound under which `q` of the requests fell (an upper estimate)."""
-        if not self.requests:
-            return None
-        needed = q * self.requests
-        seen = 0
-        for i, count in enumerate(self.histogram):
-            seen += count
-            if seen >= needed:
-                return float(LATENCY_BOUNDS[i]) if i < len(LATENCY_BOUNDS) else float("inf")
-        return float("inf")
-
-
-@dataclass(frozen=True)
-class Point:
-    start: datetime
-    totals: Totals
-
-
-class MetricsStore:
-    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
+class DynamoMetricsRepository:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table = table_name
-        self.client = client
+        self.client = client or dynamodb_client()
 
     def record(self, user_id: str, integration_id: str, calls: Iterable[CallRecord], now: datetime) -> None:
-        calls = list(calls)
-        if not calls:
+        added = call_totals(calls)
+        if not added.requests:
             return
         hour = hour_of(now)
-        counts = [0] * (len(LATENCY_BOUNDS) + 1)
-        for call in calls:
-            counts[_bucket(call.latency_ms)] += 1
-        adds = {
-            ":requests": len(calls),
-            ":errors": sum(1 for c in calls if not c.ok),
-            ":latency": round(sum(c.latency_ms for c in calls), 3),
+        adds: dict[str, int | float] = {
+            ":requests": added.requests,
+            ":errors": added.errors,
+            ":latency": added.latency_ms_total,
         }
         expression = ["requests :requests", "errors :errors", "latency_ms_total :latency"]
-        for i, count in enumerate(counts):
+        for i, count in enumerate(added.histogram):
             if count:
                 adds[f":h{i}"] = count
                 expression.append(f"h{i} :h{i}")
@@ -132,29 +93,3 @@ class MetricsStore:
             )
             points.append(Point(datetime.fromisoformat(hour.replace("Z", "+00:00")), totals))
         return points
-
-    def totals(self, user_id: str, integration_id: str, since: datetime) -> Totals:
-        total = Totals()
-        for point in self.hourly(user_id, integration_id, since):
-            total = total + point.totals
-        return total
-
-    def series(self, user_id: str, integration_id: str, timeframe: str, now: datetime) -> list[Point]:
-        """Every step of the timeframe (24h: hours, 7d: 6 hours, 30d: days), empty steps included."""
-        span, step = TIMEFRAMES[timeframe]
-        first = hour_of(now - span + step)
-        if step >= timedelta(days=1):
-            first = first.replace(hour=0)
-        elif step > timedelta(hours=1):
-            first = first.replace(hour=first.hour - first.hour % int(step.total_seconds() // 3600))
-        steps: list[Point] = []
-        moment = first
-        while moment <= now:
-            steps.append(Point(moment, Totals()))
-            moment += step
-        by_step = {p.start: p.totals for p in steps}
-        for point in self.hourly(user_id, integration_id, first):
-            slot = first + step * int((point.start - first) / step)
-            if slot in by_step:
-                by_step[slot] = by_step[slot] + point.totals
-        return [Point(start, totals) for start, totals in by_step.items()]

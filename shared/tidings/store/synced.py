@@ -4,14 +4,14 @@ a day of site metrics, an account profile), so a sync that runs twice or resumes
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tidings.core.clock import iso_ms
-from tidings.integrations.connectors.base import SyncedRecord
+from tidings.models.integrations import SyncedRecord
 from tidings.store import keys
-from tidings.store.dynamo import query_prefix, serialize
+from tidings.store.dynamo import dynamodb_client, query_prefix, serialize
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -19,10 +19,20 @@ if TYPE_CHECKING:
 BATCH = 25  # BatchWriteItem takes at most 25 requests
 
 
-class SyncedRecords:
-    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
+class SyncedRecordRepository(Protocol):
+    def upsert(
+        self, user_id: str, integration_id: str, records: Iterable[SyncedRecord], now: datetime
+    ) -> int:
+        """Store each record under its key (replacing the one stored under it); how many."""
+        ...
+
+    def delete_all(self, user_id: str, integration_id: str) -> None: ...
+
+
+class DynamoSyncedRecordRepository:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table = table_name
-        self.client = client
+        self.client = client or dynamodb_client()
 
     def upsert(
         self, user_id: str, integration_id: str, records: Iterable[SyncedRecord], now: datetime
@@ -56,15 +66,17 @@ class SyncedRecords:
             time.sleep(min(2.0, 0.05 * 2**attempt))
         raise RuntimeError(f"{len(pending)} synced records could not be written")
 
+    def _items(self, user_id: str, integration_id: str) -> Iterator[dict[str, Any]]:
+        prefix = f"SYNCED#{integration_id}#"  # every kind and key of the integration (keys.synced_sk)
+        return query_prefix(self.client, self.table, keys.user_pk(user_id), prefix)
+
     def count(self, user_id: str, integration_id: str) -> int:
-        prefix = f"SYNCED#{integration_id}#"
-        return sum(1 for _ in query_prefix(self.client, self.table, keys.user_pk(user_id), prefix))
+        return sum(1 for _ in self._items(user_id, integration_id))
 
     def delete_all(self, user_id: str, integration_id: str) -> None:
-        prefix = f"SYNCED#{integration_id}#"
         keys_ = [
             {"DeleteRequest": {"Key": serialize({"PK": item["PK"], "SK": item["SK"]})}}
-            for item in query_prefix(self.client, self.table, keys.user_pk(user_id), prefix)
+            for item in self._items(user_id, integration_id)
         ]
         for start in range(0, len(keys_), BATCH):
             self._write(keys_[start : start + BATCH])

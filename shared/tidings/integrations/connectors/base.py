@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from tidings.models.calls import CallRecord
+from tidings.models.integrations import SyncedRecord
 
 
 @dataclass(frozen=True)
@@ -38,16 +39,6 @@ class CheckResult:
     account_label: str  # e.g. the HubSpot portal id, the GA4 property name
     detail: str = ""
     facts: Mapping[str, Any] = field(default_factory=dict)  # JSON-able, no secrets
-
-
-@dataclass(frozen=True)
-class SyncedRecord:
-    """One record a sync brought in, keyed stably within the integration (upserted by `key`)."""
-
-    kind: str  # "contact" | "site_metrics"
-    key: str
-    attributes: Mapping[str, Any]  # JSON-able, no secrets
-    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import httpx
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock, iso_ms
 from tidings.core.netguard import Resolver, outbound_url_problem
+from tidings.core.signing import EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
 from tidings.integrations.connectors.base import (
     CallObserver,
     CheckResult,
@@ -21,7 +22,6 @@ from tidings.integrations.connectors.base import (
     elapsed_ms,
 )
 from tidings.models.calls import CallRecord
-from tidings.webhooks.signing import EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
 
 
 class EndpointConnector(NothingToSync):

@@ -38,7 +38,6 @@ from tidings.integrations.connectors.base import (
     CheckResult,
     ConnectorCredentials,
     ConnectorError,
-    SyncedRecord,
     SyncResult,
 )
 from tidings.integrations.connectors.vendors import (
@@ -58,6 +57,7 @@ from tidings.integrations.connectors.vendors import (
     vendor_error,
     watermark,
 )
+from tidings.models.integrations import SyncedRecord
 
 PAGE_MAX = 100  # "Pagination": the maximum limit
 PEOPLE_FIELDS = "id,firstName,lastName,emails,phones,stage,source,tags,created,updated"

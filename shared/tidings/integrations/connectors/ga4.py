@@ -36,7 +36,6 @@ from tidings.integrations.connectors.base import (
     CheckResult,
     ConnectorCredentials,
     ConnectorError,
-    SyncedRecord,
     SyncResult,
 )
 from tidings.integrations.connectors.vendors import (
@@ -55,6 +54,7 @@ from tidings.integrations.connectors.vendors import (
     take_page,
     vendor_error,
 )
+from tidings.models.integrations import SyncedRecord
 
 METRICS = ("sessions", "activeUsers", "screenPageViews", "engagementRate")
 PAGE_DEFAULT = 1000

@@ -31,7 +31,6 @@ from tidings.integrations.connectors.base import (
     CheckResult,
     ConnectorCredentials,
     ConnectorError,
-    SyncedRecord,
     SyncResult,
 )
 from tidings.integrations.connectors.vendors import (
@@ -51,6 +50,7 @@ from tidings.integrations.connectors.vendors import (
     vendor_error,
     watermark,
 )
+from tidings.models.integrations import SyncedRecord
 
 PAGE_MAX = 100  # "Contacts": at most 100 records per page
 SEARCH_WINDOW = 10_000  # "Search the CRM": results one query can page through

@@ -44,6 +44,7 @@ import httpx
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.config import Settings
+from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.http import bearer, json_body, redact, send
 from tidings.core.platforms import ACCOUNT_PLATFORMS, GRAPH_PLATFORMS
 from tidings.integrations.connectors.base import (
@@ -51,12 +52,10 @@ from tidings.integrations.connectors.base import (
     CheckResult,
     ConnectorCredentials,
     ConnectorError,
-    SyncedRecord,
     SyncResult,
 )
 from tidings.models.calls import CallRecord
-from tidings.models.posts import ErrorKind
-from tidings.publishing.base import PlatformCallError
+from tidings.models.integrations import SyncedRecord
 from tidings.publishing.clients.graph import graph_error, graph_int
 from tidings.publishing.clients.linkedin import LinkedInClient
 from tidings.publishing.clients.tiktok import tiktok_error

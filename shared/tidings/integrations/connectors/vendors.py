@@ -1,8 +1,9 @@
 """The CRM and analytics connectors (HubSpot, Follow Up Boss, Google Analytics 4) and what they share.
 
-`crm_and_analytics_connectors` builds the three on `VendorConnector`, their common shape; the helpers
-below are their common plumbing: one timed HTTP call reported to the observer, the mapping of an HTTP
-status to a `ConnectorError` code, secret redaction, paging up to `max_records`, and time parsing.
+The three are built on `VendorConnector`, their common shape (`connectors.registry` builds them); the
+helpers below are their common plumbing: one timed HTTP call reported to the observer, the mapping of
+an HTTP status to a `ConnectorError` code, secret redaction, paging up to `max_records`, and time
+parsing.
 
 Every sync fetches records oldest change first, so `SyncResult.cursor` is always a time: an ISO 8601
 UTC timestamp that, passed back as `since`, resumes without missing a record (records at exactly
@@ -20,37 +21,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
+from tidings.core.failures import PlatformCallError
 from tidings.core.http import bearer, json_body, parse_retry_after, redact, send
 from tidings.integrations.connectors.base import (
     CallObserver,
-    Connector,
     ConnectorCredentials,
     ConnectorError,
-    SyncedRecord,
 )
 from tidings.models.calls import CallRecord
-from tidings.publishing.base import PlatformCallError
+from tidings.models.integrations import SyncedRecord
 
 if TYPE_CHECKING:
     from tidings.core.config import Settings
-
-__all__ = ["crm_and_analytics_connectors"]
-
-
-def crm_and_analytics_connectors(
-    http: httpx.Client, settings: Settings, clock: Clock = DEFAULT_CLOCK
-) -> list[Connector]:
-    """The HubSpot and Follow Up Boss CRM connectors and the Google Analytics 4 connector, sharing
-    one pooled HTTP client (`tidings.publishing.clients.default_http_client`)."""
-    from tidings.integrations.connectors.followupboss import FollowUpBossConnector
-    from tidings.integrations.connectors.ga4 import GA4Connector
-    from tidings.integrations.connectors.hubspot import HubSpotConnector
-
-    return [
-        HubSpotConnector(settings, http, clock),
-        FollowUpBossConnector(settings, http, clock),
-        GA4Connector(settings, http, clock),
-    ]
 
 
 # -- the connectors' common shape ------------------------------------------------------------------
