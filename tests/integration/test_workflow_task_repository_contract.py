@@ -24,24 +24,23 @@ LATER = NOW + timedelta(minutes=1)
 
 
 @pytest.fixture(params=["memory", "dynamodb"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def table(request: pytest.FixtureRequest) -> LocalStack | None:
+    """The local stack's table for the DynamoDB repositories; None for the in-memory ones."""
+    return request.getfixturevalue("local_stack") if request.param == "dynamodb" else None
 
 
 @pytest.fixture
-def workflows(backend: str, request: pytest.FixtureRequest) -> WorkflowRepository:
-    if backend == "memory":
+def workflows(table: LocalStack | None) -> WorkflowRepository:
+    if table is None:
         return InMemoryWorkflowRepository()
-    stack: LocalStack = request.getfixturevalue("local_stack")
-    return DynamoWorkflowRepository(stack.table_name, stack.client("dynamodb"))
+    return DynamoWorkflowRepository(table.table_name, table.client("dynamodb"))
 
 
 @pytest.fixture
-def tasks(backend: str, request: pytest.FixtureRequest) -> TaskRepository:
-    if backend == "memory":
+def tasks(table: LocalStack | None) -> TaskRepository:
+    if table is None:
         return InMemoryTaskRepository()
-    stack: LocalStack = request.getfixturevalue("local_stack")
-    return DynamoTaskRepository(stack.table_name, stack.client("dynamodb"))
+    return DynamoTaskRepository(table.table_name, table.client("dynamodb"))
 
 
 @pytest.fixture
