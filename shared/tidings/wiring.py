@@ -37,9 +37,9 @@ if TYPE_CHECKING:
     from tidings.scheduling.sync import ScheduleSync
     from tidings.store.accounts import AccountRepository
     from tidings.store.audit import AuditRepository
-    from tidings.store.budgets import BudgetStore
+    from tidings.store.budgets import BudgetRepository
     from tidings.store.posts import PostRepository
-    from tidings.store.webhooks import WebhookStore
+    from tidings.store.webhooks import WebhookRepository
     from tidings.store.workflows import WorkflowRepository
     from tidings.webhooks.delivery import WebhookDeliverer
     from tidings.webhooks.service import WebhookService
@@ -54,10 +54,10 @@ _lock = threading.RLock()
 
 @lru_cache(maxsize=1)
 def post_repository() -> PostRepository:
-    from tidings.store.posts import PostRepository
+    from tidings.store.posts import DynamoPostRepository
 
     s = get_settings()
-    return PostRepository(s.table_name, due_shards=s.due_shards)
+    return DynamoPostRepository(s.table_name, due_shards=s.due_shards)
 
 
 @lru_cache(maxsize=1)
@@ -100,13 +100,13 @@ def publishing_credentials() -> FreshCredentials:
 @lru_cache(maxsize=1)
 def scheduling_service() -> SchedulingService:
     from tidings.scheduling.service import SchedulingService
-    from tidings.store.analytics import AnalyticsRepository
+    from tidings.store.analytics import DynamoAnalyticsRepository
 
     s = get_settings()
     return SchedulingService(
         settings=s,
         posts=post_repository(),
-        analytics=AnalyticsRepository(s.table_name),
+        analytics=DynamoAnalyticsRepository(s.table_name),
         starter=publish_starter(),
         clock=DEFAULT_CLOCK,
     )
@@ -163,7 +163,7 @@ def publish_step() -> PublishStep:
     from tidings.publishing.clients import build_client
     from tidings.publishing.step import PublishStep
     from tidings.store.dynamo import dynamodb_client
-    from tidings.store.ledger import PublishLedger
+    from tidings.store.ledger import DynamoLedgerRepository
     from tidings.store.metrics import DynamoMetricsRepository
 
     s = get_settings()
@@ -179,7 +179,7 @@ def publish_step() -> PublishStep:
     return PublishStep(
         settings=s,
         posts=post_repository(),
-        ledger=PublishLedger(s.table_name),
+        ledger=DynamoLedgerRepository(s.table_name),
         accounts=publishing_credentials(),
         clients=client_for,
         clock=DEFAULT_CLOCK,
@@ -190,12 +190,12 @@ def publish_step() -> PublishStep:
 
 
 @lru_cache(maxsize=1)
-def budget_store() -> BudgetStore:
-    from tidings.store.budgets import BudgetStore, limits_with
+def budget_store() -> BudgetRepository:
+    from tidings.store.budgets import DynamoBudgetRepository, limits_with
     from tidings.store.dynamo import dynamodb_client
 
     s = get_settings()
-    return BudgetStore(s.table_name, dynamodb_client(), limits_with(s.rate_budget_overrides))
+    return DynamoBudgetRepository(s.table_name, dynamodb_client(), limits_with(s.rate_budget_overrides))
 
 
 @lru_cache(maxsize=1)
@@ -246,13 +246,13 @@ def _client(service: str) -> Any:
 
 @lru_cache(maxsize=1)
 def action_services() -> ActionServices:
-    from tidings.store.analytics import AnalyticsRepository
+    from tidings.store.analytics import DynamoAnalyticsRepository
     from tidings.workflows.action import ActionServices
 
     return ActionServices(
         settings=get_settings,
         scheduling=scheduling_service,
-        analytics=lambda: AnalyticsRepository(get_settings().table_name),
+        analytics=lambda: DynamoAnalyticsRepository(get_settings().table_name),
         http=publishing_http,
         ses=lru_cache(maxsize=1)(lambda: _client("sesv2")),
         bedrock=lru_cache(maxsize=1)(lambda: _client("bedrock-runtime")),
@@ -317,12 +317,12 @@ def meta_inbox() -> MetaInbox:
 
 
 @lru_cache(maxsize=1)
-def webhook_store() -> WebhookStore:
+def webhook_store() -> WebhookRepository:
     from tidings.aws.vault import CredentialVault
-    from tidings.store.webhooks import WebhookStore
+    from tidings.store.webhooks import DynamoWebhookRepository
 
     s = get_settings()
-    return WebhookStore(s.table_name, CredentialVault(s.credentials_key_id))
+    return DynamoWebhookRepository(s.table_name, CredentialVault(s.credentials_key_id))
 
 
 @lru_cache(maxsize=1)
@@ -333,7 +333,7 @@ def webhook_deliverer() -> WebhookDeliverer:
     from tidings.core.http import USER_AGENT
     from tidings.integrations.alert_mail import AlertMailer
     from tidings.store.alerts import DynamoAlertRepository
-    from tidings.store.webhooks import DeliveryStore
+    from tidings.store.webhooks import DynamoDeliveryRepository
     from tidings.webhooks.delivery import WebhookDeliverer
 
     s = get_settings()
@@ -346,7 +346,7 @@ def webhook_deliverer() -> WebhookDeliverer:
     )
     return WebhookDeliverer(
         webhook_store(),
-        DeliveryStore(s.table_name),
+        DynamoDeliveryRepository(s.table_name),
         http,
         DEFAULT_CLOCK,
         retry_intervals=s.webhook_retry_intervals,

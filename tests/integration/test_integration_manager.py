@@ -40,7 +40,7 @@ from tidings.store import keys
 from tidings.store.accounts import DynamoAccountRepository
 from tidings.store.alerts import DynamoAlertRepository
 from tidings.store.audit import DynamoAuditRepository
-from tidings.store.budgets import BudgetStore
+from tidings.store.budgets import DynamoBudgetRepository
 from tidings.store.dynamo import serialize
 from tidings.store.integrations import DynamoIntegrationRepository, to_item
 from tidings.store.metrics import DynamoMetricsRepository
@@ -120,7 +120,7 @@ def world(
     )
     alerts, metrics = DynamoAlertRepository(table, ddb), DynamoMetricsRepository(table, ddb)
     synced, audit = DynamoSyncedRecordRepository(table, ddb), DynamoAuditRepository(table, ddb)
-    limits = IntegrationRateLimits(BudgetStore(table, ddb))
+    limits = IntegrationRateLimits(DynamoBudgetRepository(table, ddb))
     monitoring = IntegrationMonitoring(
         directory=directory, metrics=metrics, alerts=alerts, limits=limits, clock=clock
     )

@@ -20,9 +20,9 @@ from tidings.models.posts import PlatformStatus, PostStatus, ScheduledPost
 from tidings.publishing.base import Published, PublishRequest
 from tidings.publishing.step import PublishStep
 from tidings.publishing.task_events import parse_publish_task
-from tidings.store.budgets import BudgetStore, limits_with
-from tidings.store.ledger import LedgerState, PublishLedger
-from tidings.store.posts import PostRepository
+from tidings.store.budgets import DynamoBudgetRepository, limits_with
+from tidings.store.ledger import DynamoLedgerRepository, LedgerState
+from tidings.store.posts import DynamoPostRepository
 
 DUE = datetime(2026, 3, 2, 12, 0, 0, 250_000, tzinfo=UTC)
 
@@ -85,8 +85,8 @@ def clock() -> FakeClock:
 @dataclass
 class World:
     step: PublishStep
-    posts: PostRepository
-    ledger: PublishLedger
+    posts: DynamoPostRepository
+    ledger: DynamoLedgerRepository
     platforms: dict[Platform, ScriptedPlatform]
     clock: FakeClock
     accounts: Accounts
@@ -133,8 +133,8 @@ class World:
 def world(ddb: tuple[Any, str], clock: FakeClock) -> World:
     client, table = ddb
     settings = Settings(table_name=table, retry_intervals=[300, 900, 2700], http_timeout_seconds=10)
-    posts = PostRepository(table, client)
-    ledger = PublishLedger(table, client)
+    posts = DynamoPostRepository(table, client)
+    ledger = DynamoLedgerRepository(table, client)
     platforms = {p: ScriptedPlatform(p, clock) for p in Platform}
     accounts = Accounts(set(Platform))
     step = PublishStep(settings, posts, ledger, accounts, lambda p: platforms[p], clock)
@@ -364,9 +364,9 @@ def test_an_unknown_outcome_that_never_shows_up_ends_failed_after_reading_back(w
 # -- rate-limit budgets ------------------------------------------------------------------------------
 
 
-def _with_budgets(world: World, ddb: tuple[Any, str], overrides: str) -> BudgetStore:
+def _with_budgets(world: World, ddb: tuple[Any, str], overrides: str) -> DynamoBudgetRepository:
     client, table = ddb
-    budgets = BudgetStore(table, client, limits_with(overrides))
+    budgets = DynamoBudgetRepository(table, client, limits_with(overrides))
     world.step.budgets = budgets
     return budgets
 

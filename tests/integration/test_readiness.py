@@ -17,8 +17,8 @@ from tidings.core.platforms import Platform
 from tidings.models.posts import ScheduledPost
 from tidings.publishing.readiness import Readiness, preview
 from tidings.store.accounts import AccountRepository, DynamoAccountRepository
-from tidings.store.budgets import BudgetStore, limits_with
-from tidings.store.posts import PostRepository
+from tidings.store.budgets import DynamoBudgetRepository, limits_with
+from tidings.store.posts import DynamoPostRepository, PostRepository
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
@@ -45,8 +45,8 @@ def build(
         ddb,
         clock,
     )
-    posts = PostRepository(local_stack.table_name, ddb)
-    budgets = BudgetStore(local_stack.table_name, ddb, limits_with(config.rate_budget_overrides))
+    posts = DynamoPostRepository(local_stack.table_name, ddb)
+    budgets = DynamoBudgetRepository(local_stack.table_name, ddb, limits_with(config.rate_budget_overrides))
     return Readiness(config, posts, accounts, budgets, clock), accounts, posts
 
 

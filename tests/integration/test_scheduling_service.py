@@ -19,8 +19,8 @@ from tidings.models.analytics import EngagementSample
 from tidings.models.posts import PostStatus
 from tidings.scheduling.service import NewPost, PostChanges, SchedulingService
 from tidings.scheduling.sweeper import sweep
-from tidings.store.analytics import AnalyticsRepository
-from tidings.store.posts import PostRepository
+from tidings.store.analytics import DynamoAnalyticsRepository
+from tidings.store.posts import DynamoPostRepository
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -48,8 +48,8 @@ def service(ddb_table: tuple[Any, str], clock: FakeClock) -> SchedulingService:
     settings = Settings(table_name=table, max_queue_per_platform=3, min_gap_minutes=30)
     return SchedulingService(
         settings=settings,
-        posts=PostRepository(table, client, due_shards=settings.due_shards),
-        analytics=AnalyticsRepository(table, client),
+        posts=DynamoPostRepository(table, client, due_shards=settings.due_shards),
+        analytics=DynamoAnalyticsRepository(table, client),
         starter=RecordingStarter(),
         clock=clock,
         sleep=lambda _: None,
@@ -150,8 +150,8 @@ def _service_with(ddb_table: tuple[Any, str], clock: FakeClock, **overrides: Any
     settings = Settings(table_name=table, **overrides)
     return SchedulingService(
         settings=settings,
-        posts=PostRepository(table, client, due_shards=settings.due_shards),
-        analytics=AnalyticsRepository(table, client),
+        posts=DynamoPostRepository(table, client, due_shards=settings.due_shards),
+        analytics=DynamoAnalyticsRepository(table, client),
         starter=RecordingStarter(),
         clock=clock,
         sleep=lambda _: None,
@@ -274,7 +274,7 @@ def test_without_a_time_the_optimal_slot_is_taken(
     service: SchedulingService, user: str, clock: FakeClock, ddb_table: tuple[Any, str]
 ) -> None:
     client, table = ddb_table
-    analytics = AnalyticsRepository(table, client)
+    analytics = DynamoAnalyticsRepository(table, client)
     # 40 posts: Tuesdays 18:00 UTC do far better than anything else
     for i in range(40):
         hour = 18 if i % 2 == 0 else 7
@@ -297,7 +297,11 @@ def test_auto_optimise_off_requires_a_time(ddb_table: tuple[Any, str], clock: Fa
     client, table = ddb_table
     settings = Settings(table_name=table, auto_optimize=False)
     svc = SchedulingService(
-        settings, PostRepository(table, client), AnalyticsRepository(table, client), RecordingStarter(), clock
+        settings,
+        DynamoPostRepository(table, client),
+        DynamoAnalyticsRepository(table, client),
+        RecordingStarter(),
+        clock,
     )
     with pytest.raises(ValidationFailed) as info:
         svc.schedule(user, NewPost(content="x", platforms=["facebook"]))
@@ -318,7 +322,7 @@ def test_sweeper_starts_overdue_unclaimed_posts_once(
     due = service.schedule(user, new(5))
     later = service.schedule(user, new(120))
     starter = RecordingStarter()
-    repo = PostRepository(table, client)
+    repo = DynamoPostRepository(table, client)
     clock.set(at(10))
     report = sweep(repo, starter, clock, grace_seconds=90)
     assert (user, due.post_id, 1) in starter.started
@@ -369,11 +373,11 @@ def test_a_stream_batch_of_claims_leaves_the_queue_in_few_writes_and_keeps_the_s
 
     client, table = ddb_table
     settings = Settings(table_name=table, max_queue_per_platform=500, min_gap_minutes=0)
-    posts = PostRepository(table, client)
+    posts = DynamoPostRepository(table, client)
     service = SchedulingService(
         settings=settings,
         posts=posts,
-        analytics=AnalyticsRepository(table, client),
+        analytics=DynamoAnalyticsRepository(table, client),
         starter=RecordingStarter(),
         clock=clock,
         sleep=lambda _: None,

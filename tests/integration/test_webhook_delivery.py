@@ -26,7 +26,7 @@ from tidings.models.posts import PlatformError, PlatformResult, PlatformStatus, 
 from tidings.store import keys
 from tidings.store.dynamo import serialize
 from tidings.store.posts import post_to_item
-from tidings.store.webhooks import DeliveryStatus, DeliveryStore, WebhookStore
+from tidings.store.webhooks import DeliveryStatus, DynamoDeliveryRepository, DynamoWebhookRepository
 from tidings.webhooks.delivery import LEASE, WebhookDeliverer
 from tidings.webhooks.service import WebhookService
 
@@ -90,8 +90,8 @@ def user() -> str:
 
 @dataclass
 class Parts:
-    hooks: WebhookStore
-    deliveries: DeliveryStore
+    hooks: DynamoWebhookRepository
+    deliveries: DynamoDeliveryRepository
     deliverer: WebhookDeliverer
     service: WebhookService
 
@@ -100,8 +100,8 @@ class Parts:
 def parts(local_stack: LocalStack, clock: FakeClock) -> Iterator[Parts]:
     ddb = local_stack.client("dynamodb")
     vault = CredentialVault(local_stack.credentials_key_arn, local_stack.client("kms"))
-    hooks = WebhookStore(local_stack.table_name, vault, ddb, clock)
-    deliveries = DeliveryStore(local_stack.table_name, ddb)
+    hooks = DynamoWebhookRepository(local_stack.table_name, vault, ddb, clock)
+    deliveries = DynamoDeliveryRepository(local_stack.table_name, ddb)
     http = httpx.Client(timeout=2.0)
     deliverer = WebhookDeliverer(
         hooks, deliveries, http, clock, retry_intervals=[60, 300], allow_private=True

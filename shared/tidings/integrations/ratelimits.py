@@ -1,7 +1,7 @@
 """Rate limits per integration and operation: may a call go now, and if not, when.
 
 Each (provider, operation) has windows -- a burst window of seconds, and per minute, hour and day --
-counted in the table with conditional updates (`tidings.store.budgets.BudgetStore`), so every
+counted in the table with conditional updates (`tidings.store.budgets.BudgetRepository`), so every
 function shares one budget. What a vendor answers (429 with Retry-After) holds the budget until then.
 A social account's `publish` operation is the very budget the publish step takes from, so the answer
 here is the one the next scheduled post will get.
@@ -102,7 +102,7 @@ def retry_after_seconds(retry_at: datetime | None, now: datetime) -> int | None:
 
 
 class RateBudgets(Protocol):
-    """The budget store's part the integrations use (`tidings.store.budgets.BudgetStore`)."""
+    """The budget repository's part the integrations use (`tidings.store.budgets.BudgetRepository`)."""
 
     @property
     def limits(self) -> Mapping[str, tuple[Limit, ...]]:

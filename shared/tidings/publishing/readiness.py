@@ -26,7 +26,7 @@ from tidings.models.posts import PostStatus, ScheduledPost
 from tidings.publishing.render import render
 from tidings.publishing.validation import check_content
 from tidings.store.accounts import AccountRepository
-from tidings.store.budgets import BudgetStore, Limit
+from tidings.store.budgets import BudgetRepository, Limit
 from tidings.store.posts import PostRepository
 
 Severity = Literal["error", "warning"]
@@ -138,7 +138,7 @@ class Readiness:
         settings: Settings,
         posts: PostRepository,
         accounts: AccountRepository,
-        budgets: BudgetStore | None,
+        budgets: BudgetRepository | None,
         clock: Clock,
     ) -> None:
         self.settings = settings

@@ -26,8 +26,8 @@ from tidings.models.posts import PlatformError, PlatformResult, PlatformStatus, 
 from tidings.publishing.base import PlatformClient, Published, PublishRequest
 from tidings.publishing.render import render
 from tidings.publishing.task_events import PublishAttempt, PublishCrash
-from tidings.store.budgets import BudgetStore, block_from_headers
-from tidings.store.ledger import LedgerConflict, LedgerEntry, LedgerState, PublishLedger
+from tidings.store.budgets import BudgetRepository, block_from_headers
+from tidings.store.ledger import LedgerConflict, LedgerEntry, LedgerRepository, LedgerState
 from tidings.store.posts import PostRepository, StaleWrite
 
 if TYPE_CHECKING:
@@ -78,12 +78,12 @@ class PublishStep:
         self,
         settings: Settings,
         posts: PostRepository,
-        ledger: PublishLedger,
+        ledger: LedgerRepository,
         accounts: CredentialSource,
         clients: Callable[[Platform], PlatformClient],
         clock: Clock,
         pool: ThreadPoolExecutor | None = None,
-        budgets: BudgetStore | None = None,
+        budgets: BudgetRepository | None = None,
         metrics: MetricsRepository | None = None,
     ) -> None:
         self.budgets = budgets

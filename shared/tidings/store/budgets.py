@@ -19,6 +19,10 @@ Seeded limits (documentation checked late 2026; vendors change them, the headers
   uploads; the day resets at midnight Pacific (developers.google.com/youtube/v3/determine_quota_cost).
 - LinkedIn: 150 member post creations per day (learn.microsoft.com, "LinkedIn API rate limiting").
 - Facebook Pages: no fixed post count; usage comes in `X-App-Usage` / `X-Business-Use-Case-Usage`.
+
+`BudgetRepository` is what the publish step, the dry runs and the integrations' rate limits need;
+`DynamoBudgetRepository` is the table's, and `tidings.store.memory.budgets` holds one in memory with
+the same all-or-none reservations and blocks.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from tidings.core.clock import iso_ms, parse_iso
@@ -102,7 +106,61 @@ class Reservation:
     reason: str | None = None
 
 
-class BudgetStore:
+class BudgetRepository(Protocol):
+    @property
+    def limits(self) -> Mapping[str, tuple[Limit, ...]]:
+        """The publishing budgets per platform."""
+        ...
+
+    def reserve(self, user_id: str, platform: str, now: datetime) -> Reservation:
+        """Take one send from every window of the platform, or none of them."""
+        ...
+
+    def reserve_limits(
+        self, user_id: str, key: str, limits: tuple[Limit, ...], now: datetime, label: str | None = None
+    ) -> Reservation:
+        """Take one call from every window in `limits` of the budget `key`, or none of them: refused
+        while the budget is blocked, or until the latest end of the windows that are full."""
+        ...
+
+    def usage(self, user_id: str, platform: str, now: datetime) -> list[tuple[Limit, int]]:
+        """How much of each window of the platform is used now (for dry runs)."""
+        ...
+
+    def usage_of(
+        self, user_id: str, key: str, limits: tuple[Limit, ...], now: datetime
+    ) -> list[tuple[Limit, int]]:
+        """How much of each window in `limits` of the budget `key` is used now."""
+        ...
+
+    def block(self, user_id: str, platform: str, until: datetime, reason: str, now: datetime) -> None:
+        """Hold every send of the budget until `until` (only ever extends a block)."""
+        ...
+
+    def blocked_until(self, user_id: str, platform: str, now: datetime) -> tuple[datetime, str] | None:
+        """Until when, and why, the budget is blocked after `now` (None when it is not)."""
+        ...
+
+
+def window_key(user_id: str, key: str, limit: Limit, now: datetime) -> dict[str, str]:
+    """The item that counts the window of `limit` that holds `now` (per app or per user)."""
+    start = int(limit.window_start(now).timestamp())
+    pk = keys.APP_PK if limit.per_app else keys.user_pk(user_id)
+    return {"PK": pk, "SK": keys.budget_sk(key, limit.window_seconds, start)}
+
+
+def used_up(full: list[Limit], key: str, label: str | None, now: datetime) -> Reservation:
+    """The refusal when the windows in `full` have no room: wait for the latest of them to end."""
+    limit = max(full, key=lambda item: item.window_end(now))
+    scope = "the app's" if limit.per_app else "the account's"
+    return Reservation(
+        False,
+        limit.window_end(now),
+        f"{scope} {label or key} budget of {limit.count} per {span(limit.window_seconds)} is used up",
+    )
+
+
+class DynamoBudgetRepository:
     def __init__(
         self, table_name: str, dynamodb: DynamoDBClient, limits: Mapping[str, tuple[Limit, ...]] = LIMITS
     ):
@@ -137,13 +195,7 @@ class BudgetStore:
             ]
             if not full:
                 raise
-            limit = max(full, key=lambda item: item.window_end(now))
-            scope = "the app's" if limit.per_app else "the account's"
-            return Reservation(
-                False,
-                limit.window_end(now),
-                f"{scope} {label or key} budget of {limit.count} per {span(limit.window_seconds)} is used up",
-            )
+            return used_up(full, key, label, now)
         return Reservation(True)
 
     def usage(self, user_id: str, platform: str, now: datetime) -> list[tuple[Limit, int]]:
@@ -158,24 +210,19 @@ class BudgetStore:
         for limit in limits:
             resp = self.dynamodb.get_item(
                 TableName=self.table,
-                Key=serialize(self._key(user_id, key, limit, now)),
+                Key=serialize(window_key(user_id, key, limit, now)),
                 ConsistentRead=True,
             )
             item = deserialize(resp["Item"]) if "Item" in resp else {}
             out.append((limit, int(item.get("n", 0))))
         return out
 
-    def _key(self, user_id: str, platform: str, limit: Limit, now: datetime) -> dict[str, str]:
-        start = int(limit.window_start(now).timestamp())
-        pk = keys.APP_PK if limit.per_app else keys.user_pk(user_id)
-        return {"PK": pk, "SK": keys.budget_sk(platform, limit.window_seconds, start)}
-
     def _take(self, user_id: str, platform: str, limit: Limit, now: datetime) -> dict[str, Any]:
         expires = int(limit.window_end(now).timestamp()) + 86_400
         return {
             "Update": {
                 "TableName": self.table,
-                "Key": serialize(self._key(user_id, platform, limit, now)),
+                "Key": serialize(window_key(user_id, platform, limit, now)),
                 "UpdateExpression": "ADD n :one SET EntityType = :entity, expiresAt = :ttl",
                 "ConditionExpression": "attribute_not_exists(n) OR n < :limit",
                 "ExpressionAttributeValues": {

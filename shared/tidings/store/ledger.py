@@ -5,6 +5,9 @@ sent and no answer came back), `retry` (known not applied; may be sent again), `
 `failed` (final). A call is made only by the attempt that moved the entry to `in_flight`, so a retry,
 a redelivered task or a second execution never sends the same post to a platform twice; an entry
 left `in_flight` or `unknown` is reconciled by reading back from the platform before any new call.
+
+`LedgerRepository` is what the publish step needs; `DynamoLedgerRepository` is the table's, and
+`tidings.store.memory.ledger` holds one in memory with the same conditions.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tidings.core.clock import iso_ms, parse_iso
 from tidings.store import keys
@@ -43,7 +46,50 @@ class LedgerConflict(Exception):
     """Another attempt moved the entry first; read it again and decide."""
 
 
-class PublishLedger:
+class LedgerRepository(Protocol):
+    def get(self, user_id: str, post_id: str, platform: str) -> LedgerEntry | None: ...
+
+    def begin(
+        self,
+        user_id: str,
+        post_id: str,
+        platform: str,
+        attempt: int,
+        now: datetime,
+        previous: LedgerEntry | None,
+    ) -> None:
+        """Move the entry to in_flight for `attempt`: from nothing (`previous` None), or from `retry`
+        on the attempt last read; LedgerConflict when another attempt moved it first."""
+        ...
+
+    def settle(
+        self,
+        user_id: str,
+        post_id: str,
+        platform: str,
+        attempt: int,
+        state: LedgerState,
+        *,
+        platform_post_id: str | None = None,
+        url: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record how `attempt` ended, if it still holds the entry (in_flight or unknown on that
+        attempt), else LedgerConflict."""
+        ...
+
+
+def entry_from_item(item: dict[str, Any]) -> LedgerEntry:
+    return LedgerEntry(
+        state=LedgerState(item["state"]),
+        attempt=int(item["attempt"]),
+        started_at=parse_iso(item["started_at"]),
+        platform_post_id=item.get("platform_post_id"),
+        url=item.get("url"),
+    )
+
+
+class DynamoLedgerRepository:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table = table_name
         self.client = client or dynamodb_client()
@@ -55,16 +101,7 @@ class PublishLedger:
         resp = self.client.get_item(
             TableName=self.table, Key=self._key(user_id, post_id, platform), ConsistentRead=True
         )
-        if "Item" not in resp:
-            return None
-        item = deserialize(resp["Item"])
-        return LedgerEntry(
-            state=LedgerState(item["state"]),
-            attempt=int(item["attempt"]),
-            started_at=parse_iso(item["started_at"]),
-            platform_post_id=item.get("platform_post_id"),
-            url=item.get("url"),
-        )
+        return entry_from_item(deserialize(resp["Item"])) if "Item" in resp else None
 
     def begin(
         self,

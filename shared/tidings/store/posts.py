@@ -8,6 +8,9 @@ Items:
   transaction conditioned on `rev`, so the queue rules (size, minimum gap) are checked against a
   consistent view and two concurrent requests cannot both slip past them.
 - `USER#<id> / PUBLISH_LEDGER#<postId>#<platform>`: one per platform publish, written before the call.
+
+`PostRepository` is what the use-cases need; `DynamoPostRepository` is the table's, and
+`tidings.store.memory.posts` holds one in memory with the same conditions.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tidings.core.clock import iso_ms, parse_iso
 from tidings.core.platforms import Platform
@@ -49,6 +52,10 @@ class StaleWrite(Exception):
     """The post is no longer in the state (status/version/claim) the write expected."""
 
 
+class PostExists(StaleWrite):
+    """A post with this id is already stored."""
+
+
 @dataclass(frozen=True)
 class QueueEntry:
     time: datetime
@@ -73,6 +80,75 @@ class DuePost:
 class PostPage:
     posts: list[ScheduledPost]
     next_token: str | None
+
+
+class PostRepository(Protocol):
+    # -- reads
+
+    def get(self, user_id: str, post_id: str) -> ScheduledPost | None: ...
+
+    def queue(self, user_id: str) -> QueueIndex:
+        """The user's queue index (rev 0 and no entries before the first post)."""
+        ...
+
+    def page(
+        self,
+        user_id: str,
+        *,
+        status: PostStatus | None = None,
+        platform: Platform | None = None,
+        limit: int = 50,
+        next_token: str | None = None,
+    ) -> PostPage:
+        """Up to `limit` posts by scheduled time; the filters apply to each page read (ValueError for a
+        token this store did not issue)."""
+        ...
+
+    def iter_all(self, user_id: str) -> Iterator[ScheduledPost]:
+        """Every post of the user, by id."""
+        ...
+
+    def due_unclaimed(self, before: datetime, limit: int = 500) -> list[DuePost]:
+        """Scheduled posts of any user due before `before` (oldest first within a shard)."""
+        ...
+
+    # -- writes by the API
+
+    def create(self, post: ScheduledPost, queue_rev: int) -> None:
+        """A new post and its queue entry, if the queue is still at `queue_rev` (else QueueChanged)."""
+        ...
+
+    def create_many(self, posts: list[ScheduledPost], queue_rev: int) -> None:
+        """New posts of one user and their queue entries, all or none, if the queue is still at
+        `queue_rev` and no id is taken (else QueueChanged); ValueError beyond MAX_CREATE_BATCH."""
+        ...
+
+    def put_new(self, post: ScheduledPost) -> None:
+        """A post outside the queue (publish-now); PostExists when its id is taken."""
+        ...
+
+    def replace_scheduled(self, post: ScheduledPost, expected_version: int, queue_rev: int) -> None:
+        """A changed scheduled post: StaleWrite when it is no longer scheduled at `expected_version`,
+        else QueueChanged when the queue moved past `queue_rev`."""
+        ...
+
+    def cancel(self, user_id: str, post_id: str, now: datetime) -> ScheduledPost:
+        """scheduled -> cancelled with the version bumped (StaleWrite when it is not scheduled)."""
+        ...
+
+    def remove_queue_entries(self, user_id: str, post_ids: list[str]) -> None:
+        """Drop posts from the queue index; idempotent."""
+        ...
+
+    # -- writes by the publish step
+
+    def claim(self, user_id: str, post_id: str, version: int, execution_id: str, now: datetime) -> bool:
+        """scheduled -> publishing on the same version (again by the same execution); False otherwise."""
+        ...
+
+    def save_claimed(self, post: ScheduledPost, execution_id: str) -> None:
+        """Store a claimed post's progress, by its claimant on its version only (else StaleWrite)."""
+        ...
 
 
 def post_to_item(post: ScheduledPost, due_shards: int) -> dict[str, Any]:
@@ -100,8 +176,29 @@ def post_from_item(item: dict[str, Any]) -> ScheduledPost:
     return ScheduledPost.model_validate({k: v for k, v in item.items() if k not in _KEY_ATTRS})
 
 
-def _queue_entry_value(post: ScheduledPost) -> dict[str, Any]:
+def queue_entry_value(post: ScheduledPost) -> dict[str, Any]:
+    """A post's entry in the queue index item's `q` map."""
     return {"t": iso_ms(post.scheduled_time), "p": [str(p) for p in post.platforms]}
+
+
+def queue_from_item(item: dict[str, Any]) -> QueueIndex:
+    entries = {
+        pid: QueueEntry(time=parse_iso(e["t"]), platforms=tuple(Platform(p) for p in e["p"]))
+        for pid, e in item.get("q", {}).items()
+    }
+    return QueueIndex(rev=int(item.get("rev", 0)), entries=entries)
+
+
+def check_batch(posts: list[ScheduledPost]) -> None:
+    """What one create_many takes: at most MAX_CREATE_BATCH posts (a transaction holds at most 100
+    actions, and the queue update is one of them), all of one user."""
+    if len(posts) > MAX_CREATE_BATCH:
+        raise ValueError(f"at most {MAX_CREATE_BATCH} posts in one transaction")
+    if len({p.user_id for p in posts}) != 1:
+        raise ValueError("posts of one user only")
+
+
+CANCEL_REASON = "cancelled by the user"
 
 
 # One update expression is at most 4 KB (DynamoDB Developer Guide, "Expression parameters"):
@@ -109,7 +206,7 @@ def _queue_entry_value(post: ScheduledPost) -> dict[str, Any]:
 QUEUE_REMOVALS_PER_WRITE = 100
 
 
-class PostRepository:
+class DynamoPostRepository:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None, due_shards: int = 8) -> None:
         self.table = table_name
         self.client = client or dynamodb_client()
@@ -133,14 +230,7 @@ class PostRepository:
             ConsistentRead=True,
         )
         item = resp.get("Item")
-        if not item:
-            return QueueIndex()
-        data = deserialize(item)
-        entries = {
-            pid: QueueEntry(time=parse_iso(e["t"]), platforms=tuple(Platform(p) for p in e["p"]))
-            for pid, e in data.get("q", {}).items()
-        }
-        return QueueIndex(rev=int(data.get("rev", 0)), entries=entries)
+        return queue_from_item(deserialize(item)) if item else QueueIndex()
 
     def page(
         self,
@@ -241,14 +331,14 @@ class PostRepository:
                             "SK": keys.QUEUE_SK,
                             "EntityType": keys.QUEUE_ENTITY,
                             "rev": 1,
-                            "q": {p.post_id: _queue_entry_value(p) for p in posts},
+                            "q": {p.post_id: queue_entry_value(p) for p in posts},
                         }
                     ),
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
             }
         names = {f"#p{i}": p.post_id for i, p in enumerate(posts)}
-        values = {f":e{i}": serialize_value(_queue_entry_value(p)) for i, p in enumerate(posts)}
+        values = {f":e{i}": serialize_value(queue_entry_value(p)) for i, p in enumerate(posts)}
         sets = ", ".join(f"q.#p{i} = :e{i}" for i in range(len(posts)))
         return {
             "Update": {
@@ -271,14 +361,10 @@ class PostRepository:
 
     def create_many(self, posts: list[ScheduledPost], queue_rev: int) -> None:
         """Write new scheduled posts of one user and their queue entries in one transaction, if the
-        queue is still at `queue_rev`: all of them or none. At most MAX_CREATE_BATCH posts (a
-        transaction holds at most 100 actions, and the queue update is one of them)."""
+        queue is still at `queue_rev`: all of them or none (see check_batch)."""
         if not posts:
             return
-        if len(posts) > MAX_CREATE_BATCH:
-            raise ValueError(f"at most {MAX_CREATE_BATCH} posts in one transaction")
-        if len({p.user_id for p in posts}) != 1:
-            raise ValueError("posts of one user only")
+        check_batch(posts)
         puts: list[dict[str, Any]] = [
             {
                 "Put": {
@@ -298,11 +384,14 @@ class PostRepository:
 
     def put_new(self, post: ScheduledPost) -> None:
         """Write a post that bypasses the queue (publish-now): a plain conditional put."""
-        self.client.put_item(
-            TableName=self.table,
-            Item=serialize(post_to_item(post, self.due_shards)),
-            ConditionExpression="attribute_not_exists(PK)",
-        )
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=serialize(post_to_item(post, self.due_shards)),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise PostExists() from exc
 
     def replace_scheduled(self, post: ScheduledPost, expected_version: int, queue_rev: int) -> None:
         """Save a changed scheduled post (version already bumped), if nothing moved underneath."""
@@ -347,7 +436,7 @@ class PostRepository:
                         ":scheduled": str(PostStatus.SCHEDULED),
                         ":one": 1,
                         ":now": iso_ms(now),
-                        ":why": "cancelled by the user",
+                        ":why": CANCEL_REASON,
                     }
                 ),
                 ReturnValues="ALL_NEW",
@@ -418,6 +507,8 @@ class PostRepository:
 
 __all__ = [
     "DuePost",
+    "DynamoPostRepository",
+    "PostExists",
     "PostPage",
     "PostRepository",
     "QueueChanged",

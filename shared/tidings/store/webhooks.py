@@ -8,6 +8,12 @@ the table never holds it in plaintext; it is shown once, when the webhook is cre
 the exact body sent, its status (sending, retrying, delivered, failed), attempts and the last
 answers. While it is being sent or waits for a retry it sits in GSI2 (`WEBHOOK_DUE`, sorted by the
 time it is due), where the retry pass finds it; kept 30 days.
+
+`WebhookRepository` and `DeliveryRepository` are what the webhook use-cases need. What registering,
+reading and deleting a webhook mean (the per-user limit, the sealed secret, the audit, the caches) is
+`WebhookRegistry`, over the records of `DynamoWebhookRepository` here or of the in-memory one in
+`tidings.store.memory.webhooks`; `DynamoDeliveryRepository` keeps deliveries in the table, and the
+in-memory one keeps them with the same conditions.
 """
 
 from __future__ import annotations
@@ -15,16 +21,17 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock, iso_ms, parse_iso
 from tidings.core.errors import NotFound, ValidationFailed
 from tidings.core.secrets import SealedSecret, SecretVault, mask
 from tidings.core.signing import new_secret
 from tidings.store import keys
-from tidings.store.audit import AuditEntry, DynamoAuditRepository
+from tidings.store.audit import AuditEntry, AuditRepository, DynamoAuditRepository
 from tidings.store.dynamo import (
     deserialize,
     dynamodb_client,
@@ -90,11 +97,79 @@ class Delivery:
     history: tuple[dict[str, Any], ...] = ()
 
 
+class WebhookRepository(Protocol):
+    def create(self, user_id: str, url: str, events: list[str], description: str | None) -> NewWebhook:
+        """Register a webhook with a new signing secret (ValidationFailed beyond the per-user limit)."""
+        ...
+
+    def for_user(self, user_id: str) -> list[Webhook]:
+        """The user's webhooks, by id."""
+        ...
+
+    def subscribers(self, user_id: str, event_type: str, occurred_at: datetime) -> list[Webhook]:
+        """The user's webhooks that take `event_type`, as they stood when the event occurred."""
+        ...
+
+    def get(self, user_id: str, webhook_id: str) -> Webhook:
+        """The webhook (NotFound `webhook_not_found` when the user has none by that id)."""
+        ...
+
+    def delete(self, user_id: str, webhook_id: str) -> Webhook:
+        """Remove the webhook (NotFound `webhook_not_found` when the user has none by that id)."""
+        ...
+
+    def signing_target(self, user_id: str, webhook_id: str) -> tuple[Webhook, str] | None:
+        """The webhook and its opened signing secret, or None when it no longer exists."""
+        ...
+
+
+class DeliveryRepository(Protocol):
+    def create(
+        self,
+        user_id: str,
+        webhook_id: str,
+        event_id: str,
+        event_type: str,
+        body: str,
+        now: datetime,
+        lease_until: datetime,
+    ) -> Delivery | None:
+        """A new delivery claimed for sending until `lease_until`; None when the webhook already has
+        one for the event."""
+        ...
+
+    def due(self, now: datetime, limit: int = 100) -> list[Delivery]:
+        """Deliveries of any user whose retry or lease is due by `now`, soonest first."""
+        ...
+
+    def claim(self, delivery: Delivery, lease_until: datetime) -> bool:
+        """Take a due delivery as read for sending; False when someone else took or finished it first."""
+        ...
+
+    def record_attempt(
+        self,
+        delivery: Delivery,
+        attempt: dict[str, Any],
+        *,
+        status: str,
+        next_attempt_at: datetime | None,
+    ) -> Delivery:
+        """Add an attempt to the delivery's history with its new status; due again at
+        `next_attempt_at`, or out of the due index when None."""
+        ...
+
+    def page(
+        self, user_id: str, webhook_id: str, limit: int, next_token: str | None
+    ) -> tuple[list[Delivery], str | None]:
+        """The webhook's deliveries newest first (ValueError for a token this store did not issue)."""
+        ...
+
+
 def _subject(webhook_id: str) -> str:
     return f"webhook:{webhook_id}"
 
 
-def _webhook_item(hook: Webhook) -> dict[str, Any]:
+def webhook_to_item(hook: Webhook) -> dict[str, Any]:
     return {
         "PK": keys.user_pk(hook.user_id),
         "SK": keys.webhook_sk(hook.webhook_id),
@@ -109,7 +184,7 @@ def _webhook_item(hook: Webhook) -> dict[str, Any]:
     }
 
 
-def _webhook(item: dict[str, Any]) -> Webhook:
+def webhook_from_item(item: dict[str, Any]) -> Webhook:
     return Webhook(
         user_id=item["user_id"],
         webhook_id=item["webhook_id"],
@@ -144,27 +219,38 @@ def delivery_from_item(item: dict[str, Any]) -> Delivery:
     )
 
 
-class WebhookStore:
+class WebhookRegistry(ABC):
     """Registers webhooks and opens their signing secrets (cached briefly: a warm function delivering
-    many events must not call KMS for each)."""
+    many events must not call KMS for each), over the records a subclass keeps."""
 
     CACHE_SECONDS = 300.0
 
-    def __init__(
-        self,
-        table_name: str,
-        vault: SecretVault,
-        dynamodb: DynamoDBClient | None = None,
-        clock: Clock = DEFAULT_CLOCK,
-    ) -> None:
-        self.table = table_name
+    def __init__(self, vault: SecretVault, audit: AuditRepository, clock: Clock) -> None:
         self.vault = vault
-        self.dynamodb = dynamodb or dynamodb_client()
+        self.audit = audit
         self.clock = clock
-        self.audit = DynamoAuditRepository(table_name, self.dynamodb)
         self._secrets: dict[tuple[str, str], tuple[float, str]] = {}
         self._subscribers: dict[str, tuple[datetime, list[Webhook]]] = {}
         self._lock = threading.Lock()
+
+    # -- the records -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def for_user(self, user_id: str) -> list[Webhook]: ...
+
+    @abstractmethod
+    def _item(self, user_id: str, webhook_id: str) -> dict[str, Any] | None:
+        """The webhook's record with its sealed secret, or None."""
+
+    @abstractmethod
+    def _insert(self, item: dict[str, Any]) -> None:
+        """Store a new record (its id is new)."""
+
+    @abstractmethod
+    def _remove(self, user_id: str, webhook_id: str) -> dict[str, Any] | None:
+        """Delete the record; what it held, or None when there was none."""
+
+    # -- what they mean --------------------------------------------------------------------------
 
     def create(self, user_id: str, url: str, events: list[str], description: str | None) -> NewWebhook:
         if len(self.for_user(user_id)) >= MAX_WEBHOOKS_PER_USER:
@@ -184,19 +270,9 @@ class WebhookStore:
             secret_hint=mask(secret),
         )
         sealed = self.vault.seal(user_id, _subject(hook.webhook_id), {"secret": secret})
-        self.dynamodb.put_item(
-            TableName=self.table,
-            Item=serialize(_webhook_item(hook) | sealed.to_item()),
-            ConditionExpression="attribute_not_exists(PK)",
-        )
+        self._insert(webhook_to_item(hook) | sealed.to_item())
         self._record(user_id, "webhook.created", hook, {"url": url, "events": list(hook.events)})
         return NewWebhook(hook, secret)
-
-    def for_user(self, user_id: str) -> list[Webhook]:
-        return [
-            _webhook(item)
-            for item in query_prefix(self.dynamodb, self.table, keys.user_pk(user_id), keys.WEBHOOK_SK_PREFIX)
-        ]
 
     def subscribers(self, user_id: str, event_type: str, occurred_at: datetime) -> list[Webhook]:
         """The user's webhooks that take `event_type`, as they stood when the event occurred.
@@ -222,17 +298,13 @@ class WebhookStore:
         item = self._item(user_id, webhook_id)
         if item is None:
             raise NotFound("no such webhook", {"webhookId": webhook_id}, code="webhook_not_found")
-        return _webhook(item)
+        return webhook_from_item(item)
 
     def delete(self, user_id: str, webhook_id: str) -> Webhook:
-        resp = self.dynamodb.delete_item(
-            TableName=self.table,
-            Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.webhook_sk(webhook_id)}),
-            ReturnValues="ALL_OLD",
-        )
-        if "Attributes" not in resp:
+        item = self._remove(user_id, webhook_id)
+        if item is None:
             raise NotFound("no such webhook", {"webhookId": webhook_id}, code="webhook_not_found")
-        hook = _webhook(deserialize(resp["Attributes"]))
+        hook = webhook_from_item(item)
         with self._lock:
             self._secrets.pop((user_id, webhook_id), None)
         self._record(user_id, "webhook.deleted", hook, {"url": hook.url})
@@ -249,20 +321,12 @@ class WebhookStore:
         with self._lock:
             cached = self._secrets.get((user_id, webhook_id))
         if cached is not None and now - cached[0] < self.CACHE_SECONDS:
-            return _webhook(item), cached[1]
+            return webhook_from_item(item), cached[1]
         opened = self.vault.open(user_id, _subject(webhook_id), SealedSecret.from_item(item))
         secret = str(opened["secret"])
         with self._lock:
             self._secrets[(user_id, webhook_id)] = (now, secret)
-        return _webhook(item), secret
-
-    def _item(self, user_id: str, webhook_id: str) -> dict[str, Any] | None:
-        resp = self.dynamodb.get_item(
-            TableName=self.table,
-            Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.webhook_sk(webhook_id)}),
-            ConsistentRead=True,
-        )
-        return deserialize(resp["Item"]) if "Item" in resp else None
+        return webhook_from_item(item), secret
 
     def _record(self, user_id: str, action: str, hook: Webhook, details: dict[str, Any]) -> None:
         entry = AuditEntry(
@@ -275,7 +339,119 @@ class WebhookStore:
         self.audit.record(user_id, entry)
 
 
-class DeliveryStore:
+class DynamoWebhookRepository(WebhookRegistry):
+    def __init__(
+        self,
+        table_name: str,
+        vault: SecretVault,
+        dynamodb: DynamoDBClient | None = None,
+        clock: Clock = DEFAULT_CLOCK,
+    ) -> None:
+        self.table = table_name
+        self.dynamodb = dynamodb or dynamodb_client()
+        super().__init__(vault, DynamoAuditRepository(table_name, self.dynamodb), clock)
+
+    def for_user(self, user_id: str) -> list[Webhook]:
+        return [
+            webhook_from_item(item)
+            for item in query_prefix(self.dynamodb, self.table, keys.user_pk(user_id), keys.WEBHOOK_SK_PREFIX)
+        ]
+
+    def _key(self, user_id: str, webhook_id: str) -> dict[str, Any]:
+        return serialize({"PK": keys.user_pk(user_id), "SK": keys.webhook_sk(webhook_id)})
+
+    def _item(self, user_id: str, webhook_id: str) -> dict[str, Any] | None:
+        resp = self.dynamodb.get_item(
+            TableName=self.table, Key=self._key(user_id, webhook_id), ConsistentRead=True
+        )
+        return deserialize(resp["Item"]) if "Item" in resp else None
+
+    def _insert(self, item: dict[str, Any]) -> None:
+        self.dynamodb.put_item(
+            TableName=self.table, Item=serialize(item), ConditionExpression="attribute_not_exists(PK)"
+        )
+
+    def _remove(self, user_id: str, webhook_id: str) -> dict[str, Any] | None:
+        resp = self.dynamodb.delete_item(
+            TableName=self.table, Key=self._key(user_id, webhook_id), ReturnValues="ALL_OLD"
+        )
+        return deserialize(resp["Attributes"]) if "Attributes" in resp else None
+
+
+def new_delivery_item(
+    user_id: str,
+    webhook_id: str,
+    event_id: str,
+    event_type: str,
+    body: str,
+    now: datetime,
+    lease_until: datetime,
+) -> dict[str, Any]:
+    """A new delivery's record: being sent, in the due index until its lease ends."""
+    created = iso_ms(now)
+    return {
+        "PK": keys.user_pk(user_id),
+        "SK": keys.delivery_sk(webhook_id, created, event_id),
+        "EntityType": keys.DELIVERY_ENTITY,
+        "user_id": user_id,
+        "webhook_id": webhook_id,
+        "event_id": event_id,
+        "event_type": event_type,
+        "created_at": created,
+        "body": body,
+        "status": DeliveryStatus.SENDING,
+        "attempts": 0,
+        "GSI2PK": keys.DELIVERY_DUE_PK,
+        "GSI2SK": keys.delivery_due_sort_key(iso_ms(lease_until), user_id, webhook_id, event_id),
+        "expiresAt": int((now + DELIVERY_RETENTION).timestamp()),
+    }
+
+
+def event_marker_sk(webhook_id: str, event_id: str) -> str:
+    """The marker item that makes one delivery per (webhook, event), whatever its creation time."""
+    return f"WEBHOOK_EVENT#{webhook_id}#{event_id}"
+
+
+def lease_sort_key(delivery: Delivery, lease_until: datetime) -> str:
+    return keys.delivery_due_sort_key(
+        iso_ms(lease_until), delivery.user_id, delivery.webhook_id, delivery.event_id
+    )
+
+
+def due_upper_bound(now: datetime) -> str:
+    """Due sort keys at or below this are due at `now`."""
+    return iso_ms(now) + "~"
+
+
+def attempt_changes(
+    delivery: Delivery, attempt: dict[str, Any], *, status: str, next_attempt_at: datetime | None
+) -> tuple[dict[str, Any], list[str]]:
+    """What recording `attempt` sets on the delivery's record, and what it removes."""
+    sets: dict[str, Any] = {
+        "status": status,
+        "attempts": delivery.attempts + 1,
+        "history": list((*delivery.history, attempt)[-HISTORY_KEPT:]),
+    }
+    removes: list[str] = []
+    for name, value in (
+        ("last_status_code", attempt.get("statusCode")),
+        ("last_error", attempt.get("error")),
+    ):
+        if value is None:
+            removes.append(name)
+        else:
+            sets[name] = value
+    if status == DeliveryStatus.DELIVERED:
+        sets["delivered_at"] = attempt["at"]
+    if next_attempt_at is not None:
+        sets["next_attempt_at"] = iso_ms(next_attempt_at)
+        sets["GSI2SK"] = lease_sort_key(delivery, next_attempt_at)
+    else:
+        removes += ["GSI2PK", "GSI2SK", "next_attempt_at"]
+    return sets, removes
+
+
+class DynamoDeliveryRepository:
     def __init__(self, table_name: str, dynamodb: DynamoDBClient | None = None) -> None:
         self.table = table_name
         self.dynamodb = dynamodb or dynamodb_client()
@@ -292,30 +468,10 @@ class DeliveryStore:
     ) -> Delivery | None:
         """A new delivery, claimed for sending until `lease_until`; None when it already exists (the
         event was seen before: whoever created it, or the retry pass, sends it)."""
-        created = iso_ms(now)
-        sk = keys.delivery_sk(webhook_id, created, event_id)
-        due = keys.delivery_due_sort_key(iso_ms(lease_until), user_id, webhook_id, event_id)
-        item = {
-            "PK": keys.user_pk(user_id),
-            "SK": sk,
-            "EntityType": keys.DELIVERY_ENTITY,
-            "user_id": user_id,
-            "webhook_id": webhook_id,
-            "event_id": event_id,
-            "event_type": event_type,
-            "created_at": created,
-            "body": body,
-            "status": DeliveryStatus.SENDING,
-            "attempts": 0,
-            "GSI2PK": keys.DELIVERY_DUE_PK,
-            "GSI2SK": due,
-            "expiresAt": int((now + DELIVERY_RETENTION).timestamp()),
-        }
-        # One delivery per (webhook, event): a marker item keyed by the event id makes the check
-        # independent of the creation time in the delivery's own key.
+        item = new_delivery_item(user_id, webhook_id, event_id, event_type, body, now, lease_until)
         marker = {
             "PK": keys.user_pk(user_id),
-            "SK": f"WEBHOOK_EVENT#{webhook_id}#{event_id}",
+            "SK": event_marker_sk(webhook_id, event_id),
             "EntityType": "WebhookEventSeen",
             "expiresAt": item["expiresAt"],
         }
@@ -343,16 +499,13 @@ class DeliveryStore:
             TableName=self.table,
             IndexName="GSI2",
             KeyConditionExpression="GSI2PK = :pk AND GSI2SK <= :now",
-            ExpressionAttributeValues=serialize({":pk": keys.DELIVERY_DUE_PK, ":now": iso_ms(now) + "~"}),
+            ExpressionAttributeValues=serialize({":pk": keys.DELIVERY_DUE_PK, ":now": due_upper_bound(now)}),
             Limit=limit,
         )
         return [delivery_from_item(deserialize(item)) for item in resp.get("Items", [])]
 
     def claim(self, delivery: Delivery, lease_until: datetime) -> bool:
         """Take a due delivery for sending; False when someone else took or finished it first."""
-        due = keys.delivery_due_sort_key(
-            iso_ms(lease_until), delivery.user_id, delivery.webhook_id, delivery.event_id
-        )
         try:
             self.dynamodb.update_item(
                 TableName=self.table,
@@ -361,7 +514,11 @@ class DeliveryStore:
                 ConditionExpression="GSI2SK = :seen",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=serialize(
-                    {":due": due, ":sending": DeliveryStatus.SENDING, ":seen": delivery.due_sort_key}
+                    {
+                        ":due": lease_sort_key(delivery, lease_until),
+                        ":sending": DeliveryStatus.SENDING,
+                        ":seen": delivery.due_sort_key,
+                    }
                 ),
             )
         except Exception as exc:
@@ -378,41 +535,19 @@ class DeliveryStore:
         status: str,
         next_attempt_at: datetime | None,
     ) -> Delivery:
-        history = (*delivery.history, attempt)[-HISTORY_KEPT:]
-        values: dict[str, Any] = {
-            ":status": status,
-            ":attempts": delivery.attempts + 1,
-            ":history": list(history),
+        sets, removes = attempt_changes(delivery, attempt, status=status, next_attempt_at=next_attempt_at)
+        names = {f"#s{i}": name for i, name in enumerate(sets)} | {
+            f"#r{i}": name for i, name in enumerate(removes)
         }
-        sets = ["#s = :status", "attempts = :attempts", "history = :history"]
-        removes = []
-        for name, key, value in (
-            ("last_status_code", ":code", attempt.get("statusCode")),
-            ("last_error", ":error", attempt.get("error")),
-        ):
-            if value is None:
-                removes.append(name)
-            else:
-                sets.append(f"{name} = {key}")
-                values[key] = value
-        if status == DeliveryStatus.DELIVERED:
-            sets.append("delivered_at = :at")
-            values[":at"] = attempt["at"]
-        if next_attempt_at is not None:
-            sets += ["next_attempt_at = :next", "GSI2SK = :due"]
-            values[":next"] = iso_ms(next_attempt_at)
-            values[":due"] = keys.delivery_due_sort_key(
-                iso_ms(next_attempt_at), delivery.user_id, delivery.webhook_id, delivery.event_id
-            )
-        else:
-            removes += ["GSI2PK", "GSI2SK", "next_attempt_at"]
-        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        expression = "SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(sets)))
+        if removes:
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes)))
         resp = self.dynamodb.update_item(
             TableName=self.table,
             Key=serialize({"PK": keys.user_pk(delivery.user_id), "SK": delivery.sk}),
             UpdateExpression=expression,
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=serialize(values),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=serialize({f":s{i}": value for i, value in enumerate(sets.values())}),
             ReturnValues="ALL_NEW",
         )
         return delivery_from_item(deserialize(resp["Attributes"]))

@@ -28,7 +28,7 @@ from tidings.core.clock import Clock, iso_ms
 from tidings.core.netguard import Resolver, outbound_url_problem
 from tidings.core.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
 from tidings.core.triggers import PeriodicRun, StreamBatch
-from tidings.store.webhooks import Delivery, DeliveryStatus, DeliveryStore, Webhook, WebhookStore
+from tidings.store.webhooks import Delivery, DeliveryRepository, DeliveryStatus, Webhook, WebhookRepository
 from tidings.webhooks.events import Event, events_from_record, is_event_source
 
 if TYPE_CHECKING:
@@ -56,8 +56,8 @@ def body_of(event: Event) -> str:
 class WebhookDeliverer:
     def __init__(
         self,
-        hooks: WebhookStore,
-        deliveries: DeliveryStore,
+        hooks: WebhookRepository,
+        deliveries: DeliveryRepository,
         http: httpx.Client,
         clock: Clock,
         *,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from tidings.core.clock import Clock
 from tidings.core.errors import NotFound, ValidationFailed
 from tidings.core.netguard import Resolver, outbound_url_problem
-from tidings.store.webhooks import Delivery, DeliveryStore, NewWebhook, Webhook, WebhookStore
+from tidings.store.webhooks import Delivery, DeliveryRepository, NewWebhook, Webhook, WebhookRepository
 from tidings.webhooks.delivery import AttemptOutcome, WebhookDeliverer, body_of
 from tidings.webhooks.events import SUBSCRIBABLE, Event, EventType
 
@@ -26,8 +26,8 @@ class TestResult:
 class WebhookService:
     def __init__(
         self,
-        hooks: WebhookStore,
-        deliveries: DeliveryStore,
+        hooks: WebhookRepository,
+        deliveries: DeliveryRepository,
         deliverer: WebhookDeliverer,
         clock: Clock,
         *,
