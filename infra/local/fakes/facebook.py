@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING
 
 from infra.local.fakes.base import Outcome, Reply, Request
-from infra.local.fakes.graph import graph_auth, graph_node, graph_page, graph_time, node_and_edge, unsupported
+from infra.local.fakes.graph import graph_auth, graph_node, graph_page, graph_time, on_node, unsupported
 from infra.local.fakes.graph import usage_headers as usage
 from infra.local.fakes.profiles import graph_error, publish
 from infra.local.fakes.state import Post, Store
@@ -29,11 +29,8 @@ if TYPE_CHECKING:
 PLATFORM = Platform.FACEBOOK
 
 
-def route(fake: FakePlatformServer, req: Request) -> Outcome:
-    located = node_and_edge(req)
-    if isinstance(located, Reply):
-        return located
-    node, edge = located
+@on_node
+def route(fake: FakePlatformServer, req: Request, node: str, edge: str) -> Outcome:
     store, params = fake.store, req.params()
     if req.method == "GET" and not edge:
         store.count("facebook.page.read")

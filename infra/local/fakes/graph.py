@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from infra.local.fakes.base import Reply, Request
+from infra.local.fakes.base import Outcome, Reply, Request
 from infra.local.fakes.profiles import PROFILES, graph_error
 from infra.local.fakes.state import Channel
 
@@ -33,11 +34,19 @@ def graph_token(req: Request) -> str | None:
     return req.bearer or req.credentials("OAuth") or req.params().get("access_token")
 
 
-def node_and_edge(req: Request) -> tuple[str, str] | Reply:
-    """(node, edge) of /<prefix>/<version>/{node}[/{edge}], or the Graph error for another path."""
-    if len(req.segments) < 3 or not GRAPH_VERSION.match(req.segments[1]):
-        return graph_error(400, 2500, "Unknown path components")
-    return req.segments[2], (req.segments[3] if len(req.segments) > 3 else "")
+NodeRoute = Callable[["FakePlatformServer", Request, str, str], Outcome]
+
+
+def on_node(route: NodeRoute) -> Callable[[FakePlatformServer, Request], Outcome]:
+    """A route of /<prefix>/<version>/{node}[/{edge}], called with the node and the edge ("" for a
+    read of the node itself); another path gets the Graph error."""
+
+    def serve(fake: FakePlatformServer, req: Request) -> Outcome:
+        if len(req.segments) < 3 or not GRAPH_VERSION.match(req.segments[1]):
+            return graph_error(400, 2500, "Unknown path components")
+        return route(fake, req, req.segments[2], req.segments[3] if len(req.segments) > 3 else "")
+
+    return serve
 
 
 def unsupported(req: Request) -> Reply:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from infra.local.fakes.base import Outcome, Reply, Request
-from infra.local.fakes.profiles import PROFILES, li_error, publish
+from infra.local.fakes.profiles import PROFILES, bearer_account, li_error, publish
 from infra.local.fakes.state import Post
 from tidings.core.platforms import Platform
 
@@ -73,9 +73,9 @@ def route(fake: FakePlatformServer, req: Request) -> Outcome:
     refused = _headers(fake, req)
     if refused:
         return refused
-    account = fake.store.account_for(platform, req.bearer)
-    if account is None:
-        return PROFILES[platform].auth_error()
+    account = bearer_account(fake, platform, req)
+    if isinstance(account, Reply):
+        return account
     resource = parts[1]
     if resource == "posts" and len(parts) == 2 and req.method == "GET":
         fake.store.count("linkedin.posts.read")
@@ -114,9 +114,9 @@ def _organization(account: str, number: str) -> Reply:
 
 def _userinfo(fake: FakePlatformServer, req: Request) -> Reply:
     """The OpenID Connect userinfo of the member the token acts for (unversioned: no LinkedIn-Version)."""
-    account = fake.store.account_for(Platform.LINKEDIN, req.bearer)
-    if account is None:
-        return PROFILES[Platform.LINKEDIN].auth_error()
+    account = bearer_account(fake, Platform.LINKEDIN, req)
+    if isinstance(account, Reply):
+        return account
     if not account.startswith("urn:li:person:"):
         return li_error(403, "ACCESS_DENIED", "Not enough permissions to access: userinfo.GET.NO_VERSION")
     member = account.removeprefix("urn:li:person:")

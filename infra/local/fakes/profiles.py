@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from infra.local.fakes.base import ErrorAnswers, Outcome, Reply, log_id, with_fault
+from infra.local.fakes.base import ErrorAnswers, Outcome, Reply, Request, log_id, with_fault
 from infra.local.fakes.state import WHATSAPP, Channel
 from tidings.core.platforms import Platform
 
@@ -185,3 +185,9 @@ def publish(
     seeded run draws the same faults for the same post whatever the order of calls)."""
     fault = fake.store.draw_fault(platform, account, key)
     return with_fault(fake, fault, PROFILES[platform], fake.retry_after, apply)
+
+
+def bearer_account(fake: FakePlatformServer, platform: Channel, req: Request) -> str | Reply:
+    """The account the call's bearer token acts for, or the platform's auth error."""
+    account = fake.store.account_for(platform, req.bearer)
+    return PROFILES[platform].auth_error() if account is None else account

@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from infra.local.fakes.base import Outcome, Reply, Request
-from infra.local.fakes.profiles import PROFILES, publish, tiktok_reply
+from infra.local.fakes.profiles import PROFILES, bearer_account, publish, tiktok_reply
 from infra.local.fakes.state import Post
 from tidings.core.platforms import Platform
 
@@ -70,9 +70,9 @@ def route(fake: FakePlatformServer, req: Request) -> Outcome:
 
 def _user_info(fake: FakePlatformServer, req: Request) -> Reply:
     """The token's user, with the `fields` asked for (the Display API's user object)."""
-    account = fake.store.account_for(Platform.TIKTOK, req.bearer)
-    if account is None:
-        return PROFILES[Platform.TIKTOK].auth_error()
+    account = bearer_account(fake, Platform.TIKTOK, req)
+    if isinstance(account, Reply):
+        return account
     fields = [f.strip() for f in req.query.get("fields", "").split(",") if f.strip()]
     if not fields:
         return tiktok_reply({}, 400, "invalid_params", "fields is required")

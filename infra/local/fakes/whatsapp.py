@@ -32,7 +32,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from infra.local.fakes.base import Outcome, Reply, Request, iso_z, parse_time
-from infra.local.fakes.graph import graph_node, graph_token, node_and_edge, unsupported
+from infra.local.fakes.graph import graph_node, graph_token, on_node, unsupported
 from infra.local.fakes.profiles import PROFILES, graph_error, publish
 from infra.local.fakes.state import WHATSAPP, Post
 
@@ -49,10 +49,11 @@ def route(fake: FakePlatformServer, req: Request) -> Outcome:
     """Everything under /whatsapp/ (the Cloud API) and /_whatsapp/ (the fake's own endpoints)."""
     if req.segments and req.segments[0] == "_whatsapp":
         return _own(fake, req)
-    located = node_and_edge(req)
-    if isinstance(located, Reply):
-        return located
-    node, edge = located
+    return _cloud_api(fake, req)
+
+
+@on_node
+def _cloud_api(fake: FakePlatformServer, req: Request, node: str, edge: str) -> Outcome:
     if req.method == "GET" and not edge:
         fake.store.count("whatsapp.phone_number.read")
         if fake.store.account_for(WHATSAPP, graph_token(req)) != node:

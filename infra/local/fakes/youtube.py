@@ -22,45 +22,37 @@ import hashlib
 import html
 import re
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from infra.local.fakes.base import Outcome, Reply, Request, iso_z
-from infra.local.fakes.profiles import PROFILES, google_error, publish
+from infra.local.fakes.profiles import PROFILES, bearer_account, google_error, publish
 from infra.local.fakes.state import Post
 from tidings.core.platforms import Platform
 
 if TYPE_CHECKING:
     from infra.local.fakes.platforms import FakePlatformServer
 
+PLATFORM = Platform.YOUTUBE
 _CONTENT_RANGE = re.compile(r"bytes (?:(?P<first>\d+)-(?P<last>\d+)|\*)/(?P<total>\d+|\*)")
 
 
 def route(fake: FakePlatformServer, req: Request) -> Outcome:
     parts = req.segments[1:]
-    if parts == ["upload", "youtube", "v3", "videos"]:
-        if req.method == "POST":
-            fake.store.count("youtube.upload.start")
-            return _session(fake, req)
-        if req.method == "PUT":
-            fake.store.count("youtube.upload.put")
-            return _upload(fake, req)
-    if parts[:3] == ["youtube", "v3", "search"] and req.method == "GET":
-        fake.store.count("youtube.search.read")
-        return _search(fake, req)
-    if parts[:3] == ["youtube", "v3", "videos"] and req.method == "GET":
-        fake.store.count("youtube.videos.read")
-        return _videos(fake, req)
-    if parts[:3] == ["youtube", "v3", "channels"] and req.method == "GET":
-        fake.store.count("youtube.channels.read")
-        return _channels(fake, req)
-    return google_error(404, "notFound", f"No route {req.method} {req.path}", state="NOT_FOUND")
+    if parts == ["upload", "youtube", "v3", "videos"] and req.method == "PUT":
+        fake.store.count("youtube.upload.put")
+        return _upload(fake, req)
+    found = _ROUTES.get((req.method, tuple(parts[:4] if parts[:1] == ["upload"] else parts[:3])))
+    if found is None:
+        return google_error(404, "notFound", f"No route {req.method} {req.path}", state="NOT_FOUND")
+    name, handler = found
+    fake.store.count(name)
+    account = bearer_account(fake, PLATFORM, req)
+    return account if isinstance(account, Reply) else handler(fake, req, account)
 
 
-def _session(fake: FakePlatformServer, req: Request) -> Reply:
-    account = fake.store.account_for(Platform.YOUTUBE, req.bearer)
-    if account is None:
-        return PROFILES[Platform.YOUTUBE].auth_error()
+def _session(fake: FakePlatformServer, req: Request, account: str) -> Reply:
     if req.query.get("uploadType") != "resumable" or "snippet" not in req.query.get("part", ""):
         return google_error(400, "invalidParameter", "uploadType=resumable and part=snippet are required")
     resource = req.json_object()
@@ -149,10 +141,7 @@ def _received(req: Request, session: dict[str, Any]) -> tuple[bytes, int | None]
     return so_far + req.body, total
 
 
-def _search(fake: FakePlatformServer, req: Request) -> Reply:
-    account = fake.store.account_for(Platform.YOUTUBE, req.bearer)
-    if account is None:
-        return PROFILES[Platform.YOUTUBE].auth_error()
+def _search(fake: FakePlatformServer, req: Request, account: str) -> Reply:
     if req.query.get("forMine") != "true" or req.query.get("type") != "video":
         return google_error(400, "invalidSearchFilter", "forMine=true requires type=video", "youtube.search")
     try:
@@ -184,11 +173,8 @@ def _search(fake: FakePlatformServer, req: Request) -> Reply:
     return Reply(200, body)
 
 
-def _videos(fake: FakePlatformServer, req: Request) -> Reply:
+def _videos(fake: FakePlatformServer, req: Request, account: str) -> Reply:
     """videos.list by `id` (comma-separated), with the `part`s asked for (snippet, status, statistics)."""
-    account = fake.store.account_for(Platform.YOUTUBE, req.bearer)
-    if account is None:
-        return PROFILES[Platform.YOUTUBE].auth_error()
     parts = [p.strip() for p in req.query.get("part", "").split(",") if p.strip()]
     if not parts:
         return google_error(400, "required", "Required parameter: part", state="INVALID_ARGUMENT")
@@ -207,11 +193,8 @@ def _videos(fake: FakePlatformServer, req: Request) -> Reply:
     return Reply(200, {"kind": "youtube#videoListResponse", "items": items, "pageInfo": page_info})
 
 
-def _channels(fake: FakePlatformServer, req: Request) -> Reply:
+def _channels(fake: FakePlatformServer, req: Request, account: str) -> Reply:
     """channels.list with mine=true: the channel the token's user owns."""
-    account = fake.store.account_for(Platform.YOUTUBE, req.bearer)
-    if account is None:
-        return PROFILES[Platform.YOUTUBE].auth_error()
     parts = [p.strip() for p in req.query.get("part", "").split(",") if p.strip()]
     if not parts:
         return google_error(400, "required", "Required parameter: part", state="INVALID_ARGUMENT")
@@ -235,3 +218,13 @@ def _channels(fake: FakePlatformServer, req: Request) -> Reply:
             "items": [channel],
         },
     )
+
+
+_ROUTES: dict[
+    tuple[str, tuple[str, ...]], tuple[str, Callable[[FakePlatformServer, Request, str], Reply]]
+] = {
+    ("POST", ("upload", "youtube", "v3", "videos")): ("youtube.upload.start", _session),
+    ("GET", ("youtube", "v3", "search")): ("youtube.search.read", _search),
+    ("GET", ("youtube", "v3", "videos")): ("youtube.videos.read", _videos),
+    ("GET", ("youtube", "v3", "channels")): ("youtube.channels.read", _channels),
+}
