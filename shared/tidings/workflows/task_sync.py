@@ -38,19 +38,16 @@ class TaskSync:
     def flush(self, deferred: list[Any]) -> None:
         """Nothing is deferred: each task's schedule is kept as its record arrives."""
 
-    def apply(self, record: dict[str, Any], deferred: list[Any] | None = None) -> str | None:
+    def apply(self, record: dict[str, Any], deferred: list[Any] | None = None) -> None:
         old, new = _image(record, "OldImage"), _image(record, "NewImage")
         was_pending = old is not None and old.status == TaskStatus.PENDING
         if new is not None and new.status == TaskStatus.PENDING:
-            if (
+            unchanged = (
                 was_pending
                 and old is not None
                 and (old.next_run_at, old.attempts) == (new.next_run_at, new.attempts)
-            ):
-                return None
-            self.schedules.upsert(new)
-            return "upsert"
-        if was_pending and old is not None:
+            )
+            if not unchanged:
+                self.schedules.upsert(new)
+        elif was_pending and old is not None:
             self.schedules.delete(old.task_id)
-            return "delete"
-        return None
