@@ -146,10 +146,9 @@ def reconcile(
 
 def _held(current: Alert, worse: bool, now: datetime) -> bool:
     """A user's own resolution holds for a day, unless the condition got worse."""
-    by_user = current.resolved_by not in (None, SYSTEM) and current.resolved_at is not None
-    return (
-        by_user and current.resolved_at is not None and now - current.resolved_at < MANUAL_HOLD and not worse
-    )
+    if worse or current.resolved_by in (None, SYSTEM) or current.resolved_at is None:
+        return False
+    return now - current.resolved_at < MANUAL_HOLD
 
 
 def _raise_or_refresh(
