@@ -1,0 +1,63 @@
+"""The audit trail in memory: entries kept under the table's keys and read newest first, a page at a
+time, with page tokens interchangeable with the table's."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+from tidings.core.clock import iso_ms, parse_iso
+from tidings.store import keys
+from tidings.store.audit import AuditEntry
+from tidings.store.dynamo import deserialize, serialize
+from tidings.store.memory.posts import limited_pages, token_position
+
+
+def newest_first_page(
+    items: list[dict[str, Any]], sk_prefix: str, limit: int, next_token: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of `items` (of one partition) whose sort key starts with `sk_prefix`, last key first,
+    like `tidings.store.dynamo.newest_first_page` (ValueError for a token it did not issue)."""
+    after = token_position(next_token, "SK")
+    ordered = sorted((i for i in items if str(i["SK"]).startswith(sk_prefix)), key=lambda i: str(i["SK"]))
+    ordered.reverse()
+    if after is not None:
+        ordered = [item for item in ordered if str(item["SK"]) < after]
+    return limited_pages(ordered, limit, lambda _: True, ("PK", "SK"))
+
+
+class InMemoryAuditRepository:
+    def __init__(self) -> None:
+        self._items: dict[str, list[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def record(self, user_id: str, entry: AuditEntry) -> None:
+        at = iso_ms(entry.at)
+        item = {
+            "PK": keys.user_pk(user_id),
+            "SK": keys.audit_sk(at, uuid.uuid4().hex[:12]),
+            "at": at,
+            "actor": entry.actor,
+            "action": entry.action,
+            "target": entry.target,
+            "details": entry.details,
+        }
+        with self._lock:
+            self._items.setdefault(user_id, []).append(deserialize(serialize(item)))
+
+    def page(self, user_id: str, limit: int, next_token: str | None) -> tuple[list[AuditEntry], str | None]:
+        with self._lock:
+            items = list(self._items.get(user_id, []))
+        found, token = newest_first_page(items, keys.AUDIT_SK_PREFIX, limit, next_token)
+        entries = [
+            AuditEntry(
+                at=parse_iso(item["at"]),
+                actor=item["actor"],
+                action=item["action"],
+                target=item["target"],
+                details=dict(item.get("details") or {}),
+            )
+            for item in found
+        ]
+        return entries, token

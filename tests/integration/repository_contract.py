@@ -1,0 +1,62 @@
+"""What the repository contract tests share: each runs the same calls on the in-memory repository and on
+the DynamoDB one, the latter against a table of its own in DynamoDB Local (so queries across users, like
+the sweeper's and the webhook retry pass's, see only what the test wrote), and expects the same
+outcome."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+SIDES = ["memory", "dynamodb"]
+
+
+@dataclass(frozen=True)
+class Table:
+    client: DynamoDBClient
+    name: str
+
+
+def table_for(request: pytest.FixtureRequest) -> Iterator[Table | None]:
+    """For a fixture parametrized by SIDES: None for the in-memory side; for the DynamoDB side, a new
+    table (deleted afterwards) in the session's DynamoDB Local."""
+    if request.param == "memory":
+        yield None
+        return
+    import boto3
+
+    from infra.local.provision import _create_table as create_table
+
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=request.getfixturevalue("dynamodb_endpoint"),
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    name = f"contract-{uuid.uuid4().hex[:10]}"
+    create_table(client, name)
+    try:
+        yield Table(client, name)
+    finally:
+        client.delete_table(TableName=name)
+
+
+def outcome(call: Callable[[], object]) -> str:
+    """ "ok", or the name of the error the call raised."""
+    try:
+        call()
+    except Exception as exc:
+        return type(exc).__name__
+    return "ok"
+
+
+def user_id() -> str:
+    return f"contract-{uuid.uuid4().hex[:10]}"
