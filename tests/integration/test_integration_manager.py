@@ -477,12 +477,14 @@ def test_the_stream_keeps_one_schedule_per_synced_integration(world: World, user
     schedules = RecordingSchedules()
     sync = IntegrationSync(schedules)
 
-    assert sync.apply(_record(off, None)) is None
-    assert sync.apply(_record(on, off)) == "upsert"
-    assert sync.apply(_record(on, on)) is None  # a test or sync outcome changes nothing here
-    assert sync.apply(_record(faster, on)) == "upsert"
-    assert sync.apply(_record(replace(faster, status="disconnected"), faster)) == "delete"
-    assert sync.apply(_record(None, faster)) == "delete"
+    sync.apply(_record(off, None), [])
+    assert schedules.calls == []
+    sync.apply(_record(on, off), [])
+    sync.apply(_record(on, on), [])  # a test or sync outcome changes nothing here
+    assert schedules.calls == [("upsert", 60)]
+    sync.apply(_record(faster, on), [])
+    sync.apply(_record(replace(faster, status="disconnected"), faster), [])
+    sync.apply(_record(None, faster), [])
     gone = ("delete", off.integration_id)
     assert schedules.calls == [("upsert", 60), ("upsert", 15), gone, gone]
 

@@ -67,5 +67,5 @@ def test_an_integration_with_a_sealed_secret_gets_its_schedule() -> None:
     record = {"dynamodb": {"NewImage": _as_lambda_delivers(to_item(integration) | SEALED)}}
     recorder = Recorder()
 
-    assert IntegrationSync(recorder).apply(record) == "upsert"
+    IntegrationSync(recorder).apply(record, [])
     assert recorder.upserts == ["int_1"]

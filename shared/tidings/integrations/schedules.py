@@ -43,19 +43,13 @@ class IntegrationSync:
     def flush(self, deferred: list[Any]) -> None:
         """Nothing is deferred: each integration's schedule is kept as its record arrives."""
 
-    def apply(self, record: dict[str, Any], deferred: list[Any] | None = None) -> str | None:
+    def apply(self, record: dict[str, Any], deferred: list[Any] | None = None) -> None:
         old, new = _image(record, "OldImage"), _image(record, "NewImage")
         if wants_schedule(new):
             assert new is not None
-            if (
-                wants_schedule(old)
-                and old is not None
-                and old.sync_frequency_minutes == new.sync_frequency_minutes
-            ):
-                return None
+            unchanged = wants_schedule(old) and old is not None
+            if unchanged and old is not None and old.sync_frequency_minutes == new.sync_frequency_minutes:
+                return  # a test or sync outcome: the schedule stays as it is
             self.schedules.upsert(new)
-            return "upsert"
-        if wants_schedule(old) and old is not None:
+        elif wants_schedule(old) and old is not None:
             self.schedules.delete(old.user_id, old.integration_id)
-            return "delete"
-        return None
