@@ -1,17 +1,16 @@
 """The in-memory workflow and task repositories keep the DynamoDB ones' contract: every test runs the same
-calls on both (DynamoDB Local for the table) and expects the same outcome, down to which writes are
-refused, how values come back and how pages are cut."""
+calls on both (the latter on a table of its own in DynamoDB Local) and expects the same outcome, down to
+which writes are refused, how values come back and how pages are cut."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from repository_contract import SIDES, Table, outcome, table_for, user_id
 
-from infra.local.provision import LocalStack
 from tidings.models.tasks import Task, TaskStatus, TaskType
 from tidings.models.workflows import StepState, StepStatus, Workflow, WorkflowStatus
 from tidings.store.memory.tasks import InMemoryTaskRepository
@@ -23,38 +22,28 @@ NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=1)
 
 
-@pytest.fixture(params=["memory", "dynamodb"])
-def table(request: pytest.FixtureRequest) -> LocalStack | None:
-    """The local stack's table for the DynamoDB repositories; None for the in-memory ones."""
-    return request.getfixturevalue("local_stack") if request.param == "dynamodb" else None
+@pytest.fixture(params=SIDES)
+def table(request: pytest.FixtureRequest) -> Iterator[Table | None]:
+    yield from table_for(request)
 
 
 @pytest.fixture
-def workflows(table: LocalStack | None) -> WorkflowRepository:
+def workflows(table: Table | None) -> WorkflowRepository:
     if table is None:
         return InMemoryWorkflowRepository()
-    return DynamoWorkflowRepository(table.table_name, table.client("dynamodb"))
+    return DynamoWorkflowRepository(table.name, table.client)
 
 
 @pytest.fixture
-def tasks(table: LocalStack | None) -> TaskRepository:
+def tasks(table: Table | None) -> TaskRepository:
     if table is None:
         return InMemoryTaskRepository()
-    return DynamoTaskRepository(table.table_name, table.client("dynamodb"))
+    return DynamoTaskRepository(table.name, table.client)
 
 
 @pytest.fixture
 def user() -> str:
-    return f"contract-{uuid.uuid4().hex[:10]}"
-
-
-def outcome(call: Callable[[], object]) -> str:
-    """ "ok", or the name of the error the call raised."""
-    try:
-        call()
-    except Exception as exc:
-        return type(exc).__name__
-    return "ok"
+    return user_id()
 
 
 def workflow(user: str, workflow_id: str, status: WorkflowStatus = WorkflowStatus.DRAFT) -> Workflow:
@@ -235,7 +224,7 @@ def test_a_task_run_is_claimed_once_and_leaves_the_running_index_when_it_ends(
     ]
 
     def running(before: datetime) -> list[tuple[str, int]]:
-        return [(t.task_id, t.attempts) for t in tasks.running_since(before, limit=1000) if t.user_id == user]
+        return [(t.task_id, t.attempts) for t in tasks.running_since(before)]
 
     assert running(LATER) == []  # started at LATER: not before it
     assert running(LATER + timedelta(milliseconds=1)) == [("t-1", 1)]
