@@ -4,14 +4,13 @@ outcome, down to which writes are refused and how values come back."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from repository_contract import SIDES, Table, outcome, table_for, user_id
 
-from infra.local.provision import LocalStack
 from tidings.core.secrets import SealedSecret
 from tidings.models.calls import CallRecord
 from tidings.models.integrations import Alert, Integration, SyncedRecord
@@ -29,52 +28,42 @@ SEALED = SealedSecret("arn:aws:kms:us-east-1:000000000000:key/k", b"wrapped", b"
 OTHER = SealedSecret("arn:aws:kms:us-east-1:000000000000:key/k", b"wrapped-2", b"m" * 12, b"cipher-2")
 
 
-@pytest.fixture(params=["memory", "dynamodb"])
-def table(request: pytest.FixtureRequest) -> LocalStack | None:
-    """The local stack's table for the DynamoDB repositories; None for the in-memory ones."""
-    return request.getfixturevalue("local_stack") if request.param == "dynamodb" else None
+@pytest.fixture(params=SIDES)
+def table(request: pytest.FixtureRequest) -> Iterator[Table | None]:
+    yield from table_for(request)
 
 
 @pytest.fixture
-def integrations(table: LocalStack | None) -> IntegrationRepository:
+def integrations(table: Table | None) -> IntegrationRepository:
     if table is None:
         return InMemoryIntegrationRepository()
-    return DynamoIntegrationRepository(table.table_name, table.client("dynamodb"))
+    return DynamoIntegrationRepository(table.name, table.client)
 
 
 @pytest.fixture
-def alerts(table: LocalStack | None) -> AlertRepository:
+def alerts(table: Table | None) -> AlertRepository:
     if table is None:
         return InMemoryAlertRepository()
-    return DynamoAlertRepository(table.table_name, table.client("dynamodb"))
+    return DynamoAlertRepository(table.name, table.client)
 
 
 @pytest.fixture
-def metrics(table: LocalStack | None) -> MetricsRepository:
+def metrics(table: Table | None) -> MetricsRepository:
     if table is None:
         return InMemoryMetricsRepository()
-    return DynamoMetricsRepository(table.table_name, table.client("dynamodb"))
+    return DynamoMetricsRepository(table.name, table.client)
 
 
 @pytest.fixture
-def synced(table: LocalStack | None) -> InMemorySyncedRecordRepository | DynamoSyncedRecordRepository:
+def synced(table: Table | None) -> InMemorySyncedRecordRepository | DynamoSyncedRecordRepository:
     if table is None:
         return InMemorySyncedRecordRepository()
-    return DynamoSyncedRecordRepository(table.table_name, table.client("dynamodb"))
+    return DynamoSyncedRecordRepository(table.name, table.client)
 
 
 @pytest.fixture
 def user() -> str:
-    return f"contract-{uuid.uuid4().hex[:10]}"
-
-
-def outcome(call: Callable[[], object]) -> str:
-    """ "ok", or the name of the error the call raised."""
-    try:
-        call()
-    except Exception as exc:
-        return type(exc).__name__
-    return "ok"
+    return user_id()
 
 
 def integration(user: str, integration_id: str = "int_1") -> Integration:
