@@ -445,6 +445,7 @@ def integration_syncing() -> IntegrationSyncing:
     )
 
 
+@lru_cache(maxsize=1)
 def integration_services() -> IntegrationServices:
     from tidings.api.integrations import IntegrationServices
 
