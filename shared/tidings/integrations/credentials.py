@@ -19,9 +19,9 @@ from tidings.core.errors import Conflict, ValidationFailed
 from tidings.core.failures import PlatformCallError
 from tidings.core.secrets import SealedSecret, SecretVault, mask
 from tidings.integrations.connectors.base import Connector, ConnectorCredentials, ConnectorError
-from tidings.integrations.directory import ConnectedAccounts
 from tidings.models.accounts import AccountCredentials, check_token
 from tidings.models.integrations import Integration, Status
+from tidings.store.accounts import AccountRepository
 from tidings.store.integrations import IntegrationRepository
 
 MAX_VALUE = 8192
@@ -55,7 +55,7 @@ class IntegrationCredentials:
         self,
         vault: SecretVault,
         repository: IntegrationRepository,
-        accounts: ConnectedAccounts,
+        accounts: AccountRepository,
         tokens: AccountTokens,
     ) -> None:
         self.vault = vault

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import replace
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.errors import Conflict, NotFound
@@ -19,6 +18,7 @@ from tidings.core.platforms import ACCOUNT_PLATFORMS
 from tidings.integrations.connectors.base import ConnectorError
 from tidings.models.accounts import Account
 from tidings.models.integrations import SOCIAL_PREFIX, Integration, Status, social_id
+from tidings.store.accounts import AccountRepository
 from tidings.store.audit import AuditEntry, AuditRepository
 from tidings.store.integrations import IntegrationRepository
 
@@ -27,29 +27,8 @@ SETTLE_ATTEMPTS = 5
 CREDENTIAL_ERRORS = ("auth_failed", "invalid_settings", "not_found")
 
 
-class ConnectedAccounts(Protocol):
-    """The connected platform accounts, as the integrations use them (`tidings.store.accounts`)."""
-
-    def get(self, user_id: str, platform: str) -> Account | None: ...
-
-    def list(self, user_id: str) -> list[Account]: ...
-
-    def connect(
-        self,
-        user_id: str,
-        platform: str,
-        account_id: str,
-        access_token: str,
-        *,
-        refresh_token: str | None = None,
-        expires_at: datetime | None = None,
-    ) -> Account: ...
-
-    def disconnect(self, user_id: str, platform: str) -> Account: ...
-
-
 class IntegrationDirectory:
-    def __init__(self, repository: IntegrationRepository, accounts: ConnectedAccounts) -> None:
+    def __init__(self, repository: IntegrationRepository, accounts: AccountRepository) -> None:
         self.repo = repository
         self.accounts = accounts
 
