@@ -20,15 +20,16 @@ Seeded limits (documentation checked late 2026; vendors change them, the headers
 - LinkedIn: 150 member post creations per day (learn.microsoft.com, "LinkedIn API rate limiting").
 - Facebook Pages: no fixed post count; usage comes in `X-App-Usage` / `X-Business-Use-Case-Usage`.
 
-`BudgetRepository` is what the publish step, the dry runs and the integrations' rate limits need;
-`DynamoBudgetRepository` is the table's, and `tidings.store.memory.budgets` holds one in memory with
-the same all-or-none reservations and blocks.
+`BudgetRepository` is what the publish step, the dry runs and the integrations' rate limits need.
+What a reservation means is `BudgetRules`, over the counts and blocks of `DynamoBudgetRepository` (the
+table's) or of the in-memory one in `tidings.store.memory.budgets`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -149,26 +150,12 @@ def window_key(user_id: str, key: str, limit: Limit, now: datetime) -> dict[str,
     return {"PK": pk, "SK": keys.budget_sk(key, limit.window_seconds, start)}
 
 
-def used_up(full: list[Limit], key: str, label: str | None, now: datetime) -> Reservation:
-    """The refusal when the windows in `full` have no room: wait for the latest of them to end."""
-    limit = max(full, key=lambda item: item.window_end(now))
-    scope = "the app's" if limit.per_app else "the account's"
-    return Reservation(
-        False,
-        limit.window_end(now),
-        f"{scope} {label or key} budget of {limit.count} per {span(limit.window_seconds)} is used up",
-    )
+class BudgetRules(ABC):
+    """What asking a budget means, over the counts and blocks a subclass keeps: a blocked budget
+    refuses until its block ends; otherwise one call is taken from every window or, when a window is
+    full, from none, and the caller waits for the latest full window to end."""
 
-
-class DynamoBudgetRepository:
-    def __init__(
-        self, table_name: str, dynamodb: DynamoDBClient, limits: Mapping[str, tuple[Limit, ...]] = LIMITS
-    ):
-        self.table = table_name
-        self.dynamodb = dynamodb
-        self.limits = limits
-
-    # -- asking -----------------------------------------------------------------------------------
+    limits: Mapping[str, tuple[Limit, ...]]
 
     def reserve(self, user_id: str, platform: str, now: datetime) -> Reservation:
         """Take one send from every window of the platform, or none of them."""
@@ -181,8 +168,44 @@ class DynamoBudgetRepository:
         blocked = self.blocked_until(user_id, key, now)
         if blocked is not None:
             return Reservation(False, blocked[0], blocked[1])
-        if not limits:
+        full = self._take_all(user_id, key, limits, now) if limits else []
+        if not full:
             return Reservation(True)
+        limit = max(full, key=lambda item: item.window_end(now))
+        scope = "the app's" if limit.per_app else "the account's"
+        return Reservation(
+            False,
+            limit.window_end(now),
+            f"{scope} {label or key} budget of {limit.count} per {span(limit.window_seconds)} is used up",
+        )
+
+    def usage(self, user_id: str, platform: str, now: datetime) -> list[tuple[Limit, int]]:
+        """How much of each window is used now (for dry runs)."""
+        return self.usage_of(user_id, platform, self.limits.get(platform, ()), now)
+
+    @abstractmethod
+    def _take_all(self, user_id: str, key: str, limits: tuple[Limit, ...], now: datetime) -> list[Limit]:
+        """Count one call in the window of each limit that holds `now`, all or none: the limits whose
+        window is full (nothing taken), or none when all were taken."""
+
+    @abstractmethod
+    def usage_of(
+        self, user_id: str, key: str, limits: tuple[Limit, ...], now: datetime
+    ) -> list[tuple[Limit, int]]: ...
+
+    @abstractmethod
+    def blocked_until(self, user_id: str, platform: str, now: datetime) -> tuple[datetime, str] | None: ...
+
+
+class DynamoBudgetRepository(BudgetRules):
+    def __init__(
+        self, table_name: str, dynamodb: DynamoDBClient, limits: Mapping[str, tuple[Limit, ...]] = LIMITS
+    ):
+        self.table = table_name
+        self.dynamodb = dynamodb
+        self.limits = limits
+
+    def _take_all(self, user_id: str, key: str, limits: tuple[Limit, ...], now: datetime) -> list[Limit]:
         actions = [self._take(user_id, key, limit, now) for limit in limits]
         try:
             self.dynamodb.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
@@ -195,12 +218,8 @@ class DynamoBudgetRepository:
             ]
             if not full:
                 raise
-            return used_up(full, key, label, now)
-        return Reservation(True)
-
-    def usage(self, user_id: str, platform: str, now: datetime) -> list[tuple[Limit, int]]:
-        """How much of each window is used now (for dry runs)."""
-        return self.usage_of(user_id, platform, self.limits.get(platform, ()), now)
+            return full
+        return []
 
     def usage_of(
         self, user_id: str, key: str, limits: tuple[Limit, ...], now: datetime

@@ -3,14 +3,16 @@ time, with page tokens interchangeable with the table's."""
 
 from __future__ import annotations
 
+import copy
 import threading
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from tidings.core.clock import iso_ms, parse_iso
 from tidings.store import keys
 from tidings.store.audit import AuditEntry
-from tidings.store.dynamo import deserialize, serialize
+from tidings.store.dynamo import deserialize, serialize_value
 from tidings.store.memory.posts import limited_pages, token_position
 
 
@@ -34,30 +36,18 @@ class InMemoryAuditRepository:
 
     def record(self, user_id: str, entry: AuditEntry) -> None:
         at = iso_ms(entry.at)
+        details = deserialize({"details": serialize_value(entry.details)})["details"]
         item = {
             "PK": keys.user_pk(user_id),
             "SK": keys.audit_sk(at, uuid.uuid4().hex[:12]),
-            "at": at,
-            "actor": entry.actor,
-            "action": entry.action,
-            "target": entry.target,
-            "details": entry.details,
+            # as the table keeps it: to the millisecond, details as they would come back
+            "entry": replace(entry, at=parse_iso(at), details=details),
         }
         with self._lock:
-            self._items.setdefault(user_id, []).append(deserialize(serialize(item)))
+            self._items.setdefault(user_id, []).append(item)
 
     def page(self, user_id: str, limit: int, next_token: str | None) -> tuple[list[AuditEntry], str | None]:
         with self._lock:
             items = list(self._items.get(user_id, []))
         found, token = newest_first_page(items, keys.AUDIT_SK_PREFIX, limit, next_token)
-        entries = [
-            AuditEntry(
-                at=parse_iso(item["at"]),
-                actor=item["actor"],
-                action=item["action"],
-                target=item["target"],
-                details=dict(item.get("details") or {}),
-            )
-            for item in found
-        ]
-        return entries, token
+        return [replace(item["entry"], details=copy.deepcopy(item["entry"].details)) for item in found], token

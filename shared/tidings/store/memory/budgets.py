@@ -9,25 +9,17 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from tidings.core.clock import iso_ms, parse_iso
-from tidings.store.budgets import LIMITS, Limit, Reservation, used_up, window_key
+from tidings.store.budgets import LIMITS, BudgetRules, Limit, window_key
 
 
-class InMemoryBudgetRepository:
+class InMemoryBudgetRepository(BudgetRules):
     def __init__(self, limits: Mapping[str, tuple[Limit, ...]] = LIMITS) -> None:
         self.limits = limits
         self._counts: dict[tuple[str, str], int] = {}
         self._blocks: dict[tuple[str, str], tuple[str, str]] = {}  # (user, budget) -> (until, reason)
         self._lock = threading.Lock()
 
-    def reserve(self, user_id: str, platform: str, now: datetime) -> Reservation:
-        return self.reserve_limits(user_id, platform, self.limits.get(platform, ()), now)
-
-    def reserve_limits(
-        self, user_id: str, key: str, limits: tuple[Limit, ...], now: datetime, label: str | None = None
-    ) -> Reservation:
-        blocked = self.blocked_until(user_id, key, now)
-        if blocked is not None:
-            return Reservation(False, blocked[0], blocked[1])
+    def _take_all(self, user_id: str, key: str, limits: tuple[Limit, ...], now: datetime) -> list[Limit]:
         windows = [self._window(user_id, key, limit, now) for limit in limits]
         with self._lock:
             full = [
@@ -35,14 +27,10 @@ class InMemoryBudgetRepository:
                 for limit, window in zip(limits, windows, strict=True)
                 if self._counts.get(window, 0) >= limit.count
             ]
-            if full:
-                return used_up(full, key, label, now)
-            for window in windows:
-                self._counts[window] = self._counts.get(window, 0) + 1
-        return Reservation(True)
-
-    def usage(self, user_id: str, platform: str, now: datetime) -> list[tuple[Limit, int]]:
-        return self.usage_of(user_id, platform, self.limits.get(platform, ()), now)
+            if not full:
+                for window in windows:
+                    self._counts[window] = self._counts.get(window, 0) + 1
+        return full
 
     def usage_of(
         self, user_id: str, key: str, limits: tuple[Limit, ...], now: datetime
