@@ -24,9 +24,10 @@ class Table:
     name: str
 
 
-def table_for(request: pytest.FixtureRequest) -> Iterator[Table | None]:
-    """For a fixture parametrized by SIDES: None for the in-memory side; for the DynamoDB side, a new
-    table (deleted afterwards) in the session's DynamoDB Local."""
+@pytest.fixture(params=SIDES)
+def table(request: pytest.FixtureRequest) -> Iterator[Table | None]:
+    """None for the in-memory side; for the DynamoDB side, a new table (deleted afterwards) in the
+    session's DynamoDB Local. A contract test module takes it with `table = contract_table`."""
     if request.param == "memory":
         yield None
         return
@@ -47,6 +48,9 @@ def table_for(request: pytest.FixtureRequest) -> Iterator[Table | None]:
         yield Table(client, name)
     finally:
         client.delete_table(TableName=name)
+
+
+contract_table = table
 
 
 def outcome(call: Callable[[], object]) -> str:

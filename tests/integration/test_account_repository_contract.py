@@ -4,11 +4,10 @@ same errors for an account that is not connected, and the same audit trail."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from repository_contract import SIDES, Table, outcome, table_for, user_id
+from repository_contract import Table, contract_table, outcome, user_id
 
 from tidings.core.clock import FakeClock
 from tidings.core.errors import NotFound, ValidationFailed
@@ -23,9 +22,7 @@ TOKEN = "EAAG-access-token-0001"
 PERSON = "urn:li:person:8675309"
 
 
-@pytest.fixture(params=SIDES)
-def table(request: pytest.FixtureRequest) -> Iterator[Table | None]:
-    yield from table_for(request)
+table = contract_table
 
 
 @pytest.fixture

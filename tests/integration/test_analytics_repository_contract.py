@@ -3,11 +3,10 @@ stored, one platform at a time, in the table's key order, up to the limit."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from repository_contract import SIDES, Table, table_for, user_id
+from repository_contract import Table, contract_table, user_id
 
 from tidings.core.platforms import Platform
 from tidings.models.analytics import EngagementSample
@@ -18,9 +17,7 @@ NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 Repo = DynamoAnalyticsRepository | InMemoryAnalyticsRepository
 
 
-@pytest.fixture(params=SIDES)
-def table(request: pytest.FixtureRequest) -> Iterator[Table | None]:
-    yield from table_for(request)
+table = contract_table
 
 
 @pytest.fixture

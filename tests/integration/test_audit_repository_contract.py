@@ -3,11 +3,10 @@ at a time, with the same page tokens."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from repository_contract import SIDES, Table, outcome, table_for, user_id
+from repository_contract import Table, contract_table, outcome, user_id
 
 from tidings.store.audit import AuditEntry, AuditRepository, DynamoAuditRepository
 from tidings.store.dynamo import decode_token
@@ -16,9 +15,7 @@ from tidings.store.memory.audit import InMemoryAuditRepository
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=SIDES)
-def table(request: pytest.FixtureRequest) -> Iterator[Table | None]:
-    yield from table_for(request)
+table = contract_table
 
 
 @pytest.fixture
@@ -30,7 +27,8 @@ def audit(table: Table | None) -> AuditRepository:
 
 def entry(minutes: int, action: str = "account.connected") -> AuditEntry:
     at = NOW + timedelta(minutes=minutes, milliseconds=7)
-    return AuditEntry(at, "agent", action, "account:linkedin", {"accountId": "urn:li:person:1", "n": minutes})
+    details = {"accountId": "urn:li:person:1", "n": float(minutes), "hint": None, "events": ["a", "b"]}
+    return AuditEntry(at, "agent", action, "account:linkedin", details)
 
 
 def test_entries_come_back_newest_first_a_page_at_a_time(audit: AuditRepository) -> None:
@@ -42,6 +40,7 @@ def test_entries_come_back_newest_first_a_page_at_a_time(audit: AuditRepository)
 
     first, token = audit.page(user, 3, None)
     assert first == entries[::-1][:3]
+    assert first[0].details == {"accountId": "urn:li:person:1", "n": 3, "hint": None, "events": ["a", "b"]}
     assert token is not None
     rest, token = audit.page(user, 3, token)
     assert rest == [entries[0]]

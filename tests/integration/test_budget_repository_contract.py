@@ -4,11 +4,10 @@ send until it ends and is only ever extended."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from repository_contract import SIDES, Table, table_for, user_id
+from repository_contract import Table, contract_table, user_id
 
 from tidings.store.budgets import BudgetRepository, DynamoBudgetRepository, Limit, Reservation
 from tidings.store.memory.budgets import InMemoryBudgetRepository
@@ -19,9 +18,7 @@ PER_APP = Limit(3, 3 * 3600, per_app=True)
 LIMITS = {"twitter": (PER_USER, PER_APP), "facebook": ()}
 
 
-@pytest.fixture(params=SIDES)
-def table(request: pytest.FixtureRequest) -> Iterator[Table | None]:
-    yield from table_for(request)
+table = contract_table
 
 
 @pytest.fixture

@@ -3,11 +3,10 @@ settled only by the attempt that holds it, and reads back the same."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from repository_contract import SIDES, Table, outcome, table_for, user_id
+from repository_contract import Table, contract_table, outcome, user_id
 
 from tidings.store.ledger import DynamoLedgerRepository, LedgerEntry, LedgerRepository, LedgerState
 from tidings.store.memory.ledger import InMemoryLedgerRepository
@@ -15,9 +14,7 @@ from tidings.store.memory.ledger import InMemoryLedgerRepository
 NOW = datetime(2026, 7, 1, 12, 0, 0, 250_000, tzinfo=UTC)
 
 
-@pytest.fixture(params=SIDES)
-def table(request: pytest.FixtureRequest) -> Iterator[Table | None]:
-    yield from table_for(request)
+table = contract_table
 
 
 @pytest.fixture

@@ -5,12 +5,11 @@ pages the same way."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from repository_contract import SIDES, Table, outcome, table_for, user_id
+from repository_contract import Table, contract_table, outcome, user_id
 
 from tidings.core.platforms import Platform
 from tidings.models.posts import PostStatus, ScheduledPost
@@ -22,9 +21,7 @@ NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 FB, X, LI = Platform.FACEBOOK, Platform.TWITTER, Platform.LINKEDIN
 
 
-@pytest.fixture(params=SIDES)
-def table(request: pytest.FixtureRequest) -> Iterator[Table | None]:
-    yield from table_for(request)
+table = contract_table
 
 
 @pytest.fixture

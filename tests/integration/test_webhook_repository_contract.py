@@ -6,12 +6,11 @@ listed newest first."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from repository_contract import SIDES, Table, outcome, table_for, user_id
+from repository_contract import Table, contract_table, outcome, user_id
 
 from tidings.core.clock import FakeClock
 from tidings.core.errors import NotFound, ValidationFailed
@@ -31,9 +30,7 @@ NOW = datetime(2026, 7, 1, 12, 0, 0, 125_000, tzinfo=UTC)
 LEASE = timedelta(minutes=2)
 
 
-@pytest.fixture(params=SIDES)
-def table(request: pytest.FixtureRequest) -> Iterator[Table | None]:
-    yield from table_for(request)
+table = contract_table
 
 
 @pytest.fixture
