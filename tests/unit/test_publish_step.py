@@ -85,7 +85,6 @@ class FakePlatform:
 class Publishing:
     step: PublishStep
     posts: InMemoryPostRepository
-    ledger: InMemoryLedgerRepository
     budgets: InMemoryBudgetRepository
     platforms: dict[Platform, FakePlatform]
     clock: FakeClock
@@ -143,18 +142,18 @@ def publishing() -> Publishing:
         for platform, account_id in ACCOUNT_IDS.items():
             accounts.connect(user, str(platform), account_id, f"token-{platform}-0123456789")
     platforms = {p: FakePlatform(p, clock) for p in (FB, X, LI)}
-    posts, ledger = InMemoryPostRepository(), InMemoryLedgerRepository()
+    posts = InMemoryPostRepository()
     budgets = InMemoryBudgetRepository({"twitter": (Limit(1, 86_400),)})
     step = PublishStep(
         Settings(retry_intervals=WAITS, http_timeout_seconds=10),
         posts,
-        ledger,
+        InMemoryLedgerRepository(),
         accounts,
         lambda platform: platforms[platform],
         clock,
         budgets=budgets,
     )
-    return Publishing(step, posts, ledger, budgets, platforms, clock)
+    return Publishing(step, posts, budgets, platforms, clock)
 
 
 def test_a_due_post_goes_out_once_on_each_platform_at_its_time(publishing: Publishing) -> None:
