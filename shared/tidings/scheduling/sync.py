@@ -110,7 +110,7 @@ class ScheduleSync:
     def wants(self, record: dict[str, Any]) -> bool:
         return is_post_record(record)
 
-    def apply(self, record: dict[str, Any], deferred: list[Any] | None = None) -> list[Action]:
+    def apply(self, record: dict[str, Any], deferred: list[Any] | None = None) -> None:
         """Carry out what the record asks for. Queue removals go to `deferred` when given, so a batch
         removes all of a user's posts from the queue index in one write (`flush`)."""
         actions = plan(record, self.clock.now(), self.lead_seconds)
@@ -128,7 +128,6 @@ class ScheduleSync:
                 self.schedules.delete(action.post_id)
             else:
                 self.posts.remove_queue_entries(action.user_id, [action.post_id])
-        return actions
 
     def flush(self, deferred: list[Any]) -> None:
         """Remove the batch's deferred posts from their users' queue indexes: one write per user."""
