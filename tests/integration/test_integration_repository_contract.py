@@ -4,12 +4,11 @@ outcome, down to which writes are refused and how values come back."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from repository_contract import SIDES, Table, outcome, table_for, user_id
+from repository_contract import Table, contract_table, outcome, user_id
 
 from tidings.core.secrets import SealedSecret
 from tidings.models.calls import CallRecord
@@ -28,9 +27,7 @@ SEALED = SealedSecret("arn:aws:kms:us-east-1:000000000000:key/k", b"wrapped", b"
 OTHER = SealedSecret("arn:aws:kms:us-east-1:000000000000:key/k", b"wrapped-2", b"m" * 12, b"cipher-2")
 
 
-@pytest.fixture(params=SIDES)
-def table(request: pytest.FixtureRequest) -> Iterator[Table | None]:
-    yield from table_for(request)
+table = contract_table
 
 
 @pytest.fixture
