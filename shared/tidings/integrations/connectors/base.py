@@ -1,8 +1,8 @@
-"""What every integration's client offers the integration manager: a connection check and a sync.
+"""What every integration's client offers the integration use-cases: a connection check and a sync.
 
 A connector is stateless: it gets the integration's settings and opened secrets on each call, talks
 to the vendor's documented API through the shared httpx client, and reports each HTTP call to an
-observer (operation, status, latency) so the manager can keep metrics and health. Vendor errors
+observer (operation, status, latency) so monitoring can keep metrics and health. Vendor errors
 become a `ConnectorError` with a machine-readable code; a secret never appears in its message.
 """
 
@@ -77,7 +77,7 @@ class ConnectorError(Exception):
 
 
 class Connector(Protocol):
-    """One vendor's client for the integration manager."""
+    """One vendor's client for the integration use-cases."""
 
     # The integration type ("crm", "analytics", ...) and the provider name ("hubspot", ...).
     type: str
