@@ -161,7 +161,7 @@ class LocalStack:
         return client(service, self.endpoints)
 
 
-def _create_table(ddb: DynamoDBClient, name: str) -> tuple[str, str]:
+def create_table(ddb: DynamoDBClient, name: str) -> tuple[str, str]:
     keys = {TABLE.partition_key, TABLE.sort_key}
     for index in TABLE.indexes:
         keys |= {index.partition_key, index.sort_key}
@@ -233,7 +233,7 @@ def provision(endpoints: Endpoints, *, extra_env: Mapping[str, str] | None = Non
     """Create every resource of the topology and return the stack description."""
     ddb: DynamoDBClient = client("dynamodb", endpoints)
     table_name = RESOURCE_PREFIX
-    table_arn, stream_arn = _create_table(ddb, table_name)
+    table_arn, stream_arn = create_table(ddb, table_name)
 
     credentials_key_arn = _create_credentials_key(client("kms", endpoints))
 

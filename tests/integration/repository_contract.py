@@ -33,7 +33,7 @@ def table(request: pytest.FixtureRequest) -> Iterator[Table | None]:
         return
     import boto3
 
-    from infra.local.provision import _create_table as create_table
+    from infra.local.provision import create_table
 
     client = boto3.client(
         "dynamodb",

@@ -312,7 +312,7 @@ def test_record_crash_marks_the_post_failed(world: World) -> None:
 def ddb(dynamodb_endpoint: str) -> Iterator[tuple[Any, str]]:
     import boto3
 
-    from infra.local.provision import _create_table as create_table
+    from infra.local.provision import create_table
 
     client = boto3.client(
         "dynamodb",

@@ -337,7 +337,7 @@ def test_sweeper_starts_overdue_unclaimed_posts_once(
 def ddb_table(dynamodb_endpoint: str) -> Iterator[tuple[Any, str]]:
     import boto3
 
-    from infra.local.provision import _create_table as create_table
+    from infra.local.provision import create_table
 
     client = boto3.client(
         "dynamodb",

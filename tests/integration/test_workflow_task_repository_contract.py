@@ -4,12 +4,11 @@ which writes are refused, how values come back and how pages are cut."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from repository_contract import SIDES, Table, outcome, table_for, user_id
+from repository_contract import Table, contract_table, outcome, user_id
 
 from tidings.models.tasks import Task, TaskStatus, TaskType
 from tidings.models.workflows import StepState, StepStatus, Workflow, WorkflowStatus
@@ -22,9 +21,7 @@ NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=1)
 
 
-@pytest.fixture(params=SIDES)
-def table(request: pytest.FixtureRequest) -> Iterator[Table | None]:
-    yield from table_for(request)
+table = contract_table
 
 
 @pytest.fixture
