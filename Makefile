@@ -34,7 +34,7 @@ typecheck: setup
 
 ## The import contracts: layers, no cycles between sibling packages, the composition root on top.
 contracts: setup
-	$(BIN)/lint-imports
+	$(BIN)/lint-imports --no-logo
 
 unit: setup
 	$(BIN)/pytest tests/unit -q
@@ -53,7 +53,7 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/lint-imports
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/pytest tests/unit tests/integration tests/infra tests/e2e -q
 
 ## Benchmarks: writes bench-results.json and prints a table.
