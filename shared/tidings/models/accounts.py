@@ -6,11 +6,12 @@ facts (`tidings.core.platforms.SPECS`); the checks here apply them to what a cal
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from tidings.core.errors import ValidationFailed
+from tidings.core.errors import NotFound, ValidationFailed
 from tidings.core.platforms import ACCOUNT_PLATFORMS, REFRESHABLE_PLATFORMS, SPECS
+from tidings.core.secrets import mask
 
 MAX_TOKEN = 8192
 
@@ -97,3 +98,60 @@ def check_token(value: str, field: str) -> None:
             {"field": field},
             code="invalid_token",
         )
+
+
+def account_subject(platform: str, account_id: str) -> str:
+    """What an account's sealed tokens are bound to besides the user: this platform account."""
+    return f"account:{platform}:{account_id}"
+
+
+def token_secret(access_token: str, refresh_token: str | None) -> dict[str, str]:
+    """The secret sealed for an account: its access token, and its refresh token when it has one."""
+    secret = {"accessToken": access_token}
+    if refresh_token is not None:
+        secret["refreshToken"] = refresh_token
+    return secret
+
+
+def new_account(
+    user_id: str,
+    platform: str,
+    account_id: str,
+    access_token: str,
+    refresh_token: str | None,
+    expires_at: datetime | None,
+    now: datetime,
+) -> Account:
+    """A newly connected account, once the platform, the account id and the tokens are checked."""
+    check_platform(platform)
+    check_account_id(platform, account_id)
+    check_token(access_token, "accessToken")
+    if refresh_token is not None:
+        check_token(refresh_token, "refreshToken")
+    return Account(
+        user_id=user_id,
+        platform=platform,
+        account_id=account_id,
+        connected_at=now,
+        expires_at=expires_at,
+        has_refresh_token=refresh_token is not None,
+        token_hint=mask(access_token),
+    )
+
+
+def renewed_account(
+    account: Account, access_token: str, refresh_token: str | None, expires_at: datetime | None, now: datetime
+) -> Account:
+    """The account after a token renewal: a new revision, so a second renewal from the same read fails."""
+    return replace(
+        account,
+        expires_at=expires_at,
+        has_refresh_token=refresh_token is not None,
+        token_hint=mask(access_token),
+        refreshed_at=now,
+        revision=account.revision + 1,
+    )
+
+
+def not_connected(platform: str) -> NotFound:
+    return NotFound(f"no {platform} account is connected", {"platform": platform}, code="account_not_found")

@@ -15,17 +15,20 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock, iso_ms, parse_iso
-from tidings.core.errors import Conflict, NotFound
+from tidings.core.errors import Conflict
 from tidings.core.platforms import ACCOUNT_PLATFORMS
-from tidings.core.secrets import SealedSecret, SecretVault, mask
+from tidings.core.secrets import SealedSecret, SecretVault
 from tidings.models.accounts import (
     Account,
     AccountCredentials,
     CredentialsChanged,
     StoredCredentials,
-    check_account_id,
+    account_subject,
     check_platform,
-    check_token,
+    new_account,
+    not_connected,
+    renewed_account,
+    token_secret,
 )
 from tidings.store import keys
 from tidings.store.audit import AuditEntry, DynamoAuditRepository
@@ -106,22 +109,10 @@ class DynamoAccountRepository:
         expires_at: datetime | None = None,
     ) -> Account:
         """Connect (or reconnect, replacing) the user's account on `platform`."""
-        check_platform(platform)
-        check_account_id(platform, account_id)
-        check_token(access_token, "accessToken")
-        if refresh_token is not None:
-            check_token(refresh_token, "refreshToken")
-        now = self.clock.now()
-        account = Account(
-            user_id=user_id,
-            platform=platform,
-            account_id=account_id,
-            connected_at=now,
-            expires_at=expires_at,
-            has_refresh_token=refresh_token is not None,
-            token_hint=mask(access_token),
+        account = new_account(
+            user_id, platform, account_id, access_token, refresh_token, expires_at, self.clock.now()
         )
-        sealed = self._seal(user_id, platform, account_id, access_token, refresh_token)
+        sealed = seal_tokens(self.vault, account, access_token, refresh_token)
         self.dynamodb.put_item(TableName=self.table, Item=serialize(_to_item(account) | sealed.to_item()))
         self._forget(user_id, platform)
         self._audit(user_id, user_id, "account.connected", account, {"tokenHint": account.token_hint})
@@ -136,19 +127,8 @@ class DynamoAccountRepository:
     ) -> StoredCredentials:
         """Replace the tokens after a refresh, if nobody else did since `current` was read."""
         acc = current.account
-        now = self.clock.now()
-        sealed = self._seal(acc.user_id, acc.platform, acc.account_id, access_token, refresh_token)
-        updated = Account(
-            user_id=acc.user_id,
-            platform=acc.platform,
-            account_id=acc.account_id,
-            connected_at=acc.connected_at,
-            expires_at=expires_at,
-            has_refresh_token=refresh_token is not None,
-            token_hint=mask(access_token),
-            refreshed_at=now,
-            revision=acc.revision + 1,
-        )
+        updated = renewed_account(acc, access_token, refresh_token, expires_at, self.clock.now())
+        sealed = seal_tokens(self.vault, updated, access_token, refresh_token)
         try:
             self.dynamodb.put_item(
                 TableName=self.table,
@@ -179,9 +159,7 @@ class DynamoAccountRepository:
         )
         self._forget(user_id, platform)
         if "Attributes" not in resp:
-            raise NotFound(
-                f"no {platform} account is connected", {"platform": platform}, code="account_not_found"
-            )
+            raise not_connected(platform)
         account = _from_item(deserialize(resp["Attributes"]))
         self._audit(user_id, user_id, "account.disconnected", account, {})
         return account
@@ -191,11 +169,9 @@ class DynamoAccountRepository:
         check_platform(platform)
         item = self._item(user_id, platform)
         if item is None:
-            raise NotFound(
-                f"no {platform} account is connected", {"platform": platform}, code="account_not_found"
-            )
+            raise not_connected(platform)
         account = _from_item(item)
-        subject = _subject(account.platform, account.account_id)
+        subject = account_subject(account.platform, account.account_id)
         resealed = self.vault.rotate(user_id, subject, SealedSecret.from_item(item))
         try:
             self.dynamodb.put_item(
@@ -215,16 +191,7 @@ class DynamoAccountRepository:
     def _audit(
         self, user_id: str, actor: str, action: str, account: Account, details: dict[str, Any]
     ) -> None:
-        self.audit.record(
-            user_id,
-            AuditEntry(
-                at=self.clock.now(),
-                actor=actor,
-                action=action,
-                target=f"account:{account.platform}",
-                details={"accountId": account.account_id, **details},
-            ),
-        )
+        self.audit.record(user_id, account_audit(self.clock.now(), actor, action, account, details))
 
     # -- reads -----------------------------------------------------------------------------------
 
@@ -236,9 +203,7 @@ class DynamoAccountRepository:
         check_platform(platform)
         account = self.get(user_id, platform)
         if account is None:
-            raise NotFound(
-                f"no {platform} account is connected", {"platform": platform}, code="account_not_found"
-            )
+            raise not_connected(platform)
         return account
 
     def list(self, user_id: str) -> list[Account]:
@@ -267,7 +232,7 @@ class DynamoAccountRepository:
         if item is not None:
             account = _from_item(item)
             secret = self.vault.open(
-                user_id, _subject(account.platform, account.account_id), SealedSecret.from_item(item)
+                user_id, account_subject(account.platform, account.account_id), SealedSecret.from_item(item)
             )
             creds = StoredCredentials(account, str(secret["accessToken"]), secret.get("refreshToken"))
         with self._lock:
@@ -288,22 +253,30 @@ class DynamoAccountRepository:
         )
         return deserialize(resp["Item"]) if "Item" in resp else None
 
-    def _seal(
-        self, user_id: str, platform: str, account_id: str, access_token: str, refresh_token: str | None
-    ) -> SealedSecret:
-        secret: dict[str, str] = {"accessToken": access_token}
-        if refresh_token is not None:
-            secret["refreshToken"] = refresh_token
-        return self.vault.seal(user_id, _subject(platform, account_id), secret)
-
     def _forget(self, user_id: str, platform: str) -> None:
         with self._lock:
             self._cache.pop((user_id, platform), None)
 
 
-def _subject(platform: str, account_id: str) -> str:
-    """What the sealed tokens are bound to besides the user: this platform account."""
-    return f"account:{platform}:{account_id}"
+def seal_tokens(
+    vault: SecretVault, account: Account, access_token: str, refresh_token: str | None
+) -> SealedSecret:
+    """The account's tokens sealed for its user and platform account."""
+    subject = account_subject(account.platform, account.account_id)
+    return vault.seal(account.user_id, subject, token_secret(access_token, refresh_token))
+
+
+def account_audit(
+    now: datetime, actor: str, action: str, account: Account, details: dict[str, Any]
+) -> AuditEntry:
+    """The audit entry of a change to a connected account (never a token: a masked hint at most)."""
+    return AuditEntry(
+        at=now,
+        actor=actor,
+        action=action,
+        target=f"account:{account.platform}",
+        details={"accountId": account.account_id, **details},
+    )
 
 
 def _to_item(account: Account) -> dict[str, Any]:

@@ -16,24 +16,25 @@ import json
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
-from tidings.core.errors import NotFound
 from tidings.core.platforms import ACCOUNT_PLATFORMS
-from tidings.core.secrets import FORMAT_VERSION, CredentialError, SealedSecret, SecretVault, mask
+from tidings.core.secrets import FORMAT_VERSION, CredentialError, SealedSecret, SecretVault
 from tidings.models.accounts import (
     Account,
     AccountCredentials,
     CredentialsChanged,
     StoredCredentials,
-    check_account_id,
+    account_subject,
     check_platform,
-    check_token,
+    new_account,
+    not_connected,
+    renewed_account,
 )
-from tidings.store.audit import AuditEntry, AuditRepository
+from tidings.store.accounts import account_audit, seal_tokens
+from tidings.store.audit import AuditRepository
 from tidings.store.memory.audit import InMemoryAuditRepository
 
 _NONCE = 12
@@ -88,15 +89,6 @@ class InMemorySecretVault:
         return self.seal(user_id, subject_id, self.open(user_id, subject_id, sealed))
 
 
-def _subject(platform: str, account_id: str) -> str:
-    # as the table's repository binds them, so a sealed record means the same in both
-    return f"account:{platform}:{account_id}"
-
-
-def _not_connected(platform: str) -> NotFound:
-    return NotFound(f"no {platform} account is connected", {"platform": platform}, code="account_not_found")
-
-
 class InMemoryAccountRepository:
     def __init__(
         self,
@@ -122,21 +114,10 @@ class InMemoryAccountRepository:
         refresh_token: str | None = None,
         expires_at: datetime | None = None,
     ) -> Account:
-        check_platform(platform)
-        check_account_id(platform, account_id)
-        check_token(access_token, "accessToken")
-        if refresh_token is not None:
-            check_token(refresh_token, "refreshToken")
-        account = Account(
-            user_id=user_id,
-            platform=platform,
-            account_id=account_id,
-            connected_at=self.clock.now(),
-            expires_at=expires_at,
-            has_refresh_token=refresh_token is not None,
-            token_hint=mask(access_token),
+        account = new_account(
+            user_id, platform, account_id, access_token, refresh_token, expires_at, self.clock.now()
         )
-        sealed = self._seal(account, access_token, refresh_token)
+        sealed = seal_tokens(self.vault, account, access_token, refresh_token)
         with self._lock:
             self._records[(user_id, platform)] = (account, sealed)
         self._audit(user_id, "account.connected", account, {"tokenHint": account.token_hint})
@@ -150,15 +131,8 @@ class InMemoryAccountRepository:
         expires_at: datetime | None,
     ) -> StoredCredentials:
         acc = current.account
-        updated = replace(
-            acc,
-            expires_at=expires_at,
-            has_refresh_token=refresh_token is not None,
-            token_hint=mask(access_token),
-            refreshed_at=self.clock.now(),
-            revision=acc.revision + 1,
-        )
-        sealed = self._seal(updated, access_token, refresh_token)
+        updated = renewed_account(acc, access_token, refresh_token, expires_at, self.clock.now())
+        sealed = seal_tokens(self.vault, updated, access_token, refresh_token)
         with self._lock:
             stored = self._records.get((acc.user_id, acc.platform))
             if stored is None or (stored[0].revision, stored[0].account_id) != (acc.revision, acc.account_id):
@@ -174,7 +148,7 @@ class InMemoryAccountRepository:
         with self._lock:
             record = self._records.pop((user_id, platform), None)
         if record is None:
-            raise _not_connected(platform)
+            raise not_connected(platform)
         self._audit(user_id, "account.disconnected", record[0], {})
         return record[0]
 
@@ -183,9 +157,9 @@ class InMemoryAccountRepository:
         with self._lock:
             record = self._records.get((user_id, platform))
             if record is None:
-                raise _not_connected(platform)
+                raise not_connected(platform)
             account, sealed = record
-            resealed = self.vault.rotate(user_id, _subject(platform, account.account_id), sealed)
+            resealed = self.vault.rotate(user_id, account_subject(platform, account.account_id), sealed)
             self._records[(user_id, platform)] = (account, resealed)
         self._audit(user_id, "account.credentials_rotated", account, {})
         return account
@@ -201,7 +175,7 @@ class InMemoryAccountRepository:
         check_platform(platform)
         account = self.get(user_id, platform)
         if account is None:
-            raise _not_connected(platform)
+            raise not_connected(platform)
         return account
 
     def list(self, user_id: str) -> list[Account]:
@@ -215,7 +189,7 @@ class InMemoryAccountRepository:
         if record is None:
             return None
         account, sealed = record
-        secret = self.vault.open(user_id, _subject(account.platform, account.account_id), sealed)
+        secret = self.vault.open(user_id, account_subject(account.platform, account.account_id), sealed)
         return StoredCredentials(account, str(secret["accessToken"]), secret.get("refreshToken"))
 
     def credentials(self, user_id: str, platform: str) -> AccountCredentials | None:
@@ -224,20 +198,9 @@ class InMemoryAccountRepository:
 
     # -- internals -------------------------------------------------------------------------------
 
-    def _seal(self, account: Account, access_token: str, refresh_token: str | None) -> SealedSecret:
-        secret: dict[str, str] = {"accessToken": access_token}
-        if refresh_token is not None:
-            secret["refreshToken"] = refresh_token
-        return self.vault.seal(account.user_id, _subject(account.platform, account.account_id), secret)
-
     def _audit(
         self, user_id: str, action: str, account: Account, details: dict[str, Any], actor: str | None = None
     ) -> None:
-        entry = AuditEntry(
-            at=self.clock.now(),
-            actor=actor or user_id,
-            action=action,
-            target=f"account:{account.platform}",
-            details={"accountId": account.account_id, **details},
+        self.audit.record(
+            user_id, account_audit(self.clock.now(), actor or user_id, action, account, details)
         )
-        self.audit.record(user_id, entry)
