@@ -28,13 +28,13 @@ if TYPE_CHECKING:
     from tidings.integrations.inbound import MetaInbox
     from tidings.integrations.lifecycle import IntegrationLifecycle
     from tidings.integrations.monitoring import IntegrationMonitoring
-    from tidings.integrations.schedules import IntegrationSync
+    from tidings.integrations.schedule_keeper import IntegrationScheduleKeeper
     from tidings.integrations.sync import IntegrationSyncing
     from tidings.publishing.clients.whatsapp import WhatsAppClient
     from tidings.publishing.step import PublishStep
     from tidings.publishing.tokens import FreshCredentials
+    from tidings.scheduling.schedule_keeper import PostScheduleKeeper
     from tidings.scheduling.service import SchedulingService
-    from tidings.scheduling.sync import ScheduleSync
     from tidings.store.accounts import AccountRepository
     from tidings.store.audit import AuditRepository
     from tidings.store.budgets import BudgetRepository
@@ -45,8 +45,8 @@ if TYPE_CHECKING:
     from tidings.webhooks.service import WebhookService
     from tidings.workflows.action import ActionServices
     from tidings.workflows.engine import WorkflowEngine
+    from tidings.workflows.schedule_keeper import TaskScheduleKeeper
     from tidings.workflows.service import WorkflowService
-    from tidings.workflows.task_sync import TaskSync
     from tidings.workflows.tasks import TaskService
 
 _lock = threading.RLock()
@@ -199,12 +199,12 @@ def budget_store() -> BudgetRepository:
 
 
 @lru_cache(maxsize=1)
-def schedule_sync() -> ScheduleSync:
+def post_schedule_keeper() -> PostScheduleKeeper:
     from tidings.aws.publishing import PostScheduleManager
-    from tidings.scheduling.sync import ScheduleSync
+    from tidings.scheduling.schedule_keeper import PostScheduleKeeper
 
     s = get_settings()
-    return ScheduleSync(
+    return PostScheduleKeeper(
         schedules=PostScheduleManager(s),
         starter=publish_starter(),
         posts=post_repository(),
@@ -284,11 +284,11 @@ def workflow_engine() -> WorkflowEngine:
 
 
 @lru_cache(maxsize=1)
-def task_sync() -> TaskSync:
+def task_schedule_keeper() -> TaskScheduleKeeper:
     from tidings.aws.tasks import TaskScheduleManager
-    from tidings.workflows.task_sync import TaskSync
+    from tidings.workflows.schedule_keeper import TaskScheduleKeeper
 
-    return TaskSync(TaskScheduleManager(get_settings()))
+    return TaskScheduleKeeper(TaskScheduleManager(get_settings()))
 
 
 @lru_cache(maxsize=1)
@@ -453,11 +453,11 @@ def integration_services() -> IntegrationServices:
 
 
 @lru_cache(maxsize=1)
-def integration_schedule_sync() -> IntegrationSync:
+def integration_schedule_keeper() -> IntegrationScheduleKeeper:
     from tidings.aws.integrations import IntegrationScheduleManager
-    from tidings.integrations.schedules import IntegrationSync
+    from tidings.integrations.schedule_keeper import IntegrationScheduleKeeper
 
-    return IntegrationSync(IntegrationScheduleManager(get_settings()))
+    return IntegrationScheduleKeeper(IntegrationScheduleManager(get_settings()))
 
 
 @lru_cache(maxsize=1)
@@ -470,7 +470,7 @@ def audit_repository() -> AuditRepository:
 
 def schedule_keepers() -> list[StreamConsumer]:
     """What the schedule_sync function's stream batches feed: posts, tasks, then integrations."""
-    return [schedule_sync(), task_sync(), integration_schedule_sync()]
+    return [post_schedule_keeper(), task_schedule_keeper(), integration_schedule_keeper()]
 
 
 def periodic_sweep() -> dict[str, Any]:

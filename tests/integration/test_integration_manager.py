@@ -31,7 +31,7 @@ from tidings.integrations.directory import IntegrationDirectory
 from tidings.integrations.lifecycle import Changes, IntegrationLifecycle
 from tidings.integrations.monitoring import IntegrationMonitoring
 from tidings.integrations.ratelimits import IntegrationRateLimits
-from tidings.integrations.schedules import IntegrationSync
+from tidings.integrations.schedule_keeper import IntegrationScheduleKeeper
 from tidings.integrations.sync import IntegrationSyncing
 from tidings.models.calls import CallRecord
 from tidings.publishing.clients import default_http_client
@@ -475,7 +475,7 @@ def test_the_stream_keeps_one_schedule_per_synced_integration(world: World, user
     on = replace(off, sync_enabled=True)
     faster = replace(on, sync_frequency_minutes=15)
     schedules = RecordingSchedules()
-    sync = IntegrationSync(schedules)
+    sync = IntegrationScheduleKeeper(schedules)
 
     sync.apply(_record(off, None), [])
     assert schedules.calls == []

@@ -367,7 +367,7 @@ def test_a_stream_batch_of_claims_leaves_the_queue_in_few_writes_and_keeps_the_s
     ddb_table: tuple[Any, str], clock: FakeClock, user: str
 ) -> None:
     from tidings.core.streams import dispatch_batch
-    from tidings.scheduling.sync import ScheduleSync
+    from tidings.scheduling.schedule_keeper import PostScheduleKeeper
     from tidings.store.dynamo import serialize
     from tidings.store.posts import post_to_item
 
@@ -405,7 +405,7 @@ def test_a_stream_batch_of_claims_leaves_the_queue_in_few_writes_and_keeps_the_s
     writes: list[int] = []
     real = posts.remove_queue_entries
     posts.remove_queue_entries = lambda u, ids: (writes.append(len(ids)), real(u, ids))[1]  # type: ignore[method-assign]
-    sync = ScheduleSync(schedules, RecordingStarter(), posts, clock, 120)  # type: ignore[arg-type]
+    sync = PostScheduleKeeper(schedules, RecordingStarter(), posts, clock, 120)  # type: ignore[arg-type]
 
     assert dispatch_batch({"Records": records}, [sync]) == {"batchItemFailures": []}
 

@@ -6,7 +6,14 @@ from typing import Any
 from tidings.aws.publishing import execution_input, schedule_time
 from tidings.core.platforms import Platform
 from tidings.models.posts import PostStatus, ScheduledPost
-from tidings.scheduling.sync import DeleteSchedule, DropFromQueue, StartNow, Upsert, is_post_record, plan
+from tidings.scheduling.schedule_keeper import (
+    DeleteSchedule,
+    DropFromQueue,
+    StartNow,
+    Upsert,
+    is_post_record,
+    plan,
+)
 from tidings.store.dynamo import serialize
 from tidings.store.posts import post_to_item
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from infra.local.stream_poller import _jsonable
-from tidings.integrations.schedules import IntegrationSync
+from tidings.integrations.schedule_keeper import IntegrationScheduleKeeper
 from tidings.models.integrations import Integration
 from tidings.store.dynamo import deserialize_stream_image, serialize
 from tidings.store.integrations import to_item
@@ -67,5 +67,5 @@ def test_an_integration_with_a_sealed_secret_gets_its_schedule() -> None:
     record = {"dynamodb": {"NewImage": _as_lambda_delivers(to_item(integration) | SEALED)}}
     recorder = Recorder()
 
-    IntegrationSync(recorder).apply(record, [])
+    IntegrationScheduleKeeper(recorder).apply(record, [])
     assert recorder.upserts == ["int_1"]

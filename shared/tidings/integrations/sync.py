@@ -1,6 +1,6 @@
 """Syncing an integration: on demand (up to 2,000 records, so an API request answers in time) and
 periodically (up to 10,000; one EventBridge Scheduler schedule per integration whose sync is on, kept
-by the table's stream: `tidings.integrations.schedules`).
+by the table's stream: `tidings.integrations.schedule_keeper`).
 
 A sync resumes from the integration's cursor (the vendor's own position, or the time of the last
 change it saw), stores each record once by its key, and moves the cursor only when it succeeded, so

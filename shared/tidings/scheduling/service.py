@@ -1,8 +1,8 @@
 """The scheduler's use-cases: queue a post, change or cancel it, list the queue, publish now.
 
 The API writes the post and nothing else; the table's stream keeps the schedules in line
-(tidings.scheduling.sync). Publish-now also starts the execution at once (an idempotent start of the
-same execution the stream would start) to save the stream's delay while the caller waits.
+(tidings.scheduling.schedule_keeper). Publish-now also starts the execution at once (an idempotent
+start of the same execution the stream would start) to save the stream's delay while the caller waits.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The table is the truth and the schedule follows it, as for posts: the API writes the task
 (`pending`, `next_run_at`), and the stream keeps one one-time schedule `task-<id>` per pending task
-(tidings.workflows.task_sync). The schedule invokes the runner, which claims the task for this run
+(tidings.workflows.schedule_keeper). The schedule invokes the runner, which claims the task for this run
 (`pending -> running` on the same attempt count, so a repeated delivery runs nothing twice), runs it,
 and records the result; a failure is retried after 5, 15, 45 minutes (configurable) up to
 `maxRetries` times, then the task is failed with the reason. Finished tasks expire by TTL.

@@ -12,7 +12,7 @@ import pytest
 from tidings.models.tasks import Task, TaskStatus, TaskType
 from tidings.store.dynamo import serialize
 from tidings.store.tasks import task_to_item, touched
-from tidings.workflows.task_sync import TaskSync
+from tidings.workflows.schedule_keeper import TaskScheduleKeeper
 
 NOW = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
 PENDING = Task(
@@ -68,7 +68,7 @@ def test_one_schedule_follows_each_pending_task(
     old: Task | None, new: Task | None, calls: list[tuple[str, str, datetime | None]]
 ) -> None:
     schedules = Schedules()
-    sync = TaskSync(schedules)
+    sync = TaskScheduleKeeper(schedules)
     change = record(old, new)
 
     assert sync.wants(change)
@@ -80,4 +80,4 @@ def test_records_of_other_entities_are_not_a_tasks_business() -> None:
     post = {
         "dynamodb": {"NewImage": serialize({"PK": "USER#u", "SK": "POST#p", "EntityType": "ScheduledPost"})}
     }
-    assert not TaskSync(Schedules()).wants(post)
+    assert not TaskScheduleKeeper(Schedules()).wants(post)

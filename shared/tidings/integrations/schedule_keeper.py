@@ -33,7 +33,7 @@ def wants_schedule(integration: Integration | None) -> bool:
     return integration is not None and integration.sync_enabled and integration.status != Status.DISCONNECTED
 
 
-class IntegrationSync:
+class IntegrationScheduleKeeper:
     def __init__(self, schedules: IntegrationSchedules) -> None:
         self.schedules = schedules
 

@@ -28,7 +28,7 @@ def is_task_record(record: dict[str, Any]) -> bool:
     return record_of(record, TASK_ENTITY)
 
 
-class TaskSync:
+class TaskScheduleKeeper:
     def __init__(self, schedules: TaskSchedules) -> None:
         self.schedules = schedules
 

@@ -92,7 +92,7 @@ def plan(record: dict[str, Any], now: datetime, lead_seconds: int) -> list[Actio
     return []
 
 
-class ScheduleSync:
+class PostScheduleKeeper:
     def __init__(
         self,
         schedules: PostScheduleManager,
