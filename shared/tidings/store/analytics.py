@@ -60,7 +60,13 @@ class DynamoAnalyticsRepository:
         """The user's most recent analysed posts on a platform (newest analytics first is not
         guaranteed by the key; the cap keeps one request bounded)."""
         items = query_prefix(self.client, self.table, keys.user_pk(user_id), samples_prefix(platform))
-        return [sample_from_item(item, platform) for item in islice(items, limit)]
+        return [sample_from_item(item, platform) for item in islice(filter(is_measured, items), limit)]
+
+
+def is_measured(item: dict[str, Any]) -> bool:
+    """False for a post whose metrics have not been read yet (tracked, nothing collected): it is no
+    evidence of anything, not a post with zero engagement."""
+    return not ("latest" in item and item["latest"] is None)
 
 
 def sample_from_item(item: dict[str, Any], platform: Platform) -> EngagementSample:

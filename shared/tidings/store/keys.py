@@ -163,3 +163,8 @@ def metrics_sk(integration_id: str, hour_iso: str) -> str:
 
 def synced_sk(integration_id: str, kind: str, key: str) -> str:
     return f"SYNCED#{integration_id}#{kind}#{key}"
+
+
+def metrics_due_pk(shard: int) -> str:
+    """GSI2 partition (sparse): post analytics whose next collection point is ahead, by its time."""
+    return f"METRICS_DUE#{shard}"

@@ -8,7 +8,7 @@ from typing import Any
 
 from tidings.core.platforms import Platform
 from tidings.models.analytics import EngagementSample
-from tidings.store.analytics import analytics_item, sample_from_item, samples_prefix
+from tidings.store.analytics import analytics_item, is_measured, sample_from_item, samples_prefix
 from tidings.store.dynamo import deserialize, serialize
 
 
@@ -28,6 +28,6 @@ class InMemoryAnalyticsRepository:
             found = sorted(
                 (sk, item)
                 for (uid, sk), item in self._items.items()
-                if uid == user_id and sk.startswith(prefix)
+                if uid == user_id and sk.startswith(prefix) and is_measured(item)
             )
         return [sample_from_item(item, platform) for _, item in found[:limit]]
