@@ -66,6 +66,19 @@ class MetricsUnavailable(BaseModel):
     message: str = ""
 
 
+class SiteAttribution(BaseModel):
+    """What the user's site analytics (GA4) attribute to the post on this platform: sessions that came
+    through its UTM-tagged link (utm_source=<platform>, utm_content=<postId>), over all days synced."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sessions: int = Field(default=0, ge=0)
+    engaged_sessions: int = Field(default=0, ge=0)
+    conversions: float = Field(default=0.0, ge=0)  # GA4 key events
+    revenue: float | None = None  # where the property reports revenue
+    updated_at: datetime
+
+
 class MetricSnapshot(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -103,4 +116,5 @@ class PostAnalytics(BaseModel):
     points_taken: int = 0  # collection points done so far (index into the cadence)
     failures: int = 0  # consecutive failed reads
     last_error: str | None = None
+    site: SiteAttribution | None = None
     version: int = 1

@@ -24,6 +24,7 @@ from tidings.models.post_analytics import (
     MetricSnapshot,
     PostAnalytics,
     PostMetrics,
+    SiteAttribution,
 )
 from tidings.store import keys
 from tidings.store.dynamo import deserialize, dynamodb_client, query_prefix, serialize
@@ -108,6 +109,7 @@ def analytics_to_item(record: PostAnalytics, shards: int) -> dict[str, Any]:
         "points_taken": record.points_taken,
         "failures": record.failures,
         "last_error": record.last_error,
+        "site": record.site.model_dump(mode="json") if record.site else None,
         "version": record.version,
         # what the best-time recommendation reads (tidings.store.analytics)
         "engagement": latest.engagements if latest else None,
@@ -147,6 +149,7 @@ def analytics_from_item(item: dict[str, Any]) -> PostAnalytics:
         points_taken=int(item.get("points_taken") or 0),
         failures=int(item.get("failures") or 0),
         last_error=item.get("last_error"),
+        site=SiteAttribution.model_validate(item["site"]) if item.get("site") else None,
         version=int(item.get("version") or 1),
     )
 
