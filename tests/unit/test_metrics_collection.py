@@ -3,80 +3,22 @@ the cadence, batching, budgets, and what stops a post's collection (with its rea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
+from analytics_fakes import PUBLISHED, USER, ScriptedReader, account, published_post
+from pydantic import ValidationError
 
 from tidings.analytics.collection import DEFAULT_CADENCE, MAX_FAILURES, MetricsCollection
 from tidings.core.clock import FakeClock
+from tidings.core.config import Settings
 from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.platforms import Platform
-from tidings.models.accounts import AccountCredentials
-from tidings.models.post_analytics import CollectionStatus, MetricsUnavailable, PostMetrics
-from tidings.models.posts import PlatformResult, PlatformStatus, PostStatus, ScheduledPost
-from tidings.publishing.metrics import MetricsRead
+from tidings.models.post_analytics import CollectionStatus
+from tidings.models.posts import PlatformResult, PlatformStatus
 from tidings.store.budgets import Limit
 from tidings.store.memory.budgets import InMemoryBudgetRepository
 from tidings.store.memory.post_analytics import InMemoryPostAnalyticsRepository
-
-PUBLISHED = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-USER = "agent-1"
-
-
-@dataclass
-class ScriptedReader:
-    """A platform that answers every id it knows with growing counts, or fails as told."""
-
-    platform: Platform
-    max_ids: int = 100
-    deleted: set[str] = field(default_factory=set)
-    fail_with: list[PlatformCallError] = field(default_factory=list)
-    calls: list[list[str]] = field(default_factory=list)
-
-    def read_metrics(
-        self, account: AccountCredentials, platform_post_ids: Sequence[str]
-    ) -> dict[str, MetricsRead]:
-        assert len(platform_post_ids) <= self.max_ids, "a call carried more ids than the platform takes"
-        self.calls.append(list(platform_post_ids))
-        if self.fail_with:
-            raise self.fail_with.pop(0)
-        answers: dict[str, MetricsRead] = {}
-        for n, pid in enumerate(platform_post_ids):
-            if pid in self.deleted:
-                answers[pid] = MetricsUnavailable(reason="post_deleted")
-            else:
-                answers[pid] = PostMetrics(views=100 * len(self.calls), likes=10 + n, comments=2)
-        return answers
-
-
-def account(user_id: str, platform: str) -> AccountCredentials:
-    return AccountCredentials(platform=platform, account_id="1234567", access_token="token")
-
-
-def published_post(post_id: str, *platforms: Platform) -> ScheduledPost:
-    results = {
-        p: PlatformResult(
-            platform=p,
-            status=PlatformStatus.PUBLISHED,
-            platform_post_id=f"{p}-{post_id}",
-            published_at=PUBLISHED,
-        )
-        for p in platforms
-    }
-    return ScheduledPost(
-        user_id=USER,
-        post_id=post_id,
-        content="Open house on Saturday",
-        platforms=list(platforms),
-        scheduled_time=PUBLISHED,
-        status=PostStatus.PUBLISHED,
-        created_at=PUBLISHED - timedelta(days=1),
-        updated_at=PUBLISHED,
-        results=results,
-        content_type="photo",
-    )
 
 
 @pytest.fixture
@@ -315,8 +257,11 @@ def test_collecting_now_reads_active_posts_before_their_point_without_taking_it(
     assert record.next_collection_at == PUBLISHED + timedelta(hours=1)
 
 
-def test_a_cadence_must_rise() -> None:
-    with pytest.raises(ValueError, match="rising"):
-        MetricsCollection(
-            InMemoryPostAnalyticsRepository(), {}, account, cadence=[timedelta(hours=6), timedelta(hours=1)]
-        )
+@pytest.mark.parametrize("value", ["3600,60", "0,60", ""])
+def test_a_configured_cadence_must_be_rising_delays(value: str) -> None:
+    with pytest.raises(ValidationError, match="cadence"):
+        Settings.from_env({"TIDINGS_ANALYTICS_CADENCE": value})
+
+
+def test_the_configured_cadence_is_read_in_seconds() -> None:
+    assert Settings.from_env({"TIDINGS_ANALYTICS_CADENCE": "60, 600"}).analytics_cadence == [60, 600]

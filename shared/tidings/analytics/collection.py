@@ -25,7 +25,6 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import pairwise
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.failures import ErrorKind, PlatformCallError
@@ -117,8 +116,7 @@ class MetricsCollection:
         clock: Clock = DEFAULT_CLOCK,
         cadence: Sequence[timedelta] = DEFAULT_CADENCE,
     ) -> None:
-        if not cadence or any(b <= a for a, b in pairwise(cadence)):
-            raise ValueError("the collection cadence must be a rising list of delays")
+        """`cadence`: rising delays after publishing (settings check them: Settings.analytics_cadence)."""
         self.records = records
         self.readers = readers
         self.credentials = credentials

@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from tidings.api.accounts import AccountServices, register_account_routes
+from tidings.api.analytics import register_analytics_routes
 from tidings.api.common import JSON, error_response
 from tidings.api.inbound import register_inbound_routes
 from tidings.api.integrations import IntegrationServices, register_integration_routes
@@ -30,6 +31,7 @@ from tidings.core.errors import TidingsError, Unauthorized
 from tidings.scheduling.service import SchedulingService
 
 if TYPE_CHECKING:
+    from tidings.analytics.service import PostAnalyticsService
     from tidings.integrations.inbound import MetaInbox
     from tidings.webhooks.service import WebhookService
     from tidings.workflows.service import WorkflowService
@@ -46,6 +48,8 @@ def build_app(
     meta_inbox: Callable[[], MetaInbox] | None = None,
     webhook_service: Callable[[], WebhookService] | None = None,
     integrations: Callable[[], IntegrationServices] | None = None,
+    *,
+    analytics: Callable[[], PostAnalyticsService] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     services: list[SchedulingService] = []
@@ -77,6 +81,8 @@ def build_app(
         register_webhook_routes(app, webhook_service, user_id)
     if integrations is not None:
         register_integration_routes(app, integrations, user_id)
+    if analytics is not None:
+        register_analytics_routes(app, analytics, user_id)
     _docs(app)
     return app
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -109,12 +110,19 @@ class Settings(BaseModel):
     ga4_data_api_base: str = "https://analyticsdata.googleapis.com"
     followupboss_system_name: str = ""
     followupboss_system_key: str = Field(default="", repr=False)
+    # Analytics: when a published post's metrics are read, in seconds after publishing (1 h, 6 h,
+    # 24 h, 3 days, 7 days, 28 days); the periodic pass that reads what is due runs every 15 minutes
+    # (infra/topology.py, the analytics-collection schedule).
+    analytics_cadence: list[int] = Field(
+        default_factory=lambda: [3600, 21_600, 86_400, 259_200, 604_800, 2_419_200]
+    )
 
     @field_validator(
         "retry_intervals",
         "task_retry_intervals",
         "webhook_retry_intervals",
         "default_platforms",
+        "analytics_cadence",
         mode="before",
     )
     @classmethod
@@ -126,6 +134,13 @@ class Settings(BaseModel):
     def _positive(cls, value: list[int]) -> list[int]:
         if any(v < 0 for v in value):
             raise ValueError("retry intervals must be >= 0 seconds")
+        return value
+
+    @field_validator("analytics_cadence")
+    @classmethod
+    def _rising(cls, value: list[int]) -> list[int]:
+        if not value or value[0] <= 0 or any(b <= a for a, b in pairwise(value)):
+            raise ValueError("the analytics cadence must be rising delays in seconds, the first above 0")
         return value
 
     @classmethod

@@ -66,7 +66,7 @@ class DynamoAnalyticsRepository:
 def is_measured(item: dict[str, Any]) -> bool:
     """False for a post whose metrics have not been read yet (tracked, nothing collected): it is no
     evidence of anything, not a post with zero engagement."""
-    return not ("latest" in item and item["latest"] is None)
+    return item.get("engagement") is not None or any(item.get(f) is not None for f in ENGAGEMENT_FIELDS)
 
 
 def sample_from_item(item: dict[str, Any], platform: Platform) -> EngagementSample:
