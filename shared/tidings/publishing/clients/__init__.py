@@ -1,12 +1,13 @@
 """The real platform clients, one module per platform, and the registry that builds them.
 
-Each client implements `tidings.publishing.base.PlatformClient` against the platform's documented
-HTTP API, with one shared `httpx.Client` (see `default_http_client`) and the one clock.
+Each client implements `tidings.publishing.base.PlatformClient` (publishing and read-back) and
+`tidings.publishing.metrics.MetricsReader` (a published post's metrics) against the platform's
+documented HTTP API, with one shared `httpx.Client` (see `default_http_client`) and the one clock.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.platforms import Platform
@@ -16,8 +17,23 @@ if TYPE_CHECKING:
 
     from tidings.core.config import Settings
     from tidings.publishing.base import PlatformClient
+    from tidings.publishing.metrics import MetricsReader
 
-__all__ = ["build_client", "default_http_client"]
+    class PlatformApi(PlatformClient, MetricsReader, Protocol):
+        """What every real client is: a publisher and a metrics reader of its platform."""
+
+
+__all__ = ["METRICS_PLATFORMS", "build_client", "build_metrics_readers", "default_http_client"]
+
+# the platforms whose published posts have metrics to read (every social platform Tidings publishes to)
+METRICS_PLATFORMS = (
+    Platform.FACEBOOK,
+    Platform.INSTAGRAM,
+    Platform.TWITTER,
+    Platform.LINKEDIN,
+    Platform.YOUTUBE,
+    Platform.TIKTOK,
+)
 
 
 def default_http_client(settings: Settings) -> httpx.Client:
@@ -31,7 +47,17 @@ def build_client(
     platform: Platform, settings: Settings, http: httpx.Client, clock: Clock = DEFAULT_CLOCK
 ) -> PlatformClient:
     """The real client for `platform`. Modules are imported on demand to keep cold starts short."""
-    platform = Platform(platform)
+    return _build(Platform(platform), settings, http, clock)
+
+
+def build_metrics_readers(
+    settings: Settings, http: httpx.Client, clock: Clock = DEFAULT_CLOCK
+) -> dict[Platform, MetricsReader]:
+    """The metrics reader of each platform (its real client), sharing `http`."""
+    return {platform: _build(platform, settings, http, clock) for platform in METRICS_PLATFORMS}
+
+
+def _build(platform: Platform, settings: Settings, http: httpx.Client, clock: Clock) -> PlatformApi:
     if platform is Platform.FACEBOOK:
         from tidings.publishing.clients.facebook import FacebookClient
 

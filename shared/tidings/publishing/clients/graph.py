@@ -6,7 +6,11 @@ the body is {"error": {"message", "type", "code", "error_subcode", "error_user_m
 throttling, 190 and 102 mean the token expired or is invalid. Graph API "Rate Limits"
 (developers.facebook.com/docs/graph-api/overview/rate-limiting): 80001-80014 are Business Use Case
 throttles; `X-Business-Use-Case-Usage` carries `estimated_time_to_regain_access` in minutes per
-business use case; `X-App-Usage` carries percentages only.
+business use case; `X-App-Usage` carries percentages only. A node that was deleted (or that the token
+may not see) answers code 100 with subcode 33, "Unsupported get request. Object with ID ... does not
+exist". Insights edges (Page Insights, IG Media Insights, Video Insights references) answer
+{"data": [{"name", "period", "values": [{"value"}], "title", "description", "id"}]}; newer IG
+metrics may carry {"total_value": {"value"}} instead of `values`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from tidings.core.http import call_error, json_body, parse_retry_after, status_k
 TRANSIENT_CODES = frozenset({1, 2})
 THROTTLE_CODES = frozenset({4, 17, 32, 341, 613, *range(80001, 80015)})
 AUTH_CODES = frozenset({102, 190})
+MISSING_CODE, MISSING_SUBCODE = 100, 33
+INVALID_PARAMETER = 100  # also an insights metric the node does not have (or that was retired)
+PERMISSION_CODES = frozenset({10, 200})  # a permission the token lacks; IG: too few viewers for insights
 
 
 def graph_error(response: httpx.Response, *, token: str, now: datetime) -> PlatformCallError:
@@ -66,6 +73,40 @@ def graph_error(response: httpx.Response, *, token: str, now: datetime) -> Platf
             retry_after=graph_retry_after(response, now),
         )
     return call_error(ErrorKind.PERMANENT, code_text, message, token=token, status=status)
+
+
+def graph_codes(response: httpx.Response) -> tuple[int | None, int | None]:
+    """The error's code and subcode (None when the body carries no Graph error)."""
+    error = json_body(response).get("error")
+    if not isinstance(error, dict):
+        return None, None
+    return graph_int(error.get("code")), graph_int(error.get("error_subcode"))
+
+
+def missing_object(response: httpx.Response) -> bool:
+    """Whether a failed read says the node does not exist (deleted, or never visible to this token)."""
+    code, subcode = graph_codes(response)
+    return code == MISSING_CODE and subcode == MISSING_SUBCODE
+
+
+def insight_values(body: dict[str, Any]) -> dict[str, int]:
+    """The lifetime value of each metric an insights edge answered, by metric name."""
+    out: dict[str, int] = {}
+    data = body.get("data")
+    for entry in data if isinstance(data, list) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            continue
+        values = entry.get("values")
+        total_value = entry.get("total_value")
+        if isinstance(values, list) and values and isinstance(values[-1], dict):
+            value = values[-1].get("value")
+        elif isinstance(total_value, dict):
+            value = total_value.get("value")
+        else:
+            continue
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            out[entry["name"]] = value
+    return out
 
 
 def graph_retry_after(response: httpx.Response, now: datetime) -> float | None:

@@ -8,10 +8,19 @@ FINISHED, IN_PROGRESS, PUBLISHED; `status` carries the error subcode), IG User m
 (`POST /{ig-user-id}/media_publish` with `creation_id`, answering {"id": media id}; publishing
 before FINISHED fails), IG User media (`GET /{ig-user-id}/media?fields=id,caption,timestamp,permalink`,
 newest first, cursor paging) and IG Media (`permalink`). Errors and throttling as in graph.py.
+
+Metrics (read_metrics), one media a call: "Instagram Media Insights"
+(`GET /{ig-media-id}/insights?metric=views,reach,likes,comments,shares,saved,total_interactions`;
+`impressions`, `plays` and `video_views` were retired in 2025 in favour of `views`); `saved` is
+Tidings' saves, `total_interactions` is their sum and is not kept. Where Meta answers no insights for
+the media (code 10 "Not enough viewers for the media to show insights", or code 100 for a metric the
+media type lacks), likes and comments come from the media node's `like_count` and `comments_count`
+("IG Media" reference). A deleted media answers code 100 / subcode 33: MetricsUnavailable.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -24,16 +33,38 @@ from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.http import READBACK_SKEW, bearer, call_error, json_body, send
 from tidings.core.platforms import Platform, is_video
 from tidings.models.accounts import AccountCredentials
+from tidings.models.post_analytics import PostMetrics
 from tidings.publishing.base import Published, PublishRequest, text_with_link
-from tidings.publishing.clients.graph import graph_error, parse_graph_time
+from tidings.publishing.clients.graph import (
+    INVALID_PARAMETER,
+    PERMISSION_CODES,
+    graph_codes,
+    graph_error,
+    insight_values,
+    missing_object,
+    parse_graph_time,
+)
+from tidings.publishing.clients.metric_reads import count, deleted, one_at_a_time
+from tidings.publishing.metrics import MetricsRead
 
 _READBACK_PAGES = 5
 _READBACK_PAGE_SIZE = 50
 _MAX_POLL_INTERVAL = 10.0
+# IG media insights metric -> PostMetrics field (total_interactions is asked for, not kept)
+MEDIA_INSIGHTS = {
+    "views": "views",
+    "reach": "reach",
+    "likes": "likes",
+    "comments": "comments",
+    "shares": "shares",
+    "saved": "saves",
+}
+_INSIGHT_METRICS = ",".join([*MEDIA_INSIGHTS, "total_interactions"])
 
 
 class InstagramClient:
     platform: Platform = Platform.INSTAGRAM
+    max_ids: int = 1
 
     def __init__(
         self,
@@ -184,14 +215,42 @@ class InstagramClient:
         return json_body(response)
 
     def _get(self, account: AccountCredentials, path: str, params: dict[str, str | int]) -> dict[str, Any]:
+        response = self._read(account, path, params)
+        if response.status_code != 200:
+            raise graph_error(response, token=account.access_token, now=self.clock.now())
+        return json_body(response)
+
+    def _read(self, account: AccountCredentials, path: str, params: dict[str, str | int]) -> httpx.Response:
         token = account.access_token
         url = f"{self.base}/{path}"
-        response = send(
-            self.http, "GET", url, token=token, mutating=False, params=params, headers=bearer(token)
-        )
-        if response.status_code != 200:
-            raise graph_error(response, token=token, now=self.clock.now())
-        return json_body(response)
+        return send(self.http, "GET", url, token=token, mutating=False, params=params, headers=bearer(token))
+
+    # -- metrics ---------------------------------------------------------------------------------
+
+    def read_metrics(
+        self, account: AccountCredentials, platform_post_ids: Sequence[str]
+    ) -> dict[str, MetricsRead]:
+        return one_at_a_time(platform_post_ids, lambda media_id: self._media_metrics(account, media_id))
+
+    def _media_metrics(self, account: AccountCredentials, media_id: str) -> MetricsRead:
+        path = quote(media_id, safe="")
+        response = self._read(account, f"{path}/insights", {"metric": _INSIGHT_METRICS})
+        if response.status_code == 200:
+            found = insight_values(json_body(response))
+            return PostMetrics(**{field: found.get(metric) for metric, field in MEDIA_INSIGHTS.items()})
+        if missing_object(response):
+            return deleted(f"Instagram no longer has media {media_id}")
+        code, _ = graph_codes(response)
+        if code not in PERMISSION_CODES and code != INVALID_PARAMETER:
+            raise graph_error(response, token=account.access_token, now=self.clock.now())
+        # no insights for this media: its public counts are still there
+        node = self._read(account, path, {"fields": "like_count,comments_count"})
+        if node.status_code != 200:
+            if missing_object(node):
+                return deleted(f"Instagram no longer has media {media_id}")
+            raise graph_error(node, token=account.access_token, now=self.clock.now())
+        body = json_body(node)
+        return PostMetrics(likes=count(body.get("like_count")), comments=count(body.get("comments_count")))
 
     # -- read-back -------------------------------------------------------------------------------
 

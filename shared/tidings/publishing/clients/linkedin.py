@@ -19,11 +19,24 @@ value.uploadInstructions [{uploadUrl, firstByte, lastByte}]; `PUT` each part and
 `POST /rest/videos?action=finalizeUpload` {finalizeUploadRequest: {video, uploadToken,
 uploadedPartIds}}; `GET /rest/videos/{urn}` until status AVAILABLE, PROCESSING_FAILED on failure);
 a post carries content.media {id} for one image or video, content.multiImage {images: [{id}]} for 2-20.
+
+Metrics (read_metrics), one post a call: "Network Update Social Actions" (`GET
+/rest/socialActions/{encoded post URN}`, answering likesSummary {totalLikes, aggregatedTotalLikes} and
+commentsSummary {totalFirstLevelComments, aggregatedTotalComments}: comments counts replies too, as
+the other platforms do; a post that no longer exists answers 404) for any post; for an
+organization's post also "Organization Share Statistics" (`GET
+/rest/organizationalEntityShareStatistics?q=organizationalEntity&organizationalEntity={org URN}
+&shares=List({share URN})` or `&ugcPosts=List({ugcPost URN})`, lifetime statistics without
+timeIntervals, answering elements[].totalShareStatistics {impressionCount -> views,
+uniqueImpressionsCount -> reach, clickCount -> clicks, shareCount -> shares, likeCount, commentCount,
+engagement}, organic activity only). A member's post has no share statistics: views, reach, clicks
+and shares stay unreported.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -46,17 +59,23 @@ from tidings.core.http import (
 )
 from tidings.core.platforms import Platform, is_video, media_violation
 from tidings.models.accounts import AccountCredentials
+from tidings.models.post_analytics import PostMetrics
 from tidings.publishing.base import Published, PublishRequest, text_with_link
+from tidings.publishing.clients.metric_reads import count, deleted, one_at_a_time
+from tidings.publishing.metrics import MetricsRead
 
 _RESERVED = re.compile(r"([\\|{}@\[\]()<>#*_~])")
 _HASHTAG = re.compile(r"#(\w+)")
 _READBACK_PAGES = 4
 _READBACK_PAGE_SIZE = 50
 _MAX_IMAGES = 20
+_ORGANIZATION = "urn:li:organization:"
+_STATISTICS_PARAMETER = {"urn:li:share:": "shares", "urn:li:ugcPost:": "ugcPosts"}
 
 
 class LinkedInClient:
     platform: Platform = Platform.LINKEDIN
+    max_ids: int = 1
 
     def __init__(
         self,
@@ -289,6 +308,55 @@ class LinkedInClient:
                 return None
         return None
 
+    # -- metrics ---------------------------------------------------------------------------------
+
+    def read_metrics(
+        self, account: AccountCredentials, platform_post_ids: Sequence[str]
+    ) -> dict[str, MetricsRead]:
+        return one_at_a_time(platform_post_ids, lambda urn: self._post_metrics(account, urn))
+
+    def _post_metrics(self, account: AccountCredentials, urn: str) -> MetricsRead:
+        token = account.access_token
+        url = f"{self.base}/rest/socialActions/{quote(urn, safe='')}"
+        response = send(self.http, "GET", url, token=token, mutating=False, headers=self._headers(token))
+        if response.status_code == 404:
+            return deleted(f"LinkedIn no longer has post {urn}")
+        if response.status_code != 200:
+            raise self._error(response, token)
+        actions = json_body(response)
+        likes = _summary(actions, "likesSummary", "totalLikes", "aggregatedTotalLikes")
+        comments = _summary(actions, "commentsSummary", "aggregatedTotalComments", "totalFirstLevelComments")
+        stats = self._share_statistics(account, urn) if account.account_id.startswith(_ORGANIZATION) else {}
+        return PostMetrics(
+            views=count(stats.get("impressionCount")),
+            reach=count(stats.get("uniqueImpressionsCount")),
+            likes=likes if likes is not None else count(stats.get("likeCount")),
+            comments=comments if comments is not None else count(stats.get("commentCount")),
+            shares=count(stats.get("shareCount")),
+            clicks=count(stats.get("clickCount")),
+        )
+
+    def _share_statistics(self, account: AccountCredentials, urn: str) -> dict[str, Any]:
+        """The organization post's lifetime totalShareStatistics ({} when LinkedIn has none for it)."""
+        parameter = next((p for prefix, p in _STATISTICS_PARAMETER.items() if urn.startswith(prefix)), None)
+        if parameter is None:
+            return {}
+        token = account.access_token
+        organization, post = quote(account.account_id, safe=""), quote(urn, safe="")
+        url = (
+            f"{self.base}/rest/organizationalEntityShareStatistics?q=organizationalEntity"
+            f"&organizationalEntity={organization}&{parameter}=List({post})"
+        )
+        response = send(self.http, "GET", url, token=token, mutating=False, headers=self._headers(token))
+        if response.status_code != 200:
+            raise self._error(response, token)
+        elements = json_body(response).get("elements")
+        for element in elements if isinstance(elements, list) else []:
+            statistics = element.get("totalShareStatistics") if isinstance(element, dict) else None
+            if isinstance(statistics, dict) and urn in (element.get("share"), element.get("ugcPost")):
+                return statistics
+        return {}
+
     def _error(self, response: httpx.Response, token: str) -> PlatformCallError:
         status = response.status_code
         body = json_body(response)
@@ -334,6 +402,14 @@ def _linkedin_host(url: str, base: str) -> bool:
 
 def post_url(urn: str) -> str:
     return f"https://www.linkedin.com/feed/update/{urn}/"
+
+
+def _summary(actions: dict[str, Any], summary: str, *names: str) -> int | None:
+    """The first of `names` the social actions' summary carries."""
+    values = actions.get(summary)
+    if not isinstance(values, dict):
+        return None
+    return next((c for c in (count(values.get(n)) for n in names) if c is not None), None)
 
 
 def _ms(value: Any) -> int | None:

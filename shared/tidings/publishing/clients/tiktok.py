@@ -18,10 +18,19 @@ Read-back: a TikTok publish is known by the publish_id its init call answers; wh
 lost there is no id to ask about, so find_published reads the creator's videos with video.list and
 matches the caption and the creation time. video.list lists public videos only: a SELF_ONLY post, or
 a public one still in moderation, is not listed, and then find_published answers None.
+
+Metrics (read_metrics), up to 20 videos a call: Display API "Query Videos" (`POST
+/v2/video/query/?fields=id,view_count,like_count,comment_count,share_count` with {"filters":
+{"video_ids": [...]}}, at most 20 ids, scope video.list), answering data.videos[] for the ids that
+are the user's videos: view_count -> views, like_count -> likes, comment_count -> comments,
+share_count -> shares. A video id the answer leaves out is a deleted video. A post Tidings knows only
+by its publish id (a private post, or one still in moderation) has no video to ask about: it is
+MetricsUnavailable("post_not_found") without a call.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -42,7 +51,10 @@ from tidings.core.http import (
 )
 from tidings.core.platforms import Platform, is_video
 from tidings.models.accounts import AccountCredentials
+from tidings.models.post_analytics import PostMetrics
 from tidings.publishing.base import Published, PublishRequest, text_with_link
+from tidings.publishing.clients.metric_reads import batches, count, deleted, not_found
+from tidings.publishing.metrics import MetricsRead
 
 # Most public first: a post goes out as publicly as the creator's account allows.
 PRIVACY_PREFERENCE = ("PUBLIC_TO_EVERYONE", "FOLLOWER_OF_CREATOR", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY")
@@ -52,10 +64,13 @@ _RETRYABLE_FAILURES = frozenset({"internal", "video_pull_failed", "photo_pull_fa
 _LISTED_CAPTION_MAX = 150
 _READBACK_PAGES = 5
 _MAX_POLL_INTERVAL = 10.0
+VIDEO_QUERY_MAX = 20
+_QUERY_PATH = "/v2/video/query/?fields=id,view_count,like_count,comment_count,share_count"
 
 
 class TikTokClient:
     platform: Platform = Platform.TIKTOK
+    max_ids: int = VIDEO_QUERY_MAX
 
     def __init__(
         self,
@@ -215,6 +230,33 @@ class TikTokClient:
                 return None
             body["cursor"] = data["cursor"]
         return None
+
+    # -- metrics ---------------------------------------------------------------------------------
+
+    def read_metrics(
+        self, account: AccountCredentials, platform_post_ids: Sequence[str]
+    ) -> dict[str, MetricsRead]:
+        out: dict[str, MetricsRead] = {}
+        for batch in batches(platform_post_ids, self.max_ids):
+            ids = [i for i in batch if i.isdigit()]
+            out.update({i: not_found(_NO_VIDEO_ID) for i in batch if not i.isdigit()})
+            if not ids:
+                continue
+            data = self._call(account, _QUERY_PATH, {"filters": {"video_ids": ids}}, mutating=False)
+            videos = data.get("videos")
+            for video in videos if isinstance(videos, list) else []:
+                if isinstance(video, dict) and str(video.get("id")) in ids:
+                    out[str(video["id"])] = PostMetrics(
+                        views=count(video.get("view_count")),
+                        likes=count(video.get("like_count")),
+                        comments=count(video.get("comment_count")),
+                        shares=count(video.get("share_count")),
+                    )
+            out.update({i: deleted(f"TikTok no longer has video {i}") for i in ids if i not in out})
+        return out
+
+
+_NO_VIDEO_ID = "TikTok gave this post no public video id (a private post, or one still in moderation)"
 
 
 def _caption_matches(caption: str, video: dict[str, Any]) -> bool:

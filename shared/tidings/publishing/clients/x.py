@@ -15,13 +15,24 @@ answering data.processing_info {state, check_after_secs} when processing is need
 /2/media/upload?command=STATUS&media_id=` until the state is succeeded (or failed); then the post
 carries {"media": {"media_ids": [...]}}: up to 4 photos, or one GIF or video. A thread is a chain of
 posts, each with {"reply": {"in_reply_to_tweet_id": <the one before>}}.
+
+Metrics (read_metrics), up to 100 posts a call: "Post lookup" (`GET /2/tweets?ids=` up to 100 ids,
+`tweet.fields`) with `public_metrics` (like_count -> likes, reply_count -> comments, retweet_count +
+quote_count -> shares, bookmark_count -> saves, impression_count -> views) and, per "Metrics"
+(docs.x.com, x-api/fundamentals/metrics), `non_public_metrics` (impression_count, url_link_clicks ->
+clicks; user_profile_clicks is not an engagement Tidings counts), which X serves only with a user
+token for the user's own posts created in the last 30 days. X refuses the field for the others with
+a 200 whose `errors` hold a ".../not-authorized-for-field" problem and leaves those posts out of
+`data`; they are read again with public metrics alone. An id X answers with "Could not find tweet"
+(".../resource-not-found") is a deleted post; ".../not-authorized-for-resource" (a protected or
+suspended account) is a post that cannot be found.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -46,17 +57,24 @@ from tidings.core.http import (
 )
 from tidings.core.platforms import Platform, is_video, media_violation
 from tidings.models.accounts import AccountCredentials
+from tidings.models.post_analytics import PostMetrics
 from tidings.publishing.base import Published, PublishRequest, text_with_link
+from tidings.publishing.clients.metric_reads import batches, count, deleted, not_found, total
+from tidings.publishing.metrics import MetricsRead
 
 _READBACK_PAGES = 5
 _THREAD_RESUME_WINDOW = timedelta(hours=24)
 _CHUNK_BYTES = 4 * 1024 * 1024
 _MAX_PHOTOS = 4
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
+LOOKUP_MAX = 100
+_PUBLIC_FIELDS = "public_metrics"
+_PRIVATE_FIELDS = "public_metrics,non_public_metrics"
 
 
 class XClient:
     platform: Platform = Platform.TWITTER
+    max_ids: int = LOOKUP_MAX
 
     def __init__(
         self, settings: Settings, http: httpx.Client, clock: Clock = DEFAULT_CLOCK, *, max_wait: float = 120.0
@@ -258,6 +276,91 @@ class XClient:
             if not next_token:
                 return
             params["pagination_token"] = str(next_token)
+
+    # -- metrics ---------------------------------------------------------------------------------
+
+    def read_metrics(
+        self, account: AccountCredentials, platform_post_ids: Sequence[str]
+    ) -> dict[str, MetricsRead]:
+        out: dict[str, MetricsRead] = {}
+        for batch in batches(platform_post_ids, self.max_ids):
+            ids = [i for i in batch if i.isdigit()]
+            out.update({i: not_found(f"{i!r} is not an X post id") for i in batch if not i.isdigit()})
+            if ids:
+                out.update(self._lookup_metrics(account, ids))
+        return out
+
+    def _lookup_metrics(self, account: AccountCredentials, ids: list[str]) -> dict[str, MetricsRead]:
+        """Public and private metrics where X allows both, public alone for the posts it refuses."""
+        found, problems = self._lookup(account, ids, _PRIVATE_FIELDS)
+        refused = [
+            i for i in ids if i not in found and _problem(problems.get(i)) == "not-authorized-for-field"
+        ]
+        if refused:
+            more, again = self._lookup(account, refused, _PUBLIC_FIELDS)
+            found.update(more)
+            problems.update(again)
+        out: dict[str, MetricsRead] = {i: _post_metrics(post) for i, post in found.items()}
+        for post_id in (i for i in ids if i not in found):
+            problem = problems.get(post_id) or {}
+            detail = str(problem.get("detail") or "")
+            if _problem(problem) == "resource-not-found":
+                out[post_id] = deleted(detail or f"X could not find post {post_id}")
+            elif _problem(problem) == "not-authorized-for-resource":
+                out[post_id] = not_found(detail or f"X does not show post {post_id}")
+        return out
+
+    def _lookup(
+        self, account: AccountCredentials, ids: list[str], fields: str
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+        """The posts X answered, and its problem per id it did not (Post lookup answers 200 with both)."""
+        token = account.access_token
+        response = send(
+            self.http,
+            "GET",
+            f"{self.base}/2/tweets",
+            token=token,
+            mutating=False,
+            params={"ids": ",".join(ids), "tweet.fields": fields},
+            headers=bearer(token),
+        )
+        if response.status_code == 403 and fields != _PUBLIC_FIELDS:
+            return self._lookup(account, ids, _PUBLIC_FIELDS)  # a token X gives no private metrics at all
+        if response.status_code != 200:
+            raise x_error(response, token=token, now=self.clock.now())
+        body = json_body(response)
+        data = body.get("data")
+        posts = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
+        found = {str(p["id"]): p for p in posts if isinstance(p, dict) and p.get("id")}
+        problems: dict[str, dict[str, Any]] = {}
+        errors = body.get("errors")
+        for error in errors if isinstance(errors, list) else []:
+            if isinstance(error, dict):
+                post_id = str(error.get("resource_id") or error.get("value") or "")
+                problems.setdefault(post_id, error)
+        return found, problems
+
+
+def _problem(error: dict[str, Any] | None) -> str:
+    """The last part of an X problem type (https://api.twitter.com/2/problems/<this>)."""
+    kind = error.get("type") if isinstance(error, dict) else None
+    return kind.rstrip("/").rsplit("/", 1)[-1] if isinstance(kind, str) else ""
+
+
+def _post_metrics(post: dict[str, Any]) -> PostMetrics:
+    public = post.get("public_metrics")
+    public = public if isinstance(public, dict) else {}
+    private = post.get("non_public_metrics")
+    private = private if isinstance(private, dict) else None
+    views = private.get("impression_count") if private else None
+    return PostMetrics(
+        views=count(views) if count(views) is not None else count(public.get("impression_count")),
+        likes=count(public.get("like_count")),
+        comments=count(public.get("reply_count")),
+        shares=total(public.get("retweet_count"), public.get("quote_count")),
+        saves=count(public.get("bookmark_count")),
+        clicks=count(private.get("url_link_clicks")) if private else None,
+    )
 
 
 def _check_media(urls: tuple[str, ...]) -> None:

@@ -11,11 +11,18 @@ HTML-escaped); "Videos: list" (`id=` a comma-separated list, full snippet); "Err
 {"error": {"code", "message", "errors": [{"domain", "reason"}]}}; `quotaExceeded` (403, the daily
 quota resets at midnight Pacific time), `rateLimitExceeded`, `userRateLimitExceeded`,
 `uploadLimitExceeded` (retry in 24 hours), 401 `authError`).
+
+Metrics (read_metrics), up to 50 videos a call: "Videos: list" (`GET /youtube/v3/videos?part=statistics
+&id=<comma-separated ids>`, 1 quota unit a call; the `id` filter takes up to 50 ids) answering
+items[].statistics {viewCount -> views, likeCount -> likes, commentCount -> comments} as digit
+strings; likeCount is left out when the owner hides it and commentCount when comments are off, so
+those stay unreported. A video the answer does not list was deleted (or made unreachable).
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -38,16 +45,21 @@ from tidings.core.http import (
 )
 from tidings.core.platforms import Platform, is_video
 from tidings.models.accounts import AccountCredentials
+from tidings.models.post_analytics import PostMetrics
 from tidings.publishing.base import Published, PublishRequest, text_with_link
+from tidings.publishing.clients.metric_reads import batches, count, deleted
+from tidings.publishing.metrics import MetricsRead
 
 TITLE_MAX = 100
 _QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 _READBACK_PAGES = 2
+VIDEOS_LIST_MAX = 50
 
 
 class YouTubeClient:
     platform: Platform = Platform.YOUTUBE
+    max_ids: int = VIDEOS_LIST_MAX
 
     def __init__(
         self,
@@ -194,6 +206,24 @@ class YouTubeClient:
             if matches and video.get("id") and (published is None or published >= threshold):
                 return Published(str(video["id"]), video_url(str(video["id"])), published)
         return None
+
+    def read_metrics(
+        self, account: AccountCredentials, platform_post_ids: Sequence[str]
+    ) -> dict[str, MetricsRead]:
+        out: dict[str, MetricsRead] = {}
+        for batch in batches(platform_post_ids, self.max_ids):
+            body = self._get(account, "videos", {"part": "statistics", "id": ",".join(batch)})
+            items = body.get("items")
+            for item in items if isinstance(items, list) else []:
+                statistics = item.get("statistics") if isinstance(item, dict) else None
+                if isinstance(statistics, dict) and item.get("id") in batch:
+                    out[str(item["id"])] = PostMetrics(
+                        views=count(statistics.get("viewCount")),
+                        likes=count(statistics.get("likeCount")),
+                        comments=count(statistics.get("commentCount")),
+                    )
+            out.update({v: deleted(f"YouTube no longer lists video {v}") for v in batch if v not in out})
+        return out
 
     def _get(
         self, account: AccountCredentials, resource: str, params: dict[str, str | int]
