@@ -2,9 +2,16 @@
 token (`Authorization: Bearer|OAuth` or the `access_token` parameter), usage headers, cursor paging,
 field selection and the Graph error for an unsupported call.
 
+Also what Facebook and Instagram metrics share: field expansion (`reactions.limit(0).summary(true)`),
+the insights edges' answer, and the error for a node that does not exist.
+
 Sources (developers.facebook.com): "Graph API Overview" and "Using the Graph API" (node, edge and
 `fields` reads; paging with `cursors.before/after` and `next`), "Rate Limiting" (`X-App-Usage`,
-`X-Business-Use-Case-Usage`), "Access Tokens" (a token may be sent as the `access_token` parameter).
+`X-Business-Use-Case-Usage`), "Access Tokens" (a token may be sent as the `access_token` parameter),
+"Field Expansion" (`.limit()` and `.summary()` on an edge read as a field), "Page Insights" and
+"Instagram Media Insights" ({"data": [{name, period, values: [{value}], title, description, id}]};
+no metric: code 3001 subcode 1504028), "Handling Errors" (a node that does not exist, or that the
+token may not see: code 100, subcode 33).
 """
 
 from __future__ import annotations
@@ -88,6 +95,71 @@ def graph_page(items: list[dict[str, Any]], req: Request, default_limit: int = 2
             query = "&".join(f"{quote(k)}={quote(str(v))}" for k, v in params.items())
             body["paging"]["next"] = f"{req.base_url}{req.path}?{query}"
     return Reply(200, body)
+
+
+def missing_node(node: str) -> Reply:
+    """Graph's answer for a node that does not exist (or was deleted, or the token may not see)."""
+    message = (
+        f"Unsupported get request. Object with ID '{node}' does not exist, cannot be loaded due to "
+        "missing permissions, or does not support this operation."
+    )
+    return graph_error(400, 100, message, subcode=33, type="GraphMethodException")
+
+
+def expanded_fields(params: dict[str, str]) -> dict[str, str]:
+    """The `fields` asked for, by name, each with its modifiers (`reactions.limit(0).summary(true)`
+    -> {"reactions": ".limit(0).summary(true)"}); commas inside modifiers are kept."""
+    out: dict[str, str] = {}
+    depth, current = 0, ""
+    for char in params.get("fields", "") + ",":
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            name = re.split(r"[.{]", current.strip(), maxsplit=1)[0]
+            if name:
+                out[name] = current.strip()[len(name) :]
+            current = ""
+        else:
+            current += char
+    return out
+
+
+def requested_metrics(params: dict[str, str]) -> list[str]:
+    """An insights call's `metric`: a comma-separated list, or a JSON array (as the SDKs send it)."""
+    raw = params.get("metric", "").strip()
+    if raw.startswith("["):
+        try:
+            listed = json.loads(raw)
+        except json.JSONDecodeError:
+            return [raw]
+        return [str(m) for m in listed] if isinstance(listed, list) else [raw]
+    return [m.strip() for m in raw.split(",") if m.strip()]
+
+
+def insights_reply(
+    node: str, edge: str, params: dict[str, str], values: dict[str, int], invalid: Callable[[int, str], Reply]
+) -> Reply:
+    """An insights edge's answer with the lifetime value of each metric asked for; `invalid(index,
+    name)` answers a metric the node does not have."""
+    wanted = requested_metrics(params)
+    if not wanted:
+        return graph_error(
+            400, 3001, "No metric was specified to be fetched.", subcode=1504028, error_user_title="No Metric"
+        )
+    for index, name in enumerate(wanted):
+        if name not in values:
+            return invalid(index, name)
+    data = [
+        {
+            "name": name,
+            "period": "lifetime",
+            "values": [{"value": values[name]}],
+            "title": name.replace("_", " ").capitalize(),
+            "description": f"Lifetime: {name}",
+            "id": f"{node}/{edge}/{name}/lifetime",
+        }
+        for name in wanted
+    ]
+    return Reply(200, {"data": data})
 
 
 def graph_node(params: dict[str, str], values: dict[str, Any], default: tuple[str, ...] = ("id",)) -> Reply:

@@ -6,12 +6,18 @@
     GET  /{container-id}?fields=status_code      IN_PROGRESS, FINISHED, PUBLISHED
     POST /{ig-user-id}/media_publish             creation_id: publishes a FINISHED container
     GET  /{ig-user-id}/media                     read-back, newest first
-    GET  /{media-id}?fields=...                  a published media (permalink, caption, timestamp)
+    GET  /{media-id}?fields=...                  a published media (permalink, caption, timestamp,
+                                                 like_count, comments_count)
+    GET  /{media-id}/insights?metric=            views, reach, likes, comments, shares, saved,
+                                                 total_interactions; a retired metric (impressions,
+                                                 plays, video_views) answers code 100
     GET  /{ig-user-id}?fields=id,username        the IG user (connection check)
     GET  /{ig-user-id}/content_publishing_limit  quota_usage and config over a rolling 24 h
 
 Sources are named in `tidings.publishing.clients.instagram` ("Content Publishing": publishing before
 FINISHED fails with code 9007 / subcode 2207027; the publishing limit is enforced on media_publish).
+Insights and the media's counts are metric reads: the counts come from `infra.local.fakes.metrics`,
+the faults apply to them, and a deleted or unknown media answers code 100 / subcode 33.
 """
 
 from __future__ import annotations
@@ -20,10 +26,20 @@ import base64
 import time
 from typing import TYPE_CHECKING, Any
 
+from infra.local.fakes import metrics
 from infra.local.fakes.base import Outcome, Reply, Request
-from infra.local.fakes.graph import graph_auth, graph_node, graph_page, graph_time, on_node, unsupported
+from infra.local.fakes.graph import (
+    graph_auth,
+    graph_node,
+    graph_page,
+    graph_time,
+    insights_reply,
+    missing_node,
+    on_node,
+    unsupported,
+)
 from infra.local.fakes.graph import usage_headers as usage
-from infra.local.fakes.profiles import graph_error, publish
+from infra.local.fakes.profiles import graph_error, metric_read, publish
 from infra.local.fakes.state import Post, Store
 from tidings.core.platforms import Platform
 
@@ -32,6 +48,15 @@ if TYPE_CHECKING:
 
 PLATFORM = Platform.INSTAGRAM
 DAY = 86400
+MEDIA_INSIGHTS = {
+    "views": "views",
+    "reach": "reach",
+    "likes": "likes",
+    "comments": "comments",
+    "shares": "shares",
+    "saved": "saves",
+}
+_COUNT_FIELDS = {"like_count": "likes", "comments_count": "comments"}
 
 
 @on_node
@@ -39,6 +64,8 @@ def route(fake: FakePlatformServer, req: Request, node: str, edge: str) -> Outco
     store, params = fake.store, req.params()
     if req.method == "GET" and not edge:
         return _node(fake, req, node, params)
+    if req.method == "GET" and edge == "insights":
+        return _media_read(fake, req, node, params, edge)
     known = {
         ("GET", "media"): "instagram.media.read",
         ("GET", "content_publishing_limit"): "instagram.limit.read",
@@ -115,7 +142,7 @@ def _status(item: dict[str, Any]) -> str:
     return "FINISHED" if time.time() >= item["ready_at"] else "IN_PROGRESS"
 
 
-def _node(fake: FakePlatformServer, req: Request, node: str, params: dict[str, str]) -> Reply:
+def _node(fake: FakePlatformServer, req: Request, node: str, params: dict[str, str]) -> Outcome:
     with fake.store.lock:
         item = dict(fake.store.objects.get(node) or {})
     if item.get("kind") == "ig_container":
@@ -125,10 +152,12 @@ def _node(fake: FakePlatformServer, req: Request, node: str, params: dict[str, s
             return denied
         return Reply(200, {"status_code": _status(item), "status": _status(item), "id": node})
     if item.get("kind") == "ig_media":
+        fields = params.get("fields", "id").split(",")
+        if set(fields) & set(_COUNT_FIELDS) or fake.store.find(PLATFORM, node) is None:
+            return _media_read(fake, req, node, params, "")  # a deleted media is gone for every read
         denied = graph_auth(fake, PLATFORM, req, item["owner"])
         if denied:
             return denied
-        fields = params.get("fields", "id").split(",")
         return Reply(200, {"id": node, **{k: v for k, v in item.items() if k in fields}})
     if fake.store.registered(PLATFORM, node):
         fake.store.count("instagram.user.read")
@@ -138,9 +167,41 @@ def _node(fake: FakePlatformServer, req: Request, node: str, params: dict[str, s
     return graph_error(400, 100, f"Unsupported get request. Object with ID '{node}' does not exist")
 
 
+def _media_read(
+    fake: FakePlatformServer, req: Request, node: str, params: dict[str, str], edge: str
+) -> Outcome:
+    """A media's insights, or its node with counts: a metric read."""
+    fake.store.count("instagram.insights.read" if edge else "instagram.media.counts.read")
+    post = fake.store.find(PLATFORM, node)
+    if post is None:
+        return missing_node(node)
+    denied = graph_auth(fake, PLATFORM, req, post.account)
+    if denied:
+        return denied
+    with fake.store.lock:
+        counts = metrics.counts(post)
+        item = dict(fake.store.objects.get(node) or {})
+
+    def apply() -> Reply:
+        if edge:
+            values = {metric: counts[field] for metric, field in MEDIA_INSIGHTS.items()}
+            values["total_interactions"] = sum(counts[f] for f in ("likes", "comments", "shares", "saves"))
+            return insights_reply(node, edge, params, values, _invalid_metric)
+        values = {**item, **{name: counts[field] for name, field in _COUNT_FIELDS.items()}}
+        fields = params.get("fields", "id").split(",")
+        return Reply(200, {"id": node, **{k: v for k, v in values.items() if k in fields}})
+
+    return metric_read(fake, PLATFORM, post.account, [node, edge], apply)
+
+
+def _invalid_metric(index: int, name: str) -> Reply:
+    known = ", ".join([*MEDIA_INSIGHTS, "total_interactions"])
+    return graph_error(400, 100, f"(#100) metric[{index}] must be one of the following values: {known}")
+
+
 def _quota_used(store: Store, owner: str) -> int:
     day_ago = time.time() - DAY
-    return sum(1 for p in store.listed(PLATFORM, owner) if p.created >= day_ago)
+    return sum(1 for p in store.listed(PLATFORM, owner, include_deleted=True) if p.created >= day_ago)
 
 
 def _publish(fake: FakePlatformServer, owner: str, creation_id: str) -> Outcome:

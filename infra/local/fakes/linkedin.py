@@ -7,12 +7,19 @@
     POST /rest/images|videos?action=initializeUpload, /rest/videos?action=finalizeUpload,
     PUT  /dms-uploads/{token}, GET /rest/videos/{urn}   media uploads
     GET  /rest/organizations/{id}               the organization (connection check)
+    GET  /rest/socialActions/{post URN}         likesSummary and commentsSummary of the token's post
+    GET  /rest/organizationalEntityShareStatistics?q=organizationalEntity&organizationalEntity=
+         &shares=List(...)|ugcPosts=List(...)   lifetime totalShareStatistics of the organization's
+                                                posts (without a list: all of them, aggregated)
     GET  /v2/userinfo                           the member, OpenID Connect (unversioned)
 
 Every /rest call needs `LinkedIn-Version: YYYYMM` (a month between `linkedin_min_version`, by default
 twelve months back, and now: others answer 426 NONEXISTENT_VERSION) and `X-Restli-Protocol-Version:
 2.0.0`. Sources are named in `tidings.publishing.clients.linkedin` ("Posts API", "Images API",
-"Videos API", "LinkedIn Marketing API Versioning").
+"Videos API", "LinkedIn Marketing API Versioning", "Network Update Social Actions", "Organization Share
+Statistics"). Social actions and share statistics are metric reads: the counts come from
+`infra.local.fakes.metrics` and the faults apply to them; a deleted or unknown post answers 404. The
+fake serves lifetime statistics only: a call with `timeIntervals` is refused with a 400 that says so.
 """
 
 from __future__ import annotations
@@ -21,11 +28,13 @@ import hashlib
 import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from infra.local.fakes import metrics
 from infra.local.fakes.base import Outcome, Reply, Request
-from infra.local.fakes.profiles import PROFILES, bearer_account, li_error, publish
+from infra.local.fakes.profiles import PROFILES, bearer_account, li_error, metric_read, publish
 from infra.local.fakes.state import Post
 from tidings.core.platforms import Platform
 
@@ -76,23 +85,32 @@ def route(fake: FakePlatformServer, req: Request) -> Outcome:
     account = bearer_account(fake, platform, req)
     if isinstance(account, Reply):
         return account
-    resource = parts[1]
-    if resource == "posts" and len(parts) == 2 and req.method == "GET":
-        fake.store.count("linkedin.posts.read")
-        return _find(fake, req, account)
-    if resource == "posts" and len(parts) == 2 and req.method == "POST":
-        fake.store.count("linkedin.posts")
-        return _post(fake, account, req.json_object())
-    if resource in ("images", "videos") and len(parts) == 2 and req.method == "POST":
-        fake.store.count(f"linkedin.{resource}")
-        return _media_action(fake, req, account, resource)
-    if resource == "videos" and len(parts) == 3 and req.method == "GET":
-        fake.store.count("linkedin.videos.read")
-        return _video(fake, account, parts[2])
-    if resource == "organizations" and len(parts) == 3 and req.method == "GET":
-        fake.store.count("linkedin.organizations.read")
-        return _organization(account, parts[2])
-    return li_error(404, "NOT_FOUND", f"No route {req.method} {req.path}")
+    found = _REST.get((req.method, parts[1], len(parts)))
+    if found is None:
+        return li_error(404, "NOT_FOUND", f"No route {req.method} {req.path}")
+    counter, handler = found
+    fake.store.count(counter)
+    return handler(fake, req, account, parts)
+
+
+RestRoute = Callable[["FakePlatformServer", Request, str, list[str]], Outcome]
+# (method, resource, path length under /linkedin) -> (call counter, handler)
+_REST: dict[tuple[str, str, int], tuple[str, RestRoute]] = {
+    ("GET", "posts", 2): ("linkedin.posts.read", lambda f, r, a, p: _find(f, r, a)),
+    ("POST", "posts", 2): ("linkedin.posts", lambda f, r, a, p: _post(f, a, r.json_object())),
+    ("POST", "images", 2): ("linkedin.images", lambda f, r, a, p: _media_action(f, r, a, "images")),
+    ("POST", "videos", 2): ("linkedin.videos", lambda f, r, a, p: _media_action(f, r, a, "videos")),
+    ("GET", "videos", 3): ("linkedin.videos.read", lambda f, r, a, p: _video(f, a, p[2])),
+    ("GET", "socialActions", 3): (
+        "linkedin.socialActions.read",
+        lambda f, r, a, p: _social_actions(f, a, p[2]),
+    ),
+    ("GET", "organizationalEntityShareStatistics", 2): (
+        "linkedin.shareStatistics.read",
+        lambda f, r, a, p: _share_statistics(f, r, a),
+    ),
+    ("GET", "organizations", 3): ("linkedin.organizations.read", lambda f, r, a, p: _organization(a, p[2])),
+}
 
 
 def _organization(account: str, number: str) -> Reply:
@@ -342,6 +360,82 @@ def _find(fake: FakePlatformServer, req: Request, account: str) -> Reply:
     ]
     paging = {"start": start, "count": count, "total": len(posts), "links": []}
     return Reply(200, {"elements": elements, "paging": paging})
+
+
+def _social_actions(fake: FakePlatformServer, account: str, urn: str) -> Outcome:
+    post = fake.store.find(Platform.LINKEDIN, urn)
+    if post is None:
+        return li_error(404, "NOT_FOUND", f"Not Found: socialActions {urn}")
+    if post.account != account:
+        return li_error(403, "ACCESS_DENIED", "Not enough permissions to access: socialActions.GET")
+    with fake.store.lock:
+        counts = metrics.counts(post)
+    likes, comments = counts["likes"], counts["comments"]
+    actions = {
+        "likesSummary": {
+            "selectedLikes": [],
+            "aggregatedTotalLikes": likes,
+            "likedByCurrentUser": False,
+            "totalLikes": likes,
+        },
+        "commentsSummary": {
+            "selectedComments": [],
+            "totalFirstLevelComments": comments - comments // 5,
+            "aggregatedTotalComments": comments,
+        },
+        "target": urn,
+    }
+    return metric_read(fake, Platform.LINKEDIN, account, [urn], lambda: Reply(200, actions))
+
+
+def _share_statistics(fake: FakePlatformServer, req: Request, account: str) -> Outcome:
+    query = req.query
+    if query.get("q") != "organizationalEntity":
+        return li_error(400, "ILLEGAL_ARGUMENT", "q=organizationalEntity is required")
+    organization = query.get("organizationalEntity", "")
+    if organization != account or not organization.startswith("urn:li:organization:"):
+        return li_error(
+            403,
+            "ACCESS_DENIED",
+            "Not enough permissions to access: organizationalEntityShareStatistics.FINDER",
+        )
+    if "timeIntervals" in query:
+        return li_error(400, "ILLEGAL_ARGUMENT", "the fake platform server serves lifetime statistics only")
+    kind = "share" if "shares" in query else "ugcPost"
+    listed = query.get("shares") or query.get("ugcPosts")
+    posts = fake.store.listed(Platform.LINKEDIN, organization)
+    with fake.store.lock:
+        counts = {p.post_id: metrics.counts(p) for p in posts}
+    if listed is None:
+        total = {name: sum(c[name] for c in counts.values()) for name in metrics.METRICS}
+        elements = [{"organizationalEntity": organization, "totalShareStatistics": _statistics(total)}]
+        wanted: list[str] = []
+    else:
+        wanted = [u for u in listed.removeprefix("List(").removesuffix(")").split(",") if u]
+        elements = [
+            {
+                "organizationalEntity": organization,
+                kind: urn,
+                "totalShareStatistics": _statistics(counts[urn]),
+            }
+            for urn in wanted
+            if urn in counts
+        ]
+    body = {"paging": {"start": 0, "count": 10, "links": []}, "elements": elements}
+    return metric_read(fake, Platform.LINKEDIN, account, wanted or [organization], lambda: Reply(200, body))
+
+
+def _statistics(counts: dict[str, int]) -> dict[str, Any]:
+    engaged = counts["clicks"] + counts["likes"] + counts["comments"] + counts["shares"]
+    return {
+        "uniqueImpressionsCount": counts["reach"],
+        "shareCount": counts["shares"],
+        "engagement": engaged / counts["views"] if counts["views"] else 0.0,
+        "clickCount": counts["clicks"],
+        "likeCount": counts["likes"],
+        "impressionCount": counts["views"],
+        "commentCount": counts["comments"],
+    }
 
 
 def _invalid(body: dict[str, Any]) -> str | None:

@@ -31,16 +31,24 @@ milliseconds, mediaUrls, link, title, and per platform extras such as mediaIds);
 reads or replaces the fault spec {faults, seed}; `GET|POST /_limits` {instagramQuotaTotal};
 `GET /_calls` counts the calls per route; `POST /_whatsapp/templates` {phoneNumberId, name,
 language} approves a WhatsApp template and `POST /_whatsapp/inbound` {phoneNumberId, from, at?}
-records a customer's message, opening the 24-hour window in which free-form text reaches them.
+records a customer's message, opening the 24-hour window in which free-form text reaches them;
+`GET|POST /_metrics` reads or shapes a published post's metrics, or deletes it on the platform
+(`infra.local.fakes.metrics` documents the counts' formula and the control).
+
+Metric reads serve every post the fake published, with counts that grow with the post's age: the
+Facebook post node, its insights and video_insights, Instagram media insights, X post lookups with
+metrics fields, LinkedIn socialActions and share statistics, YouTube videos.list with statistics,
+TikTok video/query (each platform module lists its endpoints and limits).
 
 Faults (`platform:kind:rate`, comma-separated) apply to the call that publishes (the feed/photos/
 videos POST, media_publish, tweets, posts, the YouTube bytes PUT, TikTok's video/init, WhatsApp's
-messages POST), never to reads or to the fake's own endpoints: `error500` answers the platform's 500
+messages POST) and to the metric reads above, never to read-backs or to the fake's own endpoints:
+`error500` answers the platform's 500
 body; `rate_limit` answers 429 with Retry-After and the platform's rate-limit headers; `timeout` holds
 the request past the client's timeout, never applies it, then closes the connection; `lost_response`
-applies the post, then closes the connection without answering. With a seed, whether a fault fires
-depends only on (seed, platform, text, attempt number), so a run is reproducible whatever the order
-of concurrent requests.
+applies the post (or reads the metrics), then closes the connection without answering. With a seed,
+whether a fault fires depends only on (seed, platform, text or ids read, attempt number), so a run is
+reproducible whatever the order of concurrent requests.
 
 Run alone: `python -m infra.local.fakes.platforms --port 8900 --faults facebook:error500:0.3 --seed 7`.
 """
@@ -55,9 +63,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from infra.local.fakes import facebook, instagram, linkedin, oauth, tiktok, whatsapp, x, youtube
+from infra.local.fakes import facebook, instagram, linkedin, metrics, oauth, tiktok, whatsapp, x, youtube
 from infra.local.fakes.base import LocalHttpServer, Outcome, Reply, Request, parse_time
-from infra.local.fakes.state import WHATSAPP, FaultSpec, FaultSpecError, Store, channel
+from infra.local.fakes.state import WHATSAPP, FaultSpec, FaultSpecError, Post, Store, channel
 from tidings.core.platforms import Platform
 
 READY_PREFIX = "fake platforms: "
@@ -163,6 +171,33 @@ class FakePlatformServer(LocalHttpServer):
         with self.store.lock:
             return dict(self.store.calls)
 
+    def set_metrics(
+        self, platform: Platform | str, post_id: str, counts: dict[str, int], *, grow: bool = True
+    ) -> dict[str, Any]:
+        """Set some of a published post's counts (as `POST /_metrics`); its state afterwards."""
+        post = self._metric_post(platform, post_id)
+        with self.store.lock:
+            metrics.set_counts(post, counts, grow=grow)
+            return metrics.describe(post)
+
+    def delete_post(self, platform: Platform | str, post_id: str, *, deleted: bool = True) -> None:
+        """Delete a published post on its platform (or restore it)."""
+        post = self._metric_post(platform, post_id)
+        with self.store.lock:
+            post.deleted = deleted
+
+    def post_metrics(self, platform: Platform | str, post_id: str) -> dict[str, Any]:
+        """A published post's state as `GET /_metrics` answers it."""
+        post = self._metric_post(platform, post_id)
+        with self.store.lock:
+            return metrics.describe(post)
+
+    def _metric_post(self, platform: Platform | str, post_id: str) -> Post:
+        post = metrics.resolve(self, channel(platform), post_id)
+        if post is None:
+            raise KeyError(f"the fake published no {platform} post {post_id!r}")
+        return post
+
     def media_url(self, name: str) -> str:
         return f"{self.url}/_media/{quote(name)}"
 
@@ -234,6 +269,8 @@ def _own(fake: FakePlatformServer, req: Request) -> Outcome:
         return Reply(204)
     if name == "_limits":
         return _limits(fake, req)
+    if name == "_metrics":
+        return metrics.route(fake, req)
     if name == "_calls" and req.method == "GET":
         return Reply(200, fake.calls())
     if name == "_media" and req.method in ("GET", "HEAD") and rest:

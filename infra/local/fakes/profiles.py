@@ -1,5 +1,6 @@
 """How each fake platform answers trouble: its error bodies, its auth error, server error and throttle
-(`PROFILES`), and `publish`, which runs a publishing call through the injected faults."""
+(`PROFILES`), and `publish` and `metric_read`, which run a publishing call or a metric read through
+the injected faults."""
 
 from __future__ import annotations
 
@@ -185,6 +186,14 @@ def publish(
     seeded run draws the same faults for the same post whatever the order of calls)."""
     fault = fake.store.draw_fault(platform, account, key)
     return with_fault(fake, fault, PROFILES[platform], fake.retry_after, apply)
+
+
+def metric_read(
+    fake: FakePlatformServer, platform: Channel, account: str, ids: list[str], apply: Callable[[], Outcome]
+) -> Outcome:
+    """Run one metric read through the fault injector, as a publish is (a `lost_response` read is
+    answered, then dropped). Seeded runs draw by the ids read and how often they were read."""
+    return publish(fake, platform, account, "metrics:" + ",".join(ids), apply)
 
 
 def bearer_account(fake: FakePlatformServer, platform: Channel, req: Request) -> str | Reply:

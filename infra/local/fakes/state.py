@@ -117,6 +117,9 @@ class Post:
     link: str | None = None
     title: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()  # other ids that name the post (a Facebook video's id)
+    deleted: bool = False  # deleted on the platform (POST /_metrics {"deleted": true})
+    metric_overrides: dict[str, Any] = field(default_factory=dict)  # metric -> metrics.Override
 
 
 class Store:
@@ -244,17 +247,20 @@ class Store:
         with self.lock:
             return self.served_media.get(hashlib.sha256(data).digest())
 
-    def listed(self, platform: Channel, account: str) -> list[Post]:
-        """The account's posts, newest first."""
+    def listed(self, platform: Channel, account: str, *, include_deleted: bool = False) -> list[Post]:
+        """The account's posts, newest first (those deleted on the platform only if asked)."""
         with self.lock:
-            return list(reversed(self.posts.get((platform, account), [])))
+            posts = self.posts.get((platform, account), [])
+            return [p for p in reversed(posts) if include_deleted or not p.deleted]
 
-    def find(self, platform: Channel, post_id: str) -> Post | None:
-        """A post by its id, whoever's it is."""
+    def all_posts(self, platform: Channel) -> list[Post]:
+        """Every post on the platform, deleted ones too, oldest first per account."""
         with self.lock:
-            for (owner_platform, _), posts in self.posts.items():
-                if owner_platform == platform:
-                    for post in posts:
-                        if post.post_id == post_id:
-                            return post
+            return [p for (owner, _), posts in self.posts.items() if owner == platform for p in posts]
+
+    def find(self, platform: Channel, post_id: str, *, include_deleted: bool = False) -> Post | None:
+        """A post by its id (or an alias), whoever's it is; one deleted on the platform only if asked."""
+        for post in self.all_posts(platform):
+            if (post.post_id == post_id or post_id in post.aliases) and (include_deleted or not post.deleted):
+                return post
         return None

@@ -4,11 +4,15 @@
     POST /v2/post/publish/video/init/           a direct post pulled from a URL (PULL_FROM_URL)
     POST /v2/post/publish/status/fetch/         PROCESSING_DOWNLOAD, then PUBLISH_COMPLETE
     POST /v2/video/list/?fields=                the creator's public videos, newest first
+    POST /v2/video/query/?fields=               {"filters": {"video_ids": [...]}} (1 to 20): those of
+                                                the ids that are the user's public videos
     GET  /v2/user/info/?fields=                 the token's user (connection check)
 
 Sources are named in `tidings.publishing.clients.tiktok` (Content Posting API: "Direct Post",
-"Query Creator Info", "Get Post Status"; Display API: "List Videos", "Get User Info"); every answer
-is {data, error: {code, message, log_id}}.
+"Query Creator Info", "Get Post Status"; Display API: "List Videos", "Query Videos", "Get User Info",
+"Video Object"); every answer is {data, error: {code, message, log_id}}. video/query is a metric
+read: view_count, like_count, comment_count and share_count come from `infra.local.fakes.metrics`
+and the faults apply to it.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from infra.local.fakes import metrics
 from infra.local.fakes.base import Outcome, Reply, Request
-from infra.local.fakes.profiles import PROFILES, bearer_account, publish, tiktok_reply
+from infra.local.fakes.profiles import PROFILES, bearer_account, metric_read, publish, tiktok_reply
 from infra.local.fakes.state import Post
 from tidings.core.platforms import Platform
 
@@ -25,6 +30,27 @@ if TYPE_CHECKING:
     from infra.local.fakes.platforms import FakePlatformServer
 
 PRIVACY_OPTIONS = ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"]
+VIDEO_QUERY_MAX = 20
+# the Video Object's fields (Display API), as video/list and video/query take them
+VIDEO_FIELDS = frozenset(
+    [
+        "id",
+        "create_time",
+        "cover_image_url",
+        "share_url",
+        "video_description",
+        "duration",
+        "height",
+        "width",
+        "title",
+        "embed_html",
+        "embed_link",
+        "like_count",
+        "comment_count",
+        "share_count",
+        "view_count",
+    ]
+)
 
 
 def route(fake: FakePlatformServer, req: Request) -> Outcome:
@@ -41,6 +67,7 @@ def route(fake: FakePlatformServer, req: Request) -> Outcome:
         "/v2/post/publish/video/init/": "tiktok.video.init",
         "/v2/post/publish/status/fetch/": "tiktok.status",
         "/v2/video/list/": "tiktok.video.list",
+        "/v2/video/query/": "tiktok.video.query",
     }.get(path)
     if route is None:
         return tiktok_reply({}, 404, "invalid_params", f"no route {req.path}")
@@ -65,6 +92,8 @@ def route(fake: FakePlatformServer, req: Request) -> Outcome:
         return _init(fake, account, body)
     if route == "tiktok.status":
         return _status(fake, account, str(body.get("publish_id", "")))
+    if route == "tiktok.video.query":
+        return _query(fake, account, req, body)
     return _list(fake, account, req, body)
 
 
@@ -140,10 +169,50 @@ def _status(fake: FakePlatformServer, account: str, publish_id: str) -> Reply:
     )
 
 
-def _list(fake: FakePlatformServer, account: str, req: Request, body: dict[str, Any]) -> Reply:
+def _public(fake: FakePlatformServer, account: str) -> list[Post]:
+    """The user's videos the Display API shows: public ones, once processed; newest first."""
+    now = time.time()
+    return [
+        p
+        for p in fake.store.listed(Platform.TIKTOK, account)
+        if p.extra["privacy"] != "SELF_ONLY" and now >= p.extra["ready_at"]
+    ]
+
+
+def _video(post: Post, account: str, fields: list[str]) -> dict[str, Any]:
+    """A Video Object with the `fields` asked for."""
+    with_counts: dict[str, Any] = {
+        "id": post.post_id,
+        "title": post.text[:150],
+        "video_description": post.text[:150],
+        "create_time": int(post.created),
+        "share_url": f"https://www.tiktok.com/@creator.{account.lower()}/video/{post.post_id}",
+    }
+    if set(fields) & {"view_count", "like_count", "comment_count", "share_count"}:
+        counts = metrics.counts(post)
+        with_counts.update(
+            view_count=counts["views"],
+            like_count=counts["likes"],
+            comment_count=counts["comments"],
+            share_count=counts["shares"],
+        )
+    return {k: v for k, v in with_counts.items() if k in fields}
+
+
+def _fields(req: Request) -> list[str] | Reply:
     fields = [f for f in req.query.get("fields", "").split(",") if f]
     if not fields:
         return tiktok_reply({}, 400, "invalid_params", "fields is required")
+    unknown = [f for f in fields if f not in VIDEO_FIELDS]
+    if unknown:
+        return tiktok_reply({}, 400, "invalid_params", f"unknown field {unknown[0]!r}")
+    return fields
+
+
+def _list(fake: FakePlatformServer, account: str, req: Request, body: dict[str, Any]) -> Reply:
+    fields = _fields(req)
+    if isinstance(fields, Reply):
+        return fields
     try:
         max_count = int(body.get("max_count", 10))
         cursor = int(body.get("cursor", 0) or 0)
@@ -151,23 +220,31 @@ def _list(fake: FakePlatformServer, account: str, req: Request, body: dict[str, 
         return tiktok_reply({}, 400, "invalid_params", "max_count and cursor must be numbers")
     if not 1 <= max_count <= 20:
         return tiktok_reply({}, 400, "invalid_params", "max_count must be between 1 and 20")
-    now = time.time()
-    listed = [
-        p
-        for p in fake.store.listed(Platform.TIKTOK, account)
-        if p.extra["privacy"] != "SELF_ONLY" and now >= p.extra["ready_at"]
-    ]
+    listed = _public(fake, account)
     page = listed[cursor : cursor + max_count]
-    videos = []
-    for p in page:
-        video = {
-            "id": p.post_id,
-            "title": p.text[:150],
-            "video_description": p.text[:150],
-            "create_time": int(p.created),
-            "share_url": f"https://www.tiktok.com/@creator.{account.lower()}/video/{p.post_id}",
-        }
-        videos.append({k: v for k, v in video.items() if k in fields})
+    with fake.store.lock:
+        videos = [_video(p, account, fields) for p in page]
     return tiktok_reply(
         {"videos": videos, "cursor": cursor + len(page), "has_more": cursor + len(page) < len(listed)}
     )
+
+
+def _query(fake: FakePlatformServer, account: str, req: Request, body: dict[str, Any]) -> Outcome:
+    """video/query: of the ids asked for, those that are the user's public videos."""
+    fields = _fields(req)
+    if isinstance(fields, Reply):
+        return fields
+    filters = body.get("filters")
+    ids = filters.get("video_ids") if isinstance(filters, dict) else None
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        return tiktok_reply({}, 400, "invalid_params", "filters.video_ids must list video ids")
+    if len(ids) > VIDEO_QUERY_MAX:
+        return tiktok_reply({}, 400, "invalid_params", f"at most {VIDEO_QUERY_MAX} video_ids are allowed")
+    mine = {p.post_id: p for p in _public(fake, account)}
+
+    def apply() -> Reply:
+        with fake.store.lock:
+            videos = [_video(mine[i], account, fields) for i in dict.fromkeys(ids) if i in mine]
+        return tiktok_reply({"videos": videos})
+
+    return metric_read(fake, Platform.TIKTOK, account, ids, apply)

@@ -2,7 +2,8 @@
 
     POST /2/tweets                         a post: text, reply.in_reply_to_tweet_id, media.media_ids
     GET  /2/tweets/{id}, /2/tweets?ids=    post lookup (up to 100 ids), with tweet.fields and
-                                           expansions=author_id
+                                           expansions=author_id; public_metrics and, for the
+                                           token's own posts under 30 days old, non_public_metrics
     GET  /2/users/me                       the token's user, with user.fields
     GET  /2/users/{id}/tweets              the user's timeline: start_time, max_results 5-100,
                                            pagination_token, tweet.fields
@@ -12,7 +13,13 @@ Sources (docs.x.com): "Create or Edit Post"; "Post lookup" (x-api/posts/lookup a
 {"data": {id, text, edit_history_tweet_ids}} by default, more with `tweet.fields`; an id that cannot
 be read is not a 404 but a 200 with an `errors` entry "Could not find tweet with id: [...]" of type
 resource-not-found, beside the `data` found); "User lookup" (`GET /2/users/me`); "User Posts
-timeline"; "Media upload" (chunked). Every answer carries x-rate-limit-limit, -remaining, -reset.
+timeline"; "Media upload" (chunked); "Metrics" (public_metrics {retweet_count, reply_count,
+like_count, quote_count, bookmark_count, impression_count}; non_public_metrics {impression_count,
+url_link_clicks, user_profile_clicks} and organic_metrics only for the token's own posts created in
+the last 30 days: for another post the field is refused with a 200 whose `errors` hold a "Field
+Authorization Error" (type .../not-authorized-for-field) and the post is left out of `data`). Every
+answer carries x-rate-limit-limit, -remaining, -reset. A lookup that asks for metrics is a metric
+read: the counts come from `infra.local.fakes.metrics` and the faults apply to it.
 """
 
 from __future__ import annotations
@@ -25,8 +32,9 @@ import time
 from email.parser import BytesParser
 from typing import TYPE_CHECKING, Any
 
+from infra.local.fakes import metrics
 from infra.local.fakes.base import Outcome, Reply, Request, iso_z, parse_time
-from infra.local.fakes.profiles import PROFILES, publish, x_problem
+from infra.local.fakes.profiles import PROFILES, metric_read, publish, x_problem
 from infra.local.fakes.state import Post, Store
 from tidings.core.platforms import Platform, x_weighted_length
 
@@ -96,6 +104,10 @@ USER_FIELDS = frozenset(
     ]
 )
 _NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
+_FIELD_REFUSED = "https://api.twitter.com/2/problems/not-authorized-for-field"
+PRIVATE_FIELDS = ("non_public_metrics", "organic_metrics", "promoted_metrics")
+METRIC_FIELDS = frozenset(("public_metrics", *PRIVATE_FIELDS))
+PRIVATE_DAYS = 30
 _INVALID = "One or more parameters to your request was invalid."
 
 
@@ -120,7 +132,7 @@ def route(fake: FakePlatformServer, req: Request) -> Outcome:
     if parts[:2] == ["2", "tweets"] and len(parts) <= 3 and req.method == "GET":
         store.count("x.tweets.read")
         ids = parts[2:] or [i for i in req.query.get("ids", "").split(",") if i]
-        return _denied() if account is None else _lookup(store, req, ids, single=len(parts) == 3)
+        return _denied() if account is None else _lookup(fake, account, req, ids, single=len(parts) == 3)
     if parts[:3] == ["2", "media", "upload"]:
         store.count("x.media")
         return _denied() if account is None else _media(fake, account, req, parts[3:])
@@ -182,11 +194,20 @@ def _me(store: Store, account: str, req: Request) -> Reply:
 
 
 def _tweet(store: Store, post: Post, fields: list[str]) -> dict[str, Any]:
-    """A post as X returns it: id, text, edit_history_tweet_ids and the `tweet.fields` asked for."""
+    """A post as X returns it: id, text, edit_history_tweet_ids and the `tweet.fields` asked for
+    (private metrics only where `_refused` found none to refuse)."""
     parent = post.extra.get("in_reply_to")
     replies = sum(
         1 for p in store.listed(PLATFORM, post.account) if p.extra.get("in_reply_to") == post.post_id
     )
+    with store.lock:
+        counts = metrics.counts(post)
+    quotes = counts["shares"] // 4
+    private = {
+        "impression_count": counts["views"],
+        "url_link_clicks": counts["clicks"],
+        "user_profile_clicks": counts["clicks"] // 3,
+    }
     values: dict[str, Any] = {
         "id": post.post_id,
         "text": as_returned(post.text),
@@ -198,12 +219,19 @@ def _tweet(store: Store, post: Post, fields: list[str]) -> dict[str, Any]:
         "possibly_sensitive": False,
         "reply_settings": "everyone",
         "public_metrics": {
-            "retweet_count": 0,
-            "reply_count": replies,
-            "like_count": 0,
-            "quote_count": 0,
-            "bookmark_count": 0,
-            "impression_count": 0,
+            "retweet_count": counts["shares"] - quotes,
+            "reply_count": counts["comments"] + replies,
+            "like_count": counts["likes"],
+            "quote_count": quotes,
+            "bookmark_count": counts["saves"],
+            "impression_count": counts["views"],
+        },
+        "non_public_metrics": private,
+        "organic_metrics": {
+            **private,
+            "retweet_count": counts["shares"] - quotes,
+            "reply_count": counts["comments"] + replies,
+            "like_count": counts["likes"],
         },
     }
     if parent:
@@ -215,16 +243,56 @@ def _tweet(store: Store, post: Post, fields: list[str]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k in always or k in fields}
 
 
-def _lookup(store: Store, req: Request, ids: list[str], *, single: bool) -> Reply:
+def _refused(post: Post, account: str, fields: list[str], parameter: str) -> dict[str, Any] | None:
+    """X's Field Authorization Error when the call asks for private metrics of a post that is not the
+    token's own or is older than 30 days; None when it may have them."""
+    asked = [f for f in fields if f in PRIVATE_FIELDS]
+    if not asked or (post.account == account and time.time() - post.created < PRIVATE_DAYS * 86400):
+        return None
+    return {
+        "value": post.post_id,
+        "detail": (
+            f"Sorry, you are not authorized to access '{asked[0]}' on the Tweet with ids: [{post.post_id}]."
+        ),
+        "title": "Field Authorization Error",
+        "resource_type": "tweet",
+        "parameter": parameter,
+        "resource_id": post.post_id,
+        "field": asked[0],
+        "section": "data",
+        "type": _FIELD_REFUSED,
+    }
+
+
+def _lookup(fake: FakePlatformServer, account: str, req: Request, ids: list[str], *, single: bool) -> Outcome:
     if not ids or len(ids) > LOOKUP_MAX or not all(i.isdigit() for i in ids):
-        return x_problem(400, "Invalid Request", _INVALID)
+        reply = x_problem(400, "Invalid Request", _INVALID)
+        if len(ids) > LOOKUP_MAX:
+            count = f"[{len(ids)}] is not between 1 and {LOOKUP_MAX}"
+            message = f"The number of values in the `ids` query parameter list {count}"
+            reply.body["errors"] = [{"parameters": {"ids": [",".join(ids)]}, "message": message}]
+        return reply
     fields = _fields(req, "tweet.fields", TWEET_FIELDS)
     if isinstance(fields, Reply):
         return fields
+    if METRIC_FIELDS & set(fields):
+        fake.store.count("x.tweets.metrics")
+        return metric_read(
+            fake, PLATFORM, account, ids, lambda: _found(fake.store, account, req, ids, fields, single)
+        )
+    return _found(fake.store, account, req, ids, fields, single)
+
+
+def _found(
+    store: Store, account: str, req: Request, ids: list[str], fields: list[str], single: bool
+) -> Reply:
     found, errors = [], []
     for tweet_id in ids:
         post = store.find(PLATFORM, tweet_id)
-        if post is None:
+        refused = None if post is None else _refused(post, account, fields, "id" if single else "ids")
+        if refused is not None:
+            errors.append(refused)
+        elif post is None:
             errors.append(
                 {
                     "value": tweet_id,
@@ -395,7 +463,9 @@ def _timeline(store: Store, account: str, req: Request) -> Reply:
     if isinstance(fields, Reply):
         return fields
     posts = [p for p in store.listed(PLATFORM, account) if p.created >= start]
-    data = [_tweet(store, p, fields) for p in posts[offset : offset + max_results]]
+    page = posts[offset : offset + max_results]
+    errors = [e for e in (_refused(p, account, fields, "id") for p in page) if e is not None]
+    data = [_tweet(store, p, fields) for p in page if _refused(p, account, fields, "id") is None]
     meta: dict[str, Any] = {"result_count": len(data)}
     if data:
         meta.update(newest_id=data[0]["id"], oldest_id=data[-1]["id"])
@@ -404,4 +474,6 @@ def _timeline(store: Store, account: str, req: Request) -> Reply:
     body: dict[str, Any] = {"meta": meta}
     if data:
         body["data"] = data
+    if errors:
+        body["errors"] = errors
     return Reply(200, body, rate_headers())

@@ -5,14 +5,18 @@
                                      200 with the session URL in Location
     PUT  <Location>                  the bytes, whole or in chunks (Content-Range)
     GET  /youtube/v3/search?forMine=true&type=video     read-back, newest first
-    GET  /youtube/v3/videos?id=&part=                   videos by id
+    GET  /youtube/v3/videos?id=&part=                   videos by id (up to 50), part snippet,
+                                                        status, statistics
     GET  /youtube/v3/channels?part=id,snippet&mine=true the token's channel (connection check)
 
 Sources (developers.google.com/youtube/v3): "Resumable Uploads" (the session, then PUT; a chunk is
 sent with `Content-Range: bytes first-last/total`, a status check with `bytes */total`; 308 "Resume
 Incomplete" with `Range: bytes=0-<last received>` until the last byte, then 201 with the video),
 "Videos: insert", "Videos: list", "Search: list", "Channels: list"; errors in Google's JSON error
-format.
+format. A videos.list asking for `statistics` is a metric read: viewCount, likeCount and commentCount
+(digit strings) come from `infra.local.fakes.metrics` and the faults apply to it. More than 50 ids
+answer 400: the reference gives the limit but no error reason for it, so the fake answers
+`invalidParameter`.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from infra.local.fakes import metrics
 from infra.local.fakes.base import Outcome, Reply, Request, iso_z
-from infra.local.fakes.profiles import PROFILES, bearer_account, google_error, publish
+from infra.local.fakes.profiles import PROFILES, bearer_account, google_error, metric_read, publish
 from infra.local.fakes.state import Post
 from tidings.core.platforms import Platform
 
@@ -35,6 +40,7 @@ if TYPE_CHECKING:
     from infra.local.fakes.platforms import FakePlatformServer
 
 PLATFORM = Platform.YOUTUBE
+VIDEOS_LIST_MAX = 50
 _CONTENT_RANGE = re.compile(r"bytes (?:(?P<first>\d+)-(?P<last>\d+)|\*)/(?P<total>\d+|\*)")
 
 
@@ -173,24 +179,41 @@ def _search(fake: FakePlatformServer, req: Request, account: str) -> Reply:
     return Reply(200, body)
 
 
-def _videos(fake: FakePlatformServer, req: Request, account: str) -> Reply:
+def _videos(fake: FakePlatformServer, req: Request, account: str) -> Outcome:
     """videos.list by `id` (comma-separated), with the `part`s asked for (snippet, status, statistics)."""
     parts = [p.strip() for p in req.query.get("part", "").split(",") if p.strip()]
     if not parts:
         return google_error(400, "required", "Required parameter: part", state="INVALID_ARGUMENT")
     wanted = [v for v in req.query.get("id", "").split(",") if v]
+    if len(wanted) > VIDEOS_LIST_MAX:
+        message = f"The request specifies {len(wanted)} video ids; at most {VIDEOS_LIST_MAX} are allowed."
+        return google_error(400, "invalidParameter", message, "youtube.parameter", "INVALID_ARGUMENT")
     by_id = {p.post_id: p for p in fake.store.listed(Platform.YOUTUBE, account)}
-    statistics = {"viewCount": "0", "likeCount": "0", "favoriteCount": "0", "commentCount": "0"}
-    items = []
-    for video_id in (v for v in wanted if v in by_id):
-        stored = by_id[video_id].extra["video"]
-        item: dict[str, Any] = {"kind": "youtube#video", "id": video_id}
-        item.update({p: stored[p] for p in ("snippet", "status") if p in parts})
-        if "statistics" in parts:
-            item["statistics"] = dict(statistics)
-        items.append(item)
-    page_info = {"totalResults": len(items), "resultsPerPage": len(items)}
-    return Reply(200, {"kind": "youtube#videoListResponse", "items": items, "pageInfo": page_info})
+    found = [by_id[v] for v in wanted if v in by_id]
+
+    def apply() -> Reply:
+        items = []
+        for post in found:
+            stored = post.extra["video"]
+            item: dict[str, Any] = {"kind": "youtube#video", "id": post.post_id}
+            item.update({p: stored[p] for p in ("snippet", "status") if p in parts})
+            if "statistics" in parts:
+                with fake.store.lock:
+                    counts = metrics.counts(post)
+                item["statistics"] = {
+                    "viewCount": str(counts["views"]),
+                    "likeCount": str(counts["likes"]),
+                    "favoriteCount": "0",
+                    "commentCount": str(counts["comments"]),
+                }
+            items.append(item)
+        page_info = {"totalResults": len(items), "resultsPerPage": len(items)}
+        return Reply(200, {"kind": "youtube#videoListResponse", "items": items, "pageInfo": page_info})
+
+    if "statistics" in parts:
+        fake.store.count("youtube.videos.statistics")
+        return metric_read(fake, PLATFORM, account, wanted, apply)
+    return apply()
 
 
 def _channels(fake: FakePlatformServer, req: Request, account: str) -> Reply:
@@ -221,7 +244,7 @@ def _channels(fake: FakePlatformServer, req: Request, account: str) -> Reply:
 
 
 _ROUTES: dict[
-    tuple[str, tuple[str, ...]], tuple[str, Callable[[FakePlatformServer, Request, str], Reply]]
+    tuple[str, tuple[str, ...]], tuple[str, Callable[[FakePlatformServer, Request, str], Outcome]]
 ] = {
     ("POST", ("upload", "youtube", "v3", "videos")): ("youtube.upload.start", _session),
     ("GET", ("youtube", "v3", "search")): ("youtube.search.read", _search),
