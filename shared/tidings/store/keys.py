@@ -168,3 +168,11 @@ def synced_sk(integration_id: str, kind: str, key: str) -> str:
 def metrics_due_pk(shard: int) -> str:
     """GSI2 partition (sparse): post analytics whose next collection point is ahead, by its time."""
     return f"METRICS_DUE#{shard}"
+
+
+INSIGHT_ENTITY = "StrategyInsight"
+INSIGHT_SK_PREFIX = "INSIGHT#"
+
+
+def insight_sk(insight_id: str) -> str:
+    return f"{INSIGHT_SK_PREFIX}{insight_id}"
