@@ -1,8 +1,8 @@
 """The events a webhook can subscribe to, read from the table's stream records.
 
 Each event has an id derived from what happened (the post and its version, the workflow step and its
-attempt, the alert and when it was raised), so a stream record read twice gives the same event and a
-receiver sees one `Tidings-Event-Id` for one occurrence, however often it is delivered.
+attempt, the alert or the insight and when it was raised), so a stream record read twice gives the
+same event and a receiver sees one `Tidings-Event-Id` for one occurrence, however often it is delivered.
 """
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ class EventType(StrEnum):
     WORKFLOW_AWAITING_APPROVAL = "workflow.awaiting_approval"
     ALERT_RAISED = "alert.raised"
     ALERT_RESOLVED = "alert.resolved"
+    INSIGHT_WARNING = "insight.warning"
     PING = "webhook.ping"  # sent only by POST /webhooks/{id}/test
 
 
 SUBSCRIBABLE = tuple(t.value for t in EventType if t is not EventType.PING)
 # Entities whose changes become events (the delivery function's stream filter).
-SOURCE_ENTITIES = (keys.POST_ENTITY, keys.WORKFLOW_ENTITY, keys.ALERT_ENTITY)
+SOURCE_ENTITIES = (keys.POST_ENTITY, keys.WORKFLOW_ENTITY, keys.ALERT_ENTITY, keys.INSIGHT_ENTITY)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ def events_from_record(record: Mapping[str, Any]) -> list[Event]:
         return _workflow_events(new, old)
     if entity == keys.ALERT_ENTITY:
         return _alert_events(new, old)
+    if entity == keys.INSIGHT_ENTITY:
+        return _insight_events(new, old)
     return []
 
 
@@ -202,3 +205,31 @@ def _alert_events(new: dict[str, Any], old: dict[str, Any] | None) -> list[Event
         return []
     occurrence = f"{new['alert_id']}:{new.get('raised_at')}:{status}"
     return [Event(event_id(kind, user_id, occurrence), kind, user_id, parse_iso(at), data)]
+
+
+def _insight_events(new: dict[str, Any], old: dict[str, Any] | None) -> list[Event]:
+    """`insight.warning` when a warning is stored as a new raise: a new item, or one whose `created_at`
+    changed (raised again: its evidence moved materially, or it came back after a dismissal). A warning
+    generated again with the same news keeps its `created_at` and sends nothing."""
+    from tidings.core.clock import parse_iso
+
+    if new.get("type") != "warning" or new.get("status") != "active":
+        return []
+    raised = str(new["created_at"])
+    if old is not None and old.get("created_at") == raised:
+        return []
+    user_id, insight_id = str(new["user_id"]), str(new["insight_id"])
+    data = {
+        "insightId": insight_id,
+        "subject": new.get("subject"),
+        "title": new.get("title"),
+        "description": new.get("description"),
+        "impact": new.get("impact"),
+        "confidence": new.get("confidence"),
+        "evidence": new.get("evidence") or {},
+        "recommendations": new.get("recommendations") or [],
+        "createdAt": raised,
+        "expiresAt": new.get("expires_at"),
+    }
+    kind = EventType.INSIGHT_WARNING
+    return [Event(event_id(kind, user_id, f"{insight_id}:{raised}"), kind, user_id, parse_iso(raised), data)]
