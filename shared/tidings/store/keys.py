@@ -176,3 +176,14 @@ INSIGHT_SK_PREFIX = "INSIGHT#"
 
 def insight_sk(insight_id: str) -> str:
     return f"{INSIGHT_SK_PREFIX}{insight_id}"
+
+
+ANALYTICS_SETTINGS_ENTITY = "AnalyticsSettings"
+ANALYTICS_SETTINGS_SK = "ANALYTICS_SETTINGS"  # one item per user: PK USER#<id>
+ANALYTICS_METRICS_ENTITY = "AnalyticsMetrics"
+ANALYTICS_METRICS_SK_PREFIX = "ANALYTICS#"
+
+
+def analytics_metrics_sk(metrics_id: str) -> str:
+    """The design's AnalyticsMetrics item: site metrics, e.g. `ga4#<YYYY-MM-DD>#<propertyId>`."""
+    return f"{ANALYTICS_METRICS_SK_PREFIX}{metrics_id}"
