@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from tidings.core.platforms import Platform
+from tidings.core.platforms import RULES, Platform, text_length
 from tidings.models.posts import ScheduledPost
 from tidings.publishing.base import PublishRequest
+from tidings.publishing.utm import tag_link
 
 # Platforms whose publish call has its own link field; elsewhere the link goes into the text.
 _LINK_FIELD = frozenset({Platform.FACEBOOK})
@@ -15,11 +16,15 @@ def hashtag_text(hashtags: list[str]) -> str:
     return " ".join(f"#{tag}" for tag in hashtags)
 
 
-def render_text(content: str, hashtags: list[str], link: str | None, platform: Platform) -> str:
+def render_text(
+    content: str, hashtags: list[str], link: str | None, platform: Platform, shown: str | None = None
+) -> str:
+    """The platform's text: the content, the link unless the content holds it already (as `shown`
+    when given: the link with its UTM tags), then the hashtags the content lacks."""
     parts = [content.strip()]
     missing = [t for t in hashtags if f"#{t}".lower() not in content.lower()]
     if link and platform not in _LINK_FIELD and link not in content:
-        parts.append(link)
+        parts.append(shown or link)
     if missing:
         parts.append(hashtag_text(missing))
     return "\n\n".join(parts)
@@ -39,14 +44,20 @@ def full_content(content: str, thread: list[str], platform: Platform) -> str:
     return "\n\n".join([content.strip(), *(part.strip() for part in thread)])
 
 
-def render(post: ScheduledPost, platform: Platform) -> PublishRequest:
+def render(post: ScheduledPost, platform: Platform, *, utm: bool = False) -> PublishRequest:
+    """What `platform` receives for the post; with `utm`, its link carries the UTM tags
+    (`tidings.publishing.utm`) unless they would push the text over the platform's limit."""
+    content = full_content(post.content, post.thread, platform)
+    link = tag_link(post.link, platform, post.post_id) if utm and post.link else post.link
+    text = render_text(content, post.hashtags, post.link, platform, shown=link)
+    if link != post.link and text_length(platform, text) > RULES[platform].max_text:
+        link = post.link
+        text = render_text(content, post.hashtags, post.link, platform)
     return PublishRequest(
         post_id=post.post_id,
-        text=render_text(
-            full_content(post.content, post.thread, platform), post.hashtags, post.link, platform
-        ),
+        text=text,
         thread=tuple(part.strip() for part in post.thread) if platform == Platform.TWITTER else (),
-        link=post.link if platform in _LINK_FIELD else None,
+        link=link if platform in _LINK_FIELD else None,
         media_urls=tuple(post.media_urls),
         title=youtube_title(post.content) if platform == Platform.YOUTUBE else None,
     )

@@ -85,10 +85,13 @@ class PublishStep:
         pool: ThreadPoolExecutor | None = None,
         budgets: BudgetRepository | None = None,
         metrics: MetricsRepository | None = None,
+        utm_tagging: Callable[[str], bool] | None = None,
     ) -> None:
         self.budgets = budgets
         # each platform call's status and latency, for the health of the account's integration
         self.metrics = metrics
+        # whether a user turned UTM tagging of post links on (tidings.publishing.utm); off without it
+        self.utm_tagging = utm_tagging
         self.settings = settings
         self.posts = posts
         self.ledger = ledger
@@ -123,7 +126,10 @@ class PublishStep:
         # Everything but the platform call happens before the due time (budgets, credentials, the
         # ledger, read-backs), so the call itself goes out a few milliseconds after it.
         held = self._reserve_budgets(post, pending, due_at)
-        prepared = self._for_each(post, [p for p in pending if p not in held], self._prepare)
+        utm = self._tags_links(post)
+        prepared = self._for_each(
+            post, [p for p in pending if p not in held], lambda p, platform: self._prepare(p, platform, utm)
+        )
         self.clock.sleep_until(due_at)
         ready = {p: r for p, r in prepared.items() if isinstance(r, _Ready)}
         outcomes: dict[Platform, Outcome] = {p: r for p, r in prepared.items() if isinstance(r, Outcome)}
@@ -299,7 +305,17 @@ class PublishStep:
         """Attempts 1..len(intervals)+1 may send; one more attempt only reconciles unknown outcomes."""
         return attempt <= len(self.settings.retry_intervals) + 1
 
-    def _prepare(self, post: ScheduledPost, platform: Platform) -> _Ready | Outcome:
+    def _tags_links(self, post: ScheduledPost) -> bool:
+        """Whether the post's link goes out with UTM tags; an unreadable setting sends it untagged."""
+        if self.utm_tagging is None or not post.link:
+            return False
+        try:
+            return self.utm_tagging(post.user_id)
+        except Exception:
+            logger.exception("could not read whether %s tags links; sending the link untagged", post.user_id)
+            return False
+
+    def _prepare(self, post: ScheduledPost, platform: Platform, utm: bool = False) -> _Ready | Outcome:
         """Everything before the platform call: the ledger (what earlier attempts did), the account,
         a read-back of an unknown outcome, and the ledger entry that marks this attempt in flight.
         Each platform counts its own attempts: one held back by a budget has not used one."""
@@ -316,7 +332,7 @@ class PublishStep:
         if isinstance(account, Outcome):
             return account
         client = self.clients(platform)
-        request = render(post, platform)
+        request = render(post, platform, utm=utm)
 
         if entry is not None and entry.state in (LedgerState.IN_FLIGHT, LedgerState.UNKNOWN):
             # An earlier call's outcome is unknown: read back before anything is sent again.
