@@ -46,6 +46,23 @@ class FubAccount:
     user_email: str
 
 
+@dataclass(frozen=True)
+class Ga4Visit:
+    """Sessions GA4 recorded for one day that arrived through one tagged link (its utm_source,
+    utm_medium, utm_campaign and utm_content) and landed on one page."""
+
+    day: str  # YYYY-MM-DD
+    source: str
+    medium: str
+    campaign: str
+    content: str
+    landing_page: str
+    sessions: int
+    engaged_sessions: int
+    key_events: float
+    revenue: float
+
+
 @dataclass
 class VendorFault:
     kind: FaultKind
@@ -64,6 +81,7 @@ class VendorState:
         default_factory=dict
     )  # property -> day -> metrics
     ga4_tokens_used: Counter[str] = field(default_factory=Counter)  # property -> quota tokens used
+    ga4_visits: dict[str, list[Ga4Visit]] = field(default_factory=dict)  # property -> tagged visits
     faults: dict[str, list[VendorFault]] = field(default_factory=dict)  # provider -> pending faults
     calls: Counter[str] = field(default_factory=Counter)
     recent: dict[str, deque[float]] = field(default_factory=dict)  # provider -> recent call times

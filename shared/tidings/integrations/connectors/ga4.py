@@ -14,6 +14,16 @@ Sources:
 - "API Dimensions & Metrics" (developers.google.com/analytics/devguides/reporting/data/v1/api-schema):
   dimension `date` is formatted YYYYMMDD; metrics `sessions`, `activeUsers`, `screenPageViews`,
   `engagementRate` (a fraction of sessions that were engaged).
+- Site analytics (`landing_pages`, `attribution`), from "API Dimensions & Metrics" and the discovery
+  document's FilterExpression: dimensions `date`, `landingPage` (the page path of a session's first
+  page view; `landingPagePlusQueryString` would add the query string but, like other query-string
+  dimensions since the 2022-12-01 compatibility changes, combines only with a few metrics, and
+  Tidings' tags are in the query), `sessionSource`, `sessionMedium`, `sessionCampaignName` and
+  `sessionManualAdContent` (the session's utm_source, utm_medium, utm_campaign and utm_content);
+  metrics `sessions`, `engagedSessions`, `keyEvents` (what was `conversions` until the Data API's
+  key events change of 2024-05-06) and `totalRevenue` (TYPE_CURRENCY, 0 for a property without
+  e-commerce). The attribution report narrows to Tidings' medium and campaign with a dimensionFilter
+  andGroup of two stringFilter EXACT filters.
 - Data API "Errors": {"error": {"code", "message", "status"}}; 400 INVALID_ARGUMENT, 401
   UNAUTHENTICATED, 403 PERMISSION_DENIED, 429 RESOURCE_EXHAUSTED (a property or project quota),
   500 INTERNAL and 503 UNAVAILABLE (retry with backoff). Google's error model ("Errors", API design
@@ -23,9 +33,11 @@ Sources:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -76,6 +88,44 @@ _STATUS_CODES = {
     "UNKNOWN": "unreachable",
 }
 _INTEGER_TYPES = frozenset({"TYPE_INTEGER"})
+SITE_METRICS = ("sessions", "engagedSessions", "keyEvents", "totalRevenue")
+LANDING_DIMENSIONS = ("date", "landingPage")
+ATTRIBUTION_DIMENSIONS = ("sessionSource", "sessionMedium", "sessionCampaignName", "sessionManualAdContent")
+SITE_ROWS_MAX = 100_000  # the most rows one site report reads, page by page
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class SiteMetrics:
+    sessions: int
+    engaged_sessions: int
+    key_events: float
+    revenue: float  # totalRevenue: 0 where the property records none
+
+
+@dataclass(frozen=True)
+class LandingPageDay:
+    """A landing page's sessions on one day (in the property's time zone)."""
+
+    day: date
+    landing_page: str
+    metrics: SiteMetrics
+
+
+@dataclass(frozen=True)
+class TaggedVisits:
+    """Sessions that arrived through links tagged with one utm_source and utm_content."""
+
+    source: str
+    content: str
+    metrics: SiteMetrics
+
+
+@dataclass(frozen=True)
+class SiteReport(Generic[_T]):
+    rows: tuple[_T, ...]
+    complete: bool  # False when it stopped at the row limit with more rows left
+    currency: str | None = None
 
 
 class GA4Connector(VendorConnector):
@@ -86,6 +136,8 @@ class GA4Connector(VendorConnector):
     provider: str = "ga4"
     required_settings: tuple[str, ...] = ("propertyId",)
     required_secrets: tuple[str, ...] = ("accessToken",)
+    # renews the access token through Google's OAuth token endpoint (tidings.analytics.site)
+    optional_secrets: tuple[str, ...] = ("refreshToken",)
     page_default = PAGE_DEFAULT
     page_max = PAGE_MAX
 
@@ -179,6 +231,71 @@ class GA4Connector(VendorConnector):
             cursor = iso_z(since)
         return SyncResult(records=tuple(records), complete=complete, cursor=cursor)
 
+    # -- site analytics ---------------------------------------------------------------------------
+
+    def landing_pages(
+        self,
+        creds: ConnectorCredentials,
+        start: date,
+        end: date,
+        observe: CallObserver,
+        max_rows: int = SITE_ROWS_MAX,
+    ) -> SiteReport[LandingPageDay]:
+        """Sessions, engaged sessions, key events and revenue per day and landing page, from `start`
+        to `end` (inclusive), ordered by day and page so that paging by offset is stable."""
+        request = _site_request(start, end, LANDING_DIMENSIONS)
+        return self._site_report(creds, request, observe, max_rows, _landing_page_day)
+
+    def attribution(
+        self,
+        creds: ConnectorCredentials,
+        start: date,
+        end: date,
+        observe: CallObserver,
+        *,
+        medium: str,
+        campaign: str,
+        max_rows: int = SITE_ROWS_MAX,
+    ) -> SiteReport[TaggedVisits]:
+        """The same metrics per utm_source and utm_content, over the whole range, of the sessions
+        whose utm_medium and utm_campaign are `medium` and `campaign`."""
+        request = _site_request(start, end, ATTRIBUTION_DIMENSIONS)
+        request["dimensionFilter"] = {
+            "andGroup": {
+                "expressions": [
+                    _exact("sessionMedium", medium),
+                    _exact("sessionCampaignName", campaign),
+                ]
+            }
+        }
+        return self._site_report(creds, request, observe, max_rows, _tagged_visits)
+
+    def _site_report(
+        self,
+        creds: ConnectorCredentials,
+        request: dict[str, Any],
+        observe: CallObserver,
+        max_rows: int,
+        convert: Callable[[dict[str, str], dict[str, float]], _T],
+    ) -> SiteReport[_T]:
+        check_max_records(max_rows)
+        property_id = _property_id(creds)
+        token = require_secret(creds, "accessToken", self.provider)
+        request["limit"] = str(min(self.page_size, max_rows))
+        found: list[_T] = []
+        currency: str | None = None
+        while True:
+            if found:
+                request["offset"] = str(len(found))
+            body = self._run_report(token, property_id, request, observe)
+            currency = string_or_none(as_object(body.get("metadata")).get("currencyCode")) or currency
+            rows, row_count = _rows_and_count(body)
+            found += [convert(*cells) for cells in _cells(body, rows)][: max_rows - len(found)]
+            if not rows or len(found) >= row_count:
+                return SiteReport(tuple(found), True, currency)
+            if len(found) >= max_rows:
+                return SiteReport(tuple(found), False, currency)
+
     # -- HTTP -------------------------------------------------------------------------------------
 
     def _run_report(
@@ -226,6 +343,102 @@ def _property_id(creds: ConnectorCredentials) -> str:
     if not _PROPERTY_ID.fullmatch(value):
         raise ConnectorError("invalid_settings", "the GA4 propertyId must be the property's numeric id")
     return value
+
+
+def _site_request(start: date, end: date, dimensions: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "dateRanges": [{"startDate": start.isoformat(), "endDate": end.isoformat()}],
+        "dimensions": [{"name": name} for name in dimensions],
+        "metrics": [{"name": name} for name in SITE_METRICS],
+        "orderBys": [{"dimension": {"dimensionName": name}, "desc": False} for name in dimensions],
+    }
+
+
+def _exact(field: str, value: str) -> dict[str, Any]:
+    return {"filter": {"fieldName": field, "stringFilter": {"matchType": "EXACT", "value": value}}}
+
+
+def _rows_and_count(body: dict[str, Any]) -> tuple[list[Any], int]:
+    rows = body.get("rows", [])
+    row_count = body.get("rowCount", 0)
+    if not isinstance(rows, list):
+        raise ConnectorError("unexpected_response", "Google Analytics answered rows that are no list")
+    if not isinstance(row_count, int) or isinstance(row_count, bool):
+        raise ConnectorError("unexpected_response", "Google Analytics answered a rowCount that is no integer")
+    return rows, row_count
+
+
+def _cells(body: dict[str, Any], rows: list[Any]) -> list[tuple[dict[str, str], dict[str, float]]]:
+    """Each row as its dimension values and its metric values, by name."""
+    if not rows:
+        return []
+    dimensions = body.get("dimensionHeaders")
+    metrics = body.get("metricHeaders")
+    if not isinstance(dimensions, list) or not isinstance(metrics, list):
+        raise ConnectorError("unexpected_response", "Google Analytics answered rows without their headers")
+    names = [str(as_object(d).get("name")) for d in dimensions]
+    columns = [
+        (str(as_object(m).get("name")), str(as_object(m).get("type")) in _INTEGER_TYPES) for m in metrics
+    ]
+    if not set(SITE_METRICS) <= {name for name, _ in columns}:
+        raise ConnectorError("unexpected_response", "Google Analytics answered without the metrics asked for")
+    cells: list[tuple[dict[str, str], dict[str, float]]] = []
+    for row in rows:
+        dims = as_object(row).get("dimensionValues")
+        values = as_object(row).get("metricValues")
+        if not isinstance(dims, list) or not isinstance(values, list):
+            raise ConnectorError("unexpected_response", "Google Analytics answered a row unlike its headers")
+        if len(dims) != len(names) or len(values) != len(columns):
+            raise ConnectorError("unexpected_response", "Google Analytics answered a row unlike its headers")
+        texts = {name: str(as_object(cell).get("value", "")) for name, cell in zip(names, dims, strict=True)}
+        numbers = {
+            name: _number(name, as_object(cell).get("value"), integer)
+            for (name, integer), cell in zip(columns, values, strict=True)
+        }
+        cells.append((texts, numbers))
+    return cells
+
+
+def _number(name: str, text: Any, integer: bool) -> float:
+    try:
+        value = float(str(text))
+    except ValueError:
+        raise ConnectorError(
+            "unexpected_response", f"Google Analytics answered {name}={text!r}, not a number"
+        ) from None
+    return float(round(value)) if integer else value
+
+
+def _site_metrics(numbers: dict[str, float]) -> SiteMetrics:
+    return SiteMetrics(
+        sessions=int(numbers["sessions"]),
+        engaged_sessions=int(numbers["engagedSessions"]),
+        key_events=numbers["keyEvents"],
+        revenue=numbers["totalRevenue"],
+    )
+
+
+def _dimension(texts: dict[str, str], name: str) -> str:
+    if name not in texts:
+        raise ConnectorError("unexpected_response", f"Google Analytics answered without the {name} dimension")
+    return texts[name]
+
+
+def _landing_page_day(texts: dict[str, str], numbers: dict[str, float]) -> LandingPageDay:
+    raw = _dimension(texts, "date")
+    try:
+        day = datetime.strptime(raw, "%Y%m%d").date()
+    except ValueError:
+        raise ConnectorError("unexpected_response", f"Google Analytics answered the date {raw!r}") from None
+    return LandingPageDay(day, _dimension(texts, "landingPage"), _site_metrics(numbers))
+
+
+def _tagged_visits(texts: dict[str, str], numbers: dict[str, float]) -> TaggedVisits:
+    return TaggedVisits(
+        _dimension(texts, "sessionSource"),
+        _dimension(texts, "sessionManualAdContent"),
+        _site_metrics(numbers),
+    )
 
 
 def _columns(body: dict[str, Any]) -> tuple[int, list[tuple[str, bool]]]:
