@@ -215,3 +215,12 @@ def test_an_unknown_time_zone_is_refused(setup: Setup) -> None:
 )
 def test_material_change(before: float, after: float, material: bool) -> None:
     assert material_change(before, after) is material
+
+
+def test_refresh_generates_for_the_users_who_leave_it_on(setup: Setup) -> None:
+    setup.put(declining(user_id="u1") + declining(user_id="u2") + declining(user_id="u3"))
+
+    stored = setup.service.refresh({"u1", "u2", "u3"}, enabled=lambda user: user != "u2")
+
+    assert stored == 4  # a warning and a recommendation each for u1 and u3
+    assert [len(setup.service.find(u)) for u in ("u1", "u2", "u3")] == [2, 0, 2]

@@ -4,6 +4,7 @@ every "now" comes from the clock."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -109,6 +110,23 @@ class InsightService:
                 report.retired += 1
         report.insights = self.find(user_id)
         return report
+
+    def refresh(
+        self,
+        users: Iterable[str],
+        enabled: Callable[[str], bool] | None = None,
+        timezone_of: Callable[[str], str] | None = None,
+    ) -> int:
+        """Generate the insights of each of `users` that `enabled` allows (all without it), hours and
+        weekdays in `timezone_of(user)` (UTC without it): what runs after a collection or a sync.
+        Answers how many findings were stored."""
+        stored = 0
+        for user_id in sorted(set(users)):
+            if enabled is not None and not enabled(user_id):
+                continue
+            report = self.generate(user_id, timezone_of(user_id) if timezone_of else "UTC")
+            stored += report.generated - report.conflicts
+        return stored
 
     def _live(self, user_id: str, now: datetime) -> list[Insight]:
         return [i for i in self.insights.for_user(user_id) if i.expires_at > now]
