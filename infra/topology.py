@@ -269,6 +269,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/integrations/{integrationId}/rate-limit", _API),
     Route("GET", "/alerts", _API),
     Route("POST", "/alerts/{alertId}/resolve", _API),
+    Route("GET", "/analytics/settings", _API),
+    Route("PUT", "/analytics/settings", _API),
+    Route("POST", "/analytics/import", _API),
     # called by Meta, not by users: the signature (or verify token) is checked instead of a JWT
     Route("GET", "/inbound/meta", _API, authorized=False),
     Route("POST", "/inbound/meta", _API, authorized=False),

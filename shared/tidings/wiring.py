@@ -17,7 +17,11 @@ if TYPE_CHECKING:
     import httpx
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
+    from tidings.analytics.history_import import HistoryImport
+    from tidings.analytics.settings import AnalyticsSettingsService
+    from tidings.analytics.site import SiteAnalytics
     from tidings.api.accounts import AccountServices
+    from tidings.api.analytics_history import AnalyticsHistoryServices
     from tidings.api.integrations import IntegrationServices
     from tidings.aws.publishing import StepFunctionsPublishStarter
     from tidings.aws.workflows import StepFunctionsWorkflowRunner
@@ -124,6 +128,7 @@ def http_app() -> APIGatewayHttpResolver:
         meta_inbox,
         webhook_service,
         integration_services,
+        analytics_history=analytics_history_services,
     )
 
 
@@ -186,6 +191,8 @@ def publish_step() -> PublishStep:
         pool=ThreadPoolExecutor(max_workers=32, thread_name_prefix="publish"),
         budgets=budget_store() if s.rate_budgets else None,
         metrics=DynamoMetricsRepository(s.table_name, dynamodb_client()),
+        # read at publish time, for posts with a link only
+        utm_tagging=lambda user_id: analytics_settings_service().utm_tagging(user_id),
     )
 
 
@@ -486,3 +493,59 @@ def periodic_sweep() -> dict[str, Any]:
     )
     report["tasks"] = task_service().recover_stale(timedelta(seconds=settings.task_stale_after_seconds))
     return report
+
+
+@lru_cache(maxsize=1)
+def analytics_settings_service() -> AnalyticsSettingsService:
+    from tidings.analytics.settings import AnalyticsSettingsService
+    from tidings.store.analytics_settings import DynamoAnalyticsSettingsRepository
+
+    return AnalyticsSettingsService(
+        DynamoAnalyticsSettingsRepository(get_settings().table_name), DEFAULT_CLOCK
+    )
+
+
+@lru_cache(maxsize=1)
+def history_import() -> HistoryImport:
+    from tidings.analytics.history_import import HistoryImport
+    from tidings.store.post_analytics import DynamoPostAnalyticsRepository
+
+    s = get_settings()
+    return HistoryImport(DynamoPostAnalyticsRepository(s.table_name, due_shards=s.due_shards), DEFAULT_CLOCK)
+
+
+@lru_cache(maxsize=1)
+def analytics_history_services() -> AnalyticsHistoryServices:
+    from tidings.api.analytics_history import AnalyticsHistoryServices
+
+    return AnalyticsHistoryServices(analytics_settings_service(), history_import())
+
+
+@lru_cache(maxsize=1)
+def site_analytics() -> SiteAnalytics:
+    """GA4 site metrics per day and the sessions attributed to each UTM-tagged post."""
+    from tidings.analytics.site import GoogleTokens, SiteAnalytics
+    from tidings.aws.vault import CredentialVault
+    from tidings.publishing.oauth import TokenRefresher
+    from tidings.store.analytics_settings import DynamoSiteMetricsRepository
+    from tidings.store.post_analytics import DynamoPostAnalyticsRepository
+
+    s = get_settings()
+    credentials, connectors, monitoring = _integration_parts()
+    tokens = GoogleTokens(
+        credentials,
+        CredentialVault(s.credentials_key_id),
+        TokenRefresher(s, publishing_http(), DEFAULT_CLOCK),
+        DEFAULT_CLOCK,
+        s.token_refresh_margin_seconds,
+    )
+    return SiteAnalytics(
+        directory=integration_directory(),
+        tokens=tokens,
+        connectors=connectors,
+        monitoring=monitoring,
+        posts=DynamoPostAnalyticsRepository(s.table_name, due_shards=s.due_shards),
+        site_metrics=DynamoSiteMetricsRepository(s.table_name),
+        clock=DEFAULT_CLOCK,
+    )
+

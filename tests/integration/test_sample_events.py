@@ -44,6 +44,9 @@ API_EXPECTED = {
     "integration_health_unknown": 404,
     "integration_rate_limit": 404,  # the sample user has no Facebook account in this stack
     "list_alerts": 200,
+    "get_analytics_settings": 200,
+    "put_analytics_settings_wrong_type": 422,
+    "import_analytics_bad_row": 422,  # row 2 has no UTC offset: nothing is imported
 }
 
 

@@ -15,7 +15,7 @@ def _never() -> NoReturn:
 
 def served_routes() -> set[str]:
     factories: list[Any] = [_never] * 7
-    app = build_app(*factories)
+    app = build_app(*factories, insights=_never, analytics_history=_never)
     routes = app._static_routes + app._dynamic_routes  # Powertools keeps no public list
     return {f"{route.method} {route.openapi_path}" for route in routes}
 

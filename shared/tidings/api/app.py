@@ -15,6 +15,12 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from tidings.api.accounts import AccountServices, register_account_routes
 from tidings.api.analytics import register_analytics_routes
+from tidings.api.analytics_history import (
+    IMPORT_BODY_BYTES,
+    IMPORT_ROUTE,
+    AnalyticsHistoryServices,
+    register_analytics_history_routes,
+)
 from tidings.api.common import JSON, error_response
 from tidings.api.inbound import register_inbound_routes
 from tidings.api.integrations import IntegrationServices, register_integration_routes
@@ -50,6 +56,7 @@ def build_app(
     integrations: Callable[[], IntegrationServices] | None = None,
     *,
     analytics: Callable[[], PostAnalyticsService] | None = None,
+    analytics_history: Callable[[], AnalyticsHistoryServices] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     services: list[SchedulingService] = []
@@ -81,14 +88,27 @@ def build_app(
         register_webhook_routes(app, webhook_service, user_id)
     if integrations is not None:
         register_integration_routes(app, integrations, user_id)
-    if analytics is not None:
-        register_analytics_routes(app, analytics, user_id)
+    _analytics_routes(app, analytics, analytics_history, user_id)
     _docs(app)
     return app
 
 
+def _analytics_routes(
+    app: APIGatewayHttpResolver,
+    analytics: Callable[[], PostAnalyticsService] | None,
+    analytics_history: Callable[[], AnalyticsHistoryServices] | None,
+    user_id: Callable[[], str],
+) -> None:
+    if analytics is not None:
+        register_analytics_routes(app, analytics, user_id)
+    if analytics_history is not None:
+        register_analytics_history_routes(app, analytics_history, user_id)
+
+
 # Request bodies are small JSON documents; anything larger is refused before it is parsed or validated.
 MAX_BODY_BYTES = 256 * 1024
+# Routes that take more: a CSV import up to API Gateway's 10 MB payload limit.
+ROUTE_BODY_BYTES = {IMPORT_ROUTE: IMPORT_BODY_BYTES}
 
 
 # Every id Tidings issues or accepts in a path (post, workflow, step, task, integration, webhook and
@@ -98,17 +118,18 @@ PATH_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 
 def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Resolve one HTTP API event, refusing a body over MAX_BODY_BYTES with 413 and a path id that
-    cannot name anything with 404 first."""
+    """Resolve one HTTP API event, refusing a body over the route's limit (MAX_BODY_BYTES unless
+    ROUTE_BODY_BYTES says more) with 413 and a path id that cannot name anything with 404 first."""
     body = event.get("body") or ""
     size = (len(body) * 3) // 4 if event.get("isBase64Encoded") else len(body.encode())
-    if size > MAX_BODY_BYTES:
+    limit = ROUTE_BODY_BYTES.get(_route_key(event), MAX_BODY_BYTES)
+    if size > limit:
         return _early(
             413,
             ErrorBody(
                 code="payload_too_large",
-                message=f"the request body is {size} bytes; at most {MAX_BODY_BYTES} are accepted",
-                details={"limit": MAX_BODY_BYTES, "size": size},
+                message=f"the request body is {size} bytes; at most {limit} are accepted",
+                details={"limit": limit, "size": size},
             ),
         )
     for name, value in (event.get("pathParameters") or {}).items():
@@ -118,6 +139,15 @@ def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> 
                 ErrorBody(code="not_found", message=f"no such {name}", details={"parameter": name}),
             )
     return app.resolve(event, context)
+
+
+def _route_key(event: dict[str, Any]) -> str:
+    """The event's route ("POST /analytics/import"): API Gateway's routeKey, else method and path."""
+    route = event.get("routeKey")
+    if isinstance(route, str) and route.startswith(("GET ", "POST ", "PUT ", "PATCH ", "DELETE ")):
+        return route
+    http = (event.get("requestContext") or {}).get("http") or {}
+    return f"{http.get('method', '')} {event.get('rawPath') or http.get('path') or ''}"
 
 
 def _early(status: int, error: ErrorBody) -> dict[str, Any]:
