@@ -341,16 +341,12 @@ class LinkedInClient:
         parameter = next((p for prefix, p in _STATISTICS_PARAMETER.items() if urn.startswith(prefix)), None)
         if parameter is None:
             return {}
-        token = account.access_token
         organization, post = quote(account.account_id, safe=""), quote(urn, safe="")
-        url = (
-            f"{self.base}/rest/organizationalEntityShareStatistics?q=organizationalEntity"
+        path = (
+            "/rest/organizationalEntityShareStatistics?q=organizationalEntity"
             f"&organizationalEntity={organization}&{parameter}=List({post})"
         )
-        response = send(self.http, "GET", url, token=token, mutating=False, headers=self._headers(token))
-        if response.status_code != 200:
-            raise self._error(response, token)
-        elements = json_body(response).get("elements")
+        elements = self._get(account, path).get("elements")
         for element in elements if isinstance(elements, list) else []:
             statistics = element.get("totalShareStatistics") if isinstance(element, dict) else None
             if isinstance(statistics, dict) and urn in (element.get("share"), element.get("ugcPost")):

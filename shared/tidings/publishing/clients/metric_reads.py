@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from tidings.models.post_analytics import MetricsUnavailable, PostMetrics
+from tidings.models.post_analytics import MetricsUnavailable
+from tidings.publishing.metrics import MetricsRead
 
 POST_DELETED = "post_deleted"
 POST_NOT_FOUND = "post_not_found"
@@ -21,9 +22,32 @@ def batches(ids: Sequence[str], size: int) -> Iterator[list[str]]:
         yield unique[start : start + size]
 
 
-def one_at_a_time(
-    ids: Sequence[str], read: Callable[[str], PostMetrics | MetricsUnavailable]
-) -> dict[str, PostMetrics | MetricsUnavailable]:
+def read_in_batches(
+    ids: Sequence[str],
+    size: int,
+    read: Callable[[list[str]], dict[str, MetricsRead]],
+    *,
+    unaskable: Callable[[str], MetricsUnavailable | None] = lambda _: None,
+    left_out: Callable[[str], MetricsUnavailable] | None = None,
+) -> dict[str, MetricsRead]:
+    """The distinct ids read `size` at a time with `read` (one platform call a batch). `unaskable`
+    answers an id the platform cannot be asked about, without a call; `left_out`, when given, answers
+    each id a batch's answer does not mention (for platforms whose answer leaves out what is gone)."""
+    out: dict[str, MetricsRead] = {}
+    for batch in batches(ids, size):
+        refused = {i: answer for i in batch if (answer := unaskable(i)) is not None}
+        out.update(refused)
+        asked = [i for i in batch if i not in refused]
+        if not asked:
+            continue
+        answered = read(asked)
+        out.update(answered)
+        if left_out is not None:
+            out.update({i: left_out(i) for i in asked if i not in answered})
+    return out
+
+
+def one_at_a_time(ids: Sequence[str], read: Callable[[str], MetricsRead]) -> dict[str, MetricsRead]:
     """Each distinct id read on its own call (platforms that read one post a call)."""
     return {post_id: read(post_id) for post_id in dict.fromkeys(ids)}
 

@@ -53,7 +53,7 @@ from tidings.core.platforms import Platform, is_video
 from tidings.models.accounts import AccountCredentials
 from tidings.models.post_analytics import PostMetrics
 from tidings.publishing.base import Published, PublishRequest, text_with_link
-from tidings.publishing.clients.metric_reads import batches, count, deleted, not_found
+from tidings.publishing.clients.metric_reads import count, deleted, not_found, read_in_batches
 from tidings.publishing.metrics import MetricsRead
 
 # Most public first: a post goes out as publicly as the creator's account allows.
@@ -236,24 +236,27 @@ class TikTokClient:
     def read_metrics(
         self, account: AccountCredentials, platform_post_ids: Sequence[str]
     ) -> dict[str, MetricsRead]:
-        out: dict[str, MetricsRead] = {}
-        for batch in batches(platform_post_ids, self.max_ids):
-            ids = [i for i in batch if i.isdigit()]
-            out.update({i: not_found(_NO_VIDEO_ID) for i in batch if not i.isdigit()})
-            if not ids:
-                continue
-            data = self._call(account, _QUERY_PATH, {"filters": {"video_ids": ids}}, mutating=False)
-            videos = data.get("videos")
-            for video in videos if isinstance(videos, list) else []:
-                if isinstance(video, dict) and str(video.get("id")) in ids:
-                    out[str(video["id"])] = PostMetrics(
-                        views=count(video.get("view_count")),
-                        likes=count(video.get("like_count")),
-                        comments=count(video.get("comment_count")),
-                        shares=count(video.get("share_count")),
-                    )
-            out.update({i: deleted(f"TikTok no longer has video {i}") for i in ids if i not in out})
-        return out
+        return read_in_batches(
+            platform_post_ids,
+            self.max_ids,
+            lambda ids: self._query_videos(account, ids),
+            unaskable=lambda i: None if i.isdigit() else not_found(_NO_VIDEO_ID),
+            left_out=lambda i: deleted(f"TikTok no longer has video {i}"),
+        )
+
+    def _query_videos(self, account: AccountCredentials, ids: list[str]) -> dict[str, MetricsRead]:
+        data = self._call(account, _QUERY_PATH, {"filters": {"video_ids": ids}}, mutating=False)
+        videos = data.get("videos")
+        return {
+            str(video["id"]): PostMetrics(
+                views=count(video.get("view_count")),
+                likes=count(video.get("like_count")),
+                comments=count(video.get("comment_count")),
+                shares=count(video.get("share_count")),
+            )
+            for video in (videos if isinstance(videos, list) else [])
+            if isinstance(video, dict) and str(video.get("id")) in ids
+        }
 
 
 _NO_VIDEO_ID = "TikTok gave this post no public video id (a private post, or one still in moderation)"

@@ -59,7 +59,7 @@ from tidings.core.platforms import Platform, is_video, media_violation
 from tidings.models.accounts import AccountCredentials
 from tidings.models.post_analytics import PostMetrics
 from tidings.publishing.base import Published, PublishRequest, text_with_link
-from tidings.publishing.clients.metric_reads import batches, count, deleted, not_found, total
+from tidings.publishing.clients.metric_reads import count, deleted, not_found, read_in_batches, total
 from tidings.publishing.metrics import MetricsRead
 
 _READBACK_PAGES = 5
@@ -282,13 +282,12 @@ class XClient:
     def read_metrics(
         self, account: AccountCredentials, platform_post_ids: Sequence[str]
     ) -> dict[str, MetricsRead]:
-        out: dict[str, MetricsRead] = {}
-        for batch in batches(platform_post_ids, self.max_ids):
-            ids = [i for i in batch if i.isdigit()]
-            out.update({i: not_found(f"{i!r} is not an X post id") for i in batch if not i.isdigit()})
-            if ids:
-                out.update(self._lookup_metrics(account, ids))
-        return out
+        return read_in_batches(
+            platform_post_ids,
+            self.max_ids,
+            lambda ids: self._lookup_metrics(account, ids),
+            unaskable=lambda i: None if i.isdigit() else not_found(f"{i!r} is not an X post id"),
+        )
 
     def _lookup_metrics(self, account: AccountCredentials, ids: list[str]) -> dict[str, MetricsRead]:
         """Public and private metrics where X allows both, public alone for the posts it refuses."""

@@ -47,7 +47,7 @@ from tidings.core.platforms import Platform, is_video
 from tidings.models.accounts import AccountCredentials
 from tidings.models.post_analytics import PostMetrics
 from tidings.publishing.base import Published, PublishRequest, text_with_link
-from tidings.publishing.clients.metric_reads import batches, count, deleted
+from tidings.publishing.clients.metric_reads import count, deleted, read_in_batches
 from tidings.publishing.metrics import MetricsRead
 
 TITLE_MAX = 100
@@ -210,19 +210,24 @@ class YouTubeClient:
     def read_metrics(
         self, account: AccountCredentials, platform_post_ids: Sequence[str]
     ) -> dict[str, MetricsRead]:
+        return read_in_batches(
+            platform_post_ids,
+            self.max_ids,
+            lambda ids: self._statistics(account, ids),
+            left_out=lambda v: deleted(f"YouTube no longer lists video {v}"),
+        )
+
+    def _statistics(self, account: AccountCredentials, ids: list[str]) -> dict[str, MetricsRead]:
+        items = self._get(account, "videos", {"part": "statistics", "id": ",".join(ids)}).get("items")
         out: dict[str, MetricsRead] = {}
-        for batch in batches(platform_post_ids, self.max_ids):
-            body = self._get(account, "videos", {"part": "statistics", "id": ",".join(batch)})
-            items = body.get("items")
-            for item in items if isinstance(items, list) else []:
-                statistics = item.get("statistics") if isinstance(item, dict) else None
-                if isinstance(statistics, dict) and item.get("id") in batch:
-                    out[str(item["id"])] = PostMetrics(
-                        views=count(statistics.get("viewCount")),
-                        likes=count(statistics.get("likeCount")),
-                        comments=count(statistics.get("commentCount")),
-                    )
-            out.update({v: deleted(f"YouTube no longer lists video {v}") for v in batch if v not in out})
+        for item in items if isinstance(items, list) else []:
+            statistics = item.get("statistics") if isinstance(item, dict) else None
+            if isinstance(statistics, dict) and item.get("id") in ids:
+                out[str(item["id"])] = PostMetrics(
+                    views=count(statistics.get("viewCount")),
+                    likes=count(statistics.get("likeCount")),
+                    comments=count(statistics.get("commentCount")),
+                )
         return out
 
     def _get(
