@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from platform_hosts import SETTINGS
 
 from tidings.core.clock import FakeClock
 from tidings.core.config import Settings
@@ -30,15 +31,6 @@ from tidings.publishing.clients.tiktok import TikTokClient
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # 01:00 in Los Angeles
 CANARY = "EAAB-canary-7f3c9d1e-token"
 TOKEN = "token-1"
-SETTINGS = Settings(
-    facebook_api_base="https://graph.test/v23.0",
-    instagram_api_base="https://graph.test/v23.0",
-    x_api_base="https://x.test",
-    linkedin_api_base="https://linkedin.test",
-    linkedin_version="202610",
-    youtube_api_base="https://youtube.test",
-    tiktok_api_base="https://tiktok.test",
-)
 ACCOUNTS = {
     Platform.FACEBOOK: "1234",
     Platform.INSTAGRAM: "1784",

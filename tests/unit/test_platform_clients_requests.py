@@ -12,9 +12,9 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from platform_hosts import SETTINGS
 
 from tidings.core.clock import FakeClock
-from tidings.core.config import Settings
 from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.platforms import Platform
 from tidings.models.accounts import AccountCredentials
@@ -24,15 +24,6 @@ from tidings.publishing.clients.linkedin import little_text
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 TOKEN = "token-1"
-SETTINGS = Settings(
-    facebook_api_base="https://graph.test/v23.0",
-    instagram_api_base="https://graph.test/v23.0",
-    x_api_base="https://x.test",
-    linkedin_api_base="https://linkedin.test",
-    linkedin_version="202610",
-    youtube_api_base="https://youtube.test",
-    tiktok_api_base="https://tiktok.test",
-)
 VIDEO = "https://media.test/clip.mp4"
 PHOTO = "https://media.test/a.jpg"
 PHOTO2 = "https://media.test/b.jpg"
