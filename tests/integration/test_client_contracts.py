@@ -11,29 +11,18 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from platform_accounts import ACCOUNTS, PLATFORMS, publisher
 
 from infra.local.fakes.platforms import FakePlatformServer
 from infra.local.fakes.state import FaultSpec
-from tidings.core.clock import SystemClock
 from tidings.core.config import Settings
 from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.platforms import Platform
 from tidings.models.accounts import AccountCredentials
 from tidings.publishing.base import PlatformClient, PublishRequest
 from tidings.publishing.clients import build_client, default_http_client
-from tidings.publishing.clients.instagram import InstagramClient
-from tidings.publishing.clients.tiktok import TikTokClient
 
 CLIENT_TIMEOUT = 0.5  # seconds; the fake holds a `timeout` fault for longer
-ACCOUNTS = {
-    Platform.FACEBOOK: "104710000001",
-    Platform.INSTAGRAM: "17841400000001",
-    Platform.TWITTER: "2244994945",
-    Platform.LINKEDIN: "urn:li:person:8675309",
-    Platform.YOUTUBE: "UCfakechannel0001",
-    Platform.TIKTOK: "open-id-0001",
-}
-PLATFORMS = list(ACCOUNTS)
 
 
 def token(platform: Platform) -> str:
@@ -73,15 +62,6 @@ def http(settings: Settings) -> Iterator[httpx.Client]:
         client.close()
 
 
-def make_client(platform: Platform, settings: Settings, http: httpx.Client) -> PlatformClient:
-    clock = SystemClock()
-    if platform is Platform.INSTAGRAM:
-        return InstagramClient(settings, http, clock, poll_interval=0.05, max_wait=10.0)
-    if platform is Platform.TIKTOK:
-        return TikTokClient(settings, http, clock, poll_interval=0.05, max_wait=10.0)
-    return build_client(platform, settings, http, clock)
-
-
 def request_for(platform: Platform, fake: FakePlatformServer, *, video: bool = False) -> PublishRequest:
     text = f"Open house this Sunday (2-4pm) #home {uuid.uuid4().hex[:10]} & more"
     media: tuple[str, ...] = ()
@@ -112,7 +92,7 @@ def publish_failure(client: PlatformClient, platform: Platform, request: Publish
 def test_a_post_goes_out_once_and_reads_back(
     platform: Platform, fake: FakePlatformServer, settings: Settings, http: httpx.Client
 ) -> None:
-    client = make_client(platform, settings, http)
+    client = publisher(platform, settings, http)
     request = request_for(platform, fake)
     since = datetime.now(UTC)
     published = client.publish(credentials(platform), request)
@@ -130,7 +110,7 @@ def test_a_post_goes_out_once_and_reads_back(
 def test_after_a_lost_answer_the_read_back_finds_the_post(
     platform: Platform, fake: FakePlatformServer, settings: Settings, http: httpx.Client
 ) -> None:
-    client = make_client(platform, settings, http)
+    client = publisher(platform, settings, http)
     request = request_for(platform, fake)
     fake.tiktok_processing_seconds = 0.0  # TikTok lists a video once it is processed
     fake.set_faults(FaultSpec.parse(f"{platform}:lost_response:1"))
@@ -149,7 +129,7 @@ def test_after_a_lost_answer_the_read_back_finds_the_post(
 def test_after_a_timeout_the_read_back_finds_nothing(
     platform: Platform, fake: FakePlatformServer, settings: Settings, http: httpx.Client
 ) -> None:
-    client = make_client(platform, settings, http)
+    client = publisher(platform, settings, http)
     request = request_for(platform, fake)
     fake.set_faults(FaultSpec.parse(f"{platform}:timeout:1"))
     since = datetime.now(UTC)
@@ -166,7 +146,7 @@ def test_a_server_error_is_retryable_and_publishes_nothing(
 ) -> None:
     request = request_for(platform, fake)
     fake.set_faults(FaultSpec.parse(f"{platform}:error500:1"))
-    error = publish_failure(make_client(platform, settings, http), platform, request)
+    error = publish_failure(publisher(platform, settings, http), platform, request)
     assert error.kind is ErrorKind.RETRYABLE
     assert error.status == 500
     assert received_for(fake, platform, request.text) == []
@@ -178,7 +158,7 @@ def test_a_throttle_is_rate_limited_with_when_to_retry(
 ) -> None:
     request = request_for(platform, fake)
     fake.set_faults(FaultSpec.parse(f"{platform}:rate_limit:1"))
-    error = publish_failure(make_client(platform, settings, http), platform, request)
+    error = publish_failure(publisher(platform, settings, http), platform, request)
     assert error.kind is ErrorKind.RATE_LIMITED
     assert error.retry_after == pytest.approx(fake.retry_after, abs=1.0)
     assert received_for(fake, platform, request.text) == []
@@ -189,7 +169,7 @@ def test_a_wrong_token_is_an_expired_authorization(
     platform: Platform, fake: FakePlatformServer, settings: Settings, http: httpx.Client
 ) -> None:
     request = request_for(platform, fake)
-    client = make_client(platform, settings, http)
+    client = publisher(platform, settings, http)
     with pytest.raises(PlatformCallError) as caught:
         client.publish(credentials(platform, "not-the-right-token"), request)
     assert caught.value.kind is ErrorKind.AUTH_EXPIRED
@@ -201,7 +181,7 @@ def test_a_wrong_token_is_an_expired_authorization(
 def test_faults_leave_read_backs_alone(
     platform: Platform, fake: FakePlatformServer, settings: Settings, http: httpx.Client
 ) -> None:
-    client = make_client(platform, settings, http)
+    client = publisher(platform, settings, http)
     request = request_for(platform, fake)
     since = datetime.now(UTC)
     published = client.publish(credentials(platform), request)
@@ -228,7 +208,7 @@ def test_instagram_reel_waits_for_its_container(
 ) -> None:
     before = fake.calls().get("instagram.container.status", 0)
     request = request_for(Platform.INSTAGRAM, fake, video=True)
-    published = make_client(Platform.INSTAGRAM, settings, http).publish(
+    published = publisher(Platform.INSTAGRAM, settings, http).publish(
         credentials(Platform.INSTAGRAM), request
     )
     polls = fake.calls()["instagram.container.status"] - before
@@ -243,7 +223,7 @@ def test_tiktok_polls_the_publish_until_complete(
 ) -> None:
     before = fake.calls().get("tiktok.status", 0)
     request = request_for(Platform.TIKTOK, fake)
-    published = make_client(Platform.TIKTOK, settings, http).publish(credentials(Platform.TIKTOK), request)
+    published = publisher(Platform.TIKTOK, settings, http).publish(credentials(Platform.TIKTOK), request)
     assert fake.calls()["tiktok.status"] - before >= 2  # PROCESSING_DOWNLOAD, then PUBLISH_COMPLETE
     assert published.url is not None
     assert published.url.endswith(f"/video/{published.platform_post_id}")
@@ -293,7 +273,7 @@ def test_linkedin_hashtags_and_reserved_characters_arrive_as_written(
 def test_media_is_uploaded_and_attached(
     platform: Platform, names: list[str], fake: FakePlatformServer, settings: Settings, http: httpx.Client
 ) -> None:
-    client = make_client(platform, settings, http)
+    client = publisher(platform, settings, http)
     media = tuple(f"{fake.url}/_media/{name}" for name in names)
     request = PublishRequest(
         post_id="m", text=f"With media {uuid.uuid4().hex[:8]}", media_urls=media, title="Tour"
@@ -311,7 +291,7 @@ def test_media_is_uploaded_and_attached(
 def test_a_lost_answer_after_a_media_upload_still_reads_back(
     platform: Platform, fake: FakePlatformServer, settings: Settings, http: httpx.Client
 ) -> None:
-    client = make_client(platform, settings, http)
+    client = publisher(platform, settings, http)
     request = PublishRequest(
         post_id="m", text=f"Lost {uuid.uuid4().hex[:8]}", media_urls=(fake.media_url("a.jpg"),)
     )
@@ -338,7 +318,7 @@ def _thread(fake: FakePlatformServer, parts: int) -> PublishRequest:
 def test_an_x_thread_goes_out_as_a_chain_of_replies(
     fake: FakePlatformServer, settings: Settings, http: httpx.Client
 ) -> None:
-    client = make_client(Platform.TWITTER, settings, http)
+    client = publisher(Platform.TWITTER, settings, http)
     request = _thread(fake, 2)
     since = datetime.now(UTC)
 
@@ -358,7 +338,7 @@ def test_an_x_thread_goes_out_as_a_chain_of_replies(
 def test_an_interrupted_x_thread_resumes_without_posting_a_part_twice(
     fake: FakePlatformServer, settings: Settings, http: httpx.Client
 ) -> None:
-    client = make_client(Platform.TWITTER, settings, http)
+    client = publisher(Platform.TWITTER, settings, http)
     request = _thread(fake, 2)
     since = datetime.now(UTC)
     fake.set_faults(FaultSpec.parse("twitter:lost_response:1"))
