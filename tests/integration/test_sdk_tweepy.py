@@ -1,7 +1,8 @@
 """The fake X API through tweepy (4.17), X's most used Python SDK, as a second client beside ours:
 with an OAuth 2.0 user token (`Client(token)`, `user_auth=False`), as tweepy documents for the
 Authorization Code Flow with PKCE. Covers what our own client does (create a post, a reply, read the
-timeline, `users/me`) and the post lookups tweepy users call (`get_tweet`, `get_tweets`)."""
+timeline, `users/me`) and the post lookups tweepy users call (`get_tweet`, `get_tweets`), including
+the public metrics Tidings' own reader reports for the same posts."""
 
 from __future__ import annotations
 
@@ -9,13 +10,18 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 
+import httpx
 import pytest
 import tweepy
 from sdk_support import send_to
 
 from infra.local.fakes.platforms import FakePlatformServer
 from infra.local.fakes.state import FaultSpec
+from tidings.core.config import Settings
 from tidings.core.platforms import Platform
+from tidings.models.accounts import AccountCredentials
+from tidings.models.post_analytics import PostMetrics
+from tidings.publishing.clients.x import XClient
 
 USER, TOKEN = "2244994945", "x-user-token"
 
@@ -142,3 +148,32 @@ def test_a_throttled_post_raises_too_many_requests_with_the_reset(fake: FakePlat
 
     assert raised.value.reset_time is not None
     assert raised.value.reset_time >= int(time.time())
+
+
+def test_get_tweets_public_metrics_are_what_tidings_reads(
+    client: tweepy.Client, fake: FakePlatformServer
+) -> None:
+    ids = [
+        client.create_tweet(text=f"Metrics {n} {time.time()}", user_auth=False).data["id"] for n in range(3)
+    ]
+    for n, post_id in enumerate(ids):
+        counts = {"views": 700 + n, "likes": 30 + n, "comments": 4, "shares": 9, "saves": 2}
+        fake.set_metrics(Platform.TWITTER, post_id, counts, grow=False)
+
+    answer = client.get_tweets(ids, tweet_fields=["public_metrics"])
+    with httpx.Client() as http:
+        reads = XClient(Settings.from_env(fake.client_env()), http).read_metrics(
+            AccountCredentials(Platform.TWITTER, USER, TOKEN), ids
+        )
+
+    assert [str(t.id) for t in answer.data] == ids
+    for tweet in answer.data:
+        public, read = tweet.public_metrics, reads[str(tweet.id)]
+        assert isinstance(read, PostMetrics)
+        assert (read.views, read.likes, read.comments, read.saves) == (
+            public["impression_count"],
+            public["like_count"],
+            public["reply_count"],
+            public["bookmark_count"],
+        )
+        assert read.shares == public["retweet_count"] + public["quote_count"]

@@ -1,8 +1,8 @@
 """The fake YouTube Data API through google-api-python-client (Google's official client), built from
 the YouTube v3 discovery document the package ships (no network), with the document's `rootUrl`
 pointing at the fake: the token's channel, a resumable upload in 256 KiB chunks, videos.list and
-search.list, an expired token renewed through google-auth at the fake's token endpoint, and errors
-as the client's exceptions."""
+search.list, an expired token renewed through google-auth at the fake's token endpoint, errors as the
+client's exceptions, and videos' statistics as Tidings' own reader reports them."""
 
 from __future__ import annotations
 
@@ -23,7 +23,11 @@ from googleapiclient.http import MediaIoBaseUpload
 
 from infra.local.fakes.platforms import FakePlatformServer
 from infra.local.fakes.state import FaultSpec
+from tidings.core.config import Settings
 from tidings.core.platforms import Platform
+from tidings.models.accounts import AccountCredentials
+from tidings.models.post_analytics import PostMetrics
+from tidings.publishing.clients.youtube import YouTubeClient
 
 CHANNEL, TOKEN = "UCfakeChannel0001", "ya29.fake-token"
 CLIENT_ID, CLIENT_SECRET = "fake-app.apps.googleusercontent.com", "fake-secret"
@@ -151,3 +155,27 @@ def test_a_throttled_upload_is_the_clients_http_error_429(fake: FakePlatformServ
 
     assert raised.value.status_code == 429
     assert raised.value.error_details[0]["reason"] == "rateLimitExceeded"
+
+
+def test_videos_statistics_are_what_tidings_reads(youtube: Any, fake: FakePlatformServer) -> None:
+    ids = [upload(youtube, bytes([n]) * 500, f"Room {n}", chunksize=-1)["id"] for n in range(3)]
+    for n, video_id in enumerate(ids):
+        fake.set_metrics(
+            Platform.YOUTUBE, video_id, {"views": 1500 + n, "likes": 60, "comments": 7}, grow=False
+        )
+
+    answer = youtube.videos().list(part="statistics", id=",".join(ids)).execute()
+    with httpx.Client() as http:
+        reads = YouTubeClient(Settings.from_env(fake.client_env()), http).read_metrics(
+            AccountCredentials(Platform.YOUTUBE, CHANNEL, TOKEN), ids
+        )
+
+    assert [item["id"] for item in answer["items"]] == ids
+    for item in answer["items"]:
+        statistics, read = item["statistics"], reads[item["id"]]
+        assert isinstance(read, PostMetrics)
+        assert (read.views, read.likes, read.comments) == (
+            int(statistics["viewCount"]),
+            int(statistics["likeCount"]),
+            int(statistics["commentCount"]),
+        )
