@@ -124,6 +124,7 @@ TASK_ENTITY = "ScheduledTask"
 WORKFLOW_ENTITY = "Workflow"
 ALERT_ENTITY = "Alert"
 INTEGRATION_ENTITY = "Integration"
+INSIGHT_ENTITY = "StrategyInsight"
 # Scheduled tasks invoke this function (action run_task).
 TASK_RUNNER = "workflow_step"
 # Periodic integration syncs invoke this one.
@@ -269,6 +270,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/integrations/{integrationId}/rate-limit", _API),
     Route("GET", "/alerts", _API),
     Route("POST", "/alerts/{alertId}/resolve", _API),
+    Route("GET", "/insights", _API),
+    Route("POST", "/insights/generate", _API),
+    Route("GET", "/insights/{insightId}", _API),
+    Route("POST", "/insights/{insightId}/dismiss", _API),
+    Route("GET", "/analytics/summary", _API),
     Route("GET", "/analytics/settings", _API),
     Route("PUT", "/analytics/settings", _API),
     Route("POST", "/analytics/import", _API),
@@ -285,7 +291,7 @@ STREAM_TRIGGERS: tuple[StreamTrigger, ...] = (
     # are gathered for up to a second, so a busy stream makes few, full invocations
     StreamTrigger(
         function="event_delivery",
-        entity_types=(POST_ENTITY, WORKFLOW_ENTITY, ALERT_ENTITY),
+        entity_types=(POST_ENTITY, WORKFLOW_ENTITY, ALERT_ENTITY, INSIGHT_ENTITY),
         max_batching_window_seconds=1,
     ),
 )

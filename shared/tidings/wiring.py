@@ -18,10 +18,12 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
     from tidings.analytics.history_import import HistoryImport
+    from tidings.analytics.insights.service import InsightService
     from tidings.analytics.settings import AnalyticsSettingsService
     from tidings.analytics.site import SiteAnalytics
     from tidings.api.accounts import AccountServices
     from tidings.api.analytics_history import AnalyticsHistoryServices
+    from tidings.api.insights import InsightServices
     from tidings.api.integrations import IntegrationServices
     from tidings.aws.publishing import StepFunctionsPublishStarter
     from tidings.aws.workflows import StepFunctionsWorkflowRunner
@@ -129,6 +131,7 @@ def http_app() -> APIGatewayHttpResolver:
         webhook_service,
         integration_services,
         analytics_history=analytics_history_services,
+        insights=insight_services,
     )
 
 
@@ -549,3 +552,25 @@ def site_analytics() -> SiteAnalytics:
         clock=DEFAULT_CLOCK,
     )
 
+
+@lru_cache(maxsize=1)
+def insight_service() -> InsightService:
+    from tidings.analytics.insights.service import InsightService
+    from tidings.store.insights import DynamoInsightRepository
+    from tidings.store.post_analytics import DynamoPostAnalyticsRepository
+
+    s = get_settings()
+    return InsightService(
+        DynamoPostAnalyticsRepository(s.table_name, due_shards=s.due_shards),
+        DynamoInsightRepository(s.table_name),
+        DEFAULT_CLOCK,
+    )
+
+
+@lru_cache(maxsize=1)
+def insight_services() -> InsightServices:
+    from tidings.analytics.summary import AnalyticsSummary
+    from tidings.api.insights import InsightServices
+
+    insights = insight_service()
+    return InsightServices(insights, AnalyticsSummary(insights.records, DEFAULT_CLOCK))

@@ -55,7 +55,7 @@ def test_stream_mapping_bounds_retries_and_parks_failures_in_a_queue(
     ("function_name", "entities"),
     [
         ("schedule_sync", ["ScheduledPost", "ScheduledTask", "Integration"]),
-        ("event_delivery", ["ScheduledPost", "Workflow", "Alert"]),
+        ("event_delivery", ["ScheduledPost", "Workflow", "Alert", "StrategyInsight"]),
     ],
 )
 def test_only_records_of_its_entities_reach_each_function(

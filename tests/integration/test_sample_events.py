@@ -44,6 +44,10 @@ API_EXPECTED = {
     "integration_health_unknown": 404,
     "integration_rate_limit": 404,  # the sample user has no Facebook account in this stack
     "list_alerts": 200,
+    "list_insights": 200,
+    "get_insight_unknown": 404,
+    "analytics_summary": 200,
+    "analytics_summary_bad_range": 422,
     "get_analytics_settings": 200,
     "put_analytics_settings_wrong_type": 422,
     "import_analytics_bad_row": 422,  # row 2 has no UTC offset: nothing is imported
@@ -82,12 +86,19 @@ def test_api_samples(name: str, status: int, lambda_host: LambdaHost, local_aws_
         assert {"/workflows/{workflowId}/steps/{stepId}/approve", "/tasks/stats", "/inbound/meta"} <= set(
             body["paths"]
         )
+        assert {"/insights", "/insights/{insightId}/dismiss", "/analytics/summary"} <= set(body["paths"])
     if name == "create_workflow_cycle":
         assert "cycle" in {p["code"] for p in body["details"]["problems"]}
     if name == "create_webhook_plain_http":
         assert body["code"] == "url_refused"
     if name.startswith("connect_account"):
         assert "sample-linkedin-access-token" not in result.payload["body"]
+    if name == "get_insight_unknown":
+        assert body["code"] == "insight_not_found"
+    if name == "analytics_summary_bad_range":
+        assert body["code"] == "invalid_range"
+    if name == "analytics_summary":
+        assert set(body["overall"]) == {"current", "previous", "change"}
 
 
 def test_stream_samples_keep_one_schedule(lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:

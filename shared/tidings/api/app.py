@@ -23,6 +23,7 @@ from tidings.api.analytics_history import (
 )
 from tidings.api.common import JSON, error_response
 from tidings.api.inbound import register_inbound_routes
+from tidings.api.insights import InsightServices, register_insight_routes
 from tidings.api.integrations import IntegrationServices, register_integration_routes
 from tidings.api.models import (
     ErrorBody,
@@ -57,6 +58,7 @@ def build_app(
     *,
     analytics: Callable[[], PostAnalyticsService] | None = None,
     analytics_history: Callable[[], AnalyticsHistoryServices] | None = None,
+    insights: Callable[[], InsightServices] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     services: list[SchedulingService] = []
@@ -89,6 +91,8 @@ def build_app(
     if integrations is not None:
         register_integration_routes(app, integrations, user_id)
     _analytics_routes(app, analytics, analytics_history, user_id)
+    if insights is not None:
+        register_insight_routes(app, insights, user_id)
     _docs(app)
     return app
 
