@@ -137,6 +137,7 @@ class Store:
         self.refresh_tokens: dict[tuple[Channel, str], tuple[str, float]] = {}
         self.oauth_clients: dict[Channel, tuple[str, str]] = {}  # platform -> (client id, secret)
         self.posts: dict[tuple[Channel, str], list[Post]] = {}  # (platform, account) -> oldest first
+        self.by_id: dict[tuple[Channel, str], Post] = {}  # (platform, post id or alias) -> post
         self.objects: dict[str, dict[str, Any]] = {}  # IG containers, unpublished photos, sessions...
         self.received: list[dict[str, Any]] = []
         self.attempts: Counter[tuple[Channel, str, str]] = Counter()
@@ -228,6 +229,8 @@ class Store:
         """Record a post as published: listed by read-backs and in /_received."""
         with self.lock:
             self.posts.setdefault((post.platform, post.account), []).append(post)
+            for name in (post.post_id, *post.aliases):
+                self.by_id[(post.platform, name)] = post
             self.received.append(
                 {
                     "platform": str(post.platform),
@@ -260,7 +263,6 @@ class Store:
 
     def find(self, platform: Channel, post_id: str, *, include_deleted: bool = False) -> Post | None:
         """A post by its id (or an alias), whoever's it is; one deleted on the platform only if asked."""
-        for post in self.all_posts(platform):
-            if (post.post_id == post_id or post_id in post.aliases) and (include_deleted or not post.deleted):
-                return post
-        return None
+        with self.lock:
+            post = self.by_id.get((platform, post_id))
+        return post if post is not None and (include_deleted or not post.deleted) else None
