@@ -12,11 +12,13 @@ Metrics (read_metrics), one post a call, as the Graph API reads one node a call:
 - the post node's engagement fields (Graph API reference "Post": `shares` {count}, left out while the
   post has none; the `reactions` and `comments` edges with `.summary(total_count)`, and `.limit(0)` so
   no reactor or comment is sent, per "Field Expansion"): reactions -> likes, comments, shares;
-- the post's insights (reference "Page Insights", `GET /{post-id}/insights?metric=`): the impressions
-  metrics were retired in 2025, so views are `post_media_view` (times the post's media was viewed),
-  reach is `post_total_media_view_unique` (people who viewed it) and clicks `post_clicks`. A metric
-  Meta refuses (code 100, "must be a valid insights metric") is dropped for the next set, and a token
-  without the insights permission (code 10 or 200) leaves views, reach and clicks unreported (None);
+- the post's insights (reference "Page Insights", developers.facebook.com/docs/graph-api/reference/
+  insights, `GET /{post-id}/insights?metric=`): the impressions metrics were retired in 2025 for the
+  media-view ones, so views are `post_media_view` (times the post's media was viewed), reach is
+  `post_total_media_view_unique` (people who viewed it) and clicks `post_clicks`. Meta announces
+  further retirements on that page (one for June 2026), so a metric it refuses (code 100, "must be a
+  valid insights metric") is dropped for the next set, and a token without the insights permission
+  (code 10 or 200) leaves views, reach and clicks unreported (None);
 - a video (the id Tidings keeps for a video post has no `{page}_` prefix) has no `shares` field and no
   post insights: views and reach come from "Video Insights" (`GET /{video-id}/video_insights`,
   `total_video_views` and `total_video_views_unique`; Video API guide "Insights").

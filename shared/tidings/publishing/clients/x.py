@@ -19,7 +19,7 @@ posts, each with {"reply": {"in_reply_to_tweet_id": <the one before>}}.
 Metrics (read_metrics), up to 100 posts a call: "Post lookup" (`GET /2/tweets?ids=` up to 100 ids,
 `tweet.fields`) with `public_metrics` (like_count -> likes, reply_count -> comments, retweet_count +
 quote_count -> shares, bookmark_count -> saves, impression_count -> views) and, per "Metrics"
-(docs.x.com, x-api/fundamentals/metrics), `non_public_metrics` (impression_count, url_link_clicks ->
+(developer.x.com/en/docs/x-api/metrics), `non_public_metrics` (impression_count, url_link_clicks ->
 clicks; user_profile_clicks is not an engagement Tidings counts), which X serves only with a user
 token for the user's own posts created in the last 30 days. X refuses the field for the others with
 a 200 whose `errors` hold a ".../not-authorized-for-field" problem and leaves those posts out of
