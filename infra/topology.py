@@ -129,6 +129,8 @@ INSIGHT_ENTITY = "StrategyInsight"
 TASK_RUNNER = "workflow_step"
 # Periodic integration syncs invoke this one.
 INTEGRATION_SYNC = "integration_sync"
+# The periodic pass that reads published posts' metrics when due.
+ANALYTICS_COLLECTION = "analytics-collection"
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
@@ -204,6 +206,17 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_seconds=120,
     ),
     FunctionSpec(
+        name="analytics_sync",
+        description="Starts metrics collection for published posts, reads due metrics from the platforms "
+        "and refreshes insights",
+        # reads the stream, reads and writes post analytics and read budgets, opens account credentials
+        # (renewing tokens) to call the platforms
+        access=frozenset(
+            {Access.TABLE_STREAM, Access.TABLE_READ, Access.TABLE_WRITE, Access.OPEN_CREDENTIALS}
+        ),
+        timeout_seconds=300,
+    ),
+    FunctionSpec(
         name="sweeper",
         description="Starts any due post that nobody claimed (lost schedule, outage); retries stale tasks",
         # writes the table too: a task whose runner stopped goes back to pending (or failed)
@@ -268,6 +281,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/integrations/{integrationId}/health", _API),
     Route("GET", "/integrations/{integrationId}/metrics", _API),
     Route("GET", "/integrations/{integrationId}/rate-limit", _API),
+    Route("GET", "/analytics/posts/{postId}", _API),
+    Route("POST", "/analytics/sync", _API),
     Route("GET", "/alerts", _API),
     Route("POST", "/alerts/{alertId}/resolve", _API),
     Route("GET", "/insights", _API),
@@ -294,9 +309,14 @@ STREAM_TRIGGERS: tuple[StreamTrigger, ...] = (
         entity_types=(POST_ENTITY, WORKFLOW_ENTITY, ALERT_ENTITY, INSIGHT_ENTITY),
         max_batching_window_seconds=1,
     ),
+    # posts that were just published start their metrics collection; nothing here is urgent (the
+    # first reading is an hour away), so records are gathered for up to 5 s
+    StreamTrigger(function="analytics_sync", entity_types=(POST_ENTITY,), max_batching_window_seconds=5),
 )
 
 PERIODIC_SCHEDULES: tuple[PeriodicSchedule, ...] = (
+    # what is due of the published posts' metrics (a missed pass is caught up by the next)
+    PeriodicSchedule(name=ANALYTICS_COLLECTION, function="analytics_sync", rate_minutes=15),
     PeriodicSchedule(name="due-post-sweeper", function="sweeper", rate_minutes=5),
     PeriodicSchedule(name="webhook-retries", function="event_delivery", rate_minutes=1),
 )

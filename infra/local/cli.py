@@ -1,7 +1,8 @@
 """The `tidings` command: the local runtime.
 
     tidings dev [--port 3000] [--host 127.0.0.1] [--sandbox-faults SPEC] [--sandbox-seed N]
-                [--demo] [--state-dir .tidings] [--sweep-interval SECONDS] [--verbose]
+                [--demo] [--state-dir .tidings] [--sweep-interval SECONDS]
+                [--sync-interval SECONDS] [--analytics-interval SECONDS] [--verbose]
     tidings token USER_ID [--ttl SECONDS] [--state-dir .tidings]
     tidings connect USER_ID [--state-dir .tidings]
     tidings invoke FUNCTION EVENT_FILE [--state-dir .tidings]
@@ -10,8 +11,9 @@
 `fake platforms: <url>`, `fake CRMs and analytics: <url>`, `token (demo-agent): <jwt>`, a curl
 command scheduling a post, and finally `ready`. Ctrl-C (or SIGTERM) stops everything it started.
 
-Environment: TIDINGS_LOCAL_SWEEP_INTERVAL (seconds) is the default of --sweep-interval and
-TIDINGS_LOCAL_SYNC_INTERVAL of --sync-interval; every
+Environment: TIDINGS_LOCAL_SWEEP_INTERVAL (seconds) is the default of --sweep-interval,
+TIDINGS_LOCAL_SYNC_INTERVAL of --sync-interval and TIDINGS_LOCAL_ANALYTICS_INTERVAL of
+--analytics-interval; every
 other TIDINGS_* variable (e.g. TIDINGS_RETRY_INTERVALS=1,2,4) reaches the handlers as is.
 """
 
@@ -33,6 +35,7 @@ from infra.local.processes import StartupError
 DEFAULT_STATE_DIR = Path(".tidings")
 SWEEP_ENV = "TIDINGS_LOCAL_SWEEP_INTERVAL"
 SYNC_ENV = "TIDINGS_LOCAL_SYNC_INTERVAL"
+ANALYTICS_ENV = "TIDINGS_LOCAL_ANALYTICS_INTERVAL"
 
 
 def _say(line: str) -> None:
@@ -85,6 +88,15 @@ def _parser() -> argparse.ArgumentParser:
         default=_positive_float(env_sync) if env_sync else None,
         metavar="SECONDS",
         help=f"run integrations' periodic syncs this often instead of their frequency (env {SYNC_ENV})",
+    )
+    env_analytics = os.environ.get(ANALYTICS_ENV)
+    dev.add_argument(
+        "--analytics-interval",
+        type=_positive_float,
+        default=_positive_float(env_analytics) if env_analytics else None,
+        metavar="SECONDS",
+        help="run the metrics collection pass this often instead of every 15 minutes "
+        f"(env {ANALYTICS_ENV}; TIDINGS_ANALYTICS_CADENCE sets when each post is read)",
     )
     dev.add_argument(
         "--verbose", "-v", action="store_true", help="show the children's output and runtime logs"
@@ -155,6 +167,7 @@ def _dev(args: argparse.Namespace) -> int:
         state_dir=args.state_dir,
         sweep_interval=args.sweep_interval,
         sync_interval=args.sync_interval,
+        analytics_interval=args.analytics_interval,
         verbose=args.verbose,
     )
     runtime = DevRuntime(options)

@@ -31,7 +31,7 @@ from infra.local.processes import ChildProcess, StartupError, pid_alive
 from infra.local.provision import Endpoints, LocalStack, provision
 from infra.local.scheduler_runner import SchedulerRunner
 from infra.local.stream_poller import StreamPoller
-from infra.topology import PERIODIC_SCHEDULES, ROUTES, STREAM_TRIGGERS
+from infra.topology import ANALYTICS_COLLECTION, PERIODIC_SCHEDULES, ROUTES, STREAM_TRIGGERS
 from tidings.aws.names import SYNC_SCHEDULE_PREFIX
 
 log = logging.getLogger("infra.local.dev")
@@ -64,6 +64,7 @@ class DevOptions:
     state_dir: Path = Path(".tidings")
     sweep_interval: float | None = None
     sync_interval: float | None = None  # integrations' periodic syncs, instead of their frequency
+    analytics_interval: float | None = None  # the metrics collection pass, instead of every 15 min
     verbose: bool = False
 
 
@@ -194,6 +195,8 @@ class DevRuntime:
             overrides = {s.name: self.options.sweep_interval for s in PERIODIC_SCHEDULES}
         if self.options.sync_interval:
             overrides[SYNC_SCHEDULE_PREFIX + "*"] = self.options.sync_interval
+        if self.options.analytics_interval:
+            overrides[ANALYTICS_COLLECTION] = self.options.analytics_interval
         self._runner = SchedulerRunner(stack.client, self.host.invoke, period_overrides=overrides)
         self._runner.start()
 

@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     import httpx
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
+    from tidings.analytics.collection import MetricsCollection
     from tidings.analytics.history_import import HistoryImport
     from tidings.analytics.insights.service import InsightService
+    from tidings.analytics.service import AnalyticsSync, PostAnalyticsService
     from tidings.analytics.settings import AnalyticsSettingsService
     from tidings.analytics.site import SiteAnalytics
     from tidings.api.accounts import AccountServices
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from tidings.store.accounts import AccountRepository
     from tidings.store.audit import AuditRepository
     from tidings.store.budgets import BudgetRepository
+    from tidings.store.post_analytics import PostAnalyticsRepository
     from tidings.store.posts import PostRepository
     from tidings.store.webhooks import WebhookRepository
     from tidings.store.workflows import WorkflowRepository
@@ -132,6 +135,7 @@ def http_app() -> APIGatewayHttpResolver:
         integration_services,
         analytics_history=analytics_history_services,
         insights=insight_services,
+        analytics=post_analytics_service,
     )
 
 
@@ -574,3 +578,62 @@ def insight_services() -> InsightServices:
 
     insights = insight_service()
     return InsightServices(insights, AnalyticsSummary(insights.records, DEFAULT_CLOCK))
+
+
+@lru_cache(maxsize=1)
+def post_analytics_repository() -> PostAnalyticsRepository:
+    from tidings.store.post_analytics import DynamoPostAnalyticsRepository
+
+    s = get_settings()
+    return DynamoPostAnalyticsRepository(s.table_name, due_shards=s.due_shards)
+
+
+@lru_cache(maxsize=1)
+def metrics_collection() -> MetricsCollection:
+    from datetime import timedelta
+
+    from tidings.analytics.collection import MetricsCollection
+    from tidings.publishing.clients import build_metrics_readers
+
+    s = get_settings()
+    return MetricsCollection(
+        post_analytics_repository(),
+        build_metrics_readers(s, publishing_http(), DEFAULT_CLOCK),
+        publishing_credentials().credentials,
+        budget_store() if s.rate_budgets else None,
+        DEFAULT_CLOCK,
+        [timedelta(seconds=seconds) for seconds in s.analytics_cadence],
+    )
+
+
+def refresh_insights(users: set[str]) -> int:
+    """After a collection or a sync: the insights of these users, for those who leave them on."""
+    settings = analytics_settings_service()
+    return insight_service().refresh(users, enabled=lambda user: settings.get(user).auto_generate_insights)
+
+
+@lru_cache(maxsize=1)
+def analytics_sync() -> AnalyticsSync:
+    from tidings.analytics.service import AnalyticsSync
+
+    return AnalyticsSync(metrics_collection(), after_collection=refresh_insights)
+
+
+def _site_posts(user_id: str) -> int:
+    return sum(p.posts for p in site_analytics().sync(user_id).properties)
+
+
+@lru_cache(maxsize=1)
+def post_analytics_service() -> PostAnalyticsService:
+    from tidings.analytics.service import PostAnalyticsService
+
+    s = get_settings()
+    return PostAnalyticsService(
+        post_analytics_repository(),
+        post_repository(),
+        metrics_collection(),
+        budgets=budget_store() if s.rate_budgets else None,
+        site_sync=_site_posts,
+        insights=refresh_insights,
+        clock=DEFAULT_CLOCK,
+    )

@@ -54,6 +54,7 @@ EXPECTED_ACTIONS = {
     "publish_task": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE,
     "sweeper": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | START,
     "integration_sync": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE,
+    "analytics_sync": LOGS | XRAY | STREAM | STREAM_FAILURES | READ | WRITE | KEY_READ | KEY_WRITE,
     "event_delivery": LOGS
     | XRAY
     | STREAM

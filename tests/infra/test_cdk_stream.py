@@ -10,7 +10,11 @@ from cfn import Template, by_path, function, only, ref
 
 from infra.topology import STREAM_TRIGGERS, StreamTrigger
 
-_FOLDER = {"schedule_sync": "ScheduleSync", "event_delivery": "EventDelivery"}
+_FOLDER = {
+    "schedule_sync": "ScheduleSync",
+    "event_delivery": "EventDelivery",
+    "analytics_sync": "AnalyticsSync",
+}
 
 
 def _mapping(template: Template, trigger: StreamTrigger) -> dict[str, Any]:
@@ -26,7 +30,7 @@ def _mapping(template: Template, trigger: StreamTrigger) -> dict[str, Any]:
 
 def test_there_is_one_mapping_per_stream_trigger(template: Template) -> None:
     mappings = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert len(mappings) == len(STREAM_TRIGGERS) == 2
+    assert len(mappings) == len(STREAM_TRIGGERS) == 3
     assert {t.function for t in STREAM_TRIGGERS} == set(_FOLDER)
 
 
@@ -56,6 +60,7 @@ def test_stream_mapping_bounds_retries_and_parks_failures_in_a_queue(
     [
         ("schedule_sync", ["ScheduledPost", "ScheduledTask", "Integration"]),
         ("event_delivery", ["ScheduledPost", "Workflow", "Alert", "StrategyInsight"]),
+        ("analytics_sync", ["ScheduledPost"]),
     ],
 )
 def test_only_records_of_its_entities_reach_each_function(

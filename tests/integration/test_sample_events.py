@@ -68,6 +68,7 @@ def test_every_sample_event_is_covered() -> None:
         "workflow_step",
         "event_delivery",
         "integration_sync",
+        "analytics_sync",
     ):
         assert list((EVENTS / function).glob("*.json")), function
 
@@ -186,3 +187,13 @@ def test_integration_sync_sample(lambda_host: LambdaHost, local_aws_env: dict[st
     # no such integration here: a schedule that outlived its integration does nothing
     result = lambda_host.invoke("integration_sync", load("integration_sync", "periodic_sync"))
     assert result.payload == {"status": "skipped", "reason": "sync is off"}
+
+
+def test_analytics_sync_samples(lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:
+    # the sample post's record is a published post: its collection starts (once, however often sent)
+    first = lambda_host.invoke("analytics_sync", load("analytics_sync", "post_published"))
+    again = lambda_host.invoke("analytics_sync", load("analytics_sync", "post_published"))
+    assert first.payload == again.payload == {"batchItemFailures": []}
+    collection = lambda_host.invoke("analytics_sync", load("analytics_sync", "collection_pass"))
+    assert not collection.errored, collection.payload
+    assert {"records", "calls", "collected", "stopped", "deferred"} <= set(collection.payload)
