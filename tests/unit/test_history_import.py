@@ -5,6 +5,9 @@ the import and the analytics settings, through the app as API Gateway calls it."
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +17,7 @@ from tidings.analytics.history_import import (
     MAX_IMPORT_BYTES,
     MAX_IMPORT_ROWS,
     REJECTIONS_SHOWN,
+    WRITE_CHUNK,
     HistoryImport,
     parse_history,
 )
@@ -23,7 +27,7 @@ from tidings.api.app import MAX_BODY_BYTES, build_app, handle
 from tidings.core.clock import FakeClock
 from tidings.core.errors import PayloadTooLarge, ValidationFailed
 from tidings.core.platforms import Platform
-from tidings.models.post_analytics import AnalyticsSource, CollectionStatus
+from tidings.models.post_analytics import AnalyticsSource, CollectionStatus, PostAnalytics
 from tidings.store.analytics import is_measured, sample_from_item
 from tidings.store.memory.analytics_settings import InMemoryAnalyticsSettingsRepository
 from tidings.store.memory.post_analytics import InMemoryPostAnalyticsRepository
@@ -262,6 +266,40 @@ def test_many_rows_are_written_in_chunks_side_by_side() -> None:
     assert len(list(posts.for_user(USER))) == 1_200
 
 
+class SlowFromThirdChunk(InMemoryPostAnalyticsRepository):
+    """A table that answers the first two chunks at once and every later one slowly."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chunks = 0
+        self._count = threading.Lock()
+
+    def put_imported(self, records: Sequence[PostAnalytics]) -> int:
+        with self._count:
+            self.chunks += 1
+            slow = self.chunks > 2
+        if slow:
+            time.sleep(1.0)
+        return super().put_imported(records)
+
+
+def test_rows_not_written_within_the_time_budget_are_reported_with_the_row_to_resume_from() -> None:
+    posts = SlowFromThirdChunk()
+    history = HistoryImport(posts, FakeClock(NOW), writers=2, budget_seconds=0.5)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    rows = [f"linkedin,{(start + timedelta(hours=n)).isoformat()},text,{n % 50}" for n in range(1_000)]
+    text = "platform,publishedAt,contentType,likes\nlinkedin,bad,text,1\n" + "\n".join(rows)
+
+    report = history.run(USER, text, partial=True)
+
+    assert (report.received, report.rejected, report.complete) == (1_001, 1, False)
+    assert report.pending == 1_000 - 2 * WRITE_CHUNK
+    assert report.resume_at_row == 2 + 2 * WRITE_CHUNK  # row 1 was the bad one
+    assert report.imported == 4 * WRITE_CHUNK  # two chunks were already being written: they finish
+    assert len(list(posts.for_user(USER))) == report.imported
+    assert posts.chunks == 4  # the others were never started
+
+
 def test_only_the_first_thousand_rejections_are_listed_but_all_are_counted() -> None:
     history, _ = importer()
     rows = [f"facebook,2026-08-03T09:15:00Z,image,bad{n}" for n in range(REJECTIONS_SHOWN + 5)]
@@ -360,6 +398,7 @@ def test_the_import_route_answers_counts_and_rejections() -> None:
     )
     assert body["rejections"][0]["row"] == 4
     assert body["rejections"][0]["reason"] == "unknown_platform"
+    assert (body["complete"], body["pending"], body["resumeAtRow"]) == (True, 0, None)
 
 
 def test_the_import_route_refuses_bad_rows_whole_by_default() -> None:

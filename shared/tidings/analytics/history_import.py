@@ -23,7 +23,9 @@ collected record is never replaced (`PostAnalyticsRepository.put_imported`).
 
 Limits: 10 MB of CSV and 50,000 rows per request (413 naming the limit beyond). API Gateway HTTP
 APIs cap a request's payload at 10 MB ("Quotas for configuring and running an HTTP API in API
-Gateway": Payload size 10 MB, not adjustable).
+Gateway": Payload size 10 MB, not adjustable). A request must answer within API Gateway's 30 s, so
+the rows are written for at most TIME_BUDGET_SECONDS; what is left is reported (`pending`, and the
+row to send again from), never silently dropped.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,7 +61,10 @@ REQUIRED_COLUMNS = ("platform", "publishedAt", "contentType")
 MAX_CONTENT_TYPE = 40
 MAX_METRIC = 10**12
 FUTURE_SKEW = timedelta(minutes=5)
-WRITE_CHUNK = 250  # records per put_imported call; chunks are written side by side
+WRITE_CHUNK = 100  # records per put_imported call; chunks are written side by side
+# An import answers within API Gateway's 30 s: what is not written by then is left for another request
+# (see ImportReport.pending); reading and checking 50,000 rows takes a few seconds of it.
+TIME_BUDGET_SECONDS = 22.0
 _ALIASES = {"x": Platform.TWITTER}
 _WHOLE = re.compile(r"^[0-9]+$")
 _CANONICAL = {name.lower(): name for name in (*REQUIRED_COLUMNS, *METRIC_NAMES)}
@@ -90,6 +97,7 @@ class ParsedHistory:
     received: int
     records: list[PostAnalytics]
     rejections: list[Rejection]
+    rows: list[int] = field(default_factory=list)  # each record's row number
 
 
 @dataclass(frozen=True)
@@ -98,10 +106,16 @@ class ImportReport:
     imported: int
     rejected: int
     rejections: list[Rejection] = field(default_factory=list)  # the first REJECTIONS_SHOWN
+    pending: int = 0  # valid rows not written within the time budget
+    resume_at_row: int | None = None  # the first of them: send the file again from this row
 
     @property
     def rejections_truncated(self) -> bool:
         return self.rejected > len(self.rejections)
+
+    @property
+    def complete(self) -> bool:
+        return self.pending == 0
 
 
 def check_size(text: str) -> None:
@@ -236,6 +250,7 @@ def parse_history(user_id: str, text: str, now: datetime) -> ParsedHistory:
     records: list[PostAnalytics] = []
     rejections: list[Rejection] = []
     seen: dict[tuple[str, ...], int] = {}  # a good row's content -> its row number
+    numbers: list[int] = []
     ordinals: dict[tuple[str, str, str], int] = {}
     received = 0
     for line, cells in rows:
@@ -268,6 +283,7 @@ def parse_history(user_id: str, text: str, now: datetime) -> ParsedHistory:
             rejections.append(Rejection(received, line, (RowProblem(None, "duplicate_row", message),)))
             continue
         seen[content] = received
+        numbers.append(received)
         ordinal = ordinals.get(identity, 0)
         ordinals[identity] = ordinal + 1
         records.append(
@@ -285,20 +301,34 @@ def parse_history(user_id: str, text: str, now: datetime) -> ParsedHistory:
         )
     if received == 0:
         raise ValidationFailed("the CSV has a header but no rows", {"line": first[0]}, code="invalid_csv")
-    return ParsedHistory(received, records, rejections)
+    return ParsedHistory(received, records, rejections, numbers)
 
 
 class HistoryImport:
-    """`POST /analytics/import`: validate a CSV of past posts and store it as imported analytics."""
+    """`POST /analytics/import`: validate a CSV of past posts and store it as imported analytics.
+
+    The valid rows are written in chunks, side by side, in the file's order, for at most
+    `budget_seconds` from the start of the request; a chunk not written by then is left, and the
+    report names the first row left (`resume_at_row`): sending the rows from there again finishes the
+    import (a row written twice is replaced, never duplicated)."""
 
     def __init__(
-        self, posts: PostAnalyticsRepository, clock: Clock = DEFAULT_CLOCK, *, writers: int = 8
+        self,
+        posts: PostAnalyticsRepository,
+        clock: Clock = DEFAULT_CLOCK,
+        *,
+        writers: int = 8,
+        budget_seconds: float = TIME_BUDGET_SECONDS,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.posts = posts
         self.clock = clock
         self.writers = max(1, writers)
+        self.budget_seconds = budget_seconds
+        self.timer = timer
 
     def run(self, user_id: str, text: str, *, partial: bool = False) -> ImportReport:
+        deadline = self.timer() + self.budget_seconds
         parsed = parse_history(user_id, text, self.clock.now())
         shown = parsed.rejections[:REJECTIONS_SHOWN]
         if parsed.rejections and not partial:
@@ -313,12 +343,28 @@ class HistoryImport:
                 },
                 code="invalid_rows",
             )
-        imported = self._store(parsed.records)
-        return ImportReport(parsed.received, imported, len(parsed.rejections), shown)
+        imported, written = self._store(parsed.records, deadline)
+        pending = len(parsed.records) - written
+        resume = parsed.rows[written] if pending else None
+        return ImportReport(parsed.received, imported, len(parsed.rejections), shown, pending, resume)
 
-    def _store(self, records: Sequence[PostAnalytics]) -> int:
+    def _store(self, records: Sequence[PostAnalytics], deadline: float) -> tuple[int, int]:
+        """How many records were stored, and how many of the first ones were all written."""
         chunks = [records[i : i + WRITE_CHUNK] for i in range(0, len(records), WRITE_CHUNK)]
-        if len(chunks) <= 1:
-            return sum(self.posts.put_imported(chunk) for chunk in chunks)
+        imported = written = 0
+        settled = 0  # chunks counted, in order
         with ThreadPoolExecutor(max_workers=self.writers, thread_name_prefix="import") as pool:
-            return sum(pool.map(self.posts.put_imported, chunks))
+            futures = [pool.submit(self.posts.put_imported, chunk) for chunk in chunks]
+            for chunk, future in zip(chunks, futures, strict=True):
+                try:
+                    imported += future.result(timeout=max(0.0, deadline - self.timer()))
+                except FutureTimeout:
+                    break
+                written += len(chunk)
+                settled += 1
+            for future in futures[settled + 1 :]:
+                future.cancel()  # not started yet: left for the next request
+        for future in futures[settled:]:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                imported += future.result()  # finished after the deadline, past the rows left
+        return imported, written

@@ -88,11 +88,16 @@ class RejectionView(ApiModel):
 
 
 class ImportView(ApiModel):
-    received: int
-    imported: int
+    received: int = Field(description="Rows in the file (blank lines are none)")
+    imported: int = Field(description="Records written")
     rejected: int
     rejections: list[RejectionView] = Field(description="The first 1,000 rejected rows")
     rejections_truncated: bool
+    complete: bool = Field(description="false when the time one request may take ran out before every row")
+    pending: int = Field(description="Valid rows not written yet")
+    resume_at_row: int | None = Field(
+        description="The first row not written: send the rows from it again (a row sent twice is replaced)"
+    )
 
 
 def settings_view(s: AnalyticsSettings) -> SettingsView:
@@ -109,6 +114,9 @@ def import_view(r: ImportReport) -> ImportView:
         rejected=r.rejected,
         rejections=[RejectionView.model_validate(x) for x in rejections],
         rejections_truncated=r.rejections_truncated,
+        complete=r.complete,
+        pending=r.pending,
+        resume_at_row=r.resume_at_row,
     )
 
 
