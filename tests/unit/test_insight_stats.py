@@ -6,6 +6,7 @@ Moro, Rita and Vala 2016)."""
 from __future__ import annotations
 
 import math
+from itertools import combinations
 from statistics import fmean, variance
 
 import pytest
@@ -73,6 +74,20 @@ def test_the_normal_approximation_is_close_to_the_exact_p_value_from_ten_a_side(
     approximate = stats.mann_whitney(a, b).p_value
 
     assert approximate == pytest.approx(_exact_two_sided(a, b), abs=0.01)
+
+
+def test_with_many_ties_the_p_value_stays_close_to_the_exact_one() -> None:
+    """Many posts get no engagement at all: the tie-corrected variance keeps the normal approximation
+    honest (the exact p-value counts every split of the mid-ranks)."""
+    a = [0.0, 0, 0, 0, 0, 0, 1, 1, 2, 5]
+    b = [0.0, 0, 0, 1, 2, 3, 3, 4, 6, 9]
+    mid_ranks = {0.0: 5.0, 1.0: 11.0, 2.0: 13.5, 3.0: 15.5, 4.0: 17.0, 5.0: 18.0, 6.0: 19.0, 9.0: 20.0}
+    ranks = [mid_ranks[v] for v in a + b]
+    observed, mean = sum(ranks[:10]), 10 * 21 / 2
+    splits = list(combinations(ranks, 10))
+    exact = sum(abs(sum(s) - mean) >= abs(observed - mean) - 1e-9 for s in splits) / len(splits)
+
+    assert stats.mann_whitney(a, b).p_value == pytest.approx(exact, abs=0.005)
 
 
 def test_one_viral_post_does_not_change_the_rank_test() -> None:
