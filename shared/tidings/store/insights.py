@@ -14,7 +14,7 @@ through the table's stream (`tidings.webhooks.events`).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -52,15 +52,11 @@ class InsightStatus(StrEnum):
 
 
 @dataclass(frozen=True)
-class Insight:
-    """One stored insight. `subject` names what it is about within its type (e.g. `rate:7d`,
-    `contentType`, `collection:facebook`); `signal` is the one number whose material change raises it
-    again (see `tidings.analytics.insights.policy`): `raised_signal` is its value when this raise began
-    (`created_at`), `dismissed_signal` its value when the user dismissed it. `updated_at` is when the
-    insight's evidence was last confirmed by a generation."""
+class InsightContent:
+    """What an insight says. `subject` names what it is about within its type (e.g. `rate:7d`,
+    `contentType:video`, `collection:facebook`); `signal` is the one number whose material change
+    raises it again (see `tidings.analytics.insights.policy`)."""
 
-    user_id: str
-    insight_id: str
     type: InsightType
     subject: str
     title: str
@@ -70,6 +66,20 @@ class Insight:
     evidence: dict[str, Any]
     recommendations: tuple[str, ...]
     signal: float
+
+    def content(self) -> dict[str, Any]:
+        """The content's fields by name (of a subclass too: only those of InsightContent)."""
+        return {f.name: getattr(self, f.name) for f in fields(InsightContent)}
+
+
+@dataclass(frozen=True)
+class Insight(InsightContent):
+    """One stored insight: its content, whose it is, and where it stands. `raised_signal` is the signal
+    when this raise began (`created_at`), `dismissed_signal` its value when the user dismissed it.
+    `updated_at` is when the insight's evidence was last confirmed by a generation."""
+
+    user_id: str
+    insight_id: str
     raised_signal: float
     created_at: datetime
     updated_at: datetime

@@ -15,7 +15,7 @@ from typing import Any
 
 from tidings.core.platforms import Platform
 from tidings.models.post_analytics import PostAnalytics
-from tidings.store.insights import Impact, InsightType
+from tidings.store.insights import Impact, InsightContent, InsightType
 
 # |relative change| from which an insight's impact is high, and medium
 HIGH_IMPACT_CHANGE = 0.5
@@ -65,20 +65,10 @@ def rates(obs: Iterable[Observation]) -> list[float]:
 
 
 @dataclass(frozen=True)
-class Finding:
-    """An insight's content. `subject` names what it is about within its type; `signal` is the number
-    whose material change raises it again; `based_on` are the (type, subject) of the findings a
-    recommendation rests on."""
+class Finding(InsightContent):
+    """An insight's content as a rule found it, with how long it holds (`lifetime`) and, for a
+    recommendation, the (type, subject) of the findings it rests on (`based_on`)."""
 
-    type: InsightType
-    subject: str
-    title: str
-    description: str
-    impact: Impact
-    confidence: float
-    evidence: dict[str, Any]
-    recommendations: tuple[str, ...]
-    signal: float
     lifetime: timedelta
     based_on: tuple[tuple[InsightType, str], ...] = field(default=())
 

@@ -65,17 +65,9 @@ def plan(
     source_ids: Mapping[tuple[InsightType, str], str],
 ) -> Plan:
     fresh = Insight(
+        **finding.content(),
         user_id=user_id,
         insight_id=insight_id,
-        type=finding.type,
-        subject=finding.subject,
-        title=finding.title,
-        description=finding.description,
-        impact=finding.impact,
-        confidence=finding.confidence,
-        evidence=finding.evidence,
-        recommendations=finding.recommendations,
-        signal=finding.signal,
         raised_signal=finding.signal,
         created_at=now,
         updated_at=now,
