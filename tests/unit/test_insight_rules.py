@@ -335,3 +335,12 @@ def test_live_sellers_have_engagement_trends_but_no_rate_insights_without_reach(
     (trend,) = found
     assert trend.signal < -0.5
     assert trend.evidence["current"]["engagementRate"] is None  # no audience reported
+
+
+def test_groups_without_any_variation_are_no_sample_to_estimate_from() -> None:
+    start = NOW - 100 * DAY
+    records = batch("v", [0.05] * 12, start, NOW, content_type="video") + batch(
+        "p", [0.02] * 12, start, NOW, content_type="photo"
+    )
+
+    assert opportunity_findings(observations(records), NOW, UTC) == []

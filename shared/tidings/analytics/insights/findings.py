@@ -91,6 +91,11 @@ def rounded(value: float, places: int = 4) -> float:
     return round(value, places)
 
 
+def significant(value: float, digits: int = 3) -> float:
+    """`value` to `digits` significant figures (a p-value of 2.2e-08 stays readable, not 0)."""
+    return float(f"{value:.{digits}g}")
+
+
 def percent(value: float) -> str:
     """A rate or change as a percentage for a sentence: 0.0312 -> '3.1%'."""
     return f"{value * 100:.1f}%"

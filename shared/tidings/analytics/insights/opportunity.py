@@ -12,12 +12,17 @@ Over the posts of the last `WINDOW_DAYS` (180) days with an engagement rate, for
 4. it is reported only when the whole interval is above 1: the best group beats the user's baseline
    (the rest of their posts) even at the pessimistic end.
 
+Content types, hours and weekdays are compared over all the user's platforms together: where
+platforms' rates differ a lot (reach-based and view-based audiences), a group that is mostly posted on
+the stronger platform can stand out for that reason; the platform opportunity says when that is so.
+
 Each finding carries the ratio, its interval, both groups' sizes and typical rates, the user's overall
 typical rate, and every group that was compared.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime, timedelta, tzinfo
@@ -99,8 +104,8 @@ def _best_group(
     rest = [rate for key, values in groups.items() if key != best for rate in values]
     level = 1.0 - FAMILY_ALPHA / len(eligible)
     interval = stats.rate_ratio_interval(eligible[best], rest, level)
-    if interval.low <= 1.0:
-        return None
+    if not math.isfinite(interval.df) or interval.low <= 1.0:
+        return None  # no variation at all in either group is no sample to estimate from
     label = _label(dimension, best)
     lift = interval.ratio - 1.0
     rest_typical = stats.typical_rate(rest)

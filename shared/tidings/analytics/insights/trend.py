@@ -32,6 +32,7 @@ from tidings.analytics.insights.findings import (
     percent,
     published_between,
     rounded,
+    significant,
 )
 from tidings.store.insights import InsightType
 
@@ -118,7 +119,7 @@ def _trend(
             "alternative": "two-sided",
             "u": rounded(test.u, 2),
             "z": rounded(test.z),
-            "pValue": rounded(test.p_value, 6),
+            "pValue": significant(test.p_value),
             "alpha": rounded(alpha, 6),
             "effectSize": rounded(test.r),
             "effectSizeName": "rank-biserial correlation",

@@ -39,6 +39,7 @@ from tidings.analytics.insights.findings import (
     published_between,
     rates,
     rounded,
+    significant,
 )
 from tidings.models.post_analytics import CollectionStatus, PostAnalytics
 from tidings.store.insights import Impact, InsightType
@@ -88,7 +89,7 @@ def rate_warning(obs: Sequence[Observation], now: datetime) -> Finding | None:
             "alternative": "less",
             "u": rounded(test.u, 2),
             "z": rounded(test.z),
-            "pValue": rounded(test.p_value, 6),
+            "pValue": significant(test.p_value),
             "alpha": ALPHA,
             "effectSize": rounded(test.r),
             "effectSizeName": "rank-biserial correlation",
