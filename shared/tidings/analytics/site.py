@@ -30,7 +30,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Protocol, runtime_checkable
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.errors import Conflict, TidingsError
@@ -38,7 +37,7 @@ from tidings.core.failures import PlatformCallError
 from tidings.core.platforms import Platform
 from tidings.core.secrets import SecretVault, mask
 from tidings.integrations.connectors.base import CallObserver, ConnectorCredentials, ConnectorError
-from tidings.integrations.connectors.ga4 import LandingPageDay, SiteReport, TaggedVisits
+from tidings.integrations.connectors.ga4 import GA4Connector, LandingPageDay, SiteReport, TaggedVisits
 from tidings.integrations.connectors.registry import ConnectorRegistry
 from tidings.integrations.credentials import IntegrationCredentials, subject
 from tidings.integrations.directory import IntegrationDirectory
@@ -57,26 +56,6 @@ GOOGLE = "youtube"  # the TokenRefresher's name for Google's OAuth token endpoin
 SOURCE = "ga4"
 GA4_FIRST_DAY = date(2015, 8, 14)  # the Data API takes no earlier startDate
 _SOURCE_ALIASES = {"x": Platform.TWITTER}
-
-
-@runtime_checkable
-class SiteReporter(Protocol):
-    """The GA4 connector's site reports (`tidings.integrations.connectors.ga4`)."""
-
-    def landing_pages(
-        self, creds: ConnectorCredentials, start: date, end: date, observe: CallObserver
-    ) -> SiteReport[LandingPageDay]: ...
-
-    def attribution(
-        self,
-        creds: ConnectorCredentials,
-        start: date,
-        end: date,
-        observe: CallObserver,
-        *,
-        medium: str,
-        campaign: str,
-    ) -> SiteReport[TaggedVisits]: ...
 
 
 @dataclass(frozen=True)
@@ -279,11 +258,13 @@ class SiteAnalytics:
         if not found or not self.connectors.serves("analytics", SOURCE):
             return SiteSyncReport([])
         reporter = self.connectors.get("analytics", SOURCE)
-        if not isinstance(reporter, SiteReporter):
-            raise TypeError("the GA4 connector has no site reports")
+        if not isinstance(reporter, GA4Connector):
+            raise TypeError(
+                f"the GA4 integrations' connector is {type(reporter).__name__}, without site reports"
+            )
         return SiteSyncReport([self._sync_property(i, reporter) for i in found])
 
-    def _sync_property(self, integration: Integration, reporter: SiteReporter) -> PropertySync:
+    def _sync_property(self, integration: Integration, reporter: GA4Connector) -> PropertySync:
         property_id = integration.settings.get("propertyId", "").removeprefix("properties/")
         try:
             self.monitoring.admit(integration)

@@ -12,7 +12,6 @@ settings, and the site metrics their GA4 property reported per day.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
 
 SETTING_FIELDS = ("utm_tagging", "auto_generate_insights")
 LANDING_PAGES_KEPT = 50  # per day, the most visited first (an item stays far below 400 KB)
-_BATCH = 25  # BatchWriteItem's limit
 
 
 @dataclass(frozen=True)
@@ -218,21 +216,10 @@ class DynamoSiteMetricsRepository:
         self.client = client or dynamodb_client()
 
     def put_days(self, user_id: str, days: Sequence[SiteDay]) -> int:
-        requests = [{"PutRequest": {"Item": serialize(site_day_to_item(user_id, day))}} for day in days]
-        for start in range(0, len(requests), _BATCH):
-            self._write(requests[start : start + _BATCH])
-        return len(requests)
-
-    def _write(self, chunk: list[dict[str, Any]]) -> None:
-        # BatchWriteItem is not atomic and may leave items unprocessed: send those again, backing off.
-        pending = chunk
-        for attempt in range(8):
-            resp = self.client.batch_write_item(RequestItems={self.table: pending})  # type: ignore[dict-item]
-            pending = [dict(r) for r in resp.get("UnprocessedItems", {}).get(self.table, [])]
-            if not pending:
-                return
-            time.sleep(min(2.0, 0.05 * 2**attempt))
-        raise RuntimeError(f"{len(pending)} site metric days could not be written")
+        # one put per day: a sync writes a few weeks of days, and each replaces the day it names
+        for day in days:
+            self.client.put_item(TableName=self.table, Item=serialize(site_day_to_item(user_id, day)))
+        return len(days)
 
     def days(self, user_id: str, source: str, start: date, end: date) -> list[SiteDay]:
         low, high = day_range(source, start, end)
