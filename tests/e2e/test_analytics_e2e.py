@@ -4,6 +4,7 @@ another user's analytics are not found."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_support import DevStack, launch
+from e2e_support import DevStack, Receiver, launch
 
 pytestmark = pytest.mark.e2e
 
@@ -179,3 +180,60 @@ def test_another_users_post_analytics_are_not_found(stack: DevStack) -> None:
     missing = stack.get("/analytics/posts/no-such-post", owner)
     assert missing.status_code == 404
     assert missing.json()["code"] == "post_not_found"
+
+
+def _baseline_csv(rows: int) -> str:
+    """Past X posts, 20 to 79 days ago: about one engagement in ten views."""
+    lines = ["platform,publishedAt,contentType,views,likes,comments,shares"]
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    for n in range(rows):
+        lines.append(f"twitter,{(now - timedelta(days=20 + 2 * n)).isoformat()},text,1000,{80 + n % 7},10,10")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_drop_in_engagement_raises_a_warning_that_reaches_webhooks(stack: DevStack) -> None:
+    _, token = stack.connected_user()
+    receiver = Receiver([])
+    try:
+        hook = stack.post("/webhooks", token, {"url": receiver.url, "events": ["insight.warning"]})
+        assert hook.status_code == 201, hook.text
+        assert stack.post("/analytics/import", token, {"csv": _baseline_csv(30)}).status_code == 200
+
+        posts = [
+            {"content": f"Listing update {n}", "platforms": ["twitter"], "scheduledTime": _soon()}
+            for n in range(12)
+        ]
+        created = stack.post("/posts/batch", token, {"posts": posts})
+        assert created.status_code == 201, created.text
+        for item in created.json()["results"]:
+            post_id = item["post"]["postId"]
+            published = _wait_for(
+                lambda pid=post_id: (
+                    (p := stack.get(f"/posts/{pid}", token).json())["status"] == "published" and p
+                )
+            )
+            # the drop, set on the platform: views hold, engagement falls to a tenth
+            counts = {"views": 1000, "likes": 6, "comments": 1, "shares": 1}
+            _fake(
+                stack,
+                {
+                    "platform": "twitter",
+                    "postId": _platform_post_id(published, "twitter"),
+                    "counts": counts,
+                    "grow": False,
+                },
+            )
+
+        warning = _wait_for(
+            lambda: [b for b in receiver.bodies if json.loads(b)["type"] == "insight.warning"], 90
+        )
+        event = json.loads(warning[0])
+        insights = stack.get("/insights?type=warning", token).json()["insights"]
+        assert any(i["id"] == event["data"]["insightId"] for i in insights), (event, insights)
+        (found,) = [i for i in insights if i["id"] == event["data"]["insightId"]]
+        assert 0 < found["confidence"] <= 1
+        assert found["subject"] == "engagement_rate"
+        assert (found["evidence"]["recent"]["posts"], found["evidence"]["baseline"]["posts"]) == (12, 30)
+        assert found["evidence"]["change"] < -0.2
+    finally:
+        receiver.close()
