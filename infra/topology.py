@@ -190,8 +190,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec(
         name="event_delivery",
-        description="Sends post, workflow and alert events to the users' webhooks (signed, with retries) "
-        "and alert e-mails",
+        description="Sends post, workflow, alert and insight events to the users' webhooks (signed, with "
+        "retries) and alert e-mails",
         # reads the stream, writes the delivery log, opens each webhook's sealed signing secret, e-mails
         # raised alerts through SES
         access=frozenset(

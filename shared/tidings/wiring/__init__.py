@@ -17,15 +17,7 @@ if TYPE_CHECKING:
     import httpx
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-    from tidings.analytics.collection import MetricsCollection
-    from tidings.analytics.history_import import HistoryImport
-    from tidings.analytics.insights.service import InsightService
-    from tidings.analytics.service import AnalyticsSync, PostAnalyticsService
-    from tidings.analytics.settings import AnalyticsSettingsService
-    from tidings.analytics.site import SiteAnalytics
     from tidings.api.accounts import AccountServices
-    from tidings.api.analytics_history import AnalyticsHistoryServices
-    from tidings.api.insights import InsightServices
     from tidings.api.integrations import IntegrationServices
     from tidings.aws.publishing import StepFunctionsPublishStarter
     from tidings.aws.workflows import StepFunctionsWorkflowRunner
@@ -46,7 +38,6 @@ if TYPE_CHECKING:
     from tidings.store.accounts import AccountRepository
     from tidings.store.audit import AuditRepository
     from tidings.store.budgets import BudgetRepository
-    from tidings.store.post_analytics import PostAnalyticsRepository
     from tidings.store.posts import PostRepository
     from tidings.store.webhooks import WebhookRepository
     from tidings.store.workflows import WorkflowRepository
@@ -392,7 +383,7 @@ def integration_directory() -> IntegrationDirectory:
 
 
 @lru_cache(maxsize=1)
-def _integration_parts() -> tuple[IntegrationCredentials, ConnectorRegistry, IntegrationMonitoring]:
+def integration_parts() -> tuple[IntegrationCredentials, ConnectorRegistry, IntegrationMonitoring]:
     """What the integration use-cases share: credentials, connectors and monitoring."""
     import boto3
 
@@ -430,7 +421,7 @@ def integration_lifecycle() -> IntegrationLifecycle:
     from tidings.integrations.lifecycle import IntegrationLifecycle
     from tidings.store.synced import DynamoSyncedRecordRepository
 
-    credentials, connectors, monitoring = _integration_parts()
+    credentials, connectors, monitoring = integration_parts()
     return IntegrationLifecycle(
         directory=integration_directory(),
         credentials=credentials,
@@ -447,7 +438,7 @@ def integration_syncing() -> IntegrationSyncing:
     from tidings.integrations.sync import IntegrationSyncing
     from tidings.store.synced import DynamoSyncedRecordRepository
 
-    credentials, connectors, monitoring = _integration_parts()
+    credentials, connectors, monitoring = integration_parts()
     return IntegrationSyncing(
         directory=integration_directory(),
         credentials=credentials,
@@ -463,7 +454,7 @@ def integration_syncing() -> IntegrationSyncing:
 def integration_services() -> IntegrationServices:
     from tidings.api.integrations import IntegrationServices
 
-    return IntegrationServices(integration_lifecycle(), integration_syncing(), _integration_parts()[2])
+    return IntegrationServices(integration_lifecycle(), integration_syncing(), integration_parts()[2])
 
 
 @lru_cache(maxsize=1)
@@ -502,138 +493,31 @@ def periodic_sweep() -> dict[str, Any]:
     return report
 
 
-@lru_cache(maxsize=1)
-def analytics_settings_service() -> AnalyticsSettingsService:
-    from tidings.analytics.settings import AnalyticsSettingsService
-    from tidings.store.analytics_settings import DynamoAnalyticsSettingsRepository
+# The analytics builders live in their own module; they are part of this root all the same.
+from tidings.wiring.analytics import (  # noqa: E402
+    analytics_history_services,
+    analytics_settings_service,
+    analytics_sync,
+    history_import,
+    insight_service,
+    insight_services,
+    metrics_collection,
+    post_analytics_repository,
+    post_analytics_service,
+    refresh_insights,
+    site_analytics,
+)
 
-    return AnalyticsSettingsService(
-        DynamoAnalyticsSettingsRepository(get_settings().table_name), DEFAULT_CLOCK
-    )
-
-
-@lru_cache(maxsize=1)
-def history_import() -> HistoryImport:
-    from tidings.analytics.history_import import HistoryImport
-    from tidings.store.post_analytics import DynamoPostAnalyticsRepository
-
-    s = get_settings()
-    return HistoryImport(DynamoPostAnalyticsRepository(s.table_name, due_shards=s.due_shards), DEFAULT_CLOCK)
-
-
-@lru_cache(maxsize=1)
-def analytics_history_services() -> AnalyticsHistoryServices:
-    from tidings.api.analytics_history import AnalyticsHistoryServices
-
-    return AnalyticsHistoryServices(analytics_settings_service(), history_import())
-
-
-@lru_cache(maxsize=1)
-def site_analytics() -> SiteAnalytics:
-    """GA4 site metrics per day and the sessions attributed to each UTM-tagged post."""
-    from tidings.analytics.site import GoogleTokens, SiteAnalytics
-    from tidings.aws.vault import CredentialVault
-    from tidings.publishing.oauth import TokenRefresher
-    from tidings.store.analytics_settings import DynamoSiteMetricsRepository
-    from tidings.store.post_analytics import DynamoPostAnalyticsRepository
-
-    s = get_settings()
-    credentials, connectors, monitoring = _integration_parts()
-    tokens = GoogleTokens(
-        credentials,
-        CredentialVault(s.credentials_key_id),
-        TokenRefresher(s, publishing_http(), DEFAULT_CLOCK),
-        DEFAULT_CLOCK,
-        s.token_refresh_margin_seconds,
-    )
-    return SiteAnalytics(
-        directory=integration_directory(),
-        tokens=tokens,
-        connectors=connectors,
-        monitoring=monitoring,
-        posts=DynamoPostAnalyticsRepository(s.table_name, due_shards=s.due_shards),
-        site_metrics=DynamoSiteMetricsRepository(s.table_name),
-        clock=DEFAULT_CLOCK,
-    )
-
-
-@lru_cache(maxsize=1)
-def insight_service() -> InsightService:
-    from tidings.analytics.insights.service import InsightService
-    from tidings.store.insights import DynamoInsightRepository
-    from tidings.store.post_analytics import DynamoPostAnalyticsRepository
-
-    s = get_settings()
-    return InsightService(
-        DynamoPostAnalyticsRepository(s.table_name, due_shards=s.due_shards),
-        DynamoInsightRepository(s.table_name),
-        DEFAULT_CLOCK,
-    )
-
-
-@lru_cache(maxsize=1)
-def insight_services() -> InsightServices:
-    from tidings.analytics.summary import AnalyticsSummary
-    from tidings.api.insights import InsightServices
-
-    insights = insight_service()
-    return InsightServices(insights, AnalyticsSummary(insights.records, DEFAULT_CLOCK))
-
-
-@lru_cache(maxsize=1)
-def post_analytics_repository() -> PostAnalyticsRepository:
-    from tidings.store.post_analytics import DynamoPostAnalyticsRepository
-
-    s = get_settings()
-    return DynamoPostAnalyticsRepository(s.table_name, due_shards=s.due_shards)
-
-
-@lru_cache(maxsize=1)
-def metrics_collection() -> MetricsCollection:
-    from datetime import timedelta
-
-    from tidings.analytics.collection import MetricsCollection
-    from tidings.publishing.clients import build_metrics_readers
-
-    s = get_settings()
-    return MetricsCollection(
-        post_analytics_repository(),
-        build_metrics_readers(s, publishing_http(), DEFAULT_CLOCK),
-        publishing_credentials().credentials,
-        budget_store() if s.rate_budgets else None,
-        DEFAULT_CLOCK,
-        [timedelta(seconds=seconds) for seconds in s.analytics_cadence],
-    )
-
-
-def refresh_insights(users: set[str]) -> int:
-    """After a collection or a sync: the insights of these users, for those who leave them on."""
-    settings = analytics_settings_service()
-    return insight_service().refresh(users, enabled=lambda user: settings.get(user).auto_generate_insights)
-
-
-@lru_cache(maxsize=1)
-def analytics_sync() -> AnalyticsSync:
-    from tidings.analytics.service import AnalyticsSync
-
-    return AnalyticsSync(metrics_collection(), after_collection=refresh_insights)
-
-
-def _site_posts(user_id: str) -> int:
-    return sum(p.posts for p in site_analytics().sync(user_id).properties)
-
-
-@lru_cache(maxsize=1)
-def post_analytics_service() -> PostAnalyticsService:
-    from tidings.analytics.service import PostAnalyticsService
-
-    s = get_settings()
-    return PostAnalyticsService(
-        post_analytics_repository(),
-        post_repository(),
-        metrics_collection(),
-        budgets=budget_store() if s.rate_budgets else None,
-        site_sync=_site_posts,
-        insights=refresh_insights,
-        clock=DEFAULT_CLOCK,
-    )
+__all__ = [
+    "analytics_history_services",
+    "analytics_settings_service",
+    "analytics_sync",
+    "history_import",
+    "insight_service",
+    "insight_services",
+    "metrics_collection",
+    "post_analytics_repository",
+    "post_analytics_service",
+    "refresh_insights",
+    "site_analytics",
+]
