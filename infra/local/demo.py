@@ -5,6 +5,10 @@ between two posts on one platform is never in the way), with media on the fake's
 platform needs it, then prints each post's progress, scheduled -> publishing -> published, with the
 per-platform URL and lateness (publishedAt - scheduledTime, in ms), and checks what the fake
 platforms really received.
+
+Then the metrics: once each published post's analytics are being collected, the demo ages the posts
+on the fake platforms by three days (`POST /_metrics` with `publishedAt`: their counts grow with age)
+so there is something to read, asks `POST /analytics/sync`, and prints what each platform reported.
 """
 
 from __future__ import annotations
@@ -98,7 +102,9 @@ class Demo:
             self._stop.wait(self.poll_seconds)
         if self._stop.is_set():
             return
-        self._summary([t for t in tracked if t is not None])
+        done = [t for t in tracked if t is not None]
+        self._summary(done)
+        self._metrics(done)
 
     def _schedule(self, sample: DemoPost) -> _Tracked | None:
         due = (datetime.now(UTC) + timedelta(seconds=sample.seconds_ahead)).replace(microsecond=0)
@@ -169,3 +175,60 @@ class Demo:
             f"demo: done: the fake platforms received {got} of {expected} publishes; "
             f"latest {worst:.0f} ms after its time (see {self.fake_url}/_received)"
         )
+
+    # -- metrics ----------------------------------------------------------------------------------
+
+    def _metrics(self, tracked: list[_Tracked]) -> None:
+        posts = {t.post_id: self._http.get(f"{self.api_url}/posts/{t.post_id}").json() for t in tracked}
+        published = {
+            post_id: [r for r in post.get("results", []) if r.get("status") == "published"]
+            for post_id, post in posts.items()
+        }
+        if not self._wait_for_tracking(published):
+            self.say("demo: metrics: collection did not start for every post; see GET /analytics/posts/{id}")
+            return
+        aged = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+        for results in published.values():
+            for result in results:
+                body = {
+                    "platform": result["platform"],
+                    "postId": result["platformPostId"],
+                    "publishedAt": aged,
+                }
+                httpx.post(f"{self.fake_url}/_metrics", json=body, timeout=10)
+        self.say("demo: metrics: the posts were aged three days on the fake platforms; syncing analytics")
+        sync = self._http.post(f"{self.api_url}/analytics/sync", json={})
+        if sync.status_code != 200:
+            self.say(f"demo: metrics: sync answered {sync.status_code} {sync.text}")
+            return
+        for post_id in published:
+            view = self._http.get(f"{self.api_url}/analytics/posts/{post_id}").json()
+            for item in view.get("platforms", []):
+                self.say(f"demo: {post_id} on {item['platform']}: {_describe(item)}")
+        self.say(
+            f"demo: metrics: {sync.json()['metricsCollected']} read; the next readings follow the cadence"
+        )
+
+    def _wait_for_tracking(self, published: dict[str, list[dict[str, Any]]], timeout: float = 30) -> bool:
+        deadline = datetime.now(UTC) + timedelta(seconds=timeout)
+        while datetime.now(UTC) < deadline and not self._stop.is_set():
+            tracked = 0
+            for post_id, results in published.items():
+                view = self._http.get(f"{self.api_url}/analytics/posts/{post_id}").json()
+                tracked += int(len(view.get("platforms", [])) >= len(results))
+            if tracked == len(published):
+                return True
+            self._stop.wait(0.5)
+        return False
+
+
+def _describe(item: dict[str, Any]) -> str:
+    latest = item.get("latest")
+    if not latest:
+        return f"no metrics yet ({item['collection']['status']})"
+    shown = ", ".join(
+        f"{latest[k]:,} {k}" for k in ("views", "reach", "likes", "comments", "shares") if latest.get(k)
+    )
+    rate = latest.get("engagementRate")
+    rate_text = f", engagement rate {rate:.1%}" if rate is not None else ""
+    return f"{shown or 'nothing reported'}{rate_text}"
