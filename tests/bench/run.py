@@ -8,9 +8,12 @@
    (target 0: every post ends published, or failed with a reason), time to finish.
 3. Cold import: each handler module's import time as a ratio to `import boto3` alone, measured in
    one run in fresh interpreters (target at most 1.5).
+4. Metrics collection (tests/bench/metrics_collection.py): 5,000 published posts across the six
+   platforms, read back once: platform calls per post (target well under 1), the time it takes, and
+   that no read budget was exceeded.
 
 Options: --posts N (default 1000), --burst N (default 200), --skip-faults, --skip-lateness,
---output FILE.
+--metrics-posts N (default 5000), --metrics-users N (default 20), --skip-metrics, --output FILE.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 from e2e_support import DevStack as Stack  # noqa: E402
 from e2e_support import launch  # noqa: E402
+from metrics_collection import run_metrics  # noqa: E402
 
 from infra.topology import FUNCTIONS  # noqa: E402
 
@@ -195,6 +199,9 @@ def main() -> int:
     parser.add_argument("--burst", type=int, default=200)
     parser.add_argument("--skip-faults", action="store_true")
     parser.add_argument("--skip-lateness", action="store_true")
+    parser.add_argument("--metrics-posts", type=int, default=5000)
+    parser.add_argument("--metrics-users", type=int, default=20)
+    parser.add_argument("--skip-metrics", action="store_true")
     parser.add_argument("--output", default=str(ROOT / "bench-results.json"))
     args = parser.parse_args()
 
@@ -224,6 +231,10 @@ def main() -> int:
                 results["faults"]["fault_spec"] = "facebook:error500:0.3"
                 results["faults"]["wall_seconds"] = round(time.monotonic() - started, 1)
 
+    if not args.skip_metrics:
+        with tempfile.TemporaryDirectory() as state:
+            results["metrics"] = run_metrics(Path(state), args.metrics_posts, args.metrics_users)
+
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
     print(f"\nwritten: {args.output}")
@@ -250,6 +261,21 @@ def print_table(results: dict[str, Any]) -> None:
         rows.append((label, "duplicates / lost / early", f"{r['duplicates']} / {r['lost']} / {r['early']}"))
         rows.append((label, "last due -> last applied", f"{r['seconds_from_last_due_to_last_applied']} s"))
         rows.append((label, "statuses", json.dumps(r["statuses"])))
+    metrics = results.get("metrics")
+    if metrics:
+        label = f"metrics of {metrics['posts']:,} posts"
+        rows.append((label, "collected / tracked", f"{metrics['collected']} / {metrics['tracked']}"))
+        rows.append((label, "platform calls per post", str(metrics["calls_per_post"])))
+        rows.append((label, "collection took", f"{metrics['collect_seconds']} s"))
+        rows.append(
+            (
+                label,
+                "deferred for a budget / stopped",
+                f"{metrics['deferred_for_budget']} / {metrics['stopped']}",
+            )
+        )
+        worst = {p: f"{v['most_in_a_window']}/{v['limit']}" for p, v in metrics["budget_max_use"].items()}
+        rows.append((label, "most reads in a budget window", json.dumps(worst)))
     cold = results["cold_import"]
     rows.append(("cold import", "import boto3", f"{cold['boto3_ms']} ms"))
     for name, v in cold["handlers"].items():

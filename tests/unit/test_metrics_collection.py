@@ -199,11 +199,11 @@ def test_a_throttled_read_waits_for_the_platform_without_counting_a_failure(
 def test_reads_stop_at_the_read_budget_and_resume_in_the_next_window(
     records: InMemoryPostAnalyticsRepository, clock: FakeClock
 ) -> None:
-    reader = ScriptedReader(Platform.FACEBOOK, max_ids=1)
+    reader = ScriptedReader(Platform.INSTAGRAM, max_ids=1)
     budgets = InMemoryBudgetRepository()
     metrics = collection(records, clock, reader, budgets=budgets)
     for n in range(205):
-        metrics.track_published(published_post(f"p{n}", Platform.FACEBOOK))
+        metrics.track_published(published_post(f"p{n}", Platform.INSTAGRAM))
 
     clock.advance(timedelta(hours=2))
     first = metrics.collect_due()
@@ -213,7 +213,7 @@ def test_reads_stop_at_the_read_budget_and_resume_in_the_next_window(
     assert first.calls == 200  # Meta's planning figure: 200 calls an hour per user
     assert first.deferred == 5
     assert second.collected == 5
-    assert budgets.usage_of(USER, "facebook:metrics", (Limit(200, 3600),), clock.now())[0][1] == 5
+    assert budgets.usage_of(USER, "instagram:metrics", (Limit(200, 3600),), clock.now())[0][1] == 5
 
 
 def test_a_read_that_keeps_failing_backs_off_then_stops_as_failing(
