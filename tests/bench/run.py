@@ -8,12 +8,12 @@
    (target 0: every post ends published, or failed with a reason), time to finish.
 3. Cold import: each handler module's import time as a ratio to `import boto3` alone, measured in
    one run in fresh interpreters (target at most 1.5).
-4. Metrics collection (tests/bench/metrics_collection.py): 5,000 published posts across the six
-   platforms, read back once: platform calls per post (target well under 1), the time it takes, and
-   that no read budget was exceeded.
+4. Metrics collection (tests/bench/metrics_collection.py): 1,200 published posts across the six
+   platforms and 40 users (as many as the fake platforms' publishing limits let out), read back once:
+   platform calls per post, the time it takes, and that no read budget was exceeded.
 
 Options: --posts N (default 1000), --burst N (default 200), --skip-faults, --skip-lateness,
---metrics-posts N (default 5000), --metrics-users N (default 20), --skip-metrics, --output FILE.
+--metrics-posts N (default 1200), --metrics-users N (default 40), --skip-metrics, --output FILE.
 """
 
 from __future__ import annotations
@@ -199,8 +199,8 @@ def main() -> int:
     parser.add_argument("--burst", type=int, default=200)
     parser.add_argument("--skip-faults", action="store_true")
     parser.add_argument("--skip-lateness", action="store_true")
-    parser.add_argument("--metrics-posts", type=int, default=5000)
-    parser.add_argument("--metrics-users", type=int, default=20)
+    parser.add_argument("--metrics-posts", type=int, default=1200)
+    parser.add_argument("--metrics-users", type=int, default=40)
     parser.add_argument("--skip-metrics", action="store_true")
     parser.add_argument("--output", default=str(ROOT / "bench-results.json"))
     args = parser.parse_args()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -122,6 +122,36 @@ def query_prefix(client: DynamoDBClient, table: str, pk: str, sk_prefix: str) ->
         start = resp.get("LastEvaluatedKey")
         if not start:
             return
+
+
+def sparse_index_before(
+    client: DynamoDBClient,
+    table: str,
+    partitions: Iterable[str],
+    upper: str,
+    **query: Any,
+) -> Iterator[dict[str, Any]]:
+    """Items of the sparse GSI2 partitions, one partition after another, whose GSI2SK sorts before
+    `upper`, in key order and page by page (a consumer that stops early reads no further pages).
+    `query` adds to each Query (a projection, its names)."""
+    for pk in partitions:
+        start: dict[str, Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "TableName": table,
+                "IndexName": "GSI2",
+                "KeyConditionExpression": "GSI2PK = :pk AND GSI2SK < :upper",
+                "ExpressionAttributeValues": serialize({":pk": pk, ":upper": upper}),
+                **query,
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            resp = client.query(**kwargs)
+            for raw in resp.get("Items", []):
+                yield deserialize(raw)
+            start = resp.get("LastEvaluatedKey")
+            if not start:
+                break
 
 
 def newest_first_page(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tidings.core.clock import iso_ms, parse_iso
@@ -27,7 +28,7 @@ from tidings.models.post_analytics import (
     SiteAttribution,
 )
 from tidings.store import keys
-from tidings.store.dynamo import deserialize, dynamodb_client, query_prefix, serialize
+from tidings.store.dynamo import deserialize, dynamodb_client, query_prefix, serialize, sparse_index_before
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -161,6 +162,10 @@ class DynamoPostAnalyticsRepository:
         self.shards = due_shards
 
     def track(self, record: PostAnalytics) -> bool:
+        return self._put_over_imports(record)
+
+    def _put_over_imports(self, record: PostAnalytics) -> bool:
+        """Write the record where there is none, or only an imported one; False otherwise."""
         try:
             self.client.put_item(
                 TableName=self.table,
@@ -205,27 +210,9 @@ class DynamoPostAnalyticsRepository:
             yield analytics_from_item(item)
 
     def due(self, before: datetime, limit: int = 1000) -> list[PostAnalytics]:
-        found: list[PostAnalytics] = []
-        upper = iso_ms(before) + "#~"
-        for shard in range(self.shards):
-            start: dict[str, Any] | None = None
-            while len(found) < limit:
-                kwargs: dict[str, Any] = {
-                    "TableName": self.table,
-                    "IndexName": "GSI2",
-                    "KeyConditionExpression": "GSI2PK = :pk AND GSI2SK < :upper",
-                    "ExpressionAttributeValues": serialize(
-                        {":pk": keys.metrics_due_pk(shard), ":upper": upper}
-                    ),
-                }
-                if start:
-                    kwargs["ExclusiveStartKey"] = start
-                resp = self.client.query(**kwargs)
-                found += [analytics_from_item(deserialize(raw)) for raw in resp.get("Items", [])]
-                start = resp.get("LastEvaluatedKey")
-                if not start:
-                    break
-        return found[:limit]
+        partitions = (keys.metrics_due_pk(shard) for shard in range(self.shards))
+        items = sparse_index_before(self.client, self.table, partitions, iso_ms(before) + "#~")
+        return [analytics_from_item(item) for item in islice(items, limit)]
 
     def save(self, record: PostAnalytics) -> PostAnalytics:
         stored = record.model_copy(update={"version": record.version + 1})
@@ -244,17 +231,5 @@ class DynamoPostAnalyticsRepository:
         return stored
 
     def put_imported(self, records: Sequence[PostAnalytics]) -> int:
-        written = 0
-        for record in records:  # conditional writes cannot be batched; imports are rare
-            try:
-                self.client.put_item(
-                    TableName=self.table,
-                    Item=serialize(analytics_to_item(record, self.shards)),
-                    ConditionExpression="attribute_not_exists(PK) OR #source = :imported",
-                    ExpressionAttributeNames={"#source": "source"},
-                    ExpressionAttributeValues=serialize({":imported": str(AnalyticsSource.IMPORTED)}),
-                )
-                written += 1
-            except self.client.exceptions.ConditionalCheckFailedException:
-                continue
-        return written
+        # conditional writes cannot be batched; imports are rare
+        return sum(self._put_over_imports(record) for record in records)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tidings.core.clock import iso_ms, parse_iso
@@ -33,6 +34,7 @@ from tidings.store.dynamo import (
     query_prefix,
     serialize,
     serialize_value,
+    sparse_index_before,
 )
 
 if TYPE_CHECKING:
@@ -283,38 +285,24 @@ class DynamoPostRepository:
 
     def due_unclaimed(self, before: datetime, limit: int = 500) -> list[DuePost]:
         """Scheduled posts due before `before`, across users (GSI2, one query per shard)."""
-        found: list[DuePost] = []
-        upper = iso_ms(before) + "#~"
-        for shard in range(self.due_shards):
-            start: dict[str, Any] | None = None
-            while len(found) < limit:
-                kwargs: dict[str, Any] = {
-                    "TableName": self.table,
-                    "IndexName": "GSI2",
-                    "KeyConditionExpression": "GSI2PK = :pk AND GSI2SK < :upper",
-                    "ExpressionAttributeValues": serialize({":pk": keys.due_pk(shard), ":upper": upper}),
-                    "ProjectionExpression": "user_id, post_id, version, scheduled_time, #s",
-                    "ExpressionAttributeNames": {"#s": "status"},
-                }
-                if start:
-                    kwargs["ExclusiveStartKey"] = start
-                resp = self.client.query(**kwargs)
-                for raw in resp.get("Items", []):
-                    item = deserialize(raw)
-                    if item.get("status") != PostStatus.SCHEDULED:
-                        continue
-                    found.append(
-                        DuePost(
-                            user_id=item["user_id"],
-                            post_id=item["post_id"],
-                            version=int(item["version"]),
-                            scheduled_time=parse_iso(item["scheduled_time"]),
-                        )
-                    )
-                start = resp.get("LastEvaluatedKey")
-                if not start:
-                    break
-        return found[:limit]
+        items = sparse_index_before(
+            self.client,
+            self.table,
+            (keys.due_pk(shard) for shard in range(self.due_shards)),
+            iso_ms(before) + "#~",
+            ProjectionExpression="user_id, post_id, version, scheduled_time, #s",
+            ExpressionAttributeNames={"#s": "status"},
+        )
+        scheduled = (item for item in items if item.get("status") == PostStatus.SCHEDULED)
+        return [
+            DuePost(
+                user_id=item["user_id"],
+                post_id=item["post_id"],
+                version=int(item["version"]),
+                scheduled_time=parse_iso(item["scheduled_time"]),
+            )
+            for item in islice(scheduled, limit)
+        ]
 
     # -- writes by the API -----------------------------------------------------------------------
 
