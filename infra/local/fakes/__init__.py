@@ -9,6 +9,7 @@ so the real clients run end to end without the internet.
       graph         what Facebook, Instagram and WhatsApp share as Graph API nodes
       facebook, instagram, x, linkedin, youtube, tiktok, whatsapp   one module per platform
       oauth         the token endpoints (refresh_token grant) and expired access tokens
+      metrics       published posts' metrics: the seeded growth curve and the /_metrics control
     vendors       the fake vendor server (`python -m infra.local.fakes.vendors`), composing:
       vendor_state  credentials, contacts, report data, pending faults; the path of a vendor call
       hubspot, followupboss, ga4   one module per vendor
