@@ -224,3 +224,17 @@ def test_refresh_generates_for_the_users_who_leave_it_on(setup: Setup) -> None:
 
     assert stored == 4  # a warning and a recommendation each for u1 and u3
     assert [len(setup.service.find(u)) for u in ("u1", "u2", "u3")] == [2, 0, 2]
+
+
+def test_one_users_failure_does_not_keep_the_others_insights_from_being_refreshed(setup: Setup) -> None:
+    setup.put(declining(user_id="u1") + declining(user_id="u3"))
+
+    def enabled(user: str) -> bool:
+        if user == "u2":
+            raise RuntimeError("settings unreadable")
+        return True
+
+    stored = setup.service.refresh({"u1", "u2", "u3"}, enabled=enabled)
+
+    assert stored == 4
+    assert [len(setup.service.find(u)) for u in ("u1", "u3")] == [2, 2]

@@ -129,7 +129,7 @@ def metrics_collection() -> MetricsCollection:
 def refresh_insights(users: set[str]) -> int:
     """After a collection or a sync: the insights of these users, for those who leave them on."""
     settings = analytics_settings_service()
-    return insight_service().refresh(users, enabled=lambda user: settings.get(user).auto_generate_insights)
+    return insight_service().refresh(users, enabled=settings.insights_enabled)
 
 
 @lru_cache(maxsize=1)

@@ -4,6 +4,7 @@ every "now" comes from the clock."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -25,6 +26,8 @@ from tidings.store.post_analytics import PostAnalyticsRepository
 
 _IMPACT_ORDER = {Impact.HIGH: 0, Impact.MEDIUM: 1, Impact.LOW: 2}
 DISMISS_ATTEMPTS = 3
+
+logger = logging.getLogger(__name__)
 
 
 def insight_order(insight: Insight) -> tuple[int, float, float, str]:
@@ -122,9 +125,15 @@ class InsightService:
         Answers how many findings were stored."""
         stored = 0
         for user_id in sorted(set(users)):
-            if enabled is not None and not enabled(user_id):
+            try:
+                if enabled is not None and not enabled(user_id):
+                    continue
+                report = self.generate(user_id, timezone_of(user_id) if timezone_of else "UTC")
+            except Exception:
+                # one user's failure (a record that cannot be read, a settings read) must not keep the
+                # others' insights from being refreshed; theirs are tried again at the next refresh
+                logger.exception("insights of user %s could not be refreshed", user_id)
                 continue
-            report = self.generate(user_id, timezone_of(user_id) if timezone_of else "UTC")
             stored += report.generated - report.conflicts
         return stored
 
