@@ -42,6 +42,7 @@ API_EXPECTED = {
     "list_integrations": 200,
     "create_integration_unknown_type": 422,
     "integration_health_unknown": 404,
+    "analytics_post_unknown": 404,  # no such post for the sample user
     "integration_rate_limit": 404,  # the sample user has no Facebook account in this stack
     "list_alerts": 200,
     "list_insights": 200,
