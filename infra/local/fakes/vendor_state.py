@@ -17,7 +17,8 @@ from infra.local.fakes.base import ErrorAnswers, FaultKind, Outcome, Reply, Requ
 if TYPE_CHECKING:
     from infra.local.fakes.vendors import FakeVendorServer
 
-PROVIDERS = ("hubspot", "followupboss", "ga4")
+PROVIDERS = ("hubspot", "followupboss", "ga4", "salesforce", "custom")
+CRM_PROVIDERS = ("hubspot", "followupboss", "salesforce", "custom")
 
 
 @dataclass
@@ -70,6 +71,17 @@ class VendorFault:
     retry_after: int
 
 
+@dataclass(frozen=True)
+class Received:
+    """One record a CRM received and kept (a note, an event, a task, an activity), for `/_received`."""
+
+    provider: str
+    kind: str  # "note" | "event" | "task" | "activity" | "association" ...
+    key: str  # the CRM's id for it
+    at: float
+    body: dict[str, Any]
+
+
 @dataclass
 class VendorState:
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -83,6 +95,9 @@ class VendorState:
     ga4_tokens_used: Counter[str] = field(default_factory=Counter)  # property -> quota tokens used
     ga4_visits: dict[str, list[Ga4Visit]] = field(default_factory=dict)  # property -> tagged visits
     faults: dict[str, list[VendorFault]] = field(default_factory=dict)  # provider -> pending faults
+    down_until: dict[str, float] = field(default_factory=dict)  # provider -> end of its outage
+    fault_rates: dict[str, list[tuple[FaultKind, float]]] = field(default_factory=dict)  # random faults
+    received: list[Received] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
     recent: dict[str, deque[float]] = field(default_factory=dict)  # provider -> recent call times
     systems: list[str] = field(default_factory=list)

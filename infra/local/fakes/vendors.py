@@ -20,10 +20,17 @@ The fake's own endpoints:
     POST /_vendors/ga4       {propertyId, rows: [{date: "YYYY-MM-DD", sessions, activeUsers,
                              screenPageViews, engagementRate, ...}]}: report data per day (DELETE
                              ?propertyId= removes it)
-    POST /_vendors/faults    {provider, kind: error500 | rate_limit | timeout, count, retryAfter?}: the
-                             next `count` calls to that vendor's API fail so (GET lists what is left,
-                             DELETE clears); `timeout` holds the call longer than the client waits
-                             and closes the connection without an answer
+    POST /_vendors/faults    {provider, kind: error500 | rate_limit | timeout | lost_response, count,
+                             retryAfter?}: the next `count` calls to that vendor's API fail so (GET
+                             lists what is left, DELETE clears every fault, outages and rates too);
+                             `timeout` holds the call longer than the client waits and closes the
+                             connection without an answer; `lost_response` does what was asked and
+                             closes the connection instead of answering. {provider, kind: down,
+                             seconds}: the vendor answers 503 to every call for that long.
+                             {provider, kind, rate}: each call fails so with that probability
+                             (what `tidings dev --sandbox-faults hubspot:error500:0.2` sets)
+    GET  /_received          what the CRMs received and kept, oldest first: [{provider, kind, key,
+                             at, body}] (?provider= filters); DELETE forgets it
     GET  /_vendors/calls     calls per route (e.g. "hubspot.contacts.search"); DELETE resets
     GET  /_vendors/systems   the X-System names Follow Up Boss calls carried, in order
 
@@ -33,6 +40,7 @@ Run alone: `python -m infra.local.fakes.vendors --port 8901`.
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import time
 from collections import deque
@@ -46,12 +54,14 @@ from infra.local.fakes.vendor_state import (
     PROVIDERS,
     Contact,
     FubAccount,
+    Received,
     VendorFault,
     VendorState,
     vendor_time,
 )
 
-FAULT_KINDS = ("error500", "rate_limit", "timeout")
+FAULT_KINDS = ("error500", "rate_limit", "timeout", "lost_response")
+DOWN = "down"
 READY_PREFIX = "fake vendors: "
 
 
@@ -69,12 +79,19 @@ class FakeVendorServer(LocalHttpServer):
     json_type = "application/json;charset=utf-8"
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, *, hold_seconds: float = 15.0, retry_after: int = 1
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        hold_seconds: float = 15.0,
+        retry_after: int = 1,
+        seed: int | None = None,
     ) -> None:
         super().__init__(host, port)
         self.hold_seconds = hold_seconds
         self.retry_after = retry_after
         self.state = VendorState()
+        self.random = random.Random(seed)
 
     def client_env(self) -> dict[str, str]:
         """The settings that point the real connectors at this server."""
@@ -187,9 +204,38 @@ class FakeVendorServer(LocalHttpServer):
                 VendorFault(FaultKind(kind), count, self.retry_after if retry_after is None else retry_after)
             )
 
+    def go_down(self, provider: str, seconds: float) -> None:
+        """The vendor answers 503 to every call for `seconds` from now (an outage)."""
+        if provider not in PROVIDERS or seconds <= 0:
+            raise ValueError(f"expected a provider in {PROVIDERS} and seconds > 0")
+        with self.state.lock:
+            self.state.down_until[provider] = time.time() + seconds
+
+    def add_fault_rate(self, provider: str, kind: str, rate: float) -> None:
+        """Each call to the vendor fails as `kind` with probability `rate` (until faults are cleared)."""
+        if provider not in PROVIDERS or kind not in FAULT_KINDS or not 0.0 <= rate <= 1.0:
+            raise ValueError(f"expected a provider in {PROVIDERS}, a kind in {FAULT_KINDS}, 0 <= rate <= 1")
+        with self.state.lock:
+            self.state.fault_rates.setdefault(provider, []).append((FaultKind(kind), rate))
+
     def clear_faults(self) -> None:
         with self.state.lock:
             self.state.faults.clear()
+            self.state.down_until.clear()
+            self.state.fault_rates.clear()
+
+    def record_received(self, provider: str, kind: str, key: str, body: dict[str, Any]) -> None:
+        """Keep what a CRM received and stored, for `GET /_received`."""
+        with self.state.lock:
+            self.state.received.append(Received(provider, kind, key, time.time(), dict(body)))
+
+    def received(self, provider: str | None = None) -> list[Received]:
+        with self.state.lock:
+            return [r for r in self.state.received if provider in (None, r.provider)]
+
+    def clear_received(self) -> None:
+        with self.state.lock:
+            self.state.received.clear()
 
     def calls(self) -> dict[str, int]:
         with self.state.lock:
@@ -206,9 +252,16 @@ class FakeVendorServer(LocalHttpServer):
     # used by the routes
 
     def take_fault(self, provider: str) -> VendorFault | None:
+        """The fault this call meets: an outage (as a server error), then a pending counted fault,
+        then a random one at its rate."""
         with self.state.lock:
+            if time.time() < self.state.down_until.get(provider, 0.0):
+                return VendorFault(FaultKind.ERROR500, 1, self.retry_after)
             pending = self.state.faults.get(provider) or []
             if not pending:
+                for kind, rate in self.state.fault_rates.get(provider, []):
+                    if self.random.random() < rate:
+                        return VendorFault(kind, 1, self.retry_after)
                 return None
             fault = pending[0]
             fault.remaining -= 1
@@ -236,6 +289,8 @@ class FakeVendorServer(LocalHttpServer):
             return Reply(200, {"service": "tidings fake vendors", "providers": list(PROVIDERS)})
         if head == "_vendors":
             return _own(self, request)
+        if head == "_received" and len(request.segments) == 1:
+            return _own_received(self, request)
         route = _VENDOR_ROUTES.get(head)
         if route is None:
             return Reply(404, {"error": f"no fake vendor at /{head}"})
@@ -388,16 +443,43 @@ def _own_ga4(fake: FakeVendorServer, req: Request) -> Reply:
     return Reply(201, {"propertyId": property_id, "days": stored})
 
 
+def _own_received(fake: FakeVendorServer, req: Request) -> Reply:
+    if req.method == "DELETE":
+        fake.clear_received()
+        return Reply(204)
+    if req.method != "GET":
+        return Reply(405, {"error": f"{req.method} /_received is not supported"})
+    provider = req.query.get("provider") or None
+    return Reply(
+        200,
+        [
+            {"provider": r.provider, "kind": r.kind, "key": r.key, "at": iso_z(r.at), "body": r.body}
+            for r in fake.received(provider)
+        ],
+    )
+
+
 def _own_faults(fake: FakeVendorServer, req: Request) -> Reply:
     if req.method == "DELETE":
         fake.clear_faults()
         return Reply(204)
     if req.method == "GET":
+        now = time.time()
         with fake.state.lock:
-            pending = [
+            pending: list[dict[str, Any]] = [
                 {"provider": p, "kind": f.kind, "count": f.remaining}
                 for p, faults in fake.state.faults.items()
                 for f in faults
+            ]
+            pending += [
+                {"provider": p, "kind": DOWN, "seconds": round(until - now, 3)}
+                for p, until in fake.state.down_until.items()
+                if until > now
+            ]
+            pending += [
+                {"provider": p, "kind": kind, "rate": rate}
+                for p, rates in fake.state.fault_rates.items()
+                for kind, rate in rates
             ]
         return Reply(200, pending)
     if req.method != "POST":
@@ -405,14 +487,27 @@ def _own_faults(fake: FakeVendorServer, req: Request) -> Reply:
     body = req.json()
     if not isinstance(body, dict):
         return Reply(400, {"error": "expected {provider, kind, count}"})
-    count, retry_after = body.get("count", 1), body.get("retryAfter")
-    if not isinstance(count, int) or (retry_after is not None and not isinstance(retry_after, int)):
-        return Reply(400, {"error": "count and retryAfter must be integers"})
+    provider, kind = str(body.get("provider")), str(body.get("kind"))
+    seconds, rate = body.get("seconds"), body.get("rate")
+    number = (int, float)
     try:
-        fake.add_fault(str(body.get("provider")), str(body.get("kind")), count, retry_after)
+        if kind == DOWN:
+            if isinstance(seconds, bool) or not isinstance(seconds, number):
+                return Reply(400, {"error": "a down fault needs seconds (a number)"})
+            fake.go_down(provider, float(seconds))
+            return Reply(201, {"provider": provider, "kind": kind, "seconds": seconds})
+        if rate is not None:
+            if isinstance(rate, bool) or not isinstance(rate, number):
+                return Reply(400, {"error": "rate must be a number between 0 and 1"})
+            fake.add_fault_rate(provider, kind, float(rate))
+            return Reply(201, {"provider": provider, "kind": kind, "rate": rate})
+        count, retry_after = body.get("count", 1), body.get("retryAfter")
+        if not isinstance(count, int) or (retry_after is not None and not isinstance(retry_after, int)):
+            return Reply(400, {"error": "count and retryAfter must be integers"})
+        fake.add_fault(provider, kind, count, retry_after)
     except ValueError as exc:
         return Reply(400, {"error": str(exc)})
-    return Reply(201, {"provider": body.get("provider"), "kind": body.get("kind"), "count": count})
+    return Reply(201, {"provider": provider, "kind": kind, "count": count})
 
 
 # -- as a process ----------------------------------------------------------------------------------

@@ -54,7 +54,8 @@ class ConnectorError(Exception):
     codes: auth_failed (401/403, revoked or wrong credentials), not_found (the configured object does
     not exist), rate_limited (retry_after seconds when the vendor said), unreachable (no answer,
     timeout, 5xx), unexpected_response (an answer that does not follow the documented shape),
-    invalid_settings (settings the vendor rejects, 400/422).
+    invalid_settings (settings the vendor rejects, 400/422), invalid_request (a write the vendor
+    refuses as malformed, 400/422 on a write).
     """
 
     def __init__(
@@ -64,12 +65,15 @@ class ConnectorError(Exception):
         *,
         status: int | None = None,
         retry_after: float | None = None,
+        outcome_unknown: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
         self.retry_after = retry_after
+        # A write whose request went out and whose answer was lost: it may have landed.
+        self.outcome_unknown = outcome_unknown
 
     @property
     def retryable(self) -> bool:
