@@ -35,6 +35,10 @@ class Contact:
     tags: list[str]
     created: float
     updated: float
+    # Every other property by the vendor's own name (HubSpot properties, Follow Up Boss custom
+    # fields, Salesforce fields, a custom CRM's JSON), JSON values.
+    properties: dict[str, Any] = field(default_factory=dict)
+    kind: str = "contact"  # Salesforce: "Contact" | "Lead"; the others: "contact"
 
 
 @dataclass

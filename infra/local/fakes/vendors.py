@@ -14,7 +14,8 @@ The fake's own endpoints:
                              {provider: "ga4", token, propertyId}: credentials the vendor accepts
                              (GET lists them, without secrets)
     POST /_vendors/contacts  {provider, contacts: [{id?, firstName, lastName, email, phone,
-                             lifecycleStage (or stage), source?, tags?, createdAt?, updatedAt?}]}:
+                             lifecycleStage (or stage), source?, tags?, createdAt?, updatedAt?,
+                             properties?: {vendor name: JSON value}, kind?: Contact | Lead}]}:
                              the provider's contacts (times ISO 8601 or epoch milliseconds, default
                              now); GET ?provider= lists them, DELETE ?provider= removes them
     POST /_vendors/ga4       {propertyId, rows: [{date: "YYYY-MM-DD", sessions, activeUsers,
@@ -51,6 +52,7 @@ from typing import Any
 from infra.local.fakes import followupboss, ga4, hubspot
 from infra.local.fakes.base import FaultKind, LocalHttpServer, Outcome, Reply, Request, iso_z
 from infra.local.fakes.vendor_state import (
+    CRM_PROVIDERS,
     PROVIDERS,
     Contact,
     FubAccount,
@@ -134,7 +136,7 @@ class FakeVendorServer(LocalHttpServer):
 
     def add_contacts(self, provider: str, contacts: Iterable[dict[str, Any]]) -> list[str]:
         """Store contacts for `provider`; their ids, in order. ValueError for a malformed one."""
-        if provider not in ("hubspot", "followupboss"):
+        if provider not in CRM_PROVIDERS:
             raise ValueError(f"no contacts for provider {provider!r}")
         now = time.time()
         made: list[Contact] = []
@@ -146,6 +148,9 @@ class FakeVendorServer(LocalHttpServer):
             if created is None or updated is None:
                 raise ValueError("createdAt and updatedAt must be ISO 8601 with a zone or epoch milliseconds")
             tags = raw.get("tags") or []
+            properties = raw.get("properties") or {}
+            if not isinstance(properties, dict):
+                raise ValueError("properties must be an object")
             made.append(
                 Contact(
                     id=str(raw["id"]) if raw.get("id") is not None else "",
@@ -158,6 +163,8 @@ class FakeVendorServer(LocalHttpServer):
                     tags=[str(t) for t in tags] if isinstance(tags, list) else [],
                     created=created,
                     updated=updated,
+                    properties=dict(properties),
+                    kind=str(raw.get("kind") or "contact"),
                 )
             )
         with self.state.lock:
