@@ -31,7 +31,7 @@ class RetryPolicy:
 
     def delay(self, retry: int, error: ConnectorError) -> float:
         """Seconds to wait before retry number `retry` (0 for the first retry) after `error`."""
-        backoff = self.base_delay_seconds * (2**retry)
+        backoff = self.base_delay_seconds * float(2**retry)
         asked = error.retry_after if error.retry_after is not None else 0.0
         return min(max(backoff, asked), self.max_wait_seconds)
 
