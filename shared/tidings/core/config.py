@@ -110,6 +110,13 @@ class Settings(BaseModel):
     ga4_data_api_base: str = "https://analyticsdata.googleapis.com"
     followupboss_system_name: str = ""
     followupboss_system_key: str = Field(default="", repr=False)
+    # Salesforce (tidings.integrations.connectors.salesforce): the login host whose token endpoint
+    # renews access tokens (an integration may name https://test.salesforce.com for a sandbox), the
+    # REST API version, and the connected app's client credentials unless an integration has its own.
+    salesforce_login_base: str = "https://login.salesforce.com"
+    salesforce_api_version: str = "v67.0"
+    salesforce_client_id: str = ""
+    salesforce_client_secret: str = Field(default="", repr=False)
     # Analytics: when a published post's metrics are read, in seconds after publishing (1 h, 6 h,
     # 24 h, 3 days, 7 days, 28 days); the periodic pass that reads what is due runs every 15 minutes
     # (infra/topology.py, the analytics-collection schedule).

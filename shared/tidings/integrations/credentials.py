@@ -18,7 +18,12 @@ from tidings.core.clock import parse_iso
 from tidings.core.errors import Conflict, ValidationFailed
 from tidings.core.failures import PlatformCallError
 from tidings.core.secrets import SealedSecret, SecretVault, mask
-from tidings.integrations.connectors.base import Connector, ConnectorCredentials, ConnectorError
+from tidings.integrations.connectors.base import (
+    ConfigurableConnector,
+    Connector,
+    ConnectorCredentials,
+    ConnectorError,
+)
 from tidings.models.accounts import AccountCredentials, check_token
 from tidings.models.integrations import Integration, Status
 from tidings.store.accounts import AccountRepository
@@ -67,11 +72,14 @@ class IntegrationCredentials:
         self, connector: Connector, credentials: Mapping[str, Any], *, social: bool
     ) -> SplitCredentials:
         """Check `credentials` against what the connector takes; ValidationFailed
-        (`invalid_credentials`) names the unknown, missing or malformed ones."""
+        (`invalid_credentials`) names the unknown, missing or malformed ones, and a
+        `ConfigurableConnector` checks the settings and secrets together (with codes of its own)."""
         secret_names = set(connector.required_secrets) | set(connector.optional_secrets)
         if social:
             secret_names.add("refreshToken")
-        allowed = set(connector.required_settings) | secret_names | {"expiresAt"}
+        checker = connector if isinstance(connector, ConfigurableConnector) else None
+        optional = set(checker.optional_settings) if checker is not None else set()
+        allowed = set(connector.required_settings) | optional | secret_names | {"expiresAt"}
         unknown = sorted(k for k in credentials if k not in allowed)
         missing = sorted(
             k for k in (*connector.required_settings, *connector.required_secrets) if not credentials.get(k)
@@ -98,6 +106,8 @@ class IntegrationCredentials:
                 secrets[key] = value
             else:
                 settings[key] = value.strip()
+        if checker is not None:
+            checker.validate_credentials(ConnectorCredentials(settings, secrets))
         return SplitCredentials(settings, secrets, _expiry(credentials.get("expiresAt")))
 
     def keep(self, integration: Integration, split: SplitCredentials) -> SealedSecret | None:

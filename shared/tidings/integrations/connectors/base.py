@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from tidings.models.calls import CallRecord
 from tidings.models.integrations import SyncedRecord
@@ -100,6 +100,18 @@ class Connector(Protocol):
         observe: CallObserver,
         max_records: int = 10_000,
     ) -> SyncResult: ...
+
+
+@runtime_checkable
+class ConfigurableConnector(Protocol):
+    """A connector that also takes optional settings and checks an integration's settings and
+    secrets together when they are given (`POST /integrations`, a credentials change), before
+    anything is stored: `validate_credentials` raises `tidings.core.errors.ValidationFailed` with a
+    code of its own (e.g. `invalid_field_mapping`) naming the setting that cannot work."""
+
+    optional_settings: tuple[str, ...]
+
+    def validate_credentials(self, creds: ConnectorCredentials) -> None: ...
 
 
 class NothingToSync:

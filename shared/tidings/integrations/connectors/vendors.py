@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
-from tidings.core.failures import PlatformCallError
+from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.http import bearer, json_body, parse_retry_after, redact, send
 from tidings.integrations.connectors.base import (
     CallObserver,
@@ -48,6 +48,7 @@ class VendorConnector:
     type: str
     provider: str
     required_settings: tuple[str, ...] = ()
+    optional_settings: tuple[str, ...] = ()
     required_secrets: tuple[str, ...] = ()
     optional_secrets: tuple[str, ...] = ()
     page_default: ClassVar[int]
@@ -68,6 +69,11 @@ class VendorConnector:
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(base={self.base!r})"
+
+    def validate_credentials(self, creds: ConnectorCredentials) -> None:
+        """Checks the optional settings when an integration is created (see
+        `connectors.base.ConfigurableConnector`); a connector with settings to check overrides it."""
+        return None
 
     @staticmethod
     def _api_base(settings: Settings) -> str:
@@ -112,19 +118,23 @@ def vendor_call(
     observe: CallObserver,
     secrets: Iterable[str],
     ok_statuses: tuple[int, ...] = (200,),
+    mutating: bool = False,
     **kwargs: Any,
 ) -> httpx.Response:
     """One HTTP call, timed and reported to `observe` (exactly one CallRecord, answered or not).
     A transport failure (no connection, timeout, connection lost) is `unreachable`; an HTTP error
-    status is returned for the vendor's own classification."""
+    status is returned for the vendor's own classification. A `mutating` call (a write) whose
+    request went out without an answer coming back is `unreachable` with `outcome_unknown`: the
+    vendor may have applied it (`tidings.core.http` classifies the transport failure)."""
     started = time.perf_counter()
     try:
-        # Every connector call only reads: any transport failure may be retried.
-        response = send(http, method, url, token=None, mutating=False, **kwargs)
+        response = send(http, method, url, token=None, mutating=mutating, **kwargs)
     except PlatformCallError as exc:
         observe(CallRecord(operation, None, _elapsed_ms(started), ok=False))
         raise ConnectorError(
-            "unreachable", redact(f"{operation}: no answer ({exc.message})", *secrets)
+            "unreachable",
+            redact(f"{operation}: no answer ({exc.message})", *secrets),
+            outcome_unknown=exc.kind is ErrorKind.UNKNOWN_OUTCOME,
         ) from None
     status = response.status_code
     observe(CallRecord(operation, status, _elapsed_ms(started), ok=status in ok_statuses))
