@@ -19,6 +19,9 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
+TemplateValue = Annotated[str, Field(max_length=2000)] | int | float | bool
+
+
 class CreatePostRequest(ApiModel):
     content: str = Field(max_length=70_000, description="The post text")
     platforms: list[str] | None = Field(
@@ -38,6 +41,21 @@ class CreatePostRequest(ApiModel):
     link: str | None = Field(default=None, max_length=2048)
     content_type: str | None = Field(default=None, max_length=40, description="e.g. text, image, video, link")
     timezone: str | None = Field(default=None, max_length=64, description="IANA time zone of the author")
+    client_id: str | None = Field(
+        default=None,
+        max_length=200,
+        description="A CRM client: the content (and thread) are templates rendered from the client's "
+        "record before the post is stored, e.g. 'Hi {{firstName}}'",
+    )
+    crm_integration_id: str | None = Field(
+        default=None, max_length=100, description="The CRM integration to read the client from (default CRM)"
+    )
+    variables: dict[str, TemplateValue] = Field(
+        default_factory=dict, max_length=100, description="Template values of your own (agentName, ...)"
+    )
+    fallbacks: dict[str, Annotated[str, Field(max_length=1000)]] = Field(
+        default_factory=dict, max_length=100, description="Values for template variables the client lacks"
+    )
 
 
 class PublishNowRequest(ApiModel):
@@ -49,6 +67,21 @@ class PublishNowRequest(ApiModel):
     link: str | None = Field(default=None, max_length=2048)
     content_type: str | None = Field(default=None, max_length=40)
     timezone: str | None = Field(default=None, max_length=64)
+    client_id: str | None = Field(
+        default=None,
+        max_length=200,
+        description="A CRM client: the content (and thread) are templates rendered from the client's "
+        "record before the post is stored, e.g. 'Hi {{firstName}}'",
+    )
+    crm_integration_id: str | None = Field(
+        default=None, max_length=100, description="The CRM integration to read the client from (default CRM)"
+    )
+    variables: dict[str, TemplateValue] = Field(
+        default_factory=dict, max_length=100, description="Template values of your own (agentName, ...)"
+    )
+    fallbacks: dict[str, Annotated[str, Field(max_length=1000)]] = Field(
+        default_factory=dict, max_length=100, description="Values for template variables the client lacks"
+    )
 
 
 class UpdatePostRequest(ApiModel):
@@ -85,6 +118,14 @@ class PlatformResultView(ApiModel):
     published_at: Timestamp | None = None
 
 
+class PersonalizationView(ApiModel):
+    client_id: str
+    integration_id: str
+    provider: str
+    fields: list[str]
+    personalized_at: Timestamp
+
+
 class PostView(ApiModel):
     post_id: str
     content: str
@@ -106,6 +147,7 @@ class PostView(ApiModel):
     created_at: Timestamp
     updated_at: Timestamp
     completed_at: Timestamp | None = None
+    personalization: PersonalizationView | None = None
 
 
 class PostList(ApiModel):
@@ -196,6 +238,17 @@ def post_view(post: ScheduledPost) -> PostView:
         created_at=post.created_at,
         updated_at=post.updated_at,
         completed_at=post.completed_at,
+        personalization=(
+            PersonalizationView(
+                client_id=post.personalization.client_id,
+                integration_id=post.personalization.integration_id,
+                provider=post.personalization.provider,
+                fields=post.personalization.fields,
+                personalized_at=post.personalization.personalized_at,
+            )
+            if post.personalization
+            else None
+        ),
     )
 
 

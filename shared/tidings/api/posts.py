@@ -26,8 +26,9 @@ from tidings.api.models import (
     UpdatePostRequest,
     post_view,
 )
-from tidings.core.errors import TidingsError
+from tidings.core.errors import TidingsError, ValidationFailed
 from tidings.publishing.validation import check_timezone, parse_platforms
+from tidings.scheduling.personalization import ClientContent
 from tidings.scheduling.service import NewPost, PostChanges, SchedulingService
 
 if TYPE_CHECKING:
@@ -37,6 +38,12 @@ logger = logging.getLogger(__name__)
 
 
 def _new_post(req: CreatePostRequest | PublishNowRequest) -> NewPost:
+    if req.client_id is None and (req.variables or req.fallbacks or req.crm_integration_id):
+        raise ValidationFailed(
+            "variables, fallbacks and crmIntegrationId personalise a post for a client: give clientId",
+            {"field": "clientId"},
+            code="client_id_required",
+        )
     return NewPost(
         content=req.content,
         platforms=req.platforms,
@@ -47,6 +54,16 @@ def _new_post(req: CreatePostRequest | PublishNowRequest) -> NewPost:
         link=req.link,
         content_type=req.content_type,
         timezone=req.timezone,
+        client=(
+            ClientContent(
+                client_id=req.client_id,
+                integration_id=req.crm_integration_id,
+                variables=req.variables,
+                fallbacks=req.fallbacks,
+            )
+            if req.client_id is not None
+            else None
+        ),
     )
 
 

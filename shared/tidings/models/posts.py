@@ -49,6 +49,16 @@ class PlatformResult(BaseModel):
     published_at: datetime | None = None
 
 
+class PostPersonalization(BaseModel):
+    """The client a post was written for: its text was rendered from the client's CRM record."""
+
+    client_id: str
+    integration_id: str
+    provider: str
+    fields: list[str] = Field(default_factory=list)  # the client's fields the text used
+    personalized_at: datetime
+
+
 class ScheduledPost(BaseModel):
     user_id: str
     post_id: str
@@ -76,6 +86,7 @@ class ScheduledPost(BaseModel):
     next_attempt_at: datetime | None = None
     final_reason: str | None = None
     completed_at: datetime | None = None
+    personalization: PostPersonalization | None = None
 
     @field_validator("scheduled_time")
     @classmethod

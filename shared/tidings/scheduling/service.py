@@ -12,7 +12,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from tidings.aws.publishing import PublishStarter
@@ -20,7 +20,13 @@ from tidings.core.clock import Clock, ceil_ms
 from tidings.core.config import Settings
 from tidings.core.errors import Conflict, NotFound, ValidationFailed, choice
 from tidings.core.platforms import Platform
-from tidings.models.posts import FINAL_STATUSES, PlatformStatus, PostStatus, ScheduledPost
+from tidings.models.posts import (
+    FINAL_STATUSES,
+    PlatformStatus,
+    PostPersonalization,
+    PostStatus,
+    ScheduledPost,
+)
 from tidings.publishing.validation import (
     check_content,
     check_future,
@@ -30,6 +36,7 @@ from tidings.publishing.validation import (
     parse_platforms,
 )
 from tidings.scheduling import optimal_time
+from tidings.scheduling.personalization import ClientContent, PostPersonalizer
 from tidings.store.analytics import AnalyticsRepository
 from tidings.store.posts import (
     MAX_CREATE_BATCH,
@@ -55,6 +62,7 @@ class NewPost:
     content_type: str | None = None
     timezone: str | None = None
     thread: tuple[str, ...] = ()
+    client: ClientContent | None = None  # render the texts for this CRM client before storing
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,7 @@ class SchedulingService:
         starter: PublishStarter,
         clock: Clock,
         sleep: Callable[[float], None] = time.sleep,
+        personalizer: PostPersonalizer | None = None,
     ) -> None:
         self.settings = settings
         self.posts = posts
@@ -100,6 +109,7 @@ class SchedulingService:
         self.starter = starter
         self.clock = clock
         self.sleep = sleep
+        self.personalizer = personalizer
 
     # -- queue rules -------------------------------------------------------------------------------
 
@@ -146,9 +156,26 @@ class SchedulingService:
 
     # -- create ------------------------------------------------------------------------------------
 
+    def _personalize(self, user_id: str, req: NewPost) -> tuple[NewPost, PostPersonalization | None]:
+        """The request with its content and thread rendered for its client (unchanged without one)."""
+        if req.client is None:
+            return req, None
+        if self.personalizer is None:
+            raise ValidationFailed(
+                "posts for a CRM client are not available here",
+                {"field": "clientId"},
+                code="personalization_unavailable",
+            )
+        done = self.personalizer.personalize_texts(
+            user_id, req.client, [req.content, *req.thread], req.content_type
+        )
+        content, *thread = done.texts
+        return replace(req, content=content, thread=tuple(thread)), done.personalization
+
     def _build(
         self, user_id: str, req: NewPost, *, scheduled_time: datetime, publish_now: bool
     ) -> ScheduledPost:
+        req, personalization = self._personalize(user_id, req)
         platforms = (
             parse_platforms(req.platforms)
             if req.platforms is not None
@@ -173,6 +200,7 @@ class SchedulingService:
             created_at=now,
             updated_at=now,
             publish_now=publish_now,
+            personalization=personalization,
         )
 
     def _prepare(self, user_id: str, req: NewPost) -> tuple[ScheduledPost, list[datetime] | None]:
