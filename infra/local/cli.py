@@ -65,8 +65,9 @@ def _parser() -> argparse.ArgumentParser:
         "--sandbox-faults",
         default="",
         metavar="SPEC",
-        help="faults the fake platforms inject: comma-separated platform:kind:rate, kind one of "
-        "error500, rate_limit, timeout, lost_response (e.g. facebook:error500:0.3)",
+        help="faults the fake platforms and CRMs inject: comma-separated platform:kind:rate (or "
+        "hubspot, followupboss, salesforce, custom for a CRM), kind one of error500, rate_limit, "
+        "timeout, lost_response (e.g. facebook:error500:0.3,hubspot:lost_response:0.2)",
     )
     dev.add_argument("--sandbox-seed", type=int, default=None, metavar="N", help="reproducible faults")
     dev.add_argument(

@@ -41,6 +41,16 @@ SAMPLE_USER = "demo-agent"
 FAKE_READY_PREFIX = "fake platforms: "
 
 
+def _split_faults(spec: str) -> tuple[str, list[tuple[str, str, float]]]:
+    """The platform part of a `--sandbox-faults` spec and the CRM items (for the fake vendor server)."""
+    from infra.local.fakes.vendors import split_fault_spec
+
+    try:
+        return split_fault_spec(spec)
+    except ValueError as exc:
+        raise StartupError(f"--sandbox-faults: {exc}") from exc
+
+
 def fake_client_env(fake_url: str, vendors_url: str | None = None) -> dict[str, str]:
     """The settings pointing the real platform clients at the fake platform server at `fake_url`, and
     the CRM and analytics connectors at the fake vendor server at `vendors_url` when given."""
@@ -116,8 +126,9 @@ class DevRuntime:
         self._dynamodb = DynamoDBLocal(echo=echo)
         self._moto = MotoServer(self.host.url, echo=echo)
         fake_argv = [sys.executable, "-m", "infra.local.fakes.platforms", "--port", "0"]
-        if options.sandbox_faults:
-            fake_argv += ["--faults", options.sandbox_faults]
+        platform_faults, crm_faults = _split_faults(options.sandbox_faults)
+        if platform_faults:
+            fake_argv += ["--faults", platform_faults]
         if options.sandbox_seed is not None:
             fake_argv += ["--seed", str(options.sandbox_seed)]
         self._fake = ChildProcess("fake-platforms", fake_argv, env=_child_env(), echo=echo)
@@ -137,7 +148,9 @@ class DevRuntime:
         endpoints = Endpoints(dynamodb=self._dynamodb.endpoint, moto=self._moto.url)
         from infra.local.fakes.vendors import FakeVendorServer
 
-        self._vendors = FakeVendorServer().start()
+        self._vendors = FakeVendorServer(seed=options.sandbox_seed).start()
+        for provider, kind, rate in crm_faults:
+            self._vendors.add_fault_rate(provider, kind, rate)
         self.urls.fake_vendors = self._vendors.url
         extra_env = fake_client_env(self.urls.fake_platforms, self.urls.fake_vendors)
         self.stack = provision(endpoints, extra_env=extra_env)
@@ -164,7 +177,7 @@ class DevRuntime:
         from infra.local.fakes.state import FaultSpec, FaultSpecError
 
         try:
-            FaultSpec.parse(self.options.sandbox_faults)
+            FaultSpec.parse(_split_faults(self.options.sandbox_faults)[0])
         except FaultSpecError as exc:
             raise StartupError(f"--sandbox-faults: {exc}") from exc
 
