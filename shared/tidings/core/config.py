@@ -110,6 +110,10 @@ class Settings(BaseModel):
     ga4_data_api_base: str = "https://analyticsdata.googleapis.com"
     followupboss_system_name: str = ""
     followupboss_system_key: str = Field(default="", repr=False)
+    # CRM calls: retries of a transient failure (after 1, 2, 4 s... or the CRM's Retry-After), and
+    # how many clients one function instance keeps in memory (tidings.crm.cache).
+    crm_max_retries: int = Field(default=3, ge=0, le=6)
+    crm_cache_max_entries: int = Field(default=2_000, ge=1)
     # Salesforce (tidings.integrations.connectors.salesforce): the login host whose token endpoint
     # renews access tokens (an integration may name https://test.salesforce.com for a sandbox), the
     # REST API version, and the connected app's client credentials unless an integration has its own.

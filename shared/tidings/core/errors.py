@@ -66,6 +66,14 @@ class Forbidden(TidingsError):
     code = "forbidden"
 
 
+class ServiceUnavailable(TidingsError):
+    """A service Tidings calls (a CRM) stayed unavailable through every retry: not the caller's
+    fault, and worth trying again later (`details.retryAfterSeconds` when the service said when)."""
+
+    status = 503
+    code = "service_unavailable"
+
+
 def choice(kind: type[_E], value: str, *, field: str, code: str) -> _E:
     """`value` as a member of `kind`, or ValidationFailed naming the field and the supported values."""
     try:

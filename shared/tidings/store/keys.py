@@ -187,3 +187,7 @@ ANALYTICS_METRICS_SK_PREFIX = "ANALYTICS#"
 def analytics_metrics_sk(metrics_id: str) -> str:
     """The design's AnalyticsMetrics item: site metrics, e.g. `ga4#<YYYY-MM-DD>#<propertyId>`."""
     return f"{ANALYTICS_METRICS_SK_PREFIX}{metrics_id}"
+
+
+CRM_SETTINGS_ENTITY = "CrmSettings"
+CRM_SETTINGS_SK = "CRM_SETTINGS"  # one item per user: PK USER#<id>
