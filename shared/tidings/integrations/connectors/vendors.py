@@ -80,8 +80,19 @@ class VendorConnector:
         raise NotImplementedError
 
     def _call(
-        self, secret: str, method: str, path: str, operation: str, observe: CallObserver, **kwargs: Any
+        self,
+        secret: str,
+        method: str,
+        path: str,
+        operation: str,
+        observe: CallObserver,
+        *,
+        ok_statuses: tuple[int, ...] = (200,),
+        mutating: bool = False,
+        **kwargs: Any,
     ) -> httpx.Response:
+        """The answer when its status is one of `ok_statuses`, else the vendor's error; `mutating`
+        marks a write (see `vendor_call`)."""
         response = vendor_call(
             self.http,
             method,
@@ -90,9 +101,11 @@ class VendorConnector:
             observe=observe,
             secrets=self._secrets(secret),
             headers=self._headers(secret),
+            ok_statuses=ok_statuses,
+            mutating=mutating,
             **kwargs,
         )
-        if response.status_code != 200:
+        if response.status_code not in ok_statuses:
             raise self._error(response, operation, secret)
         return response
 
