@@ -293,6 +293,10 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/analytics/settings", _API),
     Route("PUT", "/analytics/settings", _API),
     Route("POST", "/analytics/import", _API),
+    Route("GET", "/crm/cache", _API),
+    Route("DELETE", "/crm/cache", _API),
+    Route("GET", "/crm/settings", _API),
+    Route("PUT", "/crm/settings", _API),
     # called by Meta, not by users: the signature (or verify token) is checked instead of a JWT
     Route("GET", "/inbound/meta", _API, authorized=False),
     Route("POST", "/inbound/meta", _API, authorized=False),

@@ -52,6 +52,10 @@ API_EXPECTED = {
     "get_analytics_settings": 200,
     "put_analytics_settings_wrong_type": 422,
     "import_analytics_bad_row": 422,  # row 2 has no UTC offset: nothing is imported
+    "get_crm_settings": 200,
+    "put_crm_settings_ttl_too_long": 422,  # at most 86,400 s: nothing is stored
+    "get_crm_cache": 200,
+    "clear_crm_cache": 204,
 }
 
 
@@ -79,7 +83,7 @@ def test_api_samples(name: str, status: int, lambda_host: LambdaHost, local_aws_
     result = lambda_host.invoke("http_api", load("http_api", name))
     assert not result.errored, result.payload
     assert result.payload["statusCode"] == status, result.payload["body"]
-    body = json.loads(result.payload["body"])
+    body = json.loads(result.payload["body"]) if result.payload["body"] else None
     if status >= 400:
         assert set(body) == {"code", "message", "details"}
     if name == "openapi_document":
@@ -101,6 +105,10 @@ def test_api_samples(name: str, status: int, lambda_host: LambdaHost, local_aws_
         assert body["code"] == "invalid_range"
     if name == "analytics_summary":
         assert set(body["overall"]) == {"current", "previous", "change"}
+    if name == "put_crm_settings_ttl_too_long":
+        assert body["code"] == "invalid_crm_settings"
+    if name == "get_crm_cache":
+        assert set(body) == {"size", "entries", "hits", "misses", "hitRate"}
 
 
 def test_stream_samples_keep_one_schedule(lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:

@@ -22,6 +22,7 @@ from tidings.api.analytics_history import (
     register_analytics_history_routes,
 )
 from tidings.api.common import JSON, error_response
+from tidings.api.crm import CrmServices, register_crm_routes
 from tidings.api.inbound import register_inbound_routes
 from tidings.api.insights import InsightServices, register_insight_routes
 from tidings.api.integrations import IntegrationServices, register_integration_routes
@@ -59,6 +60,7 @@ def build_app(
     analytics: Callable[[], PostAnalyticsService] | None = None,
     analytics_history: Callable[[], AnalyticsHistoryServices] | None = None,
     insights: Callable[[], InsightServices] | None = None,
+    crm: Callable[[], CrmServices] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     services: list[SchedulingService] = []
@@ -93,6 +95,7 @@ def build_app(
     _analytics_routes(app, analytics, analytics_history, user_id)
     if insights is not None:
         register_insight_routes(app, insights, user_id)
+    _crm_routes(app, crm, user_id)
     _docs(app)
     return app
 
@@ -109,6 +112,13 @@ def _analytics_routes(
         register_analytics_history_routes(app, analytics_history, user_id)
 
 
+def _crm_routes(
+    app: APIGatewayHttpResolver, crm: Callable[[], CrmServices] | None, user_id: Callable[[], str]
+) -> None:
+    if crm is not None:
+        register_crm_routes(app, crm, user_id)
+
+
 # Request bodies are small JSON documents; anything larger is refused before it is parsed or validated.
 MAX_BODY_BYTES = 256 * 1024
 # Routes that take more: a CSV import up to API Gateway's 10 MB payload limit.
@@ -119,6 +129,10 @@ ROUTE_BODY_BYTES = {IMPORT_ROUTE: IMPORT_BODY_BYTES}
 # alert ids, platform names) fits this; anything else names nothing, and is answered 404 before it
 # reaches the table (DynamoDB refuses sort keys over 1,024 bytes).
 PATH_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# Path parameters that are not Tidings' ids, checked by their route instead: a CRM's client id is the
+# CRM's own (a custom CRM may key clients by e-mail), and `tidings.crm.clients.check_client_id`
+# answers 400 for one that cannot name anything.
+OWN_CHECK_PARAMETERS = frozenset({"clientId"})
 
 
 def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -137,6 +151,8 @@ def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> 
             ),
         )
     for name, value in (event.get("pathParameters") or {}).items():
+        if name in OWN_CHECK_PARAMETERS and isinstance(value, str):
+            continue
         if not isinstance(value, str) or not PATH_ID.match(value):
             return _early(
                 404,

@@ -127,6 +127,7 @@ def http_app() -> APIGatewayHttpResolver:
         analytics_history=analytics_history_services,
         insights=insight_services,
         analytics=post_analytics_service,
+        crm=crm_services,
     )
 
 
@@ -508,10 +509,22 @@ from tidings.wiring.analytics import (  # noqa: E402
     site_analytics,
 )
 
+# So do the CRM builders.
+from tidings.wiring.crm import (  # noqa: E402
+    client_cache,
+    client_directory,
+    crm_services,
+    crm_settings_service,
+)
+
 __all__ = [
     "analytics_history_services",
     "analytics_settings_service",
     "analytics_sync",
+    "client_cache",
+    "client_directory",
+    "crm_services",
+    "crm_settings_service",
     "history_import",
     "insight_service",
     "insight_services",

@@ -1,0 +1,58 @@
+"""The composition root's CRM part: the CRM settings, the in-memory client cache of this function
+instance, the client directory and the services the CRM routes call."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from tidings import wiring as root
+from tidings.core.clock import DEFAULT_CLOCK
+from tidings.core.config import get_settings
+
+if TYPE_CHECKING:
+    from tidings.api.crm import CrmServices
+    from tidings.crm.cache import ClientCache
+    from tidings.crm.clients import ClientDirectory
+    from tidings.crm.settings import CrmSettingsService
+
+
+@lru_cache(maxsize=1)
+def crm_settings_service() -> CrmSettingsService:
+    from tidings.crm.settings import CrmSettingsService
+    from tidings.store.crm_settings import DynamoCrmSettingsRepository
+
+    return CrmSettingsService(
+        DynamoCrmSettingsRepository(get_settings().table_name), root.integration_directory(), DEFAULT_CLOCK
+    )
+
+
+@lru_cache(maxsize=1)
+def client_cache() -> ClientCache:
+    """One per function instance: client data is kept in this process's memory only."""
+    from tidings.crm.cache import ClientCache
+
+    return ClientCache(max_entries=get_settings().crm_cache_max_entries, clock=DEFAULT_CLOCK)
+
+
+@lru_cache(maxsize=1)
+def client_directory() -> ClientDirectory:
+    from tidings.crm.clients import ClientDirectory
+
+    credentials, connectors, monitoring = root.integration_parts()
+    return ClientDirectory(
+        settings=crm_settings_service(),
+        credentials=credentials,
+        connectors=connectors,
+        monitoring=monitoring,
+        cache=client_cache(),
+        clock=DEFAULT_CLOCK,
+        max_retries=get_settings().crm_max_retries,
+    )
+
+
+@lru_cache(maxsize=1)
+def crm_services() -> CrmServices:
+    from tidings.api.crm import CrmServices
+
+    return CrmServices(clients=client_directory(), settings=crm_settings_service(), cache=client_cache())
