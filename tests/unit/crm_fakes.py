@@ -95,6 +95,18 @@ class CrmWorld:
             alert_email=None,
         )
 
+    def analytics(self) -> Integration:
+        """A connected GA4 integration of USER: an integration that is not a CRM."""
+        return self.base.lifecycle.create(
+            USER,
+            name="Site",
+            kind="analytics",
+            provider="ga4",
+            credentials={"accessToken": "ga4-unit-token-0042"},
+            sync_frequency=None,
+            alert_email=None,
+        )
+
 
 def crm_world(*connectors: Any, max_retries: int = 3, max_entries: int = 100) -> CrmWorld:
     """The CRM services over `integration_fakes.world`, with these connectors (a FakeCrm for HubSpot

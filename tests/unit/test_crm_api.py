@@ -179,15 +179,7 @@ def test_settings_read_with_defaults_and_change_partially(api: Api) -> None:
 )
 def test_bad_settings_are_4xx_and_change_nothing(api: Api, body: Any, status: int, code: str) -> None:
     hub = api.world.crm("hubspot")
-    ga4 = api.world.base.lifecycle.create(
-        USER,
-        name="Site",
-        kind="analytics",
-        provider="ga4",
-        credentials={"accessToken": "ga4-unit-token-0042"},
-        sync_frequency=None,
-        alert_email=None,
-    )
+    ga4 = api.world.analytics()
     if not isinstance(body, str):
         body = json.loads(
             json.dumps(body).replace("HUB", hub.integration_id).replace("GA4", ga4.integration_id)

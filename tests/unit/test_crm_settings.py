@@ -78,15 +78,7 @@ def test_the_chosen_default_wins_while_it_is_connected(w: CrmWorld) -> None:
 
 def test_a_named_integration_must_be_a_connected_crm_of_the_user(w: CrmWorld) -> None:
     hub = w.crm("hubspot")
-    ga4 = w.base.lifecycle.create(
-        USER,
-        name="Site",
-        kind="analytics",
-        provider="ga4",
-        credentials={"accessToken": "ga4-unit-token-0042"},
-        sync_frequency=None,
-        alert_email=None,
-    )
+    ga4 = w.analytics()
 
     assert w.settings.resolve(USER, hub.integration_id) == hub
     with pytest.raises(NotFound) as unknown:
@@ -181,15 +173,7 @@ def test_a_bad_value_changes_nothing(
 
 def test_settings_name_only_the_users_crm_integrations(w: CrmWorld) -> None:
     hub = w.crm("hubspot")
-    ga4 = w.base.lifecycle.create(
-        USER,
-        name="Site",
-        kind="analytics",
-        provider="ga4",
-        credentials={"accessToken": "ga4-unit-token-0042"},
-        sync_frequency=None,
-        alert_email=None,
-    )
+    ga4 = w.analytics()
 
     with pytest.raises(ValidationFailed) as not_crm:
         w.settings.put(USER, SettingsChange(default_integration_id=ga4.integration_id))

@@ -4,18 +4,17 @@ with `{code, message, details}`."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any, NoReturn
-from urllib.parse import urlencode
 
 import pytest
+from api_events import call
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from insight_data import NOW, around, batch
 
 from tidings.analytics.insights.service import InsightService
 from tidings.analytics.summary import AnalyticsSummary
-from tidings.api.app import build_app, handle
+from tidings.api.app import build_app
 from tidings.api.insights import InsightServices
 from tidings.core.clock import FakeClock
 from tidings.store.memory.insights import InMemoryInsightRepository
@@ -42,40 +41,6 @@ def app() -> APIGatewayHttpResolver:
         InsightService(records, InMemoryInsightRepository(), clock), AnalyticsSummary(records, clock)
     )
     return build_app(_no_scheduling, insights=lambda: services)
-
-
-def call(
-    app: APIGatewayHttpResolver,
-    method: str,
-    path: str,
-    query: dict[str, str] | None = None,
-    body: str | None = None,
-    user: str = "u1",
-    path_parameters: dict[str, str] | None = None,
-) -> tuple[int, Any]:
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": f"{method} {path}",
-        "rawPath": path,
-        "rawQueryString": urlencode(query or {}),
-        "headers": {"content-type": "application/json"},
-        "requestContext": {
-            "http": {"method": method, "path": path, "sourceIp": "127.0.0.1"},
-            "authorizer": {"jwt": {"claims": {"sub": user}, "scopes": None}},
-            "requestId": "r1",
-            "routeKey": f"{method} {path}",
-            "stage": "$default",
-        },
-        "isBase64Encoded": False,
-    }
-    if query:
-        event["queryStringParameters"] = query
-    if body is not None:
-        event["body"] = body
-    if path_parameters:
-        event["pathParameters"] = path_parameters
-    response = handle(app, event, None)
-    return response["statusCode"], json.loads(response["body"])
 
 
 def generate(app: APIGatewayHttpResolver, user: str = "u1") -> dict[str, Any]:
