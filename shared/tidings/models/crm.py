@@ -109,3 +109,20 @@ class PendingActivity:
     crm_id: str | None = None
     synced_at: datetime | None = None
     version: int = 1
+    # A delivery holds the activity until then (the stream and the periodic run never deliver it at
+    # once); set while a delivery is under way, cleared when it records its outcome. An activity read
+    # with a lease that has run out was being written when its delivery stopped: it may be in the CRM.
+    leased_until: datetime | None = None
+    # When the user last retried it after it failed: the retry window runs from then.
+    retried_at: datetime | None = None
+
+    @property
+    def window_start(self) -> datetime:
+        """Where the retry window of transient failures starts: creation, or the user's last retry."""
+        return self.retried_at or self.created_at
+
+    @property
+    def may_be_in_crm(self) -> bool:
+        """Whether an earlier delivery may have written it: an attempt was made, a delivery stopped
+        without recording its outcome, or it failed before and was retried."""
+        return self.attempts > 0 or self.leased_until is not None or self.retried_at is not None

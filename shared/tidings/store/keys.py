@@ -191,3 +191,27 @@ def analytics_metrics_sk(metrics_id: str) -> str:
 
 CRM_SETTINGS_ENTITY = "CrmSettings"
 CRM_SETTINGS_SK = "CRM_SETTINGS"  # one item per user: PK USER#<id>
+
+
+PENDING_ACTIVITY_ENTITY = "PendingActivity"
+PENDING_ACTIVITY_SK_PREFIX = "PENDING_ACTIVITY#"
+ACTIVITY_COUNT_ENTITY = "ActivityCount"
+
+
+def pending_activity_sk(activity_id: str) -> str:
+    return f"{PENDING_ACTIVITY_SK_PREFIX}{activity_id}"
+
+
+def activities_by_time_pk(user_id: str) -> str:
+    """GSI1 partition: one user's CRM activities, sorted by when they were recorded."""
+    return f"USER#{user_id}#ACTIVITIES"
+
+
+def activity_due_pk(shard: int) -> str:
+    """GSI2 partition (sparse): pending CRM activities, by when their next delivery is due."""
+    return f"ACTIVITY_DUE#{shard}"
+
+
+def activity_count_sk(day: str) -> str:
+    """The count of activities a user recorded on a UTC day (`YYYY-MM-DD`)."""
+    return f"ACTIVITY_COUNT#{day}"
