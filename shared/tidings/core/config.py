@@ -127,6 +127,12 @@ class Settings(BaseModel):
     analytics_cadence: list[int] = Field(
         default_factory=lambda: [3600, 21_600, 86_400, 259_200, 604_800, 2_419_200]
     )
+    # CRM activity write-back (tidings.crm.delivery): the wait before a failed delivery is tried
+    # again (doubling with each attempt, at most an hour), how long transient failures are retried
+    # before the activity fails with retry_window_exceeded, and the activities a user may record a day.
+    crm_retry_base_seconds: int = Field(default=60, ge=1)
+    crm_retry_window_days: int = Field(default=7, ge=1)
+    crm_activity_daily_limit: int = Field(default=10_000, ge=1)
 
     @field_validator(
         "retry_intervals",
