@@ -5,6 +5,11 @@
                        descending, newest id first by default), updatedAfter, updatedBefore,
                        createdAfter, createdBefore, fields; {_metadata: {collection, offset, limit,
                        total, next, nextLink}, people}
+    GET /v1/people/{id}  one person; `fields` as above (`allFields` adds every custom field, the
+                       `customXxx` entries of `Contact.properties`; `allCustom` those alone); 404
+                       {errorMessage} for an unknown id
+
+and the notes, events and custom fields (`followupboss_notes`).
 
 Sources are named in `tidings.integrations.connectors.followupboss`. Credentials: HTTP Basic with the
 API key as the user name (an unknown key: 401 {errorMessage}); every answer has X-RateLimit-Limit,
@@ -21,6 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from infra.local.fakes import followupboss_notes
 from infra.local.fakes.base import Outcome, Reply, Request, int_param, iso_z
 from infra.local.fakes.vendor_state import Contact, FubAccount, VendorAnswers, vendor_call, vendor_time
 
@@ -31,6 +37,7 @@ LIMIT_MAX = 100
 DEFAULT_LIMIT = 10
 WINDOW_SECONDS = 10
 WINDOW_LIMIT = 250
+ALL_CUSTOM = "allCustom"
 DEFAULT_FIELDS = ("id", "created", "updated", "name", "firstName", "lastName", "stage", "source")
 
 
@@ -54,7 +61,10 @@ def _throttle(retry_after: int) -> Reply:
 
 
 def route(fake: FakeVendorServer, req: Request) -> Outcome:
-    found = _ROUTES.get((req.method, tuple(req.segments[1:])))
+    rest = req.segments[1:]
+    found = _ROUTES.get((req.method, tuple(rest))) or followupboss_notes.find(req.method, rest)
+    if found is None and req.method == "GET" and rest[:2] == ["v1", "people"] and len(rest) == 3:
+        found = ("followupboss.people.read", _one_person)
     if found is None:
         return _error(404, f"No route for {req.method} {req.path}")
     with fake.state.lock:
@@ -109,9 +119,12 @@ def _person(contact: Contact, fields: set[str] | None) -> dict[str, Any]:
         else [],
         "tags": list(contact.tags),
     }
+    extra = {k: v for k, v in contact.properties.items() if k not in person}
     if fields is None:
-        return person
-    return {k: v for k, v in person.items() if k in fields or k == "id"}
+        return {**person, **extra}
+    if fields == {ALL_CUSTOM}:
+        return {"id": person["id"], **{k: v for k, v in extra.items() if k.startswith("custom")}}
+    return {k: v for k, v in {**person, **extra}.items() if k in fields or k == "id"}
 
 
 _SORTS: dict[str, Callable[[Contact], Any]] = {
@@ -166,8 +179,12 @@ def _selected(contacts: list[Contact], query: dict[str, str]) -> list[Contact] |
 
 
 def _fields(value: str) -> set[str] | None:
+    """The fields asked for: None for `allFields` (custom fields included), {ALL_CUSTOM} for the
+    custom ones only, the default set when none is named."""
     if value == "allFields":
         return None
+    if value == ALL_CUSTOM:
+        return {ALL_CUSTOM}
     if value:
         return {f.strip() for f in value.split(",") if f.strip()}
     return set(DEFAULT_FIELDS)
@@ -184,21 +201,42 @@ def _people(fake: FakeVendorServer, req: Request, account: FubAccount) -> Reply:
     if isinstance(contacts, Reply):
         return contacts
     fields = _fields(query.get("fields", ""))
-    page = contacts[offset : offset + limit]
+    return _paged(req, "people", [_person(c, fields) for c in contacts], limit, offset)
+
+
+def _paged(req: Request, collection: str, items: list[dict[str, Any]], limit: int, offset: int) -> Reply:
+    """One page of a collection with its `_metadata` (and the `next` token while more remain)."""
     metadata: dict[str, Any] = {
-        "collection": "people",
+        "collection": collection,
         "offset": offset,
         "limit": limit,
-        "total": len(contacts),
+        "total": len(items),
     }
-    if offset + limit < len(contacts):
+    if offset + limit < len(items):
         token = base64.urlsafe_b64encode(json.dumps({"offset": offset + limit}).encode()).decode()
-        follow = {k: v for k, v in query.items() if k not in ("offset", "next")}
+        follow = {k: v for k, v in req.query.items() if k not in ("offset", "next")}
         metadata["next"] = token
-        metadata["nextLink"] = f"{req.base_url}/followupboss/v1/people?" + urlencode(
+        metadata["nextLink"] = f"{req.base_url}/followupboss/v1/{collection}?" + urlencode(
             {**follow, "next": token}
         )
-    return Reply(200, {"_metadata": metadata, "people": [_person(c, fields) for c in page]})
+    return Reply(200, {"_metadata": metadata, collection: items[offset : offset + limit]})
+
+
+def _one_person(fake: FakeVendorServer, req: Request, account: FubAccount) -> Reply:
+    """One person by id; `fields` as for the list (`allFields` adds the custom fields)."""
+    wanted = req.segments[-1]
+    contact = next((c for c in fake.state.contacts_of("followupboss") if c.id == wanted), None)
+    if contact is None:
+        return _error(404, f"Person not found: {wanted}")
+    return Reply(200, _person(contact, _fields(req.query.get("fields", ""))))
+
+
+def _notes(fake: FakeVendorServer, req: Request, account: FubAccount) -> Reply:
+    return followupboss_notes.listing(fake, req, "notes", _window, _paged)
+
+
+def _events(fake: FakeVendorServer, req: Request, account: FubAccount) -> Reply:
+    return followupboss_notes.listing(fake, req, "events", _window, _paged)
 
 
 ANSWERS = VendorAnswers(
@@ -210,4 +248,6 @@ _Handler = Callable[["FakeVendorServer", Request, FubAccount], Reply]
 _ROUTES: dict[tuple[str, tuple[str, ...]], tuple[str, _Handler]] = {
     ("GET", ("v1", "identity")): ("followupboss.identity", _identity),
     ("GET", ("v1", "people")): ("followupboss.people", _people),
+    ("GET", ("v1", "notes")): ("followupboss.notes.list", _notes),
+    ("GET", ("v1", "events")): ("followupboss.events.list", _events),
 }

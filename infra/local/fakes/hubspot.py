@@ -9,6 +9,10 @@
     POST /crm/v3/objects/contacts/search       filterGroups, sorts, properties, limit (at most 200),
                                                after (an offset; 400 from 10,000 on)
 
+and the notes, their associations to contacts and the property definitions (`hubspot_notes`). A
+contact's other properties (`Contact.properties`: hs_language, a custom budget...) are answered
+when asked for, as text the way HubSpot answers every value.
+
 Sources are named in `tidings.integrations.connectors.hubspot`; also developers.hubspot.com "CRM API |
 Contacts" (docs/api/crm/contacts: read a contact by id or `idProperty`, batch read with `inputs`) and
 the CRM contacts OpenAPI document HubSpot's official clients are generated from (`properties` is an
@@ -27,6 +31,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from infra.local.fakes import hubspot_notes
 from infra.local.fakes.base import Outcome, Reply, Request, int_param, iso_z
 from infra.local.fakes.vendor_state import Contact, VendorAnswers, vendor_call, vendor_time
 
@@ -88,7 +93,7 @@ def _throttle(retry_after: int) -> Reply:
 
 def route(fake: FakeVendorServer, req: Request) -> Outcome:
     rest, method = req.segments[1:], req.method
-    found = _ROUTES.get((method, tuple(rest)))
+    found = _ROUTES.get((method, tuple(rest))) or hubspot_notes.find(method, rest)
     if (
         found is None
         and method == "GET"
@@ -133,7 +138,9 @@ def _details(fake: FakeVendorServer, req: Request, portal: str) -> Reply:
 
 
 def _contact(contact: Contact, properties: Iterable[str]) -> dict[str, Any]:
+    """A contact with the `properties` asked for, as text (any other property of the contact too)."""
     values: dict[str, str | None] = {
+        **{name: hubspot_notes.hubspot_text(value) for name, value in contact.properties.items()},
         "firstname": contact.first_name,
         "lastname": contact.last_name,
         "email": contact.email,

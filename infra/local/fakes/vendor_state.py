@@ -105,6 +105,13 @@ class VendorState:
     calls: Counter[str] = field(default_factory=Counter)
     recent: dict[str, deque[float]] = field(default_factory=dict)  # provider -> recent call times
     systems: list[str] = field(default_factory=list)
+    # HubSpot: notes by id, note-to-contact links, each portal's own note properties (name ->
+    # definition, `hasUniqueValue` among them). Follow Up Boss: notes and events by id.
+    hubspot_notes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    hubspot_note_links: set[tuple[str, str]] = field(default_factory=set)  # (note id, contact id)
+    hubspot_note_properties: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    fub_notes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    fub_events: dict[int, dict[str, Any]] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
 
     def contacts_of(self, provider: str) -> list[Contact]:

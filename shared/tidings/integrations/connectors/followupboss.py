@@ -19,6 +19,9 @@ Sources (docs.followupboss.com):
   -Window and -Context; a throttled request gets 429 with Retry-After in seconds.
 The `updatedAfter` filter and `sort=updated` are the list filters of the people reference (as the
 public client libraries built on it send them); a person older than `since` is also skipped here.
+
+The client read and the activity write-back are in `connectors.followupboss_crm` (with their
+sources).
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ from tidings.integrations.connectors.base import (
     ConnectorError,
     SyncResult,
 )
+from tidings.integrations.connectors.followupboss_crm import FollowUpBossCrm, primary_value
 from tidings.integrations.connectors.vendors import (
-    VendorConnector,
     as_object,
     as_utc,
     check_max_records,
@@ -68,8 +71,9 @@ _RATE_HEADERS = {
 }
 
 
-class FollowUpBossConnector(VendorConnector):
-    """CRM contacts from Follow Up Boss. Secret `apiKey` (a user's API key, Admin > API)."""
+class FollowUpBossConnector(FollowUpBossCrm):
+    """CRM contacts from Follow Up Boss, and a client read and activity write-back
+    (`FollowUpBossCrm`). Secret `apiKey` (a user's API key, Admin > API)."""
 
     type: str = "crm"
     provider: str = "followupboss"
@@ -219,16 +223,6 @@ def followupboss_error(
     )
 
 
-def _primary(entries: Any) -> str | None:
-    """The primary (else the first) value of a person's emails or phones."""
-    if not isinstance(entries, list):
-        return None
-    values = [e for e in entries if isinstance(e, dict) and string_or_none(e.get("value"))]
-    primary = next((e for e in values if e.get("isPrimary") in (True, 1, "1", "true")), None)
-    chosen = primary or (values[0] if values else None)
-    return string_or_none(chosen.get("value")) if chosen else None
-
-
 def _person(item: Any, since: datetime | None = None) -> SyncedRecord | None:
     """The person as a contact record; None when updated before `since`."""
     if not isinstance(item, dict) or string_or_none(item.get("id")) is None:
@@ -244,8 +238,8 @@ def _person(item: Any, since: datetime | None = None) -> SyncedRecord | None:
         attributes={
             "firstName": string_or_none(item.get("firstName")),
             "lastName": string_or_none(item.get("lastName")),
-            "email": _primary(item.get("emails")),
-            "phone": _primary(item.get("phones")),
+            "email": primary_value(item.get("emails")),
+            "phone": primary_value(item.get("phones")),
             "lifecycleStage": string_or_none(item.get("stage")),
             "source": string_or_none(item.get("source")),
             "tags": [str(t) for t in tags] if isinstance(tags, list) else [],

@@ -15,6 +15,8 @@ Sources (developers.hubspot.com):
 - "API usage details" (429 body {status, message, errorType: "RATE_LIMIT", policyName: "DAILY" or
   "TEN_SECONDLY_ROLLING", correlationId}; headers X-HubSpot-RateLimit-Daily, -Daily-Remaining,
   -Interval-Milliseconds, -Max, -Remaining).
+
+The client read and the activity write-back are in `connectors.hubspot_crm` (with their sources).
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ from tidings.integrations.connectors.base import (
     ConnectorError,
     SyncResult,
 )
+from tidings.integrations.connectors.hubspot_crm import HubSpotCrm
 from tidings.integrations.connectors.vendors import (
-    VendorConnector,
     as_utc,
     check_max_records,
     code_for_status,
@@ -64,8 +66,9 @@ _RATE_HEADERS = {
 }
 
 
-class HubSpotConnector(VendorConnector):
-    """CRM contacts from HubSpot. Secret `accessToken` (private app token or OAuth access token)."""
+class HubSpotConnector(HubSpotCrm):
+    """CRM contacts from HubSpot, and a client read and activity write-back (`HubSpotCrm`). Secret
+    `accessToken` (private app token or OAuth access token)."""
 
     type: str = "crm"
     provider: str = "hubspot"
