@@ -19,10 +19,11 @@ from tidings.core.clock import FakeClock
 from tidings.core.config import Settings
 from tidings.core.errors import ValidationFailed
 from tidings.core.http import default_http_client
-from tidings.integrations.connectors.base import CallRecord, ConnectorCredentials, ConnectorError
+from tidings.integrations.connectors.base import ConnectorCredentials, ConnectorError
 from tidings.integrations.connectors.crm import ActivityWrite, CrmConnector
 from tidings.integrations.connectors.followupboss import FollowUpBossConnector
 from tidings.integrations.connectors.hubspot import HubSpotConnector
+from tidings.models.calls import CallRecord
 from tidings.models.crm import ClientPreferences
 
 CLIENT_TIMEOUT = 0.5  # seconds; the fake holds a `timeout` fault for longer

@@ -1,7 +1,9 @@
 """The fake HubSpot through hubspot-api-client (12.0), HubSpot's official Python SDK, pointed at the
 fake with its `host` setting: the contacts list (properties sent as repeated query parameters), a
-contact by id, batch read, search with filters, sorts and paging, `get_all`, and errors as the SDK's
-exceptions. (The SDK has no account-info API; our own connector's account details call is covered in
+contact by id (with its custom properties), batch read, search with filters, sorts and paging,
+`get_all`, notes upserted by a unique property, created (a held unique value refused), searched and
+associated to a contact through the associations v4 API, and errors as the SDK's exceptions. (The
+SDK has no account-info API; our own connector's account details call is covered in
 test_vendor_connectors.py.)"""
 
 from __future__ import annotations
@@ -12,12 +14,25 @@ from datetime import UTC, datetime, timedelta
 
 import hubspot
 import pytest
+from hubspot.crm.associations.v4 import (
+    AssociationSpec,
+    BatchInputPublicAssociationMultiPost,
+    PublicAssociationMultiPost,
+    PublicObjectId,
+)
 from hubspot.crm.contacts import (
     BatchReadInputSimplePublicObjectId,
     PublicObjectSearchRequest,
     SimplePublicObjectId,
 )
 from hubspot.crm.contacts.exceptions import ApiException, NotFoundException
+from hubspot.crm.objects.notes import (
+    BatchInputSimplePublicObjectBatchInputUpsert,
+    SimplePublicObjectBatchInputUpsert,
+    SimplePublicObjectInputForCreate,
+)
+from hubspot.crm.objects.notes import PublicObjectSearchRequest as NoteSearchRequest
+from hubspot.crm.objects.notes.exceptions import ApiException as NotesApiException
 
 from infra.local.fakes.vendors import FakeVendorServer
 
@@ -36,6 +51,7 @@ def _contact(n: int) -> dict[str, object]:
         "lifecycleStage": "lead" if n % 2 else "customer",
         "createdAt": BASE.isoformat(),
         "updatedAt": (BASE + timedelta(hours=n)).isoformat(),
+        "properties": {"budget": 450000 + n, "hs_language": "es"} if n == 3 else {},
     }
 
 
@@ -156,3 +172,101 @@ def test_a_throttle_raises_429_with_hubspots_rate_limit_body(
     body = json.loads(raised.value.body)
     assert (body["errorType"], body["policyName"]) == ("RATE_LIMIT", "TEN_SECONDLY_ROLLING")
     assert raised.value.headers["X-HubSpot-RateLimit-Remaining"] == "0"
+
+
+# -- notes and associations -------------------------------------------------------------------------
+
+
+def _upsert(client: hubspot.Client, key: str, body: str) -> object:
+    note = SimplePublicObjectBatchInputUpsert(
+        id_property="tidings_activity_id",
+        id=key,
+        properties={"hs_timestamp": "2026-03-01T10:00:00Z", "hs_note_body": body},
+    )
+    batch = BatchInputSimplePublicObjectBatchInputUpsert(inputs=[note])
+    return client.crm.objects.notes.batch_api.upsert(
+        batch_input_simple_public_object_batch_input_upsert=batch
+    )
+
+
+def test_a_contact_read_by_id_answers_its_custom_properties_as_text(client: hubspot.Client) -> None:
+    contact = client.crm.contacts.basic_api.get_by_id("103", properties=["budget", "hs_language", "nothing"])
+
+    assert contact.properties["budget"] == "450003"
+    assert contact.properties["hs_language"] == "es"
+    assert contact.properties.get("nothing") is None
+
+
+def test_notes_upserted_twice_by_their_unique_property_are_one_note(
+    client: hubspot.Client, fake: FakeVendorServer
+) -> None:
+    first = _upsert(client, "sdk-act-1", "<p>Called about the listing</p>")
+    again = _upsert(client, "sdk-act-1", "<p>Called about the listing, again</p>")
+
+    (created,) = first.results  # type: ignore[attr-defined]
+    (updated,) = again.results  # type: ignore[attr-defined]
+    assert (created.new, updated.new) == (True, False)
+    assert created.id == updated.id
+    assert updated.properties["hs_note_body"] == "<p>Called about the listing, again</p>"
+    assert [r.key for r in fake.received("hubspot") if r.kind == "note"].count(created.id) == 1
+
+
+def test_a_second_note_with_a_held_unique_value_is_refused_with_409(client: hubspot.Client) -> None:
+    _upsert(client, "sdk-act-2", "first")
+    note = SimplePublicObjectInputForCreate(
+        properties={"hs_timestamp": "2026-03-01T10:00:00Z", "tidings_activity_id": "sdk-act-2"},
+        associations=[],
+    )
+
+    with pytest.raises(NotesApiException) as raised:
+        client.crm.objects.notes.basic_api.create(simple_public_object_input_for_create=note)
+
+    assert raised.value.status == 409
+    assert json.loads(raised.value.body)["category"] == "CONFLICT"
+
+
+def test_a_note_is_associated_to_a_contact_and_found_by_search(client: hubspot.Client) -> None:
+    (note,) = _upsert(client, "sdk-act-3", "Met at the open house").results  # type: ignore[attr-defined]
+    link = PublicAssociationMultiPost(
+        _from=PublicObjectId(id=note.id),
+        to=PublicObjectId(id="102"),
+        types=[AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=202)],
+    )
+
+    made = client.crm.associations.v4.batch_api.create(
+        "notes",
+        "contacts",
+        batch_input_public_association_multi_post=BatchInputPublicAssociationMultiPost(inputs=[link]),
+    )
+    listed = client.crm.associations.v4.basic_api.get_page("contacts", "102", "notes", limit=500)
+    search = NoteSearchRequest(
+        filter_groups=[
+            {"filters": [{"propertyName": "tidings_activity_id", "operator": "IN", "values": ["sdk-act-3"]}]}
+        ],
+        properties=["tidings_activity_id"],
+        limit=10,
+    )
+    found = client.crm.objects.notes.search_api.do_search(public_object_search_request=search)
+
+    assert [(str(r.from_object_id), str(r.to_object_id)) for r in made.results] == [(note.id, "102")]
+    assert [str(r.to_object_id) for r in listed.results] == [note.id]
+    assert [r.id for r in found.results] == [note.id]
+
+
+def test_associating_a_note_to_an_unknown_contact_is_a_multi_status(client: hubspot.Client) -> None:
+    (note,) = _upsert(client, "sdk-act-4", "x").results  # type: ignore[attr-defined]
+    link = PublicAssociationMultiPost(
+        _from=PublicObjectId(id=note.id),
+        to=PublicObjectId(id="999"),
+        types=[AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=202)],
+    )
+
+    answer = client.crm.associations.v4.batch_api.create(
+        "notes",
+        "contacts",
+        batch_input_public_association_multi_post=BatchInputPublicAssociationMultiPost(inputs=[link]),
+    )
+
+    assert answer.results == []
+    assert answer.num_errors == 1
+    assert answer.errors[0].context == {"toObjectId": ["999"]}
