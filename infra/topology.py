@@ -131,6 +131,9 @@ TASK_RUNNER = "workflow_step"
 INTEGRATION_SYNC = "integration_sync"
 # The periodic pass that reads published posts' metrics when due.
 ANALYTICS_COLLECTION = "analytics-collection"
+PENDING_ACTIVITY_ENTITY = "PendingActivity"
+# The periodic run that delivers CRM activities whose retry is due.
+CRM_ACTIVITY_RETRY = "crm-activity-retry"
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
@@ -214,6 +217,18 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         access=frozenset(
             {Access.TABLE_STREAM, Access.TABLE_READ, Access.TABLE_WRITE, Access.OPEN_CREDENTIALS}
         ),
+        timeout_seconds=300,
+    ),
+    FunctionSpec(
+        name="crm_sync",
+        description="Writes recorded CRM activities to the users' CRMs in batches, exactly once, retrying "
+        "for up to 7 days",
+        # reads the stream and the due index, claims and settles activities, records the CRM calls'
+        # metrics and alerts, opens the CRM integrations' sealed credentials
+        access=frozenset(
+            {Access.TABLE_STREAM, Access.TABLE_READ, Access.TABLE_WRITE, Access.OPEN_CREDENTIALS}
+        ),
+        # a delivery's lease on an activity is as long as this (tidings.crm.delivery.LEASE)
         timeout_seconds=300,
     ),
     FunctionSpec(
@@ -316,6 +331,10 @@ STREAM_TRIGGERS: tuple[StreamTrigger, ...] = (
     # posts that were just published start their metrics collection; nothing here is urgent (the
     # first reading is an hour away), so records are gathered for up to 5 s
     StreamTrigger(function="analytics_sync", entity_types=(POST_ENTITY,), max_batching_window_seconds=5),
+    # activities just recorded (or retried) go to the CRM within a second or so, gathered into batches
+    StreamTrigger(
+        function="crm_sync", entity_types=(PENDING_ACTIVITY_ENTITY,), max_batching_window_seconds=1
+    ),
 )
 
 PERIODIC_SCHEDULES: tuple[PeriodicSchedule, ...] = (
@@ -323,6 +342,8 @@ PERIODIC_SCHEDULES: tuple[PeriodicSchedule, ...] = (
     PeriodicSchedule(name=ANALYTICS_COLLECTION, function="analytics_sync", rate_minutes=15),
     PeriodicSchedule(name="due-post-sweeper", function="sweeper", rate_minutes=5),
     PeriodicSchedule(name="webhook-retries", function="event_delivery", rate_minutes=1),
+    # CRM activities whose retry is due, and those a delivery left behind
+    PeriodicSchedule(name=CRM_ACTIVITY_RETRY, function="crm_sync", rate_minutes=1),
 )
 
 STATE_MACHINES: tuple[StateMachineSpec, ...] = (

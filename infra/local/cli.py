@@ -2,7 +2,8 @@
 
     tidings dev [--port 3000] [--host 127.0.0.1] [--sandbox-faults SPEC] [--sandbox-seed N]
                 [--demo] [--state-dir .tidings] [--sweep-interval SECONDS]
-                [--sync-interval SECONDS] [--analytics-interval SECONDS] [--verbose]
+                [--sync-interval SECONDS] [--analytics-interval SECONDS]
+                [--crm-retry-interval SECONDS] [--verbose]
     tidings token USER_ID [--ttl SECONDS] [--state-dir .tidings]
     tidings connect USER_ID [--state-dir .tidings]
     tidings invoke FUNCTION EVENT_FILE [--state-dir .tidings]
@@ -12,8 +13,8 @@
 command scheduling a post, and finally `ready`. Ctrl-C (or SIGTERM) stops everything it started.
 
 Environment: TIDINGS_LOCAL_SWEEP_INTERVAL (seconds) is the default of --sweep-interval,
-TIDINGS_LOCAL_SYNC_INTERVAL of --sync-interval and TIDINGS_LOCAL_ANALYTICS_INTERVAL of
---analytics-interval; every
+TIDINGS_LOCAL_SYNC_INTERVAL of --sync-interval, TIDINGS_LOCAL_ANALYTICS_INTERVAL of
+--analytics-interval and TIDINGS_LOCAL_CRM_RETRY_INTERVAL of --crm-retry-interval; every
 other TIDINGS_* variable (e.g. TIDINGS_RETRY_INTERVALS=1,2,4) reaches the handlers as is.
 """
 
@@ -36,6 +37,7 @@ DEFAULT_STATE_DIR = Path(".tidings")
 SWEEP_ENV = "TIDINGS_LOCAL_SWEEP_INTERVAL"
 SYNC_ENV = "TIDINGS_LOCAL_SYNC_INTERVAL"
 ANALYTICS_ENV = "TIDINGS_LOCAL_ANALYTICS_INTERVAL"
+CRM_RETRY_ENV = "TIDINGS_LOCAL_CRM_RETRY_INTERVAL"
 
 
 def _say(line: str) -> None:
@@ -98,6 +100,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="run the metrics collection pass this often instead of every 15 minutes "
         f"(env {ANALYTICS_ENV}; TIDINGS_ANALYTICS_CADENCE sets when each post is read)",
+    )
+    env_crm_retry = os.environ.get(CRM_RETRY_ENV)
+    dev.add_argument(
+        "--crm-retry-interval",
+        type=_positive_float,
+        default=_positive_float(env_crm_retry) if env_crm_retry else None,
+        metavar="SECONDS",
+        help="run the CRM activity retry pass this often instead of every minute "
+        f"(env {CRM_RETRY_ENV}; TIDINGS_CRM_RETRY_BASE_SECONDS sets the first back-off)",
     )
     dev.add_argument(
         "--verbose", "-v", action="store_true", help="show the children's output and runtime logs"
@@ -169,6 +180,7 @@ def _dev(args: argparse.Namespace) -> int:
         sweep_interval=args.sweep_interval,
         sync_interval=args.sync_interval,
         analytics_interval=args.analytics_interval,
+        crm_retry_interval=args.crm_retry_interval,
         verbose=args.verbose,
     )
     runtime = DevRuntime(options)

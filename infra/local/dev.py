@@ -31,7 +31,13 @@ from infra.local.processes import ChildProcess, StartupError, pid_alive
 from infra.local.provision import Endpoints, LocalStack, provision
 from infra.local.scheduler_runner import SchedulerRunner
 from infra.local.stream_poller import StreamPoller
-from infra.topology import ANALYTICS_COLLECTION, PERIODIC_SCHEDULES, ROUTES, STREAM_TRIGGERS
+from infra.topology import (
+    ANALYTICS_COLLECTION,
+    CRM_ACTIVITY_RETRY,
+    PERIODIC_SCHEDULES,
+    ROUTES,
+    STREAM_TRIGGERS,
+)
 from tidings.aws.names import SYNC_SCHEDULE_PREFIX
 
 log = logging.getLogger("infra.local.dev")
@@ -75,6 +81,7 @@ class DevOptions:
     sweep_interval: float | None = None
     sync_interval: float | None = None  # integrations' periodic syncs, instead of their frequency
     analytics_interval: float | None = None  # the metrics collection pass, instead of every 15 min
+    crm_retry_interval: float | None = None  # the CRM activity retry pass, instead of every minute
     verbose: bool = False
 
 
@@ -210,6 +217,8 @@ class DevRuntime:
             overrides[SYNC_SCHEDULE_PREFIX + "*"] = self.options.sync_interval
         if self.options.analytics_interval:
             overrides[ANALYTICS_COLLECTION] = self.options.analytics_interval
+        if self.options.crm_retry_interval:
+            overrides[CRM_ACTIVITY_RETRY] = self.options.crm_retry_interval
         self._runner = SchedulerRunner(stack.client, self.host.invoke, period_overrides=overrides)
         self._runner.start()
 

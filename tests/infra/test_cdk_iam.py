@@ -55,6 +55,7 @@ EXPECTED_ACTIONS = {
     "sweeper": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | START,
     "integration_sync": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE,
     "analytics_sync": LOGS | XRAY | STREAM | STREAM_FAILURES | READ | WRITE | KEY_READ | KEY_WRITE,
+    "crm_sync": LOGS | XRAY | STREAM | STREAM_FAILURES | READ | WRITE | KEY_READ | KEY_WRITE,
     "event_delivery": LOGS
     | XRAY
     | STREAM

@@ -14,6 +14,7 @@ _FOLDER = {
     "schedule_sync": "ScheduleSync",
     "event_delivery": "EventDelivery",
     "analytics_sync": "AnalyticsSync",
+    "crm_sync": "CrmSync",
 }
 
 
@@ -30,7 +31,7 @@ def _mapping(template: Template, trigger: StreamTrigger) -> dict[str, Any]:
 
 def test_there_is_one_mapping_per_stream_trigger(template: Template) -> None:
     mappings = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert len(mappings) == len(STREAM_TRIGGERS) == 3
+    assert len(mappings) == len(STREAM_TRIGGERS) == 4
     assert {t.function for t in STREAM_TRIGGERS} == set(_FOLDER)
 
 
@@ -61,6 +62,7 @@ def test_stream_mapping_bounds_retries_and_parks_failures_in_a_queue(
         ("schedule_sync", ["ScheduledPost", "ScheduledTask", "Integration"]),
         ("event_delivery", ["ScheduledPost", "Workflow", "Alert", "StrategyInsight"]),
         ("analytics_sync", ["ScheduledPost"]),
+        ("crm_sync", ["PendingActivity"]),
     ],
 )
 def test_only_records_of_its_entities_reach_each_function(

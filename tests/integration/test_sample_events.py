@@ -74,6 +74,7 @@ def test_every_sample_event_is_covered() -> None:
         "event_delivery",
         "integration_sync",
         "analytics_sync",
+        "crm_sync",
     ):
         assert list((EVENTS / function).glob("*.json")), function
 
@@ -206,3 +207,29 @@ def test_analytics_sync_samples(lambda_host: LambdaHost, local_aws_env: dict[str
     collection = lambda_host.invoke("analytics_sync", load("analytics_sync", "collection_pass"))
     assert not collection.errored, collection.payload
     assert {"records", "calls", "collected", "stopped", "deferred"} <= set(collection.payload)
+
+
+def test_crm_sync_samples(lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:
+    """The sample activity is stored here; its CRM integration is not: delivery fails it with the reason
+    (and the stream batch succeeds). The retried sample's version is not the stored one: it is left alone."""
+    import boto3
+
+    from tidings.store.activities import activity_from_item
+    from tidings.store.dynamo import deserialize
+
+    recorded = load("crm_sync", "activity_recorded")
+    image = recorded["Records"][0]["dynamodb"]["NewImage"]
+    client, table = boto3.client("dynamodb"), local_aws_env["TIDINGS_TABLE_NAME"]
+    client.put_item(TableName=table, Item=image)
+
+    first = lambda_host.invoke("crm_sync", recorded)
+    again = lambda_host.invoke("crm_sync", recorded)
+    retried = lambda_host.invoke("crm_sync", load("crm_sync", "activity_retried"))
+
+    assert first.payload == again.payload == retried.payload == {"batchItemFailures": []}
+    key = {"PK": image["PK"], "SK": image["SK"]}
+    stored = activity_from_item(deserialize(client.get_item(TableName=table, Key=key)["Item"]))
+    assert (stored.status, stored.last_error_code, stored.attempts) == ("failed", "integration_not_found", 1)
+    run = lambda_host.invoke("crm_sync", load("crm_sync", "retry_pass"))
+    assert not run.errored, run.payload
+    assert {"activities", "synced", "retrying", "failed", "left"} <= set(run.payload)
