@@ -12,5 +12,5 @@ so the real clients run end to end without the internet.
       metrics       published posts' metrics: the seeded growth curve and the /_metrics control
     vendors       the fake vendor server (`python -m infra.local.fakes.vendors`), composing:
       vendor_state  credentials, contacts, report data, pending faults; the path of a vendor call
-      hubspot, followupboss, ga4   one module per vendor
+      hubspot, followupboss, salesforce, customcrm, ga4   one module per vendor
 """

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from infra.local.fakes.base import ErrorAnswers, FaultKind, Outcome, Reply, Request, with_fault
 
 if TYPE_CHECKING:
+    from infra.local.fakes.customcrm import CustomCredential
+    from infra.local.fakes.salesforce import SalesforceOrg, SalesforceSession
     from infra.local.fakes.vendors import FakeVendorServer
 
 PROVIDERS = ("hubspot", "followupboss", "ga4", "salesforce", "custom")
@@ -113,6 +115,16 @@ class VendorState:
     fub_notes: dict[int, dict[str, Any]] = field(default_factory=dict)
     fub_events: dict[int, dict[str, Any]] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
+    # Salesforce: orgs by refresh token, sessions by access token, Tasks by id, open query cursors.
+    salesforce_orgs: dict[str, SalesforceOrg] = field(default_factory=dict)
+    salesforce_sessions: dict[str, SalesforceSession] = field(default_factory=dict)
+    salesforce_tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    salesforce_cursors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # The custom CRM: the credentials it accepts, activities by Tidings' activity id (each a list:
+    # a POST without an idempotency key can store one twice), first answers by Idempotency-Key.
+    custom_credentials: list[CustomCredential] = field(default_factory=list)
+    custom_activities: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    custom_answers: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
 
     def contacts_of(self, provider: str) -> list[Contact]:
         with self.lock:

@@ -1,7 +1,8 @@
-"""The fake vendor server: the CRM and analytics vendors' APIs (HubSpot, Follow Up Boss, Google
-Analytics 4 Data API) in their documented shapes, for the connectors in
+"""The fake vendor server: the CRM and analytics vendors' APIs (HubSpot, Follow Up Boss, Salesforce,
+a custom JSON CRM, Google Analytics 4 Data API) in their documented shapes, for the connectors in
 `tidings.integrations.connectors`. Each vendor is a module of this package (hubspot, followupboss,
-ga4, whose docstrings list their endpoints and sources); this one composes them.
+salesforce, customcrm, ga4, whose docstrings list their endpoints and sources); this one composes
+them.
 
 The real connectors run against it unchanged, with base URLs from `FakeVendorServer.client_env()` (or
 `client_env_for(url)` for a server in another process). Credentials: HubSpot and GA4 take
@@ -11,8 +12,13 @@ The fake's own endpoints:
 
     POST /_vendors/accounts  {provider: "hubspot", token, portalId?} | {provider: "followupboss",
                              apiKey, accountId?, domain?, name?, userName?, userEmail?} |
+                             {provider: "salesforce", refreshToken, clientId?, clientSecret?, orgId?,
+                             sessionSeconds?, dailyApiLimit?, externalIdFields?} | {provider:
+                             "custom", token | apiKey (+ header?) | username + password} |
                              {provider: "ga4", token, propertyId}: credentials the vendor accepts
                              (GET lists them, without secrets)
+    DELETE /_vendors/sessions?provider=salesforce   ends every Salesforce session (access tokens
+                             expire; the refresh token signs in again)
     POST /_vendors/contacts  {provider, contacts: [{id?, firstName, lastName, email, phone,
                              lifecycleStage (or stage), source?, tags?, createdAt?, updatedAt?,
                              properties?: {vendor name: JSON value}, kind?: Contact | Lead}]}:
@@ -49,7 +55,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
-from infra.local.fakes import followupboss, ga4, hubspot
+from infra.local.fakes import customcrm, followupboss, ga4, hubspot, salesforce
 from infra.local.fakes.base import FaultKind, LocalHttpServer, Outcome, Reply, Request, iso_z
 from infra.local.fakes.vendor_state import (
     CRM_PROVIDERS,
@@ -167,11 +173,16 @@ class FakeVendorServer(LocalHttpServer):
                     kind=str(raw.get("kind") or "contact"),
                 )
             )
+        if provider == "salesforce":
+            for contact in made:
+                contact.kind = salesforce.contact_kind(contact.kind)
         with self.state.lock:
             store = self.state.contacts.setdefault(provider, {})
             for contact in made:
                 if not contact.id:
-                    contact.id = str(next(self.state.ids))
+                    number = next(self.state.ids)
+                    prefix = salesforce.PREFIXES.get(contact.kind) if provider == "salesforce" else None
+                    contact.id = salesforce.record_id(prefix, number) if prefix else str(number)
                 store[contact.id] = contact
         return [c.id for c in made]
 
@@ -335,6 +346,7 @@ def client_env_for(url: str) -> dict[str, str]:
     return {
         "TIDINGS_HUBSPOT_API_BASE": f"{url}/hubspot",
         "TIDINGS_FOLLOWUPBOSS_API_BASE": f"{url}/followupboss",
+        "TIDINGS_SALESFORCE_LOGIN_BASE": f"{url}/salesforce",
         "TIDINGS_GA4_DATA_API_BASE": f"{url}/ga4",
     }
 
@@ -346,6 +358,8 @@ def _text(value: Any) -> str | None:
 _VENDOR_ROUTES: dict[str, Callable[[FakeVendorServer, Request], Outcome]] = {
     "hubspot": hubspot.route,
     "followupboss": followupboss.route,
+    "salesforce": salesforce.route,
+    "custom": customcrm.route,
     "ga4": ga4.route,
 }
 
@@ -370,6 +384,8 @@ def _own(fake: FakeVendorServer, req: Request) -> Reply:
         return Reply(204)
     if name == "systems" and req.method == "GET":
         return Reply(200, fake.systems())
+    if name == "sessions" and req.method == "DELETE" and req.query.get("provider") == "salesforce":
+        return Reply(200, {"provider": "salesforce", "ended": salesforce.expire_sessions(fake)})
     return Reply(404, {"error": f"no route {req.method} {req.path}"})
 
 
@@ -387,13 +403,17 @@ def _own_accounts(fake: FakeVendorServer, req: Request) -> Reply:
             listed += [
                 {"provider": "ga4", "propertyId": p} for ps in state.ga4_tokens.values() for p in sorted(ps)
             ]
-        return Reply(200, listed)
+        return Reply(200, listed + salesforce.accounts(fake) + customcrm.accounts(fake))
     if req.method != "POST":
         return Reply(405, {"error": f"{req.method} /_vendors/accounts is not supported"})
     body = req.json()
     if not isinstance(body, dict):
         return Reply(400, {"error": "expected a JSON object"})
     provider = body.get("provider")
+    if provider == "salesforce":
+        return salesforce.register_from(fake, body)
+    if provider == "custom":
+        return customcrm.register_from(fake, body)
     if provider == "hubspot" and isinstance(body.get("token"), str) and body["token"]:
         portal = fake.register_hubspot(body["token"], str(body.get("portalId") or ""))
         return Reply(201, {"provider": "hubspot", "portalId": portal})
