@@ -200,7 +200,7 @@ def total_calls(fake: FakeVendorServer) -> int:
 # -- the registry ----------------------------------------------------------------------------------
 
 
-def test_the_three_connectors_are_built_with_their_names_and_required_secrets(
+def test_the_crm_and_analytics_connectors_are_built_with_their_names_and_required_secrets(
     settings: Settings, http: httpx.Client
 ) -> None:
     connectors = crm_and_analytics_connectors(http, settings)
@@ -208,10 +208,24 @@ def test_the_three_connectors_are_built_with_their_names_and_required_secrets(
     assert [(c.type, c.provider) for c in connectors] == [
         ("crm", "hubspot"),
         ("crm", "followupboss"),
+        ("crm", "salesforce"),
+        ("crm", "custom"),
         ("analytics", "ga4"),
     ]
-    assert [c.required_secrets for c in connectors] == [("accessToken",), ("apiKey",), ("accessToken",)]
-    assert [c.required_settings for c in connectors] == [(), (), ("propertyId",)]
+    assert [c.required_secrets for c in connectors] == [
+        ("accessToken",),
+        ("apiKey",),
+        ("refreshToken",),
+        (),
+        ("accessToken",),
+    ]
+    assert [c.required_settings for c in connectors] == [
+        (),
+        (),
+        (),
+        ("clientUrl", "activitiesUrl", "authType"),
+        ("propertyId",),
+    ]
 
 
 # -- check -----------------------------------------------------------------------------------------

@@ -43,15 +43,20 @@ class ConnectorRegistry:
 def crm_and_analytics_connectors(
     http: httpx.Client, settings: Settings, clock: Clock = DEFAULT_CLOCK
 ) -> list[Connector]:
-    """The HubSpot and Follow Up Boss CRM connectors and the Google Analytics 4 connector, sharing
-    one pooled HTTP client (`tidings.publishing.clients.default_http_client`)."""
+    """The HubSpot, Follow Up Boss, Salesforce and custom (any JSON REST CRM) connectors and the
+    Google Analytics 4 connector, sharing one pooled HTTP client
+    (`tidings.publishing.clients.default_http_client`)."""
+    from tidings.integrations.connectors.custom import CustomCrmConnector
     from tidings.integrations.connectors.followupboss import FollowUpBossConnector
     from tidings.integrations.connectors.ga4 import GA4Connector
     from tidings.integrations.connectors.hubspot import HubSpotConnector
+    from tidings.integrations.connectors.salesforce import SalesforceConnector
 
     return [
         HubSpotConnector(settings, http, clock),
         FollowUpBossConnector(settings, http, clock),
+        SalesforceConnector(settings, http, clock),
+        CustomCrmConnector(http, allow_private=settings.allow_private_links),
         GA4Connector(settings, http, clock),
     ]
 

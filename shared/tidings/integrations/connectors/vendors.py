@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
@@ -302,6 +303,17 @@ def string_or_none(value: Any) -> str | None:
         return None
     text = str(value)
     return text if text else None
+
+
+def zone_name(value: str | None) -> str | None:
+    """`value` when it names an IANA time zone (as a client's preferred time zone must), else None."""
+    if not value or not value.strip():
+        return None
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return value.strip()
 
 
 def string_facts(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, str]:
