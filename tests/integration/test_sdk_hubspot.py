@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import hubspot
 import pytest
@@ -189,6 +190,18 @@ def _upsert(client: hubspot.Client, key: str, body: str) -> object:
     )
 
 
+def _associate(client: hubspot.Client, note_id: str, contact_id: str) -> object:
+    link = PublicAssociationMultiPost(
+        _from=PublicObjectId(id=note_id),
+        to=PublicObjectId(id=contact_id),
+        types=[AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=202)],
+    )
+    batch = BatchInputPublicAssociationMultiPost(inputs=[link])
+    return client.crm.associations.v4.batch_api.create(
+        "notes", "contacts", batch_input_public_association_multi_post=batch
+    )
+
+
 def test_a_contact_read_by_id_answers_its_custom_properties_as_text(client: hubspot.Client) -> None:
     contact = client.crm.contacts.basic_api.get_by_id("103", properties=["budget", "hs_language", "nothing"])
 
@@ -227,17 +240,7 @@ def test_a_second_note_with_a_held_unique_value_is_refused_with_409(client: hubs
 
 def test_a_note_is_associated_to_a_contact_and_found_by_search(client: hubspot.Client) -> None:
     (note,) = _upsert(client, "sdk-act-3", "Met at the open house").results  # type: ignore[attr-defined]
-    link = PublicAssociationMultiPost(
-        _from=PublicObjectId(id=note.id),
-        to=PublicObjectId(id="102"),
-        types=[AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=202)],
-    )
-
-    made = client.crm.associations.v4.batch_api.create(
-        "notes",
-        "contacts",
-        batch_input_public_association_multi_post=BatchInputPublicAssociationMultiPost(inputs=[link]),
-    )
+    made: Any = _associate(client, note.id, "102")
     listed = client.crm.associations.v4.basic_api.get_page("contacts", "102", "notes", limit=500)
     search = NoteSearchRequest(
         filter_groups=[
@@ -255,17 +258,7 @@ def test_a_note_is_associated_to_a_contact_and_found_by_search(client: hubspot.C
 
 def test_associating_a_note_to_an_unknown_contact_is_a_multi_status(client: hubspot.Client) -> None:
     (note,) = _upsert(client, "sdk-act-4", "x").results  # type: ignore[attr-defined]
-    link = PublicAssociationMultiPost(
-        _from=PublicObjectId(id=note.id),
-        to=PublicObjectId(id="999"),
-        types=[AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=202)],
-    )
-
-    answer = client.crm.associations.v4.batch_api.create(
-        "notes",
-        "contacts",
-        batch_input_public_association_multi_post=BatchInputPublicAssociationMultiPost(inputs=[link]),
-    )
+    answer: Any = _associate(client, note.id, "999")
 
     assert answer.results == []
     assert answer.num_errors == 1

@@ -41,13 +41,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
-from tidings.core.clock import DEFAULT_CLOCK, Clock
-from tidings.core.config import Settings
 from tidings.integrations.connectors import crm_fields as fields
 from tidings.integrations.connectors.base import CallObserver, ConnectorCredentials, ConnectorError
 from tidings.integrations.connectors.crm import ActivityWrite, WriteResult
@@ -95,18 +92,9 @@ class FollowUpBossCrm(VendorConnector):
     idempotent_writes: bool = False
     optional_settings: tuple[str, ...] = tuple(SETTINGS)
 
-    def __init__(
-        self,
-        settings: Settings,
-        http: httpx.Client,
-        clock: Clock = DEFAULT_CLOCK,
-        *,
-        page_size: int | None = None,
-    ) -> None:
-        super().__init__(settings, http, clock, page_size=page_size)
-        self._custom_types: fields.PerAccountCache[CustomTypes] = fields.PerAccountCache(
-            clock, DEFINITIONS_TTL
-        )
+    @cached_property
+    def _custom_types(self) -> fields.PerAccountCache[CustomTypes]:
+        return fields.PerAccountCache(self.clock, DEFINITIONS_TTL)
 
     def validate_credentials(self, creds: ConnectorCredentials) -> None:
         fields.check_named_settings(creds, SETTINGS)

@@ -55,13 +55,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
-from tidings.core.clock import DEFAULT_CLOCK, Clock
-from tidings.core.config import Settings
 from tidings.integrations.connectors import crm_fields as fields
 from tidings.integrations.connectors.base import CallObserver, ConnectorCredentials, ConnectorError
 from tidings.integrations.connectors.crm import ActivityWrite, WriteResult
@@ -123,18 +120,9 @@ class HubSpotCrm(VendorConnector):
     idempotent_writes: bool = True
     optional_settings: tuple[str, ...] = (*SETTINGS, EXTRA_PROPERTIES)
 
-    def __init__(
-        self,
-        settings: Settings,
-        http: httpx.Client,
-        clock: Clock = DEFAULT_CLOCK,
-        *,
-        page_size: int | None = None,
-    ) -> None:
-        super().__init__(settings, http, clock, page_size=page_size)
-        self._definitions: fields.PerAccountCache[Definitions] = fields.PerAccountCache(
-            clock, DEFINITIONS_TTL
-        )
+    @cached_property
+    def _definitions(self) -> fields.PerAccountCache[Definitions]:
+        return fields.PerAccountCache(self.clock, DEFINITIONS_TTL)
 
     def validate_credentials(self, creds: ConnectorCredentials) -> None:
         fields.check_named_settings(creds, SETTINGS, (EXTRA_PROPERTIES,))
@@ -201,17 +189,10 @@ class HubSpotCrm(VendorConnector):
                 params={"properties": joined, "archived": "false"},
             )
             return json_object(response, "contacts.read")
-        response = self._call(
-            token,
-            "POST",
-            "/crm/v3/objects/contacts/batch/read",
-            "contacts.batch.read",
-            observe,
-            ok_statuses=(200, 207),
-            json={"inputs": [{"id": client_id}], "properties": wanted},
-        )
         found = [
-            r for r in _results(json_object(response, "contacts.batch.read")) if str(r.get("id")) == client_id
+            r
+            for r in self._batch_read(token, "contacts", [client_id], wanted, observe)
+            if str(r.get("id")) == client_id
         ]
         if not found:
             raise ConnectorError("not_found", f"HubSpot has no contact {client_id}", status=404)
@@ -232,17 +213,8 @@ class HubSpotCrm(VendorConnector):
         if not ids:
             return ()
         newest = sorted(ids, key=lambda i: (len(i), i), reverse=True)[:BATCH_MAX]  # ids grow with time
-        response = self._call(
-            token,
-            "POST",
-            "/crm/v3/objects/notes/batch/read",
-            "notes.batch.read",
-            observe,
-            ok_statuses=(200, 207),
-            json={"inputs": [{"id": i} for i in newest], "properties": ["hs_timestamp", "hs_note_body"]},
-        )
         entries = []
-        for note in _results(json_object(response, "notes.batch.read")):
+        for note in self._batch_read(token, "notes", newest, ["hs_timestamp", "hs_note_body"], observe):
             props = as_object(note.get("properties"))
             text = fields.without_marker(str(props.get("hs_note_body") or ""), markup=True)
             at = parse_time(props.get("hs_timestamp")) or parse_time(note.get("createdAt"))
@@ -280,16 +252,27 @@ class HubSpotCrm(VendorConnector):
         return [outcome[a.activity_id] for a in activities]
 
     def _existing_contacts(self, token: str, ids: set[str], observe: CallObserver) -> set[str]:
+        return {
+            str(r.get("id"))
+            for r in self._batch_read(token, "contacts", sorted(ids), ["hs_object_id"], observe)
+        }
+
+    def _batch_read(
+        self, token: str, objects: str, ids: Iterable[str], properties: list[str], observe: CallObserver
+    ) -> list[dict[str, Any]]:
+        """The `objects` (contacts, notes) of these ids that exist: HubSpot answers 207 and names
+        the missing ones."""
+        operation = f"{objects}.batch.read"
         response = self._call(
             token,
             "POST",
-            "/crm/v3/objects/contacts/batch/read",
-            "contacts.batch.read",
+            f"/crm/v3/objects/{objects}/batch/read",
+            operation,
             observe,
             ok_statuses=(200, 207),
-            json={"inputs": [{"id": i} for i in sorted(ids)], "properties": ["hs_object_id"]},
+            json={"inputs": [{"id": i} for i in ids], "properties": properties},
         )
-        return {str(r.get("id")) for r in _results(json_object(response, "contacts.batch.read"))}
+        return _results(json_object(response, operation))
 
     def _upsert(
         self,
