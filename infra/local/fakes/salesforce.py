@@ -58,6 +58,8 @@ if TYPE_CHECKING:
     from infra.local.fakes.vendors import FakeVendorServer
 
 PROVIDER = "salesforce"
+# The connected app the local runtime signs in as (an org registered without a client id takes any).
+LOCAL_CLIENT_ID = "tidings-local-connected-app"
 BATCH_MAX = 200
 QUERY_BATCH_DEFAULT = 2000
 QUERY_BATCH_MIN = 200

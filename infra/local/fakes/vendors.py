@@ -347,6 +347,7 @@ def client_env_for(url: str) -> dict[str, str]:
         "TIDINGS_HUBSPOT_API_BASE": f"{url}/hubspot",
         "TIDINGS_FOLLOWUPBOSS_API_BASE": f"{url}/followupboss",
         "TIDINGS_SALESFORCE_LOGIN_BASE": f"{url}/salesforce",
+        "TIDINGS_SALESFORCE_CLIENT_ID": salesforce.LOCAL_CLIENT_ID,
         "TIDINGS_GA4_DATA_API_BASE": f"{url}/ga4",
     }
 

@@ -50,7 +50,7 @@ class CreateIntegrationRequest(ApiModel):
     platform: str = Field(
         max_length=40,
         description="social_media: facebook, instagram, twitter, linkedin, youtube, tiktok, whatsapp; "
-        "crm: hubspot, followupboss; analytics: ga4; ai: bedrock; webhook: https",
+        "crm: hubspot, followupboss, salesforce, custom; analytics: ga4; ai: bedrock; webhook: https",
     )
     credentials: dict[str, Any] = Field(
         max_length=10,
