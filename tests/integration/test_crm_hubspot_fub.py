@@ -369,6 +369,20 @@ def test_hubspot_writing_the_same_activities_twice_keeps_one_note_each(
     assert len(linked) == 5
 
 
+def test_hubspot_an_activity_given_twice_in_a_batch_is_one_note(
+    hubspot: HubSpotConnector, fake: FakeVendorServer
+) -> None:
+    results = hubspot.write_activities(HUBSPOT, [activity(1), activity(2), activity(1)], Calls())
+
+    assert [(r.activity_id, r.ok) for r in results] == [
+        ("act-0001", True),
+        ("act-0002", True),
+        ("act-0001", True),
+    ]
+    assert results[0].crm_id == results[2].crm_id
+    assert len(received(fake, "hubspot", "note")) == 2
+
+
 def test_hubspot_an_activity_for_an_unknown_contact_fails_alone(
     hubspot: HubSpotConnector, fake: FakeVendorServer
 ) -> None:

@@ -283,7 +283,9 @@ class HubSpotCrm(VendorConnector):
         outcome: dict[str, WriteResult],
     ) -> list[tuple[ActivityWrite, str]]:
         """Upserts the notes; (activity, note id) for each the answer names, a WriteResult with the
-        error for each it refused."""
+        error for each it refused. An activity given twice is sent once (HubSpot refuses a batch
+        naming one id twice) and both get its result."""
+        activities = list({a.activity_id: a for a in activities}.values())
         inputs = [
             {
                 "idProperty": id_property,
