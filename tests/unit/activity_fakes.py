@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -140,13 +141,13 @@ def activity(n: int = 1, client: str = "c-1", kind: str = "note", **changes: Any
 
 
 def activity_world(
-    crm: FakeCrm | None = None, *, budget: timedelta = timedelta(seconds=150)
+    crm: FakeCrm | None = None, *, budget: timedelta = timedelta(seconds=150), pool: Executor | None = None
 ) -> ActivityWorld:
     crm = crm or FakeCrm()
     w = world(crm)
     integration = hubspot(w)
     repo = InMemoryPendingActivityRepository()
-    log = ActivityLog(repo, w.clock, daily_limit=10_000)
+    log = ActivityLog(repo, w.clock, daily_limit=10_000, pool=pool)
     delivery = ActivityDelivery(
         activities=repo,
         directory=w.lifecycle.directory,
@@ -157,6 +158,7 @@ def activity_world(
         retry_policy=RetryPolicy(max_retries=3),
         backoff=Backoff(base_seconds=60, window=timedelta(days=7)),
         time_budget=budget,
+        pool=pool,
     )
     return ActivityWorld(w, crm, integration, repo, log, delivery)
 

@@ -5,9 +5,11 @@ stream."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from activity_fakes import LOST, FakeCrm, activity, activity_world, stream_record
 from integration_fakes import NOW, USER
 
@@ -22,8 +24,12 @@ from tidings.store.dynamo import serialize
 DOWN = ConnectorError("unreachable", "HubSpot answered 503", status=503)
 
 
-def test_activities_go_out_in_batches_of_the_providers_size_and_each_is_synced_with_the_crms_id() -> None:
-    hubspot_like = activity_world(FakeCrm(batch_max=100))
+@pytest.mark.parametrize("parallel", [False, True], ids=["one by one", "on a pool"])
+def test_activities_go_out_in_batches_of_the_providers_size_and_each_is_synced_with_the_crms_id(
+    parallel: bool,
+) -> None:
+    pool = ThreadPoolExecutor(max_workers=8) if parallel else None
+    hubspot_like = activity_world(FakeCrm(batch_max=100), pool=pool)
     recorded = [a for n in range(3) for a in hubspot_like.record(*(activity(100 * n + i) for i in range(84)))]
 
     result = hubspot_like.stream(*recorded)

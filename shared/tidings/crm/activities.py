@@ -22,6 +22,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -185,10 +186,12 @@ class ActivityLog:
         clock: Clock = DEFAULT_CLOCK,
         *,
         daily_limit: int = DEFAULT_DAILY_LIMIT,
+        pool: Executor | None = None,
     ) -> None:
         self.activities = activities
         self.clock = clock
         self.daily_limit = daily_limit
+        self.pool = pool  # stores the activities of a call side by side (one by one without)
 
     def record(
         self,
@@ -278,14 +281,34 @@ class ActivityLog:
                 },
                 code="activity_limit_reached",
             )
-        stored: dict[str, tuple[PendingActivity, bool]] = {}
-        try:
-            for activity in activities:
-                stored[activity.activity_id] = self.activities.create(activity)
-        finally:
-            not_stored = len(activities) - sum(1 for _, created in stored.values() if created)
-            self.activities.give_back(user_id, day, not_stored)
+        stored, error = self._create_all(activities)
+        not_stored = len(activities) - sum(1 for _, created in stored.values() if created)
+        self.activities.give_back(user_id, day, not_stored)
+        if error is not None:
+            raise error
         return stored
+
+    def _create_all(
+        self, activities: list[PendingActivity]
+    ) -> tuple[dict[str, tuple[PendingActivity, bool]], Exception | None]:
+        """Each activity created (side by side on the pool when there is one): what each id holds and
+        whether this call stored it, and the first error, if any create failed."""
+        stored: dict[str, tuple[PendingActivity, bool]] = {}
+        if self.pool is None or len(activities) < 2:
+            for activity in activities:
+                try:
+                    stored[activity.activity_id] = self.activities.create(activity)
+                except Exception as exc:
+                    return stored, exc
+            return stored, None
+        futures = [(a.activity_id, self.pool.submit(self.activities.create, a)) for a in activities]
+        error: Exception | None = None
+        for activity_id, future in futures:
+            try:
+                stored[activity_id] = future.result()
+            except Exception as exc:
+                error = error or exc
+        return stored, error
 
     def list(
         self, user_id: str, *, status: str | None = None, limit: int = 50, cursor: str | None = None

@@ -38,9 +38,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.errors import TidingsError, TooManyRequests
@@ -61,6 +62,8 @@ from tidings.store.activities import PendingActivityRepository, StaleActivity, a
 from tidings.store.dynamo import deserialize_stream_image, record_of
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 # A claim holds an activity this long: the crm_sync function's timeout, so a lease always outlives
 # the invocation that took it.
@@ -143,6 +146,7 @@ class ActivityDelivery:
         lease: timedelta = LEASE,
         time_budget: timedelta = TIME_BUDGET,
         run_limit: int = RUN_LIMIT,
+        pool: Executor | None = None,
     ) -> None:
         self.activities = activities
         self.directory = directory
@@ -155,6 +159,7 @@ class ActivityDelivery:
         self.lease = lease
         self.time_budget = time_budget
         self.run_limit = run_limit
+        self.pool = pool  # writes a batch's claims and outcomes side by side (one by one without)
         self.stream = PendingActivityStream(self)
 
     # -- the crm_sync function's entry point ------------------------------------------------------
@@ -295,18 +300,20 @@ class ActivityDelivery:
     def _out_of_time(self, started: datetime) -> bool:
         return self.clock.now() - started >= self.time_budget
 
+    def _each(self, action: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """`action` on each item, side by side on the pool when there is one (one table write each)."""
+        if self.pool is None or len(items) < 2:
+            return [action(item) for item in items]
+        return list(self.pool.map(action, items))
+
     def _claim(
         self, batch: Sequence[PendingActivity], report: DeliveryReport
     ) -> list[tuple[PendingActivity, PendingActivity]]:
         """(as read, as claimed) for each activity this delivery now holds."""
         now = self.clock.now()
-        held: list[tuple[PendingActivity, PendingActivity]] = []
-        for activity in batch:
-            claimed = self.activities.claim(activity, now, now + self.lease)
-            if claimed is None:
-                report.busy += 1
-            else:
-                held.append((activity, claimed))
+        claims = self._each(lambda activity: self.activities.claim(activity, now, now + self.lease), batch)
+        held = [(read, claimed) for read, claimed in zip(batch, claims, strict=True) if claimed is not None]
+        report.busy += len(batch) - len(held)
         return held
 
     def _write(
@@ -359,45 +366,40 @@ class ActivityDelivery:
         error: ConnectorError | None,
         report: DeliveryReport,
     ) -> None:
-        for _, held in claimed:
-            result = (results or {}).get(held.activity_id)
+        def settle(held: PendingActivity) -> str:
             try:
-                self._settle(held, result, error, report)
+                return self._settle(held, (results or {}).get(held.activity_id), error)
             except StaleActivity:
-                # the lease outlives the invocation, so this is another delivery after a very long stall
-                report.busy += 1
+                # the lease outlives the invocation: another delivery came after a very long stall
                 logger.warning("activity %s changed while it was being delivered", held.activity_id)
+                return "busy"
+
+        _count(report, self._each(settle, [held for _, held in claimed]))
 
     def _settle(
-        self,
-        held: PendingActivity,
-        result: WriteResult | None,
-        call_error: ConnectorError | None,
-        report: DeliveryReport,
-    ) -> None:
+        self, held: PendingActivity, result: WriteResult | None, call_error: ConnectorError | None
+    ) -> str:
+        """Record the outcome of one activity's attempt; which count of the report it adds to."""
         now = self.clock.now()
         if result is not None and result.ok:
             self.activities.mark_synced(held, result.crm_id, now)
-            report.synced += 1
-            return
+            return "synced"
         error = (result.error if result is not None else None) or call_error
         if error is None:
             error = ConnectorError("unexpected_response", "the CRM's answer did not mention this activity")
         if error.code in PERMANENT or error.code in CREDENTIALS or not _transient(error):
             self.activities.mark_failed(held, now, error_code=error.code, error=error.message)
-            report.failed += 1
-            return
+            return "failed"
         next_at = self.backoff.next_attempt(held, now, error.retry_after)
         if next_at is None:
             days = self.backoff.window / timedelta(days=1)
             reason = f"still failing after {days:g} days of retries; last error {error.code}: {error.message}"
             self.activities.mark_failed(held, now, error_code="retry_window_exceeded", error=reason)
-            report.failed += 1
-            return
+            return "failed"
         self.activities.mark_pending(
             held, now, next_attempt_at=next_at, error_code=error.code, error=error.message
         )
-        report.retrying += 1
+        return "retrying"
 
     def _defer(
         self,
@@ -409,7 +411,8 @@ class ActivityDelivery:
         now = self.clock.now()
         seconds = refused.details.get("retryAfterSeconds")
         until = now + timedelta(seconds=float(seconds) if isinstance(seconds, int | float) else 60.0)
-        for _, held in claimed:
+
+        def defer(held: PendingActivity) -> str:
             try:
                 self.activities.mark_pending(
                     held,
@@ -419,9 +422,16 @@ class ActivityDelivery:
                     error=held.last_error,
                     attempted=False,
                 )
-                report.deferred += 1
             except StaleActivity:
-                report.busy += 1
+                return "busy"
+            return "deferred"
+
+        _count(report, self._each(defer, [held for _, held in claimed]))
+
+
+def _count(report: DeliveryReport, outcomes: Iterable[str]) -> None:
+    for name in outcomes:
+        setattr(report, name, getattr(report, name) + 1)
 
 
 # Codes of failures that pass: the CRM did not answer or asked to slow down, or answered something

@@ -11,6 +11,8 @@ from tidings.core.clock import DEFAULT_CLOCK
 from tidings.core.config import get_settings
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from tidings.crm.activities import ActivityLog
     from tidings.crm.delivery import ActivityDelivery
     from tidings.store.activities import PendingActivityRepository
@@ -26,11 +28,19 @@ def pending_activities() -> PendingActivityRepository:
 
 
 @lru_cache(maxsize=1)
+def activity_writes() -> ThreadPoolExecutor:
+    """Writes one call's or one batch's activities side by side (each is one conditional write)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=16, thread_name_prefix="activities")
+
+
+@lru_cache(maxsize=1)
 def activity_log() -> ActivityLog:
     from tidings.crm.activities import ActivityLog
 
     limit = get_settings().crm_activity_daily_limit
-    return ActivityLog(pending_activities(), DEFAULT_CLOCK, daily_limit=limit)
+    return ActivityLog(pending_activities(), DEFAULT_CLOCK, daily_limit=limit, pool=activity_writes())
 
 
 @lru_cache(maxsize=1)
@@ -54,4 +64,5 @@ def crm_activity_delivery() -> ActivityDelivery:
         backoff=Backoff(
             base_seconds=float(s.crm_retry_base_seconds), window=timedelta(days=s.crm_retry_window_days)
         ),
+        pool=activity_writes(),
     )
