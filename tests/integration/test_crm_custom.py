@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from crm_support import Calls, add_contacts, add_fault, raised
 
 from infra.local.fakes import customcrm
 from infra.local.fakes.base import LocalHttpServer, Reply, Request
@@ -26,7 +27,6 @@ from tidings.core.errors import ValidationFailed
 from tidings.integrations.connectors.base import ConnectorCredentials, ConnectorError
 from tidings.integrations.connectors.crm import ActivityWrite, CrmConnector
 from tidings.integrations.connectors.custom import CHECK_SENTINEL, CustomCrmConnector
-from tidings.models.calls import CallRecord
 from tidings.publishing.clients import default_http_client
 
 CLIENT_TIMEOUT = 0.5
@@ -111,31 +111,12 @@ def creds(
     return ConnectorCredentials(values, secrets[auth])
 
 
-class Calls:
-    def __init__(self) -> None:
-        self.records: list[CallRecord] = []
-
-    def __call__(self, record: CallRecord) -> None:
-        self.records.append(record)
-
-    def operations(self) -> list[tuple[str, int | None]]:
-        return [(r.operation, r.status) for r in self.records]
-
-
 def error_of(action: Callable[[], object]) -> ConnectorError:
-    with pytest.raises(ConnectorError) as caught:
-        action()
-    error = caught.value
-    for secret in SECRETS:
-        assert secret not in f"{error} {error!r} {error.message} {error.args}"
-    return error
+    return raised(action, SECRETS)
 
 
 def add(own: httpx.Client, *contacts: dict[str, Any]) -> list[str]:
-    answer = own.post("/_vendors/contacts", json={"provider": "custom", "contacts": list(contacts)})
-    assert answer.status_code == 201, answer.text
-    ids: list[str] = answer.json()["ids"]
-    return ids
+    return add_contacts(own, "custom", *contacts)
 
 
 def activity(client_id: str, kind: str = "note", **extra: Any) -> ActivityWrite:
@@ -150,7 +131,7 @@ def activity(client_id: str, kind: str = "note", **extra: Any) -> ActivityWrite:
 
 
 def fault(own: httpx.Client, kind: str, **extra: Any) -> None:
-    assert own.post("/_vendors/faults", json={"provider": "custom", "kind": kind, **extra}).status_code == 201
+    add_fault(own, "custom", kind, **extra)
 
 
 RICH = {

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from crm_support import Calls, add_contacts, add_fault, raised
 
 from infra.local.fakes import salesforce as fake_salesforce
 from infra.local.fakes.vendors import FakeVendorServer
@@ -26,7 +27,6 @@ from tidings.core.config import Settings
 from tidings.integrations.connectors.base import ConnectorCredentials, ConnectorError
 from tidings.integrations.connectors.crm import ActivityWrite, CrmConnector
 from tidings.integrations.connectors.salesforce import SalesforceConnector
-from tidings.models.calls import CallRecord
 from tidings.publishing.clients import default_http_client
 
 CLIENT_TIMEOUT = 0.5  # seconds; the fake holds a `timeout` fault for longer
@@ -34,6 +34,20 @@ REFRESH = "5Aep861canary.salesforce.refresh.token.Qx7"
 CLIENT_ID, CLIENT_SECRET = "3MVG9canary-connected-app-key", "canary-consumer-secret-2207"
 SECRETS = (REFRESH, CLIENT_SECRET)
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def connector_settings(fake: FakeVendorServer, **extra: str) -> Settings:
+    """Settings pointing the connector at the fake (whose instance URL is http on loopback)."""
+    return Settings.from_env(
+        {
+            **fake.client_env(),
+            "TIDINGS_HTTP_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT),
+            "TIDINGS_ALLOW_PRIVATE_LINKS": "true",
+            "TIDINGS_SALESFORCE_CLIENT_ID": CLIENT_ID,
+            "TIDINGS_SALESFORCE_CLIENT_SECRET": CLIENT_SECRET,
+            **extra,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,15 +73,7 @@ def own(fake: FakeVendorServer) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def settings(fake: FakeVendorServer) -> Settings:
-    return Settings.from_env(
-        {
-            **fake.client_env(),
-            "TIDINGS_HTTP_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT),
-            "TIDINGS_ALLOW_PRIVATE_LINKS": "true",  # the fake's instance URL is http on loopback
-            "TIDINGS_SALESFORCE_CLIENT_ID": CLIENT_ID,
-            "TIDINGS_SALESFORCE_CLIENT_SECRET": CLIENT_SECRET,
-        }
-    )
+    return connector_settings(fake)
 
 
 @pytest.fixture(scope="module")
@@ -96,31 +102,12 @@ def _clean(own: httpx.Client) -> None:
 CREDS = ConnectorCredentials({}, {"refreshToken": REFRESH})
 
 
-class Calls:
-    def __init__(self) -> None:
-        self.records: list[CallRecord] = []
-
-    def __call__(self, record: CallRecord) -> None:
-        self.records.append(record)
-
-    def operations(self) -> list[tuple[str, int | None]]:
-        return [(r.operation, r.status) for r in self.records]
-
-
 def error_of(action: Callable[[], object]) -> ConnectorError:
-    with pytest.raises(ConnectorError) as caught:
-        action()
-    error = caught.value
-    for secret in SECRETS:
-        assert secret not in f"{error} {error!r} {error.message} {error.args}"
-    return error
+    return raised(action, SECRETS)
 
 
 def add(own: httpx.Client, *contacts: dict[str, Any]) -> list[str]:
-    answer = own.post("/_vendors/contacts", json={"provider": "salesforce", "contacts": list(contacts)})
-    assert answer.status_code == 201, answer.text
-    ids: list[str] = answer.json()["ids"]
-    return ids
+    return add_contacts(own, "salesforce", *contacts)
 
 
 SEQUENCE = itertools.count(1)
@@ -139,10 +126,7 @@ def activity(n: int, client_id: str, kind: str = "email_sent", **extra: Any) -> 
 
 
 def fault(own: httpx.Client, kind: str, **extra: Any) -> None:
-    assert (
-        own.post("/_vendors/faults", json={"provider": "salesforce", "kind": kind, **extra}).status_code
-        == 201
-    )
+    add_fault(own, "salesforce", kind, **extra)
 
 
 def tasks_for(fake: FakeVendorServer, batch: list[ActivityWrite]) -> list[dict[str, Any]]:
@@ -201,19 +185,6 @@ def test_every_instance_answer_carries_the_limit_header(
     used = [int(h.split("=")[1].split("/")[0]) for h in seen[1:] if h]
     assert len(used) == 2
     assert used[1] == used[0] + 1
-
-
-def connector_settings(fake: FakeVendorServer, **extra: str) -> Settings:
-    return Settings.from_env(
-        {
-            **fake.client_env(),
-            "TIDINGS_HTTP_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT),
-            "TIDINGS_ALLOW_PRIVATE_LINKS": "true",
-            "TIDINGS_SALESFORCE_CLIENT_ID": CLIENT_ID,
-            "TIDINGS_SALESFORCE_CLIENT_SECRET": CLIENT_SECRET,
-            **extra,
-        }
-    )
 
 
 def test_a_refresh_token_salesforce_does_not_know_fails_auth_without_showing_it(
