@@ -312,6 +312,10 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/crm/cache", _API),
     Route("GET", "/crm/settings", _API),
     Route("PUT", "/crm/settings", _API),
+    Route("POST", "/crm/activities", _API),
+    Route("GET", "/crm/activities", _API),
+    Route("GET", "/crm/activities/{activityId}", _API),
+    Route("POST", "/crm/activities/{activityId}/retry", _API),
     # called by Meta, not by users: the signature (or verify token) is checked instead of a JWT
     Route("GET", "/inbound/meta", _API, authorized=False),
     Route("POST", "/inbound/meta", _API, authorized=False),

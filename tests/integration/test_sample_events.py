@@ -56,6 +56,23 @@ API_EXPECTED = {
     "put_crm_settings_ttl_too_long": 422,  # at most 86,400 s: nothing is stored
     "get_crm_cache": 200,
     "clear_crm_cache": 204,
+    "record_crm_activity_no_crm": 409,  # the sample user has no CRM connected in this stack
+    "record_crm_activities_wrong_types": 422,
+    "list_crm_activities": 200,
+    "list_crm_activities_bad_status": 422,
+    "get_crm_activity_unknown": 404,
+    "retry_crm_activity_unknown": 404,
+}
+
+# The error code an answer carries, where the sample is about one.
+EXPECTED_CODES = {
+    "create_webhook_plain_http": "url_refused",
+    "get_insight_unknown": "insight_not_found",
+    "analytics_summary_bad_range": "invalid_range",
+    "put_crm_settings_ttl_too_long": "invalid_crm_settings",
+    "record_crm_activity_no_crm": "no_crm_connected",
+    "get_crm_activity_unknown": "activity_not_found",
+    "retry_crm_activity_unknown": "activity_not_found",
 }
 
 
@@ -87,6 +104,7 @@ def test_api_samples(name: str, status: int, lambda_host: LambdaHost, local_aws_
     body = json.loads(result.payload["body"]) if result.payload["body"] else None
     if status >= 400:
         assert set(body) == {"code", "message", "details"}
+        assert body["code"] == EXPECTED_CODES.get(name, body["code"])
     if name == "openapi_document":
         assert "/posts/{postId}" in body["paths"]
         assert "/accounts/{accountId}/health" in body["paths"]
@@ -96,18 +114,10 @@ def test_api_samples(name: str, status: int, lambda_host: LambdaHost, local_aws_
         assert {"/insights", "/insights/{insightId}/dismiss", "/analytics/summary"} <= set(body["paths"])
     if name == "create_workflow_cycle":
         assert "cycle" in {p["code"] for p in body["details"]["problems"]}
-    if name == "create_webhook_plain_http":
-        assert body["code"] == "url_refused"
     if name.startswith("connect_account"):
         assert "sample-linkedin-access-token" not in result.payload["body"]
-    if name == "get_insight_unknown":
-        assert body["code"] == "insight_not_found"
-    if name == "analytics_summary_bad_range":
-        assert body["code"] == "invalid_range"
     if name == "analytics_summary":
         assert set(body["overall"]) == {"current", "previous", "change"}
-    if name == "put_crm_settings_ttl_too_long":
-        assert body["code"] == "invalid_crm_settings"
     if name == "get_crm_cache":
         assert set(body) == {"size", "entries", "hits", "misses", "hitRate"}
 

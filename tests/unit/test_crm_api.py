@@ -16,6 +16,8 @@ from integration_fakes import USER, FakeConnector
 
 from tidings.api.app import build_app
 from tidings.api.crm import CrmServices
+from tidings.crm.activities import ActivityLog
+from tidings.store.memory.activities import InMemoryPendingActivityRepository
 
 
 def _no_scheduling() -> NoReturn:
@@ -29,7 +31,9 @@ class Api:
             self.crm, FakeCrm(provider="followupboss"), FakeConnector(type="analytics", provider="ga4")
         )
         w = self.world
-        services = CrmServices(clients=w.clients, settings=w.settings, cache=w.cache)
+        self.pending = InMemoryPendingActivityRepository()
+        self.log = ActivityLog(self.pending, w.base.clock, daily_limit=5)
+        services = CrmServices(clients=w.clients, settings=w.settings, cache=w.cache, activities=self.log)
         self.app: APIGatewayHttpResolver = build_app(_no_scheduling, crm=lambda: services)
 
     def __call__(
@@ -192,6 +196,230 @@ def test_bad_settings_are_4xx_and_change_nothing(api: Api, body: Any, status: in
     assert api.world.settings.settings(USER).version == 0
 
 
+def activity(n: int = 1, **changes: Any) -> dict[str, Any]:
+    return {
+        "clientId": "501",
+        "type": "property_view",
+        "description": f"Viewed 12 Harbour Lane ({n})",
+        "timestamp": "2026-08-03T08:30:00-04:00",
+        "metadata": {"listingId": "L-12"},
+    } | changes
+
+
+def test_one_activity_or_a_batch_is_stored_and_answered_202(api: Api) -> None:
+    hub = api.world.crm("hubspot")
+
+    status, one = api("POST", "/crm/activities", activity(1, idempotencyKey="view-1"))
+    status_batch, batch = api(
+        "POST", "/crm/activities", {"activities": [activity(2), activity(3, type="call")]}
+    )
+
+    assert status == status_batch == 202
+    (first,) = one["activities"]
+    assert (first["status"], first["created"]) == ("pending", True)
+    assert [(a["status"], a["created"]) for a in batch["activities"]] == [("pending", True)] * 2
+    status, again = api("POST", "/crm/activities", activity(1, idempotencyKey="view-1"))
+    assert (status, again["activities"]) == (
+        202,
+        [{"id": first["id"], "status": "pending", "created": False}],
+    )
+
+    status, listed = api("GET", "/crm/activities")
+    assert status == 200
+    assert len(listed["activities"]) == 3
+    assert listed["nextCursor"] is None
+    status, read = api("GET", f"/crm/activities/{first['id']}", path_parameters={"activityId": first["id"]})
+    assert status == 200
+    assert read == {
+        "id": first["id"],
+        "clientId": "501",
+        "type": "property_view",
+        "description": "Viewed 12 Harbour Lane (1)",
+        "timestamp": "2026-08-03T12:30:00.000Z",
+        "metadata": {"listingId": "L-12"},
+        "integrationId": hub.integration_id,
+        "provider": "hubspot",
+        "origin": "api",
+        "idempotencyKey": "view-1",
+        "status": "pending",
+        "attempts": 0,
+        "lastError": None,
+        "nextAttemptAt": "2026-08-03T09:00:00.000Z",
+        "crmId": None,
+        "syncedAt": None,
+        "createdAt": "2026-08-03T09:00:00.000Z",
+        "updatedAt": "2026-08-03T09:00:00.000Z",
+    }
+    status, other = api(
+        "GET",
+        f"/crm/activities/{first['id']}",
+        user="someone-else",
+        path_parameters={"activityId": first["id"]},
+    )
+    assert (status, other["code"]) == (404, "activity_not_found")
+
+
+def test_activities_go_to_the_named_crm_or_the_default(api: Api) -> None:
+    hub = api.world.crm("hubspot")
+    api.later()
+    fub = api.world.crm("followupboss")
+
+    api("POST", "/crm/activities", activity(1))
+    api("POST", "/crm/activities", {"activities": [activity(2, integrationId=fub.integration_id)]})
+    status, mixed = api(
+        "POST",
+        "/crm/activities",
+        {"activities": [activity(3), activity(4, integrationId=fub.integration_id)]},
+    )
+
+    found = {a["description"]: a["integrationId"] for a in api("GET", "/crm/activities")[1]["activities"]}
+    assert found == {
+        "Viewed 12 Harbour Lane (1)": hub.integration_id,
+        "Viewed 12 Harbour Lane (2)": fub.integration_id,
+    }
+    assert (status, mixed["code"]) == (422, "mixed_integrations")
+    assert mixed["details"]["integrationIds"] == sorted([hub.integration_id, fub.integration_id])
+
+
+def test_a_failed_activity_can_be_retried_and_the_list_filters_by_status(api: Api) -> None:
+    api.world.crm("hubspot")
+    ids = [
+        a["id"]
+        for a in api("POST", "/crm/activities", {"activities": [activity(1), activity(2)]})[1]["activities"]
+    ]
+    clock = api.world.base.clock
+    held = api.pending.get(USER, ids[0])
+    assert held is not None
+    claimed = api.pending.claim(held, clock.now(), clock.now() + timedelta(minutes=1))
+    assert claimed is not None
+    api.pending.mark_failed(
+        claimed, clock.now(), error_code="invalid_request", error="HubSpot refused the note"
+    )
+
+    status, failed = api("GET", "/crm/activities", query={"status": "failed"})
+    assert status == 200
+    assert [(a["id"], a["attempts"], a["lastError"]) for a in failed["activities"]] == [
+        (ids[0], 1, {"code": "invalid_request", "message": "HubSpot refused the note"})
+    ]
+    assert [a["id"] for a in api("GET", "/crm/activities", query={"status": "pending"})[1]["activities"]] == [
+        ids[1]
+    ]
+
+    api.later()
+    status, retried = api("POST", f"/crm/activities/{ids[0]}/retry", path_parameters={"activityId": ids[0]})
+    assert (status, retried["status"], retried["nextAttemptAt"]) == (
+        202,
+        "pending",
+        "2026-08-03T09:01:00.000Z",
+    )
+    status, again = api("POST", f"/crm/activities/{ids[0]}/retry", path_parameters={"activityId": ids[0]})
+    assert (status, again["code"]) == (409, "activity_not_failed")
+
+
+def test_the_activity_list_pages_with_a_cursor(api: Api) -> None:
+    api.world.crm("hubspot")
+    for n in range(3):
+        api("POST", "/crm/activities", activity(n))
+        api.later(1)
+
+    status, first = api("GET", "/crm/activities", query={"limit": "2"})
+    status2, second = api("GET", "/crm/activities", query={"limit": "2", "cursor": first["nextCursor"]})
+
+    assert (status, status2) == (200, 200)
+    assert [a["description"][-2] for a in first["activities"] + second["activities"]] == ["2", "1", "0"]
+    assert second["nextCursor"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ("{not json", 400, "malformed_json"),
+        ([], 422, "validation_error"),
+        ({"activities": "all"}, 422, "validation_error"),
+        ({"activities": []}, 422, "no_activities"),
+        ({"activities": [activity(n) for n in range(101)]}, 422, "too_many_activities"),
+        (activity(type="tweet"), 422, "invalid_activity_type"),
+        (activity(clientId=""), 422, "invalid_client_id"),
+        (activity(clientId=501), 422, "validation_error"),
+        (activity(description=" "), 422, "empty_description"),
+        (activity(description="x" * 10_001), 422, "description_too_long"),
+        (activity(timestamp="2026-08-03T08:30:00"), 422, "time_without_offset"),
+        (activity(timestamp="yesterday"), 422, "validation_error"),
+        (activity(timestamp="2026-08-09T08:30:00Z"), 422, "timestamp_in_future"),
+        (activity(metadata=["a"]), 422, "validation_error"),
+        (activity(metadata={"blob": "x" * 9000}), 422, "metadata_too_large"),
+        (activity(idempotencyKey=""), 422, "invalid_idempotency_key"),
+        (activity(integrationId="int_nope"), 404, "integration_not_found"),
+        (activity(integrationId="GA4"), 422, "not_a_crm"),
+        (activity(colour="red"), 422, "validation_error"),
+        ({"activities": [activity(1), activity(2, type="tweet")]}, 422, "invalid_activity_type"),
+    ],
+)
+def test_bad_activities_are_4xx_and_store_nothing(api: Api, body: Any, status: int, code: str) -> None:
+    api.world.crm("hubspot")
+    ga4 = api.world.analytics()
+    if not isinstance(body, str):
+        body = json.loads(json.dumps(body).replace('"GA4"', f'"{ga4.integration_id}"'))
+
+    answered, error = api("POST", "/crm/activities", body)
+
+    assert (answered, error["code"]) == (status, code), error
+    assert set(error) == {"code", "message", "details"}
+    assert api("GET", "/crm/activities")[1]["activities"] == []
+
+
+def test_a_bad_item_of_a_batch_is_named_by_its_index(api: Api) -> None:
+    api.world.crm("hubspot")
+
+    status, error = api("POST", "/crm/activities", {"activities": [activity(1), activity(2, description="")]})
+
+    assert (status, error["code"], error["details"]["index"], error["details"]["field"]) == (
+        422,
+        "empty_description",
+        1,
+        "description",
+    )
+
+
+def test_activities_need_a_connected_crm_and_respect_the_daily_limit(api: Api) -> None:
+    status, error = api("POST", "/crm/activities", activity(1))
+    assert (status, error["code"]) == (409, "no_crm_connected")
+
+    api.world.crm("hubspot")
+    assert api("POST", "/crm/activities", {"activities": [activity(n) for n in range(5)]})[0] == 202
+    status, error = api("POST", "/crm/activities", activity(6))
+    assert (status, error["code"]) == (429, "activity_limit_reached")
+    assert error["details"]["retryAfterSeconds"] > 0
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ({"status": "done"}, "invalid_status"),
+        ({"limit": "0"}, "invalid_limit"),
+        ({"limit": "101"}, "invalid_limit"),
+        ({"limit": "ten"}, "validation_error"),
+        ({"cursor": "not-a-cursor"}, "invalid_cursor"),
+        ({"status": "x" * 11}, "validation_error"),
+    ],
+)
+def test_a_bad_activity_query_is_a_422(api: Api, query: dict[str, str], code: str) -> None:
+    status, error = api("GET", "/crm/activities", query=query)
+
+    assert (status, error["code"]) == (422, code), error
+
+
+def test_unknown_or_unusable_activity_ids_are_404(api: Api) -> None:
+    for path, method in (
+        ("/crm/activities/act_nothing", "GET"),
+        ("/crm/activities/act_nothing/retry", "POST"),
+    ):
+        status, error = api(method, path, path_parameters={"activityId": "act_nothing"})
+        assert (status, error["code"]) == (404, "activity_not_found")
+    status, error = api("GET", "/crm/activities/a b", path_parameters={"activityId": "a b"})
+    assert (status, error["code"]) == (404, "not_found")
+
+
 def test_the_routes_are_in_the_openapi_document(api: Api) -> None:
     status, doc = api("GET", "/openapi.json")
 
@@ -199,3 +427,8 @@ def test_the_routes_are_in_the_openapi_document(api: Api) -> None:
     assert {"/crm/cache", "/crm/settings"} <= set(doc["paths"])
     assert set(doc["paths"]["/crm/cache"]) == {"get", "delete"}
     assert set(doc["paths"]["/crm/settings"]) == {"get", "put"}
+    assert set(doc["paths"]["/crm/activities"]) == {"get", "post"}
+    assert "/crm/activities/{activityId}/retry" in doc["paths"]
+    schema = doc["paths"]["/crm/activities"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    shapes = {ref["$ref"].rsplit("/", 1)[-1] for ref in schema["oneOf"]}
+    assert shapes == {"ActivityBody", "ActivityBatch"}

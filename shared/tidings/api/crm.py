@@ -1,23 +1,31 @@
-"""HTTP routes of the CRM capability: the in-memory client cache and the user's CRM settings."""
+"""HTTP routes of the CRM capability: the in-memory client cache, the user's CRM settings, and the
+activities written back to the CRM."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Body
-from pydantic import Field, StrictBool, StrictInt, model_validator
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from pydantic import Discriminator, Field, StrictBool, StrictInt, Tag, model_validator
 
 from tidings.api.common import ERRORS, json_response, responses
 from tidings.api.models import ApiModel, Timestamp
+from tidings.core.errors import ValidationFailed
+from tidings.crm.activities import ActivityRequest
 from tidings.crm.settings import IntegrationChange, SettingsChange
+from tidings.models.crm import ACTIVITY_TYPES, Activity
 
 if TYPE_CHECKING:
+    from tidings.crm.activities import ActivityLog, RecordedActivity
     from tidings.crm.cache import CacheStats, ClientCache
     from tidings.crm.clients import ClientDirectory
     from tidings.crm.settings import CrmSettingsService, CrmSettingsView
+    from tidings.models.crm import PendingActivity
+    from tidings.models.integrations import Integration
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,7 @@ class CrmServices:
     clients: ClientDirectory
     settings: CrmSettingsService
     cache: ClientCache
+    activities: ActivityLog
 
 
 IntegrationId = Annotated[str, Field(min_length=1, max_length=128)]
@@ -167,6 +176,161 @@ def settings_view(view: CrmSettingsView) -> CrmSettingsResponse:
     )
 
 
+# -- activities --------------------------------------------------------------------------------------
+
+
+class ActivityBody(ApiModel):
+    """One activity (the rules are checked item by item; a bad one is a 422 naming its index)."""
+
+    client_id: str = Field(description="The client's id in the CRM")
+    type: str = Field(description=", ".join(ACTIVITY_TYPES))
+    description: str = Field(description="1 to 10,000 characters")
+    timestamp: datetime = Field(description="When it happened: ISO 8601 with a UTC offset")
+    metadata: dict[str, Any] | None = Field(default=None, description="A JSON object of at most 8 KB")
+    integration_id: IntegrationId | None = Field(
+        default=None, description="The CRM integration; your default CRM when left out"
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        description="1 to 255 characters: the same key sent again answers the activity stored the first "
+        "time instead of storing another",
+    )
+
+
+class ActivityBatch(ApiModel):
+    activities: list[ActivityBody] = Field(
+        description="1 to 100 activities, all for one CRM integration (each names the same "
+        "integrationId, or none for the default CRM)"
+    )
+
+
+def _body_kind(value: Any) -> str:
+    """Which shape a body has: a batch carries `activities`, anything else is one activity."""
+    if isinstance(value, ActivityBatch) or (isinstance(value, dict) and "activities" in value):
+        return "batch"
+    return "one"
+
+
+ActivitiesBody = Annotated[
+    Annotated[ActivityBody, Tag("one")] | Annotated[ActivityBatch, Tag("batch")],
+    Discriminator(_body_kind),
+]
+
+
+class RecordedView(ApiModel):
+    id: str
+    status: str = Field(description="pending until the CRM holds it")
+    created: bool = Field(description="false: stored before under the same idempotencyKey")
+
+
+class RecordedList(ApiModel):
+    activities: list[RecordedView] = Field(description="In the order sent")
+
+
+class ActivityErrorView(ApiModel):
+    code: str
+    message: str | None
+
+
+class ActivityView(ApiModel):
+    id: str
+    client_id: str
+    type: str
+    description: str
+    timestamp: Timestamp
+    metadata: dict[str, Any]
+    integration_id: str
+    provider: str
+    origin: str = Field(description="api, post or campaign: what recorded it")
+    idempotency_key: str | None
+    status: str = Field(description="pending, synced or failed")
+    attempts: int = Field(description="Delivery attempts so far (an attempt includes its in-call retries)")
+    last_error: ActivityErrorView | None
+    next_attempt_at: Timestamp | None = Field(description="When a pending activity is tried next")
+    crm_id: str | None = Field(description="The CRM's id for it, when the CRM answered one")
+    synced_at: Timestamp | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ActivityList(ApiModel):
+    activities: list[ActivityView] = Field(description="Newest first")
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null on the last")
+
+
+def activity_view(p: PendingActivity) -> ActivityView:
+    a = p.activity
+    error = None
+    if p.last_error_code is not None or p.last_error is not None:
+        error = ActivityErrorView(code=p.last_error_code or "error", message=p.last_error)
+    return ActivityView(
+        id=p.activity_id,
+        client_id=a.client_id,
+        type=a.type,
+        description=a.description,
+        timestamp=a.timestamp,
+        metadata=dict(a.metadata),
+        integration_id=p.integration_id,
+        provider=p.provider,
+        origin=p.origin,
+        idempotency_key=p.idempotency_key,
+        status=p.status,
+        attempts=p.attempts,
+        last_error=error,
+        next_attempt_at=p.next_attempt_at,
+        crm_id=p.crm_id,
+        synced_at=p.synced_at,
+        created_at=p.created_at,
+        updated_at=p.updated_at,
+    )
+
+
+def recorded_view(recorded: list[RecordedActivity]) -> RecordedList:
+    return RecordedList(
+        activities=[
+            RecordedView(id=r.activity.activity_id, status=r.activity.status, created=r.created)
+            for r in recorded
+        ]
+    )
+
+
+def record_activities(
+    services: CrmServices, user_id: str, body: ActivityBody | ActivityBatch
+) -> RecordedList:
+    """Record the activities for the one CRM integration they name (or the default CRM)."""
+    items = body.activities if isinstance(body, ActivityBatch) else [body]
+    integration = _one_integration(services, user_id, items)
+    requests = [
+        ActivityRequest(
+            Activity(
+                client_id=item.client_id,
+                type=item.type,
+                description=item.description,
+                timestamp=item.timestamp,
+                metadata=item.metadata or {},
+            ),
+            item.idempotency_key,
+        )
+        for item in items
+    ]
+    return recorded_view(services.activities.record(user_id, integration, requests))
+
+
+def _one_integration(services: CrmServices, user_id: str, items: list[ActivityBody]) -> Integration:
+    named = sorted({item.integration_id for item in items}, key=lambda i: i or "")
+    found: dict[str, Integration] = {}
+    for integration_id in named or [None]:
+        integration = services.settings.resolve(user_id, integration_id)
+        found[integration.integration_id] = integration
+    if len(found) > 1:
+        raise ValidationFailed(
+            "the activities of one request go to one CRM integration; send one request per integration",
+            {"field": "integrationId", "integrationIds": sorted(found)},
+            code="mixed_integrations",
+        )
+    return next(iter(found.values()))
+
+
 # -- routes ------------------------------------------------------------------------------------------
 
 
@@ -207,3 +371,50 @@ def register_crm_routes(
     )
     def put_crm_settings(body: Annotated[UpdateCrmSettingsRequest, Body()]) -> Response[str]:
         return json_response(200, settings_view(services().settings.put(user_id(), body.change())))
+
+    @app.post(
+        "/crm/activities",
+        summary="Record activities to write back to the CRM: one activity, or {activities: [...]}",
+        description="The body is one activity object, or {activities: [...]} with 1 to 100 of them. Each is "
+        "stored first and answered 202 with its id; it reaches the CRM from the table's stream, retried "
+        "for up to 7 days while the CRM is down. A bad activity is a 422 naming its index; nothing is "
+        "stored then.",
+        status_code=202,
+        responses=responses(202, "Stored, on their way to the CRM", RecordedList, 400, 404, 409, 429),
+    )
+    def post_crm_activities(body: Annotated[ActivitiesBody, Body()]) -> Response[str]:
+        return json_response(202, record_activities(services(), user_id(), body))
+
+    @app.get(
+        "/crm/activities",
+        summary="Your activities, newest first, with each one's delivery: attempts, last error, next attempt",
+        responses=responses(200, "A page of activities", ActivityList),
+    )
+    def list_crm_activities(
+        status: Annotated[str | None, Query(max_length=10, description="pending, synced or failed")] = None,
+        limit: Annotated[int, Query(description="1 to 100")] = 50,
+        cursor: Annotated[
+            str | None, Query(max_length=2048, description="nextCursor of the page before")
+        ] = None,
+    ) -> Response[str]:
+        found, next_cursor = services().activities.list(user_id(), status=status, limit=limit, cursor=cursor)
+        return json_response(
+            200, ActivityList(activities=[activity_view(a) for a in found], next_cursor=next_cursor)
+        )
+
+    @app.get(
+        "/crm/activities/<activityId>",
+        summary="One activity and its delivery",
+        responses=responses(200, "The activity", ActivityView, 404),
+    )
+    def get_crm_activity(activityId: str) -> Response[str]:
+        return json_response(200, activity_view(services().activities.get(user_id(), activityId)))
+
+    @app.post(
+        "/crm/activities/<activityId>/retry",
+        summary="Deliver a failed activity again (409 unless it failed)",
+        status_code=202,
+        responses=responses(202, "Pending again, on its way to the CRM", ActivityView, 404, 409),
+    )
+    def retry_crm_activity(activityId: str) -> Response[str]:
+        return json_response(202, activity_view(services().activities.retry(user_id(), activityId)))

@@ -1,5 +1,6 @@
 """The composition root's CRM part: the CRM settings, the in-memory client cache of this function
-instance, the client directory and the services the CRM routes call."""
+instance, the client directory and the services the CRM routes call (with the activity log of
+`wiring.crm_delivery`)."""
 
 from __future__ import annotations
 
@@ -54,5 +55,11 @@ def client_directory() -> ClientDirectory:
 @lru_cache(maxsize=1)
 def crm_services() -> CrmServices:
     from tidings.api.crm import CrmServices
+    from tidings.wiring.crm_delivery import activity_log
 
-    return CrmServices(clients=client_directory(), settings=crm_settings_service(), cache=client_cache())
+    return CrmServices(
+        clients=client_directory(),
+        settings=crm_settings_service(),
+        cache=client_cache(),
+        activities=activity_log(),
+    )
