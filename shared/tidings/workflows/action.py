@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import httpx
 
     from tidings.core.config import Settings
+    from tidings.crm.personalization import Personalization
     from tidings.scheduling.service import SchedulingService
     from tidings.store.analytics import AnalyticsRepository
 
@@ -52,6 +53,7 @@ class ActionServices:
     http: Callable[[], httpx.Client]
     ses: Callable[[], Any]  # boto3 sesv2 client
     bedrock: Callable[[], Any]  # boto3 bedrock-runtime client
+    personalization: Callable[[], Personalization] | None = None  # templates for CRM clients
 
 
 @dataclass(frozen=True)

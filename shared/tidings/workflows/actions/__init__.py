@@ -19,6 +19,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "tidings.workflows.actions.analytics_report": ("GATHER_ANALYTICS", "COMPUTE_TRENDS", "DRAFT_REPORT"),
     "tidings.workflows.actions.scheduling": ("SCHEDULE_POST", "SCHEDULE_POSTS", "PUBLISH_NOW", "WAIT_UNTIL"),
     "tidings.workflows.actions.campaign": ("PLAN_CAMPAIGN",),
+    "tidings.workflows.actions.personalize": ("ACTION",),
 }
 
 

@@ -5,7 +5,12 @@ Parameters
     optional ``platform`` (the text then fits its limit, ``tidings.core.platforms.RULES``, measured as the
     platform measures it: X weighs URLs as 23 and wide characters as 2), ``tone`` (below, default
     professional), ``brandVoice``, ``details`` (``content.catalogue.DETAILS``), ``hashtags`` and
-    ``useModel`` (default false).
+    ``useModel`` (default false). With ``clientId`` (and optionally ``integrationId``,
+    ``variables``, ``fallbacks``: ``tidings.workflows.content.client``) the content is written for a
+    CRM client: every ``{{...}}`` in ``topic``, ``details`` and ``brandVoice`` is filled from the
+    client's record (``tidings.crm.personalize``) before writing, and the text is put in the client's
+    communication style when it still fits the limit; the output's ``client`` names the client, its
+    CRM, the fields used, the style (``styleApplied``) and language.
 
 Output
     ``{"text", "hashtags", "platform", "length", "limit", "template", "tone", "source": "template" |
@@ -63,13 +68,17 @@ The model path (``useModel: true``)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidings.workflows.action import ActionContext
 from tidings.workflows.content.assemble import with_template
 from tidings.workflows.content.bedrock import with_model
+from tidings.workflows.content.client import CLIENT_PARAMS, check_client_params, client_output, personalize
 from tidings.workflows.content.feedback import parse_feedback
 from tidings.workflows.content.request import check_params, parse_request
+
+if TYPE_CHECKING:
+    from tidings.crm.personalization import PersonalizationResult
 
 
 class GenerateContent:
@@ -82,14 +91,60 @@ class GenerateContent:
     )
 
     def check_params(self, params: dict[str, Any]) -> list[str]:
-        return check_params(params)
+        own = {k: v for k, v in params.items() if k not in CLIENT_PARAMS}
+        return check_params(own) + check_client_params(params)
 
     def run(self, ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
-        request = parse_request(params)
+        own = {k: v for k, v in params.items() if k not in CLIENT_PARAMS}
+        results: list[PersonalizationResult] = []
+        if params.get("clientId") is not None:
+            own = _for_client(ctx, params, own, results)
+        request = parse_request(own)
         feedback = parse_feedback(ctx.feedback)
         if request.use_model:
-            return with_model(ctx, ctx.services.settings(), request, feedback)
-        return with_template(request, feedback)
+            output = with_model(ctx, ctx.services.settings(), request, feedback)
+        else:
+            output = with_template(request, feedback)
+        return _styled(output, results) if results else output
+
+
+def _for_client(
+    ctx: ActionContext, params: dict[str, Any], own: dict[str, Any], results: list[PersonalizationResult]
+) -> dict[str, Any]:
+    """The parameters with every text of `topic`, `details` and `brandVoice` rendered for the client
+    (`results` gets each rendering; the first reads the client, later ones hit the cache)."""
+
+    def render(value: Any) -> Any:
+        if isinstance(value, str) and ("{{" in value or "{%" in value):
+            result = personalize(ctx, params, value)
+            results.append(result)
+            return result.content
+        if isinstance(value, dict):
+            return {k: render(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [render(v) for v in value]
+        return value
+
+    rendered = {k: render(v) if k in ("topic", "details", "brandVoice") else v for k, v in own.items()}
+    if not results:  # nothing to fill in: the client still sets the style
+        results.append(personalize(ctx, params, ""))
+    return rendered
+
+
+def _styled(output: dict[str, Any], results: list[PersonalizationResult]) -> dict[str, Any]:
+    """The text in the client's communication style (unless that would break the platform's limit),
+    and which client and fields it was written for."""
+    from tidings.crm.style import restyle
+
+    style = results[-1].style
+    text = output.get("text")
+    styled = restyle(text, style) if isinstance(text, str) else text
+    limit = output.get("limit")
+    fits = isinstance(styled, str) and (not isinstance(limit, int) or len(styled) <= limit)
+    client = client_output(results[-1])
+    client["fields"] = sorted({name for result in results for name in result.fields})
+    client["styleApplied"] = bool(style) and fits and styled != text
+    return {**output, "text": styled if fits else text, "client": client}
 
 
 ACTION = GenerateContent()

@@ -9,14 +9,26 @@ from tidings.core.clock import parse_offset_time
 from tidings.core.errors import Conflict, TidingsError
 from tidings.core.platforms import Platform
 from tidings.workflows.action import ActionContext, ActionFailed, ActionWait, is_reference
+from tidings.workflows.content.client import CLIENT_PARAMS, check_client_params
 
-_POST_FIELDS = {"content", "platforms", "hashtags", "mediaUrls", "link", "contentType", "timezone", "thread"}
+_POST_FIELDS = {
+    "content",
+    "platforms",
+    "hashtags",
+    "mediaUrls",
+    "link",
+    "contentType",
+    "timezone",
+    "thread",
+    *CLIENT_PARAMS,  # a post written for a CRM client: its texts are templates rendered for it
+}
 
 
 def _check_post_params(params: dict[str, Any], extra: set[str]) -> list[str]:
     problems = [f"unknown parameter {k!r}" for k in params if k not in _POST_FIELDS | extra]
     if "content" not in params:
         problems.append("content is required")
+    problems += check_client_params(params)
     platforms = params.get("platforms")
     if platforms is not None and not is_reference(platforms):
         if not isinstance(platforms, list) or not platforms:
@@ -40,6 +52,7 @@ def _platforms(value: Any) -> list[str] | None:
 
 
 def _new_post(params: dict[str, Any], scheduled_time: datetime | None) -> Any:
+    from tidings.scheduling.personalization import ClientContent
     from tidings.scheduling.service import NewPost
 
     content = params.get("content")
@@ -55,12 +68,31 @@ def _new_post(params: dict[str, Any], scheduled_time: datetime | None) -> Any:
         content_type=params.get("contentType"),
         timezone=params.get("timezone"),
         thread=tuple(str(t) for t in params.get("thread") or ()),
+        client=_client(params, ClientContent),
+    )
+
+
+def _client(params: dict[str, Any], make: Any) -> Any:
+    client_id = params.get("clientId")
+    if client_id is None:
+        return None
+    variables, fallbacks = params.get("variables") or {}, params.get("fallbacks") or {}
+    if not isinstance(variables, dict) or not isinstance(fallbacks, dict):
+        raise ActionFailed("variables and fallbacks must be objects", code="invalid_parameters")
+    integration = params.get("integrationId")
+    return make(
+        client_id=str(client_id),
+        integration_id=str(integration) if integration is not None else None,
+        variables=variables,
+        fallbacks={str(k): str(v) for k, v in fallbacks.items()},
     )
 
 
 def _refused(exc: TidingsError) -> ActionFailed:
-    # the scheduler's rules refused it: running the step again would be refused the same way
-    return ActionFailed(f"{exc.code}: {exc.message}", code=exc.code, retryable=exc.code == "queue_busy")
+    # the scheduler's rules refused it: running the step again would be refused the same way, unless
+    # the queue was busy or the client's CRM was unavailable for a while
+    retryable = exc.code == "queue_busy" or exc.status == 503
+    return ActionFailed(f"{exc.code}: {exc.message}", code=exc.code, retryable=retryable)
 
 
 def _parse_time(value: Any) -> datetime:
@@ -87,12 +119,22 @@ class SchedulePost:
             post = ctx.services.scheduling().schedule(ctx.user_id, req)
         except TidingsError as exc:
             raise _refused(exc) from None
-        return {
+        output: dict[str, Any] = {
             "postId": post.post_id,
             "scheduledTime": post.scheduled_time.isoformat(),
             "platforms": [str(p) for p in post.platforms],
             "optimizedTime": post.optimized_time,
         }
+        if post.personalization is not None:  # written for a CRM client: the text as rendered for it
+            output["content"] = post.content
+            done = post.personalization
+            output["client"] = {
+                "clientId": done.client_id,
+                "integrationId": done.integration_id,
+                "provider": done.provider,
+                "fields": done.fields,
+            }
+        return output
 
 
 class SchedulePosts:
