@@ -308,6 +308,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/analytics/settings", _API),
     Route("PUT", "/analytics/settings", _API),
     Route("POST", "/analytics/import", _API),
+    Route("GET", "/crm/clients/{clientId}", _API),
+    Route("POST", "/crm/personalize", _API),
     Route("GET", "/crm/cache", _API),
     Route("DELETE", "/crm/cache", _API),
     Route("GET", "/crm/settings", _API),

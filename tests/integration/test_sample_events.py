@@ -62,6 +62,9 @@ API_EXPECTED = {
     "list_crm_activities_bad_status": 422,
     "get_crm_activity_unknown": 404,
     "retry_crm_activity_unknown": 404,
+    "get_crm_client_no_crm": 409,
+    "personalize_variables_only": 200,
+    "personalize_missing_variable": 422,  # agentPhone has no value and no fallback
 }
 
 # The error code an answer carries, where the sample is about one.
@@ -73,6 +76,8 @@ EXPECTED_CODES = {
     "record_crm_activity_no_crm": "no_crm_connected",
     "get_crm_activity_unknown": "activity_not_found",
     "retry_crm_activity_unknown": "activity_not_found",
+    "get_crm_client_no_crm": "no_crm_connected",
+    "personalize_missing_variable": "missing_variables",
 }
 
 
@@ -120,6 +125,8 @@ def test_api_samples(name: str, status: int, lambda_host: LambdaHost, local_aws_
         assert set(body["overall"]) == {"current", "previous", "change"}
     if name == "get_crm_cache":
         assert set(body) == {"size", "entries", "hits", "misses", "hitRate"}
+    if name == "personalize_variables_only":
+        assert body["content"] == "Hi Maya, your showing at 12 Harbour Lane is confirmed. Sam Rivera"
 
 
 def test_stream_samples_keep_one_schedule(lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:

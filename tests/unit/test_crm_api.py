@@ -7,16 +7,20 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from typing import Any, NoReturn
+from urllib.parse import quote
 
 import pytest
 from api_events import call
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from crm_fakes import CrmWorld, FakeCrm, client, crm_world
-from integration_fakes import USER, FakeConnector
+from integration_fakes import NOW, USER, FakeConnector
 
 from tidings.api.app import build_app
 from tidings.api.crm import CrmServices
 from tidings.crm.activities import ActivityLog
+from tidings.crm.personalization import Personalization
+from tidings.integrations.connectors.base import ConnectorError
+from tidings.models.crm import ClientPreferences, HistoryEntry
 from tidings.store.memory.activities import InMemoryPendingActivityRepository
 
 
@@ -33,7 +37,13 @@ class Api:
         w = self.world
         self.pending = InMemoryPendingActivityRepository()
         self.log = ActivityLog(self.pending, w.base.clock, daily_limit=5)
-        services = CrmServices(clients=w.clients, settings=w.settings, cache=w.cache, activities=self.log)
+        services = CrmServices(
+            clients=w.clients,
+            settings=w.settings,
+            cache=w.cache,
+            activities=self.log,
+            personalization=Personalization(w.clients, w.base.clock),
+        )
         self.app: APIGatewayHttpResolver = build_app(_no_scheduling, crm=lambda: services)
 
     def __call__(
@@ -49,6 +59,199 @@ class Api:
 @pytest.fixture
 def api() -> Api:
     return Api()
+
+
+def get_client(api: Api, client_id: str, **kw: Any) -> tuple[int, Any]:
+    raw = quote(client_id, safe="")
+    return api("GET", f"/crm/clients/{raw}", path_parameters={"clientId": client_id}, **kw)
+
+
+def test_a_client_as_tidings_sees_it_then_from_the_cache(api: Api) -> None:
+    hub = api.world.crm("hubspot")
+    api.crm.clients["501"] = client(
+        "501",
+        preferences=ClientPreferences("casual", "es-MX", "sms", "America/Mexico_City"),
+        tags=("buyer", "vip"),
+        properties={"annual_budget": 450000, "Budget": 1},
+        history=(HistoryEntry("note", "Asked about schools", NOW - timedelta(days=2)),),
+    )
+
+    status, body = get_client(api, "501")
+    api.later()
+    status_again, again = get_client(api, "501", query={"integrationId": hub.integration_id})
+
+    assert (status, status_again) == (200, 200)
+    assert body == {
+        "id": "501",
+        "firstName": "Maya",
+        "lastName": "Okafor",
+        "fullName": "Maya Okafor",
+        "email": "maya@harbour.example",
+        "phone": "+1 555 0100",
+        "preferences": {
+            "communicationStyle": "casual",
+            "language": "es-MX",
+            "contactMethod": "sms",
+            "timezone": "America/Mexico_City",
+        },
+        "tags": ["buyer", "vip"],
+        "customFields": [
+            {"name": "Budget", "alias": "budget", "value": 1},
+            {"name": "annual_budget", "alias": "annualBudget", "value": 450000},
+        ],
+        "history": [{"type": "note", "description": "Asked about schools", "at": "2026-08-01T09:00:00.000Z"}],
+        "source": {
+            "provider": "hubspot",
+            "integrationId": hub.integration_id,
+            "fetchedAt": "2026-08-03T09:00:00.000Z",
+            "cached": False,
+        },
+    }
+    assert again["source"] == body["source"] | {"cached": True}
+    assert len(api.crm.reads) == 1
+
+
+@pytest.mark.parametrize(
+    ("failures", "client_id", "status", "code"),
+    [
+        ([], "999", 404, "client_not_found"),
+        ([ConnectorError("unreachable", "503")] * 4, "501", 503, "crm_unavailable"),
+        ([ConnectorError("auth_failed", "401")], "501", 502, "crm_auth_failed"),
+        ([], "contacts/501", 400, "invalid_client_id"),
+        ([], "..", 400, "invalid_client_id"),
+        ([], "a\x00b", 400, "invalid_client_id"),
+        ([], "x" * 201, 400, "invalid_client_id"),
+    ],
+)
+def test_client_lookups_that_fail_say_why(
+    api: Api, failures: list[ConnectorError], client_id: str, status: int, code: str
+) -> None:
+    api.world.crm("hubspot")
+    api.crm.failures = list(failures)
+
+    answered, error = get_client(api, client_id)
+
+    assert (answered, error["code"]) == (status, code), error
+    assert set(error) == {"code", "message", "details"}
+    if code == "crm_unavailable":
+        assert "HubSpot" in error["message"]
+        assert error["details"]["provider"] == "hubspot"
+
+
+def test_a_client_id_is_taken_as_the_crm_gives_it(api: Api) -> None:
+    api.world.crm("hubspot")
+    api.crm.clients["maya@harbour.example"] = client("maya@harbour.example")
+
+    status, body = get_client(api, "maya@harbour.example")
+
+    assert (status, body["id"]) == (200, "maya@harbour.example")
+    assert api.crm.reads[0][0] == "maya@harbour.example"
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ({}, 409, "no_crm_connected"),
+        ({"integrationId": "int_nope"}, 404, "integration_not_found"),
+        ({"integrationId": "x" * 129}, 422, "validation_error"),
+    ],
+)
+def test_a_client_needs_a_crm_of_the_user(api: Api, query: dict[str, str], status: int, code: str) -> None:
+    answered, error = get_client(api, "501", query=query)
+
+    assert (answered, error["code"]) == (status, code)
+    assert api.crm.reads == []
+
+
+def test_personalize_for_a_client(api: Api) -> None:
+    hub = api.world.crm("hubspot")
+
+    status, body = api(
+        "POST",
+        "/crm/personalize",
+        {
+            "template": "hey {{firstName}}, homes near ${{budget}}. thanks, {{agentName}} {{agentPhone}}",
+            "clientId": "501",
+            "contentType": "email",
+            "variables": {"agentName": "Sam"},
+            "fallbacks": {"agentPhone": "(555) 0199"},
+        },
+    )
+
+    assert status == 200
+    assert body == {
+        "content": "Hello Maya, homes near $450,000. Thank you, Sam (555) 0199",
+        "variables": {
+            "agentName": "Sam",
+            "agentPhone": "(555) 0199",
+            "budget": "450,000",
+            "firstName": "Maya",
+        },
+        "missing": ["agentPhone"],
+        "clientId": "501",
+        "integrationId": hub.integration_id,
+        "fields": ["budget", "firstName"],
+        "personalizedAt": "2026-08-03T09:00:00.000Z",
+        "style": "formal",
+        "language": "en",
+    }
+
+
+def test_personalize_without_a_client_uses_only_the_variables(api: Api) -> None:
+    status, body = api("POST", "/crm/personalize", {"template": "Hi {{name}}", "variables": {"name": "Ann"}})
+
+    assert status == 200
+    assert (body["content"], body["clientId"], body["integrationId"], body["style"]) == (
+        "Hi Ann",
+        None,
+        None,
+        None,
+    )
+    assert api.crm.reads == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ("{not json", 400, "malformed_json"),
+        ({}, 422, "validation_error"),
+        ({"template": 5}, 422, "validation_error"),
+        ({"template": "Hi {{name}}"}, 422, "missing_variables"),
+        ({"template": "Hi {{name"}, 422, "template_invalid"),
+        ({"template": "{{ ''.__class__.__mro__ }}"}, 400, "template_unsafe"),
+        ({"template": "Hi", "contentType": "fax"}, 422, "invalid_content_type"),
+        ({"template": "Hi", "variables": ["a"]}, 422, "validation_error"),
+        ({"template": "Hi", "fallbacks": {"a": 1}}, 422, "validation_error"),
+        ({"template": "Hi", "integrationId": "HUB"}, 422, "validation_error"),
+        ({"template": "Hi {{firstName}}", "clientId": "999"}, 404, "client_not_found"),
+        ({"template": "Hi {{firstName}}", "clientId": "/"}, 400, "invalid_client_id"),
+        (
+            {"template": "Hi {{firstName}}", "clientId": "501", "integrationId": "int_nope"},
+            404,
+            "integration_not_found",
+        ),
+        ({"template": "Hi", "colour": "red"}, 422, "validation_error"),
+    ],
+)
+def test_bad_personalize_requests_are_4xx(api: Api, body: Any, status: int, code: str) -> None:
+    hub = api.world.crm("hubspot")
+    if not isinstance(body, str):
+        body = json.loads(json.dumps(body).replace('"HUB"', f'"{hub.integration_id}"'))
+
+    answered, error = api("POST", "/crm/personalize", body)
+
+    assert (answered, error["code"]) == (status, code), error
+    assert set(error) == {"code", "message", "details"}
+
+
+def test_a_missing_variable_is_named(api: Api) -> None:
+    api.world.crm("hubspot")
+
+    status, error = api(
+        "POST", "/crm/personalize", {"template": "{{firstName}}, call {{agentName}}", "clientId": "501"}
+    )
+
+    assert (status, error["code"], error["details"]["missing"]) == (422, "missing_variables", ["agentName"])
 
 
 def test_the_cache_route_reports_entries_and_hit_rate_and_delete_empties_it(api: Api) -> None:
@@ -424,7 +627,7 @@ def test_the_routes_are_in_the_openapi_document(api: Api) -> None:
     status, doc = api("GET", "/openapi.json")
 
     assert status == 200
-    assert {"/crm/cache", "/crm/settings"} <= set(doc["paths"])
+    assert {"/crm/cache", "/crm/settings", "/crm/clients/{clientId}", "/crm/personalize"} <= set(doc["paths"])
     assert set(doc["paths"]["/crm/cache"]) == {"get", "delete"}
     assert set(doc["paths"]["/crm/settings"]) == {"get", "put"}
     assert set(doc["paths"]["/crm/activities"]) == {"get", "post"}

@@ -36,6 +36,9 @@ ERRORS: dict[int, OpenAPIResponse] = {
     409: doc("Conflicts with the queue or the post's state", ErrorBody),
     422: doc("Invalid input", ErrorBody),
     429: doc("A rate limit is used up; details.retryAfterSeconds says when to try again", ErrorBody),
+    413: doc("The body (or a template in it) is larger than the route takes", ErrorBody),
+    502: doc("A CRM or platform answered wrongly, or refused the stored credentials", ErrorBody),
+    503: doc("A CRM stayed unavailable through the retries; details name it; try again later", ErrorBody),
 }
 
 

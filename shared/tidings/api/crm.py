@@ -1,5 +1,6 @@
-"""HTTP routes of the CRM capability: the in-memory client cache, the user's CRM settings, and the
-activities written back to the CRM."""
+"""HTTP routes of the CRM capability: a client's data (read through the in-memory cache), content
+personalised for a client, the cache itself, the user's CRM settings, and the activities written back
+to the CRM."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
@@ -16,13 +18,15 @@ from tidings.api.common import ERRORS, json_response, responses
 from tidings.api.models import ApiModel, Timestamp
 from tidings.core.errors import ValidationFailed
 from tidings.crm.activities import ActivityRequest
+from tidings.crm.personalization import PersonalizationRequest
 from tidings.crm.settings import IntegrationChange, SettingsChange
 from tidings.models.crm import ACTIVITY_TYPES, Activity
 
 if TYPE_CHECKING:
     from tidings.crm.activities import ActivityLog, RecordedActivity
     from tidings.crm.cache import CacheStats, ClientCache
-    from tidings.crm.clients import ClientDirectory
+    from tidings.crm.clients import ClientDirectory, ClientLookup
+    from tidings.crm.personalization import Personalization, PersonalizationResult
     from tidings.crm.settings import CrmSettingsService, CrmSettingsView
     from tidings.models.crm import PendingActivity
     from tidings.models.integrations import Integration
@@ -36,6 +40,7 @@ class CrmServices:
     settings: CrmSettingsService
     cache: ClientCache
     activities: ActivityLog
+    personalization: Personalization
 
 
 IntegrationId = Annotated[str, Field(min_length=1, max_length=128)]
@@ -50,6 +55,129 @@ class _NoNulls(ApiModel):
         if nulls:
             raise ValueError(f"send a value or leave the field out, not null: {', '.join(nulls)}")
         return self
+
+
+# -- clients -----------------------------------------------------------------------------------------
+
+
+class PreferencesView(ApiModel):
+    communication_style: str | None = Field(description="formal or casual, as the CRM holds it")
+    language: str | None = Field(description="A language tag as the CRM holds it (e.g. en, es-MX)")
+    contact_method: str | None = Field(description="email, phone, sms... as the CRM holds it")
+    timezone: str | None = Field(description="An IANA zone name")
+
+
+class CustomFieldView(ApiModel):
+    name: str = Field(description="The CRM's own name of the property")
+    alias: str | None = Field(
+        description="The camelCase name a template uses ({{alias}}); null when another property holds it "
+        "or the name cannot be one"
+    )
+    value: Any = Field(description="As the CRM gave it (numbers stay numbers)")
+
+
+class HistoryEntryView(ApiModel):
+    type: str
+    description: str
+    at: str | None = Field(description="ISO 8601, UTC")
+
+
+class SourceView(ApiModel):
+    provider: str
+    integration_id: str
+    fetched_at: str = Field(description="When the CRM answered (ISO 8601, UTC)")
+    cached: bool = Field(description="Served from this function instance's cache")
+
+
+class ClientView(ApiModel):
+    id: str
+    first_name: str | None
+    last_name: str | None
+    full_name: str | None
+    email: str | None
+    phone: str | None
+    preferences: PreferencesView
+    tags: list[str]
+    custom_fields: list[CustomFieldView] = Field(description="Every other property, by CRM name and alias")
+    history: list[HistoryEntryView] = Field(description="Recent activities as the CRM reports them")
+    source: SourceView
+
+
+def client_response(lookup: ClientLookup) -> ClientView:
+    from tidings.crm.fields import client_view
+
+    view = client_view(
+        lookup.record, integration_id=lookup.integration.integration_id, fetched_at=lookup.fetched_at
+    )
+    view["source"] = {**view["source"], "cached": lookup.cached}
+    return ClientView.model_validate(view)
+
+
+# -- personalisation ---------------------------------------------------------------------------------
+
+
+class PersonalizeBody(ApiModel):
+    template: str = Field(
+        description="Jinja2 text: {{firstName}}, {{lastName}}, {{fullName}}, {{email}}, {{phone}}, any "
+        "custom field by its alias ({{budget}}), and your variables; rendered in a sandbox"
+    )
+    client_id: str | None = Field(
+        default=None, description="The client in the CRM; without it, only variables"
+    )
+    integration_id: IntegrationId | None = Field(
+        default=None, description="The CRM to read the client from; your default CRM when left out"
+    )
+    content_type: str | None = Field(default=None, description="email, post or sms")
+    variables: dict[str, Any] | None = Field(
+        default=None, description="Your values (agentName, agentPhone...); they win over a client's field"
+    )
+    fallbacks: dict[str, str] | None = Field(
+        default=None,
+        description="Values for variables that have none; without one, a missing variable is a 422 "
+        "missing_variables listing them",
+    )
+
+    @model_validator(mode="after")
+    def _client_for_integration(self) -> PersonalizeBody:
+        if self.integration_id is not None and self.client_id is None:
+            raise ValueError("integrationId names the CRM to read clientId from: send clientId with it")
+        return self
+
+    def request(self) -> PersonalizationRequest:
+        return PersonalizationRequest(
+            template=self.template,
+            client_id=self.client_id,
+            integration_id=self.integration_id,
+            variables=self.variables or {},
+            fallbacks=self.fallbacks or {},
+            content_type=self.content_type,
+        )
+
+
+class PersonalizedView(ApiModel):
+    content: str
+    variables: dict[str, Any] = Field(description="Every variable the template used, as it was shown")
+    missing: list[str] = Field(description="The variables filled from fallbacks")
+    client_id: str | None
+    integration_id: str | None = Field(description="The CRM the client was read from")
+    fields: list[str] = Field(description="The client's own fields the content used")
+    personalized_at: Timestamp
+    style: str | None = Field(description="The client's communication style applied: formal or casual")
+    language: str | None = Field(description="The client's language as the CRM holds it (not translated)")
+
+
+def personalized_view(result: PersonalizationResult) -> PersonalizedView:
+    return PersonalizedView(
+        content=result.content,
+        variables=result.variables,
+        missing=result.missing,
+        client_id=result.client_id,
+        integration_id=result.integration.integration_id if result.integration else None,
+        fields=result.fields,
+        personalized_at=result.personalized_at,
+        style=result.style,
+        language=result.language,
+    )
 
 
 # -- cache -------------------------------------------------------------------------------------------
@@ -337,6 +465,33 @@ def _one_integration(services: CrmServices, user_id: str, items: list[ActivityBo
 def register_crm_routes(
     app: APIGatewayHttpResolver, services: Callable[[], CrmServices], user_id: Callable[[], str]
 ) -> None:
+    @app.get(
+        "/crm/clients/<clientId>",
+        summary="A client as Tidings sees it: standard fields, preferences, tags, custom fields, history",
+        description="Read from your default CRM (or integrationId) through this function instance's cache "
+        "(each CRM's cacheTtlSeconds). 404 client_not_found; 503 crm_unavailable when the CRM stays "
+        "down through its retries (1, 2, 4 s); 502 crm_auth_failed when it refuses the integration's "
+        "credentials (reconnect it).",
+        responses=responses(200, "The client", ClientView, 400, 404, 409, 429, 502, 503),
+    )
+    def get_crm_client(
+        clientId: str,
+        integrationId: Annotated[
+            str | None, Query(min_length=1, max_length=128, description="The CRM integration")
+        ] = None,
+    ) -> Response[str]:
+        lookup = services().clients.get(user_id(), unquote(clientId), integration_id=integrationId)
+        return json_response(200, client_response(lookup))
+
+    @app.post(
+        "/crm/personalize",
+        summary="Content personalised for a client (or with your variables only)",
+        responses=responses(200, "The content", PersonalizedView, 400, 404, 409, 413, 429, 502, 503),
+    )
+    def post_crm_personalize(body: Annotated[PersonalizeBody, Body()]) -> Response[str]:
+        result = services().personalization.personalize(user_id(), body.request())
+        return json_response(200, personalized_view(result))
+
     @app.get(
         "/crm/cache",
         summary="Your clients cached in memory by the function instance that answers, and its hit rate",

@@ -515,6 +515,7 @@ from tidings.wiring.crm import (  # noqa: E402
     client_directory,
     crm_services,
     crm_settings_service,
+    personalization,
 )
 
 __all__ = [
@@ -529,6 +530,7 @@ __all__ = [
     "insight_service",
     "insight_services",
     "metrics_collection",
+    "personalization",
     "post_analytics_repository",
     "post_analytics_service",
     "refresh_insights",

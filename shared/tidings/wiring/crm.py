@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from tidings.api.crm import CrmServices
     from tidings.crm.cache import ClientCache
     from tidings.crm.clients import ClientDirectory
+    from tidings.crm.personalization import Personalization
     from tidings.crm.settings import CrmSettingsService
 
 
@@ -53,6 +54,14 @@ def client_directory() -> ClientDirectory:
 
 
 @lru_cache(maxsize=1)
+def personalization() -> Personalization:
+    """Templates rendered for a client of the user's CRM (the routes, posts written for a client)."""
+    from tidings.crm.personalization import Personalization
+
+    return Personalization(client_directory(), DEFAULT_CLOCK)
+
+
+@lru_cache(maxsize=1)
 def crm_services() -> CrmServices:
     from tidings.api.crm import CrmServices
     from tidings.wiring.crm_delivery import activity_log
@@ -62,4 +71,5 @@ def crm_services() -> CrmServices:
         settings=crm_settings_service(),
         cache=client_cache(),
         activities=activity_log(),
+        personalization=personalization(),
     )
