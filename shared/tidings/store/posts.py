@@ -15,7 +15,7 @@ Items:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -28,10 +28,12 @@ from tidings.store import keys
 from tidings.store.dynamo import (
     decode_token,
     deserialize,
+    deserialize_stream_image,
     dynamodb_client,
     encode_token,
     is_conditional_failure,
     query_prefix,
+    record_of,
     serialize,
     serialize_value,
     sparse_index_before,
@@ -172,6 +174,30 @@ def post_to_item(post: ScheduledPost, due_shards: int) -> dict[str, Any]:
 
 
 _KEY_ATTRS = ("PK", "SK", "EntityType", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "expiresAt")
+
+
+_PUBLISHED = frozenset({str(PostStatus.PUBLISHED), str(PostStatus.PARTIALLY_PUBLISHED)})
+
+
+def _stream_status(record: Mapping[str, Any], image: str) -> str | None:
+    value = record.get("dynamodb", {}).get(image, {}).get("status", {}).get("S")
+    return str(value) if value is not None else None
+
+
+def became_published(record: Mapping[str, Any]) -> bool:
+    """Whether a stream record is a post reaching `published` or `partially_published` (read from
+    the raw images, before any parsing)."""
+    new = _stream_status(record, "NewImage")
+    return (
+        new in _PUBLISHED
+        and _stream_status(record, "OldImage") != new
+        and record_of(record, keys.POST_ENTITY)
+    )
+
+
+def post_from_stream(record: Mapping[str, Any]) -> ScheduledPost:
+    """The post in a stream record's new image."""
+    return post_from_item(deserialize_stream_image(record["dynamodb"]["NewImage"]))
 
 
 def post_from_item(item: dict[str, Any]) -> ScheduledPost:
