@@ -522,7 +522,7 @@ def register_crm_routes(
     @app.put(
         "/crm/settings",
         summary="Change CRM settings; only what is sent changes",
-        responses=responses(200, "The settings", CrmSettingsResponse, 400, 404),
+        responses=responses(200, "The settings", CrmSettingsResponse, 400, 404, 409),
     )
     def put_crm_settings(body: Annotated[UpdateCrmSettingsRequest, Body()]) -> Response[str]:
         return json_response(200, settings_view(services().settings.put(user_id(), body.change())))
