@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 import httpx
 import pytest
+from memory_integrations import memory_integrations
 
 from infra.local.api_gateway import RouteTable, build_event
 from infra.local.fakes.vendors import FakeVendorServer
@@ -29,21 +30,8 @@ from tidings.crm.clients import ClientDirectory
 from tidings.crm.personalization import Personalization
 from tidings.crm.settings import CrmSettingsService
 from tidings.integrations.connectors.hubspot import HubSpotConnector
-from tidings.integrations.connectors.registry import ConnectorRegistry
-from tidings.integrations.credentials import IntegrationCredentials
-from tidings.integrations.directory import IntegrationDirectory
-from tidings.integrations.lifecycle import IntegrationLifecycle
-from tidings.integrations.monitoring import IntegrationMonitoring
-from tidings.integrations.ratelimits import IntegrationRateLimits
-from tidings.store.memory.accounts import InMemoryAccountRepository, InMemorySecretVault
 from tidings.store.memory.activities import InMemoryPendingActivityRepository
-from tidings.store.memory.alerts import InMemoryAlertRepository
-from tidings.store.memory.audit import InMemoryAuditRepository
-from tidings.store.memory.budgets import InMemoryBudgetRepository
 from tidings.store.memory.crm_settings import InMemoryCrmSettingsRepository
-from tidings.store.memory.integrations import InMemoryIntegrationRepository
-from tidings.store.memory.metrics import InMemoryMetricsRepository
-from tidings.store.memory.synced import InMemorySyncedRecordRepository
 
 USER = "agent-crm-reads"
 TOKEN = "pat-na1-canary-reads-5e0a-hubspot"
@@ -115,32 +103,8 @@ def stack() -> Iterator[Stack]:
 
 def _stack(fake: FakeVendorServer, settings: Settings, http: httpx.Client) -> Stack:
     clock = FakeClock(NOW)
-    repository, vault, audit = (
-        InMemoryIntegrationRepository(),
-        InMemorySecretVault(),
-        InMemoryAuditRepository(),
-    )
-    accounts = InMemoryAccountRepository(vault, audit, clock)
-    directory = IntegrationDirectory(repository, accounts)
-    credentials = IntegrationCredentials(vault, repository, accounts, accounts)
-    connectors = ConnectorRegistry([HubSpotConnector(settings, http, clock)])
-    monitoring = IntegrationMonitoring(
-        directory=directory,
-        metrics=InMemoryMetricsRepository(),
-        alerts=InMemoryAlertRepository(),
-        limits=IntegrationRateLimits(InMemoryBudgetRepository()),
-        clock=clock,
-    )
-    lifecycle = IntegrationLifecycle(
-        directory=directory,
-        credentials=credentials,
-        connectors=connectors,
-        monitoring=monitoring,
-        synced=InMemorySyncedRecordRepository(),
-        audit=audit,
-        clock=clock,
-    )
-    integration = lifecycle.create(
+    world = memory_integrations([HubSpotConnector(settings, http, clock)], clock)
+    integration = world.lifecycle.create(
         USER,
         name="Harbour HubSpot",
         kind="crm",
@@ -149,13 +113,13 @@ def _stack(fake: FakeVendorServer, settings: Settings, http: httpx.Client) -> St
         sync_frequency=None,
         alert_email=None,
     )
-    settings_service = CrmSettingsService(InMemoryCrmSettingsRepository(), directory, clock)
+    settings_service = CrmSettingsService(InMemoryCrmSettingsRepository(), world.directory, clock)
     cache = ClientCache(clock=clock)
     clients = ClientDirectory(
         settings=settings_service,
-        credentials=credentials,
-        connectors=connectors,
-        monitoring=monitoring,
+        credentials=world.credentials,
+        connectors=world.connectors,
+        monitoring=world.monitoring,
         cache=cache,
         clock=clock,
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from memory_integrations import memory_integrations
 
 from infra.local.fakes.vendors import FakeVendorServer
 from tidings.analytics.site import GoogleTokens, SiteAnalytics
@@ -19,24 +20,11 @@ from tidings.core.config import Settings
 from tidings.core.platforms import Platform
 from tidings.integrations.connectors.base import ConnectorCredentials, ConnectorError
 from tidings.integrations.connectors.ga4 import GA4Connector
-from tidings.integrations.connectors.registry import ConnectorRegistry
-from tidings.integrations.credentials import IntegrationCredentials
-from tidings.integrations.directory import IntegrationDirectory
-from tidings.integrations.lifecycle import IntegrationLifecycle
-from tidings.integrations.monitoring import IntegrationMonitoring
-from tidings.integrations.ratelimits import IntegrationRateLimits
 from tidings.models.calls import CallRecord
 from tidings.models.post_analytics import PostAnalytics, PostMetrics
 from tidings.publishing.clients import default_http_client
-from tidings.store.memory.accounts import InMemoryAccountRepository, InMemorySecretVault
-from tidings.store.memory.alerts import InMemoryAlertRepository
 from tidings.store.memory.analytics_settings import InMemorySiteMetricsRepository
-from tidings.store.memory.audit import InMemoryAuditRepository
-from tidings.store.memory.budgets import InMemoryBudgetRepository
-from tidings.store.memory.integrations import InMemoryIntegrationRepository
-from tidings.store.memory.metrics import InMemoryMetricsRepository
 from tidings.store.memory.post_analytics import InMemoryPostAnalyticsRepository
-from tidings.store.memory.synced import InMemorySyncedRecordRepository
 
 PROPERTY, OTHER_PROPERTY = "246813579", "975318642"
 TOKEN = "ya29.site-reports-canary-token-77"
@@ -263,30 +251,10 @@ def test_tagged_visits_become_each_posts_attribution(
     own: httpx.Client, settings: Settings, http: httpx.Client
 ) -> None:
     clock = FakeClock(datetime.now(UTC))
-    vault, audit = InMemorySecretVault(), InMemoryAuditRepository()
-    accounts = InMemoryAccountRepository(vault, audit, clock)
-    repository = InMemoryIntegrationRepository()
-    directory = IntegrationDirectory(repository, accounts)
-    credentials = IntegrationCredentials(vault, repository, accounts, accounts)
-    metrics = InMemoryMetricsRepository()
-    monitoring = IntegrationMonitoring(
-        directory=directory,
-        metrics=metrics,
-        alerts=InMemoryAlertRepository(),
-        limits=IntegrationRateLimits(InMemoryBudgetRepository()),
-        clock=clock,
-    )
-    connectors = ConnectorRegistry([GA4Connector(settings, http, clock)])
-    lifecycle = IntegrationLifecycle(
-        directory=directory,
-        credentials=credentials,
-        connectors=connectors,
-        monitoring=monitoring,
-        synced=InMemorySyncedRecordRepository(),
-        audit=audit,
-        clock=clock,
-    )
-    integration = lifecycle.create(
+    world = memory_integrations([GA4Connector(settings, http, clock)], clock)
+    directory, credentials, connectors = world.directory, world.credentials, world.connectors
+    vault, metrics, monitoring = world.vault, world.metrics, world.monitoring
+    integration = world.lifecycle.create(
         "agent-7",
         name="Site",
         kind="analytics",
