@@ -109,6 +109,7 @@ def scheduling_service() -> SchedulingService:
         analytics=DynamoAnalyticsRepository(s.table_name),
         starter=publish_starter(),
         clock=DEFAULT_CLOCK,
+        personalizer=post_personalizer(),  # posts written for a CRM client
     )
 
 
@@ -262,6 +263,7 @@ def action_services() -> ActionServices:
         http=publishing_http,
         ses=lru_cache(maxsize=1)(lambda: _client("sesv2")),
         bedrock=lru_cache(maxsize=1)(lambda: _client("bedrock-runtime")),
+        personalization=personalization,
     )
 
 
@@ -516,6 +518,7 @@ from tidings.wiring.crm import (  # noqa: E402
     crm_services,
     crm_settings_service,
     personalization,
+    post_personalizer,
 )
 
 __all__ = [
@@ -533,6 +536,7 @@ __all__ = [
     "personalization",
     "post_analytics_repository",
     "post_analytics_service",
+    "post_personalizer",
     "refresh_insights",
     "site_analytics",
 ]

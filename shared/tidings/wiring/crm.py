@@ -12,11 +12,14 @@ from tidings.core.clock import DEFAULT_CLOCK
 from tidings.core.config import get_settings
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from tidings.api.crm import CrmServices
     from tidings.crm.cache import ClientCache
     from tidings.crm.clients import ClientDirectory
     from tidings.crm.personalization import Personalization
     from tidings.crm.settings import CrmSettingsService
+    from tidings.scheduling.personalization import ClientContent, PersonalizedTexts, PostPersonalizer
 
 
 @lru_cache(maxsize=1)
@@ -59,6 +62,20 @@ def personalization() -> Personalization:
     from tidings.crm.personalization import Personalization
 
     return Personalization(client_directory(), DEFAULT_CLOCK)
+
+
+class _PostPersonalizer:
+    """The scheduler's personalizer, built on first use: a post without a client never pays for the
+    CRM's collaborators (credentials, connectors, the template engine)."""
+
+    def personalize_texts(
+        self, user_id: str, client: ClientContent, texts: Sequence[str], content_type: str | None
+    ) -> PersonalizedTexts:
+        return personalization().personalize_texts(user_id, client, texts, content_type)
+
+
+def post_personalizer() -> PostPersonalizer:
+    return _PostPersonalizer()
 
 
 @lru_cache(maxsize=1)
