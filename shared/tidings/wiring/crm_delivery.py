@@ -29,10 +29,11 @@ def pending_activities() -> PendingActivityRepository:
 
 @lru_cache(maxsize=1)
 def activity_writes() -> ThreadPoolExecutor:
-    """Writes one call's or one batch's activities side by side (each is one conditional write)."""
+    """Writes one call's or one batch's activities side by side (each is one conditional write), as
+    many at once as the DynamoDB client keeps connections (botocore's max_pool_connections, 10)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    return ThreadPoolExecutor(max_workers=16, thread_name_prefix="activities")
+    return ThreadPoolExecutor(max_workers=10, thread_name_prefix="activities")
 
 
 @lru_cache(maxsize=1)
