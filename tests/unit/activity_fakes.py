@@ -47,6 +47,7 @@ class FakeCrm(FakeConnector):
     received: list[str] = field(default_factory=list)  # activity ids of every record it stored
     writes: list[list[str]] = field(default_factory=list)  # activity ids of each write call
     finds: list[list[str]] = field(default_factory=list)  # activity ids of each find_written call
+    find_faults: list[ConnectorError] = field(default_factory=list)  # raised by the next find calls
     while_writing: Callable[[], object] | None = None  # what happens elsewhere during a write call
     ids: Any = field(default_factory=lambda: itertools.count(9001))
 
@@ -91,6 +92,8 @@ class FakeCrm(FakeConnector):
         self, creds: ConnectorCredentials, activities: Sequence[ActivityWrite], observe: CallObserver
     ) -> dict[str, str | None] | None:
         self.finds.append([a.activity_id for a in activities])
+        if self.find_faults:
+            raise self.find_faults.pop(0)
         if not self.findable:
             return None
         observe(CallRecord("activities.search", 200, 40.0, True))

@@ -77,11 +77,45 @@ def test_a_lost_answer_is_reconciled_before_any_retry_so_the_crm_holds_each_acti
     assert world.delivery.run_due().found_written == 0  # nothing left to deliver
 
 
+def test_a_crm_that_failed_for_sure_is_not_searched_before_the_next_write() -> None:
+    crm = FakeCrm(faults=[DOWN, DOWN, DOWN, DOWN])  # four 503s: the first try and its three retries
+    world = activity_world(crm)
+    (note,) = world.record(activity())
+
+    world.stream(note)
+    assert world.stored(note).status == ActivityStatus.PENDING
+    assert world.stored(note).in_doubt is False
+    world.w.clock.advance(timedelta(seconds=61))
+    world.delivery.run_due()
+
+    assert crm.finds == []  # a 503 wrote nothing: nothing to look for
+    assert len(crm.writes) == 5
+    assert world.stored(note).status == ActivityStatus.SYNCED
+
+
+def test_a_lost_answer_keeps_the_activity_in_doubt_until_the_crm_is_asked_in_a_later_attempt() -> None:
+    crm = FakeCrm(faults=[LOST], find_faults=[DOWN, DOWN, DOWN])  # the search stays down this attempt
+    world = activity_world(crm)
+    (note,) = world.record(activity())
+
+    world.stream(note)
+    waiting = world.stored(note)
+    assert (waiting.status, waiting.in_doubt) == (ActivityStatus.PENDING, True)
+    world.w.clock.advance(timedelta(seconds=61))
+    world.delivery.run_due()
+
+    assert len(crm.finds) == 4  # three failed searches, then the one that found it
+    assert len(crm.writes) == 1  # never written again
+    assert crm.copies(note.activity_id) == 1
+    assert world.stored(note).status == ActivityStatus.SYNCED
+
+
 def test_only_what_the_crm_does_not_hold_is_written_again() -> None:
-    crm = FakeCrm(faults=[DOWN])
+    timed_out = ConnectorError("unreachable", "504 gateway timeout", status=504, outcome_unknown=True)
+    crm = FakeCrm(faults=[timed_out])
     world = activity_world(crm)
     first, second = world.record(activity(1), activity(2))
-    crm.held[first.activity_id] = "crm-earlier"  # landed before the 503 came back
+    crm.held[first.activity_id] = "crm-earlier"  # landed before the gateway gave up
 
     world.stream(first, second)
 

@@ -129,6 +129,7 @@ class _Written:
     results: dict[str, WriteResult]
     error: ConnectorError | None  # the whole call's failure, after its retries
     found: int  # activities find_written said the CRM already held
+    in_doubt: bool  # a try's answer was lost after its request went out: the CRM may hold them
 
 
 class ActivityDelivery:
@@ -259,7 +260,7 @@ class ActivityDelivery:
                 wrote = True
                 report.calls += 1
                 report.found_written += written.found
-                self._settle_all(claimed, written.results, written.error, report)
+                self._settle_all(claimed, written.results, written.error, report, in_doubt=written.in_doubt)
                 if written.error is not None and written.error.code not in PERMANENT:
                     stop = written.error
         return stop, wrote
@@ -327,15 +328,15 @@ class ActivityDelivery:
         suspect = {read.activity_id for read, _ in claimed if read.may_be_in_crm}
         results: dict[str, WriteResult] = {}
         found = 0
+        in_doubt = False
 
         def attempt(previous: ConnectorError | None, observe: CallObserver) -> None:
-            nonlocal found
+            nonlocal found, in_doubt
             remaining = [w for key, w in writes.items() if key not in results]
             if not connector.idempotent_writes:
-                # after a try that may have landed, or for activities an earlier delivery may have written
-                ask = (
-                    remaining if previous is not None else [w for w in remaining if w.activity_id in suspect]
-                )
+                # after a try whose answer was lost, or for activities an earlier delivery may have
+                # written; a try that failed for sure (a 503, a 429) wrote nothing to look for
+                ask = remaining if in_doubt else [w for w in remaining if w.activity_id in suspect]
                 held = connector.find_written(creds, ask, observe) if ask else None
                 for key, crm_id in (held or {}).items():
                     if key in writes and key not in results:
@@ -344,7 +345,12 @@ class ActivityDelivery:
                 remaining = [w for w in remaining if w.activity_id not in results]
             if not remaining:
                 return
-            for result in connector.write_activities(creds, remaining, observe):
+            try:
+                written = connector.write_activities(creds, remaining, observe)
+            except ConnectorError as exc:
+                in_doubt = in_doubt or exc.outcome_unknown
+                raise
+            for result in written:
                 if result.activity_id in writes:
                     results[result.activity_id] = result
 
@@ -357,7 +363,7 @@ class ActivityDelivery:
             )
 
         measured = self.monitoring.measure(integration, with_retries)
-        return _Written(results, measured.error, found)
+        return _Written(results, measured.error, found, in_doubt)
 
     def _settle_all(
         self,
@@ -365,10 +371,12 @@ class ActivityDelivery:
         results: dict[str, WriteResult] | None,
         error: ConnectorError | None,
         report: DeliveryReport,
+        *,
+        in_doubt: bool = False,
     ) -> None:
         def settle(held: PendingActivity) -> str:
             try:
-                return self._settle(held, (results or {}).get(held.activity_id), error)
+                return self._settle(held, (results or {}).get(held.activity_id), error, in_doubt)
             except StaleActivity:
                 # the lease outlives the invocation: another delivery came after a very long stall
                 logger.warning("activity %s changed while it was being delivered", held.activity_id)
@@ -377,7 +385,11 @@ class ActivityDelivery:
         _count(report, self._each(settle, [held for _, held in claimed]))
 
     def _settle(
-        self, held: PendingActivity, result: WriteResult | None, call_error: ConnectorError | None
+        self,
+        held: PendingActivity,
+        result: WriteResult | None,
+        call_error: ConnectorError | None,
+        in_doubt: bool = False,
     ) -> str:
         """Record the outcome of one activity's attempt; which count of the report it adds to."""
         now = self.clock.now()
@@ -397,7 +409,12 @@ class ActivityDelivery:
             self.activities.mark_failed(held, now, error_code="retry_window_exceeded", error=reason)
             return "failed"
         self.activities.mark_pending(
-            held, now, next_attempt_at=next_at, error_code=error.code, error=error.message
+            held,
+            now,
+            next_attempt_at=next_at,
+            error_code=error.code,
+            error=error.message,
+            in_doubt=in_doubt and result is None,  # a per-record answer says what became of it
         )
         return "retrying"
 

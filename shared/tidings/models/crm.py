@@ -115,6 +115,9 @@ class PendingActivity:
     leased_until: datetime | None = None
     # When the user last retried it after it failed: the retry window runs from then.
     retried_at: datetime | None = None
+    # An earlier try's answer was lost after the request went out (a timeout, a dropped connection):
+    # the CRM may hold it. A try that failed for sure (a 503, a refusal) leaves it as it was.
+    in_doubt: bool = False
 
     @property
     def window_start(self) -> datetime:
@@ -123,6 +126,6 @@ class PendingActivity:
 
     @property
     def may_be_in_crm(self) -> bool:
-        """Whether an earlier delivery may have written it: an attempt was made, a delivery stopped
-        without recording its outcome, or it failed before and was retried."""
-        return self.attempts > 0 or self.leased_until is not None or self.retried_at is not None
+        """Whether an earlier delivery may have written it: a try's answer was lost, a delivery
+        stopped without recording its outcome, or it failed before and was retried."""
+        return self.in_doubt or self.leased_until is not None or self.retried_at is not None

@@ -98,8 +98,10 @@ class PendingActivityRepository(Protocol):
         error_code: str | None,
         error: str | None,
         attempted: bool = True,
+        in_doubt: bool = False,
     ) -> PendingActivity:
-        """Back to waiting until `next_attempt_at`, with one attempt more when `attempted`."""
+        """Back to waiting until `next_attempt_at`, with one attempt more when `attempted`; `in_doubt`
+        when this attempt may have written it (it stays in doubt until it is synced)."""
         ...
 
     def mark_failed(
@@ -173,6 +175,7 @@ def activity_to_item(activity: PendingActivity, shards: int) -> dict[str, Any]:
         "synced_at": when(activity.synced_at),
         "leased_until": when(activity.leased_until),
         "retried_at": when(activity.retried_at),
+        "in_doubt": activity.in_doubt,
         "version": activity.version,
     }
     due = due_time(activity)
@@ -223,6 +226,7 @@ def activity_from_item(item: dict[str, Any]) -> PendingActivity:
         version=int(item.get("version") or 1),
         leased_until=when("leased_until"),
         retried_at=when("retried_at"),
+        in_doubt=item.get("in_doubt") is True,
     )
 
 
@@ -291,6 +295,7 @@ class ActivityRecords(ABC):
         error_code: str | None,
         error: str | None,
         attempted: bool = True,
+        in_doubt: bool = False,
     ) -> PendingActivity:
         return self._swap(
             claimed,
@@ -303,6 +308,7 @@ class ActivityRecords(ABC):
                 last_error=_error_text(error),
                 next_attempt_at=next_attempt_at,
                 leased_until=None,
+                in_doubt=claimed.in_doubt or in_doubt,
             ),
         )
 
