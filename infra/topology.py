@@ -337,9 +337,12 @@ STREAM_TRIGGERS: tuple[StreamTrigger, ...] = (
     # posts that were just published start their metrics collection; nothing here is urgent (the
     # first reading is an hour away), so records are gathered for up to 5 s
     StreamTrigger(function="analytics_sync", entity_types=(POST_ENTITY,), max_batching_window_seconds=5),
-    # activities just recorded (or retried) go to the CRM within a second or so, gathered into batches
+    # activities just recorded (or retried) go to the CRM within a second or so, gathered into batches;
+    # a post written for a client that was published becomes an activity when the user turned it on
     StreamTrigger(
-        function="crm_sync", entity_types=(PENDING_ACTIVITY_ENTITY,), max_batching_window_seconds=1
+        function="crm_sync",
+        entity_types=(PENDING_ACTIVITY_ENTITY, POST_ENTITY),
+        max_batching_window_seconds=1,
     ),
 )
 

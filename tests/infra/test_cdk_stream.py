@@ -62,7 +62,7 @@ def test_stream_mapping_bounds_retries_and_parks_failures_in_a_queue(
         ("schedule_sync", ["ScheduledPost", "ScheduledTask", "Integration"]),
         ("event_delivery", ["ScheduledPost", "Workflow", "Alert", "StrategyInsight"]),
         ("analytics_sync", ["ScheduledPost"]),
-        ("crm_sync", ["PendingActivity"]),
+        ("crm_sync", ["PendingActivity", "ScheduledPost"]),
     ],
 )
 def test_only_records_of_its_entities_reach_each_function(

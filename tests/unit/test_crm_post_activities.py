@@ -10,9 +10,12 @@ from crm_fakes import CrmWorld, crm_world
 from integration_fakes import USER
 
 from tidings.core.platforms import Platform
+from tidings.core.triggers import StreamBatch
 from tidings.crm.activities import ActivityLog
+from tidings.crm.delivery import ActivityDelivery
 from tidings.crm.post_activities import PublishedPostActivities
 from tidings.crm.settings import IntegrationChange, SettingsChange
+from tidings.crm.sync_function import CrmSync
 from tidings.models.crm import ActivityStatus
 from tidings.models.posts import (
     PlatformResult,
@@ -21,6 +24,7 @@ from tidings.models.posts import (
     PostStatus,
     ScheduledPost,
 )
+from tidings.store.activities import activity_to_item
 from tidings.store.dynamo import serialize
 from tidings.store.memory.activities import InMemoryPendingActivityRepository
 from tidings.store.posts import post_to_item
@@ -135,3 +139,26 @@ def test_a_deleted_crm_integration_is_skipped_without_failing_the_stream() -> No
     world.base.lifecycle.delete(USER, integration)
     consumer.apply(stream_record(*posts(world, integration)), [])
     assert pending(repo) == []
+
+
+def test_the_crm_sync_stream_records_the_post_activity_and_then_delivers_it() -> None:
+    consumer, world, repo, integration = setup(write_back=True)
+    crm = world.base.lifecycle.connectors.get("crm", "hubspot")
+    delivery = ActivityDelivery(
+        activities=repo,
+        directory=world.base.lifecycle.directory,
+        credentials=world.base.lifecycle.credentials,
+        connectors=world.base.lifecycle.connectors,
+        monitoring=world.base.monitoring,
+        clock=world.base.clock,
+    )
+    sync = CrmSync(delivery, [consumer])
+    answer = sync.handle(StreamBatch(Records=[stream_record(*posts(world, integration))]))
+    assert answer == {"batchItemFailures": []}
+    [activity] = pending(repo)
+    assert activity.activity.type == "post_published"
+    # the activity's own INSERT arrives in a later batch and is delivered from there
+    image = serialize(activity_to_item(activity, 8))
+    inserted = {"eventName": "INSERT", "dynamodb": {"SequenceNumber": "2", "NewImage": image}}
+    sync.handle(StreamBatch(Records=[inserted]))
+    assert [w.activity_id for w in crm.written] == [activity.activity_id]

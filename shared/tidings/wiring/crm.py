@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from tidings.crm.clients import ClientDirectory
     from tidings.crm.personalization import Personalization
     from tidings.crm.settings import CrmSettingsService
+    from tidings.crm.sync_function import CrmSync
     from tidings.scheduling.personalization import ClientContent, PersonalizedTexts, PostPersonalizer
 
 
@@ -90,3 +91,13 @@ def crm_services() -> CrmServices:
         activities=activity_log(),
         personalization=personalization(),
     )
+
+
+@lru_cache(maxsize=1)
+def crm_sync() -> CrmSync:
+    """The crm_sync function: activity delivery, and published posts for a client as activities."""
+    from tidings.crm.post_activities import PublishedPostActivities
+    from tidings.crm.sync_function import CrmSync
+    from tidings.wiring.crm_delivery import activity_log, crm_activity_delivery
+
+    return CrmSync(crm_activity_delivery(), [PublishedPostActivities(crm_settings_service(), activity_log())])
