@@ -11,9 +11,15 @@
 4. Metrics collection (tests/bench/metrics_collection.py): 1,200 published posts across the six
    platforms and 40 users (as many as the fake platforms' publishing limits let out), read back once:
    platform calls per post, the time it takes, and that no read budget was exceeded.
+5. CRM (tests/bench/crm.py): activities per second delivered to the fake HubSpot in batches of 100
+   against one by one (target: batching at least 10 times more), with the HTTP calls per 100
+   activities and each activity held once; personalisations per second with a warm client cache.
 
 Options: --posts N (default 1000), --burst N (default 200), --skip-faults, --skip-lateness,
---metrics-posts N (default 1200), --metrics-users N (default 40), --skip-metrics, --output FILE.
+--metrics-posts N (default 1200), --metrics-users N (default 40), --skip-metrics, --crm-activities N
+(default 2000), --crm-renders N (default 20000), --skip-crm, --output FILE. --only PART (import,
+lateness, faults, metrics or crm) runs that part alone and keeps the other parts' last results in
+the output file.
 """
 
 from __future__ import annotations
@@ -37,7 +43,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
+from crm import crm_rows, run_crm  # noqa: E402
 from e2e_support import DevStack as Stack  # noqa: E402
 from e2e_support import launch  # noqa: E402
 from metrics_collection import run_metrics  # noqa: E402
@@ -45,6 +53,7 @@ from metrics_collection import run_metrics  # noqa: E402
 from infra.topology import FUNCTIONS  # noqa: E402
 
 PLATFORMS = ("facebook", "twitter", "linkedin")
+PARTS = ("import", "lateness", "faults", "metrics", "crm")
 FINAL = {"published", "partially_published", "failed", "cancelled"}
 
 
@@ -202,11 +211,17 @@ def main() -> int:
     parser.add_argument("--metrics-posts", type=int, default=1200)
     parser.add_argument("--metrics-users", type=int, default=40)
     parser.add_argument("--skip-metrics", action="store_true")
+    parser.add_argument("--crm-activities", type=int, default=2000)
+    parser.add_argument("--crm-renders", type=int, default=20_000)
+    parser.add_argument("--skip-crm", action="store_true")
+    parser.add_argument("--only", choices=PARTS)
     parser.add_argument("--output", default=str(ROOT / "bench-results.json"))
     args = parser.parse_args()
+    skip = {p: getattr(args, f"skip_{p}", False) or args.only not in (None, p) for p in PARTS}
 
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
-    results["cold_import"] = import_ratios()
+    if not skip["import"]:
+        results["cold_import"] = import_ratios()
     env = {
         "TIDINGS_MIN_GAP_MINUTES": "0",
         # the platforms' own rate limits would hold most of a thousand posts a minute back
@@ -215,12 +230,12 @@ def main() -> int:
         "TIDINGS_SCHEDULE_LEAD_SECONDS": "30",
         "TIDINGS_RETRY_INTERVALS": "1,2,4",
     }
-    if not (args.skip_lateness and args.skip_faults):
+    if not (skip["lateness"] and skip["faults"]):
         with tempfile.TemporaryDirectory() as state, launch(Path(state), env) as stack:
-            if not args.skip_lateness:
+            if not skip["lateness"]:
                 results["due_minute"] = run_due(stack, args.posts, 60.0, 60.0, "minute")
                 results["burst"] = run_due(stack, args.burst, 0.0, 45.0, "burst")
-            if not args.skip_faults:
+            if not skip["faults"]:
                 httpx.post(
                     f"{stack.fake_url}/_faults",
                     json={"faults": "facebook:error500:0.3", "seed": 7},
@@ -231,11 +246,15 @@ def main() -> int:
                 results["faults"]["fault_spec"] = "facebook:error500:0.3"
                 results["faults"]["wall_seconds"] = round(time.monotonic() - started, 1)
 
-    if not args.skip_metrics:
+    if not skip["metrics"]:
         with tempfile.TemporaryDirectory() as state:
             results["metrics"] = run_metrics(Path(state), args.metrics_posts, args.metrics_users)
+    if not skip["crm"]:
+        results["crm"] = run_crm(args.crm_activities, args.crm_renders)
 
-    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    output = Path(args.output)
+    kept = json.loads(output.read_text()) if args.only and output.exists() else {}
+    output.write_text(json.dumps({**kept, **results}, indent=2) + "\n")
     print_table(results)
     print(f"\nwritten: {args.output}")
     return 0
@@ -276,10 +295,13 @@ def print_table(results: dict[str, Any]) -> None:
         )
         worst = {p: f"{v['most_in_a_window']}/{v['limit']}" for p, v in metrics["budget_max_use"].items()}
         rows.append((label, "most reads in a budget window", json.dumps(worst)))
-    cold = results["cold_import"]
-    rows.append(("cold import", "import boto3", f"{cold['boto3_ms']} ms"))
-    for name, v in cold["handlers"].items():
-        rows.append(("cold import", name, f"{v['ms']} ms (x{v['ratio']})"))
+    if results.get("crm"):
+        rows += crm_rows(results["crm"])
+    cold = results.get("cold_import")
+    if cold:
+        rows.append(("cold import", "import boto3", f"{cold['boto3_ms']} ms"))
+        for name, v in cold["handlers"].items():
+            rows.append(("cold import", name, f"{v['ms']} ms (x{v['ratio']})"))
     width = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
         print("  ".join(cell.ljust(width[i]) for i, cell in enumerate(r)))
