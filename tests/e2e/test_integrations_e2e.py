@@ -350,7 +350,7 @@ def test_another_users_integration_and_alerts_answer_404(stack: DevStack) -> Non
     ("body", "code"),
     [
         ({"name": "x", "type": "spreadsheet", "platform": "hubspot", "credentials": {}}, "unknown_type"),
-        ({"name": "x", "type": "crm", "platform": "salesforce", "credentials": {}}, "unsupported_platform"),
+        ({"name": "x", "type": "crm", "platform": "pipedrive", "credentials": {}}, "unsupported_platform"),
         ({"name": "x", "type": "crm", "platform": "hubspot", "credentials": {}}, "invalid_credentials"),
         (
             {

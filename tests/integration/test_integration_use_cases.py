@@ -389,7 +389,7 @@ def test_disconnect_drops_the_secret_and_connect_restores_it(world: World, user:
 def test_bad_input_is_refused_with_codes(world: World, user: str) -> None:
     cases: list[tuple[dict[str, Any], str]] = [
         (
-            {"kind": "crm", "provider": "salesforce", "credentials": {"accessToken": "x" * 20}},
+            {"kind": "crm", "provider": "pipedrive", "credentials": {"accessToken": "x" * 20}},
             "unsupported_platform",
         ),
         ({"kind": "spreadsheet", "provider": "hubspot", "credentials": {}}, "unknown_type"),

@@ -137,3 +137,12 @@ def test_without_a_personalizer_a_client_post_is_refused_clearly() -> None:
     with pytest.raises(ValidationFailed) as raised:
         svc.schedule("agent-1", for_client())
     assert raised.value.code == "personalization_unavailable"
+
+
+def test_in_a_batch_an_unknown_client_fails_its_item_only() -> None:
+    svc, _ = service(Personalizer())
+    results = svc.schedule_batch("agent-1", [for_client(), for_client(client_id="c-404")])
+    assert not isinstance(results[0], Exception)
+    assert results[0].content == "Hi Dana, the open house is Sunday"
+    assert isinstance(results[1], NotFound)
+    assert results[1].code == "client_not_found"

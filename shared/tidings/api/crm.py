@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import Discriminator, Field, StrictBool, StrictInt, Tag, model_validator
 
-from tidings.api.common import ERRORS, json_response, responses
+from tidings.api.common import json_response, responses
 from tidings.api.models import ApiModel, Timestamp
 from tidings.core.errors import ValidationFailed
 from tidings.crm.activities import ActivityRequest
@@ -505,11 +505,12 @@ def register_crm_routes(
     @app.delete(
         "/crm/cache",
         summary="Empty your client cache in the function instance that answers, and start its counts again",
-        responses={204: {"description": "Emptied"}, 401: ERRORS[401]},
+        responses=responses(200, "The emptied cache", CacheView),
     )
     def clear_crm_cache() -> Response[str]:
-        services().cache.clear(user_id())
-        return Response(status_code=204, body="")
+        cache = services().cache
+        cache.clear(user_id())
+        return json_response(200, cache_view(cache.stats(user_id())))
 
     @app.get(
         "/crm/settings",

@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# What a post written for a CRM client may also answer: the client or its CRM not found or not
+# connected, a template too large, the CRM's rate limit, a CRM that answered wrongly or stayed down.
+CLIENT_ERRORS = (404, 409, 413, 429, 502, 503)
+
 
 def _new_post(req: CreatePostRequest | PublishNowRequest) -> NewPost:
     if req.client_id is None and (req.variables or req.fallbacks or req.crm_integration_id):
@@ -71,7 +75,9 @@ def register_post_routes(
     app: APIGatewayHttpResolver, service: Callable[[], SchedulingService], user_id: Callable[[], str]
 ) -> None:
     @app.post(
-        "/posts", summary="Schedule a post", responses=responses(201, "The stored post", PostView, 400, 409)
+        "/posts",
+        summary="Schedule a post",
+        responses=responses(201, "The stored post", PostView, 400, *CLIENT_ERRORS),
     )
     def create_post(body: Annotated[CreatePostRequest, Body()]) -> Response[str]:
         post = service().schedule(user_id(), _new_post(body))
@@ -102,7 +108,7 @@ def register_post_routes(
         "/posts/publish-now",
         summary="Publish at once to several platforms",
         responses={
-            **responses(200, "Every platform answered", PublishNowResult, 400),
+            **responses(200, "Every platform answered", PublishNowResult, 400, *CLIENT_ERRORS),
             202: doc("Still publishing: poll GET /posts/{postId}", PublishNowResult),
         },
     )

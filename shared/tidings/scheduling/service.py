@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from tidings.aws.publishing import PublishStarter
 from tidings.core.clock import Clock, ceil_ms
 from tidings.core.config import Settings
-from tidings.core.errors import Conflict, NotFound, ValidationFailed, choice
+from tidings.core.errors import Conflict, NotFound, TidingsError, ValidationFailed, choice
 from tidings.core.platforms import Platform
 from tidings.models.posts import (
     FINAL_STATUSES,
@@ -257,7 +257,7 @@ class SchedulingService:
         for index, req in enumerate(reqs):
             try:
                 prepared.append((index, *self._prepare(user_id, req)))
-            except (ValidationFailed, Conflict) as exc:
+            except TidingsError as exc:  # a rule, or the item's CRM client (not found, CRM down...)
                 out[index] = exc
         for start in range(0, len(prepared), MAX_CREATE_BATCH):
             self._insert_chunk(user_id, prepared[start : start + MAX_CREATE_BATCH], out)
