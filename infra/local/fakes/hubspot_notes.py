@@ -189,11 +189,25 @@ def _shown(note: dict[str, Any], names: Iterable[str] | None = None) -> dict[str
 def _held(fake: FakeVendorServer, name: str, value: str) -> dict[str, Any] | None:
     """The note holding `value` in the unique property `name` (HubSpot compares case-blind)."""
     wanted = value.lower()
-    for note in fake.state.hubspot_notes.values():
+    note_id = fake.state.hubspot_note_values.get((name, wanted))
+    if note_id is None:  # every write indexes what it stores: no entry, no note holds it
+        return None
+    note = fake.state.hubspot_notes.get(note_id)
+    held = note["properties"].get(name) if note is not None else None
+    if isinstance(held, str) and held.lower() == wanted:
+        return note
+    for note in fake.state.hubspot_notes.values():  # the value moved since it was indexed
         held = note["properties"].get(name)
         if isinstance(held, str) and held.lower() == wanted:
             return note
     return None
+
+
+def _index(fake: FakeVendorServer, note: dict[str, Any]) -> None:
+    """Keep the note findable by each of its text values (call with the state lock held)."""
+    for name, held in note["properties"].items():
+        if isinstance(held, str):
+            fake.state.hubspot_note_values.setdefault((name, held.lower()), note["id"])
 
 
 def _checked_properties(
@@ -225,6 +239,7 @@ def _store(fake: FakeVendorServer, properties: dict[str, str | None]) -> dict[st
     props = {**properties, "hs_object_id": note_id, "hs_createdate": now, "hs_lastmodifieddate": now}
     note = {"id": note_id, "properties": props, "createdAt": now, "updatedAt": now}
     fake.state.hubspot_notes[note_id] = note
+    _index(fake, note)
     return note
 
 
@@ -419,6 +434,7 @@ def _upsert(fake: FakeVendorServer, req: Request, portal: str) -> Reply:
                 note = existing
                 note["properties"].update({k: v for k, v in properties.items() if k != name})
                 note["updatedAt"] = note["properties"]["hs_lastmodifieddate"] = iso_z(time.time())
+                _index(fake, note)
             shown = {**_shown(note), "new": existing is None}
             results.append({**shown, **({"objectWriteTraceId": trace} if trace else {})})
     _keep(fake, made, [])

@@ -111,6 +111,8 @@ class VendorState:
     # definition, `hasUniqueValue` among them). Follow Up Boss: notes and events by id.
     hubspot_notes: dict[str, dict[str, Any]] = field(default_factory=dict)
     hubspot_note_links: set[tuple[str, str]] = field(default_factory=set)  # (note id, contact id)
+    # (property, lower-cased text value) -> the first note holding it: unique properties' lookups
+    hubspot_note_values: dict[tuple[str, str], str] = field(default_factory=dict)
     hubspot_note_properties: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     fub_notes: dict[int, dict[str, Any]] = field(default_factory=dict)
     fub_events: dict[int, dict[str, Any]] = field(default_factory=dict)
