@@ -22,7 +22,27 @@ class ApiModel(BaseModel):
 TemplateValue = Annotated[str, Field(max_length=2000)] | int | float | bool
 
 
-class CreatePostRequest(ApiModel):
+class ForClient(ApiModel):
+    """A post written for a CRM client."""
+
+    client_id: str | None = Field(
+        default=None,
+        max_length=200,
+        description="A CRM client: the content (and thread) are templates rendered from the client's "
+        "record before the post is stored, e.g. 'Hi {{firstName}}'",
+    )
+    crm_integration_id: str | None = Field(
+        default=None, max_length=100, description="The CRM integration to read the client from (default CRM)"
+    )
+    variables: dict[str, TemplateValue] = Field(
+        default_factory=dict, max_length=100, description="Template values of your own (agentName, ...)"
+    )
+    fallbacks: dict[str, Annotated[str, Field(max_length=1000)]] = Field(
+        default_factory=dict, max_length=100, description="Values for template variables the client lacks"
+    )
+
+
+class CreatePostRequest(ForClient):
     content: str = Field(max_length=70_000, description="The post text")
     platforms: list[str] | None = Field(
         default=None, max_length=6, description="Target platforms; the configured defaults when omitted"
@@ -41,24 +61,9 @@ class CreatePostRequest(ApiModel):
     link: str | None = Field(default=None, max_length=2048)
     content_type: str | None = Field(default=None, max_length=40, description="e.g. text, image, video, link")
     timezone: str | None = Field(default=None, max_length=64, description="IANA time zone of the author")
-    client_id: str | None = Field(
-        default=None,
-        max_length=200,
-        description="A CRM client: the content (and thread) are templates rendered from the client's "
-        "record before the post is stored, e.g. 'Hi {{firstName}}'",
-    )
-    crm_integration_id: str | None = Field(
-        default=None, max_length=100, description="The CRM integration to read the client from (default CRM)"
-    )
-    variables: dict[str, TemplateValue] = Field(
-        default_factory=dict, max_length=100, description="Template values of your own (agentName, ...)"
-    )
-    fallbacks: dict[str, Annotated[str, Field(max_length=1000)]] = Field(
-        default_factory=dict, max_length=100, description="Values for template variables the client lacks"
-    )
 
 
-class PublishNowRequest(ApiModel):
+class PublishNowRequest(ForClient):
     content: str = Field(max_length=70_000)
     platforms: list[str] | None = Field(default=None, max_length=6)
     hashtags: list[Annotated[str, Field(max_length=101)]] = Field(default_factory=list, max_length=100)
@@ -67,21 +72,6 @@ class PublishNowRequest(ApiModel):
     link: str | None = Field(default=None, max_length=2048)
     content_type: str | None = Field(default=None, max_length=40)
     timezone: str | None = Field(default=None, max_length=64)
-    client_id: str | None = Field(
-        default=None,
-        max_length=200,
-        description="A CRM client: the content (and thread) are templates rendered from the client's "
-        "record before the post is stored, e.g. 'Hi {{firstName}}'",
-    )
-    crm_integration_id: str | None = Field(
-        default=None, max_length=100, description="The CRM integration to read the client from (default CRM)"
-    )
-    variables: dict[str, TemplateValue] = Field(
-        default_factory=dict, max_length=100, description="Template values of your own (agentName, ...)"
-    )
-    fallbacks: dict[str, Annotated[str, Field(max_length=1000)]] = Field(
-        default_factory=dict, max_length=100, description="Values for template variables the client lacks"
-    )
 
 
 class UpdatePostRequest(ApiModel):
