@@ -107,6 +107,18 @@ def test_a_crm_that_stays_down_is_a_503_naming_the_provider() -> None:
     assert w.cache.stats(USER).size == 0
 
 
+def test_a_read_gives_up_before_its_budget_so_the_api_answers_in_time() -> None:
+    limited = ConnectorError("rate_limited", "429", status=429, retry_after=12)
+    w, crm, _ = hubspot_world(limited, limited, limited, limited)
+
+    with pytest.raises(TidingsError) as refused:
+        w.clients.get(USER, "501")
+
+    assert refused.value.code == "crm_unavailable"
+    assert waits(crm) == [12.0]  # a second wait of 12 s would end past the read's 20 s
+    assert refused.value.details["attempts"] == 2
+
+
 def test_max_retries_is_configurable() -> None:
     w, crm, _ = hubspot_world(DOWN, DOWN, max_retries=1)
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_CLIENT_ID = 200
+READ_BUDGET_SECONDS = 20.0
 PROVIDER_NAMES = {
     "hubspot": "HubSpot",
     "followupboss": "Follow Up Boss",
@@ -102,7 +103,9 @@ class ClientDirectory:
         self.monitoring = monitoring
         self.cache = cache
         self.clock = clock
-        self.policy = RetryPolicy(max_retries=max_retries)
+        # a read answers an API request: no retry starts after 20 s, so the answer (the client, or
+        # 503 crm_unavailable) comes within API Gateway's 30 s even with a 10 s HTTP timeout
+        self.policy = RetryPolicy(max_retries=max_retries, budget_seconds=READ_BUDGET_SECONDS)
 
     def get(self, user_id: str, client_id: str, *, integration_id: str | None = None) -> ClientLookup:
         check_client_id(client_id)

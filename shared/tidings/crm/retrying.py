@@ -28,6 +28,9 @@ class RetryPolicy:
     max_retries: int = 3  # retries after the first try: 3 means waits of 1, 2 and 4 seconds
     base_delay_seconds: float = 1.0
     max_wait_seconds: float = 30.0  # the longest single wait, whatever Retry-After says
+    # No retry starts past this many seconds from the first try (None: no limit); a caller that must
+    # answer within API Gateway's 30 s gives up in time and says the CRM is unavailable.
+    budget_seconds: float | None = None
 
     def delay(self, retry: int, error: ConnectorError) -> float:
         """Seconds to wait before retry number `retry` (0 for the first retry) after `error`."""
@@ -49,6 +52,7 @@ def call_with_retries(
     seconds)` hears each wait (for logs and metrics)."""
     previous: ConnectorError | None = None
     retry = 0
+    started = clock.now()
     while True:
         try:
             return call(previous)
@@ -56,6 +60,10 @@ def call_with_retries(
             if not exc.retryable or retry >= policy.max_retries:
                 raise
             seconds = policy.delay(retry, exc)
+            if policy.budget_seconds is not None:
+                spent = (clock.now() - started).total_seconds()
+                if spent + seconds >= policy.budget_seconds:
+                    raise
             if on_retry is not None:
                 on_retry(retry, exc, seconds)
             clock.sleep_until(clock.now() + timedelta(seconds=seconds))
