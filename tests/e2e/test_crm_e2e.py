@@ -174,6 +174,37 @@ def test_a_post_for_a_client_is_stored_rendered_and_names_its_client(stack: DevS
     assert set(post["personalization"]["fields"]) == {"firstName", "budget"}
 
 
+def test_a_published_post_for_a_client_is_written_back_to_its_crm_when_turned_on(stack: DevStack) -> None:
+    _, token = stack.connected_user()
+    integration, client = _connect(stack, token, "hubspot")
+    turned_on = stack._call(
+        "PUT",
+        "/crm/settings",
+        token,
+        {"integrations": {integration: {"writeBack": {"postPublished": True}}}},
+    )
+    assert turned_on.status_code == 200, turned_on.text
+    _fake(stack, "DELETE", "/_received", provider="hubspot")
+
+    text = f"{{{{firstName}}}}, a new listing for you ({uuid.uuid4().hex[:6]})"
+    published = stack.post(
+        "/posts/publish-now", token, {"content": text, "platforms": ["facebook"], "clientId": client}
+    )
+    assert published.status_code == 200, published.text
+    post_id = published.json()["postId"]
+
+    def written_back() -> list[dict[str, Any]]:
+        page = stack.get("/crm/activities?status=synced", token).json()
+        return [a for a in page["activities"] if a["type"] == "post_published"]
+
+    [activity] = _wait_for(written_back, timeout=60, what="the post_published activity to be synced")
+    assert activity["clientId"] == client
+    assert activity["metadata"]["postId"] == post_id
+    notes = [r for r in _fake(stack, "GET", "/_received", provider="hubspot").json() if r["kind"] == "note"]
+    assert [_activity_mark(n["body"]) for n in notes] == [activity["id"]]
+    assert "Dana, a new listing for you" in str(notes[0]["body"])
+
+
 # -- activities through an outage ---------------------------------------------------------------
 
 
