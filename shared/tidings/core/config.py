@@ -133,6 +133,13 @@ class Settings(BaseModel):
     crm_retry_base_seconds: int = Field(default=60, ge=1)
     crm_retry_window_days: int = Field(default=7, ge=1)
     crm_activity_daily_limit: int = Field(default=10_000, ge=1)
+    # Campaign unsubscribe links (tidings.campaigns.unsubscribe): the API's public URL they point to
+    # (the stack sets it; `tidings dev` sets the local API's), and the key their tokens are signed and
+    # encrypted with: the Secrets Manager secret that holds it (the stack's, or one `tidings dev`
+    # generates), or the key itself. Without either, no unsubscribe link can be made.
+    public_api_url: str = ""
+    unsubscribe_secret_arn: str = ""
+    unsubscribe_secret: str = Field(default="", repr=False)
 
     @field_validator(
         "retry_intervals",

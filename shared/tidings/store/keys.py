@@ -215,3 +215,23 @@ def activity_due_pk(shard: int) -> str:
 def activity_count_sk(day: str) -> str:
     """The count of activities a user recorded on a UTC day (`YYYY-MM-DD`)."""
     return f"ACTIVITY_COUNT#{day}"
+
+
+SUPPRESSION_ENTITY = "Suppression"
+SUPPRESSION_SK_PREFIX = "SUPPRESSION#"
+# One item per user: how many addresses their suppression list holds (for the per-user limit).
+SUPPRESSION_COUNT_SK = "SUPPRESSION_COUNT"
+
+
+def suppression_sk(address: str) -> str:
+    """An address of the user's suppression list, as `tidings.store.suppressions.address_key` gives it."""
+    return f"{SUPPRESSION_SK_PREFIX}{address}"
+
+
+SES_MESSAGE_ENTITY = "SesMessage"
+SES_MESSAGE_SK = "SES_MESSAGE"
+
+
+def ses_message_pk(message_id: str) -> str:
+    """The campaign send an SES message id belongs to (SES events name only the message)."""
+    return f"SES_MESSAGE#{message_id}"
