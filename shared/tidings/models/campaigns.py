@@ -155,6 +155,7 @@ class Send:
     opened_at: datetime | None = None
     clicked_at: datetime | None = None
     version: int = 1
+    updated_at: datetime | None = None  # its last move (claimed, sent, skipped, failed, released)
 
 
 @dataclass(frozen=True)
@@ -165,3 +166,41 @@ class Suppression:
     at: datetime
     campaign_id: str | None = None
     detail: str | None = None  # e.g. the bounce's diagnostic
+
+
+class StepState:
+    """Where one step (an email for the recipients of one time zone) stands; its one-time schedule
+    exists exactly while it is `waiting`."""
+
+    WAITING = "waiting"  # its schedule fires at `send_at`
+    HELD = "held"  # the campaign is paused: no schedule
+    FIRED = "fired"  # the schedule fired: its emails went (or are going) out
+    CANCELLED = "cancelled"  # the campaign was cancelled before it fired
+
+    ALL = ("waiting", "held", "fired", "cancelled")
+    OPEN = ("waiting", "held")  # not fired yet: moved by a pause, a resume or a cancel
+
+
+@dataclass(frozen=True)
+class CampaignStep:
+    """Email `n` of a scheduled campaign for its recipients in one time zone: when it goes out (UTC,
+    and as the local time in `timezone`), to how many, and what became of it so far."""
+
+    user_id: str
+    campaign_id: str
+    n: int
+    timezone: str  # IANA
+    send_at: datetime  # UTC
+    local_time: str  # `send_at` in `timezone`, ISO 8601 with its offset
+    recipients: int  # the addresses it goes to (suppressed ones left out)
+    created_at: datetime
+    updated_at: datetime
+    suppressed: int = 0  # addresses of the zone left out when the campaign was scheduled
+    state: str = StepState.WAITING
+    fired_at: datetime | None = None
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    opened: int = 0
+    clicked: int = 0
+    version: int = 1

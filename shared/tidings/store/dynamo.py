@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +99,25 @@ def dynamodb_client() -> DynamoDBClient:
     import boto3
 
     return boto3.client("dynamodb")
+
+
+BATCH_WRITE = 25  # BatchWriteItem takes at most 25 requests
+
+
+def batch_write(client: DynamoDBClient, table: str, requests: Sequence[Mapping[str, Any]]) -> None:
+    """Put and delete requests, 25 to a BatchWriteItem. A batch is not atomic and may answer some
+    requests unprocessed (DynamoDB API Reference, BatchWriteItem): those are sent again with back-off,
+    and RuntimeError says how many could not be written after 8 tries."""
+    for start in range(0, len(requests), BATCH_WRITE):
+        pending = [dict(r) for r in requests[start : start + BATCH_WRITE]]
+        for attempt in range(8):
+            resp = client.batch_write_item(RequestItems={table: pending})  # type: ignore[dict-item]
+            pending = [dict(r) for r in resp.get("UnprocessedItems", {}).get(table, [])]
+            if not pending:
+                break
+            time.sleep(min(2.0, 0.05 * 2**attempt))
+        else:
+            raise RuntimeError(f"{len(pending)} items could not be written to {table}")
 
 
 def is_conditional_failure(exc: Exception) -> bool:

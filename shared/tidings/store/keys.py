@@ -217,6 +217,68 @@ def activity_count_sk(day: str) -> str:
     return f"ACTIVITY_COUNT#{day}"
 
 
+CAMPAIGN_ENTITY = "EmailCampaign"
+CAMPAIGN_SK_PREFIX = "CAMPAIGN#"
+CAMPAIGN_COUNT_SK = "CAMPAIGN_COUNT"  # one item per user: how many campaigns the user keeps
+CAMPAIGN_COUNT_ENTITY = "CampaignCount"
+RECIPIENT_ENTITY = "CampaignRecipient"
+RECIPIENT_SK_PREFIX = "RECIPIENT#"
+
+
+def campaign_sk(campaign_id: str) -> str:
+    return f"{CAMPAIGN_SK_PREFIX}{campaign_id}"
+
+
+def campaigns_by_status_pk(user_id: str, status: str) -> str:
+    """GSI1 partition: one user's campaigns in one status, sorted by creation time."""
+    return f"USER#{user_id}#CAMPAIGNS#{status}"
+
+
+def campaign_partition(user_id: str, campaign_id: str) -> str:
+    """A campaign's own partition: its recipients (`RECIPIENT#<email>`) and what it sends (`STEP#`,
+    `SEND#`). Every read of it names its sort-key prefix."""
+    return f"CAMPAIGN#{user_id}#{campaign_id}"
+
+
+def recipient_sk(email: str) -> str:
+    return f"{RECIPIENT_SK_PREFIX}{email}"
+
+
+# What a campaign sends, in its partition (`campaign_partition`): its steps and their counts, its
+# audience by time zone and the send ledger.
+CAMPAIGN_STEP_ENTITY = "CampaignStep"
+CAMPAIGN_STEP_COUNTS_ENTITY = "CampaignStepCounts"
+CAMPAIGN_AUDIENCE_ENTITY = "CampaignAudience"
+CAMPAIGN_SEND_ENTITY = "CampaignSend"
+STEP_SK_PREFIX = "STEP#"
+AUDIENCE_SK_PREFIX = "ZONE#"
+SEND_SK_PREFIX = "SEND#"
+
+
+def campaign_step_sk(n: int, timezone: str) -> str:
+    return f"{STEP_SK_PREFIX}{n}#{timezone}"
+
+
+def campaign_step_counts_sk(n: int, timezone: str) -> str:
+    return f"{campaign_step_sk(n, timezone)}#COUNTS"
+
+
+def campaign_audience_prefix(timezone: str) -> str:
+    return f"{AUDIENCE_SK_PREFIX}{timezone}#"
+
+
+def campaign_audience_sk(timezone: str, chunk: int) -> str:
+    return f"{campaign_audience_prefix(timezone)}{chunk:04d}"
+
+
+def campaign_sends_prefix(n: int) -> str:
+    return f"{SEND_SK_PREFIX}{n}#"
+
+
+def campaign_send_sk(n: int, email: str) -> str:
+    return f"{campaign_sends_prefix(n)}{email}"
+
+
 SUPPRESSION_ENTITY = "Suppression"
 SUPPRESSION_SK_PREFIX = "SUPPRESSION#"
 # One item per user: how many addresses their suppression list holds (for the per-user limit).

@@ -3,20 +3,17 @@ a day of site metrics, an account profile), so a sync that runs twice or resumes
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tidings.core.clock import iso_ms
+from tidings.core.clock import iso_ms, parse_iso
 from tidings.models.integrations import SyncedRecord
 from tidings.store import keys
-from tidings.store.dynamo import dynamodb_client, query_prefix, serialize
+from tidings.store.dynamo import batch_write, dynamodb_client, query_prefix, serialize
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-BATCH = 25  # BatchWriteItem takes at most 25 requests
 
 
 class SyncedRecordRepository(Protocol):
@@ -27,6 +24,20 @@ class SyncedRecordRepository(Protocol):
         ...
 
     def delete_all(self, user_id: str, integration_id: str) -> None: ...
+
+    def of_kind(self, user_id: str, integration_id: str, kind: str) -> Iterator[SyncedRecord]:
+        """The integration's records of one kind ("contact"...), by key."""
+        ...
+
+
+def record_from_item(item: dict[str, Any]) -> SyncedRecord:
+    updated = item.get("updated_at")
+    return SyncedRecord(
+        kind=str(item["kind"]),
+        key=str(item["key"]),
+        attributes=dict(item.get("attributes") or {}),
+        updated_at=parse_iso(updated) if isinstance(updated, str) else None,
+    )
 
 
 class DynamoSyncedRecordRepository:
@@ -51,24 +62,17 @@ class DynamoSyncedRecordRepository:
                 "synced_at": iso_ms(now),
             }
             requests.append({"PutRequest": {"Item": serialize(item)}})
-        for start in range(0, len(requests), BATCH):
-            self._write(requests[start : start + BATCH])
+        batch_write(self.client, self.table, requests)
         return len(requests)
-
-    def _write(self, chunk: list[dict[str, Any]]) -> None:
-        # BatchWriteItem is not atomic and may return unprocessed items: send them again with back-off.
-        pending = chunk
-        for attempt in range(8):
-            resp = self.client.batch_write_item(RequestItems={self.table: pending})  # type: ignore[dict-item]
-            pending = [dict(r) for r in resp.get("UnprocessedItems", {}).get(self.table, [])]
-            if not pending:
-                return
-            time.sleep(min(2.0, 0.05 * 2**attempt))
-        raise RuntimeError(f"{len(pending)} synced records could not be written")
 
     def _items(self, user_id: str, integration_id: str) -> Iterator[dict[str, Any]]:
         prefix = f"SYNCED#{integration_id}#"  # every kind and key of the integration (keys.synced_sk)
         return query_prefix(self.client, self.table, keys.user_pk(user_id), prefix)
+
+    def of_kind(self, user_id: str, integration_id: str, kind: str) -> Iterator[SyncedRecord]:
+        prefix = keys.synced_sk(integration_id, kind, "")
+        for item in query_prefix(self.client, self.table, keys.user_pk(user_id), prefix):
+            yield record_from_item(item)
 
     def count(self, user_id: str, integration_id: str) -> int:
         return sum(1 for _ in self._items(user_id, integration_id))
@@ -78,5 +82,4 @@ class DynamoSyncedRecordRepository:
             {"DeleteRequest": {"Key": serialize({"PK": item["PK"], "SK": item["SK"]})}}
             for item in self._items(user_id, integration_id)
         ]
-        for start in range(0, len(keys_), BATCH):
-            self._write(keys_[start : start + BATCH])
+        batch_write(self.client, self.table, keys_)

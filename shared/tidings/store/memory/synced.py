@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from tidings.models.integrations import SyncedRecord
@@ -37,6 +37,9 @@ class InMemorySyncedRecordRepository:
                 for key, (record, _) in sorted(self._records.items(), key=lambda kv: kv[0])
                 if key[:2] == (user_id, integration_id)
             ]
+
+    def of_kind(self, user_id: str, integration_id: str, kind: str) -> Iterator[SyncedRecord]:
+        return iter([r for r in self.records(user_id, integration_id) if r.kind == kind])
 
     def count(self, user_id: str, integration_id: str) -> int:
         return len(self.records(user_id, integration_id))
