@@ -132,6 +132,14 @@ class Campaign:
     completed_at: datetime | None = None
     final_reason: str | None = None
     version: int = 1
+    # The campaign's own template values (agentName, agentPhone...), usable in every email.
+    variables: dict[str, Any] = field(default_factory=dict)
+    source: str = "template"  # how the emails were written: "template" or "bedrock"
+    model_id: str | None = None  # the Bedrock model, when one wrote them
+
+    def email(self, n: int) -> CampaignEmail | None:
+        """The n-th email (from 1), or None."""
+        return self.emails[n - 1] if 1 <= n <= len(self.emails) else None
 
 
 @dataclass(frozen=True)
