@@ -12,6 +12,7 @@ from infra.constructs import constants
 from infra.constructs.access import AccessGrants, AccessTargets
 from infra.constructs.alarms import Alarms
 from infra.constructs.api import Api
+from infra.constructs.campaigns import CampaignSending, ses_sender
 from infra.constructs.constants import construct_id
 from infra.constructs.functions import Functions
 from infra.constructs.layer import SharedLayer
@@ -56,6 +57,14 @@ class TidingsStack(Stack):
             functions=fns,
         )
 
+        # Email campaigns: the send queue (drained by campaign_send) and the SES configuration set.
+        sender = ses_sender(self)
+        configuration_set = sender.configuration_set if sender else constants.DEFAULT_SES_CONFIGURATION_SET
+        (send_trigger,) = topology.QUEUE_TRIGGERS
+        self.campaigns = CampaignSending(
+            self, "Campaigns", trigger=send_trigger, configuration_set_name=configuration_set
+        )
+
         self.grants = AccessGrants(
             self,
             AccessTargets(
@@ -70,6 +79,10 @@ class TidingsStack(Stack):
                 workflow_state_machine_name=self.publishing.names[topology.WORKFLOW_STATE_MACHINE],
                 task_runner=fns[topology.TASK_RUNNER],
                 integration_sync=fns[topology.INTEGRATION_SYNC],
+                campaign_sender=fns[topology.CAMPAIGN_SENDER],
+                campaign_send_queue=self.campaigns.queue,
+                campaign_configuration_set=configuration_set,
+                ses_sender=sender,
             ),
         )
         for spec in topology.FUNCTIONS:
@@ -83,6 +96,7 @@ class TidingsStack(Stack):
             specs=self.functions.specs,
             functions=fns,
         )
+        self.campaigns.attach(fns[send_trigger.function])
         self.api = Api(self, "Api", routes=topology.ROUTES, functions=fns)
 
         self.alarms = Alarms(self, "Alarms")
@@ -93,6 +107,12 @@ class TidingsStack(Stack):
             self.alarms.on_dead_letters(
                 f"{construct_id(function)}StreamFailures", queue, f"A stream record for {function}"
             )
+        self.alarms.on_dead_letters(
+            "CampaignSendDeadLetters", self.campaigns.dead_letter_queue, "A campaign send message"
+        )
+        self.alarms.on_function_errors(
+            "CampaignSendErrors", fns[topology.CAMPAIGN_SENDER], "The campaign_send function"
+        )
         for name, machine in self.publishing.state_machines.items():
             self.alarms.on_failed_executions(
                 f"{construct_id(name)}Failures", machine, f"the {name} state machine"

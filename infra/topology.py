@@ -29,6 +29,10 @@ class Access(StrEnum):
     RUN_WORKFLOWS = "workflows:run"  # start/stop executions of the workflow machine, answer its task tokens
     ANSWER_WORKFLOW_TOKENS = "workflows:tokens"  # answer the workflow machine's task tokens
     SEND_EMAIL = "ses:send"  # send email through SES (notifications)
+    # send campaign email through the configured SES identity and configuration set only, and read the
+    # account's send quota (SES v2 GetAccount)
+    SEND_CAMPAIGN_EMAIL = "ses:campaigns"
+    ENQUEUE_CAMPAIGN_SENDS = "campaigns:enqueue"  # send messages to the campaign send queue
     INVOKE_MODEL = "bedrock:invoke"  # call a Bedrock model through the Converse API
 
 
@@ -40,6 +44,8 @@ class FunctionSpec:
     timeout_seconds: int = 30
     memory_mb: int = 512
     handler: str = "handler.lambda_handler"
+    # Reserved concurrency: at most this many instances at once (None: the account's shared pool).
+    reserved_concurrency: int | None = None
 
     @property
     def folder(self) -> Path:
@@ -75,6 +81,32 @@ class StreamTrigger:
     report_batch_item_failures: bool = True
     # Only these entity types reach the function (a Lambda event filter on EntityType).
     entity_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueueTrigger:
+    """An SQS event source mapping: the stack's queue `queue` -> `function` (Lambda Developer Guide,
+    "Using Lambda with Amazon SQS").
+
+    The queue's visibility timeout is six times the function's timeout (the guide's advice, so a batch
+    throttled or retried by Lambda is not delivered twice meanwhile); a message received
+    `max_receive_count` times without being deleted moves to the queue's dead-letter queue. With
+    ReportBatchItemFailures, only the messages the function names as failed come back.
+    """
+
+    function: str
+    queue: str
+    batch_size: int = 10
+    max_batching_window_seconds: int = 0
+    report_batch_item_failures: bool = True
+    max_receive_count: int = 5
+    # The event source mapping's ScalingConfig.MaximumConcurrency (2 to 1,000), None: no limit.
+    maximum_concurrency: int | None = None
+    visibility_timeout_factor: int = 6
+
+    @property
+    def visibility_timeout_seconds(self) -> int:
+        return self.visibility_timeout_factor * function(self.function).timeout_seconds
 
 
 @dataclass(frozen=True)
@@ -134,6 +166,14 @@ ANALYTICS_COLLECTION = "analytics-collection"
 PENDING_ACTIVITY_ENTITY = "PendingActivity"
 # The periodic run that delivers CRM activities whose retry is due.
 CRM_ACTIVITY_RETRY = "crm-activity-retry"
+# Email campaigns: each step's one-time schedule invokes this function, which fans the step out to the
+# campaign send queue and sends what that queue holds.
+CAMPAIGN_SENDER = "campaign_send"
+CAMPAIGN_SEND_QUEUE = "campaign-sends"
+# Instances of campaign_send that send at once (the queue mapping's maximum concurrency): each sends at
+# most 1/CAMPAIGN_SEND_CONCURRENCY of the SES send rate, so together they stay within it. One more
+# instance is reserved for the step triggers, which send nothing.
+CAMPAIGN_SEND_CONCURRENCY = 2
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
@@ -230,6 +270,24 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         ),
         # a delivery's lease on an activity is as long as this (tidings.crm.delivery.LEASE)
         timeout_seconds=300,
+    ),
+    FunctionSpec(
+        name=CAMPAIGN_SENDER,
+        description="Email campaigns: fans a due step out to the send queue, and sends the queue's emails "
+        "through SES within the account's send rate, each at most once",
+        # reads campaigns, recipients and suppressions, writes the send ledger and step counters, reads
+        # CRM clients (sealed credentials) to personalise each email
+        access=frozenset(
+            {
+                Access.TABLE_READ,
+                Access.TABLE_WRITE,
+                Access.OPEN_CREDENTIALS,
+                Access.ENQUEUE_CAMPAIGN_SENDS,
+                Access.SEND_CAMPAIGN_EMAIL,
+            }
+        ),
+        timeout_seconds=120,
+        reserved_concurrency=CAMPAIGN_SEND_CONCURRENCY + 1,
     ),
     FunctionSpec(
         name="sweeper",
@@ -343,6 +401,19 @@ STREAM_TRIGGERS: tuple[StreamTrigger, ...] = (
         function="crm_sync",
         entity_types=(PENDING_ACTIVITY_ENTITY, POST_ENTITY),
         max_batching_window_seconds=1,
+    ),
+)
+
+QUEUE_TRIGGERS: tuple[QueueTrigger, ...] = (
+    # up to 10 messages of up to 10 sends each per invocation; a throttled send comes back after its
+    # back-off (the function shortens its message's visibility), and a message received 10 times
+    # without success goes to the dead-letter queue (alarmed)
+    QueueTrigger(
+        function=CAMPAIGN_SENDER,
+        queue=CAMPAIGN_SEND_QUEUE,
+        batch_size=10,
+        max_receive_count=10,
+        maximum_concurrency=CAMPAIGN_SEND_CONCURRENCY,
     ),
 )
 

@@ -16,7 +16,13 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.constructs.campaigns import SesSender
 from infra.constructs.constants import (
+    ENV_CAMPAIGN_CONFIGURATION_SET,
+    ENV_CAMPAIGN_FROM_ADDRESS,
+    ENV_CAMPAIGN_SEND_ARN,
+    ENV_CAMPAIGN_SEND_CONCURRENCY,
+    ENV_CAMPAIGN_SEND_QUEUE_URL,
     ENV_CREDENTIALS_KEY_ID,
     ENV_INTEGRATION_SYNC_ARN,
     ENV_PUBLISH_STATE_MACHINE_ARN,
@@ -29,7 +35,7 @@ from infra.constructs.constants import (
 )
 from infra.constructs.nag import acknowledge, nag_arn
 from infra.constructs.table import Table
-from infra.topology import Access
+from infra.topology import CAMPAIGN_SEND_CONCURRENCY, Access
 
 TABLE_READ_ACTIONS = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"]
 # TransactWriteItems is authorised through the item actions it carries (DynamoDB Developer Guide,
@@ -72,6 +78,12 @@ class AccessTargets:
     workflow_state_machine_name: str
     task_runner: lambda_.IFunction
     integration_sync: lambda_.IFunction
+    # Email campaigns: the function the step schedules invoke, the send queue, the configuration set,
+    # and the sender (None: no sesFromAddress in the context, so nothing may send campaign email).
+    campaign_sender: lambda_.IFunction | None = None
+    campaign_send_queue: sqs.IQueue | None = None
+    campaign_configuration_set: str = ""
+    ses_sender: SesSender | None = None
 
 
 class AccessGrants:
@@ -92,6 +104,8 @@ class AccessGrants:
             Access.ANSWER_WORKFLOW_TOKENS: self._answer_workflow_tokens,
             Access.SEND_EMAIL: self._send_email,
             Access.INVOKE_MODEL: self._invoke_model,
+            Access.SEND_CAMPAIGN_EMAIL: self._send_campaign_email,
+            Access.ENQUEUE_CAMPAIGN_SENDS: self._enqueue_campaign_sends,
         }
 
     @property
@@ -182,6 +196,8 @@ class AccessGrants:
         function.add_environment(ENV_SCHEDULER_DLQ_ARN, targets.scheduler_dlq.queue_arn)
         function.add_environment(ENV_TASK_RUNNER_ARN, targets.task_runner.function_arn)
         function.add_environment(ENV_INTEGRATION_SYNC_ARN, targets.integration_sync.function_arn)
+        if targets.campaign_sender is not None:  # the campaign step schedules invoke it
+            function.add_environment(ENV_CAMPAIGN_SEND_ARN, targets.campaign_sender.function_arn)
         # The schedules' target.
         function.add_environment(
             ENV_PUBLISH_STATE_MACHINE_ARN, targets.publish_state_machine.state_machine_arn
@@ -279,6 +295,48 @@ class AccessGrants:
             applies_to=[nag_arn("ses", "identity/*")],
             with_children=True,
         )
+
+    def _send_campaign_email(self, function: lambda_.Function, role: iam.Role) -> None:
+        targets = self.targets
+        # The send quota (SES v2 GetAccount) takes no resource ARN (Service Authorization Reference,
+        # "Actions, resources, and condition keys for Amazon Simple Email Service v2").
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["ses:GetAccount"], resources=["*"]))
+        function.add_environment(ENV_CAMPAIGN_SEND_CONCURRENCY, str(CAMPAIGN_SEND_CONCURRENCY))
+        function.add_environment(ENV_CAMPAIGN_CONFIGURATION_SET, targets.campaign_configuration_set)
+        sender = targets.ses_sender
+        if sender is None:
+            return
+        # SendEmail is authorised on the identity and, when a message names one, on the configuration
+        # set too (same reference); only the configured From address.
+        identities = {sender.identity, sender.address}
+        resources = [
+            self.stack.format_arn(service="ses", resource="identity", resource_name=name)
+            for name in sorted(identities)
+        ]
+        resources.append(
+            self.stack.format_arn(
+                service="ses", resource="configuration-set", resource_name=sender.configuration_set
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ses:SendEmail"],
+                resources=resources,
+                conditions={"StringEquals": {"ses:FromAddress": sender.address}},
+            )
+        )
+        function.add_environment(ENV_CAMPAIGN_FROM_ADDRESS, sender.from_address)
+
+    def _enqueue_campaign_sends(self, function: lambda_.Function, role: iam.Role) -> None:
+        queue = self.targets.campaign_send_queue
+        if queue is None:
+            raise ValueError(f"{Access.ENQUEUE_CAMPAIGN_SENDS} needs the campaign send queue")
+        # SendMessageBatch is authorised as sqs:SendMessage (Amazon SQS Developer Guide, "Amazon SQS
+        # API permissions: Actions and resource reference").
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn])
+        )
+        function.add_environment(ENV_CAMPAIGN_SEND_QUEUE_URL, queue.queue_url)
 
     def _invoke_model(self, function: lambda_.Function, role: iam.Role) -> None:
         # Converse is authorised as bedrock:InvokeModel on the foundation model or inference profile

@@ -7,12 +7,17 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs.constants import EXECUTIONS_ALARM_PERIOD, QUEUE_ALARM_PERIOD
+from infra.constructs.constants import (
+    EXECUTIONS_ALARM_PERIOD,
+    FUNCTION_ERRORS_ALARM_PERIOD,
+    QUEUE_ALARM_PERIOD,
+)
 
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 
@@ -85,4 +90,13 @@ class Alarms(Construct):
             construct_id,
             machine.metric_failed(period=EXECUTIONS_ALARM_PERIOD, statistic=cloudwatch.Stats.SUM),
             f"An execution of {what} failed.",
+        )
+
+    def on_function_errors(
+        self, construct_id: str, function: lambda_.IFunction, what: str
+    ) -> cloudwatch.Alarm:
+        return self._add(
+            construct_id,
+            function.metric_errors(period=FUNCTION_ERRORS_ALARM_PERIOD, statistic=cloudwatch.Stats.SUM),
+            f"{what} raised an error (an invocation failed as a whole).",
         )

@@ -42,6 +42,19 @@ ENV_CREDENTIALS_KEY_ID = "TIDINGS_CREDENTIALS_KEY_ID"
 ENV_WORKFLOW_STATE_MACHINE_ARN = "TIDINGS_WORKFLOW_STATE_MACHINE_ARN"
 ENV_TASK_RUNNER_ARN = "TIDINGS_TASK_RUNNER_ARN"
 ENV_INTEGRATION_SYNC_ARN = "TIDINGS_INTEGRATION_SYNC_ARN"
+ENV_CAMPAIGN_SEND_ARN = "TIDINGS_CAMPAIGN_SEND_ARN"
+ENV_CAMPAIGN_SEND_QUEUE_URL = "TIDINGS_CAMPAIGN_SEND_QUEUE_URL"
+ENV_CAMPAIGN_FROM_ADDRESS = "TIDINGS_CAMPAIGN_FROM_ADDRESS"
+ENV_CAMPAIGN_CONFIGURATION_SET = "TIDINGS_CAMPAIGN_CONFIGURATION_SET"
+ENV_CAMPAIGN_SEND_CONCURRENCY = "TIDINGS_CAMPAIGN_SEND_CONCURRENCY"
+
+# Campaign email through SES (`cdk deploy -c sesFromAddress="Acme Realty <news@acme.example>"`): the
+# sender, the verified SES identity it belongs to (a domain or the address; default: the address's
+# domain) and the configuration set the stack creates and sends through.
+SES_FROM_ADDRESS_CONTEXT_KEY = "sesFromAddress"
+SES_IDENTITY_CONTEXT_KEY = "sesIdentity"
+SES_CONFIGURATION_SET_CONTEXT_KEY = "sesConfigurationSet"
+DEFAULT_SES_CONFIGURATION_SET = "tidings-campaigns"
 
 # The schedule group of the per-post one-time schedules, as the settings name it.
 DEFAULT_SCHEDULE_GROUP = Settings().schedule_group
@@ -57,9 +70,10 @@ FAILURE_QUEUE_RETENTION = Duration.days(14)
 PERIODIC_RETRY_ATTEMPTS = 3
 PERIODIC_MAX_EVENT_AGE = Duration.minutes(5)
 
-# Alarms look at one-minute (queues) and five-minute (executions) periods.
+# Alarms look at one-minute (queues) and five-minute (executions, function errors) periods.
 QUEUE_ALARM_PERIOD = Duration.minutes(1)
 EXECUTIONS_ALARM_PERIOD = Duration.minutes(5)
+FUNCTION_ERRORS_ALARM_PERIOD = Duration.minutes(5)
 
 # Stack outputs.
 OUTPUT_API_URL = "ApiUrl"

@@ -83,6 +83,7 @@ class Functions(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             role=role,
+            reserved_concurrent_executions=spec.reserved_concurrency,
         )
         acknowledge(
             role, "AwsSolutions-IAM5", _wildcard_reason(spec), applies_to=["Resource::*"], with_children=True

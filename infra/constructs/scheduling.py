@@ -14,7 +14,7 @@ from constructs import Construct
 
 from infra.constructs.constants import PERIODIC_MAX_EVENT_AGE, PERIODIC_RETRY_ATTEMPTS, construct_id
 from infra.constructs.queues import dead_letter_queue
-from infra.topology import INTEGRATION_SYNC, TASK_RUNNER, PeriodicSchedule
+from infra.topology import CAMPAIGN_SENDER, INTEGRATION_SYNC, TASK_RUNNER, PeriodicSchedule
 from tidings.aws.schedules import rate_expression
 
 
@@ -60,8 +60,9 @@ class Scheduling(Construct):
             self,
             "PublishRole",
             assumed_by=scheduler_principal(),
-            description="Assumed by the per-post, per-task and per-integration schedules: starts the publish "
-            "state machine, invokes the task runner and the integration sync",
+            description="Assumed by the per-post, per-task, per-integration and per-campaign-step "
+            "schedules: starts the publish state machine, invokes the task runner, the integration sync "
+            "and the campaign sender",
         )
         self.publish_role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -69,8 +70,13 @@ class Scheduling(Construct):
             )
         )
         self.publish_role.add_to_principal_policy(_send_to(self.dead_letter_queue))
-        # the per-task schedules invoke the task runner, the per-integration ones the sync function
-        invoked = [functions[TASK_RUNNER].function_arn, functions[INTEGRATION_SYNC].function_arn]
+        # the per-task schedules invoke the task runner, the per-integration ones the sync function, the
+        # campaign steps' ones the campaign sender
+        invoked = [
+            functions[TASK_RUNNER].function_arn,
+            functions[INTEGRATION_SYNC].function_arn,
+            functions[CAMPAIGN_SENDER].function_arn,
+        ]
         self.publish_role.add_to_principal_policy(
             iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=invoked)
         )

@@ -32,7 +32,13 @@ def expected_tidings_environment(spec: FunctionSpec) -> set[str]:
             "TIDINGS_SCHEDULER_DLQ_ARN",
             "TIDINGS_TASK_RUNNER_ARN",
             "TIDINGS_INTEGRATION_SYNC_ARN",
+            "TIDINGS_CAMPAIGN_SEND_ARN",
         }
+    if Access.ENQUEUE_CAMPAIGN_SENDS in spec.access:
+        names.add("TIDINGS_CAMPAIGN_SEND_QUEUE_URL")
+    if Access.SEND_CAMPAIGN_EMAIL in spec.access:
+        # and TIDINGS_CAMPAIGN_FROM_ADDRESS with sesFromAddress in the context (test_cdk_campaign_send.py)
+        names |= {"TIDINGS_CAMPAIGN_CONFIGURATION_SET", "TIDINGS_CAMPAIGN_SEND_CONCURRENCY"}
     if spec.access & {Access.SEAL_CREDENTIALS, Access.OPEN_CREDENTIALS}:
         names.add("TIDINGS_CREDENTIALS_KEY_ID")
     if spec.access & {Access.RUN_WORKFLOWS, Access.ANSWER_WORKFLOW_TOKENS}:

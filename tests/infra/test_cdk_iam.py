@@ -30,6 +30,14 @@ SCHEDULES = {
     "iam:PassRole",
 }
 
+# The campaign send queue: consumed through the event source mapping, filled by the step triggers.
+QUEUE_CONSUME = {
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+}
 TOKENS = {"states:SendTaskSuccess", "states:SendTaskFailure"}
 WORKFLOWS = {"states:StopExecution"} | TOKENS  # StartExecution is in START
 EXPECTED_ACTIONS = {
@@ -74,6 +82,15 @@ EXPECTED_ACTIONS = {
     | START
     | WORKFLOWS
     | {"ses:SendEmail", "bedrock:InvokeModel"},
+    # SES SendEmail only with sesFromAddress in the context (tests/infra/test_cdk_campaign_send.py)
+    "campaign_send": LOGS
+    | XRAY
+    | READ
+    | WRITE
+    | KEY_READ
+    | KEY_WRITE
+    | QUEUE_CONSUME
+    | {"sqs:SendMessage", "ses:GetAccount"},
 }
 
 
@@ -246,7 +263,7 @@ def test_each_function_writes_to_its_own_log_group_only(template: Template) -> N
 # delivery (Step Functions logging), and DynamoDB ListStreams.
 WILDCARD_ONLY = (
     XRAY
-    | {"dynamodb:ListStreams", "xray:GetSamplingRules", "xray:GetSamplingTargets"}
+    | {"dynamodb:ListStreams", "xray:GetSamplingRules", "xray:GetSamplingTargets", "ses:GetAccount"}
     | {
         "logs:CreateLogDelivery",
         "logs:GetLogDelivery",

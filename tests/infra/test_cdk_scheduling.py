@@ -28,11 +28,12 @@ def test_per_post_task_and_sync_schedules_may_only_start_publishing_invoke_their
     dlq_id, _ = by_path(template, "Scheduling/DeadLetterQueue/Resource")
     runner_id, _ = function(template, "workflow_step")
     sync_id, _ = function(template, "integration_sync")
+    campaign_id, _ = function(template, "campaign_send")  # a campaign step's schedule
 
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [SCHEDULER_TRUST]
     assert allowed(template, role_id) == {
         "states:StartExecution": {f"<{machine_id}>"},
-        "lambda:InvokeFunction": {f"<{runner_id}.Arn>", f"<{sync_id}.Arn>"},
+        "lambda:InvokeFunction": {f"<{runner_id}.Arn>", f"<{sync_id}.Arn>", f"<{campaign_id}.Arn>"},
         "sqs:SendMessage": {f"<{dlq_id}.Arn>"},
     }
 

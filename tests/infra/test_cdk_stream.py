@@ -30,7 +30,11 @@ def _mapping(template: Template, trigger: StreamTrigger) -> dict[str, Any]:
 
 
 def test_there_is_one_mapping_per_stream_trigger(template: Template) -> None:
-    mappings = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    mappings = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping" and "StartingPosition" in r["Properties"]
+    ]
     assert len(mappings) == len(STREAM_TRIGGERS) == 4
     assert {t.function for t in STREAM_TRIGGERS} == set(_FOLDER)
 

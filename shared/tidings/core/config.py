@@ -92,6 +92,19 @@ class Settings(BaseModel):
     bedrock_model_id: str = ""
     # The verified SES identity notification e-mails come from; empty means e-mail is not configured.
     notification_from_email: str = ""
+    # Campaign sending (tidings.campaigns.sending). The From of campaign email ("Acme <news@acme.example>"
+    # or the address; a verified SES identity covers it) and the SES configuration set it goes through
+    # (both set by the stack from its context); empty: campaigns cannot send and fail with
+    # sending_not_configured. The queue the steps' sends go through, the function the step schedules
+    # invoke, and how many instances send at once (the queue mapping's maximum concurrency).
+    campaign_from_address: str = ""
+    campaign_configuration_set: str = ""
+    campaign_send_queue_url: str = ""
+    campaign_send_arn: str = ""
+    campaign_send_concurrency: int = Field(default=2, ge=1)
+    # Emails a second all instances together may send: at most the account's SES maximum send rate
+    # (read with GetAccount), lower when this is set (0: the account's rate).
+    campaign_send_rate: float = Field(default=0.0, ge=0.0)
     # Allow http:// and private, loopback or link-local addresses in webhook URLs and link checks
     # (local development only: in production they could reach internal services).
     allow_private_links: bool = False
