@@ -156,8 +156,12 @@ class SendRepository(Protocol):
         """`planned -> sending` (attempts + 1, leased until now + lease) from the version read."""
         ...
 
-    def mark_sent(self, send: Send, message_id: str, sent_at: datetime) -> Send:
-        """`sending -> sent` with SES's message id, by the claim that holds it."""
+    def mark_sent(
+        self, send: Send, message_id: str | None, sent_at: datetime, *, reason: str | None = None
+    ) -> Send:
+        """`sending -> sent` with SES's message id, by the claim that holds it. Without a message id,
+        `reason` says why it counts as sent (`answer_lost`: SES may have taken it; it is never sent
+        again)."""
         ...
 
     def mark_skipped(self, send: Send, reason: str, now: datetime) -> Send:
@@ -398,9 +402,15 @@ def claimed(send: Send, now: datetime, lease: timedelta) -> Send:
     return moved_send(send, SendStatus.SENDING, now, attempts=send.attempts + 1, leased_until=now + lease)
 
 
-def sent(send: Send, message_id: str, sent_at: datetime) -> Send:
+def sent(send: Send, message_id: str | None, sent_at: datetime, reason: str | None = None) -> Send:
     return moved_send(
-        send, SendStatus.SENT, sent_at, message_id=message_id, sent_at=sent_at, leased_until=None
+        send,
+        SendStatus.SENT,
+        sent_at,
+        message_id=message_id,
+        sent_at=sent_at,
+        leased_until=None,
+        reason=reason,
     )
 
 
@@ -645,8 +655,10 @@ class DynamoSendRepository(_Partition):
     def claim(self, send: Send, now: datetime, lease: timedelta) -> Send:
         return self._move(send, claimed(send, now, lease), CLAIM_FROM)
 
-    def mark_sent(self, send: Send, message_id: str, sent_at: datetime) -> Send:
-        return self._move(send, sent(send, message_id, sent_at), SENT_FROM)
+    def mark_sent(
+        self, send: Send, message_id: str | None, sent_at: datetime, *, reason: str | None = None
+    ) -> Send:
+        return self._move(send, sent(send, message_id, sent_at, reason), SENT_FROM)
 
     def mark_skipped(self, send: Send, reason: str, now: datetime) -> Send:
         return self._move(send, settled(send, SendStatus.SKIPPED, reason, now), SKIP_FROM)

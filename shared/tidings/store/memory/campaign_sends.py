@@ -209,8 +209,10 @@ class InMemorySendRepository:
     def claim(self, send: Send, now: datetime, lease: timedelta) -> Send:
         return self._move(send, claimed(send, now, lease), CLAIM_FROM)
 
-    def mark_sent(self, send: Send, message_id: str, sent_at: datetime) -> Send:
-        return self._move(send, sent(send, message_id, sent_at), SENT_FROM)
+    def mark_sent(
+        self, send: Send, message_id: str | None, sent_at: datetime, *, reason: str | None = None
+    ) -> Send:
+        return self._move(send, sent(send, message_id, sent_at, reason), SENT_FROM)
 
     def mark_skipped(self, send: Send, reason: str, now: datetime) -> Send:
         return self._move(send, settled(send, SendStatus.SKIPPED, reason, now), SKIP_FROM)
