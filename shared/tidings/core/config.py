@@ -153,6 +153,16 @@ class Settings(BaseModel):
     public_api_url: str = ""
     unsubscribe_secret_arn: str = ""
     unsubscribe_secret: str = Field(default="", repr=False)
+    # Campaign generation (tidings.campaigns.service): campaigns a user may keep (each can hold up to
+    # 10,000 recipients and a schedule per email and zone), the longest sequence, and the defaults of
+    # POST /campaigns. `campaign_seconds_delays_allowed` lets a campaign's delays be counted in seconds
+    # (`delayUnit: "seconds"`): for tests and demos only, so off unless the runtime turns it on.
+    campaign_max_per_user: int = Field(default=100, ge=1)
+    campaign_max_emails: int = Field(default=10, ge=1, le=10)
+    campaign_default_template: str = "nurture"
+    campaign_default_delay_days: int = Field(default=3, ge=0, le=365)
+    campaign_auto_schedule: bool = False
+    campaign_seconds_delays_allowed: bool = False
 
     @field_validator(
         "retry_intervals",
