@@ -157,6 +157,7 @@ WORKFLOW_ENTITY = "Workflow"
 ALERT_ENTITY = "Alert"
 INTEGRATION_ENTITY = "Integration"
 INSIGHT_ENTITY = "StrategyInsight"
+CAMPAIGN_STEP_ENTITY = "CampaignStep"  # one schedule per waiting step (schedule_sync)
 # Scheduled tasks invoke this function (action run_task).
 TASK_RUNNER = "workflow_step"
 # Periodic integration syncs invoke this one.
@@ -195,7 +196,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec(
         name="schedule_sync",
-        description="Keeps one Scheduler schedule per scheduled post, pending task and synced integration",
+        description="Keeps one Scheduler schedule per scheduled post, pending task, synced integration and "
+        "waiting campaign step",
         # writes the table too: it drops posts that left `scheduled` from the user's queue index
         access=frozenset(
             {Access.TABLE_STREAM, Access.TABLE_WRITE, Access.MANAGE_SCHEDULES, Access.START_PUBLISH}
@@ -376,6 +378,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/crm/activities", _API),
     Route("GET", "/crm/activities/{activityId}", _API),
     Route("POST", "/crm/activities/{activityId}/retry", _API),
+    Route("POST", "/campaigns/{campaignId}/schedule", _API),
+    Route("POST", "/campaigns/{campaignId}/pause", _API),
+    Route("POST", "/campaigns/{campaignId}/resume", _API),
+    Route("POST", "/campaigns/{campaignId}/cancel", _API),
+    Route("GET", "/campaigns/{campaignId}/sends", _API),
     # called by Meta, not by users: the signature (or verify token) is checked instead of a JWT
     Route("GET", "/inbound/meta", _API, authorized=False),
     Route("POST", "/inbound/meta", _API, authorized=False),
@@ -384,7 +391,11 @@ ROUTES: tuple[Route, ...] = (
 )
 
 STREAM_TRIGGERS: tuple[StreamTrigger, ...] = (
-    StreamTrigger(function="schedule_sync", entity_types=(POST_ENTITY, TASK_ENTITY, INTEGRATION_ENTITY)),
+    # campaign steps' counters are items of their own (CampaignStepCounts), which never come here
+    StreamTrigger(
+        function="schedule_sync",
+        entity_types=(POST_ENTITY, TASK_ENTITY, INTEGRATION_ENTITY, CAMPAIGN_STEP_ENTITY),
+    ),
     # a receiver that answers slowly delays only this mapping, never the schedules of due posts; events
     # are gathered for up to a second, so a busy stream makes few, full invocations
     StreamTrigger(

@@ -1,5 +1,5 @@
 """DynamoDB stream consumer: keeps one EventBridge Scheduler schedule per scheduled post, per pending
-task and per integration with periodic sync on.
+task, per integration with periodic sync on and per waiting campaign step.
 
 Reports partial batch failures, so a failing record is retried (and finally sent to the on-failure
 destination) without blocking the records after it.

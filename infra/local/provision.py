@@ -25,6 +25,7 @@ from botocore.config import Config
 
 from infra.local.lambda_host import DEFAULT_ACCOUNT, DEFAULT_REGION, physical_name
 from infra.topology import (
+    CAMPAIGN_SENDER,
     FUNCTIONS,
     INTEGRATION_SYNC,
     PERIODIC_SCHEDULES,
@@ -59,6 +60,7 @@ _RESOURCE_SETTINGS = (
     "TIDINGS_WORKFLOW_STATE_MACHINE_ARN",
     "TIDINGS_TASK_RUNNER_ARN",
     "TIDINGS_INTEGRATION_SYNC_ARN",
+    "TIDINGS_CAMPAIGN_SEND_ARN",
 )
 
 # Services the handlers (and this runtime) reach, and which local endpoint plays each. botocore
@@ -335,6 +337,8 @@ def handler_env(stack: LocalStack, extra_env: Mapping[str, str] | None = None) -
             "TIDINGS_WORKFLOW_STATE_MACHINE_ARN": stack.state_machine_arns[WORKFLOW_STATE_MACHINE],
             "TIDINGS_TASK_RUNNER_ARN": stack.function_arns[TASK_RUNNER],
             "TIDINGS_INTEGRATION_SYNC_ARN": stack.function_arns[INTEGRATION_SYNC],
+            # the campaign steps' one-time schedules invoke it
+            "TIDINGS_CAMPAIGN_SEND_ARN": stack.function_arns[CAMPAIGN_SENDER],
         }
     )
     return env

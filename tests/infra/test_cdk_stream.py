@@ -15,6 +15,7 @@ _FOLDER = {
     "event_delivery": "EventDelivery",
     "analytics_sync": "AnalyticsSync",
     "crm_sync": "CrmSync",
+    "campaign_events": "CampaignEvents",
 }
 
 
@@ -35,7 +36,7 @@ def test_there_is_one_mapping_per_stream_trigger(template: Template) -> None:
         for r in template["Resources"].values()
         if r["Type"] == "AWS::Lambda::EventSourceMapping" and "StartingPosition" in r["Properties"]
     ]
-    assert len(mappings) == len(STREAM_TRIGGERS) == 4
+    assert len(mappings) == len(STREAM_TRIGGERS) == 5
     assert {t.function for t in STREAM_TRIGGERS} == set(_FOLDER)
 
 
@@ -63,10 +64,11 @@ def test_stream_mapping_bounds_retries_and_parks_failures_in_a_queue(
 @pytest.mark.parametrize(
     ("function_name", "entities"),
     [
-        ("schedule_sync", ["ScheduledPost", "ScheduledTask", "Integration"]),
-        ("event_delivery", ["ScheduledPost", "Workflow", "Alert", "StrategyInsight"]),
+        ("schedule_sync", ["ScheduledPost", "ScheduledTask", "Integration", "CampaignStep"]),
+        ("event_delivery", ["ScheduledPost", "Workflow", "Alert", "StrategyInsight", "EmailCampaign"]),
         ("analytics_sync", ["ScheduledPost"]),
         ("crm_sync", ["PendingActivity", "ScheduledPost"]),
+        ("campaign_events", ["CampaignSend"]),
     ],
 )
 def test_only_records_of_its_entities_reach_each_function(

@@ -21,6 +21,7 @@ from tidings.api.analytics_history import (
     AnalyticsHistoryServices,
     register_analytics_history_routes,
 )
+from tidings.api.campaign_sending import CampaignSendingServices, register_campaign_sending_routes
 from tidings.api.common import JSON, error_response
 from tidings.api.crm import CrmServices, register_crm_routes
 from tidings.api.inbound import register_inbound_routes
@@ -61,6 +62,7 @@ def build_app(
     analytics_history: Callable[[], AnalyticsHistoryServices] | None = None,
     insights: Callable[[], InsightServices] | None = None,
     crm: Callable[[], CrmServices] | None = None,
+    campaign_sending: Callable[[], CampaignSendingServices] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     services: list[SchedulingService] = []
@@ -96,6 +98,7 @@ def build_app(
     if insights is not None:
         register_insight_routes(app, insights, user_id)
     _crm_routes(app, crm, user_id)
+    _campaign_sending_routes(app, campaign_sending, user_id)
     _docs(app)
     return app
 
@@ -117,6 +120,15 @@ def _crm_routes(
 ) -> None:
     if crm is not None:
         register_crm_routes(app, crm, user_id)
+
+
+def _campaign_sending_routes(
+    app: APIGatewayHttpResolver,
+    services: Callable[[], CampaignSendingServices] | None,
+    user_id: Callable[[], str],
+) -> None:
+    if services is not None:
+        register_campaign_sending_routes(app, services, user_id)
 
 
 # Request bodies are small JSON documents; anything larger is refused before it is parsed or validated.

@@ -29,3 +29,13 @@ SYNC_SCHEDULE_PREFIX = "sync-"
 def sync_schedule_name(user_id: str, integration_id: str) -> str:
     """Scheduler names are at most 64 of [0-9A-Za-z-_.]: a digest keeps user and integration apart."""
     return SYNC_SCHEDULE_PREFIX + hashlib.sha256(f"{user_id}|{integration_id}".encode()).hexdigest()[:40]
+
+
+CAMPAIGN_STEP_SCHEDULE_PREFIX = "cstep-"
+
+
+def campaign_step_schedule_name(user_id: str, campaign_id: str, n: int, timezone: str) -> str:
+    """One schedule per campaign step (email n for one time zone): a digest keeps user, campaign and
+    zone (up to 30 characters of its own) within Scheduler's 64, and n stays readable."""
+    digest = hashlib.sha256(f"{user_id}|{campaign_id}|{timezone}".encode()).hexdigest()[:40]
+    return f"{CAMPAIGN_STEP_SCHEDULE_PREFIX}{digest}-{n}"

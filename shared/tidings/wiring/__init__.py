@@ -129,6 +129,7 @@ def http_app() -> APIGatewayHttpResolver:
         insights=insight_services,
         analytics=post_analytics_service,
         crm=crm_services,
+        campaign_sending=campaign_sending_services,
     )
 
 
@@ -477,8 +478,14 @@ def audit_repository() -> AuditRepository:
 
 
 def schedule_keepers() -> list[StreamConsumer]:
-    """What the schedule_sync function's stream batches feed: posts, tasks, then integrations."""
-    return [post_schedule_keeper(), task_schedule_keeper(), integration_schedule_keeper()]
+    """What the schedule_sync function's stream batches feed: posts, tasks, integrations, then campaign
+    steps."""
+    return [
+        post_schedule_keeper(),
+        task_schedule_keeper(),
+        integration_schedule_keeper(),
+        campaign_step_keeper(),
+    ]
 
 
 def periodic_sweep() -> dict[str, Any]:
@@ -511,6 +518,15 @@ from tidings.wiring.analytics import (  # noqa: E402
     site_analytics,
 )
 
+# And those of when campaign email goes out: steps, the send ledger, scheduling, the sends listing.
+from tidings.wiring.campaign_sending import (  # noqa: E402
+    campaign_scheduling,
+    campaign_send_repository,
+    campaign_sending_services,
+    campaign_step_keeper,
+    campaign_step_repository,
+)
+
 # So do the CRM builders.
 from tidings.wiring.crm import (  # noqa: E402
     client_cache,
@@ -525,6 +541,11 @@ __all__ = [
     "analytics_history_services",
     "analytics_settings_service",
     "analytics_sync",
+    "campaign_scheduling",
+    "campaign_send_repository",
+    "campaign_sending_services",
+    "campaign_step_keeper",
+    "campaign_step_repository",
     "client_cache",
     "client_directory",
     "crm_services",
