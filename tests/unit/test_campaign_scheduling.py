@@ -390,3 +390,23 @@ def test_cancel_cancels_the_steps_not_yet_fired_and_skips_the_planned_sends() ->
     ]
     outcomes = {s.email: (s.status, s.reason) for s in w.sends.list_sends(USER, "cmp-1").sends}
     assert outcomes == {"sent@example.com": ("sent", None), "waiting@example.com": ("skipped", "cancelled")}
+
+
+def test_delays_edited_while_paused_space_the_resumed_emails() -> None:
+    # Given a campaign to New York (12, 15 and 17 March at 09:00), paused before it sends anything
+    w = world()
+    scheduled(w)
+    w.scheduling.pause(USER, "cmp-1")
+    stored = w.campaigns.get(USER, "cmp-1")
+    assert stored is not None
+    # When email 3 is moved to 5 days after email 2 while paused, and the campaign resumed at once
+    emails = (stored.emails[0], stored.emails[1], replace(stored.emails[2], delay=5))
+    w.campaigns.update(replace(stored, emails=emails), stored.version)
+    w.scheduling.resume(USER, "cmp-1")
+
+    # Then the first two keep their times and the third comes 5 days after the second
+    assert [s.local_time for s in w.steps.steps(USER, "cmp-1")] == [
+        "2027-03-12T09:00:00-05:00",
+        "2027-03-15T09:00:00-04:00",
+        "2027-03-20T09:00:00-04:00",
+    ]

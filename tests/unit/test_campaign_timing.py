@@ -14,6 +14,7 @@ from tidings.campaigns.timing import (
     local_iso,
     next_slot,
     recipient_zone,
+    respaced,
     resumed_times,
     send_time,
     send_times,
@@ -200,3 +201,15 @@ def test_a_resume_with_seconds_delays_sends_at_once_and_keeps_the_seconds_betwee
     resumed = resumed_times(paused, utc("2027-03-01T09:05:00"), seconds, "UTC", "seconds")
 
     assert resumed == [utc("2027-03-01T09:05:00"), utc("2027-03-01T09:05:30")]
+
+
+def test_respacing_keeps_the_first_time_and_follows_the_delays_as_they_are_now() -> None:
+    nine = window(date(2027, 3, 1), 9, tz="America/New_York")
+    # emails 2..4, whose delays are now 0, 1, 2, 4: email 2 keeps 10 March 09:00 EST; 3 and 4 come
+    # 2 and 6 days after it, at 09:00 local on their own days (EDT from the 14th)
+    times = respaced(utc("2027-03-10T14:00"), [2, 3, 4], [0, 1, 2, 4], nine, "America/New_York", "days")
+
+    assert times == [utc("2027-03-10T14:00"), utc("2027-03-12T14:00"), utc("2027-03-16T13:00")]
+    assert respaced(utc("2027-03-10T14:00"), [], [0], nine, "America/New_York", "days") == []
+    seconds = respaced(utc("2027-03-01T09:00:10"), [1, 2], [5, 20], nine, "UTC", "seconds")
+    assert seconds == [utc("2027-03-01T09:00:10"), utc("2027-03-01T09:00:30")]

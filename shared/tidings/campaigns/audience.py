@@ -9,8 +9,9 @@ scheduling to include contacts added since). A contact is in the segment when it
 address, carries every tag the segment names (case-insensitive; Follow Up Boss contacts have tags,
 HubSpot and Salesforce contacts synced by Tidings have none, so a tag filter leaves them out) and has
 the segment's lifecycle stage, when one is named (case-insensitive; HubSpot's `lifecyclestage`,
-Follow Up Boss's `stage`). Addresses are trimmed and their domain lower-cased; a second contact with
-an address already taken is merged into the first. Each recipient keeps the contact's CRM id as its
+Follow Up Boss's `stage`). Addresses are checked and normalised as a recipient list's are
+(`tidings.campaigns.recipients`); a second contact with an address already taken is merged into the
+first. Each recipient keeps the contact's CRM id as its
 client id, for personalisation and write-back.
 
 **CRM time zones**: a recipient with a client id and no time zone of their own is timed in the zone
@@ -23,11 +24,11 @@ and the schedule's answer counts how many recipients got their zone from where.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tidings.campaigns.recipients import normalise_email
 from tidings.core.errors import TidingsError, ValidationFailed
 from tidings.models.campaigns import MAX_RECIPIENTS, Recipient, Segment
 
@@ -39,22 +40,20 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CONTACT = "contact"
-MAX_ADDRESS = 254  # RFC 5321's limit on a forward path, less its angle brackets
 LOOKUP_BUDGET_SECONDS = 10.0
 MAX_LOOKUPS = 2_000
 LOOKUP_WORKERS = 8
-_ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
 
 
 def normal_address(raw: Any) -> str | None:
-    """The address trimmed with its domain lower-cased, or None when it is not one."""
+    """The address as recipients keep it (`recipients.normalise_email`: trimmed, domain lower-cased),
+    or None when it is not one SES could send to."""
     if not isinstance(raw, str):
         return None
-    text = raw.strip()
-    if len(text) > MAX_ADDRESS or not _ADDRESS.match(text):
+    try:
+        return normalise_email(raw)
+    except ValueError:
         return None
-    local, _, domain = text.rpartition("@")
-    return f"{local}@{domain.lower()}"
 
 
 def _folded(values: Iterable[Any]) -> set[str]:

@@ -12,7 +12,8 @@ whose time is already gone in any recipient's zone is a 422 `start_in_past`.
 deleted); a step that already fired finishes sending. `resume` (paused -> scheduled, or active when
 an email already went out) gives the held steps their schedules back: a step whose time passed
 while paused goes out at its zone's next send time slot and the zone's later steps keep their
-spacing (`timing`, rule 4). `cancel` (scheduled, active or paused -> cancelled) cancels the steps
+spacing, by the delays as they are then (a paused campaign's delays may be edited; `timing`, rule
+4). `cancel` (scheduled, active or paused -> cancelled) cancels the steps
 that have not fired and skips the sends still planned with reason `cancelled`. From any other state
 each answers 409 with a code naming the state it needs.
 
@@ -343,10 +344,13 @@ class CampaignScheduling:
             )
         now = self.clock.now()
         window = campaign.window
+        delays = [email.delay for email in sorted(campaign.emails, key=lambda e: e.n)]
         waiting = [s for s in self.steps.steps(user_id, campaign_id) if s.state in StepState.OPEN]
         for zone in sorted({s.timezone for s in waiting}):
             ours = sorted((s for s in waiting if s.timezone == zone), key=lambda s: s.n)
-            times = timing.resumed_times([s.send_at for s in ours], now, window, zone, campaign.delay_unit)
+            unit = campaign.delay_unit
+            spaced = timing.respaced(ours[0].send_at, [s.n for s in ours], delays, window, zone, unit)
+            times = timing.resumed_times(spaced, now, window, zone, unit)
             for step, at in zip(ours, times, strict=True):
                 self._move(step, now, StepState.WAITING, at, timing.local_iso(at, zone))
         status = CampaignStatus.ACTIVE if campaign.started_at is not None else CampaignStatus.SCHEDULED

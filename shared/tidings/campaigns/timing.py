@@ -25,6 +25,9 @@ The rules, in order:
    at the next send time slot of its zone: the first `hour:minute` (by rules 1 and 3) still ahead,
    today's if it is still to come; with seconds delays, the moment of the resume. The zone's later
    steps move by as much (the same number of days, or of seconds), so the emails keep their spacing.
+   That spacing is the campaign's delays as they are at the resume (a paused campaign's delays may
+   be edited): the zone's first unsent email keeps its time, and each later one comes its delays
+   after it (`respaced`).
 """
 
 from __future__ import annotations
@@ -134,6 +137,33 @@ def next_slot(after: datetime, window: SendWindow, zone_name: str) -> datetime:
         if slot > after:
             return slot
         day += timedelta(days=1)
+
+
+def respaced(
+    first_at: datetime,
+    ns: Sequence[int],
+    delays: Sequence[int],
+    window: SendWindow,
+    zone_name: str,
+    delay_unit: str,
+) -> list[datetime]:
+    """The send times of emails `ns` (ascending) in one zone when the first keeps `first_at` and each
+    later one comes the delays between them after it (in calendar days of the zone, or seconds)."""
+    if not ns:
+        return []
+    base = offset(delays, ns[0])
+    if delay_unit == SECONDS:
+        return [first_at + timedelta(seconds=offset(delays, n) - base) for n in ns]
+    tz = zone(zone_name)
+    day = first_at.astimezone(tz).date()
+    return [
+        first_at
+        if n == ns[0]
+        else local_instant(
+            day + timedelta(days=offset(delays, n) - base), window.hour, window.minute, tz
+        ).astimezone(UTC)
+        for n in ns
+    ]
 
 
 def resumed_times(
