@@ -65,6 +65,11 @@ API_EXPECTED = {
     "get_crm_client_no_crm": 409,
     "personalize_variables_only": 200,
     "personalize_missing_variable": 422,  # agentPhone has no value and no fallback
+    "create_campaign": 201,
+    "create_campaign_unknown_variable": 422,  # annualBudget is no recipient's or campaign's value
+    "list_campaigns": 200,
+    "get_campaign_unknown": 404,
+    "preview_campaign_email_unknown": 404,
 }
 
 # The error code an answer carries, where the sample is about one.
@@ -78,6 +83,9 @@ EXPECTED_CODES = {
     "retry_crm_activity_unknown": "activity_not_found",
     "get_crm_client_no_crm": "no_crm_connected",
     "personalize_missing_variable": "missing_variables",
+    "create_campaign_unknown_variable": "unknown_variables",
+    "get_campaign_unknown": "campaign_not_found",
+    "preview_campaign_email_unknown": "campaign_not_found",
 }
 
 
@@ -125,6 +133,9 @@ def test_api_samples(name: str, status: int, lambda_host: LambdaHost, local_aws_
         assert set(body["overall"]) == {"current", "previous", "change"}
     if name == "get_crm_cache":
         assert set(body) == {"size", "entries", "hits", "misses", "hitRate"}
+    if name == "create_campaign":
+        assert (body["status"], body["recipientCount"], len(body["emails"])) == ("draft", 2, 5)
+        assert body["emails"][0]["subject"] == "🏡 Just listed: 12 Harbour Lane"
     if name == "personalize_variables_only":
         assert body["content"] == "Hi Maya, your showing at 12 Harbour Lane is confirmed. Sam Rivera"
 

@@ -22,6 +22,7 @@ from tidings.api.analytics_history import (
     register_analytics_history_routes,
 )
 from tidings.api.campaign_sending import CampaignSendingServices, register_campaign_sending_routes
+from tidings.api.campaigns import CAMPAIGN_BODY_BYTES, CAMPAIGN_ROUTES, register_campaign_routes
 from tidings.api.common import JSON, error_response
 from tidings.api.crm import CrmServices, register_crm_routes
 from tidings.api.inbound import register_inbound_routes
@@ -41,6 +42,7 @@ from tidings.scheduling.service import SchedulingService
 
 if TYPE_CHECKING:
     from tidings.analytics.service import PostAnalyticsService
+    from tidings.campaigns.service import CampaignService
     from tidings.integrations.inbound import MetaInbox
     from tidings.webhooks.service import WebhookService
     from tidings.workflows.service import WorkflowService
@@ -62,6 +64,7 @@ def build_app(
     analytics_history: Callable[[], AnalyticsHistoryServices] | None = None,
     insights: Callable[[], InsightServices] | None = None,
     crm: Callable[[], CrmServices] | None = None,
+    campaigns: Callable[[], CampaignService] | None = None,
     campaign_sending: Callable[[], CampaignSendingServices] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
@@ -98,6 +101,7 @@ def build_app(
     if insights is not None:
         register_insight_routes(app, insights, user_id)
     _crm_routes(app, crm, user_id)
+    _campaign_routes(app, campaigns, user_id)
     _campaign_sending_routes(app, campaign_sending, user_id)
     _docs(app)
     return app
@@ -131,10 +135,18 @@ def _campaign_sending_routes(
         register_campaign_sending_routes(app, services, user_id)
 
 
+def _campaign_routes(
+    app: APIGatewayHttpResolver, campaigns: Callable[[], CampaignService] | None, user_id: Callable[[], str]
+) -> None:
+    if campaigns is not None:
+        register_campaign_routes(app, campaigns, user_id)
+
+
 # Request bodies are small JSON documents; anything larger is refused before it is parsed or validated.
 MAX_BODY_BYTES = 256 * 1024
 # Routes that take more: a CSV import up to API Gateway's 10 MB payload limit.
-ROUTE_BODY_BYTES = {IMPORT_ROUTE: IMPORT_BODY_BYTES}
+# And a campaign's recipient list (up to 10,000 addresses) on its creation or change.
+ROUTE_BODY_BYTES = {IMPORT_ROUTE: IMPORT_BODY_BYTES, **dict.fromkeys(CAMPAIGN_ROUTES, CAMPAIGN_BODY_BYTES)}
 
 
 # Every id Tidings issues or accepts in a path (post, workflow, step, task, integration, webhook and

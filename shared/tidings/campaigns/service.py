@@ -678,6 +678,7 @@ def check_emails(campaign: Campaign) -> None:
     or the campaign supplies (see the module docstring), and each body keeping the unsubscribe
     placeholder. Raises the sandbox's errors (with the email and part in `details`), 422
     `unknown_variables` or 422 `unsubscribe_missing`."""
+    from tidings.crm.fields import RESERVED_ALIASES
     from tidings.crm.personalize import template_variables
 
     allowed = allowed_variables(campaign)
@@ -697,7 +698,7 @@ def check_emails(campaign: Campaign) -> None:
                 missing_unsubscribe.append({"n": email.n, "part": part})
         strange = names - allowed
         if campaign.segment is not None:
-            strange = {name for name in strange if not _ALIAS.match(name)}
+            strange = {name for name in strange if not _ALIAS.match(name) or name in RESERVED_ALIASES}
         if strange:
             unknown[str(email.n)] = sorted(strange)
     if unknown:

@@ -129,6 +129,7 @@ def http_app() -> APIGatewayHttpResolver:
         insights=insight_services,
         analytics=post_analytics_service,
         crm=crm_services,
+        campaigns=campaign_service,
         campaign_sending=campaign_sending_services,
     )
 
@@ -527,6 +528,12 @@ from tidings.wiring.campaign_sending import (  # noqa: E402
     campaign_step_repository,
 )
 
+# And those of the campaigns themselves: the store and generation, changes, previews.
+from tidings.wiring.campaigns import (  # noqa: E402
+    campaign_repository,
+    campaign_service,
+)
+
 # So do the CRM builders.
 from tidings.wiring.crm import (  # noqa: E402
     client_cache,
@@ -541,6 +548,8 @@ __all__ = [
     "analytics_history_services",
     "analytics_settings_service",
     "analytics_sync",
+    "campaign_repository",
+    "campaign_service",
     "campaign_scheduling",
     "campaign_send_repository",
     "campaign_sending_services",
