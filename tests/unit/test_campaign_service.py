@@ -249,6 +249,10 @@ def test_a_preview_renders_for_a_list_recipient_with_every_value_escaped_in_the_
     email = preview.email
     assert (preview.source, email.email, preview.role) == ("list", "tom@harbour.example", "introduction")
     assert email.subject == "Just listed: 12 Harbour Lane"
+    assert email.preheader == "3 bedrooms · 2 bathrooms · 1,850 sq ft · $450,000"
+    hidden = email.html.split("<body", 1)[1].split(">", 1)[1]
+    assert hidden.startswith('<div style="display:none;')
+    assert email.preheader in hidden.split("</div>")[0]
     assert email.text.startswith('Hello <b>Tom</b> "T" & Jerry,')
     assert email.html.count("Hello &lt;b&gt;Tom&lt;/b&gt; &quot;T&quot; &amp; Jerry,") == 1
     assert "<b>Tom" not in email.html

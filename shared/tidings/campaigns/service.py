@@ -55,6 +55,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from tidings.campaigns.content import UNSUBSCRIBE_VARIABLE, Brief, write_emails
+from tidings.campaigns.message import html_with_unsubscribe, text_with_unsubscribe, with_preheader
 from tidings.campaigns.recipients import RecipientInput, check_recipients, normalise_email
 from tidings.campaigns.recommendations import Recommendation, estimated_duration, recommend
 from tidings.campaigns.render import PREVIEW_UNSUBSCRIBE_URL, EmailRenderer, RenderedEmail
@@ -443,8 +444,9 @@ class CampaignService:
         email: str | None = None,
     ) -> Preview:
         """Email `n` for the list's recipient `email`, for the CRM client `client_id`, or (with neither)
-        for the list's first recipient, or with the campaign's values only when it has none. The
-        unsubscribe link is PREVIEW_UNSUBSCRIBE_URL, which leads nowhere."""
+        for the list's first recipient, or with the campaign's values only when it has none, with its
+        bodies as the message carries them. The unsubscribe link is PREVIEW_UNSUBSCRIBE_URL, which
+        leads nowhere."""
         campaign = self._get(user_id, campaign_id)
         if client_id is not None and email is not None:
             raise _invalid(
@@ -485,8 +487,14 @@ class CampaignService:
             client_id=client_id,
             unsubscribe_url=PREVIEW_UNSUBSCRIBE_URL,
         )
-        role = campaign.emails[n - 1].role
-        return Preview(rendered, role, source, PREVIEW_UNSUBSCRIBE_URL)
+        # the bodies as the message carries them (tidings.campaigns.message): the hidden preheader first
+        url = PREVIEW_UNSUBSCRIBE_URL
+        sent = replace(
+            rendered,
+            text=text_with_unsubscribe(rendered.text, url),
+            html=with_preheader(html_with_unsubscribe(rendered.html, url), rendered.preheader),
+        )
+        return Preview(sent, campaign.emails[n - 1].role, source, url)
 
 
 # -- checks ------------------------------------------------------------------------------------------------
