@@ -65,6 +65,7 @@ logger = logging.getLogger(__name__)
 MAX_ITEM_BYTES = 380_000  # DynamoDB's limit is 400 KB, attribute names included
 BATCH = 25  # BatchWriteItem's limit
 MAX_PAGE = 100
+MAX_RECIPIENT_PAGE = 1000
 _BATCH_RETRIES = 8
 
 
@@ -365,7 +366,11 @@ def listing_cursor(item: Mapping[str, Any], status: str | None) -> str | None:
     return encode_token(serialize({name: item[name] for name in names}))
 
 
-def recipients_start(cursor: str | None, user_id: str, campaign_id: str) -> dict[str, Any] | None:
+def recipients_start(cursor: str | None, user_id: str, campaign_id: str, limit: int) -> dict[str, Any] | None:
+    """The exclusive start key of a page of recipients, checked as `listing_start` checks one (and
+    the page's size: 1 to MAX_RECIPIENT_PAGE)."""
+    if not 1 <= limit <= MAX_RECIPIENT_PAGE:
+        raise ValueError(f"limit must be 1 to {MAX_RECIPIENT_PAGE}")
     start = decode_token(cursor)
     if start is None:
         return None
@@ -374,6 +379,10 @@ def recipients_start(cursor: str | None, user_id: str, campaign_id: str) -> dict
     if not (ok and str(plain["SK"]).startswith(keys.RECIPIENT_SK_PREFIX)):
         raise ValueError("the cursor is not one this listing issued")
     return start
+
+
+def recipient_cursor(item: Mapping[str, Any]) -> str | None:
+    return encode_token(serialize({"PK": item["PK"], "SK": item["SK"]}))
 
 
 def check_recipients(recipients: Sequence[Recipient]) -> None:
@@ -451,7 +460,7 @@ class DynamoCampaignRepository:
         if not 1 <= limit <= MAX_PAGE:
             raise ValueError(f"limit must be 1 to {MAX_PAGE}")
         start = listing_start(cursor, user_id, status)
-        kwargs: dict[str, Any] = {"TableName": self.table, "ScanIndexForward": False, "Limit": limit + 1}
+        kwargs: dict[str, Any] = {"TableName": self.table, "ScanIndexForward": False}
         if status is None:
             kwargs["KeyConditionExpression"] = "PK = :pk AND begins_with(SK, :prefix)"
             kwargs["ExpressionAttributeValues"] = serialize(
@@ -463,6 +472,15 @@ class DynamoCampaignRepository:
             kwargs["ExpressionAttributeValues"] = serialize(
                 {":pk": keys.campaigns_by_status_pk(user_id, status)}
             )
+        page, more = self._page(kwargs, start, limit)
+        return [campaign_from_item(i) for i in page], listing_cursor(page[-1], status) if more else None
+
+    def _page(
+        self, kwargs: dict[str, Any], start: dict[str, Any] | None, limit: int
+    ) -> tuple[builtins.list[dict[str, Any]], bool]:
+        """Up to `limit` items of the query from `start`, and whether more follow (the query asks for
+        one more than `limit`, so a full last page is known to be the last)."""
+        kwargs = {**kwargs, "Limit": limit + 1}
         if start:
             kwargs["ExclusiveStartKey"] = start
         items: list[dict[str, Any]] = []
@@ -474,9 +492,7 @@ class DynamoCampaignRepository:
                 break
             kwargs["ExclusiveStartKey"] = last
             kwargs["Limit"] = limit + 1 - len(items)
-        page = items[:limit]
-        more = len(items) > limit
-        return [campaign_from_item(i) for i in page], listing_cursor(page[-1], status) if more else None
+        return items[:limit], len(items) > limit
 
     def update(self, campaign: Campaign, expected_version: int) -> Campaign:
         item = campaign_to_item(replace(campaign, version=expected_version + 1))
@@ -567,27 +583,8 @@ class DynamoCampaignRepository:
         return len(recipients)
 
     def _recipient_keys(self, user_id: str, campaign_id: str) -> Iterator[dict[str, Any]]:
-        start: dict[str, Any] | None = None
-        while True:
-            kwargs: dict[str, Any] = {
-                "TableName": self.table,
-                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-                "ExpressionAttributeValues": serialize(
-                    {
-                        ":pk": keys.campaign_partition(user_id, campaign_id),
-                        ":prefix": keys.RECIPIENT_SK_PREFIX,
-                    }
-                ),
-                "ProjectionExpression": "SK",
-            }
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            resp = self.client.query(**kwargs)
-            for item in resp.get("Items", []):
-                yield deserialize(item)
-            start = resp.get("LastEvaluatedKey")
-            if not start:
-                return
+        pk = keys.campaign_partition(user_id, campaign_id)
+        return query_prefix(self.client, self.table, pk, keys.RECIPIENT_SK_PREFIX)
 
     def _write(self, puts: Sequence[Mapping[str, Any]], deletes: Sequence[str], pk: str) -> None:
         """Puts and deletes in batches of 25, each batch's unprocessed items sent again (with a
@@ -613,33 +610,16 @@ class DynamoCampaignRepository:
     def recipient_page(
         self, user_id: str, campaign_id: str, *, limit: int = 100, cursor: str | None = None
     ) -> tuple[builtins.list[Recipient], str | None]:
-        if not 1 <= limit <= 1000:
-            raise ValueError("limit must be 1 to 1000")
-        start = recipients_start(cursor, user_id, campaign_id)
+        start = recipients_start(cursor, user_id, campaign_id, limit)
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
             "ExpressionAttributeValues": serialize(
                 {":pk": keys.campaign_partition(user_id, campaign_id), ":prefix": keys.RECIPIENT_SK_PREFIX}
             ),
-            "Limit": limit + 1,
         }
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        items: list[dict[str, Any]] = []
-        while len(items) <= limit:
-            resp = self.client.query(**kwargs)
-            items += [deserialize(i) for i in resp.get("Items", [])]
-            last = resp.get("LastEvaluatedKey")
-            if not last:
-                break
-            kwargs["ExclusiveStartKey"] = last
-            kwargs["Limit"] = limit + 1 - len(items)
-        page = items[:limit]
-        cursor_out = None
-        if len(items) > limit:
-            cursor_out = encode_token(serialize({"PK": page[-1]["PK"], "SK": page[-1]["SK"]}))
-        return [recipient_from_item(i) for i in page], cursor_out
+        page, more = self._page(kwargs, start, limit)
+        return [recipient_from_item(i) for i in page], recipient_cursor(page[-1]) if more else None
 
     def recipient(self, user_id: str, campaign_id: str, email: str) -> Recipient | None:
         resp = self.client.get_item(

@@ -23,11 +23,12 @@ from tidings.store.campaigns import (
     listing_cursor,
     listing_start,
     not_found,
+    recipient_cursor,
     recipient_from_item,
     recipient_to_item,
     recipients_start,
 )
-from tidings.store.dynamo import deserialize, encode_token, serialize
+from tidings.store.dynamo import deserialize, serialize
 
 
 def _stored(item: dict[str, Any]) -> dict[str, Any]:
@@ -137,18 +138,14 @@ class InMemoryCampaignRepository:
     def recipient_page(
         self, user_id: str, campaign_id: str, *, limit: int = 100, cursor: str | None = None
     ) -> tuple[builtins.list[Recipient], str | None]:
-        if not 1 <= limit <= 1000:
-            raise ValueError("limit must be 1 to 1000")
-        start = recipients_start(cursor, user_id, campaign_id)
+        start = recipients_start(cursor, user_id, campaign_id, limit)
         items = self._sorted_recipients(user_id, campaign_id)
         if start is not None:
             after = deserialize(start)["SK"]
             items = [i for i in items if i["SK"] > after]
         page = items[:limit]
-        cursor_out = None
-        if len(items) > limit:
-            cursor_out = encode_token(serialize({"PK": page[-1]["PK"], "SK": page[-1]["SK"]}))
-        return [recipient_from_item(i) for i in page], cursor_out
+        more = len(items) > limit
+        return [recipient_from_item(i) for i in page], recipient_cursor(page[-1]) if more else None
 
     def recipient(self, user_id: str, campaign_id: str, email: str) -> Recipient | None:
         with self._lock:
