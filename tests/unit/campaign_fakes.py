@@ -12,6 +12,7 @@ from tidings.campaigns.service import CampaignService, NewCampaign
 from tidings.core.config import Settings
 from tidings.crm.personalization import Personalization
 from tidings.store.memory.analytics import InMemoryAnalyticsRepository
+from tidings.store.memory.budgets import InMemoryBudgetRepository
 from tidings.store.memory.campaigns import InMemoryCampaignRepository
 
 
@@ -58,6 +59,7 @@ def campaign_world(**settings: Any) -> CampaignWorld:
         lambda: Personalization(world.clients, world.base.clock),
         analytics=analytics,
         bedrock=lambda: bedrock,
+        budgets=InMemoryBudgetRepository(),
         clock=world.base.clock,
     )
     holder["w"] = CampaignWorld(crm, world, repository, analytics, bedrock, Settings(**settings), service)

@@ -6,6 +6,7 @@ every body, and the Bedrock path."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
@@ -273,9 +274,20 @@ def test_the_model_path_fails_plainly() -> None:
     w.bedrock.reply = "Subject: only one\nSome text"
     with pytest.raises(TidingsError) as bad_answer:
         w.service.create(USER, request)
+    w.configure(campaign_model_daily_limit=2)
+    w.bedrock.reply = MODEL_REPLY
+    w.service.create(USER, request)
+    with pytest.raises(TidingsError) as over_limit:
+        w.service.create(USER, request)
+    w.world.base.clock.advance(timedelta(days=1))
+    w.service.create(USER, request)
 
     assert (not_configured.value.status, not_configured.value.code) == (422, "model_not_configured")
     assert (bad_answer.value.status, bad_answer.value.code) == (502, "model_error")
-    assert w.repository.count(USER) == 0
+    assert over_limit.value.status == 429
+    assert over_limit.value.code == "model_limit_reached"
+    assert 0 < over_limit.value.details["retryAfterSeconds"] <= 86_400
+    assert len(w.bedrock.calls) == 3  # the refused one never reached the model
+    assert w.repository.count(USER) == 2
     with pytest.raises(TidingsError):
         parse_reply(MODEL_REPLY, 3)

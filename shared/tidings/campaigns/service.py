@@ -8,7 +8,9 @@ package's tone and brand voice (`tidings.campaigns.content`), or by the configur
 with `useModel` (`tidings.campaigns.model`). `delayUnit: "seconds"` counts delays in seconds and is
 refused (422 `seconds_delays_not_allowed`) unless `TIDINGS_CAMPAIGN_SECONDS_DELAYS_ALLOWED` is on
 (`tidings dev` turns it on). A user keeps at most `TIDINGS_CAMPAIGN_MAX_PER_USER` campaigns (100):
-beyond, 409 `campaign_limit_reached`.
+beyond, 409 `campaign_limit_reached`; and has at most `TIDINGS_CAMPAIGN_MODEL_DAILY_LIMIT` (20)
+campaigns written by the model a day (each is a paid Bedrock call): beyond, 429 `model_limit_reached`
+with `details.retryAfterSeconds`.
 
 Details. The content package's details (`address`, `price`, `bedrooms`... as generate_content takes
 them) and the campaign's own: `imageUrl` (an https image, shown with `includeImages`),
@@ -62,8 +64,9 @@ from tidings.campaigns.render import PREVIEW_UNSUBSCRIBE_URL, EmailRenderer, Ren
 from tidings.campaigns.templates import PLANS, SEASON_ALIASES, SEASON_OF_MONTH, SEASONS, flow
 from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.config import Settings
-from tidings.core.errors import Conflict, NotFound, TidingsError, ValidationFailed
+from tidings.core.errors import Conflict, NotFound, TidingsError, TooManyRequests, ValidationFailed
 from tidings.core.platforms import Platform
+from tidings.integrations.ratelimits import retry_after_seconds
 from tidings.models.campaigns import (
     DELAY_UNITS,
     MAX_RECIPIENTS,
@@ -75,6 +78,7 @@ from tidings.models.campaigns import (
     Recipient,
     Segment,
 )
+from tidings.store.budgets import Limit
 from tidings.store.campaigns import MAX_PAGE, limit_reached, new_campaign_id, not_found
 from tidings.workflows.content.catalogue import DEFAULT_TONE
 from tidings.workflows.content.request import ContentRequest, check_params, parse_request
@@ -84,6 +88,7 @@ if TYPE_CHECKING:
     from tidings.crm.personalization import Personalization
     from tidings.models.analytics import EngagementSample
     from tidings.store.analytics import AnalyticsRepository
+    from tidings.store.budgets import BudgetRepository
     from tidings.store.campaigns import CampaignRepository
 
 logger = logging.getLogger(__name__)
@@ -102,6 +107,7 @@ MAX_DELAY = {"days": 365, "seconds": 86_400}
 DEFAULT_DELAY_SECONDS = 60
 MAX_TAGS = 20
 DELETABLE = (CampaignStatus.DRAFT, *CampaignStatus.FINAL)
+MODEL_BUDGET = "campaigns:model"  # the rate budget of model-written campaigns, per user
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ALIAS = re.compile(r"^[^\W\d_][^\W_]*$")
 _PARTS = ("subject", "preheader", "text", "html")
@@ -180,6 +186,7 @@ class CampaignService:
         *,
         analytics: AnalyticsRepository | None = None,
         bedrock: Callable[[], Any] | None = None,
+        budgets: BudgetRepository | None = None,
         auto_scheduler: Callable[[str, Campaign], Campaign] | None = None,
         clock: Clock = DEFAULT_CLOCK,
     ) -> None:
@@ -188,6 +195,7 @@ class CampaignService:
         self.personalization = personalization
         self.analytics = analytics
         self.bedrock = bedrock
+        self.budgets = budgets
         self.auto_scheduler = auto_scheduler
         self.clock = clock
 
@@ -247,7 +255,7 @@ class CampaignService:
             season=season,
             sender_name="{{ agentName }}" if variables.get("agentName") not in (None, "") else None,
         )
-        emails, source, model_id = self._write(brief, new.use_model, s)
+        emails, source, model_id = self._write(user_id, brief, new.use_model, s)
         now = self.clock.now()
         campaign = Campaign(
             user_id=user_id,
@@ -298,7 +306,7 @@ class CampaignService:
         return unit
 
     def _write(
-        self, brief: Brief, use_model: bool, s: Settings
+        self, user_id: str, brief: Brief, use_model: bool, s: Settings
     ) -> tuple[tuple[CampaignEmail, ...], str, str | None]:
         if not use_model:
             return write_emails(brief), "template", None
@@ -312,8 +320,25 @@ class CampaignService:
                 "model_not_configured",
                 field="useModel",
             )
+        self._model_budget(user_id, s)
         written = write_with_model(self.bedrock(), model_id, brief, flow(brief.count))
         return write_emails(brief, written), "bedrock", model_id
+
+    def _model_budget(self, user_id: str, s: Settings) -> None:
+        """One of the user's model-written campaigns of the day (each is a paid Bedrock call), or 429."""
+        if self.budgets is None:
+            return
+        now = self.clock.now()
+        limits = (Limit(s.campaign_model_daily_limit, 86_400),)
+        reservation = self.budgets.reserve_limits(user_id, MODEL_BUDGET, limits, now)
+        if not reservation.granted:
+            wait = retry_after_seconds(reservation.available_at or now, now)
+            raise TooManyRequests(
+                f"a user may have {s.campaign_model_daily_limit} campaigns written by the model a day; "
+                f"try again in {wait} s, or write from the templates (useModel: false)",
+                {"limit": s.campaign_model_daily_limit, "windowSeconds": 86_400, "retryAfterSeconds": wait},
+                code="model_limit_reached",
+            )
 
     def _audience(
         self, user_id: str, recipients: Sequence[RecipientInput] | None, segment: Segment | None

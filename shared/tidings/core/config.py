@@ -163,6 +163,8 @@ class Settings(BaseModel):
     campaign_default_delay_days: int = Field(default=3, ge=0, le=365)
     campaign_auto_schedule: bool = False
     campaign_seconds_delays_allowed: bool = False
+    # Campaigns a user may have written by the Bedrock model a day (each is a paid model call).
+    campaign_model_daily_limit: int = Field(default=20, ge=0)
 
     @field_validator(
         "retry_intervals",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from tidings import wiring as root
 from tidings.core.clock import DEFAULT_CLOCK
 from tidings.core.config import get_settings
 
@@ -37,5 +38,6 @@ def campaign_service() -> CampaignService:
         personalization,
         analytics=DynamoAnalyticsRepository(get_settings().table_name),
         bedrock=lru_cache(maxsize=1)(lambda: boto3.client("bedrock-runtime")),
+        budgets=root.budget_store(),  # the daily limit of model-written campaigns
         clock=DEFAULT_CLOCK,
     )
