@@ -12,6 +12,7 @@ from infra.constructs import constants
 from infra.constructs.access import AccessGrants, AccessTargets
 from infra.constructs.alarms import Alarms
 from infra.constructs.api import Api
+from infra.constructs.campaign_events import CampaignEvents
 from infra.constructs.campaigns import CampaignSending, ses_sender
 from infra.constructs.constants import construct_id
 from infra.constructs.functions import Functions
@@ -64,6 +65,9 @@ class TidingsStack(Stack):
         self.campaigns = CampaignSending(
             self, "Campaigns", trigger=send_trigger, configuration_set_name=configuration_set
         )
+        # What campaign email leads to: the unsubscribe links' key, SES's events to campaign_events.
+        self.campaign_events = CampaignEvents(self, "CampaignEvents")
+        self.campaign_events.attach(fns[topology.CAMPAIGN_EVENTS], self.campaigns.email_events)
 
         self.grants = AccessGrants(
             self,
@@ -83,6 +87,7 @@ class TidingsStack(Stack):
                 campaign_send_queue=self.campaigns.queue,
                 campaign_configuration_set=configuration_set,
                 ses_sender=sender,
+                unsubscribe_secret=self.campaign_events.unsubscribe_secret,
             ),
         )
         for spec in topology.FUNCTIONS:
@@ -98,6 +103,9 @@ class TidingsStack(Stack):
         )
         self.campaigns.attach(fns[send_trigger.function])
         self.api = Api(self, "Api", routes=topology.ROUTES, functions=fns)
+        public_url = self.node.try_get_context(constants.PUBLIC_API_URL_CONTEXT_KEY) or self.api.url
+        for maker in self.grants.link_makers:
+            maker.add_environment(constants.ENV_PUBLIC_API_URL, str(public_url))
 
         self.alarms = Alarms(self, "Alarms")
         self.alarms.on_dead_letters(
@@ -112,6 +120,14 @@ class TidingsStack(Stack):
         )
         self.alarms.on_function_errors(
             "CampaignSendErrors", fns[topology.CAMPAIGN_SENDER], "The campaign_send function"
+        )
+        self.alarms.on_dead_letters(
+            "CampaignEventsDeadLetters",
+            self.campaign_events.dead_letter_queue,
+            "An SES email event of campaign email",
+        )
+        self.alarms.on_function_errors(
+            "CampaignEventsErrors", fns[topology.CAMPAIGN_EVENTS], "The campaign_events function"
         )
         for name, machine in self.publishing.state_machines.items():
             self.alarms.on_failed_executions(

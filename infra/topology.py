@@ -34,6 +34,9 @@ class Access(StrEnum):
     SEND_CAMPAIGN_EMAIL = "ses:campaigns"
     ENQUEUE_CAMPAIGN_SENDS = "campaigns:enqueue"  # send messages to the campaign send queue
     INVOKE_MODEL = "bedrock:invoke"  # call a Bedrock model through the Converse API
+    # make and read campaign unsubscribe links: read their key (a Secrets Manager secret) and know the
+    # API's public URL they point to
+    UNSUBSCRIBE_LINKS = "unsubscribe:links"
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,11 @@ ALERT_ENTITY = "Alert"
 INTEGRATION_ENTITY = "Integration"
 INSIGHT_ENTITY = "StrategyInsight"
 CAMPAIGN_STEP_ENTITY = "CampaignStep"  # one schedule per waiting step (schedule_sync)
+CAMPAIGN_ENTITY = "EmailCampaign"
+CAMPAIGN_SEND_ENTITY = "CampaignSend"
+# SES's events of campaign email (an EventBridge rule on the configuration set's events) and the
+# stream of campaign sends go to this function.
+CAMPAIGN_EVENTS = "campaign_events"
 # Scheduled tasks invoke this function (action run_task).
 TASK_RUNNER = "workflow_step"
 # Periodic integration syncs invoke this one.
@@ -190,6 +198,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 Access.OPEN_CREDENTIALS,
                 Access.RUN_WORKFLOWS,
                 Access.INVOKE_MODEL,
+                Access.UNSUBSCRIBE_LINKS,  # the public unsubscribe routes read the links' tokens
             }
         ),
         timeout_seconds=29,
@@ -286,10 +295,21 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 Access.OPEN_CREDENTIALS,
                 Access.ENQUEUE_CAMPAIGN_SENDS,
                 Access.SEND_CAMPAIGN_EMAIL,
+                Access.UNSUBSCRIBE_LINKS,  # every email carries its recipient's unsubscribe link
             }
         ),
         timeout_seconds=120,
         reserved_concurrency=CAMPAIGN_SEND_CONCURRENCY + 1,
+    ),
+    FunctionSpec(
+        name=CAMPAIGN_EVENTS,
+        description="Campaign email events: SES bounces and complaints suppress the address, deliveries, "
+        "opens and clicks are counted once per send; sends marked sent are remembered by their SES "
+        "message id and written back to the CRM",
+        # reads the stream of sends, writes suppressions, message lookups, first events and their
+        # counters, reads campaigns, recipients and CRM settings and records CRM activities
+        access=frozenset({Access.TABLE_STREAM, Access.TABLE_READ, Access.TABLE_WRITE}),
+        timeout_seconds=60,
     ),
     FunctionSpec(
         name="sweeper",
@@ -389,6 +409,14 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/campaigns/{campaignId}/resume", _API),
     Route("POST", "/campaigns/{campaignId}/cancel", _API),
     Route("GET", "/campaigns/{campaignId}/sends", _API),
+    Route("GET", "/campaigns/{campaignId}/stats", _API),
+    Route("GET", "/suppressions", _API),
+    Route("POST", "/suppressions", _API),
+    Route("DELETE", "/suppressions/{email}", _API),
+    # the links in campaign emails, followed by recipients and POSTed by mailbox providers (RFC 8058):
+    # the link's signed token is checked instead of a JWT
+    Route("GET", "/unsubscribe/{token}", _API, authorized=False),
+    Route("POST", "/unsubscribe/{token}", _API, authorized=False),
     # called by Meta, not by users: the signature (or verify token) is checked instead of a JWT
     Route("GET", "/inbound/meta", _API, authorized=False),
     Route("POST", "/inbound/meta", _API, authorized=False),
@@ -406,7 +434,7 @@ STREAM_TRIGGERS: tuple[StreamTrigger, ...] = (
     # are gathered for up to a second, so a busy stream makes few, full invocations
     StreamTrigger(
         function="event_delivery",
-        entity_types=(POST_ENTITY, WORKFLOW_ENTITY, ALERT_ENTITY, INSIGHT_ENTITY),
+        entity_types=(POST_ENTITY, WORKFLOW_ENTITY, ALERT_ENTITY, INSIGHT_ENTITY, CAMPAIGN_ENTITY),
         max_batching_window_seconds=1,
     ),
     # posts that were just published start their metrics collection; nothing here is urgent (the
@@ -418,6 +446,11 @@ STREAM_TRIGGERS: tuple[StreamTrigger, ...] = (
         function="crm_sync",
         entity_types=(PENDING_ACTIVITY_ENTITY, POST_ENTITY),
         max_batching_window_seconds=1,
+    ),
+    # campaign sends: one marked sent is remembered by its SES message id within a second or so (SES
+    # reports its delivery seconds later), and written back to the CRM with the first opens
+    StreamTrigger(
+        function=CAMPAIGN_EVENTS, entity_types=(CAMPAIGN_SEND_ENTITY,), max_batching_window_seconds=1
     ),
 )
 

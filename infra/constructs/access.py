@@ -12,6 +12,7 @@ from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -31,6 +32,7 @@ from infra.constructs.constants import (
     ENV_SCHEDULER_ROLE_ARN,
     ENV_TABLE_NAME,
     ENV_TASK_RUNNER_ARN,
+    ENV_UNSUBSCRIBE_SECRET_ARN,
     ENV_WORKFLOW_STATE_MACHINE_ARN,
 )
 from infra.constructs.nag import acknowledge, nag_arn
@@ -84,6 +86,8 @@ class AccessTargets:
     campaign_send_queue: sqs.IQueue | None = None
     campaign_configuration_set: str = ""
     ses_sender: SesSender | None = None
+    # The key unsubscribe links are signed and encrypted with (tidings.campaigns.unsubscribe).
+    unsubscribe_secret: secretsmanager.ISecret | None = None
 
 
 class AccessGrants:
@@ -106,7 +110,11 @@ class AccessGrants:
             Access.INVOKE_MODEL: self._invoke_model,
             Access.SEND_CAMPAIGN_EMAIL: self._send_campaign_email,
             Access.ENQUEUE_CAMPAIGN_SENDS: self._enqueue_campaign_sends,
+            Access.UNSUBSCRIBE_LINKS: self._unsubscribe_links,
         }
+        # Functions that make or read unsubscribe links: the stack gives them the API's public URL
+        # once the API exists (`TidingsStack`), since the API's routes are made after the grants.
+        self.link_makers: list[lambda_.Function] = []
 
     @property
     def handled(self) -> frozenset[Access]:
@@ -357,3 +365,14 @@ class AccessGrants:
             ],
             with_children=True,
         )
+
+    # -- unsubscribe links -----------------------------------------------------------------------
+
+    def _unsubscribe_links(self, function: lambda_.Function, role: iam.Role) -> None:
+        secret = self.targets.unsubscribe_secret
+        if secret is None:
+            raise ValueError(f"{Access.UNSUBSCRIBE_LINKS} needs the unsubscribe secret")
+        # GetSecretValue on this secret only (and DescribeSecret, which grant_read adds with it)
+        secret.grant_read(role)
+        function.add_environment(ENV_UNSUBSCRIBE_SECRET_ARN, secret.secret_arn)
+        self.link_makers.append(function)

@@ -153,8 +153,9 @@ class Api(Construct):
             acknowledge(
                 http_route,
                 "AwsSolutions-APIG4",
-                f"{route.route_key} serves the public API description (OpenAPI document or its "
-                "interactive docs): it holds no user data and must be readable before sign-in.",
+                f"{route.route_key} is called without a user's token (infra/topology.py says why): the "
+                "public API description, or a caller that proves itself otherwise (Meta's signature, an "
+                "unsubscribe link's signed token).",
                 with_children=True,
             )
         self.routes[route.route_key] = http_route

@@ -47,6 +47,11 @@ ENV_CAMPAIGN_SEND_QUEUE_URL = "TIDINGS_CAMPAIGN_SEND_QUEUE_URL"
 ENV_CAMPAIGN_FROM_ADDRESS = "TIDINGS_CAMPAIGN_FROM_ADDRESS"
 ENV_CAMPAIGN_CONFIGURATION_SET = "TIDINGS_CAMPAIGN_CONFIGURATION_SET"
 ENV_CAMPAIGN_SEND_CONCURRENCY = "TIDINGS_CAMPAIGN_SEND_CONCURRENCY"
+ENV_UNSUBSCRIBE_SECRET_ARN = "TIDINGS_UNSUBSCRIBE_SECRET_ARN"  # noqa: S105 (a variable name)
+ENV_PUBLIC_API_URL = "TIDINGS_PUBLIC_API_URL"
+# The API's public URL unsubscribe links point to, when it is not the stage's own URL (a custom
+# domain in front of the API): `cdk deploy -c publicApiUrl=https://api.example.com`.
+PUBLIC_API_URL_CONTEXT_KEY = "publicApiUrl"
 
 # Campaign email through SES (`cdk deploy -c sesFromAddress="Acme Realty <news@acme.example>"`): the
 # sender, the verified SES identity it belongs to (a domain or the address; default: the address's

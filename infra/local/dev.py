@@ -242,6 +242,11 @@ class DevRuntime:
             ) from exc
         self._api = api
         self.urls.api = str(api.url)
+        # Unsubscribe links in campaign email point at this API (the stack gives its own URL on AWS).
+        assert self.stack is not None
+        self.stack.env["TIDINGS_PUBLIC_API_URL"] = self.urls.api
+        os.environ["TIDINGS_PUBLIC_API_URL"] = self.urls.api
+        self._clear_settings_cache()
 
     def _write_stack_file(self) -> None:
         stack = self.stack

@@ -57,6 +57,7 @@ _RESOURCE_SETTINGS = (
     "TIDINGS_SCHEDULER_DLQ_ARN",
     "TIDINGS_REGION",
     "TIDINGS_CREDENTIALS_KEY_ID",
+    "TIDINGS_UNSUBSCRIBE_SECRET_ARN",
     "TIDINGS_WORKFLOW_STATE_MACHINE_ARN",
     "TIDINGS_TASK_RUNNER_ARN",
     "TIDINGS_INTEGRATION_SYNC_ARN",
@@ -142,6 +143,7 @@ class LocalStack:
     stream_failure_queues: dict[str, Queue]
     periodic_schedules: dict[str, str]  # schedule name -> function
     credentials_key_arn: str = ""
+    unsubscribe_secret_arn: str = ""
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -208,6 +210,19 @@ def _create_credentials_key(kms: Any) -> str:
     return arn
 
 
+def _create_unsubscribe_secret(secretsmanager: Any) -> str:
+    """The key of the unsubscribe links (the stack's UnsubscribeKey): generated for this stack, so no
+    key is written in code and links made by one local stack are refused by another."""
+    import secrets
+
+    arn: str = secretsmanager.create_secret(
+        Name=f"{RESOURCE_PREFIX}-unsubscribe-key",
+        Description="Tidings: the key campaign unsubscribe links are signed and encrypted with",
+        SecretString=secrets.token_urlsafe(48),
+    )["ARN"]
+    return arn
+
+
 def _create_queue(sqs: Any, name: str) -> Queue:
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -238,6 +253,7 @@ def provision(endpoints: Endpoints, *, extra_env: Mapping[str, str] | None = Non
     table_arn, stream_arn = create_table(ddb, table_name)
 
     credentials_key_arn = _create_credentials_key(client("kms", endpoints))
+    unsubscribe_secret_arn = _create_unsubscribe_secret(client("secretsmanager", endpoints))
 
     sqs = client("sqs", endpoints)
     scheduler_dlq = _create_queue(sqs, f"{RESOURCE_PREFIX}-scheduler-dlq")
@@ -313,6 +329,7 @@ def provision(endpoints: Endpoints, *, extra_env: Mapping[str, str] | None = Non
         stream_failure_queues=failure_queues,
         periodic_schedules=periodic,
         credentials_key_arn=credentials_key_arn,
+        unsubscribe_secret_arn=unsubscribe_secret_arn,
     )
     stack.env = handler_env(stack, extra_env)
     return stack
@@ -334,6 +351,7 @@ def handler_env(stack: LocalStack, extra_env: Mapping[str, str] | None = None) -
             "TIDINGS_SCHEDULER_DLQ_ARN": stack.scheduler_dlq.arn,
             "TIDINGS_REGION": stack.endpoints.region,
             "TIDINGS_CREDENTIALS_KEY_ID": stack.credentials_key_arn,
+            "TIDINGS_UNSUBSCRIBE_SECRET_ARN": stack.unsubscribe_secret_arn,
             "TIDINGS_WORKFLOW_STATE_MACHINE_ARN": stack.state_machine_arns[WORKFLOW_STATE_MACHINE],
             "TIDINGS_TASK_RUNNER_ARN": stack.function_arns[TASK_RUNNER],
             "TIDINGS_INTEGRATION_SYNC_ARN": stack.function_arns[INTEGRATION_SYNC],

@@ -37,6 +37,8 @@ def test_authorized_routes_need_a_cognito_jwt_and_the_docs_are_public(template: 
         "GET /docs",
         "GET /inbound/meta",
         "POST /inbound/meta",
+        "GET /unsubscribe/{token}",
+        "POST /unsubscribe/{token}",
     }
 
 

@@ -43,6 +43,8 @@ def expected_tidings_environment(spec: FunctionSpec) -> set[str]:
         names.add("TIDINGS_CREDENTIALS_KEY_ID")
     if spec.access & {Access.RUN_WORKFLOWS, Access.ANSWER_WORKFLOW_TOKENS}:
         names.add("TIDINGS_WORKFLOW_STATE_MACHINE_ARN")
+    if Access.UNSUBSCRIBE_LINKS in spec.access:
+        names |= {"TIDINGS_UNSUBSCRIBE_SECRET_ARN", "TIDINGS_PUBLIC_API_URL"}
     return names
 
 

@@ -38,6 +38,8 @@ QUEUE_CONSUME = {
     "sqs:GetQueueAttributes",
     "sqs:GetQueueUrl",
 }
+# The unsubscribe links' key (Access.UNSUBSCRIBE_LINKS): its one secret, read.
+UNSUBSCRIBE_KEY = {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
 TOKENS = {"states:SendTaskSuccess", "states:SendTaskFailure"}
 WORKFLOWS = {"states:StopExecution"} | TOKENS  # StartExecution is in START
 EXPECTED_ACTIONS = {
@@ -49,6 +51,7 @@ EXPECTED_ACTIONS = {
     | KEY_WRITE
     | START
     | WORKFLOWS
+    | UNSUBSCRIBE_KEY
     | {"bedrock:InvokeModel"},
     "schedule_sync": LOGS
     | XRAY
@@ -90,7 +93,18 @@ EXPECTED_ACTIONS = {
     | KEY_READ
     | KEY_WRITE
     | QUEUE_CONSUME
+    | UNSUBSCRIBE_KEY
     | {"sqs:SendMessage", "ses:GetAccount"},
+    # sqs:SendMessage: a failed asynchronous invocation (an SES event) goes to its dead-letter queue
+    "campaign_events": LOGS
+    | XRAY
+    | STREAM
+    | STREAM_FAILURES
+    | READ
+    | WRITE
+    | KEY_READ
+    | KEY_WRITE
+    | {"sqs:SendMessage"},
 }
 
 

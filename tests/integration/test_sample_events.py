@@ -4,6 +4,7 @@ answer its name promises: the samples are documentation that cannot rot."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,12 @@ API_EXPECTED = {
     "get_crm_client_no_crm": 409,
     "personalize_variables_only": 200,
     "personalize_missing_variable": 422,  # agentPhone has no value and no fallback
+    "list_suppressions": 200,
+    "add_suppression_invalid_email": 422,
+    "delete_suppression_unknown": 404,
+    "campaign_stats_unknown": 404,
+    "unsubscribe_link_forged": 404,  # no bearer token: the link's token is the proof, and this one is forged
+    "one_click_unsubscribe_forged": 404,
     "create_campaign": 201,
     "create_campaign_unknown_variable": 422,  # annualBudget is no recipient's or campaign's value
     "list_campaigns": 200,
@@ -83,6 +90,11 @@ EXPECTED_CODES = {
     "retry_crm_activity_unknown": "activity_not_found",
     "get_crm_client_no_crm": "no_crm_connected",
     "personalize_missing_variable": "missing_variables",
+    "add_suppression_invalid_email": "invalid_email",
+    "delete_suppression_unknown": "suppression_not_found",
+    "campaign_stats_unknown": "campaign_not_found",
+    "unsubscribe_link_forged": "unsubscribe_link_invalid",
+    "one_click_unsubscribe_forged": "unsubscribe_link_invalid",
     "create_campaign_unknown_variable": "unknown_variables",
     "get_campaign_unknown": "campaign_not_found",
     "preview_campaign_email_unknown": "campaign_not_found",
@@ -105,6 +117,7 @@ def test_every_sample_event_is_covered() -> None:
         "integration_sync",
         "analytics_sync",
         "crm_sync",
+        "campaign_events",
     ):
         assert list((EVENTS / function).glob("*.json")), function
 
@@ -261,3 +274,165 @@ def test_crm_sync_samples(lambda_host: LambdaHost, local_aws_env: dict[str, str]
     run = lambda_host.invoke("crm_sync", load("crm_sync", "retry_pass"))
     assert not run.errored, run.payload
     assert {"activities", "synced", "retrying", "failed", "left"} <= set(run.payload)
+
+
+def test_campaign_events_samples(lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:
+    """The samples name email 1 of the sample user's campaign to recipient@example.com: its send is
+    stored here as sent, the stream sample remembers its message id, and SES's documented events then
+    suppress the address (permanent bounce, complaint), or not (transient bounce), and count the
+    delivery, the open and the click once each, however often they arrive."""
+    from datetime import UTC, datetime
+
+    from tidings.models.campaigns import CampaignStep, Send, SendStatus
+    from tidings.store.campaign_events import DynamoCampaignEventRepository
+    from tidings.store.campaign_sends import AudienceZone, DynamoSendRepository, DynamoStepRepository
+    from tidings.store.suppressions import DynamoSuppressionRepository
+
+    table = local_aws_env["TIDINGS_TABLE_NAME"]
+    user, campaign, zone, address = (
+        "demo-agent",
+        "cmp_sample_spring_nurture",
+        "America/New_York",
+        "recipient@example.com",
+    )
+    sent_at = datetime(2017, 8, 5, 0, 40, 2, 12_000, tzinfo=UTC)
+    steps, sends = DynamoStepRepository(table, None), DynamoSendRepository(table, None)
+    step = CampaignStep(user, campaign, 1, zone, sent_at, "2017-08-04T20:40:00-04:00", 1, sent_at, sent_at)
+    steps.delete_plan(user, campaign)  # the plan, its counters and its sends, as a first run finds them
+    steps.replace_plan(user, campaign, [step], [AudienceZone(zone, (address,))])
+    planned = Send(user, campaign, 1, address, SendStatus.PLANNED, sent_at, step.local_time, zone)
+    sends.create_if_absent(planned)
+    suppressions = DynamoSuppressionRepository(table)
+    suppressions.remove(user, address)
+
+    stream = load("campaign_events", "send_marked_sent")
+    remembered = lambda_host.invoke("campaign_events", stream)
+    assert remembered.payload == {"batchItemFailures": []}
+    message_id = stream["Records"][0]["dynamodb"]["NewImage"]["message_id"]["S"]
+    assert DynamoCampaignEventRepository(table).find(message_id) is not None
+    send = sends.get(user, campaign, 1, address)
+    assert send is not None
+    claimed = sends.claim(send, sent_at, timedelta(minutes=2))
+    sends.mark_sent(claimed, message_id, sent_at)
+
+    soft = lambda_host.invoke("campaign_events", load("campaign_events", "email_bounced_transient"))
+    assert (soft.payload["applied"], soft.payload["suppressed"]) == (1, 0)
+    assert not suppressions.is_suppressed(user, address)
+    for name in ("email_delivered", "email_opened", "email_opened", "email_clicked"):
+        result = lambda_host.invoke("campaign_events", load("campaign_events", name))
+        assert not result.errored, result.payload
+    bounced = lambda_host.invoke("campaign_events", load("campaign_events", "email_bounced_permanent"))
+    complained = lambda_host.invoke("campaign_events", load("campaign_events", "email_complaint_received"))
+    via_sns = lambda_host.invoke("campaign_events", load("campaign_events", "sns_bounce_permanent"))
+
+    assert (
+        bounced.payload["suppressed"],
+        complained.payload["suppressed"],
+        via_sns.payload["suppressed"],
+    ) == (
+        1,
+        0,
+        0,
+    )
+    entry = suppressions.get(user, address)
+    assert entry is not None
+    assert (entry.reason, entry.campaign_id, entry.detail) == (
+        "bounced",
+        campaign,
+        "smtp; 550 5.1.1 user unknown",
+    )
+    stored = steps.get_step(user, campaign, 1, zone)
+    assert stored is not None
+    assert (stored.opened, stored.clicked) == (1, 1)
+    (counts,) = DynamoCampaignEventRepository(table).step_counts(user, campaign)
+    assert {k: v for k, v in counts.counts.items() if v} == {
+        "delivered": 1,
+        "soft_bounced": 1,
+        "bounced": 1,
+        "complained": 1,
+        "opened": 1,
+        "clicked": 1,
+    }
+
+
+def test_campaign_send_samples(
+    lambda_host: LambdaHost, local_aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The samples send email 1 of the sample user's open-house campaign to buyer@example.com: the
+    step's schedule puts the send in the ledger and on the queue, the queue's batch sends it once
+    through SES (moto's here), a step of a deleted campaign does nothing, and a message that is not a
+    send fails alone."""
+    import importlib
+    import secrets
+    from datetime import UTC, datetime
+
+    from tidings.campaigns import unsubscribe
+    from tidings.core.config import get_settings
+    from tidings.core.errors import NotFound
+    from tidings.models.campaigns import Campaign, CampaignEmail, CampaignStep, Recipient, SendStatus
+    from tidings.store.campaign_sends import AudienceZone, DynamoSendRepository, DynamoStepRepository
+    from tidings.store.campaigns import DynamoCampaignRepository
+
+    # modules, not the builders of the same names that tidings.wiring exports
+    events_wiring = importlib.import_module("tidings.wiring.campaign_events")
+    send_wiring = importlib.import_module("tidings.wiring.campaign_send")
+
+    def fresh_wiring() -> None:
+        get_settings.cache_clear()
+        unsubscribe.default_links.cache_clear()
+        events_wiring.unsubscribe_links.cache_clear()
+        send_wiring.campaign_sender.cache_clear()
+
+    monkeypatch.setenv("TIDINGS_PUBLIC_API_URL", "http://127.0.0.1:3000")
+    monkeypatch.setenv("TIDINGS_ALLOW_PRIVATE_LINKS", "true")
+    monkeypatch.setenv("TIDINGS_UNSUBSCRIBE_SECRET", secrets.token_urlsafe(32))
+    fresh_wiring()
+    table = local_aws_env["TIDINGS_TABLE_NAME"]
+    user, campaign_id, zone, address = (
+        "demo-agent",
+        "cmp_sample_open_house",
+        "America/Chicago",
+        "buyer@example.com",
+    )
+    campaigns = DynamoCampaignRepository(table)
+    steps, sends = DynamoStepRepository(table, None), DynamoSendRepository(table, None)
+    now = datetime.now(UTC)
+    with contextlib.suppress(NotFound):
+        campaigns.delete(user, campaign_id)
+    steps.delete_plan(user, campaign_id)
+    text = "Hi {{ firstName }}, the open house is Sunday 1-4pm.\nUnsubscribe: {{ unsubscribeUrl }}\n"
+    html = "<p>Hi {{ firstName }}, the open house is Sunday 1-4pm.</p>"
+    html += '<a href="{{ unsubscribeUrl }}">Unsubscribe</a>'
+    email = CampaignEmail(1, "introduction", "Open house, {{ firstName }}", "Sunday 1-4pm", text, html, 0)
+    campaigns.create(
+        Campaign(user, campaign_id, "Open house", "listing-promotion", "scheduled", (email,), now, now),
+        limit=1000,
+    )
+    campaigns.put_recipients(user, campaign_id, [Recipient(address, first_name="Maya", timezone=zone)])
+    step = CampaignStep(user, campaign_id, 1, zone, now, now.isoformat(), 1, now, now)
+    steps.replace_plan(user, campaign_id, [step], [AudienceZone(zone, (address,))])
+    try:
+        fired = lambda_host.invoke("campaign_send", load("campaign_send", "step_fired"))
+        gone = lambda_host.invoke("campaign_send", load("campaign_send", "step_campaign_deleted"))
+        batch = load("campaign_send", "queue_batch")
+        first = lambda_host.invoke("campaign_send", batch)
+        sent = sends.get(user, campaign_id, 1, address)
+        again = lambda_host.invoke("campaign_send", batch)  # SQS delivers at least once
+        bad = lambda_host.invoke("campaign_send", load("campaign_send", "queue_batch_not_a_send"))
+    finally:
+        fresh_wiring()
+
+    assert fired.payload == {"kind": "campaign_step", "outcome": "enqueued", "created": 1, "queued": 1}
+    assert gone.payload["outcome"] == "not_found"
+    assert first.payload == again.payload == {"batchItemFailures": []}
+    assert sent is not None
+    assert sent.status == SendStatus.SENT
+    assert sent.message_id
+    assert sends.get(user, campaign_id, 1, address) == sent  # the second delivery changed nothing
+    assert bad.payload == {"batchItemFailures": [{"itemIdentifier": "a3d95f70-1c2e-4e8b-b6f4-7d0c9e21b5aa"}]}
+    counted = steps.get_step(user, campaign_id, 1, zone)
+    assert counted is not None
+    assert counted.sent == 1
+    finished = campaigns.get(user, campaign_id)
+    assert finished is not None
+    assert finished.status == "completed"  # its only step counted its only recipient

@@ -190,7 +190,6 @@ def test_links_from_settings_read_the_secret_from_its_arn() -> None:
 @pytest.mark.parametrize(
     ("values", "setting"),
     [
-        ({"unsubscribe_secret": SECRET}, "TIDINGS_PUBLIC_API_URL"),
         ({"public_api_url": "https://api.example.com"}, "TIDINGS_UNSUBSCRIBE_SECRET_ARN"),
         (
             {"public_api_url": "http://api.example.com", "unsubscribe_secret": SECRET},
@@ -202,6 +201,15 @@ def test_links_need_a_secret_and_an_https_url(values: dict[str, str], setting: s
     with pytest.raises(UnsubscribeNotConfigured) as refused:
         links_from_settings(Settings(**values))  # type: ignore[arg-type]
     assert refused.value.details["setting"] == setting
+
+
+def test_without_a_public_url_tokens_are_read_but_no_link_is_made() -> None:
+    links = links_from_settings(Settings(unsubscribe_secret=SECRET))
+
+    assert links.read(UnsubscribeLinks(SECRET, "").token(USER, EMAIL, CAMPAIGN)).campaign_id == CAMPAIGN
+    with pytest.raises(UnsubscribeNotConfigured) as refused:
+        links.url(USER, EMAIL, CAMPAIGN)
+    assert refused.value.details["setting"] == "TIDINGS_PUBLIC_API_URL"
 
 
 def test_a_local_http_url_is_allowed_where_private_links_are() -> None:

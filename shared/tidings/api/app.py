@@ -21,6 +21,7 @@ from tidings.api.analytics_history import (
     AnalyticsHistoryServices,
     register_analytics_history_routes,
 )
+from tidings.api.campaign_insights import CampaignInsightServices, register_campaign_insight_routes
 from tidings.api.campaign_sending import CampaignSendingServices, register_campaign_sending_routes
 from tidings.api.campaigns import CAMPAIGN_BODY_BYTES, CAMPAIGN_ROUTES, register_campaign_routes
 from tidings.api.common import JSON, error_response
@@ -66,6 +67,7 @@ def build_app(
     crm: Callable[[], CrmServices] | None = None,
     campaigns: Callable[[], CampaignService] | None = None,
     campaign_sending: Callable[[], CampaignSendingServices] | None = None,
+    campaign_insights: Callable[[], CampaignInsightServices] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     services: list[SchedulingService] = []
@@ -103,6 +105,7 @@ def build_app(
     _crm_routes(app, crm, user_id)
     _campaign_routes(app, campaigns, user_id)
     _campaign_sending_routes(app, campaign_sending, user_id)
+    _campaign_insight_routes(app, campaign_insights, user_id)
     _docs(app)
     return app
 
@@ -124,6 +127,15 @@ def _crm_routes(
 ) -> None:
     if crm is not None:
         register_crm_routes(app, crm, user_id)
+
+
+def _campaign_insight_routes(
+    app: APIGatewayHttpResolver,
+    services: Callable[[], CampaignInsightServices] | None,
+    user_id: Callable[[], str],
+) -> None:
+    if services is not None:
+        register_campaign_insight_routes(app, services, user_id)
 
 
 def _campaign_sending_routes(
@@ -155,8 +167,9 @@ ROUTE_BODY_BYTES = {IMPORT_ROUTE: IMPORT_BODY_BYTES, **dict.fromkeys(CAMPAIGN_RO
 PATH_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # Path parameters that are not Tidings' ids, checked by their route instead: a CRM's client id is the
 # CRM's own (a custom CRM may key clients by e-mail), and `tidings.crm.clients.check_client_id`
-# answers 400 for one that cannot name anything.
-OWN_CHECK_PARAMETERS = frozenset({"clientId"})
+# answers 400 for one that cannot name anything; an unsubscribe token (longer than an id: read, and
+# refused with 404, by `tidings.campaigns.unsubscribe`); a suppressed e-mail address.
+OWN_CHECK_PARAMETERS = frozenset({"clientId", "token", "email"})
 
 
 def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:

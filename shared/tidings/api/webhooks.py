@@ -25,7 +25,8 @@ class CreateWebhookRequest(ApiModel):
         min_length=1,
         max_length=20,
         description="post.published, post.failed, workflow.completed, workflow.failed, "
-        "workflow.awaiting_approval, alert.raised, alert.resolved, insight.warning",
+        "workflow.awaiting_approval, alert.raised, alert.resolved, insight.warning, campaign.completed, "
+        "campaign.failed",
     )
     description: str | None = Field(default=None, max_length=500)
 

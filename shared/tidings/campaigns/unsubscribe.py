@@ -146,6 +146,11 @@ class UnsubscribeLinks:
         return _b64(body + self._mac(body))
 
     def url(self, user_id: str, email: str, campaign_id: str) -> str:
+        """The link (UnsubscribeNotConfigured without a base URL: reading tokens needs none)."""
+        if not self.base_url:
+            raise UnsubscribeNotConfigured(
+                "no public API URL is configured for unsubscribe links", {"setting": "TIDINGS_PUBLIC_API_URL"}
+            )
         return f"{self.base_url}{ROUTE}{self.token(user_id, email, campaign_id)}"
 
     def read(self, token: str) -> UnsubscribeTarget:
@@ -181,13 +186,9 @@ def links_from_settings(
 ) -> UnsubscribeLinks:
     """The links of this deployment: the key from `unsubscribe_secret_arn` (read from Secrets Manager)
     or `unsubscribe_secret`, pointing at `public_api_url` (https, unless private links are allowed, as
-    under `tidings dev`)."""
+    under `tidings dev`; without one, tokens can be read but no link made)."""
     base = settings.public_api_url.strip()
-    if not base:
-        raise UnsubscribeNotConfigured(
-            "no public API URL is configured for unsubscribe links", {"setting": "TIDINGS_PUBLIC_API_URL"}
-        )
-    if not base.startswith("https://") and not settings.allow_private_links:
+    if base and not base.startswith("https://") and not settings.allow_private_links:
         raise UnsubscribeNotConfigured(
             "unsubscribe links must be https (RFC 8058)", {"setting": "TIDINGS_PUBLIC_API_URL"}
         )

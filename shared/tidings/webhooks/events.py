@@ -33,12 +33,20 @@ class EventType(StrEnum):
     ALERT_RAISED = "alert.raised"
     ALERT_RESOLVED = "alert.resolved"
     INSIGHT_WARNING = "insight.warning"
+    CAMPAIGN_COMPLETED = "campaign.completed"
+    CAMPAIGN_FAILED = "campaign.failed"
     PING = "webhook.ping"  # sent only by POST /webhooks/{id}/test
 
 
 SUBSCRIBABLE = tuple(t.value for t in EventType if t is not EventType.PING)
 # Entities whose changes become events (the delivery function's stream filter).
-SOURCE_ENTITIES = (keys.POST_ENTITY, keys.WORKFLOW_ENTITY, keys.ALERT_ENTITY, keys.INSIGHT_ENTITY)
+SOURCE_ENTITIES = (
+    keys.POST_ENTITY,
+    keys.WORKFLOW_ENTITY,
+    keys.ALERT_ENTITY,
+    keys.INSIGHT_ENTITY,
+    keys.CAMPAIGN_ENTITY,
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,8 @@ def events_from_record(record: Mapping[str, Any]) -> list[Event]:
         return _alert_events(new, old)
     if entity == keys.INSIGHT_ENTITY:
         return _insight_events(new, old)
+    if entity == keys.CAMPAIGN_ENTITY:
+        return _campaign_events(new, old)
     return []
 
 
@@ -233,3 +243,34 @@ def _insight_events(new: dict[str, Any], old: dict[str, Any] | None) -> list[Eve
     }
     kind = EventType.INSIGHT_WARNING
     return [Event(event_id(kind, user_id, f"{insight_id}:{raised}"), kind, user_id, parse_iso(raised), data)]
+
+
+_CAMPAIGN_FINAL = {"completed": EventType.CAMPAIGN_COMPLETED, "failed": EventType.CAMPAIGN_FAILED}
+
+
+def _campaign_events(new: dict[str, Any], old: dict[str, Any] | None) -> list[Event]:
+    """`campaign.completed` when a campaign's every email was sent or skipped, `campaign.failed` when
+    it stopped for good; once, when its status becomes so. Read from the item's own attributes (the
+    emails stay compressed): the stats are `GET /campaigns/{id}/stats`."""
+    from tidings.core.clock import parse_iso
+
+    status = new.get("status")
+    if status not in _CAMPAIGN_FINAL or (old or {}).get("status") == status:
+        return []
+    kind = _CAMPAIGN_FINAL[str(status)]
+    user_id, campaign_id = str(new["user_id"]), str(new["campaign_id"])
+    at = str(new.get("completed_at") or new["updated_at"])
+    data = {
+        "campaignId": campaign_id,
+        "name": new.get("name"),
+        "template": new.get("template"),
+        "status": status,
+        "emailCount": new.get("email_count"),
+        "recipientCount": new.get("recipient_count"),
+        "startedAt": new.get("started_at"),
+        "completedAt": new.get("completed_at"),
+        "finalReason": new.get("final_reason"),
+        "statsPath": f"/campaigns/{campaign_id}/stats",
+    }
+    occurrence = f"{campaign_id}:{status}:{at}"
+    return [Event(event_id(kind, user_id, occurrence), kind, user_id, parse_iso(at), data)]

@@ -131,6 +131,7 @@ def http_app() -> APIGatewayHttpResolver:
         crm=crm_services,
         campaigns=campaign_service,
         campaign_sending=campaign_sending_services,
+        campaign_insights=campaign_insight_services,
     )
 
 
@@ -519,6 +520,17 @@ from tidings.wiring.analytics import (  # noqa: E402
     site_analytics,
 )
 
+# And those of campaign email's consequences: suppressions, unsubscribe links, SES events, stats.
+from tidings.wiring.campaign_events import (  # noqa: E402
+    campaign_event_repository,
+    campaign_events,
+    campaign_insight_services,
+    campaign_stats,
+    suppression_repository,
+    suppression_service,
+    unsubscribe_links,
+)
+
 # And those of when campaign email goes out: steps, the send ledger, scheduling, the sends listing.
 from tidings.wiring.campaign_sending import (  # noqa: E402
     campaign_scheduling,
@@ -548,11 +560,15 @@ __all__ = [
     "analytics_history_services",
     "analytics_settings_service",
     "analytics_sync",
+    "campaign_event_repository",
+    "campaign_events",
+    "campaign_insight_services",
     "campaign_repository",
-    "campaign_service",
     "campaign_scheduling",
     "campaign_send_repository",
     "campaign_sending_services",
+    "campaign_service",
+    "campaign_stats",
     "campaign_step_keeper",
     "campaign_step_repository",
     "client_cache",
@@ -569,4 +585,7 @@ __all__ = [
     "post_personalizer",
     "refresh_insights",
     "site_analytics",
+    "suppression_repository",
+    "suppression_service",
+    "unsubscribe_links",
 ]
