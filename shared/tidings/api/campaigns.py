@@ -433,7 +433,7 @@ def register_campaign_routes(
         "recipient or campaign value supplies is a 422 unknown_variables. 409 campaign_limit_reached "
         "past 100 campaigns.",
         status_code=201,
-        responses=responses(201, "The campaign, in draft", CampaignView, 400, 404, 409, 413, 502, 503),
+        responses=responses(201, "The campaign, in draft", CampaignView, 400, 404, 409, 413, 429, 502, 503),
     )
     def create_campaign(body: Annotated[CreateCampaignBody, Body()]) -> Response[str]:
         return json_response(201, campaign_view(service().create(user_id(), body.new())))
@@ -491,7 +491,7 @@ def register_campaign_routes(
         summary="One email rendered for one recipient, exactly as it will be sent",
         description="For the list's recipient `email`, or the CRM client `clientId`, or (with neither) the "
         "list's first recipient. The unsubscribe link is a preview link that leads nowhere.",
-        responses=responses(200, "The rendered email", PreviewView, 400, 404, 409, 413, 502, 503),
+        responses=responses(200, "The rendered email", PreviewView, 400, 404, 409, 429, 502, 503),
     )
     def preview_campaign_email(
         campaignId: str,
