@@ -6,16 +6,16 @@ step's schedule is gone before it would fire."""
 from __future__ import annotations
 
 import math
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from test_local_scheduler_runner import Calls, wait_for
 
 from infra.local.lambda_host import LambdaHost
 from infra.local.provision import Endpoints, LocalStack
@@ -34,26 +34,6 @@ from tidings.store.dynamo import serialize
 pytestmark = pytest.mark.timeout(120)
 
 ROLE = "arn:aws:iam::123456789012:role/scheduler"
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
-class Calls:
-    def __init__(self) -> None:
-        self.events: list[tuple[float, Any]] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, event: Any, context: Any) -> dict[str, Any]:
-        with self.lock:
-            self.events.append((time.time(), event))
-        return {"batchItemFailures": []}
 
 
 def record(old: CampaignStep | None, new: CampaignStep | None) -> dict[str, Any]:

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from tidings.campaigns.audience import SyncedSegment
-from tidings.campaigns.scheduling import CampaignScheduling, ScheduleRequest
+from tidings.campaigns.scheduling import CampaignScheduling
 from tidings.core.clock import FakeClock
 from tidings.integrations.directory import IntegrationDirectory
-from tidings.models.campaigns import Campaign, CampaignEmail, CampaignStatus, Recipient
+from tidings.models.campaigns import Campaign, CampaignEmail, CampaignStatus, Recipient, SendWindow
 from tidings.store.memory.campaign_sends import (
     InMemorySendRepository,
     InMemoryStepRepository,
@@ -101,5 +101,5 @@ def with_recipients(w: World, *recipients: Recipient, campaign_id: str = "cmp-1"
     w.campaigns.put_recipients(USER, campaign_id, list(recipients))
 
 
-def nine(timezone: str = "Europe/London", local: bool = True, start: date = START) -> ScheduleRequest:
-    return ScheduleRequest(start_date=start, hour=9, minute=0, timezone=timezone, recipient_local_time=local)
+def nine(timezone: str = "Europe/London", local: bool = True, start: date = START) -> SendWindow:
+    return SendWindow(start_date=start, hour=9, minute=0, timezone=timezone, recipient_local_time=local)

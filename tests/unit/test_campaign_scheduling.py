@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from campaign_sending_fakes import NOW, START, USER, World, campaign, nine, utc, with_recipients, world
 
-from tidings.campaigns.scheduling import ScheduleRequest
 from tidings.core.errors import TidingsError
 from tidings.models.campaigns import (
     CampaignStatus,
@@ -19,6 +18,7 @@ from tidings.models.campaigns import (
     Segment,
     Send,
     SendStatus,
+    SendWindow,
     StepState,
     Suppression,
 )
@@ -131,17 +131,17 @@ def test_a_campaign_whose_every_recipient_is_suppressed_is_not_scheduled() -> No
 @pytest.mark.parametrize(
     ("request_", "code"),
     [
-        (ScheduleRequest(START, 24, 0, "Europe/London"), "invalid_send_time"),
-        (ScheduleRequest(START, 9, 60, "Europe/London"), "invalid_send_time"),
-        (ScheduleRequest(START, -1, 0, "Europe/London"), "invalid_send_time"),
-        (ScheduleRequest(START, 9, 0, "Mars/Olympus_Mons"), "unknown_timezone"),
-        (ScheduleRequest(START, 9, 0, "../../etc/passwd"), "unknown_timezone"),
+        (SendWindow(START, 24, 0, "Europe/London"), "invalid_send_time"),
+        (SendWindow(START, 9, 60, "Europe/London"), "invalid_send_time"),
+        (SendWindow(START, -1, 0, "Europe/London"), "invalid_send_time"),
+        (SendWindow(START, 9, 0, "Mars/Olympus_Mons"), "unknown_timezone"),
+        (SendWindow(START, 9, 0, "../../etc/passwd"), "unknown_timezone"),
         # Monday 8 March at 12:00 UTC: 09:00 in London that day is gone
-        (ScheduleRequest(date(2027, 3, 8), 9, 0, "Europe/London"), "start_in_past"),
-        (ScheduleRequest(date(2026, 1, 1), 9, 0, "Europe/London"), "start_in_past"),
+        (SendWindow(date(2027, 3, 8), 9, 0, "Europe/London"), "start_in_past"),
+        (SendWindow(date(2026, 1, 1), 9, 0, "Europe/London"), "start_in_past"),
     ],
 )
-def test_bad_schedules_are_refused_and_change_nothing(request_: ScheduleRequest, code: str) -> None:
+def test_bad_schedules_are_refused_and_change_nothing(request_: SendWindow, code: str) -> None:
     w = world()
     campaign(w)
     with_recipients(w, Recipient("a@example.com"))
@@ -198,7 +198,7 @@ def test_seconds_delays_count_seconds_from_the_first_send() -> None:
     campaign(w, delays=(0, 30, 30), delay_unit="seconds")
     with_recipients(w, Recipient("a@example.com"))
 
-    w.scheduling.schedule(USER, "cmp-1", ScheduleRequest(date(2027, 3, 8), 12, 5, "UTC"))
+    w.scheduling.schedule(USER, "cmp-1", SendWindow(date(2027, 3, 8), 12, 5, "UTC"))
 
     assert [s.send_at for s in w.steps.steps(USER, "cmp-1")] == [
         utc("2027-03-08T12:05:00"),

@@ -14,7 +14,7 @@ from pydantic import Field, StrictBool, StrictInt
 
 from tidings.api.common import json_response, responses
 from tidings.api.models import ApiModel, Timestamp
-from tidings.campaigns.scheduling import ScheduleRequest
+from tidings.models.campaigns import SendWindow
 
 if TYPE_CHECKING:
     from tidings.campaigns.scheduling import CampaignScheduling, Cancelled, SchedulePlan
@@ -195,7 +195,7 @@ def register_campaign_sending_routes(
         responses=responses(200, "Scheduled: the plan by time zone", ScheduleView, 400, 404, 409),
     )
     def schedule_campaign(campaignId: str, body: Annotated[ScheduleBody, Body()]) -> Response[str]:
-        request = ScheduleRequest(
+        window = SendWindow(
             start_date=body.start_date,
             hour=body.send_time.hour,
             minute=body.send_time.minute,
@@ -203,7 +203,7 @@ def register_campaign_sending_routes(
             recipient_local_time=body.recipient_local_time,
         )
         return json_response(
-            200, schedule_view(services().scheduling.schedule(user_id(), campaignId, request))
+            200, schedule_view(services().scheduling.schedule(user_id(), campaignId, window))
         )
 
     @app.post(

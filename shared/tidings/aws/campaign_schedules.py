@@ -45,18 +45,7 @@ class CampaignStepScheduleManager(SchedulerAdapter):
             "Input": json.dumps(step_payload(user_id, campaign_id, n, timezone, version)),
             "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 185},
         }
-        if s.scheduler_dlq_arn:
-            target["DeadLetterConfig"] = {"Arn": s.scheduler_dlq_arn}
-        return {
-            "Name": names.campaign_step_schedule_name(user_id, campaign_id, n, timezone),
-            "GroupName": s.schedule_group,
-            "ScheduleExpression": f"at({at.strftime('%Y-%m-%dT%H:%M:%S')})",
-            "ScheduleExpressionTimezone": "UTC",
-            "FlexibleTimeWindow": {"Mode": "OFF"},
-            "ActionAfterCompletion": "DELETE",
-            "State": "ENABLED",
-            "Target": target,
-        }
+        return self.one_time(names.campaign_step_schedule_name(user_id, campaign_id, n, timezone), at, target)
 
     def upsert(
         self, user_id: str, campaign_id: str, n: int, timezone: str, version: int, fire_at: datetime

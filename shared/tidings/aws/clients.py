@@ -3,6 +3,7 @@ the one-time schedule writes both posts and tasks make."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tidings.core.config import Settings
@@ -38,6 +39,23 @@ class SchedulerAdapter:
 
             self._client = boto3.client("scheduler")
         return self._client
+
+    def one_time(self, name: str, at: datetime, target: dict[str, Any]) -> dict[str, Any]:
+        """CreateSchedule's request for a one-time schedule in our group at `at` (UTC, to the second),
+        deleted once it fired (ActionAfterCompletion DELETE), whose undeliverable events go to the
+        dead-letter queue when one is configured (EventBridge Scheduler User Guide, "Schedule types",
+        "Deleting a schedule", "Configuring a dead-letter queue")."""
+        dlq = self.settings.scheduler_dlq_arn
+        return {
+            "Name": name,
+            "GroupName": self.settings.schedule_group,
+            "ScheduleExpression": f"at({at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S')})",
+            "ScheduleExpressionTimezone": "UTC",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "ActionAfterCompletion": "DELETE",
+            "State": "ENABLED",
+            "Target": {**target, "DeadLetterConfig": {"Arn": dlq}} if dlq else target,
+        }
 
     def put_schedule(self, request: dict[str, Any]) -> None:
         """Create the schedule, or replace it when one of that name exists (idempotent)."""

@@ -87,18 +87,7 @@ class PostScheduleManager(SchedulerAdapter):
             ),
             "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 185},
         }
-        if s.scheduler_dlq_arn:
-            target["DeadLetterConfig"] = {"Arn": s.scheduler_dlq_arn}
-        return {
-            "Name": names.schedule_name(post_id),
-            "GroupName": s.schedule_group,
-            "ScheduleExpression": f"at({at.strftime('%Y-%m-%dT%H:%M:%S')})",
-            "ScheduleExpressionTimezone": "UTC",
-            "FlexibleTimeWindow": {"Mode": "OFF"},
-            "ActionAfterCompletion": "DELETE",
-            "State": "ENABLED",
-            "Target": target,
-        }
+        return self.one_time(names.schedule_name(post_id), at, target)
 
     def upsert(self, user_id: str, post_id: str, version: int, due_at: datetime) -> None:
         self.put_schedule(self._request(user_id, post_id, version, due_at))

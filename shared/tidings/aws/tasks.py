@@ -29,18 +29,7 @@ class TaskScheduleManager(SchedulerAdapter):
             ),
             "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 185},
         }
-        if s.scheduler_dlq_arn:
-            target["DeadLetterConfig"] = {"Arn": s.scheduler_dlq_arn}
-        return {
-            "Name": names.task_schedule_name(task.task_id),
-            "GroupName": s.schedule_group,
-            "ScheduleExpression": f"at({at.strftime('%Y-%m-%dT%H:%M:%S')})",
-            "ScheduleExpressionTimezone": "UTC",
-            "FlexibleTimeWindow": {"Mode": "OFF"},
-            "ActionAfterCompletion": "DELETE",
-            "State": "ENABLED",
-            "Target": target,
-        }
+        return self.one_time(names.task_schedule_name(task.task_id), at, target)
 
     def upsert(self, task: Task) -> None:
         self.put_schedule(self._request(task))

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tidings.campaigns import timing
@@ -67,15 +67,6 @@ FROM_CAMPAIGN = "campaign"
 
 
 @dataclass(frozen=True)
-class ScheduleRequest:
-    start_date: date
-    hour: int
-    minute: int
-    timezone: str
-    recipient_local_time: bool = True
-
-
-@dataclass(frozen=True)
 class ZonePlan:
     timezone: str
     recipients: int
@@ -101,31 +92,37 @@ class Cancelled:
     skipped: int  # planned sends skipped
 
 
+RUNNING = (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE)
+CANCELLABLE = (*RUNNING, CampaignStatus.PAUSED)
+
+
+def wrong_state(campaign: Campaign, verb: str, needed: tuple[str, ...], code: str) -> Conflict:
+    """409 `code`: the campaign is not in a state it can be `verb` from."""
+    return Conflict(
+        f"only a {' or '.join(needed)} campaign can be {verb}; this one is {campaign.status}",
+        {"status": campaign.status, "needed": list(needed)},
+        code=code,
+    )
+
+
 def _bad(message: str, code: str, **details: object) -> ValidationFailed:
     return ValidationFailed(message, dict(details), code=code)
 
 
-def window_of(request: ScheduleRequest) -> SendWindow:
-    """The request as a send window, or 422 naming what is wrong."""
-    if not 0 <= request.hour <= 23:
+def check_window(window: SendWindow) -> None:
+    """422 naming what is wrong with a send window (the API's schema checks the same first)."""
+    if not 0 <= window.hour <= 23:
         raise _bad("sendTime.hour must be 0 to 23", "invalid_send_time", field="sendTime.hour")
-    if not 0 <= request.minute <= 59:
+    if not 0 <= window.minute <= 59:
         raise _bad("sendTime.minute must be 0 to 59", "invalid_send_time", field="sendTime.minute")
     try:
-        timing.zone(request.timezone)
+        timing.zone(window.timezone)
     except timing.UnknownZone:
         raise _bad(
-            f"unknown time zone {request.timezone!r}: use an IANA name like America/New_York",
+            f"unknown time zone {window.timezone!r}: use an IANA name like America/New_York",
             "unknown_timezone",
             field="timezone",
         ) from None
-    return SendWindow(
-        start_date=request.start_date,
-        hour=request.hour,
-        minute=request.minute,
-        timezone=request.timezone,
-        recipient_local_time=request.recipient_local_time,
-    )
 
 
 class CampaignScheduling:
@@ -158,8 +155,9 @@ class CampaignScheduling:
 
     # -- schedule ------------------------------------------------------------------------------------
 
-    def schedule(self, user_id: str, campaign_id: str, request: ScheduleRequest) -> SchedulePlan:
-        window = window_of(request)
+    def schedule(self, user_id: str, campaign_id: str, window: SendWindow) -> SchedulePlan:
+        """Schedule a draft campaign to send in `window` (see the module's notes)."""
+        check_window(window)
         campaign = self.campaign(user_id, campaign_id)
         self._check_schedulable(campaign)
         delays = [email.delay for email in sorted(campaign.emails, key=lambda e: e.n)]
@@ -235,11 +233,7 @@ class CampaignScheduling:
             campaign.user_id, campaign.campaign_id
         ):
             return  # its schedule request died before the plan was written
-        raise Conflict(
-            f"only a draft campaign can be scheduled; this one is {campaign.status}",
-            {"status": campaign.status},
-            code="campaign_not_draft",
-        )
+        raise wrong_state(campaign, "scheduled", (CampaignStatus.DRAFT,), "campaign_not_draft")
 
     def _recipients(self, user_id: str, campaign: Campaign) -> list[Recipient]:
         if campaign.segment is not None:
@@ -321,12 +315,8 @@ class CampaignScheduling:
 
     def pause(self, user_id: str, campaign_id: str) -> Campaign:
         campaign = self.campaign(user_id, campaign_id)
-        if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
-            raise Conflict(
-                f"only a scheduled or active campaign can be paused; this one is {campaign.status}",
-                {"status": campaign.status},
-                code="campaign_not_running",
-            )
+        if campaign.status not in RUNNING:
+            raise wrong_state(campaign, "paused", RUNNING, "campaign_not_running")
         now = self.clock.now()
         paused = self.campaigns.update(
             replace(campaign, status=CampaignStatus.PAUSED, updated_at=now), campaign.version
@@ -337,11 +327,7 @@ class CampaignScheduling:
     def resume(self, user_id: str, campaign_id: str) -> Campaign:
         campaign = self.campaign(user_id, campaign_id)
         if campaign.status != CampaignStatus.PAUSED or campaign.window is None:
-            raise Conflict(
-                f"only a paused campaign can be resumed; this one is {campaign.status}",
-                {"status": campaign.status},
-                code="campaign_not_paused",
-            )
+            raise wrong_state(campaign, "resumed", (CampaignStatus.PAUSED,), "campaign_not_paused")
         now = self.clock.now()
         window = campaign.window
         delays = [email.delay for email in sorted(campaign.emails, key=lambda e: e.n)]
@@ -362,12 +348,8 @@ class CampaignScheduling:
 
     def cancel(self, user_id: str, campaign_id: str) -> Cancelled:
         campaign = self.campaign(user_id, campaign_id)
-        if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE, CampaignStatus.PAUSED):
-            raise Conflict(
-                f"only a scheduled, active or paused campaign can be cancelled; it is {campaign.status}",
-                {"status": campaign.status},
-                code="campaign_not_cancellable",
-            )
+        if campaign.status not in CANCELLABLE:
+            raise wrong_state(campaign, "cancelled", CANCELLABLE, "campaign_not_cancellable")
         now = self.clock.now()
         cancelled = self.campaigns.update(
             replace(campaign, status=CampaignStatus.CANCELLED, final_reason=CANCELLED, updated_at=now),

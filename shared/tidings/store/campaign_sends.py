@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -476,95 +477,46 @@ def page_of(
     return SendPage(sends, None)
 
 
-# -- DynamoDB ----------------------------------------------------------------------------------------
+# -- what both stores share ---------------------------------------------------------------------------
 
 
-class _Partition:
-    def __init__(self, table_name: str, client: DynamoDBClient | None) -> None:
-        self.table = table_name
-        self.client = client or dynamodb_client()
+class _PartitionReads(ABC):
+    """Reads of a campaign's partition, over the two primitives each store has: one item by sort key,
+    and the items under a prefix in key order (after a key, when given), read as consumed."""
 
-    def _items(self, user_id: str, campaign_id: str, prefix: str) -> Iterator[dict[str, Any]]:
-        return query_prefix(self.client, self.table, keys.campaign_partition(user_id, campaign_id), prefix)
+    @abstractmethod
+    def _item(self, user_id: str, campaign_id: str, sk: str) -> dict[str, Any] | None: ...
 
-    def _get(self, user_id: str, campaign_id: str, sk: str) -> dict[str, Any] | None:
-        resp = self.client.get_item(
-            TableName=self.table,
-            Key=serialize({"PK": keys.campaign_partition(user_id, campaign_id), "SK": sk}),
-            ConsistentRead=True,
-        )
-        return deserialize(resp["Item"]) if "Item" in resp else None
-
-    def _delete_prefixes(self, user_id: str, campaign_id: str, *prefixes: str) -> None:
-        requests = [
-            {"DeleteRequest": {"Key": serialize({"PK": item["PK"], "SK": item["SK"]})}}
-            for prefix in prefixes
-            for item in self._items(user_id, campaign_id, prefix)
-        ]
-        batch_write(self.client, self.table, requests)
-
-    def _put_if(
-        self, item: dict[str, Any], condition: str, values: dict[str, Any], names: dict[str, str]
-    ) -> bool:
-        try:
-            self.client.put_item(
-                TableName=self.table,
-                Item=serialize(item),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={k: serialize_value(v) for k, v in values.items()},
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+    @abstractmethod
+    def _under(
+        self, user_id: str, campaign_id: str, prefix: str, after: str | None = None
+    ) -> Iterator[dict[str, Any]]: ...
 
 
-def _status_condition(version: int, statuses: Sequence[str]) -> tuple[str, dict[str, Any]]:
-    """`#st` (the status or state attribute) is one of `statuses` and the version is `version`."""
-    values: dict[str, Any] = {":v": version}
-    options = []
-    for index, status in enumerate(statuses):
-        values[f":s{index}"] = status
-        options.append(f":s{index}")
-    return f"version = :v AND #st IN ({', '.join(options)})", values
+class StepStore(_PartitionReads):
+    """The step repository's reads and moves; a store adds the plan's writes, the counters and
+    `_put_step` (a put conditional on the version and the state)."""
 
-
-class DynamoStepRepository(_Partition):
-    def replace_plan(
-        self,
-        user_id: str,
-        campaign_id: str,
-        steps: Sequence[CampaignStep],
-        audience: Sequence[AudienceZone],
-    ) -> None:
-        self._delete_prefixes(user_id, campaign_id, keys.STEP_SK_PREFIX, keys.AUDIENCE_SK_PREFIX)
-        items = [item for zone in audience for item in audience_items(user_id, campaign_id, zone)]
-        items += [counts_item(step) for step in steps]
-        items += [step_to_item(step) for step in steps]  # last: the stream sees complete plans
-        batch_write(self.client, self.table, [{"PutRequest": {"Item": serialize(i)}} for i in items])
+    @abstractmethod
+    def _put_step(self, step: CampaignStep, expected: int, states: Sequence[str]) -> None:
+        """Store `step` if the stored one is at version `expected` in one of `states`, else StepConflict."""
 
     def steps(self, user_id: str, campaign_id: str) -> list[CampaignStep]:
-        return steps_from_items(self._items(user_id, campaign_id, keys.STEP_SK_PREFIX))
+        return steps_from_items(self._under(user_id, campaign_id, keys.STEP_SK_PREFIX))
 
     def get_step(self, user_id: str, campaign_id: str, n: int, timezone: str) -> CampaignStep | None:
-        item = self._get(user_id, campaign_id, keys.campaign_step_sk(n, timezone))
+        item = self._item(user_id, campaign_id, keys.campaign_step_sk(n, timezone))
         if item is None:
             return None
-        return step_from_item(
-            item, self._get(user_id, campaign_id, keys.campaign_step_counts_sk(n, timezone))
-        )
+        counts = self._item(user_id, campaign_id, keys.campaign_step_counts_sk(n, timezone))
+        return step_from_item(item, counts)
 
     def audience(self, user_id: str, campaign_id: str) -> list[AudienceZone]:
-        return zones_from_items(self._items(user_id, campaign_id, keys.AUDIENCE_SK_PREFIX))
+        return zones_from_items(self._under(user_id, campaign_id, keys.AUDIENCE_SK_PREFIX))
 
     def zone_recipients(self, user_id: str, campaign_id: str, timezone: str) -> list[str]:
-        items = self._items(user_id, campaign_id, keys.campaign_audience_prefix(timezone))
+        items = self._under(user_id, campaign_id, keys.campaign_audience_prefix(timezone))
         return [email for zone in zones_from_items(items) for email in zone.emails]
-
-    def _put_step(self, step: CampaignStep, expected: int, states: Sequence[str]) -> None:
-        condition, values = _status_condition(expected, states)
-        if not self._put_if(step_to_item(step), condition, values, {"#st": "state"}):
-            raise StepConflict()
 
     def move_step(
         self,
@@ -589,68 +541,23 @@ class DynamoStepRepository(_Partition):
         self._put_step(fired, version, (StepState.WAITING,))
         return fired
 
-    def add_counts(
-        self,
-        user_id: str,
-        campaign_id: str,
-        n: int,
-        timezone: str,
-        *,
-        sent: int = 0,
-        skipped: int = 0,
-        failed: int = 0,
-        opened: int = 0,
-        clicked: int = 0,
-    ) -> bool:
-        deltas = {"sent": sent, "skipped": skipped, "failed": failed, "opened": opened, "clicked": clicked}
-        changed = {name: value for name, value in deltas.items() if value}
-        if not changed:
-            return self.get_step(user_id, campaign_id, n, timezone) is not None
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=serialize(
-                    {
-                        "PK": keys.campaign_partition(user_id, campaign_id),
-                        "SK": keys.campaign_step_counts_sk(n, timezone),
-                    }
-                ),
-                UpdateExpression="ADD " + ", ".join(f"#{name} :{name}" for name in changed),
-                ConditionExpression="attribute_exists(PK)",
-                ExpressionAttributeNames={f"#{name}": name for name in changed},
-                ExpressionAttributeValues={f":{name}": serialize_value(v) for name, v in changed.items()},
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
 
-    def delete_plan(self, user_id: str, campaign_id: str) -> None:
-        self._delete_prefixes(
-            user_id, campaign_id, keys.STEP_SK_PREFIX, keys.AUDIENCE_SK_PREFIX, keys.SEND_SK_PREFIX
-        )
+class SendStore(_PartitionReads):
+    """The send repository's reads and moves; a store adds the creation, `_move` (a put conditional
+    on the version and the status) and `_first` (an attribute set only once)."""
 
+    @abstractmethod
+    def _move(self, before: Send, after: Send, statuses: Sequence[str]) -> Send:
+        """Store `after` if the send is still at `before`'s version in one of `statuses`, else
+        SendConflict."""
 
-class DynamoSendRepository(_Partition):
-    def create_if_absent(self, send: Send) -> bool:
-        try:
-            self.client.put_item(
-                TableName=self.table,
-                Item=serialize(send_to_item(send)),
-                ConditionExpression="attribute_not_exists(PK)",
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+    @abstractmethod
+    def _first(self, user_id: str, campaign_id: str, n: int, email: str, name: str, at: datetime) -> bool:
+        """Set `name` to `at` on the send unless it is set (or there is no send): whether it was set."""
 
     def get(self, user_id: str, campaign_id: str, n: int, email: str) -> Send | None:
-        item = self._get(user_id, campaign_id, keys.campaign_send_sk(n, email))
+        item = self._item(user_id, campaign_id, keys.campaign_send_sk(n, email))
         return send_from_item(item) if item is not None else None
-
-    def _move(self, before: Send, after: Send, statuses: Sequence[str]) -> Send:
-        condition, values = _status_condition(before.version, statuses)
-        if not self._put_if(send_to_item(after), condition, values, {"#st": "status"}):
-            raise SendConflict()
-        return after
 
     def claim(self, send: Send, now: datetime, lease: timedelta) -> Send:
         return self._move(send, claimed(send, now, lease), CLAIM_FROM)
@@ -669,59 +576,17 @@ class DynamoSendRepository(_Partition):
     def release(self, send: Send, now: datetime, reason: str | None = None) -> Send:
         return self._move(send, settled(send, SendStatus.PLANNED, reason, now), RELEASE_FROM)
 
-    def _first(self, user_id: str, campaign_id: str, n: int, email: str, name: str, at: datetime) -> bool:
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=serialize(
-                    {
-                        "PK": keys.campaign_partition(user_id, campaign_id),
-                        "SK": keys.campaign_send_sk(n, email),
-                    }
-                ),
-                UpdateExpression=f"SET {name} = :at",
-                ConditionExpression=f"attribute_exists(PK) AND attribute_not_exists({name})",
-                ExpressionAttributeValues={":at": serialize_value(iso_ms(at))},
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
-
     def record_open(self, user_id: str, campaign_id: str, n: int, email: str, at: datetime) -> bool:
         return self._first(user_id, campaign_id, n, email, "opened_at", at)
 
     def record_click(self, user_id: str, campaign_id: str, n: int, email: str, at: datetime) -> bool:
         return self._first(user_id, campaign_id, n, email, "clicked_at", at)
 
-    def _after(
-        self, user_id: str, campaign_id: str, prefix: str, after: str | None
-    ) -> Iterator[dict[str, Any]]:
-        """The partition's items under `prefix` whose key sorts after `after`, page by page as consumed."""
-        start = (
-            serialize({"PK": keys.campaign_partition(user_id, campaign_id), "SK": after}) if after else None
-        )
-        while True:
-            kwargs: dict[str, Any] = {
-                "TableName": self.table,
-                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-                "ExpressionAttributeValues": serialize(
-                    {":pk": keys.campaign_partition(user_id, campaign_id), ":prefix": prefix}
-                ),
-            }
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            resp = self.client.query(**kwargs)
-            for item in resp.get("Items", []):
-                yield deserialize(item)
-            start = resp.get("LastEvaluatedKey")
-            if not start:
-                return
-
     def iter_sends(
         self, user_id: str, campaign_id: str, n: int, *, after_email: str | None = None
     ) -> Iterator[Send]:
         after = keys.campaign_send_sk(n, after_email) if after_email is not None else None
-        for item in self._after(user_id, campaign_id, keys.campaign_sends_prefix(n), after):
+        for item in self._under(user_id, campaign_id, keys.campaign_sends_prefix(n), after):
             yield send_from_item(item)
 
     def list_sends(
@@ -739,18 +604,159 @@ class DynamoSendRepository(_Partition):
         prefix = ledger_prefix(n, email)
         after = decode_cursor(cursor, prefix)
         if n is not None and email is not None:  # one send at most
-            found = self._get(user_id, campaign_id, prefix)
-            return single_page(found, status)
-        return page_of(self._after(user_id, campaign_id, prefix, after), email, status, limit)
+            return single_page(self._item(user_id, campaign_id, prefix), status)
+        return page_of(self._under(user_id, campaign_id, prefix, after), email, status, limit)
 
     def skip_planned(self, user_id: str, campaign_id: str, reason: str, now: datetime) -> int:
+        planned = [
+            send_from_item(item)
+            for item in self._under(user_id, campaign_id, keys.SEND_SK_PREFIX)
+            if item.get("status") == SendStatus.PLANNED
+        ]
         skipped = 0
-        for item in self._items(user_id, campaign_id, keys.SEND_SK_PREFIX):
-            if item.get("status") != SendStatus.PLANNED:
-                continue
+        for send in planned:
             try:
-                self.mark_skipped(send_from_item(item), reason, now)
+                self.mark_skipped(send, reason, now)
             except SendConflict:
                 continue  # claimed meanwhile: its sender settles it
             skipped += 1
         return skipped
+
+
+# -- DynamoDB ----------------------------------------------------------------------------------------
+
+
+class _Partition(_PartitionReads):
+    def __init__(self, table_name: str, client: DynamoDBClient | None) -> None:
+        self.table = table_name
+        self.client = client or dynamodb_client()
+
+    def _item(self, user_id: str, campaign_id: str, sk: str) -> dict[str, Any] | None:
+        resp = self.client.get_item(
+            TableName=self.table,
+            Key=serialize({"PK": keys.campaign_partition(user_id, campaign_id), "SK": sk}),
+            ConsistentRead=True,
+        )
+        return deserialize(resp["Item"]) if "Item" in resp else None
+
+    def _under(
+        self, user_id: str, campaign_id: str, prefix: str, after: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        pk = keys.campaign_partition(user_id, campaign_id)
+        return query_prefix(self.client, self.table, pk, prefix, after=after)
+
+    def _delete_prefixes(self, user_id: str, campaign_id: str, *prefixes: str) -> None:
+        requests = [
+            {"DeleteRequest": {"Key": serialize({"PK": item["PK"], "SK": item["SK"]})}}
+            for prefix in prefixes
+            for item in self._under(user_id, campaign_id, prefix)
+        ]
+        batch_write(self.client, self.table, requests)
+
+    def _put_if(self, item: dict[str, Any], expected: int, statuses: Sequence[str], attribute: str) -> bool:
+        """Put `item` if the stored one is at version `expected` with `attribute` in `statuses`."""
+        values: dict[str, Any] = {":v": expected}
+        values.update({f":s{i}": status for i, status in enumerate(statuses)})
+        options = ", ".join(f":s{i}" for i in range(len(statuses)))
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=serialize(item),
+                ConditionExpression=f"version = :v AND #st IN ({options})",
+                ExpressionAttributeNames={"#st": attribute},
+                ExpressionAttributeValues={k: serialize_value(v) for k, v in values.items()},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def _update_if(self, user_id: str, campaign_id: str, sk: str, **update: Any) -> bool:
+        """One UpdateItem on the item; False when its condition fails."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.campaign_partition(user_id, campaign_id), "SK": sk}),
+                **update,
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+
+class DynamoStepRepository(_Partition, StepStore):
+    def replace_plan(
+        self,
+        user_id: str,
+        campaign_id: str,
+        steps: Sequence[CampaignStep],
+        audience: Sequence[AudienceZone],
+    ) -> None:
+        self._delete_prefixes(user_id, campaign_id, keys.STEP_SK_PREFIX, keys.AUDIENCE_SK_PREFIX)
+        items = [item for zone in audience for item in audience_items(user_id, campaign_id, zone)]
+        items += [counts_item(step) for step in steps]
+        items += [step_to_item(step) for step in steps]  # last: the stream sees complete plans
+        batch_write(self.client, self.table, [{"PutRequest": {"Item": serialize(i)}} for i in items])
+
+    def _put_step(self, step: CampaignStep, expected: int, states: Sequence[str]) -> None:
+        if not self._put_if(step_to_item(step), expected, states, "state"):
+            raise StepConflict()
+
+    def add_counts(
+        self,
+        user_id: str,
+        campaign_id: str,
+        n: int,
+        timezone: str,
+        *,
+        sent: int = 0,
+        skipped: int = 0,
+        failed: int = 0,
+        opened: int = 0,
+        clicked: int = 0,
+    ) -> bool:
+        deltas = dict(zip(COUNTERS, (sent, skipped, failed, opened, clicked), strict=True))
+        changed = {name: value for name, value in deltas.items() if value}
+        if not changed:
+            return self.get_step(user_id, campaign_id, n, timezone) is not None
+        return self._update_if(
+            user_id,
+            campaign_id,
+            keys.campaign_step_counts_sk(n, timezone),
+            UpdateExpression="ADD " + ", ".join(f"#{name} :{name}" for name in changed),
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeNames={f"#{name}": name for name in changed},
+            ExpressionAttributeValues={f":{name}": serialize_value(v) for name, v in changed.items()},
+        )
+
+    def delete_plan(self, user_id: str, campaign_id: str) -> None:
+        self._delete_prefixes(
+            user_id, campaign_id, keys.STEP_SK_PREFIX, keys.AUDIENCE_SK_PREFIX, keys.SEND_SK_PREFIX
+        )
+
+
+class DynamoSendRepository(_Partition, SendStore):
+    def create_if_absent(self, send: Send) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=serialize(send_to_item(send)),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def _move(self, before: Send, after: Send, statuses: Sequence[str]) -> Send:
+        if not self._put_if(send_to_item(after), before.version, statuses, "status"):
+            raise SendConflict()
+        return after
+
+    def _first(self, user_id: str, campaign_id: str, n: int, email: str, name: str, at: datetime) -> bool:
+        return self._update_if(
+            user_id,
+            campaign_id,
+            keys.campaign_send_sk(n, email),
+            UpdateExpression=f"SET {name} = :at",
+            ConditionExpression=f"attribute_exists(PK) AND attribute_not_exists({name})",
+            ExpressionAttributeValues={":at": serialize_value(iso_ms(at))},
+        )

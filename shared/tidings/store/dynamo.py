@@ -125,9 +125,12 @@ def is_conditional_failure(exc: Exception) -> bool:
     return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
 
 
-def query_prefix(client: DynamoDBClient, table: str, pk: str, sk_prefix: str) -> Iterator[dict[str, Any]]:
-    """Every item of partition `pk` whose sort key starts with `sk_prefix`, in key order, page by page."""
-    start: dict[str, Any] | None = None
+def query_prefix(
+    client: DynamoDBClient, table: str, pk: str, sk_prefix: str, *, after: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every item of partition `pk` whose sort key starts with `sk_prefix` (and sorts after `after`,
+    when given), in key order, page by page as consumed."""
+    start: dict[str, Any] | None = serialize({"PK": pk, "SK": after}) if after else None
     while True:
         kwargs: dict[str, Any] = {
             "TableName": table,

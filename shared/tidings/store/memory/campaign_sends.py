@@ -1,46 +1,31 @@
 """Campaign steps, audiences and the send ledger in memory, with the DynamoDB repositories' conditions,
-orders and page cuts: items are kept as the table keeps them, in one sorted key space per campaign, so
-listings read them in the same key order, and each move is refused under the same conditions."""
+orders and page cuts: items are kept as the table keeps them, in one sorted key space per campaign,
+and the reads and moves are the same code as the table's (`StepStore`, `SendStore`) over these
+items, so listings read them in the same key order and each move is refused under the same
+conditions."""
 
 from __future__ import annotations
 
 import copy
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from tidings.core.clock import iso_ms
-from tidings.models.campaigns import CampaignStep, Send, SendStatus, StepState
+from tidings.models.campaigns import CampaignStep, Send
 from tidings.store import keys
 from tidings.store.campaign_sends import (
-    CLAIM_FROM,
     COUNTERS,
-    FAIL_FROM,
-    RELEASE_FROM,
-    SENT_FROM,
-    SKIP_FROM,
     AudienceZone,
     SendConflict,
-    SendPage,
+    SendStore,
     StepConflict,
+    StepStore,
     audience_items,
-    check_page,
-    claimed,
     counts_item,
-    decode_cursor,
-    ledger_prefix,
-    moved_step,
-    page_of,
-    send_from_item,
     send_to_item,
-    sent,
-    settled,
-    single_page,
-    step_from_item,
     step_to_item,
-    steps_from_items,
-    zones_from_items,
 )
 from tidings.store.dynamo import deserialize, serialize
 
@@ -55,30 +40,53 @@ class _Partitions:
 
     def put(self, item: dict[str, Any]) -> None:
         stored = deserialize(serialize(item))  # as the table would keep it (no None attributes)
-        self.items.setdefault(str(item["PK"]), {})[str(item["SK"])] = stored
+        with self.lock:
+            self.items.setdefault(str(item["PK"]), {})[str(item["SK"])] = stored
 
     def get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        found = self.items.get(pk, {}).get(sk)
-        return copy.deepcopy(found) if found is not None else None
+        with self.lock:
+            found = self.items.get(pk, {}).get(sk)
+            return copy.deepcopy(found) if found is not None else None
 
     def under(self, pk: str, prefix: str, after: str | None = None) -> list[dict[str, Any]]:
-        partition = self.items.get(pk, {})
-        return [
-            copy.deepcopy(partition[sk])
-            for sk in sorted(partition)
-            if sk.startswith(prefix) and (after is None or sk > after)
-        ]
+        with self.lock:
+            partition = self.items.get(pk, {})
+            return [
+                copy.deepcopy(partition[sk])
+                for sk in sorted(partition)
+                if sk.startswith(prefix) and (after is None or sk > after)
+            ]
 
     def delete_under(self, pk: str, *prefixes: str) -> None:
-        partition = self.items.get(pk, {})
-        for sk in [sk for sk in partition if sk.startswith(prefixes)]:
-            del partition[sk]
+        with self.lock:
+            partition = self.items.get(pk, {})
+            for sk in [sk for sk in partition if sk.startswith(prefixes)]:
+                del partition[sk]
+
+    def put_if(self, item: dict[str, Any], expected: int, statuses: Sequence[str], attribute: str) -> bool:
+        """The table's conditional put: only over an item at version `expected` in `statuses`."""
+        with self.lock:
+            current = self.get(str(item["PK"]), str(item["SK"]))
+            if current is None or current["version"] != expected or current[attribute] not in statuses:
+                return False
+            self.put(item)
+            return True
 
 
-class InMemoryStepRepository:
+class _InMemory:
     def __init__(self, partitions: _Partitions | None = None) -> None:
         self._p = partitions or _Partitions()
 
+    def _item(self, user_id: str, campaign_id: str, sk: str) -> dict[str, Any] | None:
+        return self._p.get(keys.campaign_partition(user_id, campaign_id), sk)
+
+    def _under(
+        self, user_id: str, campaign_id: str, prefix: str, after: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        return iter(self._p.under(keys.campaign_partition(user_id, campaign_id), prefix, after))
+
+
+class InMemoryStepRepository(_InMemory, StepStore):
     def replace_plan(
         self,
         user_id: str,
@@ -96,60 +104,9 @@ class InMemoryStepRepository:
                 self._p.put(counts_item(step))
                 self._p.put(step_to_item(step))
 
-    def steps(self, user_id: str, campaign_id: str) -> list[CampaignStep]:
-        with self._p.lock:
-            items = self._p.under(keys.campaign_partition(user_id, campaign_id), keys.STEP_SK_PREFIX)
-        return steps_from_items(items)
-
-    def get_step(self, user_id: str, campaign_id: str, n: int, timezone: str) -> CampaignStep | None:
-        pk = keys.campaign_partition(user_id, campaign_id)
-        with self._p.lock:
-            item = self._p.get(pk, keys.campaign_step_sk(n, timezone))
-            counts = self._p.get(pk, keys.campaign_step_counts_sk(n, timezone))
-        return step_from_item(item, counts) if item is not None else None
-
-    def audience(self, user_id: str, campaign_id: str) -> list[AudienceZone]:
-        with self._p.lock:
-            items = self._p.under(keys.campaign_partition(user_id, campaign_id), keys.AUDIENCE_SK_PREFIX)
-        return zones_from_items(items)
-
-    def zone_recipients(self, user_id: str, campaign_id: str, timezone: str) -> list[str]:
-        pk = keys.campaign_partition(user_id, campaign_id)
-        with self._p.lock:
-            items = self._p.under(pk, keys.campaign_audience_prefix(timezone))
-        return [email for zone in zones_from_items(items) for email in zone.emails]
-
     def _put_step(self, step: CampaignStep, expected: int, states: Sequence[str]) -> None:
-        pk = keys.campaign_partition(step.user_id, step.campaign_id)
-        with self._p.lock:
-            current = self._p.get(pk, keys.campaign_step_sk(step.n, step.timezone))
-            if current is None or current["version"] != expected or current["state"] not in states:
-                raise StepConflict()
-            self._p.put(step_to_item(step))
-
-    def move_step(
-        self,
-        step: CampaignStep,
-        now: datetime,
-        *,
-        state: str,
-        send_at: datetime | None = None,
-        local_time: str | None = None,
-    ) -> CampaignStep:
-        moved = moved_step(step, now, state, send_at, local_time)
-        self._put_step(moved, step.version, StepState.ALL)
-        return moved
-
-    def mark_fired(
-        self, user_id: str, campaign_id: str, n: int, timezone: str, version: int, now: datetime
-    ) -> CampaignStep:
-        with self._p.lock:
-            current = self.get_step(user_id, campaign_id, n, timezone)
-            if current is None or current.version != version or current.state != StepState.WAITING:
-                raise StepConflict()
-            fired = moved_step(current, now, StepState.FIRED)
-            self._put_step(fired, version, (StepState.WAITING,))
-        return fired
+        if not self._p.put_if(step_to_item(step), expected, states, "state"):
+            raise StepConflict()
 
     def add_counts(
         self,
@@ -176,14 +133,10 @@ class InMemoryStepRepository:
 
     def delete_plan(self, user_id: str, campaign_id: str) -> None:
         pk = keys.campaign_partition(user_id, campaign_id)
-        with self._p.lock:
-            self._p.delete_under(pk, keys.STEP_SK_PREFIX, keys.AUDIENCE_SK_PREFIX, keys.SEND_SK_PREFIX)
+        self._p.delete_under(pk, keys.STEP_SK_PREFIX, keys.AUDIENCE_SK_PREFIX, keys.SEND_SK_PREFIX)
 
 
-class InMemorySendRepository:
-    def __init__(self, partitions: _Partitions | None = None) -> None:
-        self._p = partitions or _Partitions()
-
+class InMemorySendRepository(_InMemory, SendStore):
     def create_if_absent(self, send: Send) -> bool:
         pk = keys.campaign_partition(send.user_id, send.campaign_id)
         with self._p.lock:
@@ -192,36 +145,10 @@ class InMemorySendRepository:
             self._p.put(send_to_item(send))
         return True
 
-    def get(self, user_id: str, campaign_id: str, n: int, email: str) -> Send | None:
-        with self._p.lock:
-            item = self._p.get(keys.campaign_partition(user_id, campaign_id), keys.campaign_send_sk(n, email))
-        return send_from_item(item) if item is not None else None
-
     def _move(self, before: Send, after: Send, statuses: Sequence[str]) -> Send:
-        pk = keys.campaign_partition(before.user_id, before.campaign_id)
-        with self._p.lock:
-            current = self._p.get(pk, keys.campaign_send_sk(before.n, before.email))
-            if current is None or current["version"] != before.version or current["status"] not in statuses:
-                raise SendConflict()
-            self._p.put(send_to_item(after))
+        if not self._p.put_if(send_to_item(after), before.version, statuses, "status"):
+            raise SendConflict()
         return after
-
-    def claim(self, send: Send, now: datetime, lease: timedelta) -> Send:
-        return self._move(send, claimed(send, now, lease), CLAIM_FROM)
-
-    def mark_sent(
-        self, send: Send, message_id: str | None, sent_at: datetime, *, reason: str | None = None
-    ) -> Send:
-        return self._move(send, sent(send, message_id, sent_at, reason), SENT_FROM)
-
-    def mark_skipped(self, send: Send, reason: str, now: datetime) -> Send:
-        return self._move(send, settled(send, SendStatus.SKIPPED, reason, now), SKIP_FROM)
-
-    def mark_failed(self, send: Send, reason: str, now: datetime) -> Send:
-        return self._move(send, settled(send, SendStatus.FAILED, reason, now), FAIL_FROM)
-
-    def release(self, send: Send, now: datetime, reason: str | None = None) -> Send:
-        return self._move(send, settled(send, SendStatus.PLANNED, reason, now), RELEASE_FROM)
 
     def _first(self, user_id: str, campaign_id: str, n: int, email: str, name: str, at: datetime) -> bool:
         pk = keys.campaign_partition(user_id, campaign_id)
@@ -231,52 +158,6 @@ class InMemorySendRepository:
                 return False
             stored[name] = iso_ms(at)
         return True
-
-    def record_open(self, user_id: str, campaign_id: str, n: int, email: str, at: datetime) -> bool:
-        return self._first(user_id, campaign_id, n, email, "opened_at", at)
-
-    def record_click(self, user_id: str, campaign_id: str, n: int, email: str, at: datetime) -> bool:
-        return self._first(user_id, campaign_id, n, email, "clicked_at", at)
-
-    def iter_sends(
-        self, user_id: str, campaign_id: str, n: int, *, after_email: str | None = None
-    ) -> Iterator[Send]:
-        after = keys.campaign_send_sk(n, after_email) if after_email is not None else None
-        pk = keys.campaign_partition(user_id, campaign_id)
-        with self._p.lock:
-            items = self._p.under(pk, keys.campaign_sends_prefix(n), after)
-        return iter([send_from_item(item) for item in items])
-
-    def list_sends(
-        self,
-        user_id: str,
-        campaign_id: str,
-        *,
-        n: int | None = None,
-        email: str | None = None,
-        status: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> SendPage:
-        check_page(limit, status)
-        prefix = ledger_prefix(n, email)
-        after = decode_cursor(cursor, prefix)
-        pk = keys.campaign_partition(user_id, campaign_id)
-        with self._p.lock:
-            if n is not None and email is not None:
-                return single_page(self._p.get(pk, prefix), status)
-            items = self._p.under(pk, prefix, after)
-        return page_of(items, email, status, limit)
-
-    def skip_planned(self, user_id: str, campaign_id: str, reason: str, now: datetime) -> int:
-        pk = keys.campaign_partition(user_id, campaign_id)
-        skipped = 0
-        with self._p.lock:
-            for item in self._p.under(pk, keys.SEND_SK_PREFIX):
-                if item.get("status") == SendStatus.PLANNED:
-                    self.mark_skipped(send_from_item(item), reason, now)
-                    skipped += 1
-        return skipped
 
 
 def campaign_send_stores() -> tuple[InMemoryStepRepository, InMemorySendRepository]:
