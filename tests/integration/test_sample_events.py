@@ -3,6 +3,7 @@ answer its name promises: the samples are documentation that cannot rot."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -66,6 +67,10 @@ API_EXPECTED = {
     "get_crm_client_no_crm": 409,
     "personalize_variables_only": 200,
     "personalize_missing_variable": 422,  # agentPhone has no value and no fallback
+    "schedule_campaign_unknown": 404,  # the sample user has no such campaign
+    "schedule_campaign_bad_time": 422,  # sendTime.hour 25: refused before anything is read
+    "pause_campaign_unknown": 404,
+    "list_campaign_sends_unknown": 404,
     "list_suppressions": 200,
     "add_suppression_invalid_email": 422,
     "delete_suppression_unknown": 404,
@@ -90,6 +95,10 @@ EXPECTED_CODES = {
     "retry_crm_activity_unknown": "activity_not_found",
     "get_crm_client_no_crm": "no_crm_connected",
     "personalize_missing_variable": "missing_variables",
+    "schedule_campaign_unknown": "campaign_not_found",
+    "schedule_campaign_bad_time": "validation_error",
+    "pause_campaign_unknown": "campaign_not_found",
+    "list_campaign_sends_unknown": "campaign_not_found",
     "add_suppression_invalid_email": "invalid_email",
     "delete_suppression_unknown": "suppression_not_found",
     "campaign_stats_unknown": "campaign_not_found",
@@ -168,6 +177,32 @@ def test_stream_samples_keep_one_schedule(lambda_host: LambdaHost, local_aws_env
             schedule = scheduler.get_schedule(Name=name, GroupName=group)
             assert schedule["ScheduleExpression"] == "at(2027-05-03T16:58:00)"
             assert json.loads(schedule["Target"]["Input"])["Name"].endswith("-v2")
+
+
+def test_campaign_step_samples_keep_one_schedule(
+    lambda_host: LambdaHost, local_aws_env: dict[str, str]
+) -> None:
+    """A waiting campaign step gets its one-time schedule (at its send time, invoking campaign_send
+    with the step's version); paused, the step loses it."""
+    import boto3
+
+    from tidings.aws.names import campaign_step_schedule_name
+
+    scheduler = boto3.client("scheduler")
+    group = local_aws_env.get("TIDINGS_SCHEDULE_GROUP", "tidings")
+    name = campaign_step_schedule_name(
+        "demo-agent", "0190f3c1a2b4c5d6e7f8a9b0c1d2e3f4", 1, "America/New_York"
+    )
+    for sample, exists in (("campaign_step_scheduled", True), ("campaign_step_paused", False)):
+        result = lambda_host.invoke("schedule_sync", load("schedule_sync", sample))
+        assert result.payload == {"batchItemFailures": []}
+        names = [s["Name"] for s in scheduler.list_schedules(GroupName=group)["Schedules"]]
+        assert (name in names) is exists, sample
+        if exists:
+            schedule = scheduler.get_schedule(Name=name, GroupName=group)
+            assert schedule["ScheduleExpression"] == "at(2027-05-03T13:00:00)"  # 09:00 EDT
+            assert schedule["Target"]["Arn"] == local_aws_env["TIDINGS_CAMPAIGN_SEND_ARN"]
+            assert json.loads(schedule["Target"]["Input"])["version"] == 1
 
 
 def test_publish_and_sweeper_samples(lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:
