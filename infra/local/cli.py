@@ -9,7 +9,8 @@
     tidings invoke FUNCTION EVENT_FILE [--state-dir .tidings]
 
 `tidings dev` prints, each on a line of its own, `API: <url>`, `API docs: <url>/docs`,
-`fake platforms: <url>`, `fake CRMs and analytics: <url>`, `token (demo-agent): <jwt>`, a curl
+`fake platforms: <url>`, `fake CRMs and analytics: <url>`, `emails: <url>` (GET: every email the stack
+sent), `token (demo-agent): <jwt>`, a curl
 command scheduling a post, and finally `ready`. Ctrl-C (or SIGTERM) stops everything it started.
 
 Environment: TIDINGS_LOCAL_SWEEP_INTERVAL (seconds) is the default of --sweep-interval,
@@ -67,9 +68,10 @@ def _parser() -> argparse.ArgumentParser:
         "--sandbox-faults",
         default="",
         metavar="SPEC",
-        help="faults the fake platforms and CRMs inject: comma-separated platform:kind:rate (or "
-        "hubspot, followupboss, salesforce, custom for a CRM), kind one of error500, rate_limit, "
-        "timeout, lost_response (e.g. facebook:error500:0.3,hubspot:lost_response:0.2)",
+        help="faults the fake platforms, CRMs and SES inject: comma-separated platform:kind:rate (or "
+        "hubspot, followupboss, salesforce, custom for a CRM, ses for email), kind one of error500, "
+        "rate_limit, timeout, lost_response (e.g. facebook:error500:0.3,hubspot:lost_response:0.2,"
+        "ses:rate_limit:0.1)",
     )
     dev.add_argument("--sandbox-seed", type=int, default=None, metavar="N", help="reproducible faults")
     dev.add_argument(
@@ -209,6 +211,7 @@ def _dev(args: argparse.Namespace) -> int:
         _say(f"API docs: {runtime.urls.docs}")
         _say(f"fake platforms: {runtime.urls.fake_platforms}")
         _say(f"fake CRMs and analytics: {runtime.urls.fake_vendors}")
+        _say(f"emails: {runtime.urls.emails}")
         _say(f"token (demo-agent): {runtime.token}")
         _say("Schedule a post one minute from now:")
         _say(curl_command(runtime.urls.api, runtime.token))

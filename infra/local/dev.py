@@ -29,12 +29,14 @@ from infra.local.lambda_host import LambdaHost
 from infra.local.moto_server import MotoServer
 from infra.local.processes import ChildProcess, StartupError, pid_alive
 from infra.local.provision import Endpoints, LocalStack, provision
+from infra.local.queue_poller import QueuePoller
 from infra.local.scheduler_runner import SchedulerRunner
 from infra.local.stream_poller import StreamPoller
 from infra.topology import (
     ANALYTICS_COLLECTION,
     CRM_ACTIVITY_RETRY,
     PERIODIC_SCHEDULES,
+    QUEUE_TRIGGERS,
     ROUTES,
     STREAM_TRIGGERS,
 )
@@ -48,11 +50,22 @@ FAKE_READY_PREFIX = "fake platforms: "
 
 
 def _split_faults(spec: str) -> tuple[str, list[tuple[str, str, float]]]:
-    """The platform part of a `--sandbox-faults` spec and the CRM items (for the fake vendor server)."""
+    """The platform part of a `--sandbox-faults` spec and the CRM items (for the fake vendor server);
+    the `ses:` items are left out (`_ses_faults`)."""
     from infra.local.fakes.vendors import split_fault_spec
 
     try:
-        return split_fault_spec(spec)
+        return split_fault_spec(_ses_faults(spec)[0])
+    except ValueError as exc:
+        raise StartupError(f"--sandbox-faults: {exc}") from exc
+
+
+def _ses_faults(spec: str) -> tuple[str, list[tuple[str, float]]]:
+    """A `--sandbox-faults` spec without its `ses:` items, and those items for the local SES front."""
+    from infra.local.fakes.ses import split_ses_faults
+
+    try:
+        return split_ses_faults(spec)
     except ValueError as exc:
         raise StartupError(f"--sandbox-faults: {exc}") from exc
 
@@ -90,6 +103,12 @@ class DevUrls:
     api: str = ""
     fake_platforms: str = ""
     fake_vendors: str = ""
+    ses: str = ""  # the local SES front the handlers' SES v2 client talks to
+
+    @property
+    def emails(self) -> str:
+        """Every email the stack sent (GET)."""
+        return f"{self.ses}/_emails" if self.ses else ""
 
     @property
     def docs(self) -> str:
@@ -111,6 +130,8 @@ class DevRuntime:
     _fake: ChildProcess | None = None
     _vendors: Any = None  # infra.local.fakes.vendors.FakeVendorServer, in this process
     _pollers: list[StreamPoller] = field(default_factory=list)
+    _queue_pollers: list[QueuePoller] = field(default_factory=list)
+    _ses: Any = None  # infra.local.fakes.ses.SesFront, in this process
     _runner: SchedulerRunner | None = None
     _api: Any = None
     _stopped: bool = False
@@ -161,12 +182,15 @@ class DevRuntime:
         self.urls.fake_vendors = self._vendors.url
         extra_env = fake_client_env(self.urls.fake_platforms, self.urls.fake_vendors)
         self.stack = provision(endpoints, extra_env=extra_env)
+        self._start_ses(endpoints)
         # The handlers run in this process: they read the stack's settings and endpoints from here.
         os.environ.update(self.stack.env)
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         # Locally, webhooks and link checks may reach http://127.0.0.1 (a receiver on this machine);
         # on AWS the setting is off and only https to public addresses is allowed.
         os.environ.setdefault("TIDINGS_ALLOW_PRIVATE_LINKS", "true")
+        # Campaign delays may be counted in seconds locally, so tests and demos see a sequence go out.
+        os.environ.setdefault("TIDINGS_CAMPAIGN_SECONDS_DELAYS_ALLOWED", "true")
         self._clear_settings_cache()
 
         say(f"connecting the sample user {SAMPLE_USER} on every platform")
@@ -187,6 +211,18 @@ class DevRuntime:
             FaultSpec.parse(_split_faults(self.options.sandbox_faults)[0])
         except FaultSpecError as exc:
             raise StartupError(f"--sandbox-faults: {exc}") from exc
+
+    def _start_ses(self, endpoints: Endpoints) -> None:
+        """The local SES front before moto's SES: the handlers' SES v2 client talks to it."""
+        from infra.local.fakes.ses import SesFront
+
+        stack = self.stack
+        assert stack is not None
+        self._ses = SesFront(endpoints.moto, seed=self.options.sandbox_seed).start()
+        for kind, rate in _ses_faults(self.options.sandbox_faults)[1]:
+            self._ses.add_fault(kind, rate=rate)
+        self.urls.ses = self._ses.url
+        stack.env["AWS_ENDPOINT_URL_SESV2"] = self._ses.url
 
     @staticmethod
     def _clear_settings_cache() -> None:
@@ -210,6 +246,18 @@ class DevRuntime:
             )
             poller.start()
             self._pollers.append(poller)
+        for queue_trigger in QUEUE_TRIGGERS:
+            queue = stack.trigger_queues[queue_trigger.queue]
+            queue_poller = QueuePoller(
+                queue_trigger,
+                queue.url,
+                queue.arn,
+                self.host.invoke,
+                stack.client("sqs"),
+                region=stack.endpoints.region,
+            )
+            queue_poller.start()
+            self._queue_pollers.append(queue_poller)
         overrides: dict[str, float] = {}
         if self.options.sweep_interval:
             overrides = {s.name: self.options.sweep_interval for s in PERIODIC_SCHEDULES}
@@ -266,6 +314,8 @@ class DevRuntime:
                 "docs": self.urls.docs,
                 "fakePlatforms": self.urls.fake_platforms,
                 "fakeVendors": self.urls.fake_vendors,
+                "ses": self.urls.ses,
+                "emails": self.urls.emails,
                 "lambdaHost": self.host.url,
                 "dynamodb": stack.endpoints.dynamodb,
                 "moto": stack.endpoints.moto,
@@ -290,6 +340,7 @@ class DevRuntime:
         if self._runner is not None:
             steps.append(("scheduler runner", self._runner.stop))
         steps += [("stream poller", poller.stop) for poller in self._pollers]
+        steps += [("queue poller", poller.stop) for poller in self._queue_pollers]
         steps.append(("lambda host", self.host.stop))
         if self._moto is not None:
             steps.append(("moto", self._moto.stop))
@@ -297,6 +348,8 @@ class DevRuntime:
             steps.append(("fake platforms", self._fake.stop))
         if self._vendors is not None:
             steps.append(("fake vendors", self._vendors.stop))
+        if self._ses is not None:
+            steps.append(("local SES", self._ses.stop))
         if self._dynamodb is not None:
             steps.append(("DynamoDB Local", self._dynamodb.stop))
         for name, step in steps:

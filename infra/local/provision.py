@@ -18,6 +18,7 @@ import os
 import zipfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -25,11 +26,14 @@ from botocore.config import Config
 
 from infra.local.lambda_host import DEFAULT_ACCOUNT, DEFAULT_REGION, physical_name
 from infra.topology import (
+    CAMPAIGN_SEND_CONCURRENCY,
+    CAMPAIGN_SEND_QUEUE,
     CAMPAIGN_SENDER,
     FUNCTIONS,
     INTEGRATION_SYNC,
     PERIODIC_SCHEDULES,
     PUBLISH_STATE_MACHINE,
+    QUEUE_TRIGGERS,
     STATE_MACHINES,
     STREAM_TRIGGERS,
     TABLE,
@@ -47,6 +51,10 @@ RUNTIME = "python3.13"
 RESOURCE_PREFIX = "tidings"
 PERIODIC_SCHEDULE_GROUP = "default"
 SCHEDULE_GROUP = "tidings"
+# Campaign email locally: its configuration set (the stack's default name) and, unless the shell names
+# one, its sender.
+CAMPAIGN_CONFIGURATION_SET = "tidings-campaigns"
+LOCAL_CAMPAIGN_SENDER = "Tidings Local <campaigns@tidings.example>"
 
 # Settings that point at the stack's resources: always the provisioned values.
 _RESOURCE_SETTINGS = (
@@ -62,6 +70,9 @@ _RESOURCE_SETTINGS = (
     "TIDINGS_TASK_RUNNER_ARN",
     "TIDINGS_INTEGRATION_SYNC_ARN",
     "TIDINGS_CAMPAIGN_SEND_ARN",
+    "TIDINGS_CAMPAIGN_SEND_QUEUE_URL",
+    "TIDINGS_CAMPAIGN_CONFIGURATION_SET",
+    "TIDINGS_CAMPAIGN_SEND_CONCURRENCY",
 )
 
 # Services the handlers (and this runtime) reach, and which local endpoint plays each. botocore
@@ -145,6 +156,10 @@ class LocalStack:
     credentials_key_arn: str = ""
     unsubscribe_secret_arn: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    # The queues of topology.QUEUE_TRIGGERS by queue name, and their dead-letter queues.
+    trigger_queues: dict[str, Queue] = field(default_factory=dict)
+    trigger_dead_letters: dict[str, Queue] = field(default_factory=dict)
+    campaign_from_address: str = ""  # the verified sender of campaign email (moto's SES)
 
     @property
     def publish_state_machine_arn(self) -> str:
@@ -159,6 +174,8 @@ class LocalStack:
         values["endpoints"] = Endpoints(**values["endpoints"])
         values["scheduler_dlq"] = Queue(**values["scheduler_dlq"])
         values["stream_failure_queues"] = {k: Queue(**v) for k, v in values["stream_failure_queues"].items()}
+        for name in ("trigger_queues", "trigger_dead_letters"):
+            values[name] = {k: Queue(**v) for k, v in values.get(name, {}).items()}
         return cls(**values)
 
     def client(self, service: str) -> Any:
@@ -223,10 +240,44 @@ def _create_unsubscribe_secret(secretsmanager: Any) -> str:
     return arn
 
 
-def _create_queue(sqs: Any, name: str) -> Queue:
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+def _create_queue(sqs: Any, name: str, attributes: Mapping[str, str] | None = None) -> Queue:
+    url = sqs.create_queue(QueueName=name, Attributes=dict(attributes or {}))["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return Queue(name=name, url=url, arn=arn)
+
+
+def _create_trigger_queues(sqs: Any) -> tuple[dict[str, Queue], dict[str, Queue]]:
+    """Each queue trigger's queue (its visibility timeout six times the function's timeout) and its
+    dead-letter queue after maxReceiveCount receives, as the stack's (infra/constructs/campaigns.py)."""
+    queues: dict[str, Queue] = {}
+    dead_letters: dict[str, Queue] = {}
+    for trigger in QUEUE_TRIGGERS:
+        dead = _create_queue(sqs, f"{RESOURCE_PREFIX}-{trigger.queue}-dlq")
+        redrive = {"deadLetterTargetArn": dead.arn, "maxReceiveCount": str(trigger.max_receive_count)}
+        queues[trigger.queue] = _create_queue(
+            sqs,
+            f"{RESOURCE_PREFIX}-{trigger.queue}",
+            {
+                "VisibilityTimeout": str(trigger.visibility_timeout_seconds),
+                "RedrivePolicy": json.dumps(redrive),
+            },
+        )
+        dead_letters[trigger.queue] = dead
+    return queues, dead_letters
+
+
+def campaign_sender_address() -> str:
+    """The sender of local campaign email: the shell's TIDINGS_CAMPAIGN_FROM_ADDRESS, else a local one
+    on a reserved domain (RFC 2606 `.example`: it can never reach anyone)."""
+    return os.environ.get("TIDINGS_CAMPAIGN_FROM_ADDRESS") or LOCAL_CAMPAIGN_SENDER
+
+
+def _create_campaign_sender(sesv2: Any, from_address: str) -> None:
+    """The sender's domain as a verified identity (moto's SES refuses an unverified sender, as SES does)
+    and the configuration set campaign email goes through."""
+    domain = parseaddr(from_address)[1].rpartition("@")[2]
+    sesv2.create_email_identity(EmailIdentity=domain)
+    sesv2.create_configuration_set(ConfigurationSetName=CAMPAIGN_CONFIGURATION_SET)
 
 
 def _code_zip() -> bytes:
@@ -263,6 +314,10 @@ def provision(endpoints: Endpoints, *, extra_env: Mapping[str, str] | None = Non
         )
         for trigger in STREAM_TRIGGERS
     }
+
+    trigger_queues, trigger_dead_letters = _create_trigger_queues(sqs)
+    from_address = campaign_sender_address()
+    _create_campaign_sender(client("sesv2", endpoints), from_address)
 
     iam = client("iam", endpoints)
     lambda_role = _role(iam, f"{RESOURCE_PREFIX}-lambda", "lambda.amazonaws.com")
@@ -330,6 +385,9 @@ def provision(endpoints: Endpoints, *, extra_env: Mapping[str, str] | None = Non
         periodic_schedules=periodic,
         credentials_key_arn=credentials_key_arn,
         unsubscribe_secret_arn=unsubscribe_secret_arn,
+        trigger_queues=trigger_queues,
+        trigger_dead_letters=trigger_dead_letters,
+        campaign_from_address=from_address,
     )
     stack.env = handler_env(stack, extra_env)
     return stack
@@ -355,6 +413,10 @@ def handler_env(stack: LocalStack, extra_env: Mapping[str, str] | None = None) -
             "TIDINGS_WORKFLOW_STATE_MACHINE_ARN": stack.state_machine_arns[WORKFLOW_STATE_MACHINE],
             "TIDINGS_TASK_RUNNER_ARN": stack.function_arns[TASK_RUNNER],
             "TIDINGS_INTEGRATION_SYNC_ARN": stack.function_arns[INTEGRATION_SYNC],
+            "TIDINGS_CAMPAIGN_SEND_QUEUE_URL": stack.trigger_queues[CAMPAIGN_SEND_QUEUE].url,
+            "TIDINGS_CAMPAIGN_CONFIGURATION_SET": CAMPAIGN_CONFIGURATION_SET,
+            "TIDINGS_CAMPAIGN_SEND_CONCURRENCY": str(CAMPAIGN_SEND_CONCURRENCY),
+            "TIDINGS_CAMPAIGN_FROM_ADDRESS": stack.campaign_from_address,
             # the campaign steps' one-time schedules invoke it
             "TIDINGS_CAMPAIGN_SEND_ARN": stack.function_arns[CAMPAIGN_SENDER],
         }

@@ -127,6 +127,7 @@ def test_every_sample_event_is_covered() -> None:
         "analytics_sync",
         "crm_sync",
         "campaign_events",
+        "campaign_send",
     ):
         assert list((EVENTS / function).glob("*.json")), function
 
@@ -401,6 +402,7 @@ def test_campaign_send_samples(
     import secrets
     from datetime import UTC, datetime
 
+    from infra.local.fakes.ses import SesFront
     from tidings.campaigns import unsubscribe
     from tidings.core.config import get_settings
     from tidings.core.errors import NotFound
@@ -418,6 +420,9 @@ def test_campaign_send_samples(
         events_wiring.unsubscribe_links.cache_clear()
         send_wiring.campaign_sender.cache_clear()
 
+    # SES as `tidings dev` plays it: the local SES front before moto's
+    front = SesFront(local_aws_env["AWS_ENDPOINT_URL_SESV2"]).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SESV2", front.url)
     monkeypatch.setenv("TIDINGS_PUBLIC_API_URL", "http://127.0.0.1:3000")
     monkeypatch.setenv("TIDINGS_ALLOW_PRIVATE_LINKS", "true")
     monkeypatch.setenv("TIDINGS_UNSUBSCRIBE_SECRET", secrets.token_urlsafe(32))
@@ -456,6 +461,7 @@ def test_campaign_send_samples(
         bad = lambda_host.invoke("campaign_send", load("campaign_send", "queue_batch_not_a_send"))
     finally:
         fresh_wiring()
+        front.stop()
 
     assert fired.payload == {"kind": "campaign_step", "outcome": "enqueued", "created": 1, "queued": 1}
     assert gone.payload["outcome"] == "not_found"
@@ -463,6 +469,8 @@ def test_campaign_send_samples(
     assert sent is not None
     assert sent.status == SendStatus.SENT
     assert sent.message_id
+    (went_out,) = front.sent(address)
+    assert (went_out["messageId"], went_out["subject"]) == (sent.message_id, "Open house, Maya")
     assert sends.get(user, campaign_id, 1, address) == sent  # the second delivery changed nothing
     assert bad.payload == {"batchItemFailures": [{"itemIdentifier": "a3d95f70-1c2e-4e8b-b6f4-7d0c9e21b5aa"}]}
     counted = steps.get_step(user, campaign_id, 1, zone)

@@ -1,0 +1,587 @@
+"""Sending a campaign: each email to each recipient at most once, within the SES send rate.
+
+**A step fires** (its one-time schedule invokes campaign_send with the step's version). The step moves
+`waiting -> fired` on that version, so a schedule of a step since paused, moved or cancelled does
+nothing (the step is planned again on resume). A paused, cancelled or finished campaign sends nothing.
+Each recipient of the step's time zone gets its send in the ledger (`planned`, created only if absent)
+and goes to the send queue, SENDS_PER_MESSAGE to a message, ten messages a SendMessageBatch. A
+campaign still `scheduled` becomes `active`. An invocation that stopped midway (a timeout) is run again
+by Lambda: the step is then `fired` at the next version, and the fan-out goes on where it stopped
+(sends already in the ledger are queued again only while `planned`; the ledger drops repeats).
+
+**A queue batch** (up to 10 messages). For each send, in order:
+
+1. Settled already (`sent`, `skipped`, `failed`): nothing, ever again. `sending` under a live lease:
+   another instance holds it. `sending` with its lease run out: an earlier try stopped after claiming
+   it, so SES may have the message: it counts as sent (`answer_lost`), never sent again.
+2. The campaign is paused or cancelled: `skipped` (`campaign_paused`, `campaign_cancelled`). The address
+   is on the user's suppression list: `skipped` (`suppressed:<why>`).
+3. Claimed (`planned -> sending`, conditional on the version read, with a lease as long as the function
+   may run): of two instances holding the same message, one sends.
+4. Rendered for the recipient (`tidings.campaigns.render`: CRM fields, the recipient's, the
+   unsubscribe link) and built as a raw MIME message (`tidings.campaigns.message`).
+5. Paced (`tidings.campaigns.pacing`) and sent with SES v2 SendEmail through the configuration set:
+   accepted -> `sent` with SES's message id; throttled, not sent (no connection, 503) or blocked
+   (account paused, identity not verified) -> released to `planned` and its message tried again after
+   a back-off; refused (a bad address, rejected content) -> `failed` with SES's reason; the answer lost
+   after the request went out (a read timeout, a dropped connection, a 5xx) -> `sent` with
+   `answer_lost` and no message id, never sent again. SES takes no idempotency key, so a second try
+   could deliver a second copy: between a rare missed email and a duplicate, campaigns choose the miss.
+
+Each outcome is counted on its step (sent, skipped, failed). Once every step has fired and counted all
+its recipients, the campaign is `completed`, or `failed` (`every_send_failed`) when nothing was sent
+and something failed. A message whose sends all settled is deleted; one with a send to try again is
+reported failed (partial batch response) after its visibility is set to the back-off, so SQS hands it
+out again then; after the queue's maxReceiveCount it goes to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from email.utils import formataddr
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tidings.aws.campaign_mail import Outcome, SendResult
+from tidings.campaigns.message import EmailContent, InvalidMessage, OutgoingEmail, build_message, one_line
+from tidings.campaigns.pacing import Pacer, instance_rate
+from tidings.campaigns.triggers import (
+    SENDS_PER_MESSAGE,
+    CampaignStepTrigger,
+    QueueBatch,
+    QueuedSends,
+    QueueRecord,
+    ValidationError,
+)
+from tidings.core.clock import Clock
+from tidings.core.errors import Conflict, NotFound, TidingsError
+from tidings.models.campaigns import (
+    Campaign,
+    CampaignStatus,
+    CampaignStep,
+    Recipient,
+    Send,
+    SendStatus,
+    StepState,
+)
+from tidings.store.campaign_sends import SendConflict, SendRepository, StepConflict, StepRepository
+
+if TYPE_CHECKING:
+    from tidings.store.campaigns import CampaignRepository
+    from tidings.store.suppressions import SuppressionRepository
+
+logger = logging.getLogger(__name__)
+
+# A claim's lease: as long as the function may run (topology: 120 s), and a margin.
+LEASE = timedelta(seconds=150)
+# No send starts when less than this remains of the invocation: an SES call takes at most 13 s
+# (3 s to connect, 10 s to read), and the ledger writes after it need a moment.
+DEADLINE_MARGIN = timedelta(seconds=15)
+# Back-off before a message with a send to try again comes back: 5 s doubling, at most 10 minutes
+# (SES advises waiting up to 10 minutes after a throttle); at least a minute when sending is blocked.
+BACKOFF_BASE_SECONDS = 5
+BACKOFF_CAP_SECONDS = 600
+BLOCKED_MIN_SECONDS = 60
+# Nothing starts for this long after SES throttled a send (others share the account's rate).
+THROTTLE_HOLD_SECONDS = 1.0
+FANOUT_CHUNK = SENDS_PER_MESSAGE * 10  # sends created side by side and queued in one SendMessageBatch
+
+NOT_CONFIGURED = "sending_not_configured"
+ANSWER_LOST = "answer_lost"
+EVERY_SEND_FAILED = "every_send_failed"
+STOPPED_STATUSES = {CampaignStatus.PAUSED: "campaign_paused", CampaignStatus.CANCELLED: "campaign_cancelled"}
+
+
+class CampaignMail(Protocol):
+    def max_send_rate(self) -> float: ...
+
+    def send_raw(
+        self, *, sender: str, recipient: str, raw: bytes, configuration_set: str, tags: dict[str, str] | None
+    ) -> SendResult: ...
+
+
+class SendQueue(Protocol):
+    def enqueue(self, bodies: Sequence[str]) -> None: ...
+
+    def retry_after(self, receipt_handle: str, seconds: int) -> None: ...
+
+
+class Renderer(Protocol):
+    def render(
+        self,
+        user_id: str,
+        campaign: Campaign,
+        n: int,
+        *,
+        recipient: Recipient | None,
+        unsubscribe_url: str,
+        client_id: str | None = None,
+    ) -> Any:
+        """An object with `subject`, `preheader`, `text` and `html` (tidings.campaigns.render)."""
+        ...
+
+
+UnsubscribeUrl = Callable[[str, str, str], str]  # (user_id, email, campaign_id) -> the link
+
+
+@dataclass(frozen=True)
+class SenderSettings:
+    from_address: str  # the From header; empty: sending is not configured
+    configuration_set: str
+    send_rate: float = 0.0  # emails a second for all instances; 0: the account's rate
+    concurrency: int = 2  # instances that send at once
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.from_address.strip())
+
+
+@dataclass
+class StepOutcome:
+    outcome: str  # enqueued | stale | not_sending | not_found | not_configured
+    created: int = 0
+    queued: int = 0
+
+    def answer(self) -> dict[str, Any]:
+        return {
+            "kind": "campaign_step",
+            "outcome": self.outcome,
+            "created": self.created,
+            "queued": self.queued,
+        }
+
+
+@dataclass
+class _Tally:
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+
+class Retry:
+    """A send released to be tried again: after the usual back-off, or, when SES refuses the whole
+    account for now, after a longer one."""
+
+    LATER = "later"
+    BLOCKED = "blocked"
+
+
+@dataclass
+class _MessageWork:
+    """What became of one queue message: its campaign, and the back-off if a send must be tried again."""
+
+    retry_seconds: int | None = None
+    campaigns: set[tuple[str, str]] = field(default_factory=set)
+
+    def retry(self, seconds: int) -> None:
+        self.retry_seconds = max(self.retry_seconds or 0, seconds)
+
+
+class _Stop(Exception):
+    """The invocation's time is nearly up: what is left of the batch comes back later."""
+
+
+def backoff_seconds(receive_count: int, *, blocked: bool = False) -> int:
+    """The wait before a message's next try: 5 s after its first receipt, doubling, at most 10 min."""
+    doublings = min(max(0, receive_count - 1), 16)
+    seconds: int = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (1 << doublings))
+    return max(seconds, BLOCKED_MIN_SECONDS) if blocked else seconds
+
+
+def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class CampaignSender:
+    """The campaign_send function's use-case: `handle(event, remaining_ms)`."""
+
+    def __init__(
+        self,
+        *,
+        campaigns: CampaignRepository,
+        steps: StepRepository,
+        sends: SendRepository,
+        suppressions: SuppressionRepository,
+        queue: SendQueue,
+        mail: CampaignMail,
+        renderer: Renderer,
+        unsubscribe_url: UnsubscribeUrl,
+        settings: SenderSettings,
+        clock: Clock,
+        pool: ThreadPoolExecutor | None = None,
+    ) -> None:
+        self.campaigns = campaigns
+        self.steps = steps
+        self.sends = sends
+        self.suppressions = suppressions
+        self.queue = queue
+        self.mail = mail
+        self.renderer = renderer
+        self.unsubscribe_url = unsubscribe_url
+        self.settings = settings
+        self.clock = clock
+        self.pool = pool
+        self._pacer: Pacer | None = None
+
+    # -- entry -----------------------------------------------------------------------------------
+
+    def handle(
+        self, event: CampaignStepTrigger | QueueBatch, remaining_ms: Callable[[], int]
+    ) -> dict[str, Any]:
+        if isinstance(event, CampaignStepTrigger):
+            return self.run_step(event).answer()
+        deadline = self.clock.now() + timedelta(milliseconds=remaining_ms()) - DEADLINE_MARGIN
+        return self.send_batch(event, deadline)
+
+    @property
+    def pacer(self) -> Pacer:
+        """This instance's pacer: the account's rate (read once, with GetAccount), or the configured
+        one when lower, shared by the instances that send at once."""
+        if self._pacer is None:
+            s = self.settings
+            try:
+                account = self.mail.max_send_rate()
+            except Exception as exc:  # no quota to read: the configured rate alone, if there is one
+                if s.send_rate <= 0:
+                    raise
+                logger.warning("the SES send quota could not be read (%s); sending at %s/s", exc, s.send_rate)
+                account = s.send_rate
+            self._pacer = Pacer(instance_rate(account, s.send_rate, s.concurrency), self.clock)
+        return self._pacer
+
+    # -- a step fires ----------------------------------------------------------------------------
+
+    def run_step(self, trigger: CampaignStepTrigger) -> StepOutcome:
+        user, cid = trigger.user_id, trigger.campaign_id
+        campaign = self.campaigns.get(user, cid)
+        if campaign is None:
+            return StepOutcome("not_found")
+        if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
+            return StepOutcome("not_sending")
+        if not self.settings.configured:
+            logger.error("campaign %s/%s cannot send: no sender is configured", user, cid)
+            self._finish(campaign, CampaignStatus.FAILED, NOT_CONFIGURED)
+            return StepOutcome("not_configured")
+        step = self._fire(trigger)
+        if step is None:
+            return StepOutcome("stale")
+        outcome = self._fan_out(step)
+        self._activate(campaign)
+        self.settle_campaign(user, cid)
+        return outcome
+
+    def _fire(self, trigger: CampaignStepTrigger) -> CampaignStep | None:
+        """The step moved to `fired` by this trigger (now, or by an earlier try of the same firing);
+        None when the trigger is stale."""
+        user, cid, n, zone = trigger.user_id, trigger.campaign_id, trigger.n, trigger.timezone
+        try:
+            return self.steps.mark_fired(user, cid, n, zone, trigger.version, self.clock.now())
+        except StepConflict:
+            step = self.steps.get_step(user, cid, n, zone)
+        if step is not None and step.state == StepState.FIRED and step.version == trigger.version + 1:
+            return step  # fired by an earlier try of this trigger that stopped before the end
+        return None
+
+    def _fan_out(self, step: CampaignStep) -> StepOutcome:
+        emails = self.steps.zone_recipients(step.user_id, step.campaign_id, step.timezone)
+        outcome = StepOutcome("enqueued")
+        for chunk in chunks(emails, FANOUT_CHUNK):
+            planned = [self._planned(step, email) for email in chunk]
+            created = list(self._map(self._plan, planned))
+            outcome.created += sum(1 for made, _ in created if made)
+            queued = [email for _, email in created if email is not None]
+            bodies = [
+                QueuedSends(
+                    user_id=step.user_id,
+                    campaign_id=step.campaign_id,
+                    n=step.n,
+                    timezone=step.timezone,
+                    emails=list(part),
+                ).body()
+                for part in chunks(queued, SENDS_PER_MESSAGE)
+            ]
+            self.queue.enqueue(bodies)
+            outcome.queued += len(queued)
+        return outcome
+
+    @staticmethod
+    def _planned(step: CampaignStep, email: str) -> Send:
+        return Send(
+            user_id=step.user_id,
+            campaign_id=step.campaign_id,
+            n=step.n,
+            email=email,
+            status=SendStatus.PLANNED,
+            send_at=step.send_at,
+            local_time=step.local_time,
+            timezone=step.timezone,
+        )
+
+    def _plan(self, send: Send) -> tuple[bool, str | None]:
+        """(created now, the address to queue or None): an existing send is queued while planned."""
+        if self.sends.create_if_absent(send):
+            return True, send.email
+        existing = self.sends.get(send.user_id, send.campaign_id, send.n, send.email)
+        return False, send.email if existing is not None and existing.status == SendStatus.PLANNED else None
+
+    def _map(
+        self, fn: Callable[[Send], tuple[bool, str | None]], items: list[Send]
+    ) -> Iterator[tuple[bool, str | None]]:
+        if self.pool is None or len(items) < 2:
+            return map(fn, items)
+        return self.pool.map(fn, items)
+
+    def _activate(self, campaign: Campaign) -> None:
+        """`scheduled -> active` with the first step (on the version read; again on a conflict)."""
+        for _ in range(3):
+            if campaign.status != CampaignStatus.SCHEDULED:
+                return
+            now = self.clock.now()
+            try:
+                self.campaigns.update(
+                    replace(campaign, status=CampaignStatus.ACTIVE, started_at=now, updated_at=now),
+                    campaign.version,
+                )
+                return
+            except NotFound:
+                return None
+            except Conflict:
+                fresh = self.campaigns.get(campaign.user_id, campaign.campaign_id)
+                if fresh is None:
+                    return
+                campaign = fresh
+
+    # -- a queue batch ---------------------------------------------------------------------------
+
+    def send_batch(self, batch: QueueBatch, deadline: datetime) -> dict[str, Any]:
+        _ = self.pacer  # the rate first: without one nothing is claimed, and the whole batch comes back
+        failures: list[dict[str, str]] = []
+        campaigns: dict[tuple[str, str], Campaign | None] = {}
+        touched: set[tuple[str, str]] = set()
+        stopped = False
+        for record in batch.records:
+            if stopped:
+                failures.append({"itemIdentifier": record.message_id})
+                continue
+            work = _MessageWork()
+            try:
+                self._send_message(record, deadline, campaigns, work)
+            except _Stop:
+                stopped = True
+                work.retry(0)
+            except ValidationError as exc:
+                logger.error("campaign send message %s is not one: %s", record.message_id, exc)
+                failures.append({"itemIdentifier": record.message_id})
+                continue
+            touched |= work.campaigns
+            if work.retry_seconds is not None:
+                failures.append({"itemIdentifier": record.message_id})
+                self._come_back(record, work.retry_seconds)
+        for user, cid in sorted(touched):
+            self.settle_campaign(user, cid)
+        return {"batchItemFailures": failures}
+
+    def _come_back(self, record: QueueRecord, seconds: int) -> None:
+        try:
+            self.queue.retry_after(record.receipt_handle, seconds)
+        except Exception as exc:  # the queue's own visibility timeout brings it back instead
+            logger.warning("could not set the next try of message %s: %s", record.message_id, exc)
+
+    def _campaign(
+        self, cache: dict[tuple[str, str], Campaign | None], user: str, cid: str
+    ) -> Campaign | None:
+        if (user, cid) not in cache:
+            cache[(user, cid)] = self.campaigns.get(user, cid)
+        return cache[(user, cid)]
+
+    def _send_message(
+        self,
+        record: QueueRecord,
+        deadline: datetime,
+        campaigns: dict[tuple[str, str], Campaign | None],
+        work: _MessageWork,
+    ) -> None:
+        queued = record.sends()
+        work.campaigns.add((queued.user_id, queued.campaign_id))
+        campaign = self._campaign(campaigns, queued.user_id, queued.campaign_id)
+        suppressed = self.suppressions.is_suppressed_many(queued.user_id, queued.emails)
+        for email in queued.emails:
+            if self.clock.now() >= deadline:
+                raise _Stop()
+            tally = _Tally()
+            retry = self._send_one(campaign, queued, email, email in suppressed, deadline, tally)
+            if tally.sent or tally.skipped or tally.failed:
+                self.steps.add_counts(
+                    queued.user_id,
+                    queued.campaign_id,
+                    queued.n,
+                    queued.timezone,
+                    sent=tally.sent,
+                    skipped=tally.skipped,
+                    failed=tally.failed,
+                )
+            if retry is not None:
+                work.retry(backoff_seconds(record.receive_count, blocked=retry == Retry.BLOCKED))
+
+    def _send_one(
+        self,
+        campaign: Campaign | None,
+        queued: QueuedSends,
+        email: str,
+        suppressed: bool,
+        deadline: datetime,
+        tally: _Tally,
+    ) -> str | None:
+        """Settle one send as far as it can go now; a Retry kind when it must be tried again."""
+        user, cid, n = queued.user_id, queued.campaign_id, queued.n
+        send = self.sends.get(user, cid, n, email)
+        if send is None or campaign is None:
+            logger.warning("no send %s/%s/%s/%s in the ledger: nothing to do", user, cid, n, email)
+            return None
+        now = self.clock.now()
+        if send.status == SendStatus.SENDING:
+            if send.leased_until is not None and send.leased_until > now:
+                return None  # another instance holds it now and settles it
+            self._settle(lambda: self.sends.mark_sent(send, None, now, reason=ANSWER_LOST), tally, "sent")
+            return None
+        if send.status != SendStatus.PLANNED:
+            return None  # sent, skipped or failed: never again
+        stopped = STOPPED_STATUSES.get(campaign.status)
+        if stopped is not None or campaign.status in CampaignStatus.FINAL:
+            reason = stopped or f"campaign_{campaign.status}"
+            self._settle(lambda: self.sends.mark_skipped(send, reason, now), tally, "skipped")
+            return None
+        if suppressed:
+            entry = self.suppressions.get(user, email)
+            why = f"suppressed:{entry.reason}" if entry is not None else "suppressed"
+            self._settle(lambda: self.sends.mark_skipped(send, why, now), tally, "skipped")
+            return None
+        recipient = self.campaigns.recipient(user, cid, email)
+        if recipient is None:
+            self._settle(lambda: self.sends.mark_skipped(send, "recipient_removed", now), tally, "skipped")
+            return None
+        try:
+            claimed = self.sends.claim(send, now, LEASE)
+        except SendConflict:
+            return None  # another instance claimed it first
+        return self._deliver(campaign, claimed, recipient, deadline, tally)
+
+    def _deliver(
+        self, campaign: Campaign, send: Send, recipient: Recipient, deadline: datetime, tally: _Tally
+    ) -> str | None:
+        """Render, pace and send a claimed send, and settle it by SES's answer. Whatever goes wrong
+        before SES is called releases the send: SES surely does not have it."""
+        try:
+            raw = self._message(campaign, send, recipient)
+        except TidingsError as exc:
+            reason = f"{exc.code}: {exc.message}"[:500]
+            if exc.status == 429 or exc.status >= 500:  # a CRM down or busy, no unsubscribe link yet
+                return self._release(send, reason, blocked=exc.status != 429)
+            self._settle(lambda: self.sends.mark_failed(send, reason, self.clock.now()), tally, "failed")
+            return None
+        except InvalidMessage as exc:
+            reason = f"invalid_message: {exc}"[:500]
+            self._settle(lambda: self.sends.mark_failed(send, reason, self.clock.now()), tally, "failed")
+            return None
+        except Exception as exc:
+            self._release(send, f"{type(exc).__name__}: {exc}", blocked=False)
+            raise
+        if not self.pacer.wait(deadline):
+            return self._release(send, "deadline", blocked=False)
+        result = self.mail.send_raw(
+            sender=self.settings.from_address,
+            recipient=send.email,
+            raw=raw,
+            configuration_set=self.settings.configuration_set,
+            tags={"tidings_campaign": send.campaign_id, "tidings_email": str(send.n)},
+        )
+        now = self.clock.now()
+        if result.outcome == Outcome.ACCEPTED:
+            self._settle(lambda: self.sends.mark_sent(send, result.message_id, now), tally, "sent")
+            return None
+        if result.outcome == Outcome.IN_DOUBT:
+            logger.warning("SES's answer for %s was lost (%s): counted as sent", send.email, result.reason)
+            self._settle(lambda: self.sends.mark_sent(send, None, now, reason=ANSWER_LOST), tally, "sent")
+            return None
+        if result.outcome == Outcome.REJECTED:
+            self._settle(lambda: self.sends.mark_failed(send, result.reason, now), tally, "failed")
+            return None
+        if result.outcome == Outcome.THROTTLED:
+            self.pacer.hold(THROTTLE_HOLD_SECONDS)
+            return self._release(send, result.reason, blocked=False)
+        if result.outcome == Outcome.BLOCKED:
+            logger.error("SES refuses to send for this account: %s", result.reason)
+            return self._release(send, result.reason, blocked=True)
+        return self._release(send, result.reason, blocked=False)  # not sent
+
+    def _message(self, campaign: Campaign, send: Send, recipient: Recipient) -> bytes:
+        url = self.unsubscribe_url(send.user_id, send.email, send.campaign_id)
+        rendered = self.renderer.render(
+            send.user_id, campaign, send.n, recipient=recipient, unsubscribe_url=url
+        )
+        content = EmailContent(
+            subject=rendered.subject, preheader=rendered.preheader, text=rendered.text, html=rendered.html
+        )
+        name = " ".join(part for part in (recipient.first_name, recipient.last_name) if part)
+        to = formataddr((one_line(name), send.email)) if name else send.email
+        return build_message(OutgoingEmail(self.settings.from_address, to, content, url, self.clock.now()))
+
+    def _release(self, send: Send, reason: str, *, blocked: bool) -> str:
+        """Back to `planned` (SES surely does not have it), to be tried again."""
+        try:
+            self.sends.release(send, self.clock.now(), reason[:500])
+        except SendConflict:
+            logger.warning("send %s/%s/%s moved while held", send.campaign_id, send.n, send.email)
+        return Retry.BLOCKED if blocked else Retry.LATER
+
+    @staticmethod
+    def _settle(move: Callable[[], Send], tally: _Tally, counter: str) -> None:
+        """Make the move and count it; a send another instance moved first counts nothing here."""
+        try:
+            move()
+        except SendConflict:
+            return
+        setattr(tally, counter, getattr(tally, counter) + 1)
+
+    # -- the end of a campaign -------------------------------------------------------------------
+
+    def settle_campaign(self, user_id: str, campaign_id: str) -> str | None:
+        """`completed` (or `failed`) once every step fired and counted all its recipients; the new
+        status, or None while it goes on."""
+        campaign = self.campaigns.get(user_id, campaign_id)
+        if campaign is None or campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
+            return None
+        steps = self.steps.steps(user_id, campaign_id)
+        if not steps or any(s.state != StepState.FIRED for s in steps):
+            return None
+        if any(s.sent + s.skipped + s.failed < s.recipients for s in steps):
+            return None
+        sent = sum(s.sent for s in steps)
+        failed = sum(s.failed for s in steps)
+        if sent == 0 and failed > 0:
+            return self._finish(campaign, CampaignStatus.FAILED, EVERY_SEND_FAILED)
+        return self._finish(campaign, CampaignStatus.COMPLETED, None)
+
+    def _finish(self, campaign: Campaign, status: str, reason: str | None) -> str | None:
+        for _ in range(3):
+            if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE):
+                return None
+            now = self.clock.now()
+            try:
+                self.campaigns.update(
+                    replace(campaign, status=status, completed_at=now, updated_at=now, final_reason=reason),
+                    campaign.version,
+                )
+                return status
+            except NotFound:
+                return None
+            except Conflict:
+                fresh = self.campaigns.get(campaign.user_id, campaign.campaign_id)
+                if fresh is None:
+                    return None
+                campaign = fresh
+        return None

@@ -1,0 +1,275 @@
+"""The queue poller on moto's SQS: Lambda's SQS event source mapping semantics (batches, partial batch
+responses, messages coming back after their visibility timeout, the queue's dead-letter queue)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from infra.local.lambda_host import LambdaHost
+from infra.local.provision import LocalStack
+from infra.local.queue_poller import QueuePoller
+from infra.topology import QueueTrigger
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+@dataclass
+class Sink:
+    """A function that records each batch and answers with `respond(records)` (or raises it)."""
+
+    respond: Callable[[list[dict[str, Any]]], Any] = lambda records: None
+    batches: list[list[dict[str, Any]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        with self.lock:
+            self.batches.append(event["Records"])
+        return self.respond(event["Records"])
+
+    def bodies(self) -> list[str]:
+        with self.lock:
+            return [r["body"] for batch in self.batches for r in batch]
+
+
+@dataclass
+class Queues:
+    sqs: Any
+    url: str
+    arn: str
+    dlq_url: str
+
+    def send(self, *bodies: str) -> None:
+        for body in bodies:
+            self.sqs.send_message(QueueUrl=self.url, MessageBody=body)
+
+    def count(self, url: str | None = None) -> int:
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=url or self.url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+    def dead_letters(self) -> list[str]:
+        resp = self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10)
+        return [m["Body"] for m in resp.get("Messages", [])]
+
+
+@pytest.fixture
+def queues(local_stack: LocalStack) -> Queues:
+    """A queue of its own for each test: 1 s visibility, dead letters after 2 receives."""
+    sqs = local_stack.client("sqs")
+    name = f"poller-{uuid.uuid4().hex[:10]}"
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    url = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": "1",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
+        },
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return Queues(sqs, url, arn, dlq_url)
+
+
+@pytest.fixture
+def run(
+    lambda_host: LambdaHost, local_stack: LocalStack, queues: Queues
+) -> Iterator[Callable[..., QueuePoller]]:
+    started: list[QueuePoller] = []
+
+    def start(sink: Sink, **trigger: Any) -> QueuePoller:
+        name = f"queue_sink_{uuid.uuid4().hex[:8]}"
+        lambda_host.register(name, sink)
+        poller = QueuePoller(
+            QueueTrigger(function=name, queue="test", **trigger),
+            queues.url,
+            queues.arn,
+            lambda_host.invoke,
+            local_stack.client("sqs"),
+        )
+        poller.start()
+        started.append(poller)
+        return poller
+
+    yield start
+    for poller in started:
+        poller.stop()
+
+
+def test_messages_arrive_in_lambdas_sqs_event_shape_and_are_deleted_after_success(
+    queues: Queues, run: Callable[..., QueuePoller]
+) -> None:
+    sink = Sink()
+    queues.send("one", "two")
+
+    poller = run(sink)
+
+    assert wait_for(lambda: sorted(sink.bodies()) == ["one", "two"])
+    assert wait_for(lambda: queues.count() == 0)
+    record = sink.batches[0][0]
+    assert set(record) == {
+        "messageId",
+        "receiptHandle",
+        "body",
+        "attributes",
+        "messageAttributes",
+        "md5OfBody",
+        "eventSource",
+        "eventSourceARN",
+        "awsRegion",
+    }
+    assert (record["eventSource"], record["eventSourceARN"], record["awsRegion"]) == (
+        "aws:sqs",
+        queues.arn,
+        "us-east-1",
+    )
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert poller.stats.messages_deleted == 2
+
+
+def test_a_batch_holds_at_most_batch_size_messages(queues: Queues, run: Callable[..., QueuePoller]) -> None:
+    sink = Sink()
+    queues.send(*[f"m{i}" for i in range(25)])
+
+    run(sink, batch_size=4)
+
+    assert wait_for(lambda: len(sink.bodies()) == 25)
+    assert max(len(batch) for batch in sink.batches) <= 4
+    assert sorted(sink.bodies()) == sorted(f"m{i}" for i in range(25))
+
+
+def test_only_the_messages_reported_failed_come_back_after_their_visibility_timeout(
+    queues: Queues, run: Callable[..., QueuePoller]
+) -> None:
+    seen: Counter[str] = Counter()
+
+    def respond(records: list[dict[str, Any]]) -> Any:
+        failed = []
+        for record in records:
+            seen[record["body"]] += 1
+            if record["body"] == "flaky" and seen["flaky"] == 1:
+                failed.append({"itemIdentifier": record["messageId"]})
+        return {"batchItemFailures": failed}
+
+    sink = Sink(respond)
+    queues.send("steady", "flaky")
+
+    run(sink)
+
+    assert wait_for(lambda: seen["flaky"] == 2)
+    assert wait_for(lambda: queues.count() == 0)
+    assert seen["steady"] == 1
+    (again,) = [r for batch in sink.batches[1:] for r in batch]
+    assert again["attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_a_function_error_brings_the_whole_batch_back(
+    queues: Queues, run: Callable[..., QueuePoller]
+) -> None:
+    calls = Counter[str]()
+
+    def respond(records: list[dict[str, Any]]) -> Any:
+        for record in records:
+            calls[record["body"]] += 1
+        if calls["a"] == 1:
+            raise RuntimeError("the function crashed")
+        return {"batchItemFailures": []}
+
+    sink = Sink(respond)
+    queues.send("a")
+
+    poller = run(sink)
+
+    assert wait_for(lambda: calls["a"] == 2)
+    assert wait_for(lambda: queues.count() == 0)
+    assert poller.stats.last_error is not None
+    assert "the function crashed" in poller.stats.last_error
+
+
+def test_an_identifier_not_in_the_batch_fails_the_whole_batch(
+    queues: Queues, run: Callable[..., QueuePoller]
+) -> None:
+    calls = Counter[str]()
+
+    def respond(records: list[dict[str, Any]]) -> Any:
+        for record in records:
+            calls[record["body"]] += 1
+        return {"batchItemFailures": [{"itemIdentifier": "not-a-message"}]} if calls["x"] == 1 else None
+
+    queues.send("x")
+
+    run(Sink(respond))
+
+    assert wait_for(lambda: calls["x"] == 2)
+    assert wait_for(lambda: queues.count() == 0)
+
+
+def test_a_message_that_keeps_failing_goes_to_the_dead_letter_queue_after_max_receives(
+    queues: Queues, run: Callable[..., QueuePoller]
+) -> None:
+    def respond(records: list[dict[str, Any]]) -> Any:
+        return {
+            "batchItemFailures": [
+                {"itemIdentifier": r["messageId"]} for r in records if r["body"] == "poison"
+            ]
+        }
+
+    sink = Sink(respond)
+    queues.send("poison", "fine")
+
+    run(sink)
+
+    dead: list[str] = []
+    assert wait_for(lambda: bool(dead.extend(queues.dead_letters()) or dead))
+    assert dead == ["poison"]
+    assert sink.bodies().count("poison") == 2  # maxReceiveCount
+    assert sink.bodies().count("fine") == 1
+
+
+def test_maximum_concurrency_runs_that_many_batches_at_once(
+    queues: Queues, run: Callable[..., QueuePoller]
+) -> None:
+    inside = 0
+    most = 0
+    lock = threading.Lock()
+    both_in = threading.Event()
+
+    def respond(records: list[dict[str, Any]]) -> Any:
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+            if inside == 2:
+                both_in.set()
+        both_in.wait(10)  # hold the batch until the other poller has one too
+        with lock:
+            inside -= 1
+        return None
+
+    queues.send("p", "q")
+
+    run(Sink(respond), batch_size=1, maximum_concurrency=2)
+
+    assert wait_for(lambda: queues.count() == 0)
+    assert most == 2
