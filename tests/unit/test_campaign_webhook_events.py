@@ -9,8 +9,8 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from email_event_fakes import CAMPAIGN, SENT_AT, USER, campaign_world
+from webhook_receiver import recording_deliverer
 
 from tidings.core.clock import FakeClock
 from tidings.core.signing import verify
@@ -18,8 +18,7 @@ from tidings.models.campaigns import Campaign, CampaignStatus
 from tidings.store.campaigns import campaign_to_item
 from tidings.store.dynamo import serialize
 from tidings.store.memory.accounts import InMemorySecretVault
-from tidings.store.memory.webhooks import InMemoryDeliveryRepository, InMemoryWebhookRepository
-from tidings.webhooks.delivery import WebhookDeliverer
+from tidings.store.memory.webhooks import InMemoryWebhookRepository
 from tidings.webhooks.events import SUBSCRIBABLE, EventType, events_from_record, is_event_source
 
 DONE = SENT_AT + timedelta(days=6, hours=2)
@@ -105,21 +104,7 @@ def test_the_event_reaches_a_subscribed_webhook_signed() -> None:
     hooks = InMemoryWebhookRepository(InMemorySecretVault(), clock=clock)
     created = hooks.create(USER, "https://crm.example.com/in", ["campaign.completed"], None)
     hooks.create(USER, "https://other.example.com/in", ["campaign.failed"], None)
-    received: list[httpx.Request] = []
-
-    def receiver(request: httpx.Request) -> httpx.Response:
-        received.append(request)
-        return httpx.Response(200)
-
-    deliverer = WebhookDeliverer(
-        hooks,
-        InMemoryDeliveryRepository(),
-        httpx.Client(transport=httpx.MockTransport(receiver)),
-        clock,
-        retry_intervals=[60],
-        allow_private=False,
-        resolve=lambda host: ["93.184.215.14"],
-    )
+    deliverer, received = recording_deliverer(hooks, clock)
     active = campaign()
     completed = replace(active, status=CampaignStatus.COMPLETED, completed_at=DONE, updated_at=DONE)
 

@@ -9,8 +9,8 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from insight_data import NOW, around, batch
+from webhook_receiver import recording_deliverer
 
 from tidings.analytics.insights.service import InsightService
 from tidings.core.clock import FakeClock
@@ -20,8 +20,7 @@ from tidings.store.insights import Impact, Insight, InsightStatus, InsightType, 
 from tidings.store.memory.accounts import InMemorySecretVault
 from tidings.store.memory.insights import InMemoryInsightRepository
 from tidings.store.memory.post_analytics import InMemoryPostAnalyticsRepository
-from tidings.store.memory.webhooks import InMemoryDeliveryRepository, InMemoryWebhookRepository
-from tidings.webhooks.delivery import WebhookDeliverer
+from tidings.store.memory.webhooks import InMemoryWebhookRepository
 from tidings.webhooks.events import SUBSCRIBABLE, EventType, events_from_record, is_event_source
 
 DAY = timedelta(days=1)
@@ -115,21 +114,7 @@ def test_a_generated_warning_reaches_the_subscribed_webhook_once_signed() -> Non
     service = InsightService(records, insights, clock)
     hooks = InMemoryWebhookRepository(InMemorySecretVault(), clock=clock)
     created = hooks.create("u1", "https://crm.example.com/in", ["insight.warning"], None)
-    received: list[httpx.Request] = []
-
-    def receiver(request: httpx.Request) -> httpx.Response:
-        received.append(request)
-        return httpx.Response(200)
-
-    deliverer = WebhookDeliverer(
-        hooks,
-        InMemoryDeliveryRepository(),
-        httpx.Client(transport=httpx.MockTransport(receiver)),
-        clock,
-        retry_intervals=[60],
-        allow_private=False,
-        resolve=lambda host: ["93.184.215.14"],
-    )
+    deliverer, received = recording_deliverer(hooks, clock)
 
     service.generate("u1")
     clock.advance(timedelta(hours=1))
