@@ -6,7 +6,7 @@ tried again while its send may still be on its way."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -169,6 +169,27 @@ def test_an_unknown_message_sent_moments_ago_is_tried_again() -> None:
     _, sent = w.mark_sent("recipient@example.com", message_id=SAMPLE_MESSAGE_ID)
     w.remember(sent)
     assert handler(w).handle(sample("email_delivered")).counted == 1
+
+
+def test_a_lookup_written_moments_later_is_waited_for() -> None:
+    w = campaign_world()
+    w.clock.set(SENT_AT + timedelta(seconds=2))
+    _, sent = w.mark_sent("recipient@example.com", message_id=SAMPLE_MESSAGE_ID)
+    looks: list[datetime] = []
+    find = w.events.find
+
+    def find_late(message_id: str) -> Any:
+        looks.append(w.clock.now())
+        if len(looks) == 3:  # the stream's consumer writes it meanwhile
+            w.remember(sent)
+        return find(message_id)
+
+    w.events.find = find_late  # type: ignore[method-assign]
+
+    outcome = handler(w).handle(sample("email_delivered"))
+
+    assert outcome.counted == 1
+    assert [t - looks[0] for t in looks] == [timedelta(0), timedelta(seconds=1), timedelta(seconds=3)]
 
 
 def test_events_that_change_nothing_are_ignored(world: CampaignWorld) -> None:

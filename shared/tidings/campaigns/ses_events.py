@@ -20,8 +20,9 @@ kind `bounce` (`bounceType` Permanent, Transient or Undetermined; `bouncedRecipi
 - Delivery, open and click count once per send (`tidings.store.campaign_events.record_first`). A
   click on the email's own unsubscribe link is not a click on its content and is not counted.
 - The send is found by the message id (`SesMessage` lookups, written from the stream when a send is
-  marked sent). An event for a message sent moments ago whose lookup is not written yet is raised,
-  so Lambda tries it again a minute later; an older one no campaign sent is logged and dropped.
+  marked sent). For a message sent moments ago whose lookup is not written yet, the lookup is read
+  again for up to 5 seconds, then the event is raised so that Lambda tries it again a minute later;
+  an older one no campaign sent is logged and dropped.
 - Send, Reject, DeliveryDelay, Rendering Failure and Subscription events change nothing here.
 """
 
@@ -44,6 +45,9 @@ logger = logging.getLogger(__name__)
 # How long after a message was sent its lookup may still be on its way (the stream consumer writes it
 # about a second after the send is marked sent); an unknown message younger than this is tried again.
 LOOKUP_GRACE = timedelta(minutes=2)
+# Within that grace, how long to look again before raising (an invocation that raises counts as a
+# Lambda error): the lookup is usually written a second or two after the send is marked sent.
+LOOKUP_WAITS = (timedelta(seconds=1), timedelta(seconds=2), timedelta(seconds=2))
 UNSUBSCRIBE_PATH = "/unsubscribe/"
 
 BOUNCE, COMPLAINT, DELIVERY, OPEN, CLICK = "Bounce", "Complaint", "Delivery", "Open", "Click"
@@ -208,11 +212,13 @@ class CampaignEmailEvents:
         clock: Clock = DEFAULT_CLOCK,
         *,
         lookup_grace: timedelta = LOOKUP_GRACE,
+        lookup_waits: tuple[timedelta, ...] = LOOKUP_WAITS,
     ) -> None:
         self.events = events
         self.suppressions = suppressions
         self.clock = clock
         self.lookup_grace = lookup_grace
+        self.lookup_waits = lookup_waits
 
     def handle(self, event: Mapping[str, Any]) -> EventsOutcome:
         """Apply every SES record of the invocation. Raises LookupPending (so the invocation is tried
@@ -246,7 +252,7 @@ class CampaignEmailEvents:
         if event.event_type not in (BOUNCE, COMPLAINT, DELIVERY, OPEN, CLICK):
             outcome.ignored += 1
             return
-        message = self.events.find(event.message_id)
+        message = self._find(event)
         if message is None:
             self._unknown(event, outcome)
             return
@@ -271,9 +277,20 @@ class CampaignEmailEvents:
         else:
             self._count(message, "clicked", at, outcome)
 
+    def _recent(self, event: SesEvent) -> bool:
+        return event.sent_at is not None and self.clock.now() - event.sent_at < self.lookup_grace
+
+    def _find(self, event: SesEvent) -> SentMessage | None:
+        """The event's send; for an email sent moments ago, looked for again a few times first."""
+        message = self.events.find(event.message_id)
+        waits = iter(self.lookup_waits if self._recent(event) else ())
+        while message is None and (wait := next(waits, None)) is not None:
+            self.clock.sleep_until(self.clock.now() + wait)
+            message = self.events.find(event.message_id)
+        return message
+
     def _unknown(self, event: SesEvent, outcome: EventsOutcome) -> None:
-        now = self.clock.now()
-        if event.sent_at is not None and now - event.sent_at < self.lookup_grace:
+        if self._recent(event):
             raise LookupPending(f"message {event.message_id}: its send is not findable yet")
         logger.warning(
             "SES %s for message %s, which no campaign send is known to have sent: dropped",
