@@ -284,9 +284,15 @@ def test_the_cache_route_reports_entries_and_hit_rate_and_delete_empties_it(api:
     assert "Maya" not in json.dumps(body)  # the stats carry no client data
     assert api("GET", "/crm/cache", user="someone-else")[1]["size"] == 0
 
-    assert api("DELETE", "/crm/cache", user="someone-else") == (200, {"size": 0, "entries": [], "hits": 0, "misses": 0, "hitRate": None})
+    assert api("DELETE", "/crm/cache", user="someone-else") == (
+        200,
+        {"size": 0, "entries": [], "hits": 0, "misses": 0, "hitRate": None},
+    )
     assert api("GET", "/crm/cache")[1]["size"] == 1  # another user's clear leaves these alone
-    assert api("DELETE", "/crm/cache") == (200, {"size": 0, "entries": [], "hits": 0, "misses": 0, "hitRate": None})
+    assert api("DELETE", "/crm/cache") == (
+        200,
+        {"size": 0, "entries": [], "hits": 0, "misses": 0, "hitRate": None},
+    )
     assert api("GET", "/crm/cache") == (
         200,
         {"size": 0, "entries": [], "hits": 0, "misses": 0, "hitRate": None},
