@@ -14,8 +14,9 @@ by Lambda: the step is then `fired` at the next version, and the fan-out goes on
 1. Settled already (`sent`, `skipped`, `failed`): nothing, ever again. `sending` under a live lease:
    another instance holds it. `sending` with its lease run out: an earlier try stopped after claiming
    it, so SES may have the message: it counts as sent (`answer_lost`), never sent again.
-2. The campaign is paused or cancelled: `skipped` (`campaign_paused`, `campaign_cancelled`). The address
-   is on the user's suppression list: `skipped` (`suppressed:<why>`).
+2. The campaign was cancelled (or has ended): `skipped` (`cancelled`, as the cancel skips what is still
+   planned). A pause holds the steps that have not fired; the sends of a step that fired go on. The
+   address is on the user's suppression list: `skipped` (`suppressed:<why>`).
 3. Claimed (`planned -> sending`, conditional on the version read, with a lease as long as the function
    may run): of two instances holding the same message, one sends.
 4. Rendered for the recipient (`tidings.campaigns.render`: CRM fields, the recipient's, the
@@ -92,7 +93,7 @@ FANOUT_CHUNK = SENDS_PER_MESSAGE * 10  # sends created side by side and queued i
 NOT_CONFIGURED = "sending_not_configured"
 ANSWER_LOST = "answer_lost"
 EVERY_SEND_FAILED = "every_send_failed"
-STOPPED_STATUSES = {CampaignStatus.PAUSED: "campaign_paused", CampaignStatus.CANCELLED: "campaign_cancelled"}
+CANCELLED = "cancelled"  # the reason the cancel itself gives the sends it skips
 
 
 class CampaignMail(Protocol):
@@ -450,9 +451,10 @@ class CampaignSender:
             return None
         if send.status != SendStatus.PLANNED:
             return None  # sent, skipped or failed: never again
-        stopped = STOPPED_STATUSES.get(campaign.status)
-        if stopped is not None or campaign.status in CampaignStatus.FINAL:
-            reason = stopped or f"campaign_{campaign.status}"
+        if campaign.status in CampaignStatus.FINAL:
+            reason = (
+                CANCELLED if campaign.status == CampaignStatus.CANCELLED else f"campaign_{campaign.status}"
+            )
             self._settle(lambda: self.sends.mark_skipped(send, reason, now), tally, "skipped")
             return None
         if suppressed:
