@@ -494,12 +494,35 @@ class _PartitionReads(ABC):
 
 
 class StepStore(_PartitionReads):
-    """The step repository's reads and moves; a store adds the plan's writes, the counters and
-    `_put_step` (a put conditional on the version and the state)."""
+    """The step repository's reads, moves and counts; a store adds the plan's writes, `_put_step` (a
+    put conditional on the version and the state) and `_add_counts` (an atomic addition)."""
 
     @abstractmethod
     def _put_step(self, step: CampaignStep, expected: int, states: Sequence[str]) -> None:
         """Store `step` if the stored one is at version `expected` in one of `states`, else StepConflict."""
+
+    @abstractmethod
+    def _add_counts(self, user_id: str, campaign_id: str, sk: str, deltas: dict[str, int]) -> bool:
+        """Add `deltas` (not all zero) to the counts item `sk` atomically; False when it is absent."""
+
+    def add_counts(
+        self,
+        user_id: str,
+        campaign_id: str,
+        n: int,
+        timezone: str,
+        *,
+        sent: int = 0,
+        skipped: int = 0,
+        failed: int = 0,
+        opened: int = 0,
+        clicked: int = 0,
+    ) -> bool:
+        deltas = dict(zip(COUNTERS, (sent, skipped, failed, opened, clicked), strict=True))
+        changed = {name: value for name, value in deltas.items() if value}
+        if not changed:
+            return self.get_step(user_id, campaign_id, n, timezone) is not None
+        return self._add_counts(user_id, campaign_id, keys.campaign_step_counts_sk(n, timezone), changed)
 
     def steps(self, user_id: str, campaign_id: str) -> list[CampaignStep]:
         return steps_from_items(self._under(user_id, campaign_id, keys.STEP_SK_PREFIX))
@@ -701,31 +724,15 @@ class DynamoStepRepository(_Partition, StepStore):
         if not self._put_if(step_to_item(step), expected, states, "state"):
             raise StepConflict()
 
-    def add_counts(
-        self,
-        user_id: str,
-        campaign_id: str,
-        n: int,
-        timezone: str,
-        *,
-        sent: int = 0,
-        skipped: int = 0,
-        failed: int = 0,
-        opened: int = 0,
-        clicked: int = 0,
-    ) -> bool:
-        deltas = dict(zip(COUNTERS, (sent, skipped, failed, opened, clicked), strict=True))
-        changed = {name: value for name, value in deltas.items() if value}
-        if not changed:
-            return self.get_step(user_id, campaign_id, n, timezone) is not None
+    def _add_counts(self, user_id: str, campaign_id: str, sk: str, deltas: dict[str, int]) -> bool:
         return self._update_if(
             user_id,
             campaign_id,
-            keys.campaign_step_counts_sk(n, timezone),
-            UpdateExpression="ADD " + ", ".join(f"#{name} :{name}" for name in changed),
+            sk,
+            UpdateExpression="ADD " + ", ".join(f"#{name} :{name}" for name in deltas),
             ConditionExpression="attribute_exists(PK)",
-            ExpressionAttributeNames={f"#{name}": name for name in changed},
-            ExpressionAttributeValues={f":{name}": serialize_value(v) for name, v in changed.items()},
+            ExpressionAttributeNames={f"#{name}": name for name in deltas},
+            ExpressionAttributeValues={f":{name}": serialize_value(v) for name, v in deltas.items()},
         )
 
     def delete_plan(self, user_id: str, campaign_id: str) -> None:

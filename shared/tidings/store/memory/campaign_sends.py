@@ -16,7 +16,6 @@ from tidings.core.clock import iso_ms
 from tidings.models.campaigns import CampaignStep, Send
 from tidings.store import keys
 from tidings.store.campaign_sends import (
-    COUNTERS,
     AudienceZone,
     SendConflict,
     SendStore,
@@ -108,23 +107,9 @@ class InMemoryStepRepository(_InMemory, StepStore):
         if not self._p.put_if(step_to_item(step), expected, states, "state"):
             raise StepConflict()
 
-    def add_counts(
-        self,
-        user_id: str,
-        campaign_id: str,
-        n: int,
-        timezone: str,
-        *,
-        sent: int = 0,
-        skipped: int = 0,
-        failed: int = 0,
-        opened: int = 0,
-        clicked: int = 0,
-    ) -> bool:
-        deltas = dict(zip(COUNTERS, (sent, skipped, failed, opened, clicked), strict=True))
-        pk = keys.campaign_partition(user_id, campaign_id)
+    def _add_counts(self, user_id: str, campaign_id: str, sk: str, deltas: dict[str, int]) -> bool:
         with self._p.lock:
-            stored = self._p.items.get(pk, {}).get(keys.campaign_step_counts_sk(n, timezone))
+            stored = self._p.items.get(keys.campaign_partition(user_id, campaign_id), {}).get(sk)
             if stored is None:
                 return False
             for name, value in deltas.items():
