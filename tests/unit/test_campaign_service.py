@@ -303,3 +303,91 @@ def test_a_preview_names_what_it_cannot_render(w: CampaignWorld) -> None:
     )
     w.service.patch(USER, campaign_id, CampaignChange(emails=[EmailChange(1, subject="For {{ phone }}")]))
     assert refused(lambda: w.service.preview(USER, campaign_id, 1))[:2] == (422, "missing_variables")
+
+
+def test_a_paused_campaign_keeps_its_audience_but_its_emails_may_change(w: CampaignWorld) -> None:
+    created = w.service.create(USER, listing(recipients=[RecipientInput("maya@harbour.example")])).campaign
+    w.repository.update(replace(created, status=CampaignStatus.PAUSED), created.version)
+
+    audience = refused(
+        lambda: w.service.patch(
+            USER, created.campaign_id, CampaignChange(recipients=[RecipientInput("kim@harbour.example")])
+        )
+    )
+    segment = refused(
+        lambda: w.service.patch(USER, created.campaign_id, CampaignChange(segment=Segment("int_x")))
+    )
+    renamed = w.service.patch(USER, created.campaign_id, CampaignChange(name="Renamed")).campaign
+
+    assert audience[:2] == segment[:2] == (409, "campaign_audience_fixed")
+    assert (renamed.name, renamed.recipient_count) == ("Renamed", 1)
+    assert [r.email for r in w.repository.recipients(USER, created.campaign_id)] == ["maya@harbour.example"]
+
+
+def test_deleting_a_finished_campaign_takes_its_steps_and_sends_with_it() -> None:
+    from datetime import timedelta
+
+    from tidings.campaigns.service import CampaignService
+    from tidings.models.campaigns import CampaignStep
+    from tidings.store.memory.campaign_sends import InMemoryStepRepository
+
+    base = campaign_world()
+    plans = InMemoryStepRepository()
+    service = CampaignService(
+        base.repository,
+        lambda: base.settings,
+        base.service.personalization,
+        plans=plans,
+        clock=base.world.base.clock,
+    )
+    created = service.create(USER, listing(recipients=[RecipientInput("maya@harbour.example")])).campaign
+    now = base.world.base.clock.now()
+    step = CampaignStep(
+        user_id=USER,
+        campaign_id=created.campaign_id,
+        n=1,
+        timezone="UTC",
+        send_at=now + timedelta(days=1),
+        local_time=(now + timedelta(days=1)).isoformat(),
+        recipients=1,
+        created_at=now,
+        updated_at=now,
+    )
+    plans.replace_plan(USER, created.campaign_id, [step], [])
+    base.repository.update(replace(created, status=CampaignStatus.COMPLETED), created.version)
+
+    service.delete(USER, created.campaign_id)
+
+    assert plans.steps(USER, created.campaign_id) == []
+    assert base.repository.get(USER, created.campaign_id) is None
+
+
+def test_auto_schedule_hands_the_new_campaign_to_the_scheduler_with_the_default_window() -> None:
+    from datetime import date, datetime
+
+    from tidings.campaigns.scheduling import auto_window
+    from tidings.campaigns.service import CampaignService
+
+    window = auto_window(datetime.fromisoformat("2026-03-07T23:30:00+00:00"), "America/New_York", 9)
+    assert (window.start_date, window.hour, window.minute) == (date(2026, 3, 8), 9, 0)
+    assert (window.timezone, window.recipient_local_time) == ("America/New_York", True)
+
+    base = campaign_world()
+    handed: list[str] = []
+
+    def scheduler(user_id: str, campaign: object) -> object:
+        handed.append(campaign.campaign_id)  # type: ignore[attr-defined]
+        return replace(campaign, status=CampaignStatus.SCHEDULED)  # type: ignore[type-var]
+
+    service = CampaignService(
+        base.repository,
+        lambda: base.settings,
+        base.service.personalization,
+        auto_scheduler=scheduler,  # type: ignore[arg-type]
+        clock=base.world.base.clock,
+    )
+    done = service.create(
+        USER, listing(recipients=[RecipientInput("maya@harbour.example")], auto_schedule=True)
+    )
+    assert handed == [done.campaign.campaign_id]
+    assert done.campaign.status == CampaignStatus.SCHEDULED

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tidings.campaigns import timing
@@ -73,6 +73,15 @@ class ZonePlan:
     suppressed: int
     first_send_at: datetime | None  # None when every address of the zone is suppressed
     first_local_time: str | None
+
+
+def auto_window(now: datetime, timezone: str, hour: int) -> SendWindow:
+    """The window `autoSchedule` gives a new campaign: the day after `now` (in `timezone`) at
+    `hour`:00, each recipient in their own zone (recipients without one: `timezone`)."""
+    from zoneinfo import ZoneInfo
+
+    tomorrow = now.astimezone(ZoneInfo(timezone)).date() + timedelta(days=1)
+    return SendWindow(start_date=tomorrow, hour=hour, minute=0, timezone=timezone, recipient_local_time=True)
 
 
 @dataclass(frozen=True)

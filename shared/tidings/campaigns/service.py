@@ -40,7 +40,9 @@ Changes (`patch`): `name`, `variables`, each email's `subject`, `preheader`, `te
 
 Deletion: a campaign that is `scheduled`, `active` or `paused` holds schedules and planned sends: 409
 `campaign_not_deletable` until it is cancelled (`POST /campaigns/{id}/cancel`). Deleting takes its
-recipients with it.
+recipients with it, and a cancelled or completed campaign's steps, audience and sends. A paused
+campaign's emails may change, its audience may not (409 `campaign_audience_fixed`): it was planned
+when the campaign was scheduled.
 
 `autoSchedule` is stored with the campaign and false unless asked (`TIDINGS_CAMPAIGN_AUTO_SCHEDULE`);
 with it, the campaign is handed to the scheduler the service was given (`auto_scheduler`) once
@@ -89,6 +91,7 @@ if TYPE_CHECKING:
     from tidings.models.analytics import EngagementSample
     from tidings.store.analytics import AnalyticsRepository
     from tidings.store.budgets import BudgetRepository
+    from tidings.store.campaign_sends import StepRepository
     from tidings.store.campaigns import CampaignRepository
 
 logger = logging.getLogger(__name__)
@@ -188,6 +191,7 @@ class CampaignService:
         bedrock: Callable[[], Any] | None = None,
         budgets: BudgetRepository | None = None,
         auto_scheduler: Callable[[str, Campaign], Campaign] | None = None,
+        plans: StepRepository | None = None,
         clock: Clock = DEFAULT_CLOCK,
     ) -> None:
         self.campaigns = campaigns
@@ -197,6 +201,7 @@ class CampaignService:
         self.bedrock = bedrock
         self.budgets = budgets
         self.auto_scheduler = auto_scheduler
+        self.plans = plans  # a scheduled campaign's steps, audience and sends, deleted with it
         self.clock = clock
 
     # -- generation ---------------------------------------------------------------------------------
@@ -422,6 +427,13 @@ class CampaignService:
                 code="campaign_not_editable",
             )
         segment_sent = change.segment is not KEEP
+        if current.status == CampaignStatus.PAUSED and (change.recipients is not None or segment_sent):
+            raise Conflict(
+                "a paused campaign keeps the audience it was scheduled with: cancel it and schedule a "
+                "new one for another audience",
+                {"status": current.status},
+                code="campaign_audience_fixed",
+            )
         recipients, segment = self._audience(
             user_id, change.recipients, change.segment if segment_sent else None
         )
@@ -455,6 +467,8 @@ class CampaignService:
                 {"status": current.status, "deletable": list(DELETABLE)},
                 code="campaign_not_deletable",
             )
+        if self.plans is not None:
+            self.plans.delete_plan(user_id, campaign_id)
         self.campaigns.delete(user_id, campaign_id, expected_version=current.version)
 
     # -- preview ------------------------------------------------------------------------------------------

@@ -162,6 +162,10 @@ class Settings(BaseModel):
     campaign_default_template: str = "nurture"
     campaign_default_delay_days: int = Field(default=3, ge=0, le=365)
     campaign_auto_schedule: bool = False
+    # What autoSchedule chooses: the day after creation, at this hour in each recipient's own zone
+    # (recipients without one: this zone).
+    campaign_auto_send_hour: int = Field(default=9, ge=0, le=23)
+    campaign_auto_timezone: str = "UTC"
     campaign_seconds_delays_allowed: bool = False
     # Campaigns a user may have written by the Bedrock model a day (each is a paid model call).
     campaign_model_daily_limit: int = Field(default=20, ge=0)
