@@ -127,26 +127,27 @@ class QueuePoller:
 
     # -- one batch ---------------------------------------------------------------------------
     def receive(self) -> list[dict[str, Any]]:
-        """Up to batch_size messages, gathered for up to the batching window."""
+        """Up to batch_size messages, gathered for up to the batching window. A message handed out
+        again meanwhile (its visibility ran out) is in the batch once, with its latest receipt."""
         wanted = max(1, self.trigger.batch_size)
-        window = self.trigger.max_batching_window_seconds
-        until = time.monotonic() + window
-        messages: list[dict[str, Any]] = []
+        until = time.monotonic() + self.trigger.max_batching_window_seconds
+        messages: dict[str, dict[str, Any]] = {}
         while len(messages) < wanted and not self._stop.is_set():
             resp = self._sqs.receive_message(
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=min(10, wanted - len(messages)),
-                WaitTimeSeconds=LONG_POLL_SECONDS if not messages else 0,
+                WaitTimeSeconds=0 if messages else LONG_POLL_SECONDS,
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
             )
-            got = resp.get("Messages", [])
-            messages.extend(got)
-            if not got and (not messages or time.monotonic() >= until):
+            for message in resp.get("Messages", []):
+                messages[message["MessageId"]] = message
+            left = until - time.monotonic()
+            if not messages or left <= 0:
                 break
-            if messages and time.monotonic() >= until:
-                break
-        return messages
+            if not resp.get("Messages"):
+                self._stop.wait(min(0.1, left))  # nothing new yet: wait within the window
+        return list(messages.values())
 
     def poll_once(self) -> bool:
         """Receive one batch and hand it to the function. True if there was one."""

@@ -4,19 +4,16 @@ each email once even when SES throttles, refuses or loses its answer."""
 
 from __future__ import annotations
 
-import json
 import secrets
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
+from local_aws import queue_with_dead_letters, ses_client, wait_for
 
 from infra.local.fakes.ses import SesFront
 from infra.local.lambda_host import LambdaHost
@@ -48,15 +45,6 @@ pytestmark = pytest.mark.timeout(240)
 
 ZONE = "Europe/Lisbon"
 PUBLIC_API = "http://127.0.0.1:3000"
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 90.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def email(n: int) -> CampaignEmail:
@@ -140,28 +128,8 @@ def pipeline(
 
     sqs = local_stack.client("sqs")
     name = f"campaign-sends-{uuid.uuid4().hex[:8]}"
-    dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs.create_queue(
-        QueueName=name,
-        Attributes={
-            "VisibilityTimeout": "720",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "10"}),
-        },
-    )["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-
+    queue = queue_with_dead_letters(sqs, name, visibility_seconds=720, max_receives=10)
     front = SesFront(local_stack.endpoints.moto).start()
-    ses = boto3.client(
-        "sesv2",
-        endpoint_url=front.url,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        config=Config(
-            retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=3, read_timeout=10
-        ),
-    )
     from tidings.wiring import personalization
 
     links = UnsubscribeLinks(secrets.token_bytes(32), PUBLIC_API)
@@ -171,8 +139,8 @@ def pipeline(
         steps=steps,
         sends=sends,
         suppressions=suppressions,
-        queue=SqsSendQueue(url, sqs),
-        mail=SesCampaignMail(ses),
+        queue=SqsSendQueue(queue.url, sqs),
+        mail=SesCampaignMail(ses_client(front.url)),
         renderer=EmailRenderer(personalization()),
         unsubscribe_url=links.url,
         settings=SenderSettings(LOCAL_CAMPAIGN_SENDER, "tidings-campaigns", 0.0, 2),
@@ -189,8 +157,8 @@ def pipeline(
     )
     poller = QueuePoller(
         QueueTrigger(function=function, queue=name, batch_size=10, maximum_concurrency=2),
-        url,
-        arn,
+        queue.url,
+        queue.arn,
         lambda_host.invoke,
         sqs,
     )
@@ -215,7 +183,7 @@ def test_every_recipient_gets_each_email_once_through_throttles_refusals_and_los
     answer = pipeline.fire(1)
 
     assert answer["queued"] == 12
-    assert wait_for(lambda: pipeline.settled(1))
+    assert wait_for(lambda: pipeline.settled(1), timeout=90)
     for i in range(12):
         address = f"p{i:02d}@example.com"
         expected = 0 if address in ("p03@example.com", "p04@example.com") else 1
@@ -252,7 +220,7 @@ def test_each_email_carries_its_recipients_own_unsubscribe_link_and_an_unsubscri
     pipeline: Pipeline,
 ) -> None:
     pipeline.fire(1)
-    assert wait_for(lambda: pipeline.settled(1))
+    assert wait_for(lambda: pipeline.settled(1), timeout=90)
     (first,) = pipeline.emails_to("p05@example.com", 1)
     link = pipeline.links.url(pipeline.user, "p05@example.com", pipeline.campaign_id)
     assert first["headers"]["List-Unsubscribe"] == f"<{link}>"
@@ -266,7 +234,7 @@ def test_each_email_carries_its_recipients_own_unsubscribe_link_and_an_unsubscri
 
     pipeline.fire(2)
 
-    assert wait_for(lambda: pipeline.settled(2))
+    assert wait_for(lambda: pipeline.settled(2), timeout=90)
     assert pipeline.emails_to("p05@example.com", 2) == []
     assert len(pipeline.emails_to("p06@example.com", 2)) == 1
     skipped = pipeline.sends.get(pipeline.user, pipeline.campaign_id, 2, "p05@example.com")

@@ -3,9 +3,7 @@ responses, messages coming back after their visibility timeout, the queue's dead
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -13,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from local_aws import queue_with_dead_letters, wait_for
 
 from infra.local.lambda_host import LambdaHost
 from infra.local.provision import LocalStack
@@ -20,15 +19,6 @@ from infra.local.queue_poller import QueuePoller
 from infra.topology import QueueTrigger
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 @dataclass
@@ -76,20 +66,10 @@ class Queues:
 def queues(local_stack: LocalStack) -> Queues:
     """A queue of its own for each test: 1 s visibility, dead letters after 2 receives."""
     sqs = local_stack.client("sqs")
-    name = f"poller-{uuid.uuid4().hex[:10]}"
-    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    url = sqs.create_queue(
-        QueueName=name,
-        Attributes={
-            "VisibilityTimeout": "1",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
-        },
-    )["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return Queues(sqs, url, arn, dlq_url)
+    pair = queue_with_dead_letters(
+        sqs, f"poller-{uuid.uuid4().hex[:10]}", visibility_seconds=1, max_receives=2
+    )
+    return Queues(sqs, pair.url, pair.arn, pair.dead_letter_url)
 
 
 @pytest.fixture
@@ -184,45 +164,37 @@ def test_only_the_messages_reported_failed_come_back_after_their_visibility_time
     assert again["attributes"]["ApproximateReceiveCount"] == "2"
 
 
-def test_a_function_error_brings_the_whole_batch_back(
-    queues: Queues, run: Callable[..., QueuePoller]
-) -> None:
-    calls = Counter[str]()
+def _fails_once_as_a_whole(how: str) -> Callable[[list[dict[str, Any]]], Any]:
+    """A function whose first batch fails whole: it raises, or names a message not in the batch."""
+    calls = 0
 
     def respond(records: list[dict[str, Any]]) -> Any:
-        for record in records:
-            calls[record["body"]] += 1
-        if calls["a"] == 1:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            return None
+        if how == "raises":
             raise RuntimeError("the function crashed")
-        return {"batchItemFailures": []}
+        return {"batchItemFailures": [{"itemIdentifier": "not-a-message"}]}
 
-    sink = Sink(respond)
-    queues.send("a")
-
-    poller = run(sink)
-
-    assert wait_for(lambda: calls["a"] == 2)
-    assert wait_for(lambda: queues.count() == 0)
-    assert poller.stats.last_error is not None
-    assert "the function crashed" in poller.stats.last_error
+    return respond
 
 
-def test_an_identifier_not_in_the_batch_fails_the_whole_batch(
-    queues: Queues, run: Callable[..., QueuePoller]
+@pytest.mark.parametrize("how", ["raises", "names another message"])
+def test_a_batch_that_fails_as_a_whole_comes_back_whole(
+    queues: Queues, run: Callable[..., QueuePoller], how: str
 ) -> None:
-    calls = Counter[str]()
+    sink = Sink(_fails_once_as_a_whole(how))
+    queues.send("a", "b")
 
-    def respond(records: list[dict[str, Any]]) -> Any:
-        for record in records:
-            calls[record["body"]] += 1
-        return {"batchItemFailures": [{"itemIdentifier": "not-a-message"}]} if calls["x"] == 1 else None
+    poller = run(sink)  # both are waiting: one batch
 
-    queues.send("x")
-
-    run(Sink(respond))
-
-    assert wait_for(lambda: calls["x"] == 2)
     assert wait_for(lambda: queues.count() == 0)
+    assert Counter(sink.bodies()) == {"a": 2, "b": 2}
+    assert poller.stats.last_error is not None
+    assert (
+        "the function crashed" if how == "raises" else "invalid itemIdentifier"
+    ) in poller.stats.last_error
 
 
 def test_a_message_that_keeps_failing_goes_to_the_dead_letter_queue_after_max_receives(

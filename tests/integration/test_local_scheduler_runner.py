@@ -8,13 +8,14 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from botocore.exceptions import ClientError
+from local_aws import wait_for
 
 from infra.local.lambda_host import LambdaHost
 from infra.local.provision import Endpoints
@@ -30,15 +31,6 @@ ROLE = "arn:aws:iam::123456789012:role/scheduler"
 def client(service: str, endpoints: Endpoints, connect_timeout: float = 60) -> Any:
     """One client per service and endpoint (building a boto3 client costs tens of milliseconds)."""
     return new_client(service, endpoints, connect_timeout=connect_timeout)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 class Calls:

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
+from local_aws import ses_client
 
 from infra.local.fakes.ses import SesFront
 from infra.local.provision import LOCAL_CAMPAIGN_SENDER, LocalStack
@@ -43,16 +42,7 @@ def front(local_stack: LocalStack, clock: FrozenClock) -> Iterator[SesFront]:
 
 
 def client(front: SesFront) -> Any:
-    return boto3.client(
-        "sesv2",
-        endpoint_url=front.url,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        config=Config(
-            retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=3, read_timeout=10
-        ),
-    )
+    return ses_client(front.url)
 
 
 def raw(to: str, subject: str = "Spring update") -> bytes:

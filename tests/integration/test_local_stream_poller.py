@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from local_aws import wait_for
 
 from infra.local.lambda_host import LambdaHost
 from infra.local.provision import Endpoints, client
@@ -18,15 +19,6 @@ from infra.local.stream_poller import StreamPoller
 from infra.topology import StreamTrigger
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 @dataclass

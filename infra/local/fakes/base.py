@@ -20,7 +20,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
@@ -167,6 +167,34 @@ def with_fault(
     if fault is FaultKind.LOST_RESPONSE and isinstance(outcome, Reply) and outcome.status < 300:
         return DROP
     return outcome
+
+
+def take_fault_items(
+    spec: str, names: Collection[str], kinds: Collection[str]
+) -> tuple[str, list[tuple[str, str, float]]]:
+    """A `--sandbox-faults` spec split in two: its `name:kind:rate` items whose name is one of `names`
+    (as (name, kind, rate), both lower-cased), and the other items as a spec of their own. ValueError
+    names a malformed item of `names`; the others are their own server's to check."""
+    rest: list[str] = []
+    taken: list[tuple[str, str, float]] = []
+    for raw in spec.split(","):
+        item = raw.strip()
+        parts = [p.strip() for p in item.split(":")]
+        name = parts[0].lower()
+        if not item or name not in names:
+            if item:
+                rest.append(item)
+            continue
+        if len(parts) != 3 or parts[1].lower() not in kinds:
+            raise ValueError(f"fault {item!r}: expected {name}:kind:rate, kind one of {', '.join(kinds)}")
+        try:
+            rate = float(parts[2])
+        except ValueError:
+            raise ValueError(f"fault {item!r}: rate {parts[2]!r} is not a number") from None
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"fault {item!r}: rate {parts[2]} is outside 0..1")
+        taken.append((name, parts[1].lower(), rate))
+    return ",".join(rest), taken
 
 
 # -- small shared parsers --------------------------------------------------------------------------

@@ -49,7 +49,7 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.local.fakes.base import DROP, LocalHttpServer, Outcome, Reply, Request
+from infra.local.fakes.base import DROP, LocalHttpServer, Outcome, Reply, Request, take_fault_items
 
 SEND_PATH = "/v2/email/outbound-emails"
 ACCOUNT_PATH = "/v2/email/account"
@@ -70,25 +70,8 @@ _FORWARDED_HEADERS = ("Content-Type", "Authorization", "X-Amz-Date", "X-Amz-Secu
 def split_ses_faults(spec: str) -> tuple[str, list[tuple[str, float]]]:
     """A `--sandbox-faults` spec without its `ses:` items, and those items as (front kind, rate).
     ValueError names a malformed `ses:` item."""
-    rest: list[str] = []
-    found: list[tuple[str, float]] = []
-    for raw in spec.split(","):
-        item = raw.strip()
-        parts = [p.strip() for p in item.split(":")]
-        if parts[0].lower() != "ses":
-            if item:
-                rest.append(item)
-            continue
-        if len(parts) != 3 or parts[1].lower() not in SPEC_KINDS:
-            raise ValueError(f"fault {item!r}: expected ses:kind:rate, kind one of {', '.join(SPEC_KINDS)}")
-        try:
-            rate = float(parts[2])
-        except ValueError:
-            raise ValueError(f"fault {item!r}: rate {parts[2]!r} is not a number") from None
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"fault {item!r}: rate {parts[2]} is outside 0..1")
-        found.append((SPEC_KINDS[parts[1].lower()], rate))
-    return ",".join(rest), found
+    rest, taken = take_fault_items(spec, ("ses",), tuple(SPEC_KINDS))
+    return rest, [(SPEC_KINDS[kind], rate) for _, kind, rate in taken]
 
 
 def ses_error(status: int, code: str, message: str) -> Reply:

@@ -56,7 +56,15 @@ from datetime import date
 from typing import Any
 
 from infra.local.fakes import customcrm, followupboss, ga4, hubspot, salesforce
-from infra.local.fakes.base import FaultKind, LocalHttpServer, Outcome, Reply, Request, iso_z
+from infra.local.fakes.base import (
+    FaultKind,
+    LocalHttpServer,
+    Outcome,
+    Reply,
+    Request,
+    iso_z,
+    take_fault_items,
+)
 from infra.local.fakes.vendor_state import (
     CRM_PROVIDERS,
     PROVIDERS,
@@ -319,25 +327,7 @@ def split_fault_spec(spec: str) -> tuple[str, list[tuple[str, str, float]]]:
     """A `--sandbox-faults` spec split in two: the items for the fake platforms (as a spec of their
     own) and the CRM items (`hubspot:error500:0.2`, provider:kind:rate) for this server. ValueError
     names a malformed CRM item; the platform items are the platform server's to check."""
-    platform_items: list[str] = []
-    crm: list[tuple[str, str, float]] = []
-    for raw in spec.split(","):
-        item = raw.strip()
-        parts = [p.strip() for p in item.split(":")]
-        if not item or parts[0].lower() not in CRM_PROVIDERS:
-            if item:
-                platform_items.append(item)
-            continue
-        if len(parts) != 3 or parts[1].lower() not in FAULT_KINDS:
-            raise ValueError(f"fault {item!r}: expected crm:kind:rate, kind one of {', '.join(FAULT_KINDS)}")
-        try:
-            rate = float(parts[2])
-        except ValueError:
-            raise ValueError(f"fault {item!r}: rate {parts[2]!r} is not a number") from None
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"fault {item!r}: rate {parts[2]} is outside 0..1")
-        crm.append((parts[0].lower(), parts[1].lower(), rate))
-    return ",".join(platform_items), crm
+    return take_fault_items(spec, CRM_PROVIDERS, FAULT_KINDS)
 
 
 def client_env_for(url: str) -> dict[str, str]:

@@ -71,6 +71,7 @@ from tidings.models.campaigns import (
 from tidings.store.campaign_sends import SendConflict, SendRepository, StepConflict, StepRepository
 
 if TYPE_CHECKING:
+    from tidings.campaigns.render import EmailRenderer
     from tidings.store.campaigns import CampaignRepository
     from tidings.store.suppressions import SuppressionRepository
 
@@ -108,21 +109,6 @@ class SendQueue(Protocol):
     def enqueue(self, bodies: Sequence[str]) -> None: ...
 
     def retry_after(self, receipt_handle: str, seconds: int) -> None: ...
-
-
-class Renderer(Protocol):
-    def render(
-        self,
-        user_id: str,
-        campaign: Campaign,
-        n: int,
-        *,
-        recipient: Recipient | None,
-        unsubscribe_url: str,
-        client_id: str | None = None,
-    ) -> Any:
-        """An object with `subject`, `preheader`, `text` and `html` (tidings.campaigns.render)."""
-        ...
 
 
 UnsubscribeUrl = Callable[[str, str, str], str]  # (user_id, email, campaign_id) -> the link
@@ -209,7 +195,7 @@ class CampaignSender:
         suppressions: SuppressionRepository,
         queue: SendQueue,
         mail: CampaignMail,
-        renderer: Renderer,
+        renderer: EmailRenderer,
         unsubscribe_url: UnsubscribeUrl,
         settings: SenderSettings,
         clock: Clock,

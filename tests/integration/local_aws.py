@@ -1,0 +1,62 @@
+"""Helpers for tests on the local stack's AWS services: waiting for what happens on other threads, an
+SES v2 client of a local endpoint configured as campaign sending's, and an SQS queue with a
+dead-letter queue."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Whether `predicate` became true within `timeout` seconds (polled every 20 ms)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def ses_client(endpoint: str) -> Any:
+    """An SES v2 client of `endpoint` that never retries by itself (as tidings.aws.campaign_mail's)."""
+    return boto3.client(
+        "sesv2",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        config=Config(
+            retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=3, read_timeout=10
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class QueuePair:
+    url: str
+    arn: str
+    dead_letter_url: str
+
+
+def queue_with_dead_letters(sqs: Any, name: str, *, visibility_seconds: int, max_receives: int) -> QueuePair:
+    """A queue whose messages move to `<name>-dlq` after `max_receives` receives."""
+    dead = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(visibility_seconds),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dead_arn, "maxReceiveCount": str(max_receives)}
+            ),
+        },
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return QueuePair(url, arn, dead)
