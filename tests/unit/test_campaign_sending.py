@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from dataclasses import replace
 from datetime import timedelta
 
@@ -163,6 +164,22 @@ def test_sends_are_spaced_by_the_rate_each_instance_may_use() -> None:
     times = [c["at"] for c in world.mail.calls]
     assert [(b - a).total_seconds() for a, b in itertools.pairwise(times)] == [0.5] * 4
     assert world.mail.quota_reads == 1
+
+
+def test_each_instance_keeps_its_own_pacer_and_reads_the_quota_once() -> None:
+    # several instances in one process (the local lambda host's queue pollers) are threads
+    world = send_world(1)
+    pacers: list[object] = []
+
+    worker = threading.Thread(target=lambda: pacers.extend([world.sender.pacer, world.sender.pacer]))
+    worker.start()
+    worker.join()
+    here = world.sender.pacer
+
+    assert pacers[0] is pacers[1]
+    assert here is not pacers[0]
+    assert here is world.sender.pacer
+    assert world.mail.quota_reads == 2
 
 
 def test_a_configured_rate_below_the_accounts_is_the_one_kept() -> None:

@@ -39,6 +39,7 @@ out again then; after the queue's maxReceiveCount it goes to the dead-letter que
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -212,7 +213,10 @@ class CampaignSender:
         self.settings = settings
         self.clock = clock
         self.pool = pool
-        self._pacer: Pacer | None = None
+        # One pacer per instance. On Lambda an instance runs one invocation at a time; where several
+        # run in one process at once (the local lambda host, one thread per queue poller), each thread
+        # plays an instance and keeps its own.
+        self._instance = threading.local()
 
     # -- entry -----------------------------------------------------------------------------------
 
@@ -228,7 +232,8 @@ class CampaignSender:
     def pacer(self) -> Pacer:
         """This instance's pacer: the account's rate (read once, with GetAccount), or the configured
         one when lower, shared by the instances that send at once."""
-        if self._pacer is None:
+        pacer: Pacer | None = getattr(self._instance, "pacer", None)
+        if pacer is None:
             s = self.settings
             try:
                 account = self.mail.max_send_rate()
@@ -237,8 +242,9 @@ class CampaignSender:
                     raise
                 logger.warning("the SES send quota could not be read (%s); sending at %s/s", exc, s.send_rate)
                 account = s.send_rate
-            self._pacer = Pacer(instance_rate(account, s.send_rate, s.concurrency), self.clock)
-        return self._pacer
+            pacer = Pacer(instance_rate(account, s.send_rate, s.concurrency), self.clock)
+            self._instance.pacer = pacer
+        return pacer
 
     # -- a step fires ----------------------------------------------------------------------------
 
