@@ -14,6 +14,8 @@ import httpx
 import pytest
 from e2e_support import DevStack, Receiver, launch
 
+from tidings.analytics.insights.warning import MIN_RECENT_POSTS
+
 pytestmark = pytest.mark.e2e
 
 
@@ -233,7 +235,10 @@ def test_a_drop_in_engagement_raises_a_warning_that_reaches_webhooks(stack: DevS
         (found,) = [i for i in insights if i["id"] == event["data"]["insightId"]]
         assert 0 < found["confidence"] <= 1
         assert found["subject"] == "engagement_rate"
-        assert (found["evidence"]["recent"]["posts"], found["evidence"]["baseline"]["posts"]) == (12, 30)
+        # The warning fires once enough of the 12 recent posts are read (at least 10): on a loaded
+        # machine the refresh may come before the last reading lands.
+        assert MIN_RECENT_POSTS <= found["evidence"]["recent"]["posts"] <= 12
+        assert found["evidence"]["baseline"]["posts"] == 30
         assert found["evidence"]["change"] < -0.2
     finally:
         receiver.close()

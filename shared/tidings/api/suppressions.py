@@ -23,7 +23,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import Field
 
-from tidings.api.common import doc, error_response, json_response, responses
+from tidings.api.common import JSON, doc, error_response, json_response, responses
 from tidings.api.models import ApiModel, ErrorBody, Timestamp
 from tidings.campaigns.unsubscribe import InvalidUnsubscribeToken
 from tidings.store.suppressions import MAX_PAGE
@@ -131,7 +131,11 @@ def register_suppression_routes(
         "nothing.",
         responses={
             200: {"description": "The confirmation page", "content": {HTML: {"schema": {"type": "string"}}}},
-            404: doc("Not an unsubscribe link Tidings made (or it was cut or changed)", ErrorBody),
+            404: {
+                "description": "Not an unsubscribe link Tidings made (or it was cut or changed): a page "
+                "saying so, or the error as JSON when only JSON is accepted",
+                "content": {HTML: {"schema": {"type": "string"}}, JSON: {"model": ErrorBody}},
+            },
         },
         security=[],
     )
