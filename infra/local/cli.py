@@ -75,7 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--sandbox-seed", type=int, default=None, metavar="N", help="reproducible faults")
     dev.add_argument(
-        "--demo", action="store_true", help="schedule sample posts and show them being published"
+        "--demo",
+        action="store_true",
+        help="schedule sample posts and a short campaign and show them being published and sent",
     )
     dev.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="default .tidings")
     env_sweep = os.environ.get(SWEEP_ENV)
@@ -220,7 +222,13 @@ def _dev(args: argparse.Namespace) -> int:
         if options.demo:
             from infra.local.demo import Demo
 
-            demo = Demo(runtime.urls.api, runtime.token, runtime.urls.fake_platforms, _say)
+            demo = Demo(
+                runtime.urls.api,
+                runtime.token,
+                runtime.urls.fake_platforms,
+                _say,
+                emails_url=runtime.urls.emails,
+            )
             demo.start()
         while not stop.wait(0.5):
             pass

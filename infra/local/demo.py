@@ -9,6 +9,12 @@ platforms really received.
 Then the metrics: once each published post's analytics are being collected, the demo ages the posts
 on the fake platforms by three days (`POST /_metrics` with `publishedAt`: their counts grow with age)
 so there is something to read, asks `POST /analytics/sync`, and prints what each platform reported.
+
+Then a campaign: three emails 5 seconds apart (delays in seconds, allowed under `tidings dev`) to three
+sample recipients, scheduled at the next whole minute in New York (at least 15 s away: `sendTime` has
+no seconds). The demo prints each email's planned sends (`GET /campaigns/{id}/sends`: the local time
+and zone, and UTC), then each email as the local SES front records it (`emails: <URL>`: recipient,
+subject, time, and how long after its planned time), and the campaign's final status and stats.
 """
 
 from __future__ import annotations
@@ -18,10 +24,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
 FINAL = {"published", "partially_published", "failed", "cancelled"}
+CAMPAIGN_FINAL = {"completed", "failed", "cancelled"}
+CAMPAIGN_ZONE = "America/New_York"
+CAMPAIGN_SPARE_SECONDS = 15  # the first email at the next whole minute at least this far away
+CAMPAIGN_DELAY_SECONDS = 5
+CAMPAIGN_RECIPIENTS = (
+    ("ana@harbour.example", "Ana"),
+    ("ben@harbour.example", "Ben"),
+    ("cleo@harbour.example", "Cleo"),
+)
+CAMPAIGN = {
+    "name": "Demo: open house weekend",
+    "template": "custom",
+    "emailCount": 3,
+    "delayDays": CAMPAIGN_DELAY_SECONDS,
+    "delayUnit": "seconds",
+    "topic": "Open house weekend at 12 Harbour Lane",
+    "customization": {"tone": "friendly", "brandVoice": {"name": "Harbour Homes"}},
+    "variables": {"agentName": "Sam Rivera"},
+    "recipients": [{"email": email, "firstName": name} for email, name in CAMPAIGN_RECIPIENTS],
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +76,14 @@ def _parse(value: str) -> datetime:
 
 
 @dataclass
+class _PlannedEmail:
+    n: int
+    send_at: datetime  # UTC
+    timezone: str  # the recipients' zone (the campaign's: they have none of their own)
+    recipients: list[str] = field(default_factory=list)
+
+
+@dataclass
 class _Tracked:
     post_id: str
     sample: DemoPost
@@ -65,10 +100,12 @@ class Demo:
         fake_url: str,
         say: Callable[[str], None],
         *,
+        emails_url: str = "",
         poll_seconds: float = 0.1,
     ) -> None:
         self.api_url = api_url
         self.fake_url = fake_url
+        self.emails_url = emails_url  # the local SES front's record of what was sent; "": no campaign
         self.say = say
         self.poll_seconds = poll_seconds
         self._http = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30)
@@ -105,6 +142,8 @@ class Demo:
         done = [t for t in tracked if t is not None]
         self._summary(done)
         self._metrics(done)
+        if self.emails_url and not self._stop.is_set():
+            self._campaign()
 
     def _schedule(self, sample: DemoPost) -> _Tracked | None:
         due = (datetime.now(UTC) + timedelta(seconds=sample.seconds_ahead)).replace(microsecond=0)
@@ -220,6 +259,109 @@ class Demo:
                 return True
             self._stop.wait(0.5)
         return False
+
+    # -- a campaign ---------------------------------------------------------------------------------
+
+    def _campaign(self) -> None:
+        created = self._http.post(f"{self.api_url}/campaigns", json=CAMPAIGN)
+        if created.status_code != 201:
+            self.say(f"demo: campaign: could not create it: {created.status_code} {created.text}")
+            return
+        campaign_id = created.json()["campaignId"]
+        zone = ZoneInfo(CAMPAIGN_ZONE)
+        start = _next_minute(datetime.now(zone), CAMPAIGN_SPARE_SECONDS)
+        scheduled = self._http.post(
+            f"{self.api_url}/campaigns/{campaign_id}/schedule",
+            json={
+                "startDate": start.date().isoformat(),
+                "sendTime": {"hour": start.hour, "minute": start.minute},
+                "timezone": CAMPAIGN_ZONE,
+            },
+        )
+        if scheduled.status_code != 200:
+            self.say(f"demo: campaign: could not schedule it: {scheduled.status_code} {scheduled.text}")
+            return
+        self.say(
+            f"demo: campaign {campaign_id}: {CAMPAIGN['emailCount']} emails "
+            f"{CAMPAIGN_DELAY_SECONDS} s apart to {len(CAMPAIGN_RECIPIENTS)} recipients, the first at "
+            f"{start.strftime('%H:%M')} {CAMPAIGN_ZONE} time "
+            f"(in {(start - datetime.now(UTC)).total_seconds():.0f} s)"
+        )
+        planned = self._planned(campaign_id)
+        for email in planned.values():
+            local = email.send_at.astimezone(ZoneInfo(email.timezone))
+            self.say(
+                f"demo: campaign email {email.n} planned for {local.strftime('%H:%M:%S %Z')} local time "
+                f"({email.send_at.strftime('%H:%M:%S')} UTC) to {', '.join(email.recipients)}"
+            )
+        expected = sum(len(email.recipients) for email in planned.values())
+        seen = self._watch_emails(campaign_id, planned, expected)
+        self._campaign_outcome(campaign_id, seen, expected)
+
+    def _planned(self, campaign_id: str) -> dict[int, _PlannedEmail]:
+        """Each email's planned sends (one step: the recipients share the campaign's zone)."""
+        resp = self._http.get(f"{self.api_url}/campaigns/{campaign_id}/sends", params={"limit": 100})
+        planned: dict[int, _PlannedEmail] = {}
+        for row in resp.json().get("sends", []) if resp.status_code == 200 else []:
+            if row.get("sendAt"):
+                email = planned.setdefault(
+                    row["n"], _PlannedEmail(row["n"], _parse(row["sendAt"]), row["timezone"])
+                )
+                email.recipients.append(row["email"])
+        return dict(sorted(planned.items()))
+
+    def _watch_emails(self, campaign_id: str, planned: dict[int, _PlannedEmail], expected: int) -> int:
+        """Print each of the campaign's emails as the SES front records it, until all went out (or a
+        minute after the last was due); how many did."""
+        seen: set[str] = set()
+        last_due = max((email.send_at for email in planned.values()), default=datetime.now(UTC))
+        deadline = last_due + timedelta(seconds=60)
+        while len(seen) < expected and datetime.now(UTC) < deadline and not self._stop.is_set():
+            try:
+                emails = httpx.get(self.emails_url, timeout=10).json()["emails"]
+            except httpx.HTTPError:
+                emails = []
+            for email in emails:
+                tags = email.get("tags") or {}
+                if tags.get("tidings_campaign") != campaign_id or email["messageId"] in seen:
+                    continue
+                seen.add(email["messageId"])
+                n = int(tags.get("tidings_email", 0))
+                at = _parse(email["sentAt"])
+                late = (
+                    f" ({(at - planned[n].send_at).total_seconds():+.1f} s after its time)"
+                    if n in planned
+                    else ""
+                )
+                self.say(
+                    f"demo: campaign email {n} sent to {', '.join(email['to'])} at "
+                    f"{at.strftime('%H:%M:%S.%f')[:-3]} UTC{late}: {email['subject']}"
+                )
+            self._stop.wait(max(self.poll_seconds, 0.25))
+        return len(seen)
+
+    def _campaign_outcome(self, campaign_id: str, seen: int, expected: int) -> None:
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        stats: dict[str, Any] = {}
+        while datetime.now(UTC) < deadline and not self._stop.is_set():
+            stats = self._http.get(f"{self.api_url}/campaigns/{campaign_id}/stats").json()
+            if stats.get("status") in CAMPAIGN_FINAL:
+                break
+            self._stop.wait(0.5)
+        if not stats:
+            return
+        totals = stats["totals"]
+        per_email = ", ".join(f"email {e['n']}: {e['sent']}" for e in stats["emails"])
+        self.say(
+            f"demo: campaign {campaign_id} {stats['status']}: {totals['sent']} sent ({per_email}), "
+            f"{totals['skipped']} skipped, {totals['failed']} failed; the SES front recorded {seen} of "
+            f"{expected} (see {self.emails_url})"
+        )
+
+
+def _next_minute(now: datetime, spare_seconds: int) -> datetime:
+    """The first whole minute at least `spare_seconds` after `now`."""
+    return (now + timedelta(seconds=spare_seconds + 59)).replace(second=0, microsecond=0)
 
 
 def _describe(item: dict[str, Any]) -> str:
