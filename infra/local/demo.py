@@ -361,7 +361,9 @@ class Demo:
 
 def _next_minute(now: datetime, spare_seconds: int) -> datetime:
     """The first whole minute at least `spare_seconds` after `now`."""
-    return (now + timedelta(seconds=spare_seconds + 59)).replace(second=0, microsecond=0)
+    earliest = now + timedelta(seconds=spare_seconds)
+    minute = earliest.replace(second=0, microsecond=0)
+    return minute if minute == earliest else minute + timedelta(minutes=1)
 
 
 def _describe(item: dict[str, Any]) -> str:
