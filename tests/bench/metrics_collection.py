@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 from e2e_support import DevStack, launch
 
@@ -88,15 +87,8 @@ def run_metrics(state_dir: Path, posts: int, users: int, timeout: float = 900) -
         "TIDINGS_RATE_BUDGET_OVERRIDES": PUBLISH_LIMITS_RAISED,
     }
     with launch(state_dir, env) as stack:
-        info = stack.stack_info()
-        ddb = boto3.client(
-            "dynamodb",
-            endpoint_url=info["urls"]["dynamodb"],
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-        table = info["stack"]["table_name"]
+        ddb = stack.aws_client("dynamodb")
+        table = stack.stack_info()["stack"]["table_name"]
         httpx.post(f"{stack.fake_url}/_limits", json={"instagramQuotaTotal": 1_000_000}, timeout=10)
         accounts = [stack.connected_user() for _ in range(users)]
         names = [user for user, _ in accounts]

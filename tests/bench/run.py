@@ -17,9 +17,10 @@
 
 Options: --posts N (default 1000), --burst N (default 200), --skip-faults, --skip-lateness,
 --metrics-posts N (default 1200), --metrics-users N (default 40), --skip-metrics, --crm-activities N
-(default 2000), --crm-renders N (default 20000), --skip-crm, --output FILE. --only PART (import,
-lateness, faults, metrics or crm) runs that part alone and keeps the other parts' last results in
-the output file.
+(default 2000), --crm-renders N (default 20000), --skip-crm, --campaign-recipients N (default
+10000), --campaign-rate N (the SES front's maxSendRate, default 200), --skip-campaign, --output FILE.
+--only PART (import, lateness, faults, metrics, crm or campaign) runs that part alone and keeps the
+other parts' last results in the output file.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
+from campaign import campaign_rows, run_campaign  # noqa: E402
 from crm import crm_rows, run_crm  # noqa: E402
 from e2e_support import DevStack as Stack  # noqa: E402
 from e2e_support import launch  # noqa: E402
@@ -53,7 +55,7 @@ from metrics_collection import run_metrics  # noqa: E402
 from infra.topology import FUNCTIONS  # noqa: E402
 
 PLATFORMS = ("facebook", "twitter", "linkedin")
-PARTS = ("import", "lateness", "faults", "metrics", "crm")
+PARTS = ("import", "lateness", "faults", "metrics", "crm", "campaign")
 FINAL = {"published", "partially_published", "failed", "cancelled"}
 
 
@@ -214,6 +216,9 @@ def main() -> int:
     parser.add_argument("--crm-activities", type=int, default=2000)
     parser.add_argument("--crm-renders", type=int, default=20_000)
     parser.add_argument("--skip-crm", action="store_true")
+    parser.add_argument("--campaign-recipients", type=int, default=10_000)
+    parser.add_argument("--campaign-rate", type=float, default=200.0)
+    parser.add_argument("--skip-campaign", action="store_true")
     parser.add_argument("--only", choices=PARTS)
     parser.add_argument("--output", default=str(ROOT / "bench-results.json"))
     args = parser.parse_args()
@@ -251,6 +256,9 @@ def main() -> int:
             results["metrics"] = run_metrics(Path(state), args.metrics_posts, args.metrics_users)
     if not skip["crm"]:
         results["crm"] = run_crm(args.crm_activities, args.crm_renders)
+    if not skip["campaign"]:
+        with tempfile.TemporaryDirectory() as state:
+            results["campaign"] = run_campaign(Path(state), args.campaign_recipients, args.campaign_rate)
 
     output = Path(args.output)
     kept = json.loads(output.read_text()) if args.only and output.exists() else {}
@@ -297,6 +305,8 @@ def print_table(results: dict[str, Any]) -> None:
         rows.append((label, "most reads in a budget window", json.dumps(worst)))
     if results.get("crm"):
         rows += crm_rows(results["crm"])
+    if results.get("campaign"):
+        rows += campaign_rows(results["campaign"])
     cold = results.get("cold_import")
     if cold:
         rows.append(("cold import", "import boto3", f"{cold['boto3_ms']} ms"))

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,6 +83,17 @@ class DevStack:
     def stack_info(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((self.state_dir / "stack.json").read_text())
         return data
+
+    def aws_client(self, service: str) -> Any:
+        """A boto3 client of the stack's `service`: DynamoDB Local for dynamodb, moto for the others."""
+        urls = self.stack_info()["urls"]
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=urls["dynamodb" if service == "dynamodb" else "moto"],
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
 
 
 _LINES = {"API: ": "api", "fake platforms: ": "fake", "token (demo-agent): ": "token"}
