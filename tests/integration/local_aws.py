@@ -1,13 +1,14 @@
-"""Helpers for tests on the local stack's AWS services: waiting for what happens on other threads, an
-SES v2 client of a local endpoint configured as campaign sending's, and an SQS queue with a
-dead-letter queue."""
+"""Helpers for tests on the local stack's AWS services: waiting for what happens on other threads, a
+function that records the batches an event source hands it, an SES v2 client of a local endpoint
+configured as campaign sending's, and an SQS queue with a dead-letter queue."""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -22,6 +23,21 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
             return True
         time.sleep(0.02)
     return predicate()
+
+
+@dataclass
+class RecordingFunction:
+    """A function that records each batch of records it receives and answers `respond(records)` (or
+    raises what it raises)."""
+
+    respond: Callable[[list[dict[str, Any]]], Any] = lambda records: None
+    batches: list[list[dict[str, Any]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        with self.lock:
+            self.batches.append(event["Records"])
+        return self.respond(event["Records"])
 
 
 def ses_client(endpoint: str) -> Any:

@@ -7,11 +7,11 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from local_aws import queue_with_dead_letters, wait_for
+from local_aws import RecordingFunction, queue_with_dead_letters, wait_for
 
 from infra.local.lambda_host import LambdaHost
 from infra.local.provision import LocalStack
@@ -22,18 +22,7 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @dataclass
-class Sink:
-    """A function that records each batch and answers with `respond(records)` (or raises it)."""
-
-    respond: Callable[[list[dict[str, Any]]], Any] = lambda records: None
-    batches: list[list[dict[str, Any]]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __call__(self, event: dict[str, Any], context: Any) -> Any:
-        with self.lock:
-            self.batches.append(event["Records"])
-        return self.respond(event["Records"])
-
+class Sink(RecordingFunction):
     def bodies(self) -> list[str]:
         with self.lock:
             return [r["body"] for batch in self.batches for r in batch]

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from local_aws import wait_for
+from local_aws import RecordingFunction, wait_for
 
 from infra.local.lambda_host import LambdaHost
 from infra.local.provision import Endpoints, client
@@ -22,18 +21,7 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @dataclass
-class Sink:
-    """A function that records each batch it receives and answers with `respond(batch)`."""
-
-    respond: Callable[[list[dict[str, Any]]], Any] = lambda batch: None
-    batches: list[list[dict[str, Any]]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __call__(self, event: dict[str, Any], context: Any) -> Any:
-        with self.lock:
-            self.batches.append(event["Records"])
-        return self.respond(event["Records"])
-
+class Sink(RecordingFunction):
     def names(self) -> list[list[str]]:
         with self.lock:
             return [[r["dynamodb"]["NewImage"]["name"]["S"] for r in batch] for batch in self.batches]
