@@ -12,10 +12,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from tidings.core.clock import DEFAULT_CLOCK, Clock
+from tidings.core.netguard import Resolver, outbound_url_problem
 from tidings.models.calls import CallRecord
 from tidings.models.integrations import SyncedRecord
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,32 @@ class NothingToSync:
         max_records: int = 10_000,
     ) -> SyncResult:
         raise ConnectorError("invalid_settings", f"{self.nothing_to_sync} has nothing to sync")
+
+
+class GuardedConnector:
+    """A connector whose URLs are the user's (a webhook endpoint, a custom CRM): each is called only
+    after the network guard (`tidings.core.netguard`) allows it."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        allow_private: bool,
+        clock: Clock = DEFAULT_CLOCK,
+        resolve: Resolver | None = None,
+    ) -> None:
+        self.http = http
+        self.allow_private = allow_private
+        self.clock = clock
+        self.resolve = resolve
+
+    def _guard(self, url: str, operation: str = "") -> None:
+        """Raise ConnectorError when the guard refuses `url`: `unreachable` for a host that does not
+        resolve, `invalid_settings` for any other refusal (http, private addresses...)."""
+        refused = outbound_url_problem(url, allow_private=self.allow_private, resolve=self.resolve)
+        if refused is not None:
+            code = "unreachable" if refused[0] == "host_not_found" else "invalid_settings"
+            raise ConnectorError(code, f"{operation}: {refused[1]}" if operation else refused[1])
 
 
 def elapsed_ms(started: float) -> float:

@@ -50,15 +50,15 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.errors import ValidationFailed
 from tidings.core.http import json_body
-from tidings.core.netguard import Resolver, outbound_url_problem
+from tidings.core.netguard import outbound_url_problem
 from tidings.integrations.connectors.base import (
     CallObserver,
     CheckResult,
     ConnectorCredentials,
     ConnectorError,
+    GuardedConnector,
     NothingToSync,
 )
 from tidings.integrations.connectors.crm import ActivityWrite, WriteResult
@@ -112,7 +112,7 @@ class CrmConfig:
     check_client_id: str | None
 
 
-class CustomCrmConnector(NothingToSync):
+class CustomCrmConnector(GuardedConnector, NothingToSync):
     type = "crm"
     provider = "custom"
     required_settings: tuple[str, ...] = ("clientUrl", "activitiesUrl", "authType")
@@ -122,19 +122,6 @@ class CustomCrmConnector(NothingToSync):
     nothing_to_sync = "a custom CRM (clients are read when they are needed)"
     batch_max = 1
     idempotent_writes = False  # an Idempotency-Key is sent, but nothing says the CRM honours it
-
-    def __init__(
-        self,
-        http: httpx.Client,
-        *,
-        allow_private: bool,
-        clock: Clock = DEFAULT_CLOCK,
-        resolve: Resolver | None = None,
-    ) -> None:
-        self.http = http
-        self.allow_private = allow_private
-        self.clock = clock
-        self.resolve = resolve
 
     def __repr__(self) -> str:
         return f"CustomCrmConnector(allow_private={self.allow_private!r})"
@@ -293,10 +280,7 @@ class CustomCrmConnector(NothingToSync):
         **kwargs: Any,
     ) -> httpx.Response:
         """One call, after the network guard allows the URL; never following a redirect."""
-        refused = outbound_url_problem(url, allow_private=self.allow_private, resolve=self.resolve)
-        if refused is not None:
-            code = "unreachable" if refused[0] == "host_not_found" else "invalid_settings"
-            raise ConnectorError(code, f"{operation}: {refused[1]}")
+        self._guard(url, operation)
         return vendor_call(
             self.http,
             method,

@@ -10,21 +10,21 @@ import time
 
 import httpx
 
-from tidings.core.clock import DEFAULT_CLOCK, Clock, iso_ms
-from tidings.core.netguard import Resolver, outbound_url_problem
+from tidings.core.clock import iso_ms
 from tidings.core.signing import EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
 from tidings.integrations.connectors.base import (
     CallObserver,
     CheckResult,
     ConnectorCredentials,
     ConnectorError,
+    GuardedConnector,
     NothingToSync,
     elapsed_ms,
 )
 from tidings.models.calls import CallRecord
 
 
-class EndpointConnector(NothingToSync):
+class EndpointConnector(GuardedConnector, NothingToSync):
     type = "webhook"
     provider = "https"
     required_settings: tuple[str, ...] = ("url",)
@@ -32,25 +32,9 @@ class EndpointConnector(NothingToSync):
     optional_secrets: tuple[str, ...] = ("signingSecret",)
     nothing_to_sync = "a webhook integration"
 
-    def __init__(
-        self,
-        http: httpx.Client,
-        *,
-        allow_private: bool,
-        clock: Clock = DEFAULT_CLOCK,
-        resolve: Resolver | None = None,
-    ) -> None:
-        self.http = http
-        self.allow_private = allow_private
-        self.clock = clock
-        self.resolve = resolve
-
     def check(self, creds: ConnectorCredentials, observe: CallObserver) -> CheckResult:
         url = creds.settings.get("url", "").strip()
-        refused = outbound_url_problem(url, allow_private=self.allow_private, resolve=self.resolve)
-        if refused is not None:
-            code = "unreachable" if refused[0] == "host_not_found" else "invalid_settings"
-            raise ConnectorError(code, refused[1])
+        self._guard(url)
         now = self.clock.now()
         body = json.dumps(
             {"type": "integration.ping", "createdAt": iso_ms(now)}, separators=(",", ":")
