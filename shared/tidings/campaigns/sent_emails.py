@@ -32,7 +32,7 @@ from tidings.store import keys
 from tidings.store.campaign_events import CampaignEventRepository, SentMessage
 from tidings.store.campaign_sends import send_from_item
 from tidings.store.campaigns import CampaignRepository
-from tidings.store.dynamo import deserialize_stream_image, record_of
+from tidings.store.dynamo import deserialize_stream_image, record_of, stream_status
 
 logger = logging.getLogger(__name__)
 
@@ -53,15 +53,16 @@ def _image(record: Mapping[str, Any], name: str) -> dict[str, Any] | None:
     return deserialize_stream_image(raw) if raw else None
 
 
-def _status(record: Mapping[str, Any], name: str) -> str | None:
-    value = record.get("dynamodb", {}).get(name, {}).get("status", {}).get("S")
-    return value if isinstance(value, str) else None
+def _sent_send(record: Mapping[str, Any]) -> bool:
+    """Whether a stream record is a campaign send whose new image is `sent`."""
+    sent = stream_status(record, "NewImage") == SendStatus.SENT
+    return sent and record_of(record, keys.CAMPAIGN_SEND_ENTITY)
 
 
 def send_change(record: Mapping[str, Any]) -> SendChange | None:
     """The change a `CampaignSend` stream record stands for, None when it is neither a send becoming
     sent nor a first open (most records: created, claimed, released, skipped)."""
-    if not record_of(record, keys.CAMPAIGN_SEND_ENTITY) or _status(record, "NewImage") != SendStatus.SENT:
+    if not _sent_send(record):
         return None
     new = _image(record, "NewImage")
     if new is None:
@@ -119,7 +120,7 @@ class SentEmails:
         self.activities = activities
 
     def wants(self, record: dict[str, Any]) -> bool:
-        return record_of(record, keys.CAMPAIGN_SEND_ENTITY) and _status(record, "NewImage") == SendStatus.SENT
+        return _sent_send(record)
 
     def apply(self, record: dict[str, Any], deferred: list[Any]) -> None:
         change = send_change(record)

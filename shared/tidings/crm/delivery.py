@@ -59,7 +59,7 @@ from tidings.models.crm import ActivityStatus, PendingActivity
 from tidings.models.integrations import Integration, Status
 from tidings.store import keys
 from tidings.store.activities import PendingActivityRepository, StaleActivity, activity_from_item
-from tidings.store.dynamo import deserialize_stream_image, record_of
+from tidings.store.dynamo import deserialize_stream_image, record_of, stream_status
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -475,11 +475,6 @@ def _log_retry(integration: Integration) -> Callable[[int, ConnectorError, float
     return log
 
 
-def _status(record: dict[str, Any], image: str) -> str | None:
-    value = record.get("dynamodb", {}).get(image, {}).get("status", {}).get("S")
-    return str(value) if value is not None else None
-
-
 class PendingActivityStream:
     """A StreamConsumer (tidings.core.streams): an activity just recorded, or a failed one retried
     (failed -> pending), is delivered at the end of the batch, per user and integration. Delivering
@@ -489,13 +484,13 @@ class PendingActivityStream:
         self.delivery = delivery
 
     def wants(self, record: dict[str, Any]) -> bool:
-        if _status(record, "NewImage") != ActivityStatus.PENDING:
+        if stream_status(record, "NewImage") != ActivityStatus.PENDING:
             return False
         if not record_of(record, keys.PENDING_ACTIVITY_ENTITY):
             return False
         event = record.get("eventName")
         return event == "INSERT" or (
-            event == "MODIFY" and _status(record, "OldImage") == ActivityStatus.FAILED
+            event == "MODIFY" and stream_status(record, "OldImage") == ActivityStatus.FAILED
         )
 
     def apply(self, record: dict[str, Any], deferred: list[Any]) -> None:

@@ -58,6 +58,12 @@ def record_of(record: Mapping[str, Any], *entities: str) -> bool:
     )
 
 
+def stream_status(record: Mapping[str, Any], image: str) -> str | None:
+    """The `status` of a stream record's `image` ("NewImage" or "OldImage"), read before any parsing."""
+    value = record.get("dynamodb", {}).get(image, {}).get("status", {}).get("S")
+    return value if isinstance(value, str) else None
+
+
 def deserialize_stream_image(image: Mapping[str, Any]) -> dict[str, Any]:
     """An item from a Lambda stream record's image: binary attributes arrive there base64-encoded
     (Lambda delivers the record as JSON), so they are decoded before the usual deserialisation."""

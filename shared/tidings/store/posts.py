@@ -37,6 +37,7 @@ from tidings.store.dynamo import (
     serialize,
     serialize_value,
     sparse_index_before,
+    stream_status,
 )
 
 if TYPE_CHECKING:
@@ -179,19 +180,12 @@ _KEY_ATTRS = ("PK", "SK", "EntityType", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", 
 _PUBLISHED = frozenset({str(PostStatus.PUBLISHED), str(PostStatus.PARTIALLY_PUBLISHED)})
 
 
-def _stream_status(record: Mapping[str, Any], image: str) -> str | None:
-    value = record.get("dynamodb", {}).get(image, {}).get("status", {}).get("S")
-    return str(value) if value is not None else None
-
-
 def became_published(record: Mapping[str, Any]) -> bool:
     """Whether a stream record is a post reaching `published` or `partially_published` (read from
     the raw images, before any parsing)."""
-    new = _stream_status(record, "NewImage")
+    new = stream_status(record, "NewImage")
     return (
-        new in _PUBLISHED
-        and _stream_status(record, "OldImage") != new
-        and record_of(record, keys.POST_ENTITY)
+        new in _PUBLISHED and stream_status(record, "OldImage") != new and record_of(record, keys.POST_ENTITY)
     )
 
 
