@@ -4,6 +4,7 @@ down to which moves are refused, in which order things come back and how pages a
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -206,6 +207,52 @@ def test_a_send_is_created_once_and_moves_only_as_the_ledger_allows(
     sends.create_if_absent(third)
     failed = sends.mark_failed(sends.claim(third, NOW, LEASE), "MessageRejected: address blacklisted", NOW)
     assert sends.get(user, "cmp-1", 1, "cy@example.com") == failed
+
+
+def test_settling_a_send_counts_it_on_its_step_with_the_same_write_and_a_repeated_move_counts_nothing(
+    stores: tuple[StepRepository, SendRepository], user: str
+) -> None:
+    steps, sends = stores
+    steps.replace_plan(user, "cmp-1", [step(user, 1, "America/New_York", recipients=3)], [])
+    a, b, c = (send(user, f"{name}@example.com") for name in ("a", "b", "c"))
+    for planned in (a, b, c):
+        sends.create_if_absent(planned)
+
+    claim_a = sends.claim(a, NOW, LEASE)
+    sends.release(claim_a, NOW, "throttled")  # claims and releases count nothing
+    claim_a = sends.claim(sends.get(user, "cmp-1", 1, "a@example.com") or a, NOW, LEASE)
+    sends.mark_sent(claim_a, "m-1", NOW)
+    sends.mark_skipped(b, "suppressed:unsubscribed", NOW)
+    sends.mark_failed(sends.claim(c, NOW, LEASE), "MessageRejected", NOW)
+    repeated = [  # a retry of a move that was made (its answer lost): refused, and not counted again
+        outcome(lambda: sends.mark_sent(claim_a, "m-1", NOW)),
+        outcome(lambda: sends.mark_skipped(b, "suppressed:unsubscribed", NOW)),
+    ]
+
+    assert repeated == ["SendConflict", "SendConflict"]
+    got = steps.get_step(user, "cmp-1", 1, "America/New_York")
+    assert got is not None
+    assert (got.sent, got.skipped, got.failed, got.version) == (1, 1, 1, 1)
+
+
+def test_sends_of_one_step_settled_at_the_same_moment_are_each_counted_once(
+    stores: tuple[StepRepository, SendRepository], user: str
+) -> None:
+    steps, sends = stores
+    steps.replace_plan(user, "cmp-1", [step(user, 1, "America/New_York", recipients=24)], [])
+    claims = []
+    for i in range(24):
+        planned = send(user, f"r{i:02d}@example.com")
+        sends.create_if_absent(planned)
+        claims.append(sends.claim(planned, NOW, LEASE))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:  # the transactions meet on the one counts item
+        list(pool.map(lambda held: sends.mark_sent(held, f"m-{held.email}", NOW), claims))
+
+    got = steps.get_step(user, "cmp-1", 1, "America/New_York")
+    assert got is not None
+    assert got.sent == 24
+    assert {s.status for s in sends.iter_sends(user, "cmp-1", 1)} == {SendStatus.SENT}
 
 
 def test_first_opens_and_clicks_are_noted_once(

@@ -475,6 +475,36 @@ def test_the_campaign_completes_when_the_last_step_has_counted_every_recipient()
     assert len(world.mail.calls) == 2  # r0 twice, r1 (bounced) never
 
 
+class InstanceStopped(Exception):
+    """The invocation ends right there (a timeout, the instance recycled)."""
+
+
+def test_an_instance_that_stops_right_after_a_send_is_marked_leaves_it_counted_and_the_campaign_completes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = send_world(1)
+    world.fire(1)
+    world.drain()
+    world.clock.advance(timedelta(days=3))
+    world.fire(2)
+    bodies = list(world.queue.bodies)
+    mark_sent = world.sends.mark_sent
+
+    def mark_then_stop(*args: object, **kwargs: object) -> object:
+        mark_sent(*args, **kwargs)  # type: ignore[arg-type]
+        raise InstanceStopped()
+
+    monkeypatch.setattr(world.sends, "mark_sent", mark_then_stop)
+    with pytest.raises(InstanceStopped):
+        world.drain()
+    monkeypatch.undo()
+    world.sender.handle(batch(bodies, receive_count=2), lambda: 100_000)  # SQS hands it out again
+
+    assert world.step(2).sent == 1
+    assert world.campaign().status == CampaignStatus.COMPLETED
+    assert len(world.mail.to("r0@example.com")) == 2  # once per email
+
+
 def test_backoff_doubles_from_five_seconds_to_ten_minutes_and_a_blocked_account_waits_a_minute() -> None:
     assert [backoff_seconds(n) for n in range(1, 10)] == [5, 10, 20, 40, 80, 160, 320, 600, 600]
     assert backoff_seconds(1, blocked=True) == 60

@@ -48,9 +48,8 @@ def stats_api(world: CampaignWorld) -> Any:
 
 
 def send_out(world: CampaignWorld, address: str, n: int = 1, message_id: str | None = None) -> None:
-    """What the sender does for one send: sent, and counted on its step."""
+    """What the sender does for one send: sent (the move counts it on its step)."""
     _, sent = world.mark_sent(address, n, message_id)
-    world.steps.add_counts(USER, CAMPAIGN, n, ZONE, sent=1)
     world.remember(sent)
 
 
@@ -58,10 +57,8 @@ def settle(world: CampaignWorld, address: str, status: str, reason: str, n: int 
     send = world.send(address, n)
     if status == SendStatus.SKIPPED:
         world.sends.mark_skipped(send, reason, SENT_AT)
-        world.steps.add_counts(USER, CAMPAIGN, n, ZONE, skipped=1)
     else:
         world.sends.mark_failed(send, reason, SENT_AT)
-        world.steps.add_counts(USER, CAMPAIGN, n, ZONE, failed=1)
 
 
 @pytest.fixture

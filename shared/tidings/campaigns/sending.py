@@ -29,15 +29,18 @@ by Lambda: the step is then `fired` at the next version, and the fan-out goes on
    `answer_lost` and no message id, never sent again. SES takes no idempotency key, so a second try
    could deliver a second copy: between a rare missed email and a duplicate, campaigns choose the miss.
 
-Each outcome is counted on its step (sent, skipped, failed). Once every step has fired and counted all
-its recipients, the campaign is `completed`, or `failed` (`every_send_failed`) when nothing was sent
-and something failed. A message whose sends all settled is deleted; one with a send to try again is
-reported failed (partial batch response) after its visibility is set to the back-off, so SQS hands it
-out again then; after the queue's maxReceiveCount it goes to the dead-letter queue.
+Each outcome is counted on its step (sent, skipped, failed) by the same transaction that settles the
+send (`tidings.store.campaign_sends`), so no crash leaves a send settled and uncounted. Once every step
+has fired and counted all its recipients, the campaign is `completed`, or `failed`
+(`every_send_failed`) when nothing was sent and something failed. A message whose sends all settled
+is deleted; one with a send to try again is reported failed (partial batch response) after its
+visibility is set to the back-off, so SQS hands it out again then; after the queue's
+maxReceiveCount it goes to the dead-letter queue.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -140,13 +143,6 @@ class StepOutcome:
             "created": self.created,
             "queued": self.queued,
         }
-
-
-@dataclass
-class _Tally:
-    sent: int = 0
-    skipped: int = 0
-    failed: int = 0
 
 
 class Retry:
@@ -405,18 +401,7 @@ class CampaignSender:
         for email in queued.emails:
             if self.clock.now() >= deadline:
                 raise _Stop()
-            tally = _Tally()
-            retry = self._send_one(campaign, queued, email, email in suppressed, deadline, tally)
-            if tally.sent or tally.skipped or tally.failed:
-                self.steps.add_counts(
-                    queued.user_id,
-                    queued.campaign_id,
-                    queued.n,
-                    queued.timezone,
-                    sent=tally.sent,
-                    skipped=tally.skipped,
-                    failed=tally.failed,
-                )
+            retry = self._send_one(campaign, queued, email, email in suppressed, deadline)
             if retry is not None:
                 work.retry(backoff_seconds(record.receive_count, blocked=retry == Retry.BLOCKED))
 
@@ -427,7 +412,6 @@ class CampaignSender:
         email: str,
         suppressed: bool,
         deadline: datetime,
-        tally: _Tally,
     ) -> str | None:
         """Settle one send as far as it can go now; a Retry kind when it must be tried again."""
         user, cid, n = queued.user_id, queued.campaign_id, queued.n
@@ -439,7 +423,7 @@ class CampaignSender:
         if send.status == SendStatus.SENDING:
             if send.leased_until is not None and send.leased_until > now:
                 return None  # another instance holds it now and settles it
-            self._settle(lambda: self.sends.mark_sent(send, None, now, reason=ANSWER_LOST), tally, "sent")
+            self._settle(lambda: self.sends.mark_sent(send, None, now, reason=ANSWER_LOST))
             return None
         if send.status != SendStatus.PLANNED:
             return None  # sent, skipped or failed: never again
@@ -447,25 +431,25 @@ class CampaignSender:
             reason = (
                 CANCELLED if campaign.status == CampaignStatus.CANCELLED else f"campaign_{campaign.status}"
             )
-            self._settle(lambda: self.sends.mark_skipped(send, reason, now), tally, "skipped")
+            self._settle(lambda: self.sends.mark_skipped(send, reason, now))
             return None
         if suppressed:
             entry = self.suppressions.get(user, email)
             why = f"suppressed:{entry.reason}" if entry is not None else "suppressed"
-            self._settle(lambda: self.sends.mark_skipped(send, why, now), tally, "skipped")
+            self._settle(lambda: self.sends.mark_skipped(send, why, now))
             return None
         recipient = self.campaigns.recipient(user, cid, email)
         if recipient is None:
-            self._settle(lambda: self.sends.mark_skipped(send, "recipient_removed", now), tally, "skipped")
+            self._settle(lambda: self.sends.mark_skipped(send, "recipient_removed", now))
             return None
         try:
             claimed = self.sends.claim(send, now, LEASE)
         except SendConflict:
             return None  # another instance claimed it first
-        return self._deliver(campaign, claimed, recipient, deadline, tally)
+        return self._deliver(campaign, claimed, recipient, deadline)
 
     def _deliver(
-        self, campaign: Campaign, send: Send, recipient: Recipient, deadline: datetime, tally: _Tally
+        self, campaign: Campaign, send: Send, recipient: Recipient, deadline: datetime
     ) -> str | None:
         """Render, pace and send a claimed send, and settle it by SES's answer. Whatever goes wrong
         before SES is called releases the send: SES surely does not have it."""
@@ -475,11 +459,11 @@ class CampaignSender:
             reason = f"{exc.code}: {exc.message}"[:500]
             if exc.status == 429 or exc.status >= 500:  # a CRM down or busy, no unsubscribe link yet
                 return self._release(send, reason, blocked=exc.status != 429)
-            self._settle(lambda: self.sends.mark_failed(send, reason, self.clock.now()), tally, "failed")
+            self._settle(lambda: self.sends.mark_failed(send, reason, self.clock.now()))
             return None
         except InvalidMessage as exc:
             reason = f"invalid_message: {exc}"[:500]
-            self._settle(lambda: self.sends.mark_failed(send, reason, self.clock.now()), tally, "failed")
+            self._settle(lambda: self.sends.mark_failed(send, reason, self.clock.now()))
             return None
         except Exception as exc:
             self._release(send, f"{type(exc).__name__}: {exc}", blocked=False)
@@ -495,14 +479,14 @@ class CampaignSender:
         )
         now = self.clock.now()
         if result.outcome == Outcome.ACCEPTED:
-            self._settle(lambda: self.sends.mark_sent(send, result.message_id, now), tally, "sent")
+            self._settle(lambda: self.sends.mark_sent(send, result.message_id, now))
             return None
         if result.outcome == Outcome.IN_DOUBT:
             logger.warning("SES's answer for %s was lost (%s): counted as sent", send.email, result.reason)
-            self._settle(lambda: self.sends.mark_sent(send, None, now, reason=ANSWER_LOST), tally, "sent")
+            self._settle(lambda: self.sends.mark_sent(send, None, now, reason=ANSWER_LOST))
             return None
         if result.outcome == Outcome.REJECTED:
-            self._settle(lambda: self.sends.mark_failed(send, result.reason, now), tally, "failed")
+            self._settle(lambda: self.sends.mark_failed(send, result.reason, now))
             return None
         if result.outcome == Outcome.THROTTLED:
             self.pacer.hold(THROTTLE_HOLD_SECONDS)
@@ -533,13 +517,10 @@ class CampaignSender:
         return Retry.BLOCKED if blocked else Retry.LATER
 
     @staticmethod
-    def _settle(move: Callable[[], Send], tally: _Tally, counter: str) -> None:
-        """Make the move and count it; a send another instance moved first counts nothing here."""
-        try:
+    def _settle(move: Callable[[], Send]) -> None:
+        """Make the move (which counts it on its step); a send another instance moved first is left."""
+        with contextlib.suppress(SendConflict):
             move()
-        except SendConflict:
-            return
-        setattr(tally, counter, getattr(tally, counter) + 1)
 
     # -- the end of a campaign -------------------------------------------------------------------
 

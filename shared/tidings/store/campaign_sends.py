@@ -8,8 +8,8 @@ its recipients under `RECIPIENT#<email>`):
   (`StepState`): its one-time schedule exists exactly while it is `waiting` (the schedule_sync stream
   keeps it). Every change is a put conditional on the `version` read, and bumps it.
 - `STEP#<n>#<timezone>#COUNTS` (`CampaignStepCounts`): sent, skipped, failed, opened and clicked,
-  added atomically (UpdateItem ADD). They are kept apart from the step so that counting, one write per
-  email, never reaches the schedule keeper (its stream filter passes `CampaignStep` records only).
+  added atomically (ADD). They are kept apart from the step so that counting, one write per email,
+  never reaches the schedule keeper (its stream filter passes `CampaignStep` records only).
 - `ZONE#<timezone>#<chunk>` (`CampaignAudience`): the zone's recipients as resolved when the campaign
   was scheduled, AUDIENCE_CHUNK addresses an item (an item holds at most 400 KB), and the addresses
   of the zone left out because they were suppressed.
@@ -18,6 +18,9 @@ its recipients under `RECIPIENT#<email>`):
   sending` (a claim, with a lease) `-> sent | skipped | failed`, or released back to `planned`. Each
   move is a put conditional on the status and the version the caller holds, and bumps the version,
   so two senders never both hold one send, and a retry after a lost SES answer finds it `sending`.
+  A move that settles a send (sent, skipped, failed) adds one to the matching counter of its step in
+  the same transaction (TransactWriteItems: the conditional put and the ADD), so a crash can never
+  leave a settled send uncounted, and a retry of the move, refused by the version, never counts twice.
 
 `StepRepository` and `SendRepository` are what the use-cases need; `DynamoStepRepository` and
 `DynamoSendRepository` are the table's, and `tidings.store.memory.campaign_sends` holds both in memory
@@ -29,6 +32,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import random
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -160,17 +165,18 @@ class SendRepository(Protocol):
     def mark_sent(
         self, send: Send, message_id: str | None, sent_at: datetime, *, reason: str | None = None
     ) -> Send:
-        """`sending -> sent` with SES's message id, by the claim that holds it. Without a message id,
-        `reason` says why it counts as sent (`answer_lost`: SES may have taken it; it is never sent
-        again)."""
+        """`sending -> sent` with SES's message id, by the claim that holds it, counted on its step
+        (`sent`) in the same transaction. Without a message id, `reason` says why it counts as sent."""
         ...
 
     def mark_skipped(self, send: Send, reason: str, now: datetime) -> Send:
-        """`planned | sending -> skipped` with why (suppressed, cancelled, ...), from the version read."""
+        """`planned | sending -> skipped` with why (suppressed, cancelled, ...), from the version read,
+        counted on its step (`skipped`) in the same transaction."""
         ...
 
     def mark_failed(self, send: Send, reason: str, now: datetime) -> Send:
-        """`planned | sending -> failed` with SES's (or the renderer's) reason, from the version read."""
+        """`planned | sending -> failed` with SES's (or the renderer's) reason, from the version read,
+        counted on its step (`failed`) in the same transaction."""
         ...
 
     def release(self, send: Send, now: datetime, reason: str | None = None) -> Send:
@@ -263,6 +269,14 @@ def step_from_item(item: Mapping[str, Any], counts: Mapping[str, Any] | None = N
         version=int(item["version"]),
         **tally,
     )
+
+
+def counts_key(send: Send) -> dict[str, str]:
+    """The key of the counts item of the step a send belongs to."""
+    return {
+        "PK": keys.campaign_partition(send.user_id, send.campaign_id),
+        "SK": keys.campaign_step_counts_sk(send.n, send.timezone),
+    }
 
 
 def counts_item(step: CampaignStep) -> dict[str, Any]:
@@ -567,12 +581,13 @@ class StepStore(_PartitionReads):
 
 class SendStore(_PartitionReads):
     """The send repository's reads and moves; a store adds the creation, `_move` (a put conditional
-    on the version and the status) and `_first` (an attribute set only once)."""
+    on the version and the status, with one added to a counter of the send's step in the same
+    transaction when it settles the send) and `_first` (an attribute set only once)."""
 
     @abstractmethod
-    def _move(self, before: Send, after: Send, statuses: Sequence[str]) -> Send:
+    def _move(self, before: Send, after: Send, statuses: Sequence[str], counter: str | None = None) -> Send:
         """Store `after` if the send is still at `before`'s version in one of `statuses`, else
-        SendConflict."""
+        SendConflict; with `counter`, add one to it on the send's step counts, atomically with the put."""
 
     @abstractmethod
     def _first(self, user_id: str, campaign_id: str, n: int, email: str, name: str, at: datetime) -> bool:
@@ -588,13 +603,13 @@ class SendStore(_PartitionReads):
     def mark_sent(
         self, send: Send, message_id: str | None, sent_at: datetime, *, reason: str | None = None
     ) -> Send:
-        return self._move(send, sent(send, message_id, sent_at, reason), SENT_FROM)
+        return self._move(send, sent(send, message_id, sent_at, reason), SENT_FROM, "sent")
 
     def mark_skipped(self, send: Send, reason: str, now: datetime) -> Send:
-        return self._move(send, settled(send, SendStatus.SKIPPED, reason, now), SKIP_FROM)
+        return self._move(send, settled(send, SendStatus.SKIPPED, reason, now), SKIP_FROM, "skipped")
 
     def mark_failed(self, send: Send, reason: str, now: datetime) -> Send:
-        return self._move(send, settled(send, SendStatus.FAILED, reason, now), FAIL_FROM)
+        return self._move(send, settled(send, SendStatus.FAILED, reason, now), FAIL_FROM, "failed")
 
     def release(self, send: Send, now: datetime, reason: str | None = None) -> Send:
         return self._move(send, settled(send, SendStatus.PLANNED, reason, now), RELEASE_FROM)
@@ -648,6 +663,25 @@ class SendStore(_PartitionReads):
 
 # -- DynamoDB ----------------------------------------------------------------------------------------
 
+TRANSACTION_ATTEMPTS = 8
+TRANSACTION_BACKOFF = 0.01  # seconds, doubling, with jitter
+
+
+def _version_condition(expected: int, statuses: Sequence[str], attribute: str) -> dict[str, Any]:
+    """The condition of a move: the stored item at version `expected` with `attribute` in `statuses`."""
+    values: dict[str, Any] = {":v": expected}
+    values.update({f":s{i}": status for i, status in enumerate(statuses)})
+    options = ", ".join(f":s{i}" for i in range(len(statuses)))
+    return {
+        "ConditionExpression": f"version = :v AND #st IN ({options})",
+        "ExpressionAttributeNames": {"#st": attribute},
+        "ExpressionAttributeValues": {k: serialize_value(v) for k, v in values.items()},
+    }
+
+
+def _condition(before: Send, statuses: Sequence[str]) -> dict[str, Any]:
+    return _version_condition(before.version, statuses, "status")
+
 
 class _Partition(_PartitionReads):
     def __init__(self, table_name: str, client: DynamoDBClient | None) -> None:
@@ -678,16 +712,11 @@ class _Partition(_PartitionReads):
 
     def _put_if(self, item: dict[str, Any], expected: int, statuses: Sequence[str], attribute: str) -> bool:
         """Put `item` if the stored one is at version `expected` with `attribute` in `statuses`."""
-        values: dict[str, Any] = {":v": expected}
-        values.update({f":s{i}": status for i, status in enumerate(statuses)})
-        options = ", ".join(f":s{i}" for i in range(len(statuses)))
         try:
             self.client.put_item(
                 TableName=self.table,
                 Item=serialize(item),
-                ConditionExpression=f"version = :v AND #st IN ({options})",
-                ExpressionAttributeNames={"#st": attribute},
-                ExpressionAttributeValues={k: serialize_value(v) for k, v in values.items()},
+                **_version_condition(expected, statuses, attribute),
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
@@ -753,10 +782,38 @@ class DynamoSendRepository(_Partition, SendStore):
             return False
         return True
 
-    def _move(self, before: Send, after: Send, statuses: Sequence[str]) -> Send:
-        if not self._put_if(send_to_item(after), before.version, statuses, "status"):
-            raise SendConflict()
-        return after
+    def _move(self, before: Send, after: Send, statuses: Sequence[str], counter: str | None = None) -> Send:
+        if counter is None:
+            if not self._put_if(send_to_item(after), before.version, statuses, "status"):
+                raise SendConflict()
+            return after
+        put = {
+            "TableName": self.table,
+            "Item": serialize(send_to_item(after)),
+            **_condition(before, statuses),
+        }
+        count = {
+            "TableName": self.table,
+            "Key": serialize(counts_key(after)),
+            # no condition: the send's own condition holds the move (a deleted campaign has no send)
+            "UpdateExpression": "ADD #c :one",
+            "ExpressionAttributeNames": {"#c": counter},
+            "ExpressionAttributeValues": serialize({":one": 1}),
+        }
+        for attempt in range(TRANSACTION_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=[{"Put": put}, {"Update": count}])  # type: ignore[typeddict-item]
+                return after
+            except self.client.exceptions.TransactionCanceledException as exc:
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    raise SendConflict() from None
+                if "TransactionConflict" not in reasons:
+                    raise
+            # another send of the same step counted at the same moment (DynamoDB API Reference,
+            # TransactWriteItems: a transaction conflicting with another one is cancelled): again
+            time.sleep(random.uniform(0, TRANSACTION_BACKOFF * 2**attempt))
+        raise RuntimeError(f"the step counts of {after.campaign_id}/{after.n}/{after.timezone} stay busy")
 
     def _first(self, user_id: str, campaign_id: str, n: int, email: str, name: str, at: datetime) -> bool:
         return self._update_if(

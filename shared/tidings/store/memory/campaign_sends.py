@@ -23,6 +23,7 @@ from tidings.store.campaign_sends import (
     StepStore,
     audience_items,
     counts_item,
+    counts_key,
     send_to_item,
     step_to_item,
 )
@@ -130,9 +131,14 @@ class InMemorySendRepository(_InMemory, SendStore):
             self._p.put(send_to_item(send))
         return True
 
-    def _move(self, before: Send, after: Send, statuses: Sequence[str]) -> Send:
-        if not self._p.put_if(send_to_item(after), before.version, statuses, "status"):
-            raise SendConflict()
+    def _move(self, before: Send, after: Send, statuses: Sequence[str], counter: str | None = None) -> Send:
+        with self._p.lock:  # the move and its count together, or neither (the table's transaction)
+            if not self._p.put_if(send_to_item(after), before.version, statuses, "status"):
+                raise SendConflict()
+            if counter is not None:
+                key = counts_key(after)
+                counts = self._p.items.setdefault(key["PK"], {}).setdefault(key["SK"], dict(key))
+                counts[counter] = int(counts.get(counter, 0)) + 1
         return after
 
     def _first(self, user_id: str, campaign_id: str, n: int, email: str, name: str, at: datetime) -> bool:
