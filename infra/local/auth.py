@@ -14,10 +14,8 @@ from `sub`, so a token without one is refused as well.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
-import os
 import time
 import uuid
 from pathlib import Path
@@ -26,6 +24,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from infra.local.state import secret_file
 
 ISSUER = "http://127.0.0.1/tidings-local"
 AUDIENCE = "tidings-local"
@@ -68,27 +68,16 @@ def _b64url_uint(value: int) -> str:
 
 def _load_or_create_key(path: Path) -> rsa.RSAPrivateKey:
     """The signing key at `path`, created (mode 0600) if absent; safe when two processes race."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
+
+    def make() -> bytes:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = key.private_bytes(
+        return key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(pem)
-            # link() fails if another process got there first; then its key is the key.
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o600)
-    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+
+    loaded = serialization.load_pem_private_key(secret_file(path, make), password=None)
     if not isinstance(loaded, rsa.RSAPrivateKey):
         raise ValueError(f"{path} does not hold an RSA private key")
     return loaded

@@ -1,12 +1,16 @@
 """The `tidings` command: the local runtime.
 
     tidings dev [--port 3000] [--host 127.0.0.1] [--sandbox-faults SPEC] [--sandbox-seed N]
-                [--demo] [--state-dir .tidings] [--sweep-interval SECONDS]
+                [--demo] [--state-dir .tidings] [--fresh] [--sweep-interval SECONDS]
                 [--sync-interval SECONDS] [--analytics-interval SECONDS]
                 [--crm-retry-interval SECONDS] [--verbose]
     tidings token USER_ID [--ttl SECONDS] [--state-dir .tidings]
     tidings connect USER_ID [--state-dir .tidings]
     tidings invoke FUNCTION EVENT_FILE [--state-dir .tidings]
+
+`tidings dev` keeps its data in the state directory (DynamoDB Local's database, the keys that open
+stored credentials, the stream consumers' positions), so stopping and starting it loses nothing;
+`--fresh` starts with no data.
 
 `tidings dev` prints, each on a line of its own, `API: <url>`, `API docs: <url>/docs`,
 `fake platforms: <url>`, `fake CRMs and analytics: <url>`, `emails: <url>` (GET: every email the stack
@@ -79,7 +83,17 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="schedule sample posts and a short campaign and show them being published and sent",
     )
-    dev.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="default .tidings")
+    dev.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        help="where the stack keeps its data and keys between runs (default .tidings)",
+    )
+    dev.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start with no data: forget the table, scheduled posts, accounts and all (keys stay)",
+    )
     env_sweep = os.environ.get(SWEEP_ENV)
     dev.add_argument(
         "--sweep-interval",
@@ -181,6 +195,7 @@ def _dev(args: argparse.Namespace) -> int:
         sandbox_seed=args.sandbox_seed,
         demo=args.demo,
         state_dir=args.state_dir,
+        fresh=args.fresh,
         sweep_interval=args.sweep_interval,
         sync_interval=args.sync_interval,
         analytics_interval=args.analytics_interval,

@@ -7,7 +7,9 @@ children start at once, each in its own process group; whatever happens (Ctrl-C,
 during start-up) `stop()` ends them and waits for them.
 
 `<state-dir>/stack.json` describes the running stack (endpoints, environment, URLs, pids) for
-`tidings invoke`, `tidings connect` and tests; it is removed on stop.
+`tidings invoke`, `tidings connect` and tests; it is removed on stop. The rest of the state
+directory (infra/local/state.py) outlives the stack: DynamoDB Local's database, the keys that open
+what was stored, and the stream consumers' positions; `fresh` starts with no data.
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ from infra.local.processes import ChildProcess, StartupError, pid_alive
 from infra.local.provision import Endpoints, LocalStack, provision
 from infra.local.queue_poller import QueuePoller
 from infra.local.scheduler_runner import SchedulerRunner
+from infra.local.state import (
+    CHECKPOINTS_FILE,
+    clear_data,
+    credentials_key,
+    database_dir,
+    unsubscribe_key,
+)
+from infra.local.stream_checkpoints import CheckpointStore
 from infra.local.stream_poller import StreamPoller
 from infra.topology import (
     ANALYTICS_COLLECTION,
@@ -91,6 +101,7 @@ class DevOptions:
     sandbox_seed: int | None = None
     demo: bool = False
     state_dir: Path = Path(".tidings")
+    fresh: bool = False  # start with no data (the keys in the state dir stay)
     sweep_interval: float | None = None
     sync_interval: float | None = None  # integrations' periodic syncs, instead of their frequency
     analytics_interval: float | None = None  # the metrics collection pass, instead of every 15 min
@@ -133,6 +144,9 @@ class DevRuntime:
     _queue_pollers: list[QueuePoller] = field(default_factory=list)
     _ses: Any = None  # infra.local.fakes.ses.SesFront, in this process
     _runner: SchedulerRunner | None = None
+    _checkpoints: CheckpointStore | None = None
+    _housekeeping: threading.Thread | None = None
+    _halt: threading.Event = field(default_factory=threading.Event)
     _api: Any = None
     _stopped: bool = False
     _stop_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -145,14 +159,16 @@ class DevRuntime:
     def start(self, progress: Callable[[str], None] | None = None) -> None:
         say = progress or (lambda message: None)
         options = self.options
-        options.state_dir.mkdir(parents=True, exist_ok=True)
+        options.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # keys and data: the owner's
         echo = sys.stderr if options.verbose else None
         self._check_faults()
+        if options.fresh:
+            clear_data(options.state_dir)
 
         self.host.start("127.0.0.1", 0)
         say("starting DynamoDB Local, moto and the fake platforms")
-        self._dynamodb = DynamoDBLocal(echo=echo)
-        self._moto = MotoServer(self.host.url, echo=echo)
+        self._dynamodb = DynamoDBLocal(db_path=database_dir(options.state_dir), echo=echo)
+        self._moto = MotoServer(self.host.url, credentials_key=credentials_key(options.state_dir), echo=echo)
         fake_argv = [sys.executable, "-m", "infra.local.fakes.platforms", "--port", "0"]
         platform_faults, crm_faults = _split_faults(options.sandbox_faults)
         if platform_faults:
@@ -181,7 +197,9 @@ class DevRuntime:
             self._vendors.add_fault_rate(provider, kind, rate)
         self.urls.fake_vendors = self._vendors.url
         extra_env = fake_client_env(self.urls.fake_platforms, self.urls.fake_vendors)
-        self.stack = provision(endpoints, extra_env=extra_env)
+        self.stack = provision(
+            endpoints, extra_env=extra_env, unsubscribe_key=unsubscribe_key(options.state_dir)
+        )
         self._start_ses(endpoints)
         # The handlers run in this process: they read the stack's settings and endpoints from here.
         os.environ.update(self.stack.env)
@@ -201,6 +219,20 @@ class DevRuntime:
         self._start_event_sources()
         self._start_api()
         self._write_stack_file()
+        self._housekeeping = threading.Thread(target=self._keep_house, name="housekeeping", daemon=True)
+        self._housekeeping.start()
+
+    def _keep_house(self) -> None:
+        """Every second: save the stream consumers' positions."""
+        while not self._halt.wait(1.0):
+            self._save_checkpoints()
+
+    def _save_checkpoints(self) -> None:
+        if self._checkpoints is not None:
+            try:
+                self._checkpoints.save()
+            except OSError as exc:
+                log.warning("cannot save the stream positions: %s", exc)
 
     def _check_faults(self) -> None:
         if not self.options.sandbox_faults:
@@ -233,12 +265,13 @@ class DevRuntime:
     def _start_event_sources(self) -> None:
         stack = self.stack
         assert stack is not None
+        self._checkpoints = CheckpointStore(self.options.state_dir / CHECKPOINTS_FILE, stack.stream_arn)
         for trigger in STREAM_TRIGGERS:
             poller = StreamPoller(
                 trigger,
                 stack.stream_arn,
                 self.host.invoke,
-                stack.client("dynamodbstreams"),
+                self._checkpoints.streams(stack.client("dynamodbstreams"), trigger.function),
                 sqs_client=stack.client("sqs"),
                 on_failure_queue_url=stack.stream_failure_queues[trigger.function].url,
                 function_arn=stack.function_arns[trigger.function],
@@ -334,6 +367,21 @@ class DevRuntime:
             if self._stopped:
                 return
             self._stopped = True
+        self._halt.set()
+        if self._housekeeping is not None:
+            self._housekeeping.join(timeout=5)
+        for name, step in self._stop_steps():
+            try:
+                step()
+            except Exception as exc:  # keep stopping the rest
+                log.warning("stopping %s: %s", name, exc)
+        with contextlib.suppress(OSError):
+            data = json.loads(self.stack_file.read_text())
+            if data.get("pid") == os.getpid():
+                self.stack_file.unlink()
+
+    def _stop_steps(self) -> list[tuple[str, Callable[[], None]]]:
+        """What `stop` does, in order: the API and event sources first, DynamoDB Local last."""
         steps: list[tuple[str, Callable[[], None]]] = []
         if self._api is not None:
             steps.append(("HTTP API", self._api.stop))
@@ -341,6 +389,7 @@ class DevRuntime:
             steps.append(("scheduler runner", self._runner.stop))
         steps += [("stream poller", poller.stop) for poller in self._pollers]
         steps += [("queue poller", poller.stop) for poller in self._queue_pollers]
+        steps.append(("stream positions", self._save_checkpoints))
         steps.append(("lambda host", self.host.stop))
         if self._moto is not None:
             steps.append(("moto", self._moto.stop))
@@ -352,15 +401,7 @@ class DevRuntime:
             steps.append(("local SES", self._ses.stop))
         if self._dynamodb is not None:
             steps.append(("DynamoDB Local", self._dynamodb.stop))
-        for name, step in steps:
-            try:
-                step()
-            except Exception as exc:  # keep stopping the rest
-                log.warning("stopping %s: %s", name, exc)
-        with contextlib.suppress(OSError):
-            data = json.loads(self.stack_file.read_text())
-            if data.get("pid") == os.getpid():
-                self.stack_file.unlink()
+        return steps
 
 
 def _child_env() -> dict[str, str]:

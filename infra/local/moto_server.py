@@ -25,6 +25,11 @@ tests/integration/test_local_moto_hook.py fails loudly if either stops working):
    publish machine). The parsed program is cached per definition text and each execution gets a
    deep copy of it (about 1 ms), so no execution ever shares a component with another.
 
+5. moto's KMS keeps its keys in memory, so a restarted server could not open a credential sealed
+   before. With `--credentials-key FILE` (written by infra/local/state.py, mode 0600: a key id and
+   256 bits of key material) the server starts with that key already in KMS, under its own id and
+   the alias `alias/tidings-credentials`; provisioning finds it by the alias instead of creating one.
+
 The Step Functions interpreter is switched on with moto's own config flag
 `{"stepfunctions": {"execute_state_machine": true}}`.
 """
@@ -41,6 +46,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 from urllib.parse import quote, urlsplit
@@ -216,6 +222,34 @@ def install_program_cache() -> None:
     setattr(ExecutionWorker, "_get_evaluation_entrypoint", _get_evaluation_entrypoint)  # noqa: B010
 
 
+CREDENTIALS_KEY_ALIAS = "alias/tidings-credentials"
+
+
+def install_durable_key(path: Path, account_id: str, region: str) -> str:
+    """Put the key of `path` in moto's KMS with its own id and material (see the module docstring);
+    its ARN."""
+    import base64
+
+    from moto.kms.models import kms_backends
+
+    data = json.loads(path.read_text())
+    backend = kms_backends[account_id][region]
+    key = backend.create_key(
+        policy=None,
+        key_usage="ENCRYPT_DECRYPT",
+        key_spec="SYMMETRIC_DEFAULT",
+        description="Tidings credentials: wraps one data key per stored secret",
+        tags=None,
+    )
+    backend.keys.pop(key.id)
+    key.id = str(data["keyId"])
+    key.arn = f"arn:aws:kms:{region}:{account_id}:key/{key.id}"
+    key.key_material = base64.b64decode(data["material"])
+    backend.keys[key.id] = key
+    backend.create_alias(key.id, CREDENTIALS_KEY_ALIAS)
+    return str(key.arn)
+
+
 def configure(lambda_host: str, port: int, cache_clients: bool = True) -> None:
     from moto.core.config import default_user_config
 
@@ -229,7 +263,13 @@ def configure(lambda_host: str, port: int, cache_clients: bool = True) -> None:
         install_program_cache()
 
 
-def serve(host: str, port: int, lambda_host: str, cache_clients: bool = True) -> None:
+def serve(
+    host: str,
+    port: int,
+    lambda_host: str,
+    cache_clients: bool = True,
+    credentials_key: Path | None = None,
+) -> None:
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
@@ -259,6 +299,10 @@ def serve(host: str, port: int, lambda_host: str, cache_clients: bool = True) ->
     server = make_server(host, port, app, threaded=True, request_handler=_RequestHandler)
     actual_port = int(server.server_address[1])
     configure(lambda_host, actual_port, cache_clients)
+    if credentials_key is not None:
+        from infra.local.lambda_host import DEFAULT_ACCOUNT, DEFAULT_REGION  # it imports this module
+
+        install_durable_key(credentials_key, DEFAULT_ACCOUNT, DEFAULT_REGION)
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
@@ -279,8 +323,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="let moto's interpreter build a new boto3 client per task (for measurements)",
     )
+    parser.add_argument(
+        "--credentials-key",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="start KMS with this key (id and material) as alias/tidings-credentials",
+    )
     args = parser.parse_args(argv)
-    serve(args.host, args.port, args.lambda_host, cache_clients=not args.no_client_cache)
+    serve(
+        args.host,
+        args.port,
+        args.lambda_host,
+        cache_clients=not args.no_client_cache,
+        credentials_key=args.credentials_key,
+    )
     return 0
 
 
@@ -292,12 +349,15 @@ class MotoServer:
         lambda_host: str,
         *,
         cache_clients: bool = True,
+        credentials_key: Path | None = None,
         echo: IO[str] | None = None,
         python: str = sys.executable,
     ) -> None:
         argv = [python, "-m", "infra.local.moto_server", "--port", "0", "--lambda-host", lambda_host]
         if not cache_clients:
             argv.append("--no-client-cache")
+        if credentials_key is not None:
+            argv += ["--credentials-key", str(credentials_key)]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "MOTO_"))}
         env["PYTHONUNBUFFERED"] = "1"
         self._child = ChildProcess("moto", argv, env=env, echo=echo)

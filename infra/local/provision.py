@@ -216,26 +216,43 @@ def create_table(ddb: DynamoDBClient, name: str) -> tuple[str, str]:
     return description["TableArn"], description["LatestStreamArn"]
 
 
+def open_table(ddb: DynamoDBClient, name: str) -> tuple[str, str] | None:
+    """(ARN, stream ARN) of the table a previous run left in DynamoDB Local's database; None if absent."""
+    try:
+        table = ddb.describe_table(TableName=name)["Table"]
+    except ddb.exceptions.ResourceNotFoundException:
+        return None
+    return table["TableArn"], table["LatestStreamArn"]
+
+
 def _create_credentials_key(kms: Any) -> str:
-    """The symmetric key that wraps every credential's data key (the stack's CredentialsKey)."""
+    """The symmetric key that wraps every credential's data key (the stack's CredentialsKey); the one
+    the moto server was started with (`--credentials-key`), if any, found by its alias."""
+    alias = f"alias/{RESOURCE_PREFIX}-credentials"
+    try:
+        found: str = kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+        return found
+    except kms.exceptions.NotFoundException:
+        pass
     arn: str = kms.create_key(
         Description="Tidings credentials: wraps one data key per stored secret",
         KeyUsage="ENCRYPT_DECRYPT",
         KeySpec="SYMMETRIC_DEFAULT",
     )["KeyMetadata"]["Arn"]
-    kms.create_alias(AliasName=f"alias/{RESOURCE_PREFIX}-credentials", TargetKeyId=arn)
+    kms.create_alias(AliasName=alias, TargetKeyId=arn)
     return arn
 
 
-def _create_unsubscribe_secret(secretsmanager: Any) -> str:
-    """The key of the unsubscribe links (the stack's UnsubscribeKey): generated for this stack, so no
-    key is written in code and links made by one local stack are refused by another."""
+def _create_unsubscribe_secret(secretsmanager: Any, value: str | None = None) -> str:
+    """The key of the unsubscribe links (the stack's UnsubscribeKey): `value` (the state directory's,
+    so links sent before a restart still work), else generated for this stack; no key is written in
+    code and links made by one local stack are refused by another."""
     import secrets
 
     arn: str = secretsmanager.create_secret(
         Name=f"{RESOURCE_PREFIX}-unsubscribe-key",
         Description="Tidings: the key campaign unsubscribe links are signed and encrypted with",
-        SecretString=secrets.token_urlsafe(48),
+        SecretString=value or secrets.token_urlsafe(48),
     )["ARN"]
     return arn
 
@@ -297,14 +314,20 @@ def _role(iam: Any, name: str, service: str) -> str:
     return arn
 
 
-def provision(endpoints: Endpoints, *, extra_env: Mapping[str, str] | None = None) -> LocalStack:
-    """Create every resource of the topology and return the stack description."""
+def provision(
+    endpoints: Endpoints,
+    *,
+    extra_env: Mapping[str, str] | None = None,
+    unsubscribe_key: str | None = None,
+) -> LocalStack:
+    """Create every resource of the topology and return the stack description. A table DynamoDB Local
+    kept from a previous run (`-dbPath`) is used as it is, data and stream included."""
     ddb: DynamoDBClient = client("dynamodb", endpoints)
     table_name = RESOURCE_PREFIX
-    table_arn, stream_arn = create_table(ddb, table_name)
+    table_arn, stream_arn = open_table(ddb, table_name) or create_table(ddb, table_name)
 
     credentials_key_arn = _create_credentials_key(client("kms", endpoints))
-    unsubscribe_secret_arn = _create_unsubscribe_secret(client("secretsmanager", endpoints))
+    unsubscribe_secret_arn = _create_unsubscribe_secret(client("secretsmanager", endpoints), unsubscribe_key)
 
     sqs = client("sqs", endpoints)
     scheduler_dlq = _create_queue(sqs, f"{RESOURCE_PREFIX}-scheduler-dlq")
