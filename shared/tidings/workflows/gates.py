@@ -482,8 +482,8 @@ _LEXICON: dict[str, tuple[float, str]] = {
     ),
     "threat": (
         1.0,
-        "kill you, kill yourself, i will hurt you, you will regret, burn your house, beat you up, "
-        "watch your back, you're dead, you are dead",
+        "kill you, kill yourself, i will hurt you, you will regret, you'll regret, burn your house, "
+        "beat you up, watch your back, you're dead, you are dead, i know where you live",
     ),
     "demeaning": (0.9, "retard, retarded, retards, subhuman, savages, degenerate, degenerates"),
     "insult": (
@@ -511,6 +511,10 @@ def _build_lexicon() -> tuple[dict[str, float], list[tuple[re.Pattern[str], str,
 
 
 _WORD_WEIGHTS, _PHRASE_WEIGHTS = _build_lexicon()
+# Each listed term's category (a key of _LEXICON), for readers that say what kind of abuse was found.
+TERM_CATEGORIES = {
+    term.strip(): category for category, (_, terms) in _LEXICON.items() for term in terms.split(",")
+}
 _WORD = re.compile(r"\w+(?:['\u2019]\w+)*")
 
 
@@ -519,6 +523,12 @@ class ToxicityScore:
     score: float
     terms: list[str]
     words: int
+
+    @property
+    def categories(self) -> list[str]:
+        """The categories of the terms found (``profanity``, ``threat``, ``demeaning``, ``insult``,
+        ``moderate``, ``mild``), sorted."""
+        return sorted({TERM_CATEGORIES[term] for term in self.terms})
 
 
 def toxicity(text: str) -> ToxicityScore:
