@@ -198,7 +198,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 Access.OPEN_CREDENTIALS,
                 Access.RUN_WORKFLOWS,
                 Access.INVOKE_MODEL,
-                Access.UNSUBSCRIBE_LINKS,  # the public unsubscribe routes read the links' tokens
+                Access.UNSUBSCRIBE_LINKS,  # unsubscribe tokens, and the page tokens sealed with its secret
             }
         ),
         timeout_seconds=29,

@@ -5,6 +5,8 @@ outcome."""
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -64,3 +66,11 @@ def outcome(call: Callable[[], object]) -> str:
 
 def user_id() -> str:
     return f"contract-{uuid.uuid4().hex[:10]}"
+
+
+def crafted_tokens(token: str, key: dict[str, str]) -> list[str]:
+    """Page tokens nobody issued, for `token`'s list: `key` (a starting key that names an item of it)
+    as plain base64 JSON, `token` with one character changed, cut short, and with a character added."""
+    plain = base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+    changed = token[:-1] + ("A" if token[-1] != "A" else "B")
+    return [plain, changed, token[:-4], token + "A"]

@@ -2,14 +2,10 @@
 RFC 8058 headers that go with it.
 
 The token names the user, the campaign and the recipient, and shows none of them: the three are
-encrypted with AES-256-GCM, and the whole token is signed with HMAC-SHA256, checked in constant time
-before anything is decrypted. Keys come from one secret through HKDF-SHA256 (one key to encrypt, one
-to sign, one to derive the nonce). The nonce is derived from what is encrypted (an HMAC of it, as in
-SIV constructions), so the same recipient of the same campaign always gets the same link and two
-different plaintexts never share a nonce. Layout, then base64url without padding (about 200
-characters for a UUID user id, a 36-character campaign id and a 30-character address):
-
-    version (1 byte) | nonce (12) | AES-GCM ciphertext and tag (payload + 16) | HMAC-SHA256 (first 16)
+sealed (`tidings.core.sealing`: AES-256-GCM, signed with HMAC-SHA256, keys from one secret through
+HKDF-SHA256 with this use's salt). The nonce is derived from what is encrypted, so the same recipient
+of the same campaign always gets the same link. About 200 characters for a UUID user id, a
+36-character campaign id and a 30-character address.
 
 A token that is altered, truncated, padded, made with another key or of another version reads as
 nothing (`InvalidUnsubscribeToken`, 404 `unsubscribe_link_invalid`), never as someone else's.
@@ -23,33 +19,18 @@ headers (SES's Easy DKIM signs the headers it is given).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from tidings.core.config import Settings, get_settings
 from tidings.core.errors import NotFound, TidingsError
+from tidings.core.sealing import MIN_SECRET_BYTES, Sealer
 from tidings.store.suppressions import address_key
 
-VERSION = 1
-NONCE_BYTES = 12
-GCM_TAG_BYTES = 16
-MAC_BYTES = 16  # HMAC-SHA256 cut to 128 bits
 MAX_FIELD_BYTES = 255  # each of user id, campaign id and address (an address is at most 254)
-MIN_SECRET_BYTES = 32
 MAX_TOKEN_CHARS = 1024
 ROUTE = "/unsubscribe/"
-_TOKEN_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
 _HKDF_SALT = b"tidings unsubscribe v1"
 
 
@@ -78,21 +59,6 @@ class UnsubscribeNotConfigured(TidingsError):
 
     status = 500
     code = "unsubscribe_not_configured"
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes | None:
-    """The bytes of an unpadded base64url text, None unless it is exactly what `_b64` makes of them."""
-    if not _TOKEN_CHARS.match(text) or len(text) % 4 == 1:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        return None
-    return raw if _b64(raw) == text else None  # no second spelling of the same bytes
 
 
 def _field(value: str, name: str) -> bytes:
@@ -128,10 +94,7 @@ class UnsubscribeLinks:
                 f"the unsubscribe secret must be at least {MIN_SECRET_BYTES} bytes",
                 {"setting": "TIDINGS_UNSUBSCRIBE_SECRET_ARN"},
             )
-        keys = HKDF(algorithm=hashes.SHA256(), length=96, salt=_HKDF_SALT, info=b"keys").derive(material)
-        self._aead = AESGCM(keys[:32])
-        self._mac_key = keys[32:64]
-        self._nonce_key = keys[64:]
+        self._sealer = Sealer(material, _HKDF_SALT)
         self.base_url = base_url.rstrip("/")
 
     def token(self, user_id: str, email: str, campaign_id: str) -> str:
@@ -140,10 +103,7 @@ class UnsubscribeLinks:
             + _field(campaign_id, "campaign_id")
             + _field(address_key(email), "email")
         )
-        header = bytes([VERSION])
-        nonce = hmac.new(self._nonce_key, header + payload, hashlib.sha256).digest()[:NONCE_BYTES]
-        body = header + nonce + self._aead.encrypt(nonce, payload, header)
-        return _b64(body + self._mac(body))
+        return self._sealer.seal(payload)
 
     def url(self, user_id: str, email: str, campaign_id: str) -> str:
         """The link (UnsubscribeNotConfigured without a base URL: reading tokens needs none)."""
@@ -155,25 +115,12 @@ class UnsubscribeLinks:
 
     def read(self, token: str) -> UnsubscribeTarget:
         """Whom the token names; InvalidUnsubscribeToken for anything this key did not make."""
-        raw = _unb64(token) if isinstance(token, str) and len(token) <= MAX_TOKEN_CHARS else None
-        if raw is None or len(raw) < 1 + NONCE_BYTES + GCM_TAG_BYTES + MAC_BYTES + 6:
-            raise InvalidUnsubscribeToken()
-        body, mac = raw[:-MAC_BYTES], raw[-MAC_BYTES:]
-        if not hmac.compare_digest(mac, self._mac(body)) or body[0] != VERSION:
-            raise InvalidUnsubscribeToken()
-        header, nonce, sealed = body[:1], body[1 : 1 + NONCE_BYTES], body[1 + NONCE_BYTES :]
-        try:
-            payload = self._aead.decrypt(nonce, sealed, header)
-        except InvalidTag:
-            raise InvalidUnsubscribeToken() from None
-        fields = _fields(payload)
+        payload = self._sealer.open(token, max_chars=MAX_TOKEN_CHARS)
+        fields = _fields(payload) if payload is not None else None
         if fields is None or len(fields) != 3:
             raise InvalidUnsubscribeToken()
         user_id, campaign_id, email = fields
         return UnsubscribeTarget(user_id=user_id, campaign_id=campaign_id, email=email)
-
-    def _mac(self, body: bytes) -> bytes:
-        return hmac.new(self._mac_key, body, hashlib.sha256).digest()[:MAC_BYTES]
 
 
 def list_unsubscribe_headers(url: str) -> dict[str, str]:
@@ -192,17 +139,22 @@ def links_from_settings(
         raise UnsubscribeNotConfigured(
             "unsubscribe links must be https (RFC 8058)", {"setting": "TIDINGS_PUBLIC_API_URL"}
         )
+    return UnsubscribeLinks(deployment_secret(settings, read_secret), base)
+
+
+def deployment_secret(settings: Settings, read_secret: Callable[[str], str] | None = None) -> str:
+    """The deployment's token secret: the value of `unsubscribe_secret_arn` (read from Secrets
+    Manager) or `unsubscribe_secret`; UnsubscribeNotConfigured without either. Unsubscribe links
+    and page tokens (`tidings.store.dynamo`) seal with keys of their own derived from it."""
     if settings.unsubscribe_secret_arn:
         from tidings.aws.secrets import read_secret_string
 
-        secret = (read_secret or read_secret_string)(settings.unsubscribe_secret_arn)
-    elif settings.unsubscribe_secret:
-        secret = settings.unsubscribe_secret
-    else:
-        raise UnsubscribeNotConfigured(
-            "no unsubscribe secret is configured", {"setting": "TIDINGS_UNSUBSCRIBE_SECRET_ARN"}
-        )
-    return UnsubscribeLinks(secret, base)
+        return (read_secret or read_secret_string)(settings.unsubscribe_secret_arn)
+    if settings.unsubscribe_secret:
+        return settings.unsubscribe_secret
+    raise UnsubscribeNotConfigured(
+        "no unsubscribe secret is configured", {"setting": "TIDINGS_UNSUBSCRIBE_SECRET_ARN"}
+    )
 
 
 @lru_cache(maxsize=1)

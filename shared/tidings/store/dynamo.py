@@ -1,15 +1,19 @@
-"""A thin DynamoDB adapter: the low-level client, (de)serialisation, pagination tokens."""
+"""A thin DynamoDB adapter: the low-level client, (de)serialisation, page tokens."""
 
 from __future__ import annotations
 
 import base64
 import json
+import secrets
+import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from tidings.core.sealing import Sealer
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -83,22 +87,61 @@ def _binary_from_json(value: Any) -> Any:
     return value
 
 
-def encode_token(key: Mapping[str, Any] | None) -> str | None:
+# -- page tokens --------------------------------------------------------------------------------
+# A list's `nextToken` is the key its query stopped at (LastEvaluatedKey), sealed
+# (`tidings.core.sealing`): opaque to the client, unforgeable, and bound to its scope (the partition
+# and key prefix it pages, so one user's token, or another list's, opens as nothing for any other).
+# DynamoDB answers a starting key of another partition or outside the key condition with a
+# ValidationException; a token that opens is always the key of the same query. Anything else is a
+# ValueError ("invalid_next_token" to the client).
+
+_PAGE_SALT = b"tidings page tokens v1"
+MAX_PAGE_TOKEN_CHARS = 2048
+_page_secret: list[Callable[[], str | bytes]] = []
+_page_sealer: list[Sealer] = []
+_page_lock = threading.Lock()
+
+
+def use_page_secret(source: Callable[[], str | bytes]) -> None:
+    """Seal this process's page tokens with keys from the secret `source` gives (read on first use),
+    the deployment's, so a token made by one function instance opens in any other. Until this is
+    called, a random key of this process's own is used: tokens then page only within the process
+    (what a function that never hands a token out, or a unit test, needs)."""
+    with _page_lock:
+        _page_secret[:] = [source]
+        _page_sealer.clear()
+
+
+def _sealer() -> Sealer:
+    with _page_lock:
+        if not _page_sealer:
+            secret = _page_secret[0]() if _page_secret else secrets.token_bytes(32)
+            _page_sealer.append(Sealer(secret, _PAGE_SALT))
+        return _page_sealer[0]
+
+
+def page_scope(pk: str, sk_prefix: str = "") -> str:
+    """What a page token is bound to: the partition a query reads and the key prefix it reads in."""
+    return f"{pk}\x00{sk_prefix}"
+
+
+def encode_token(key: Mapping[str, Any] | None, scope: str = "") -> str | None:
+    """The token of the page after `key` (a LastEvaluatedKey) of the query `scope` names."""
     if not key:
         return None
-    return base64.urlsafe_b64encode(json.dumps(deserialize(key)).encode()).decode()
+    payload = json.dumps(deserialize(key), separators=(",", ":"), sort_keys=True).encode()
+    return _sealer().seal(payload, scope.encode())
 
 
-def decode_token(token: str | None) -> dict[str, Any] | None:
+def decode_token(token: str | None, scope: str = "") -> dict[str, Any] | None:
+    """The ExclusiveStartKey of a token `encode_token` made for `scope`; ValueError for anything
+    else (altered, made for another user or list, or not a token at all)."""
     if not token:
         return None
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise ValueError("nextToken is not a token this API issued") from exc
-    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
-        raise ValueError("nextToken is not a token this API issued")
-    return serialize(raw)
+    payload = _sealer().open(token, scope.encode(), max_chars=MAX_PAGE_TOKEN_CHARS)
+    if payload is None:
+        raise ValueError("nextToken is not a token this API issued for this list")
+    return serialize(json.loads(payload))
 
 
 def dynamodb_client() -> DynamoDBClient:
@@ -195,9 +238,10 @@ def newest_first_page(
         "ScanIndexForward": False,
         "Limit": limit,
     }
-    start = decode_token(next_token)
+    scope = page_scope(pk, sk_prefix)
+    start = decode_token(next_token, scope)
     if start:
         kwargs["ExclusiveStartKey"] = start
     resp = client.query(**kwargs)
     last = resp.get("LastEvaluatedKey")
-    return [deserialize(item) for item in resp.get("Items", [])], encode_token(last) if last else None
+    return [deserialize(item) for item in resp.get("Items", [])], encode_token(last, scope)

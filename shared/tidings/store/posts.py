@@ -32,6 +32,7 @@ from tidings.store.dynamo import (
     dynamodb_client,
     encode_token,
     is_conditional_failure,
+    page_scope,
     query_prefix,
     record_of,
     serialize,
@@ -274,7 +275,8 @@ class DynamoPostRepository:
         if platform is not None:
             filters.append("contains(platforms, :platform)")
             values[":platform"] = str(platform)
-        start = decode_token(next_token)
+        scope = page_scope(keys.posts_by_time_pk(user_id))
+        start = decode_token(next_token, scope)
         posts: list[ScheduledPost] = []
         last_key: dict[str, Any] | None = None
         while True:
@@ -297,7 +299,7 @@ class DynamoPostRepository:
             if not last_key or len(posts) >= limit:
                 break
             start = last_key
-        return PostPage(posts=posts, next_token=encode_token(last_key))
+        return PostPage(posts=posts, next_token=encode_token(last_key, scope))
 
     def iter_all(self, user_id: str) -> Iterator[ScheduledPost]:
         for item in query_prefix(self.client, self.table, keys.user_pk(user_id), keys.POST_SK_PREFIX):

@@ -19,6 +19,7 @@ from tidings.store.dynamo import (
     deserialize,
     dynamodb_client,
     encode_token,
+    page_scope,
     serialize,
     serialize_value,
 )
@@ -120,7 +121,8 @@ class DynamoWorkflowRepository:
         self, user_id: str, status: WorkflowStatus | None, limit: int, next_token: str | None
     ) -> tuple[list[Workflow], str | None]:
         out: list[Workflow] = []
-        start = decode_token(next_token)
+        scope = page_scope(keys.user_pk(user_id), keys.WORKFLOW_SK_PREFIX)
+        start = decode_token(next_token, scope)
         while len(out) < limit:
             kwargs: dict[str, Any] = {
                 "TableName": self.table,
@@ -142,7 +144,7 @@ class DynamoWorkflowRepository:
             start = resp.get("LastEvaluatedKey")
             if not start:
                 break
-        return out, encode_token(start) if start else None
+        return out, encode_token(start, scope)
 
     def put_step(self, user_id: str, workflow_id: str, state: StepState, now: datetime) -> None:
         """Replace one step's state (and only it)."""

@@ -116,7 +116,9 @@ def scheduling_service() -> SchedulingService:
 @lru_cache(maxsize=1)
 def http_app() -> APIGatewayHttpResolver:
     from tidings.api.app import build_app
+    from tidings.store.dynamo import use_page_secret
 
+    use_page_secret(page_secret)
     return build_app(
         scheduling_service,
         account_services,
@@ -133,6 +135,14 @@ def http_app() -> APIGatewayHttpResolver:
         campaign_sending=campaign_sending_services,
         campaign_insights=campaign_insight_services,
     )
+
+
+def page_secret() -> str:
+    """The secret the API's page tokens are sealed with: the deployment's (see
+    `tidings.campaigns.unsubscribe.deployment_secret`), read when a list first pages."""
+    from tidings.campaigns.unsubscribe import deployment_secret
+
+    return deployment_secret(get_settings())
 
 
 @lru_cache(maxsize=1)

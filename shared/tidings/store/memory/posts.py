@@ -20,7 +20,7 @@ from tidings.core.clock import iso_ms, parse_iso
 from tidings.core.platforms import Platform
 from tidings.models.posts import PostStatus, ScheduledPost
 from tidings.store import keys
-from tidings.store.dynamo import decode_token, deserialize, encode_token, serialize
+from tidings.store.dynamo import decode_token, deserialize, encode_token, page_scope, serialize
 from tidings.store.posts import (
     CANCEL_REASON,
     DuePost,
@@ -49,6 +49,7 @@ def limited_pages(
     limit: int,
     keep: Callable[[dict[str, Any]], bool],
     key_attrs: tuple[str, ...],
+    scope: str,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Read `ordered` items like queries with `Limit` (what is still wanted) and a filter, until
     `limit` items are kept or the items run out: the kept items and the token of the last item read
@@ -62,12 +63,13 @@ def limited_pages(
         last = {k: read[-1][k] for k in key_attrs} if read and len(read) == wanted else None
         if last is None or len(kept) >= limit:
             break
-    return kept, encode_token(serialize(last)) if last else None
+    return kept, encode_token(serialize(last), scope) if last else None
 
 
-def token_position(next_token: str | None, attr: str) -> str | None:
-    """The sort key a page token resumes after (ValueError for a token this store did not issue)."""
-    start = decode_token(next_token)
+def token_position(next_token: str | None, attr: str, scope: str) -> str | None:
+    """The sort key a page token of `scope` resumes after (ValueError for a token this store did
+    not issue for it)."""
+    start = decode_token(next_token, scope)
     if not start:
         return None
     position = deserialize(start).get(attr)
@@ -111,7 +113,8 @@ class InMemoryPostRepository:
         limit: int = 50,
         next_token: str | None = None,
     ) -> PostPage:
-        after = token_position(next_token, "GSI1SK")
+        scope = page_scope(keys.posts_by_time_pk(user_id))
+        after = token_position(next_token, "GSI1SK", scope)
         ordered = sorted(self._user_items(user_id), key=lambda item: str(item["GSI1SK"]))
         if after is not None:
             ordered = [item for item in ordered if str(item["GSI1SK"]) > after]
@@ -121,7 +124,7 @@ class InMemoryPostRepository:
                 platform is None or str(platform) in item.get("platforms", [])
             )
 
-        items, token = limited_pages(ordered, limit, keep, _GSI1_KEY)
+        items, token = limited_pages(ordered, limit, keep, _GSI1_KEY, scope)
         return PostPage(posts=[post_from_item(item) for item in items], next_token=token)
 
     def iter_all(self, user_id: str) -> Iterator[ScheduledPost]:

@@ -129,5 +129,7 @@ class InMemoryDeliveryRepository:
     ) -> tuple[list[Delivery], str | None]:
         with self._lock:
             items = [copy.deepcopy(item) for (uid, _), item in self._items.items() if uid == user_id]
-        found, token = newest_first_page(items, keys.delivery_prefix(webhook_id), limit, next_token)
+        found, token = newest_first_page(
+            items, keys.user_pk(user_id), keys.delivery_prefix(webhook_id), limit, next_token
+        )
         return [delivery_from_item(item) for item in found], token

@@ -14,7 +14,15 @@ from typing import Any
 
 from tidings.core.clock import iso_ms
 from tidings.models.workflows import StepState, Workflow, WorkflowStatus
-from tidings.store.dynamo import decode_token, deserialize, encode_token, serialize, serialize_value
+from tidings.store import keys
+from tidings.store.dynamo import (
+    decode_token,
+    deserialize,
+    encode_token,
+    page_scope,
+    serialize,
+    serialize_value,
+)
 from tidings.store.workflows import StatusConflict, WorkflowExists, workflow_from_item, workflow_to_item
 
 
@@ -44,7 +52,8 @@ class InMemoryWorkflowRepository:
     def page(
         self, user_id: str, status: WorkflowStatus | None, limit: int, next_token: str | None
     ) -> tuple[list[Workflow], str | None]:
-        start = decode_token(next_token)
+        scope = page_scope(keys.user_pk(user_id), keys.WORKFLOW_SK_PREFIX)
+        start = decode_token(next_token, scope)
         after = str(deserialize(start)["SK"]) if start else None
         with self._lock:
             items = sorted(
@@ -62,7 +71,7 @@ class InMemoryWorkflowRepository:
             start = serialize({"PK": read[-1]["PK"], "SK": read[-1]["SK"]}) if len(read) == wanted else None
             if not start:
                 break
-        return out, encode_token(start) if start else None
+        return out, encode_token(start, scope)
 
     def put_step(self, user_id: str, workflow_id: str, state: StepState, now: datetime) -> None:
         self._set_step(user_id, workflow_id, state, now, expect=None)
