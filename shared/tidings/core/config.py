@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from itertools import pairwise
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -169,6 +169,9 @@ class Settings(BaseModel):
     campaign_seconds_delays_allowed: bool = False
     # Campaigns a user may have written by the Bedrock model a day (each is a paid model call).
     campaign_model_daily_limit: int = Field(default=20, ge=0)
+    # Comment analysis (tidings.engagement.analysis): "local" (VADER and word lists, no AWS calls) or
+    # "comprehend" (Amazon Comprehend for sentiment, toxicity and key phrases; English).
+    comment_analyzer: Literal["local", "comprehend"] = "local"
 
     @field_validator(
         "retry_intervals",
