@@ -5,11 +5,22 @@ DynamoDB Local serves the DynamoDB Streams API on the same endpoint, so the stre
 the table's real stream from it. With `-dbPath` the stream is kept too: after a restart (a clean
 stop or a `kill -9`) the table's stream has the same ARN, the same shard and every record it held,
 and new records carry on from the last sequence number (see infra/local/stream_checkpoints.py).
+
+DynamoDB Local has no option for the address it listens on (`-help`: -port, -inMemory, -dbPath,
+-sharedDb, -cors, -delayTransientStatuses, -optimizeDbBeforeStartup, -disableTelemetry) and listens
+on every interface. It is started through a small launcher, java/LoopbackDynamoDBLocal.java, that
+sets its Jetty connector's host to 127.0.0.1 before starting it; the launcher is compiled with
+`javac` once into build/ (a JRE without javac runs the jar as is, on every interface, and says so).
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import shutil
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import IO
@@ -19,6 +30,12 @@ from botocore.config import Config
 
 from infra.local.processes import ChildProcess, StartupError, free_port
 from infra.topology import ROOT
+
+log = logging.getLogger("infra.local.dynamodb")
+
+LAUNCHER = Path(__file__).parent / "java" / "LoopbackDynamoDBLocal.java"
+LAUNCHER_CLASS = LAUNCHER.stem
+BIND_ADDRESS = "127.0.0.1"
 
 # A local stack lives minutes, on few cores: the client compiler alone (no C2) and the serial
 # collector halve the JVM's start-up time and its CPU per request over the first thousands of
@@ -38,6 +55,34 @@ def find_jar(root: Path = ROOT) -> tuple[Path, Path]:
         )
     jar = jars[-1]
     return jar, jar.parent / "DynamoDBLocal_lib"
+
+
+def loopback_launcher(jar: Path, lib: Path, root: Path = ROOT) -> Path | None:
+    """The folder holding the compiled loopback launcher (compiled on first use); None without javac."""
+    javac = shutil.which("javac")
+    if javac is None:
+        return None
+    digest = hashlib.sha256(LAUNCHER.read_bytes() + str(jar).encode()).hexdigest()[:16]
+    target = root / "build" / "dynamodb-local-launcher" / digest
+    if (target / f"{LAUNCHER_CLASS}.class").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=target.parent))
+    classpath = os.pathsep.join([str(jar), str(lib / "*")])
+    done = subprocess.run(
+        [javac, "-nowarn", "-d", str(work), "-cp", classpath, str(LAUNCHER)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        shutil.rmtree(work, ignore_errors=True)
+        raise StartupError(f"cannot compile {LAUNCHER.name}:\n{done.stderr[-2000:]}")
+    try:
+        work.rename(target)
+    except OSError:  # another process compiled it meanwhile
+        shutil.rmtree(work, ignore_errors=True)
+    return target
 
 
 class DynamoDBLocal:
@@ -78,12 +123,18 @@ class DynamoDBLocal:
         if self.db_path is not None:
             self.db_path.mkdir(parents=True, exist_ok=True)
             storage = ["-dbPath", str(self.db_path.resolve())]
+        launcher = loopback_launcher(jar, lib)
+        if launcher is None:
+            log.warning("no javac: DynamoDB Local listens on every interface of this machine")
+            program = ["-jar", str(jar)]
+        else:
+            classpath = os.pathsep.join([str(launcher), str(jar), str(lib / "*")])
+            program = [f"-Dtidings.bind={BIND_ADDRESS}", "-cp", classpath, LAUNCHER_CLASS]
         argv = [
             java,
             *JVM_OPTIONS,
             f"-Djava.library.path={lib}",
-            "-jar",
-            str(jar),
+            *program,
             *storage,
             "-sharedDb",
             "-disableTelemetry",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -165,3 +166,28 @@ def test_credentials_sealed_before_a_restart_of_moto_open_after_it(tmp_path: Pat
         for server in servers:
             server.stop()
         host.stop()
+
+
+def _non_loopback_address() -> str | None:
+    """An IPv4 address of this machine other than 127.x (the one a route to the outside would use)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent for a UDP connect
+        except OSError:
+            return None
+        address: str = probe.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+def test_dynamodb_local_answers_on_the_loopback_address_only(database: Any) -> None:
+    address = _non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    # Given DynamoDB Local as the runtime starts it
+    server = database()
+
+    # Then it answers on 127.0.0.1 and refuses a connection on the machine's other address
+    with socket.create_connection(("127.0.0.1", server.port), timeout=2):
+        pass
+    with pytest.raises(ConnectionRefusedError), socket.create_connection((address, server.port), timeout=2):
+        pass
