@@ -15,7 +15,9 @@ stored credentials, the stream consumers' positions), so stopping and starting i
 `tidings dev` prints, each on a line of its own, `API: <url>`, `API docs: <url>/docs`,
 `fake platforms: <url>`, `fake CRMs and analytics: <url>`, `emails: <url>` (GET: every email the stack
 sent), `token (demo-agent): <jwt>`, a curl
-command scheduling a post, and finally `ready`. Ctrl-C (or SIGTERM) stops everything it started.
+command scheduling a post, and finally `ready`. Ctrl-C (or SIGTERM) stops everything it started; a
+second Ctrl-C forces the stop. One stack at a time uses a state directory: another `tidings dev` on
+it refuses to start and names the running one's PID.
 
 Environment: TIDINGS_LOCAL_SWEEP_INTERVAL (seconds) is the default of --sweep-interval,
 TIDINGS_LOCAL_SYNC_INTERVAL of --sync-interval, TIDINGS_LOCAL_ANALYTICS_INTERVAL of
@@ -250,9 +252,15 @@ def _dev(args: argparse.Namespace) -> int:
         _say("stopping")
         return 0
     finally:
-        # A second Ctrl-C must not cut the clean-up short.
+        # The clean stop runs to its end; a second Ctrl-C (or SIGTERM) forces it: every child is
+        # killed at once and the command exits.
+        def force(signum: int, frame: FrameType | None) -> None:
+            _say("forced stop")
+            runtime.kill()
+            os._exit(130)
+
         for sig in previous:
-            signal.signal(sig, signal.SIG_IGN)
+            signal.signal(sig, force)
         if demo is not None:
             demo.stop()
         runtime.stop()

@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -35,6 +36,8 @@ from infra.local.queue_poller import QueuePoller
 from infra.local.scheduler_runner import SchedulerRunner
 from infra.local.state import (
     CHECKPOINTS_FILE,
+    StateInUse,
+    StateLock,
     clear_data,
     credentials_key,
     database_dir,
@@ -44,6 +47,7 @@ from infra.local.stream_checkpoints import CheckpointStore
 from infra.local.stream_poller import StreamPoller
 from infra.topology import (
     ANALYTICS_COLLECTION,
+    CAMPAIGN_EVENTS,
     CRM_ACTIVITY_RETRY,
     PERIODIC_SCHEDULES,
     QUEUE_TRIGGERS,
@@ -147,6 +151,7 @@ class DevRuntime:
     _checkpoints: CheckpointStore | None = None
     _housekeeping: threading.Thread | None = None
     _halt: threading.Event = field(default_factory=threading.Event)
+    _lock: StateLock | None = None
     _api: Any = None
     _stopped: bool = False
     _stop_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -162,6 +167,12 @@ class DevRuntime:
         options.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # keys and data: the owner's
         echo = sys.stderr if options.verbose else None
         self._check_faults()
+        lock = StateLock(options.state_dir)
+        try:
+            lock.acquire()
+        except StateInUse as exc:
+            raise StartupError(str(exc)) from exc
+        self._lock = lock
         if options.fresh:
             clear_data(options.state_dir)
 
@@ -209,6 +220,9 @@ class DevRuntime:
         os.environ.setdefault("TIDINGS_ALLOW_PRIVATE_LINKS", "true")
         # Campaign delays may be counted in seconds locally, so tests and demos see a sequence go out.
         os.environ.setdefault("TIDINGS_CAMPAIGN_SECONDS_DELAYS_ALLOWED", "true")
+        # The local SES front publishes a message's Send event at once: a send whose answer was lost
+        # waits 10 s for it (5 minutes on AWS) before it is sent again.
+        os.environ.setdefault("TIDINGS_CAMPAIGN_SEND_CONFIRM_SECONDS", "10")
         self._clear_settings_cache()
 
         say(f"connecting the sample user {SAMPLE_USER} on every platform")
@@ -250,11 +264,17 @@ class DevRuntime:
 
         stack = self.stack
         assert stack is not None
-        self._ses = SesFront(endpoints.moto, seed=self.options.sandbox_seed).start()
+        self._ses = SesFront(endpoints.moto, seed=self.options.sandbox_seed, on_event=self._ses_event).start()
         for kind, rate in _ses_faults(self.options.sandbox_faults)[1]:
             self._ses.add_fault(kind, rate=rate)
         self.urls.ses = self._ses.url
         stack.env["AWS_ENDPOINT_URL_SESV2"] = self._ses.url
+
+    def _ses_event(self, event: dict[str, Any]) -> None:
+        """The configuration set's EventBridge destination and rule: SES events go to campaign_events."""
+        result = self.host.invoke(CAMPAIGN_EVENTS, event)
+        if result.function_error:
+            raise RuntimeError(f"{CAMPAIGN_EVENTS} failed: {result.payload}")
 
     @staticmethod
     def _clear_settings_cache() -> None:
@@ -379,6 +399,16 @@ class DevRuntime:
             data = json.loads(self.stack_file.read_text())
             if data.get("pid") == os.getpid():
                 self.stack_file.unlink()
+        if self._lock is not None:
+            self._lock.release()
+
+    def kill(self) -> None:
+        """A forced stop: SIGKILL every child process group at once (a second Ctrl-C)."""
+        for child in (self._dynamodb, self._moto, self._fake):
+            pid = child.pid if child is not None else None
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
 
     def _stop_steps(self) -> list[tuple[str, Callable[[], None]]]:
         """What `stop` does, in order: the API and event sources first, DynamoDB Local last."""

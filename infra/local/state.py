@@ -8,7 +8,7 @@ stack starts again with everything it had:
     stream-checkpoints.json    how far each stream consumer has read the table's stream
     reconcile.json             what the last start rebuilt from the table
     stack.json                 the running stack's endpoints and pids (removed on a clean stop)
-    tidings.lock               the PID of the `tidings dev` using the directory
+    tidings.lock               the PID of the `tidings dev` using the directory (locked while it runs)
 
 `--fresh` removes the data (the database, the checkpoints, the last reconcile) and keeps the keys:
 with an empty table no credential needs them, and tokens printed before stay valid.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import secrets
@@ -32,6 +33,7 @@ CREDENTIALS_KEY_FILE = "credentials-key.json"
 UNSUBSCRIBE_KEY_FILE = "unsubscribe-key"
 CHECKPOINTS_FILE = "stream-checkpoints.json"
 RECONCILE_FILE = "reconcile.json"
+LOCK_FILE = "tidings.lock"
 # What `--fresh` removes; the keys stay.
 DATA = (DATABASE_DIR, CHECKPOINTS_FILE, RECONCILE_FILE)
 
@@ -104,3 +106,60 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+class StateInUse(Exception):
+    """Another running `tidings dev` holds the state directory."""
+
+    def __init__(self, state_dir: Path, pid: int | None) -> None:
+        who = f"PID {pid}" if pid else "a process"
+        super().__init__(
+            f"another tidings dev ({who}) is using the state directory {state_dir}; stop it first, "
+            "or pass another --state-dir"
+        )
+        self.pid = pid
+
+
+def _pid_in(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class StateLock:
+    """`tidings.lock`: an exclusive lock (flock, so a killed holder's lock goes with it) on a file that
+    names the holder's PID. Released, and the file removed, by `release` on a clean stop."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.path = state_dir / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock; StateInUse (naming the holder's PID) if a running stack has it."""
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StateInUse(self.state_dir, _pid_in(self.path)) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        self.path.unlink(missing_ok=True)
+        os.close(self._fd)
+        self._fd = None
+
+
+def running_pid(state_dir: Path) -> int | None:
+    """The PID of the `tidings dev` using `state_dir`, if it is alive."""
+    from infra.local.processes import pid_alive
+
+    pid = _pid_in(state_dir / LOCK_FILE)
+    return pid if pid is not None and pid_alive(pid) else None
