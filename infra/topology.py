@@ -175,6 +175,13 @@ ANALYTICS_COLLECTION = "analytics-collection"
 PENDING_ACTIVITY_ENTITY = "PendingActivity"
 # The periodic run that delivers CRM activities whose retry is due.
 CRM_ACTIVITY_RETRY = "crm-activity-retry"
+# Comments: Meta webhook entries, posts just published and new comments come from the stream; the
+# watched posts' comments are read on this schedule (for accounts whose platform sends no webhook).
+COMMENT_INTAKE = "comment_intake"
+COMMENT_FETCH = "comment-fetch"
+COMMENT_FETCH_MINUTES = 15
+PLATFORM_EVENT_ENTITY = "PlatformEvent"
+COMMENT_ENTITY = "Comment"
 # Email campaigns: each step's one-time schedule invokes this function, which fans the step out to the
 # campaign send queue and sends what that queue holds.
 CAMPAIGN_SENDER = "campaign_send"
@@ -312,6 +319,25 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_seconds=60,
     ),
     FunctionSpec(
+        name=COMMENT_INTAKE,
+        description="Comments: maps verified Meta webhook entries to the users who connected the account, "
+        "watches published posts, reads watched posts' comments every 15 minutes, analyses new comments",
+        # reads the stream (webhook entries, posts, comments), reads accounts and writes comments and
+        # watches, opens the accounts' sealed tokens (renewing them) to read comments from the platforms
+        access=frozenset(
+            {Access.TABLE_STREAM, Access.TABLE_READ, Access.TABLE_WRITE, Access.OPEN_CREDENTIALS}
+        ),
+        timeout_seconds=300,
+    ),
+    FunctionSpec(
+        name="abtest_monitor",
+        description="Evaluates running A/B tests from their variants' post analytics, decides those that "
+        "reached their minimum sample and records the winner as an insight",
+        # reads tests, posts and post analytics; writes tests, insights and cancels variant posts
+        access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE}),
+        timeout_seconds=300,
+    ),
+    FunctionSpec(
         name="sweeper",
         description="Starts any due post that nobody claimed (lost schedule, outage); retries stale tasks",
         # writes the table too: a task whose runner stopped goes back to pending (or failed)
@@ -410,6 +436,11 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/campaigns/{campaignId}/cancel", _API),
     Route("GET", "/campaigns/{campaignId}/sends", _API),
     Route("GET", "/campaigns/{campaignId}/stats", _API),
+    Route("GET", "/comments", _API),
+    Route("POST", "/comments/sync", _API),
+    Route("GET", "/comments/{commentId}", _API),
+    Route("POST", "/comments/{commentId}/hide", _API),
+    Route("POST", "/comments/{commentId}/dismiss", _API),
     Route("GET", "/suppressions", _API),
     Route("POST", "/suppressions", _API),
     Route("DELETE", "/suppressions/{email}", _API),
@@ -434,7 +465,14 @@ STREAM_TRIGGERS: tuple[StreamTrigger, ...] = (
     # are gathered for up to a second, so a busy stream makes few, full invocations
     StreamTrigger(
         function="event_delivery",
-        entity_types=(POST_ENTITY, WORKFLOW_ENTITY, ALERT_ENTITY, INSIGHT_ENTITY, CAMPAIGN_ENTITY),
+        entity_types=(
+            POST_ENTITY,
+            WORKFLOW_ENTITY,
+            ALERT_ENTITY,
+            INSIGHT_ENTITY,
+            CAMPAIGN_ENTITY,
+            COMMENT_ENTITY,
+        ),
         max_batching_window_seconds=1,
     ),
     # posts that were just published start their metrics collection; nothing here is urgent (the
@@ -451,6 +489,13 @@ STREAM_TRIGGERS: tuple[StreamTrigger, ...] = (
     # reports its delivery seconds later), and written back to the CRM with the first opens
     StreamTrigger(
         function=CAMPAIGN_EVENTS, entity_types=(CAMPAIGN_SEND_ENTITY,), max_batching_window_seconds=1
+    ),
+    # a webhook entry becomes comments within a second or so; a post just published is watched; new
+    # comments are analysed per batch, so records are gathered for up to a second
+    StreamTrigger(
+        function=COMMENT_INTAKE,
+        entity_types=(PLATFORM_EVENT_ENTITY, POST_ENTITY, COMMENT_ENTITY),
+        max_batching_window_seconds=1,
     ),
 )
 
@@ -474,6 +519,8 @@ PERIODIC_SCHEDULES: tuple[PeriodicSchedule, ...] = (
     PeriodicSchedule(name="webhook-retries", function="event_delivery", rate_minutes=1),
     # CRM activities whose retry is due, and those a delivery left behind
     PeriodicSchedule(name=CRM_ACTIVITY_RETRY, function="crm_sync", rate_minutes=1),
+    # the comments of watched posts, read from the platforms
+    PeriodicSchedule(name=COMMENT_FETCH, function=COMMENT_INTAKE, rate_minutes=COMMENT_FETCH_MINUTES),
 )
 
 STATE_MACHINES: tuple[StateMachineSpec, ...] = (

@@ -53,7 +53,7 @@ def stored(local_aws_env: dict[str, str]) -> list[dict[str, Any]]:
     resp = boto3.client("dynamodb").query(
         TableName=local_aws_env["TIDINGS_TABLE_NAME"],
         KeyConditionExpression="PK = :pk",
-        ExpressionAttributeValues={":pk": {"S": keys.platform_events_pk("meta")}},
+        ExpressionAttributeValues={":pk": {"S": keys.platform_events_pk("meta", "104857600012345")}},
     )
     return list(resp.get("Items", []))
 

@@ -3,6 +3,7 @@ and path-id guards), answered as (status, JSON body or None when the body is emp
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 from urllib.parse import urlencode
@@ -20,6 +21,7 @@ def call(
     body: str | None = None,
     user: str = "u1",
     path_parameters: dict[str, str] | None = None,
+    raw_body: bytes | None = None,
 ) -> tuple[int, Any]:
     event: dict[str, Any] = {
         "version": "2.0",
@@ -40,6 +42,8 @@ def call(
         event["queryStringParameters"] = query
     if body is not None:
         event["body"] = body
+    if raw_body is not None:  # bytes that are not UTF-8 text arrive base64-encoded
+        event["body"], event["isBase64Encoded"] = base64.b64encode(raw_body).decode(), True
     if path_parameters:
         event["pathParameters"] = path_parameters
     response = handle(app, event, None)

@@ -24,6 +24,7 @@ from tidings.api.analytics_history import (
 from tidings.api.campaign_insights import CampaignInsightServices, register_campaign_insight_routes
 from tidings.api.campaign_sending import CampaignSendingServices, register_campaign_sending_routes
 from tidings.api.campaigns import CAMPAIGN_BODY_BYTES, CAMPAIGN_ROUTES, register_campaign_routes
+from tidings.api.comments import register_comment_routes
 from tidings.api.common import JSON, error_response
 from tidings.api.crm import CrmServices, register_crm_routes
 from tidings.api.inbound import register_inbound_routes
@@ -44,6 +45,7 @@ from tidings.scheduling.service import SchedulingService
 if TYPE_CHECKING:
     from tidings.analytics.service import PostAnalyticsService
     from tidings.campaigns.service import CampaignService
+    from tidings.engagement.comments import CommentService
     from tidings.integrations.inbound import MetaInbox
     from tidings.webhooks.service import WebhookService
     from tidings.workflows.service import WorkflowService
@@ -68,6 +70,7 @@ def build_app(
     campaigns: Callable[[], CampaignService] | None = None,
     campaign_sending: Callable[[], CampaignSendingServices] | None = None,
     campaign_insights: Callable[[], CampaignInsightServices] | None = None,
+    comments: Callable[[], CommentService] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     services: list[SchedulingService] = []
@@ -106,6 +109,8 @@ def build_app(
     _campaign_routes(app, campaigns, user_id)
     _campaign_sending_routes(app, campaign_sending, user_id)
     _campaign_insight_routes(app, campaign_insights, user_id)
+    if comments is not None:
+        register_comment_routes(app, comments, user_id)
     _docs(app)
     return app
 

@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
+from pydantic_core import PydanticSerializationError
 
 from tidings.api.models import ErrorBody
 
 JSON = "application/json"
+# In a Python string, a surrogate is always a lone one (a pair is read as the character it encodes).
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def json_response(status: int, model: BaseModel | dict[str, Any]) -> Response[str]:
-    body = model.model_dump_json(by_alias=True) if isinstance(model, BaseModel) else json.dumps(model)
+    if not isinstance(model, BaseModel):
+        return Response(status_code=status, content_type=JSON, body=json.dumps(model))
+    try:
+        body = model.model_dump_json(by_alias=True)
+    except PydanticSerializationError:
+        # Text with a lone surrogate, stored before requests holding one were refused
+        # (`tidings.api.limits`): answered with U+FFFD in its place rather than not at all.
+        plain = json.dumps(model.model_dump(mode="json", by_alias=True), ensure_ascii=False)
+        body = _LONE_SURROGATE.sub("\ufffd", plain)
     return Response(status_code=status, content_type=JSON, body=body)
 
 

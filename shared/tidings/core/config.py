@@ -112,6 +112,11 @@ class Settings(BaseModel):
     # subscription handshake must echo. Empty: incoming Meta webhooks are refused.
     meta_app_secret: str = Field(default="", repr=False)
     meta_webhook_verify_token: str = Field(default="", repr=False)
+    # Comments (tidings.engagement): how long a published post is watched for comments, how many of a
+    # user's most recent watched posts one read covers, and how often a user may sync by hand (s).
+    comment_watch_days: int = Field(default=7, ge=1, le=90)
+    comment_fetch_max_posts: int = Field(default=25, ge=1, le=200)
+    comment_sync_cooldown_seconds: int = Field(default=60, ge=0)
     # Outgoing webhooks: the waits before each retry of a failed delivery (seconds; one attempt more
     # than there are intervals), and how long one attempt waits for the receiver's answer.
     webhook_retry_intervals: list[int] = Field(default_factory=lambda: [60, 300, 1800, 7200, 21600])

@@ -74,6 +74,10 @@ class AccountRepository(Protocol):
 
     def credentials(self, user_id: str, platform: str) -> AccountCredentials | None: ...
 
+    def owners(self, platform: str, account_id: str) -> tuple[str, ...]:
+        """The users who connected this platform account (a platform's webhook names only it)."""
+        ...
+
 
 class DynamoAccountRepository:
     """Reads and writes connected accounts. Opened credentials are cached briefly in memory (a warm
@@ -243,6 +247,15 @@ class DynamoAccountRepository:
         stored = self.stored(user_id, platform)
         return stored.for_client() if stored else None
 
+    def owners(self, platform: str, account_id: str) -> tuple[str, ...]:
+        resp = self.dynamodb.query(
+            TableName=self.table,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues=serialize({":pk": keys.account_owner_pk(platform, account_id)}),
+        )
+        return tuple(sorted({str(deserialize(raw)["GSI1SK"]) for raw in resp.get("Items", [])}))
+
     # -- internals -------------------------------------------------------------------------------
 
     def _item(self, user_id: str, platform: str) -> dict[str, Any] | None:
@@ -284,6 +297,9 @@ def _to_item(account: Account) -> dict[str, Any]:
         "PK": keys.user_pk(account.user_id),
         "SK": keys.account_sk(account.platform),
         "EntityType": keys.ACCOUNT_ENTITY,
+        # who connected this platform account, found from the account alone (Meta webhooks)
+        "GSI1PK": keys.account_owner_pk(account.platform, account.account_id),
+        "GSI1SK": account.user_id,
         "user_id": account.user_id,
         "platform": account.platform,
         "account_id": account.account_id,

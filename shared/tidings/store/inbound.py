@@ -1,11 +1,15 @@
-"""Verified incoming platform events, kept 7 days: `PLATFORM_EVENTS#<source> / <received>#<id>`, the
-inbox later processing reads. Verification happens before anything reaches this module
+"""Verified incoming platform events, kept 7 days, one item per entry of a delivery:
+`PLATFORM_EVENTS#<source>#<entry id> / <object>#<entry time>#<digest of the entry>` (EntityType
+PlatformEvent). A Meta entry's `id` is the Page or Instagram account the change concerns and its
+`time` when Meta sent it; a delivery Meta sends again carries the same entries, which the conditional
+put keeps once. The table's stream hands each new entry to the comment intake
+(`tidings.engagement.intake`). Verification happens before anything reaches this module
 (`tidings.integrations.inbound`)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,8 +26,35 @@ EVENT_RETENTION = timedelta(days=7)
 
 class InboundEventRepository(Protocol):
     def add(self, source: str, object_type: str, entries: Sequence[Any], now: datetime) -> int:
-        """Store each entry of one delivery from `source` (e.g. "meta"); how many were stored."""
+        """Store each entry of one delivery from `source` (e.g. "meta") not stored before; how many
+        were new."""
         ...
+
+
+def entry_json(entry: Any) -> str:
+    return json.dumps(entry, separators=(",", ":"), sort_keys=True)
+
+
+def entry_key(source: str, object_type: str, entry: Any) -> dict[str, str]:
+    """The entry's key: its account (`id`), its `time`, and a digest of the whole entry."""
+    fields = entry if isinstance(entry, dict) else {}
+    digest = hashlib.sha256(entry_json(entry).encode()).hexdigest()[:32]
+    return {
+        "PK": keys.platform_events_pk(source, str(fields.get("id", ""))),
+        "SK": f"{object_type}#{fields.get('time', '')}#{digest}",
+    }
+
+
+def event_item(source: str, object_type: str, entry: Any, now: datetime) -> dict[str, Any]:
+    return {
+        **entry_key(source, object_type, entry),
+        "EntityType": keys.PLATFORM_EVENT_ENTITY,
+        "source": source,
+        "object": object_type,
+        "entry": entry_json(entry),
+        "received_at": iso_ms(now),
+        "expiresAt": int((now + EVENT_RETENTION).timestamp()),
+    }
 
 
 class DynamoInboundEventRepository:
@@ -32,19 +63,15 @@ class DynamoInboundEventRepository:
         self.client = client or dynamodb_client()
 
     def add(self, source: str, object_type: str, entries: Sequence[Any], now: datetime) -> int:
+        new = 0
         for entry in entries:
-            self.client.put_item(
-                TableName=self.table,
-                Item=serialize(
-                    {
-                        "PK": keys.platform_events_pk(source),
-                        "SK": f"{iso_ms(now)}#{uuid.uuid4().hex}",
-                        "EntityType": keys.PLATFORM_EVENT_ENTITY,
-                        "object": object_type,
-                        "entry": json.dumps(entry, separators=(",", ":")),
-                        "received_at": iso_ms(now),
-                        "expiresAt": int((now + EVENT_RETENTION).timestamp()),
-                    }
-                ),
-            )
-        return len(entries)
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=serialize(event_item(source, object_type, entry, now)),
+                    ConditionExpression="attribute_not_exists(PK)",
+                )
+                new += 1
+            except self.client.exceptions.ConditionalCheckFailedException:
+                continue  # delivered before
+        return new

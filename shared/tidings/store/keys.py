@@ -100,8 +100,9 @@ def running_task_sort_key(started_iso: str, user_id: str, task_id: str) -> str:
 PLATFORM_EVENT_ENTITY = "PlatformEvent"
 
 
-def platform_events_pk(source: str) -> str:
-    return f"PLATFORM_EVENTS#{source}"
+def platform_events_pk(source: str, account_id: str) -> str:
+    """One platform account's incoming events (a Meta entry's `id`: the Page or IG account)."""
+    return f"PLATFORM_EVENTS#{source}#{account_id}"
 
 
 AUDIT_ENTITY = "AuditEntry"
@@ -297,3 +298,32 @@ SES_MESSAGE_SK = "SES_MESSAGE"
 def ses_message_pk(message_id: str) -> str:
     """The campaign send an SES message id belongs to (SES events name only the message)."""
     return f"SES_MESSAGE#{message_id}"
+
+COMMENT_ENTITY = "Comment"
+COMMENT_SK_PREFIX = "COMMENT#"
+COMMENT_WATCH_ENTITY = "CommentWatch"
+COMMENT_WATCH_SK_PREFIX = "COMMENT_WATCH#"
+COMMENT_SYNC_SK = "COMMENT_SYNC"  # when the user last asked for a sync (POST /comments/sync)
+
+
+def comment_sk(comment_id: str) -> str:
+    return f"{COMMENT_SK_PREFIX}{comment_id}"
+
+
+def comments_by_time_pk(user_id: str) -> str:
+    """GSI1 partition: one user's comments, sorted by when they were written."""
+    return f"USER#{user_id}#COMMENTS"
+
+
+def comment_watch_sk(platform: str, platform_post_id: str) -> str:
+    return f"{COMMENT_WATCH_SK_PREFIX}{platform}#{platform_post_id}"
+
+
+def comment_watch_pk(shard: int) -> str:
+    """GSI2 partition (sparse): watched posts of every user, by the end of their watch."""
+    return f"COMMENT_WATCH#{shard}"
+
+
+def account_owner_pk(platform: str, account_id: str) -> str:
+    """GSI1 partition: the users who connected this platform account (a Meta webhook names only it)."""
+    return f"ACCOUNT_OWNER#{platform}#{account_id}"

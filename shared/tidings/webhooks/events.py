@@ -35,6 +35,7 @@ class EventType(StrEnum):
     INSIGHT_WARNING = "insight.warning"
     CAMPAIGN_COMPLETED = "campaign.completed"
     CAMPAIGN_FAILED = "campaign.failed"
+    COMMENT_NEEDS_RESPONSE = "comment.needs_response"
     PING = "webhook.ping"  # sent only by POST /webhooks/{id}/test
 
 
@@ -46,6 +47,7 @@ SOURCE_ENTITIES = (
     keys.ALERT_ENTITY,
     keys.INSIGHT_ENTITY,
     keys.CAMPAIGN_ENTITY,
+    keys.COMMENT_ENTITY,
 )
 
 
@@ -96,6 +98,8 @@ def events_from_record(record: Mapping[str, Any]) -> list[Event]:
         return _insight_events(new, old)
     if entity == keys.CAMPAIGN_ENTITY:
         return _campaign_events(new, old)
+    if entity == keys.COMMENT_ENTITY:
+        return _comment_events(new, old)
     return []
 
 
@@ -274,3 +278,33 @@ def _campaign_events(new: dict[str, Any], old: dict[str, Any] | None) -> list[Ev
     }
     occurrence = f"{campaign_id}:{status}:{at}"
     return [Event(event_id(kind, user_id, occurrence), kind, user_id, parse_iso(at), data)]
+
+
+def _comment_events(new: dict[str, Any], old: dict[str, Any] | None) -> list[Event]:
+    """`comment.needs_response` once, when the analysis of a comment asks for an answer (its status
+    becomes needs_response); the comment is `GET /comments/{id}`."""
+    from tidings.core.clock import parse_iso
+
+    if new.get("status") != "needs_response" or (old or {}).get("status") == "needs_response":
+        return []
+    kind = EventType.COMMENT_NEEDS_RESPONSE
+    user_id, comment_id = str(new["user_id"]), str(new["comment_id"])
+    analysis = new.get("analysis") or {}
+    text = str(new.get("text") or "")
+    data = {
+        "commentId": comment_id,
+        "platform": new.get("platform"),
+        "postId": new.get("post_id"),
+        "platformPostId": new.get("platform_post_id"),
+        "authorName": new.get("author_name"),
+        "text": text[:PREVIEW_CHARS],
+        "createdAt": new.get("created_at"),
+        "sentiment": analysis.get("sentiment"),
+        "decision": analysis.get("decision"),
+        "reasons": analysis.get("reasons") or [],
+        "commentPath": f"/comments/{comment_id}",
+    }
+    at = str(new.get("updated_at") or new["received_at"])
+    return [
+        Event(event_id(kind, user_id, f"{comment_id}:needs_response"), kind, user_id, parse_iso(at), data)
+    ]

@@ -134,6 +134,7 @@ def http_app() -> APIGatewayHttpResolver:
         campaigns=campaign_service,
         campaign_sending=campaign_sending_services,
         campaign_insights=campaign_insight_services,
+        comments=comment_service,
     )
 
 
@@ -556,6 +557,9 @@ from tidings.wiring.campaigns import (  # noqa: E402
     campaign_service,
 )
 
+# And those of engagement: the comments.
+from tidings.wiring.engagement import comment_intake, comment_service  # noqa: E402
+
 # So do the CRM builders.
 from tidings.wiring.crm import (  # noqa: E402
     client_cache,
@@ -582,6 +586,8 @@ __all__ = [
     "campaign_step_keeper",
     "campaign_step_repository",
     "client_cache",
+    "comment_intake",
+    "comment_service",
     "client_directory",
     "crm_services",
     "crm_settings_service",

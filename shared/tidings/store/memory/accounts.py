@@ -198,6 +198,16 @@ class InMemoryAccountRepository:
 
     # -- internals -------------------------------------------------------------------------------
 
+    def owners(self, platform: str, account_id: str) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(
+                sorted(
+                    uid
+                    for (uid, p), (account, _) in self._records.items()
+                    if p == platform and account.account_id == account_id
+                )
+            )
+
     def _audit(
         self, user_id: str, action: str, account: Account, details: dict[str, Any], actor: str | None = None
     ) -> None:

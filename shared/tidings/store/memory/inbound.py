@@ -1,4 +1,5 @@
-"""Verified incoming platform events in memory, in the order they arrived."""
+"""Verified incoming platform events in memory, in the order they arrived, each entry once (by the
+table's key: account, time and a digest of the entry)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from tidings.store.inbound import entry_key
 
 
 @dataclass(frozen=True)
@@ -20,9 +23,17 @@ class StoredEvent:
 class InMemoryInboundEventRepository:
     def __init__(self) -> None:
         self.events: list[StoredEvent] = []
+        self._keys: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
     def add(self, source: str, object_type: str, entries: Sequence[Any], now: datetime) -> int:
+        new = 0
         with self._lock:
-            self.events.extend(StoredEvent(source, object_type, entry, now) for entry in entries)
-        return len(entries)
+            for entry in entries:
+                key = entry_key(source, object_type, entry)
+                if (key["PK"], key["SK"]) in self._keys:
+                    continue
+                self._keys.add((key["PK"], key["SK"]))
+                self.events.append(StoredEvent(source, object_type, entry, now))
+                new += 1
+        return new

@@ -1,0 +1,120 @@
+"""Comments on a user's posts, taken in from the platforms (Meta webhooks, or a periodic read), as
+entities with no I/O.
+
+A comment is one per user and platform comment id, whichever way it came in: its id is
+`<platform>.<platform comment id>` (platform names hold no dot; platform ids may). It carries what the
+platform said (post, author, text, time, parent), where it stands for the user (`status`), what the
+analysis made of it, and the reply once one is posted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tidings.core.errors import NotFound
+from tidings.core.platforms import Platform
+
+MAX_COMMENT_TEXT = 8_000  # longer texts are cut (YouTube allows 10,000; Meta 8,000)
+
+
+class CommentStatus(StrEnum):
+    NEW = "new"  # just taken in; the analysis comes next
+    NEEDS_RESPONSE = "needs_response"  # the analysis asks for an answer
+    HANDLED = "handled"  # answered
+    HIDDEN = "hidden"  # hidden on the platform through Tidings
+    DISMISSED = "dismissed"  # the user decided nothing is to be done
+
+
+class CommentSource(StrEnum):
+    WEBHOOK = "webhook"
+    FETCH = "fetch"
+
+
+# Where a user may move a comment by hand, from which statuses.
+DISMISSABLE = frozenset({CommentStatus.NEW, CommentStatus.NEEDS_RESPONSE})
+HIDEABLE = frozenset({CommentStatus.NEW, CommentStatus.NEEDS_RESPONSE, CommentStatus.DISMISSED})
+
+
+class CommentAnalysis(BaseModel):
+    """What the analyzer said about the comment (tidings.engagement.analysis)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sentiment: str
+    scores: dict[str, float] = Field(default_factory=dict)
+    toxicity: float = 0.0
+    toxicity_labels: list[str] = Field(default_factory=list)
+    spam: bool = False
+    spam_reasons: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    decision: str
+    reasons: list[str] = Field(default_factory=list)
+    analyzed_at: datetime
+
+
+class CommentReply(BaseModel):
+    """The answer to the comment, once one is written and approved (and posted)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    approved_by: str | None = None
+    platform_reply_id: str | None = None
+    posted_at: datetime | None = None
+
+
+class Comment(BaseModel):
+    user_id: str
+    platform: Platform
+    platform_comment_id: str
+    platform_post_id: str
+    post_id: str | None = None  # Tidings' post, when Tidings published the one commented on
+    author_id: str | None = None
+    author_name: str | None = None
+    text: str
+    created_at: datetime
+    parent_id: str | None = None  # the platform id of the comment this one answers
+    thread_id: str | None = None  # the platform's thread (YouTube thread, X conversation)
+    status: CommentStatus = CommentStatus.NEW
+    source: CommentSource
+    received_at: datetime
+    updated_at: datetime
+    analysis: CommentAnalysis | None = None
+    reply: CommentReply | None = None
+    version: int = 1
+
+    @property
+    def comment_id(self) -> str:
+        return comment_id(self.platform, self.platform_comment_id)
+
+
+def comment_id(platform: str, platform_comment_id: str) -> str:
+    return f"{platform}.{platform_comment_id}"
+
+
+def split_comment_id(value: str) -> tuple[Platform, str]:
+    """The platform and platform comment id of a comment id; NotFound for anything else."""
+    platform, _, platform_id = value.partition(".")
+    if platform not in {str(p) for p in Platform} or not platform_id:
+        raise comment_not_found(value)
+    return Platform(platform), platform_id
+
+
+def comment_not_found(value: str) -> NotFound:
+    return NotFound(f"no comment {value!r}", {"commentId": value}, code="comment_not_found")
+
+
+class WatchedPost(BaseModel):
+    """A published post whose comments are read periodically until `watch_until`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    platform: Platform
+    platform_post_id: str
+    post_id: str | None
+    published_at: datetime
+    watch_until: datetime
