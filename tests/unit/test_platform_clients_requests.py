@@ -47,7 +47,8 @@ class Recorder:
 def client(platform: Platform, handler: Handler) -> tuple[PlatformClient, Recorder]:
     recorder = Recorder(handler)
     http = httpx.Client(transport=httpx.MockTransport(recorder))
-    return build_client(platform, SETTINGS, http, FakeClock(NOW)), recorder
+    # The handler plays the media host too: the media is fetched through the same mock.
+    return build_client(platform, SETTINGS, http, FakeClock(NOW), media_http=http), recorder
 
 
 def form(request: httpx.Request) -> dict[str, str]:

@@ -16,21 +16,22 @@ is ``retryable``.
 from __future__ import annotations
 
 import email.utils
-import ipaddress
 import json
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from tidings import __version__
 from tidings.core.config import Settings
 from tidings.core.failures import ErrorKind, PlatformCallError
+from tidings.core.fetch import FETCH_ERRORS, MAX_BYTES, Refused, failure, guarded_client
+from tidings.core.platforms import Platform, media_max_bytes
 
 USER_AGENT = f"tidings/{__version__}"
 
@@ -49,6 +50,15 @@ def default_http_client(settings: Settings) -> httpx.Client:
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=64, keepalive_expiry=5.0),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
+    )
+
+
+def guarded_http_client(settings: Settings, *, timeout: float | None = None) -> httpx.Client:
+    """The client for URLs a user gave (`tidings.core.fetch`), guarded as this deployment says."""
+    return guarded_client(
+        allow_private=settings.allow_private_links,
+        timeout=timeout or settings.http_timeout_seconds,
+        user_agent=USER_AGENT,
     )
 
 
@@ -148,6 +158,8 @@ def send(
     HTTP error statuses are returned for the platform's own classification."""
     try:
         response = http.request(method, url, **kwargs)
+    except Refused as exc:  # the guarded client (tidings.core.fetch) stopped it
+        raise call_error(_refused_kind(exc, mutating), exc.code, str(exc), token=token) from None
     except _NOT_SENT as exc:
         raise _transport_error(ErrorKind.RETRYABLE, "connect_failed", exc, token) from None
     except _BAD_REQUEST as exc:
@@ -180,17 +192,17 @@ def observing(callback: Callable[[httpx.Response], None]) -> Iterator[None]:
         _observer.reset(token)
 
 
+def _refused_kind(exc: Refused, mutating: bool) -> ErrorKind:
+    if exc.code == "host_not_found":  # nothing was sent, and a name may resolve later
+        return ErrorKind.RETRYABLE
+    if exc.code in ("too_large", "unexpected_encoding") and mutating:  # it went out; the answer was refused
+        return ErrorKind.UNKNOWN_OUTCOME
+    return ErrorKind.PERMANENT
+
+
 def _transport_error(kind: ErrorKind, code: str, exc: Exception, token: str | None) -> PlatformCallError:
     detail = str(exc) or type(exc).__name__
     return call_error(kind, code, f"{type(exc).__name__}: {detail}", token=token)
-
-
-def _link_local(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").strip("[]")
-    try:
-        return ipaddress.ip_address(host).is_link_local
-    except ValueError:
-        return host.lower() in ("metadata", "metadata.google.internal")
 
 
 @dataclass(frozen=True)
@@ -201,9 +213,6 @@ class Media:
     content_type: str
     length: int | None
     chunks: Iterator[bytes]
-
-    def read(self) -> bytes:
-        return b"".join(self.chunks)
 
 
 class ChunkReader:
@@ -230,33 +239,57 @@ class ChunkReader:
 
 
 def sized(media: Media) -> tuple[int, ChunkReader]:
-    """The media's size and a reader over its bytes; a stream of unknown length is read first."""
+    """The media's size and a reader over its bytes. A stream of unknown length is first staged in a
+    temporary file (in memory up to `STAGING_MEMORY_BYTES`, on disk beyond), at most
+    `STAGING_MAX_BYTES`, so memory stays bounded whatever the file's size."""
     if media.length is not None:
         return media.length, ChunkReader(media.chunks)
-    data = media.read()
-    return len(data), ChunkReader(iter([data]))
+    staged = tempfile.SpooledTemporaryFile(max_size=STAGING_MEMORY_BYTES)  # noqa: SIM115 (read later)
+    total = 0
+    for chunk in media.chunks:
+        total += len(chunk)
+        if total > STAGING_MAX_BYTES:
+            staged.close()
+            raise call_error(
+                ErrorKind.PERMANENT,
+                "media_too_large",
+                f"media {media.url} has no Content-Length and is larger than {STAGING_MAX_BYTES} bytes",
+                token=None,
+            )
+        staged.write(chunk)
+    staged.seek(0)
+    return total, ChunkReader(iter(lambda: staged.read(_STAGED_READ), b""))
+
+
+# Media whose server does not say its length: how much of it is held in memory, and the most staged
+# (a function's /tmp is 512 MB unless configured otherwise).
+STAGING_MEMORY_BYTES = 8 * 1024 * 1024
+STAGING_MAX_BYTES = 384 * 1024 * 1024
+_STAGED_READ = 1024 * 1024
+
+# What a refused media fetch (tidings.core.fetch.failure) becomes: the post's error code and kind.
+_MEDIA_FAILURES = {
+    "url_refused": ("media_url_refused", ErrorKind.PERMANENT),
+    "too_many_redirects": ("media_url_refused", ErrorKind.PERMANENT),
+    "too_large": ("media_too_large", ErrorKind.PERMANENT),
+    "unexpected_encoding": ("media_unavailable", ErrorKind.PERMANENT),
+}
 
 
 @contextmanager
-def fetch_media(http: httpx.Client, url: str) -> Iterator[Media]:
-    """Open the media at `url` for upload. No credentials are sent: media URLs are public.
-    A missing or refused file is permanent (the post cannot be published as written); a server error
-    or a transport failure is retryable. Link-local addresses (cloud metadata services) are refused."""
-    if _link_local(url):
-        raise call_error(
-            ErrorKind.PERMANENT, "media_url_refused", f"media {url} is on a link-local address", token=None
-        )
+def fetch_media(http: httpx.Client, url: str, *, max_bytes: int) -> Iterator[Media]:
+    """Open the media at `url` for upload, through `http`, the guarded client for user URLs
+    (`tidings.core.fetch`): redirects are followed, each hop checked, and at most `max_bytes` are
+    read. No credentials are sent: media URLs are public. A refused URL, a file over the cap or a
+    missing file is permanent (the post cannot be published as written); a server error or a
+    transport failure is retryable. Errors name the user's URL and a fixed reason, nothing else."""
     try:
-        with http.stream("GET", url, follow_redirects=True) as response:
-            if response.status_code >= 400:
-                kind = ErrorKind.RETRYABLE if response.status_code >= 500 else ErrorKind.PERMANENT
-                raise call_error(
-                    kind,
-                    "media_unavailable",
-                    f"media {url} answered HTTP {response.status_code}",
-                    token=None,
-                    status=response.status_code,
-                )
+        with http.stream("GET", url, follow_redirects=True, extensions={MAX_BYTES: max_bytes}) as response:
+            if response.status_code >= 300:
+                status = response.status_code
+                kind = ErrorKind.RETRYABLE if status >= 500 else ErrorKind.PERMANENT
+                message = f"media {url} answered HTTP {status}"
+                raise call_error(kind, "media_unavailable", message, token=None, status=status)
             length = response.headers.get("Content-Length")
             yield Media(
                 url=url,
@@ -264,7 +297,23 @@ def fetch_media(http: httpx.Client, url: str) -> Iterator[Media]:
                 length=int(length) if length and length.isdigit() else None,
                 chunks=response.iter_bytes(),
             )
-    except httpx.TransportError as exc:
-        raise call_error(
-            ErrorKind.RETRYABLE, "media_unavailable", f"media {url} could not be read: {exc}", token=None
-        ) from None
+    except FETCH_ERRORS as exc:
+        reason, message = failure(exc)
+        code, kind = _MEDIA_FAILURES.get(reason, ("media_unavailable", ErrorKind.RETRYABLE))
+        raise call_error(kind, code, f"media {url}: {message}", token=None) from None
+
+
+class MediaSource:
+    """Where a publishing client reads a post's media: the guarded client for user URLs (made from the
+    settings on first use unless given), with the platform's cap for the media's kind."""
+
+    def __init__(self, settings: Settings, http: httpx.Client | None = None) -> None:
+        self._settings = settings
+        self._http = http
+
+    @contextmanager
+    def open(self, platform: Platform, url: str) -> Iterator[Media]:
+        if self._http is None:
+            self._http = guarded_http_client(self._settings)
+        with fetch_media(self._http, url, max_bytes=media_max_bytes(platform, url)) as media:
+            yield media

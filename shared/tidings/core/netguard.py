@@ -1,10 +1,16 @@
-"""Outbound URLs Tidings fetches or posts to on a user's behalf (link checks, notifications, webhooks):
-well-formed, https, and resolving only to public addresses, so a user cannot make Tidings reach a
-private, loopback or link-local address (cloud metadata, internal services). The local runtime turns
-this off with the ``allow_private_links`` setting.
+"""The rule for outbound URLs Tidings fetches or posts to on a user's behalf (media, link checks,
+notifications, webhooks, CRM URLs): well-formed, https, and resolving only to public addresses, so a
+user cannot make Tidings reach a private, loopback, link-local, shared (CGNAT), multicast or reserved
+address (cloud metadata, internal services). The local runtime turns this off with the
+``allow_private_links`` setting.
 
-The check happens before the request; a host whose DNS answer changes in between (DNS rebinding) is
-not caught, so run the workers in a network that cannot reach internal services as well.
+Hosts are read as the resolver would read them: an IPv4 literal in decimal, octal or hex, whole or in
+parts (``2130706433``, ``0x7f.1``, ``0177.0.0.1``) is that address, and an IPv6 address that carries
+an IPv4 one (``::ffff:a.b.c.d``, ``::a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``) is judged
+by the IPv4 address as well. Problems name the kind of address, never the address a name resolved to.
+
+This module only decides; `tidings.core.fetch` applies the rule at the moment of connecting (to the
+very address it checked), on every redirect hop.
 """
 
 from __future__ import annotations
@@ -22,14 +28,18 @@ _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _LOCAL_NAMES = ("localhost", "metadata", "metadata.google.internal")
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
 def system_resolve(host: str) -> list[str]:
     infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     return sorted({str(info[4][0]) for info in infos})
 
 
 def url_problem(url: str, *, allow_private: bool, resolve: Resolver | None = None) -> str | None:
-    """Why `url` may not be fetched: "malformed", "not found" (the host does not resolve) or the
-    private, loopback or link-local address it points to; None when it may be."""
+    """Why `url` may not be fetched: "malformed", "not found" (the host does not resolve) or the kind
+    of non-public address it points to; None when it may be."""
     host = well_formed_host(url)
     if host is None:
         return "malformed"
@@ -67,40 +77,106 @@ def address_problem(host: str, resolve: Resolver) -> str | None:
         return _non_public(literal)
     name = host.lower().rstrip(".")
     if name in _LOCAL_NAMES or name.endswith(".localhost"):
-        return f"local host name {name}"
+        return "local host name"
     try:
-        addresses = resolve(name)
-    except (OSError, UnicodeError):
+        resolved = resolve_public(name, resolve)
+    except LookupError:
         return "not found"
+    except ValueError as exc:
+        return str(exc)
+    return None if resolved else "not found"
+
+
+def resolve_public(host: str, resolve: Resolver) -> list[str]:
+    """The addresses `host` (a name or a literal) stands for, each one public. Raises LookupError when
+    the name does not resolve and ValueError (the kind of address) when any address is not public:
+    one bad answer refuses the host, whichever of them a connection would have used."""
+    literal = _ip(host)
+    if literal is not None:
+        addresses = [str(literal)]
+    else:
+        try:
+            addresses = resolve(host.lower().rstrip("."))
+        except (OSError, UnicodeError):
+            raise LookupError(host) from None
     if not addresses:
-        return "not found"
+        raise LookupError(host)
     for address in addresses:
         ip = _ip(address)
-        problem = _non_public(ip) if ip is not None else f"unusable address {address}"
+        problem = _non_public(ip) if ip is not None else "unusable address"
         if problem:
-            return problem
-    return None
+            raise ValueError(problem)
+    return [str(_ip(address)) for address in addresses]
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip("[]").split("%", 1)[0]
     try:
-        return ipaddress.ip_address(text.strip("[]").split("%", 1)[0])
+        return ipaddress.ip_address(text)
     except ValueError:
+        return _legacy_ipv4(text)
+
+
+def _legacy_ipv4(text: str) -> ipaddress.IPv4Address | None:
+    """An IPv4 address written as inet_aton (and the WHATWG URL parser) read it: one to four parts,
+    each decimal, octal (leading 0) or hex (0x), the last part filling the remaining bytes."""
+    parts = text.rstrip(".").split(".")
+    if not 1 <= len(parts) <= 4:
         return None
+    numbers = []
+    for part in parts:
+        try:
+            if part[:2].lower() == "0x":
+                numbers.append(int(part[2:] or "0", 16))
+            elif len(part) > 1 and part.startswith("0"):
+                numbers.append(int(part[1:], 8))
+            elif part.isdigit():
+                numbers.append(int(part))
+            else:
+                return None
+        except ValueError:
+            return None
+    *leading, last = numbers
+    if any(n > 255 for n in leading) or last >= 256 ** (4 - len(leading)):
+        return None
+    value = last
+    for index, number in enumerate(leading):
+        value += number << (8 * (3 - index))
+    return ipaddress.IPv4Address(value)
 
 
 def _non_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    """The kind of address `ip` is when it is not public (None when it is); an IPv6 address that
+    carries an IPv4 one is judged by both."""
+    if isinstance(ip, ipaddress.IPv6Address) and not (ip.is_loopback or ip.is_unspecified):
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            problem = _non_public(embedded)
+            if problem:
+                return problem
+            if ip.ipv4_mapped is not None or ip in _NAT64:
+                return None  # the IPv4 address is what is reached
     if ip.is_loopback:
-        return f"loopback address {ip}"
+        return "loopback address"
     if ip.is_link_local:
-        return f"link-local address {ip}"
+        return "link-local address"
+    if ip.is_unspecified:
+        return "unspecified address"
+    if ip.is_multicast:
+        return "multicast address"
     if ip.is_private:
-        return f"private address {ip}"
-    if not ip.is_global or ip.is_multicast:
-        return f"non-public address {ip}"
+        return "private address"
+    if not ip.is_global or ip.is_reserved:
+        return "non-public address"
     return None
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64 or ip in _IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.sixtofour
 
 
 def outbound_url_problem(
@@ -123,5 +199,5 @@ def outbound_url_problem(
     if problem == "not found":
         return "host_not_found", f"the host {host} was not found"
     if problem:
-        return "url_refused", f"the host {host} is refused: {problem}"
+        return "url_refused", f"the host {host} is refused ({problem})"
     return None

@@ -93,6 +93,27 @@ def media_violation(platform: Platform, urls: list[str] | tuple[str, ...]) -> st
     return None
 
 
+_MB = 1024 * 1024
+
+# The largest file of each media kind Tidings fetches to upload itself (X, LinkedIn and YouTube take
+# the bytes; the other platforms fetch the URL themselves). The platforms' own limits:
+# - X: image 5 MB, GIF 15 MB, video 512 MB (docs.x.com/x-api/media, "Media types & size restrictions");
+# - LinkedIn: video 500 MB (learn.microsoft.com/linkedin/marketing/community-management/shares/videos-api);
+#   images are limited to 36,152,320 pixels rather than bytes (Images API), and a compressed image of
+#   that many pixels stays under a byte a pixel, so that many bytes;
+# - YouTube: 256 GB (developers.google.com/youtube/v3/docs/videos/insert, "Maximum file size").
+MEDIA_MAX_BYTES: dict[Platform, dict[str, int]] = {
+    Platform.TWITTER: {"image": 5 * _MB, "gif": 15 * _MB, "video": 512 * _MB},
+    Platform.LINKEDIN: {"image": 36_152_320, "gif": 36_152_320, "video": 500 * _MB},
+    Platform.YOUTUBE: {"image": 0, "gif": 0, "video": 256 * 1024 * _MB},
+}
+
+
+def media_max_bytes(platform: Platform, url: str) -> int:
+    """The most bytes Tidings fetches from `url` to upload it to `platform`."""
+    return MEDIA_MAX_BYTES[platform][media_kind(url)]
+
+
 # -- accounts: every kind of account a user can connect (the post platforms and WhatsApp) ----------
 
 WHATSAPP = "whatsapp"

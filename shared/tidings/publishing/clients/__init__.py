@@ -44,10 +44,18 @@ def default_http_client(settings: Settings) -> httpx.Client:
 
 
 def build_client(
-    platform: Platform, settings: Settings, http: httpx.Client, clock: Clock = DEFAULT_CLOCK
+    platform: Platform,
+    settings: Settings,
+    http: httpx.Client,
+    clock: Clock = DEFAULT_CLOCK,
+    *,
+    media_http: httpx.Client | None = None,
 ) -> PlatformClient:
-    """The real client for `platform`. Modules are imported on demand to keep cold starts short."""
-    return _build(Platform(platform), settings, http, clock)
+    """The real client for `platform`. Modules are imported on demand to keep cold starts short.
+    X, LinkedIn and YouTube fetch the post's media themselves, through `media_http`, the guarded
+    client for user URLs (`tidings.core.http.guarded_http_client`, made from the settings when not
+    given); the platform calls go through `http`."""
+    return _build(Platform(platform), settings, http, clock, media_http)
 
 
 def build_metrics_readers(
@@ -57,7 +65,13 @@ def build_metrics_readers(
     return {platform: _build(platform, settings, http, clock) for platform in METRICS_PLATFORMS}
 
 
-def _build(platform: Platform, settings: Settings, http: httpx.Client, clock: Clock) -> PlatformApi:
+def _build(
+    platform: Platform,
+    settings: Settings,
+    http: httpx.Client,
+    clock: Clock,
+    media_http: httpx.Client | None = None,
+) -> PlatformApi:
     if platform is Platform.FACEBOOK:
         from tidings.publishing.clients.facebook import FacebookClient
 
@@ -69,15 +83,15 @@ def _build(platform: Platform, settings: Settings, http: httpx.Client, clock: Cl
     if platform is Platform.TWITTER:
         from tidings.publishing.clients.x import XClient
 
-        return XClient(settings, http, clock)
+        return XClient(settings, http, clock, media_http=media_http)
     if platform is Platform.LINKEDIN:
         from tidings.publishing.clients.linkedin import LinkedInClient
 
-        return LinkedInClient(settings, http, clock)
+        return LinkedInClient(settings, http, clock, media_http=media_http)
     if platform is Platform.YOUTUBE:
         from tidings.publishing.clients.youtube import YouTubeClient
 
-        return YouTubeClient(settings, http, clock)
+        return YouTubeClient(settings, http, clock, media_http=media_http)
     if platform is Platform.TIKTOK:
         from tidings.publishing.clients.tiktok import TikTokClient
 

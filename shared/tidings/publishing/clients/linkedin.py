@@ -48,9 +48,9 @@ from tidings.core.config import Settings
 from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.http import (
     READBACK_SKEW,
+    MediaSource,
     bearer,
     call_error,
-    fetch_media,
     json_body,
     parse_retry_after,
     send,
@@ -85,10 +85,12 @@ class LinkedInClient:
         *,
         poll_interval: float = 0.25,
         max_wait: float = 120.0,
+        media_http: httpx.Client | None = None,
     ) -> None:
         self.base = settings.linkedin_api_base.rstrip("/")
         self.version = settings.linkedin_version
         self.http = http
+        self.media = MediaSource(settings, media_http)
         self.clock = clock
         self.poll_interval = poll_interval
         self.max_wait = max_wait
@@ -159,7 +161,7 @@ class LinkedInClient:
         return {"multiImage": {"images": [{"id": image} for image in images]}}
 
     def _upload_image(self, account: AccountCredentials, url: str) -> str:
-        with fetch_media(self.http, url) as media:
+        with self.media.open(self.platform, url) as media:
             value = self._action(
                 account,
                 "images",
@@ -179,7 +181,7 @@ class LinkedInClient:
         return str(image)
 
     def _upload_video(self, account: AccountCredentials, url: str) -> str:
-        with fetch_media(self.http, url) as media:
+        with self.media.open(self.platform, url) as media:
             total, reader = sized(media)
             request = {
                 "owner": account.account_id,

@@ -45,9 +45,9 @@ from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.http import (
     READBACK_SKEW,
     Media,
+    MediaSource,
     bearer,
     call_error,
-    fetch_media,
     json_body,
     parse_retry_after,
     seconds_until_epoch,
@@ -77,10 +77,17 @@ class XClient:
     max_ids: int = LOOKUP_MAX
 
     def __init__(
-        self, settings: Settings, http: httpx.Client, clock: Clock = DEFAULT_CLOCK, *, max_wait: float = 120.0
+        self,
+        settings: Settings,
+        http: httpx.Client,
+        clock: Clock = DEFAULT_CLOCK,
+        *,
+        max_wait: float = 120.0,
+        media_http: httpx.Client | None = None,
     ) -> None:
         self.base = settings.x_api_base.rstrip("/")
         self.http = http
+        self.media = MediaSource(settings, media_http)
         self.clock = clock
         self.max_wait = max_wait
 
@@ -156,7 +163,7 @@ class XClient:
     def _upload(self, account: AccountCredentials, url: str) -> str:
         """Upload one media file in chunks and wait until X has processed it. Uploaded media is not
         a post: every failure here is safe to retry."""
-        with fetch_media(self.http, url) as media:
+        with self.media.open(self.platform, url) as media:
             total, reader = sized(media)
             init = self._media_call(
                 account,

@@ -35,12 +35,13 @@ from tidings.core.config import Settings
 from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.http import (
     READBACK_SKEW,
+    MediaSource,
     bearer,
     call_error,
-    fetch_media,
     json_body,
     parse_retry_after,
     send,
+    sized,
     status_kind,
 )
 from tidings.core.platforms import Platform, is_video
@@ -57,6 +58,9 @@ _READBACK_PAGES = 2
 VIDEOS_LIST_MAX = 50
 
 
+_STAGED_PART = 1024 * 1024  # the size of each piece of a staged video sent in the upload
+
+
 class YouTubeClient:
     platform: Platform = Platform.YOUTUBE
     max_ids: int = VIDEOS_LIST_MAX
@@ -68,9 +72,11 @@ class YouTubeClient:
         clock: Clock = DEFAULT_CLOCK,
         *,
         privacy_status: str = "public",
+        media_http: httpx.Client | None = None,
     ) -> None:
         self.base = settings.youtube_api_base.rstrip("/")
         self.http = http
+        self.media = MediaSource(settings, media_http)
         self.clock = clock
         self.privacy_status = privacy_status
 
@@ -87,7 +93,7 @@ class YouTubeClient:
                 token=None,
             )
         token = account.access_token
-        with fetch_media(self.http, videos[0]) as media:
+        with self.media.open(self.platform, videos[0]) as media:
             if media.content_type.startswith(("image/", "text/", "audio/")):
                 raise call_error(
                     ErrorKind.PERMANENT,
@@ -97,9 +103,9 @@ class YouTubeClient:
                 )
             content: Any = media.chunks
             length = media.length
-            if length is None:  # the upload must declare its size
-                data = media.read()
-                content, length = data, len(data)
+            if length is None:  # the upload must declare its size: stage the file first
+                length, reader = sized(media)
+                content = reader.parts(_STAGED_PART)
             session = self._start_session(account, request, media.content_type, length)
             headers = {"Content-Type": media.content_type, "Content-Length": str(length)}
             if _same_origin(session, self.base):
