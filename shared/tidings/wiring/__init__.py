@@ -84,6 +84,15 @@ def publishing_http() -> httpx.Client:
 
 
 @lru_cache(maxsize=1)
+def user_url_http() -> httpx.Client:
+    """The guarded client every URL a user gave is fetched through (media, link checks,
+    notifications, webhook integrations, custom CRMs): tidings.core.fetch."""
+    from tidings.core.http import guarded_http_client
+
+    return guarded_http_client(get_settings())
+
+
+@lru_cache(maxsize=1)
 def publishing_credentials() -> FreshCredentials:
     from tidings.publishing.oauth import TokenRefresher
     from tidings.publishing.tokens import FreshCredentials
@@ -192,7 +201,9 @@ def publish_step() -> PublishStep:
     def client_for(platform: Platform) -> PlatformClient:
         with _lock:
             if platform not in clients:
-                clients[platform] = build_client(platform, s, http, DEFAULT_CLOCK)
+                clients[platform] = build_client(
+                    platform, s, http, DEFAULT_CLOCK, media_http=user_url_http()
+                )
             return clients[platform]
 
     return PublishStep(
@@ -274,7 +285,7 @@ def action_services() -> ActionServices:
         settings=get_settings,
         scheduling=scheduling_service,
         analytics=lambda: DynamoAnalyticsRepository(get_settings().table_name),
-        http=publishing_http,
+        http=user_url_http,
         ses=lru_cache(maxsize=1)(lambda: _client("sesv2")),
         bedrock=lru_cache(maxsize=1)(lambda: _client("bedrock-runtime")),
         personalization=personalization,
@@ -292,7 +303,7 @@ def workflow_engine() -> WorkflowEngine:
     services = action_services()
 
     def evaluate(gate: dict[str, Any], output: dict[str, Any]) -> Any:
-        return gates.evaluate(gate, output, http=publishing_http(), settings=settings)
+        return gates.evaluate(gate, output, http=user_url_http(), settings=settings)
 
     return WorkflowEngine(
         workflow_repository(),
@@ -349,10 +360,8 @@ def webhook_store() -> WebhookRepository:
 
 @lru_cache(maxsize=1)
 def webhook_deliverer() -> WebhookDeliverer:
-    import httpx
-
     from tidings.aws.mail import SesMail
-    from tidings.core.http import USER_AGENT
+    from tidings.core.http import guarded_http_client
     from tidings.integrations.alert_mail import AlertMailer
     from tidings.store.alerts import DynamoAlertRepository
     from tidings.store.webhooks import DynamoDeliveryRepository
@@ -360,12 +369,7 @@ def webhook_deliverer() -> WebhookDeliverer:
 
     s = get_settings()
     mailer = AlertMailer(DynamoAlertRepository(s.table_name), SesMail(), s.notification_from_email)
-    timeout = s.webhook_timeout_seconds
-    http = httpx.Client(
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-        headers={"User-Agent": USER_AGENT},
-        follow_redirects=False,
-    )
+    http = guarded_http_client(s, timeout=s.webhook_timeout_seconds)
     return WebhookDeliverer(
         webhook_store(),
         DynamoDeliveryRepository(s.table_name),
@@ -419,7 +423,11 @@ def integration_parts() -> tuple[IntegrationCredentials, ConnectorRegistry, Inte
         CredentialVault(s.credentials_key_id), directory.repo, account_store(), publishing_credentials()
     )
     connectors = default_connectors(
-        publishing_http(), s, lambda: boto3.client("bedrock-runtime"), DEFAULT_CLOCK
+        publishing_http(),
+        s,
+        lambda: boto3.client("bedrock-runtime"),
+        DEFAULT_CLOCK,
+        user_http=user_url_http(),
     )
     readiness = Readiness(s, post_repository(), account_store(), None, DEFAULT_CLOCK)
     monitoring = IntegrationMonitoring(
