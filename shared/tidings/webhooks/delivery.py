@@ -7,7 +7,8 @@
   timeout, is retried after the `webhook_retry_intervals` (default 1, 5, 30 minutes, 2 and 6 hours),
   then the delivery is failed. Redirects are not followed.
 - The URL is checked again before each attempt (https, public addresses only), so a host that has
-  moved to a private address since registration is refused, not called.
+  moved to a private address since registration is refused, not called; the POST goes through the
+  guarded client (`tidings.core.fetch`), which connects only to the address it checked.
 - A delivery whose sender died mid-attempt comes back from the due index when its lease ends, so
   delivery is at least once: receivers drop repeats by `Tidings-Event-Id`.
 """
@@ -142,7 +143,7 @@ class WebhookDeliverer:
     def attempt(
         self, hook: Webhook, secret: str, event_id: str, event_type: str, body: str
     ) -> AttemptOutcome:
-        import httpx
+        from tidings.core.fetch import FETCH_ERRORS, failure
 
         url = hook.url
         refused = outbound_url_problem(url, allow_private=self.allow_private, resolve=self.resolve)
@@ -159,10 +160,9 @@ class WebhookDeliverer:
         started = time.monotonic()
         try:
             response = self.http.post(url, content=raw, headers=headers, follow_redirects=False)
-        except httpx.TimeoutException as exc:
-            return AttemptOutcome(False, None, f"timed out ({type(exc).__name__})", _ms(started))
-        except httpx.HTTPError as exc:
-            return AttemptOutcome(False, None, f"unreachable ({type(exc).__name__})", _ms(started))
+        except FETCH_ERRORS as exc:  # the same words whatever the OS said (tidings.core.fetch)
+            code, message = failure(exc)
+            return AttemptOutcome(False, None, f"{code}: {message}", _ms(started))
         status = response.status_code
         if 200 <= status < 300:
             return AttemptOutcome(True, status, None, _ms(started))

@@ -453,17 +453,16 @@ def check_links(
 
 
 def _probe(http: httpx.Client, url: str) -> tuple[int | None, str | None]:
-    import httpx
+    from tidings.core.fetch import FETCH_ERRORS, failure
 
     try:
         status = http.head(url, follow_redirects=False).status_code
         if status == 405:
             with http.stream("GET", url, follow_redirects=False) as response:
                 status = response.status_code
-    except httpx.TimeoutException:
-        return None, "timed out"
-    except httpx.HTTPError as exc:
-        return None, f"unreachable: {type(exc).__name__}"
+    except FETCH_ERRORS as exc:  # the same words whatever the OS said (tidings.core.fetch)
+        reason, message = failure(exc)
+        return None, "timed out" if reason == "timeout" else message
     return status, (f"answered {status}" if status >= 400 else None)
 
 

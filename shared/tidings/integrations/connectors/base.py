@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
+from tidings.core.errors import ValidationFailed
 from tidings.core.netguard import Resolver, outbound_url_problem
 from tidings.models.calls import CallRecord
 from tidings.models.integrations import SyncedRecord
@@ -151,6 +152,22 @@ class GuardedConnector:
         self.allow_private = allow_private
         self.clock = clock
         self.resolve = resolve
+
+    def _check_url_setting(self, url: str, field: str) -> None:
+        """At creation: raise ValidationFailed (a 422 with the guard's code, ``invalid_url`` for
+        anything but a well-formed http(s) URL, ``url_refused``...) when the guard refuses `url`."""
+        refused = outbound_url_problem(url, allow_private=self.allow_private, resolve=self.resolve)
+        if refused is not None:
+            raise ValidationFailed(refused[1], {"field": f"credentials.{field}"}, code=refused[0])
+
+    def _unreachable(self, exc: httpx.HTTPError | httpx.InvalidURL, what: str) -> ConnectorError:
+        """A failed call through the guarded client as a ConnectorError that names no address, port
+        or OS error: `invalid_settings` for a refused URL, `unreachable` otherwise."""
+        from tidings.core.fetch import failure
+
+        reason, message = failure(exc)
+        code = "invalid_settings" if reason == "url_refused" else "unreachable"
+        return ConnectorError(code, f"{what}: {message}")
 
     def _guard(self, url: str, operation: str = "") -> None:
         """Raise ConnectorError when the guard refuses `url`: `unreachable` for a host that does not

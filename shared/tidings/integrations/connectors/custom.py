@@ -52,7 +52,6 @@ import httpx
 
 from tidings.core.errors import ValidationFailed
 from tidings.core.http import json_body
-from tidings.core.netguard import outbound_url_problem
 from tidings.integrations.connectors.base import (
     CallObserver,
     CheckResult,
@@ -143,9 +142,7 @@ class CustomCrmConnector(GuardedConnector, NothingToSync):
         if config.lookup_url is not None:
             urls["activityLookupUrl"] = render(config.lookup_url, ACTIVITY_ID, CHECK_SENTINEL)
         for name, url in urls.items():
-            refused = outbound_url_problem(url, allow_private=self.allow_private, resolve=self.resolve)
-            if refused is not None:
-                raise ValidationFailed(refused[1], {"field": f"credentials.{name}"}, code=refused[0])
+            self._check_url_setting(url, name)
 
     # -- check ------------------------------------------------------------------------------------
 

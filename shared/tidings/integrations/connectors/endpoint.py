@@ -1,16 +1,18 @@
 """The `webhook` integration: an endpoint of the user's own (a CRM bridge, a Zapier hook) that
 Tidings posts to. The check sends a signed `integration.ping` (the same Tidings-Signature scheme as
 outgoing webhooks, with the integration's `signingSecret` when it has one) and expects a 2xx answer.
-The URL must be https and resolve to public addresses only (tidings.core.netguard)."""
+The URL must be https and resolve to public addresses only (tidings.core.netguard): checked when the
+integration is created (a 422: ``invalid_url`` for anything but an http(s) URL, ``url_refused`` for
+http or a non-public host) and again on every call, made through the guarded client
+(tidings.core.fetch)."""
 
 from __future__ import annotations
 
 import json
 import time
 
-import httpx
-
 from tidings.core.clock import iso_ms
+from tidings.core.fetch import FETCH_ERRORS
 from tidings.core.signing import EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
 from tidings.integrations.connectors.base import (
     CallObserver,
@@ -28,9 +30,13 @@ class EndpointConnector(GuardedConnector, NothingToSync):
     type = "webhook"
     provider = "https"
     required_settings: tuple[str, ...] = ("url",)
+    optional_settings: tuple[str, ...] = ()
     required_secrets: tuple[str, ...] = ()
     optional_secrets: tuple[str, ...] = ("signingSecret",)
     nothing_to_sync = "a webhook integration"
+
+    def validate_credentials(self, creds: ConnectorCredentials) -> None:
+        self._check_url_setting(creds.settings.get("url", "").strip(), "url")
 
     def check(self, creds: ConnectorCredentials, observe: CallObserver) -> CheckResult:
         url = creds.settings.get("url", "").strip()
@@ -46,11 +52,9 @@ class EndpointConnector(GuardedConnector, NothingToSync):
         started = time.monotonic()
         try:
             response = self.http.post(url, content=body, headers=headers, follow_redirects=False)
-        except httpx.HTTPError as exc:
+        except FETCH_ERRORS as exc:
             observe(CallRecord("ping", None, elapsed_ms(started), False))
-            raise ConnectorError(
-                "unreachable", f"the endpoint could not be reached ({type(exc).__name__})"
-            ) from None
+            raise self._unreachable(exc, "the endpoint") from None
         ok = 200 <= response.status_code < 300
         observe(CallRecord("ping", response.status_code, elapsed_ms(started), ok))
         if not ok:

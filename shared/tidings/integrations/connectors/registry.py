@@ -41,11 +41,17 @@ class ConnectorRegistry:
 
 
 def crm_and_analytics_connectors(
-    http: httpx.Client, settings: Settings, clock: Clock = DEFAULT_CLOCK
+    http: httpx.Client,
+    settings: Settings,
+    clock: Clock = DEFAULT_CLOCK,
+    *,
+    user_http: httpx.Client | None = None,
 ) -> list[Connector]:
     """The HubSpot, Follow Up Boss, Salesforce and custom (any JSON REST CRM) connectors and the
     Google Analytics 4 connector, sharing one pooled HTTP client
-    (`tidings.publishing.clients.default_http_client`)."""
+    (`tidings.publishing.clients.default_http_client`); the custom CRM, whose URLs are the user's,
+    goes through `user_http`, the guarded client (`tidings.core.http.guarded_http_client`, made
+    from the settings when not given)."""
     from tidings.integrations.connectors.custom import CustomCrmConnector
     from tidings.integrations.connectors.followupboss import FollowUpBossConnector
     from tidings.integrations.connectors.ga4 import GA4Connector
@@ -56,7 +62,7 @@ def crm_and_analytics_connectors(
         HubSpotConnector(settings, http, clock),
         FollowUpBossConnector(settings, http, clock),
         SalesforceConnector(settings, http, clock),
-        CustomCrmConnector(http, allow_private=settings.allow_private_links),
+        CustomCrmConnector(user_http or _guarded(settings), allow_private=settings.allow_private_links),
         GA4Connector(settings, http, clock),
     ]
 
@@ -66,9 +72,13 @@ def default_connectors(
     settings: Settings,
     bedrock: Callable[[], Any],
     clock: Clock = DEFAULT_CLOCK,
+    *,
+    user_http: httpx.Client | None = None,
 ) -> ConnectorRegistry:
     """Every connector Tidings has: the social platforms, the CRMs and analytics, Bedrock (through
-    the `bedrock` client factory, called on first use) and plain HTTPS webhooks."""
+    the `bedrock` client factory, called on first use) and plain HTTPS webhooks; the ones whose URLs
+    are the user's (webhooks, the custom CRM) go through `user_http`, the guarded client."""
+    user_http = user_http or _guarded(settings)
     from tidings.integrations.connectors.bedrock import BedrockConnector
     from tidings.integrations.connectors.endpoint import EndpointConnector
     from tidings.integrations.connectors.social import social_connectors
@@ -76,8 +86,14 @@ def default_connectors(
     return ConnectorRegistry(
         [
             *social_connectors(http, settings),
-            *crm_and_analytics_connectors(http, settings, clock),
+            *crm_and_analytics_connectors(http, settings, clock, user_http=user_http),
             BedrockConnector(bedrock),
-            EndpointConnector(http, allow_private=settings.allow_private_links, clock=clock),
+            EndpointConnector(user_http, allow_private=settings.allow_private_links, clock=clock),
         ]
     )
+
+
+def _guarded(settings: Settings) -> httpx.Client:
+    from tidings.core.http import guarded_http_client
+
+    return guarded_http_client(settings)

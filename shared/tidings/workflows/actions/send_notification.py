@@ -7,9 +7,9 @@ Webhook (``channel: "webhook"``, ``url``, ``payload`` object)
     only to public addresses (every address ``getaddrinfo`` returns is checked); with the
     ``allow_private_links`` setting, http and private, loopback or link-local hosts are allowed (local
     development). Redirects are not followed. A 2xx answer is delivery; 408, 429, 5xx and transport
-    failures are retryable; any other answer is permanent. The check happens before the request, so
-    a host whose DNS answer changes in between (DNS rebinding) is not caught; run the workers in a
-    network that cannot reach internal services as well.
+    failures are retryable; any other answer is permanent. The POST goes through the guarded client
+    (`tidings.core.fetch`), which checks the address again as it connects and connects to that very
+    address, so a DNS answer that changes after the first check (rebinding) reaches nothing.
 
 E-mail (``channel: "email"``, ``to`` addresses, ``subject``, ``body`` plain text)
     Sent through Amazon SES v2 SendEmail from the ``notification_from_email`` setting (a verified SES
@@ -112,19 +112,16 @@ class SendNotification:
 
 
 def _post(ctx: ActionContext, url: str, body: bytes, headers: dict[str, str]) -> int:
-    import httpx
+    from tidings.core.fetch import FETCH_ERRORS, failure
 
     try:
         response = ctx.services.http().post(url, content=body, headers=headers, follow_redirects=False)
-    except httpx.TimeoutException as exc:
+    except FETCH_ERRORS as exc:  # the same words whatever the OS said (tidings.core.fetch)
+        reason, message = failure(exc)
+        if reason == "url_refused":
+            raise ActionFailed(f"the webhook URL is refused: {message}", code="url_refused") from None
         raise ActionFailed(
-            f"the webhook timed out ({type(exc).__name__})", retryable=True, code="webhook_unreachable"
-        ) from None
-    except httpx.HTTPError as exc:
-        raise ActionFailed(
-            f"the webhook could not be reached ({type(exc).__name__}: {exc})",
-            retryable=True,
-            code="webhook_unreachable",
+            f"the webhook could not be reached: {message}", retryable=True, code="webhook_unreachable"
         ) from None
     status = response.status_code
     if 200 <= status < 300:
