@@ -14,13 +14,16 @@
 5. CRM (tests/bench/crm.py): activities per second delivered to the fake HubSpot in batches of 100
    against one by one (target: batching at least 10 times more), with the HTTP calls per 100
    activities and each activity held once; personalisations per second with a warm client cache.
+6. Comments (tests/bench/comments.py): comments the local comment analyzer analyzes per second on
+   one core (target at least 500).
 
 Options: --posts N (default 1000), --burst N (default 200), --skip-faults, --skip-lateness,
 --metrics-posts N (default 1200), --metrics-users N (default 40), --skip-metrics, --crm-activities N
 (default 2000), --crm-renders N (default 20000), --skip-crm, --campaign-recipients N (default
-10000), --campaign-rate N (the SES front's maxSendRate, default 200), --skip-campaign, --output FILE.
---only PART (import, lateness, faults, metrics, crm or campaign) runs that part alone and keeps the
-other parts' last results in the output file.
+10000), --campaign-rate N (the SES front's maxSendRate, default 200), --skip-campaign, --comments N
+(default 5000), --skip-comments, --output FILE.
+--only PART (import, lateness, faults, metrics, crm, campaign or comments) runs that part alone and
+keeps the other parts' last results in the output file.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 from campaign import campaign_rows, run_campaign  # noqa: E402
+from comments import comments_rows, run_comments  # noqa: E402
 from crm import crm_rows, run_crm  # noqa: E402
 from e2e_support import DevStack as Stack  # noqa: E402
 from e2e_support import launch  # noqa: E402
@@ -55,7 +59,7 @@ from metrics_collection import run_metrics  # noqa: E402
 from infra.topology import FUNCTIONS  # noqa: E402
 
 PLATFORMS = ("facebook", "twitter", "linkedin")
-PARTS = ("import", "lateness", "faults", "metrics", "crm", "campaign")
+PARTS = ("import", "lateness", "faults", "metrics", "crm", "campaign", "comments")
 FINAL = {"published", "partially_published", "failed", "cancelled"}
 
 
@@ -219,6 +223,8 @@ def main() -> int:
     parser.add_argument("--campaign-recipients", type=int, default=10_000)
     parser.add_argument("--campaign-rate", type=float, default=200.0)
     parser.add_argument("--skip-campaign", action="store_true")
+    parser.add_argument("--comments", type=int, default=5000)
+    parser.add_argument("--skip-comments", action="store_true")
     parser.add_argument("--only", choices=PARTS)
     parser.add_argument("--output", default=str(ROOT / "bench-results.json"))
     args = parser.parse_args()
@@ -259,6 +265,8 @@ def main() -> int:
     if not skip["campaign"]:
         with tempfile.TemporaryDirectory() as state:
             results["campaign"] = run_campaign(Path(state), args.campaign_recipients, args.campaign_rate)
+    if not skip["comments"]:
+        results["comments"] = run_comments(args.comments)
 
     output = Path(args.output)
     kept = json.loads(output.read_text()) if args.only and output.exists() else {}
@@ -307,6 +315,8 @@ def print_table(results: dict[str, Any]) -> None:
         rows += crm_rows(results["crm"])
     if results.get("campaign"):
         rows += campaign_rows(results["campaign"])
+    if results.get("comments"):
+        rows += comments_rows(results["comments"])
     cold = results.get("cold_import")
     if cold:
         rows.append(("cold import", "import boto3", f"{cold['boto3_ms']} ms"))
