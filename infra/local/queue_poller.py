@@ -17,6 +17,9 @@ configuring an Amazon SQS event source mapping", "Handling errors for an SQS eve
   identifier that is empty, not a string or not in the batch fails the whole batch (nothing deleted).
 - Dead-lettering is the queue's: its RedrivePolicy (maxReceiveCount, set from the trigger) moves a
   message received that many times to the dead-letter queue, in moto as in SQS.
+- Nothing is acknowledged before it is handled: a message is deleted only after the function took
+  it, so a batch interrupted anywhere (the function host or moto unreachable, a failed delete) comes
+  back when its visibility ends and is handled again (at least once), never lost.
 """
 
 from __future__ import annotations

@@ -20,6 +20,15 @@ on-failure destination pages for stream sources):
   `maximum_record_age_seconds`), Lambda sends an invocation record describing the discarded batch
   (requestContext, responseContext, version, timestamp, DDBStreamBatchInfo) to the on-failure
   destination, here an SQS queue, and goes on with the shard: a bad record never blocks it.
+- Nothing is skipped: the shard's checkpoint moves past a batch only once it was handled (delivered,
+  or its record sent to the on-failure destination). While the destination is unreachable the shard
+  waits, trying again with back-off, and a page whose handling was interrupted (the function host
+  unreachable, a stop) is read again from the checkpoint: records are delivered at least once, as
+  Lambda's mapping does (Lambda Developer Guide, "Retain discarded records for a DynamoDB event
+  source": a batch is discarded only after its retries, its maximum age, or its expiry).
+- Retries of a failing batch back off exponentially from `retry_delay` to `max_retry_delay`, so a
+  dependency down for a few seconds does not use up the retries at once (Lambda does not document its
+  own interval between retries).
 
 The poller asks for new records every `poll_interval` seconds while the stream is idle (it is on
 the latency path of "schedule a post a few seconds ahead") and without pause while records flow;
@@ -48,6 +57,10 @@ from infra.topology import StreamTrigger
 log = logging.getLogger("infra.local.streams")
 
 Invoke = Callable[[str, Any], Invocation]
+
+
+class _Stopped(Exception):
+    """The poller was stopped in the middle of a page: what is not checkpointed is read again."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -154,6 +167,7 @@ class StreamPoller:
         poll_interval: float = 0.1,
         shard_refresh_interval: float = 1.0,
         retry_delay: float = 0.2,
+        max_retry_delay: float = 5.0,
     ) -> None:
         self.trigger = trigger
         self.stream_arn = stream_arn
@@ -166,6 +180,7 @@ class StreamPoller:
         self.poll_interval = poll_interval
         self.shard_refresh_interval = shard_refresh_interval
         self.retry_delay = retry_delay
+        self.max_retry_delay = max_retry_delay
         self.stats = PollerStats()
         self._shards: dict[str, _Shard] = {}
         self._last_refresh = 0.0
@@ -265,32 +280,41 @@ class StreamPoller:
                 return False
             raise
         records: list[dict[str, Any]] = resp.get("Records", [])
-        shard.iterator = resp.get("NextShardIterator")
         if records:
-            self._handle(shard, records)
+            try:
+                self._handle(shard, records)
+            except _Stopped:
+                shard.iterator = None
+                return False
+            except Exception:
+                shard.iterator = None  # read the rest again from the checkpoint, never skip it
+                raise
+        shard.iterator = resp.get("NextShardIterator")
         if shard.iterator is None:
             shard.finished = True
         return bool(records)
 
     # -- delivery ----------------------------------------------------------------------------
     def _handle(self, shard: _Shard, records: list[dict[str, Any]]) -> None:
-        wanted: list[dict[str, Any]] = []
-        for record in records:
-            if matches(self.trigger, record):
-                wanted.append(record)
-            else:
-                self.stats.records_filtered += 1
+        """Deliver a page batch by batch, moving the checkpoint past each batch once it is handled."""
+        wanted = [record for record in records if matches(self.trigger, record)]
         size = max(1, self.trigger.batch_size)
         for start in range(0, len(wanted), size):
-            self._deliver(shard, wanted[start : start + size])
+            batch = wanted[start : start + size]
+            self._deliver(shard, batch)
+            shard.checkpoint = batch[-1]["dynamodb"]["SequenceNumber"]
+        self.stats.records_filtered += len(records) - len(wanted)
         shard.checkpoint = records[-1]["dynamodb"]["SequenceNumber"]
 
+    def _backoff(self, retries: int) -> float:
+        return float(min(self.max_retry_delay, self.retry_delay * 2**retries))
+
     def _deliver(self, shard: _Shard, batch: list[dict[str, Any]]) -> None:
-        """Deliver one batch until every record succeeded or was discarded."""
+        """Deliver one batch until every record succeeded or was discarded (_Stopped if stopped)."""
         segments: deque[_Segment] = deque([_Segment(self._fresh(shard, batch))])
         while segments:
             if self._stop.is_set():
-                return
+                raise _Stopped()
             segment = segments.popleft()
             if not segment.records:
                 continue
@@ -318,7 +342,7 @@ class StreamPoller:
             if segment.retries >= self.trigger.maximum_retry_attempts:
                 self._discard(shard, remaining, invocation, "RetryAttemptsExhausted", segment.invocations)
                 continue
-            self._stop.wait(self.retry_delay)
+            self._stop.wait(self._backoff(segment.retries))
             retry = _Segment(self._fresh(shard, remaining), segment.retries + 1, segment.invocations)
             segments.appendleft(retry)
 
@@ -378,10 +402,11 @@ class StreamPoller:
         condition: str,
         invocations: int,
     ) -> None:
+        """Send the invocation record of a discarded batch to the on-failure destination, waiting (with
+        back-off) while it is unreachable: a record leaves the shard only once it is there."""
         batch = list(records)
         if not batch:
             return
-        self.stats.records_discarded += len(batch)
         log.warning(
             "%s: discarding %d record(s) from %s (%s)",
             self.trigger.function,
@@ -389,14 +414,26 @@ class StreamPoller:
             shard.shard_id,
             condition,
         )
-        if self._sqs is None or self._failure_queue is None:
-            return
-        self._sqs.send_message(
-            QueueUrl=self._failure_queue,
-            MessageBody=json.dumps(
-                self.failure_record(shard.shard_id, batch, invocation, condition, invocations)
-            ),
-        )
+        if self._sqs is not None and self._failure_queue is not None:
+            body = json.dumps(self.failure_record(shard.shard_id, batch, invocation, condition, invocations))
+            self._send_failure(body)
+        self.stats.records_discarded += len(batch)
+
+    def _send_failure(self, body: str) -> None:
+        tries = 0
+        while True:
+            try:
+                self._sqs.send_message(QueueUrl=self._failure_queue, MessageBody=body)
+                return
+            except Exception as exc:
+                wait = self._backoff(tries)
+                self._note(
+                    f"{self.trigger.function}: the on-failure destination is unreachable "
+                    f"({type(exc).__name__}); the shard waits, trying again in {wait:.2f} s"
+                )
+            if self._stop.wait(wait):
+                raise _Stopped()
+            tries += 1
 
     def failure_record(
         self,

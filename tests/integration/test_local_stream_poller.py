@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from local_aws import RecordingFunction, wait_for
 
 from infra.local.lambda_host import LambdaHost
@@ -80,15 +81,21 @@ def failure_queue(local_endpoints: Endpoints) -> str:
 def start_poller(local_endpoints: Endpoints, table: Table, failure_queue: str) -> Iterator[Any]:
     pollers: list[StreamPoller] = []
 
-    def start(trigger: StreamTrigger, sink: Sink) -> StreamPoller:
+    def start(
+        trigger: StreamTrigger,
+        sink: Sink,
+        *,
+        sqs: Any = None,
+        invoke: Callable[[Callable[..., Any]], Callable[..., Any]] = lambda invoke: invoke,
+    ) -> StreamPoller:
         host = LambdaHost(functions=())
         host.register(trigger.function, sink)
         poller = StreamPoller(
             trigger,
             table.stream_arn,
-            host.invoke,
+            invoke(host.invoke),
             client("dynamodbstreams", local_endpoints),
-            sqs_client=client("sqs", local_endpoints),
+            sqs_client=sqs or client("sqs", local_endpoints),
             on_failure_queue_url=failure_queue,
             function_arn=host.function_arn(trigger.function),
             poll_interval=0.05,
@@ -246,3 +253,73 @@ def test_partial_failures_that_never_clear_are_discarded_after_the_retries(
     assert sink.names()[:2] == [["ok", "stuck", "tail"], ["stuck", "tail"]]
     messages = _messages(local_endpoints, failure_queue, 1)
     assert [m["DDBStreamBatchInfo"]["batchSize"] for m in messages] == [2]
+
+
+@dataclass
+class Unreachable:
+    """An SQS client whose first `outages` sends fail as if moto were down, then the real one."""
+
+    real: Any
+    outages: int
+
+    def send_message(self, **request: Any) -> Any:
+        if self.outages > 0:
+            self.outages -= 1
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:4566")
+        return self.real.send_message(**request)
+
+
+def test_a_discarded_record_waits_for_the_failure_queue_and_nothing_after_it_is_lost(
+    local_endpoints: Endpoints, table: Table, failure_queue: str, start_poller: Any
+) -> None:
+    # Given a function that always fails "poison", no retries, batches of one record, and a failure
+    # queue that is unreachable for its first 4 sends
+    def respond(batch: list[dict[str, Any]]) -> None:
+        if batch[0]["dynamodb"]["NewImage"]["name"]["S"] == "poison":
+            raise ValueError("cannot handle poison")
+
+    sink = Sink(respond)
+    for name in ("a", "poison", "c", "d"):
+        table.put(name)
+    sqs = Unreachable(client("sqs", local_endpoints), outages=4)
+    trigger = StreamTrigger(function="dest-down", batch_size=1, maximum_retry_attempts=0)
+
+    # When the poller discards "poison" while the queue is down, then the queue comes back
+    poller = start_poller(trigger, sink, sqs=sqs)
+
+    # Then the shard waits for the queue: the poison record lands there once, and the records after
+    # it are each delivered once, in order
+    assert wait_for(lambda: "d" in sink.delivered())
+    assert sink.delivered() == ["a", "poison", "c", "d"]
+    assert sqs.outages == 0
+    messages = _messages(local_endpoints, failure_queue, 1)
+    assert [m["DDBStreamBatchInfo"]["batchSize"] for m in messages] == [1]
+    assert poller.stats.records_discarded == 1
+    assert any("on-failure destination is unreachable" in e for e in poller.stats.errors)
+
+
+def test_a_page_interrupted_by_an_unreachable_function_is_read_again_from_the_checkpoint(
+    table: Table, start_poller: Any
+) -> None:
+    # Given a function host that is unreachable on the second invocation only
+    calls = {"n": 0}
+
+    def flaky(invoke: Callable[..., Any]) -> Callable[..., Any]:
+        def call(function: str, event: Any) -> Any:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise ConnectionError("the function host is not answering")
+            return invoke(function, event)
+
+        return call
+
+    sink = Sink()
+    for name in ("a", "b", "c"):
+        table.put(name)
+
+    # When the poller meets the outage in the middle of a page
+    start_poller(StreamTrigger(function="host-down", batch_size=1), sink, invoke=flaky)
+
+    # Then the rest of the page is delivered after it, and what was handled is not delivered again
+    assert wait_for(lambda: "c" in sink.delivered())
+    assert sink.delivered() == ["a", "b", "c"]
