@@ -4,6 +4,7 @@ does to the client what the real failure would."""
 from __future__ import annotations
 
 import json
+import queue
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -224,3 +225,33 @@ def test_a_fault_that_makes_no_sense_is_refused(front: SesFront, body: dict[str,
     assert status == 400
     assert answer["message"]
     assert get(f"{front.url}/_faults")["faults"] == []
+
+
+def test_each_message_taken_is_published_as_its_send_event_with_its_tags_even_when_its_answer_was_lost(
+    local_stack: LocalStack, clock: FrozenClock
+) -> None:
+    published: queue.Queue[dict[str, Any]] = queue.Queue()
+    with SesFront(local_stack.endpoints.moto, seed=7, clock=clock, on_event=published.put) as front:
+        call(f"{front.url}/_faults", "POST", {"kind": "lost_response", "count": 1, "to": "ana@example.com"})
+        call(f"{front.url}/_faults", "POST", {"kind": "timeout", "count": 1, "to": "cy@example.com"})
+
+        outcomes = [
+            send(front, to).outcome for to in ("ana@example.com", "cy@example.com", "ben@example.com")
+        ]
+        events = [published.get(timeout=10) for _ in range(2)]
+        listed = get(f"{front.url}/_emails")["emails"]
+
+    assert outcomes == [Outcome.IN_DOUBT, Outcome.IN_DOUBT, Outcome.ACCEPTED]
+    assert {e["to"][0]: e["messageId"] for e in listed} == {
+        e["detail"]["mail"]["destination"][0]: e["detail"]["mail"]["messageId"] for e in events
+    }  # ana's (taken, answer lost) and ben's; cy's never reached SES
+    for event in events:
+        assert (event["source"], event["detail-type"], event["detail"]["eventType"]) == (
+            "aws.ses",
+            "Email Sent",
+            "Send",
+        )
+        assert event["detail"]["mail"]["tags"] == {
+            "tidings_email": ["1"],
+            "ses:configuration-set": ["tidings-campaigns"],
+        }

@@ -349,7 +349,10 @@ def test_campaign_events_samples(lambda_host: LambdaHost, local_aws_env: dict[st
     send = sends.get(user, campaign, 1, address)
     assert send is not None
     claimed = sends.claim(send, sent_at, timedelta(minutes=2))
-    sends.mark_sent(claimed, message_id, sent_at)
+    sends.hold_in_doubt(claimed, sent_at, sent_at + timedelta(minutes=5), "answer_lost")  # answer lost
+    confirmed = lambda_host.invoke("campaign_events", load("campaign_events", "email_sent"))
+    assert confirmed.payload["confirmed"] == 1, confirmed.payload  # SES's Send event: it went out
+    assert (sends.get(user, campaign, 1, address) or send).message_id == message_id
 
     soft = lambda_host.invoke("campaign_events", load("campaign_events", "email_bounced_transient"))
     assert (soft.payload["applied"], soft.payload["suppressed"]) == (1, 0)

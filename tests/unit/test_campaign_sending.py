@@ -8,18 +8,22 @@ import json
 import threading
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from campaign_send_fakes import CAMPAIGN, SENDER, USER, ZONE, batch, send_world, unsubscribe_url
 
 from tidings.aws.campaign_mail import Outcome, SendResult
+from tidings.campaigns.send_key import SendKey, send_from_tags
 from tidings.campaigns.sending import (
     ANSWER_LOST,
     EVERY_SEND_FAILED,
     NOT_CONFIGURED,
     backoff_seconds,
 )
+from tidings.campaigns.ses_events import CampaignEmailEvents
 from tidings.models.campaigns import CampaignStatus, SendStatus, StepState, Suppression
+from tidings.store.memory.campaign_events import InMemoryCampaignEventRepository
 
 THROTTLED = SendResult(
     Outcome.THROTTLED, code="TooManyRequestsException", detail="Maximum sending rate exceeded"
@@ -27,6 +31,7 @@ THROTTLED = SendResult(
 LOST = SendResult(Outcome.IN_DOUBT, code="ReadTimeoutError", detail="Read timeout on endpoint URL")
 NO_CONNECTION = SendResult(Outcome.NOT_SENT, code="EndpointConnectionError", detail="Could not connect")
 REJECTED = SendResult(Outcome.REJECTED, code="MessageRejected", detail="Email address is not verified.")
+CONFIRM_WAIT = 300  # SenderSettings' default
 PAUSED_ACCOUNT = SendResult(Outcome.BLOCKED, code="SendingPausedException", detail="sending is paused")
 
 
@@ -119,7 +124,7 @@ def test_each_recipient_gets_the_email_once_with_its_own_message_id_and_the_step
     for call in world.mail.calls:
         assert call["sender"] == SENDER
         assert call["configuration_set"] == "tidings-campaigns"
-        assert call["tags"] == {"tidings_campaign": CAMPAIGN, "tidings_email": "1"}
+        assert (call["tags"]["tidings_campaign"], call["tags"]["tidings_email"]) == (CAMPAIGN, "1")
         sent = world.sends.get(USER, CAMPAIGN, 1, call["recipient"])
         assert sent is not None
         assert sent.status == SendStatus.SENT
@@ -309,7 +314,25 @@ def test_after_a_throttle_the_instance_sends_nothing_for_a_second() -> None:
     assert (second["at"] - first["at"]).total_seconds() == 1.0
 
 
-def test_an_answer_lost_after_the_request_went_out_counts_as_sent_and_is_never_sent_again() -> None:
+def ses_send_event(call: dict[str, Any], message_id: str) -> dict[str, Any]:
+    """The configuration set's Send event for a message SES took, as EventBridge carries it."""
+    return {
+        "source": "aws.ses",
+        "detail-type": "Email Sent",
+        "detail": {
+            "eventType": "Send",
+            "mail": {
+                "timestamp": call["at"].isoformat(),
+                "messageId": message_id,
+                "destination": [call["recipient"]],
+                "tags": {name: [value] for name, value in call["tags"].items()},
+            },
+            "send": {},
+        },
+    }
+
+
+def test_an_answer_lost_is_held_until_ses_send_event_marks_it_sent_and_it_is_never_sent_again() -> None:
     world = send_world(1)
     world.fire(1)
     world.mail.script["r0@example.com"] = [LOST]
@@ -317,14 +340,55 @@ def test_an_answer_lost_after_the_request_went_out_counts_as_sent_and_is_never_s
 
     answer = world.drain()
 
-    assert answer == {"batchItemFailures": []}
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    assert world.queue.retries == [("r-0", CONFIRM_WAIT)]  # it comes back after the wait
+    held = world.sends.get(USER, CAMPAIGN, 1, "r0@example.com")
+    assert held is not None
+    assert (held.status, held.reason, world.step().sent) == (SendStatus.SENDING, ANSWER_LOST, 0)
+    events = CampaignEmailEvents(
+        InMemoryCampaignEventRepository(), world.suppressions, world.clock, sends=world.sends
+    )
+    events.handle(ses_send_event(world.mail.calls[0], "ses-taken-0001"))
+    sent = world.sends.get(USER, CAMPAIGN, 1, "r0@example.com")
+    assert sent is not None
+    assert (sent.status, sent.message_id, world.step().sent) == (SendStatus.SENT, "ses-taken-0001", 1)
+    world.clock.advance(timedelta(seconds=CONFIRM_WAIT))
+    assert world.sender.handle(batch(bodies, receive_count=2), lambda: 100_000) == {"batchItemFailures": []}
+    assert len(world.mail.calls) == 1
+
+
+def test_an_answer_lost_with_no_send_event_within_the_wait_is_sent_again_once() -> None:
+    world = send_world(1)
+    world.fire(1)
+    world.mail.script["r0@example.com"] = [LOST]
+    bodies = list(world.queue.bodies)
+    world.drain()
+
+    world.clock.advance(timedelta(seconds=CONFIRM_WAIT - 1))  # came back early (another send's back-off)
+    early = world.sender.handle(batch(bodies, receive_count=2), lambda: 100_000)
+    world.clock.advance(timedelta(seconds=1))
+    late = world.sender.handle(batch(bodies, receive_count=3), lambda: 100_000)
+
+    assert early == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    assert world.queue.retries[-1] == ("r-0", 1)  # looked at again when the wait ends
+    assert late == {"batchItemFailures": []}
+    assert len(world.mail.calls) == 2
     send = world.sends.get(USER, CAMPAIGN, 1, "r0@example.com")
     assert send is not None
-    assert (send.status, send.reason, send.message_id) == (SendStatus.SENT, ANSWER_LOST, None)
+    assert (send.status, send.message_id, send.attempts) == (SendStatus.SENT, "ses-0002", 2)
     assert world.step().sent == 1
-    # the same message delivered again (SQS delivers at least once): SES is not called again
-    world.sender.handle(batch(bodies, receive_count=2), lambda: 100_000)
-    assert len(world.mail.calls) == 1
+
+
+def test_each_email_carries_its_send_key_in_its_tags() -> None:
+    world = send_world(2)
+    world.fire(1)
+    world.drain()
+
+    for call in world.mail.calls:
+        tags = {name: [value] for name, value in call["tags"].items()}
+        assert send_from_tags(tags, [call["recipient"]]) == SendKey(USER, CAMPAIGN, 1, call["recipient"])
+        assert send_from_tags(tags, ["someone.else@example.com"]) is None
+        assert (call["tags"]["tidings_campaign"], call["tags"]["tidings_email"]) == (CAMPAIGN, "1")
 
 
 def test_a_request_that_never_reached_ses_is_tried_again_and_goes_once() -> None:
@@ -380,7 +444,9 @@ def test_ses_refusing_the_whole_account_releases_the_send_for_at_least_a_minute(
     assert send.status == SendStatus.PLANNED
 
 
-def test_a_send_claimed_by_a_try_that_stopped_is_counted_sent_without_calling_ses() -> None:
+def test_a_send_claimed_by_a_try_that_stopped_is_held_for_ses_word_and_a_held_one_is_looked_at_later() -> (
+    None
+):
     world = send_world(2)
     world.fire(1)
     bodies = list(world.queue.bodies)
@@ -392,14 +458,20 @@ def test_a_send_claimed_by_a_try_that_stopped_is_counted_sent_without_calling_se
     world.sends.claim(stopped, now - timedelta(minutes=5), timedelta(seconds=150))  # its lease ran out
     world.sends.claim(busy, now, timedelta(seconds=150))  # another instance holds it now
 
-    world.sender.handle(batch(bodies), lambda: 100_000)
+    answer = world.sender.handle(batch(bodies), lambda: 100_000)
 
     assert world.mail.calls == []
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    assert world.queue.retries == [("r-0", CONFIRM_WAIT)]  # the longer of the two waits
     lost = world.sends.get(USER, CAMPAIGN, 1, "r0@example.com")
     held = world.sends.get(USER, CAMPAIGN, 1, "r1@example.com")
     assert lost is not None
     assert held is not None
-    assert (lost.status, lost.reason) == (SendStatus.SENT, ANSWER_LOST)
+    assert (lost.status, lost.reason, lost.leased_until) == (
+        SendStatus.SENDING,
+        ANSWER_LOST,
+        now + timedelta(seconds=CONFIRM_WAIT),
+    )
     assert held.status == SendStatus.SENDING
 
 

@@ -250,3 +250,57 @@ def test_one_sns_batch_applies_every_record(world: CampaignWorld) -> None:
 
     assert (outcome.received, outcome.suppressed) == (2, 2)
     assert world.suppressions.get(USER, "ann@example.com").reason == "complained"  # type: ignore[union-attr]
+
+
+def confirming(world: CampaignWorld) -> CampaignEmailEvents:
+    return CampaignEmailEvents(world.events, world.suppressions, world.clock, sends=world.sends)
+
+
+def test_a_send_event_marks_a_send_whose_answer_was_lost_sent_with_its_message_id_and_counts_it_once() -> (
+    None
+):
+    world = campaign_world()
+    claimed = world.sends.claim(world.send("recipient@example.com"), SENT_AT, timedelta(minutes=5))
+    world.sends.hold_in_doubt(claimed, SENT_AT, SENT_AT + timedelta(minutes=5), "answer_lost")
+    event = sample("email_sent")
+
+    first = confirming(world).handle(event)
+    again = confirming(world).handle(event)  # EventBridge delivers at least once
+
+    send = world.send("recipient@example.com")
+    assert (send.status, send.message_id, send.reason) == ("sent", SAMPLE_MESSAGE_ID, None)
+    assert send.sent_at == datetime.fromisoformat("2017-08-05T00:40:02.012+00:00")
+    assert (first.confirmed, again.confirmed) == (1, 0)
+    step = world.steps.get_step(USER, CAMPAIGN, 1, ZONE)
+    assert step is not None
+    assert step.sent == 1
+
+
+def test_a_send_event_for_a_send_its_sender_marked_sent_changes_nothing(world: CampaignWorld) -> None:
+    outcome = confirming(world).handle(sample("email_sent"))
+
+    assert outcome.confirmed == 0
+    assert world.send("recipient@example.com").message_id == SAMPLE_MESSAGE_ID
+    step = world.steps.get_step(USER, CAMPAIGN, 1, ZONE)
+    assert step is not None
+    assert step.sent == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"tidings_send": ["0" * 32]},  # a key of another send
+        {"tidings_user": ["b3RoZXItYWdlbnQ"]},  # another user's campaign of the same id
+        {"tidings_email": ["2"]},
+        {"tidings_send": []},
+    ],
+)
+def test_a_send_event_whose_tags_name_no_send_confirms_nothing(change: dict[str, list[str]]) -> None:
+    world = campaign_world()
+    event = sample("email_sent")
+    event["detail"]["mail"]["tags"].update(change)
+
+    outcome = confirming(world).handle(event)
+
+    assert (outcome.confirmed, outcome.ignored) == (0, 1)
+    assert world.send("recipient@example.com").status == "planned"

@@ -28,6 +28,14 @@ needs:
     connection is dropped instead of the answer.
   `tidings dev --sandbox-faults ses:rate_limit:0.2,ses:timeout:0.05,ses:lost_response:0.05` sets rates
   at start-up (`rate_limit` is `throttle`).
+- **Send events.** With `on_event`, each message sent through a configuration set is published as
+  that set's EventBridge event destination publishes it: an `aws.ses` event of detail-type
+  `Email Sent` whose detail is the `Send` record, with `mail.messageId`, `destination` and `tags`
+  (each email tag as a list, beside `ses:configuration-set`: SES Developer Guide, "Contents of event
+  data that Amazon SES publishes"). Like EventBridge it delivers asynchronously (a few threads), and
+  a delivery that fails is tried twice more, a second apart. A `lost_response` message was taken, so
+  its event goes out too: what tells its sender, whose answer was lost, that SES has it. SES's later
+  events (delivery, bounce, open...) are not played.
 
 Every other request (identities, configuration sets) is forwarded to moto as it came.
 """
@@ -38,10 +46,14 @@ import base64
 import binascii
 import http.client
 import json
+import logging
+import queue
 import random
 import threading
 import time
+import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -50,12 +62,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from infra.local.fakes.base import DROP, LocalHttpServer, Outcome, Reply, Request, take_fault_items
+from infra.local.lambda_host import DEFAULT_ACCOUNT, DEFAULT_REGION
+
+log = logging.getLogger(__name__)
 
 SEND_PATH = "/v2/email/outbound-emails"
 ACCOUNT_PATH = "/v2/email/account"
 DEFAULT_MAX_SEND_RATE = 14.0
 DEFAULT_MAX_24_HOUR_SEND = 50_000.0
 DAY_SECONDS = 86_400.0
+EVENT_PUBLISHERS = 4  # threads delivering Send events, as EventBridge invokes a function side by side
+EVENT_ATTEMPTS = 3  # EventBridge tries a failed asynchronous invocation twice more
 FAULT_KINDS = ("throttle", "reject", "error500", "timeout", "lost_response")
 # `--sandbox-faults` kind names (shared with the fake platforms and CRMs) -> the front's.
 SPEC_KINDS = {
@@ -169,6 +186,37 @@ def parse_sent(request: dict[str, Any], message_id: str, at: float) -> SentEmail
     )
 
 
+def send_event(email: SentEmail) -> dict[str, Any]:
+    """The `Send` event of a message, as SES publishes it to EventBridge."""
+    at = datetime.fromtimestamp(email.sent_at, UTC)
+    tags = {name: [value] for name, value in email.tags.items()}
+    tags["ses:configuration-set"] = [str(email.configuration_set)]
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Email Sent",
+        "source": "aws.ses",
+        "account": DEFAULT_ACCOUNT,
+        "time": at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "region": DEFAULT_REGION,
+        "resources": [
+            f"arn:aws:ses:{DEFAULT_REGION}:{DEFAULT_ACCOUNT}:configuration-set/{email.configuration_set}"
+        ],
+        "detail": {
+            "eventType": "Send",
+            "mail": {
+                "timestamp": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "source": email.sender,
+                "messageId": email.message_id,
+                "destination": list(email.to),
+                "headersTruncated": False,
+                "tags": tags,
+            },
+            "send": {},
+        },
+    }
+
+
 class SesFront(LocalHttpServer):
     name = "local SES"
     thread_name = "local-ses"
@@ -185,8 +233,14 @@ class SesFront(LocalHttpServer):
         max_24_hour_send: float = DEFAULT_MAX_24_HOUR_SEND,
         seed: int | None = None,
         clock: Any = time.time,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         super().__init__(host, port)
+        self._on_event = on_event
+        self._events: queue.Queue[dict[str, Any]] = queue.Queue()
+        if on_event is not None:
+            for i in range(EVENT_PUBLISHERS):
+                threading.Thread(target=self._publish, name=f"local-ses-events-{i}", daemon=True).start()
         parts = urlsplit(moto_url)
         if parts.hostname is None or parts.port is None:
             raise ValueError(f"moto's URL needs a host and a port: {moto_url!r}")
@@ -382,9 +436,26 @@ class SesFront(LocalHttpServer):
                 return ses_error(500, "InternalFailure", f"could not read the message: {exc}")
             with self._lock:
                 self.emails.append(email)
+            if self._on_event is not None and email.configuration_set:
+                self._events.put(send_event(email))
             if fault == "lost_response":
                 return DROP
         return self._reply(status, headers, payload)
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def _publish(self) -> None:
+        assert self._on_event is not None
+        while True:
+            event = self._events.get()
+            for attempt in range(EVENT_ATTEMPTS):
+                try:
+                    self._on_event(event)
+                    break
+                except Exception as exc:  # the function failed: tried again, as EventBridge does
+                    log.warning("SES event %s not delivered (%s)", event["id"], exc)
+                    if attempt + 1 < EVENT_ATTEMPTS:
+                        time.sleep(1.0)
 
     # -- moto ------------------------------------------------------------------------------------
 

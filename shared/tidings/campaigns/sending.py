@@ -12,8 +12,10 @@ by Lambda: the step is then `fired` at the next version, and the fan-out goes on
 **A queue batch** (up to 10 messages). For each send, in order:
 
 1. Settled already (`sent`, `skipped`, `failed`): nothing, ever again. `sending` under a live lease:
-   another instance holds it. `sending` with its lease run out: an earlier try stopped after claiming
-   it, so SES may have the message: it counts as sent (`answer_lost`), never sent again.
+   another instance holds it, or it waits for SES's word; its message comes back when the lease
+   ends. `sending` with its lease run out after a claim: an earlier try stopped after claiming it, so
+   SES may have the message: it is held in doubt like a lost answer (below). Held in doubt and the
+   wait over with no Send event: SES did not take it; released, it goes on as a planned send.
 2. The campaign was cancelled (or has ended): `skipped` (`cancelled`, as the cancel skips what is still
    planned). A pause holds the steps that have not fired; the sends of a step that fired go on. The
    address is on the user's suppression list: `skipped` (`suppressed:<why>`).
@@ -25,9 +27,14 @@ by Lambda: the step is then `fired` at the next version, and the fan-out goes on
    accepted -> `sent` with SES's message id; throttled, not sent (no connection, 503) or blocked
    (account paused, identity not verified) -> released to `planned` and its message tried again after
    a back-off; refused (a bad address, rejected content) -> `failed` with SES's reason; the answer lost
-   after the request went out (a read timeout, a dropped connection, a 5xx) -> `sent` with
-   `answer_lost` and no message id, never sent again. SES takes no idempotency key, so a second try
-   could deliver a second copy: between a rare missed email and a duplicate, campaigns choose the miss.
+   after the request went out (a read timeout, a dropped connection, a 5xx) -> held in doubt:
+   `sending` with reason `answer_lost`, leased for `confirm_wait_seconds`. SES takes no idempotency
+   key, so only SES can say whether it took the message: every email carries its send's key as email
+   tags (`tidings.campaigns.send_key`), and the configuration set's Send event, which SES publishes
+   for every message it accepts, marks the send sent with its message id (campaign_events,
+   `tidings.campaigns.ses_events`). A send still in doubt when its message comes back after the wait
+   had no Send event: SES did not take it, and it is sent again. A Send event later than the wait
+   is the one way to a second copy.
 
 Each outcome is counted on its step (sent, skipped, failed) by the same transaction that settles the
 send (`tidings.store.campaign_sends`), so no crash leaves a send settled and uncounted. Once every step
@@ -42,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +61,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tidings.aws.campaign_mail import Outcome, SendResult
 from tidings.campaigns.message import EmailContent, InvalidMessage, OutgoingEmail, build_message, one_line
 from tidings.campaigns.pacing import Pacer, instance_rate
+from tidings.campaigns.send_key import SendKey, send_tags
 from tidings.campaigns.triggers import (
     SENDS_PER_MESSAGE,
     CampaignStepTrigger,
@@ -96,7 +105,8 @@ THROTTLE_HOLD_SECONDS = 1.0
 FANOUT_CHUNK = SENDS_PER_MESSAGE * 10  # sends created side by side and queued in one SendMessageBatch
 
 NOT_CONFIGURED = "sending_not_configured"
-ANSWER_LOST = "answer_lost"
+ANSWER_LOST = "answer_lost"  # a send held in doubt: SES's answer was lost, or its try stopped
+UNCONFIRMED = "answer_lost_unconfirmed"  # released: no Send event came within the wait
 EVERY_SEND_FAILED = "every_send_failed"
 CANCELLED = "cancelled"  # the reason the cancel itself gives the sends it skips
 
@@ -124,6 +134,8 @@ class SenderSettings:
     configuration_set: str
     send_rate: float = 0.0  # emails a second for all instances; 0: the account's rate
     concurrency: int = 2  # instances that send at once
+    # how long a send whose SES answer was lost waits for SES's Send event before it is sent again
+    confirm_wait_seconds: int = 300
 
     @property
     def configured(self) -> bool:
@@ -402,7 +414,9 @@ class CampaignSender:
             if self.clock.now() >= deadline:
                 raise _Stop()
             retry = self._send_one(campaign, queued, email, email in suppressed, deadline)
-            if retry is not None:
+            if isinstance(retry, int):
+                work.retry(retry)
+            elif retry is not None:
                 work.retry(backoff_seconds(record.receive_count, blocked=retry == Retry.BLOCKED))
 
     def _send_one(
@@ -412,8 +426,9 @@ class CampaignSender:
         email: str,
         suppressed: bool,
         deadline: datetime,
-    ) -> str | None:
-        """Settle one send as far as it can go now; a Retry kind when it must be tried again."""
+    ) -> str | int | None:
+        """Settle one send as far as it can go now; a Retry kind when it must be tried again after the
+        back-off, or the seconds after which its message must come back to look at it again."""
         user, cid, n = queued.user_id, queued.campaign_id, queued.n
         send = self.sends.get(user, cid, n, email)
         if send is None or campaign is None:
@@ -422,9 +437,14 @@ class CampaignSender:
         now = self.clock.now()
         if send.status == SendStatus.SENDING:
             if send.leased_until is not None and send.leased_until > now:
-                return None  # another instance holds it now and settles it
-            self._settle(lambda: self.sends.mark_sent(send, None, now, reason=ANSWER_LOST))
-            return None
+                # another instance holds it, or it waits for SES's word: look again when that ends
+                return max(1, math.ceil((send.leased_until - now).total_seconds()))
+            if send.reason != ANSWER_LOST:
+                return self._hold(send)  # a try stopped after claiming it: SES may have it
+            try:  # no Send event within the wait: SES did not take it, and it goes again
+                send = self.sends.release(send, now, UNCONFIRMED)
+            except SendConflict:
+                return None  # confirmed, or moved by another instance, meanwhile
         if send.status != SendStatus.PLANNED:
             return None  # sent, skipped or failed: never again
         if campaign.status in CampaignStatus.FINAL:
@@ -450,7 +470,7 @@ class CampaignSender:
 
     def _deliver(
         self, campaign: Campaign, send: Send, recipient: Recipient, deadline: datetime
-    ) -> str | None:
+    ) -> str | int | None:
         """Render, pace and send a claimed send, and settle it by SES's answer. Whatever goes wrong
         before SES is called releases the send: SES surely does not have it."""
         try:
@@ -475,16 +495,17 @@ class CampaignSender:
             recipient=send.email,
             raw=raw,
             configuration_set=self.settings.configuration_set,
-            tags={"tidings_campaign": send.campaign_id, "tidings_email": str(send.n)},
+            tags=send_tags(SendKey(send.user_id, send.campaign_id, send.n, send.email)),
         )
         now = self.clock.now()
         if result.outcome == Outcome.ACCEPTED:
             self._settle(lambda: self.sends.mark_sent(send, result.message_id, now))
             return None
         if result.outcome == Outcome.IN_DOUBT:
-            logger.warning("SES's answer for %s was lost (%s): counted as sent", send.email, result.reason)
-            self._settle(lambda: self.sends.mark_sent(send, None, now, reason=ANSWER_LOST))
-            return None
+            logger.warning(
+                "SES's answer for %s was lost (%s): held for SES's word", send.email, result.reason
+            )
+            return self._hold(send)
         if result.outcome == Outcome.REJECTED:
             self._settle(lambda: self.sends.mark_failed(send, result.reason, now))
             return None
@@ -507,6 +528,16 @@ class CampaignSender:
         name = " ".join(part for part in (recipient.first_name, recipient.last_name) if part)
         to = formataddr((one_line(name), send.email)) if name else send.email
         return build_message(OutgoingEmail(self.settings.from_address, to, content, url, self.clock.now()))
+
+    def _hold(self, send: Send) -> int | None:
+        """Keep a send whose SES call may have been taken `sending` for the confirmation wait: SES's Send
+        event marks it sent meanwhile if SES took it; its message comes back after the wait."""
+        now, wait = self.clock.now(), self.settings.confirm_wait_seconds
+        try:
+            self.sends.hold_in_doubt(send, now, now + timedelta(seconds=wait), ANSWER_LOST)
+        except SendConflict:
+            return None  # SES's Send event confirmed it first (or another instance moved it)
+        return wait
 
     def _release(self, send: Send, reason: str, *, blocked: bool) -> str:
         """Back to `planned` (SES surely does not have it), to be tried again."""

@@ -23,7 +23,12 @@ kind `bounce` (`bounceType` Permanent, Transient or Undetermined; `bouncedRecipi
   marked sent). For a message sent moments ago whose lookup is not written yet, the lookup is read
   again for up to 5 seconds, then the event is raised so that Lambda tries it again a minute later;
   an older one no campaign sent is logged and dropped.
-- Send, Reject, DeliveryDelay, Rendering Failure and Subscription events change nothing here.
+- A Send event (SES accepted the message) names its send by the email's tags
+  (`tidings.campaigns.send_key`): a send still `planned` or `sending` (its sender's answer lost, or not
+  written yet) becomes `sent` with the event's message id, counted on its step in the same transaction;
+  this is the evidence a send whose SES answer was lost waits for before it is ever sent again
+  (`tidings.campaigns.sending`). A Send event of a send settled already changes nothing.
+- Reject, DeliveryDelay, Rendering Failure and Subscription events change nothing here.
 """
 
 from __future__ import annotations
@@ -35,9 +40,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from tidings.campaigns.send_key import send_from_tags
 from tidings.core.clock import DEFAULT_CLOCK, Clock, parse_iso
 from tidings.models.campaigns import Suppression, SuppressionReason
 from tidings.store.campaign_events import CampaignEventRepository, SentMessage
+from tidings.store.campaign_sends import CONFIRM_FROM, SendConflict, SendRepository
 from tidings.store.suppressions import SuppressionRepository, address_key
 
 logger = logging.getLogger(__name__)
@@ -51,6 +58,8 @@ LOOKUP_WAITS = (timedelta(seconds=1), timedelta(seconds=2), timedelta(seconds=2)
 UNSUBSCRIBE_PATH = "/unsubscribe/"
 
 BOUNCE, COMPLAINT, DELIVERY, OPEN, CLICK = "Bounce", "Complaint", "Delivery", "Open", "Click"
+SEND = "Send"
+CONFIRM_TRIES = 3  # a send that moved while it was confirmed is read again (its sender marked it)
 PERMANENT = "Permanent"
 
 
@@ -76,6 +85,7 @@ class SesEvent:
     diagnostic: str | None = None
     feedback_type: str | None = None
     link: str | None = None
+    tags: Mapping[str, Any] = field(default_factory=dict)  # mail.tags: a name to its values
 
 
 @dataclass
@@ -86,6 +96,7 @@ class EventsOutcome:
     applied: int = 0
     suppressed: int = 0
     counted: int = 0
+    confirmed: int = 0
     unknown: int = 0
     ignored: int = 0
     unreadable: int = 0
@@ -97,6 +108,7 @@ class EventsOutcome:
             "applied": self.applied,
             "suppressed": self.suppressed,
             "counted": self.counted,
+            "confirmed": self.confirmed,
             "unknown": self.unknown,
             "ignored": self.ignored,
             "unreadable": self.unreadable,
@@ -170,6 +182,7 @@ def parse_record(record: Mapping[str, Any]) -> SesEvent:
         sent_at=_time(mail.get("timestamp")),
         at=_time(detail.get("timestamp")) or _time(mail.get("timestamp")),
         recipients=destination,
+        tags=tags if isinstance(tags := mail.get("tags"), Mapping) else {},
     )
     if event_type == BOUNCE:
         bounced = detail.get("bouncedRecipients")
@@ -211,11 +224,13 @@ class CampaignEmailEvents:
         suppressions: SuppressionRepository,
         clock: Clock = DEFAULT_CLOCK,
         *,
+        sends: SendRepository | None = None,
         lookup_grace: timedelta = LOOKUP_GRACE,
         lookup_waits: tuple[timedelta, ...] = LOOKUP_WAITS,
     ) -> None:
         self.events = events
         self.suppressions = suppressions
+        self.sends = sends
         self.clock = clock
         self.lookup_grace = lookup_grace
         self.lookup_waits = lookup_waits
@@ -249,6 +264,9 @@ class CampaignEmailEvents:
         return outcome
 
     def apply(self, event: SesEvent, outcome: EventsOutcome) -> None:
+        if event.event_type == SEND:
+            self._confirm(event, outcome)
+            return
         if event.event_type not in (BOUNCE, COMPLAINT, DELIVERY, OPEN, CLICK):
             outcome.ignored += 1
             return
@@ -276,6 +294,26 @@ class CampaignEmailEvents:
             outcome.ignored += 1  # the email's own unsubscribe link: not a click on its content
         else:
             self._count(message, "clicked", at, outcome)
+
+    def _confirm(self, event: SesEvent, outcome: EventsOutcome) -> None:
+        """SES took the message: its send is sent, whatever its sender heard (or did not)."""
+        key = send_from_tags(event.tags, event.recipients)
+        if key is None or self.sends is None:
+            outcome.ignored += 1  # not a campaign email (another sender of the configuration set)
+            return
+        outcome.applied += 1
+        at = event.at or self.clock.now()
+        for _ in range(CONFIRM_TRIES):
+            send = self.sends.get(key.user_id, key.campaign_id, key.n, key.email)
+            if send is None or send.status not in CONFIRM_FROM:
+                return  # settled already (sent by its sender's answer), or the campaign was deleted
+            try:
+                self.sends.confirm_sent(send, event.message_id, at)
+            except SendConflict:
+                continue
+            outcome.confirmed += 1
+            return
+        raise SendConflict(f"send {key.campaign_id}/{key.n}/{key.email} keeps moving: the event comes back")
 
     def _recent(self, event: SesEvent) -> bool:
         return event.sent_at is not None and self.clock.now() - event.sent_at < self.lookup_grace

@@ -109,6 +109,9 @@ class Settings(BaseModel):
     # (local development only: in production they could reach internal services).
     allow_private_links: bool = False
     # Meta (Facebook/Instagram) webhooks: the app secret that signs each delivery, and the token the
+    # How long a campaign send whose SES answer was lost waits for SES's Send event (which marks it sent)
+    # before it is sent again: longer than SES takes to publish the event to EventBridge and Lambda.
+    campaign_send_confirm_seconds: int = Field(default=300, ge=1, le=43_200)
     # subscription handshake must echo. Empty: incoming Meta webhooks are refused.
     meta_app_secret: str = Field(default="", repr=False)
     meta_webhook_verify_token: str = Field(default="", repr=False)

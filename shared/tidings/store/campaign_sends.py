@@ -169,6 +169,16 @@ class SendRepository(Protocol):
         (`sent`) in the same transaction. Without a message id, `reason` says why it counts as sent."""
         ...
 
+    def hold_in_doubt(self, send: Send, now: datetime, until: datetime, reason: str) -> Send:
+        """`sending -> sending`, leased until `until` with `reason`: SES's answer was lost, and the send
+        waits, held, for SES's own word (its Send event) on whether it took the message."""
+        ...
+
+    def confirm_sent(self, send: Send, message_id: str, at: datetime) -> Send:
+        """`planned | sending -> sent` with the message id SES's Send event reports for it (SES took the
+        message whatever its sender heard), counted on its step (`sent`) in the same transaction."""
+        ...
+
     def mark_skipped(self, send: Send, reason: str, now: datetime) -> Send:
         """`planned | sending -> skipped` with why (suppressed, cancelled, ...), from the version read,
         counted on its step (`skipped`) in the same transaction."""
@@ -404,6 +414,8 @@ def send_from_item(item: Mapping[str, Any]) -> Send:
 # The moves of a send: from which statuses each may start.
 CLAIM_FROM = (SendStatus.PLANNED,)
 SENT_FROM = (SendStatus.SENDING,)
+HOLD_FROM = (SendStatus.SENDING,)
+CONFIRM_FROM = (SendStatus.PLANNED, SendStatus.SENDING)
 SKIP_FROM = (SendStatus.PLANNED, SendStatus.SENDING)
 FAIL_FROM = (SendStatus.PLANNED, SendStatus.SENDING)
 RELEASE_FROM = (SendStatus.SENDING,)
@@ -604,6 +616,13 @@ class SendStore(_PartitionReads):
         self, send: Send, message_id: str | None, sent_at: datetime, *, reason: str | None = None
     ) -> Send:
         return self._move(send, sent(send, message_id, sent_at, reason), SENT_FROM, "sent")
+
+    def hold_in_doubt(self, send: Send, now: datetime, until: datetime, reason: str) -> Send:
+        held = moved_send(send, SendStatus.SENDING, now, leased_until=until, reason=reason)
+        return self._move(send, held, HOLD_FROM)
+
+    def confirm_sent(self, send: Send, message_id: str, at: datetime) -> Send:
+        return self._move(send, sent(send, message_id, at), CONFIRM_FROM, "sent")
 
     def mark_skipped(self, send: Send, reason: str, now: datetime) -> Send:
         return self._move(send, settled(send, SendStatus.SKIPPED, reason, now), SKIP_FROM, "skipped")

@@ -75,20 +75,26 @@ def campaign_insight_services() -> CampaignInsightServices:
 
 @lru_cache(maxsize=1)
 def campaign_events() -> CampaignEvents:
-    """The campaign_events function: SES events, and the stream of campaign sends."""
+    """The campaign_events function: SES events (a Send event confirms a send), and the stream of
+    campaign sends."""
     from tidings.campaigns.events_function import CampaignEvents
     from tidings.campaigns.sent_emails import SentEmails
     from tidings.campaigns.ses_events import CampaignEmailEvents
+    from tidings.store.campaign_sends import DynamoSendRepository
     from tidings.store.campaigns import DynamoCampaignRepository
     from tidings.store.dynamo import dynamodb_client
     from tidings.wiring.crm import crm_settings_service
     from tidings.wiring.crm_delivery import activity_log
 
+    table, client = get_settings().table_name, dynamodb_client()
     events = campaign_event_repository()
     sent = SentEmails(
         events,
-        DynamoCampaignRepository(get_settings().table_name, dynamodb_client()),
+        DynamoCampaignRepository(table, client),
         crm_settings_service,
         activity_log,
     )
-    return CampaignEvents(CampaignEmailEvents(events, suppression_repository(), DEFAULT_CLOCK), [sent])
+    email_events = CampaignEmailEvents(
+        events, suppression_repository(), DEFAULT_CLOCK, sends=DynamoSendRepository(table, client)
+    )
+    return CampaignEvents(email_events, [sent])

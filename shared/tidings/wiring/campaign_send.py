@@ -51,6 +51,7 @@ def campaign_sender() -> CampaignSender:
             configuration_set=s.campaign_configuration_set,
             send_rate=s.campaign_send_rate,
             concurrency=s.campaign_send_concurrency,
+            confirm_wait_seconds=s.campaign_send_confirm_seconds,
         ),
         clock=DEFAULT_CLOCK,
         pool=ThreadPoolExecutor(max_workers=FANOUT_WORKERS, thread_name_prefix="campaign-fanout"),
