@@ -14,7 +14,7 @@ from repository_contract import Table, contract_table, crafted_tokens, outcome, 
 from tidings.core.platforms import Platform
 from tidings.models.posts import PostStatus, ScheduledPost
 from tidings.store.memory.posts import InMemoryPostRepository
-from tidings.store.posts import MAX_CREATE_BATCH, DynamoPostRepository, PostRepository
+from tidings.store.posts import MAX_CREATE_BATCH, DynamoPostRepository, HeldClaim, PostRepository
 
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 FB, X, LI = Platform.FACEBOOK, Platform.TWITTER, Platform.LINKEDIN
@@ -284,3 +284,83 @@ def test_every_post_of_a_user_by_id(repo: PostRepository, user: str) -> None:
     repo.create_many(posts, 0)
     repo.put_new(post(user_id(), 30, post_id="p0"))
     assert [p.post_id for p in repo.iter_all(user)] == ["p1", "p2", "p3"]
+
+
+def _publishing(repo: PostRepository, user: str, before: datetime) -> list[str]:
+    return [p.post_id for p in repo.publishing_before(before) if p.user_id == user]
+
+
+def test_a_post_being_published_is_found_once_it_should_have_moved_on(
+    repo: PostRepository, user: str
+) -> None:
+    p = post(user, -5)
+    repo.create(p, 0)
+    repo.claim(user, p.post_id, 1, "exec-1", NOW)
+
+    running = stored(repo, p)
+    assert running.attempt_started_at == NOW
+    assert _publishing(repo, user, NOW - timedelta(milliseconds=1)) == []
+    assert _publishing(repo, user, NOW) == [p.post_id]
+
+    retry_at = NOW + timedelta(minutes=5)
+    waiting = running.model_copy(
+        update={"attempt_started_at": None, "next_attempt_at": retry_at, "attempt": 1}
+    )
+    repo.save_claimed(waiting, "exec-1")
+    assert _publishing(repo, user, retry_at - timedelta(milliseconds=1)) == []
+    assert _publishing(repo, user, retry_at) == [p.post_id]
+
+    repo.save_claimed(
+        waiting.model_copy(update={"status": PostStatus.PUBLISHED, "next_attempt_at": None}), "exec-1"
+    )
+    assert _publishing(repo, user, NOW + timedelta(days=1)) == []
+
+
+def test_a_claim_is_handed_over_only_from_the_execution_that_holds_it(
+    repo: PostRepository, user: str
+) -> None:
+    p = post(user, -5)
+    repo.create(p, 0)
+    repo.claim(user, p.post_id, 1, "exec-1", NOW)
+    later = NOW + timedelta(hours=1)
+
+    assert repo.hand_over(user, p.post_id, 1, "exec-2", "exec-3", later) is False
+    assert repo.hand_over(user, p.post_id, 2, "exec-1", "exec-3", later) is False
+    assert repo.hand_over(user, p.post_id, 1, "exec-1", "exec-1-r1", later) is True
+    assert repo.hand_over(user, p.post_id, 1, "exec-1", "exec-1-r1", later) is False
+
+    resumed = stored(repo, p)
+    assert (resumed.claimed_by, resumed.resumes, resumed.attempt_started_at) == ("exec-1-r1", 1, None)
+    assert _publishing(repo, user, later + timedelta(seconds=1)) == [p.post_id]
+    assert repo.claim(user, p.post_id, 1, "exec-1", later) is False  # the old execution lost it
+    assert repo.claim(user, p.post_id, 1, "exec-1-r1", later) is True
+
+
+def test_a_post_being_published_is_cancelled_only_between_attempts_of_the_claim_read(
+    repo: PostRepository, user: str
+) -> None:
+    p = post(user, -5)
+    repo.create(p, 0)
+    repo.claim(user, p.post_id, 1, "exec-1", NOW)
+    between = stored(repo, p).model_copy(
+        update={"attempt_started_at": None, "next_attempt_at": NOW + timedelta(minutes=5), "attempt": 1}
+    )
+    repo.save_claimed(between, "exec-1")
+
+    def cancel(version: int, execution: str, started_before: datetime) -> str:
+        return outcome(
+            lambda: repo.cancel(user, p.post_id, NOW, HeldClaim(version, execution, started_before))
+        )
+
+    assert cancel(1, "exec-2", NOW) == "StaleWrite"
+    assert cancel(2, "exec-1", NOW) == "StaleWrite"
+    assert outcome(lambda: repo.cancel(user, p.post_id, NOW)) == "StaleWrite"  # it is not scheduled
+    repo.claim(user, p.post_id, 1, "exec-1", NOW + timedelta(minutes=5))  # the next attempt started
+    assert cancel(1, "exec-1", NOW + timedelta(minutes=5) - timedelta(milliseconds=1)) == "StaleWrite"
+    assert cancel(1, "exec-1", NOW + timedelta(minutes=5)) == "ok"  # that attempt is over by then
+
+    cancelled = stored(repo, p)
+    assert (cancelled.status, cancelled.version) == (PostStatus.CANCELLED, 2)
+    assert (cancelled.attempt_started_at, cancelled.next_attempt_at) == (None, None)
+    assert _publishing(repo, user, NOW + timedelta(days=1)) == []
+    assert repo.claim(user, p.post_id, 1, "exec-1", NOW + timedelta(minutes=6)) is False

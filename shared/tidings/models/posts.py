@@ -84,6 +84,11 @@ class ScheduledPost(BaseModel):
     claimed_by: str | None = None
     attempt: int = 0
     next_attempt_at: datetime | None = None
+    # When the attempt now running began (set by the claim, cleared when the attempt is recorded):
+    # None between attempts.
+    attempt_started_at: datetime | None = None
+    # How many times the sweeper handed the post to a new execution after its own ended unfinished.
+    resumes: int = 0
     final_reason: str | None = None
     completed_at: datetime | None = None
     personalization: PostPersonalization | None = None
@@ -97,3 +102,10 @@ class ScheduledPost(BaseModel):
 
     def result_for(self, platform: Platform) -> PlatformResult:
         return self.results.get(platform) or PlatformResult(platform=platform)
+
+    def next_progress_at(self) -> datetime | None:
+        """When a post being published should next show progress: the start of its attempt in flight,
+        else its next attempt (else its last change); None unless it is `publishing`."""
+        if self.status != PostStatus.PUBLISHING:
+            return None
+        return self.attempt_started_at or self.next_attempt_at or self.updated_at

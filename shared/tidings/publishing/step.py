@@ -158,6 +158,7 @@ class PublishStep:
             update={
                 "status": PostStatus.FAILED,
                 "final_reason": reason,
+                "attempt_started_at": None,
                 "completed_at": now,
                 "updated_at": now,
             }
@@ -483,6 +484,7 @@ class PublishStep:
                     "attempt": attempt,
                     "updated_at": now,
                     "next_attempt_at": now + timedelta(seconds=retry_in),
+                    "attempt_started_at": None,  # between attempts now
                 }
             )
             return updated, retry_in
@@ -503,6 +505,7 @@ class PublishStep:
                 "status": status,
                 "final_reason": reason,
                 "next_attempt_at": None,
+                "attempt_started_at": None,
                 "completed_at": now,
                 "updated_at": now,
             }

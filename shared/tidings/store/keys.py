@@ -60,6 +60,12 @@ def due_sort_key(time_iso: str, user_id: str, post_id: str) -> str:
     return f"{time_iso}#{user_id}#{post_id}"
 
 
+def publishing_pk(shard: int) -> str:
+    """GSI2 partition (sparse, `publishing` posts only), sorted by when each should next show
+    progress, so the sweeper finds a post whose execution ended before it finished."""
+    return f"PUBLISHING#{shard}"
+
+
 BUDGET_ENTITY = "RateBudget"
 APP_PK = "APP"  # limits a platform counts per app (all users together)
 
@@ -298,6 +304,7 @@ SES_MESSAGE_SK = "SES_MESSAGE"
 def ses_message_pk(message_id: str) -> str:
     """The campaign send an SES message id belongs to (SES events name only the message)."""
     return f"SES_MESSAGE#{message_id}"
+
 
 COMMENT_ENTITY = "Comment"
 COMMENT_SK_PREFIX = "COMMENT#"

@@ -1,8 +1,9 @@
 """Scheduled posts in the single table, with every racing write conditional.
 
 Items:
-- `USER#<id> / SCHEDULED_POST#<postId>`: the post. GSI1 lists a user's posts by time; GSI2 (sparse,
-  only while `scheduled`) lets the sweeper find due posts across users.
+- `USER#<id> / SCHEDULED_POST#<postId>`: the post. GSI1 lists a user's posts by time; GSI2 (sparse)
+  lets the sweeper find, across users, due posts while `scheduled` (`DUE#<shard>`, by due time) and
+  posts while `publishing` (`PUBLISHING#<shard>`, by when they should next show progress).
 - `USER#<id> / POST_QUEUE`: the user's queue index: `q` maps each scheduled post id to its time and
   platforms, `rev` counts changes. Creating or moving a post writes the post and the index in one
   transaction conditioned on `rev`, so the queue rules (size, minimum gap) are checked against a
@@ -83,6 +84,16 @@ class DuePost:
 
 
 @dataclass(frozen=True)
+class HeldClaim:
+    """A `publishing` post's claim as it was read: a cancel goes through only while the same execution
+    holds the same version and no attempt of it started after `started_before`."""
+
+    version: int
+    execution_id: str
+    started_before: datetime
+
+
+@dataclass(frozen=True)
 class PostPage:
     posts: list[ScheduledPost]
     next_token: str | None
@@ -118,6 +129,10 @@ class PostRepository(Protocol):
         """Scheduled posts of any user due before `before` (oldest first within a shard)."""
         ...
 
+    def publishing_before(self, before: datetime, limit: int = 500) -> list[ScheduledPost]:
+        """`publishing` posts of any user whose next_progress_at is before `before`."""
+        ...
+
     # -- writes by the API
 
     def create(self, post: ScheduledPost, queue_rev: int) -> None:
@@ -138,8 +153,12 @@ class PostRepository(Protocol):
         else QueueChanged when the queue moved past `queue_rev`."""
         ...
 
-    def cancel(self, user_id: str, post_id: str, now: datetime) -> ScheduledPost:
-        """scheduled -> cancelled with the version bumped (StaleWrite when it is not scheduled)."""
+    def cancel(
+        self, user_id: str, post_id: str, now: datetime, held: HeldClaim | None = None
+    ) -> ScheduledPost:
+        """scheduled -> cancelled with the version bumped (StaleWrite when it is not scheduled); with
+        `held`, publishing -> cancelled while that claim holds and no attempt is running (StaleWrite
+        otherwise). The results so far are kept."""
         ...
 
     def remove_queue_entries(self, user_id: str, post_ids: list[str]) -> None:
@@ -156,6 +175,15 @@ class PostRepository(Protocol):
         """Store a claimed post's progress, by its claimant on its version only (else StaleWrite)."""
         ...
 
+    # -- writes by the sweeper
+
+    def hand_over(
+        self, user_id: str, post_id: str, version: int, from_execution: str, to_execution: str, now: datetime
+    ) -> bool:
+        """Move a `publishing` post's claim from an execution that ended to the one about to resume it
+        (resumes + 1, no attempt running, next progress due now); False when the claim moved on."""
+        ...
+
 
 def post_to_item(post: ScheduledPost, due_shards: int) -> dict[str, Any]:
     data = post.model_dump(mode="json", exclude_none=True)
@@ -169,10 +197,23 @@ def post_to_item(post: ScheduledPost, due_shards: int) -> dict[str, Any]:
         **data,
         "scheduled_time": when,
     }
+    if post.attempt_started_at is not None:
+        item["attempt_started_at"] = iso_ms(post.attempt_started_at)  # compared in conditions
+    progress = post.next_progress_at()
     if post.status == PostStatus.SCHEDULED:
         item["GSI2PK"] = keys.due_pk(keys.due_shard(post.post_id, due_shards))
         item["GSI2SK"] = keys.due_sort_key(when, post.user_id, post.post_id)
+    elif progress is not None:
+        item.update(publishing_index(post.user_id, post.post_id, progress, due_shards))
     return item
+
+
+def publishing_index(user_id: str, post_id: str, progress: datetime, due_shards: int) -> dict[str, str]:
+    """GSI2's keys of a `publishing` post whose next progress is due at `progress`."""
+    return {
+        "GSI2PK": keys.publishing_pk(keys.due_shard(post_id, due_shards)),
+        "GSI2SK": keys.due_sort_key(iso_ms(progress), user_id, post_id),
+    }
 
 
 _KEY_ATTRS = ("PK", "SK", "EntityType", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "expiresAt")
@@ -326,6 +367,21 @@ class DynamoPostRepository:
             for item in islice(scheduled, limit)
         ]
 
+    def publishing_before(self, before: datetime, limit: int = 500) -> list[ScheduledPost]:
+        """`publishing` posts whose next progress was due before `before` (GSI2, one query per shard)."""
+        items = sparse_index_before(
+            self.client,
+            self.table,
+            (keys.publishing_pk(shard) for shard in range(self.due_shards)),
+            iso_ms(before) + "#~",
+        )
+        publishing = (item for item in items if item.get("status") == PostStatus.PUBLISHING)
+        return [post_from_item(item) for item in islice(publishing, limit)]
+
+    def _publishing_keys(self, user_id: str, post_id: str, progress: datetime) -> dict[str, str]:
+        index = publishing_index(user_id, post_id, progress, self.due_shards)
+        return {":ppk": index["GSI2PK"], ":psk": index["GSI2SK"]}
+
     # -- writes by the API -----------------------------------------------------------------------
 
     def _queue_update(self, posts: list[ScheduledPost], queue_rev: int) -> dict[str, Any]:
@@ -428,27 +484,44 @@ class DynamoPostRepository:
                 raise StaleWrite() from exc
             raise QueueChanged() from exc
 
-    def cancel(self, user_id: str, post_id: str, now: datetime) -> ScheduledPost:
-        """scheduled -> cancelled (bumps the version, leaves the sweeper index and the queue)."""
+    def cancel(
+        self, user_id: str, post_id: str, now: datetime, held: HeldClaim | None = None
+    ) -> ScheduledPost:
+        """scheduled (or, with `held`, publishing between attempts) -> cancelled: bumps the version,
+        leaves the sweeper's indexes and the queue."""
+        values: dict[str, Any] = {
+            ":cancelled": str(PostStatus.CANCELLED),
+            ":one": 1,
+            ":now": iso_ms(now),
+            ":why": CANCEL_REASON,
+        }
+        if held is None:
+            condition = "#s = :scheduled"
+            values[":scheduled"] = str(PostStatus.SCHEDULED)
+        else:
+            condition = (
+                "#s = :publishing AND version = :v AND claimed_by = :exec AND "
+                "(attribute_not_exists(attempt_started_at) OR attempt_started_at <= :before)"
+            )
+            values.update(
+                {
+                    ":publishing": str(PostStatus.PUBLISHING),
+                    ":v": held.version,
+                    ":exec": held.execution_id,
+                    ":before": iso_ms(held.started_before),
+                }
+            )
         try:
             resp = self.client.update_item(
                 TableName=self.table,
                 Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.post_sk(post_id)}),
                 UpdateExpression=(
                     "SET #s = :cancelled, version = version + :one, updated_at = :now, completed_at = :now, "
-                    "final_reason = :why REMOVE GSI2PK, GSI2SK"
+                    "final_reason = :why REMOVE GSI2PK, GSI2SK, next_attempt_at, attempt_started_at"
                 ),
-                ConditionExpression="#s = :scheduled",
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=serialize(
-                    {
-                        ":cancelled": str(PostStatus.CANCELLED),
-                        ":scheduled": str(PostStatus.SCHEDULED),
-                        ":one": 1,
-                        ":now": iso_ms(now),
-                        ":why": CANCEL_REASON,
-                    }
-                ),
+                ExpressionAttributeValues=serialize(values),
                 ReturnValues="ALL_NEW",
             )
         except self.client.exceptions.ConditionalCheckFailedException as exc:
@@ -476,13 +549,15 @@ class DynamoPostRepository:
     # -- writes by the publish step -------------------------------------------------------------
 
     def claim(self, user_id: str, post_id: str, version: int, execution_id: str, now: datetime) -> bool:
-        """scheduled -> publishing on the same version; idempotent for the execution that holds it."""
+        """scheduled -> publishing on the same version; idempotent for the execution that holds it.
+        Each claim starts an attempt (attempt_started_at), which the post's progress index follows."""
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.post_sk(post_id)}),
                 UpdateExpression=(
-                    "SET #s = :publishing, claimed_by = :exec, updated_at = :now REMOVE GSI2PK, GSI2SK"
+                    "SET #s = :publishing, claimed_by = :exec, updated_at = :now, attempt_started_at = :now, "
+                    "GSI2PK = :ppk, GSI2SK = :psk"
                 ),
                 ConditionExpression=(
                     "version = :v AND (#s = :scheduled OR (#s = :publishing AND claimed_by = :exec))"
@@ -495,6 +570,7 @@ class DynamoPostRepository:
                         ":exec": execution_id,
                         ":v": version,
                         ":now": iso_ms(now),
+                        **self._publishing_keys(user_id, post_id, now),
                     }
                 ),
             )
@@ -514,10 +590,45 @@ class DynamoPostRepository:
         except self.client.exceptions.ConditionalCheckFailedException as exc:
             raise StaleWrite() from exc
 
+    # -- writes by the sweeper ------------------------------------------------------------------
+
+    def hand_over(
+        self, user_id: str, post_id: str, version: int, from_execution: str, to_execution: str, now: datetime
+    ) -> bool:
+        """The claim moves from an execution that ended to the one that resumes the post."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.post_sk(post_id)}),
+                UpdateExpression=(
+                    "SET claimed_by = :to, resumes = if_not_exists(resumes, :zero) + :one, "
+                    "updated_at = :now, next_attempt_at = :now, GSI2PK = :ppk, GSI2SK = :psk "
+                    "REMOVE attempt_started_at"
+                ),
+                ConditionExpression="#s = :publishing AND version = :v AND claimed_by = :from",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=serialize(
+                    {
+                        ":publishing": str(PostStatus.PUBLISHING),
+                        ":v": version,
+                        ":from": from_execution,
+                        ":to": to_execution,
+                        ":zero": 0,
+                        ":one": 1,
+                        ":now": iso_ms(now),
+                        **self._publishing_keys(user_id, post_id, now),
+                    }
+                ),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
 
 __all__ = [
     "DuePost",
     "DynamoPostRepository",
+    "HeldClaim",
     "PostExists",
     "PostPage",
     "PostRepository",

@@ -24,6 +24,7 @@ from tidings.store.dynamo import decode_token, deserialize, encode_token, page_s
 from tidings.store.posts import (
     CANCEL_REASON,
     DuePost,
+    HeldClaim,
     PostExists,
     PostPage,
     QueueChanged,
@@ -32,6 +33,7 @@ from tidings.store.posts import (
     check_batch,
     post_from_item,
     post_to_item,
+    publishing_index,
     queue_entry_value,
     queue_from_item,
 )
@@ -151,6 +153,18 @@ class InMemoryPostRepository:
             ]
         return found[:limit]
 
+    def publishing_before(self, before: datetime, limit: int = 500) -> list[ScheduledPost]:
+        upper = iso_ms(before) + "#~"
+        shard_of = {keys.publishing_pk(shard): shard for shard in range(self.due_shards)}
+        with self._lock:
+            indexed = [
+                copy.deepcopy(i)
+                for i in self._items.values()
+                if i.get("GSI2PK") in shard_of and i["GSI2SK"] < upper
+            ]
+        ordered = sorted(indexed, key=lambda i: (shard_of[i["GSI2PK"]], str(i["GSI2SK"])))
+        return [post_from_item(i) for i in ordered if i.get("status") == PostStatus.PUBLISHING][:limit]
+
     # -- writes by the API -----------------------------------------------------------------------
 
     def _queue_at(self, user_id: str, queue_rev: int) -> bool:
@@ -201,10 +215,12 @@ class InMemoryPostRepository:
             self._items[(post.user_id, post.post_id)] = item
             self._add_to_queue([post])
 
-    def cancel(self, user_id: str, post_id: str, now: datetime) -> ScheduledPost:
+    def cancel(
+        self, user_id: str, post_id: str, now: datetime, held: HeldClaim | None = None
+    ) -> ScheduledPost:
         with self._lock:
             item = self._items.get((user_id, post_id))
-            if item is None or item.get("status") != PostStatus.SCHEDULED:
+            if item is None or not _cancellable(item, held):
                 raise StaleWrite()
             item.update(
                 status=str(PostStatus.CANCELLED),
@@ -213,7 +229,7 @@ class InMemoryPostRepository:
                 completed_at=iso_ms(now),
                 final_reason=CANCEL_REASON,
             )
-            for name in ("GSI2PK", "GSI2SK"):
+            for name in ("GSI2PK", "GSI2SK", "next_attempt_at", "attempt_started_at"):
                 item.pop(name, None)
             cancelled = copy.deepcopy(item)
         self.remove_queue_entries(user_id, [post_id])
@@ -238,9 +254,13 @@ class InMemoryPostRepository:
             held = status == PostStatus.PUBLISHING and item.get("claimed_by") == execution_id
             if status != PostStatus.SCHEDULED and not held:
                 return False
-            item.update(status=str(PostStatus.PUBLISHING), claimed_by=execution_id, updated_at=iso_ms(now))
-            for name in ("GSI2PK", "GSI2SK"):
-                item.pop(name, None)
+            item.update(
+                status=str(PostStatus.PUBLISHING),
+                claimed_by=execution_id,
+                updated_at=iso_ms(now),
+                attempt_started_at=iso_ms(now),
+                **publishing_index(user_id, post_id, now, self.due_shards),
+            )
             return True
 
     def save_claimed(self, post: ScheduledPost, execution_id: str) -> None:
@@ -254,3 +274,40 @@ class InMemoryPostRepository:
             ):
                 raise StaleWrite()
             self._items[(post.user_id, post.post_id)] = item
+
+    # -- writes by the sweeper ------------------------------------------------------------------
+
+    def hand_over(
+        self, user_id: str, post_id: str, version: int, from_execution: str, to_execution: str, now: datetime
+    ) -> bool:
+        with self._lock:
+            item = self._items.get((user_id, post_id))
+            if (
+                item is None
+                or item.get("status") != PostStatus.PUBLISHING
+                or item.get("version") != version
+                or item.get("claimed_by") != from_execution
+            ):
+                return False
+            item.update(
+                claimed_by=to_execution,
+                resumes=int(item.get("resumes", 0)) + 1,
+                updated_at=iso_ms(now),
+                next_attempt_at=iso_ms(now),
+                **publishing_index(user_id, post_id, now, self.due_shards),
+            )
+            item.pop("attempt_started_at", None)
+            return True
+
+
+def _cancellable(item: dict[str, Any], held: HeldClaim | None) -> bool:
+    """The condition of DynamoPostRepository.cancel."""
+    if held is None:
+        return bool(item.get("status") == PostStatus.SCHEDULED)
+    started = item.get("attempt_started_at")
+    return (
+        item.get("status") == PostStatus.PUBLISHING
+        and item.get("version") == held.version
+        and item.get("claimed_by") == held.execution_id
+        and (started is None or str(started) <= iso_ms(held.started_before))
+    )
