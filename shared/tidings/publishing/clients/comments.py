@@ -125,16 +125,6 @@ def _id(value: Any) -> str | None:
     return str(value["id"]) if isinstance(value, dict) and value.get("id") else None
 
 
-def _iso(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else None
-
-
 class FacebookComments(_Api):
     platform = Platform.FACEBOOK
     base_setting = "facebook_api_base"
@@ -228,7 +218,7 @@ class YouTubeComments(_Api):
         for thread in items if isinstance(items, list) else []:
             top = as_object(as_object(as_object(thread).get("snippet")).get("topLevelComment"))
             snippet = as_object(top.get("snippet"))
-            created = _iso(snippet.get("publishedAt"))
+            created = parse_graph_time(snippet.get("publishedAt"))
             if not (top.get("id") and created):
                 continue
             channel = snippet.get("authorChannelId")
@@ -281,7 +271,7 @@ class XReplies(_Api):
         names = {str(u["id"]): u for u in users or [] if isinstance(u, dict) and u.get("id")}
         out = []
         for post in _data(body):
-            created = _iso(post.get("created_at"))
+            created = parse_graph_time(post.get("created_at"))
             if not (post.get("id") and created) or str(post["id"]) == platform_post_id:
                 continue
             author = names.get(str(post.get("author_id")), {})
