@@ -159,3 +159,26 @@ def test_probe_fails_for_a_package_that_is_only_in_the_dev_environment(
 
     with pytest.raises(AssertionError, match="No module named 'pytest'"):
         import_handler(folder, "handler.lambda_handler", lambda_paths, {})
+
+
+def test_the_layer_analyzes_comments_with_vaders_lexicons_inside_it(lambda_paths: tuple[Path, Path]) -> None:
+    layer, sdk = lambda_paths
+    probe = (
+        "import json, sys; sys.path[:0] = json.loads(sys.argv[1]);"
+        "from tidings.engagement.analysis import AnalysisContext, CommentText, local_analyzer;"
+        "a = local_analyzer().analyze([CommentText('c', 'What a gorgeous home!', 'facebook', None, None)],"
+        " AnalysisContext(allow_hide=True, recent_texts=()))[0];"
+        "import vaderSentiment; print(a.sentiment, vaderSentiment.__file__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", probe, json.dumps([str(layer), str(sdk)])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    sentiment, location = result.stdout.split()
+    assert sentiment == "positive"
+    assert location.startswith(str(layer))

@@ -7,8 +7,8 @@ In order, the first that applies:
    must see these, so they are never hidden, whatever the user allows.
 2. `hide`: toxic (any toxicity label) or spam, when the user allows hiding; when not, `no_response`
    with the same reasons and `hiding_not_allowed`.
-3. `needs_response`: a question, a complaint (complaint terms, or a negative comment that asks
-   nothing and is not just sad: see below), or a buying signal (a viewing, the price, an offer...).
+3. `needs_response`: a question, a complaint (complaint terms: a sad or gloomy remark is not one),
+   or a buying signal (a viewing, the price, an offer...).
 4. `no_response`: anything else (praise, tags, remarks).
 
 Reasons name what applied: `threat`, `legal`, `crisis`, `toxic`, `spam`, `hiding_not_allowed`,
