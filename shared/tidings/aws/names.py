@@ -15,6 +15,22 @@ def execution_name(post_id: str, version: int) -> str:
     return f"post-{post_id}-v{version}"
 
 
+def resumed_execution_name(post_id: str, version: int, resume: int) -> str:
+    """The execution that resumes a post version for the `resume`th time after its own ended unfinished."""
+    return f"{execution_name(post_id, version)}-r{resume}"
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN Step Functions gives the execution `name` of a state machine, known before it starts:
+    arn:<partition>:states:<region>:<account>:execution:<stateMachineName>:<executionName> (Service
+    Authorization Reference, "Actions, resources, and condition keys for AWS Step Functions": the
+    execution resource type)."""
+    head, _, machine = state_machine_arn.partition(":stateMachine:")
+    if not machine:
+        raise ValueError(f"not a state machine ARN: {state_machine_arn!r}")
+    return f"{head}:execution:{machine}:{name}"
+
+
 def schedule_name(post_id: str) -> str:
     return f"post-{post_id}"
 

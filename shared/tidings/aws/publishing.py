@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol
 
 from tidings.aws import names
@@ -21,7 +22,7 @@ SFN_START_EXECUTION_TARGET = "arn:aws:scheduler:::aws-sdk:sfn:startExecution"
 
 
 def execution_input(
-    user_id: str, post_id: str, version: int, due_at: datetime, wake_lead_seconds: int
+    user_id: str, post_id: str, version: int, due_at: datetime, wake_lead_seconds: int, attempt: int = 1
 ) -> dict[str, Any]:
     wake = due_at - timedelta(seconds=wake_lead_seconds)
     # A Wait on a timestamp resolves to the second; wake at or before the due second and let the
@@ -33,7 +34,7 @@ def execution_input(
         "version": version,
         "dueAt": iso_ms(due_at),
         "wakeAt": wake_floor.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "attempt": 1,
+        "attempt": attempt,
     }
 
 
@@ -53,18 +54,62 @@ class PublishStarter(Protocol):
         ...
 
 
+class ExecutionState(StrEnum):
+    """What Step Functions says of a publish execution (API Reference, DescribeExecution: `status` is
+    RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED or PENDING_REDRIVE; ExecutionDoesNotExist)."""
+
+    # RUNNING, or PENDING_REDRIVE: a redrive goes on as the same execution, so it still holds its claim
+    RUNNING = "running"
+    ENDED = "ended"  # SUCCEEDED, FAILED, TIMED_OUT or ABORTED: it will never touch the post again
+    MISSING = "missing"  # never started, gone from the history, or a local Step Functions that restarted
+
+
+_LIVE_STATUSES = frozenset({"RUNNING", "PENDING_REDRIVE"})
+
+
+class PublishExecutions(PublishStarter, Protocol):
+    """Starting, naming and asking after publish executions: what the sweeper needs to resume a post
+    whose execution ended before finishing it."""
+
+    def state(self, execution_arn: str) -> ExecutionState: ...
+
+    def execution_arn(self, name: str) -> str:
+        """The ARN the execution `name` has (or will have once started)."""
+        ...
+
+    def start_named(
+        self, name: str, user_id: str, post_id: str, version: int, due_at: datetime, attempt: int
+    ) -> bool:
+        """Start the execution `name` for this post version at `attempt`. False when it already existed."""
+        ...
+
+
 class StepFunctionsPublishStarter(StepFunctionsAdapter):
     def start(self, user_id: str, post_id: str, version: int, due_at: datetime) -> bool:
-        payload = execution_input(user_id, post_id, version, due_at, self.settings.publish_wake_lead_seconds)
+        return self.start_named(names.execution_name(post_id, version), user_id, post_id, version, due_at, 1)
+
+    def start_named(
+        self, name: str, user_id: str, post_id: str, version: int, due_at: datetime, attempt: int
+    ) -> bool:
+        lead = self.settings.publish_wake_lead_seconds
+        payload = execution_input(user_id, post_id, version, due_at, lead, attempt)
         try:
             self.client.start_execution(
-                stateMachineArn=self.settings.publish_state_machine_arn,
-                name=names.execution_name(post_id, version),
-                input=json.dumps(payload),
+                stateMachineArn=self.settings.publish_state_machine_arn, name=name, input=json.dumps(payload)
             )
         except self.client.exceptions.ExecutionAlreadyExists:
             return False
         return True
+
+    def execution_arn(self, name: str) -> str:
+        return names.execution_arn(self.settings.publish_state_machine_arn, name)
+
+    def state(self, execution_arn: str) -> ExecutionState:
+        try:
+            status = self.client.describe_execution(executionArn=execution_arn)["status"]
+        except self.client.exceptions.ExecutionDoesNotExist:
+            return ExecutionState.MISSING
+        return ExecutionState.RUNNING if status in _LIVE_STATUSES else ExecutionState.ENDED
 
 
 class PostScheduleManager(SchedulerAdapter):

@@ -51,8 +51,12 @@ class Settings(BaseModel):
     auto_optimize: bool = True
     max_queue_per_platform: int = 100
     min_gap_minutes: int = 30
-    # The sweeper starts posts this long overdue that nobody claimed.
+    # The sweeper starts posts this long overdue that nobody claimed, and resumes posts this long
+    # past their next attempt whose execution ended.
     sweeper_grace_seconds: int = 90
+    # The publish task's Lambda timeout (infra/topology.py): Lambda stops an invocation then, so an
+    # attempt started longer ago is over, whatever it left behind.
+    publish_attempt_timeout_seconds: int = 120
     # A task still `running` this long after it started lost its runner (the runner's timeout is 300 s).
     task_stale_after_seconds: int = 900
     due_shards: int = 8

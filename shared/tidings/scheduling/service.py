@@ -37,9 +37,11 @@ from tidings.publishing.validation import (
 )
 from tidings.scheduling import optimal_time
 from tidings.scheduling.personalization import ClientContent, PostPersonalizer
+from tidings.scheduling.recovery import attempt_in_flight
 from tidings.store.analytics import AnalyticsRepository
 from tidings.store.posts import (
     MAX_CREATE_BATCH,
+    HeldClaim,
     PostPage,
     PostRepository,
     QueueChanged,
@@ -363,11 +365,7 @@ class SchedulingService:
         for attempt in range(_QUEUE_RETRIES):
             post = self.get(user_id, post_id)
             if post.status != PostStatus.SCHEDULED:
-                raise Conflict(
-                    f"the post is {post.status}; only scheduled posts can be changed",
-                    {"postId": post_id, "status": str(post.status)},
-                    code="post_not_editable",
-                )
+                raise self._not_editable(post)
             now = self.clock.now()
             if changes.scheduled_time is not None:
                 check_future(changes.scheduled_time, now)
@@ -402,23 +400,61 @@ class SchedulingService:
             return updated
         raise Conflict("the post is changing too fast; try again", {"postId": post_id}, code="queue_busy")
 
-    def cancel(self, user_id: str, post_id: str) -> ScheduledPost:
-        post = self.get(user_id, post_id)
-        if post.status != PostStatus.SCHEDULED:
-            raise Conflict(
-                f"the post is {post.status}; only scheduled posts can be cancelled",
-                {"postId": post_id, "status": str(post.status)},
-                code="post_not_cancellable",
+    def _attempt_timeout(self) -> timedelta:
+        return timedelta(seconds=self.settings.publish_attempt_timeout_seconds)
+
+    def _in_flight(self, post: ScheduledPost) -> Conflict | None:
+        """The refusal while an attempt of the post is running: what it sends cannot be taken back."""
+        if not attempt_in_flight(post, self.clock.now(), self._attempt_timeout()):
+            return None
+        return Conflict(
+            "an attempt is publishing the post right now; try again in a minute",
+            {"postId": post.post_id, "status": str(post.status)},
+            code="publish_in_progress",
+        )
+
+    def _not_editable(self, post: ScheduledPost) -> Conflict:
+        if (refusal := self._in_flight(post)) is not None:
+            return refusal
+        details: dict[str, object] = {"postId": post.post_id, "status": str(post.status)}
+        if post.status == PostStatus.PUBLISHING:
+            # an edit could change what a read-back looks for and post a second copy: cancel instead
+            details["cancellable"] = True
+            return Conflict(
+                "the post is being published (waiting for its next attempt) and can no longer be "
+                "changed; cancel it and schedule a new one",
+                details,
+                code="post_not_editable",
             )
+        return Conflict(
+            f"the post is {post.status}; only scheduled posts can be changed",
+            details,
+            code="post_not_editable",
+        )
+
+    def _not_cancellable(self, post: ScheduledPost) -> Conflict:
+        return self._in_flight(post) or Conflict(
+            f"the post is {post.status}; it can no longer be cancelled",
+            {"postId": post.post_id, "status": str(post.status)},
+            code="post_not_cancellable",
+        )
+
+    def cancel(self, user_id: str, post_id: str) -> ScheduledPost:
+        """Cancel a scheduled post, or one being published while no attempt is running (between
+        attempts, or left by an execution that ended): its next attempt, if any, ends quietly. What
+        already went out stays out; the results say where."""
+        post = self.get(user_id, post_id)
+        now, timeout = self.clock.now(), self._attempt_timeout()
+        held: HeldClaim | None = None
+        if post.status == PostStatus.PUBLISHING and not attempt_in_flight(post, now, timeout):
+            # the cancel holds only while no attempt of this claim has started since
+            held = HeldClaim(post.version, post.claimed_by or "", started_before=now - timeout)
+        elif post.status != PostStatus.SCHEDULED:
+            raise self._not_cancellable(post)
         try:
-            return self.posts.cancel(user_id, post_id, self.clock.now())
+            return self.posts.cancel(user_id, post_id, now, held)
         except StaleWrite as exc:
-            current = self.get(user_id, post_id)
-            raise Conflict(
-                f"the post is {current.status}; only scheduled posts can be cancelled",
-                {"postId": post_id, "status": str(current.status)},
-                code="post_not_cancellable",
-            ) from exc
+            raise self._not_cancellable(self.get(user_id, post_id)) from exc
 
     # -- publish now -------------------------------------------------------------------------------
 

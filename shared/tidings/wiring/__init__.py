@@ -510,15 +510,24 @@ def schedule_keepers() -> list[StreamConsumer]:
 
 
 def periodic_sweep() -> dict[str, Any]:
-    """The sweeper's run: due posts nobody claimed are started, stale task runs are retried."""
+    """The sweeper's run: due posts nobody claimed are started, posts whose execution ended before
+    finishing them are resumed, stale task runs are retried."""
     from dataclasses import asdict
     from datetime import timedelta
 
     from tidings.scheduling.sweeper import sweep
 
     settings = get_settings()
+    starter = publish_starter()
     report = asdict(
-        sweep(post_repository(), publish_starter(), DEFAULT_CLOCK, settings.sweeper_grace_seconds)
+        sweep(
+            post_repository(),
+            starter,
+            DEFAULT_CLOCK,
+            settings.sweeper_grace_seconds,
+            executions=starter,
+            attempt_timeout_seconds=settings.publish_attempt_timeout_seconds,
+        )
     )
     report["tasks"] = task_service().recover_stale(timedelta(seconds=settings.task_stale_after_seconds))
     return report
