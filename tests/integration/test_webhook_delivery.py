@@ -440,3 +440,48 @@ def test_a_busy_stream_reads_a_users_webhooks_once_for_events_that_came_before(
 
     assert len(receiver.received) == 5
     assert reads == [user]
+
+
+def test_a_delivery_stored_with_a_lone_surrogate_is_sent_mended_and_its_log_still_reads(
+    parts: Parts, receiver: Receiver, user: str, clock: FakeClock
+) -> None:
+    hook = parts.service.create(user, receiver.url, ["post.published"], None)
+    body = '{"type":"post.published","data":{"content":"caf\ud800 open house"}}'
+    parts.deliveries.create(
+        user, hook.webhook.webhook_id, "evt-1", "post.published", body, NOW, NOW + LEASE
+    )  # as it was stored before bodies were mended; its sender then died
+    clock.advance(LEASE)
+
+    assert parts.deliverer.retry_due()["delivered"] == 1
+    (sent,) = receiver.received
+    assert json.loads(sent["body"])["data"]["content"] == "caf\ufffd open house"
+    (delivery,) = _deliveries(parts, user, hook.webhook.webhook_id)
+    assert delivery.status == DeliveryStatus.DELIVERED
+
+
+class _Broken:
+    def post(self, *args: Any, **kwargs: Any) -> httpx.Response:
+        raise RuntimeError("the client broke")
+
+
+def test_a_delivery_that_cannot_be_attempted_is_retried_then_failed_with_the_reason(
+    parts: Parts, receiver: Receiver, user: str, clock: FakeClock
+) -> None:
+    hook = parts.service.create(user, receiver.url, ["post.published"], None)
+    broken = WebhookDeliverer(
+        parts.hooks,
+        parts.deliveries,
+        _Broken(),  # type: ignore[arg-type]
+        clock,
+        retry_intervals=[60],
+        allow_private=True,
+    )
+    broken.handle_batch({"Records": [_record(_post(user, PostStatus.PUBLISHED))]})
+    clock.advance(timedelta(seconds=60))
+    broken.retry_due()
+    clock.advance(timedelta(days=1))
+    broken.retry_due()  # it does not come back with every lease
+
+    (delivery,) = _deliveries(parts, user, hook.webhook.webhook_id)
+    assert (delivery.status, delivery.attempts) == ("failed", 2)
+    assert [h["error"] for h in delivery.history] == ["internal error (RuntimeError: the client broke)"] * 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -12,10 +11,9 @@ from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError
 
 from tidings.api.models import ErrorBody
+from tidings.core.text import mend
 
 JSON = "application/json"
-# In a Python string, a surrogate is always a lone one (a pair is read as the character it encodes).
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def json_response(status: int, model: BaseModel | dict[str, Any]) -> Response[str]:
@@ -27,7 +25,7 @@ def json_response(status: int, model: BaseModel | dict[str, Any]) -> Response[st
         # Text with a lone surrogate, stored before requests holding one were refused
         # (`tidings.api.limits`): answered with U+FFFD in its place rather than not at all.
         plain = json.dumps(model.model_dump(mode="json", by_alias=True), ensure_ascii=False)
-        body = _LONE_SURROGATE.sub("\ufffd", plain)
+        body = mend(plain)
     return Response(status_code=status, content_type=JSON, body=body)
 
 

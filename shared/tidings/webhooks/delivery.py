@@ -28,6 +28,7 @@ from tidings import __version__
 from tidings.core.clock import Clock, iso_ms
 from tidings.core.netguard import Resolver, outbound_url_problem
 from tidings.core.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
+from tidings.core.text import mend
 from tidings.core.triggers import PeriodicRun, StreamBatch
 from tidings.store.webhooks import Delivery, DeliveryRepository, DeliveryStatus, Webhook, WebhookRepository
 from tidings.webhooks.events import Event, events_from_record, is_event_source
@@ -51,7 +52,7 @@ class AttemptOutcome:
 
 
 def body_of(event: Event) -> str:
-    return json.dumps(event.envelope(), ensure_ascii=False, separators=(",", ":"), default=str)
+    return mend(json.dumps(event.envelope(), ensure_ascii=False, separators=(",", ":"), default=str))
 
 
 class WebhookDeliverer:
@@ -137,7 +138,13 @@ class WebhookDeliverer:
             outcome = AttemptOutcome(False, None, "the webhook was deleted", 0)
             return self._record(delivery, outcome, final=True)
         hook, secret = target
-        outcome = self.attempt(hook, secret, delivery.event_id, delivery.event_type, delivery.body)
+        try:
+            outcome = self.attempt(hook, secret, delivery.event_id, delivery.event_type, delivery.body)
+        except Exception as exc:
+            # One bad delivery neither stops the others nor comes back with every lease: it is an
+            # attempt that failed, with the reason, retried like any other and then failed for good.
+            logger.exception("webhook delivery %s could not be attempted", delivery.event_id)
+            outcome = AttemptOutcome(False, None, f"internal error ({type(exc).__name__}: {exc})", 0)
         return self._record(delivery, outcome, final=False)
 
     def attempt(
@@ -149,7 +156,7 @@ class WebhookDeliverer:
         refused = outbound_url_problem(url, allow_private=self.allow_private, resolve=self.resolve)
         if refused is not None:
             return AttemptOutcome(False, None, f"{refused[0]}: {refused[1]}", 0)
-        raw = body.encode()
+        raw = mend(body).encode()  # a body stored before lone surrogates were mended
         headers = {
             "Content-Type": "application/json",
             "User-Agent": f"tidings-webhooks/{__version__}",
