@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import pytest
 from publishing_fakes import DUE, FB, LI, Fail, Publishing, publishing_harness
 
+from infra.topology import FUNCTIONS
 from tidings.aws import names
 from tidings.aws.publishing import ExecutionState
 from tidings.core.config import Settings
@@ -330,3 +331,9 @@ def test_editing_a_post_being_published_is_refused_with_why(world: World) -> Non
     assert running.value.code == "publish_in_progress"
     assert waiting.value.code == "post_not_editable"
     assert waiting.value.details["cancellable"] is True
+
+
+def test_an_attempt_is_deemed_over_no_sooner_than_lambda_stops_the_publish_task() -> None:
+    task = next(spec for spec in FUNCTIONS if spec.name == "publish_task")
+
+    assert Settings().publish_attempt_timeout_seconds >= task.timeout_seconds
