@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
+from tidings.api.abtests import register_abtest_routes
 from tidings.api.accounts import AccountServices, register_account_routes
 from tidings.api.analytics import register_analytics_routes
 from tidings.api.analytics_history import (
@@ -45,6 +46,7 @@ from tidings.scheduling.service import SchedulingService
 if TYPE_CHECKING:
     from tidings.analytics.service import PostAnalyticsService
     from tidings.campaigns.service import CampaignService
+    from tidings.engagement.abtests.service import ABTestService
     from tidings.engagement.comments import CommentService
     from tidings.integrations.inbound import MetaInbox
     from tidings.webhooks.service import WebhookService
@@ -70,6 +72,7 @@ def build_app(
     campaigns: Callable[[], CampaignService] | None = None,
     campaign_sending: Callable[[], CampaignSendingServices] | None = None,
     campaign_insights: Callable[[], CampaignInsightServices] | None = None,
+    ab_tests: Callable[[], ABTestService] | None = None,
     comments: Callable[[], CommentService] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
@@ -109,6 +112,7 @@ def build_app(
     _campaign_routes(app, campaigns, user_id)
     _campaign_sending_routes(app, campaign_sending, user_id)
     _campaign_insight_routes(app, campaign_insights, user_id)
+    _abtest_routes(app, ab_tests, user_id)
     if comments is not None:
         register_comment_routes(app, comments, user_id)
     _docs(app)
@@ -157,6 +161,13 @@ def _campaign_routes(
 ) -> None:
     if campaigns is not None:
         register_campaign_routes(app, campaigns, user_id)
+
+
+def _abtest_routes(
+    app: APIGatewayHttpResolver, ab_tests: Callable[[], ABTestService] | None, user_id: Callable[[], str]
+) -> None:
+    if ab_tests is not None:
+        register_abtest_routes(app, ab_tests, user_id)
 
 
 # Request bodies are small JSON documents; anything larger is refused before it is parsed or validated.

@@ -38,6 +38,13 @@ class InsightType(StrEnum):
     OPPORTUNITY = "opportunity"
     WARNING = "warning"
     RECOMMENDATION = "recommendation"
+    AB_TEST = "abtest"  # a winner found by an A/B test (recorded by tidings.engagement, not generated)
+
+
+# The types the analytics rules generate (and retire when their finding no longer fires).
+GENERATED_TYPES = frozenset(
+    {InsightType.TREND, InsightType.OPPORTUNITY, InsightType.WARNING, InsightType.RECOMMENDATION}
+)
 
 
 class Impact(StrEnum):

@@ -143,6 +143,7 @@ def http_app() -> APIGatewayHttpResolver:
         campaigns=campaign_service,
         campaign_sending=campaign_sending_services,
         campaign_insights=campaign_insight_services,
+        ab_tests=ab_test_service,
         comments=comment_service,
     )
 
@@ -533,7 +534,14 @@ def periodic_sweep() -> dict[str, Any]:
     return report
 
 
-# The analytics builders live in their own module; they are part of this root all the same.
+# The A/B test builders live in their own module; they are part of this root all the same.
+from tidings.wiring.abtests import (  # noqa: E402
+    ab_test_monitor,
+    ab_test_repository,
+    ab_test_service,
+)
+
+# And the analytics builders.
 from tidings.wiring.analytics import (  # noqa: E402
     analytics_history_services,
     analytics_settings_service,
@@ -588,6 +596,9 @@ from tidings.wiring.crm import (  # noqa: E402
 )
 
 __all__ = [
+    "ab_test_monitor",
+    "ab_test_repository",
+    "ab_test_service",
     "analytics_history_services",
     "analytics_settings_service",
     "analytics_sync",

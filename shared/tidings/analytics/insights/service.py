@@ -15,6 +15,7 @@ from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.errors import Conflict, NotFound
 from tidings.scheduling.optimal_time import resolve_timezone
 from tidings.store.insights import (
+    GENERATED_TYPES,
     Impact,
     Insight,
     InsightRepository,
@@ -102,8 +103,8 @@ class InsightService:
                 continue
             setattr(report, step.outcome, getattr(report, step.outcome) + 1)
         for the_id, insight in stored.items():
-            if the_id in ids.values():
-                continue
+            if the_id in ids.values() or insight.type not in GENERATED_TYPES:
+                continue  # still found, or recorded by another capability (an A/B test's winner)
             retired = retire(insight, now)
             if retired is None:
                 continue
