@@ -12,6 +12,7 @@ FunctionError `Unhandled`, as the Lambda Invoke API reports it.
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import importlib.util
 import json
@@ -122,6 +123,56 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
     }
 
 
+# -- log keys per invocation -------------------------------------------------------------------
+# On Lambda each instance of a function serves one request at a time, in a process of its own: the
+# keys a handler adds to its log lines (Powertools' `inject_lambda_context` adds the request id and
+# cold start, a correlation id; handlers append their own, like `post_id`) are that function's and
+# each invocation's sets them again. Here every function runs in one process, many at once, with one
+# Powertools logger, so one request's keys would show in another's lines. The logger's keys are
+# therefore made per invocation: each runs in a fresh contextvars context, and the formatter's keys
+# are read from that context (starting from the logger's own), so what an invocation adds ends
+# with it.
+
+_REQUEST_LOG_KEYS: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "local_request_log_keys", default=None
+)
+
+
+class _RequestLogKeys:
+    """Mixed into the Powertools formatter: `log_format` (its keys) is per contextvars context."""
+
+    _baseline: dict[str, Any]
+
+    @property
+    def log_format(self) -> dict[str, Any]:
+        keys = _REQUEST_LOG_KEYS.get()
+        if keys is None:
+            keys = dict(self._baseline)
+            _REQUEST_LOG_KEYS.set(keys)
+        return keys
+
+    @log_format.setter
+    def log_format(self, value: dict[str, Any]) -> None:
+        _REQUEST_LOG_KEYS.set(value)
+
+
+_log_keys_lock = threading.Lock()
+
+
+def per_request_log_keys() -> None:
+    """Make the tidings logger's keys per invocation (once; idempotent)."""
+    from tidings.core.observability import logger
+
+    with _log_keys_lock:
+        formatter: Any = logger.registered_formatter
+        if isinstance(formatter, _RequestLogKeys):
+            return
+        baseline = dict(formatter.__dict__.pop("log_format"))
+        base = type(formatter)
+        formatter.__class__ = type(f"PerRequest{base.__name__}", (_RequestLogKeys, base), {})
+        formatter._baseline = baseline
+
+
 class LambdaHost:
     """Hosts the functions of the topology (or any handlers given) and invokes them by name."""
 
@@ -224,7 +275,9 @@ class LambdaHost:
         )
         try:
             handler = self._handler(hosted)
-            result = handler(json.loads(json.dumps(event)), context)
+            per_request_log_keys()
+            # A fresh context per invocation: the log keys it adds end with it (see below).
+            result = contextvars.Context().run(handler, json.loads(json.dumps(event)), context)
             payload = json.loads(json.dumps(result, default=str)) if result is not None else None
         except Exception as exc:
             log.warning("%s raised %s: %s", spec.name, type(exc).__name__, exc)

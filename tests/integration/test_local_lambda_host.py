@@ -128,3 +128,29 @@ def test_topology_handlers_are_imported_on_first_use_only() -> None:
     assert host.physical_name("publish_task") == "tidings-publish-task"
     # Nothing is imported until an invocation needs it (handlers read the stack's env at import).
     assert all(hosted.handler is None for hosted in host._functions.values())
+
+
+def test_the_log_keys_an_invocation_adds_end_with_it(host: LambdaHost) -> None:
+    from tidings.core.observability import logger
+
+    @logger.inject_lambda_context
+    def publishes(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        logger.append_keys(post_id=event["postId"])
+        return dict(logger.get_current_keys())
+
+    @logger.inject_lambda_context
+    def other(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return dict(logger.get_current_keys())
+
+    host.register("publishes", publishes)
+    host.register("other", other)
+    first = host.invoke("publishes", {"postId": "p-1"}).payload
+    later = host.invoke("other", {}).payload
+    again = host.invoke("publishes", {"postId": "p-2"}).payload
+
+    assert first["post_id"] == "p-1"
+    assert "post_id" not in later
+    assert later["function_name"].endswith("other")
+    assert later["function_request_id"] != first["function_request_id"]
+    assert again["post_id"] == "p-2"
+    assert "post_id" not in host.invoke("other", {}).payload
