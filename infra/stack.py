@@ -129,6 +129,10 @@ class TidingsStack(Stack):
         self.alarms.on_function_errors(
             "CampaignEventsErrors", fns[topology.CAMPAIGN_EVENTS], "The campaign_events function"
         )
+        # Scheduler invokes the monitor asynchronously: a failed run reaches no dead-letter queue
+        self.alarms.on_function_errors(
+            "AbTestMonitorErrors", fns["abtest_monitor"], "The abtest_monitor function"
+        )
         for name, machine in self.publishing.state_machines.items():
             self.alarms.on_failed_executions(
                 f"{construct_id(name)}Failures", machine, f"the {name} state machine"

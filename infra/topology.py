@@ -163,6 +163,9 @@ INSIGHT_ENTITY = "StrategyInsight"
 CAMPAIGN_STEP_ENTITY = "CampaignStep"  # one schedule per waiting step (schedule_sync)
 CAMPAIGN_ENTITY = "EmailCampaign"
 CAMPAIGN_SEND_ENTITY = "CampaignSend"
+AB_TEST_ENTITY = "ABTest"
+# The periodic pass that evaluates running A/B tests and decides those that can be.
+AB_TEST_MONITOR = "abtest-monitor"
 # SES's events of campaign email (an EventBridge rule on the configuration set's events) and the
 # stream of campaign sends go to this function.
 CAMPAIGN_EVENTS = "campaign_events"
@@ -338,6 +341,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_seconds=300,
     ),
     FunctionSpec(
+        name="abtest_monitor",
+        description="Evaluates running A/B tests from their variants' post analytics, decides those that "
+        "reached their minimum sample and records the winner as an insight",
+        # reads tests, posts and post analytics; writes tests, insights and cancels variant posts
+        access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE}),
+        timeout_seconds=300,
+    ),
+    FunctionSpec(
         name="sweeper",
         description="Starts any due post that nobody claimed (lost schedule, outage); retries stale tasks",
         # writes the table too: a task whose runner stopped goes back to pending (or failed)
@@ -410,6 +421,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/insights/generate", _API),
     Route("GET", "/insights/{insightId}", _API),
     Route("POST", "/insights/{insightId}/dismiss", _API),
+    Route("POST", "/ab-tests", _API),
+    Route("GET", "/ab-tests", _API),
+    Route("GET", "/ab-tests/{testId}", _API),
+    Route("POST", "/ab-tests/{testId}/stop", _API),
     Route("GET", "/analytics/summary", _API),
     Route("GET", "/analytics/settings", _API),
     Route("PUT", "/analytics/settings", _API),
@@ -472,6 +487,7 @@ STREAM_TRIGGERS: tuple[StreamTrigger, ...] = (
             INSIGHT_ENTITY,
             CAMPAIGN_ENTITY,
             COMMENT_ENTITY,
+            AB_TEST_ENTITY,
         ),
         max_batching_window_seconds=1,
     ),
@@ -519,6 +535,8 @@ PERIODIC_SCHEDULES: tuple[PeriodicSchedule, ...] = (
     PeriodicSchedule(name="webhook-retries", function="event_delivery", rate_minutes=1),
     # CRM activities whose retry is due, and those a delivery left behind
     PeriodicSchedule(name=CRM_ACTIVITY_RETRY, function="crm_sync", rate_minutes=1),
+    # running A/B tests: metrics arrive at 1 h, 6 h, 24 h... after publishing, so every 2 hours is enough
+    PeriodicSchedule(name=AB_TEST_MONITOR, function="abtest_monitor", rate_minutes=120),
     # the comments of watched posts, read from the platforms
     PeriodicSchedule(name=COMMENT_FETCH, function=COMMENT_INTAKE, rate_minutes=COMMENT_FETCH_MINUTES),
 )

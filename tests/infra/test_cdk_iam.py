@@ -64,6 +64,8 @@ EXPECTED_ACTIONS = {
     | SCHEDULES,
     "publish_task": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE,
     "sweeper": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | START,
+    # the A/B test monitor reads and writes the table, and nothing else: no schedules, no credentials
+    "abtest_monitor": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE,
     "integration_sync": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE,
     "analytics_sync": LOGS | XRAY | STREAM | STREAM_FAILURES | READ | WRITE | KEY_READ | KEY_WRITE,
     "crm_sync": LOGS | XRAY | STREAM | STREAM_FAILURES | READ | WRITE | KEY_READ | KEY_WRITE,

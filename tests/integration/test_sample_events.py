@@ -48,6 +48,10 @@ API_EXPECTED = {
     "integration_rate_limit": 404,  # the sample user has no Facebook account in this stack
     "list_alerts": 200,
     "list_insights": 200,
+    "create_ab_test_one_variant": 422,
+    "list_ab_tests": 200,
+    "get_ab_test_unknown": 404,
+    "stop_ab_test_unknown": 404,
     "get_insight_unknown": 404,
     "analytics_summary": 200,
     "analytics_summary_bad_range": 422,
@@ -88,6 +92,9 @@ API_EXPECTED = {
 EXPECTED_CODES = {
     "create_webhook_plain_http": "url_refused",
     "get_insight_unknown": "insight_not_found",
+    "create_ab_test_one_variant": "invalid_variant_count",
+    "get_ab_test_unknown": "abtest_not_found",
+    "stop_ab_test_unknown": "abtest_not_found",
     "analytics_summary_bad_range": "invalid_range",
     "put_crm_settings_ttl_too_long": "invalid_crm_settings",
     "record_crm_activity_no_crm": "no_crm_connected",
@@ -128,6 +135,7 @@ def test_every_sample_event_is_covered() -> None:
         "crm_sync",
         "campaign_events",
         "campaign_send",
+        "abtest_monitor",
     ):
         assert list((EVENTS / function).glob("*.json")), function
 
@@ -215,6 +223,43 @@ def test_publish_and_sweeper_samples(lambda_host: LambdaHost, local_aws_env: dic
     sweep = lambda_host.invoke("sweeper", load("sweeper", "periodic"))
     assert not sweep.errored
     assert sweep.payload["failed"] == 0
+
+
+def test_abtest_monitor_sample(lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:
+    """A running test whose variants' posts are gone (not published) is failed by the monitor's run."""
+    from tidings.core.clock import SystemClock
+    from tidings.models.abtests import ABTest, Metric, Variant, VariantPost
+    from tidings.store.abtests import DynamoABTestRepository
+
+    now = SystemClock().now()
+    repo = DynamoABTestRepository(local_aws_env["TIDINGS_TABLE_NAME"])
+    variants = tuple(
+        Variant(label, f"variant {label}", posts=(VariantPost("facebook", f"gone-{label}", i, now),))
+        for i, label in enumerate("AB")
+    )
+    made = ABTest(
+        user_id="sample-abtest-user",
+        test_id=f"abt_{int(now.timestamp() * 1000):013d}_00000000",
+        name="sample",
+        metric=Metric.CLICKS,
+        min_sample_size=1000,
+        platforms=("facebook",),
+        start=now,
+        spacing_minutes=30,
+        seed=1,
+        variants=variants,
+        created_at=now,
+        updated_at=now,
+    )
+    test = repo.create(made, limit=5)
+
+    run = lambda_host.invoke("abtest_monitor", load("abtest_monitor", "periodic"))
+
+    assert not run.errored
+    assert run.payload["errors"] == 0
+    after = repo.get(test.user_id, test.test_id)
+    assert after is not None
+    assert (after.status, after.final_reason) == ("failed", "variant_not_published")
 
 
 def test_workflow_step_samples_plan_run_and_finish_a_workflow(

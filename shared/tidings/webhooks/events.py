@@ -18,6 +18,7 @@ from tidings.core.clock import iso_ms
 from tidings.models.posts import PlatformStatus, PostStatus
 from tidings.models.workflows import StepStatus, WorkflowStatus
 from tidings.store import keys
+from tidings.store.abtests import AB_TEST_ENTITY
 from tidings.store.dynamo import deserialize_stream_image, record_of
 from tidings.store.posts import post_from_item
 
@@ -35,6 +36,7 @@ class EventType(StrEnum):
     INSIGHT_WARNING = "insight.warning"
     CAMPAIGN_COMPLETED = "campaign.completed"
     CAMPAIGN_FAILED = "campaign.failed"
+    ABTEST_COMPLETED = "abtest.completed"
     COMMENT_NEEDS_RESPONSE = "comment.needs_response"
     PING = "webhook.ping"  # sent only by POST /webhooks/{id}/test
 
@@ -47,6 +49,7 @@ SOURCE_ENTITIES = (
     keys.ALERT_ENTITY,
     keys.INSIGHT_ENTITY,
     keys.CAMPAIGN_ENTITY,
+    AB_TEST_ENTITY,
     keys.COMMENT_ENTITY,
 )
 
@@ -98,6 +101,8 @@ def events_from_record(record: Mapping[str, Any]) -> list[Event]:
         return _insight_events(new, old)
     if entity == keys.CAMPAIGN_ENTITY:
         return _campaign_events(new, old)
+    if entity == AB_TEST_ENTITY:
+        return _abtest_events(new, old)
     if entity == keys.COMMENT_ENTITY:
         return _comment_events(new, old)
     return []
@@ -247,6 +252,46 @@ def _insight_events(new: dict[str, Any], old: dict[str, Any] | None) -> list[Eve
     }
     kind = EventType.INSIGHT_WARNING
     return [Event(event_id(kind, user_id, f"{insight_id}:{raised}"), kind, user_id, parse_iso(raised), data)]
+
+
+_ABTEST_DECIDED = ("completed", "inconclusive")
+
+
+def _abtest_events(new: dict[str, Any], old: dict[str, Any] | None) -> list[Event]:
+    """`abtest.completed` once, when an A/B test is decided: with its winner (`completed`), or without
+    one (`inconclusive`); each variant's figures at the deciding evaluation. A stopped or failed test
+    sends nothing."""
+    from tidings.core.clock import parse_iso
+
+    status = new.get("status")
+    if status not in _ABTEST_DECIDED or (old or {}).get("status") == status:
+        return []
+    kind = EventType.ABTEST_COMPLETED
+    user_id, test_id = str(new["user_id"]), str(new["test_id"])
+    at = str(new.get("completed_at") or new["updated_at"])
+    results = ((new.get("evaluation") or {}).get("results")) or []
+    data = {
+        "testId": test_id,
+        "name": new.get("name"),
+        "status": status,
+        "metric": new.get("metric"),
+        "winner": new.get("winner"),
+        "finalReason": new.get("final_reason"),
+        "variants": [
+            {
+                "label": r.get("label"),
+                "impressions": r.get("impressions"),
+                "value": r.get("value"),
+                "estimate": r.get("estimate"),
+                "probabilityToBeBest": r.get("probability_best"),
+            }
+            for r in results
+        ],
+        "insightId": new.get("insight_id"),
+        "completedAt": new.get("completed_at"),
+        "testPath": f"/ab-tests/{test_id}",
+    }
+    return [Event(event_id(kind, user_id, f"{test_id}:{status}"), kind, user_id, parse_iso(at), data)]
 
 
 _CAMPAIGN_FINAL = {"completed": EventType.CAMPAIGN_COMPLETED, "failed": EventType.CAMPAIGN_FAILED}
