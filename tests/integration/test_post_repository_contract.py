@@ -286,6 +286,14 @@ def test_every_post_of_a_user_by_id(repo: PostRepository, user: str) -> None:
     assert [p.post_id for p in repo.iter_all(user)] == ["p1", "p2", "p3"]
 
 
+def _claimed(repo: PostRepository, user: str) -> ScheduledPost:
+    """A post due 5 minutes ago, claimed by exec-1 at NOW."""
+    p = post(user, -5)
+    repo.create(p, 0)
+    repo.claim(user, p.post_id, 1, "exec-1", NOW)
+    return p
+
+
 def _publishing(repo: PostRepository, user: str, before: datetime) -> list[str]:
     return [p.post_id for p in repo.publishing_before(before) if p.user_id == user]
 
@@ -293,9 +301,7 @@ def _publishing(repo: PostRepository, user: str, before: datetime) -> list[str]:
 def test_a_post_being_published_is_found_once_it_should_have_moved_on(
     repo: PostRepository, user: str
 ) -> None:
-    p = post(user, -5)
-    repo.create(p, 0)
-    repo.claim(user, p.post_id, 1, "exec-1", NOW)
+    p = _claimed(repo, user)
 
     running = stored(repo, p)
     assert running.attempt_started_at == NOW
@@ -319,9 +325,7 @@ def test_a_post_being_published_is_found_once_it_should_have_moved_on(
 def test_a_claim_is_handed_over_only_from_the_execution_that_holds_it(
     repo: PostRepository, user: str
 ) -> None:
-    p = post(user, -5)
-    repo.create(p, 0)
-    repo.claim(user, p.post_id, 1, "exec-1", NOW)
+    p = _claimed(repo, user)
     later = NOW + timedelta(hours=1)
 
     assert repo.hand_over(user, p.post_id, 1, "exec-2", "exec-3", later) is False
@@ -339,9 +343,7 @@ def test_a_claim_is_handed_over_only_from_the_execution_that_holds_it(
 def test_a_post_being_published_is_cancelled_only_between_attempts_of_the_claim_read(
     repo: PostRepository, user: str
 ) -> None:
-    p = post(user, -5)
-    repo.create(p, 0)
-    repo.claim(user, p.post_id, 1, "exec-1", NOW)
+    p = _claimed(repo, user)
     between = stored(repo, p).model_copy(
         update={"attempt_started_at": None, "next_attempt_at": NOW + timedelta(minutes=5), "attempt": 1}
     )

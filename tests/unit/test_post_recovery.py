@@ -104,6 +104,14 @@ def waiting_for_retry(world: World) -> ScheduledPost:
     return post
 
 
+def in_flight(world: World) -> ScheduledPost:
+    """A Facebook post whose first attempt FIRST just claimed."""
+    p = world.publishing
+    post = p.schedule(FB)
+    assert p.posts.claim(post.user_id, post.post_id, 1, FIRST, p.clock.now())
+    return post
+
+
 def test_a_post_whose_execution_ended_between_attempts_is_resumed_and_published_once(world: World) -> None:
     p = world.publishing
     post = waiting_for_retry(world)
@@ -276,9 +284,7 @@ def test_a_post_waiting_between_attempts_can_be_cancelled_and_its_next_attempt_s
 
 
 def test_a_post_stuck_mid_attempt_can_be_cancelled_once_the_attempt_is_over(world: World) -> None:
-    p = world.publishing
-    post = p.schedule(FB)
-    assert p.posts.claim(post.user_id, post.post_id, 1, FIRST, p.clock.now())
+    p, post = world.publishing, in_flight(world)
     service = world.scheduling()
 
     with pytest.raises(Conflict) as refused:
@@ -316,9 +322,7 @@ def test_an_attempt_that_starts_while_a_cancel_is_decided_wins_over_it(world: Wo
 
 
 def test_editing_a_post_being_published_is_refused_with_why(world: World) -> None:
-    p = world.publishing
-    post = p.schedule(FB)
-    assert p.posts.claim(post.user_id, post.post_id, 1, FIRST, p.clock.now())
+    p, post = world.publishing, in_flight(world)
     service = world.scheduling()
     change = PostChanges(content="Open house moved to Saturday")
 
