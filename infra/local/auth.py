@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from infra.local.state import secret_file
+from tidings.api.limits import SUBJECT
 
 ISSUER = "http://127.0.0.1/tidings-local"
 AUDIENCE = "tidings-local"
@@ -132,8 +133,11 @@ class LocalAuth:
         `auth_time`, `jti`) plus `aud`. `extra_claims` are merged last, so they may replace the
         standard ones.
         """
-        if not user_id:
-            raise ValueError("user_id must not be empty")
+        if not SUBJECT.match(user_id):
+            # the API would answer 401 invalid_subject (tidings.api.limits)
+            raise ValueError(
+                "a user id must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
         if ttl_seconds <= 0:
             raise ValueError("ttl_seconds must be positive")
         now = int(time.time())

@@ -225,7 +225,10 @@ def test_the_jwks_verifies_issued_tokens(auth: LocalAuth) -> None:
     assert "d" not in published  # the private exponent never leaves the state dir
 
 
-@pytest.mark.parametrize(("user_id", "ttl"), [("", 60), ("user-1", 0), ("user-1", -5)])
+@pytest.mark.parametrize(
+    ("user_id", "ttl"),
+    [("", 60), ("user-1", 0), ("user-1", -5), ("a#b", 60), ("nul\x00", 60), ("x" * 65, 60), ("-x", 60)],
+)
 def test_issue_token_rejects_nonsense(auth: LocalAuth, user_id: str, ttl: int) -> None:
     with pytest.raises(ValueError, match="must"):
         auth.issue_token(user_id, ttl_seconds=ttl)
