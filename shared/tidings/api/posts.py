@@ -163,7 +163,8 @@ def register_post_routes(
 
     @app.delete(
         "/posts/<postId>",
-        summary="Cancel a scheduled post",
+        summary="Cancel a scheduled post, or one being published between attempts (409 publish_in_progress "
+        "while an attempt runs); what already went out stays out",
         responses=responses(200, "The cancelled post", PostView, 404, 409),
     )
     def cancel_post(postId: str) -> Response[str]:
