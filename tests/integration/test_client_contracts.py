@@ -50,7 +50,9 @@ def _calm(fake: FakePlatformServer) -> None:
 
 @pytest.fixture(scope="module")
 def settings(fake: FakePlatformServer) -> Settings:
-    return Settings.from_env({**fake.client_env(), "TIDINGS_HTTP_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT)})
+    # The fake serves the posts' media over http on loopback: the media fetch must be allowed there.
+    env = {**fake.client_env(), "TIDINGS_HTTP_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT)}
+    return Settings.from_env({**env, "TIDINGS_ALLOW_PRIVATE_LINKS": "true"})
 
 
 @pytest.fixture(scope="module")

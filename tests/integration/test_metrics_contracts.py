@@ -118,7 +118,9 @@ def sandbox() -> Iterator[Sandbox]:
     for platform, account_id in ACCOUNTS.items():
         fake.register_account(platform, account_id, token(platform))
     fake.register_account(Platform.LINKEDIN, ORGANIZATION, "metrics-token-for-organization")
-    settings = Settings.from_env({**fake.client_env(), "TIDINGS_HTTP_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT)})
+    # The fake serves the posts' media over http on loopback: the media fetch must be allowed there.
+    env = {**fake.client_env(), "TIDINGS_HTTP_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT)}
+    settings = Settings.from_env({**env, "TIDINGS_ALLOW_PRIVATE_LINKS": "true"})
     http = default_http_client(settings)
     try:
         yield Sandbox(fake, settings, http, build_metrics_readers(settings, http))

@@ -71,7 +71,8 @@ def fake() -> Iterator[FakePlatformServer]:
 
 
 def settings_for(fake: FakePlatformServer, *, clients: bool = True, **overrides: str) -> Settings:
-    env = {**fake.client_env(), "TIDINGS_HTTP_TIMEOUT_SECONDS": "5"}
+    # The fake serves the posts' media over http on loopback: the media fetch must be allowed there.
+    env = {**fake.client_env(), "TIDINGS_HTTP_TIMEOUT_SECONDS": "5", "TIDINGS_ALLOW_PRIVATE_LINKS": "true"}
     if clients:
         for platform, (id_name, secret_name) in CLIENT_ENV.items():
             env[id_name], env[secret_name] = CLIENTS[platform]
