@@ -1,13 +1,16 @@
 """Helpers for tests on the local stack's AWS services: waiting for what happens on other threads, a
 function that records the batches an event source hands it, an SES v2 client of a local endpoint
-configured as campaign sending's, and an SQS queue with a dead-letter queue."""
+configured as campaign sending's, an SQS queue with a dead-letter queue, and a fresh table on DynamoDB
+Local."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,3 +79,23 @@ def queue_with_dead_letters(sqs: Any, name: str, *, visibility_seconds: int, max
     )["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return QueuePair(url, arn, dead)
+
+
+@contextmanager
+def fresh_table(dynamodb_endpoint: str) -> Iterator[tuple[Any, str]]:
+    """A DynamoDB Local client and a new table of Tidings' shape, deleted afterwards."""
+    from infra.local.provision import create_table
+
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=dynamodb_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    name = f"tidings-{uuid.uuid4().hex[:8]}"
+    create_table(client, name)
+    try:
+        yield client, name
+    finally:
+        client.delete_table(TableName=name)

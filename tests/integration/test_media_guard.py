@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from local_aws import fresh_table
 
 from infra.local.fakes.platforms import FakePlatformServer
 from tidings.core.clock import FakeClock, iso_ms
@@ -50,21 +51,8 @@ class Accounts:
 
 @pytest.fixture(scope="module")
 def table(dynamodb_endpoint: str) -> Iterator[tuple[Any, str]]:
-    import boto3
-
-    from infra.local.provision import create_table
-
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=dynamodb_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    name = f"tidings-{uuid.uuid4().hex[:8]}"
-    create_table(client, name)
-    yield client, name
-    client.delete_table(TableName=name)
+    with fresh_table(dynamodb_endpoint) as table:
+        yield table
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from local_aws import fresh_table
 
 from tidings.core.clock import FakeClock, iso_ms
 from tidings.core.config import Settings
@@ -310,21 +311,8 @@ def test_record_crash_marks_the_post_failed(world: World) -> None:
 
 @pytest.fixture(scope="module")
 def ddb(dynamodb_endpoint: str) -> Iterator[tuple[Any, str]]:
-    import boto3
-
-    from infra.local.provision import create_table
-
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=dynamodb_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    name = f"tidings-{uuid.uuid4().hex[:8]}"
-    create_table(client, name)
-    yield client, name
-    client.delete_table(TableName=name)
+    with fresh_table(dynamodb_endpoint) as table:
+        yield table
 
 
 def run_to_the_end(world: World, post: ScheduledPost) -> list[int]:
