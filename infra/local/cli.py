@@ -1,7 +1,8 @@
 """The `tidings` command: the local runtime.
 
     tidings dev [--port 3000] [--host 127.0.0.1] [--sandbox-faults SPEC] [--sandbox-seed N]
-                [--demo] [--state-dir .tidings] [--fresh] [--sweep-interval SECONDS]
+                [--demo] [--state-dir .tidings] [--fresh] [--missed-after SECONDS]
+                [--sweep-interval SECONDS]
                 [--sync-interval SECONDS] [--analytics-interval SECONDS]
                 [--crm-retry-interval SECONDS] [--verbose]
     tidings token USER_ID [--ttl SECONDS] [--state-dir .tidings]
@@ -45,6 +46,7 @@ SWEEP_ENV = "TIDINGS_LOCAL_SWEEP_INTERVAL"
 SYNC_ENV = "TIDINGS_LOCAL_SYNC_INTERVAL"
 ANALYTICS_ENV = "TIDINGS_LOCAL_ANALYTICS_INTERVAL"
 CRM_RETRY_ENV = "TIDINGS_LOCAL_CRM_RETRY_INTERVAL"
+MISSED_AFTER_ENV = "TIDINGS_LOCAL_MISSED_AFTER"
 
 
 def _say(line: str) -> None:
@@ -130,6 +132,15 @@ def _parser() -> argparse.ArgumentParser:
         help="run the CRM activity retry pass this often instead of every minute "
         f"(env {CRM_RETRY_ENV}; TIDINGS_CRM_RETRY_BASE_SECONDS sets the first back-off)",
     )
+    env_missed = os.environ.get(MISSED_AFTER_ENV)
+    dev.add_argument(
+        "--missed-after",
+        type=_positive_float,
+        default=_positive_float(env_missed) if env_missed else 24 * 3600.0,
+        metavar="SECONDS",
+        help="at start, a scheduled post due longer ago than this is marked missed (failed, with the "
+        f"reason) instead of sent late (default 86400: 24 hours; env {MISSED_AFTER_ENV})",
+    )
     dev.add_argument(
         "--verbose", "-v", action="store_true", help="show the children's output and runtime logs"
     )
@@ -198,6 +209,7 @@ def _dev(args: argparse.Namespace) -> int:
         demo=args.demo,
         state_dir=args.state_dir,
         fresh=args.fresh,
+        missed_after=args.missed_after,
         sweep_interval=args.sweep_interval,
         sync_interval=args.sync_interval,
         analytics_interval=args.analytics_interval,

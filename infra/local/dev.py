@@ -36,12 +36,14 @@ from infra.local.queue_poller import QueuePoller
 from infra.local.scheduler_runner import SchedulerRunner
 from infra.local.state import (
     CHECKPOINTS_FILE,
+    RECONCILE_FILE,
     StateInUse,
     StateLock,
     clear_data,
     credentials_key,
     database_dir,
     unsubscribe_key,
+    write_json,
 )
 from infra.local.stream_checkpoints import CheckpointStore
 from infra.local.stream_poller import StreamPoller
@@ -59,6 +61,7 @@ from tidings.aws.names import SYNC_SCHEDULE_PREFIX
 log = logging.getLogger("infra.local.dev")
 
 STACK_FILE = "stack.json"
+SWEEPER = "sweeper"  # the due-post sweeper's function (topology.PERIODIC_SCHEDULES)
 SAMPLE_USER = "demo-agent"
 FAKE_READY_PREFIX = "fake platforms: "
 
@@ -106,6 +109,7 @@ class DevOptions:
     demo: bool = False
     state_dir: Path = Path(".tidings")
     fresh: bool = False  # start with no data (the keys in the state dir stay)
+    missed_after: float = 24 * 3600.0  # a post due longer ago than this at start is marked missed
     sweep_interval: float | None = None
     sync_interval: float | None = None  # integrations' periodic syncs, instead of their frequency
     analytics_interval: float | None = None  # the metrics collection pass, instead of every 15 min
@@ -225,16 +229,47 @@ class DevRuntime:
         os.environ.setdefault("TIDINGS_CAMPAIGN_SEND_CONFIRM_SECONDS", "10")
         self._clear_settings_cache()
 
-        say(f"connecting the sample user {SAMPLE_USER} on every platform")
-        from infra.local.sandbox_accounts import connect_sandbox_accounts
+        from infra.local.sandbox_accounts import connect_sandbox_accounts, restore_sandbox_accounts
 
-        connect_sandbox_accounts(self.urls.fake_platforms, SAMPLE_USER)
+        if restore_sandbox_accounts(self.urls.fake_platforms):
+            say("connected accounts restored on the fake platforms")
+        from tidings.wiring import account_store
+
+        if not account_store().list(SAMPLE_USER):
+            say(f"connecting the sample user {SAMPLE_USER} on every platform")
+            connect_sandbox_accounts(self.urls.fake_platforms, SAMPLE_USER)
 
         self._start_event_sources()
+        say("rebuilding the schedules from the table")
+        self.reconcile(say)
         self._start_api()
         self._write_stack_file()
         self._housekeeping = threading.Thread(target=self._keep_house, name="housekeeping", daemon=True)
         self._housekeeping.start()
+
+    def reconcile(self, say: Callable[[str], None]) -> dict[str, Any]:
+        """Give every stored post, task, integration sync and campaign step its schedule again (moto
+        forgot them), mark posts due too long ago missed, write the result to reconcile.json and
+        run the sweeper once (it recovers posts a crash left `publishing`)."""
+        from datetime import timedelta
+
+        from tidings.wiring.restart import rebuild_schedules
+
+        result: dict[str, Any] = {"at": datetime.now(UTC).isoformat(timespec="seconds")}
+        try:
+            result.update(ok=True, **rebuild_schedules(timedelta(seconds=self.options.missed_after)))
+            say(
+                "schedules rebuilt: {posts} posts, {postsStartedNow} due posts sent now, {postsMissed} "
+                "missed, {tasks} tasks, {integrationSyncs} integration syncs, {campaignSteps} "
+                "campaign steps".format(**result)
+            )
+        except Exception as exc:
+            result.update(ok=False, error=f"{type(exc).__name__}: {exc}")
+            say(f"warning: the schedules could not be rebuilt: {result['error']}")
+        write_json(self.options.state_dir / RECONCILE_FILE, result)
+        event = {"source": "tidings.local", "schedule": "startup"}
+        threading.Thread(target=self.host.invoke, args=(SWEEPER, event), name="sweep", daemon=True).start()
+        return result
 
     def _keep_house(self) -> None:
         """Every second: save the stream consumers' positions."""

@@ -46,3 +46,34 @@ def connect_sandbox_accounts(
             account_store().connect(user_id, platform, account_id, token)
             connected[platform] = account_id
     return connected
+
+
+def restore_sandbox_accounts(fake_url: str) -> int:
+    """Tell a (re)started fake platform server every account Tidings has connected: the fake keeps its
+    tokens in memory, the account store keeps them sealed in the table. Each token is opened with the
+    state directory's credentials key, so this also proves what was sealed before a restart opens.
+    The number of accounts restored."""
+    from tidings.core.config import get_settings
+    from tidings.store.dynamo import deserialize
+    from tidings.store.keys import ACCOUNT_ENTITY
+    from tidings.store.restart import scan_entities
+
+    store = account_store()
+    restored = 0
+    with httpx.Client(timeout=10) as http:
+        for raw in scan_entities(get_settings().table_name, (ACCOUNT_ENTITY,)):
+            item = deserialize(raw)
+            credentials = store.credentials(str(item["user_id"]), str(item["platform"]))
+            if credentials is None:
+                continue
+            resp = http.post(
+                f"{fake_url}/_accounts",
+                json={
+                    "platform": str(credentials.platform),
+                    "accountId": credentials.account_id,
+                    "accessToken": credentials.access_token,
+                },
+            )
+            resp.raise_for_status()
+            restored += 1
+    return restored

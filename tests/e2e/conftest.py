@@ -1,11 +1,12 @@
 """Start `tidings dev` as a subprocess, as a user would, and stop it with no process left behind.
 
-Fixture `start_tidings_dev` (module-scoped factory): `start_tidings_dev(env=None, args=None)`
-runs `tidings dev --port 0 --state-dir <tmp> [args]` with os.environ plus `env`, waits for its
-`ready` line, and returns a `RunningDev` with the printed URLs (`api_url`, `docs_url`, `fake_url`),
-the sample user's `token`, the `curl` line, the output so far, and the pids of the stack
-(`pids()`, from stack.json). `RunningDev.stop()` sends SIGINT (Ctrl-C) and waits; at the end of
-the module every stack still running is stopped, and any process of it still alive is killed.
+Fixture `start_tidings_dev` (module-scoped factory): `start_tidings_dev(env=None, args=None,
+state_dir=None)` runs `tidings dev --port 0 --state-dir <a new tmp dir, or state_dir> [args]` with
+os.environ plus `env`, waits for its `ready` line, and returns a `RunningDev` with the printed URLs
+(`api_url`, `docs_url`, `fake_url`), the sample user's `token`, the `curl` line, the output so far,
+and the pids of the stack (`pids()`, from stack.json). `RunningDev.stop()` sends SIGINT (Ctrl-C) and
+waits; at the end of the module every stack still running is stopped, and any process of it still
+alive is killed.
 """
 
 from __future__ import annotations
@@ -126,8 +127,10 @@ def _launch(state_dir: Path, env: dict[str, str] | None, args: list[str] | None)
 def start_tidings_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., RunningDev]]:
     started: list[RunningDev] = []
 
-    def start(env: dict[str, str] | None = None, args: list[str] | None = None) -> RunningDev:
-        dev = _launch(tmp_path_factory.mktemp("tidings-dev"), env, args)
+    def start(
+        env: dict[str, str] | None = None, args: list[str] | None = None, state_dir: Path | None = None
+    ) -> RunningDev:
+        dev = _launch(state_dir or tmp_path_factory.mktemp("tidings-dev"), env, args)
         started.append(dev)
         return dev
 

@@ -1,0 +1,80 @@
+"""The local runtime's rebuild of its schedules at start (tidings.scheduling.restart), on the real
+keepers and AWS clients, counting what each kind of schedule got: the result `tidings dev` prints
+and `tidings status` shows."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from tidings.core.clock import DEFAULT_CLOCK
+from tidings.core.config import get_settings
+from tidings.core.streams import StreamConsumer
+from tidings.store.keys import CAMPAIGN_STEP_ENTITY, INTEGRATION_ENTITY, POST_ENTITY, TASK_ENTITY
+
+# What `rebuild_schedules` reports, each the number of: scheduled posts given a schedule, due posts
+# started at once, posts marked missed, pending tasks, integration syncs and waiting campaign steps
+# given a schedule.
+REPORT_KEYS = ("posts", "postsStartedNow", "postsMissed", "tasks", "integrationSyncs", "campaignSteps")
+
+
+class _Counting:
+    """A schedule manager (or starter) that counts the calls of `method` under `name`."""
+
+    def __init__(self, inner: Any, counts: Counter[str], name: str, method: str = "upsert") -> None:
+        self._inner = inner
+        self._counts = counts
+        self._name = name
+        self._method = method
+
+    def __getattr__(self, attribute: str) -> Any:
+        found = getattr(self._inner, attribute)
+        if attribute != self._method:
+            return found
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self._counts[self._name] += 1
+            return found(*args, **kwargs)
+
+        return counted
+
+
+def _counting(inner: Any, counts: Counter[str], name: str, method: str = "upsert") -> Any:
+    return _Counting(inner, counts, name, method)
+
+
+def rebuild_schedules(missed_after: timedelta) -> dict[str, int]:
+    """Give every stored post, task, integration and campaign step the schedule it should have."""
+    from tidings.aws.campaign_schedules import CampaignStepScheduleManager
+    from tidings.aws.integrations import IntegrationScheduleManager
+    from tidings.aws.publishing import PostScheduleManager
+    from tidings.aws.tasks import TaskScheduleManager
+    from tidings.campaigns.step_keeper import StepScheduleKeeper
+    from tidings.integrations.schedule_keeper import IntegrationScheduleKeeper
+    from tidings.scheduling.restart import rebuild
+    from tidings.scheduling.schedule_keeper import PostScheduleKeeper
+    from tidings.store.restart import DynamoMissedPosts, scan_entities
+    from tidings.wiring import post_repository, publish_starter
+    from tidings.workflows.schedule_keeper import TaskScheduleKeeper
+
+    s = get_settings()
+    counts: Counter[str] = Counter()
+    keepers: list[StreamConsumer] = [
+        PostScheduleKeeper(
+            schedules=_counting(PostScheduleManager(s), counts, "posts"),
+            starter=_counting(publish_starter(), counts, "postsStartedNow", "start"),
+            posts=post_repository(),
+            clock=DEFAULT_CLOCK,
+            lead_seconds=s.schedule_lead_seconds,
+        ),
+        TaskScheduleKeeper(_counting(TaskScheduleManager(s), counts, "tasks")),
+        IntegrationScheduleKeeper(_counting(IntegrationScheduleManager(s), counts, "integrationSyncs")),
+        StepScheduleKeeper(_counting(CampaignStepScheduleManager(s), counts, "campaignSteps"), DEFAULT_CLOCK),
+    ]
+    entities = (POST_ENTITY, TASK_ENTITY, INTEGRATION_ENTITY, CAMPAIGN_STEP_ENTITY)
+    items = scan_entities(s.table_name, entities)
+    counts["postsMissed"] = rebuild(
+        items, keepers, DynamoMissedPosts(s.table_name), DEFAULT_CLOCK.now(), missed_after
+    )
+    return {key: counts[key] for key in REPORT_KEYS}

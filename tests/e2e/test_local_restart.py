@@ -1,0 +1,128 @@
+"""A stack a small business can leave running: stopped with Ctrl-C or killed with -9 and started again
+on the same state directory, it still has its posts, accounts and sealed credentials, and a post
+that fell due while it was down goes out once; a second stack on the same directory is refused."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+RunningDev = Any  # tests/e2e/conftest.py
+ROOT = Path(__file__).resolve().parents[2]
+TIDINGS = str(Path(sys.executable).with_name("tidings"))
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+
+def _tidings(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([TIDINGS, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def _api(dev: RunningDev, token: str, method: str, path: str, **kwargs: Any) -> Any:
+    resp = httpx.request(
+        method, f"{dev.api_url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=30, **kwargs
+    )
+    assert resp.status_code < 300, resp.text
+    return resp.json()
+
+
+def _schedule(dev: RunningDev, token: str, text: str, when: datetime) -> str:
+    body = {"content": text, "platforms": ["facebook", "twitter"], "scheduledTime": when.isoformat()}
+    post_id: str = _api(dev, token, "POST", "/posts", json=body)["postId"]
+    return post_id
+
+
+def _received(dev: RunningDev, text: str) -> list[str]:
+    return sorted(
+        r["platform"]
+        for r in httpx.get(f"{dev.fake_url}/_received", timeout=10).json()
+        if r["text"].startswith(text)
+    )
+
+
+def _status(dev: RunningDev, token: str, post_id: str) -> dict[str, Any]:
+    post: dict[str, Any] = _api(dev, token, "GET", f"/posts/{post_id}")
+    return post
+
+
+def _until(predicate: Callable[[], bool], timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.3)
+    return predicate()
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "kill -9"])
+def test_a_restarted_stack_keeps_everything_and_sends_what_fell_due_once(
+    start_tidings_dev: Callable[..., RunningDev], tmp_path: Path, how: str
+) -> None:
+    state = tmp_path / "state"
+    dev = start_tidings_dev(state_dir=state)
+    # Given a user connected through `tidings connect` (tokens sealed in the table), with a post due
+    # a few seconds ahead and one due tomorrow
+    assert _tidings("connect", "agent-2", "--state-dir", str(state)).returncode == 0
+    token = _tidings("token", "agent-2", "--state-dir", str(state)).stdout.strip()
+    soon_text = f"due while down ({how}) {time.time()}"
+    due = datetime.now(UTC) + timedelta(seconds=15)
+    soon = _schedule(dev, token, soon_text, due)
+    later = _schedule(dev, token, "tomorrow", datetime.now(UTC) + timedelta(days=1))
+
+    # And a second stack on the same directory is refused, naming the running one
+    refused = _tidings("dev", "--port", "0", "--state-dir", str(state))
+    assert refused.returncode == 1
+    assert f"PID {dev.process.pid}" in refused.stderr
+
+    # When the stack stops before the post is due, and starts again after
+    assert _status(dev, token, soon)["status"] == "scheduled"
+    if how == "ctrl-c":
+        assert dev.stop(signal.SIGINT) == 0
+        assert not (state / "tidings.lock").exists()
+    else:
+        dev.kill()
+    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() + 1))
+    dev = start_tidings_dev(state_dir=state)
+
+    # Then the posts and the accounts are still there
+    assert _status(dev, token, later)["status"] == "scheduled"
+    accounts = _api(dev, token, "GET", "/accounts")
+    assert len(accounts["accounts"] if isinstance(accounts, dict) else accounts) == 6
+    # And the post that fell due while it was down goes out at once, with the tokens sealed before
+    # the restart (opened with the kept key, given back to the fake platforms), once per platform
+    assert _until(lambda: _status(dev, token, soon)["status"] == "published"), _status(dev, token, soon)
+    assert _received(dev, soon_text) == ["facebook", "twitter"]
+    time.sleep(2)
+    assert _received(dev, soon_text) == ["facebook", "twitter"]
+    rebuilt = [line for line in dev.output if line.startswith("... schedules rebuilt:")]
+    assert rebuilt[0].startswith("... schedules rebuilt: 1 posts, 1 due posts sent now, 0 missed"), rebuilt
+    assert dev.stop(signal.SIGINT) == 0
+
+
+def test_a_post_due_longer_ago_than_the_limit_is_marked_missed(
+    start_tidings_dev: Callable[..., RunningDev], tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    dev = start_tidings_dev(state_dir=state)
+    post_id = _schedule(dev, dev.token, "too late", datetime.now(UTC) + timedelta(seconds=3))
+    assert dev.stop(signal.SIGINT) == 0
+    time.sleep(4)
+
+    # When the stack starts again with a limit shorter than its time down
+    dev = start_tidings_dev(state_dir=state, args=["--missed-after", "1"])
+
+    # Then the post is not sent late: GET /posts shows it failed with the reason
+    post = _status(dev, dev.token, post_id)
+    assert post["status"] == "failed"
+    assert post["finalReason"].startswith("missed: due at ")
+    assert _received(dev, "too late") == []
+    assert dev.stop(signal.SIGINT) == 0
