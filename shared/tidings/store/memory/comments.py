@@ -58,13 +58,17 @@ class InMemoryCommentRepository:
             )
         if after is not None:
             items = [i for i in items if i["GSI1SK"] < after]
-        # as DynamoDB: the limit counts the items read, the filter applies to them afterwards
+        # as DynamoDB: the limit counts the items read, the filter applies to them afterwards, and a
+        # read that reached its limit answers its last key (even when nothing follows it)
         found: list[Comment] = []
         last: dict[str, Any] | None = None
-        while len(found) < limit and items:
-            read, items = items[: limit - len(found)], items[limit - len(found) :]
+        while len(found) < limit:
+            want = limit - len(found)
+            read, items = items[:want], items[want:]
             found.extend(c for c in map(self._comment, read) if matches(c, filters))
-            last = read[-1] if items else None
+            last = read[-1] if len(read) == want else None
+            if last is None:
+                break
         return CommentPage(found, page_token(last) if last else None)
 
     def _comment(self, item: dict[str, Any]) -> Comment:
