@@ -12,6 +12,7 @@
                                                 answers code 100
     GET  /{video-id}/video_insights?metric=     total_video_views, total_video_views_unique
     GET  /{post-id}/reactions?summary=          the reactions' summary (no reactor is modelled)
+    GET  /{post-id}/comments, POST /{comment-id}[/comments]   comments: `infra.local.fakes.comments`
 
 Sources are named in `tidings.publishing.clients.facebook`; the answers follow them ({"id":
 "{page}_{post}"} for the feed, {"id", "post_id"} for a photo, {"id"} for a video). Post and video
@@ -25,7 +26,7 @@ import json
 import time
 from typing import TYPE_CHECKING
 
-from infra.local.fakes import metrics
+from infra.local.fakes import comments, metrics
 from infra.local.fakes.base import Outcome, Reply, Request
 from infra.local.fakes.graph import (
     expanded_fields,
@@ -56,6 +57,9 @@ _METRIC_EDGES = ("insights", "video_insights", "reactions")
 @on_node
 def route(fake: FakePlatformServer, req: Request, node: str, edge: str) -> Outcome:
     store, params = fake.store, req.params()
+    on_comments = comments.graph_route(fake, PLATFORM, req, node, edge)
+    if on_comments is not None:
+        return on_comments
     if req.method == "GET":
         return _read(fake, req, node, edge, params)
     if req.method != "POST" or edge not in ("feed", "photos", "videos"):

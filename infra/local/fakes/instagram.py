@@ -13,6 +13,7 @@
                                                  plays, video_views) answers code 100
     GET  /{ig-user-id}?fields=id,username        the IG user (connection check)
     GET  /{ig-user-id}/content_publishing_limit  quota_usage and config over a rolling 24 h
+    GET  /{media-id}/comments, POST /{comment-id}[/replies]   comments: `infra.local.fakes.comments`
 
 Sources are named in `tidings.publishing.clients.instagram` ("Content Publishing": publishing before
 FINISHED fails with code 9007 / subcode 2207027; the publishing limit is enforced on media_publish).
@@ -26,7 +27,7 @@ import base64
 import time
 from typing import TYPE_CHECKING, Any
 
-from infra.local.fakes import metrics
+from infra.local.fakes import comments, metrics
 from infra.local.fakes.base import Outcome, Reply, Request
 from infra.local.fakes.graph import (
     graph_auth,
@@ -62,6 +63,9 @@ _COUNT_FIELDS = {"like_count": "likes", "comments_count": "comments"}
 @on_node
 def route(fake: FakePlatformServer, req: Request, node: str, edge: str) -> Outcome:
     store, params = fake.store, req.params()
+    on_comments = comments.graph_route(fake, PLATFORM, req, node, edge)
+    if on_comments is not None:
+        return on_comments
     if req.method == "GET" and not edge:
         return _node(fake, req, node, params)
     if req.method == "GET" and edge == "insights":

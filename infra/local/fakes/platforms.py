@@ -33,7 +33,9 @@ reads or replaces the fault spec {faults, seed}; `GET|POST /_limits` {instagramQ
 language} approves a WhatsApp template and `POST /_whatsapp/inbound` {phoneNumberId, from, at?}
 records a customer's message, opening the 24-hour window in which free-form text reaches them;
 `GET|POST /_metrics` reads or shapes a published post's metrics, or deletes it on the platform
-(`infra.local.fakes.metrics` documents the counts' formula and the control).
+(`infra.local.fakes.metrics` documents the counts' formula and the control); `POST /_comments` adds
+a comment to a published post, served on the platforms' comment reads and sent as Meta's signed
+webhook on request, `GET|POST /_webhooks` and `POST /_webhooks/send` (`infra.local.fakes.comments`).
 
 Metric reads serve every post the fake published, with counts that grow with the post's age: the
 Facebook post node, its insights and video_insights, Instagram media insights, X post lookups with
@@ -57,13 +59,25 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from infra.local.fakes import facebook, instagram, linkedin, metrics, oauth, tiktok, whatsapp, x, youtube
+from infra.local.fakes import (
+    comments,
+    facebook,
+    instagram,
+    linkedin,
+    metrics,
+    oauth,
+    tiktok,
+    whatsapp,
+    x,
+    youtube,
+)
 from infra.local.fakes.base import LocalHttpServer, Outcome, Reply, Request, parse_time
 from infra.local.fakes.state import WHATSAPP, FaultSpec, FaultSpecError, Post, Store, channel
 from tidings.core.platforms import Platform
@@ -90,7 +104,8 @@ class FakePlatformServer(LocalHttpServer):
     stays in processing; `linkedin_min_version` the oldest LinkedIn-Version served (default: twelve
     months back, as LinkedIn serves each monthly version for about a year), newer than the current
     month is refused; `oauth_clients` the app credentials ({platform: (client id, secret)}) the token
-    endpoints accept and `oauth_token_seconds` the lifetime of the access tokens they issue.
+    endpoints accept and `oauth_token_seconds` the lifetime of the access tokens they issue;
+    `webhook_url` and `meta_app_secret` where comment webhooks go and what signs them.
     """
 
     name = "fake platform server"
@@ -114,8 +129,13 @@ class FakePlatformServer(LocalHttpServer):
         linkedin_min_version: str | None = None,
         oauth_clients: dict[str, tuple[str, str]] | None = None,
         oauth_token_seconds: int = 3600,
+        webhook_url: str | None = None,
+        meta_app_secret: str = "",
     ) -> None:
         super().__init__(host, port)
+        # where Meta webhooks of comments go (Tidings' POST /inbound/meta), signed with the app secret
+        self.webhook_url = webhook_url
+        self.meta_app_secret = meta_app_secret
         self.store = Store(faults or FaultSpec(), seed)
         for name, (client_id, client_secret) in (oauth_clients or {}).items():
             self.set_oauth_client(name, client_id, client_secret)
@@ -271,6 +291,8 @@ def _own(fake: FakePlatformServer, req: Request) -> Outcome:
         return _limits(fake, req)
     if name == "_metrics":
         return metrics.route(fake, req)
+    if name in ("_comments", "_webhooks"):
+        return comments.own_route(fake, req)
     if name == "_calls" and req.method == "GET":
         return Reply(200, fake.calls())
     if name == "_media" and req.method in ("GET", "HEAD") and rest:
@@ -357,12 +379,30 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument(
         "--hold-seconds", type=float, default=15.0, help="how long a timeout fault holds a call"
     )
+    parser.add_argument(
+        "--webhook-url",
+        default=os.environ.get("TIDINGS_FAKE_WEBHOOK_URL") or None,
+        help="where comment webhooks go (Tidings' POST /inbound/meta); also POST /_webhooks",
+    )
+    parser.add_argument(
+        "--app-secret",
+        default=os.environ.get("TIDINGS_FAKE_META_APP_SECRET", ""),
+        help="the Meta app secret that signs comment webhooks (X-Hub-Signature-256)",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     try:
         faults = FaultSpec.parse(args.faults)
     except FaultSpecError as exc:
         parser.error(str(exc))
-    server = FakePlatformServer(args.host, args.port, faults, args.seed, hold_seconds=args.hold_seconds)
+    server = FakePlatformServer(
+        args.host,
+        args.port,
+        faults,
+        args.seed,
+        hold_seconds=args.hold_seconds,
+        webhook_url=args.webhook_url,
+        meta_app_secret=args.app_secret,
+    )
     server.serve_until_signalled(READY_PREFIX)
     return 0
 

@@ -145,6 +145,8 @@ class Store:
         self.served_media: dict[bytes, str] = {}  # digest of bytes served by /_media -> their URL
         self.whatsapp_templates: set[tuple[str, str, str]] = set()  # (phone-number id, name, language)
         self.whatsapp_inbound: dict[tuple[str, str], float] = {}  # (phone-number id, wa_id) -> last message
+        # (platform, comment id) -> comments.Comment, oldest first (infra.local.fakes.comments)
+        self.comments: dict[tuple[Channel, str], Any] = {}
 
     def next_id(self) -> int:
         with self.lock:

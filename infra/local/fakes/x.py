@@ -5,6 +5,7 @@
                                            expansions=author_id; public_metrics and, for the
                                            token's own posts under 30 days old, non_public_metrics
     GET  /2/users/me                       the token's user, with user.fields
+    GET  /2/tweets/search/recent           replies in a conversation: `infra.local.fakes.comments`
     GET  /2/users/{id}/tweets              the user's timeline: start_time, max_results 5-100,
                                            pagination_token, tweet.fields
     POST /2/media/upload/initialize, /{id}/append, /{id}/finalize; GET ?command=STATUS   media
@@ -32,7 +33,7 @@ import time
 from email.parser import BytesParser
 from typing import TYPE_CHECKING, Any
 
-from infra.local.fakes import metrics
+from infra.local.fakes import comments, metrics
 from infra.local.fakes.base import Outcome, Reply, Request, iso_z, parse_time
 from infra.local.fakes.profiles import PROFILES, metric_read, publish, x_problem
 from infra.local.fakes.state import Post, Store
@@ -126,6 +127,9 @@ def route(fake: FakePlatformServer, req: Request) -> Outcome:
     store = fake.store
     account = store.account_for(PLATFORM, req.bearer)
     parts = req.segments[1:]
+    if parts == ["2", "tweets", "search", "recent"] and req.method == "GET":
+        store.count("x.search.read")
+        return comments.x_search(fake, req)
     if parts == ["2", "tweets"] and req.method == "POST":
         store.count("x.tweets")
         return _denied() if account is None else _post(fake, account, req.json_object())
@@ -340,9 +344,13 @@ def _post(fake: FakePlatformServer, account: str, body: dict[str, Any]) -> Outco
     reply = body.get("reply") if isinstance(body.get("reply"), dict) else None
     in_reply_to = str(reply.get("in_reply_to_tweet_id", "")) if reply else None
     parent = None
+    answered = None  # a comment on the account's post (another user's reply) that this post answers
     if in_reply_to is not None:
         parent = next((p for p in store.listed(PLATFORM, account) if p.post_id == in_reply_to), None)
-        if parent is None:
+        answered = comments.find(fake, PLATFORM, in_reply_to) if parent is None else None
+        if answered is not None and answered.post.account != account:
+            answered = None
+        if parent is None and answered is None:
             return x_problem(400, "Invalid Request", "The post you are replying to does not exist.")
 
     def apply() -> Reply:
@@ -356,6 +364,11 @@ def _post(fake: FakePlatformServer, account: str, body: dict[str, Any]) -> Outco
             post.extra["in_reply_to"] = parent.post_id
             post.extra["conversation_id"] = parent.extra.get("conversation_id", parent.post_id)
             extra["inReplyTo"] = parent.post_id
+        if answered is not None:  # a reply to a comment: listed in its conversation, recorded as one
+            post.extra["in_reply_to"] = answered.comment_id
+            post.extra["conversation_id"] = answered.post.post_id
+            comments.add_reply(fake, answered, post_id, text)
+            extra.update(inReplyTo=answered.comment_id, action="reply", commentId=answered.comment_id)
         store.apply(post, **extra)
         data = {"id": post_id, "text": as_returned(text), "edit_history_tweet_ids": [post_id]}
         return Reply(201, {"data": data}, rate_headers())

@@ -8,6 +8,7 @@
     GET  /youtube/v3/videos?id=&part=                   videos by id (up to 50), part snippet,
                                                         status, statistics
     GET  /youtube/v3/channels?part=id,snippet&mine=true the token's channel (connection check)
+    GET  /youtube/v3/commentThreads, POST /youtube/v3/comments   comments: `infra.local.fakes.comments`
 
 Sources (developers.google.com/youtube/v3): "Resumable Uploads" (the session, then PUT; a chunk is
 sent with `Content-Range: bytes first-last/total`, a status check with `bytes */total`; 308 "Resume
@@ -30,7 +31,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from infra.local.fakes import metrics
+from infra.local.fakes import comments, metrics
 from infra.local.fakes.base import Outcome, Reply, Request, iso_z
 from infra.local.fakes.profiles import PROFILES, bearer_account, google_error, metric_read, publish
 from infra.local.fakes.state import Post
@@ -250,4 +251,6 @@ _ROUTES: dict[
     ("GET", ("youtube", "v3", "search")): ("youtube.search.read", _search),
     ("GET", ("youtube", "v3", "videos")): ("youtube.videos.read", _videos),
     ("GET", ("youtube", "v3", "channels")): ("youtube.channels.read", _channels),
+    ("GET", ("youtube", "v3", "commentThreads")): ("youtube.comments.read", comments.youtube_threads),
+    ("POST", ("youtube", "v3", "comments")): ("youtube.comments.insert", comments.youtube_insert),
 }
