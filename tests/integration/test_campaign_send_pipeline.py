@@ -149,7 +149,9 @@ def pipeline(
         mail=SesCampaignMail(ses_client(front.url)),
         renderer=EmailRenderer(personalization()),
         unsubscribe_url=links.url,
-        settings=SenderSettings(LOCAL_CAMPAIGN_SENDER, "tidings-campaigns", 0.0, 2, CONFIRM_WAIT),
+        settings=SenderSettings(
+            LOCAL_CAMPAIGN_SENDER, "tidings-campaigns", 0.0, 2, CONFIRM_WAIT, send_workers=4
+        ),
         clock=DEFAULT_CLOCK,
         pool=pool,
     )

@@ -255,6 +255,32 @@ def test_sends_of_one_step_settled_at_the_same_moment_are_each_counted_once(
     assert {s.status for s in sends.iter_sends(user, "cmp-1", 1)} == {SendStatus.SENT}
 
 
+def test_the_sends_of_a_queue_message_are_read_together(
+    stores: tuple[StepRepository, SendRepository], user: str
+) -> None:
+    _, sends = stores
+    for name in ("ana", "bo", "cy"):
+        sends.create_if_absent(send(user, f"{name}@example.com"))
+    sends.create_if_absent(send(user, "ana@example.com", n=2))
+    bo = sends.get(user, "cmp-1", 1, "bo@example.com")
+    assert bo is not None
+    skipped = sends.mark_skipped(bo, "suppressed", NOW)
+
+    found = sends.get_many(user, "cmp-1", 1, ["cy@example.com", "bo@example.com", "nobody@example.com"])
+
+    assert found == {
+        "cy@example.com": sends.get(user, "cmp-1", 1, "cy@example.com"),
+        "bo@example.com": skipped,
+    }
+    assert sends.get_many(user, "cmp-1", 2, ["ana@example.com", "bo@example.com"]).keys() == {
+        "ana@example.com"
+    }
+    assert sends.get_many(user, "cmp-1", 1, []) == {}
+    assert (
+        outcome(lambda: sends.get_many(user, "cmp-1", 1, [f"r{i}@x.io" for i in range(101)])) == "ValueError"
+    )
+
+
 def test_first_opens_and_clicks_are_noted_once(
     stores: tuple[StepRepository, SendRepository], user: str
 ) -> None:

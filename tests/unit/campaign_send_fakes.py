@@ -192,6 +192,7 @@ def send_world(
     status: str = CampaignStatus.SCHEDULED,
     personalization: Callable[[FakeClock], Personalization] | None = None,
     recipients: list[Recipient] | None = None,
+    send_workers: int = 1,
 ) -> SendWorld:
     clock = FakeClock(START)
     campaigns = InMemoryCampaignRepository()
@@ -249,6 +250,7 @@ def send_world(
             configuration_set="tidings-campaigns",
             send_rate=configured_rate,
             concurrency=2,
+            send_workers=send_workers,
         ),
         clock=clock,
     )

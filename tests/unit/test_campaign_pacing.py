@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -91,3 +92,18 @@ def test_a_hold_pushes_the_next_send_back() -> None:
 def test_a_rate_of_zero_is_refused() -> None:
     with pytest.raises(ValueError, match="above 0"):
         Pacer(0.0, FakeClock(T0))
+
+
+def test_threads_of_one_instance_each_take_a_slot_of_their_own() -> None:
+    clock = FakeClock(T0)
+    pacer = Pacer(10.0, clock)
+
+    def take(_: int) -> bool:
+        return pacer.wait()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        taken = list(pool.map(take, range(40)))
+
+    assert all(taken)
+    # forty slots a tenth of a second apart, none taken twice: the next is the forty-first
+    assert pacer.next_slot() == T0 + timedelta(seconds=4)

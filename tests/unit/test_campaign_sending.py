@@ -171,6 +171,25 @@ def test_sends_are_spaced_by_the_rate_each_instance_may_use() -> None:
     assert world.mail.quota_reads == 1
 
 
+def test_sends_under_way_side_by_side_each_go_once_and_are_counted() -> None:
+    world = send_world(45, rate=400.0, send_workers=6)  # five messages of ten, the last of five
+    world.suppressions.add(Suppression(USER, "r7@example.com", "unsubscribed", world.clock.now()))
+    world.fire(1)
+    world.mail.script["r3@example.com"] = [THROTTLED]  # its message comes back, the others' do not
+    (holding_r3,) = [
+        i for i, body in enumerate(world.queue.bodies) if "r3@example.com" in json.loads(body)["emails"]
+    ]
+
+    answer = world.drain()
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": f"m-{holding_r3}"}]}
+    recipients = sorted(c["recipient"] for c in world.mail.calls)
+    expected = sorted(f"r{i}@example.com" for i in range(45) if i != 7)
+    assert recipients == expected  # r3 once (throttled), everyone else once, r7 never
+    step = world.step()
+    assert (step.sent, step.skipped, step.failed) == (43, 1, 0)
+
+
 def test_each_instance_keeps_its_own_pacer_and_reads_the_quota_once() -> None:
     # several instances in one process (the local lambda host's queue pollers) are threads
     world = send_world(1)

@@ -7,8 +7,9 @@ queue's event source mapping runs at most C instances of campaign_send at once (
 concurrency, `TIDINGS_CAMPAIGN_SEND_CONCURRENCY`; the function's reserved concurrency is C + 1, the
 extra one for the step triggers, which send nothing). Each instance starts its sends at least 1 / (R/C)
 seconds apart, so over any second it sends at most R/C (rounded up by one at the second's edge), and C
-instances at most R. Each instance sends one email at a time, so an instance whose SES calls take
-longer than C/R seconds sends fewer: the rate is a ceiling, never a target.
+instances at most R. An instance has a few sends under way at once (their SES calls overlap), each
+taking the next slot before it starts, so one whose SES calls take longer than C/R seconds still
+keeps the pace; the rate is a ceiling, never a target.
 
 Example: R = 14 (SES's usual first production quota), C = 2: each instance sends one email every
 1/7 s; 10,000 recipients take 10,000 / 14 = 714 s, about 12 minutes.
@@ -17,6 +18,7 @@ Example: R = 14 (SES's usual first production quota), C = 2: each instance sends
 from __future__ import annotations
 
 import math
+import threading
 from datetime import datetime, timedelta
 
 from tidings.core.clock import Clock
@@ -32,7 +34,8 @@ def instance_rate(account_rate: float, configured_rate: float, concurrency: int)
 
 
 class Pacer:
-    """Spaces one instance's sends `1 / rate` seconds apart, on the clock it is given."""
+    """Spaces one instance's sends `1 / rate` seconds apart, on the clock it is given. Threads of one
+    instance share it: each takes its own slot, one after the other."""
 
     def __init__(self, rate: float, clock: Clock) -> None:
         if rate <= 0:
@@ -41,24 +44,31 @@ class Pacer:
         self.interval = timedelta(microseconds=math.ceil(1_000_000 / rate))
         self.clock = clock
         self._next: datetime | None = None
+        self._lock = threading.Lock()
 
     def next_slot(self) -> datetime:
         """When the next send may start."""
+        with self._lock:
+            return self._slot()
+
+    def _slot(self) -> datetime:
         now = self.clock.now()
         return now if self._next is None or self._next < now else self._next
 
     def wait(self, deadline: datetime | None = None) -> bool:
-        """Wait for the next slot and take it; False, without waiting or taking it, when the slot is
+        """Take the next slot and wait for it; False, without waiting or taking it, when the slot is
         after `deadline`."""
-        slot = self.next_slot()
-        if deadline is not None and slot > deadline:
-            return False
+        with self._lock:
+            slot = self._slot()
+            if deadline is not None and slot > deadline:
+                return False
+            self._next = slot + self.interval
         self.clock.sleep_until(slot)
-        self._next = slot + self.interval
         return True
 
     def hold(self, seconds: float) -> None:
         """No send before `seconds` from now (after SES throttled one: other senders share the rate)."""
-        until = self.clock.now() + timedelta(seconds=seconds)
-        if self._next is None or self._next < until:
-            self._next = until
+        with self._lock:
+            until = self.clock.now() + timedelta(seconds=seconds)
+            if self._next is None or self._next < until:
+                self._next = until

@@ -9,7 +9,10 @@ campaign still `scheduled` becomes `active`. An invocation that stopped midway (
 by Lambda: the step is then `fired` at the next version, and the fan-out goes on where it stopped
 (sends already in the ledger are queued again only while `planned`; the ledger drops repeats).
 
-**A queue batch** (up to 10 messages). For each send, in order:
+**A queue batch** (up to 10 messages). Per message, the campaign, the suppressed addresses and the
+ledger's sends are read at once (the ledger with one BatchGetItem); then the sends go, up to
+`send_workers` side by side (their SES calls overlap; each start takes the instance pacer's next
+slot). For each send:
 
 1. Settled already (`sent`, `skipped`, `failed`): nothing, ever again. `sending` under a live lease:
    another instance holds it, or it waits for SES's word; its message comes back when the lease
@@ -136,6 +139,7 @@ class SenderSettings:
     concurrency: int = 2  # instances that send at once
     # how long a send whose SES answer was lost waits for SES's Send event before it is sent again
     confirm_wait_seconds: int = 300
+    send_workers: int = 1  # sends an instance has under way at once (their starts still paced)
 
     @property
     def configured(self) -> bool:
@@ -167,17 +171,29 @@ class Retry:
 
 @dataclass
 class _MessageWork:
-    """What became of one queue message: its campaign, and the back-off if a send must be tried again."""
+    """What became of one queue message: its campaign, and the back-off if a send must be tried again
+    (its sends may settle side by side)."""
 
+    receive_count: int = 1
     retry_seconds: int | None = None
     campaigns: set[tuple[str, str]] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def retry(self, seconds: int) -> None:
-        self.retry_seconds = max(self.retry_seconds or 0, seconds)
+        with self._lock:
+            self.retry_seconds = max(self.retry_seconds or 0, seconds)
 
 
-class _Stop(Exception):
-    """The invocation's time is nearly up: what is left of the batch comes back later."""
+@dataclass(frozen=True)
+class _Job:
+    """One send of a queue message, with what was read for it."""
+
+    work: _MessageWork
+    queued: QueuedSends
+    campaign: Campaign | None
+    email: str
+    send: Send | None  # as the ledger read of its message found it
+    suppressed: bool
 
 
 def backoff_seconds(receive_count: int, *, blocked: bool = False) -> int:
@@ -359,25 +375,25 @@ class CampaignSender:
     # -- a queue batch ---------------------------------------------------------------------------
 
     def send_batch(self, batch: QueueBatch, deadline: datetime) -> dict[str, Any]:
-        _ = self.pacer  # the rate first: without one nothing is claimed, and the whole batch comes back
+        pacer = self.pacer  # the rate first: without one nothing is claimed, and the whole batch comes back
         failures: list[dict[str, str]] = []
         campaigns: dict[tuple[str, str], Campaign | None] = {}
-        touched: set[tuple[str, str]] = set()
-        stopped = False
+        messages: list[tuple[QueueRecord, _MessageWork]] = []
+        jobs: list[_Job] = []
         for record in batch.records:
-            if stopped:
-                failures.append({"itemIdentifier": record.message_id})
-                continue
-            work = _MessageWork()
             try:
-                self._send_message(record, deadline, campaigns, work)
-            except _Stop:
-                stopped = True
-                work.retry(0)
+                queued = record.sends()
             except ValidationError as exc:
                 logger.error("campaign send message %s is not one: %s", record.message_id, exc)
                 failures.append({"itemIdentifier": record.message_id})
                 continue
+            work = _MessageWork(receive_count=record.receive_count)
+            work.campaigns.add((queued.user_id, queued.campaign_id))
+            messages.append((record, work))
+            jobs += self._jobs(queued, work, campaigns)
+        self._run(jobs, pacer, deadline)
+        touched: set[tuple[str, str]] = set()
+        for record, work in messages:
             touched |= work.campaigns
             if work.retry_seconds is not None:
                 failures.append({"itemIdentifier": record.message_id})
@@ -386,51 +402,57 @@ class CampaignSender:
             self.settle_campaign(user, cid)
         return {"batchItemFailures": failures}
 
+    def _jobs(
+        self, queued: QueuedSends, work: _MessageWork, campaigns: dict[tuple[str, str], Campaign | None]
+    ) -> list[_Job]:
+        """The sends of one message, with what is read for all of them at once: the campaign, the
+        suppressed addresses and the ledger (one BatchGetItem)."""
+        user, cid = queued.user_id, queued.campaign_id
+        if (user, cid) not in campaigns:
+            campaigns[(user, cid)] = self.campaigns.get(user, cid)
+        campaign = campaigns[(user, cid)]
+        suppressed = self.suppressions.is_suppressed_many(user, queued.emails)
+        ledger = self.sends.get_many(user, cid, queued.n, queued.emails)
+        return [
+            _Job(work, queued, campaign, email, ledger.get(email), email in suppressed)
+            for email in queued.emails
+        ]
+
+    def _run(self, jobs: list[_Job], pacer: Pacer, deadline: datetime) -> None:
+        """Each send, up to `send_workers` at once: their SES calls overlap, their starts keep to the
+        pacer's slots."""
+        workers = self.settings.send_workers
+        if workers <= 1 or len(jobs) < 2:
+            for job in jobs:
+                self._run_job(job, pacer, deadline)
+            return
+        pool: ThreadPoolExecutor | None = getattr(self._instance, "send_pool", None)
+        if pool is None:
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="campaign-send")
+            self._instance.send_pool = pool
+        list(pool.map(lambda job: self._run_job(job, pacer, deadline), jobs))
+
+    def _run_job(self, job: _Job, pacer: Pacer, deadline: datetime) -> None:
+        if self.clock.now() >= deadline:
+            job.work.retry(0)  # the invocation's time is nearly up: the message comes back at once
+            return
+        retry = self._send_one(job, pacer, deadline)
+        if isinstance(retry, int):
+            job.work.retry(retry)
+        elif retry is not None:
+            job.work.retry(backoff_seconds(job.work.receive_count, blocked=retry == Retry.BLOCKED))
+
     def _come_back(self, record: QueueRecord, seconds: int) -> None:
         try:
             self.queue.retry_after(record.receipt_handle, seconds)
         except Exception as exc:  # the queue's own visibility timeout brings it back instead
             logger.warning("could not set the next try of message %s: %s", record.message_id, exc)
 
-    def _campaign(
-        self, cache: dict[tuple[str, str], Campaign | None], user: str, cid: str
-    ) -> Campaign | None:
-        if (user, cid) not in cache:
-            cache[(user, cid)] = self.campaigns.get(user, cid)
-        return cache[(user, cid)]
-
-    def _send_message(
-        self,
-        record: QueueRecord,
-        deadline: datetime,
-        campaigns: dict[tuple[str, str], Campaign | None],
-        work: _MessageWork,
-    ) -> None:
-        queued = record.sends()
-        work.campaigns.add((queued.user_id, queued.campaign_id))
-        campaign = self._campaign(campaigns, queued.user_id, queued.campaign_id)
-        suppressed = self.suppressions.is_suppressed_many(queued.user_id, queued.emails)
-        for email in queued.emails:
-            if self.clock.now() >= deadline:
-                raise _Stop()
-            retry = self._send_one(campaign, queued, email, email in suppressed, deadline)
-            if isinstance(retry, int):
-                work.retry(retry)
-            elif retry is not None:
-                work.retry(backoff_seconds(record.receive_count, blocked=retry == Retry.BLOCKED))
-
-    def _send_one(
-        self,
-        campaign: Campaign | None,
-        queued: QueuedSends,
-        email: str,
-        suppressed: bool,
-        deadline: datetime,
-    ) -> str | int | None:
+    def _send_one(self, job: _Job, pacer: Pacer, deadline: datetime) -> str | int | None:
         """Settle one send as far as it can go now; a Retry kind when it must be tried again after the
         back-off, or the seconds after which its message must come back to look at it again."""
-        user, cid, n = queued.user_id, queued.campaign_id, queued.n
-        send = self.sends.get(user, cid, n, email)
+        campaign, send, email = job.campaign, job.send, job.email
+        user, cid, n = job.queued.user_id, job.queued.campaign_id, job.queued.n
         if send is None or campaign is None:
             logger.warning("no send %s/%s/%s/%s in the ledger: nothing to do", user, cid, n, email)
             return None
@@ -453,7 +475,7 @@ class CampaignSender:
             )
             self._settle(lambda: self.sends.mark_skipped(send, reason, now))
             return None
-        if suppressed:
+        if job.suppressed:
             entry = self.suppressions.get(user, email)
             why = f"suppressed:{entry.reason}" if entry is not None else "suppressed"
             self._settle(lambda: self.sends.mark_skipped(send, why, now))
@@ -466,10 +488,10 @@ class CampaignSender:
             claimed = self.sends.claim(send, now, LEASE)
         except SendConflict:
             return None  # another instance claimed it first
-        return self._deliver(campaign, claimed, recipient, deadline)
+        return self._deliver(campaign, claimed, recipient, pacer, deadline)
 
     def _deliver(
-        self, campaign: Campaign, send: Send, recipient: Recipient, deadline: datetime
+        self, campaign: Campaign, send: Send, recipient: Recipient, pacer: Pacer, deadline: datetime
     ) -> str | int | None:
         """Render, pace and send a claimed send, and settle it by SES's answer. Whatever goes wrong
         before SES is called releases the send: SES surely does not have it."""
@@ -488,7 +510,7 @@ class CampaignSender:
         except Exception as exc:
             self._release(send, f"{type(exc).__name__}: {exc}", blocked=False)
             raise
-        if not self.pacer.wait(deadline):
+        if not pacer.wait(deadline):
             return self._release(send, "deadline", blocked=False)
         result = self.mail.send_raw(
             sender=self.settings.from_address,
@@ -510,7 +532,7 @@ class CampaignSender:
             self._settle(lambda: self.sends.mark_failed(send, result.reason, now))
             return None
         if result.outcome == Outcome.THROTTLED:
-            self.pacer.hold(THROTTLE_HOLD_SECONDS)
+            pacer.hold(THROTTLE_HOLD_SECONDS)
             return self._release(send, result.reason, blocked=False)
         if result.outcome == Outcome.BLOCKED:
             logger.error("SES refuses to send for this account: %s", result.reason)

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 AUDIENCE_CHUNK = 1_000  # addresses an audience item holds (at most 254 characters each: < 400 KB)
 FILTERED_READ_CAP = 2_000  # ledger items a filtered page reads at most before answering
 MAX_PAGE = 100
+BATCH_GET = 100  # keys a BatchGetItem takes at most
 COUNTERS = ("sent", "skipped", "failed", "opened", "clicked")
 _KEYS = ("PK", "SK", "EntityType")
 
@@ -157,6 +158,10 @@ class SendRepository(Protocol):
         ...
 
     def get(self, user_id: str, campaign_id: str, n: int, email: str) -> Send | None: ...
+
+    def get_many(self, user_id: str, campaign_id: str, n: int, emails: Sequence[str]) -> dict[str, Send]:
+        """Email n's sends to `emails` (at most 100) by address, read together (absent ones left out)."""
+        ...
 
     def claim(self, send: Send, now: datetime, lease: timedelta) -> Send:
         """`planned -> sending` (attempts + 1, leased until now + lease) from the version read."""
@@ -518,6 +523,10 @@ class _PartitionReads(ABC):
         self, user_id: str, campaign_id: str, prefix: str, after: str | None = None
     ) -> Iterator[dict[str, Any]]: ...
 
+    @abstractmethod
+    def _items(self, user_id: str, campaign_id: str, sks: Sequence[str]) -> list[dict[str, Any]]:
+        """The items of these sort keys that exist (at most 100), in any order, read consistently."""
+
 
 class StepStore(_PartitionReads):
     """The step repository's reads, moves and counts; a store adds the plan's writes, `_put_step` (a
@@ -608,6 +617,13 @@ class SendStore(_PartitionReads):
     def get(self, user_id: str, campaign_id: str, n: int, email: str) -> Send | None:
         item = self._item(user_id, campaign_id, keys.campaign_send_sk(n, email))
         return send_from_item(item) if item is not None else None
+
+    def get_many(self, user_id: str, campaign_id: str, n: int, emails: Sequence[str]) -> dict[str, Send]:
+        if len(emails) > BATCH_GET:
+            raise ValueError(f"at most {BATCH_GET} sends are read together")
+        sks = list(dict.fromkeys(keys.campaign_send_sk(n, email) for email in emails))
+        found = (send_from_item(item) for item in self._items(user_id, campaign_id, sks)) if sks else ()
+        return {send.email: send for send in found}
 
     def claim(self, send: Send, now: datetime, lease: timedelta) -> Send:
         return self._move(send, claimed(send, now, lease), CLAIM_FROM)
@@ -720,6 +736,25 @@ class _Partition(_PartitionReads):
     ) -> Iterator[dict[str, Any]]:
         pk = keys.campaign_partition(user_id, campaign_id)
         return query_prefix(self.client, self.table, pk, prefix, after=after)
+
+    def _items(self, user_id: str, campaign_id: str, sks: Sequence[str]) -> list[dict[str, Any]]:
+        pk = keys.campaign_partition(user_id, campaign_id)
+        wanted: dict[str, Any] = {
+            "Keys": [serialize({"PK": pk, "SK": sk}) for sk in sks],
+            "ConsistentRead": True,
+        }
+        found: list[dict[str, Any]] = []
+        # BatchGetItem may answer some keys unprocessed (DynamoDB API Reference, BatchGetItem): asked
+        # again with back-off
+        for attempt in range(TRANSACTION_ATTEMPTS):
+            resp = self.client.batch_get_item(RequestItems={self.table: wanted})  # type: ignore[dict-item]
+            found += [deserialize(item) for item in resp.get("Responses", {}).get(self.table, [])]
+            left = resp.get("UnprocessedKeys", {}).get(self.table)
+            if not left:
+                return found
+            wanted = dict(left)
+            time.sleep(random.uniform(0, TRANSACTION_BACKOFF * 2**attempt))
+        raise RuntimeError(f"{len(wanted['Keys'])} sends of {campaign_id} could not be read")
 
     def _delete_prefixes(self, user_id: str, campaign_id: str, *prefixes: str) -> None:
         requests = [

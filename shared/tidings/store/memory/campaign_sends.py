@@ -85,6 +85,10 @@ class _InMemory:
     ) -> Iterator[dict[str, Any]]:
         return iter(self._p.under(keys.campaign_partition(user_id, campaign_id), prefix, after))
 
+    def _items(self, user_id: str, campaign_id: str, sks: Sequence[str]) -> list[dict[str, Any]]:
+        pk = keys.campaign_partition(user_id, campaign_id)
+        return [item for sk in sks if (item := self._p.get(pk, sk)) is not None]
+
 
 class InMemoryStepRepository(_InMemory, StepStore):
     def replace_plan(
