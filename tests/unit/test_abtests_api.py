@@ -19,7 +19,7 @@ from tidings.api.app import build_app
 from tidings.core.clock import FakeClock
 from tidings.core.config import Settings
 from tidings.core.platforms import Platform
-from tidings.engagement.abtests.service import ABTestService
+from tidings.engagement.abtests.service import ABTestService, MonitorIncomplete
 from tidings.models.post_analytics import CollectionStatus, MetricSnapshot, PostAnalytics, PostMetrics
 from tidings.models.posts import PostStatus, ScheduledPost
 from tidings.scheduling.service import SchedulingService
@@ -320,3 +320,28 @@ def test_a_variant_that_failed_to_publish_fails_the_test_and_cancels_the_rest(wo
     assert (
         sorted(str(p.status) for p in world.posts.iter_all("u1") if p.post_id != failed) == ["cancelled"] * 3
     )
+
+
+def test_a_test_that_cannot_be_checked_does_not_keep_the_others_from_their_decision(world: World) -> None:
+    _, broken = create(world)
+    _, fine = create(world, schedule={"start": "2026-07-08T10:00:00-04:00", "spacingMinutes": 30})
+    world.publish(fine, {"A": (3000, 90), "B": (3000, 180)})
+    broken_post = broken["variants"][0]["posts"][0]["postId"]
+    world.posts.outcome[broken_post] = PostStatus.PUBLISHED
+    original = world.analytics.get
+
+    def failing_read(user_id: str, platform: Platform, post_id: str) -> PostAnalytics | None:
+        if post_id == broken_post:
+            raise RuntimeError("the item does not read")
+        return original(user_id, platform, post_id)
+
+    world.analytics.get = failing_read  # type: ignore[method-assign]
+    for variant in broken["variants"]:
+        for post in variant["posts"]:
+            world.posts.outcome[post["postId"]] = PostStatus.PUBLISHED
+
+    with pytest.raises(MonitorIncomplete) as raised:
+        world.service.monitor()
+
+    assert (raised.value.report.errors, raised.value.report.completed) == (1, 1)
+    assert one(world, fine["id"])[1]["winner"] == "B"

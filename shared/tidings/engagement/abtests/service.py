@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
-from tidings.core.errors import Conflict, NotFound, TidingsError, ValidationFailed, choice
+from tidings.core.errors import Conflict, NotFound, ValidationFailed, choice
 from tidings.core.platforms import Platform
 from tidings.engagement.abtests.rule import DEFAULT_MIN_SAMPLE, THRESHOLD, Records, Verdict, decide, evaluate
 from tidings.engagement.abtests.slots import assign
@@ -77,6 +77,14 @@ class MonitorReport:
     conflicts: int = 0
     errors: int = 0
     decided: list[str] = field(default_factory=list)
+
+
+class MonitorIncomplete(RuntimeError):
+    """Some running tests could not be checked (the others were): the run fails, so it is seen."""
+
+    def __init__(self, report: MonitorReport) -> None:
+        super().__init__(f"{report.errors} of {report.checked} running A/B tests could not be checked")
+        self.report = report
 
 
 def _invalid(message: str, field_name: str, code: str, **details: object) -> ValidationFailed:
@@ -271,7 +279,9 @@ class ABTestService:
             except Conflict:
                 report.conflicts += 1  # stopped or changed meanwhile: the next pass sees it as it is
                 continue
-            except TidingsError:
+            except Exception:
+                # one test that cannot be checked (an item that does not read, a table error) must not
+                # keep the others from their decision; the run fails at its end, so its alarm goes off
                 logger.exception("A/B test %s of %s could not be checked", test.test_id, test.user_id)
                 report.errors += 1
                 continue
@@ -279,6 +289,8 @@ class ABTestService:
             setattr(report, status, getattr(report, status) + 1)
             if after.status in FINISHED:
                 report.decided.append(after.test_id)
+        if report.errors:
+            raise MonitorIncomplete(report)
         return report
 
     def check(self, test: ABTest) -> ABTest:
