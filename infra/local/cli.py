@@ -8,6 +8,7 @@
     tidings token USER_ID [--ttl SECONDS] [--state-dir .tidings]
     tidings connect USER_ID [--state-dir .tidings]
     tidings invoke FUNCTION EVENT_FILE [--state-dir .tidings]
+    tidings status [--state-dir .tidings]
 
 `tidings dev` keeps its data in the state directory (DynamoDB Local's database, the keys that open
 stored credentials, the stream consumers' positions), so stopping and starting it loses nothing;
@@ -158,12 +159,17 @@ def _parser() -> argparse.ArgumentParser:
     invoke.add_argument("function", metavar="FUNCTION")
     invoke.add_argument("event_file", type=Path, metavar="EVENT_FILE")
     invoke.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+
+    status = commands.add_parser(
+        "status", help="whether a stack runs on the state directory, and what it holds"
+    )
+    status.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"dev": _dev, "token": _token, "connect": _connect, "invoke": _invoke}
+    handlers = {"dev": _dev, "token": _token, "connect": _connect, "invoke": _invoke, "status": _status}
     try:
         return handlers[args.command](args)
     except StartupError as exc:
@@ -339,6 +345,55 @@ def _invoke(args: argparse.Namespace) -> int:
         print(f"tidings invoke: {name} raised {result.payload.get('errorType')}", file=sys.stderr, flush=True)
         return 1
     return 0
+
+
+# -- tidings status -------------------------------------------------------------------------------
+def _status(args: argparse.Namespace) -> int:
+    """Whether a stack runs (its PID and URLs), what it holds, and its last rebuild of schedules."""
+    from infra.local.state import RECONCILE_FILE, read_json, running_pid
+
+    pid = running_pid(args.state_dir)
+    print(f"state directory: {args.state_dir.resolve()}", flush=True)
+    if pid is None:
+        print("stack: not running", flush=True)
+    else:
+        print(f"stack: running (PID {pid})", flush=True)
+        data = _attach(args.state_dir)
+        for name, url in data["urls"].items():
+            print(f"  {name}: {url}", flush=True)
+        for label, count in _holdings().items():
+            print(f"{label}: {count}", flush=True)
+    last = read_json(args.state_dir / RECONCILE_FILE)
+    if isinstance(last, dict):
+        details = ", ".join(f"{k} {v}" for k, v in last.items() if k not in ("at", "ok"))
+        print(
+            f"last reconcile: {last.get('at')} {'ok' if last.get('ok') else 'failed'}: {details}", flush=True
+        )
+    else:
+        print("last reconcile: none", flush=True)
+    return 0
+
+
+def _holdings() -> dict[str, int]:
+    """What the running stack's table holds: scheduled posts, pending tasks, workflows, integrations."""
+    from tidings.core.config import get_settings
+    from tidings.store.dynamo import deserialize
+    from tidings.store.keys import INTEGRATION_ENTITY, POST_ENTITY, TASK_ENTITY, WORKFLOW_ENTITY
+    from tidings.store.restart import scan_entities
+
+    wanted = {
+        POST_ENTITY: ("scheduled posts", "scheduled"),
+        TASK_ENTITY: ("pending tasks", "pending"),
+        WORKFLOW_ENTITY: ("workflows", None),
+        INTEGRATION_ENTITY: ("integrations", None),
+    }
+    counts = dict.fromkeys((label for label, _ in wanted.values()), 0)
+    for raw in scan_entities(get_settings().table_name, tuple(wanted)):
+        item = deserialize(raw)
+        label, status = wanted[str(item["EntityType"])]
+        if status is None or item.get("status") == status:
+            counts[label] += 1
+    return counts
 
 
 if __name__ == "__main__":

@@ -103,9 +103,17 @@ def test_a_restarted_stack_keeps_everything_and_sends_what_fell_due_once(
     assert _received(dev, soon_text) == ["facebook", "twitter"]
     time.sleep(2)
     assert _received(dev, soon_text) == ["facebook", "twitter"]
+    # And `tidings status` says the stack runs, where, what it holds and what the start rebuilt
+    status = _tidings("status", "--state-dir", str(state)).stdout
+    assert f"stack: running (PID {dev.process.pid})" in status
+    assert f"  api: {dev.api_url}" in status
+    assert "scheduled posts: 1" in status
+    assert "last reconcile: " in status
+    assert "postsStartedNow 1" in status
     rebuilt = [line for line in dev.output if line.startswith("... schedules rebuilt:")]
     assert rebuilt[0].startswith("... schedules rebuilt: 1 posts, 1 due posts sent now, 0 missed"), rebuilt
     assert dev.stop(signal.SIGINT) == 0
+    assert "stack: not running" in _tidings("status", "--state-dir", str(state)).stdout
 
 
 def test_a_post_due_longer_ago_than_the_limit_is_marked_missed(
