@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -97,6 +97,17 @@ class DevStack:
 
 
 _LINES = {"API: ": "api", "fake platforms: ": "fake", "token (demo-agent): ": "token"}
+
+
+def eventually(check: Callable[[], Any], timeout: float, what: str = "the condition") -> Any:
+    """The first truthy answer of `check`, asked every quarter second; AssertionError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 @contextmanager
