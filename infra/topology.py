@@ -341,14 +341,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_seconds=300,
     ),
     FunctionSpec(
-        name="abtest_monitor",
-        description="Evaluates running A/B tests from their variants' post analytics, decides those that "
-        "reached their minimum sample and records the winner as an insight",
-        # reads tests, posts and post analytics; writes tests, insights and cancels variant posts
-        access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE}),
-        timeout_seconds=300,
-    ),
-    FunctionSpec(
         name="sweeper",
         description="Starts any due post that nobody claimed (lost schedule, outage); retries stale tasks",
         # writes the table too: a task whose runner stopped goes back to pending (or failed)
