@@ -133,6 +133,10 @@ class TidingsStack(Stack):
         self.alarms.on_function_errors(
             "AbTestMonitorErrors", fns["abtest_monitor"], "The abtest_monitor function"
         )
+        # the comment-fetch schedule invokes it asynchronously too (its stream records have their queue)
+        self.alarms.on_function_errors(
+            "CommentIntakeErrors", fns[topology.COMMENT_INTAKE], "The comment_intake function"
+        )
         for name, machine in self.publishing.state_machines.items():
             self.alarms.on_failed_executions(
                 f"{construct_id(name)}Failures", machine, f"the {name} state machine"

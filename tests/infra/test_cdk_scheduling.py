@@ -57,6 +57,7 @@ def test_scheduler_dead_letter_queue_is_encrypted_and_tls_only(template: Templat
         ("analytics-collection", "AnalyticsCollection", "rate(15 minutes)"),
         ("crm-activity-retry", "CrmActivityRetry", "rate(1 minute)"),
         ("abtest-monitor", "AbtestMonitor", "rate(120 minutes)"),
+        ("comment-fetch", "CommentFetch", "rate(15 minutes)"),
     ],
 )
 def test_periodic_jobs_run_at_their_rate_with_retries_and_a_dead_letter_queue(

@@ -16,6 +16,7 @@ _FOLDER = {
     "analytics_sync": "AnalyticsSync",
     "crm_sync": "CrmSync",
     "campaign_events": "CampaignEvents",
+    "comment_intake": "CommentIntake",
 }
 
 
@@ -36,7 +37,7 @@ def test_there_is_one_mapping_per_stream_trigger(template: Template) -> None:
         for r in template["Resources"].values()
         if r["Type"] == "AWS::Lambda::EventSourceMapping" and "StartingPosition" in r["Properties"]
     ]
-    assert len(mappings) == len(STREAM_TRIGGERS) == 5
+    assert len(mappings) == len(STREAM_TRIGGERS) == 6
     assert {t.function for t in STREAM_TRIGGERS} == set(_FOLDER)
 
 
@@ -65,10 +66,14 @@ def test_stream_mapping_bounds_retries_and_parks_failures_in_a_queue(
     ("function_name", "entities"),
     [
         ("schedule_sync", ["ScheduledPost", "ScheduledTask", "Integration", "CampaignStep"]),
-        ("event_delivery", ["ScheduledPost", "Workflow", "Alert", "StrategyInsight", "EmailCampaign"]),
+        (
+            "event_delivery",
+            ["ScheduledPost", "Workflow", "Alert", "StrategyInsight", "EmailCampaign", "Comment", "ABTest"],
+        ),
         ("analytics_sync", ["ScheduledPost"]),
         ("crm_sync", ["PendingActivity", "ScheduledPost"]),
         ("campaign_events", ["CampaignSend"]),
+        ("comment_intake", ["PlatformEvent", "ScheduledPost", "Comment"]),
     ],
 )
 def test_only_records_of_its_entities_reach_each_function(

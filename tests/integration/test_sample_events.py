@@ -86,6 +86,12 @@ API_EXPECTED = {
     "list_campaigns": 200,
     "get_campaign_unknown": 404,
     "preview_campaign_email_unknown": 404,
+    "list_comments": 200,
+    "list_comments_bad_status": 422,
+    "get_comment_unknown": 404,
+    "hide_comment_unknown": 404,
+    "dismiss_comment_unknown": 404,
+    "sync_comments": 200,  # the sample user watches no post here: nothing is read
 }
 
 # The error code an answer carries, where the sample is about one.
@@ -114,6 +120,10 @@ EXPECTED_CODES = {
     "create_campaign_unknown_variable": "unknown_variables",
     "get_campaign_unknown": "campaign_not_found",
     "preview_campaign_email_unknown": "campaign_not_found",
+    "list_comments_bad_status": "invalid_status",
+    "get_comment_unknown": "comment_not_found",
+    "hide_comment_unknown": "comment_not_found",
+    "dismiss_comment_unknown": "comment_not_found",
 }
 
 
@@ -136,6 +146,7 @@ def test_every_sample_event_is_covered() -> None:
         "campaign_events",
         "campaign_send",
         "abtest_monitor",
+        "comment_intake",
     ):
         assert list((EVENTS / function).glob("*.json")), function
 
@@ -329,6 +340,42 @@ def test_analytics_sync_samples(lambda_host: LambdaHost, local_aws_env: dict[str
     collection = lambda_host.invoke("analytics_sync", load("analytics_sync", "collection_pass"))
     assert not collection.errored, collection.payload
     assert {"records", "calls", "collected", "stopped", "deferred"} <= set(collection.payload)
+
+
+def test_comment_intake_samples(lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:
+    """The stored Meta entry becomes one comment of the user who connected its Page (however often it
+    comes); the new comment's record gets it analysed (a question: needs_response); the published
+    post's record watches it; the periodic read reports what it read."""
+    from datetime import datetime
+
+    from tidings.store.comments import CommentFilter
+    from tidings.wiring import account_store
+    from tidings.wiring.engagement import comment_repository
+
+    user = "sample-comment-user"
+    account_store().connect(user, "facebook", "104857600012345", "sample-facebook-page-token")
+    for _ in range(2):
+        stored = lambda_host.invoke("comment_intake", load("comment_intake", "meta_comment_stored"))
+        assert stored.payload == {"batchItemFailures": []}
+    comments = comment_repository().page(user, CommentFilter(), 10, None).comments
+    assert [(c.comment_id, c.source, c.status) for c in comments] == [("facebook.111_901", "webhook", "new")]
+
+    analysed = lambda_host.invoke("comment_intake", load("comment_intake", "comment_inserted"))
+    assert analysed.payload == {"batchItemFailures": []}
+    comment = comment_repository().get(user, "facebook.111_901")
+    assert comment is not None
+    assert comment.analysis is not None
+    assert (comment.status, comment.analysis.decision) == ("needs_response", "needs_response")
+
+    watched = lambda_host.invoke("comment_intake", load("comment_intake", "post_published"))
+    assert watched.payload == {"batchItemFailures": []}
+    published = datetime.fromisoformat("2027-05-02T16:00:00+00:00")
+    assert [w.platform_post_id for w in comment_repository().watched("demo-agent", published)] == [
+        "104857600012345_987654321"
+    ]
+    periodic = lambda_host.invoke("comment_intake", load("comment_intake", "periodic_fetch"))
+    assert not periodic.errored, periodic.payload
+    assert set(periodic.payload) == {"postsRead", "commentsSeen", "commentsNew", "skipped"}
 
 
 def test_crm_sync_samples(lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:
