@@ -314,3 +314,27 @@ def test_the_owners_of_a_platform_account_are_the_users_connected_to_it(accounts
     accounts.disconnect(second, "facebook")
     assert accounts.owners("facebook", PAGE) == ()
     assert accounts.owners("facebook", "222333444") == (first,)
+
+
+def test_an_account_connected_before_the_owner_index_joins_it_when_first_read(
+    accounts: AccountRepository, table: Table | None
+) -> None:
+    listed, opened, unread = sorted(user_id() for _ in range(3))
+    for user in (listed, opened, unread):
+        accounts.connect(user, "facebook", PAGE, f"EAAG-token-{user}")
+        if table is not None:  # as such an item was written: without the index's keys
+            table.client.update_item(
+                TableName=table.name,
+                Key=serialize({"PK": keys.user_pk(user), "SK": keys.account_sk("facebook")}),
+                UpdateExpression="REMOVE GSI1PK, GSI1SK",
+            )
+    if table is not None:
+        assert accounts.owners("facebook", PAGE) == ()
+
+    assert [a.account_id for a in accounts.list(listed)] == [PAGE]
+    assert accounts.credentials(opened, "facebook") is not None
+
+    expected = (listed, opened) if table is not None else (listed, opened, unread)
+    assert accounts.owners("facebook", PAGE) == expected
+    accounts.list(listed)  # read again: nothing changes
+    assert accounts.owners("facebook", PAGE) == expected

@@ -219,7 +219,10 @@ class DynamoAccountRepository:
             ),
             ConsistentRead=True,
         )
-        accounts = [_from_item(deserialize(raw)) for raw in resp.get("Items", [])]
+        items = [deserialize(raw) for raw in resp.get("Items", [])]
+        for item in items:
+            self._index_owner(item)
+        accounts = [_from_item(item) for item in items]
         return sorted(accounts, key=lambda a: ACCOUNT_PLATFORMS.index(a.platform))
 
     def stored(self, user_id: str, platform: str, *, fresh: bool = False) -> StoredCredentials | None:
@@ -264,7 +267,37 @@ class DynamoAccountRepository:
             Key=serialize({"PK": keys.user_pk(user_id), "SK": keys.account_sk(platform)}),
             ConsistentRead=True,
         )
-        return deserialize(resp["Item"]) if "Item" in resp else None
+        if "Item" not in resp:
+            return None
+        item = deserialize(resp["Item"])
+        self._index_owner(item)
+        return item
+
+    def _index_owner(self, item: dict[str, Any]) -> None:
+        """Put an account connected before the owner index existed into it, the first time it is read
+        (listed, or its tokens opened to publish, read metrics or comments), so its platform's
+        webhooks find its user from then on. Conditional: a reconnect meanwhile wrote its own."""
+        if "GSI1PK" in item or not item.get("account_id"):
+            return
+        owner = {
+            "GSI1PK": keys.account_owner_pk(str(item["platform"]), str(item["account_id"])),
+            "GSI1SK": str(item["user_id"]),
+        }
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": item["PK"], "SK": item["SK"]}),
+                UpdateExpression="SET GSI1PK = :pk, GSI1SK = :sk",
+                ConditionExpression=(
+                    "attribute_exists(PK) AND attribute_not_exists(GSI1PK) AND account_id = :a"
+                ),
+                ExpressionAttributeValues=serialize(
+                    {":pk": owner["GSI1PK"], ":sk": owner["GSI1SK"], ":a": item["account_id"]}
+                ),
+            )
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            return
+        item.update(owner)
 
     def _forget(self, user_id: str, platform: str) -> None:
         with self._lock:
