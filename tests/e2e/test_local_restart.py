@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from e2e_support import eventually
 
 RunningDev = Any  # tests/e2e/conftest.py
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,15 +55,6 @@ def _status(dev: RunningDev, token: str, post_id: str) -> dict[str, Any]:
     return post
 
 
-def _until(predicate: Callable[[], bool], timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.3)
-    return predicate()
-
-
 @pytest.mark.parametrize("how", ["ctrl-c", "kill -9"])
 def test_a_restarted_stack_keeps_everything_and_sends_what_fell_due_once(
     start_tidings_dev: Callable[..., RunningDev], tmp_path: Path, how: str
@@ -99,7 +91,7 @@ def test_a_restarted_stack_keeps_everything_and_sends_what_fell_due_once(
     assert len(accounts["accounts"] if isinstance(accounts, dict) else accounts) == 6
     # And the post that fell due while it was down goes out at once, with the tokens sealed before
     # the restart (opened with the kept key, given back to the fake platforms), once per platform
-    assert _until(lambda: _status(dev, token, soon)["status"] == "published"), _status(dev, token, soon)
+    eventually(lambda: _status(dev, token, soon)["status"] == "published", 60, "the due post to go out")
     assert _received(dev, soon_text) == ["facebook", "twitter"]
     time.sleep(2)
     assert _received(dev, soon_text) == ["facebook", "twitter"]
@@ -121,9 +113,11 @@ def test_a_post_due_longer_ago_than_the_limit_is_marked_missed(
 ) -> None:
     state = tmp_path / "state"
     dev = start_tidings_dev(state_dir=state)
-    post_id = _schedule(dev, dev.token, "too late", datetime.now(UTC) + timedelta(seconds=3))
+    due = datetime.now(UTC) + timedelta(seconds=10)
+    post_id = _schedule(dev, dev.token, "too late", due)
+    assert _status(dev, dev.token, post_id)["status"] == "scheduled"
     assert dev.stop(signal.SIGINT) == 0
-    time.sleep(4)
+    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() + 2))
 
     # When the stack starts again with a limit shorter than its time down
     dev = start_tidings_dev(state_dir=state, args=["--missed-after", "1"])
