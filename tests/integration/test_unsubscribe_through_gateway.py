@@ -5,6 +5,7 @@ one-click POST likewise, form-encoded and multipart; the suppression routes stil
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,7 +47,11 @@ def test_a_link_followed_without_a_token_suppresses_the_address(
     repo = DynamoSuppressionRepository(local_aws_env["TIDINGS_TABLE_NAME"])
 
     with httpx.Client(timeout=30, follow_redirects=False) as http:
-        page = http.get(links.url(user, "Maya@Harbour.example", "cmp_gw"))
+        maya = links.url(user, "Maya@Harbour.example", "cmp_gw")
+        page = http.get(maya)  # the link in the body: a page asking to confirm, nothing changed yet
+        held_back = repo.is_suppressed(user, "maya@harbour.example")
+        form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]+)">', page.text))
+        confirmed = http.post(maya, data=form, headers={"accept": "text/html"})  # the page's button
         one_click = http.post(
             links.url(user, "ann@harbour.example", "cmp_gw"), data={"List-Unsubscribe": "One-Click"}
         )
@@ -54,7 +59,7 @@ def test_a_link_followed_without_a_token_suppresses_the_address(
             links.url(user, "sam@harbour.example", "cmp_gw"),
             files={"List-Unsubscribe": (None, "One-Click")},
         )
-        again = http.get(links.url(user, "Maya@Harbour.example", "cmp_gw"))
+        again = http.get(maya)
         forged = http.get(f"{gateway.url}/unsubscribe/{'A' * 150}", headers={"accept": "application/json"})
         listing_without_token = http.get(f"{gateway.url}/suppressions")
         token = auth.issue_token(user)
@@ -62,7 +67,11 @@ def test_a_link_followed_without_a_token_suppresses_the_address(
 
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert "You are unsubscribed" in page.text
+    assert "Unsubscribe from these emails?" in page.text
+    assert not held_back
+    assert confirmed.status_code == 200
+    assert "You are unsubscribed" in confirmed.text
+    assert "You are unsubscribed" in again.text
     assert (one_click.status_code, multipart.status_code, again.status_code) == (200, 200, 200)
     assert "location" not in one_click.headers
     assert forged.status_code == 404

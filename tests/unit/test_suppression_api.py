@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any, NoReturn
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 from api_events import call
@@ -93,24 +94,50 @@ TOKEN = LINKS.token(USER, "Maya@Example.com", "cmp_1")
 ONE_CLICK = b"List-Unsubscribe=One-Click"
 
 
-def test_following_the_link_suppresses_the_address_and_shows_a_page(api: Api) -> None:
-    answer = api.public("GET", TOKEN)
+def one_click(api: Api) -> dict[str, Any]:
+    """RFC 8058's one-click POST of the link, form-encoded, from a browser."""
+    return api.public("POST", TOKEN, body=ONE_CLICK, content_type="application/x-www-form-urlencoded")
+
+
+FORM = re.compile(r'<form method="post"><input type="hidden" name="([^"]+)" value="([^"]+)">')
+
+
+def test_following_the_link_asks_to_confirm_and_suppresses_nothing(api: Api) -> None:
+    answer = api.public("GET", TOKEN)  # a person, or a mail scanner fetching every link of the email
+
+    assert answer["statusCode"] == 200
+    assert answer["headers"]["Content-Type"].startswith("text/html")
+    assert "Unsubscribe from these emails?" in answer["body"]
+    assert "m•••@example.com" in answer["body"]
+    assert "maya@" not in answer["body"].lower()
+    assert not api.repo.is_suppressed(USER, "maya@example.com")
+    assert FORM.search(answer["body"]) is not None
+
+
+def test_the_pages_button_posts_the_one_click_body_and_unsubscribes(api: Api) -> None:
+    page = api.public("GET", TOKEN)
+    found = FORM.search(page["body"])
+    assert found is not None
+    body = urlencode({found.group(1): found.group(2)}).encode()  # what the browser submits
+
+    answer = api.public("POST", TOKEN, body=body, content_type="application/x-www-form-urlencoded")
 
     assert answer["statusCode"] == 200
     assert answer["headers"]["Content-Type"].startswith("text/html")
     assert "You are unsubscribed" in answer["body"]
-    assert "m•••@example.com" in answer["body"]
-    assert "maya@" not in answer["body"].lower()
     entry = api.repo.get(USER, "maya@example.com")
     assert entry == Suppression(USER, "maya@example.com", SuppressionReason.UNSUBSCRIBED, NOW, "cmp_1")
+    again = api.public("GET", TOKEN)
+    assert "You are unsubscribed" in again["body"]
+    assert FORM.search(again["body"]) is None  # nothing left to confirm
 
 
-def test_following_it_again_changes_nothing(api: Api) -> None:
-    api.public("GET", TOKEN)
+def test_unsubscribing_again_changes_nothing(api: Api) -> None:
+    one_click(api)
     api.clock.set(datetime(2027, 5, 1, tzinfo=UTC))
 
     again = api.public("GET", TOKEN)
-    posted = api.public("POST", TOKEN, body=ONE_CLICK, content_type="application/x-www-form-urlencoded")
+    posted = one_click(api)
 
     assert (again["statusCode"], posted["statusCode"]) == (200, 200)
     assert api.repo.count(USER) == 1
@@ -118,14 +145,19 @@ def test_following_it_again_changes_nothing(api: Api) -> None:
 
 
 def test_a_json_client_gets_json(api: Api) -> None:
-    answer = api.public("GET", TOKEN, accept="application/json")
+    before = api.public("GET", TOKEN, accept="application/json")
+    one_click(api)
+    after = api.public("GET", TOKEN, accept="application/json")
 
-    assert answer["statusCode"] == 200
-    assert json.loads(answer["body"]) == {"unsubscribed": True, "email": "m•••@example.com"}
+    assert (before["statusCode"], after["statusCode"]) == (200, 200)
+    assert json.loads(before["body"]) == {"unsubscribed": False, "email": "m•••@example.com"}
+    assert json.loads(after["body"]) == {"unsubscribed": True, "email": "m•••@example.com"}
 
 
 def test_one_click_post_form_encoded(api: Api) -> None:
-    answer = api.public("POST", TOKEN, body=ONE_CLICK, content_type="application/x-www-form-urlencoded")
+    answer = api.public(
+        "POST", TOKEN, body=ONE_CLICK, content_type="application/x-www-form-urlencoded", accept="*/*"
+    )
 
     assert answer["statusCode"] == 200
     assert "Location" not in answer.get("headers", {})
@@ -226,7 +258,7 @@ def test_the_list_pages_by_address_with_its_total_and_limit(api: Api) -> None:
 
 
 def test_adding_an_address_again_keeps_the_first_entry(api: Api) -> None:
-    api.public("GET", TOKEN)
+    one_click(api)
 
     status, body = api("POST", "/suppressions", {"email": " MAYA@example.com "})
 
@@ -258,7 +290,7 @@ def test_manual_additions_stop_at_the_limit_but_unsubscribes_do_not() -> None:
     api("POST", "/suppressions", {"email": "a@example.com"})
 
     status, body = api("POST", "/suppressions", {"email": "b@example.com"})
-    link = api.public("GET", TOKEN)
+    link = one_click(api)
 
     assert (status, body["code"]) == (409, "suppression_list_full")
     assert link["statusCode"] == 200
@@ -266,7 +298,7 @@ def test_manual_additions_stop_at_the_limit_but_unsubscribes_do_not() -> None:
 
 
 def test_removing_an_address(api: Api) -> None:
-    api.public("GET", TOKEN)
+    one_click(api)
     encoded = "/suppressions/" + quote("Maya@Example.com")  # as a client encodes it: Maya%40Example.com
 
     status, body = api("DELETE", encoded, path_parameters={"email": "Maya@Example.com"})

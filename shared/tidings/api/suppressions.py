@@ -2,10 +2,13 @@
 
 `GET /unsubscribe/{token}` and `POST /unsubscribe/{token}` are called without a bearer token (the
 link's token is the proof: signed, and only Tidings can make one). The GET is the link in the email
-body: a small HTML page, the address suppressed at once. The POST is RFC 8058's one-click
-unsubscribe, sent by the mailbox provider with the body `List-Unsubscribe=One-Click`
-(`multipart/form-data`, or `application/x-www-form-urlencoded`; RFC 8058, section 3.2); it answers
-200 and never redirects (section 3.1). Both are idempotent. A token Tidings did not make, or that was
+body: it changes nothing and answers a confirmation page whose one button POSTs
+`List-Unsubscribe=One-Click` back to the same link, because mail software and link scanners fetch the
+links of an email by themselves (the reason RFC 8058 exists: its abstract). The POST is RFC 8058's
+one-click unsubscribe, sent by the mailbox provider with the body `List-Unsubscribe=One-Click`
+(`multipart/form-data`, or `application/x-www-form-urlencoded`; RFC 8058, section 3.2), or by that
+page's button; it unsubscribes at once, answers 200 (a page to a browser, JSON otherwise) and never
+redirects (section 3.1). Both are idempotent. A token Tidings did not make, or that was
 cut or changed, is 404 `unsubscribe_link_invalid` (an HTML page for a browser's GET).
 """
 
@@ -79,15 +82,25 @@ def masked(email: str) -> str:
     return f"{local[:1]}•••@{domain}" if local else email
 
 
-def _page(status: int, title: str, message: str, code: str | None = None) -> Response[str]:
+def _page(
+    status: int, title: str, message: str, code: str | None = None, *, button: str | None = None
+) -> Response[str]:
+    """A short page; with `button`, a form that POSTs the one-click body to the page's own URL."""
     code_line = f'<p class="code">{html.escape(code)}</p>' if code else ""
+    if button:
+        code_line += (
+            '<form method="post"><input type="hidden" '
+            f'name="{ONE_CLICK[0]}" value="{ONE_CLICK[1]}">'
+            f'<button type="submit">{html.escape(button)}</button></form>'
+        )
     body = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="robots" content="noindex">'
         f"<title>{html.escape(title)}</title>"
         "<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;"
-        "color:#222}h1{font-size:1.4rem}.code{color:#777;font-size:.8rem}</style></head><body>"
+        "color:#222}h1{font-size:1.4rem}.code{color:#777;font-size:.8rem}"
+        "button{font-size:1rem;padding:.6rem 1.2rem;cursor:pointer}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>{code_line}</body></html>"
     )
     return Response(status_code=status, content_type=HTML, body=body, headers={"Cache-Control": "no-store"})
@@ -96,6 +109,16 @@ def _page(status: int, title: str, message: str, code: str | None = None) -> Res
 def _wants_json(accept: str | None) -> bool:
     text = (accept or "").lower()
     return "application/json" in text and "text/html" not in text
+
+
+def _wants_html(accept: str | None) -> bool:
+    return "text/html" in (accept or "").lower()
+
+
+def _unsubscribed_page(address: str) -> Response[str]:
+    return _page(
+        200, "You are unsubscribed", f"{address} will receive no more emails from this sender's campaigns."
+    )
 
 
 def is_one_click(body: bytes, content_type: str | None) -> bool:
@@ -120,17 +143,50 @@ def is_one_click(body: bytes, content_type: str | None) -> bool:
     return ONE_CLICK[1] in [v.strip() for v in fields.get(ONE_CLICK[0], [])]
 
 
+def confirmation(service: SuppressionService, token: str, accept: str | None) -> Response[str]:
+    """What the link's GET answers: a page asking to confirm (nothing changes), the page saying the
+    address is unsubscribed already, or the 404 of a link Tidings did not make."""
+    as_json = _wants_json(accept)
+    try:
+        target, already = service.link_target(token)
+    except InvalidUnsubscribeToken as exc:
+        if as_json:
+            return error_response(exc.status, exc.code, exc.message, exc.details)
+        return _page(
+            404,
+            "This unsubscribe link does not work",
+            "It may have been cut short or changed on its way. Open the link from the email exactly as "
+            "it arrived, or reply to the email and ask to be removed.",
+            exc.code,
+        )
+    address = masked(target.email)
+    if as_json:
+        return json_response(200, UnsubscribedView(unsubscribed=already, email=address))
+    if already:
+        return _unsubscribed_page(address)
+    return _page(
+        200,
+        "Unsubscribe from these emails?",
+        f"{address} will receive no more emails from this sender's campaigns.",
+        button="Unsubscribe",
+    )
+
+
 def register_suppression_routes(
     app: APIGatewayHttpResolver, service: Callable[[], SuppressionService], user_id: Callable[[], str]
 ) -> None:
     @app.get(
         "/unsubscribe/<token>",
-        summary="Unsubscribe from a user's campaigns (the link in each campaign email; no bearer token)",
-        description="Puts the address on the sender's suppression list at once and answers a short HTML "
-        "page (JSON when the request accepts only application/json). Following the link again changes "
-        "nothing.",
+        summary="The unsubscribe link in each campaign email: a confirmation page (no bearer token)",
+        description="Changes nothing (mail scanners follow links): answers a page asking to confirm, whose "
+        "button POSTs List-Unsubscribe=One-Click to the same link, or, when the address is suppressed "
+        "already, a page saying so. JSON ({unsubscribed, email}) when the request accepts only "
+        "application/json.",
         responses={
-            200: {"description": "The confirmation page", "content": {HTML: {"schema": {"type": "string"}}}},
+            200: {
+                "description": "The confirmation page (or JSON)",
+                "content": {HTML: {"schema": {"type": "string"}}, JSON: {"model": UnsubscribedView}},
+            },
             404: {
                 "description": "Not an unsubscribe link Tidings made (or it was cut or changed): a page "
                 "saying so, or the error as JSON when only JSON is accepted",
@@ -140,35 +196,19 @@ def register_suppression_routes(
         security=[],
     )
     def unsubscribe_page(token: str) -> Response[str]:
-        as_json = _wants_json(app.current_event.headers.get("accept"))
-        try:
-            done = service().unsubscribe(token)
-        except InvalidUnsubscribeToken as exc:
-            if as_json:
-                return error_response(exc.status, exc.code, exc.message, exc.details)
-            return _page(
-                404,
-                "This unsubscribe link does not work",
-                "It may have been cut short or changed on its way. Open the link from the email exactly as "
-                "it arrived, or reply to the email and ask to be removed.",
-                exc.code,
-            )
-        address = masked(done.suppression.email)
-        if as_json:
-            return json_response(200, UnsubscribedView(unsubscribed=True, email=address))
-        return _page(
-            200,
-            "You are unsubscribed",
-            f"{address} will receive no more emails from this sender's campaigns.",
-        )
+        return confirmation(service(), token, app.current_event.headers.get("accept"))
 
     @app.post(
         "/unsubscribe/<token>",
         summary="One-click unsubscribe (RFC 8058), sent by mailbox providers; no bearer token",
         description="The body must be List-Unsubscribe=One-Click (multipart/form-data or "
-        "application/x-www-form-urlencoded). Answers 200, never a redirect.",
+        "application/x-www-form-urlencoded): unsubscribes at once. Answers 200, never a redirect: a page to "
+        "a request that accepts text/html (the confirmation page's button), JSON otherwise.",
         responses={
-            200: doc("Unsubscribed (or already)", UnsubscribedView),
+            200: {
+                "description": "Unsubscribed (or already)",
+                "content": {JSON: {"model": UnsubscribedView}, HTML: {"schema": {"type": "string"}}},
+            },
             400: doc("The body is not List-Unsubscribe=One-Click", ErrorBody),
             404: doc("Not an unsubscribe link Tidings made (or it was cut or changed)", ErrorBody),
         },
@@ -184,8 +224,10 @@ def register_suppression_routes(
                 "one_click_body_required",
                 "a one-click unsubscribe POST carries the body List-Unsubscribe=One-Click (RFC 8058)",
             )
-        done = service().unsubscribe(token)
-        return json_response(200, UnsubscribedView(unsubscribed=True, email=masked(done.suppression.email)))
+        address = masked(service().unsubscribe(token).suppression.email)
+        if _wants_html(event.headers.get("accept")):
+            return _unsubscribed_page(address)
+        return json_response(200, UnsubscribedView(unsubscribed=True, email=address))
 
     @app.get(
         "/suppressions",

@@ -49,6 +49,12 @@ class SuppressionService:
         self.clock = clock
         self.limit = limit
 
+    def link_target(self, token: str) -> tuple[UnsubscribeTarget, bool]:
+        """Who a link is for, and whether the address is on its user's list already; changes nothing
+        (InvalidUnsubscribeToken, a 404, for a token this deployment did not make)."""
+        target = self.links().read(token)
+        return target, self.repository.is_suppressed(target.user_id, target.email)
+
     def unsubscribe(self, token: str) -> Unsubscribed:
         """Put the address the token names on its user's list (InvalidUnsubscribeToken, a 404, for a
         token this deployment did not make)."""
