@@ -55,15 +55,60 @@ class CommentAnalysis(BaseModel):
     analyzed_at: datetime
 
 
+class ReplyState(StrEnum):
+    """Where a reply stands. From `approved` on it follows the publish ledger's states: an attempt
+    moves it to `sending` (a conditional write) before the platform call, and only that attempt
+    records the outcome; `unknown` is read back from the platform before anything is sent again."""
+
+    DRAFT = "draft"  # drafted by Tidings, waiting for the user
+    APPROVED = "approved"  # to be posted (again, after a failure that may pass)
+    SENDING = "sending"  # an attempt holds it: the platform call may be under way
+    UNKNOWN = "unknown"  # sent, and no answer came back
+    POSTED = "posted"
+    FAILED = "failed"  # refused for good, or given up; the user may approve it again
+
+
+AUTO_APPROVER = "auto"  # approved_by of a reply posted by auto-reply
+
+
 class CommentReply(BaseModel):
-    """The answer to the comment, once one is written and approved (and posted)."""
+    """The answer to the comment: drafted or written, approved, then posted once."""
 
     model_config = ConfigDict(frozen=True)
 
-    text: str
-    approved_by: str | None = None
+    text: str  # as it is (or was) posted
+    state: ReplyState = ReplyState.DRAFT
+    draft: str | None = None  # what Tidings drafted, kept when the user edits it
+    drafted_by: str | None = None  # "template" or "bedrock"; None for a reply the user wrote
+    approved_by: str | None = None  # the user's id, or AUTO_APPROVER
+    approved_at: datetime | None = None
+    attempts: int = 0  # platform calls begun
+    attempt_started_at: datetime | None = None
+    last_error: str | None = None
+    last_error_code: str | None = None
     platform_reply_id: str | None = None
     posted_at: datetime | None = None
+
+
+class CommentSettings(BaseModel):
+    """What the user set for their comments: auto-reply per platform (off unless turned on), whether
+    the analysis may decide to hide, and the voice replies are drafted in."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    auto_reply: dict[str, bool] = Field(default_factory=dict)  # platform -> on
+    allow_hide: bool = False
+    tone: str = "friendly"
+    brand_name: str = ""
+    brand_tagline: str = ""
+    brand_phrases: list[str] = Field(default_factory=list)
+    brand_avoid: list[str] = Field(default_factory=list)  # never in a reply (the gate refuses them)
+    signature: str = ""  # signs each reply, e.g. "- Dana, Acme Realty"
+    updated_at: datetime | None = None
+
+    def auto_reply_on(self, platform: str) -> bool:
+        return self.auto_reply.get(str(platform), False)
 
 
 class Comment(BaseModel):

@@ -311,6 +311,8 @@ COMMENT_SK_PREFIX = "COMMENT#"
 COMMENT_WATCH_ENTITY = "CommentWatch"
 COMMENT_WATCH_SK_PREFIX = "COMMENT_WATCH#"
 COMMENT_SYNC_SK = "COMMENT_SYNC"  # when the user last asked for a sync (POST /comments/sync)
+COMMENT_SETTINGS_ENTITY = "CommentSettings"
+COMMENT_SETTINGS_SK = "COMMENT_SETTINGS"  # auto-reply, hiding and the reply voice (PUT /comments/settings)
 
 
 def comment_sk(comment_id: str) -> str:
