@@ -13,11 +13,10 @@ import pytest
 from repository_contract import Table, contract_table, outcome, user_id
 
 from tidings.core.clock import FakeClock
-from tidings.core.errors import NotFound, ValidationFailed
+from tidings.core.errors import Conflict, NotFound
 from tidings.store.memory.accounts import InMemorySecretVault
 from tidings.store.memory.webhooks import InMemoryDeliveryRepository, InMemoryWebhookRepository
 from tidings.store.webhooks import (
-    MAX_WEBHOOKS_PER_USER,
     Delivery,
     DeliveryRepository,
     DeliveryStatus,
@@ -54,7 +53,9 @@ def deliveries(table: Table | None) -> DeliveryRepository:
 
 def test_a_webhook_is_registered_read_and_opened_with_its_secret(hooks: WebhookRegistry) -> None:
     user = user_id()
-    created = hooks.create(user, "https://crm.example.com/in", ["post.published", "post.published"], None)
+    created = hooks.create(
+        user, "https://crm.example.com/in", ["post.published", "post.published"], None, limit=20
+    )
     hook = created.webhook
 
     assert hook.events == ("post.published",)
@@ -71,30 +72,41 @@ def test_a_webhook_is_registered_read_and_opened_with_its_secret(hooks: WebhookR
 def test_webhooks_are_listed_by_id_and_filtered_by_event(hooks: WebhookRegistry) -> None:
     user = user_id()
     made = [
-        hooks.create(user, f"https://crm.example.com/{i}", events, f"hook {i}").webhook
+        hooks.create(user, f"https://crm.example.com/{i}", events, f"hook {i}", limit=20).webhook
         for i, events in enumerate((["post.published"], ["post.failed", "post.published"], ["alert.raised"]))
     ]
-    hooks.create(user_id(), "https://elsewhere.example.com/", ["post.published"], None)
+    hooks.create(user_id(), "https://elsewhere.example.com/", ["post.published"], None, limit=20)
 
     assert hooks.for_user(user) == sorted(made, key=lambda h: h.webhook_id)
     published = hooks.subscribers(user, "post.published", NOW - timedelta(minutes=1))
     assert {h.webhook_id for h in published} == {made[0].webhook_id, made[1].webhook_id}
 
 
-def test_a_user_has_at_most_the_limit_of_webhooks(hooks: WebhookRegistry) -> None:
+def test_a_user_holds_at_most_the_quota_of_webhooks_and_a_deletion_frees_one(hooks: WebhookRegistry) -> None:
     user = user_id()
-    for i in range(MAX_WEBHOOKS_PER_USER):
-        hooks.create(user, f"https://crm.example.com/{i}", ["post.failed"], None)
-    with pytest.raises(ValidationFailed) as refused:
-        hooks.create(user, "https://crm.example.com/one-more", ["post.failed"], None)
-    assert refused.value.code == "webhook_limit_reached"
+    made = [
+        hooks.create(user, f"https://crm.example.com/{i}", ["post.failed"], None, limit=3) for i in range(3)
+    ]
+    with pytest.raises(Conflict) as refused:
+        hooks.create(user, "https://crm.example.com/one-more", ["post.failed"], None, limit=3)
+    assert (refused.value.code, refused.value.details) == (
+        "quota_exceeded",
+        {"quota": "webhooks", "limit": 3},
+    )
+    assert len(hooks.for_user(user)) == 3
+
+    hooks.delete(user, made[0].webhook.webhook_id)
+    hooks.create(user, "https://crm.example.com/again", ["post.failed"], None, limit=3)
+    assert outcome(
+        lambda: hooks.create(user, "https://crm.example.com/x", ["post.failed"], None, limit=3)
+    ) == ("Conflict")
 
 
 def test_a_deleted_webhook_is_gone_and_the_audit_says_who_did_what(
     hooks: WebhookRegistry, clock: FakeClock
 ) -> None:
     user = user_id()
-    hook = hooks.create(user, "https://crm.example.com/in", ["post.failed"], None).webhook
+    hook = hooks.create(user, "https://crm.example.com/in", ["post.failed"], None, limit=20).webhook
     clock.advance(timedelta(seconds=1))
 
     assert hooks.delete(user, hook.webhook_id) == hook

@@ -74,8 +74,16 @@ def test_workflow_writes_are_refused_under_the_same_conditions(
     transcript = [
         outcome(lambda: repo.create(wf)),
         outcome(lambda: repo.create(wf)),
-        outcome(lambda: repo.update(user, "wf-1", LATER, expect=[WorkflowStatus.ACTIVE], set_fields=active)),
-        outcome(lambda: repo.update(user, "wf-1", LATER, expect=[WorkflowStatus.DRAFT], set_fields=active)),
+        outcome(
+            lambda: repo.update(
+                user, "wf-1", LATER, expect=[WorkflowStatus.ACTIVE], set_fields=active, limit=5
+            )
+        ),
+        outcome(
+            lambda: repo.update(
+                user, "wf-1", LATER, expect=[WorkflowStatus.DRAFT], set_fields=active, limit=5
+            )
+        ),
         outcome(lambda: repo.update(user, "wf-404", LATER, set_fields={"failure_reason": "x"})),
         outcome(lambda: repo.put_step(user, "wf-404", awaiting, LATER)),
         outcome(lambda: repo.put_step_if(user, "wf-1", awaiting, LATER, expect=StepStatus.AWAITING_APPROVAL)),
@@ -207,8 +215,8 @@ def test_a_task_run_is_claimed_once_and_leaves_the_running_index_when_it_ends(
     claimed = touched(pending, LATER, status=TaskStatus.RUNNING, attempts=1)
     finished = touched(claimed, LATER, status=TaskStatus.COMPLETED, completed_at=LATER, result={"n": 3.0})
     transcript = [
-        outcome(lambda: tasks.create(pending)),
-        outcome(lambda: tasks.create(pending)),
+        outcome(lambda: tasks.create(pending, limit=10)),
+        outcome(lambda: tasks.create(pending, limit=10)),
         outcome(lambda: tasks.replace(claimed, TaskStatus.PENDING, attempts=1)),
         outcome(lambda: tasks.replace(claimed, TaskStatus.RUNNING)),
         outcome(lambda: tasks.replace(claimed, TaskStatus.PENDING, attempts=0)),
@@ -245,7 +253,7 @@ def test_a_task_run_is_claimed_once_and_leaves_the_running_index_when_it_ends(
 
 def test_a_users_tasks_are_listed_by_id(tasks: TaskRepository, user: str) -> None:
     for task_id in ("t-c", "t-a", "t-b"):
-        tasks.create(task(user, task_id))
+        tasks.create(task(user, task_id), limit=10)
 
     assert [t.task_id for t in tasks.all(user)] == ["t-a", "t-b", "t-c"]
     assert tasks.all(f"{user}-nobody") == []

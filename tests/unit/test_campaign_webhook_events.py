@@ -102,8 +102,8 @@ def test_other_changes_are_no_events() -> None:
 def test_the_event_reaches_a_subscribed_webhook_signed() -> None:
     clock = FakeClock(DONE)
     hooks = InMemoryWebhookRepository(InMemorySecretVault(), clock=clock)
-    created = hooks.create(USER, "https://crm.example.com/in", ["campaign.completed"], None)
-    hooks.create(USER, "https://other.example.com/in", ["campaign.failed"], None)
+    created = hooks.create(USER, "https://crm.example.com/in", ["campaign.completed"], None, limit=20)
+    hooks.create(USER, "https://other.example.com/in", ["campaign.failed"], None, limit=20)
     deliverer, received = recording_deliverer(hooks, clock)
     active = campaign()
     completed = replace(active, status=CampaignStatus.COMPLETED, completed_at=DONE, updated_at=DONE)

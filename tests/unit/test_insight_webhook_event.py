@@ -113,7 +113,7 @@ def test_a_generated_warning_reaches_the_subscribed_webhook_once_signed() -> Non
     insights = StreamedInsights()
     service = InsightService(records, insights, clock)
     hooks = InMemoryWebhookRepository(InMemorySecretVault(), clock=clock)
-    created = hooks.create("u1", "https://crm.example.com/in", ["insight.warning"], None)
+    created = hooks.create("u1", "https://crm.example.com/in", ["insight.warning"], None, limit=20)
     deliverer, received = recording_deliverer(hooks, clock)
 
     service.generate("u1")

@@ -67,8 +67,8 @@ class InterleavedRepository:
             action, self.meanwhile = self.meanwhile, None
             action()
 
-    def create(self, task: Task) -> None:
-        self.inner.create(task)
+    def create(self, task: Task, *, limit: int) -> None:
+        self.inner.create(task, limit=limit)
 
     def get(self, user_id: str, task_id: str) -> Task | None:
         task = self.inner.get(user_id, task_id)

@@ -108,7 +108,7 @@ def register_webhook_routes(
     @app.post(
         "/webhooks",
         summary="Register a webhook; the answer holds its signing secret, shown this once",
-        responses=responses(201, "The webhook with its secret", NewWebhookView, 400),
+        responses=responses(201, "The webhook with its secret", NewWebhookView, 400, 409),
     )
     def create_webhook(body: Annotated[CreateWebhookRequest, Body()]) -> Response[str]:
         created = service().create(user_id(), body.url, body.events, body.description)

@@ -184,6 +184,19 @@ class Settings(BaseModel):
     # Comment analysis (tidings.engagement.analysis): "local" (VADER and word lists, no AWS calls) or
     # "comprehend" (Amazon Comprehend for sentiment, toxicity and key phrases; English).
     comment_analyzer: Literal["local", "comprehend"] = "local"
+    # Per-user quotas on what holds a schedule or a standing cost (tidings.store.quotas; README,
+    # "Security"): webhooks, tasks not finished (pending or running), workflows running (active or
+    # paused), integrations (each may sync on a schedule), scheduled posts on all platforms together
+    # (besides max_queue_per_platform). Campaigns: campaign_max_per_user.
+    quota_webhooks: int = Field(default=20, ge=0)
+    quota_tasks: int = Field(default=100, ge=0)
+    quota_workflow_runs: int = Field(default=20, ge=0)
+    quota_integrations: int = Field(default=20, ge=0)
+    quota_scheduled_posts: int = Field(default=300, ge=0)
+    # Per-user request throttle of the API (tidings.store.throttle): a token bucket per user in the
+    # table, refilled at `api_rate_per_second`, holding at most `api_burst` requests (0: off).
+    api_rate_per_second: float = Field(default=20.0, ge=0.0)
+    api_burst: int = Field(default=100, ge=0)
 
     @field_validator(
         "retry_intervals",

@@ -1,7 +1,11 @@
 """Scheduled tasks in the table (`USER#<id> / TASK#<taskId>`); finished ones expire by TTL.
 
 `TaskRepository` is what the task service needs; `DynamoTaskRepository` is the table's, and
-`tidings.store.memory.tasks` holds one in memory with the same conditions."""
+`tidings.store.memory.tasks` holds one in memory with the same conditions.
+
+A task counts in the user's `tasks` quota (`tidings.store.quotas`) from its creation until it
+finishes: taken in the transaction that stores it, given back in the one that writes it completed,
+failed or cancelled, so only tasks that still hold a schedule or a run count."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from tidings.core.clock import iso_ms
 from tidings.models.tasks import FINAL_TASK_STATUSES, Task, TaskStatus
 from tidings.store import keys
 from tidings.store.dynamo import deserialize, dynamodb_client, query_prefix, serialize, serialize_value
+from tidings.store.quotas import TASKS, DynamoQuotas, GiveBack, ItemConditionFailed, QuotaChange, Take
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -29,8 +34,9 @@ class TaskExists(TaskConflict):
 
 
 class TaskRepository(Protocol):
-    def create(self, task: Task) -> None:
-        """Store a new task (TaskExists when its id is taken)."""
+    def create(self, task: Task, *, limit: int) -> None:
+        """Store a new task (TaskExists when its id is taken; Conflict `quota_exceeded` when the user
+        has `limit` tasks not finished)."""
         ...
 
     def get(self, user_id: str, task_id: str) -> Task | None: ...
@@ -45,8 +51,15 @@ class TaskRepository(Protocol):
 
     def replace(self, task: Task, expect: TaskStatus, *, attempts: int | None = None) -> None:
         """Write the task if it is still in status `expect` (and on attempt `attempts`, when given),
-        else TaskConflict."""
+        else TaskConflict; a task that finishes gives back its quota."""
         ...
+
+
+def quota_change(task: Task, expect: TaskStatus) -> QuotaChange | None:
+    """What writing `task` over one in status `expect` does to the user's `tasks` quota."""
+    if task.status in FINAL_TASK_STATUSES and expect not in FINAL_TASK_STATUSES:
+        return GiveBack(task.user_id, TASKS)
+    return None
 
 
 def task_to_item(task: Task) -> dict[str, Any]:
@@ -73,15 +86,17 @@ class DynamoTaskRepository:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table = table_name
         self.client = client or dynamodb_client()
+        self.quotas = DynamoQuotas(self.table, self.client)
 
-    def create(self, task: Task) -> None:
+    def create(self, task: Task, *, limit: int) -> None:
+        put = {
+            "TableName": self.table,
+            "Item": serialize(task_to_item(task)),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
         try:
-            self.client.put_item(
-                TableName=self.table,
-                Item=serialize(task_to_item(task)),
-                ConditionExpression="attribute_not_exists(PK)",
-            )
-        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            self.quotas.write([{"Put": put}], Take(task.user_id, TASKS, limit))
+        except ItemConditionFailed as exc:
             raise TaskExists() from exc
 
     def get(self, user_id: str, task_id: str) -> Task | None:
@@ -114,15 +129,16 @@ class DynamoTaskRepository:
         if attempts is not None:
             condition += " AND attempts = :attempts"
             values[":attempts"] = serialize_value(attempts)
+        put = {
+            "TableName": self.table,
+            "Item": serialize(task_to_item(task)),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#st": "status"},
+            "ExpressionAttributeValues": values,
+        }
         try:
-            self.client.put_item(
-                TableName=self.table,
-                Item=serialize(task_to_item(task)),
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#st": "status"},
-                ExpressionAttributeValues=values,
-            )
-        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            self.quotas.write([{"Put": put}], quota_change(task, expect))
+        except ItemConditionFailed as exc:
             raise TaskConflict() from exc
 
 

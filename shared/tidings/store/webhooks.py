@@ -10,10 +10,13 @@ answers. While it is being sent or waits for a retry it sits in GSI2 (`WEBHOOK_D
 time it is due), where the retry pass finds it; kept 30 days.
 
 `WebhookRepository` and `DeliveryRepository` are what the webhook use-cases need. What registering,
-reading and deleting a webhook mean (the per-user limit, the sealed secret, the audit, the caches) is
+reading and deleting a webhook mean (the per-user quota, the sealed secret, the audit, the caches) is
 `WebhookRegistry`, over the records of `DynamoWebhookRepository` here or of the in-memory one in
 `tidings.store.memory.webhooks`; `DynamoDeliveryRepository` keeps deliveries in the table, and the
 in-memory one keeps them with the same conditions.
+
+A webhook is counted by the user's `webhooks` quota (`tidings.store.quotas`): taken in the same
+transaction as its record is written, given back in the one that deletes it.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock, iso_ms, parse_iso
-from tidings.core.errors import NotFound, ValidationFailed
+from tidings.core.errors import NotFound
 from tidings.core.secrets import SealedSecret, SecretVault, mask
 from tidings.core.signing import new_secret
 from tidings.store import keys
@@ -40,11 +43,11 @@ from tidings.store.dynamo import (
     query_prefix,
     serialize,
 )
+from tidings.store.quotas import WEBHOOKS, DynamoQuotas, GiveBack, ItemConditionFailed, QuotaChange, Take
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-MAX_WEBHOOKS_PER_USER = 20
 # Subscriber lists: how far apart two writers' clocks may be, how soon a list may be read again for a
 # newer event (at most twice a second per user), and how long a list is reused at most.
 CLOCK_SKEW = timedelta(seconds=1)
@@ -98,8 +101,11 @@ class Delivery:
 
 
 class WebhookRepository(Protocol):
-    def create(self, user_id: str, url: str, events: list[str], description: str | None) -> NewWebhook:
-        """Register a webhook with a new signing secret (ValidationFailed beyond the per-user limit)."""
+    def create(
+        self, user_id: str, url: str, events: list[str], description: str | None, *, limit: int
+    ) -> NewWebhook:
+        """Register a webhook with a new signing secret (Conflict `quota_exceeded` when the user holds
+        `limit` webhooks)."""
         ...
 
     def for_user(self, user_id: str) -> list[Webhook]:
@@ -243,22 +249,18 @@ class WebhookRegistry(ABC):
         """The webhook's record with its sealed secret, or None."""
 
     @abstractmethod
-    def _insert(self, item: dict[str, Any]) -> None:
-        """Store a new record (its id is new)."""
+    def _insert(self, item: dict[str, Any], take: Take) -> None:
+        """Store a new record (its id is new) with its quota's take, or neither."""
 
     @abstractmethod
     def _remove(self, user_id: str, webhook_id: str) -> dict[str, Any] | None:
-        """Delete the record; what it held, or None when there was none."""
+        """Delete the record, giving back its quota; what it held, or None when there was none."""
 
     # -- what they mean --------------------------------------------------------------------------
 
-    def create(self, user_id: str, url: str, events: list[str], description: str | None) -> NewWebhook:
-        if len(self.for_user(user_id)) >= MAX_WEBHOOKS_PER_USER:
-            raise ValidationFailed(
-                f"at most {MAX_WEBHOOKS_PER_USER} webhooks per user",
-                {"limit": MAX_WEBHOOKS_PER_USER},
-                code="webhook_limit_reached",
-            )
+    def create(
+        self, user_id: str, url: str, events: list[str], description: str | None, *, limit: int
+    ) -> NewWebhook:
         secret = new_secret()
         hook = Webhook(
             user_id=user_id,
@@ -270,7 +272,7 @@ class WebhookRegistry(ABC):
             secret_hint=mask(secret),
         )
         sealed = self.vault.seal(user_id, _subject(hook.webhook_id), {"secret": secret})
-        self._insert(webhook_to_item(hook) | sealed.to_item())
+        self._insert(webhook_to_item(hook) | sealed.to_item(), Take(user_id, WEBHOOKS, limit))
         self._record(user_id, "webhook.created", hook, {"url": url, "events": list(hook.events)})
         return NewWebhook(hook, secret)
 
@@ -349,6 +351,7 @@ class DynamoWebhookRepository(WebhookRegistry):
     ) -> None:
         self.table = table_name
         self.dynamodb = dynamodb or dynamodb_client()
+        self.quotas = DynamoQuotas(table_name, self.dynamodb)
         super().__init__(vault, DynamoAuditRepository(table_name, self.dynamodb), clock)
 
     def for_user(self, user_id: str) -> list[Webhook]:
@@ -366,16 +369,29 @@ class DynamoWebhookRepository(WebhookRegistry):
         )
         return deserialize(resp["Item"]) if "Item" in resp else None
 
-    def _insert(self, item: dict[str, Any]) -> None:
-        self.dynamodb.put_item(
-            TableName=self.table, Item=serialize(item), ConditionExpression="attribute_not_exists(PK)"
-        )
+    def _insert(self, item: dict[str, Any], take: Take) -> None:
+        put = {
+            "TableName": self.table,
+            "Item": serialize(item),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+        self.quotas.write([{"Put": put}], take)
 
     def _remove(self, user_id: str, webhook_id: str) -> dict[str, Any] | None:
-        resp = self.dynamodb.delete_item(
-            TableName=self.table, Key=self._key(user_id, webhook_id), ReturnValues="ALL_OLD"
-        )
-        return deserialize(resp["Attributes"]) if "Attributes" in resp else None
+        item = self._item(user_id, webhook_id)
+        if item is None:
+            return None
+        delete = {
+            "TableName": self.table,
+            "Key": self._key(user_id, webhook_id),
+            "ConditionExpression": "attribute_exists(PK)",
+        }
+        give_back: QuotaChange = GiveBack(user_id, WEBHOOKS)
+        try:
+            self.quotas.write([{"Delete": delete}], give_back)
+        except ItemConditionFailed:
+            return None  # deleted meanwhile, by a request that gave its quota back
+        return item
 
 
 def new_delivery_item(

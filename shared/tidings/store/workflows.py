@@ -4,6 +4,11 @@ Steps running side by side update only their own `steps.<stepId>` entry, so they
 other; status changes are conditional on the status they leave. `WorkflowRepository` is what the
 use-cases need; `DynamoWorkflowRepository` is the table's, and `tidings.store.memory.workflows` holds
 one in memory with the same conditions.
+
+A running workflow (active or paused: it holds a Step Functions execution and may wait on schedules)
+counts in the user's `workflow_runs` quota (`tidings.store.quotas`): taken in the same transaction
+as the status change that starts it, given back in the one that ends it (completed, failed or
+cancelled). Drafts are not counted.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from tidings.store.dynamo import (
     serialize,
     serialize_value,
 )
+from tidings.store.quotas import WORKFLOW_RUNS, DynamoQuotas, GiveBack, ItemConditionFailed, QuotaChange, Take
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -71,10 +77,27 @@ class WorkflowRepository(Protocol):
         expect: Iterable[WorkflowStatus] | None = None,
         set_fields: dict[str, Any] | None = None,
         remove: Iterable[str] = (),
+        limit: int | None = None,
     ) -> None:
         """Set (and remove) top-level fields if the workflow is in one of the `expect` statuses (any
-        status when None or empty), else StatusConflict."""
+        status when None or empty), else StatusConflict. A status change that starts a run takes the
+        `workflow_runs` quota (`limit`; Conflict `quota_exceeded`), one that ends it gives it back."""
         ...
+
+
+RUN_STATUSES = frozenset({str(WorkflowStatus.ACTIVE), str(WorkflowStatus.PAUSED)})
+
+
+def run_quota_change(user_id: str, was: str, becomes: Any, limit: int | None) -> QuotaChange | None:
+    """What moving a workflow from status `was` to `becomes` (None: no status change) does to the
+    user's `workflow_runs` quota."""
+    if becomes is None or (was in RUN_STATUSES) == (str(becomes) in RUN_STATUSES):
+        return None
+    if was in RUN_STATUSES:
+        return GiveBack(user_id, WORKFLOW_RUNS)
+    if limit is None:
+        raise ValueError("a status change that starts a workflow run needs the quota's limit")
+    return Take(user_id, WORKFLOW_RUNS, limit)
 
 
 def workflow_to_item(workflow: Workflow) -> dict[str, Any]:
@@ -97,6 +120,7 @@ class DynamoWorkflowRepository:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table = table_name
         self.client = client or dynamodb_client()
+        self.quotas = DynamoQuotas(self.table, self.client)
 
     def _key(self, user_id: str, workflow_id: str) -> dict[str, Any]:
         return serialize({"PK": keys.user_pk(user_id), "SK": keys.workflow_sk(workflow_id)})
@@ -192,8 +216,12 @@ class DynamoWorkflowRepository:
         expect: Iterable[WorkflowStatus] | None = None,
         set_fields: dict[str, Any] | None = None,
         remove: Iterable[str] = (),
+        limit: int | None = None,
     ) -> None:
-        """Set (and remove) top-level fields, if the workflow is in one of the `expect` statuses."""
+        """Set (and remove) top-level fields, if the workflow is in one of the `expect` statuses.
+
+        A status change is tried once per group of the expected statuses that affects the quota
+        alike (running, not running), each with its quota change in the same transaction."""
         fields = {**(set_fields or {}), "updated_at": iso_ms(now)}
         names = {f"#f{i}": name for i, name in enumerate(fields)}
         values = {f":v{i}": serialize_value(value) for i, value in enumerate(fields.values())}
@@ -202,20 +230,40 @@ class DynamoWorkflowRepository:
         if removed:
             names |= {f"#r{i}": name for i, name in enumerate(removed)}
             expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removed)))
-        condition = "attribute_exists(PK)"
         expected = [str(s) for s in expect] if expect is not None else []
-        if expected:
-            names["#status"] = "status"
-            values |= {f":e{i}": serialize_value(s) for i, s in enumerate(expected)}
-            condition += " AND #status IN (" + ", ".join(f":e{i}" for i in range(len(expected))) + ")"
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=self._key(user_id, workflow_id),
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except self.client.exceptions.ConditionalCheckFailedException as exc:
-            raise StatusConflict() from exc
+        becomes = (set_fields or {}).get("status")
+        if becomes is None:
+            groups = [expected]
+        else:
+            every = expected or [str(s) for s in WorkflowStatus]
+            groups = [
+                g
+                for g in (
+                    [s for s in every if s in RUN_STATUSES],
+                    [s for s in every if s not in RUN_STATUSES],
+                )
+                if g
+            ]
+        for group in groups:
+            condition = "attribute_exists(PK)"
+            group_values = dict(values)
+            group_names = dict(names)
+            if group:
+                group_names["#status"] = "status"
+                group_values |= {f":e{i}": serialize_value(s) for i, s in enumerate(group)}
+                condition += " AND #status IN (" + ", ".join(f":e{i}" for i in range(len(group))) + ")"
+            update = {
+                "TableName": self.table,
+                "Key": self._key(user_id, workflow_id),
+                "UpdateExpression": expression,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": group_names,
+                "ExpressionAttributeValues": group_values,
+            }
+            change = run_quota_change(user_id, group[0], becomes, limit) if group else None
+            try:
+                self.quotas.write([{"Update": update}], change)
+                return
+            except ItemConditionFailed:
+                continue
+        raise StatusConflict()

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from tidings.core.clock import Clock
+from tidings.core.config import get_settings
 from tidings.core.errors import NotFound, ValidationFailed
 from tidings.core.netguard import Resolver, outbound_url_problem
 from tidings.store.webhooks import Delivery, DeliveryRepository, NewWebhook, Webhook, WebhookRepository
@@ -33,8 +34,10 @@ class WebhookService:
         *,
         allow_private: bool,
         resolve: Resolver | None = None,
+        quota: int | None = None,
     ) -> None:
         self.hooks = hooks
+        self.quota = get_settings().quota_webhooks if quota is None else quota
         self.deliveries = deliveries
         self.deliverer = deliverer
         self.clock = clock
@@ -64,7 +67,7 @@ class WebhookService:
                 {"field": "description"},
                 code="invalid_description",
             )
-        return self.hooks.create(user_id, url, events, description)
+        return self.hooks.create(user_id, url, events, description, limit=self.quota)
 
     def for_user(self, user_id: str) -> list[Webhook]:
         return self.hooks.for_user(user_id)

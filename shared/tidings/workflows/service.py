@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from tidings.core.clock import Clock, iso_ms
+from tidings.core.config import get_settings
 from tidings.core.errors import Conflict, NotFound, ValidationFailed, choice
 from tidings.models.workflows import (
     FINAL_WORKFLOW_STATUSES,
@@ -55,9 +56,11 @@ class WorkflowService:
         actions: Callable[[], Mapping[str, Action]],
         check_gate: Callable[[dict[str, Any]], list[str]],
         clock: Clock,
+        quota: int | None = None,
     ) -> None:
         self.repo = repo
         self.runner = runner
+        self.quota = get_settings().quota_workflow_runs if quota is None else quota
         self.actions = actions
         self.check_gate = check_gate
         self.clock = clock
@@ -161,6 +164,7 @@ class WorkflowService:
                     "notify": target,
                     "started_at": iso_ms(now),
                 },
+                limit=self.quota,
             )
         except StatusConflict:
             raise Conflict(

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tidings.core.clock import Clock, iso_ms, parse_offset_time
+from tidings.core.config import get_settings
 from tidings.core.errors import Conflict, NotFound, TidingsError, ValidationFailed, choice
 from tidings.models.tasks import Task, TaskStatus, TaskType
 from tidings.store.tasks import TaskConflict, TaskRepository, touched
@@ -45,8 +46,10 @@ class TaskService:
         services: ActionServices,
         clock: Clock,
         retry_intervals: list[int],
+        quota: int | None = None,
     ) -> None:
         self.repo = repo
+        self.quota = get_settings().quota_tasks if quota is None else quota
         self.workflows = workflows
         self.actions = actions
         self.services = services
@@ -83,7 +86,7 @@ class TaskService:
             created_at=now,
             updated_at=now,
         )
-        self.repo.create(task)
+        self.repo.create(task, limit=self.quota)
         return task
 
     def _checked_config(self, user_id: str, kind: TaskType, config: dict[str, Any]) -> dict[str, Any]:

@@ -14,20 +14,23 @@ from tidings.core.clock import iso_ms
 from tidings.models.tasks import Task, TaskStatus
 from tidings.store import keys
 from tidings.store.dynamo import deserialize, serialize
-from tidings.store.tasks import TaskConflict, TaskExists, task_from_item, task_to_item
+from tidings.store.quotas import TASKS, InMemoryQuotas, Take
+from tidings.store.tasks import TaskConflict, TaskExists, quota_change, task_from_item, task_to_item
 
 
 class InMemoryTaskRepository:
     def __init__(self) -> None:
         self._items: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self.quotas = InMemoryQuotas()
 
-    def create(self, task: Task) -> None:
+    def create(self, task: Task, *, limit: int) -> None:
         item = deserialize(serialize(task_to_item(task)))
         with self._lock:
             key = (task.user_id, task.task_id)
             if key in self._items:
                 raise TaskExists()
+            self.quotas.apply(Take(task.user_id, TASKS, limit))
             self._items[key] = item
 
     def get(self, user_id: str, task_id: str) -> Task | None:
@@ -62,4 +65,5 @@ class InMemoryTaskRepository:
                 or (attempts is not None and current.get("attempts") != attempts)
             ):
                 raise TaskConflict()
+            self.quotas.apply(quota_change(task, expect))
             self._items[key] = item

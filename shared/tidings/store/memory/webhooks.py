@@ -1,6 +1,6 @@
 """Webhooks and their deliveries in memory.
 
-`InMemoryWebhookRepository` is the same `WebhookRegistry` as the table's (the per-user limit, the
+`InMemoryWebhookRepository` is the same `WebhookRegistry` as the table's (the per-user quota, the
 secret sealed by the vault it is given, the audit, the caches) over records kept in memory.
 `InMemoryDeliveryRepository` keeps the table's conditions: one delivery per (webhook, event), a due
 delivery claimed only as it was read, and the due index and the delivery log read in the table's order.
@@ -19,6 +19,7 @@ from tidings.store import keys
 from tidings.store.audit import AuditRepository
 from tidings.store.dynamo import deserialize, serialize
 from tidings.store.memory.audit import InMemoryAuditRepository, newest_first_page
+from tidings.store.quotas import WEBHOOKS, GiveBack, InMemoryQuotas, Take
 from tidings.store.webhooks import (
     Delivery,
     DeliveryStatus,
@@ -44,6 +45,7 @@ class InMemoryWebhookRepository(WebhookRegistry):
         super().__init__(vault, audit or InMemoryAuditRepository(), clock)
         self._items: dict[tuple[str, str], dict[str, Any]] = {}
         self._records_lock = threading.Lock()
+        self.quotas = InMemoryQuotas()
 
     def for_user(self, user_id: str) -> list[Webhook]:
         with self._records_lock:
@@ -54,13 +56,17 @@ class InMemoryWebhookRepository(WebhookRegistry):
         with self._records_lock:
             return copy.deepcopy(self._items.get((user_id, webhook_id)))
 
-    def _insert(self, item: dict[str, Any]) -> None:
+    def _insert(self, item: dict[str, Any], take: Take) -> None:
         with self._records_lock:
+            self.quotas.apply(take)
             self._items[(item["user_id"], item["webhook_id"])] = _stored(item)
 
     def _remove(self, user_id: str, webhook_id: str) -> dict[str, Any] | None:
         with self._records_lock:
-            return self._items.pop((user_id, webhook_id), None)
+            removed = self._items.pop((user_id, webhook_id), None)
+            if removed is not None:
+                self.quotas.apply(GiveBack(user_id, WEBHOOKS))
+            return removed
 
 
 class InMemoryDeliveryRepository:

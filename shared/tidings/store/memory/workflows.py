@@ -23,7 +23,14 @@ from tidings.store.dynamo import (
     serialize,
     serialize_value,
 )
-from tidings.store.workflows import StatusConflict, WorkflowExists, workflow_from_item, workflow_to_item
+from tidings.store.quotas import InMemoryQuotas
+from tidings.store.workflows import (
+    StatusConflict,
+    WorkflowExists,
+    run_quota_change,
+    workflow_from_item,
+    workflow_to_item,
+)
 
 
 def _stored(value: Any) -> Any:
@@ -35,6 +42,7 @@ class InMemoryWorkflowRepository:
     def __init__(self) -> None:
         self._items: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self.quotas = InMemoryQuotas()
 
     def create(self, workflow: Workflow) -> None:
         item = deserialize(serialize(workflow_to_item(workflow)))
@@ -103,6 +111,7 @@ class InMemoryWorkflowRepository:
         expect: Iterable[WorkflowStatus] | None = None,
         set_fields: dict[str, Any] | None = None,
         remove: Iterable[str] = (),
+        limit: int | None = None,
     ) -> None:
         fields = {**(set_fields or {}), "updated_at": iso_ms(now)}
         expected = [str(s) for s in expect] if expect is not None else []
@@ -110,6 +119,7 @@ class InMemoryWorkflowRepository:
             item = self._items.get((user_id, workflow_id))
             if item is None or (expected and item.get("status") not in expected):
                 raise StatusConflict()
+            self.quotas.apply(run_quota_change(user_id, str(item.get("status")), fields.get("status"), limit))
             for name, value in fields.items():
                 item[name] = _stored(value)
             for name in remove:

@@ -1,0 +1,175 @@
+"""Per-user quotas keep the same count on DynamoDB Local and in memory: requests creating at once never
+pass the limit, a refused one leaves nothing written, a deletion frees its place, and a counter never
+drops below zero."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import pytest
+from repository_contract import Table, contract_table, outcome, user_id
+
+from tidings.core.clock import FakeClock
+from tidings.models.tasks import Task, TaskStatus, TaskType
+from tidings.models.workflows import Workflow, WorkflowStatus
+from tidings.store.memory.tasks import InMemoryTaskRepository
+from tidings.store.memory.workflows import InMemoryWorkflowRepository
+from tidings.store.memory.accounts import InMemorySecretVault
+from tidings.store.memory.webhooks import InMemoryWebhookRepository
+from tidings.store.quotas import WEBHOOKS, DynamoQuotas, GiveBack, InMemoryQuotas, Take
+from tidings.store.tasks import DynamoTaskRepository, TaskRepository, touched
+from tidings.store.webhooks import DynamoWebhookRepository, WebhookRegistry
+from tidings.store.workflows import DynamoWorkflowRepository, WorkflowRepository
+
+NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
+LIMIT = 5
+table = contract_table
+
+
+@pytest.fixture
+def hooks(table: Table | None) -> WebhookRegistry:
+    if table is None:
+        return InMemoryWebhookRepository(InMemorySecretVault(), clock=FakeClock(NOW))
+    return DynamoWebhookRepository(table.name, InMemorySecretVault(), table.client, FakeClock(NOW))
+
+
+@pytest.fixture
+def quotas(table: Table | None) -> DynamoQuotas | InMemoryQuotas:
+    return InMemoryQuotas() if table is None else DynamoQuotas(table.name, table.client)
+
+
+@pytest.fixture
+def tasks(table: Table | None) -> TaskRepository:
+    return InMemoryTaskRepository() if table is None else DynamoTaskRepository(table.name, table.client)
+
+
+@pytest.fixture
+def workflows(table: Table | None) -> WorkflowRepository:
+    return (
+        InMemoryWorkflowRepository() if table is None else DynamoWorkflowRepository(table.name, table.client)
+    )
+
+
+def new_task(user: str, task_id: str) -> Task:
+    return Task(
+        user_id=user,
+        task_id=task_id,
+        type=TaskType.ACTION,
+        config={"action": "post_digest"},
+        scheduled_at=NOW,
+        next_run_at=NOW,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def test_webhooks_created_at_once_never_pass_the_quota(hooks: WebhookRegistry) -> None:
+    user = user_id()
+
+    def create(i: int) -> str:
+        return outcome(
+            lambda: hooks.create(user, f"https://crm.example.com/{i}", ["post.failed"], None, limit=LIMIT)
+        )
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        outcomes = list(pool.map(create, range(24)))
+
+    assert outcomes.count("ok") == LIMIT
+    assert outcomes.count("Conflict") == 24 - LIMIT
+    assert len(hooks.for_user(user)) == LIMIT
+
+
+def test_webhooks_deleted_at_once_free_each_place_once(hooks: WebhookRegistry) -> None:
+    user = user_id()
+    made = [
+        hooks.create(user, f"https://crm.example.com/{i}", ["post.failed"], None, limit=LIMIT)
+        for i in range(3)
+    ]
+    target = made[0].webhook.webhook_id
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(lambda _: outcome(lambda: hooks.delete(user, target)), range(4)))
+
+    assert sorted(outcomes) == ["NotFound", "NotFound", "NotFound", "ok"]
+    for i in range(3):  # two held, so three more fit and no fourth
+        hooks.create(user, f"https://crm.example.com/new-{i}", ["post.failed"], None, limit=LIMIT)
+    assert outcome(
+        lambda: hooks.create(user, "https://crm.example.com/x", ["post.failed"], None, limit=LIMIT)
+    ) == ("Conflict")
+
+
+def test_a_counter_never_drops_below_zero_and_a_recount_sets_it(
+    quotas: DynamoQuotas | InMemoryQuotas,
+) -> None:
+    user = user_id()
+    if isinstance(quotas, DynamoQuotas):
+        quotas.write([], GiveBack(user, WEBHOOKS))
+        quotas.write([], Take(user, WEBHOOKS, 2))
+    else:
+        quotas.apply(GiveBack(user, WEBHOOKS))
+        quotas.apply(Take(user, WEBHOOKS, 2))
+    assert quotas.used(user, WEBHOOKS) == 1
+
+    quotas.recount(user, WEBHOOKS, 2)
+    assert quotas.used(user, WEBHOOKS) == 2
+    assert quotas.used(user_id(), WEBHOOKS) == 0
+
+
+def test_tasks_count_until_they_finish_and_a_retry_keeps_its_place(tasks: TaskRepository) -> None:
+    user = user_id()
+    first, second = new_task(user, "t-1"), new_task(user, "t-2")
+    tasks.create(first, limit=2)
+    tasks.create(second, limit=2)
+    assert outcome(lambda: tasks.create(new_task(user, "t-3"), limit=2)) == "Conflict"
+
+    running = touched(first, NOW, status=TaskStatus.RUNNING, attempts=1)
+    tasks.replace(running, TaskStatus.PENDING, attempts=0)
+    tasks.replace(touched(running, NOW, status=TaskStatus.PENDING), TaskStatus.RUNNING)  # a retry waits
+    assert outcome(lambda: tasks.create(new_task(user, "t-3"), limit=2)) == "Conflict"
+
+    tasks.replace(touched(second, NOW, status=TaskStatus.CANCELLED, completed_at=NOW), TaskStatus.PENDING)
+    tasks.create(new_task(user, "t-3"), limit=2)
+    assert outcome(lambda: tasks.create(new_task(user, "t-4"), limit=2)) == "Conflict"
+    assert tasks.get(user, "t-4") is None
+
+
+def test_running_workflows_count_from_their_start_to_their_end(workflows: WorkflowRepository) -> None:
+    user = user_id()
+    for n in range(3):
+        workflows.create(
+            Workflow(
+                user_id=user, workflow_id=f"wf-{n}", name="w", definition={}, created_at=NOW, updated_at=NOW
+            )
+        )
+    active = {"status": str(WorkflowStatus.ACTIVE)}
+
+    def start(n: int) -> str:
+        return outcome(
+            lambda: workflows.update(
+                user, f"wf-{n}", NOW, expect=[WorkflowStatus.DRAFT], set_fields=active, limit=2
+            )
+        )
+
+    def cancel(n: int) -> None:
+        every = [WorkflowStatus.DRAFT, WorkflowStatus.ACTIVE, WorkflowStatus.PAUSED]
+        workflows.update(
+            user, f"wf-{n}", NOW, expect=every, set_fields={"status": str(WorkflowStatus.CANCELLED)}
+        )
+
+    assert [start(0), start(1), start(2)] == ["ok", "ok", "Conflict"]
+    stored = workflows.get(user, "wf-2")
+    assert stored is not None and stored.status == WorkflowStatus.DRAFT
+    workflows.update(user, "wf-1", NOW, expect=[WorkflowStatus.ACTIVE], set_fields={"status": "paused"})
+    assert start(2) == "Conflict"  # paused still holds its run
+
+    cancel(0)
+    assert start(2) == "ok"
+    workflows.create(
+        Workflow(user_id=user, workflow_id="wf-3", name="w", definition={}, created_at=NOW, updated_at=NOW)
+    )
+    cancel(3)  # a draft held nothing: cancelling it frees nothing
+    workflows.create(
+        Workflow(user_id=user, workflow_id="wf-4", name="w", definition={}, created_at=NOW, updated_at=NOW)
+    )
+    assert start(4) == "Conflict"
