@@ -138,6 +138,12 @@ class PostView(ApiModel):
     updated_at: Timestamp
     completed_at: Timestamp | None = None
     personalization: PersonalizationView | None = None
+    held_by_crisis: str | None = Field(
+        default=None,
+        description="The crisis holding the post: its time came while the queue was held "
+        "(POST /crises/{id}/resume-queue releases it)",
+    )
+    held_at: Timestamp | None = None
 
 
 class PostList(ApiModel):
@@ -228,6 +234,8 @@ def post_view(post: ScheduledPost) -> PostView:
         created_at=post.created_at,
         updated_at=post.updated_at,
         completed_at=post.completed_at,
+        held_by_crisis=post.held_by_crisis,
+        held_at=post.held_at,
         personalization=(
             PersonalizationView(
                 client_id=post.personalization.client_id,

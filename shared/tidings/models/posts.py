@@ -92,6 +92,10 @@ class ScheduledPost(BaseModel):
     final_reason: str | None = None
     completed_at: datetime | None = None
     personalization: PostPersonalization | None = None
+    # The crisis that held the post when its time came (tidings.engagement.crisis): it stays
+    # `scheduled`, out of the sweeper's index, until the user resumes the queue.
+    held_by_crisis: str | None = None
+    held_at: datetime | None = None
 
     @field_validator("scheduled_time")
     @classmethod

@@ -27,6 +27,7 @@ from tidings.publishing.base import PlatformClient, Published, PublishRequest
 from tidings.publishing.render import render
 from tidings.publishing.task_events import PublishAttempt, PublishCrash
 from tidings.store.budgets import BudgetRepository, block_from_headers
+from tidings.store.crises import QueueHoldReader
 from tidings.store.ledger import LedgerConflict, LedgerEntry, LedgerRepository, LedgerState
 from tidings.store.posts import PostRepository, StaleWrite
 
@@ -86,8 +87,11 @@ class PublishStep:
         budgets: BudgetRepository | None = None,
         metrics: MetricsRepository | None = None,
         utm_tagging: Callable[[str], bool] | None = None,
+        holds: QueueHoldReader | None = None,
     ) -> None:
         self.budgets = budgets
+        # the user's queue hold (tidings.store.crises): a crisis may hold scheduled posts
+        self.holds = holds
         # each platform call's status and latency, for the health of the account's integration
         self.metrics = metrics
         # whether a user turned UTM tagging of post links on (tidings.publishing.utm); off without it
@@ -113,6 +117,9 @@ class PublishStep:
         execution_id, due_at = task.execution_id, task.due
         base = task.echo()
 
+        if attempt == 1 and self._held(user_id, post_id, version):
+            logger.warning("post %s v%s held by a crisis: kept scheduled until resumed", post_id, version)
+            return {**base, "attempt": attempt, "status": "skipped", "heldByCrisis": True}
         post = self._claimed_post(user_id, post_id, version, execution_id)
         if post is None:
             logger.info("post %s v%s is no longer due here; nothing to do", post_id, version)
@@ -254,6 +261,21 @@ class PublishStep:
         return account
 
     # -- claim --------------------------------------------------------------------------------------
+
+    def _held(self, user_id: str, post_id: str, version: int) -> bool:
+        """Whether a crisis holds the user's queue (one GetItem): the post, still scheduled at `version`,
+        is then marked held_by_crisis with its time kept instead of being claimed. A hold that cannot be
+        read lets the post go out, as without crisis detection."""
+        if self.holds is None:
+            return False
+        try:
+            hold = self.holds.get(user_id)
+            if hold is None or not hold.active:
+                return False
+            return self.holds.hold_post(user_id, post_id, version, hold.crisis_id, self.clock.now())
+        except Exception:
+            logger.exception("could not read or apply the queue hold of %s; publishing", user_id)
+            return False
 
     def _claimed_post(
         self, user_id: str, post_id: str, version: int, execution_id: str

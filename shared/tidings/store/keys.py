@@ -336,3 +336,19 @@ def comment_watch_pk(shard: int) -> str:
 def account_owner_pk(platform: str, account_id: str) -> str:
     """GSI1 partition: the users who connected this platform account (a Meta webhook names only it)."""
     return f"ACCOUNT_OWNER#{platform}#{account_id}"
+
+
+CRISIS_ENTITY = "Crisis"
+CRISIS_SK_PREFIX = "CRISIS#"
+CRISIS_ACTIVE_SK = "CRISIS_ACTIVE"  # the user's one open or monitoring crisis (its id)
+CRISIS_HOLD_SK = "CRISIS_HOLD"  # the user's queue hold, read by the publish step
+CRISIS_SETTINGS_SK = "CRISIS_SETTINGS"
+
+
+def crisis_sk(crisis_id: str) -> str:
+    return f"{CRISIS_SK_PREFIX}{crisis_id}"
+
+
+def active_crises_pk(shard: int) -> str:
+    """GSI2 partition (sparse): crises while open or monitoring, for the periodic evaluation."""
+    return f"CRISES_ACTIVE#{shard}"

@@ -200,7 +200,7 @@ def post_to_item(post: ScheduledPost, due_shards: int) -> dict[str, Any]:
     if post.attempt_started_at is not None:
         item["attempt_started_at"] = iso_ms(post.attempt_started_at)  # compared in conditions
     progress = post.next_progress_at()
-    if post.status == PostStatus.SCHEDULED:
+    if post.status == PostStatus.SCHEDULED and post.held_by_crisis is None:  # a held post waits for a resume
         item["GSI2PK"] = keys.due_pk(keys.due_shard(post.post_id, due_shards))
         item["GSI2SK"] = keys.due_sort_key(when, post.user_id, post.post_id)
     elif progress is not None:
