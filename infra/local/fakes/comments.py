@@ -42,6 +42,8 @@ hides):
                                                  order=time|relevance, pageToken
                POST /youtube/v3/comments         part=snippet, {snippet: {parentId, textOriginal}}:
                                                  the channel's reply (youtube#comment)
+               GET  /youtube/v3/comments         comments.list by parentId: a top-level comment's
+                                                 replies, oldest first; maxResults (1-100), pageToken
     X          GET  /2/tweets/search/recent      query=conversation_id:<id> (the replies to a post
                                                  in the last 7 days), expansions=author_id,
                                                  tweet.fields, user.fields, max_results 10-100
@@ -527,6 +529,38 @@ def youtube_threads(fake: FakePlatformServer, req: Request, account: str) -> Rep
         "items": items,
     }
     if offset + limit < len(tops):
+        body["nextPageToken"] = str(offset + limit)
+    return Reply(200, body)
+
+
+def youtube_replies(fake: FakePlatformServer, req: Request, account: str) -> Reply:
+    """comments.list by parentId: the replies to a top-level comment."""
+    parts = {p.strip() for p in req.query.get("part", "").split(",") if p.strip()}
+    if not parts or not parts <= {"id", "snippet"}:
+        return google_error(400, "invalidParameter", "part must be id and/or snippet")
+    parent_id = req.query.get("parentId", "")
+    limit = int_param(req.query.get("maxResults"), 20)
+    offset = int_param(req.query.get("pageToken"), 0)
+    if not parent_id:
+        return google_error(
+            400, "missingRequiredParameter", "No filter selected. Expected one of: id, parentId"
+        )
+    if limit is None or not 1 <= limit <= 100 or offset is None or offset < 0:
+        return google_error(400, "invalidParameter", "maxResults must be 1 to 100; pageToken as given")
+    parent = find(fake, Platform.YOUTUBE, parent_id)
+    if parent is None:
+        return google_error(404, "commentNotFound", "The comment could not be found.", "youtube.comment")
+    if parent.post.account != account:
+        return google_error(
+            403, "forbidden", "The comments could not be retrieved with these credentials.", "youtube.comment"
+        )
+    answers = replies(fake, parent)
+    body: dict[str, Any] = {
+        "kind": "youtube#commentListResponse",
+        "pageInfo": {"totalResults": len(answers), "resultsPerPage": limit},
+        "items": [_yt_comment(c) for c in answers[offset : offset + limit]],
+    }
+    if offset + limit < len(answers):
         body["nextPageToken"] = str(offset + limit)
     return Reply(200, body)
 

@@ -367,7 +367,7 @@ def _post(fake: FakePlatformServer, account: str, body: dict[str, Any]) -> Outco
         if answered is not None:  # a reply to a comment: listed in its conversation, recorded as one
             post.extra["in_reply_to"] = answered.comment_id
             post.extra["conversation_id"] = answered.post.post_id
-            comments.add_reply(fake, answered, post_id, text)
+            comments.add_reply(fake, answered, text, post_id)
             extra.update(inReplyTo=answered.comment_id, action="reply", commentId=answered.comment_id)
         store.apply(post, **extra)
         data = {"id": post_id, "text": as_returned(text), "edit_history_tweet_ids": [post_id]}

@@ -8,7 +8,7 @@
     GET  /youtube/v3/videos?id=&part=                   videos by id (up to 50), part snippet,
                                                         status, statistics
     GET  /youtube/v3/channels?part=id,snippet&mine=true the token's channel (connection check)
-    GET  /youtube/v3/commentThreads, POST /youtube/v3/comments   comments: `infra.local.fakes.comments`
+    GET  /youtube/v3/commentThreads, GET|POST /youtube/v3/comments   comments: `infra.local.fakes.comments`
 
 Sources (developers.google.com/youtube/v3): "Resumable Uploads" (the session, then PUT; a chunk is
 sent with `Content-Range: bytes first-last/total`, a status check with `bytes */total`; 308 "Resume
@@ -253,4 +253,5 @@ _ROUTES: dict[
     ("GET", ("youtube", "v3", "channels")): ("youtube.channels.read", _channels),
     ("GET", ("youtube", "v3", "commentThreads")): ("youtube.comments.read", comments.youtube_threads),
     ("POST", ("youtube", "v3", "comments")): ("youtube.comments.insert", comments.youtube_insert),
+    ("GET", ("youtube", "v3", "comments")): ("youtube.comments.replies", comments.youtube_replies),
 }
