@@ -31,6 +31,7 @@ from tidings.api.crm import CrmServices, register_crm_routes
 from tidings.api.inbound import register_inbound_routes
 from tidings.api.insights import InsightServices, register_insight_routes
 from tidings.api.integrations import IntegrationServices, register_integration_routes
+from tidings.api.limits import throttled
 from tidings.api.models import (
     ErrorBody,
 )
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from tidings.engagement.abtests.service import ABTestService
     from tidings.engagement.comments import CommentService
     from tidings.integrations.inbound import MetaInbox
+    from tidings.store.throttle import RequestThrottle
     from tidings.webhooks.service import WebhookService
     from tidings.workflows.service import WorkflowService
     from tidings.workflows.tasks import TaskService
@@ -74,6 +76,7 @@ def build_app(
     campaign_insights: Callable[[], CampaignInsightServices] | None = None,
     ab_tests: Callable[[], ABTestService] | None = None,
     comments: Callable[[], CommentService] | None = None,
+    throttle: Callable[[], RequestThrottle] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     services: list[SchedulingService] = []
@@ -91,6 +94,7 @@ def build_app(
         return str(sub)
 
     _error_handlers(app)
+    _throttle(app, throttle)
     register_post_routes(app, service, user_id)
     register_queue_routes(app, service, user_id)
     if account_services is not None:
@@ -117,6 +121,12 @@ def build_app(
         register_comment_routes(app, comments, user_id)
     _docs(app)
     return app
+
+
+def _throttle(app: APIGatewayHttpResolver, throttle: Callable[[], RequestThrottle] | None) -> None:
+    """Every route's requests spend their user's token bucket first (`tidings.api.limits.throttled`)."""
+    if throttle is not None:
+        app.use(middlewares=[throttled(throttle)])
 
 
 def _analytics_routes(

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from tidings.store.audit import AuditRepository
     from tidings.store.budgets import BudgetRepository
     from tidings.store.posts import PostRepository
+    from tidings.store.throttle import RequestThrottle
     from tidings.store.webhooks import WebhookRepository
     from tidings.store.workflows import WorkflowRepository
     from tidings.webhooks.delivery import WebhookDeliverer
@@ -145,7 +146,18 @@ def http_app() -> APIGatewayHttpResolver:
         campaign_insights=campaign_insight_services,
         ab_tests=ab_test_service,
         comments=comment_service,
+        throttle=request_throttle,
     )
+
+
+@lru_cache(maxsize=1)
+def request_throttle() -> RequestThrottle:
+    """Each user's token bucket in the table (TIDINGS_API_RATE_PER_SECOND, TIDINGS_API_BURST)."""
+    from tidings.store.dynamo import dynamodb_client
+    from tidings.store.throttle import Bucket, DynamoRequestThrottle
+
+    s = get_settings()
+    return DynamoRequestThrottle(s.table_name, dynamodb_client(), Bucket(s.api_rate_per_second, s.api_burst))
 
 
 def page_secret() -> str:
