@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from api_events import call
+from api_events import call, respond
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from tidings.api.app import build_app, handle
+from tidings.api.app import build_app
 from tidings.core.clock import FakeClock
 from tidings.core.config import Settings
 from tidings.scheduling.service import SchedulingService
@@ -107,23 +107,7 @@ def test_requests_past_the_users_bucket_are_429_with_retry_after_on_every_route(
     app = make_app(clock, InMemoryRequestThrottle(Bucket(rate_per_second=1, burst=2), clock))
     assert [call(app, "GET", "/webhooks")[0] for _ in range(2)] == [200, 200]
 
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": "POST /posts",
-        "rawPath": "/posts",
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json"},
-        "body": new_post(60, "facebook"),
-        "requestContext": {
-            "http": {"method": "POST", "path": "/posts", "sourceIp": "127.0.0.1"},
-            "authorizer": {"jwt": {"claims": {"sub": "u1"}, "scopes": None}},
-            "requestId": "r1",
-            "routeKey": "POST /posts",
-            "stage": "$default",
-        },
-        "isBase64Encoded": False,
-    }
-    refused = handle(app, event, None)
+    refused = respond(app, "POST", "/posts", body=new_post(60, "facebook"))
     body = json.loads(refused["body"])
     headers = {k.lower(): v for k, v in refused.get("headers", {}).items()}
 
