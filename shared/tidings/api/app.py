@@ -35,6 +35,7 @@ from tidings.api.limits import throttled
 from tidings.api.models import (
     ErrorBody,
 )
+from tidings.api.notification_addresses import register_notification_address_routes
 from tidings.api.posts import register_post_routes, register_queue_routes
 from tidings.api.tasks import register_task_routes
 from tidings.api.webhooks import register_webhook_routes
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from tidings.engagement.abtests.service import ABTestService
     from tidings.engagement.comments import CommentService
     from tidings.integrations.inbound import MetaInbox
+    from tidings.notifications.service import NotificationAddresses
     from tidings.store.throttle import RequestThrottle
     from tidings.webhooks.service import WebhookService
     from tidings.workflows.service import WorkflowService
@@ -76,6 +78,7 @@ def build_app(
     campaign_insights: Callable[[], CampaignInsightServices] | None = None,
     ab_tests: Callable[[], ABTestService] | None = None,
     comments: Callable[[], CommentService] | None = None,
+    notification_addresses: Callable[[], NotificationAddresses] | None = None,
     throttle: Callable[[], RequestThrottle] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
@@ -119,6 +122,8 @@ def build_app(
     _abtest_routes(app, ab_tests, user_id)
     if comments is not None:
         register_comment_routes(app, comments, user_id)
+    if notification_addresses is not None:
+        register_notification_address_routes(app, notification_addresses, user_id)
     _docs(app)
     return app
 
