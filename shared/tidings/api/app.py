@@ -31,11 +31,9 @@ from tidings.api.crm import CrmServices, register_crm_routes
 from tidings.api.inbound import register_inbound_routes
 from tidings.api.insights import InsightServices, register_insight_routes
 from tidings.api.integrations import IntegrationServices, register_integration_routes
-from tidings.api.limits import throttled
 from tidings.api.models import (
     ErrorBody,
 )
-from tidings.api.notification_addresses import register_notification_address_routes
 from tidings.api.posts import register_post_routes, register_queue_routes
 from tidings.api.tasks import register_task_routes
 from tidings.api.webhooks import register_webhook_routes
@@ -51,8 +49,6 @@ if TYPE_CHECKING:
     from tidings.engagement.abtests.service import ABTestService
     from tidings.engagement.comments import CommentService
     from tidings.integrations.inbound import MetaInbox
-    from tidings.notifications.service import NotificationAddresses
-    from tidings.store.throttle import RequestThrottle
     from tidings.webhooks.service import WebhookService
     from tidings.workflows.service import WorkflowService
     from tidings.workflows.tasks import TaskService
@@ -78,8 +74,6 @@ def build_app(
     campaign_insights: Callable[[], CampaignInsightServices] | None = None,
     ab_tests: Callable[[], ABTestService] | None = None,
     comments: Callable[[], CommentService] | None = None,
-    notification_addresses: Callable[[], NotificationAddresses] | None = None,
-    throttle: Callable[[], RequestThrottle] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     services: list[SchedulingService] = []
@@ -97,7 +91,6 @@ def build_app(
         return str(sub)
 
     _error_handlers(app)
-    _throttle(app, throttle)
     register_post_routes(app, service, user_id)
     register_queue_routes(app, service, user_id)
     if account_services is not None:
@@ -122,16 +115,8 @@ def build_app(
     _abtest_routes(app, ab_tests, user_id)
     if comments is not None:
         register_comment_routes(app, comments, user_id)
-    if notification_addresses is not None:
-        register_notification_address_routes(app, notification_addresses, user_id)
     _docs(app)
     return app
-
-
-def _throttle(app: APIGatewayHttpResolver, throttle: Callable[[], RequestThrottle] | None) -> None:
-    """Every route's requests spend their user's token bucket first (`tidings.api.limits.throttled`)."""
-    if throttle is not None:
-        app.use(middlewares=[throttled(throttle)])
 
 
 def _analytics_routes(

@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from tidings.store.audit import AuditRepository
     from tidings.store.budgets import BudgetRepository
     from tidings.store.posts import PostRepository
-    from tidings.store.throttle import RequestThrottle
     from tidings.store.webhooks import WebhookRepository
     from tidings.store.workflows import WorkflowRepository
     from tidings.webhooks.delivery import WebhookDeliverer
@@ -146,19 +145,7 @@ def http_app() -> APIGatewayHttpResolver:
         campaign_insights=campaign_insight_services,
         ab_tests=ab_test_service,
         comments=comment_service,
-        notification_addresses=notification_addresses,
-        throttle=request_throttle,
     )
-
-
-@lru_cache(maxsize=1)
-def request_throttle() -> RequestThrottle:
-    """Each user's token bucket in the table (TIDINGS_API_RATE_PER_SECOND, TIDINGS_API_BURST)."""
-    from tidings.store.dynamo import dynamodb_client
-    from tidings.store.throttle import Bucket, DynamoRequestThrottle
-
-    s = get_settings()
-    return DynamoRequestThrottle(s.table_name, dynamodb_client(), Bucket(s.api_rate_per_second, s.api_burst))
 
 
 def page_secret() -> str:
@@ -280,12 +267,7 @@ def workflow_service() -> WorkflowService:
     from tidings.workflows.service import WorkflowService
 
     return WorkflowService(
-        workflow_repository(),
-        workflow_runner(),
-        registry,
-        check_gate_definition,
-        DEFAULT_CLOCK,
-        unconfirmed=lambda user_id, emails: notification_mail().unconfirmed(user_id, emails),
+        workflow_repository(), workflow_runner(), registry, check_gate_definition, DEFAULT_CLOCK
     )
 
 
@@ -308,7 +290,6 @@ def action_services() -> ActionServices:
         ses=lru_cache(maxsize=1)(lambda: _client("sesv2")),
         bedrock=lru_cache(maxsize=1)(lambda: _client("bedrock-runtime")),
         personalization=personalization,
-        notifications=notification_mail,
     )
 
 
@@ -380,6 +361,7 @@ def webhook_store() -> WebhookRepository:
 
 @lru_cache(maxsize=1)
 def webhook_deliverer() -> WebhookDeliverer:
+    from tidings.aws.mail import SesMail
     from tidings.core.http import guarded_http_client
     from tidings.integrations.alert_mail import AlertMailer
     from tidings.store.alerts import DynamoAlertRepository
@@ -387,7 +369,7 @@ def webhook_deliverer() -> WebhookDeliverer:
     from tidings.webhooks.delivery import WebhookDeliverer
 
     s = get_settings()
-    mailer = AlertMailer(DynamoAlertRepository(s.table_name), notification_mail())
+    mailer = AlertMailer(DynamoAlertRepository(s.table_name), SesMail(), s.notification_from_email)
     http = guarded_http_client(s, timeout=s.webhook_timeout_seconds)
     return WebhookDeliverer(
         webhook_store(),
@@ -474,7 +456,6 @@ def integration_lifecycle() -> IntegrationLifecycle:
         synced=DynamoSyncedRecordRepository(get_settings().table_name),
         audit=audit_repository(),
         clock=DEFAULT_CLOCK,
-        require_confirmed=lambda user_id, emails: notification_mail().require_confirmed(user_id, emails),
     )
 
 
@@ -614,13 +595,6 @@ from tidings.wiring.crm import (  # noqa: E402
     post_personalizer,
 )
 
-# And those of notification e-mail: the addresses and the mail every notification goes through.
-from tidings.wiring.notifications import (  # noqa: E402
-    notification_address_repository,
-    notification_addresses,
-    notification_mail,
-)
-
 __all__ = [
     "ab_test_monitor",
     "ab_test_repository",
@@ -649,9 +623,6 @@ __all__ = [
     "insight_service",
     "insight_services",
     "metrics_collection",
-    "notification_address_repository",
-    "notification_addresses",
-    "notification_mail",
     "personalization",
     "post_analytics_repository",
     "post_analytics_service",
