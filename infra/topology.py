@@ -185,6 +185,7 @@ COMMENT_FETCH = "comment-fetch"
 COMMENT_FETCH_MINUTES = 15
 PLATFORM_EVENT_ENTITY = "PlatformEvent"
 COMMENT_ENTITY = "Comment"
+CRISIS_ENTITY = "Crisis"  # a crisis opened or more severe: crisis.detected (event_delivery)
 # Email campaigns: each step's one-time schedule invokes this function, which fans the step out to the
 # campaign send queue and sends what that queue holds.
 CAMPAIGN_SENDER = "campaign_send"
@@ -324,19 +325,11 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name=COMMENT_INTAKE,
         description="Comments: maps verified Meta webhook entries to the users who connected the account, "
-        "watches published posts, reads watched posts' comments every 15 minutes, analyses new comments, "
-        "drafts replies and posts approved ones",
+        "watches published posts, reads watched posts' comments every 15 minutes, analyses new comments",
         # reads the stream (webhook entries, posts, comments), reads accounts and writes comments and
         # watches, opens the accounts' sealed tokens (renewing them) to read comments from the platforms
-        # and post replies, drafts replies with the Bedrock model when one is configured
         access=frozenset(
-            {
-                Access.TABLE_STREAM,
-                Access.TABLE_READ,
-                Access.TABLE_WRITE,
-                Access.OPEN_CREDENTIALS,
-                Access.INVOKE_MODEL,
-            }
+            {Access.TABLE_STREAM, Access.TABLE_READ, Access.TABLE_WRITE, Access.OPEN_CREDENTIALS}
         ),
         timeout_seconds=300,
     ),
@@ -456,10 +449,12 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/comments/{commentId}", _API),
     Route("POST", "/comments/{commentId}/hide", _API),
     Route("POST", "/comments/{commentId}/dismiss", _API),
-    Route("POST", "/comments/{commentId}/reply", _API),
-    Route("POST", "/comments/{commentId}/reply/approve", _API),
-    Route("GET", "/comments/settings", _API),
-    Route("PUT", "/comments/settings", _API),
+    Route("GET", "/crises", _API),
+    Route("GET", "/crises/settings", _API),
+    Route("PUT", "/crises/settings", _API),
+    Route("GET", "/crises/{crisisId}", _API),
+    Route("POST", "/crises/{crisisId}/resolve", _API),
+    Route("POST", "/crises/{crisisId}/resume-queue", _API),
     Route("GET", "/suppressions", _API),
     Route("POST", "/suppressions", _API),
     Route("DELETE", "/suppressions/{email}", _API),
@@ -492,6 +487,7 @@ STREAM_TRIGGERS: tuple[StreamTrigger, ...] = (
             CAMPAIGN_ENTITY,
             COMMENT_ENTITY,
             AB_TEST_ENTITY,
+            CRISIS_ENTITY,
         ),
         max_batching_window_seconds=1,
     ),

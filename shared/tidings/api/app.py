@@ -27,6 +27,7 @@ from tidings.api.campaign_sending import CampaignSendingServices, register_campa
 from tidings.api.campaigns import CAMPAIGN_BODY_BYTES, CAMPAIGN_ROUTES, register_campaign_routes
 from tidings.api.comments import register_comment_routes
 from tidings.api.common import JSON, error_response
+from tidings.api.crises import register_crisis_routes
 from tidings.api.crm import CrmServices, register_crm_routes
 from tidings.api.inbound import register_inbound_routes
 from tidings.api.insights import InsightServices, register_insight_routes
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from tidings.campaigns.service import CampaignService
     from tidings.engagement.abtests.service import ABTestService
     from tidings.engagement.comments import CommentService
+    from tidings.engagement.crisis.service import CrisisService
     from tidings.integrations.inbound import MetaInbox
     from tidings.webhooks.service import WebhookService
     from tidings.workflows.service import WorkflowService
@@ -74,6 +76,7 @@ def build_app(
     campaign_insights: Callable[[], CampaignInsightServices] | None = None,
     ab_tests: Callable[[], ABTestService] | None = None,
     comments: Callable[[], CommentService] | None = None,
+    crises: Callable[[], CrisisService] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     services: list[SchedulingService] = []
@@ -115,6 +118,7 @@ def build_app(
     _abtest_routes(app, ab_tests, user_id)
     if comments is not None:
         register_comment_routes(app, comments, user_id)
+    _crisis_routes(app, crises, user_id)
     _docs(app)
     return app
 
@@ -168,6 +172,13 @@ def _abtest_routes(
 ) -> None:
     if ab_tests is not None:
         register_abtest_routes(app, ab_tests, user_id)
+
+
+def _crisis_routes(
+    app: APIGatewayHttpResolver, crises: Callable[[], CrisisService] | None, user_id: Callable[[], str]
+) -> None:
+    if crises is not None:
+        register_crisis_routes(app, crises, user_id)
 
 
 # Request bodies are small JSON documents; anything larger is refused before it is parsed or validated.

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -262,11 +262,27 @@ class CommentAnalysisStep:
 class CommentIntake:
     """The comment_intake function's use-case."""
 
-    def __init__(self, fetcher: CommentFetcher, consumers: Sequence[StreamConsumer]) -> None:
+    def __init__(
+        self,
+        fetcher: CommentFetcher,
+        consumers: Sequence[StreamConsumer],
+        periodic: Sequence[Callable[[], dict[str, Any]]] = (),
+        observers: Sequence[StreamConsumer] = (),
+    ) -> None:
         self.fetcher = fetcher
         self.consumers = list(consumers)
+        self.periodic = list(periodic)  # more work of the periodic run (the crisis pass), its report merged
+        # Consumers that see the batch's records after the others, whoever took them (crisis evaluation
+        # of the users whose comments were analysed); a failure retries from its first record.
+        self.observers = list(observers)
 
     def handle(self, trigger: StreamBatch | PeriodicRun) -> dict[str, Any]:
         if isinstance(trigger, StreamBatch):
-            return dispatch_batch(trigger.event(), self.consumers)
-        return self.fetcher.run_periodic().as_dict()
+            result = dispatch_batch(trigger.event(), self.consumers)
+            if result["batchItemFailures"] or not self.observers:
+                return result
+            return dispatch_batch(trigger.event(), self.observers)
+        report = self.fetcher.run_periodic().as_dict()
+        for task in self.periodic:
+            report.update(task())
+        return report

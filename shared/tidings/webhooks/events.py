@@ -38,6 +38,7 @@ class EventType(StrEnum):
     CAMPAIGN_FAILED = "campaign.failed"
     ABTEST_COMPLETED = "abtest.completed"
     COMMENT_NEEDS_RESPONSE = "comment.needs_response"
+    CRISIS_DETECTED = "crisis.detected"
     PING = "webhook.ping"  # sent only by POST /webhooks/{id}/test
 
 
@@ -51,6 +52,7 @@ SOURCE_ENTITIES = (
     keys.CAMPAIGN_ENTITY,
     AB_TEST_ENTITY,
     keys.COMMENT_ENTITY,
+    keys.CRISIS_ENTITY,
 )
 
 
@@ -105,6 +107,8 @@ def events_from_record(record: Mapping[str, Any]) -> list[Event]:
         return _abtest_events(new, old)
     if entity == keys.COMMENT_ENTITY:
         return _comment_events(new, old)
+    if entity == keys.CRISIS_ENTITY:
+        return _crisis_events(new, old)
     return []
 
 
@@ -353,3 +357,33 @@ def _comment_events(new: dict[str, Any], old: dict[str, Any] | None) -> list[Eve
     return [
         Event(event_id(kind, user_id, f"{comment_id}:needs_response"), kind, user_id, parse_iso(at), data)
     ]
+
+
+_SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def _rank(severity: Any) -> int:
+    return _SEVERITIES.index(severity) if severity in _SEVERITIES else -1
+
+
+def _crisis_events(new: dict[str, Any], old: dict[str, Any] | None) -> list[Event]:
+    """`crisis.detected` when a crisis opens, and again each time its severity rises (once per
+    severity); the crisis is `GET /crises/{id}`."""
+    from tidings.core.clock import parse_iso
+
+    severity = new.get("severity")
+    if old is not None and _rank(severity) <= _rank(old.get("severity")):
+        return []
+    kind = EventType.CRISIS_DETECTED
+    user_id, crisis_id = str(new["user_id"]), str(new["crisis_id"])
+    data = {
+        "crisisId": crisis_id,
+        "severity": severity,
+        "status": new.get("status"),
+        "signals": new.get("signals") or [],
+        "evidence": new.get("evidence") or {},
+        "openedAt": new.get("opened_at"),
+        "crisisPath": f"/crises/{crisis_id}",
+    }
+    at = str(new.get("updated_at") or new["opened_at"])
+    return [Event(event_id(kind, user_id, f"{crisis_id}:{severity}"), kind, user_id, parse_iso(at), data)]

@@ -14,6 +14,8 @@ from tidings.core.clock import DEFAULT_CLOCK
 from tidings.core.config import get_settings
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import httpx
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from tidings.store.webhooks import WebhookRepository
     from tidings.store.workflows import WorkflowRepository
     from tidings.webhooks.delivery import WebhookDeliverer
+    from tidings.webhooks.events import Event
     from tidings.webhooks.service import WebhookService
     from tidings.workflows.action import ActionServices
     from tidings.workflows.engine import WorkflowEngine
@@ -145,6 +148,7 @@ def http_app() -> APIGatewayHttpResolver:
         campaign_insights=campaign_insight_services,
         ab_tests=ab_test_service,
         comments=comment_service,
+        crises=crisis_service,
     )
 
 
@@ -219,6 +223,7 @@ def publish_step() -> PublishStep:
         metrics=DynamoMetricsRepository(s.table_name, dynamodb_client()),
         # read at publish time, for posts with a link only
         utm_tagging=lambda user_id: analytics_settings_service().utm_tagging(user_id),
+        holds=queue_holds(),  # a crisis may hold the user's scheduled posts
     )
 
 
@@ -370,6 +375,12 @@ def webhook_deliverer() -> WebhookDeliverer:
 
     s = get_settings()
     mailer = AlertMailer(DynamoAlertRepository(s.table_name), SesMail(), s.notification_from_email)
+    crisis_mail = crisis_mailer()
+
+    def mail(record: Mapping[str, Any], events: list[Event]) -> None:
+        mailer.handle(record, events)
+        crisis_mail.handle(record, events)
+
     http = guarded_http_client(s, timeout=s.webhook_timeout_seconds)
     return WebhookDeliverer(
         webhook_store(),
@@ -378,7 +389,7 @@ def webhook_deliverer() -> WebhookDeliverer:
         DEFAULT_CLOCK,
         retry_intervals=s.webhook_retry_intervals,
         allow_private=s.allow_private_links,
-        on_record=mailer.handle,
+        on_record=mail,
     )
 
 
@@ -582,6 +593,9 @@ from tidings.wiring.campaigns import (  # noqa: E402
     campaign_service,
 )
 
+# And crisis detection's.
+from tidings.wiring.crises import crisis_mailer, crisis_service, queue_holds  # noqa: E402
+
 # And those of engagement: the comments.
 from tidings.wiring.engagement import comment_intake, comment_service  # noqa: E402
 
@@ -616,6 +630,9 @@ __all__ = [
     "client_cache",
     "comment_intake",
     "comment_service",
+    "crisis_mailer",
+    "crisis_service",
+    "queue_holds",
     "client_directory",
     "crm_services",
     "crm_settings_service",

@@ -1,0 +1,57 @@
+"""The crisis alert e-mail: when a `crisis.detected` event is read from the stream (a crisis opened, or
+its severity rose) and the crisis names an alert address (the user's crisis settings), one plain-text
+message goes out through the alert mail sender (`tidings.integrations.alert_mail`). Each occurrence is
+claimed first, so a record read twice sends one e-mail; if sending fails, the claim is given back and
+the record is retried."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tidings.core.clock import Clock
+from tidings.integrations.alert_mail import MailSender
+from tidings.store.crises import CrisisRepository
+from tidings.store.dynamo import deserialize_stream_image
+from tidings.webhooks.events import Event, EventType
+
+logger = logging.getLogger(__name__)
+
+
+class CrisisMailer:
+    def __init__(self, crises: CrisisRepository, mail: MailSender, sender: str, clock: Clock) -> None:
+        self.crises = crises
+        self.mail = mail
+        self.sender = sender.strip()
+        self.clock = clock
+
+    def handle(self, record: Mapping[str, Any], events: Sequence[Event]) -> bool:
+        """Send the e-mail a `crisis.detected` among `events` asks for; True when one was sent."""
+        if not any(e.type == EventType.CRISIS_DETECTED for e in events):
+            return False
+        item = deserialize_stream_image(record["dynamodb"]["NewImage"])
+        to = item.get("notify_email")
+        if not to:
+            return False
+        if not self.sender:
+            logger.warning("crisis e-mail is not configured: set TIDINGS_NOTIFICATION_FROM_EMAIL")
+            return False
+        user_id, crisis_id, severity = item["user_id"], item["crisis_id"], str(item.get("severity"))
+        if not self.crises.claim_email(user_id, crisis_id, severity, self.clock.now()):
+            return False
+        signals = ", ".join(str(s).replace("_", " ") for s in item.get("signals") or []) or "none"
+        subject = f"[Tidings {severity.upper()}] Crisis detected: {signals}"
+        body = (
+            f"A possible crisis was detected on your accounts (severity {severity}).\n\n"
+            f"Signals: {signals}\nOpened at: {item.get('opened_at')}\n\n"
+            f"Details: GET /crises/{crisis_id}\nResolve it with POST /crises/{crisis_id}/resolve; "
+            "if your settings hold\nscheduled posts during a crisis, resume them with "
+            f"POST /crises/{crisis_id}/resume-queue.\n"
+        )
+        try:
+            self.mail.send_text(self.sender, [str(to)], subject, body)
+        except Exception:
+            self.crises.release_email(user_id, crisis_id, severity)
+            raise
+        return True
