@@ -67,6 +67,7 @@ def register_inbound_routes(
             200: doc("Stored", Received),
             400: doc("Not JSON", ErrorBody),
             401: doc("Missing or wrong signature: nothing was stored", ErrorBody),
+            413: doc("More entries than one delivery may hold (1,000): nothing was stored", ErrorBody),
             422: doc("Not a Meta delivery", ErrorBody),
         },
         security=[],

@@ -8,6 +8,10 @@
 Source: Meta for Developers, "Webhooks -- Getting Started" (Verification Requests; Validating Payloads).
 
 Verified events are kept for 7 days (`tidings.store.inbound`), the inbox later processing reads.
+A delivery holds at most MAX_ENTRIES entries (Meta batches at most 1,000 updates in one delivery:
+"Webhooks -- Getting Started", Event Notifications); a longer one is refused with 413 and nothing is
+stored, so a signed body of tens of thousands of tiny entries is answered at once instead of being
+written. Entries repeated within a delivery are stored once.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from tidings.core.errors import Forbidden, Unauthorized, ValidationFailed
+from tidings.core.errors import Forbidden, PayloadTooLarge, Unauthorized, ValidationFailed
 from tidings.store.inbound import InboundEventRepository
 
 _PREFIX = "sha256="
+MAX_ENTRIES = 1000
 
 
 def answer_handshake(params: Mapping[str, str], verify_token: str) -> str:
@@ -63,5 +68,11 @@ class MetaInbox:
         if not isinstance(entries, list):
             raise ValidationFailed(
                 "a Meta delivery has an entry list", {"field": "entry"}, code="invalid_event"
+            )
+        if len(entries) > MAX_ENTRIES:
+            raise PayloadTooLarge(
+                f"a delivery holds at most {MAX_ENTRIES} entries; this one has {len(entries)}",
+                {"limit": MAX_ENTRIES, "entries": len(entries)},
+                code="too_many_entries",
             )
         return self.events.add("meta", str(payload.get("object", "")), entries, now)
