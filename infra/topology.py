@@ -325,11 +325,19 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name=COMMENT_INTAKE,
         description="Comments: maps verified Meta webhook entries to the users who connected the account, "
-        "watches published posts, reads watched posts' comments every 15 minutes, analyses new comments",
+        "watches published posts, reads watched posts' comments every 15 minutes, analyses new comments, "
+        "drafts replies and posts approved ones",
         # reads the stream (webhook entries, posts, comments), reads accounts and writes comments and
         # watches, opens the accounts' sealed tokens (renewing them) to read comments from the platforms
+        # and post replies, drafts replies with the Bedrock model when one is configured
         access=frozenset(
-            {Access.TABLE_STREAM, Access.TABLE_READ, Access.TABLE_WRITE, Access.OPEN_CREDENTIALS}
+            {
+                Access.TABLE_STREAM,
+                Access.TABLE_READ,
+                Access.TABLE_WRITE,
+                Access.OPEN_CREDENTIALS,
+                Access.INVOKE_MODEL,
+            }
         ),
         timeout_seconds=300,
     ),
@@ -455,6 +463,10 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/crises/{crisisId}", _API),
     Route("POST", "/crises/{crisisId}/resolve", _API),
     Route("POST", "/crises/{crisisId}/resume-queue", _API),
+    Route("POST", "/comments/{commentId}/reply", _API),
+    Route("POST", "/comments/{commentId}/reply/approve", _API),
+    Route("GET", "/comments/settings", _API),
+    Route("PUT", "/comments/settings", _API),
     Route("GET", "/suppressions", _API),
     Route("POST", "/suppressions", _API),
     Route("DELETE", "/suppressions/{email}", _API),

@@ -107,9 +107,17 @@ EXPECTED_ACTIONS = {
     | KEY_READ
     | KEY_WRITE
     | {"sqs:SendMessage"},
-    # reads the stream, the table and the accounts' sealed tokens (to read comments); no Comprehend:
-    # the local analyzer analyses comments
-    "comment_intake": LOGS | XRAY | STREAM | STREAM_FAILURES | READ | WRITE | KEY_READ | KEY_WRITE,
+    # reads the stream, the table and the accounts' sealed tokens (to read comments and post replies);
+    # drafts replies with the Bedrock model; no Comprehend: the local analyzer analyses comments
+    "comment_intake": LOGS
+    | XRAY
+    | STREAM
+    | STREAM_FAILURES
+    | READ
+    | WRITE
+    | KEY_READ
+    | KEY_WRITE
+    | {"bedrock:InvokeModel"},
 }
 
 

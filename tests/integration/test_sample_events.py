@@ -94,6 +94,10 @@ API_EXPECTED = {
     "hide_comment_unknown": 404,
     "dismiss_comment_unknown": 404,
     "sync_comments": 200,  # the sample user watches no post here: nothing is read
+    "write_reply_unknown": 404,
+    "approve_reply_unknown": 404,
+    "get_comment_settings": 200,
+    "put_comment_settings_bad_tone": 422,
 }
 
 # The error code an answer carries, where the sample is about one.
@@ -127,6 +131,9 @@ EXPECTED_CODES = {
     "get_crisis_unknown": "crisis_not_found",
     "hide_comment_unknown": "comment_not_found",
     "dismiss_comment_unknown": "comment_not_found",
+    "write_reply_unknown": "comment_not_found",
+    "approve_reply_unknown": "comment_not_found",
+    "put_comment_settings_bad_tone": "invalid_tone",
 }
 
 
@@ -347,8 +354,9 @@ def test_analytics_sync_samples(lambda_host: LambdaHost, local_aws_env: dict[str
 
 def test_comment_intake_samples(lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:
     """The stored Meta entry becomes one comment of the user who connected its Page (however often it
-    comes); the new comment's record gets it analysed (a question: needs_response); the published
-    post's record watches it; the periodic read reports what it read."""
+    comes); the new comment's record gets it analysed (a question: needs_response), and its change to
+    needs_response a drafted reply; the published post's record watches it; the periodic read reports
+    what it read."""
     from datetime import datetime
 
     from tidings.store.comments import CommentFilter
@@ -369,6 +377,14 @@ def test_comment_intake_samples(lambda_host: LambdaHost, local_aws_env: dict[str
     assert comment is not None
     assert comment.analysis is not None
     assert (comment.status, comment.analysis.decision) == ("needs_response", "needs_response")
+    # the comment become needs_response gets a reply drafted, not posted (auto-reply is off)
+    drafted = lambda_host.invoke("comment_intake", load("comment_intake", "comment_needs_response"))
+    assert drafted.payload == {"batchItemFailures": []}
+    comment = comment_repository().get(user, "facebook.111_901")
+    assert comment is not None
+    assert comment.reply is not None
+    assert (comment.reply.state, comment.reply.drafted_by) == ("draft", "template")
+    assert comment.status == "needs_response"
 
     watched = lambda_host.invoke("comment_intake", load("comment_intake", "post_published"))
     assert watched.payload == {"batchItemFailures": []}

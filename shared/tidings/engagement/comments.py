@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.errors import Conflict, TooManyRequests, UpstreamFailed, ValidationFailed
@@ -31,6 +31,9 @@ from tidings.models.comments import (
 )
 from tidings.publishing.clients.comments import CommentReader, CommentsUnavailable, PlatformComment
 from tidings.store.comments import CommentFilter, CommentPage, CommentRepository
+
+if TYPE_CHECKING:
+    from tidings.engagement.replies import ReplyService
 
 # analysis decisions (tidings.engagement.analysis.DECISIONS) that ask for an answer from the brand
 RESPOND_DECISIONS = frozenset({"needs_response", "escalate"})
@@ -116,6 +119,7 @@ class CommentService:
         *,
         sync_every: timedelta = timedelta(seconds=60),
         clock: Clock = DEFAULT_CLOCK,
+        replies: Callable[[], ReplyService] | None = None,
     ) -> None:
         self.comments = comments
         self.fetcher = fetcher
@@ -123,6 +127,13 @@ class CommentService:
         self.credentials = credentials
         self.sync_every = sync_every
         self.clock = clock
+        self.replies = replies
+
+    def reply_service(self) -> ReplyService:
+        """Replies and the comment settings (`tidings.engagement.replies`)."""
+        if self.replies is None:
+            raise RuntimeError("replies are not wired into this comment service")
+        return self.replies()
 
     def list(
         self, user_id: str, filters: CommentFilter, limit: int = 50, next_token: str | None = None
@@ -208,12 +219,16 @@ def _not_hideable(comment: Comment, message: str) -> ValidationFailed:
 
 class AnalysisAdapter:
     """An Analyzer over the analysis package's interface (`tidings.engagement.analysis`: CommentText,
-    AnalysisContext, and a CommentAnalyzer whose analyze answers one Analysis per comment). Hiding is
-    never decided for the user here: `allow_hide` is False."""
+    AnalysisContext, and a CommentAnalyzer whose analyze answers one Analysis per comment). The
+    analysis may decide to hide only where the user allows it (`allow_hide`, their comment settings;
+    never without it). The comments given are one user's."""
 
-    def __init__(self, analyzer: Any, clock: Clock = DEFAULT_CLOCK) -> None:
+    def __init__(
+        self, analyzer: Any, clock: Clock = DEFAULT_CLOCK, allow_hide: Callable[[str], bool] | None = None
+    ) -> None:
         self.analyzer = analyzer
         self.clock = clock
+        self.allow_hide = allow_hide
 
     def analyze(self, comments: Sequence[Comment], recent_texts: Sequence[str]) -> list[CommentAnalysis]:
         analysis = importlib.import_module("tidings.engagement.analysis")
@@ -227,7 +242,8 @@ class AnalysisAdapter:
             )
             for c in comments
         ]
-        context = analysis.AnalysisContext(allow_hide=False, recent_texts=list(recent_texts))
+        allow = bool(comments) and self.allow_hide is not None and self.allow_hide(comments[0].user_id)
+        context = analysis.AnalysisContext(allow_hide=allow, recent_texts=list(recent_texts))
         now = self.clock.now()
         return [
             CommentAnalysis(

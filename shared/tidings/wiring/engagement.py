@@ -1,5 +1,5 @@
-"""The composition root's engagement part: the comments (the comment_intake function, and the comment
-routes of the HTTP API)."""
+"""The composition root's engagement part: the comments and their replies (the comment_intake
+function, and the comment routes of the HTTP API)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from tidings.engagement.comments import Analyzer, CommentService
     from tidings.engagement.fetch import CommentFetcher
     from tidings.engagement.intake import CommentIntake
-    from tidings.publishing.clients.comments import CommentReader
+    from tidings.engagement.replies import ReplyService
+    from tidings.publishing.clients.comments import CommentReader, CommentReplier
+    from tidings.store.comment_settings import CommentSettingsRepository
     from tidings.store.comments import CommentRepository
 
 
@@ -33,6 +35,42 @@ def comment_readers() -> dict[Platform, CommentReader]:
     from tidings.publishing.clients.comments import build_comment_readers
 
     return build_comment_readers(get_settings(), root.publishing_http(), DEFAULT_CLOCK)
+
+
+@lru_cache(maxsize=1)
+def comment_settings_repository() -> CommentSettingsRepository:
+    from tidings.store.comment_settings import DynamoCommentSettingsRepository
+    from tidings.store.dynamo import dynamodb_client
+
+    return DynamoCommentSettingsRepository(get_settings().table_name, dynamodb_client())
+
+
+@lru_cache(maxsize=1)
+def comment_repliers() -> dict[Platform, CommentReplier]:
+    from tidings.publishing.clients.comments import build_comment_repliers
+
+    return build_comment_repliers(get_settings(), root.publishing_http(), DEFAULT_CLOCK)
+
+
+@lru_cache(maxsize=1)
+def reply_service() -> ReplyService:
+    """Replies: drafted with the content package (the Bedrock model when TIDINGS_BEDROCK_MODEL_ID is
+    set), posted through the platforms' reply endpoints."""
+    from tidings.engagement.replies import ContentReplyDrafter, ReplyService
+
+    s = get_settings()
+    model = (
+        lru_cache(maxsize=1)(lambda: root._client("bedrock-runtime")) if s.bedrock_model_id.strip() else None
+    )
+    return ReplyService(
+        comment_repository(),
+        comment_settings_repository(),
+        comment_repliers(),
+        root.publishing_credentials,
+        ContentReplyDrafter(model, s.bedrock_model_id),
+        stale_after=timedelta(seconds=3 * s.http_timeout_seconds),  # as the publish ledger's
+        clock=DEFAULT_CLOCK,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -59,6 +97,7 @@ def comment_service() -> CommentService:
         root.publishing_credentials,
         sync_every=timedelta(seconds=get_settings().comment_sync_cooldown_seconds),
         clock=DEFAULT_CLOCK,
+        replies=reply_service,
     )
 
 
@@ -72,7 +111,10 @@ def comment_analyzer() -> Analyzer | None:
         analysis = importlib.import_module("tidings.engagement.analysis")
     except ImportError:
         return None
-    return AnalysisAdapter(analysis.local_analyzer(), DEFAULT_CLOCK)
+    settings = comment_settings_repository()
+    return AnalysisAdapter(
+        analysis.local_analyzer(), DEFAULT_CLOCK, lambda user: settings.get(user).allow_hide
+    )
 
 
 @lru_cache(maxsize=1)
@@ -87,12 +129,14 @@ def comment_intake() -> CommentIntake:
         PublishedPostWatcher,
     )
     from tidings.wiring.crises import crisis_evaluation
+    from tidings.engagement.replies import ReplyStep
 
     repo = comment_repository()
     watch_for = timedelta(days=get_settings().comment_watch_days)
     consumers: list[StreamConsumer] = [
         MetaEventIntake(root.account_store(), repo, DEFAULT_CLOCK),
         PublishedPostWatcher(repo, watch_for, DEFAULT_CLOCK),
+        ReplyStep(reply_service()),  # drafts, auto-replies and retries of replies (changed comments)
     ]
     analyzer = comment_analyzer()
     if analyzer is not None:

@@ -18,6 +18,19 @@ Sources (checked late 2026):
   `max_results` 10 to 100): replies in a post's conversation over the last 7 days. Search is not in
   every access tier: a 403 from it means this app may not search, and the read says so
   (CommentsUnavailable) instead of failing. X has no hide through this API.
+
+Replies, and reading them back when an answer was lost (the reply's ledger, `tidings.engagement.
+replies`, asks before sending again):
+- Facebook, "Object Comments": `POST /{comment-id}/comments` with `message` answers {"id"}; the
+  comment's replies are `GET /{comment-id}/comments`.
+- Instagram, "IG Comment Replies": `POST /{ig-comment-id}/replies?message=` answers {"id"}; only
+  top-level comments take replies (a reply to a reply is added to its top-level comment), and
+  `GET /{ig-comment-id}/replies` lists them.
+- YouTube, `comments.insert` (`part=snippet`, {snippet: {parentId, textOriginal}}; 50 quota units):
+  replies go to top-level comments only, so a reply to a reply names its thread's top comment;
+  `comments.list` with `parentId` lists a comment's replies.
+- X, "Create Post" (`POST /2/tweets` with {"text", "reply": {"in_reply_to_tweet_id"}}, 201 with
+  {"data": {"id"}}); read back through the conversation's recent search, as comments are read.
 """
 
 from __future__ import annotations
@@ -29,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
-from tidings.core.failures import PlatformCallError
+from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.http import bearer, json_body, send
 from tidings.core.platforms import Platform
 from tidings.models.accounts import AccountCredentials
@@ -72,6 +85,33 @@ class CommentReader(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ReplyTarget:
+    """The comment a reply answers, as the platform named it."""
+
+    platform_comment_id: str
+    platform_post_id: str
+    parent_id: str | None = None  # the comment it answers, when it is itself a reply
+    thread_id: str | None = None
+
+
+class CommentReplier(Protocol):
+    platform: Platform
+
+    def post_reply(self, account: AccountCredentials, target: ReplyTarget, text: str) -> str:
+        """Post the account's reply; the platform's id of the reply. PlatformCallError on a failed
+        call (UNKNOWN_OUTCOME when no answer came back)."""
+        ...
+
+    def find_reply(self, account: AccountCredentials, target: ReplyTarget, text: str) -> str | None:
+        """The id of the account's reply with this text under the comment, if there is one."""
+        ...
+
+
+def same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
+
+
 class _Api:
     """One platform's HTTP calls: the base URL, the shared client, the clock, how errors read."""
 
@@ -87,10 +127,22 @@ class _Api:
         return graph_error(response, token=token, now=self.clock.now())
 
     def _call(
-        self, method: str, account: AccountCredentials, path: str, params: dict[str, str | int]
+        self,
+        method: str,
+        account: AccountCredentials,
+        path: str,
+        params: dict[str, str | int],
+        *,
+        json: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """One call: a GET's params in the query, a POST's as a form, or in the query beside a JSON
+        body."""
         token = account.access_token
-        extra: dict[str, Any] = {"params": params} if method == "GET" else {"data": params}
+        extra: dict[str, Any] = (
+            {"params": params} if method == "GET" or json is not None else {"data": params}
+        )
+        if json is not None:
+            extra["json"] = json
         response = send(
             self.http,
             method,
@@ -100,9 +152,17 @@ class _Api:
             headers=bearer(token),
             **extra,
         )
-        if response.status_code != 200:
+        if not 200 <= response.status_code < 300:
             raise self._error(response, token)
         return json_body(response)
+
+    def _posted_id(self, body: dict[str, Any]) -> str:
+        found = _id(body) or _id(body.get("data"))
+        if found is None:
+            raise PlatformCallError(
+                ErrorKind.UNKNOWN_OUTCOME, "no_reply_id", f"{self.platform} answered no id"
+            )
+        return found
 
     def hide_comment(self, account: AccountCredentials, platform_comment_id: str) -> None:
         raise CommentsUnavailable(f"{self.platform} does not let an app hide comments")
@@ -162,6 +222,19 @@ class FacebookComments(_Api):
     def hide_comment(self, account: AccountCredentials, platform_comment_id: str) -> None:
         self._call("POST", account, quote(platform_comment_id, safe=""), {"is_hidden": "true"})
 
+    def post_reply(self, account: AccountCredentials, target: ReplyTarget, text: str) -> str:
+        path = f"{quote(target.platform_comment_id, safe='')}/comments"
+        return self._posted_id(self._call("POST", account, path, {"message": text}))
+
+    def find_reply(self, account: AccountCredentials, target: ReplyTarget, text: str) -> str | None:
+        body = self._call(
+            "GET",
+            account,
+            f"{quote(target.platform_comment_id, safe='')}/comments",
+            {"fields": "id,message,from", "order": "reverse_chronological", "limit": PAGE_SIZE},
+        )
+        return _mine(_data(body), account, text, "message")
+
 
 class InstagramComments(_Api):
     platform = Platform.INSTAGRAM
@@ -195,6 +268,18 @@ class InstagramComments(_Api):
 
     def hide_comment(self, account: AccountCredentials, platform_comment_id: str) -> None:
         self._call("POST", account, quote(platform_comment_id, safe=""), {"hide": "true"})
+
+    def _top(self, target: ReplyTarget) -> str:
+        return quote(target.parent_id or target.platform_comment_id, safe="")
+
+    def post_reply(self, account: AccountCredentials, target: ReplyTarget, text: str) -> str:
+        return self._posted_id(self._call("POST", account, f"{self._top(target)}/replies", {"message": text}))
+
+    def find_reply(self, account: AccountCredentials, target: ReplyTarget, text: str) -> str | None:
+        body = self._call(
+            "GET", account, f"{self._top(target)}/replies", {"fields": "id,text,from", "limit": PAGE_SIZE}
+        )
+        return _mine(_data(body), account, text, "text")
 
 
 class YouTubeComments(_Api):
@@ -237,6 +322,36 @@ class YouTubeComments(_Api):
                 )
             )
         return out
+
+    def _top(self, target: ReplyTarget) -> str:
+        # a YouTube reply's id is "<top comment id>.<reply id>"
+        return target.parent_id or target.platform_comment_id.split(".", 1)[0]
+
+    def post_reply(self, account: AccountCredentials, target: ReplyTarget, text: str) -> str:
+        body = {"snippet": {"parentId": self._top(target), "textOriginal": text}}
+        return self._posted_id(
+            self._call("POST", account, "youtube/v3/comments", {"part": "snippet"}, json=body)
+        )
+
+    def find_reply(self, account: AccountCredentials, target: ReplyTarget, text: str) -> str | None:
+        body = self._call(
+            "GET",
+            account,
+            "youtube/v3/comments",
+            {
+                "part": "snippet",
+                "parentId": self._top(target),
+                "maxResults": PAGE_SIZE,
+                "textFormat": "plainText",
+            },
+        )
+        items = body.get("items")
+        for item in items if isinstance(items, list) else []:
+            snippet = as_object(as_object(item).get("snippet"))
+            author = as_object(snippet.get("authorChannelId")).get("value")
+            if author == account.account_id and same_text(as_text(snippet.get("textOriginal")), text):
+                return _id(item)
+        return None
 
 
 class XReplies(_Api):
@@ -294,6 +409,31 @@ class XReplies(_Api):
             )
         return out
 
+    def post_reply(self, account: AccountCredentials, target: ReplyTarget, text: str) -> str:
+        body = {"text": text, "reply": {"in_reply_to_tweet_id": target.platform_comment_id}}
+        return self._posted_id(self._call("POST", account, "2/tweets", {}, json=body))
+
+    def find_reply(self, account: AccountCredentials, target: ReplyTarget, text: str) -> str | None:
+        from tidings.publishing.clients.x import normalize
+
+        conversation = target.thread_id or target.platform_post_id
+        for found in self.read_comments(account, conversation):
+            if (
+                found.author_id == account.account_id
+                and found.parent_id == target.platform_comment_id
+                and normalize(found.text) == normalize(text)
+            ):
+                return found.platform_comment_id
+        return None
+
+
+def _mine(items: list[dict[str, Any]], account: AccountCredentials, text: str, field: str) -> str | None:
+    """The id of the first Graph comment the account wrote with this text."""
+    for item in items:
+        if _id(item.get("from")) == account.account_id and same_text(as_text(item.get(field)), text):
+            return str(item["id"])
+    return None
+
 
 _READERS: dict[Platform, Callable[..., CommentReader]] = {
     Platform.FACEBOOK: FacebookComments,
@@ -310,3 +450,18 @@ def build_comment_readers(
     """The comment reader of each platform whose comments Tidings reads (LinkedIn's and TikTok's
     comments are not open to this app)."""
     return {platform: make(settings, http, clock) for platform, make in _READERS.items()}
+
+
+def build_comment_repliers(
+    settings: Settings, http: httpx.Client, clock: Clock = DEFAULT_CLOCK
+) -> dict[Platform, CommentReplier]:
+    """The reply client of each platform whose comments take replies through Tidings (those it reads)."""
+    return {platform: make(settings, http, clock) for platform, make in _REPLIERS.items()}
+
+
+_REPLIERS: dict[Platform, Callable[..., CommentReplier]] = {
+    Platform.FACEBOOK: FacebookComments,
+    Platform.INSTAGRAM: InstagramComments,
+    Platform.YOUTUBE: YouTubeComments,
+    Platform.TWITTER: XReplies,
+}
