@@ -38,9 +38,12 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra.local.processes import StartupError
+
+if TYPE_CHECKING:
+    from infra.local.dev import DevRuntime
 
 DEFAULT_STATE_DIR = Path(".tidings")
 SWEEP_ENV = "TIDINGS_LOCAL_SWEEP_INTERVAL"
@@ -265,10 +268,7 @@ def _dev(args: argparse.Namespace) -> int:
                 emails_url=runtime.urls.emails,
             )
             demo.start()
-        while not stop.wait(0.5):
-            pass
-        _say("stopping")
-        return 0
+        return _run_until_stopped(runtime, stop)
     finally:
         # The clean stop runs to its end; a second Ctrl-C (or SIGTERM) forces it: every child is
         # killed at once and the command exits.
@@ -284,6 +284,17 @@ def _dev(args: argparse.Namespace) -> int:
         runtime.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _run_until_stopped(runtime: DevRuntime, stop: threading.Event) -> int:
+    """Wait for Ctrl-C or SIGTERM (exit code 0), or for the runtime to give up on a child that keeps
+    failing (1, with the reason)."""
+    while not stop.wait(0.5):
+        if runtime.failure is not None:
+            _say(f"stopping: {runtime.failure}")
+            return 1
+    _say("stopping")
+    return 0
 
 
 # -- tidings token --------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from infra.local.state import (
 )
 from infra.local.stream_checkpoints import CheckpointStore
 from infra.local.stream_poller import StreamPoller
+from infra.local.supervisor import Supervisor
 from infra.topology import (
     ANALYTICS_COLLECTION,
     CAMPAIGN_EVENTS,
@@ -155,6 +156,10 @@ class DevRuntime:
     _checkpoints: CheckpointStore | None = None
     _housekeeping: threading.Thread | None = None
     _halt: threading.Event = field(default_factory=threading.Event)
+    failure: str | None = None  # why the stack gave up (a child that keeps failing): it must stop
+    _supervisor: Supervisor | None = None
+    _supervising: threading.Lock = field(default_factory=threading.Lock)
+    _released: threading.Event = field(default_factory=threading.Event)
     _lock: StateLock | None = None
     _api: Any = None
     _stopped: bool = False
@@ -244,6 +249,7 @@ class DevRuntime:
         self.reconcile(say)
         self._start_api()
         self._write_stack_file()
+        self._supervisor = self._supervise_children()
         self._housekeeping = threading.Thread(target=self._keep_house, name="housekeeping", daemon=True)
         self._housekeeping.start()
 
@@ -267,14 +273,85 @@ class DevRuntime:
             result.update(ok=False, error=f"{type(exc).__name__}: {exc}")
             say(f"warning: the schedules could not be rebuilt: {result['error']}")
         write_json(self.options.state_dir / RECONCILE_FILE, result)
-        event = {"source": "tidings.local", "schedule": "startup"}
-        threading.Thread(target=self.host.invoke, args=(SWEEPER, event), name="sweep", daemon=True).start()
+        self._sweep("startup")
         return result
 
+    def _sweep(self, why: str) -> None:
+        """Run the due-post sweeper once, now, beside the rest."""
+        event = {"source": "tidings.local", "schedule": why}
+        threading.Thread(target=self.host.invoke, args=(SWEEPER, event), name="sweep", daemon=True).start()
+
     def _keep_house(self) -> None:
-        """Every second: save the stream consumers' positions."""
+        """Every second: save the stream consumers' positions and restart a child that exited. The
+        thread lasts until `stop` has stopped the children: those it restarted die with it."""
         while not self._halt.wait(1.0):
             self._save_checkpoints()
+            with self._supervising:
+                if self._halt.is_set() or self._supervisor is None or self.failure is not None:
+                    continue
+                self.failure = self._supervisor.check()
+        self._released.wait()
+
+    def _supervise_children(self) -> Supervisor:
+        supervisor = Supervisor(self._tell)
+        dynamodb, moto, fake = self._dynamodb, self._moto, self._fake
+        assert dynamodb is not None
+        assert moto is not None
+        assert fake is not None
+        supervisor.watch("DynamoDB Local", lambda: dynamodb.child, self._restart_dynamodb)
+        supervisor.watch("moto", lambda: moto.child, self._restart_moto)
+        supervisor.watch("fake platforms", lambda: fake, self._restart_fake_platforms)
+        return supervisor
+
+    def _tell(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+    def _restart_dynamodb(self) -> None:
+        """Same port, same database; the sweeper then starts posts whose execution failed meanwhile."""
+        assert self._dynamodb is not None
+        self._dynamodb.restart()
+        self._write_stack_file()
+        self._sweep("restart")
+
+    def _restart_moto(self) -> None:
+        """Same port; moto forgot everything: provision again, then rebuild the schedules (and resume
+        what its executions and queues held) from the table."""
+        assert self._moto is not None
+        assert self.stack is not None
+        self._moto.restart()
+        fresh = provision(
+            self.stack.endpoints,
+            extra_env=self.stack.env,
+            unsubscribe_key=unsubscribe_key(self.options.state_dir),
+        )
+        # Only a few ARNs differ (a secret's has a random suffix); the rest of the environment stays.
+        changed = {
+            k: v for k, v in fresh.env.items() if k.startswith("TIDINGS_") and self.stack.env.get(k) != v
+        }
+        fresh.env = {**self.stack.env, **changed}
+        self.stack = fresh
+        os.environ.update(changed)
+        self._clear_settings_cache()
+        self._write_stack_file()
+        self.reconcile(self._tell)
+
+    def _restart_fake_platforms(self) -> None:
+        """Same port (the handlers' API bases point at it), the same faults; the connected accounts
+        and the webhook receiver are given back."""
+        from urllib.parse import urlsplit
+
+        import httpx
+
+        from infra.local.sandbox_accounts import restore_sandbox_accounts
+
+        assert self._fake is not None
+        argv = list(self._fake.argv)
+        argv[argv.index("--port") + 1] = str(urlsplit(self.urls.fake_platforms).port)
+        self._fake.respawn(argv)
+        self._fake.wait_for_line(lambda text: text.startswith(FAKE_READY_PREFIX), 60)
+        restore_sandbox_accounts(self.urls.fake_platforms)
+        httpx.post(f"{self.urls.fake_platforms}/_webhooks", json={"url": f"{self.urls.api}/inbound/meta"})
+        self._write_stack_file()
 
     def _save_checkpoints(self) -> None:
         if self._checkpoints is not None:
@@ -423,13 +500,15 @@ class DevRuntime:
                 return
             self._stopped = True
         self._halt.set()
+        with self._supervising:  # a restart under way ends first; none starts after
+            for name, step in self._stop_steps():
+                try:
+                    step()
+                except Exception as exc:  # keep stopping the rest
+                    log.warning("stopping %s: %s", name, exc)
+        self._released.set()
         if self._housekeeping is not None:
             self._housekeeping.join(timeout=5)
-        for name, step in self._stop_steps():
-            try:
-                step()
-            except Exception as exc:  # keep stopping the rest
-                log.warning("stopping %s: %s", name, exc)
         with contextlib.suppress(OSError):
             data = json.loads(self.stack_file.read_text())
             if data.get("pid") == os.getpid():

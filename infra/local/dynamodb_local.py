@@ -111,6 +111,20 @@ class DynamoDBLocal:
     def pid(self) -> int | None:
         return self._child.pid if self._child is not None else None
 
+    @property
+    def child(self) -> ChildProcess | None:
+        return self._child
+
+    def restart(self, timeout: float = 90.0) -> None:
+        """Start it again on the same port, with the same database (`db_path`): its data, its stream."""
+        self.stop()
+        requested, self._requested_port = self._requested_port, self.port
+        try:
+            self.spawn()
+            self.wait_ready(timeout)
+        finally:
+            self._requested_port = requested
+
     def spawn(self) -> None:
         """Start the JVM without waiting for it (see `wait_ready`)."""
         java = shutil.which("java")

@@ -367,6 +367,18 @@ class MotoServer:
     def pid(self) -> int | None:
         return self._child.pid
 
+    @property
+    def child(self) -> ChildProcess:
+        return self._child
+
+    def restart(self, timeout: float = 60.0) -> None:
+        """Start the server again on the port it had (its clients keep their URL), with no state."""
+        port = urlsplit(self.url).port
+        argv = list(self._child.argv)
+        argv[argv.index("--port") + 1] = str(port)
+        self._child.respawn(argv)
+        self.wait_ready(timeout)
+
     def start(self, timeout: float = 60.0) -> None:
         self.spawn()
         self.wait_ready(timeout)

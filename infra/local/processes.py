@@ -116,6 +116,25 @@ class ChildProcess:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def exit_description(self) -> str:
+        """How the process ended: its exit code or the signal that killed it."""
+        code = self._proc.poll() if self._proc is not None else None
+        if code is None:
+            return "still running" if self._proc is not None else "never started"
+        if code < 0:
+            with contextlib.suppress(ValueError):
+                return f"killed by {signal.Signals(-code).name}"
+        return f"exit code {code}"
+
+    def respawn(self, argv: Sequence[str] | None = None) -> None:
+        """Start the program again (it exited, or is stopped first), with `argv` instead when given."""
+        self.stop(grace_seconds=1.0)
+        if argv is not None:
+            self.argv = list(argv)
+        self._lines = queue.Queue()
+        self._tail = []
+        self.start()
+
     def output_tail(self) -> str:
         return "\n".join(self._tail[-20:])
 

@@ -27,10 +27,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from infra.local.lambda_host import Invocation
+from infra.local.repeats import RepeatedWarnings
 from infra.topology import QueueTrigger
 
 log = logging.getLogger("infra.local.queue")
@@ -96,6 +98,7 @@ class QueuePoller:
         self.stats = QueuePollerStats()
         self._stats_lock = threading.Lock()
         self._stop = threading.Event()
+        self._warnings = RepeatedWarnings(log)
         self._threads: list[threading.Thread] = []
 
     @property
@@ -122,9 +125,11 @@ class QueuePoller:
             try:
                 busy = self.poll_once()
             except Exception as exc:  # keep polling: moto restarts, transient errors
-                self._note(f"{type(exc).__name__}: {exc}")
+                failure = f"{self.trigger.queue} poller: {type(exc).__name__}: {exc}"
+                self._note(failure, self._warnings.warning)
                 self._stop.wait(1.0)
                 continue
+            self._warnings.clear()
             if not busy:
                 self._stop.wait(self.idle_wait)
 
@@ -200,8 +205,8 @@ class QueuePoller:
             for failure in resp.get("Failed", []):
                 self._note(f"could not delete a message of {self.trigger.queue}: {failure}")
 
-    def _note(self, message: str) -> None:
+    def _note(self, message: str, say: Callable[[str], None] = log.info) -> None:
         with self._stats_lock:
             self.stats.last_error = message
             self.stats.errors = [*self.stats.errors[-19:], message]
-        log.info(message)
+        say(message)

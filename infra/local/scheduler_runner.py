@@ -51,6 +51,7 @@ from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.local.lambda_host import Invocation
+from infra.local.repeats import RepeatedWarnings
 
 log = logging.getLogger("infra.local.scheduler")
 
@@ -170,6 +171,7 @@ class SchedulerRunner:
         self._service_clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self._warned: set[tuple[str, str]] = set()
+        self._warnings = RepeatedWarnings(log)
         self.fired: list[Fired] = []
         self.discovery_passes = 0
         self.get_schedule_calls = 0
@@ -200,8 +202,10 @@ class SchedulerRunner:
             try:
                 self.sync()
             except Exception as exc:
-                log.warning("schedule discovery failed: %s: %s", type(exc).__name__, exc)
+                self._warnings.warning(f"schedule discovery failed: {type(exc).__name__}: {exc}")
                 self._stop.wait(1.0)
+            else:
+                self._warnings.clear()
             # With thousands of schedules a pass takes a while: spend at most about a quarter of the
             # time listing, but never leave a new schedule undiscovered for more than MAX_DISCOVERY_GAP
             # (a schedule created shortly before its time must still fire on time).

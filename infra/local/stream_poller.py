@@ -52,6 +52,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from infra.local.lambda_host import Invocation
+from infra.local.repeats import RepeatedWarnings
 from infra.topology import StreamTrigger
 
 log = logging.getLogger("infra.local.streams")
@@ -186,6 +187,7 @@ class StreamPoller:
         self._last_refresh = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._warnings = RepeatedWarnings(log)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -204,9 +206,13 @@ class StreamPoller:
                 busy = self.poll_once()
             except Exception as exc:  # keep polling: DynamoDB Local restarts, transient errors
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("stream poller for %s: %s", self.trigger.function, self.stats.last_error)
+                self._warnings.warning(f"stream poller for {self.trigger.function}: {self.stats.last_error}")
+                for shard in self._shards.values():
+                    shard.iterator = None  # a restarted DynamoDB Local knows no iterator of before
                 busy = False
                 self._stop.wait(1.0)
+            else:
+                self._warnings.clear()
             window = self.trigger.max_batching_window_seconds
             if window > 0:
                 # MaximumBatchingWindowInSeconds: records are gathered for up to the window before
