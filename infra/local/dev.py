@@ -267,7 +267,7 @@ class DevRuntime:
             say(
                 "schedules rebuilt: {posts} posts, {postsStartedNow} due posts sent now, {postsMissed} "
                 "missed, {tasks} tasks, {integrationSyncs} integration syncs, {campaignSteps} "
-                "campaign steps".format(**result)
+                "campaign steps, {workflowsResumed} workflows resumed".format(**result)
             )
         except Exception as exc:
             result.update(ok=False, error=f"{type(exc).__name__}: {exc}")

@@ -11,12 +11,26 @@ from typing import Any
 from tidings.core.clock import DEFAULT_CLOCK
 from tidings.core.config import get_settings
 from tidings.core.streams import StreamConsumer
-from tidings.store.keys import CAMPAIGN_STEP_ENTITY, INTEGRATION_ENTITY, POST_ENTITY, TASK_ENTITY
+from tidings.store.keys import (
+    CAMPAIGN_STEP_ENTITY,
+    INTEGRATION_ENTITY,
+    POST_ENTITY,
+    TASK_ENTITY,
+    WORKFLOW_ENTITY,
+)
 
 # What `rebuild_schedules` reports, each the number of: scheduled posts given a schedule, due posts
 # started at once, posts marked missed, pending tasks, integration syncs and waiting campaign steps
-# given a schedule.
-REPORT_KEYS = ("posts", "postsStartedNow", "postsMissed", "tasks", "integrationSyncs", "campaignSteps")
+# given a schedule, and workflows given a new execution.
+REPORT_KEYS = (
+    "posts",
+    "postsStartedNow",
+    "postsMissed",
+    "tasks",
+    "integrationSyncs",
+    "campaignSteps",
+    "workflowsResumed",
+)
 
 
 class _Counting:
@@ -77,4 +91,17 @@ def rebuild_schedules(missed_after: timedelta) -> dict[str, int]:
     counts["postsMissed"] = rebuild(
         items, keepers, DynamoMissedPosts(s.table_name), DEFAULT_CLOCK.now(), missed_after
     )
+    counts["workflowsResumed"] = _resume_workflows(s.table_name)
     return {key: counts[key] for key in REPORT_KEYS}
+
+
+def _resume_workflows(table: str) -> int:
+    """Workflows whose execution was lost get a new one (tidings.workflows.restart)."""
+    from tidings.store.dynamo import deserialize
+    from tidings.store.restart import scan_entities
+    from tidings.store.workflows import workflow_from_item
+    from tidings.wiring import workflow_runner
+    from tidings.workflows.restart import resume_workflows
+
+    stored = (workflow_from_item(deserialize(item)) for item in scan_entities(table, (WORKFLOW_ENTITY,)))
+    return resume_workflows(stored, workflow_runner())
