@@ -35,7 +35,14 @@ from tidings.core.clock import iso_ms, parse_iso
 from tidings.core.errors import Conflict
 from tidings.models.crm import Activity, ActivityStatus, PendingActivity
 from tidings.store import keys
-from tidings.store.dynamo import decode_token, deserialize, dynamodb_client, encode_token, serialize
+from tidings.store.dynamo import (
+    decode_token,
+    deserialize,
+    dynamodb_client,
+    encode_token,
+    serialize,
+    take_count,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -505,26 +512,15 @@ class DynamoPendingActivityRepository(ActivityRecords):
     def take_quota(self, user_id: str, day: str, count: int, limit: int) -> bool:
         if count <= 0:
             return True
-        if count > limit:
-            return False
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=serialize(count_key(user_id, day)),
-                UpdateExpression="ADD n :count SET EntityType = :entity, expiresAt = :ttl",
-                ConditionExpression="attribute_not_exists(n) OR n <= :most",
-                ExpressionAttributeValues=serialize(
-                    {
-                        ":count": count,
-                        ":most": limit - count,
-                        ":entity": keys.ACTIVITY_COUNT_ENTITY,
-                        ":ttl": count_expiry(day),
-                    }
-                ),
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return take_count(
+            self.client,
+            self.table,
+            count_key(user_id, day),
+            count,
+            limit,
+            entity=keys.ACTIVITY_COUNT_ENTITY,
+            expires_at=count_expiry(day),
+        )
 
     def give_back(self, user_id: str, day: str, count: int) -> None:
         if count <= 0:

@@ -169,6 +169,35 @@ def batch_write(client: DynamoDBClient, table: str, requests: Sequence[Mapping[s
             raise RuntimeError(f"{len(pending)} items could not be written to {table}")
 
 
+def take_count(
+    client: DynamoDBClient,
+    table: str,
+    key: Mapping[str, Any],
+    count: int,
+    limit: int,
+    *,
+    entity: str,
+    expires_at: int,
+) -> bool:
+    """Add `count` to the counter item at `key` (attribute `n`), unless that would pass `limit`:
+    False, and nothing counted. The item carries `entity` and expires at `expires_at` (TTL)."""
+    if count > limit:
+        return False
+    try:
+        client.update_item(
+            TableName=table,
+            Key=serialize(key),
+            UpdateExpression="ADD n :count SET EntityType = :entity, expiresAt = :ttl",
+            ConditionExpression="attribute_not_exists(n) OR n <= :most",
+            ExpressionAttributeValues=serialize(
+                {":count": count, ":most": limit - count, ":entity": entity, ":ttl": expires_at}
+            ),
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
 def is_conditional_failure(exc: Exception) -> bool:
     code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
     return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
