@@ -37,6 +37,7 @@ class Recorded:
 
     calls: list[tuple[str, Any]] = field(default_factory=list)
     missed: list[tuple[str, str]] = field(default_factory=list)
+    indexed: list[str] = field(default_factory=list)
 
     def of(self, kind: str) -> list[Any]:
         return [what for name, what in self.calls if name == kind]
@@ -63,6 +64,10 @@ class _Missed:
 
     def mark_missed(self, post: ScheduledPost, reason: str, now: datetime) -> bool:
         self.recorded.missed.append((post.post_id, reason))
+        return True
+
+    def backfill(self, post: ScheduledPost) -> bool:
+        self.recorded.indexed.append(post.post_id)
         return True
 
 
@@ -141,7 +146,7 @@ def _rebuild(items: list[dict[str, Any]], missed_after: timedelta = DAY) -> tupl
         IntegrationScheduleKeeper(_Schedules(recorded, "integration")),
         StepScheduleKeeper(_Schedules(recorded, "step"), clock),
     ]
-    marked = rebuild(items, keepers, _Missed(recorded), NOW, missed_after)
+    marked = rebuild(items, keepers, _Missed(recorded), NOW, missed_after, _Missed(recorded))
     return recorded, marked
 
 
@@ -224,3 +229,16 @@ def test_waiting_campaign_steps_are_scheduled_at_their_time_or_at_once_when_it_p
 
     fire_times = {args[2]: args[5] for args in recorded.of("step")}
     assert fire_times == {1: NOW + MIN_LEAD, 2: later}
+
+
+def test_a_publishing_post_stored_before_the_sweepers_index_joins_it() -> None:
+    publishing = _post("p1", NOW - timedelta(hours=1), PostStatus.PUBLISHING)
+    indexed = _post("p2", NOW - timedelta(hours=1), PostStatus.PUBLISHING)
+    for name in ("GSI2PK", "GSI2SK"):
+        del publishing[name]  # as a post claimed before the index existed was stored
+    assert "GSI2PK" in indexed
+
+    recorded, _ = _rebuild([publishing, indexed, _post("p3", NOW + timedelta(hours=1))])
+
+    assert recorded.indexed == ["p1"]
+    assert recorded.of("start") == []

@@ -10,6 +10,10 @@ campaign step its schedule (at once when its time has passed). Every keeper acti
 One rule is the restart's own: a scheduled post whose time passed longer ago than `missed_after`
 (the stack was stopped for long) is not sent late; it is marked failed with the reason instead,
 which GET /posts shows.
+
+And one repair: a post left `publishing` by a version of Tidings before the sweeper's index of
+publishing posts (GSI2 `PUBLISHING#<shard>`) has no keys in that index, so the sweeper would never
+find it; it gets them, from its stored progress, and the sweeper's pass after the rebuild resumes it.
 """
 
 from __future__ import annotations
@@ -34,6 +38,17 @@ class MissedPosts(Protocol):
         ...
 
 
+class PublishingIndex(Protocol):
+    def backfill(self, post: ScheduledPost) -> bool:
+        """Give a `publishing` post its keys in the sweeper's index; False if it moved meanwhile."""
+        ...
+
+
+def unindexed_publishing(item: Mapping[str, Any], post: ScheduledPost) -> bool:
+    """A `publishing` post the sweeper cannot see: stored before its index existed."""
+    return post.status == PostStatus.PUBLISHING and "GSI2PK" not in item
+
+
 def restart_record(item: Mapping[str, Any]) -> dict[str, Any]:
     """A stored item (DynamoDB's typed form, as Scan returns it) as the stream record inserting it."""
     return {"eventName": "INSERT", "dynamodb": {"NewImage": dict(item)}}
@@ -56,14 +71,18 @@ def rebuild(
     missed: MissedPosts,
     now: datetime,
     missed_after: timedelta = DEFAULT_MISSED_AFTER,
+    index: PublishingIndex | None = None,
 ) -> int:
     """Hand every stored item to the keepers that want it, except scheduled posts too late to send
-    (marked missed). The number of posts marked missed."""
+    (marked missed); `publishing` posts missing from the sweeper's index join it. The number of posts
+    marked missed."""
     marked = 0
     deferred: list[list[Any]] = [[] for _ in keepers]
     for item in items:
         if _entity_type(item) == POST_ENTITY:
             post = post_from_item(deserialize(item))
+            if index is not None and unindexed_publishing(item, post):
+                index.backfill(post)
             reason = missed_reason(post, now, missed_after)
             if reason is not None:
                 marked += int(missed.mark_missed(post, reason, now))

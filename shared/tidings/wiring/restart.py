@@ -21,11 +21,12 @@ from tidings.store.keys import (
 
 # What `rebuild_schedules` reports, each the number of: scheduled posts given a schedule, due posts
 # started at once, posts marked missed, pending tasks, integration syncs and waiting campaign steps
-# given a schedule, and workflows given a new execution.
+# given a schedule, workflows given a new execution, and `publishing` posts put in the sweeper's index.
 REPORT_KEYS = (
     "posts",
     "postsStartedNow",
     "postsMissed",
+    "postsIndexed",
     "tasks",
     "integrationSyncs",
     "campaignSteps",
@@ -68,7 +69,7 @@ def rebuild_schedules(missed_after: timedelta) -> dict[str, int]:
     from tidings.integrations.schedule_keeper import IntegrationScheduleKeeper
     from tidings.scheduling.restart import rebuild
     from tidings.scheduling.schedule_keeper import PostScheduleKeeper
-    from tidings.store.restart import DynamoMissedPosts, scan_entities
+    from tidings.store.restart import DynamoMissedPosts, DynamoPublishingIndex, scan_entities
     from tidings.wiring import post_repository, publish_starter
     from tidings.workflows.schedule_keeper import TaskScheduleKeeper
 
@@ -88,8 +89,9 @@ def rebuild_schedules(missed_after: timedelta) -> dict[str, int]:
     ]
     entities = (POST_ENTITY, TASK_ENTITY, INTEGRATION_ENTITY, CAMPAIGN_STEP_ENTITY)
     items = scan_entities(s.table_name, entities)
+    index = _counting(DynamoPublishingIndex(s.table_name, s.due_shards), counts, "postsIndexed", "backfill")
     counts["postsMissed"] = rebuild(
-        items, keepers, DynamoMissedPosts(s.table_name), DEFAULT_CLOCK.now(), missed_after
+        items, keepers, DynamoMissedPosts(s.table_name), DEFAULT_CLOCK.now(), missed_after, index
     )
     counts["workflowsResumed"] = _resume_workflows(s.table_name)
     return {key: counts[key] for key in REPORT_KEYS}
