@@ -210,6 +210,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 Access.RUN_WORKFLOWS,
                 Access.INVOKE_MODEL,
                 Access.UNSUBSCRIBE_LINKS,  # unsubscribe tokens, and the page tokens sealed with its secret
+                Access.SEND_EMAIL,  # the confirmation link of a new notification address
             }
         ),
         timeout_seconds=29,
@@ -467,6 +468,11 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/comments/{commentId}/reply/approve", _API),
     Route("GET", "/comments/settings", _API),
     Route("PUT", "/comments/settings", _API),
+    Route("GET", "/notification-addresses", _API),
+    Route("POST", "/notification-addresses", _API),
+    Route("DELETE", "/notification-addresses/{email}", _API),
+    Route("GET", "/notification-addresses/confirm/{token}", _API, authorized=False),
+    Route("POST", "/notification-addresses/confirm/{token}", _API, authorized=False),
     Route("GET", "/suppressions", _API),
     Route("POST", "/suppressions", _API),
     Route("DELETE", "/suppressions/{email}", _API),

@@ -422,6 +422,10 @@ def handler_env(stack: LocalStack, extra_env: Mapping[str, str] | None = None) -
     then the stack's resources and endpoints, which always win."""
     env = {k: v for k, v in os.environ.items() if k.startswith("TIDINGS_") and k not in _RESOURCE_SETTINGS}
     env.update(extra_env or {})
+    # notification e-mail (workflows, alerts) from the campaign sender's verified domain, unless set
+    domain = parseaddr(stack.campaign_from_address)[1].rpartition("@")[2]
+    if domain:
+        env.setdefault("TIDINGS_NOTIFICATION_FROM_EMAIL", f"notifications@{domain}")
     env.update(aws_env(stack.endpoints))
     env.update(
         {

@@ -52,7 +52,7 @@ EXPECTED_ACTIONS = {
     | START
     | WORKFLOWS
     | UNSUBSCRIBE_KEY
-    | {"bedrock:InvokeModel"},
+    | {"bedrock:InvokeModel", "ses:SendEmail"},
     "schedule_sync": LOGS
     | XRAY
     | STREAM

@@ -553,6 +553,9 @@ def _alert_record(world: World, user: str, alert_id: str) -> dict[str, Any]:
 def test_a_raised_alert_is_emailed_once_and_retried_if_ses_fails(world: World, user: str) -> None:
     from tidings.aws.mail import SesMail
     from tidings.integrations.alert_mail import AlertMailer
+    from tidings.models.notifications import NotificationAddress
+    from tidings.notifications.service import NotificationMail
+    from tidings.store.memory.notification_addresses import InMemoryNotificationAddressRepository
     from tidings.webhooks.events import events_from_record
 
     integration = world.lifecycle.create(
@@ -567,7 +570,11 @@ def test_a_raised_alert_is_emailed_once_and_retried_if_ses_fails(world: World, u
     (alert,) = world.monitoring.evaluate(integration)
     record = _alert_record(world, user, alert.alert_id)
     ses = StubSes(failures=1)
-    mailer = AlertMailer(world.alerts, SesMail(ses), "alerts@tidings.example")
+    addresses = InMemoryNotificationAddressRepository()
+    addresses.add(NotificationAddress(user, "ops@harbour.example", "pending", NOW), limit=10)
+    addresses.confirm(user, "ops@harbour.example", NOW)
+    mail = NotificationMail(addresses, SesMail(ses), "alerts@tidings.example", FakeClock(NOW), per_hour=30)
+    mailer = AlertMailer(world.alerts, mail)
 
     events = events_from_record(record)
     with pytest.raises(RuntimeError):

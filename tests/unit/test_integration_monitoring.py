@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from integration_fakes import NOW, TOKEN, USER, Call, FakeConnector, hubspot, world
+from notification_fakes import confirmed_mail
 
 from tidings.core.errors import NotFound, TooManyRequests
 from tidings.integrations.alert_mail import AlertMailer
@@ -226,7 +227,7 @@ def test_a_raised_alert_is_emailed_once_even_when_its_record_comes_again_or_send
     record = {"dynamodb": {"NewImage": serialize(to_item(alert, integration.name, integration.alert_email))}}
     events = events_from_record(record)
     mail = FakeMail(failures=1)
-    mailer = AlertMailer(w.alerts, mail, "alerts@tidings.example")
+    mailer = AlertMailer(w.alerts, confirmed_mail(mail, w.clock, USER, "ops@harbour.example"))
 
     with pytest.raises(RuntimeError):
         mailer.handle(record, events)  # the stream retries the record
@@ -241,3 +242,24 @@ def test_a_raised_alert_is_emailed_once_even_when_its_record_comes_again_or_send
     assert "CRITICAL" in subject
     assert alert.alert_id in body
     assert TOKEN not in subject + body
+
+
+def test_an_alert_to_an_address_not_confirmed_is_skipped_and_not_retried() -> None:
+    w = world()
+    integration = w.lifecycle.create(
+        USER,
+        name="Harbour CRM",
+        kind="crm",
+        provider="hubspot",
+        credentials={"accessToken": TOKEN, "expiresAt": (NOW - timedelta(minutes=1)).isoformat()},
+        sync_frequency=None,
+        alert_email="stranger@elsewhere.example",
+    )
+    (alert,) = w.monitoring.evaluate(integration)
+    record = {"dynamodb": {"NewImage": serialize(to_item(alert, integration.name, integration.alert_email))}}
+    mail = FakeMail()
+    mailer = AlertMailer(w.alerts, confirmed_mail(mail, w.clock, USER, "ops@harbour.example"))
+
+    assert mailer.handle(record, events_from_record(record)) is False
+    assert mailer.handle(record, events_from_record(record)) is False
+    assert mail.sent == []

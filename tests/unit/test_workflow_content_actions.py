@@ -19,8 +19,10 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from corpus import live_seller_samples
+from notification_fakes import confirmed_mail
 
 from tidings import __version__
+from tidings.aws.mail import SesMail
 from tidings.core.clock import FakeClock
 from tidings.core.config import Settings
 from tidings.core.platforms import RULES, Platform, text_length
@@ -38,6 +40,7 @@ from tidings.workflows.definitions import resolve
 from tidings.workflows.templates import FAIR_HOUSING_PHRASES, TEMPLATES
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+CONFIRMED = ("owner@sunnyhomes.example",)  # the notification addresses user-1 confirmed
 PUBLIC = "93.184.215.14"
 
 
@@ -54,6 +57,7 @@ def make_ctx(
     bedrock: Any = None,
     analytics: Any = None,
     now: datetime = NOW,
+    per_hour: int = 30,
 ) -> ActionContext:
     services = ActionServices(
         settings=lambda: settings or Settings(),
@@ -63,7 +67,18 @@ def make_ctx(
         ses=(lambda: ses) if ses is not None else _unused,
         bedrock=(lambda: bedrock) if bedrock is not None else _unused,
     )
-    return ActionContext("user-1", "wf-1", "step-1", 1, FakeClock(now), services, feedback)
+    clock = FakeClock(now)
+    if ses is not None:
+        mail = confirmed_mail(
+            SesMail(ses),
+            clock,
+            "user-1",
+            *CONFIRMED,
+            sender=(settings or Settings()).notification_from_email,
+            per_hour=per_hour,
+        )
+        services.notifications = lambda: mail
+    return ActionContext("user-1", "wf-1", "step-1", 1, clock, services, feedback)
 
 
 def client(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.Client:
@@ -849,6 +864,29 @@ def test_email_without_a_sender_is_not_configured() -> None:
         SendNotification().run(make_ctx(ses=_unused), EMAIL)
     assert failure.value.code == "email_not_configured"
     assert "TIDINGS_NOTIFICATION_FROM_EMAIL" in failure.value.message
+
+
+def test_email_to_an_address_the_user_did_not_confirm_is_refused_and_nothing_is_sent() -> None:
+    ses = FakeSes()
+    with pytest.raises(ActionFailed) as failure:
+        SendNotification().run(
+            make_ctx(ses=ses, settings=SENDER),
+            EMAIL | {"to": ["owner@sunnyhomes.example", "someone@elsewhere.example"]},
+        )
+    assert (failure.value.code, failure.value.retryable) == ("recipient_unconfirmed", False)
+    assert "someone@elsewhere.example" in failure.value.message
+    assert ses.calls == []
+
+
+def test_email_beyond_the_users_hourly_count_waits_for_the_next_hour() -> None:
+    ses = FakeSes()
+    ctx = make_ctx(ses=ses, settings=SENDER, per_hour=2)
+    SendNotification().run(ctx, EMAIL)
+    SendNotification().run(ctx, EMAIL)
+    with pytest.raises(ActionFailed) as failure:
+        SendNotification().run(ctx, EMAIL)
+    assert (failure.value.code, failure.value.retryable) == ("notification_rate_limited", True)
+    assert len(ses.calls) == 2
 
 
 @pytest.mark.parametrize(

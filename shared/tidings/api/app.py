@@ -35,6 +35,7 @@ from tidings.api.integrations import IntegrationServices, register_integration_r
 from tidings.api.models import (
     ErrorBody,
 )
+from tidings.api.notification_addresses import register_notification_address_routes
 from tidings.api.posts import register_post_routes, register_queue_routes
 from tidings.api.tasks import register_task_routes
 from tidings.api.webhooks import register_webhook_routes
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from tidings.engagement.comments import CommentService
     from tidings.engagement.crisis.service import CrisisService
     from tidings.integrations.inbound import MetaInbox
+    from tidings.notifications.service import NotificationAddresses
     from tidings.webhooks.service import WebhookService
     from tidings.workflows.service import WorkflowService
     from tidings.workflows.tasks import TaskService
@@ -76,6 +78,7 @@ def build_app(
     campaign_insights: Callable[[], CampaignInsightServices] | None = None,
     ab_tests: Callable[[], ABTestService] | None = None,
     comments: Callable[[], CommentService] | None = None,
+    notification_addresses: Callable[[], NotificationAddresses] | None = None,
     crises: Callable[[], CrisisService] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
@@ -119,6 +122,8 @@ def build_app(
     if comments is not None:
         register_comment_routes(app, comments, user_id)
     _crisis_routes(app, crises, user_id)
+    if notification_addresses is not None:
+        register_notification_address_routes(app, notification_addresses, user_id)
     _docs(app)
     return app
 

@@ -25,10 +25,9 @@ from functools import lru_cache
 
 from tidings.core.config import Settings, get_settings
 from tidings.core.errors import NotFound, TidingsError
-from tidings.core.sealing import MIN_SECRET_BYTES, Sealer
+from tidings.core.sealing import MIN_SECRET_BYTES, Sealer, pack_fields, unpack_fields
 from tidings.store.suppressions import address_key
 
-MAX_FIELD_BYTES = 255  # each of user id, campaign id and address (an address is at most 254)
 MAX_TOKEN_CHARS = 1024
 ROUTE = "/unsubscribe/"
 _HKDF_SALT = b"tidings unsubscribe v1"
@@ -61,29 +60,6 @@ class UnsubscribeNotConfigured(TidingsError):
     code = "unsubscribe_not_configured"
 
 
-def _field(value: str, name: str) -> bytes:
-    raw = value.encode()
-    if not raw or len(raw) > MAX_FIELD_BYTES:
-        raise ValueError(f"{name} must be 1 to {MAX_FIELD_BYTES} bytes")
-    return bytes([len(raw)]) + raw
-
-
-def _fields(payload: bytes) -> list[str] | None:
-    found: list[str] = []
-    at = 0
-    while at < len(payload):
-        size = payload[at]
-        value = payload[at + 1 : at + 1 + size]
-        if size == 0 or len(value) != size:
-            return None
-        try:
-            found.append(value.decode())
-        except UnicodeDecodeError:
-            return None
-        at += 1 + size
-    return found
-
-
 class UnsubscribeLinks:
     """Makes and reads unsubscribe tokens with one secret, and the links to `base_url`."""
 
@@ -98,12 +74,9 @@ class UnsubscribeLinks:
         self.base_url = base_url.rstrip("/")
 
     def token(self, user_id: str, email: str, campaign_id: str) -> str:
-        payload = (
-            _field(user_id, "user_id")
-            + _field(campaign_id, "campaign_id")
-            + _field(address_key(email), "email")
+        return self._sealer.seal(
+            pack_fields(user_id=user_id, campaign_id=campaign_id, email=address_key(email))
         )
-        return self._sealer.seal(payload)
 
     def url(self, user_id: str, email: str, campaign_id: str) -> str:
         """The link (UnsubscribeNotConfigured without a base URL: reading tokens needs none)."""
@@ -116,7 +89,7 @@ class UnsubscribeLinks:
     def read(self, token: str) -> UnsubscribeTarget:
         """Whom the token names; InvalidUnsubscribeToken for anything this key did not make."""
         payload = self._sealer.open(token, max_chars=MAX_TOKEN_CHARS)
-        fields = _fields(payload) if payload is not None else None
+        fields = unpack_fields(payload) if payload is not None else None
         if fields is None or len(fields) != 3:
             raise InvalidUnsubscribeToken()
         user_id, campaign_id, email = fields

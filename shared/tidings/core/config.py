@@ -96,6 +96,13 @@ class Settings(BaseModel):
     bedrock_model_id: str = ""
     # The verified SES identity notification e-mails come from; empty means e-mail is not configured.
     notification_from_email: str = ""
+    # Notification e-mail (workflow notifications, alert e-mails) goes only to addresses the user
+    # confirmed through a link (tidings.notifications): at most this many addresses a user, links valid
+    # this many hours, and at most `notification_mail_per_hour` messages a user each UTC hour
+    # (confirmation e-mails included; 0 sends none).
+    notification_addresses_max: int = Field(default=10, ge=1, le=100)
+    notification_link_hours: int = Field(default=72, ge=1, le=720)
+    notification_mail_per_hour: int = Field(default=30, ge=0)
     # Campaign sending (tidings.campaigns.sending). The From of campaign email ("Acme <news@acme.example>"
     # or the address; a verified SES identity covers it) and the SES configuration set it goes through
     # (both set by the stack from its context); empty: campaigns cannot send and fail with

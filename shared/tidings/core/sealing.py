@@ -83,3 +83,35 @@ class Sealer:
 
     def _mac(self, body: bytes) -> bytes:
         return hmac.new(self._mac_key, body, hashlib.sha256).digest()[:MAC_BYTES]
+
+
+MAX_FIELD_BYTES = 255  # each field of a packed payload
+
+
+def pack_fields(**named: str) -> bytes:
+    """Texts as one payload, in the order given, each as its length (one byte) and its UTF-8 bytes;
+    ValueError naming the field for an empty text or one over MAX_FIELD_BYTES."""
+    packed = b""
+    for name, value in named.items():
+        raw = value.encode()
+        if not raw or len(raw) > MAX_FIELD_BYTES:
+            raise ValueError(f"{name} must be 1 to {MAX_FIELD_BYTES} bytes")
+        packed += bytes([len(raw)]) + raw
+    return packed
+
+
+def unpack_fields(payload: bytes) -> list[str] | None:
+    """The texts `pack_fields` packed; None for anything else."""
+    found: list[str] = []
+    at = 0
+    while at < len(payload):
+        size = payload[at]
+        value = payload[at + 1 : at + 1 + size]
+        if size == 0 or len(value) != size:
+            return None
+        try:
+            found.append(value.decode())
+        except UnicodeDecodeError:
+            return None
+        at += 1 + size
+    return found

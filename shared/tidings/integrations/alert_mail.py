@@ -1,6 +1,8 @@
 """E-mail for alerts: when an alert is raised for an integration that names an alert e-mail address,
-one plain-text message goes out (through Amazon SES: `tidings.aws.mail`) from the
-`notification_from_email` identity.
+one plain-text message goes out through the user's notification mail (`tidings.notifications`: only
+to an address the user confirmed, within the user's hourly count) from the `notification_from_email`
+identity. A raise whose address is not confirmed, or over the count, is skipped with a warning
+naming the reason (the alert itself still goes to the user's webhooks), and not retried.
 
 It runs on the same stream records as the webhooks. Each raise is claimed on the alert first
 (`emailed_for = raised_at`), so a record read twice sends one e-mail; if sending fails, the claim is
@@ -11,8 +13,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
+from tidings.notifications.service import MailSender as MailSender  # the sender's interface, for others
+from tidings.notifications.service import NotificationMail, NotificationRateLimited, RecipientUnconfirmed
 from tidings.store.alerts import AlertRepository
 from tidings.store.dynamo import deserialize_stream_image
 from tidings.webhooks.events import Event, EventType
@@ -20,17 +24,10 @@ from tidings.webhooks.events import Event, EventType
 logger = logging.getLogger(__name__)
 
 
-class MailSender(Protocol):
-    def send_text(self, sender: str, to: Sequence[str], subject: str, body: str) -> str:
-        """Send one plain-text message; raises when it could not be sent."""
-        ...
-
-
 class AlertMailer:
-    def __init__(self, alerts: AlertRepository, mail: MailSender, sender: str) -> None:
+    def __init__(self, alerts: AlertRepository, mail: NotificationMail) -> None:
         self.alerts = alerts
         self.mail = mail
-        self.sender = sender.strip()
 
     def handle(self, record: Mapping[str, Any], events: Sequence[Event]) -> bool:
         """Send the e-mail a raise among `events` (those of `record`) asks for; True when one was sent."""
@@ -40,7 +37,7 @@ class AlertMailer:
         to = item.get("notify_email")
         if not to:
             return False
-        if not self.sender:
+        if not self.mail.sender:
             logger.warning("alert e-mail is not configured: set TIDINGS_NOTIFICATION_FROM_EMAIL")
             return False
         user_id, alert_id, raised_at = item["user_id"], item["alert_id"], item["raised_at"]
@@ -55,7 +52,13 @@ class AlertMailer:
             "itself once the condition clears."
         )
         try:
-            self.mail.send_text(self.sender, [str(to)], subject, body)
+            self.mail.send(user_id, [str(to)], subject, body)
+        except (RecipientUnconfirmed, NotificationRateLimited) as exc:
+            logger.warning(
+                "alert e-mail skipped",
+                extra={"userId": user_id, "alertId": alert_id, "reason": exc.code, "detail": exc.message},
+            )
+            return False
         except Exception:
             self.alerts.release_email(user_id, alert_id)
             raise

@@ -58,6 +58,7 @@ class IntegrationLifecycle:
         audit: AuditRepository,
         clock: Clock = DEFAULT_CLOCK,
         new_id: Callable[[], str] = new_integration_id,
+        require_confirmed: Callable[[str, list[str]], None] | None = None,
     ) -> None:
         self.directory = directory
         self.credentials = credentials
@@ -67,6 +68,9 @@ class IntegrationLifecycle:
         self.audit = audit
         self.clock = clock
         self.new_id = new_id
+        # refuses (422 recipient_unconfirmed) an alert address the user has not confirmed
+        # (`tidings.notifications`); None: no check (alert e-mail is checked again when sent)
+        self.require_confirmed = require_confirmed
 
     # -- create, read, change, delete -------------------------------------------------------------
 
@@ -95,6 +99,7 @@ class IntegrationLifecycle:
                 code="unsupported_platform",
             )
         minutes = parse_frequency(sync_frequency) if sync_frequency else DEFAULT_SYNC_MINUTES
+        self._check_alert_email(user_id, alert_email)
         social = kind == "social_media"
         split = self.credentials.split(self.connectors.get(kind, provider), credentials, social=social)
         now = self.clock.now()
@@ -119,6 +124,10 @@ class IntegrationLifecycle:
         self._record(user_id, "integration.created", integration, {"type": kind, "platform": provider})
         return integration
 
+    def _check_alert_email(self, user_id: str, alert_email: str | None) -> None:
+        if alert_email is not None and self.require_confirmed is not None:
+            self.require_confirmed(user_id, [alert_email])
+
     def providers(self, kind: str) -> list[str]:
         return self.connectors.providers(kind)
 
@@ -139,6 +148,7 @@ class IntegrationLifecycle:
             updated = replace(updated, sync_frequency_minutes=parse_frequency(changes.sync_frequency))
             details["syncFrequency"] = frequency_text(updated.sync_frequency_minutes)
         if changes.alert_email is not None or changes.clear_alert_email:
+            self._check_alert_email(user_id, changes.alert_email)
             updated = replace(updated, alert_email=None if changes.clear_alert_email else changes.alert_email)
             details["alertEmail"] = updated.alert_email
         sealed: SealedSecret | bool | None = True  # keep the stored secret unless the credentials change

@@ -297,6 +297,17 @@ def suppression_sk(address: str) -> str:
     return f"{SUPPRESSION_SK_PREFIX}{address}"
 
 
+# A user's notification addresses (one map) and their notification e-mails counted per UTC hour
+# (tidings.store.notification_addresses).
+NOTIFICATION_ADDRESSES_ENTITY = "NotificationAddresses"
+NOTIFICATION_ADDRESSES_SK = "NOTIFICATION_ADDRESSES"
+NOTIFICATION_MAIL_COUNT_ENTITY = "NotificationMailCount"
+
+
+def notification_mail_sk(hour: str) -> str:
+    return f"NOTIFICATION_MAIL#{hour}"
+
+
 SES_MESSAGE_ENTITY = "SesMessage"
 SES_MESSAGE_SK = "SES_MESSAGE"
 

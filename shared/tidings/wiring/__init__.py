@@ -148,6 +148,7 @@ def http_app() -> APIGatewayHttpResolver:
         campaign_insights=campaign_insight_services,
         ab_tests=ab_test_service,
         comments=comment_service,
+        notification_addresses=notification_addresses,
         crises=crisis_service,
     )
 
@@ -272,7 +273,12 @@ def workflow_service() -> WorkflowService:
     from tidings.workflows.service import WorkflowService
 
     return WorkflowService(
-        workflow_repository(), workflow_runner(), registry, check_gate_definition, DEFAULT_CLOCK
+        workflow_repository(),
+        workflow_runner(),
+        registry,
+        check_gate_definition,
+        DEFAULT_CLOCK,
+        unconfirmed=lambda user_id, emails: notification_mail().unconfirmed(user_id, emails),
     )
 
 
@@ -295,6 +301,7 @@ def action_services() -> ActionServices:
         ses=lru_cache(maxsize=1)(lambda: _client("sesv2")),
         bedrock=lru_cache(maxsize=1)(lambda: _client("bedrock-runtime")),
         personalization=personalization,
+        notifications=notification_mail,
     )
 
 
@@ -366,7 +373,6 @@ def webhook_store() -> WebhookRepository:
 
 @lru_cache(maxsize=1)
 def webhook_deliverer() -> WebhookDeliverer:
-    from tidings.aws.mail import SesMail
     from tidings.core.http import guarded_http_client
     from tidings.integrations.alert_mail import AlertMailer
     from tidings.store.alerts import DynamoAlertRepository
@@ -374,7 +380,7 @@ def webhook_deliverer() -> WebhookDeliverer:
     from tidings.webhooks.delivery import WebhookDeliverer
 
     s = get_settings()
-    mailer = AlertMailer(DynamoAlertRepository(s.table_name), SesMail(), s.notification_from_email)
+    mailer = AlertMailer(DynamoAlertRepository(s.table_name), notification_mail())
     crisis_mail = crisis_mailer()
 
     def mail(record: Mapping[str, Any], events: list[Event]) -> None:
@@ -467,6 +473,7 @@ def integration_lifecycle() -> IntegrationLifecycle:
         synced=DynamoSyncedRecordRepository(get_settings().table_name),
         audit=audit_repository(),
         clock=DEFAULT_CLOCK,
+        require_confirmed=lambda user_id, emails: notification_mail().require_confirmed(user_id, emails),
     )
 
 
@@ -609,6 +616,13 @@ from tidings.wiring.crm import (  # noqa: E402
     post_personalizer,
 )
 
+# And those of notification e-mail: the addresses and the mail every notification goes through.
+from tidings.wiring.notifications import (  # noqa: E402
+    notification_address_repository,
+    notification_addresses,
+    notification_mail,
+)
+
 __all__ = [
     "ab_test_monitor",
     "ab_test_repository",
@@ -640,6 +654,9 @@ __all__ = [
     "insight_service",
     "insight_services",
     "metrics_collection",
+    "notification_address_repository",
+    "notification_addresses",
+    "notification_mail",
     "personalization",
     "post_analytics_repository",
     "post_analytics_service",

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from tidings.core.config import Settings
     from tidings.crm.personalization import Personalization
+    from tidings.notifications.service import NotificationMail
     from tidings.scheduling.service import SchedulingService
     from tidings.store.analytics import AnalyticsRepository
 
@@ -54,6 +55,8 @@ class ActionServices:
     ses: Callable[[], Any]  # boto3 sesv2 client
     bedrock: Callable[[], Any]  # boto3 bedrock-runtime client
     personalization: Callable[[], Personalization] | None = None  # templates for CRM clients
+    # notification e-mail: to the user's confirmed addresses only, counted per hour (none: no e-mail)
+    notifications: Callable[[], NotificationMail] | None = None
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,11 @@ from tidings.models.workflows import (
     Workflow,
     WorkflowStatus,
 )
+from tidings.notifications.service import RecipientUnconfirmed
 from tidings.store.workflows import StatusConflict, WorkflowRepository
 from tidings.workflows.action import Action
-from tidings.workflows.definitions import check_definition, parse_definition
+from tidings.workflows.actions.send_notification import email_recipients
+from tidings.workflows.definitions import WorkflowDefinition, check_definition, parse_definition
 from tidings.workflows.templates import TEMPLATES, template
 
 
@@ -57,6 +59,7 @@ class WorkflowService:
         check_gate: Callable[[dict[str, Any]], list[str]],
         clock: Clock,
         quota: int | None = None,
+        unconfirmed: Callable[[str, list[str]], list[str]] | None = None,
     ) -> None:
         self.repo = repo
         self.runner = runner
@@ -64,6 +67,9 @@ class WorkflowService:
         self.actions = actions
         self.check_gate = check_gate
         self.clock = clock
+        # (user, addresses) -> those the user has not confirmed as notification addresses; None: no
+        # e-mail is configured, and every e-mail step fails when it runs
+        self.unconfirmed = unconfirmed
 
     # -- create -----------------------------------------------------------------------------------
 
@@ -108,6 +114,7 @@ class WorkflowService:
             raw = definition
         parsed = parse_definition(raw)
         check_definition(parsed, parameters, self.actions(), self.check_gate)
+        self._check_recipients(user_id, parsed)
         now = self.clock.now()
         workflow = Workflow(
             user_id=user_id,
@@ -122,6 +129,31 @@ class WorkflowService:
         )
         self.repo.create(workflow)
         return workflow
+
+    def _check_recipients(self, user_id: str, parsed: WorkflowDefinition) -> None:
+        """Refuse (422 invalid_definition) e-mail steps naming an address the user has not confirmed."""
+        if self.unconfirmed is None:
+            return
+        problems = []
+        for step in parsed.steps:
+            if step.action != "send_notification":
+                continue
+            missing = self.unconfirmed(user_id, email_recipients(step.parameters))
+            if missing:
+                problems.append(
+                    {
+                        "step": step.id,
+                        "code": "recipient_unconfirmed",
+                        "addresses": missing,
+                        "message": f"not a confirmed notification address of yours: {', '.join(missing)}",
+                    }
+                )
+        if problems:
+            raise ValidationFailed(
+                f"the workflow definition has {len(problems)} problem(s)",
+                {"problems": problems},
+                code="invalid_definition",
+            )
 
     # -- read ---------------------------------------------------------------------------------------
 
@@ -151,6 +183,10 @@ class WorkflowService:
     ) -> Workflow:
         wf = self.get(user_id, workflow_id)
         target = check_notify(notify)
+        if target is not None and target["channel"] == "email" and self.unconfirmed is not None:
+            missing = self.unconfirmed(user_id, target["to"])
+            if missing:
+                raise RecipientUnconfirmed(missing)
         now = self.clock.now()
         try:
             self.repo.update(

@@ -12,8 +12,11 @@ Webhook (``channel: "webhook"``, ``url``, ``payload`` object)
     address, so a DNS answer that changes after the first check (rebinding) reaches nothing.
 
 E-mail (``channel: "email"``, ``to`` addresses, ``subject``, ``body`` plain text)
-    Sent through Amazon SES v2 SendEmail from the ``notification_from_email`` setting (a verified SES
-    identity); without it the step fails with ``email_not_configured``. Throttling and server errors
+    Only to addresses the workflow's user confirmed (``POST /notification-addresses``; otherwise the
+    step fails with ``recipient_unconfirmed``), within the user's hourly count
+    (``notification_rate_limited``, retryable). Sent through Amazon SES v2 SendEmail from the
+    ``notification_from_email`` setting (a verified SES identity); without it the step fails with
+    ``email_not_configured``. Throttling and server errors
     are retryable; a rejected message, an unverified sender or a paused account are permanent.
 
 Output: ``{"channel", "delivered": true, "status"?: int (webhook), "messageId"?: str (e-mail)}``.
@@ -22,11 +25,11 @@ Output: ``{"channel", "delivered": true, "status"?: int (webhook), "messageId"?:
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from tidings import __version__
 from tidings.core.netguard import Resolver, outbound_url_problem, system_resolve, well_formed_host
+from tidings.notifications.service import valid_email as valid_email  # the rule, for other modules
 from tidings.workflows.action import ActionContext, ActionFailed, is_reference
 
 CHANNELS = ("webhook", "email")
@@ -35,10 +38,6 @@ MAX_RECIPIENTS = 50  # SES: at most 50 recipients per message
 MAX_SUBJECT = 500
 MAX_BODY = 1_000_000
 MAX_PAYLOAD_BYTES = 256 * 1024
-_EMAIL = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
-    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
-)
 _RETRYABLE_SES_ERRORS = frozenset(
     {
         "TooManyRequestsException",
@@ -50,10 +49,6 @@ _RETRYABLE_SES_ERRORS = frozenset(
         "ServiceUnavailableException",
     }
 )
-
-
-def valid_email(address: str) -> bool:
-    return bool(_EMAIL.match(address)) and ".." not in address
 
 
 class SendNotification:
@@ -173,31 +168,25 @@ def _email_problems(params: dict[str, Any]) -> list[str]:
 
 
 def _email(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
-    """The request shape of the Amazon SES API v2 SendEmail operation as boto3 documents it
-    (boto3.amazonaws.com/v1/documentation/api/latest/reference/services/sesv2/client/send_email.html):
-    FromEmailAddress, Destination.ToAddresses, Content.Simple.Subject and .Body.Text as {Data, Charset};
-    the answer carries MessageId."""
+    """Through the user's notification mail (`tidings.notifications`): every recipient must be an
+    address the user confirmed, and the user's hourly count must allow it; then SES v2 SendEmail."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    sender = ctx.services.settings().notification_from_email.strip()
-    if not sender:
-        raise ActionFailed(
-            "e-mail is not configured: set TIDINGS_NOTIFICATION_FROM_EMAIL to a verified SES identity",
-            code="email_not_configured",
-        )
-    to = list(dict.fromkeys(str(a).strip() for a in params["to"]))
+    from tidings.notifications.links import MailNotConfigured
+    from tidings.notifications.service import NotificationRateLimited, RecipientUnconfirmed
+
+    if ctx.services.notifications is None:
+        raise ActionFailed("e-mail is not configured", code="email_not_configured")
+    to = [str(a).strip() for a in params["to"]]
     subject = " ".join(str(params["subject"]).split())  # one line: no header folding or injection
     try:
-        response = ctx.services.ses().send_email(
-            FromEmailAddress=sender,
-            Destination={"ToAddresses": to},
-            Content={
-                "Simple": {
-                    "Subject": {"Data": subject, "Charset": "UTF-8"},
-                    "Body": {"Text": {"Data": str(params["body"]), "Charset": "UTF-8"}},
-                }
-            },
-        )
+        message_id = ctx.services.notifications().send(ctx.user_id, to, subject, str(params["body"]))
+    except RecipientUnconfirmed as exc:
+        raise ActionFailed(exc.message, code=exc.code) from None
+    except NotificationRateLimited as exc:
+        raise ActionFailed(exc.message, retryable=True, code=exc.code) from None
+    except MailNotConfigured as exc:
+        raise ActionFailed(exc.message, code="email_not_configured") from None
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = str(error.get("Code") or "")
@@ -210,7 +199,14 @@ def _email(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
         raise ActionFailed(
             f"SES could not be reached: {exc}", retryable=True, code="email_unreachable"
         ) from None
-    return {"channel": "email", "delivered": True, "messageId": str(response.get("MessageId") or "")}
+    return {"channel": "email", "delivered": True, "messageId": message_id}
+
+
+def email_recipients(params: dict[str, Any]) -> list[str]:
+    """The literal addresses an e-mail step's `to` names (references are resolved only at run time)."""
+    if params.get("channel") != "email" or not isinstance(params.get("to"), list):
+        return []
+    return [a.strip() for a in params["to"] if isinstance(a, str) and not is_reference(a)]
 
 
 ACTION = SendNotification()
