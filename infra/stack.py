@@ -88,6 +88,7 @@ class TidingsStack(Stack):
                 campaign_configuration_set=configuration_set,
                 ses_sender=sender,
                 unsubscribe_secret=self.campaign_events.unsubscribe_secret,
+                comment_analyzer=comment_analyzer(self),
             ),
         )
         for spec in topology.FUNCTIONS:
@@ -147,6 +148,17 @@ class TidingsStack(Stack):
         CfnOutput(self, constants.OUTPUT_USER_POOL_CLIENT_ID, value=self.api.client.user_pool_client_id)
         CfnOutput(self, constants.OUTPUT_TABLE_NAME, value=self.table.table.table_name)
         CfnOutput(self, constants.OUTPUT_PUBLISH_STATE_MACHINE_ARN, value=publish.state_machine_arn)
+
+
+def comment_analyzer(scope: Construct) -> str:
+    """The comment analyzer of `-c commentAnalyzer=` ("local" when not given)."""
+    chosen = scope.node.try_get_context(constants.COMMENT_ANALYZER_CONTEXT_KEY) or "local"
+    if chosen not in constants.COMMENT_ANALYZERS:
+        raise ValueError(
+            f"{constants.COMMENT_ANALYZER_CONTEXT_KEY} must be one of {constants.COMMENT_ANALYZERS}, "
+            f"not {chosen!r}"
+        )
+    return str(chosen)
 
 
 def build(app: App) -> TidingsStack:

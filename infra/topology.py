@@ -37,6 +37,9 @@ class Access(StrEnum):
     # make and read campaign unsubscribe links: read their key (a Secrets Manager secret) and know the
     # API's public URL they point to
     UNSUBSCRIBE_LINKS = "unsubscribe:links"
+    # analyse comment text with Amazon Comprehend (sentiment, key phrases, toxicity); granted only
+    # when the stack turns Comprehend on (`cdk deploy -c commentAnalyzer=comprehend`)
+    ANALYSE_TEXT = "comprehend:detect"
 
 
 @dataclass(frozen=True)
@@ -330,7 +333,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "drafts replies and posts approved ones",
         # reads the stream (webhook entries, posts, comments), reads accounts and writes comments and
         # watches, opens the accounts' sealed tokens (renewing them) to read comments from the platforms
-        # and post replies, drafts replies with the Bedrock model when one is configured
+        # and post replies, drafts replies with the Bedrock model when one is configured, analyses
+        # comments with Comprehend when the stack turns it on
         access=frozenset(
             {
                 Access.TABLE_STREAM,
@@ -338,6 +342,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 Access.TABLE_WRITE,
                 Access.OPEN_CREDENTIALS,
                 Access.INVOKE_MODEL,
+                Access.ANALYSE_TEXT,
             }
         ),
         timeout_seconds=300,

@@ -24,6 +24,7 @@ from infra.constructs.constants import (
     ENV_CAMPAIGN_SEND_ARN,
     ENV_CAMPAIGN_SEND_CONCURRENCY,
     ENV_CAMPAIGN_SEND_QUEUE_URL,
+    ENV_COMMENT_ANALYZER,
     ENV_CREDENTIALS_KEY_ID,
     ENV_INTEGRATION_SYNC_ARN,
     ENV_PUBLISH_STATE_MACHINE_ARN,
@@ -63,6 +64,12 @@ SCHEDULE_ACTIONS = [
 # Developer Guide, "kms:EncryptionContext:context-key" condition key).
 CREDENTIALS_SEAL_ACTIONS = ["kms:GenerateDataKey"]
 CREDENTIALS_OPEN_ACTIONS = ["kms:Decrypt"]
+# What the Comprehend comment analyzer calls (tidings.aws.comprehend).
+COMPREHEND_ACTIONS = [
+    "comprehend:BatchDetectSentiment",
+    "comprehend:BatchDetectKeyPhrases",
+    "comprehend:DetectToxicContent",
+]
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,8 @@ class AccessTargets:
     ses_sender: SesSender | None = None
     # The key unsubscribe links are signed and encrypted with (tidings.campaigns.unsubscribe).
     unsubscribe_secret: secretsmanager.ISecret | None = None
+    # The comment analyzer the stack chose ("local" or "comprehend", the commentAnalyzer context).
+    comment_analyzer: str = "local"
 
 
 class AccessGrants:
@@ -111,6 +120,7 @@ class AccessGrants:
             Access.SEND_CAMPAIGN_EMAIL: self._send_campaign_email,
             Access.ENQUEUE_CAMPAIGN_SENDS: self._enqueue_campaign_sends,
             Access.UNSUBSCRIBE_LINKS: self._unsubscribe_links,
+            Access.ANALYSE_TEXT: self._analyse_text,
         }
         # Functions that make or read unsubscribe links: the stack gives them the API's public URL
         # once the API exists (`TidingsStack`), since the API's routes are made after the grants.
@@ -363,6 +373,22 @@ class AccessGrants:
                 "Resource::arn:<AWS::Partition>:bedrock:<AWS::Region>::foundation-model/*",
                 nag_arn("bedrock", "inference-profile/*"),
             ],
+            with_children=True,
+        )
+
+    def _analyse_text(self, function: lambda_.Function, role: iam.Role) -> None:
+        if self.targets.comment_analyzer != "comprehend":
+            return  # the local analyzer calls no AWS service
+        function.add_environment(ENV_COMMENT_ANALYZER, "comprehend")
+        # Comprehend's detect actions take no resource type, so "*" is the only resource (Service
+        # Authorization Reference, "Actions, resources, and condition keys for Amazon Comprehend").
+        role.add_to_principal_policy(iam.PolicyStatement(actions=COMPREHEND_ACTIONS, resources=["*"]))
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "Comprehend's BatchDetectSentiment, BatchDetectKeyPhrases and DetectToxicContent support no "
+            "resource-level permissions; the grant is limited to those three read actions.",
+            applies_to=["Resource::*"],
             with_children=True,
         )
 

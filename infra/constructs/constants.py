@@ -61,6 +61,13 @@ SES_IDENTITY_CONTEXT_KEY = "sesIdentity"
 SES_CONFIGURATION_SET_CONTEXT_KEY = "sesConfigurationSet"
 DEFAULT_SES_CONFIGURATION_SET = "tidings-campaigns"
 
+# Comment analysis (tidings.engagement.analysis): `cdk deploy -c commentAnalyzer=comprehend` analyses
+# comments with Amazon Comprehend (TIDINGS_COMMENT_ANALYZER in the environment of the functions that
+# analyse, and the Comprehend actions on their roles); "local" (the default) calls no AWS service.
+COMMENT_ANALYZER_CONTEXT_KEY = "commentAnalyzer"
+COMMENT_ANALYZERS = ("local", "comprehend")
+ENV_COMMENT_ANALYZER = "TIDINGS_COMMENT_ANALYZER"
+
 # The schedule group of the per-post one-time schedules, as the settings name it.
 DEFAULT_SCHEDULE_GROUP = Settings().schedule_group
 

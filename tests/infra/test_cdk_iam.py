@@ -108,7 +108,8 @@ EXPECTED_ACTIONS = {
     | KEY_WRITE
     | {"sqs:SendMessage"},
     # reads the stream, the table and the accounts' sealed tokens (to read comments and post replies);
-    # drafts replies with the Bedrock model; no Comprehend: the local analyzer analyses comments
+    # drafts replies with the Bedrock model; Comprehend only with -c commentAnalyzer=comprehend
+    # (tests/infra/test_cdk_comment_analyzer.py)
     "comment_intake": LOGS
     | XRAY
     | STREAM

@@ -102,7 +102,8 @@ def comment_service() -> CommentService:
 
 
 def comment_analyzer() -> Analyzer | None:
-    """The analyzer of new comments (tidings.engagement.analysis), when this build has one."""
+    """The analyzer of new comments (tidings.engagement.analysis), when this build has one: Amazon
+    Comprehend's with TIDINGS_COMMENT_ANALYZER=comprehend, else the local one."""
     import importlib
 
     from tidings.engagement.comments import AnalysisAdapter
@@ -113,7 +114,7 @@ def comment_analyzer() -> Analyzer | None:
         return None
     settings = comment_settings_repository()
     return AnalysisAdapter(
-        analysis.local_analyzer(), DEFAULT_CLOCK, lambda user: settings.get(user).allow_hide
+        analysis.make_analyzer(get_settings()), DEFAULT_CLOCK, lambda user: settings.get(user).allow_hide
     )
 
 
@@ -128,8 +129,8 @@ def comment_intake() -> CommentIntake:
         MetaEventIntake,
         PublishedPostWatcher,
     )
-    from tidings.wiring.crises import crisis_evaluation
     from tidings.engagement.replies import ReplyStep
+    from tidings.wiring.crises import crisis_evaluation
 
     repo = comment_repository()
     watch_for = timedelta(days=get_settings().comment_watch_days)
