@@ -99,15 +99,15 @@ def test_integration_writes_are_refused_under_the_same_conditions(
 ) -> None:
     repo, first = integrations, integration(user)
 
-    assert outcome(lambda: repo.create(first, SEALED, replace_existing=False)) == "ok"
-    assert outcome(lambda: repo.create(first, None, replace_existing=False)) == "Conflict"
+    assert outcome(lambda: repo.create(first, SEALED, replace_existing=False, limit=None)) == "ok"
+    assert outcome(lambda: repo.create(first, None, replace_existing=False, limit=None)) == "Conflict"
     saved = repo.save(replace(first, name="Renamed"))
     assert saved.revision == 2
     assert outcome(lambda: repo.save(replace(first, name="Stale"))) == "Conflict"  # read at revision 1
     assert outcome(lambda: repo.save(integration(user, "int_missing"))) == "NotFound"
     assert outcome(lambda: repo.require(user, "int_missing")) == "NotFound"
     assert repo.get(user, "int_1") == saved
-    assert outcome(lambda: repo.create(first, None, replace_existing=True)) == "ok"
+    assert outcome(lambda: repo.create(first, None, replace_existing=True, limit=None)) == "ok"
     assert repo.get(user, "int_1") == first
 
 
@@ -115,7 +115,7 @@ def test_a_save_keeps_drops_or_replaces_the_sealed_secret(
     integrations: IntegrationRepository, user: str
 ) -> None:
     repo = integrations
-    repo.create(integration(user), SEALED, replace_existing=False)
+    repo.create(integration(user), SEALED, replace_existing=False, limit=None)
 
     kept = repo.save(repo.require(user, "int_1"), True)
     assert repo.sealed(user, "int_1") == SEALED
@@ -129,9 +129,9 @@ def test_integrations_are_listed_per_user_and_deleted_once(
     integrations: IntegrationRepository, user: str
 ) -> None:
     repo = integrations
-    repo.create(integration(user, "int_a"), None, replace_existing=False)
-    repo.create(integration(user, "int_b"), None, replace_existing=False)
-    repo.create(integration("other-" + user, "int_c"), None, replace_existing=False)
+    repo.create(integration(user, "int_a"), None, replace_existing=False, limit=None)
+    repo.create(integration(user, "int_b"), None, replace_existing=False, limit=None)
+    repo.create(integration("other-" + user, "int_c"), None, replace_existing=False, limit=None)
 
     assert sorted(i.integration_id for i in repo.for_user(user)) == ["int_a", "int_b"]
     deleted = repo.delete(user, "int_a")

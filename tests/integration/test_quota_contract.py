@@ -11,12 +11,15 @@ import pytest
 from repository_contract import Table, contract_table, outcome, user_id
 
 from tidings.core.clock import FakeClock
+from tidings.models.integrations import Integration
 from tidings.models.tasks import Task, TaskStatus, TaskType
 from tidings.models.workflows import Workflow, WorkflowStatus
-from tidings.store.memory.tasks import InMemoryTaskRepository
-from tidings.store.memory.workflows import InMemoryWorkflowRepository
+from tidings.store.integrations import DynamoIntegrationRepository, IntegrationRepository
 from tidings.store.memory.accounts import InMemorySecretVault
+from tidings.store.memory.integrations import InMemoryIntegrationRepository
+from tidings.store.memory.tasks import InMemoryTaskRepository
 from tidings.store.memory.webhooks import InMemoryWebhookRepository
+from tidings.store.memory.workflows import InMemoryWorkflowRepository
 from tidings.store.quotas import WEBHOOKS, DynamoQuotas, GiveBack, InMemoryQuotas, Take
 from tidings.store.tasks import DynamoTaskRepository, TaskRepository, touched
 from tidings.store.webhooks import DynamoWebhookRepository, WebhookRegistry
@@ -48,6 +51,27 @@ def tasks(table: Table | None) -> TaskRepository:
 def workflows(table: Table | None) -> WorkflowRepository:
     return (
         InMemoryWorkflowRepository() if table is None else DynamoWorkflowRepository(table.name, table.client)
+    )
+
+
+@pytest.fixture
+def integrations(table: Table | None) -> IntegrationRepository:
+    if table is None:
+        return InMemoryIntegrationRepository()
+    return DynamoIntegrationRepository(table.name, table.client)
+
+
+def new_integration(user: str, integration_id: str) -> Integration:
+    social = integration_id.startswith("social-")
+    return Integration(
+        user_id=user,
+        integration_id=integration_id,
+        name=integration_id,
+        type="social_media" if social else "crm",
+        provider=integration_id.removeprefix("social-") if social else "hubspot",
+        status="connected",
+        created_at=NOW,
+        updated_at=NOW,
     )
 
 
@@ -159,7 +183,8 @@ def test_running_workflows_count_from_their_start_to_their_end(workflows: Workfl
 
     assert [start(0), start(1), start(2)] == ["ok", "ok", "Conflict"]
     stored = workflows.get(user, "wf-2")
-    assert stored is not None and stored.status == WorkflowStatus.DRAFT
+    assert stored is not None
+    assert stored.status == WorkflowStatus.DRAFT
     workflows.update(user, "wf-1", NOW, expect=[WorkflowStatus.ACTIVE], set_fields={"status": "paused"})
     assert start(2) == "Conflict"  # paused still holds its run
 
@@ -173,3 +198,59 @@ def test_running_workflows_count_from_their_start_to_their_end(workflows: Workfl
         Workflow(user_id=user, workflow_id="wf-4", name="w", definition={}, created_at=NOW, updated_at=NOW)
     )
     assert start(4) == "Conflict"
+
+
+def test_integrations_created_at_once_never_pass_the_quota(integrations: IntegrationRepository) -> None:
+    user = user_id()
+
+    def create(i: int) -> str:
+        made = new_integration(user, f"int_{i}")
+        return outcome(lambda: integrations.create(made, None, replace_existing=False, limit=LIMIT))
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        outcomes = list(pool.map(create, range(24)))
+
+    assert outcomes.count("ok") == LIMIT
+    assert outcomes.count("Conflict") == 24 - LIMIT
+    assert len(integrations.for_user(user)) == LIMIT
+
+
+def test_connecting_the_same_account_at_once_takes_one_place(integrations: IntegrationRepository) -> None:
+    user = user_id()
+    social = new_integration(user, "social-facebook")
+
+    def connect(_: int) -> str:
+        return outcome(lambda: integrations.create(social, None, replace_existing=True, limit=LIMIT))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(connect, range(8)))
+
+    assert outcomes == ["ok"] * 8
+    for i in range(LIMIT - 1):  # the account holds one place, so four others fit and no fifth
+        integrations.create(new_integration(user, f"int_{i}"), None, replace_existing=False, limit=LIMIT)
+    extra = new_integration(user, "int_extra")
+    assert (
+        outcome(lambda: integrations.create(extra, None, replace_existing=False, limit=LIMIT)) == "Conflict"
+    )
+    assert outcome(lambda: integrations.create(social, None, replace_existing=True, limit=LIMIT)) == "ok"
+
+
+def test_a_deleted_integration_frees_its_place_once(integrations: IntegrationRepository) -> None:
+    user = user_id()
+    for name in ("social-facebook", "int_a"):
+        integrations.create(new_integration(user, name), None, replace_existing=True, limit=2)
+    late = new_integration(user, "int_b")
+    assert outcome(lambda: integrations.create(late, None, replace_existing=False, limit=2)) == "Conflict"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        deleted = list(pool.map(lambda _: integrations.delete(user, "social-facebook"), range(4)))
+
+    assert sum(d is not None for d in deleted) == 1
+    integrations.create(late, None, replace_existing=False, limit=2)
+    social = new_integration(user, "social-facebook")  # gone, so connecting it again is new
+    assert outcome(lambda: integrations.create(social, None, replace_existing=True, limit=2)) == "Conflict"
+    integrations.create(social, None, replace_existing=True, limit=None)  # counted, not refused
+    integrations.delete(user, "int_a")
+    assert outcome(
+        lambda: integrations.create(new_integration(user, "int_c"), None, replace_existing=False, limit=2)
+    ) == ("Conflict")

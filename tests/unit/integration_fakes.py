@@ -131,9 +131,9 @@ class World:
         return [e.action for e in sorted(entries, key=lambda e: e.at) if e.target.startswith("integration:")]
 
 
-def world(*connectors: Any, renews: bool = False) -> World:
+def world(*connectors: Any, renews: bool = False, quota: int = 20) -> World:
     """The three use-cases on in-memory repositories, with these connectors (the fake HubSpot when
-    none is given)."""
+    none is given) and at most `quota` integrations a user."""
     clock = FakeClock(NOW)
     repository = InMemoryIntegrationRepository()
     vault, audit = InMemorySecretVault(), InMemoryAuditRepository()
@@ -160,7 +160,7 @@ def world(*connectors: Any, renews: bool = False) -> World:
         "audit": audit,
         "clock": clock,
     }
-    lifecycle = IntegrationLifecycle(**common)
+    lifecycle = IntegrationLifecycle(**common, quota=quota)
     syncing = IntegrationSyncing(**common)
     return World(
         lifecycle,

@@ -212,6 +212,7 @@ def crm(w: World, integration_id: str = "int-crm", kind: str = "crm") -> None:
         Integration(USER, integration_id, "Harbour CRM", kind, "followupboss", "connected", NOW, NOW),
         None,
         replace_existing=False,
+        limit=None,
     )
 
 

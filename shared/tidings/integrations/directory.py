@@ -56,8 +56,9 @@ class IntegrationDirectory:
         """The integration as stored, storing a social account's default record first."""
         integration = self.get(user_id, integration_id)
         if self.repo.get(user_id, integration_id) is None:
+            # counted in the quota but never refused by it: the account is connected already
             with contextlib.suppress(Conflict):  # created meanwhile by another request
-                self.repo.create(integration, None, replace_existing=False)
+                self.repo.create(integration, None, replace_existing=False, limit=None)
             return self.repo.require(user_id, integration_id)
         return integration
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
+from tidings.core.config import get_settings
 from tidings.core.errors import ValidationFailed
 from tidings.core.secrets import SealedSecret
 from tidings.integrations.connectors.base import CheckResult, ConnectorError
@@ -58,6 +59,7 @@ class IntegrationLifecycle:
         audit: AuditRepository,
         clock: Clock = DEFAULT_CLOCK,
         new_id: Callable[[], str] = new_integration_id,
+        quota: int | None = None,
         require_confirmed: Callable[[str, list[str]], None] | None = None,
     ) -> None:
         self.directory = directory
@@ -68,6 +70,7 @@ class IntegrationLifecycle:
         self.audit = audit
         self.clock = clock
         self.new_id = new_id
+        self.quota = get_settings().quota_integrations if quota is None else quota
         # refuses (422 recipient_unconfirmed) an alert address the user has not confirmed
         # (`tidings.notifications`); None: no check (alert e-mail is checked again when sent)
         self.require_confirmed = require_confirmed
@@ -119,8 +122,9 @@ class IntegrationLifecycle:
             alert_email=alert_email,
         )
         sealed = self.credentials.keep(integration, split)
-        # A social integration stands for its account: connecting again replaces it.
-        self.directory.repo.create(integration, sealed, replace_existing=social)
+        # A social integration stands for its account: connecting again replaces it (taking no
+        # place in the quota when it was stored already).
+        self.directory.repo.create(integration, sealed, replace_existing=social, limit=self.quota)
         self._record(user_id, "integration.created", integration, {"type": kind, "platform": provider})
         return integration
 

@@ -5,6 +5,10 @@ settings that are not secret, a masked hint of its secret, its sync frequency an
 sync is on, the outcome of its last test and sync) and, beside it, its sealed secret
 (`SealedSecret`: sealed by the credential vault, bound to the user and the integration). Every
 change is conditional on the revision that was read.
+
+A stored integration counts in the user's `integrations` quota (`tidings.store.quotas`): taken in the
+same transaction as the conditional write that stores a new one (writing over an existing one, as a
+social account connected again does, takes nothing), given back in the one that deletes it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from tidings.store.dynamo import (
     serialize,
     serialize_value,
 )
+from tidings.store.quotas import INTEGRATIONS, DynamoQuotas, GiveBack, ItemConditionFailed, Take
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -141,10 +146,16 @@ class IntegrationRepository(Protocol):
     def for_user(self, user_id: str) -> list[Integration]: ...
 
     def create(
-        self, integration: Integration, sealed: SealedSecret | None, *, replace_existing: bool
+        self,
+        integration: Integration,
+        sealed: SealedSecret | None,
+        *,
+        replace_existing: bool,
+        limit: int | None,
     ) -> None:
-        """Store a new integration; Conflict (`integration_exists`) when one of that id exists,
-        unless `replace_existing`."""
+        """Store a new integration, taking one of the user's `integrations` quota (Conflict
+        `quota_exceeded` at `limit`; None: counted, never refused); Conflict (`integration_exists`)
+        when one of that id exists, unless `replace_existing`: then it is written over, taking nothing."""
         ...
 
     def save(self, integration: Integration, sealed: SealedSecret | bool | None = True) -> Integration:
@@ -153,13 +164,20 @@ class IntegrationRepository(Protocol):
         secret, None/False drops it, a SealedSecret replaces it."""
         ...
 
-    def delete(self, user_id: str, integration_id: str) -> Integration | None: ...
+    def delete(self, user_id: str, integration_id: str) -> Integration | None:
+        """Delete it and give back its place in the quota; the deleted integration, or None."""
+        ...
+
+
+# Writing over an integration that is deleted meanwhile stores a new one; so many tries at most.
+CREATE_ATTEMPTS = 3
 
 
 class DynamoIntegrationRepository:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table = table_name
         self.client = client or dynamodb_client()
+        self.quotas = DynamoQuotas(self.table, self.client)
 
     def _key(self, user_id: str, integration_id: str) -> dict[str, Any]:
         return serialize({"PK": keys.user_pk(user_id), "SK": keys.integration_sk(integration_id)})
@@ -191,18 +209,30 @@ class DynamoIntegrationRepository:
         return [from_item(item) for item in items]
 
     def create(
-        self, integration: Integration, sealed: SealedSecret | None, *, replace_existing: bool
+        self,
+        integration: Integration,
+        sealed: SealedSecret | None,
+        *,
+        replace_existing: bool,
+        limit: int | None,
     ) -> None:
-        item = to_item(integration) | (sealed.to_item() if sealed else {})
-        kwargs: dict[str, Any] = {"TableName": self.table, "Item": serialize(item)}
-        if not replace_existing:
-            kwargs["ConditionExpression"] = "attribute_not_exists(PK)"
-        try:
-            self.client.put_item(**kwargs)
-        except Exception as exc:
-            if is_conditional_failure(exc):
-                raise exists(integration.integration_id) from exc
-            raise
+        item = serialize(to_item(integration) | (sealed.to_item() if sealed else {}))
+        take = Take(integration.user_id, INTEGRATIONS, limit)
+        for _ in range(CREATE_ATTEMPTS):
+            new = {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}
+            try:
+                self.quotas.write([{"Put": new}], take)
+                return
+            except ItemConditionFailed as exc:
+                if not replace_existing:
+                    raise exists(integration.integration_id) from exc
+            over = {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_exists(PK)"}
+            try:
+                self.quotas.write([{"Put": over}], None)
+                return
+            except ItemConditionFailed:
+                continue  # deleted since: it is new again
+        raise busy(integration.integration_id)
 
     def save(self, integration: Integration, sealed: SealedSecret | bool | None = True) -> Integration:
         current = self.item(integration.user_id, integration.integration_id)
@@ -228,7 +258,16 @@ class DynamoIntegrationRepository:
         return updated
 
     def delete(self, user_id: str, integration_id: str) -> Integration | None:
-        resp = self.client.delete_item(
-            TableName=self.table, Key=self._key(user_id, integration_id), ReturnValues="ALL_OLD"
-        )
-        return from_item(deserialize(resp["Attributes"])) if "Attributes" in resp else None
+        item = self.item(user_id, integration_id)
+        if item is None:
+            return None
+        delete = {
+            "TableName": self.table,
+            "Key": self._key(user_id, integration_id),
+            "ConditionExpression": "attribute_exists(PK)",
+        }
+        try:
+            self.quotas.write([{"Delete": delete}], GiveBack(user_id, INTEGRATIONS))
+        except ItemConditionFailed:
+            return None  # deleted meanwhile, by a request that gave its place back
+        return from_item(item)

@@ -61,11 +61,11 @@ def quota_exceeded(kind: str, limit: int) -> Conflict:
 
 @dataclass(frozen=True)
 class Take:
-    """One more of `kind` for the user, refused at `limit`."""
+    """One more of `kind` for the user, refused at `limit` (None: counted, never refused)."""
 
     user_id: str
     kind: str
-    limit: int
+    limit: int | None
 
 
 @dataclass(frozen=True)
@@ -97,17 +97,16 @@ class DynamoQuotas:
 
     def _action(self, change: QuotaChange) -> dict[str, Any]:
         if isinstance(change, Take):
-            return {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": self._key(change.user_id, change.kind),
-                    "UpdateExpression": "SET n = if_not_exists(n, :zero) + :one, EntityType = :entity",
-                    "ConditionExpression": "attribute_not_exists(n) OR n < :limit",
-                    "ExpressionAttributeValues": serialize(
-                        {":zero": 0, ":one": 1, ":limit": change.limit, ":entity": QUOTA_ENTITY}
-                    ),
-                }
+            update: dict[str, Any] = {
+                "TableName": self.table,
+                "Key": self._key(change.user_id, change.kind),
+                "UpdateExpression": "SET n = if_not_exists(n, :zero) + :one, EntityType = :entity",
+                "ExpressionAttributeValues": serialize({":zero": 0, ":one": 1, ":entity": QUOTA_ENTITY}),
             }
+            if change.limit is not None:
+                update["ConditionExpression"] = "attribute_not_exists(n) OR n < :limit"
+                update["ExpressionAttributeValues"] |= serialize({":limit": change.limit})
+            return {"Update": update}
         return {
             "Update": {
                 "TableName": self.table,
@@ -137,7 +136,7 @@ class DynamoQuotas:
                 raise
             if failed[0] < len(actions):
                 raise ItemConditionFailed(failed[0]) from exc
-            if isinstance(change, Take):
+            if isinstance(change, Take) and change.limit is not None:
                 raise quota_exceeded(change.kind, change.limit) from exc
         self.write(actions, None)
 
@@ -170,7 +169,7 @@ class InMemoryQuotas:
         with self._lock:
             held = self._counts.get(key, 0)
             if isinstance(change, Take):
-                if held >= change.limit:
+                if change.limit is not None and held >= change.limit:
                     raise quota_exceeded(change.kind, change.limit)
                 self._counts[key] = held + 1
             else:

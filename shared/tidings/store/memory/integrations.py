@@ -1,6 +1,7 @@
 """Integrations in memory, with the DynamoDB repository's conditions: create refuses an existing id
 (unless replacing), save refuses a stale revision, and the sealed secret is kept, dropped or replaced
-as `save` is told."""
+as `save` is told; a new integration takes one of the user's `integrations` quota, a deleted one gives
+it back."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from dataclasses import replace
 from tidings.core.secrets import SealedSecret
 from tidings.models.integrations import Integration
 from tidings.store.integrations import busy, exists, not_found
+from tidings.store.quotas import INTEGRATIONS, GiveBack, InMemoryQuotas, Take
 
 
 class InMemoryIntegrationRepository:
     def __init__(self) -> None:
         self._items: dict[tuple[str, str], tuple[Integration, SealedSecret | None]] = {}
         self._lock = threading.Lock()
+        self.quotas = InMemoryQuotas()
 
     def get(self, user_id: str, integration_id: str) -> Integration | None:
         with self._lock:
@@ -38,12 +41,20 @@ class InMemoryIntegrationRepository:
             return [i for (user, _), (i, _) in sorted(self._items.items()) if user == user_id]
 
     def create(
-        self, integration: Integration, sealed: SealedSecret | None, *, replace_existing: bool
+        self,
+        integration: Integration,
+        sealed: SealedSecret | None,
+        *,
+        replace_existing: bool,
+        limit: int | None,
     ) -> None:
         key = (integration.user_id, integration.integration_id)
         with self._lock:
-            if key in self._items and not replace_existing:
-                raise exists(integration.integration_id)
+            if key in self._items:
+                if not replace_existing:
+                    raise exists(integration.integration_id)
+            else:
+                self.quotas.apply(Take(integration.user_id, INTEGRATIONS, limit))
             self._items[key] = (integration, sealed)
 
     def save(self, integration: Integration, sealed: SealedSecret | bool | None = True) -> Integration:
@@ -61,5 +72,8 @@ class InMemoryIntegrationRepository:
 
     def delete(self, user_id: str, integration_id: str) -> Integration | None:
         with self._lock:
-            found = self._items.pop((user_id, integration_id), None)
-        return found[0] if found else None
+            if (user_id, integration_id) not in self._items:
+                return None
+            self.quotas.apply(GiveBack(user_id, INTEGRATIONS))
+            found = self._items.pop((user_id, integration_id))
+        return found[0]
