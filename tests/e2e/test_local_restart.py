@@ -132,3 +132,57 @@ def test_a_post_due_longer_ago_than_the_limit_is_marked_missed(
     assert post["finalReason"].startswith("missed: due at ")
     assert _received(dev, "too late") == []
     assert dev.stop(signal.SIGINT) == 0
+
+
+def _step(workflow: dict[str, Any], step_id: str) -> dict[str, Any]:
+    step: dict[str, Any] = next(s for s in workflow["steps"] if s["stepId"] == step_id)
+    return step
+
+
+def test_a_workflow_waiting_for_approval_survives_a_restart_and_completes_once_approved(
+    start_tidings_dev: Callable[..., RunningDev], tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    dev = start_tidings_dev(state_dir=state)
+    token = _tidings("token", "agent-wf", "--state-dir", str(state)).stdout.strip()
+    # Given a workflow whose draft waits for an approval
+    body = {
+        "template": "content-to-social",
+        "parameters": {"topic": "Harbour open house", "platform": "facebook"},
+    }
+    wf_id = _api(dev, token, "POST", "/workflows", json=body)["workflowId"]
+    _api(dev, token, "POST", f"/workflows/{wf_id}/execute", json={"autoApprove": False})
+
+    def draft_waits() -> bool:
+        return bool(
+            _step(_api(dev, token, "GET", f"/workflows/{wf_id}"), "draft")["status"] == "awaiting_approval"
+        )
+
+    eventually(draft_waits, 60, "the draft to await its approval")
+
+    # When the stack is stopped with Ctrl-C and started again on the same state directory
+    assert dev.stop(signal.SIGINT) == 0
+    dev = start_tidings_dev(state_dir=state)
+
+    # Then the workflow still waits for the approval, and nothing was scheduled meanwhile
+    waiting = _api(dev, token, "GET", f"/workflows/{wf_id}")
+    assert waiting["status"] == "active"
+    assert _step(waiting, "draft")["status"] == "awaiting_approval"
+    assert _step(waiting, "schedule")["status"] == "pending"
+    rebuilt = [line for line in dev.output if line.startswith("... schedules rebuilt:")]
+    assert rebuilt[0].endswith("1 workflows resumed"), rebuilt
+    # And once approved it completes, with each step run once and exactly one post scheduled
+    _api(dev, token, "POST", f"/workflows/{wf_id}/steps/draft/approve")
+
+    def finished() -> dict[str, Any] | None:
+        current: dict[str, Any] = _api(dev, token, "GET", f"/workflows/{wf_id}")
+        return current if current["status"] in {"completed", "failed", "cancelled"} else None
+
+    done = eventually(finished, 90, "the approved workflow to finish")
+    assert done["status"] == "completed", done
+    assert [_step(done, s)["attempts"] for s in ("draft", "schedule")] == [1, 1]
+    posts = _api(dev, token, "GET", "/posts")
+    listed = posts["posts"] if isinstance(posts, dict) else posts
+    assert [p["postId"] for p in listed] == [_step(done, "schedule")["output"]["postId"]]
+    assert listed[0]["content"] == _step(done, "draft")["output"]["text"]
+    assert dev.stop(signal.SIGINT) == 0
