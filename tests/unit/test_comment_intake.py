@@ -481,3 +481,86 @@ def test_a_page_token_of_another_user_is_refused(service: Any) -> None:
     with pytest.raises(ValidationFailed) as limit:
         svc.list("ann", CommentFilter(), limit=500)
     assert limit.value.code == "invalid_limit"
+
+
+# -- hiding what the analysis decided to hide ------------------------------------------------------
+
+
+SPAM = "Cheap followers here bit.ly/x1 bit.ly/x2"
+
+
+def hiding_step(
+    accounts: InMemoryAccountRepository, allow_hide: bool, found: Any = None
+) -> tuple[CommentAnalysisStep, InMemoryCommentRepository, Reader]:
+    """The analysis step as comment_intake wires it: the local analyzer, reading the user's allowHide,
+    and the hide path of POST /comments/{id}/hide."""
+    from tidings.engagement.analysis import local_analyzer
+    from tidings.engagement.comments import AnalysisAdapter
+    from tidings.models.comments import CommentSettings
+    from tidings.store.memory.comment_settings import InMemoryCommentSettingsRepository
+
+    settings = InMemoryCommentSettingsRepository()
+    settings.put(CommentSettings(user_id="ann", allow_hide=allow_hide))
+    comments = InMemoryCommentRepository()
+    reader = Reader(Platform.FACEBOOK, found if found is not None else {})
+    readers = {Platform.FACEBOOK: reader}
+    clock = FakeClock(NOW)
+    fetcher = CommentFetcher(comments, readers, lambda: accounts, clock=clock)
+    service = CommentService(comments, lambda: fetcher, readers, lambda: accounts, clock=clock)
+    analyzer = AnalysisAdapter(local_analyzer(), clock, lambda user: settings.get(user).allow_hide)
+    return CommentAnalysisStep(comments, analyzer, clock, hide=service.hide), comments, reader
+
+
+def test_spam_the_user_allows_hiding_is_hidden_on_the_platform_once(
+    accounts: InMemoryAccountRepository,
+) -> None:
+    step, comments, reader = hiding_step(accounts, allow_hide=True)
+    spam = comment("7", text=SPAM)
+    comments.add_new([spam])
+
+    first = dispatch_batch({"Records": [insert(comment_to_item(spam))]}, [step])
+    again = dispatch_batch({"Records": [insert(comment_to_item(spam))]}, [step])
+
+    assert first == again == {"batchItemFailures": []}
+    assert reader.hidden == ["7"]
+    stored = comments.get("ann", "facebook.7")
+    assert stored is not None
+    assert stored.analysis is not None
+    assert (stored.status, stored.analysis.decision) == (CommentStatus.HIDDEN, "hide")
+
+
+def test_spam_is_left_on_the_platform_when_the_user_does_not_allow_hiding(
+    accounts: InMemoryAccountRepository,
+) -> None:
+    step, comments, reader = hiding_step(accounts, allow_hide=False)
+    spam = comment("8", text=SPAM)
+    comments.add_new([spam])
+
+    dispatch_batch({"Records": [insert(comment_to_item(spam))]}, [step])
+
+    assert reader.hidden == []
+    stored = comments.get("ann", "facebook.8")
+    assert stored is not None
+    assert stored.analysis is not None
+    assert stored.status is CommentStatus.NEW
+    assert "hiding_not_allowed" in stored.analysis.reasons
+
+
+def test_a_comment_the_platform_cannot_hide_keeps_its_analysis_and_the_batch_goes_on(
+    accounts: InMemoryAccountRepository,
+) -> None:
+    step, comments, _reader = hiding_step(accounts, allow_hide=True, found=CommentsUnavailable("no"))
+    spam, other = comment("9", text=SPAM), comment("10", text="Is it still available?")
+    comments.add_new([spam, other])
+
+    result = dispatch_batch(
+        {"Records": [insert(comment_to_item(spam), 1), insert(comment_to_item(other), 2)]}, [step]
+    )
+
+    assert result == {"batchItemFailures": []}
+    hidden, asked = comments.get("ann", "facebook.9"), comments.get("ann", "facebook.10")
+    assert hidden is not None
+    assert hidden.analysis is not None
+    assert asked is not None
+    assert (hidden.status, hidden.analysis.decision) == (CommentStatus.NEW, "hide")
+    assert asked.status is CommentStatus.NEEDS_RESPONSE

@@ -4,7 +4,9 @@
   who connected the Page or Instagram account it concerns, and its new comments are written for each,
   in batches, once per user and platform comment id;
 - a post that was just published is watched for comments on each platform that has them;
-- a new comment is analysed (in one call per batch), and the analysis stored on it.
+- a new comment is analysed (in one call per batch), and the analysis stored on it; one the analysis
+  decided to hide (only where the user allows hiding) is hidden on its platform, once, through the
+  same path as `POST /comments/{id}/hide`.
 
 Every 15 minutes (the comment-fetch schedule) the watched posts' comments are read from the platforms
 (`tidings.engagement.fetch`), for accounts whose platform sends no webhook.
@@ -33,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
+from tidings.core.errors import TidingsError
 from tidings.core.platforms import Platform
 from tidings.core.streams import StreamConsumer, dispatch_batch
 from tidings.core.triggers import PeriodicRun, StreamBatch
@@ -49,6 +52,7 @@ from tidings.store.posts import became_published, post_from_stream
 logger = logging.getLogger(__name__)
 
 RECENT_TEXTS = 50  # recent comments of the user the analysis compares new ones with
+HIDE_DECISION = "hide"  # the analysis' decision to hide (tidings.engagement.analysis.DECISIONS)
 
 
 @dataclass(frozen=True)
@@ -220,12 +224,22 @@ class PublishedPostWatcher:
 
 class CommentAnalysisStep:
     """StreamConsumer of new comments: analysed together at the end of the batch, each result stored
-    on its comment (a comment analysed already, or changed meanwhile, is left as it is)."""
+    on its comment (a comment analysed already, or changed meanwhile, is left as it is). A comment the
+    analysis decided to hide is hidden with `hide` (user id, comment id) right after its analysis is
+    stored: once, as a stream record sent again finds it analysed; one the platform cannot or would
+    not hide stays as it is, its decision shown, for the user to act on."""
 
-    def __init__(self, comments: CommentRepository, analyzer: Analyzer, clock: Clock = DEFAULT_CLOCK):
+    def __init__(
+        self,
+        comments: CommentRepository,
+        analyzer: Analyzer,
+        clock: Clock = DEFAULT_CLOCK,
+        hide: Callable[[str, str], Any] | None = None,
+    ):
         self.comments = comments
         self.analyzer = analyzer
         self.clock = clock
+        self.hide = hide
 
     def wants(self, record: dict[str, Any]) -> bool:
         return _inserted(record, keys.COMMENT_ENTITY)
@@ -257,6 +271,17 @@ class CommentAnalysisStep:
                 self.comments.save(comment.model_copy(update=update))
             except CommentChanged:
                 logger.info("comment %s changed while analysed; left as it is", comment.comment_id)
+                continue
+            if analysis.decision == HIDE_DECISION:
+                self._hide(comment)
+
+    def _hide(self, comment: Comment) -> None:
+        if self.hide is None:
+            return
+        try:
+            self.hide(comment.user_id, comment.comment_id)
+        except TidingsError as exc:  # not hideable there, no account, refused, or changed meanwhile
+            logger.warning("comment %s was not hidden: %s", comment.comment_id, exc)
 
 
 class CommentIntake:

@@ -141,6 +141,8 @@ def comment_intake() -> CommentIntake:
     ]
     analyzer = comment_analyzer()
     if analyzer is not None:
-        consumers.append(CommentAnalysisStep(repo, analyzer, DEFAULT_CLOCK))
+        # a comment the analysis decided to hide (where the user allows it) is hidden as by the route
+        hide = comment_service().hide
+        consumers.append(CommentAnalysisStep(repo, analyzer, DEFAULT_CLOCK, hide=hide))
     crises = crisis_evaluation()  # crisis detection, as comments are analysed and every 15 minutes
     return CommentIntake(comment_fetcher(), consumers, periodic=[crises.periodic], observers=[crises])
