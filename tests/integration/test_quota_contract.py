@@ -75,6 +75,20 @@ def new_integration(user: str, integration_id: str) -> Integration:
     )
 
 
+@pytest.fixture
+def tasks_and_drafts(table: Table | None) -> tuple[TaskRepository, WorkflowRepository]:
+    if table is None:
+        drafts = InMemoryWorkflowRepository()
+        return InMemoryTaskRepository(drafts), drafts
+    return DynamoTaskRepository(table.name, table.client), DynamoWorkflowRepository(table.name, table.client)
+
+
+def new_draft(user: str, workflow_id: str) -> Workflow:
+    return Workflow(
+        user_id=user, workflow_id=workflow_id, name="w", definition={}, created_at=NOW, updated_at=NOW
+    )
+
+
 def new_task(user: str, task_id: str) -> Task:
     return Task(
         user_id=user,
@@ -254,3 +268,25 @@ def test_a_deleted_integration_frees_its_place_once(integrations: IntegrationRep
     assert outcome(
         lambda: integrations.create(new_integration(user, "int_c"), None, replace_existing=False, limit=2)
     ) == ("Conflict")
+
+
+def test_a_task_and_its_draft_workflow_are_stored_together_or_not_at_all(
+    tasks_and_drafts: tuple[TaskRepository, WorkflowRepository],
+) -> None:
+    tasks, drafts = tasks_and_drafts
+    user = user_id()
+    tasks.create(new_task(user, "t-1"), limit=1, draft=new_draft(user, "wf-1"))
+    assert tasks.get(user, "t-1") is not None
+    assert drafts.get(user, "wf-1") is not None
+
+    refused = [
+        outcome(lambda: tasks.create(new_task(user, "t-2"), limit=1, draft=new_draft(user, "wf-2"))),
+        outcome(lambda: tasks.create(new_task(user, "t-1"), limit=5, draft=new_draft(user, "wf-3"))),
+        outcome(lambda: tasks.create(new_task(user, "t-4"), limit=5, draft=new_draft(user, "wf-1"))),
+    ]
+
+    assert refused == ["Conflict", "TaskExists", "WorkflowExists"]
+    assert [t.task_id for t in tasks.all(user)] == ["t-1"]
+    assert [drafts.get(user, w) for w in ("wf-2", "wf-3")] == [None, None]
+    tasks.create(new_task(user, "t-5"), limit=2)  # the refusals took no place
+    assert outcome(lambda: tasks.create(new_task(user, "t-6"), limit=2)) == "Conflict"

@@ -15,7 +15,7 @@ import pytest
 from tidings.core.clock import FakeClock
 from tidings.core.errors import Conflict, ValidationFailed
 from tidings.models.tasks import Task, TaskStatus
-from tidings.models.workflows import WorkflowStatus
+from tidings.models.workflows import Workflow, WorkflowStatus
 from tidings.store.memory.tasks import InMemoryTaskRepository
 from tidings.store.memory.workflows import InMemoryWorkflowRepository
 from tidings.store.tasks import TaskRepository, touched
@@ -67,8 +67,8 @@ class InterleavedRepository:
             action, self.meanwhile = self.meanwhile, None
             action()
 
-    def create(self, task: Task, *, limit: int) -> None:
-        self.inner.create(task, limit=limit)
+    def create(self, task: Task, *, limit: int, draft: Workflow | None = None) -> None:
+        self.inner.create(task, limit=limit, draft=draft)
 
     def get(self, user_id: str, task_id: str) -> Task | None:
         task = self.inner.get(user_id, task_id)
@@ -314,14 +314,15 @@ def test_a_workflow_task_creates_the_workflow_at_once_and_executes_it_when_due()
             raise AssertionError("nothing waits here")
 
     action = Outcomes()
+    stored = InMemoryWorkflowRepository()
     workflows = WorkflowService(
-        InMemoryWorkflowRepository(),
+        stored,
         Runner(),
         lambda: {action.name: action},
         gates.check_gate_definition,
         clock,
     )
-    service = task_service(action, clock, workflows=lambda: workflows)
+    service = task_service(action, clock, InMemoryTaskRepository(stored), workflows=lambda: workflows)
     definition = {"name": "Digest", "steps": [{"id": "send", "action": "post_digest"}]}
 
     with pytest.raises(ValidationFailed) as info:

@@ -40,7 +40,7 @@ def register_task_routes(
     @app.post(
         "/tasks",
         summary="Schedule a workflow or a single action for a time",
-        responses=responses(201, "The task", TaskView, 400, 404),
+        responses=responses(201, "The task", TaskView, 400, 404, 409),
     )
     def create_task(body: Annotated[CreateTaskRequest, Body()]) -> Response[str]:
         task = service().create(user_id(), body.type, body.scheduled_at, body.config, body.max_retries)

@@ -5,7 +5,11 @@
 
 A task counts in the user's `tasks` quota (`tidings.store.quotas`) from its creation until it
 finishes: taken in the transaction that stores it, given back in the one that writes it completed,
-failed or cancelled, so only tasks that still hold a schedule or a run count."""
+failed or cancelled, so only tasks that still hold a schedule or a run count.
+
+A task that runs a new workflow (from a template or a definition) is stored with the workflow's draft
+in that same transaction, so a task refused (its quota, a taken id) leaves no draft behind, nor a
+draft without its task after a crash."""
 
 from __future__ import annotations
 
@@ -14,9 +18,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tidings.core.clock import iso_ms
 from tidings.models.tasks import FINAL_TASK_STATUSES, Task, TaskStatus
+from tidings.models.workflows import Workflow
 from tidings.store import keys
 from tidings.store.dynamo import deserialize, dynamodb_client, query_prefix, serialize, serialize_value
 from tidings.store.quotas import TASKS, DynamoQuotas, GiveBack, ItemConditionFailed, QuotaChange, Take
+from tidings.store.workflows import WorkflowExists, workflow_to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -34,9 +40,10 @@ class TaskExists(TaskConflict):
 
 
 class TaskRepository(Protocol):
-    def create(self, task: Task, *, limit: int) -> None:
+    def create(self, task: Task, *, limit: int, draft: Workflow | None = None) -> None:
         """Store a new task (TaskExists when its id is taken; Conflict `quota_exceeded` when the user
-        has `limit` tasks not finished)."""
+        has `limit` tasks not finished) and, in the same write, the `draft` workflow it runs, when
+        given (WorkflowExists when its id is taken); refused, neither is stored."""
         ...
 
     def get(self, user_id: str, task_id: str) -> Task | None: ...
@@ -88,16 +95,22 @@ class DynamoTaskRepository:
         self.client = client or dynamodb_client()
         self.quotas = DynamoQuotas(self.table, self.client)
 
-    def create(self, task: Task, *, limit: int) -> None:
-        put = {
-            "TableName": self.table,
-            "Item": serialize(task_to_item(task)),
-            "ConditionExpression": "attribute_not_exists(PK)",
-        }
+    def create(self, task: Task, *, limit: int, draft: Workflow | None = None) -> None:
+        items = [task_to_item(task)] + ([workflow_to_item(draft)] if draft is not None else [])
+        puts = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": serialize(item),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+            for item in items
+        ]
         try:
-            self.quotas.write([{"Put": put}], Take(task.user_id, TASKS, limit))
+            self.quotas.write(puts, Take(task.user_id, TASKS, limit))
         except ItemConditionFailed as exc:
-            raise TaskExists() from exc
+            raise (TaskExists() if exc.index == 0 else WorkflowExists()) from exc
 
     def get(self, user_id: str, task_id: str) -> Task | None:
         resp = self.client.get_item(

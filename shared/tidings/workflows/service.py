@@ -99,6 +99,22 @@ class WorkflowService:
         definition: dict[str, Any] | None,
         parameters: dict[str, Any],
     ) -> Workflow:
+        workflow = self.draft(
+            user_id, template_name=template_name, definition=definition, parameters=parameters
+        )
+        self.repo.create(workflow)
+        return workflow
+
+    def draft(
+        self,
+        user_id: str,
+        *,
+        template_name: str | None,
+        definition: dict[str, Any] | None,
+        parameters: dict[str, Any],
+    ) -> Workflow:
+        """A new draft workflow from a template or a definition, checked but not stored (a task stores
+        it together with itself)."""
         if (template_name is None) == (definition is None):
             raise ValidationFailed(
                 "give either a template or a definition",
@@ -116,7 +132,7 @@ class WorkflowService:
         check_definition(parsed, parameters, self.actions(), self.check_gate)
         self._check_recipients(user_id, parsed)
         now = self.clock.now()
-        workflow = Workflow(
+        return Workflow(
             user_id=user_id,
             workflow_id=uuid.uuid4().hex,
             name=parsed.name,
@@ -127,8 +143,6 @@ class WorkflowService:
             updated_at=now,
             steps={s.id: StepState(step_id=s.id) for s in parsed.steps},
         )
-        self.repo.create(workflow)
-        return workflow
 
     def _check_recipients(self, user_id: str, parsed: WorkflowDefinition) -> None:
         """Refuse (422 invalid_definition) e-mail steps naming an address the user has not confirmed."""

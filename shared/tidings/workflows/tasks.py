@@ -21,6 +21,7 @@ from tidings.core.clock import Clock, iso_ms, parse_offset_time
 from tidings.core.config import get_settings
 from tidings.core.errors import Conflict, NotFound, TidingsError, ValidationFailed, choice
 from tidings.models.tasks import Task, TaskStatus, TaskType
+from tidings.models.workflows import Workflow
 from tidings.store.tasks import TaskConflict, TaskRepository, touched
 from tidings.workflows.action import Action, ActionContext, ActionFailed, ActionServices, ActionWait
 from tidings.workflows.service import WorkflowService
@@ -74,7 +75,7 @@ class TaskService:
             raise ValidationFailed(
                 f"maxRetries is 0 to {MAX_RETRIES}", {"field": "maxRetries"}, code="invalid_max_retries"
             )
-        config = self._checked_config(user_id, kind, config)
+        config, draft = self._checked_config(user_id, kind, config)
         task = Task(
             user_id=user_id,
             task_id=uuid.uuid4().hex,
@@ -86,10 +87,15 @@ class TaskService:
             created_at=now,
             updated_at=now,
         )
-        self.repo.create(task, limit=self.quota)
+        # a new workflow is stored with the task, in one write: a task refused leaves no draft behind
+        self.repo.create(task, limit=self.quota, draft=draft)
         return task
 
-    def _checked_config(self, user_id: str, kind: TaskType, config: dict[str, Any]) -> dict[str, Any]:
+    def _checked_config(
+        self, user_id: str, kind: TaskType, config: dict[str, Any]
+    ) -> tuple[dict[str, Any], Workflow | None]:
+        """The task's config as stored, and the draft workflow to store with it (a template's or a
+        definition's)."""
         if kind == TaskType.ACTION:
             action = self.actions().get(str(config.get("action")))
             if action is None:
@@ -106,20 +112,20 @@ class TaskService:
                 raise ValidationFailed(
                     "the action's parameters are not valid", {"problems": problems}, code="invalid_parameters"
                 )
-            return {"action": action.name, "parameters": params}
+            return {"action": action.name, "parameters": params}, None
         options: dict[str, Any] = {k: config[k] for k in ("autoApprove", "notify") if k in config}
         if "workflowId" in config:
             wf = self.workflows().get(user_id, str(config["workflowId"]))
-            return {"workflowId": wf.workflow_id, **options}
+            return {"workflowId": wf.workflow_id, **options}, None
         if "template" in config or "definition" in config:
-            # created now, so a bad template or definition is refused now, not at run time
-            wf = self.workflows().create(
+            # checked now, so a bad template or definition is refused now, not at run time
+            draft = self.workflows().draft(
                 user_id,
                 template_name=config.get("template"),
                 definition=config.get("definition"),
                 parameters=dict(config.get("parameters") or {}),
             )
-            return {"workflowId": wf.workflow_id, **options}
+            return {"workflowId": draft.workflow_id, **options}, draft
         raise ValidationFailed(
             "a workflow task names workflowId, or a template (with parameters) or a definition",
             {"field": "config"},

@@ -1,7 +1,8 @@
 """Scheduled tasks in memory, with the DynamoDB repository's conditions: create refuses a taken id, and
 a task is replaced only from the status (and attempt count, when given) the change expects, which is
 how a run is claimed once. Items are kept as the table keeps them, index keys included, so
-`running_since` reads the same sparse index of running tasks."""
+`running_since` reads the same sparse index of running tasks. A task's draft workflow goes to the
+in-memory workflows it is given, with the task or not at all."""
 
 from __future__ import annotations
 
@@ -12,26 +13,38 @@ from typing import Any
 
 from tidings.core.clock import iso_ms
 from tidings.models.tasks import Task, TaskStatus
+from tidings.models.workflows import Workflow
 from tidings.store import keys
 from tidings.store.dynamo import deserialize, serialize
+from tidings.store.memory.workflows import InMemoryWorkflowRepository
 from tidings.store.quotas import TASKS, InMemoryQuotas, Take
 from tidings.store.tasks import TaskConflict, TaskExists, quota_change, task_from_item, task_to_item
 
 
 class InMemoryTaskRepository:
-    def __init__(self) -> None:
+    def __init__(self, workflows: InMemoryWorkflowRepository | None = None) -> None:
         self._items: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
         self.quotas = InMemoryQuotas()
+        self.workflows = workflows
 
-    def create(self, task: Task, *, limit: int) -> None:
+    def create(self, task: Task, *, limit: int, draft: Workflow | None = None) -> None:
         item = deserialize(serialize(task_to_item(task)))
         with self._lock:
             key = (task.user_id, task.task_id)
             if key in self._items:
                 raise TaskExists()
-            self.quotas.apply(Take(task.user_id, TASKS, limit))
-            self._items[key] = item
+
+            def store() -> None:
+                self.quotas.apply(Take(task.user_id, TASKS, limit))
+                self._items[key] = item
+
+            if draft is None:
+                store()
+            elif self.workflows is None:
+                raise ValueError("a task with a draft workflow needs the in-memory workflows")
+            else:
+                self.workflows.create(draft, then=store)
 
     def get(self, user_id: str, task_id: str) -> Task | None:
         with self._lock:

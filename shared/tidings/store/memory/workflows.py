@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -44,12 +44,16 @@ class InMemoryWorkflowRepository:
         self._lock = threading.Lock()
         self.quotas = InMemoryQuotas()
 
-    def create(self, workflow: Workflow) -> None:
+    def create(self, workflow: Workflow, *, then: Callable[[], None] | None = None) -> None:
+        """Store a new workflow; `then` (another write of the same transaction, such as its task's)
+        runs under the lock before it is stored, and nothing is stored when it raises."""
         item = deserialize(serialize(workflow_to_item(workflow)))
         with self._lock:
             key = (workflow.user_id, workflow.workflow_id)
             if key in self._items:
                 raise WorkflowExists()
+            if then is not None:
+                then()
             self._items[key] = item
 
     def get(self, user_id: str, workflow_id: str) -> Workflow | None:
