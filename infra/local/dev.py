@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -195,7 +196,10 @@ class DevRuntime:
             fake_argv += ["--faults", platform_faults]
         if options.sandbox_seed is not None:
             fake_argv += ["--seed", str(options.sandbox_seed)]
-        self._fake = ChildProcess("fake-platforms", fake_argv, env=_child_env(), echo=echo)
+        # Meta's comment webhooks: the fake signs them with the app secret the stack checks them with
+        meta_secret = os.environ.get("TIDINGS_META_APP_SECRET") or secrets.token_hex(16)
+        fake_env = {**_child_env(), "TIDINGS_FAKE_META_APP_SECRET": meta_secret}
+        self._fake = ChildProcess("fake-platforms", fake_argv, env=fake_env, echo=echo)
         # All three start at once (and from this thread: children die with the thread that forked).
         self._dynamodb.spawn()
         self._moto.spawn()
@@ -217,6 +221,7 @@ class DevRuntime:
             self._vendors.add_fault_rate(provider, kind, rate)
         self.urls.fake_vendors = self._vendors.url
         extra_env = fake_client_env(self.urls.fake_platforms, self.urls.fake_vendors)
+        extra_env["TIDINGS_META_APP_SECRET"] = meta_secret
         self.stack = provision(
             endpoints, extra_env=extra_env, unsubscribe_key=unsubscribe_key(options.state_dir)
         )
@@ -460,6 +465,10 @@ class DevRuntime:
         self.stack.env["TIDINGS_PUBLIC_API_URL"] = self.urls.api
         os.environ["TIDINGS_PUBLIC_API_URL"] = self.urls.api
         self._clear_settings_cache()
+        # The fake platforms send comment webhooks (POST <fake>/_comments {"webhook": true}) here.
+        import httpx
+
+        httpx.post(f"{self.urls.fake_platforms}/_webhooks", json={"url": f"{self.urls.api}/inbound/meta"})
 
     def _write_stack_file(self) -> None:
         stack = self.stack

@@ -83,6 +83,8 @@ def run_metrics(state_dir: Path, posts: int, users: int, timeout: float = 900) -
     env = {
         "TIDINGS_MIN_GAP_MINUTES": "0",
         "TIDINGS_MAX_QUEUE_PER_PLATFORM": "100000",
+        "TIDINGS_QUOTA_SCHEDULED_POSTS": "100000",
+        "TIDINGS_API_RATE_PER_SECOND": "0",
         "TIDINGS_SCHEDULE_LEAD_SECONDS": "30",
         "TIDINGS_RATE_BUDGET_OVERRIDES": PUBLISH_LIMITS_RAISED,
     }

@@ -238,6 +238,8 @@ def main() -> int:
         # the platforms' own rate limits would hold most of a thousand posts a minute back
         "TIDINGS_RATE_BUDGETS": "false",
         "TIDINGS_MAX_QUEUE_PER_PLATFORM": "100000",
+        "TIDINGS_QUOTA_SCHEDULED_POSTS": "100000",
+        "TIDINGS_API_RATE_PER_SECOND": "0",
         "TIDINGS_SCHEDULE_LEAD_SECONDS": "30",
         "TIDINGS_RETRY_INTERVALS": "1,2,4",
     }

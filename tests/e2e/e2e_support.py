@@ -118,7 +118,9 @@ def launch(
     proc = subprocess.Popen(
         [TIDINGS, "dev", "--port", "0", "--state-dir", str(state_dir), *(args or [])],
         cwd=ROOT,
-        env={**os.environ, **(env or {})},
+        # The per-user request throttle is off unless a test sets it: the suites send requests
+        # faster than a person would, and the throttle has tests of its own.
+        env={**os.environ, "TIDINGS_API_RATE_PER_SECOND": "0", **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -12,7 +12,10 @@ from typing import Any
 import httpx
 import pytest
 from local_aws import fresh_table
-from test_fake_comments import TOKENS, Receiver, comment, publish
+from test_fake_comments import SECRET, TOKENS, Receiver, comment, publish
+from test_fake_comments import fake as fake_platforms
+from test_fake_comments import http as http_client
+from test_fake_comments import receiver as webhook_receiver
 
 from infra.local.fakes.platforms import FakePlatformServer
 from tidings.core.clock import FakeClock
@@ -30,7 +33,6 @@ from tidings.store.comments import CommentFilter, DynamoCommentRepository
 from tidings.store.inbound import DynamoInboundEventRepository
 
 USER = "fetch-user"
-SECRET = "fetch-test-app-secret"
 
 
 class Accounts:
@@ -50,24 +52,10 @@ def table(dynamodb_endpoint: str) -> Iterator[tuple[Any, str]]:
         yield made
 
 
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def fake(receiver: Receiver) -> Iterator[FakePlatformServer]:
-    with FakePlatformServer(webhook_url=f"{receiver.url}/inbound/meta", meta_app_secret=SECRET) as server:
-        for platform, (account, token) in TOKENS.items():
-            server.register_account(platform, account, token)
-        yield server
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as client:
-        yield client
+# the fake platforms, sending webhooks to a receiver, as test_fake_comments starts them
+receiver = webhook_receiver
+fake = fake_platforms
+http = http_client
 
 
 def test_a_fetched_comment_is_stored_once_whichever_way_it_comes_again(

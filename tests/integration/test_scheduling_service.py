@@ -125,6 +125,37 @@ def test_min_gap_names_the_conflicting_post(service: SchedulingService, user: st
     service.schedule(user, new(90, ["twitter"]))  # exactly 30 minutes later: fine
 
 
+def test_scheduled_posts_on_all_platforms_together_stop_at_the_users_quota_even_at_once(
+    ddb_table: tuple[Any, str], clock: FakeClock, user: str
+) -> None:
+    service = _service_with(ddb_table, clock, quota_scheduled_posts=4, min_gap_minutes=0)
+    platforms = ["facebook", "twitter", "linkedin"]
+    barrier = threading.Barrier(9)
+    outcomes: list[str] = []
+
+    def attempt(i: int) -> None:
+        barrier.wait()
+        try:
+            service.schedule(user, new(60 + i, [platforms[i % 3]]))
+            outcomes.append("ok")
+        except Conflict as exc:
+            outcomes.append(f"{exc.code} {exc.details}")
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(9)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert outcomes.count("ok") == 4
+    assert set(outcomes) - {"ok"} == {"quota_exceeded {'quota': 'scheduled_posts', 'limit': 4}"}
+    posts = service.list_posts(user, "scheduled", None, 50, None).posts
+    assert len(posts) == 4
+    service.cancel(user, posts[0].post_id)
+    service.posts.remove_queue_entries(user, [posts[0].post_id])  # what the stream does on a cancel
+    service.schedule(user, new(300, ["facebook"]))
+
+
 def test_concurrent_requests_cannot_both_pass_the_gap_rule(service: SchedulingService, user: str) -> None:
     results: list[object] = []
     barrier = threading.Barrier(6)
@@ -188,7 +219,9 @@ def test_batch_checks_each_item_against_the_queue_and_the_items_before_it(
 def test_concurrent_large_batches_of_one_user_all_land(
     ddb_table: tuple[Any, str], clock: FakeClock, user: str
 ) -> None:
-    service = _service_with(ddb_table, clock, max_queue_per_platform=1000, min_gap_minutes=0)
+    service = _service_with(
+        ddb_table, clock, max_queue_per_platform=1000, quota_scheduled_posts=1000, min_gap_minutes=0
+    )
     results: list[list[Any]] = []
     barrier = threading.Barrier(3)
 

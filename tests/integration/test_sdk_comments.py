@@ -7,11 +7,9 @@ SDKs read is what Tidings' readers read on the same posts."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 import tweepy
 from facebook_business.adobjects.comment import Comment
 from facebook_business.adobjects.igcomment import IGComment
@@ -23,25 +21,19 @@ from googleapiclient.discovery import build_from_document
 from googleapiclient.discovery_cache import get_static_doc
 from sdk_support import send_to
 from test_fake_comments import TOKENS, comment, credentials, publish
+from test_fake_comments import fake as fake_platforms
+from test_fake_comments import http as http_client
+from test_fake_comments import receiver as webhook_receiver
 
 from infra.local.fakes.platforms import FakePlatformServer
 from tidings.core.config import Settings
 from tidings.core.platforms import Platform
 from tidings.publishing.clients.comments import build_comment_readers
 
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakePlatformServer]:
-    with FakePlatformServer() as server:
-        for platform, (account, token) in TOKENS.items():
-            server.register_account(platform, account, token)
-        yield server
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as client:
-        yield client
+# the fake platforms as test_fake_comments starts them
+receiver = webhook_receiver
+fake = fake_platforms
+http = http_client
 
 
 def ours(

@@ -23,6 +23,21 @@ def call(
     path_parameters: dict[str, str] | None = None,
     raw_body: bytes | None = None,
 ) -> tuple[int, Any]:
+    response = respond(app, method, path, query, body, user, path_parameters, raw_body)
+    return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
+
+
+def respond(
+    app: APIGatewayHttpResolver,
+    method: str,
+    path: str,
+    query: dict[str, str] | None = None,
+    body: str | None = None,
+    user: str = "u1",
+    path_parameters: dict[str, str] | None = None,
+    raw_body: bytes | None = None,
+) -> dict[str, Any]:
+    """The API's whole answer (status, headers, body) to one request."""
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": f"{method} {path}",
@@ -46,5 +61,4 @@ def call(
         event["body"], event["isBase64Encoded"] = base64.b64encode(raw_body).decode(), True
     if path_parameters:
         event["pathParameters"] = path_parameters
-    response = handle(app, event, None)
-    return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
+    return handle(app, event, None)

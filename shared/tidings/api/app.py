@@ -32,6 +32,7 @@ from tidings.api.crm import CrmServices, register_crm_routes
 from tidings.api.inbound import register_inbound_routes
 from tidings.api.insights import InsightServices, register_insight_routes
 from tidings.api.integrations import IntegrationServices, register_integration_routes
+from tidings.api.limits import throttled
 from tidings.api.models import (
     ErrorBody,
 )
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from tidings.engagement.crisis.service import CrisisService
     from tidings.integrations.inbound import MetaInbox
     from tidings.notifications.service import NotificationAddresses
+    from tidings.store.throttle import RequestThrottle
     from tidings.webhooks.service import WebhookService
     from tidings.workflows.service import WorkflowService
     from tidings.workflows.tasks import TaskService
@@ -80,6 +82,7 @@ def build_app(
     comments: Callable[[], CommentService] | None = None,
     notification_addresses: Callable[[], NotificationAddresses] | None = None,
     crises: Callable[[], CrisisService] | None = None,
+    throttle: Callable[[], RequestThrottle] | None = None,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     services: list[SchedulingService] = []
@@ -97,6 +100,7 @@ def build_app(
         return str(sub)
 
     _error_handlers(app)
+    _throttle(app, throttle)
     register_post_routes(app, service, user_id)
     register_queue_routes(app, service, user_id)
     if account_services is not None:
@@ -119,13 +123,33 @@ def build_app(
     _campaign_sending_routes(app, campaign_sending, user_id)
     _campaign_insight_routes(app, campaign_insights, user_id)
     _abtest_routes(app, ab_tests, user_id)
-    if comments is not None:
-        register_comment_routes(app, comments, user_id)
+    _comment_routes(app, comments, user_id)
     _crisis_routes(app, crises, user_id)
-    if notification_addresses is not None:
-        register_notification_address_routes(app, notification_addresses, user_id)
+    _notification_address_routes(app, notification_addresses, user_id)
     _docs(app)
     return app
+
+
+def _comment_routes(
+    app: APIGatewayHttpResolver, comments: Callable[[], CommentService] | None, user_id: Callable[[], str]
+) -> None:
+    if comments is not None:
+        register_comment_routes(app, comments, user_id)
+
+
+def _notification_address_routes(
+    app: APIGatewayHttpResolver,
+    addresses: Callable[[], NotificationAddresses] | None,
+    user_id: Callable[[], str],
+) -> None:
+    if addresses is not None:
+        register_notification_address_routes(app, addresses, user_id)
+
+
+def _throttle(app: APIGatewayHttpResolver, throttle: Callable[[], RequestThrottle] | None) -> None:
+    """Every route's requests spend their user's token bucket first (`tidings.api.limits.throttled`)."""
+    if throttle is not None:
+        app.use(middlewares=[throttled(throttle)])
 
 
 def _analytics_routes(

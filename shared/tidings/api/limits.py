@@ -14,6 +14,9 @@ module gets them without doing anything.
 - A user is a token's `sub`: 1 to 64 letters, digits, `.`, `_` or `-`, starting with a letter or
   digit. A Cognito subject is a UUID, which fits; `tidings dev` names users (`demo-agent`). Anything
   else (a `#` that would reach into another key, a NUL, a kilobyte that no key can hold) is 401.
+- A user's requests spend a token bucket of theirs (`tidings.store.throttle`, `throttled`): when it
+  is empty the answer is 429 `rate_limited` with `Retry-After`, before the route runs. Routes
+  without a token (unsubscribe links, incoming platform webhooks) are not counted per user.
 """
 
 from __future__ import annotations
@@ -22,9 +25,17 @@ import base64
 import binascii
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from tidings.api.common import error_response
 from tidings.core.errors import TidingsError, Unauthorized, ValidationFailed
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+
+    from tidings.store.throttle import RequestThrottle
 
 MAX_JSON_DEPTH = 20
 SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -110,3 +121,29 @@ def _has_lone_surrogate(text: str) -> bool:
 
 def _invalid_encoding(message: str) -> ValidationFailed:
     return ValidationFailed(message, {"location": ["body"]}, code="invalid_encoding")
+
+
+def throttled(
+    throttle: Callable[[], RequestThrottle],
+) -> Callable[[APIGatewayHttpResolver, NextMiddleware], Response[Any]]:
+    """A middleware for every route: a request with a user spends one from the user's bucket first,
+    and is answered 429 `rate_limited` (`Retry-After`, `details.retryAfterSeconds`) when it is empty."""
+
+    def middleware(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        authorizer = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+        sub = ((authorizer.get("jwt") or {}).get("claims") or {}).get("sub")
+        if isinstance(sub, str) and SUBJECT.match(sub):
+            verdict = throttle().admit(sub)
+            if not verdict.allowed:
+                wait = verdict.retry_after_seconds
+                refused = error_response(
+                    429,
+                    "rate_limited",
+                    f"too many requests: try again in {wait} s",
+                    {"retryAfterSeconds": wait},
+                )
+                refused.headers["Retry-After"] = str(wait)
+                return refused
+        return next_middleware(app)
+
+    return middleware

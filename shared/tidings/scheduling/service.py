@@ -49,6 +49,7 @@ from tidings.store.posts import (
     QueueIndex,
     StaleWrite,
 )
+from tidings.store.quotas import SCHEDULED_POSTS, quota_exceeded
 
 _QUEUE_RETRIES = 12
 
@@ -117,6 +118,8 @@ class SchedulingService:
 
     def _check_queue(self, queue: QueueIndex, post: ScheduledPost) -> None:
         others = {pid: e for pid, e in queue.entries.items() if pid != post.post_id}
+        if len(others) >= self.settings.quota_scheduled_posts:
+            raise quota_exceeded(SCHEDULED_POSTS, self.settings.quota_scheduled_posts)
         limit = self.settings.max_queue_per_platform
         gap = timedelta(minutes=self.settings.min_gap_minutes)
         for platform in post.platforms:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from tidings.store.audit import AuditRepository
     from tidings.store.budgets import BudgetRepository
     from tidings.store.posts import PostRepository
+    from tidings.store.throttle import RequestThrottle
     from tidings.store.webhooks import WebhookRepository
     from tidings.store.workflows import WorkflowRepository
     from tidings.webhooks.delivery import WebhookDeliverer
@@ -150,7 +151,18 @@ def http_app() -> APIGatewayHttpResolver:
         comments=comment_service,
         notification_addresses=notification_addresses,
         crises=crisis_service,
+        throttle=request_throttle,
     )
+
+
+@lru_cache(maxsize=1)
+def request_throttle() -> RequestThrottle:
+    """Each user's token bucket in the table (TIDINGS_API_RATE_PER_SECOND, TIDINGS_API_BURST)."""
+    from tidings.store.dynamo import dynamodb_client
+    from tidings.store.throttle import Bucket, DynamoRequestThrottle
+
+    s = get_settings()
+    return DynamoRequestThrottle(s.table_name, dynamodb_client(), Bucket(s.api_rate_per_second, s.api_burst))
 
 
 def page_secret() -> str:
@@ -207,9 +219,7 @@ def publish_step() -> PublishStep:
     def client_for(platform: Platform) -> PlatformClient:
         with _lock:
             if platform not in clients:
-                clients[platform] = build_client(
-                    platform, s, http, DEFAULT_CLOCK, media_http=user_url_http()
-                )
+                clients[platform] = build_client(platform, s, http, DEFAULT_CLOCK, media_http=user_url_http())
             return clients[platform]
 
     return PublishStep(
@@ -603,9 +613,6 @@ from tidings.wiring.campaigns import (  # noqa: E402
 # And crisis detection's.
 from tidings.wiring.crises import crisis_mailer, crisis_service, queue_holds  # noqa: E402
 
-# And those of engagement: the comments.
-from tidings.wiring.engagement import comment_intake, comment_service  # noqa: E402
-
 # So do the CRM builders.
 from tidings.wiring.crm import (  # noqa: E402
     client_cache,
@@ -615,6 +622,9 @@ from tidings.wiring.crm import (  # noqa: E402
     personalization,
     post_personalizer,
 )
+
+# And those of engagement: the comments.
+from tidings.wiring.engagement import comment_intake, comment_service  # noqa: E402
 
 # And those of notification e-mail: the addresses and the mail every notification goes through.
 from tidings.wiring.notifications import (  # noqa: E402
@@ -642,12 +652,11 @@ __all__ = [
     "campaign_step_keeper",
     "campaign_step_repository",
     "client_cache",
+    "client_directory",
     "comment_intake",
     "comment_service",
     "crisis_mailer",
     "crisis_service",
-    "queue_holds",
-    "client_directory",
     "crm_services",
     "crm_settings_service",
     "history_import",
@@ -661,6 +670,7 @@ __all__ = [
     "post_analytics_repository",
     "post_analytics_service",
     "post_personalizer",
+    "queue_holds",
     "refresh_insights",
     "site_analytics",
     "suppression_repository",

@@ -1,0 +1,172 @@
+"""End to end on the local stack: comments on a post published to the fake platforms come in through
+Meta's signed webhook (the fake sends it to the stack's /inbound/meta with the app secret tidings dev
+gave it) and through a read of the watched post (POST /comments/sync); each is stored once however
+often it comes, analysed, and one that asks a question raises comment.needs_response; a hide
+reaches the platform."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from e2e_support import DevStack, Receiver, eventually, launch
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    env = {"TIDINGS_MIN_GAP_MINUTES": "0", "TIDINGS_COMMENT_SYNC_COOLDOWN_SECONDS": "0"}
+    with launch(tmp_path_factory.mktemp("tidings-comments"), env=env) as running:
+        yield running
+
+
+def published(stack: DevStack, token: str, platforms: list[str], *, media: bool = True) -> dict[str, str]:
+    """A post published now on `platforms` (with a video unless `media` is False); the platforms' ids
+    of it."""
+    at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    body: dict[str, Any] = {
+        "content": f"Open house at 8 Cedar Ln {time.time()}",
+        "platforms": platforms,
+        "scheduledTime": at,
+    }
+    if media:
+        body["mediaUrls"] = [f"{stack.fake_url}/_media/tour.mp4"]  # YouTube takes a video
+    created = stack.post("/posts", token, body)
+    assert created.status_code == 201, created.text
+    post_id = created.json()["postId"]
+
+    def done() -> dict[str, Any] | None:
+        post = dict(stack.get(f"/posts/{post_id}", token).json())
+        return post if post["status"] == "published" else None
+
+    post = eventually(done, 60, "the post to be published")
+    return {"postId": post_id, **{r["platform"]: r["platformPostId"] for r in post["results"]}}
+
+
+def add_comment(stack: DevStack, platform: str, post_id: str, text: str, **extra: Any) -> dict[str, Any]:
+    body = {
+        "platform": platform,
+        "postId": post_id,
+        "text": text,
+        "author": {"id": "9001", "name": "Jo Buyer"},
+    }
+    resp = httpx.post(f"{stack.fake_url}/_comments", json={**body, **extra}, timeout=30)
+    assert resp.status_code == 201, resp.text
+    return dict(resp.json())
+
+
+def comments(stack: DevStack, token: str) -> list[dict[str, Any]]:
+    resp = stack.get("/comments?limit=100", token)
+    assert resp.status_code == 200, resp.text
+    return list(resp.json()["comments"])
+
+
+def analysed(stack: DevStack, token: str, comment_id: str) -> dict[str, Any] | None:
+    found = [c for c in comments(stack, token) if c["commentId"] == comment_id]
+    return found[0] if found and found[0]["analysis"] else None
+
+
+def test_comments_by_webhook_and_by_read_are_stored_once_analysed_and_acted_on(stack: DevStack) -> None:
+    _, token = stack.connected_user()
+    receiver = Receiver([])
+    try:
+        hook = stack.post("/webhooks", token, {"url": receiver.url, "events": ["comment.needs_response"]})
+        assert hook.status_code == 201, hook.text
+        # a Facebook feed post: Meta's webhook names it by the same id its publish answered (a video's
+        # comments name the Page post, not the video id Tidings keeps)
+        post = published(stack, token, ["facebook"], media=False)
+        video = published(stack, token, ["youtube"])
+
+        def watched() -> bool:  # the stream has put the post under watch: a sync reads it
+            sync = stack.post("/comments/sync", token, {})
+            assert sync.status_code == 200, sync.text
+            return bool(sync.json()["postsRead"] == 2)
+
+        eventually(watched, 60, "the published post to be watched")
+
+        # through Meta's webhook, signed by the fake with the stack's app secret
+        question = add_comment(
+            stack,
+            "facebook",
+            post["facebook"],
+            "Is it still available? Can I book a viewing Saturday?",
+            webhook=True,
+        )
+        assert question["webhook"]["status"] == 200, question["webhook"]
+        webhook_id = f"facebook.{question['commentId']}"
+        first = eventually(lambda: analysed(stack, token, webhook_id), 60, "the webhook comment's analysis")
+        assert (first["source"], first["postId"], first["status"]) == (
+            "webhook",
+            post["postId"],
+            "needs_response",
+        )
+        assert first["analysis"]["decision"] == "needs_response"
+        assert first["analysis"]["sentiment"] in ("positive", "neutral", "negative", "mixed")
+
+        # through the read of the watched post (YouTube sends no webhook)
+        praise = add_comment(stack, "youtube", video["youtube"], "Beautiful kitchen, love the light")
+        read_id = f"youtube.{praise['commentId']}"
+
+        def synced() -> dict[str, Any] | None:
+            sync = stack.post("/comments/sync", token, {})
+            assert sync.status_code == 200, sync.text
+            return analysed(stack, token, read_id)
+
+        second = eventually(synced, 60, "the read comment's analysis")
+        assert (second["source"], second["postId"], second["text"]) == (
+            "fetch",
+            video["postId"],
+            praise["text"],
+        )
+        assert second["analysis"]["decision"] != "needs_response"
+
+        # read again, and the question sent again by webhook: still one of each
+        assert stack.post("/comments/sync", token, {}).status_code == 200
+        again = httpx.post(
+            f"{stack.fake_url}/_webhooks/send",
+            json={"platform": "facebook", "commentId": question["commentId"]},
+            timeout=30,
+        )
+        assert again.json()["webhook"]["status"] == 200
+        # a later webhook of the same Page: once it is in, the one sent before it was taken too
+        spam = add_comment(
+            stack, "facebook", post["facebook"], "Cheap followers here bit.ly/x1 bit.ly/x2", webhook=True
+        )
+        assert spam["webhook"]["status"] == 200
+        spam_id = f"facebook.{spam['commentId']}"
+        eventually(lambda: analysed(stack, token, spam_id), 60, "the spam comment's analysis")
+        ids = [c["commentId"] for c in comments(stack, token)]
+        assert sorted(ids) == sorted([webhook_id, spam_id, read_id])
+        assert next(c for c in comments(stack, token) if c["commentId"] == webhook_id)["source"] == "webhook"
+
+        # one event for the comment that asks for an answer
+        def needs_response_events() -> list[dict[str, Any]]:
+            events = [json.loads(b) for b in receiver.bodies]
+            return [e for e in events if e["type"] == "comment.needs_response"]
+
+        (event,) = eventually(needs_response_events, 60, "the comment.needs_response event")
+        assert (event["data"]["commentId"], event["data"]["postId"]) == (webhook_id, post["postId"])
+
+        # a hide goes to the platform first
+        hidden = stack.post(f"/comments/{spam_id}/hide", token, {})
+        assert hidden.status_code == 200, hidden.text
+        assert hidden.json()["status"] == "hidden"
+        received = httpx.get(
+            f"{stack.fake_url}/_received", params={"platform": "facebook"}, timeout=30
+        ).json()
+        hides = [e for e in received if e.get("action") == "hide" and e["commentId"] == spam["commentId"]]
+        assert [(h["hidden"], h["postId"]) for h in hides] == [(True, post["facebook"])]
+        assert stack.post(f"/comments/{read_id}/hide", token, {}).json()["code"] == "hide_not_supported"
+
+        # another user sees none of them
+        _, other = stack.connected_user()
+        assert comments(stack, other) == []
+        assert stack.get(f"/comments/{webhook_id}", other).status_code == 404
+    finally:
+        receiver.close()
