@@ -6,7 +6,8 @@
     POST /{page-id}/photos                      url, caption; published=false for an album's photo
     POST /{page-id}/videos                      file_url, description, title
     GET  /{post-id}?fields=                     a post (or video) node: reactions and comments with
-                                                .summary(total_count), shares {count} (left out at 0)
+                                                .summary(total_count), shares {count} (left out at 0);
+                                                a video's post_id, its Page post
     GET  /{post-id}/insights?metric=            post_media_view, post_total_media_view_unique,
                                                 post_clicks; a retired metric (post_impressions...)
                                                 answers code 100
@@ -182,6 +183,8 @@ def _node(post: Post, node: str, video: bool, params: dict[str, str], counts: di
         elif name == "shares" and not video:
             if counts["shares"]:
                 values["shares"] = {"count": counts["shares"]}
+        elif name == "post_id" and video:
+            values["post_id"] = post.post_id  # the video's Page post, which Meta's webhooks name
         elif name not in values:
             kind = "Video" if video else "Post"
             return graph_error(

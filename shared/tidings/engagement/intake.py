@@ -3,7 +3,10 @@
 - a verified Meta webhook entry (stored by `POST /inbound/meta`, once per entry) is mapped to the users
   who connected the Page or Instagram account it concerns, and its new comments are written for each,
   in batches, once per user and platform comment id;
-- a post that was just published is watched for comments on each platform that has them;
+- a post that was just published is watched for comments on each platform that has them, and linked
+  by every platform id it is known by (the id its publish answered; a Facebook video's Page post too,
+  which Meta's webhooks name), so a webhook comment is tied to its post whenever it comes; comments
+  stored before the link (a webhook faster than the stream) are tied to it then;
 - a new comment is analysed (in one call per batch), and the analysis stored on it; one the analysis
   decided to hide (only where the user allows hiding) is hidden on its platform, once, through the
   same path as `POST /comments/{id}/hide`.
@@ -36,12 +39,13 @@ from typing import Any, Protocol
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.errors import TidingsError
+from tidings.core.failures import PlatformCallError
 from tidings.core.platforms import Platform
 from tidings.core.streams import StreamConsumer, dispatch_batch
 from tidings.core.triggers import PeriodicRun, StreamBatch
-from tidings.engagement.comments import Analyzer, from_platform, status_after
+from tidings.engagement.comments import Analyzer, Credentials, from_platform, status_after
 from tidings.engagement.fetch import CommentFetcher
-from tidings.models.comments import Comment, CommentSource, WatchedPost
+from tidings.models.comments import Comment, CommentSource, PostLink, WatchedPost
 from tidings.models.posts import PlatformStatus
 from tidings.publishing.clients.comments import COMMENT_PLATFORMS, PlatformComment, as_object, as_text
 from tidings.store import keys
@@ -184,14 +188,67 @@ class MetaEventIntake:
         self.comments.add_new(comments)
 
 
+class PagePostReader(Protocol):
+    def page_post_id(self, account: Any, platform_post_id: str) -> str | None: ...
+
+
+class OtherIds:
+    """The ids, besides the one its publish answered, a published post is known by on its platform:
+    a Facebook video's Page post (`{page}_{post}`), read with the account's token. A read that fails
+    leaves it out (the video id is linked all the same)."""
+
+    def __init__(self, facebook: PagePostReader | None, credentials: Callable[[], Credentials]) -> None:
+        self.facebook = facebook
+        self.credentials = credentials
+
+    def __call__(self, user_id: str, platform: Platform, platform_post_id: str) -> list[str]:
+        if platform is not Platform.FACEBOOK or self.facebook is None or "_" in platform_post_id:
+            return []
+        account = self.credentials().credentials(user_id, platform)
+        if account is None:
+            return []
+        try:
+            found = self.facebook.page_post_id(account, platform_post_id)
+        except PlatformCallError as exc:
+            logger.warning("the Page post of Facebook video %s was not read: %s", platform_post_id, exc)
+            return []
+        return [found] if found and found != platform_post_id else []
+
+
+def tie_waiting(comments: CommentRepository, link: PostLink, now: datetime) -> int:
+    """Tie the comments on `link`'s platform post that no Tidings post was known for to its post;
+    answers how many were tied."""
+    tied = 0
+    for found in comments.unlinked(link.user_id, link.platform, link.platform_post_id):
+        comment: Comment | None = found
+        for _ in range(3):  # a comment analysed meanwhile is read again
+            if comment is None or comment.post_id is not None:
+                break
+            try:
+                comments.save(comment.model_copy(update={"post_id": link.post_id, "updated_at": now}))
+                tied += 1
+                break
+            except CommentChanged:
+                comment = comments.get(found.user_id, found.comment_id)
+    return tied
+
+
 class PublishedPostWatcher:
     """StreamConsumer of posts reaching `published`: each platform it went out on that has comments is
-    watched for `watch_for`."""
+    watched for `watch_for`, and linked by every id it is known by there (`other_ids`), each link
+    tying the comments that came before it."""
 
-    def __init__(self, comments: CommentRepository, watch_for: timedelta, clock: Clock = DEFAULT_CLOCK):
+    def __init__(
+        self,
+        comments: CommentRepository,
+        watch_for: timedelta,
+        clock: Clock = DEFAULT_CLOCK,
+        other_ids: Callable[[str, Platform, str], list[str]] | None = None,
+    ):
         self.comments = comments
         self.watch_for = watch_for
         self.clock = clock
+        self.other_ids = other_ids
 
     def wants(self, record: dict[str, Any]) -> bool:
         return became_published(record)
@@ -217,6 +274,20 @@ class PublishedPostWatcher:
                     )
                 )
         self.comments.watch(watches)
+        links = [
+            PostLink(
+                user_id=w.user_id, platform=w.platform, platform_post_id=platform_id, post_id=post.post_id
+            )
+            for w in watches
+            for platform_id in [
+                w.platform_post_id,
+                *(self.other_ids(w.user_id, w.platform, w.platform_post_id) if self.other_ids else []),
+            ]
+        ]
+        self.comments.link(links)
+        now = self.clock.now()
+        for link in links:
+            tie_waiting(self.comments, link, now)
 
     def flush(self, deferred: list[Any]) -> None:
         """Nothing is deferred: each post is watched as its record arrives (a repeat changes nothing)."""
@@ -257,6 +328,7 @@ class CommentAnalysisStep:
             self._analyse(user_id, todo)
 
     def _analyse(self, user_id: str, todo: list[Comment]) -> None:
+        todo = self._tied(user_id, todo)
         # the user's recent comments, to tell a near-duplicate across posts (never those analysed now)
         ids = {c.comment_id for c in todo}
         recent = self.comments.page(user_id, CommentFilter(), RECENT_TEXTS, None).comments
@@ -274,6 +346,27 @@ class CommentAnalysisStep:
                 continue
             if analysis.decision == HIDE_DECISION:
                 self._hide(comment)
+
+    def _tied(self, user_id: str, todo: list[Comment]) -> list[Comment]:
+        """The comments with their Tidings post where one is linked now: a link written between the
+        comment's intake and here (whose own pass may not have seen the comment yet) still ties it."""
+        by_platform: dict[Platform, set[str]] = defaultdict(set)
+        for c in todo:
+            if c.post_id is None:
+                by_platform[c.platform].add(c.platform_post_id)
+        linked = {
+            (platform, platform_id): post_id
+            for platform, platform_ids in by_platform.items()
+            for platform_id, post_id in self.comments.post_ids(
+                user_id, platform, sorted(platform_ids)
+            ).items()
+        }
+        return [
+            c.model_copy(update={"post_id": linked[(c.platform, c.platform_post_id)]})
+            if c.post_id is None and (c.platform, c.platform_post_id) in linked
+            else c
+            for c in todo
+        ]
 
     def _hide(self, comment: Comment) -> None:
         if self.hide is None:

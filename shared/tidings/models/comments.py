@@ -163,3 +163,15 @@ class WatchedPost(BaseModel):
     post_id: str | None
     published_at: datetime
     watch_until: datetime
+
+
+class PostLink(BaseModel):
+    """One platform id a published post is known by, and the Tidings post it is: the id its publish
+    answered, and the ids the platform's webhooks name it by where they differ."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    platform: Platform
+    platform_post_id: str
+    post_id: str

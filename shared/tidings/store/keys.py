@@ -322,6 +322,8 @@ COMMENT_SK_PREFIX = "COMMENT#"
 COMMENT_WATCH_ENTITY = "CommentWatch"
 COMMENT_WATCH_SK_PREFIX = "COMMENT_WATCH#"
 COMMENT_SYNC_SK = "COMMENT_SYNC"  # when the user last asked for a sync (POST /comments/sync)
+COMMENT_POST_ENTITY = "CommentPost"
+COMMENT_POST_SK_PREFIX = "COMMENT_POST#"
 COMMENT_SETTINGS_ENTITY = "CommentSettings"
 COMMENT_SETTINGS_SK = "COMMENT_SETTINGS"  # auto-reply, hiding and the reply voice (PUT /comments/settings)
 
@@ -337,6 +339,16 @@ def comments_by_time_pk(user_id: str) -> str:
 
 def comment_watch_sk(platform: str, platform_post_id: str) -> str:
     return f"{COMMENT_WATCH_SK_PREFIX}{platform}#{platform_post_id}"
+
+
+def comment_post_sk(platform: str, platform_post_id: str) -> str:
+    """A platform id a published post is known by, linked to the Tidings post."""
+    return f"{COMMENT_POST_SK_PREFIX}{platform}#{platform_post_id}"
+
+
+def unlinked_comments_pk(user_id: str, platform: str, platform_post_id: str) -> str:
+    """GSI2 partition (sparse): one user's comments on one platform post not tied to a Tidings post."""
+    return f"USER#{user_id}#UNLINKED#{platform}#{platform_post_id}"
 
 
 def comment_watch_pk(shard: int) -> str:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from tidings.core.platforms import Platform
     from tidings.engagement.comments import Analyzer, CommentService
     from tidings.engagement.fetch import CommentFetcher
-    from tidings.engagement.intake import CommentIntake
+    from tidings.engagement.intake import CommentIntake, OtherIds
     from tidings.engagement.replies import ReplyService
     from tidings.publishing.clients.comments import CommentReader, CommentReplier
     from tidings.store.comment_settings import CommentSettingsRepository
@@ -118,6 +118,17 @@ def comment_analyzer() -> Analyzer | None:
     )
 
 
+def post_ids_on_platforms() -> OtherIds:
+    """The other ids a published post is known by (a Facebook video's Page post), read with the
+    Facebook comment reader."""
+    from tidings.core.platforms import Platform
+    from tidings.engagement.intake import OtherIds
+    from tidings.publishing.clients.comments import FacebookComments
+
+    facebook = comment_readers().get(Platform.FACEBOOK)
+    return OtherIds(facebook if isinstance(facebook, FacebookComments) else None, root.publishing_credentials)
+
+
 @lru_cache(maxsize=1)
 def comment_intake() -> CommentIntake:
     """The comment_intake function: Meta entries, published posts and new comments from the stream;
@@ -136,7 +147,7 @@ def comment_intake() -> CommentIntake:
     watch_for = timedelta(days=get_settings().comment_watch_days)
     consumers: list[StreamConsumer] = [
         MetaEventIntake(root.account_store(), repo, DEFAULT_CLOCK),
-        PublishedPostWatcher(repo, watch_for, DEFAULT_CLOCK),
+        PublishedPostWatcher(repo, watch_for, DEFAULT_CLOCK, other_ids=post_ids_on_platforms()),
         ReplyStep(reply_service()),  # drafts, auto-replies and retries of replies (changed comments)
     ]
     analyzer = comment_analyzer()

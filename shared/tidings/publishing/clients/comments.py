@@ -222,6 +222,17 @@ class FacebookComments(_Api):
     def hide_comment(self, account: AccountCredentials, platform_comment_id: str) -> None:
         self._call("POST", account, quote(platform_comment_id, safe=""), {"is_hidden": "true"})
 
+    def page_post_id(self, account: AccountCredentials, platform_post_id: str) -> str | None:
+        """The Page post (`{page-id}_{post-id}`, the id Meta's feed webhooks name) of a video Tidings
+        keeps by its video id: a video upload answers only {"id"}, and the video node's `post_id`
+        field names its post (Graph API reference "Video", `GET /{video-id}?fields=post_id`). A photo's
+        upload answers its `post_id` already, and a feed post's id is its Page post id: None."""
+        if "_" in platform_post_id:
+            return None
+        body = self._call("GET", account, quote(platform_post_id, safe=""), {"fields": "post_id"})
+        found = body.get("post_id")
+        return str(found) if isinstance(found, str | int) and str(found) else None
+
     def post_reply(self, account: AccountCredentials, target: ReplyTarget, text: str) -> str:
         path = f"{quote(target.platform_comment_id, safe='')}/comments"
         return self._posted_id(self._call("POST", account, path, {"message": text}))
