@@ -89,17 +89,6 @@ def test_the_list_pages_in_address_order(suppressions: SuppressionRepository) ->
     assert pages == 3
 
 
-def test_a_cursor_is_good_only_for_its_user(suppressions: SuppressionRepository) -> None:
-    user = user_id()
-    for address in ["a@example.com", "b@example.com"]:
-        suppressions.add(entry(user, address))
-    _, cursor = suppressions.list(user, limit=1)
-    assert cursor is not None
-
-    assert outcome(lambda: suppressions.list(user_id(), limit=1, cursor=cursor)) == "ValueError"
-    assert outcome(lambda: suppressions.list(user, limit=1, cursor="not-a-cursor")) == "ValueError"
-
-
 def test_removal_takes_the_address_off_and_counts_down(suppressions: SuppressionRepository) -> None:
     user = user_id()
     suppressions.add(entry(user, "a@example.com"))

@@ -241,6 +241,7 @@ def test_a_paused_campaign_shows_its_held_sends_and_a_cancelled_one_skips_them(a
         ({"n": "two"}, "validation_error"),
         ({"cursor": "bm90LWEtY3Vyc29y"}, "invalid_cursor"),
         ({"cursor": "%%%"}, "invalid_cursor"),
+        ({"cursor": "eyJuIjogMSwgImVtYWlsIjogImluQGV4YW1wbGUuY29tIn0="}, "invalid_cursor"),  # {"n": 1, ...}
         ({"email": "not-an-address"}, "invalid_email"),
     ],
 )
@@ -250,6 +251,19 @@ def test_bad_listing_queries_are_a_422_with_a_code(api: Api, query: dict[str, An
     status, body = api.sends(**query)
 
     assert (status, body["code"]) == (422, code)
+
+
+def test_a_cursor_pages_only_the_campaign_it_came_from(api: Api) -> None:
+    campaign(api.w, campaign_id="cmp-2")
+    with_recipients(api.w, Recipient("ny@example.com", timezone="America/New_York"), campaign_id="cmp-2")
+    for campaign_id in ("cmp-1", "cmp-2"):
+        api("POST", f"/campaigns/{campaign_id}/schedule", SCHEDULE)
+    cursor = api.sends(limit=1)[1]["nextCursor"]
+
+    status, body = api("GET", "/campaigns/cmp-2/sends", query={"limit": "1", "cursor": cursor})
+
+    assert (status, body["code"]) == (422, "invalid_cursor")
+    assert api.sends(limit=1, cursor=cursor)[0] == 200
 
 
 def test_the_first_emails_time_is_checked_against_the_clock(api: Api) -> None:

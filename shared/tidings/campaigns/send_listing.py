@@ -18,10 +18,7 @@ on from (go on while a cursor comes back).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import bisect
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +27,9 @@ from typing import TYPE_CHECKING
 from tidings.campaigns.audience import normal_address
 from tidings.core.errors import ValidationFailed
 from tidings.models.campaigns import CampaignStep, Send, SendStatus, StepState
+from tidings.store import keys
 from tidings.store.campaigns import not_found
+from tidings.store.dynamo import decode_token, deserialize, encode_token, page_scope, serialize
 
 if TYPE_CHECKING:
     from tidings.store.campaign_sends import SendRepository, StepRepository
@@ -69,24 +68,24 @@ def _bad(field: str, message: str, code: str, **details: object) -> ValidationFa
     return ValidationFailed(message, {"field": field, **details}, code=code)
 
 
-def encode_cursor(n: int, email: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"n": n, "email": email}).encode()).decode()
+def listing_scope(user_id: str, campaign_id: str) -> str:
+    """What the cursors of a campaign's sends are bound to: its whole partition, read merged."""
+    return page_scope(keys.campaign_partition(user_id, campaign_id))
 
 
-def decode_cursor(cursor: str | None) -> tuple[int, str] | None:
-    if not cursor:
-        return None
+def encode_cursor(n: int, email: str, scope: str) -> str | None:
+    return encode_token(serialize({"n": n, "email": email}), scope)
+
+
+def decode_cursor(cursor: str | None, scope: str) -> tuple[int, str] | None:
     try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, binascii.Error):
-        raw = None
-    if (
-        not isinstance(raw, dict)
-        or not isinstance(raw.get("n"), int)
-        or not isinstance(raw.get("email"), str)
-    ):
-        raise _bad("cursor", "the cursor is not one this API issued", "invalid_cursor")
-    return raw["n"], raw["email"]
+        start = decode_token(cursor, scope)
+    except ValueError:
+        raise _bad("cursor", "the cursor is not one this API issued", "invalid_cursor") from None
+    if start is None:
+        return None
+    held = deserialize(start)
+    return int(held["n"]), str(held["email"])
 
 
 def _from_ledger(send: Send) -> SendRow:
@@ -133,17 +132,17 @@ def _checked(emails: int, *, email: str | None, status: str | None, n: int | Non
     return address
 
 
-def _page(rows: Iterator[SendRow], status: str | None, limit: int, *, capped: bool) -> SendRows:
+def _page(rows: Iterator[SendRow], status: str | None, limit: int, scope: str, *, capped: bool) -> SendRows:
     """Up to `limit` rows of `status`; the cursor names the last row given when one more matches, or
     the last row read when a filtered page read READ_CAP rows."""
     page: list[SendRow] = []
     for read, row in enumerate(rows, start=1):
         if status is None or row.status == status:
             if len(page) == limit:
-                return SendRows(page, encode_cursor(page[-1].n, page[-1].email))
+                return SendRows(page, encode_cursor(page[-1].n, page[-1].email, scope))
             page.append(row)
         if capped and read >= READ_CAP:
-            return SendRows(page, encode_cursor(row.n, row.email))
+            return SendRows(page, encode_cursor(row.n, row.email, scope))
     return SendRows(page, None)
 
 
@@ -168,7 +167,8 @@ class SendListing:
         if campaign is None:
             raise not_found(campaign_id)
         address = _checked(len(campaign.emails), email=email, status=status, n=n, limit=limit)
-        after = decode_cursor(cursor)
+        scope = listing_scope(user_id, campaign_id)
+        after = decode_cursor(cursor, scope)
         steps = {(s.n, s.timezone): s for s in self.steps.steps(user_id, campaign_id)}
         if not steps:
             return SendRows([], None)  # not scheduled yet: nothing planned
@@ -179,7 +179,7 @@ class SendListing:
         emails = sorted(zones) if address is None else [address] if address in zones else []
         numbers = [n] if n is not None else list(range(1, len(campaign.emails) + 1))
         rows = self._rows(user_id, campaign_id, numbers, emails, zones, steps, after, single=address)
-        return _page(rows, status, limit, capped=status is not None or address is not None)
+        return _page(rows, status, limit, scope, capped=status is not None or address is not None)
 
     def _ledger(
         self, user_id: str, campaign_id: str, n: int, after_email: str | None, single: str | None

@@ -40,6 +40,7 @@ from tidings.store.dynamo import (
     deserialize,
     dynamodb_client,
     encode_token,
+    page_scope,
     serialize,
     take_count,
 )
@@ -353,21 +354,21 @@ class ActivityRecords(ABC):
         )
 
 
+def listing_scope(user_id: str) -> str:
+    """What the cursors of a user's activities are bound to."""
+    return page_scope(keys.activities_by_time_pk(user_id))
+
+
 def cursor_start(cursor: str | None, user_id: str) -> dict[str, Any] | None:
     """Where a listing resumes (the key the cursor holds); ValueError for a cursor this store did not
     issue for this user's listing."""
-    start = decode_token(cursor)
-    if start is None:
-        return None
-    held = deserialize(start)
-    if set(held) != {"PK", "SK", "GSI1PK", "GSI1SK"} or held["GSI1PK"] != keys.activities_by_time_pk(user_id):
-        raise ValueError("the cursor is not one this API issued")
-    return start
+    return decode_token(cursor, listing_scope(user_id))
 
 
-def page_token(item: dict[str, Any]) -> str | None:
+def page_token(item: dict[str, Any], user_id: str) -> str | None:
     """The cursor that resumes a GSI1 listing after `item`."""
-    return encode_token(serialize({k: item[k] for k in ("PK", "SK", "GSI1PK", "GSI1SK")}))
+    key = serialize({k: item[k] for k in ("PK", "SK", "GSI1PK", "GSI1SK")})
+    return encode_token(key, listing_scope(user_id))
 
 
 def count_key(user_id: str, day: str) -> dict[str, str]:
@@ -476,11 +477,11 @@ class DynamoPendingActivityRepository(ActivityRecords):
             last = resp.get("LastEvaluatedKey")
             if len(kept) >= limit:
                 kept = kept[:limit]
-                return [activity_from_item(i) for i in kept], page_token(kept[-1])
+                return [activity_from_item(i) for i in kept], page_token(kept[-1], user_id)
             if not last:
                 return [activity_from_item(i) for i in kept], None
             if read >= FILTERED_READ_CAP:
-                return [activity_from_item(i) for i in kept], encode_token(last)
+                return [activity_from_item(i) for i in kept], encode_token(last, listing_scope(user_id))
             start = last
 
     def due(self, now: datetime, limit: int = 500) -> list[PendingActivity]:

@@ -29,9 +29,6 @@ with the same conditions, orders and page cuts.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import random
 import time
 from abc import ABC, abstractmethod
@@ -45,8 +42,11 @@ from tidings.models.campaigns import CampaignStep, Send, SendStatus, StepState
 from tidings.store import keys
 from tidings.store.dynamo import (
     batch_write,
+    decode_token,
     deserialize,
     dynamodb_client,
+    encode_token,
+    page_scope,
     query_prefix,
     serialize,
     serialize_value,
@@ -462,23 +462,15 @@ def send_matches(item: Mapping[str, Any], email: str | None, status: str | None)
     return (email is None or item.get("email") == email) and (status is None or item.get("status") == status)
 
 
-def encode_cursor(sk: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"sk": sk}).encode()).decode()
+def encode_cursor(sk: str, scope: str) -> str | None:
+    return encode_token(serialize({"SK": sk}), scope)
 
 
-def decode_cursor(cursor: str | None, prefix: str) -> str | None:
-    """The sort key a page goes on after; ValueError for a cursor this store did not issue (or one
-    of another listing: its key must start with the listing's prefix)."""
-    if not cursor:
-        return None
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, binascii.Error) as exc:
-        raise ValueError("the cursor is not one this API issued") from exc
-    sk = raw.get("sk") if isinstance(raw, dict) else None
-    if not isinstance(sk, str) or not sk.startswith(prefix):
-        raise ValueError("the cursor is not one this API issued")
-    return sk
+def decode_cursor(cursor: str | None, scope: str) -> str | None:
+    """The sort key a page goes on after; ValueError for a cursor this store did not issue for the
+    listing `scope` names."""
+    start = decode_token(cursor, scope)
+    return None if start is None else str(deserialize(start)["SK"])
 
 
 def ledger_prefix(n: int | None, email: str | None) -> str:
@@ -493,7 +485,7 @@ def single_page(item: Mapping[str, Any] | None, status: str | None) -> SendPage:
 
 
 def page_of(
-    examined: Iterable[Mapping[str, Any]], email: str | None, status: str | None, limit: int
+    examined: Iterable[Mapping[str, Any]], email: str | None, status: str | None, limit: int, scope: str
 ) -> SendPage:
     """Cut a page from items read in key order: up to `limit` matches, reading at most
     FILTERED_READ_CAP items when filtered. The cursor is the key of the last item read when the page
@@ -504,7 +496,7 @@ def page_of(
         if send_matches(item, email, status):
             sends.append(send_from_item(item))
         if len(sends) >= limit or read >= cap:
-            return SendPage(sends, encode_cursor(str(item["SK"])))
+            return SendPage(sends, encode_cursor(str(item["SK"]), scope))
     return SendPage(sends, None)
 
 
@@ -675,10 +667,11 @@ class SendStore(_PartitionReads):
     ) -> SendPage:
         check_page(limit, status)
         prefix = ledger_prefix(n, email)
-        after = decode_cursor(cursor, prefix)
+        scope = page_scope(keys.campaign_partition(user_id, campaign_id), prefix)
+        after = decode_cursor(cursor, scope)
         if n is not None and email is not None:  # one send at most
             return single_page(self._item(user_id, campaign_id, prefix), status)
-        return page_of(self._under(user_id, campaign_id, prefix, after), email, status, limit)
+        return page_of(self._under(user_id, campaign_id, prefix, after), email, status, limit, scope)
 
     def skip_planned(self, user_id: str, campaign_id: str, reason: str, now: datetime) -> int:
         planned = [

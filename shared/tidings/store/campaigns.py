@@ -53,6 +53,7 @@ from tidings.store.dynamo import (
     dynamodb_client,
     encode_token,
     is_conditional_failure,
+    page_scope,
     query_prefix,
     serialize,
 )
@@ -342,47 +343,39 @@ def recipient_from_item(item: Mapping[str, Any]) -> Recipient:
 _NOT_UPDATED = frozenset({"PK", "SK", "recipient_count"})
 
 
-def listing_start(cursor: str | None, user_id: str, status: str | None) -> dict[str, Any] | None:
-    """The exclusive start key a cursor names, checked to belong to this user's listing (a cursor
-    of another listing, or made up, is a ValueError)."""
-    start = decode_token(cursor)
-    if start is None:
-        return None
-    plain = deserialize(start)
+def listing_scope(user_id: str, status: str | None) -> str:
+    """What the cursors of a user's campaigns (of one status, when given) are bound to."""
     if status is None:
-        ok = set(plain) == {"PK", "SK"} and plain["PK"] == keys.user_pk(user_id)
-        ok = ok and str(plain["SK"]).startswith(keys.CAMPAIGN_SK_PREFIX)
-    else:
-        ok = set(plain) == {"PK", "SK", "GSI1PK", "GSI1SK"}
-        ok = ok and plain["GSI1PK"] == keys.campaigns_by_status_pk(user_id, status)
-        ok = ok and plain["PK"] == keys.user_pk(user_id)
-    if not ok:
-        raise ValueError("the cursor is not one this listing issued")
-    return start
+        return page_scope(keys.user_pk(user_id), keys.CAMPAIGN_SK_PREFIX)
+    return page_scope(keys.campaigns_by_status_pk(user_id, status))
 
 
-def listing_cursor(item: Mapping[str, Any], status: str | None) -> str | None:
+def listing_start(cursor: str | None, user_id: str, status: str | None) -> dict[str, Any] | None:
+    """The exclusive start key of a cursor this store issued for this listing (ValueError for any
+    other: another user's or listing's, or made up)."""
+    return decode_token(cursor, listing_scope(user_id, status))
+
+
+def listing_cursor(item: Mapping[str, Any], user_id: str, status: str | None) -> str | None:
     names = ("PK", "SK") if status is None else ("PK", "SK", "GSI1PK", "GSI1SK")
-    return encode_token(serialize({name: item[name] for name in names}))
+    return encode_token(serialize({name: item[name] for name in names}), listing_scope(user_id, status))
+
+
+def recipients_scope(user_id: str, campaign_id: str) -> str:
+    return page_scope(keys.campaign_partition(user_id, campaign_id), keys.RECIPIENT_SK_PREFIX)
 
 
 def recipients_start(cursor: str | None, user_id: str, campaign_id: str, limit: int) -> dict[str, Any] | None:
-    """The exclusive start key of a page of recipients, checked as `listing_start` checks one (and
-    the page's size: 1 to MAX_RECIPIENT_PAGE)."""
+    """The exclusive start key of a page of recipients, as `listing_start` gives one (and the page's
+    size checked: 1 to MAX_RECIPIENT_PAGE)."""
     if not 1 <= limit <= MAX_RECIPIENT_PAGE:
         raise ValueError(f"limit must be 1 to {MAX_RECIPIENT_PAGE}")
-    start = decode_token(cursor)
-    if start is None:
-        return None
-    plain = deserialize(start)
-    ok = set(plain) == {"PK", "SK"} and plain["PK"] == keys.campaign_partition(user_id, campaign_id)
-    if not (ok and str(plain["SK"]).startswith(keys.RECIPIENT_SK_PREFIX)):
-        raise ValueError("the cursor is not one this listing issued")
-    return start
+    return decode_token(cursor, recipients_scope(user_id, campaign_id))
 
 
-def recipient_cursor(item: Mapping[str, Any]) -> str | None:
-    return encode_token(serialize({"PK": item["PK"], "SK": item["SK"]}))
+def recipient_cursor(item: Mapping[str, Any], user_id: str, campaign_id: str) -> str | None:
+    key = serialize({"PK": item["PK"], "SK": item["SK"]})
+    return encode_token(key, recipients_scope(user_id, campaign_id))
 
 
 def check_recipients(recipients: Sequence[Recipient]) -> None:
@@ -473,7 +466,8 @@ class DynamoCampaignRepository:
                 {":pk": keys.campaigns_by_status_pk(user_id, status)}
             )
         page, more = self._page(kwargs, start, limit)
-        return [campaign_from_item(i) for i in page], listing_cursor(page[-1], status) if more else None
+        following = listing_cursor(page[-1], user_id, status) if more else None
+        return [campaign_from_item(i) for i in page], following
 
     def _page(
         self, kwargs: dict[str, Any], start: dict[str, Any] | None, limit: int
@@ -619,7 +613,8 @@ class DynamoCampaignRepository:
             ),
         }
         page, more = self._page(kwargs, start, limit)
-        return [recipient_from_item(i) for i in page], recipient_cursor(page[-1]) if more else None
+        following = recipient_cursor(page[-1], user_id, campaign_id) if more else None
+        return [recipient_from_item(i) for i in page], following
 
     def recipient(self, user_id: str, campaign_id: str, email: str) -> Recipient | None:
         resp = self.client.get_item(

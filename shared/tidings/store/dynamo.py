@@ -121,11 +121,12 @@ def _sealer() -> Sealer:
 
 
 def page_scope(pk: str, sk_prefix: str = "") -> str:
-    """What a page token is bound to: the partition a query reads and the key prefix it reads in."""
+    """What a page token is bound to: the partition a query reads and the key prefix it reads in
+    (every paged list's tokens are made and opened with the scope of the list they page)."""
     return f"{pk}\x00{sk_prefix}"
 
 
-def encode_token(key: Mapping[str, Any] | None, scope: str = "") -> str | None:
+def encode_token(key: Mapping[str, Any] | None, scope: str) -> str | None:
     """The token of the page after `key` (a LastEvaluatedKey) of the query `scope` names."""
     if not key:
         return None
@@ -133,7 +134,7 @@ def encode_token(key: Mapping[str, Any] | None, scope: str = "") -> str | None:
     return _sealer().seal(payload, scope.encode())
 
 
-def decode_token(token: str | None, scope: str = "") -> dict[str, Any] | None:
+def decode_token(token: str | None, scope: str) -> dict[str, Any] | None:
     """The ExclusiveStartKey of a token `encode_token` made for `scope`; ValueError for anything
     else (altered, made for another user or list, or not a token at all)."""
     if not token:

@@ -22,7 +22,14 @@ from tidings.core.clock import iso_ms, parse_iso
 from tidings.core.errors import Conflict
 from tidings.models.campaigns import Suppression
 from tidings.store import keys
-from tidings.store.dynamo import decode_token, deserialize, dynamodb_client, encode_token, serialize
+from tidings.store.dynamo import (
+    decode_token,
+    deserialize,
+    dynamodb_client,
+    encode_token,
+    page_scope,
+    serialize,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -116,23 +123,18 @@ def stored(s: Suppression) -> Suppression:
     return from_item(to_item(s))
 
 
+def listing_scope(user_id: str) -> str:
+    """What the cursors of a user's suppression list are bound to."""
+    return page_scope(keys.user_pk(user_id), keys.SUPPRESSION_SK_PREFIX)
+
+
 def cursor_start(cursor: str | None, user_id: str) -> dict[str, Any] | None:
     """Where a listing resumes; ValueError for a cursor this store did not issue for this user."""
-    start = decode_token(cursor)
-    if start is None:
-        return None
-    held = deserialize(start)
-    if (
-        set(held) != {"PK", "SK"}
-        or held["PK"] != keys.user_pk(user_id)
-        or not str(held["SK"]).startswith(keys.SUPPRESSION_SK_PREFIX)
-    ):
-        raise ValueError("the cursor is not one this API issued")
-    return start
+    return decode_token(cursor, listing_scope(user_id))
 
 
-def page_cursor(item: Mapping[str, Any]) -> str | None:
-    return encode_token(serialize({"PK": item["PK"], "SK": item["SK"]}))
+def page_cursor(item: Mapping[str, Any], user_id: str) -> str | None:
+    return encode_token(serialize({"PK": item["PK"], "SK": item["SK"]}), listing_scope(user_id))
 
 
 # -- DynamoDB ----------------------------------------------------------------------------------------
@@ -245,7 +247,7 @@ class DynamoSuppressionRepository:
         resp = self.client.query(**kwargs)
         items = [deserialize(raw) for raw in resp.get("Items", [])]
         last = resp.get("LastEvaluatedKey")
-        return [from_item(i) for i in items], page_cursor(deserialize(last)) if last else None
+        return [from_item(i) for i in items], page_cursor(deserialize(last), user_id) if last else None
 
     def remove(self, user_id: str, email: str) -> Suppression | None:
         for _ in range(TRANSACTION_ATTEMPTS):

@@ -12,6 +12,7 @@ from typing import Any
 from tidings.models.abtests import ABTest, ABTestStatus
 from tidings.store import keys
 from tidings.store.abtests import (
+    AB_TEST_SK_PREFIX,
     MAX_PAGE,
     ab_test_from_item,
     ab_test_sk,
@@ -20,7 +21,8 @@ from tidings.store.abtests import (
     limit_reached,
     stored,
 )
-from tidings.store.dynamo import decode_token, deserialize, encode_token, serialize
+from tidings.store.dynamo import deserialize, serialize
+from tidings.store.memory.audit import newest_first_page
 
 
 class InMemoryABTestRepository:
@@ -57,19 +59,11 @@ class InMemoryABTestRepository:
     def page(self, user_id: str, limit: int, next_token: str | None) -> tuple[list[ABTest], str | None]:
         if not 1 <= limit <= MAX_PAGE:
             raise ValueError(f"limit must be 1 to {MAX_PAGE}")
-        start = decode_token(next_token)
-        after = deserialize(start)["SK"] if start else None
+        pk = keys.user_pk(user_id)
         with self._lock:
-            items = sorted(
-                (i for i in self._items.values() if i["user_id"] == user_id),
-                key=lambda i: str(i["SK"]),
-                reverse=True,
-            )
-        if after is not None:
-            items = [i for i in items if str(i["SK"]) < after]
-        page, more = items[:limit], len(items) > limit
-        last = {"PK": page[-1]["PK"], "SK": page[-1]["SK"]} if more else None
-        return [ab_test_from_item(i) for i in page], encode_token(serialize(last)) if last else None
+            items = [i for i in self._items.values() if i["PK"] == pk]
+        found, token = newest_first_page(items, pk, AB_TEST_SK_PREFIX, limit, next_token)
+        return [ab_test_from_item(i) for i in found], token
 
     def running(self) -> Iterator[ABTest]:
         with self._lock:

@@ -80,11 +80,11 @@ class InMemoryPendingActivityRepository(ActivityRecords):
             more = bool(ordered) or len(chunk) == size  # DynamoDB answers a last key for a full page
             if len(kept) >= limit:
                 kept = kept[:limit]
-                return [activity_from_item(i) for i in kept], page_token(kept[-1])
+                return [activity_from_item(i) for i in kept], page_token(kept[-1], user_id)
             if not more:
                 return [activity_from_item(i) for i in kept], None
             if read >= FILTERED_READ_CAP:
-                return [activity_from_item(i) for i in kept], page_token(chunk[-1])
+                return [activity_from_item(i) for i in kept], page_token(chunk[-1], user_id)
 
     def due(self, now: datetime, limit: int = 500) -> list[PendingActivity]:
         upper = due_upper_bound(now)

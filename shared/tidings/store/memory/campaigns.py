@@ -85,7 +85,8 @@ class InMemoryCampaignRepository:
             items = [i for i in items if before(i)]
         page = items[:limit]
         more = len(items) > limit
-        return [campaign_from_item(i) for i in page], listing_cursor(page[-1], status) if more else None
+        following = listing_cursor(page[-1], user_id, status) if more else None
+        return [campaign_from_item(i) for i in page], following
 
     def update(self, campaign: Campaign, expected_version: int) -> Campaign:
         item = campaign_to_item(replace(campaign, version=expected_version + 1))
@@ -145,7 +146,8 @@ class InMemoryCampaignRepository:
             items = [i for i in items if i["SK"] > after]
         page = items[:limit]
         more = len(items) > limit
-        return [recipient_from_item(i) for i in page], recipient_cursor(page[-1]) if more else None
+        following = recipient_cursor(page[-1], user_id, campaign_id) if more else None
+        return [recipient_from_item(i) for i in page], following
 
     def recipient(self, user_id: str, campaign_id: str, email: str) -> Recipient | None:
         with self._lock:

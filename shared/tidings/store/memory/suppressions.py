@@ -60,7 +60,7 @@ class InMemorySuppressionRepository:
             items = [i for i in items if str(i["SK"]) > after]
         page = items[:limit]
         # like a Query with Limit: a cursor whenever the read stopped at its limit
-        last = page_cursor(page[-1]) if page and len(page) == limit else None
+        last = page_cursor(page[-1], user_id) if page and len(page) == limit else None
         return [from_item(i) for i in page], last
 
     def remove(self, user_id: str, email: str) -> Suppression | None:
