@@ -77,6 +77,9 @@ class DevStack:
     def patch(self, path: str, token: str, body: Any) -> httpx.Response:
         return self._call("PATCH", path, token, body)
 
+    def put(self, path: str, token: str, body: Any) -> httpx.Response:
+        return self._call("PUT", path, token, body)
+
     def delete(self, path: str, token: str) -> httpx.Response:
         return self._call("DELETE", path, token)
 

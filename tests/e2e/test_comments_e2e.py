@@ -170,3 +170,63 @@ def test_comments_by_webhook_and_by_read_are_stored_once_analysed_and_acted_on(s
         assert stack.get(f"/comments/{webhook_id}", other).status_code == 404
     finally:
         receiver.close()
+
+
+def test_a_drafted_reply_is_approved_and_posted_once_and_auto_reply_posts_by_itself(stack: DevStack) -> None:
+    """A question that comes in by webhook gets a reply drafted in the user's voice; approving it posts
+    it once on the fake (approving again answers the same reply); with auto-reply on for the platform,
+    the next question's reply is posted without asking."""
+    _, token = stack.connected_user()
+    settings = {"tone": "professional", "brandName": "Cedar Homes", "signature": "- Sam, Cedar Homes"}
+    assert stack.put("/comments/settings", token, settings).status_code == 200
+    post = published(stack, token, ["facebook"])
+
+    def watched() -> bool:
+        sync = stack.post("/comments/sync", token, {})
+        return sync.status_code == 200 and sync.json()["postsRead"] == 1
+
+    eventually(watched, 60, "the published post to be watched")
+
+    def reply_of(comment_id: str, state: str) -> dict[str, Any] | None:
+        found = stack.get(f"/comments/{comment_id}", token).json()
+        return found if found.get("reply") and found["reply"]["state"] == state else None
+
+    def replies_on_fake(platform_comment_id: str) -> list[dict[str, Any]]:
+        received = httpx.get(
+            f"{stack.fake_url}/_received", params={"platform": "facebook"}, timeout=30
+        ).json()
+        return [e for e in received if e.get("action") == "reply" and e["commentId"] == platform_comment_id]
+
+    asked = add_comment(
+        stack, "facebook", post["facebook"], "Is it still available? Can I view it Sunday?", webhook=True
+    )
+    comment_id = f"facebook.{asked['commentId']}"
+    drafted = eventually(lambda: reply_of(comment_id, "draft"), 60, "the drafted reply")
+    assert drafted["reply"]["draft"].endswith("- Sam, Cedar Homes")
+    assert "!" not in drafted["reply"]["draft"]  # the professional tone
+    assert replies_on_fake(asked["commentId"]) == []
+
+    approved = stack.post(f"/comments/{comment_id}/reply/approve", token, {})
+    again = stack.post(f"/comments/{comment_id}/reply/approve", token, {})
+
+    assert approved.status_code == 200, approved.text
+    assert (approved.json()["status"], approved.json()["reply"]["state"]) == ("handled", "posted")
+    assert again.status_code == 200
+    assert again.json()["reply"]["platformReplyId"] == approved.json()["reply"]["platformReplyId"]
+    (posted,) = replies_on_fake(asked["commentId"])
+    assert (posted["text"], posted["replyId"]) == (
+        drafted["reply"]["draft"],
+        approved.json()["reply"]["platformReplyId"],
+    )
+
+    # auto-reply on for Facebook: the next question's reply goes out by itself, once
+    assert (
+        stack.put("/comments/settings", token, {**settings, "autoReply": {"facebook": True}}).status_code
+        == 200
+    )
+    second = add_comment(
+        stack, "facebook", post["facebook"], "Great home! What is the asking price?", webhook=True
+    )
+    auto = eventually(lambda: reply_of(f"facebook.{second['commentId']}", "posted"), 60, "the auto-reply")
+    assert (auto["status"], auto["reply"]["approvedBy"]) == ("handled", "auto")
+    assert [e["text"] for e in replies_on_fake(second["commentId"])] == [auto["reply"]["text"]]
