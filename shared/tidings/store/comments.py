@@ -8,6 +8,14 @@
   post watched for comments; in the sparse GSI2 (`COMMENT_WATCH#<shard>`, `<watch until>#...`) while
   watched, so the periodic read finds every user's watched posts with a Query; TTL a day after.
 - `USER#<id> / COMMENT_SYNC`: when the user last asked for a sync (the per-user rate limit).
+- `USER#<id> / COMMENT_POST#<platform>#<platform post id>` (EntityType CommentPost): each platform
+  id a published post is known by (the id its publish answered; for a Facebook video also its Page
+  post `{page}_{post}`, the id Meta's webhooks name), with the Tidings post id; no expiry, as a
+  webhook comment may come long after the watch ends.
+- A comment not tied to a Tidings post (`post_id` missing) is in the sparse GSI2
+  (`USER#<id>#UNLINKED#<platform>#<platform post id>`, `<created>#<comment id>`), so the comments
+  that came before their post's link are found with a Query once it is written; tying them takes
+  them out.
 
 New comments are written in transactions of up to 25 conditional puts (DynamoDB API Reference,
 TransactWriteItems: at most 100 actions, none on the same item twice; a failed condition cancels the
@@ -28,6 +36,7 @@ from tidings.core.platforms import Platform
 from tidings.models.comments import (
     Comment,
     CommentStatus,
+    PostLink,
     WatchedPost,
 )
 from tidings.store import keys
@@ -107,7 +116,16 @@ class CommentRepository(Protocol):
         ...
 
     def post_ids(self, user_id: str, platform: Platform, platform_post_ids: Sequence[str]) -> dict[str, str]:
-        """Tidings' post id of each watched platform post id (those Tidings published)."""
+        """Tidings' post id of each platform post id linked to one (those Tidings published: linked,
+        or watched before links were written)."""
+        ...
+
+    def link(self, links: Sequence[PostLink]) -> None:
+        """Record the platform ids published posts are known by (again: the same link)."""
+        ...
+
+    def unlinked(self, user_id: str, platform: Platform, platform_post_id: str) -> list[Comment]:
+        """The user's comments on that platform post that are tied to no Tidings post."""
         ...
 
     def claim_sync(self, user_id: str, now: datetime, every: timedelta) -> datetime | None:
@@ -132,6 +150,11 @@ def comment_to_item(comment: Comment) -> dict[str, Any]:
     }
     if comment.analysis is not None:
         item["sentiment"] = comment.analysis.sentiment
+    if comment.post_id is None:
+        item["GSI2PK"] = keys.unlinked_comments_pk(
+            comment.user_id, comment.platform, comment.platform_post_id
+        )
+        item["GSI2SK"] = item["GSI1SK"]
     return item
 
 
@@ -151,6 +174,15 @@ def watch_to_item(watch: WatchedPost) -> dict[str, Any]:
         "GSI2SK": f"{until}#{watch.user_id}#{watch.platform}#{watch.platform_post_id}",
         "expiresAt": int((watch.watch_until + timedelta(days=1)).timestamp()),
         **watch.model_dump(mode="json", exclude_none=True),
+    }
+
+
+def link_to_item(link: PostLink) -> dict[str, Any]:
+    return {
+        "PK": keys.user_pk(link.user_id),
+        "SK": keys.comment_post_sk(link.platform, link.platform_post_id),
+        "EntityType": keys.COMMENT_POST_ENTITY,
+        **link.model_dump(mode="json"),
     }
 
 
@@ -329,14 +361,19 @@ class DynamoCommentRepository:
                     break
 
     def post_ids(self, user_id: str, platform: Platform, platform_post_ids: Sequence[str]) -> dict[str, str]:
-        wanted = sorted(set(platform_post_ids))
+        # each id's link, and its watch (posts watched before links were written)
+        wanted = [
+            sk(platform, p)
+            for p in sorted(set(platform_post_ids))
+            for sk in (keys.comment_post_sk, keys.comment_watch_sk)
+        ]
         out: dict[str, str] = {}
         for start in range(0, len(wanted), 100):  # BatchGetItem reads up to 100 keys
             request: dict[str, Any] = {
                 self.table: {
                     "Keys": [
-                        serialize({"PK": keys.user_pk(user_id), "SK": keys.comment_watch_sk(platform, p)})
-                        for p in wanted[start : start + 100]
+                        serialize({"PK": keys.user_pk(user_id), "SK": sk})
+                        for sk in wanted[start : start + 100]
                     ]
                 }
             }
@@ -348,6 +385,32 @@ class DynamoCommentRepository:
                         out[str(item["platform_post_id"])] = str(item["post_id"])
                 request = resp.get("UnprocessedKeys") or {}
         return out
+
+    def link(self, links: Sequence[PostLink]) -> None:
+        for link in links:
+            self.client.put_item(TableName=self.table, Item=serialize(link_to_item(link)))
+
+    def unlinked(self, user_id: str, platform: Platform, platform_post_id: str) -> list[Comment]:
+        # GSI2 is read eventually consistent: a comment written a moment before may not be in it yet
+        # (DynamoDB Developer Guide, "Using Global Secondary Indexes": reads from a GSI are eventually
+        # consistent); the comment's own stream record looks the link up again (CommentAnalysisStep).
+        pk = keys.unlinked_comments_pk(user_id, platform, platform_post_id)
+        found: list[Comment] = []
+        start: dict[str, Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": "GSI2",
+                "KeyConditionExpression": "GSI2PK = :pk",
+                "ExpressionAttributeValues": serialize({":pk": pk}),
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            resp = self.client.query(**kwargs)
+            found.extend(comment_from_item(deserialize(i)) for i in resp.get("Items", []))
+            start = resp.get("LastEvaluatedKey")
+            if not start:
+                return found
 
     def claim_sync(self, user_id: str, now: datetime, every: timedelta) -> datetime | None:
         key = {"PK": keys.user_pk(user_id), "SK": keys.COMMENT_SYNC_SK}

@@ -11,7 +11,7 @@ from typing import Any
 
 from tidings.core.clock import iso_ms
 from tidings.core.platforms import Platform
-from tidings.models.comments import Comment, WatchedPost
+from tidings.models.comments import Comment, PostLink, WatchedPost
 from tidings.store.comments import (
     CommentChanged,
     CommentFilter,
@@ -30,6 +30,7 @@ class InMemoryCommentRepository:
     def __init__(self) -> None:
         self.comments: dict[tuple[str, str], Comment] = {}  # (user, comment id) -> comment
         self.watches: dict[tuple[str, str, str], WatchedPost] = {}  # (user, platform, platform post id)
+        self.links: dict[tuple[str, str, str], str] = {}  # (user, platform, platform post id) -> post id
         self.syncs: dict[str, datetime] = {}
         self._lock = threading.Lock()
 
@@ -100,11 +101,31 @@ class InMemoryCommentRepository:
 
     def post_ids(self, user_id: str, platform: Platform, platform_post_ids: Sequence[str]) -> dict[str, str]:
         with self._lock:
-            return {
+            out = {
                 p: w.post_id
                 for p in platform_post_ids
                 if (w := self.watches.get((user_id, str(platform), p))) is not None and w.post_id
             }
+            out.update(
+                (p, post) for p in platform_post_ids if (post := self.links.get((user_id, str(platform), p)))
+            )
+            return out
+
+    def link(self, links: Sequence[PostLink]) -> None:
+        with self._lock:
+            for link in links:
+                self.links[(link.user_id, str(link.platform), link.platform_post_id)] = link.post_id
+
+    def unlinked(self, user_id: str, platform: Platform, platform_post_id: str) -> list[Comment]:
+        with self._lock:
+            return [
+                c
+                for (u, _), c in self.comments.items()
+                if u == user_id
+                and c.platform == platform
+                and c.platform_post_id == platform_post_id
+                and c.post_id is None
+            ]
 
     def claim_sync(self, user_id: str, now: datetime, every: timedelta) -> datetime | None:
         with self._lock:
