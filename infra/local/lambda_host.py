@@ -4,6 +4,11 @@ One entry point for every caller: the moto hook (`POST /invoke/<function>` on 12
 by a threaded HTTP server so many state machine tasks run at once), the stream poller, the
 scheduler runner, the HTTP API emulator and `tidings invoke` (`host.invoke(name, event)`).
 
+A handler trusts its event as Lambda's own (an API event carries the user the authorizer checked),
+so the port takes an invocation only with the secret this host made when it was created, in the
+`X-Tidings-Invoke-Secret` header: any other process on the machine, or a request a local webhook
+makes, is answered 403 and runs nothing. Only the moto server is given the secret.
+
 Each handler module (`functions.<name>.handler`) is imported lazily, once, on its first
 invocation, after the dev process has put the stack's environment in os.environ. A raised
 exception becomes Lambda's error payload (`errorMessage`, `errorType`, `stackTrace`) with
@@ -13,10 +18,12 @@ FunctionError `Unhandled`, as the Lambda Invoke API reports it.
 from __future__ import annotations
 
 import contextvars
+import hmac
 import importlib
 import importlib.util
 import json
 import logging
+import secrets
 import sys
 import threading
 import time
@@ -28,7 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
-from infra.local.moto_server import FUNCTION_ERROR_HEADER
+from infra.local.moto_server import FUNCTION_ERROR_HEADER, INVOKE_SECRET_HEADER
 from infra.topology import FUNCTIONS, FunctionSpec
 
 log = logging.getLogger("infra.local.lambda")
@@ -195,6 +202,8 @@ class LambdaHost:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
+        # What an HTTP invocation must carry (see the module doc); new with each host.
+        self.secret = secrets.token_urlsafe(32)
 
     # -- functions --------------------------------------------------------------------------
     def _add(self, spec: FunctionSpec, handler: Handler | None) -> None:
@@ -299,6 +308,10 @@ class LambdaHost:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                given = self.headers.get(INVOKE_SECRET_HEADER, "").encode()
+                if not hmac.compare_digest(given, lambda_host.secret.encode()):
+                    self._answer(403, {"message": "the invoke secret is missing or wrong"})
+                    return
                 if not self.path.startswith("/invoke/"):
                     self._answer(404, {"message": f"no route {self.path}"})
                     return

@@ -1,17 +1,17 @@
 """moto in server mode, in its own process, with Lambda invocations routed to the lambda host.
 
-Run as `python -m infra.local.moto_server --port N --lambda-host URL`; it prints
-`moto server: <URL>` once it listens (port 0 picks a free one).
+Run as `TIDINGS_LOCAL_INVOKE_SECRET=<the lambda host's secret> python -m infra.local.moto_server
+--port N --lambda-host URL`; it prints `moto server: <URL>` once it listens (port 0 picks a free one).
 
 Small, documented changes to moto (pinned at 5.2.5 in pyproject.toml; the pin test in
 tests/integration/test_local_moto_hook.py fails loudly if either stops working):
 
 1. ONE hook on `moto.awslambda.models.LambdaFunction._invoke_lambda`: instead of running the code
-   in a Docker container, moto POSTs the event to `<lambda-host>/invoke/<function name>` and takes
-   the answer as the invocation result (payload, errored, logs), exactly as `LambdaFunction.invoke`
-   expects. Step Functions' Lambda tasks reach it through moto's Lambda `Invoke`, so the state
-   machine interpreter runs here while the handlers run in the `tidings dev` process: the two use
-   both cores.
+   in a Docker container, moto POSTs the event to `<lambda-host>/invoke/<function name>` (with the
+   host's invoke secret) and takes the answer as the invocation result (payload, errored, logs),
+   exactly as `LambdaFunction.invoke` expects. Step Functions' Lambda tasks reach it through moto's
+   Lambda `Invoke`, so the state machine interpreter runs here while the handlers run in the
+   `tidings dev` process: the two use both cores.
 2. The state machine interpreter builds a brand-new boto3 client for every task
    (`moto/stepfunctions/parser/asl/utils/boto_client.py: boto_client_for`); building one costs
    several milliseconds of CPU. The clients are cached per (region, service) instead: botocore
@@ -55,6 +55,11 @@ from infra.local.processes import ChildProcess
 
 READY_PREFIX = "moto server: "
 FUNCTION_ERROR_HEADER = "X-Tidings-Function-Error"
+# The lambda host runs every handler on whatever event reaches its port, so it takes an invocation
+# only with the secret it made for its own process (`LambdaHost.secret`). This server gets it from
+# the environment (an argument would show in the process list) and sends it with each invocation.
+INVOKE_SECRET_HEADER = "X-Tidings-Invoke-Secret"  # noqa: S105  (a header's name, not a secret)
+INVOKE_SECRET_ENV = "TIDINGS_LOCAL_INVOKE_SECRET"  # noqa: S105  (a variable's name)
 _DEFAULT_INVOKE_TIMEOUT = 30.0
 
 
@@ -93,7 +98,7 @@ class _ConnectionPool:
 
 
 def forward_invocation(
-    pool: _ConnectionPool, function_name: str, event: Any, timeout: float
+    pool: _ConnectionPool, function_name: str, event: Any, timeout: float, secret: str
 ) -> tuple[str, bool, str]:
     """POST the event to the lambda host; (payload, errored, logs) as moto's _invoke_lambda returns."""
     if isinstance(event, bytes | str):
@@ -105,7 +110,8 @@ def forward_invocation(
     for attempt in (1, 2):
         try:
             with pool.connection(timeout) as conn:
-                conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+                headers = {"Content-Type": "application/json", INVOKE_SECRET_HEADER: secret}
+                conn.request("POST", path, body=body, headers=headers)
                 resp = conn.getresponse()
                 payload = resp.read().decode()
                 errored = resp.getheader(FUNCTION_ERROR_HEADER) is not None or resp.status >= 400
@@ -121,15 +127,16 @@ def forward_invocation(
     raise AssertionError("unreachable")
 
 
-def install_lambda_hook(lambda_host: str) -> None:
-    """Route every moto Lambda invocation to the lambda host (see the module docstring)."""
+def install_lambda_hook(lambda_host: str, secret: str) -> None:
+    """Route every moto Lambda invocation to the lambda host (see the module docstring), with the
+    host's invoke secret."""
     from moto.awslambda.models import LambdaFunction
 
     pool = _ConnectionPool(lambda_host)
 
     def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
         timeout = max(float(getattr(self, "timeout", 0) or 0), _DEFAULT_INVOKE_TIMEOUT) + 10.0
-        return forward_invocation(pool, str(self.function_name), event, timeout)
+        return forward_invocation(pool, str(self.function_name), event, timeout, secret)
 
     setattr(LambdaFunction, "_invoke_lambda", _invoke_lambda)  # noqa: B010
 
@@ -250,13 +257,13 @@ def install_durable_key(path: Path, account_id: str, region: str) -> str:
     return str(key.arn)
 
 
-def configure(lambda_host: str, port: int, cache_clients: bool = True) -> None:
+def configure(lambda_host: str, port: int, secret: str, cache_clients: bool = True) -> None:
     from moto.core.config import default_user_config
 
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     # moto's interpreter calls moto's own Lambda/SFN/... through MOTO_PORT on localhost.
     os.environ["MOTO_PORT"] = str(port)
-    install_lambda_hook(lambda_host)
+    install_lambda_hook(lambda_host, secret)
     install_execution_name_default()
     if cache_clients:
         install_client_cache(port)
@@ -267,6 +274,7 @@ def serve(
     host: str,
     port: int,
     lambda_host: str,
+    secret: str,
     cache_clients: bool = True,
     credentials_key: Path | None = None,
 ) -> None:
@@ -298,7 +306,7 @@ def serve(
 
     server = make_server(host, port, app, threaded=True, request_handler=_RequestHandler)
     actual_port = int(server.server_address[1])
-    configure(lambda_host, actual_port, cache_clients)
+    configure(lambda_host, actual_port, secret, cache_clients)
     if credentials_key is not None:
         from infra.local.lambda_host import DEFAULT_ACCOUNT, DEFAULT_REGION  # it imports this module
 
@@ -331,10 +339,14 @@ def main(argv: list[str] | None = None) -> int:
         help="start KMS with this key (id and material) as alias/tidings-credentials",
     )
     args = parser.parse_args(argv)
+    secret = os.environ.get(INVOKE_SECRET_ENV, "")
+    if not secret:
+        parser.error(f"{INVOKE_SECRET_ENV} must hold the lambda host's invoke secret")
     serve(
         args.host,
         args.port,
         args.lambda_host,
+        secret,
         cache_clients=not args.no_client_cache,
         credentials_key=args.credentials_key,
     )
@@ -342,12 +354,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class MotoServer:
-    """Launches `python -m infra.local.moto_server` and reads its URL from the ready line."""
+    """Launches `python -m infra.local.moto_server` and reads its URL from the ready line.
+    `invoke_secret` is the lambda host's (`LambdaHost.secret`), passed in the child's environment."""
 
     def __init__(
         self,
         lambda_host: str,
         *,
+        invoke_secret: str,
         cache_clients: bool = True,
         credentials_key: Path | None = None,
         echo: IO[str] | None = None,
@@ -360,6 +374,7 @@ class MotoServer:
             argv += ["--credentials-key", str(credentials_key)]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "MOTO_"))}
         env["PYTHONUNBUFFERED"] = "1"
+        env[INVOKE_SECRET_ENV] = invoke_secret
         self._child = ChildProcess("moto", argv, env=env, echo=echo)
         self.url = ""
 

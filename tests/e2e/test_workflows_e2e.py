@@ -525,3 +525,37 @@ def test_notify_on_completion_posts_the_outcome_to_the_webhook(stack: DevStack) 
         {"notifyOnCompletion": True},
     )
     assert (missing.status_code, missing.json()["code"]) == (422, "invalid_notify")
+
+
+def test_webhooks_and_notifications_cannot_reach_the_runtimes_own_ports(stack: DevStack) -> None:
+    token = user(stack)
+    urls = stack.stack_info()["urls"]
+    forged = {"requestContext": {"authorizer": {"jwt": {"claims": {"sub": "someone-else"}}}}}
+    # A workflow's webhook notification aimed at the lambda host with a forged API event
+    definition = {
+        "name": "Forge",
+        "steps": [
+            {
+                "id": "ping",
+                "action": "send_notification",
+                "parameters": {
+                    "channel": "webhook",
+                    "url": f"{urls['lambdaHost']}/invoke/http_api",
+                    "payload": forged,
+                },
+            }
+        ],
+    }
+    wf = create(stack, token, {"definition": definition})
+    execute(stack, token, wf)
+    done = wait_until(stack, token, wf["workflowId"], finished)
+
+    assert done["status"] == "failed", done
+    assert step_of(done, "ping")["errorCode"] == "url_refused"
+    # Webhooks registered at DynamoDB Local, moto, the lambda host or the API are refused; the fake
+    # platforms stay reachable
+    for own in ("dynamodb", "moto", "lambdaHost", "api"):
+        resp = stack.post("/webhooks", token, {"url": f"{urls[own]}/hook", "events": ["post.failed"]})
+        assert (resp.status_code, resp.json()["code"]) == (422, "url_refused"), own
+    fake = stack.post("/webhooks", token, {"url": f"{urls['fakePlatforms']}/hook", "events": ["post.failed"]})
+    assert fake.status_code == 201, fake.text

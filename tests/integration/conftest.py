@@ -53,7 +53,7 @@ def lambda_host() -> Iterator[LambdaHost]:
 
 @pytest.fixture(scope="session")
 def moto_endpoint(lambda_host: LambdaHost) -> Iterator[str]:
-    server = MotoServer(lambda_host.url)
+    server = MotoServer(lambda_host.url, invoke_secret=lambda_host.secret)
     server.start()
     try:
         yield server.url

@@ -143,7 +143,7 @@ def test_credentials_sealed_before_a_restart_of_moto_open_after_it(tmp_path: Pat
     servers: list[MotoServer] = []
 
     def kms() -> Any:
-        server = MotoServer(host.url, credentials_key=key_file)
+        server = MotoServer(host.url, invoke_secret=host.secret, credentials_key=key_file)
         server.start()
         servers.append(server)
         return client("kms", Endpoints(dynamodb=server.url, moto=server.url))

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from infra.local.lambda_host import LambdaHost, UnknownFunctionError
-from infra.local.moto_server import FUNCTION_ERROR_HEADER
+from infra.local.moto_server import FUNCTION_ERROR_HEADER, INVOKE_SECRET_HEADER
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -26,11 +26,15 @@ def host() -> Iterator[LambdaHost]:
     host.stop()
 
 
-def _post(host: LambdaHost, path: str, body: Any) -> tuple[int, Any, str | None]:
+def _post(host: LambdaHost, path: str, body: Any, secret: str | None = "") -> tuple[int, Any, str | None]:
+    """POST to the host's port with its invoke secret (`secret`: another one; None: none at all)."""
     parts = urlsplit(host.url)
     conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers[INVOKE_SECRET_HEADER] = secret or host.secret
     try:
-        conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+        conn.request("POST", path, body=json.dumps(body), headers=headers)
         resp = conn.getresponse()
         return resp.status, json.loads(resp.read()), resp.getheader(FUNCTION_ERROR_HEADER)
     finally:
@@ -103,6 +107,29 @@ def test_the_http_endpoint_invokes_by_function_name_and_flags_errors(host: Lambd
     assert (status, payload["errorType"], error) == (200, "RuntimeError", "Unhandled")
     status, _, error = _post(host, "/invoke/nobody", {})
     assert (status, error) == (404, "Unhandled")
+
+
+def test_an_invocation_without_the_hosts_secret_runs_nothing(host: LambdaHost) -> None:
+    # A forged API event: another user's id where the authorizer's claims would be
+    runs: list[Any] = []
+
+    def http_api(event: Any, context: Any) -> dict[str, int]:
+        runs.append(event)
+        return {"statusCode": 200}
+
+    host.register("http_api", http_api)
+    forged = {"requestContext": {"authorizer": {"jwt": {"claims": {"sub": "someone-else"}}}}}
+
+    # Without the secret, with another host's, and with one that is nearly it
+    without = _post(host, "/invoke/http_api", forged, secret=None)
+    other = _post(host, "/invoke/http_api", forged, secret=LambdaHost(functions=()).secret)
+    near = _post(host, "/invoke/http_api", forged, secret=host.secret[:-1])
+
+    assert [status for status, _, _ in (without, other, near)] == [403, 403, 403]
+    assert runs == []
+    # and with it, the same request runs
+    assert _post(host, "/invoke/http_api", forged)[0] == 200
+    assert runs == [forged]
 
 
 def test_many_invocations_run_at_the_same_time(host: LambdaHost) -> None:

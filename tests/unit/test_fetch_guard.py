@@ -338,3 +338,91 @@ def test_media_on_a_private_address_fails_the_post_for_good_without_any_platform
     )
     assert platform_calls == []
     assert sockets.connections == []
+
+
+# -- the local runtime's own ports -----------------------------------------------------------------
+
+RUNTIME_PORT = 8123  # one of the runtime's own services (DynamoDB Local, moto, the lambda host, ...)
+FAKES_PORT = 4000  # the fake platforms, which local media and webhooks use
+
+
+def local_client(sockets: Sockets, resolve: Callable[[str], list[str]] | None = None) -> httpx.Client:
+    return guarded_client(
+        allow_private=True,
+        timeout=5.0,
+        user_agent="tidings-test",
+        resolve=resolve or resolver(["127.0.0.1"]),
+        inner=sockets,
+        denied_ports={RUNTIME_PORT},
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"http://127.0.0.1:{RUNTIME_PORT}/invoke/http_api",
+        f"http://localhost:{RUNTIME_PORT}/",
+        f"http://0.0.0.0:{RUNTIME_PORT}/",  # reaches 127.0.0.1
+        f"http://127.0.0.2:{RUNTIME_PORT}/",
+        f"http://[::1]:{RUNTIME_PORT}/",
+        f"http://2130706433:{RUNTIME_PORT}/",
+        f"http://[::ffff:127.0.0.1]:{RUNTIME_PORT}/",
+        f"https://127.0.0.1:{RUNTIME_PORT}/",
+        f"http://receiver.example:{RUNTIME_PORT}/",  # a name that resolves to this machine
+    ],
+)
+def test_the_local_runtime_refuses_its_own_ports_in_any_spelling(url: str) -> None:
+    sockets = Sockets()
+    assert refusal(local_client(sockets), url) == (
+        "url_refused",
+        "the URL leads to a port of the local runtime",
+    )
+    assert sockets.connections == []
+
+
+def test_the_local_runtime_reaches_the_fakes_on_their_port() -> None:
+    sockets = Sockets()
+    assert local_client(sockets).get(f"http://127.0.0.1:{FAKES_PORT}/_media/a.png").text == "ok"
+    assert sockets.connections == [("127.0.0.1", FAKES_PORT)]
+
+
+def test_a_redirect_to_a_runtime_port_is_refused() -> None:
+    sockets = Sockets(redirect_to(f"http://127.0.0.1:{RUNTIME_PORT}/"))
+    url = f"http://127.0.0.1:{FAKES_PORT}/_media/a.png"
+    assert refusal(local_client(sockets), url, follow_redirects=True)[0] == "url_refused"
+    assert sockets.connections == [("127.0.0.1", FAKES_PORT)]
+
+
+def test_a_runtime_port_on_a_name_is_reached_only_at_the_public_address_checked() -> None:
+    sockets = Sockets()
+    resolve = resolver([PUBLIC], ["127.0.0.1"])  # public when checked, this machine afterwards
+    assert local_client(sockets, resolve).get(f"http://rebind.example:{RUNTIME_PORT}/").text == "ok"
+    assert sockets.connections == [(PUBLIC, RUNTIME_PORT)]
+
+
+def test_the_runtime_ports_are_the_settings_for_fetches_and_saved_urls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tidings.core.config import get_settings
+    from tidings.core.http import guarded_http_client
+    from tidings.core.netguard import outbound_url_problem
+
+    # Given the ports `tidings dev` sets, with private links allowed
+    monkeypatch.setenv("TIDINGS_LOCAL_RUNTIME_PORTS", f"{RUNTIME_PORT},9000")
+    monkeypatch.setenv("TIDINGS_ALLOW_PRIVATE_LINKS", "true")
+    get_settings.cache_clear()
+    try:
+        # Then a webhook or notification URL on one of them is refused where it is saved
+        hook = "http://127.0.0.1:9000/hook"
+        assert outbound_url_problem(hook, allow_private=True) == (
+            "url_refused",
+            "the URL is refused (port of the local runtime)",
+        )
+        assert outbound_url_problem(f"http://127.0.0.1:{FAKES_PORT}/hook", allow_private=True) is None
+        # and by the client every user-given URL is fetched with, before any connection
+        with pytest.raises(FETCH_ERRORS) as caught:
+            guarded_http_client(get_settings()).post(hook, content=b"{}")
+        assert isinstance(caught.value, FETCH_ERRORS)
+        assert failure(caught.value)[0] == "url_refused"
+    finally:
+        get_settings.cache_clear()

@@ -119,6 +119,10 @@ class Settings(BaseModel):
     # Allow http:// and private, loopback or link-local addresses in webhook URLs and link checks
     # (local development only: in production they could reach internal services).
     allow_private_links: bool = False
+    # The ports of the local runtime's own services on this machine (DynamoDB Local, moto, the lambda
+    # host, the API, the SES front), set by `tidings dev`: a user-given URL may not reach them on a
+    # non-public address even with `allow_private_links` (tidings.core.netguard).
+    local_runtime_ports: list[int] = Field(default_factory=list)
     # Meta (Facebook/Instagram) webhooks: the app secret that signs each delivery, and the token the
     # How long a campaign send whose SES answer was lost waits for SES's Send event (which marks it sent)
     # before it is sent again: longer than SES takes to publish the event to EventBridge and Lambda.
@@ -211,6 +215,7 @@ class Settings(BaseModel):
         "webhook_retry_intervals",
         "default_platforms",
         "analytics_cadence",
+        "local_runtime_ports",
         mode="before",
     )
     @classmethod

@@ -3,6 +3,8 @@ an httpx client whose transport applies the network guard (`tidings.core.netguar
 be side-stepped.
 
 - Only https (http too with ``allow_private_links``, the local runtime's setting), on every hop.
+  With that setting the local runtime's own ports stay out of reach (`netguard.resolve_private`),
+  checked at the connection like a public address is.
 - The host is resolved once, when the connection is made; every address is checked and the socket
   is opened to a checked address, while the Host header, TLS SNI and the certificate check keep the
   URL's name. A DNS answer that changes between the check and the connection (rebinding) therefore
@@ -20,12 +22,12 @@ be side-stepped.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import httpx
 
-from tidings.core.netguard import Resolver, resolve_public, system_resolve
+from tidings.core.netguard import Resolver, resolve_private, resolve_public, system_resolve
 
 if TYPE_CHECKING:  # httpcore loads when a client is made, not when this module is imported
     import httpcore
@@ -67,11 +69,18 @@ class GuardedBackend:
     opens each connection to an address it has just checked (the pin); `inner` makes the socket."""
 
     def __init__(
-        self, *, allow_private: bool, resolve: Resolver, inner: httpcore.NetworkBackend | None = None
+        self,
+        *,
+        allow_private: bool,
+        resolve: Resolver,
+        inner: httpcore.NetworkBackend | None = None,
+        denied_ports: Collection[int] | None = None,
     ) -> None:
         import httpcore
 
         self.allow_private = allow_private
+        # The local runtime's ports (None: the setting's, read at each connection).
+        self.denied_ports = denied_ports
         self.resolve = resolve
         self.inner = inner or httpcore.SyncBackend()
 
@@ -85,7 +94,7 @@ class GuardedBackend:
     ) -> httpcore.NetworkStream:
         import httpcore
 
-        addresses = [host] if self.allow_private else self._checked(host)
+        addresses = self._checked_private(host, port) if self.allow_private else self._checked(host)
         last: Exception = httpcore.ConnectError("the server could not be reached")
         for address in addresses:
             try:
@@ -99,6 +108,14 @@ class GuardedBackend:
     def _checked(self, host: str) -> list[str]:
         try:
             return resolve_public(host, self.resolve)
+        except LookupError:
+            raise Refused("host_not_found", "the host was not found") from None
+        except ValueError as exc:
+            raise Refused("url_refused", f"the URL leads to a {exc}") from None
+
+    def _checked_private(self, host: str, port: int) -> list[str]:
+        try:
+            return resolve_private(host, port, self.resolve, self.denied_ports)
         except LookupError:
             raise Refused("host_not_found", "the host was not found") from None
         except ValueError as exc:
@@ -119,6 +136,7 @@ class GuardedTransport(httpx.HTTPTransport):
         inner: httpcore.NetworkBackend | None = None,
         limits: httpx.Limits | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        denied_ports: Collection[int] | None = None,
     ) -> None:
         limits = limits or httpx.Limits(max_connections=50, max_keepalive_connections=16)
         import httpcore
@@ -131,7 +149,10 @@ class GuardedTransport(httpx.HTTPTransport):
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=GuardedBackend(  # type: ignore[arg-type]  # duck-typed NetworkBackend
-                allow_private=allow_private, resolve=resolve or system_resolve, inner=inner
+                allow_private=allow_private,
+                resolve=resolve or system_resolve,
+                inner=inner,
+                denied_ports=denied_ports,
             ),
         )
 
@@ -183,11 +204,16 @@ def guarded_client(
     user_agent: str,
     resolve: Resolver | None = None,
     inner: httpcore.NetworkBackend | None = None,
+    denied_ports: Collection[int] | None = None,
 ) -> httpx.Client:
     """A client for user-given URLs (see the module doc). Redirects are off unless a request asks;
-    `resolve` and `inner` (the socket maker) are for tests."""
+    `resolve`, `inner` (the socket maker) and `denied_ports` (the local runtime's ports, else the
+    setting's) are for tests."""
+    transport = GuardedTransport(
+        allow_private=allow_private, resolve=resolve, inner=inner, denied_ports=denied_ports
+    )
     return httpx.Client(
-        transport=GuardedTransport(allow_private=allow_private, resolve=resolve, inner=inner),
+        transport=transport,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
         headers={"User-Agent": user_agent, "Accept-Encoding": "identity"},
         follow_redirects=False,

@@ -2,7 +2,9 @@
 notifications, webhooks, CRM URLs): well-formed, https, and resolving only to public addresses, so a
 user cannot make Tidings reach a private, loopback, link-local, shared (CGNAT), multicast or reserved
 address (cloud metadata, internal services). The local runtime turns this off with the
-``allow_private_links`` setting.
+``allow_private_links`` setting, all but for its own services: a non-public address on one of the
+``local_runtime_ports`` (DynamoDB Local, moto, the lambda host, the API; `tidings dev` sets them) is
+refused even then, so a webhook cannot write to the table or invoke a function with a forged event.
 
 Hosts are read as the resolver would read them: an IPv4 literal in decimal, octal or hex, whole or in
 parts (``2130706433``, ``0x7f.1``, ``0177.0.0.1``) is that address, and an IPv6 address that carries
@@ -18,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from urllib.parse import urlsplit
 
 # Resolves a host name to its IP addresses (socket.getaddrinfo by default; tests pass a fake).
@@ -30,6 +32,8 @@ _LOCAL_NAMES = ("localhost", "metadata", "metadata.google.internal")
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+RUNTIME_PORT = "port of the local runtime"
 
 
 def system_resolve(host: str) -> list[str]:
@@ -37,15 +41,73 @@ def system_resolve(host: str) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
-def url_problem(url: str, *, allow_private: bool, resolve: Resolver | None = None) -> str | None:
+def local_runtime_ports() -> frozenset[int]:
+    """The ports of the local runtime's own services (the `local_runtime_ports` setting; empty on AWS)."""
+    from tidings.core.config import get_settings
+
+    return frozenset(get_settings().local_runtime_ports)
+
+
+def url_problem(
+    url: str,
+    *,
+    allow_private: bool,
+    resolve: Resolver | None = None,
+    denied_ports: Collection[int] | None = None,
+) -> str | None:
     """Why `url` may not be fetched: "malformed", "not found" (the host does not resolve) or the kind
-    of non-public address it points to; None when it may be."""
+    of non-public address it points to; None when it may be. `denied_ports`: the local runtime's
+    ports (None: the setting's)."""
     host = well_formed_host(url)
     if host is None:
         return "malformed"
     if allow_private:
-        return None
+        return _runtime_port_problem(url, host, resolve or system_resolve, denied_ports)
     return address_problem(host, resolve or system_resolve)
+
+
+def _runtime_port_problem(
+    url: str, host: str, resolve: Resolver, denied_ports: Collection[int] | None
+) -> str | None:
+    parts = urlsplit(url)
+    port = parts.port or _DEFAULT_PORTS[parts.scheme.lower()]
+    try:
+        resolve_private(host, port, resolve, denied_ports)
+    except LookupError:
+        return None  # private links may name hosts this machine cannot resolve; the fetch says so
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def resolve_private(
+    host: str, port: int, resolve: Resolver, denied_ports: Collection[int] | None = None
+) -> list[str]:
+    """With private links allowed, what to connect to for `host` on `port`: `host` itself on any port
+    but the local runtime's (`denied_ports`; None: the setting's). On one of those, the addresses it
+    resolves to, all public, or ValueError (a "port of the local runtime"): the runtime's services
+    listen on this machine, and a non-public address may lead to it (0.0.0.0 reaches 127.0.0.1).
+    LookupError when the name does not resolve."""
+    denied = local_runtime_ports() if denied_ports is None else denied_ports
+    if port not in denied:
+        return [host]
+    name = host.lower().rstrip(".")
+    if name in _LOCAL_NAMES or name.endswith(".localhost"):
+        raise ValueError(RUNTIME_PORT)
+    literal = _ip(host)
+    if literal is not None:
+        addresses = [str(literal)]
+    else:
+        try:
+            addresses = resolve(name)
+        except (OSError, UnicodeError):
+            raise LookupError(host) from None
+    if not addresses:
+        raise LookupError(host)
+    checked = [_ip(address) for address in addresses]
+    if any(ip is None or _non_public(ip) is not None for ip in checked):
+        raise ValueError(RUNTIME_PORT)
+    return [str(ip) for ip in checked]
 
 
 def well_formed_host(url: str) -> str | None:
@@ -180,19 +242,25 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 
 def outbound_url_problem(
-    url: str, *, allow_private: bool, resolve: Resolver | None = None
+    url: str,
+    *,
+    allow_private: bool,
+    resolve: Resolver | None = None,
+    denied_ports: Collection[int] | None = None,
 ) -> tuple[str, str] | None:
     """(code, message) when Tidings may not send to `url`, else None.
 
     Codes: ``invalid_url`` (not a well-formed http(s) URL), ``url_refused`` (not https, or a host
     that resolves to a non-public address), ``host_not_found`` (the name does not resolve; may be
-    temporary). With `allow_private`, http and non-public hosts pass.
+    temporary). With `allow_private`, http and non-public hosts pass, except on the local runtime's
+    ports (`denied_ports`; None: the setting's).
     """
     host = well_formed_host(url)
     if host is None:
         return "invalid_url", f"{url} is not a valid http(s) URL"
     if allow_private:
-        return None
+        problem = _runtime_port_problem(url, host, resolve or system_resolve, denied_ports)
+        return ("url_refused", f"the URL is refused ({problem})") if problem else None
     if urlsplit(url).scheme.lower() != "https":
         return "url_refused", f"URLs must use https, not {url}"
     problem = address_problem(host, resolve or system_resolve)
