@@ -68,7 +68,16 @@ def test_stream_mapping_bounds_retries_and_parks_failures_in_a_queue(
         ("schedule_sync", ["ScheduledPost", "ScheduledTask", "Integration", "CampaignStep"]),
         (
             "event_delivery",
-            ["ScheduledPost", "Workflow", "Alert", "StrategyInsight", "EmailCampaign", "Comment", "ABTest"],
+            [
+                "ScheduledPost",
+                "Workflow",
+                "Alert",
+                "StrategyInsight",
+                "EmailCampaign",
+                "Comment",
+                "ABTest",
+                "Crisis",  # a crisis opened or more severe: crisis.detected and its e-mail
+            ],
         ),
         ("analytics_sync", ["ScheduledPost"]),
         ("crm_sync", ["PendingActivity", "ScheduledPost"]),
