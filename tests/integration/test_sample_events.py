@@ -91,6 +91,12 @@ API_EXPECTED = {
     "get_comment_unknown": 404,
     "list_crises": 200,
     "get_crisis_unknown": 404,
+    "resolve_crisis_unknown": 404,
+    "resume_crisis_queue_unknown": 404,
+    "get_crisis_settings": 200,
+    "put_crisis_settings": 200,  # holdQueue on: the sample user has no crisis, so nothing is held
+    "put_crisis_settings_bad_email": 422,
+    "put_crisis_settings_unknown_field": 422,  # only holdQueue and alertEmail: nothing is stored
     "hide_comment_unknown": 404,
     "dismiss_comment_unknown": 404,
     "sync_comments": 200,  # the sample user watches no post here: nothing is read
@@ -129,6 +135,10 @@ EXPECTED_CODES = {
     "list_comments_bad_status": "invalid_status",
     "get_comment_unknown": "comment_not_found",
     "get_crisis_unknown": "crisis_not_found",
+    "resolve_crisis_unknown": "crisis_not_found",
+    "resume_crisis_queue_unknown": "crisis_not_found",
+    "put_crisis_settings_bad_email": "validation_error",
+    "put_crisis_settings_unknown_field": "validation_error",
     "hide_comment_unknown": "comment_not_found",
     "dismiss_comment_unknown": "comment_not_found",
     "write_reply_unknown": "comment_not_found",
@@ -188,6 +198,13 @@ def test_api_samples(name: str, status: int, lambda_host: LambdaHost, local_aws_
     if name == "create_campaign":
         assert (body["status"], body["recipientCount"], len(body["emails"])) == ("draft", 2, 5)
         assert body["emails"][0]["subject"] == "🏡 Just listed: 12 Harbour Lane"
+    if name == "get_crisis_settings":
+        assert set(body) == {"holdQueue", "alertEmail"}
+    if name == "put_crisis_settings":
+        assert body["holdQueue"] is True
+    if name in ("put_crisis_settings_bad_email", "put_crisis_settings_unknown_field"):
+        refused = [e["location"][-1] for e in body["details"]["errors"]]
+        assert refused == ["alertEmail" if name.endswith("bad_email") else "pauseAds"]
     if name == "personalize_variables_only":
         assert body["content"] == "Hi Maya, your showing at 12 Harbour Lane is confirmed. Sam Rivera"
 
