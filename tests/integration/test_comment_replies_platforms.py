@@ -18,7 +18,7 @@ from infra.local.fakes.platforms import FakePlatformServer
 from infra.local.fakes.state import FaultSpec
 from tidings.core.config import Settings
 from tidings.core.platforms import Platform
-from tidings.engagement.replies import ContentReplyDrafter, ReplyService
+from tidings.engagement.replies import ContentReplyDrafter, ReplyOutcome, ReplyService
 from tidings.models.accounts import AccountCredentials
 from tidings.models.comments import (
     Comment,
@@ -134,6 +134,17 @@ def replies_to(fake: FakePlatformServer, found: Comment) -> list[dict[str, Any]]
     ]
 
 
+def assert_read_back_once(
+    fake: FakePlatformServer, found: Comment, first: ReplyOutcome, second: ReplyOutcome
+) -> None:
+    """The first call's answer was lost (its outcome unknown); the approval after it found the reply
+    on the platform, which holds it once."""
+    assert first.comment.reply is not None
+    assert first.comment.reply.state is ReplyState.UNKNOWN
+    assert second.posted
+    assert len(replies_to(fake, found)) == 1
+
+
 @pytest.mark.parametrize("platform", list(TOKENS), ids=str)
 def test_a_written_reply_reaches_the_platform_once(
     fake: FakePlatformServer, http: httpx.Client, table: tuple[Any, str], platform: Platform
@@ -169,10 +180,7 @@ def test_a_reply_whose_answer_was_lost_is_read_back_not_sent_again(
         second = replies.approve(USER, found.comment_id)
 
     assert transport.lost == 1
-    assert first.comment.reply is not None
-    assert first.comment.reply.state is ReplyState.UNKNOWN
-    assert second.posted
-    assert len(replies_to(fake, found)) == 1
+    assert_read_back_once(fake, found, first, second)
 
 
 def test_an_x_reply_lost_by_the_platforms_fault_is_read_back(
@@ -188,10 +196,7 @@ def test_an_x_reply_lost_by_the_platforms_fault_is_read_back(
 
     second = replies.approve(USER, found.comment_id)
 
-    assert first.comment.reply is not None
-    assert first.comment.reply.state is ReplyState.UNKNOWN
-    assert second.posted
-    assert len(replies_to(fake, found)) == 1
+    assert_read_back_once(fake, found, first, second)
 
 
 def test_auto_reply_posts_the_drafted_reply_once(

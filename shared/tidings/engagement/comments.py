@@ -17,6 +17,7 @@ from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.errors import Conflict, TooManyRequests, UpstreamFailed, ValidationFailed
 from tidings.core.failures import PlatformCallError
 from tidings.core.platforms import Platform
+from tidings.engagement.accounts import connected_account
 from tidings.models.accounts import AccountCredentials
 from tidings.models.comments import (
     DISMISSABLE,
@@ -177,15 +178,9 @@ class CommentService:
             return comment
         _check_move(comment, HIDEABLE, CommentStatus.HIDDEN)
         reader = self.readers.get(comment.platform)
-        account = self.credentials().credentials(user_id, comment.platform)
         if reader is None:
             raise _not_hideable(comment, f"{comment.platform} comments cannot be hidden through Tidings")
-        if account is None:
-            raise Conflict(
-                f"no {comment.platform} account is connected",
-                {"platform": str(comment.platform)},
-                code="account_not_connected",
-            )
+        account = connected_account(self.credentials(), user_id, comment.platform)
         try:
             reader.hide_comment(account, comment.platform_comment_id)
         except CommentsUnavailable as exc:

@@ -32,6 +32,7 @@ from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.errors import Conflict, ServiceUnavailable, UpstreamFailed, ValidationFailed
 from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.platforms import Platform
+from tidings.engagement.accounts import connected_account
 from tidings.models.accounts import AccountCredentials
 from tidings.models.comments import (
     AUTO_APPROVER,
@@ -455,14 +456,7 @@ class ReplyService:
         return replier
 
     def _account(self, comment: Comment) -> AccountCredentials:
-        account = self.credentials().credentials(comment.user_id, comment.platform)
-        if account is None:
-            raise Conflict(
-                f"no {comment.platform} account is connected",
-                {"platform": str(comment.platform)},
-                code="account_not_connected",
-            )
-        return account
+        return connected_account(self.credentials(), comment.user_id, comment.platform)
 
 
 def _wants_reply_work(image: dict[str, Any]) -> bool:
