@@ -14,13 +14,14 @@ from tidings.core.clock import FakeClock
 from tidings.models.integrations import Integration
 from tidings.models.tasks import Task, TaskStatus, TaskType
 from tidings.models.workflows import Workflow, WorkflowStatus
-from tidings.store.integrations import DynamoIntegrationRepository, IntegrationRepository
+from tidings.store.dynamo import serialize
+from tidings.store.integrations import DynamoIntegrationRepository, IntegrationRepository, to_item
 from tidings.store.memory.accounts import InMemorySecretVault
 from tidings.store.memory.integrations import InMemoryIntegrationRepository
 from tidings.store.memory.tasks import InMemoryTaskRepository
 from tidings.store.memory.webhooks import InMemoryWebhookRepository
 from tidings.store.memory.workflows import InMemoryWorkflowRepository
-from tidings.store.quotas import WEBHOOKS, DynamoQuotas, GiveBack, InMemoryQuotas, Take
+from tidings.store.quotas import INTEGRATIONS, TASKS, WEBHOOKS, WORKFLOW_RUNS, quota_sk
 from tidings.store.tasks import DynamoTaskRepository, TaskRepository, touched
 from tidings.store.webhooks import DynamoWebhookRepository, WebhookRegistry
 from tidings.store.workflows import DynamoWorkflowRepository, WorkflowRepository
@@ -35,11 +36,6 @@ def hooks(table: Table | None) -> WebhookRegistry:
     if table is None:
         return InMemoryWebhookRepository(InMemorySecretVault(), clock=FakeClock(NOW))
     return DynamoWebhookRepository(table.name, InMemorySecretVault(), table.client, FakeClock(NOW))
-
-
-@pytest.fixture
-def quotas(table: Table | None) -> DynamoQuotas | InMemoryQuotas:
-    return InMemoryQuotas() if table is None else DynamoQuotas(table.name, table.client)
 
 
 @pytest.fixture
@@ -137,21 +133,81 @@ def test_webhooks_deleted_at_once_free_each_place_once(hooks: WebhookRegistry) -
     ) == ("Conflict")
 
 
-def test_a_counter_never_drops_below_zero_and_a_recount_sets_it(
-    quotas: DynamoQuotas | InMemoryQuotas,
-) -> None:
+def test_a_missing_counter_is_counted_from_the_users_webhooks_before_a_take(hooks: WebhookRegistry) -> None:
     user = user_id()
-    if isinstance(quotas, DynamoQuotas):
-        quotas.write([], GiveBack(user, WEBHOOKS))
-        quotas.write([], Take(user, WEBHOOKS, 2))
-    else:
-        quotas.apply(GiveBack(user, WEBHOOKS))
-        quotas.apply(Take(user, WEBHOOKS, 2))
-    assert quotas.used(user, WEBHOOKS) == 1
+    made = [
+        hooks.create(user, f"https://crm.example.com/{i}", ["post.failed"], None, limit=LIMIT)
+        for i in range(3)
+    ]
+    hooks.quotas.forget(user, WEBHOOKS)  # as if these were registered before webhooks were counted
 
-    quotas.recount(user, WEBHOOKS, 2)
-    assert quotas.used(user, WEBHOOKS) == 2
-    assert quotas.used(user_id(), WEBHOOKS) == 0
+    def create(i: int) -> str:
+        return outcome(
+            lambda: hooks.create(user, f"https://crm.example.com/n{i}", ["post.failed"], None, limit=LIMIT)
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(create, range(8)))
+
+    assert sorted(outcomes) == ["Conflict"] * 6 + ["ok"] * 2
+    hooks.delete(user, made[0].webhook.webhook_id)
+    assert [create(10), create(11)] == ["ok", "Conflict"]
+
+
+def test_a_missing_counter_is_counted_from_the_users_tasks_before_a_give_back(tasks: TaskRepository) -> None:
+    user = user_id()
+    first = new_task(user, "t-1")
+    tasks.create(first, limit=3)
+    tasks.create(new_task(user, "t-2"), limit=3)
+    tasks.quotas.forget(user, TASKS)
+
+    tasks.replace(touched(first, NOW, status=TaskStatus.CANCELLED, completed_at=NOW), TaskStatus.PENDING)
+
+    made = [outcome(lambda n=n: tasks.create(new_task(user, f"t-{n}"), limit=3)) for n in range(3, 6)]
+    assert made == ["ok", "ok", "Conflict"]
+
+
+def test_a_missing_counter_is_counted_from_the_users_running_workflows(workflows: WorkflowRepository) -> None:
+    user = user_id()
+    for n in range(4):
+        workflows.create(new_draft(user, f"wf-{n}"))
+    active = {"status": str(WorkflowStatus.ACTIVE)}
+
+    def start(n: int) -> str:
+        return outcome(
+            lambda: workflows.update(
+                user, f"wf-{n}", NOW, expect=[WorkflowStatus.DRAFT], set_fields=active, limit=2
+            )
+        )
+
+    assert start(0) == "ok"
+    workflows.quotas.forget(user, WORKFLOW_RUNS)
+    assert [start(1), start(2)] == ["ok", "Conflict"]  # drafts are not counted, the running one is
+
+
+def test_a_counter_written_before_records_were_counted_is_counted_again(table: Table | None) -> None:
+    if table is None:
+        pytest.skip("counters of that form exist only in tables written before")
+    user = user_id()
+    repo = DynamoIntegrationRepository(table.name, table.client)
+    for n in range(2):  # stored before integrations were counted, and a counter begun at zero after
+        table.client.put_item(
+            TableName=table.name, Item=serialize(to_item(new_integration(user, f"int_{n}")))
+        )
+    old = {"PK": f"USER#{user}", "SK": quota_sk(INTEGRATIONS), "EntityType": "Quota", "n": 0}
+    table.client.put_item(TableName=table.name, Item=serialize(old))
+
+    made = [
+        outcome(
+            lambda n=n: repo.create(
+                new_integration(user, f"int_new{n}"), None, replace_existing=False, limit=3
+            )
+        )
+        for n in range(2)
+    ]
+
+    assert made == ["ok", "Conflict"]
+    assert repo.quotas.used(user, INTEGRATIONS) == 3
 
 
 def test_tasks_count_until_they_finish_and_a_retry_keeps_its_place(tasks: TaskRepository) -> None:

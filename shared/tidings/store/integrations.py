@@ -30,7 +30,7 @@ from tidings.store.dynamo import (
     serialize,
     serialize_value,
 )
-from tidings.store.quotas import INTEGRATIONS, DynamoQuotas, GiveBack, ItemConditionFailed, Take
+from tidings.store.quotas import INTEGRATIONS, Counted, DynamoQuotas, GiveBack, ItemConditionFailed, Take
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -169,6 +169,8 @@ class IntegrationRepository(Protocol):
         ...
 
 
+# What the `integrations` quota counts: every integration the user has stored.
+COUNTED = Counted(INTEGRATIONS, keys.INTEGRATION_SK_PREFIX)
 # Writing over an integration that is deleted meanwhile stores a new one; so many tries at most.
 CREATE_ATTEMPTS = 3
 
@@ -177,7 +179,7 @@ class DynamoIntegrationRepository:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table = table_name
         self.client = client or dynamodb_client()
-        self.quotas = DynamoQuotas(self.table, self.client)
+        self.quotas = DynamoQuotas(self.table, self.client, COUNTED)
 
     def _key(self, user_id: str, integration_id: str) -> dict[str, Any]:
         return serialize({"PK": keys.user_pk(user_id), "SK": keys.integration_sk(integration_id)})

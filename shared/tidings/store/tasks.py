@@ -21,7 +21,15 @@ from tidings.models.tasks import FINAL_TASK_STATUSES, Task, TaskStatus
 from tidings.models.workflows import Workflow
 from tidings.store import keys
 from tidings.store.dynamo import deserialize, dynamodb_client, query_prefix, serialize, serialize_value
-from tidings.store.quotas import TASKS, DynamoQuotas, GiveBack, ItemConditionFailed, QuotaChange, Take
+from tidings.store.quotas import (
+    TASKS,
+    Counted,
+    DynamoQuotas,
+    GiveBack,
+    ItemConditionFailed,
+    QuotaChange,
+    Take,
+)
 from tidings.store.workflows import WorkflowExists, workflow_to_item
 
 if TYPE_CHECKING:
@@ -29,6 +37,9 @@ if TYPE_CHECKING:
 
 FINISHED_TASK_RETENTION = timedelta(days=30)
 _KEYS = ("PK", "SK", "EntityType", "expiresAt", "GSI2PK", "GSI2SK")
+# What the `tasks` quota counts: the user's tasks not finished.
+UNFINISHED = tuple(str(s) for s in TaskStatus if s not in FINAL_TASK_STATUSES)
+COUNTED = Counted(TASKS, keys.TASK_SK_PREFIX, UNFINISHED)
 
 
 class TaskConflict(Exception):
@@ -93,7 +104,7 @@ class DynamoTaskRepository:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table = table_name
         self.client = client or dynamodb_client()
-        self.quotas = DynamoQuotas(self.table, self.client)
+        self.quotas = DynamoQuotas(self.table, self.client, COUNTED)
 
     def create(self, task: Task, *, limit: int, draft: Workflow | None = None) -> None:
         items = [task_to_item(task)] + ([workflow_to_item(draft)] if draft is not None else [])

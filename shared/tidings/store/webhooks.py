@@ -43,10 +43,21 @@ from tidings.store.dynamo import (
     query_prefix,
     serialize,
 )
-from tidings.store.quotas import WEBHOOKS, DynamoQuotas, GiveBack, ItemConditionFailed, QuotaChange, Take
+from tidings.store.quotas import (
+    WEBHOOKS,
+    Counted,
+    DynamoQuotas,
+    GiveBack,
+    ItemConditionFailed,
+    QuotaChange,
+    Take,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+# What the `webhooks` quota counts: every webhook of the user.
+COUNTED = Counted(WEBHOOKS, keys.WEBHOOK_SK_PREFIX)
 
 # Subscriber lists: how far apart two writers' clocks may be, how soon a list may be read again for a
 # newer event (at most twice a second per user), and how long a list is reused at most.
@@ -351,7 +362,7 @@ class DynamoWebhookRepository(WebhookRegistry):
     ) -> None:
         self.table = table_name
         self.dynamodb = dynamodb or dynamodb_client()
-        self.quotas = DynamoQuotas(table_name, self.dynamodb)
+        self.quotas = DynamoQuotas(table_name, self.dynamodb, COUNTED)
         super().__init__(vault, DynamoAuditRepository(table_name, self.dynamodb), clock)
 
     def for_user(self, user_id: str) -> list[Webhook]:

@@ -28,7 +28,15 @@ from tidings.store.dynamo import (
     serialize,
     serialize_value,
 )
-from tidings.store.quotas import WORKFLOW_RUNS, DynamoQuotas, GiveBack, ItemConditionFailed, QuotaChange, Take
+from tidings.store.quotas import (
+    WORKFLOW_RUNS,
+    Counted,
+    DynamoQuotas,
+    GiveBack,
+    ItemConditionFailed,
+    QuotaChange,
+    Take,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -86,6 +94,8 @@ class WorkflowRepository(Protocol):
 
 
 RUN_STATUSES = frozenset({str(WorkflowStatus.ACTIVE), str(WorkflowStatus.PAUSED)})
+# What the `workflow_runs` quota counts: the user's workflows running.
+COUNTED = Counted(WORKFLOW_RUNS, keys.WORKFLOW_SK_PREFIX, tuple(sorted(RUN_STATUSES)))
 
 
 def run_quota_change(user_id: str, was: str, becomes: Any, limit: int | None) -> QuotaChange | None:
@@ -120,7 +130,7 @@ class DynamoWorkflowRepository:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table = table_name
         self.client = client or dynamodb_client()
-        self.quotas = DynamoQuotas(self.table, self.client)
+        self.quotas = DynamoQuotas(self.table, self.client, COUNTED)
 
     def _key(self, user_id: str, workflow_id: str) -> dict[str, Any]:
         return serialize({"PK": keys.user_pk(user_id), "SK": keys.workflow_sk(workflow_id)})

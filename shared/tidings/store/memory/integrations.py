@@ -18,7 +18,7 @@ class InMemoryIntegrationRepository:
     def __init__(self) -> None:
         self._items: dict[tuple[str, str], tuple[Integration, SealedSecret | None]] = {}
         self._lock = threading.Lock()
-        self.quotas = InMemoryQuotas()
+        self.quotas = InMemoryQuotas(lambda user_id, _: sum(uid == user_id for uid, _ in self._items))
 
     def get(self, user_id: str, integration_id: str) -> Integration | None:
         with self._lock:

@@ -18,15 +18,28 @@ from tidings.store import keys
 from tidings.store.dynamo import deserialize, serialize
 from tidings.store.memory.workflows import InMemoryWorkflowRepository
 from tidings.store.quotas import TASKS, InMemoryQuotas, Take
-from tidings.store.tasks import TaskConflict, TaskExists, quota_change, task_from_item, task_to_item
+from tidings.store.tasks import (
+    UNFINISHED,
+    TaskConflict,
+    TaskExists,
+    quota_change,
+    task_from_item,
+    task_to_item,
+)
 
 
 class InMemoryTaskRepository:
     def __init__(self, workflows: InMemoryWorkflowRepository | None = None) -> None:
         self._items: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
-        self.quotas = InMemoryQuotas()
+        self.quotas = InMemoryQuotas(self._unfinished)
         self.workflows = workflows
+
+    def _unfinished(self, user_id: str, _: str) -> int:
+        """The user's tasks not finished (read under the repository's lock)."""
+        return sum(
+            uid == user_id and item.get("status") in UNFINISHED for (uid, _), item in self._items.items()
+        )
 
     def create(self, task: Task, *, limit: int, draft: Workflow | None = None) -> None:
         item = deserialize(serialize(task_to_item(task)))

@@ -45,7 +45,7 @@ class InMemoryWebhookRepository(WebhookRegistry):
         super().__init__(vault, audit or InMemoryAuditRepository(), clock)
         self._items: dict[tuple[str, str], dict[str, Any]] = {}
         self._records_lock = threading.Lock()
-        self.quotas = InMemoryQuotas()
+        self.quotas = InMemoryQuotas(lambda user_id, _: sum(uid == user_id for uid, _ in self._items))
 
     def for_user(self, user_id: str) -> list[Webhook]:
         with self._records_lock:
@@ -63,10 +63,10 @@ class InMemoryWebhookRepository(WebhookRegistry):
 
     def _remove(self, user_id: str, webhook_id: str) -> dict[str, Any] | None:
         with self._records_lock:
-            removed = self._items.pop((user_id, webhook_id), None)
-            if removed is not None:
-                self.quotas.apply(GiveBack(user_id, WEBHOOKS))
-            return removed
+            if (user_id, webhook_id) not in self._items:
+                return None
+            self.quotas.apply(GiveBack(user_id, WEBHOOKS))
+            return self._items.pop((user_id, webhook_id))
 
 
 class InMemoryDeliveryRepository:

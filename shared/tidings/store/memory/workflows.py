@@ -25,6 +25,7 @@ from tidings.store.dynamo import (
 )
 from tidings.store.quotas import InMemoryQuotas
 from tidings.store.workflows import (
+    RUN_STATUSES,
     StatusConflict,
     WorkflowExists,
     run_quota_change,
@@ -42,7 +43,13 @@ class InMemoryWorkflowRepository:
     def __init__(self) -> None:
         self._items: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
-        self.quotas = InMemoryQuotas()
+        self.quotas = InMemoryQuotas(self._running)
+
+    def _running(self, user_id: str, _: str) -> int:
+        """The user's workflows running (read under the repository's lock)."""
+        return sum(
+            uid == user_id and item.get("status") in RUN_STATUSES for (uid, _), item in self._items.items()
+        )
 
     def create(self, workflow: Workflow, *, then: Callable[[], None] | None = None) -> None:
         """Store a new workflow; `then` (another write of the same transaction, such as its task's)
