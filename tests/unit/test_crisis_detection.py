@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from api_events import call
+from notification_fakes import confirmed_mail
 
 from tidings.api.app import build_app
 from tidings.core.clock import FakeClock
@@ -23,6 +24,7 @@ from tidings.engagement.crisis.service import CrisisService
 from tidings.models.comments import Comment, CommentAnalysis, CommentSource
 from tidings.models.crises import CrisisSeverity, CrisisSignal, CrisisStatus
 from tidings.models.posts import ScheduledPost
+from tidings.notifications.service import RecipientUnconfirmed
 from tidings.scheduling.service import SchedulingService
 from tidings.store.comments import comment_to_item
 from tidings.store.crises import crisis_to_item
@@ -312,17 +314,57 @@ class Mail:
         return "m1"
 
 
-def test_the_alert_email_goes_once_to_the_address_in_the_settings(world: World) -> None:
-    world.service.put_settings(USER, {"alert_email": "ops@example.com"})
+def opened_with_email(world: World, email: str) -> dict[str, Any]:
+    """The stream record of a crisis opened for a user whose settings name `email`."""
+    world.service.put_settings(USER, {"alert_email": email})
     world.comments_of("negative", 12)
     crisis = world.service.evaluate(USER)
     assert crisis is not None
-    record = crisis_record(None, crisis_to_item(crisis))
+    return crisis_record(None, crisis_to_item(crisis))
+
+
+def test_the_alert_email_goes_once_to_the_address_in_the_settings(world: World) -> None:
+    record = opened_with_email(world, "ops@example.com")
+    crisis_id = record["dynamodb"]["NewImage"]["crisis_id"]["S"]
     mail = Mail()
-    mailer = CrisisMailer(world.crises, mail, "alerts@tidings.example", world.clock)
+    mailer = CrisisMailer(
+        world.crises, confirmed_mail(mail, world.clock, USER, "ops@example.com"), world.clock
+    )
     assert mailer.handle(record, events_from_record(record)) is True
     assert mailer.handle(record, events_from_record(record)) is False  # the record read again
     [(to, subject, body)] = mail.sent
     assert to == ["ops@example.com"]
     assert "HIGH" in subject
-    assert f"/crises/{crisis.crisis_id}/resolve" in body
+    assert f"/crises/{crisis_id}/resolve" in body
+
+
+def test_no_alert_email_goes_to_an_address_the_user_has_not_confirmed(world: World) -> None:
+    record = opened_with_email(world, "stranger@example.com")
+    mail = Mail()
+    mailer = CrisisMailer(
+        world.crises, confirmed_mail(mail, world.clock, USER, "ops@example.com"), world.clock
+    )
+    assert mailer.handle(record, events_from_record(record)) is False
+    assert mail.sent == []
+
+
+def test_settings_refuse_an_alert_address_the_user_has_not_confirmed(world: World) -> None:
+    notifications = confirmed_mail(Mail(), world.clock, USER, "ops@example.com")
+    world.service.require_confirmed = notifications.require_confirmed
+    app = world.app()
+
+    status, body = call(
+        app, "PUT", "/crises/settings", body=json.dumps({"alertEmail": "x@example.com"}), user=USER
+    )
+    assert (status, body["code"]) == (422, "recipient_unconfirmed")
+    assert body["details"]["addresses"] == ["x@example.com"]
+    assert world.service.settings(USER).alert_email is None
+    with pytest.raises(RecipientUnconfirmed):
+        world.service.put_settings(USER, {"alert_email": "x@example.com", "hold_queue": True})
+    assert world.service.settings(USER).hold_queue is False  # nothing of a refused change is kept
+    status, body = call(
+        app, "PUT", "/crises/settings", body=json.dumps({"alertEmail": "OPS@example.com"}), user=USER
+    )
+    assert (status, body["alertEmail"]) == (200, "OPS@example.com")
+    status, body = call(app, "PUT", "/crises/settings", body=json.dumps({"alertEmail": None}), user=USER)
+    assert (status, body["alertEmail"]) == (200, None)

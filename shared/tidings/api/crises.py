@@ -65,7 +65,12 @@ class CrisisSettingsView(ApiModel):
 
 class CrisisSettingsBody(ApiModel):
     hold_queue: StrictBool | None = None
-    alert_email: str | None = Field(default=None, max_length=254, description="null stops crisis e-mails")
+    alert_email: str | None = Field(
+        default=None,
+        max_length=254,
+        description="One of your confirmed notification addresses (POST /notification-addresses); null "
+        "stops crisis e-mails",
+    )
 
     @field_validator("alert_email")
     @classmethod
@@ -138,7 +143,8 @@ def register_crisis_routes(
         "/crises/settings",
         summary="Change your crisis settings (only those sent)",
         description="holdQueue (default false): a high or critical crisis holds your scheduled posts until "
-        "you resume them; alertEmail: where a crisis alert is e-mailed (null: none).",
+        "you resume them; alertEmail: where a crisis alert is e-mailed (null: none), one of your confirmed "
+        "notification addresses (422 recipient_unconfirmed otherwise).",
         responses=responses(200, "The settings", CrisisSettingsView),
     )
     def put_crisis_settings(body: Annotated[CrisisSettingsBody, Body()]) -> Response[str]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from tidings.core.clock import DEFAULT_CLOCK
 from tidings.core.config import get_settings
+from tidings.wiring.notifications import notification_mail
 
 if TYPE_CHECKING:
     from tidings.engagement.crisis.evaluation import CrisisEvaluationStep
@@ -47,6 +48,7 @@ def crisis_service() -> CrisisService:
         DynamoCommentRepository(s.table_name, dynamodb_client()),
         DynamoInsightRepository(s.table_name),
         DEFAULT_CLOCK,
+        require_confirmed=lambda user_id, emails: notification_mail().require_confirmed(user_id, emails),
     )
 
 
@@ -58,10 +60,9 @@ def crisis_evaluation() -> CrisisEvaluationStep:
 
 @lru_cache(maxsize=1)
 def crisis_mailer() -> CrisisMailer:
-    from tidings.aws.mail import SesMail
     from tidings.engagement.crisis.mail import CrisisMailer
 
-    return CrisisMailer(crisis_repository(), SesMail(), get_settings().notification_from_email, DEFAULT_CLOCK)
+    return CrisisMailer(crisis_repository(), notification_mail(), DEFAULT_CLOCK)
 
 
 __all__ = ["crisis_evaluation", "crisis_mailer", "crisis_repository", "crisis_service", "queue_holds"]

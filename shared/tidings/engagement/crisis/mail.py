@@ -1,8 +1,10 @@
 """The crisis alert e-mail: when a `crisis.detected` event is read from the stream (a crisis opened, or
 its severity rose) and the crisis names an alert address (the user's crisis settings), one plain-text
-message goes out through the alert mail sender (`tidings.integrations.alert_mail`). Each occurrence is
-claimed first, so a record read twice sends one e-mail; if sending fails, the claim is given back and
-the record is retried."""
+message goes out through the user's notification mail (`tidings.notifications`: only to an address the
+user confirmed, within the user's hourly count). An address no longer confirmed, or a count used up,
+skips the e-mail with a warning naming the reason (the crisis still reaches the webhooks), and it is not
+retried. Each occurrence is claimed first, so a record read twice sends one e-mail; if sending fails
+otherwise, the claim is given back and the record is retried."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tidings.core.clock import Clock
-from tidings.integrations.alert_mail import MailSender
+from tidings.notifications.service import NotificationMail, NotificationRateLimited, RecipientUnconfirmed
 from tidings.store.crises import CrisisRepository
 from tidings.store.dynamo import deserialize_stream_image
 from tidings.webhooks.events import Event, EventType
@@ -20,10 +22,9 @@ logger = logging.getLogger(__name__)
 
 
 class CrisisMailer:
-    def __init__(self, crises: CrisisRepository, mail: MailSender, sender: str, clock: Clock) -> None:
+    def __init__(self, crises: CrisisRepository, mail: NotificationMail, clock: Clock) -> None:
         self.crises = crises
         self.mail = mail
-        self.sender = sender.strip()
         self.clock = clock
 
     def handle(self, record: Mapping[str, Any], events: Sequence[Event]) -> bool:
@@ -34,7 +35,7 @@ class CrisisMailer:
         to = item.get("notify_email")
         if not to:
             return False
-        if not self.sender:
+        if not self.mail.sender:
             logger.warning("crisis e-mail is not configured: set TIDINGS_NOTIFICATION_FROM_EMAIL")
             return False
         user_id, crisis_id, severity = item["user_id"], item["crisis_id"], str(item.get("severity"))
@@ -50,7 +51,13 @@ class CrisisMailer:
             f"POST /crises/{crisis_id}/resume-queue.\n"
         )
         try:
-            self.mail.send_text(self.sender, [str(to)], subject, body)
+            self.mail.send(user_id, [str(to)], subject, body)
+        except (RecipientUnconfirmed, NotificationRateLimited) as exc:
+            logger.warning(
+                "crisis e-mail skipped",
+                extra={"userId": user_id, "crisisId": crisis_id, "reason": exc.code, "detail": exc.message},
+            )
+            return False
         except Exception:
             self.crises.release_email(user_id, crisis_id, severity)
             raise

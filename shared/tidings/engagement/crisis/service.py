@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -73,12 +74,16 @@ class CrisisService:
         comments: CommentRepository,
         insights: InsightRepository | None,
         clock: Clock,
+        require_confirmed: Callable[[str, list[str]], None] | None = None,
     ) -> None:
         self.crises = crises
         self.holds = holds
         self.comments = comments
         self.insights = insights
         self.clock = clock
+        # refuses (422 recipient_unconfirmed) an alert address the user has not confirmed
+        # (`tidings.notifications`); None: no check (the e-mail is checked again when sent)
+        self.require_confirmed = require_confirmed
 
     # -- evaluation -------------------------------------------------------------------------------
 
@@ -332,6 +337,9 @@ class CrisisService:
             raise ValidationFailed(
                 f"unknown setting {unknown[0]!r}", {"field": unknown[0]}, code="unknown_setting"
             )
+        email = changes.get("alert_email")
+        if email is not None and self.require_confirmed is not None:
+            self.require_confirmed(user_id, [str(email)])
         merged = {**self.crises.settings(user_id).model_dump(), **changes}
         return self.crises.put_settings(user_id, CrisisSettings.model_validate(merged))
 
