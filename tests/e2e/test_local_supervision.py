@@ -160,3 +160,61 @@ def _bound(sock: socket.socket, port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+PEOPLE = ["ana@harbour.example", "ben@harbour.example", "cleo@harbour.example"]
+
+
+def test_campaign_sends_whose_queue_moto_lost_go_out_once_after_it_restarts(
+    start_tidings_dev: Callable[..., RunningDev],
+) -> None:
+    dev = start_tidings_dev()
+    (line,) = [line for line in dev.output if line.startswith("emails: ")]
+    emails = line[len("emails: ") :].strip()
+    ses = emails.removesuffix("/_emails")
+
+    def sent() -> list[str]:
+        return sorted(e["to"][0] for e in httpx.get(emails, timeout=10).json()["emails"])
+
+    # Given a campaign whose step fired and queued its sends, none of which SES takes yet (each try
+    # answered 500: released, its message back on the queue after a back-off)
+    assert httpx.post(f"{ses}/_faults", json={"kind": "error500"}, timeout=10).status_code < 300
+    body = {
+        "name": "Queued when moto died",
+        "template": "custom",
+        "emailCount": 1,
+        "topic": "Open house this Sunday",
+        "variables": {"agentName": "Sam Rivera"},
+        "recipients": [{"email": e, "firstName": e.split("@")[0].title(), "timezone": "UTC"} for e in PEOPLE],
+    }
+    created = _api(dev, "POST", "/campaigns", json=body)
+    assert created.status_code == 201, created.text
+    campaign_id = created.json()["campaignId"]
+    start = (datetime.now(UTC) + timedelta(seconds=80)).replace(second=0, microsecond=0)
+    schedule = {
+        "startDate": start.date().isoformat(),
+        "sendTime": {"hour": start.hour, "minute": start.minute},
+        "timezone": "UTC",
+    }
+    assert _api(dev, "POST", f"/campaigns/{campaign_id}/schedule", json=schedule).status_code == 200
+
+    def status() -> str:
+        return str(_api(dev, "GET", f"/campaigns/{campaign_id}").json()["status"])
+
+    eventually(lambda: status() == "active", 150, "the campaign's step to fire")
+    assert sent() == []
+
+    # When moto, which holds the send queue, is killed before the messages were consumed, and SES
+    # takes mail again
+    _kill_group(dev.pids()["moto"])
+    assert httpx.delete(f"{ses}/_faults", timeout=10).status_code < 300
+    _said(dev, "moto restarted", 60)
+
+    # Then the restart queues the unsent recipients again and each gets the email once
+    rebuilt = [line for line in dev.output if "schedules rebuilt:" in line]
+    assert "3 campaign sends requeued" in rebuilt[-1], rebuilt
+    eventually(lambda: status() == "completed", 90, "the campaign to complete")
+    assert sent() == PEOPLE
+    sends = _api(dev, "GET", f"/campaigns/{campaign_id}/sends").json()["sends"]
+    assert [s["status"] for s in sends] == ["sent"] * 3
+    assert dev.stop(signal.SIGINT) == 0

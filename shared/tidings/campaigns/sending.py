@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tidings.aws.campaign_mail import Outcome, SendResult
 from tidings.campaigns.message import EmailContent, InvalidMessage, OutgoingEmail, build_message, one_line
 from tidings.campaigns.pacing import Pacer, instance_rate
+from tidings.campaigns.restart import needs_requeue
 from tidings.campaigns.send_key import SendKey, send_tags
 from tidings.campaigns.triggers import (
     SENDS_PER_MESSAGE,
@@ -148,7 +149,7 @@ class SenderSettings:
 
 @dataclass
 class StepOutcome:
-    outcome: str  # enqueued | stale | not_sending | not_found | not_configured
+    outcome: str  # enqueued | stale | not_sending | not_found | not_configured | requeued
     created: int = 0
     queued: int = 0
 
@@ -310,20 +311,39 @@ class CampaignSender:
             planned = [self._planned(step, email) for email in chunk]
             created = list(self._map(self._plan, planned))
             outcome.created += sum(1 for made, _ in created if made)
-            queued = [email for _, email in created if email is not None]
-            bodies = [
-                QueuedSends(
-                    user_id=step.user_id,
-                    campaign_id=step.campaign_id,
-                    n=step.n,
-                    timezone=step.timezone,
-                    emails=list(part),
-                ).body()
-                for part in chunks(queued, SENDS_PER_MESSAGE)
-            ]
-            self.queue.enqueue(bodies)
-            outcome.queued += len(queued)
+            outcome.queued += self._enqueue(step, [email for _, email in created if email is not None])
         return outcome
+
+    def requeue_step(self, step: CampaignStep) -> StepOutcome:
+        """Queue again the sends of a fired step whose queue messages were lost (the local runtime's
+        SQS forgets them when moto restarts): each recipient without a final outcome
+        (`tidings.campaigns.restart.needs_requeue`), its planned send created if the fan-out stopped
+        before it. The ledger keeps each email at most once, so a send queued twice goes once."""
+        emails = self.steps.zone_recipients(step.user_id, step.campaign_id, step.timezone)
+        outcome = StepOutcome("requeued")
+        for chunk in chunks(emails, FANOUT_CHUNK):
+            ledger = self.sends.get_many(step.user_id, step.campaign_id, step.n, chunk)
+            missing = [self._planned(step, email) for email in chunk if email not in ledger]
+            outcome.created += sum(1 for made in self._map_create(missing) if made)
+            queued = [email for email in chunk if needs_requeue(ledger.get(email))]
+            outcome.queued += self._enqueue(step, queued)
+        return outcome
+
+    def _enqueue(self, step: CampaignStep, emails: Sequence[str]) -> int:
+        """Queue the sends of `emails`, SENDS_PER_MESSAGE to a message; how many were queued."""
+        bodies = [
+            QueuedSends(
+                user_id=step.user_id,
+                campaign_id=step.campaign_id,
+                n=step.n,
+                timezone=step.timezone,
+                emails=list(part),
+            ).body()
+            for part in chunks(emails, SENDS_PER_MESSAGE)
+        ]
+        if bodies:
+            self.queue.enqueue(bodies)
+        return len(emails)
 
     @staticmethod
     def _planned(step: CampaignStep, email: str) -> Send:
@@ -351,6 +371,11 @@ class CampaignSender:
         if self.pool is None or len(items) < 2:
             return map(fn, items)
         return self.pool.map(fn, items)
+
+    def _map_create(self, items: list[Send]) -> Iterator[bool]:
+        if self.pool is None or len(items) < 2:
+            return map(self.sends.create_if_absent, items)
+        return self.pool.map(self.sends.create_if_absent, items)
 
     def _activate(self, campaign: Campaign) -> None:
         """`scheduled -> active` with the first step (on the version read; again on a conflict)."""

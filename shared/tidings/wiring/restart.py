@@ -12,6 +12,7 @@ from tidings.core.clock import DEFAULT_CLOCK
 from tidings.core.config import get_settings
 from tidings.core.streams import StreamConsumer
 from tidings.store.keys import (
+    CAMPAIGN_ENTITY,
     CAMPAIGN_STEP_ENTITY,
     INTEGRATION_ENTITY,
     POST_ENTITY,
@@ -21,7 +22,8 @@ from tidings.store.keys import (
 
 # What `rebuild_schedules` reports, each the number of: scheduled posts given a schedule, due posts
 # started at once, posts marked missed, pending tasks, integration syncs and waiting campaign steps
-# given a schedule, workflows given a new execution, and `publishing` posts put in the sweeper's index.
+# given a schedule, workflows given a new execution, `publishing` posts put in the sweeper's index, and
+# campaign sends of fired steps queued again.
 REPORT_KEYS = (
     "posts",
     "postsStartedNow",
@@ -31,6 +33,7 @@ REPORT_KEYS = (
     "integrationSyncs",
     "campaignSteps",
     "workflowsResumed",
+    "campaignSendsRequeued",
 )
 
 
@@ -94,6 +97,7 @@ def rebuild_schedules(missed_after: timedelta) -> dict[str, int]:
         items, keepers, DynamoMissedPosts(s.table_name), DEFAULT_CLOCK.now(), missed_after, index
     )
     counts["workflowsResumed"] = _resume_workflows(s.table_name)
+    counts["campaignSendsRequeued"] = _requeue_campaign_sends(s.table_name)
     return {key: counts[key] for key in REPORT_KEYS}
 
 
@@ -107,3 +111,17 @@ def _resume_workflows(table: str) -> int:
 
     stored = (workflow_from_item(deserialize(item)) for item in scan_entities(table, (WORKFLOW_ENTITY,)))
     return resume_workflows(stored, workflow_runner())
+
+
+def _requeue_campaign_sends(table: str) -> int:
+    """The unsent recipients of fired campaign steps go to the send queue again: the queue's messages
+    were lost with moto (tidings.campaigns.restart)."""
+    from tidings.campaigns.restart import requeue_lost_sends
+    from tidings.store.campaign_sends import DynamoStepRepository
+    from tidings.store.campaigns import campaign_from_item
+    from tidings.store.dynamo import deserialize
+    from tidings.store.restart import scan_entities
+    from tidings.wiring.campaign_send import campaign_sender
+
+    stored = (campaign_from_item(deserialize(item)) for item in scan_entities(table, (CAMPAIGN_ENTITY,)))
+    return requeue_lost_sends(stored, DynamoStepRepository(table, None).steps, campaign_sender())
