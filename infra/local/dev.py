@@ -189,7 +189,12 @@ class DevRuntime:
         self.host.start("127.0.0.1", 0)
         say("starting DynamoDB Local, moto and the fake platforms")
         self._dynamodb = DynamoDBLocal(db_path=database_dir(options.state_dir), echo=echo)
-        self._moto = MotoServer(self.host.url, credentials_key=credentials_key(options.state_dir), echo=echo)
+        self._moto = MotoServer(
+            self.host.url,
+            invoke_secret=self.host.secret,
+            credentials_key=credentials_key(options.state_dir),
+            echo=echo,
+        )
         fake_argv = [sys.executable, "-m", "infra.local.fakes.platforms", "--port", "0"]
         platform_faults, crm_faults = _split_faults(options.sandbox_faults)
         if platform_faults:
@@ -226,6 +231,7 @@ class DevRuntime:
             endpoints, extra_env=extra_env, unsubscribe_key=unsubscribe_key(options.state_dir)
         )
         self._start_ses(endpoints)
+        self._deny_own_ports()
         # The handlers run in this process: they read the stack's settings and endpoints from here.
         os.environ.update(self.stack.env)
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
@@ -253,6 +259,7 @@ class DevRuntime:
         say("rebuilding the schedules from the table")
         self.reconcile(say)
         self._start_api()
+        self._deny_own_ports()
         self._write_stack_file()
         self._supervisor = self._supervise_children()
         self._housekeeping = threading.Thread(target=self._keep_house, name="housekeeping", daemon=True)
@@ -387,6 +394,23 @@ class DevRuntime:
             self._ses.add_fault(kind, rate=rate)
         self.urls.ses = self._ses.url
         stack.env["AWS_ENDPOINT_URL_SESV2"] = self._ses.url
+
+    def _deny_own_ports(self) -> None:
+        """Name the runtime's own ports in TIDINGS_LOCAL_RUNTIME_PORTS (DynamoDB Local, moto, the
+        lambda host, the SES front, and the API once it listens): with private links allowed, a URL a
+        user gives still may not reach them (tidings.core.netguard), so a webhook cannot write to
+        the table, call moto's AWS APIs or send the lambda host an event. The fake platforms and
+        vendors stay reachable: they serve the media and take the calls local runs are made of."""
+        from urllib.parse import urlsplit
+
+        stack = self.stack
+        assert stack is not None
+        own = (stack.endpoints.dynamodb, stack.endpoints.moto, self.host.url, self.urls.ses, self.urls.api)
+        ports = sorted({port for url in own if url and (port := urlsplit(url).port)})
+        stack.env["TIDINGS_LOCAL_RUNTIME_PORTS"] = os.environ["TIDINGS_LOCAL_RUNTIME_PORTS"] = ",".join(
+            str(port) for port in ports
+        )
+        self._clear_settings_cache()
 
     def _ses_event(self, event: dict[str, Any]) -> None:
         """The configuration set's EventBridge destination and rule: SES events go to campaign_events."""
