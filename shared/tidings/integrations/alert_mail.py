@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tidings.notifications.service import MailSender as MailSender  # the sender's interface, for others
-from tidings.notifications.service import NotificationMail, NotificationRateLimited, RecipientUnconfirmed
+from tidings.notifications.service import NotificationMail
 from tidings.store.alerts import AlertRepository
 from tidings.store.dynamo import deserialize_stream_image
 from tidings.webhooks.events import Event, EventType
@@ -52,14 +52,7 @@ class AlertMailer:
             "itself once the condition clears."
         )
         try:
-            self.mail.send(user_id, [str(to)], subject, body)
-        except (RecipientUnconfirmed, NotificationRateLimited) as exc:
-            logger.warning(
-                "alert e-mail skipped",
-                extra={"userId": user_id, "alertId": alert_id, "reason": exc.code, "detail": exc.message},
-            )
-            return False
+            return self.mail.send_or_skip(user_id, [str(to)], subject, body, {"alertId": alert_id})
         except Exception:
             self.alerts.release_email(user_id, alert_id)
             raise
-        return True

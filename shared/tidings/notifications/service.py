@@ -7,6 +7,7 @@ towards the same hourly limit, so adding addresses cannot be used to mail strang
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -22,6 +23,8 @@ _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
     r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
+logger = logging.getLogger(__name__)
+
 CONFIRM_SUBJECT = "Confirm notification e-mails from Tidings"
 
 
@@ -91,6 +94,22 @@ class NotificationMail:
         recipients = list(dict.fromkeys(address_key(a) for a in to))
         self.require_confirmed(user_id, recipients)
         return self._send(user_id, recipients, subject, body)
+
+    def send_or_skip(
+        self, user_id: str, to: Sequence[str], subject: str, body: str, about: dict[str, str]
+    ) -> bool:
+        """`send`, for an alert: True when sent; False, with a warning naming the reason and `about`
+        (what the mail is about), when a recipient is not confirmed (any more) or the hourly count is
+        used up, which no retry mends. The mail sender's own errors propagate."""
+        try:
+            self.send(user_id, to, subject, body)
+        except (RecipientUnconfirmed, NotificationRateLimited) as exc:
+            logger.warning(
+                "notification e-mail skipped",
+                extra={"userId": user_id, **about, "reason": exc.code, "detail": exc.message},
+            )
+            return False
+        return True
 
     def send_confirmation(self, user_id: str, email: str, url: str, hours: int) -> str:
         """The one message that goes to an address not yet confirmed: the link, and nothing the user

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tidings.core.clock import Clock
-from tidings.notifications.service import NotificationMail, NotificationRateLimited, RecipientUnconfirmed
+from tidings.notifications.service import NotificationMail
 from tidings.store.crises import CrisisRepository
 from tidings.store.dynamo import deserialize_stream_image
 from tidings.webhooks.events import Event, EventType
@@ -51,14 +51,7 @@ class CrisisMailer:
             f"POST /crises/{crisis_id}/resume-queue.\n"
         )
         try:
-            self.mail.send(user_id, [str(to)], subject, body)
-        except (RecipientUnconfirmed, NotificationRateLimited) as exc:
-            logger.warning(
-                "crisis e-mail skipped",
-                extra={"userId": user_id, "crisisId": crisis_id, "reason": exc.code, "detail": exc.message},
-            )
-            return False
+            return self.mail.send_or_skip(user_id, [str(to)], subject, body, {"crisisId": crisis_id})
         except Exception:
             self.crises.release_email(user_id, crisis_id, severity)
             raise
-        return True
