@@ -279,8 +279,8 @@ class DevRuntime:
             say(
                 "schedules rebuilt: {posts} posts, {postsStartedNow} due posts sent now, {postsMissed} "
                 "missed, {tasks} tasks, {integrationSyncs} integration syncs, {campaignSteps} "
-                "campaign steps, {workflowsResumed} workflows resumed, {campaignSendsRequeued} campaign "
-                "sends requeued".format(**result)
+                "campaign steps, {workflowsResumed} workflows resumed, {workflowStepsLost} workflow steps "
+                "lost, {campaignSendsRequeued} campaign sends requeued".format(**result)
             )
         except Exception as exc:
             result.update(ok=False, error=f"{type(exc).__name__}: {exc}")

@@ -9,7 +9,8 @@ import pytest
 
 from infra.local.provision import LocalStack
 from tidings.aws import names
-from tidings.aws.publishing import ExecutionState, StepFunctionsPublishStarter
+from tidings.aws.clients import ExecutionState
+from tidings.aws.publishing import StepFunctionsPublishStarter
 from tidings.core.config import get_settings
 
 pytestmark = pytest.mark.timeout(120)

@@ -13,7 +13,7 @@ from publishing_fakes import DUE, FB, LI, Fail, Publishing, publishing_harness
 
 from infra.topology import FUNCTIONS
 from tidings.aws import names
-from tidings.aws.publishing import ExecutionState
+from tidings.aws.clients import ExecutionState
 from tidings.core.config import Settings
 from tidings.core.errors import Conflict
 from tidings.core.failures import ErrorKind

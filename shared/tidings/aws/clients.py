@@ -4,6 +4,7 @@ the one-time schedule writes both posts and tasks make."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tidings.core.config import Settings
@@ -11,6 +12,19 @@ from tidings.core.config import Settings
 if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_stepfunctions import SFNClient
+
+
+class ExecutionState(StrEnum):
+    """What Step Functions says of an execution (API Reference, DescribeExecution: `status` is
+    RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED or PENDING_REDRIVE; ExecutionDoesNotExist)."""
+
+    # RUNNING, or PENDING_REDRIVE: a redrive goes on as the same execution, holding what it held
+    RUNNING = "running"
+    ENDED = "ended"  # SUCCEEDED, FAILED, TIMED_OUT or ABORTED: it never moves anything again
+    MISSING = "missing"  # never started, gone from the history, or a local Step Functions that restarted
+
+
+_LIVE_STATUSES = frozenset({"RUNNING", "PENDING_REDRIVE"})
 
 
 class StepFunctionsAdapter:
@@ -25,6 +39,14 @@ class StepFunctionsAdapter:
 
             self._client = boto3.client("stepfunctions")
         return self._client
+
+    def state(self, execution_arn: str) -> ExecutionState:
+        """DescribeExecution's answer: running (or pending a redrive), ended, or missing."""
+        try:
+            status = self.client.describe_execution(executionArn=execution_arn)["status"]
+        except self.client.exceptions.ExecutionDoesNotExist:
+            return ExecutionState.MISSING
+        return ExecutionState.RUNNING if status in _LIVE_STATUSES else ExecutionState.ENDED
 
 
 class SchedulerAdapter:

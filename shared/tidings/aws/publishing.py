@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any, Protocol
 
 from tidings.aws import names
-from tidings.aws.clients import SchedulerAdapter, StepFunctionsAdapter
+from tidings.aws.clients import ExecutionState, SchedulerAdapter, StepFunctionsAdapter
 from tidings.core.clock import iso_ms
 
 # Universal target: Scheduler calls StartExecution with the JSON in Input as its request parameters,
@@ -54,19 +53,6 @@ class PublishStarter(Protocol):
         ...
 
 
-class ExecutionState(StrEnum):
-    """What Step Functions says of a publish execution (API Reference, DescribeExecution: `status` is
-    RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED or PENDING_REDRIVE; ExecutionDoesNotExist)."""
-
-    # RUNNING, or PENDING_REDRIVE: a redrive goes on as the same execution, so it still holds its claim
-    RUNNING = "running"
-    ENDED = "ended"  # SUCCEEDED, FAILED, TIMED_OUT or ABORTED: it will never touch the post again
-    MISSING = "missing"  # never started, gone from the history, or a local Step Functions that restarted
-
-
-_LIVE_STATUSES = frozenset({"RUNNING", "PENDING_REDRIVE"})
-
-
 class PublishExecutions(PublishStarter, Protocol):
     """Starting, naming and asking after publish executions: what the sweeper needs to resume a post
     whose execution ended before finishing it."""
@@ -103,13 +89,6 @@ class StepFunctionsPublishStarter(StepFunctionsAdapter):
 
     def execution_arn(self, name: str) -> str:
         return names.execution_arn(self.settings.publish_state_machine_arn, name)
-
-    def state(self, execution_arn: str) -> ExecutionState:
-        try:
-            status = self.client.describe_execution(executionArn=execution_arn)["status"]
-        except self.client.exceptions.ExecutionDoesNotExist:
-            return ExecutionState.MISSING
-        return ExecutionState.RUNNING if status in _LIVE_STATUSES else ExecutionState.ENDED
 
 
 class PostScheduleManager(SchedulerAdapter):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tidings.aws import names
-from tidings.aws.publishing import ExecutionState
+from tidings.aws.clients import ExecutionState
 from tidings.models.posts import PostStatus, ScheduledPost
 
 

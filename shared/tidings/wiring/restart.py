@@ -5,8 +5,9 @@ and `tidings status` shows."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidings.core.clock import DEFAULT_CLOCK
 from tidings.core.config import get_settings
@@ -20,10 +21,13 @@ from tidings.store.keys import (
     WORKFLOW_ENTITY,
 )
 
+if TYPE_CHECKING:
+    from tidings.models.workflows import Workflow
+
 # What `rebuild_schedules` reports, each the number of: scheduled posts given a schedule, due posts
 # started at once, posts marked missed, pending tasks, integration syncs and waiting campaign steps
-# given a schedule, workflows given a new execution, `publishing` posts put in the sweeper's index, and
-# campaign sends of fired steps queued again.
+# given a schedule, workflows given a new execution, running workflow steps ended as their execution
+# was lost, `publishing` posts put in the sweeper's index, and campaign sends of fired steps queued again.
 REPORT_KEYS = (
     "posts",
     "postsStartedNow",
@@ -33,6 +37,7 @@ REPORT_KEYS = (
     "integrationSyncs",
     "campaignSteps",
     "workflowsResumed",
+    "workflowStepsLost",
     "campaignSendsRequeued",
 )
 
@@ -96,21 +101,27 @@ def rebuild_schedules(missed_after: timedelta) -> dict[str, int]:
     counts["postsMissed"] = rebuild(
         items, keepers, DynamoMissedPosts(s.table_name), DEFAULT_CLOCK.now(), missed_after, index
     )
-    counts["workflowsResumed"] = _resume_workflows(s.table_name)
+    counts["workflowsResumed"] = _resume_workflows(s.table_name, counts)
     counts["campaignSendsRequeued"] = _requeue_campaign_sends(s.table_name)
     return {key: counts[key] for key in REPORT_KEYS}
 
 
-def _resume_workflows(table: str) -> int:
-    """Workflows whose execution was lost get a new one (tidings.workflows.restart)."""
+def _resume_workflows(table: str, counts: Counter[str]) -> int:
+    """Running steps whose execution was lost end (tidings.workflows.recovery); then workflows whose
+    execution was lost get a new one (tidings.workflows.restart), which takes each on its usual path."""
     from tidings.store.dynamo import deserialize
     from tidings.store.restart import scan_entities
     from tidings.store.workflows import workflow_from_item
-    from tidings.wiring import workflow_runner
+    from tidings.wiring import workflow_engine, workflow_runner
+    from tidings.workflows.recovery import recover_lost_steps
     from tidings.workflows.restart import resume_workflows
 
-    stored = (workflow_from_item(deserialize(item)) for item in scan_entities(table, (WORKFLOW_ENTITY,)))
-    return resume_workflows(stored, workflow_runner())
+    def stored() -> Iterator[Workflow]:
+        return (workflow_from_item(deserialize(item)) for item in scan_entities(table, (WORKFLOW_ENTITY,)))
+
+    runner = workflow_runner()
+    counts["workflowStepsLost"] = recover_lost_steps(stored(), runner, workflow_engine(), DEFAULT_CLOCK.now())
+    return resume_workflows(stored(), runner)
 
 
 def _requeue_campaign_sends(table: str) -> int:

@@ -32,6 +32,8 @@ from tidings.workflows.definitions import StepDefinition, UnresolvedReference, W
 
 logger = logging.getLogger(__name__)
 
+LOST = "execution_lost"  # a step whose execution ended while it ran
+
 
 class TaskCallbacks(Protocol):
     def send_success(self, token: str, output: dict[str, Any]) -> None: ...
@@ -248,17 +250,25 @@ class WorkflowEngine:
         return {"next": "done"}
 
     def _end(
-        self, wf: Workflow, step: StepDefinition, state: StepState, message: str, code: str
+        self,
+        wf: Workflow,
+        step: StepDefinition,
+        state: StepState,
+        message: str,
+        code: str,
+        expect: StepStatus | None = None,
     ) -> dict[str, Any]:
         """The step is over without success: skipped when optional, else failed (and with it the
-        workflow, once the steps running beside it are done)."""
+        workflow, once the steps running beside it are done). With `expect`, only while the step is
+        still in that status (else StatusConflict)."""
         status = StepStatus.SKIPPED if step.optional else StepStatus.FAILED
-        self._save(
-            wf,
-            state.model_copy(
-                update={"status": status, "error": message, "error_code": code, "ended_at": self.clock.now()}
-            ),
+        ended = state.model_copy(
+            update={"status": status, "error": message, "error_code": code, "ended_at": self.clock.now()}
         )
+        if expect is None:
+            self._save(wf, ended)
+        else:
+            self.repo.put_step_if(wf.user_id, wf.workflow_id, ended, self.clock.now(), expect=expect)
         if not step.optional:
             reason = f"step {step.id} failed: {message}"
             with contextlib.suppress(StatusConflict):  # cancelled meanwhile: the cancel wins
@@ -291,6 +301,22 @@ class WorkflowEngine:
         return self._end(
             wf, definition.step(step_id), state, message, "timeout" if kind == "States.Timeout" else "crashed"
         )
+
+    def step_lost(self, user_id: str, workflow_id: str, step_id: str) -> bool:
+        """The step was `running` when its execution ended or vanished (aborted, timed out, a local
+        Step Functions that restarted): it fails with `execution_lost` (skipped when optional), on its
+        `running` state, and is not run again: whether its action did what it does is unknown. The
+        workflow's failure path takes it from there. False if the step moved meanwhile."""
+        wf, definition = self._load(user_id, workflow_id)
+        state = wf.step_state(step_id)
+        if state.status != StepStatus.RUNNING:
+            return False
+        message = "its execution ended while the step was running; it is not run again"
+        try:
+            self._end(wf, definition.step(step_id), state, message, LOST, expect=StepStatus.RUNNING)
+        except StatusConflict:
+            return False
+        return True
 
     # -- waiting on people ---------------------------------------------------------------------------
 
