@@ -12,6 +12,7 @@ from infra.constructs import constants
 from infra.constructs.access import AccessGrants, AccessTargets
 from infra.constructs.alarms import Alarms
 from infra.constructs.api import Api
+from infra.constructs.app_secrets import AppSecrets
 from infra.constructs.campaign_events import CampaignEvents
 from infra.constructs.campaigns import CampaignSending, ses_sender
 from infra.constructs.constants import construct_id
@@ -88,6 +89,7 @@ class TidingsStack(Stack):
                 campaign_configuration_set=configuration_set,
                 ses_sender=sender,
                 unsubscribe_secret=self.campaign_events.unsubscribe_secret,
+                app_secrets=AppSecrets(self, "AppSecrets").secret,
                 comment_analyzer=comment_analyzer(self),
             ),
         )

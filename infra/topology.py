@@ -25,7 +25,9 @@ class Access(StrEnum):
     START_PUBLISH = "publish:start"  # start/describe executions of the publish state machine
     MANAGE_SCHEDULES = "scheduler:manage"  # create/update/delete one-time schedules, pass the role
     SEAL_CREDENTIALS = "credentials:seal"  # new data keys under the credentials key (store secrets)
-    OPEN_CREDENTIALS = "credentials:open"  # unwrap data keys (read secrets), and reseal refreshed ones
+    # unwrap data keys (read secrets), reseal refreshed ones, and read the app-level secrets (OAuth
+    # clients, CRM keys, the Meta app secret) they are renewed and used with
+    OPEN_CREDENTIALS = "credentials:open"
     RUN_WORKFLOWS = "workflows:run"  # start/stop executions of the workflow machine, answer its task tokens
     ANSWER_WORKFLOW_TOKENS = "workflows:tokens"  # answer the workflow machine's task tokens
     SEND_EMAIL = "ses:send"  # send email through SES (notifications)

@@ -19,6 +19,7 @@ from constructs import Construct
 
 from infra.constructs.campaigns import SesSender
 from infra.constructs.constants import (
+    ENV_APP_SECRETS_ARN,
     ENV_CAMPAIGN_CONFIGURATION_SET,
     ENV_CAMPAIGN_FROM_ADDRESS,
     ENV_CAMPAIGN_SEND_ARN,
@@ -64,6 +65,7 @@ SCHEDULE_ACTIONS = [
 # Developer Guide, "kms:EncryptionContext:context-key" condition key).
 CREDENTIALS_SEAL_ACTIONS = ["kms:GenerateDataKey"]
 CREDENTIALS_OPEN_ACTIONS = ["kms:Decrypt"]
+APP_SECRETS_ACTIONS = ["secretsmanager:GetSecretValue"]
 # What the Comprehend comment analyzer calls (tidings.aws.comprehend).
 COMPREHEND_ACTIONS = [
     "comprehend:BatchDetectSentiment",
@@ -95,6 +97,8 @@ class AccessTargets:
     ses_sender: SesSender | None = None
     # The key unsubscribe links are signed and encrypted with (tidings.campaigns.unsubscribe).
     unsubscribe_secret: secretsmanager.ISecret | None = None
+    # The app-level secrets (infra.constructs.app_secrets), read by the functions opening credentials.
+    app_secrets: secretsmanager.ISecret | None = None
     # The comment analyzer the stack chose ("local" or "comprehend", the commentAnalyzer context).
     comment_analyzer: str = "local"
 
@@ -251,6 +255,16 @@ class AccessGrants:
             self._credentials_statement(CREDENTIALS_OPEN_ACTIONS + CREDENTIALS_SEAL_ACTIONS)
         )
         function.add_environment(ENV_CREDENTIALS_KEY_ID, self.targets.credentials_key.key_arn)
+        # Credentials are renewed and used with the app's own clients (OAuth client secrets, CRM keys;
+        # http_api also checks Meta's webhooks with its app secret): GetSecretValue on that secret only.
+        # Encrypted with the account's aws/secretsmanager key, which needs no grant of its own.
+        secret = self.targets.app_secrets
+        if secret is None:
+            raise ValueError(f"{Access.OPEN_CREDENTIALS} needs the app secrets")
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=APP_SECRETS_ACTIONS, resources=[secret.secret_arn])
+        )
+        function.add_environment(ENV_APP_SECRETS_ARN, secret.secret_arn)
 
     # -- workflows -----------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from infra.topology import CAMPAIGN_EVENTS, FUNCTIONS, Access
 
 
 def test_the_unsubscribe_key_is_a_generated_secret_only_link_makers_read(template: Template) -> None:
-    secret_id, secret = only(template, "AWS::SecretsManager::Secret")
+    secret_id, secret = by_path(template, "CampaignEvents/UnsubscribeKey/Resource")
     generated = secret["Properties"]["GenerateSecretString"]
     makers = {spec.name for spec in FUNCTIONS if Access.UNSUBSCRIBE_LINKS in spec.access}
 
@@ -25,7 +25,13 @@ def test_the_unsubscribe_key_is_a_generated_secret_only_link_makers_read(templat
     assert makers == {"http_api", "campaign_send"}
     for spec in FUNCTIONS:
         grants = allowed(template, role_of_function(template, spec.name))
-        readable = {r for action, rs in grants.items() if action.startswith("secretsmanager:") for r in rs}
+        readable = {
+            r
+            for action, rs in grants.items()
+            if action.startswith("secretsmanager:")
+            for r in rs
+            if r == f"<{secret_id}>"
+        }
         if spec.name in makers:
             assert readable == {f"<{secret_id}>"}, spec.name
             variables = function(template, spec.name)[1]["Properties"]["Environment"]["Variables"]

@@ -40,6 +40,10 @@ QUEUE_CONSUME = {
 }
 # The unsubscribe links' key (Access.UNSUBSCRIBE_LINKS): its one secret, read.
 UNSUBSCRIBE_KEY = {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+# The app-level secrets (OAuth clients, CRM keys, the Meta app secret), read with opened credentials.
+APP_SECRETS = {"secretsmanager:GetSecretValue"}
+# A function reading the table's stream and the table (failed batches to its on-failure queue).
+STREAM_READER = LOGS | XRAY | STREAM | STREAM_FAILURES | READ | WRITE | KEY_READ | KEY_WRITE
 TOKENS = {"states:SendTaskSuccess", "states:SendTaskFailure"}
 WORKFLOWS = {"states:StopExecution"} | TOKENS  # StartExecution is in START
 EXPECTED_ACTIONS = {
@@ -62,13 +66,21 @@ EXPECTED_ACTIONS = {
     | KEY_WRITE
     | START
     | SCHEDULES,
-    "publish_task": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE,
+    "publish_task": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | APP_SECRETS,
     "sweeper": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | START,
     # the A/B test monitor reads and writes the table, and nothing else: no schedules, no credentials
     "abtest_monitor": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE,
-    "integration_sync": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE,
-    "analytics_sync": LOGS | XRAY | STREAM | STREAM_FAILURES | READ | WRITE | KEY_READ | KEY_WRITE,
-    "crm_sync": LOGS | XRAY | STREAM | STREAM_FAILURES | READ | WRITE | KEY_READ | KEY_WRITE,
+    "integration_sync": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | APP_SECRETS,
+    "analytics_sync": LOGS
+    | XRAY
+    | STREAM
+    | STREAM_FAILURES
+    | READ
+    | WRITE
+    | KEY_READ
+    | KEY_WRITE
+    | APP_SECRETS,
+    "crm_sync": LOGS | XRAY | STREAM | STREAM_FAILURES | READ | WRITE | KEY_READ | KEY_WRITE | APP_SECRETS,
     "event_delivery": LOGS
     | XRAY
     | STREAM
@@ -77,6 +89,7 @@ EXPECTED_ACTIONS = {
     | WRITE
     | KEY_READ
     | KEY_WRITE
+    | APP_SECRETS
     | {"ses:SendEmail"},
     "workflow_step": LOGS
     | XRAY
@@ -118,6 +131,7 @@ EXPECTED_ACTIONS = {
     | WRITE
     | KEY_READ
     | KEY_WRITE
+    | APP_SECRETS
     | {"bedrock:InvokeModel"},
 }
 

@@ -42,7 +42,7 @@ from tidings.api.tasks import register_task_routes
 from tidings.api.webhooks import register_webhook_routes
 from tidings.api.workflows import register_workflow_routes
 from tidings.core.clock import DEFAULT_CLOCK
-from tidings.core.config import get_settings
+from tidings.core.config import Settings, get_settings
 from tidings.core.errors import TidingsError, Unauthorized
 from tidings.scheduling.service import SchedulingService
 
@@ -83,6 +83,7 @@ def build_app(
     notification_addresses: Callable[[], NotificationAddresses] | None = None,
     crises: Callable[[], CrisisService] | None = None,
     throttle: Callable[[], RequestThrottle] | None = None,
+    settings: Callable[[], Settings] = get_settings,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     services: list[SchedulingService] = []
@@ -110,7 +111,7 @@ def build_app(
     if task_service is not None:
         register_task_routes(app, task_service, user_id)
     if meta_inbox is not None:
-        register_inbound_routes(app, meta_inbox, get_settings, DEFAULT_CLOCK.now)
+        register_inbound_routes(app, meta_inbox, settings, DEFAULT_CLOCK.now)
     if webhook_service is not None:
         register_webhook_routes(app, webhook_service, user_id)
     if integrations is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any, Literal
@@ -85,6 +86,10 @@ class Settings(BaseModel):
     tiktok_client_key: str = ""
     tiktok_client_secret: str = Field(default="", repr=False)
     token_refresh_margin_seconds: int = 600
+    # The Secrets Manager secret (a JSON object) holding the app-level secrets, APP_SECRET_FIELDS by
+    # their field names; the stack sets it. Its values take the place of those settings (which stay
+    # for local runs, from the environment): see `with_app_secrets`.
+    app_secrets_arn: str = ""
     # Rate-limit budgets (tidings.store.budgets): on by default. `rate_budget_overrides` replaces
     # a platform's documented limits with per-account ones, "platform:count/seconds" comma-separated
     # (e.g. "twitter:2/60" in a test, or a raised limit an operator negotiated).
@@ -236,6 +241,16 @@ class Settings(BaseModel):
             raise ValueError("the analytics cadence must be rising delays in seconds, the first above 0")
         return value
 
+    def with_app_secrets(self, values: Mapping[str, Any]) -> Settings:
+        """These settings with the app-level secrets `values` holds (a JSON object read from
+        `app_secrets_arn`) in place of the environment's; a key that names no app secret is an error,
+        so a misspelt one is not silently ignored, and an empty value keeps the environment's."""
+        unknown = sorted(set(values) - set(APP_SECRET_FIELDS))
+        if unknown:
+            raise ValueError(f"the app secrets hold keys that name no app secret: {', '.join(unknown)}")
+        given = {name: str(value) for name, value in values.items() if isinstance(value, str) and value}
+        return self.model_copy(update=given) if given else self
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -247,6 +262,20 @@ class Settings(BaseModel):
         if "region" not in values:
             values["region"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
         return cls.model_validate(values)
+
+
+# The app-level secrets: the app's own OAuth clients and keys with each platform or vendor, the same
+# for every user. On AWS they are read from the `app_secrets_arn` secret, locally from the environment.
+APP_SECRET_FIELDS = (
+    "x_client_secret",
+    "linkedin_client_secret",
+    "google_client_secret",
+    "tiktok_client_secret",
+    "meta_app_secret",
+    "meta_webhook_verify_token",
+    "salesforce_client_secret",
+    "followupboss_system_key",
+)
 
 
 @lru_cache(maxsize=1)

@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from tidings.core.clock import DEFAULT_CLOCK
-from tidings.core.config import get_settings
+from tidings.core.config import Settings, get_settings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tidings.api.accounts import AccountServices
     from tidings.api.integrations import IntegrationServices
     from tidings.aws.publishing import StepFunctionsPublishStarter
+    from tidings.aws.secrets import SecretCache
     from tidings.aws.workflows import StepFunctionsWorkflowRunner
     from tidings.core.streams import StreamConsumer
     from tidings.integrations.connectors.registry import ConnectorRegistry
@@ -54,6 +55,25 @@ if TYPE_CHECKING:
     from tidings.workflows.tasks import TaskService
 
 _lock = threading.RLock()
+
+
+@lru_cache(maxsize=1)
+def _secrets() -> SecretCache:
+    from tidings.aws.secrets import SecretCache
+
+    return SecretCache()
+
+
+def app_settings() -> Settings:
+    """The settings with the app-level secrets (OAuth client secrets, the Meta app secret, ...; see
+    `tidings.core.config.APP_SECRET_FIELDS`) from the deployment's Secrets Manager secret when the
+    stack names one (`app_secrets_arn`), kept per instance for `SECRET_TTL_SECONDS`; locally, where
+    no secret is named, the environment's. What is built once per instance (token renewal, the
+    connectors) keeps what it was built with; the Meta webhook check asks at each delivery."""
+    s = get_settings()
+    if not s.app_secrets_arn:
+        return s
+    return s.with_app_secrets(_secrets().json_object(s.app_secrets_arn))
 
 
 @lru_cache(maxsize=1)
@@ -104,7 +124,7 @@ def publishing_credentials() -> FreshCredentials:
     s = get_settings()
     return FreshCredentials(
         account_store(),
-        TokenRefresher(s, publishing_http(), DEFAULT_CLOCK),
+        TokenRefresher(app_settings(), publishing_http(), DEFAULT_CLOCK),
         DEFAULT_CLOCK,
         s.token_refresh_margin_seconds,
     )
@@ -152,6 +172,7 @@ def http_app() -> APIGatewayHttpResolver:
         notification_addresses=notification_addresses,
         crises=crisis_service,
         throttle=request_throttle,
+        settings=app_settings,
     )
 
 
@@ -180,9 +201,8 @@ def account_services() -> AccountServices:
     from tidings.publishing.readiness import Readiness
 
     s = get_settings()
-    readiness = Readiness(
-        s, post_repository(), account_store(), budget_store() if s.rate_budgets else None, DEFAULT_CLOCK
-    )
+    budgets = budget_store() if s.rate_budgets else None
+    readiness = Readiness(app_settings(), post_repository(), account_store(), budgets, DEFAULT_CLOCK)
     return AccountServices(
         accounts=account_store(),
         readiness=readiness,
@@ -452,12 +472,12 @@ def integration_parts() -> tuple[IntegrationCredentials, ConnectorRegistry, Inte
     )
     connectors = default_connectors(
         publishing_http(),
-        s,
+        app_settings(),
         lambda: boto3.client("bedrock-runtime"),
         DEFAULT_CLOCK,
         user_http=user_url_http(),
     )
-    readiness = Readiness(s, post_repository(), account_store(), None, DEFAULT_CLOCK)
+    readiness = Readiness(app_settings(), post_repository(), account_store(), None, DEFAULT_CLOCK)
     monitoring = IntegrationMonitoring(
         directory=directory,
         metrics=DynamoMetricsRepository(s.table_name),

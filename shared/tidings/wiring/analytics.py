@@ -62,7 +62,7 @@ def site_analytics() -> SiteAnalytics:
     tokens = GoogleTokens(
         credentials,
         CredentialVault(s.credentials_key_id),
-        TokenRefresher(s, root.publishing_http(), DEFAULT_CLOCK),
+        TokenRefresher(root.app_settings(), root.publishing_http(), DEFAULT_CLOCK),
         DEFAULT_CLOCK,
         s.token_refresh_margin_seconds,
     )
