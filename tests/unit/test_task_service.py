@@ -91,11 +91,21 @@ def _unused() -> Any:
     raise AssertionError("this collaborator should not be used")
 
 
+class NoWorkflows:
+    """The workflow service of an action task: asked only which recipients are unconfirmed (none)."""
+
+    def unconfirmed_recipients(self, user_id: str, action: str, parameters: dict[str, Any]) -> list[str]:
+        return []
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"an action task should not use the workflow service's {name}")
+
+
 def task_service(
     action: Outcomes,
     clock: FakeClock,
     repo: TaskRepository | None = None,
-    workflows: Callable[[], WorkflowService] = _unused,
+    workflows: Callable[[], WorkflowService] = NoWorkflows,  # type: ignore[assignment]
 ) -> TaskService:
     services = ActionServices(_unused, _unused, _unused, _unused, _unused, _unused)
     return TaskService(
@@ -340,3 +350,36 @@ def test_a_workflow_task_creates_the_workflow_at_once_and_executes_it_when_due()
     assert started == [workflow_id]
     assert service.get(USER, task.task_id).result == {"workflowId": workflow_id, "workflowStatus": "active"}
     assert workflows.get(USER, workflow_id).auto_approve is True
+
+
+def test_an_action_task_mailing_an_address_not_confirmed_is_refused_when_created() -> None:
+    from tidings.notifications.service import RecipientUnconfirmed
+    from tidings.workflows.actions import registry
+    from tidings.workflows.gates import check_gate_definition
+
+    confirmed = {"ops@harbour.example"}
+    workflows = WorkflowService(
+        None,  # type: ignore[arg-type]  # nothing is stored
+        None,  # type: ignore[arg-type]
+        registry,
+        check_gate_definition,
+        FakeClock(NOW),
+        quota=10,
+        unconfirmed=lambda user, emails: [e for e in emails if e not in confirmed],
+    )
+    repo = InMemoryTaskRepository()
+    service = TaskService(
+        repo, lambda: workflows, registry, ActionServices(*[_unused] * 6), FakeClock(NOW), WAITS
+    )
+
+    def mail(to: list[str]) -> Task:
+        parameters = {"channel": "email", "to": to, "subject": "Weekly", "body": "Report"}
+        config = {"action": "send_notification", "parameters": parameters}
+        return service.create(USER, "action", DUE.isoformat(), config, 0)
+
+    with pytest.raises(RecipientUnconfirmed) as refused:
+        mail(["ops@harbour.example", "list@elsewhere.example"])
+    assert (refused.value.status, refused.value.code) == (422, "recipient_unconfirmed")
+    assert refused.value.details == {"addresses": ["list@elsewhere.example"]}
+    assert repo.all(USER) == []  # nothing scheduled
+    assert mail(["ops@harbour.example"]).config["parameters"]["to"] == ["ops@harbour.example"]

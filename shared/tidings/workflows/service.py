@@ -144,15 +144,19 @@ class WorkflowService:
             steps={s.id: StepState(step_id=s.id) for s in parsed.steps},
         )
 
+    def unconfirmed_recipients(self, user_id: str, action: str, parameters: dict[str, Any]) -> list[str]:
+        """The addresses an `action` step or task with `parameters` would e-mail that the user has not
+        confirmed as notification addresses (only send_notification e-mails; references are checked
+        when they run)."""
+        if self.unconfirmed is None or action != "send_notification":
+            return []
+        return self.unconfirmed(user_id, email_recipients(parameters))
+
     def _check_recipients(self, user_id: str, parsed: WorkflowDefinition) -> None:
         """Refuse (422 invalid_definition) e-mail steps naming an address the user has not confirmed."""
-        if self.unconfirmed is None:
-            return
         problems = []
         for step in parsed.steps:
-            if step.action != "send_notification":
-                continue
-            missing = self.unconfirmed(user_id, email_recipients(step.parameters))
+            missing = self.unconfirmed_recipients(user_id, step.action, step.parameters)
             if missing:
                 problems.append(
                     {

@@ -22,6 +22,7 @@ from tidings.core.config import get_settings
 from tidings.core.errors import Conflict, NotFound, TidingsError, ValidationFailed, choice
 from tidings.models.tasks import Task, TaskStatus, TaskType
 from tidings.models.workflows import Workflow
+from tidings.notifications.service import RecipientUnconfirmed
 from tidings.store.tasks import TaskConflict, TaskRepository, touched
 from tidings.workflows.action import Action, ActionContext, ActionFailed, ActionServices, ActionWait
 from tidings.workflows.service import WorkflowService
@@ -112,6 +113,10 @@ class TaskService:
                 raise ValidationFailed(
                     "the action's parameters are not valid", {"problems": problems}, code="invalid_parameters"
                 )
+            # as in a workflow definition: e-mail only to addresses the user confirmed, refused now
+            missing = self.workflows().unconfirmed_recipients(user_id, action.name, params)
+            if missing:
+                raise RecipientUnconfirmed(missing)
             return {"action": action.name, "parameters": params}, None
         options: dict[str, Any] = {k: config[k] for k in ("autoApprove", "notify") if k in config}
         if "workflowId" in config:
