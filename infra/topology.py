@@ -384,6 +384,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/accounts/{accountId}/rotate", _API),
     Route("GET", "/audit", _API),
     Route("GET", "/posts/{postId}/preview", _API),
+    Route("POST", "/posts/preview", _API),
     Route("POST", "/posts/{postId}/dry-run", _API),
     Route("GET", "/queue/dry-run", _API),
     Route("POST", "/messages/whatsapp", _API),

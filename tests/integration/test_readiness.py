@@ -178,3 +178,25 @@ def test_preview_names_how_media_goes_out(local_stack: LocalStack, clock: FakeCl
     assert by["youtube"].title is not None
     assert len(by["youtube"].title) == 100
     assert by["linkedin"].media[0].kind == "video"
+
+
+def test_a_draft_is_checked_like_a_stored_post_and_nothing_is_stored(
+    local_stack: LocalStack, clock: FakeClock, user: str
+) -> None:
+    readiness, accounts, posts = build(local_stack, clock)
+    accounts.connect(user, "twitter", "2244994945", "token-aaaaaaaaaaaa")
+    draft = ScheduledPost(
+        user_id=user,
+        post_id="draft",
+        content="x" * 300,
+        platforms=[Platform.TWITTER, Platform.FACEBOOK],
+        scheduled_time=NOW + timedelta(hours=2),
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+    report = readiness.dry_run_draft(draft)
+
+    assert codes(report.problems) == {("twitter", "content_too_long"), ("facebook", "account_not_connected")}
+    assert not report.ok
+    assert posts.page(user, limit=10).posts == []

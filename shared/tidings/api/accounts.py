@@ -17,6 +17,8 @@ from tidings.api.models import (
     AuditEntryView,
     AuditList,
     ConnectAccountRequest,
+    DraftPreviewView,
+    DraftRequest,
     DryRunView,
     ErrorBody,
     MediaPreviewView,
@@ -33,7 +35,7 @@ from tidings.core.errors import NotFound, ValidationFailed
 if TYPE_CHECKING:
     from tidings.models.accounts import Account
     from tidings.publishing.messaging import MessagingService
-    from tidings.publishing.readiness import PostReport, Readiness
+    from tidings.publishing.readiness import PlatformPreview, PostReport, Readiness
     from tidings.store.accounts import AccountRepository
     from tidings.store.audit import AuditRepository
     from tidings.store.posts import PostRepository
@@ -80,6 +82,20 @@ def report_view(report: PostReport) -> DryRunView:
             )
             for p in report.problems
         ],
+    )
+
+
+def platform_preview_view(p: PlatformPreview) -> PlatformPreviewView:
+    return PlatformPreviewView(
+        platform=p.platform,
+        text=p.text,
+        length=p.length,
+        limit=p.limit,
+        link=p.link,
+        link_in_text=p.link_in_text,
+        media=[MediaPreviewView(url=m.url, kind=m.kind) for m in p.media],
+        media_as=p.media_as,
+        title=p.title,
     )
 
 
@@ -192,22 +208,52 @@ def _post_checks_and_messages(
         post = services().posts.get(user_id(), postId)
         if post is None:
             raise NotFound("no such post", {"postId": postId}, code="post_not_found")
-        platforms = [
-            PlatformPreviewView(
-                platform=p.platform,
-                text=p.text,
-                length=p.length,
-                limit=p.limit,
-                link=p.link,
-                link_in_text=p.link_in_text,
-                media=[MediaPreviewView(url=m.url, kind=m.kind) for m in p.media],
-                media_as=p.media_as,
-                title=p.title,
-            )
-            for p in preview(post)
-        ]
+        platforms = [platform_preview_view(p) for p in preview(post)]
         return json_response(
             200, PreviewView(post_id=post.post_id, scheduled_time=post.scheduled_time, platforms=platforms)
+        )
+
+    @app.post(
+        "/posts/preview",
+        summary="Preview and check a post being written, without storing it: what each platform would "
+        "receive, and the problems a dry run would find",
+        responses=responses(200, "Per platform, and the problems found (none: ok)", DraftPreviewView),
+    )
+    def preview_draft(body: Annotated[DraftRequest, Body()]) -> Response[str]:
+        from tidings.models.posts import ScheduledPost
+        from tidings.publishing.readiness import preview
+        from tidings.publishing.validation import parse_platforms
+
+        readiness = services().readiness
+        now = readiness.clock.now()
+        when = body.scheduled_time or now
+        if when.tzinfo is None:
+            raise ValidationFailed(
+                "scheduledTime needs a UTC offset", {"field": "scheduledTime"}, code="time_without_offset"
+            )
+        draft = ScheduledPost(
+            user_id=user_id(),
+            post_id="draft",
+            content=body.content,
+            platforms=parse_platforms(body.platforms),
+            scheduled_time=when,
+            hashtags=body.hashtags,
+            thread=body.thread,
+            media_urls=body.media_urls,
+            link=body.link,
+            created_at=now,
+            updated_at=now,
+        )
+        report = readiness.dry_run_draft(draft)
+        checked = report_view(report)
+        return json_response(
+            200,
+            DraftPreviewView(
+                scheduled_time=draft.scheduled_time,
+                platforms=[platform_preview_view(p) for p in preview(draft)],
+                ok=checked.ok,
+                problems=checked.problems,
+            ),
         )
 
     @app.post(

@@ -325,6 +325,20 @@ class PreviewView(ApiModel):
     platforms: list[PlatformPreviewView]
 
 
+class DraftRequest(ApiModel):
+    """A post being written, not stored: what the composer previews and checks as it is typed."""
+
+    content: str = Field(max_length=70_000)
+    platforms: list[str] = Field(min_length=1, max_length=6)
+    scheduled_time: datetime | None = Field(
+        default=None, description="ISO 8601 with a UTC offset; the checks run for now when omitted"
+    )
+    hashtags: list[Annotated[str, Field(max_length=101)]] = Field(default_factory=list, max_length=100)
+    thread: list[Annotated[str, Field(max_length=4000)]] = Field(default_factory=list, max_length=24)
+    media_urls: list[Annotated[str, Field(max_length=2048)]] = Field(default_factory=list, max_length=20)
+    link: str | None = Field(default=None, max_length=2048)
+
+
 class ProblemView(ApiModel):
     check: str = Field(description="validation, account, token, budget or api_version")
     code: str
@@ -339,6 +353,13 @@ class DryRunView(ApiModel):
     scheduled_time: Timestamp
     platforms: list[str]
     ok: bool
+    problems: list[ProblemView]
+
+
+class DraftPreviewView(ApiModel):
+    scheduled_time: Timestamp
+    platforms: list[PlatformPreviewView]
+    ok: bool = Field(description="No problem of severity error: once scheduled, it would go out")
     problems: list[ProblemView]
 
 

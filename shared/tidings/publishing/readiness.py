@@ -205,6 +205,12 @@ class Readiness:
             0
         ]
 
+    def dry_run_draft(self, draft: ScheduledPost) -> PostReport:
+        """A post being written and not stored (the dashboard's composer): the same checks as a
+        stored one, its budgets counted with the queue up to a day after its time."""
+        others = self._scheduled(draft.user_id, draft.scheduled_time + timedelta(days=1))
+        return self._check([draft], [*others, draft])[0]
+
     def dry_run_queue(self, user_id: str, days: int) -> list[PostReport]:
         if not 1 <= days <= MAX_DRY_RUN_DAYS:
             raise ValidationFailed(
