@@ -1,0 +1,75 @@
+import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { makeApi, type Api } from "./api";
+import { completeSignIn, onSessionChange, redirectToSignIn, signOut, type Session } from "./auth";
+import { loadConfig, type AppConfig } from "./config";
+import { Calendar } from "./views/Calendar";
+import { Compose } from "./views/Compose";
+import { userZone } from "./time";
+import "./styles.css";
+
+type View = "calendar" | "compose";
+const viewOf = (hash: string): View => (hash === "#/compose" ? "compose" : "calendar");
+
+function SignIn({ config, error }: { config: AppConfig; error: string | null }) {
+  const auth = config.auth;
+  return (
+    <main class="signin">
+      <h1>Tidings</h1>
+      {error && <p class="problem" role="alert">{error}</p>}
+      {auth.kind === "cognito" ? (
+        <button onClick={() => void redirectToSignIn(auth)}>Sign in</button>
+      ) : (
+        <p>
+          Open the sign-in link <code>tidings dev</code> printed, or get a new one with{" "}
+          <code>{auth.loginCommand}</code>. Each link works once.
+        </p>
+      )}
+    </main>
+  );
+}
+
+function App({ config, api }: { config: AppConfig; api: Api }) {
+  const [session, setSession] = useState<Session | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [ready, setReady] = useState(false);
+  const [view, setView] = useState<View>(viewOf(location.hash));
+
+  useEffect(() => {
+    onSessionChange(setSession);
+    completeSignIn(config)
+      .catch((e: Error) => setError(`Sign-in failed: ${e.message}`))
+      .finally(() => setReady(true));
+    const onHash = () => setView(viewOf(location.hash));
+    window.addEventListener("hashchange", onHash);
+    return () => window.removeEventListener("hashchange", onHash);
+  }, []);
+
+  if (!ready) return <p>Signing in…</p>;
+  if (!session) return <SignIn config={config} error={error} />;
+  return (
+    <>
+      <nav class="top">
+        <strong>Tidings</strong>
+        <a href="#/calendar" aria-current={view === "calendar" ? "page" : undefined}>Calendar</a>
+        <a href="#/compose" aria-current={view === "compose" ? "page" : undefined}>Compose</a>
+        <span class="who">
+          {session.user} · {userZone}
+        </span>
+        <button onClick={signOut}>Sign out</button>
+      </nav>
+      <main>
+        {view === "calendar" ? (
+          <Calendar api={api} />
+        ) : (
+          <Compose api={api} onDone={() => (location.hash = "#/calendar")} />
+        )}
+      </main>
+    </>
+  );
+}
+
+const root = document.getElementById("app")!;
+loadConfig()
+  .then((config) => render(<App config={config} api={makeApi(config.apiUrl)} />, root))
+  .catch((e: Error) => render(<p class="problem">The dashboard cannot start: {e.message}</p>, root));

@@ -1,0 +1,212 @@
+/** The week or month of scheduled and published posts, in the user's time zone. A scheduled post
+ * can be dragged to another hour (week) or day (month): PATCH /posts/{id}; a refusal is shown with
+ * the API's reason and the post stays where it was. */
+import { useEffect, useState } from "preact/hooks";
+import { allPosts, explain, type Api, type Post } from "../api";
+import { PLATFORM_LABEL, PLATFORMS } from "../platforms";
+import {
+  addDays,
+  dayKey,
+  dayLabel,
+  dayOf,
+  instantAt,
+  isoWithOffset,
+  sameDay,
+  startOfWeek,
+  timeLabel,
+  userZone,
+  weekday,
+  zoned,
+  type Day,
+} from "../time";
+
+type Mode = "week" | "month";
+const HOURS = Array.from({ length: 24 }, (_, h) => h);
+
+/** Why a post (or one of its platforms) failed, as the API tells it. */
+function failures(post: Post): string[] {
+  const out = post.results
+    .filter((r) => r.lastError && r.status !== "published")
+    .map((r) => `${PLATFORM_LABEL[r.platform] ?? r.platform}: ${r.lastError?.message}`);
+  if (post.finalReason && !out.length) out.push(post.finalReason);
+  return out;
+}
+
+function PostCard({ post }: { post: Post }) {
+  const when = new Date(post.scheduledTime);
+  const draggable = post.status === "scheduled";
+  const why = failures(post);
+  return (
+    <article
+      class={`post status-${post.status}`}
+      data-post-id={post.postId}
+      draggable={draggable}
+      title={draggable ? "Drag to another time" : undefined}
+      onDragStart={(e) => {
+        e.dataTransfer?.setData("text/plain", post.postId);
+        if (e.dataTransfer) e.dataTransfer.effectAllowed = "move";
+      }}
+    >
+      <header>
+        <time dateTime={post.scheduledTime}>{timeLabel(when)}</time>
+        <span class="status">{post.status.replace(/_/g, " ")}</span>
+      </header>
+      <p class="content">{post.content}</p>
+      <ul class="platforms">
+        {post.results.map((r) => (
+          <li key={r.platform} class={`platform result-${r.status}`} title={r.status}>
+            {PLATFORM_LABEL[r.platform] ?? r.platform}
+          </li>
+        ))}
+      </ul>
+      {why.map((text) => (
+        <p key={text} class="reason">
+          {text}
+        </p>
+      ))}
+    </article>
+  );
+}
+
+export function Calendar({ api }: { api: Api }) {
+  const today = dayOf(new Date());
+  const [mode, setMode] = useState<Mode>("week");
+  const [anchor, setAnchor] = useState<Day>(today);
+  const [platform, setPlatform] = useState("");
+  const [posts, setPosts] = useState<Post[] | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  const reload = () =>
+    allPosts(api)
+      .then(setPosts)
+      .catch((e: Error) => setProblem(e.message));
+  useEffect(() => {
+    reload();
+  }, []);
+
+  const shown = (posts ?? []).filter((p) => !platform || p.platforms.includes(platform));
+  const byDay = new Map<string, Post[]>();
+  for (const post of shown) {
+    const key = dayKey(dayOf(new Date(post.scheduledTime)));
+    byDay.set(key, [...(byDay.get(key) ?? []), post]);
+  }
+
+  async function move(postId: string, day: Day, hour?: number) {
+    const post = posts?.find((p) => p.postId === postId);
+    if (!post || post.status !== "scheduled") return;
+    const old = zoned(new Date(post.scheduledTime));
+    const when = instantAt(day, hour ?? old.h, old.min);
+    setProblem(null);
+    setNotice(null);
+    const { data, error } = await api.PATCH("/posts/{postId}", {
+      params: { path: { postId } },
+      body: { scheduledTime: isoWithOffset(when) },
+    });
+    if (error) {
+      setProblem(`Could not move the post: ${explain(error)}`);
+      return;
+    }
+    setPosts((list) => (list ?? []).map((p) => (p.postId === postId ? data : p)));
+    setNotice(`Moved to ${when.toLocaleString(undefined, { timeZone: userZone, dateStyle: "medium", timeStyle: "short" })}`);
+  }
+
+  function dropTarget(day: Day, hour?: number) {
+    return {
+      onDragOver: (e: DragEvent) => e.preventDefault(),
+      onDrop: (e: DragEvent) => {
+        e.preventDefault();
+        const id = e.dataTransfer?.getData("text/plain");
+        if (id) void move(id, day, hour);
+      },
+    };
+  }
+
+  const weekStart = startOfWeek(anchor);
+  const days = Array.from({ length: 7 }, (_, i) => addDays(weekStart, i));
+  const step = (n: number) => setAnchor(mode === "week" ? addDays(anchor, 7 * n) : addMonths(anchor, n));
+  const title =
+    mode === "week"
+      ? `${dayLabel(days[0], { day: "numeric", month: "short" })} – ${dayLabel(days[6], { day: "numeric", month: "short", year: "numeric" })}`
+      : dayLabel({ ...anchor, d: 1 }, { month: "long", year: "numeric" });
+
+  return (
+    <section class="calendar">
+      <div class="toolbar">
+        <button onClick={() => step(-1)} aria-label="Previous">‹</button>
+        <button onClick={() => setAnchor(today)}>Today</button>
+        <button onClick={() => step(1)} aria-label="Next">›</button>
+        <h2>{title}</h2>
+        <span class="zone">{userZone}</span>
+        <select value={platform} onChange={(e) => setPlatform(e.currentTarget.value)} aria-label="Platform">
+          <option value="">All platforms</option>
+          {PLATFORMS.map((p) => (
+            <option key={p} value={p}>
+              {PLATFORM_LABEL[p]}
+            </option>
+          ))}
+        </select>
+        <div class="modes" role="group">
+          <button aria-pressed={mode === "week"} onClick={() => setMode("week")}>Week</button>
+          <button aria-pressed={mode === "month"} onClick={() => setMode("month")}>Month</button>
+        </div>
+      </div>
+      {problem && <p class="problem" role="alert">{problem}</p>}
+      {notice && <p class="notice" role="status">{notice}</p>}
+      {posts === null ? (
+        <p>Loading…</p>
+      ) : mode === "week" ? (
+        <div class="week">
+          <div class="corner" />
+          {days.map((day) => (
+            <div key={dayKey(day)} class={`dayhead${sameDay(day, today) ? " today" : ""}`}>
+              {dayLabel(day, { weekday: "short", day: "numeric" })}
+            </div>
+          ))}
+          {HOURS.map((hour) => [
+            <div key={`h${hour}`} class="hour">{String(hour).padStart(2, "0")}:00</div>,
+            ...days.map((day) => (
+              <div key={`${dayKey(day)}-${hour}`} class="slot" data-day={dayKey(day)} data-hour={hour} {...dropTarget(day, hour)}>
+                {(byDay.get(dayKey(day)) ?? [])
+                  .filter((p) => zoned(new Date(p.scheduledTime)).h === hour)
+                  .map((p) => (
+                    <PostCard key={p.postId} post={p} />
+                  ))}
+              </div>
+            )),
+          ])}
+        </div>
+      ) : (
+        <div class="month">
+          {days.map((day) => (
+            <div key={`w${weekday(day)}`} class="dayhead">{dayLabel(day, { weekday: "short" })}</div>
+          ))}
+          {monthDays(anchor).map((day) => (
+            <div key={dayKey(day)} class={`slot${day.m === anchor.m ? "" : " other"}${sameDay(day, today) ? " today" : ""}`} data-day={dayKey(day)} {...dropTarget(day)}>
+              <span class="date">{day.d}</span>
+              {(byDay.get(dayKey(day)) ?? []).map((p) => (
+                <PostCard key={p.postId} post={p} />
+              ))}
+            </div>
+          ))}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function addMonths(day: Day, n: number): Day {
+  const months = day.y * 12 + day.m - 1 + n;
+  return { y: Math.floor(months / 12), m: (months % 12) + 1, d: 1 };
+}
+
+/** The whole weeks (Monday first) covering the anchor's month. */
+function monthDays(anchor: Day): Day[] {
+  const first = startOfWeek({ y: anchor.y, m: anchor.m, d: 1 });
+  const out: Day[] = [];
+  for (let day = first; out.length < 42; day = addDays(day, 1)) {
+    if (out.length % 7 === 0 && out.length >= 28 && day.m !== anchor.m) break;
+    out.push(day);
+  }
+  return out;
+}
