@@ -15,6 +15,14 @@ sample recipients, scheduled at the next whole minute in New York (at least 15 s
 no seconds). The demo prints each email's planned sends (`GET /campaigns/{id}/sends`: the local time
 and zone, and UTC), then each email as the local SES front records it (`emails: <URL>`: recipient,
 subject, time, and how long after its planned time), and the campaign's final status and stats.
+
+Then the comments: the demo user allows hiding (`PUT /comments/settings`, with the voice replies are
+drafted in), and four comments come to the published posts on the fake platforms: a question about a
+viewing, a spam link and an insult by Meta's signed webhook (the fake's `POST /_comments` with
+`webhook`), a praise on YouTube by the read of the watched posts (`POST /comments/sync`). The demo
+prints each as it arrives, its analysis (sentiment, decision), the spam and the insult hidden on their
+platforms, the reply drafted for the question, approved (`POST /comments/{id}/reply/approve`) and
+posted, and what the fake platforms received (their `/_received`: the reply once, each hide).
 """
 
 from __future__ import annotations
@@ -49,6 +57,31 @@ CAMPAIGN = {
     "variables": {"agentName": "Sam Rivera"},
     "recipients": [{"email": email, "firstName": name} for email, name in CAMPAIGN_RECIPIENTS],
 }
+COMMENT_SETTINGS = {
+    "allowHide": True,
+    "tone": "friendly",
+    "brandName": "Harbour Homes",
+    "signature": "- Sam, Harbour Homes",
+}
+COMMENTS_WAIT_SECONDS = 30  # for the comments to be analysed, hidden and answered
+
+
+@dataclass(frozen=True)
+class DemoComment:
+    platform: str
+    text: str
+    author: str
+    webhook: bool  # sent by Meta's signed webhook; otherwise left for the read of the watched posts
+
+
+COMMENTS = (
+    DemoComment(
+        "facebook", "Love that kitchen! Can I book a viewing on Saturday morning?", "Priya Shah", True
+    ),
+    DemoComment("youtube", "What a beautiful garden, love the light in it", "Tom Okafor", False),
+    DemoComment("facebook", "Earn $5000 a week from home!! bit.ly/cash4u bit.ly/cash4you", "Deals4U", True),
+    DemoComment("instagram", "You are a bunch of idiots, this listing is garbage", "angry_anon", True),
+)
 
 
 @dataclass(frozen=True)
@@ -144,6 +177,8 @@ class Demo:
         self._metrics(done)
         if self.emails_url and not self._stop.is_set():
             self._campaign()
+        if not self._stop.is_set():
+            self._comments(done)
 
     def _schedule(self, sample: DemoPost) -> _Tracked | None:
         due = (datetime.now(UTC) + timedelta(seconds=sample.seconds_ahead)).replace(microsecond=0)
@@ -357,6 +392,190 @@ class Demo:
             f"{totals['skipped']} skipped, {totals['failed']} failed; the SES front recorded {seen} of "
             f"{expected} (see {self.emails_url})"
         )
+
+    # -- comments ---------------------------------------------------------------------------------
+
+    def _comments(self, tracked: list[_Tracked]) -> None:
+        on_platform: dict[str, tuple[str, str]] = {}  # platform -> (Tidings post id, platform post id)
+        for t in tracked:
+            post = self._http.get(f"{self.api_url}/posts/{t.post_id}").json()
+            for result in post.get("results", []):
+                if result.get("status") == "published" and result.get("platformPostId"):
+                    on_platform[result["platform"]] = (t.post_id, result["platformPostId"])
+        settings = self._http.put(f"{self.api_url}/comments/settings", json=COMMENT_SETTINGS)
+        if settings.status_code != 200:
+            self.say(f"demo: comments: could not set hiding: {settings.status_code} {settings.text}")
+            return
+        self.say(
+            "demo: comments: hiding allowed (PUT /comments/settings); replies drafted in a "
+            f"{COMMENT_SETTINGS['tone']} voice for {COMMENT_SETTINGS['brandName']}, posted once approved"
+        )
+        # the webhooks first, each followed until it arrived, so the read after them finds only the
+        # comment the platform sends no webhook for
+        hooked = [self._add_comment(c, on_platform) for c in COMMENTS if c.webhook]
+        watched = [w for w in hooked if w is not None]
+        self._follow_comments(watched, lambda w: w.arrived)
+        read = [self._add_comment(c, on_platform) for c in COMMENTS if not c.webhook]
+        if any(w is not None for w in read):
+            watched += [w for w in read if w is not None]
+            self._sync_comments()
+        self._follow_comments(watched, lambda w: w.settled)
+        question = next((w for w in watched if w.decision == "needs_response" and w.draft), None)
+        posted = self._approve(question) if question is not None else None
+        self._comments_outcome(watched, question, posted)
+
+    def _add_comment(
+        self, sample: DemoComment, on_platform: dict[str, tuple[str, str]]
+    ) -> _WatchedComment | None:
+        if sample.platform not in on_platform:
+            self.say(
+                f"demo: comments: could not comment on {sample.platform}: no demo post was published there"
+            )
+            return None
+        post_id, platform_post_id = on_platform[sample.platform]
+        body = {
+            "platform": sample.platform,
+            "postId": platform_post_id,
+            "text": sample.text,
+            "author": {"id": f"demo-{sample.author.lower().replace(' ', '-')}", "name": sample.author},
+            "webhook": sample.webhook,
+        }
+        resp = httpx.post(f"{self.fake_url}/_comments", json=body, timeout=10)
+        if resp.status_code != 201:
+            self.say(
+                f"demo: comments: could not comment on {sample.platform}: {resp.status_code} {resp.text}"
+            )
+            return None
+        added = resp.json()
+        if sample.webhook:
+            delivery = added.get("webhook") or {}
+            how = f"sent by Meta's signed webhook (answered {delivery.get('status', delivery.get('error'))})"
+        else:
+            how = "left for the read of the watched posts"
+        self.say(f'demo: {sample.author} commented on {post_id} on {sample.platform}, {how}: "{sample.text}"')
+        return _WatchedComment(f"{sample.platform}.{added['commentId']}", added["commentId"], sample)
+
+    def _sync_comments(self) -> None:
+        """Read the watched posts now (once more after the wait a recent sync asks for)."""
+        for _ in range(2):
+            sync = self._http.post(f"{self.api_url}/comments/sync", json={})
+            if sync.status_code == 200:
+                read = sync.json()
+                self.say(
+                    f"demo: comments: POST /comments/sync read {read['postsRead']} watched posts: "
+                    f"{read['commentsSeen']} comments, {read['commentsNew']} new"
+                )
+                return
+            if sync.status_code != 429:
+                break
+            wait = float(sync.json().get("details", {}).get("retryAfterSeconds", 60))
+            self.say(f"demo: comments: synced a moment ago; reading again in {wait:.0f} s")
+            self._stop.wait(wait)
+        self.say(f"demo: comments: sync answered {sync.status_code} {sync.text}")
+
+    def _follow_comments(
+        self, watched: list[_WatchedComment], done: Callable[[_WatchedComment], bool]
+    ) -> None:
+        """Print each comment's arrival, analysis, hide and drafted reply, until each is `done`."""
+        deadline = datetime.now(UTC) + timedelta(seconds=COMMENTS_WAIT_SECONDS)
+        pending = [w for w in watched if not done(w)]
+        while pending and datetime.now(UTC) < deadline and not self._stop.is_set():
+            for item in list(pending):
+                resp = self._http.get(f"{self.api_url}/comments/{item.comment_id}")
+                if resp.status_code == 200:
+                    self._comment_news(item, resp.json())
+                if done(item):
+                    pending.remove(item)
+            self._stop.wait(max(self.poll_seconds, 0.25))
+        for item in pending:
+            self.say(f"demo: comment {item.comment_id} not settled within {COMMENTS_WAIT_SECONDS} s")
+
+    def _comment_news(self, item: _WatchedComment, comment: dict[str, Any]) -> None:
+        """Print what is new about the comment; settled once nothing more is to come before approval."""
+        if not item.arrived:
+            item.arrived = True
+            how = "by webhook" if comment["source"] == "webhook" else "by the read of its post"
+            self.say(f"demo: comment {item.comment_id} arrived {how}")
+        analysis = comment.get("analysis")
+        if not analysis or item.settled:
+            return
+        if item.decision is None:
+            item.decision = analysis["decision"]
+            self.say(
+                f"demo: comment {item.comment_id} analysed: sentiment {analysis['sentiment']}, "
+                f"decision {analysis['decision']} ({_why(analysis)})"
+            )
+        if item.decision == "hide" and comment["status"] == "hidden":
+            item.hidden = item.settled = True
+            self.say(f"demo: comment {item.comment_id} hidden on {item.sample.platform}")
+        elif item.decision == "needs_response" and (comment.get("reply") or {}).get("draft"):
+            item.draft = comment["reply"]["draft"]
+            item.settled = True
+            self.say(f'demo: reply drafted for {item.comment_id}: "{item.draft}"')
+        elif item.decision not in ("hide", "needs_response"):
+            item.settled = True
+
+    def _approve(self, item: _WatchedComment) -> dict[str, Any] | None:
+        resp = self._http.post(f"{self.api_url}/comments/{item.comment_id}/reply/approve", json={})
+        if resp.status_code != 200:
+            self.say(f"demo: reply to {item.comment_id}: approval answered {resp.status_code} {resp.text}")
+            return None
+        reply: dict[str, Any] = resp.json()["reply"]
+        self.say(
+            f"demo: reply to {item.comment_id} approved (POST /comments/{{id}}/reply/approve) and "
+            f"{reply['state']} on {item.sample.platform} as {reply['platformReplyId']}"
+        )
+        return reply
+
+    def _comments_outcome(
+        self, watched: list[_WatchedComment], question: _WatchedComment | None, posted: dict[str, Any] | None
+    ) -> None:
+        try:
+            received = httpx.get(f"{self.fake_url}/_received", timeout=10).json()
+        except httpx.HTTPError:
+            received = []
+        platform_ids = {w.platform_comment_id for w in watched}
+        hides = [r for r in received if r.get("action") == "hide" and r.get("commentId") in platform_ids]
+        replies = [
+            r
+            for r in received
+            if r.get("action") == "reply"
+            and question is not None
+            and r.get("commentId") == question.platform_comment_id
+        ]
+        analysed = sum(1 for w in watched if w.decision is not None)
+        hidden = sum(1 for w in watched if w.hidden)
+        reply_text = "1 reply posted" if posted and posted.get("state") == "posted" else "no reply posted"
+        self.say(
+            f"demo: comments: done: {analysed} of {len(COMMENTS)} comments analysed, {hidden} hidden, "
+            f"{reply_text}; the fake platforms received {len(hides)} hides and the reply "
+            f"{_times(len(replies))} (see {self.fake_url}/_received)"
+        )
+
+
+@dataclass
+class _WatchedComment:
+    comment_id: str  # Tidings': <platform>.<the platform's id>
+    platform_comment_id: str
+    sample: DemoComment
+    arrived: bool = False
+    decision: str | None = None
+    draft: str | None = None
+    hidden: bool = False
+    settled: bool = False  # analysed, and hidden or its reply drafted when it asks for either
+
+
+def _why(analysis: dict[str, Any]) -> str:
+    """The decision's reasons, the spam and toxicity ones with what was found."""
+    found = {"spam": analysis["spamReasons"], "toxic": analysis["toxicityLabels"]}
+    return ", ".join(
+        f"{reason}: {', '.join(found[reason])}" if found.get(reason) else reason
+        for reason in analysis["reasons"]
+    )
+
+
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
 
 
 def _next_minute(now: datetime, spare_seconds: int) -> datetime:
