@@ -5,11 +5,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
+# The dashboard (dashboard/): its own Node packages, and a build redone only when its sources, its
+# packages or the API (its client is typed from the API's OpenAPI document) changed.
+STAMP_DASH_NODE := dashboard/node_modules/.installed
+STAMP_DASH := dashboard/dist/.built
+DASH_SOURCES := $(shell find dashboard/src -type f ! -name schema.d.ts) dashboard/index.html \
+	dashboard/tsconfig.json dashboard/vite.config.ts $(wildcard shared/tidings/api/*.py)
 ARGS ?=
 
 .PHONY: dev test setup lint typecheck contracts unit integration infra e2e bench synth clean
 
-setup: $(STAMP_PY) $(STAMP_NODE)
+setup: $(STAMP_PY) $(STAMP_NODE) $(STAMP_DASH)
 
 $(STAMP_PY): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +25,15 @@ $(STAMP_PY): pyproject.toml
 
 $(STAMP_NODE): package.json
 	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(STAMP_DASH_NODE): dashboard/package.json dashboard/package-lock.json
+	npm ci --prefix dashboard --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(STAMP_DASH): $(STAMP_PY) $(STAMP_DASH_NODE) $(DASH_SOURCES)
+	$(BIN)/python -m infra.local.openapi dashboard/build/openapi.json
+	cd dashboard && npm run -s types && npm run -s build
 	touch $@
 
 ## Start the local stack (DynamoDB Local, moto, fake platforms, HTTP API). ARGS=--demo for a demo.
@@ -54,6 +69,7 @@ test: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo
+	node dashboard/scripts/budget.mjs
 	$(BIN)/pytest tests/unit tests/integration tests/infra tests/e2e -q
 
 ## Benchmarks: writes bench-results.json and prints a table.
@@ -64,4 +80,4 @@ synth: setup
 	npx cdk synth --quiet
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out build .tidings
+	rm -rf $(VENV) node_modules cdk.out build .tidings dashboard/node_modules dashboard/dist dashboard/build

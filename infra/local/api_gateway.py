@@ -476,8 +476,11 @@ class LocalHttpApi(LocalHttpServer):
         max_payload_bytes: int = MAX_PAYLOAD_BYTES,
         api_id: str = DEFAULT_API_ID,
         account_id: str = DEFAULT_ACCOUNT_ID,
+        site: Callable[[HttpRequest, str], HttpResponse | None] | None = None,
     ) -> None:
         super().__init__(host, port)
+        # What this origin serves besides the API (the dashboard): asked first, None passes.
+        self.site = site
         self._table = RouteTable(routes)
         self._invoke = invoke
         self._auth = auth
@@ -498,6 +501,8 @@ class LocalHttpApi(LocalHttpServer):
             return payload_too_large()
         if request.method == "GET" and raw_path == JWKS_PATH:
             return HttpResponse(200, [("content-type", "application/json")], self._jwks_body)
+        if self.site is not None and (answer := self.site(request, raw_path)) is not None:
+            return answer
         match = self._table.match(request.method, raw_path)
         if match is None:
             return not_found()

@@ -6,6 +6,7 @@
                 [--sync-interval SECONDS] [--analytics-interval SECONDS]
                 [--crm-retry-interval SECONDS] [--verbose]
     tidings token USER_ID [--ttl SECONDS] [--state-dir .tidings]
+    tidings login USER_ID [--state-dir .tidings]
     tidings connect USER_ID [--state-dir .tidings]
     tidings invoke FUNCTION EVENT_FILE [--state-dir .tidings]
     tidings status [--state-dir .tidings]
@@ -15,6 +16,8 @@ stored credentials, the stream consumers' positions), so stopping and starting i
 `--fresh` starts with no data.
 
 `tidings dev` prints, each on a line of its own, `API: <url>`, `API docs: <url>/docs`,
+`dashboard: <url>` (a single-use sign-in link for the sample user; `tidings login USER` prints one
+for any user of the running stack),
 `fake platforms: <url>`, `fake CRMs and analytics: <url>`, `emails: <url>` (GET: every email the stack
 sent), `token (demo-agent): <jwt>`, a curl
 command scheduling a post, and finally `ready`. Ctrl-C (or SIGTERM) stops everything it started; a
@@ -154,6 +157,12 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=None, metavar="SECONDS", help="lifetime (default 12 hours)")
     token.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
 
+    login = commands.add_parser(
+        "login", help="print a single-use sign-in link to the running stack's dashboard for a user"
+    )
+    login.add_argument("user_id", metavar="USER_ID")
+    login.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+
     connect = commands.add_parser("connect", help="connect a user's sandbox accounts on every platform")
     connect.add_argument("user_id", metavar="USER_ID")
     connect.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
@@ -172,7 +181,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"dev": _dev, "token": _token, "connect": _connect, "invoke": _invoke, "status": _status}
+    handlers = {
+        "dev": _dev,
+        "token": _token,
+        "login": _login,
+        "connect": _connect,
+        "invoke": _invoke,
+        "status": _status,
+    }
     try:
         return handlers[args.command](args)
     except StartupError as exc:
@@ -203,7 +219,7 @@ def curl_command(api_url: str, token: str) -> str:
 def _dev(args: argparse.Namespace) -> int:
     import logging
 
-    from infra.local.dev import DevOptions, DevRuntime
+    from infra.local.dev import SAMPLE_USER, DevOptions, DevRuntime
 
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -249,6 +265,7 @@ def _dev(args: argparse.Namespace) -> int:
         starting = False
         _say(f"API: {runtime.urls.api}")
         _say(f"API docs: {runtime.urls.docs}")
+        _say(f"dashboard: {runtime.dashboard.sign_in_link(SAMPLE_USER)}")
         _say(f"fake platforms: {runtime.urls.fake_platforms}")
         _say(f"fake CRMs and analytics: {runtime.urls.fake_vendors}")
         _say(f"emails: {runtime.urls.emails}")
@@ -308,6 +325,22 @@ def _token(args: argparse.Namespace) -> int:
             raise StartupError("--ttl must be a positive number of seconds")
         kwargs["ttl_seconds"] = args.ttl
     print(auth.issue_token(args.user_id, **kwargs), flush=True)
+    return 0
+
+
+# -- tidings login --------------------------------------------------------------------------------
+def _login(args: argparse.Namespace) -> int:
+    from infra.local.dashboard import SignInCodes
+    from infra.local.dev import read_stack_file
+
+    dashboard = read_stack_file(args.state_dir)["urls"].get("dashboard")
+    if not dashboard:
+        raise StartupError("the running stack serves no dashboard; restart `tidings dev`")
+    try:
+        code = SignInCodes(args.state_dir).issue(args.user_id)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from exc
+    print(f"dashboard: {dashboard}?code={code}", flush=True)
     return 0
 
 

@@ -125,6 +125,7 @@ class DevUrls:
     fake_platforms: str = ""
     fake_vendors: str = ""
     ses: str = ""  # the local SES front the handlers' SES v2 client talks to
+    dashboard: str = ""  # the dashboard, on the API's origin (infra.local.dashboard)
 
     @property
     def emails(self) -> str:
@@ -163,6 +164,7 @@ class DevRuntime:
     _released: threading.Event = field(default_factory=threading.Event)
     _lock: StateLock | None = None
     _api: Any = None
+    dashboard: Any = None  # infra.local.dashboard.DashboardSite: sign-in links for the dashboard
     _stopped: bool = False
     _stop_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -485,6 +487,10 @@ class DevRuntime:
             ) from exc
         self._api = api
         self.urls.api = str(api.url)
+        from infra.local.dashboard import DashboardSite, SignInCodes
+
+        self.dashboard = api.site = DashboardSite(self.urls.api, auth, SignInCodes(self.options.state_dir))
+        self.urls.dashboard = self.dashboard.url
         # Unsubscribe links in campaign email point at this API (the stack gives its own URL on AWS).
         assert self.stack is not None
         self.stack.env["TIDINGS_PUBLIC_API_URL"] = self.urls.api
@@ -511,6 +517,7 @@ class DevRuntime:
             "urls": {
                 "api": self.urls.api,
                 "docs": self.urls.docs,
+                "dashboard": self.urls.dashboard,
                 "fakePlatforms": self.urls.fake_platforms,
                 "fakeVendors": self.urls.fake_vendors,
                 "ses": self.urls.ses,
