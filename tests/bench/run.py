@@ -16,14 +16,17 @@
    activities and each activity held once; personalisations per second with a warm client cache.
 6. Comments (tests/bench/comments.py): comments the local comment analyzer analyzes per second on
    one core (target at least 500).
+7. Comment latency (tests/bench/comments_latency.py): N comments sent by the fake as Meta's signed
+   webhooks at a steady rate, each timed from its webhook's send to its analysis (p50, p95, p99).
 
 Options: --posts N (default 1000), --burst N (default 200), --skip-faults, --skip-lateness,
 --metrics-posts N (default 1200), --metrics-users N (default 40), --skip-metrics, --crm-activities N
 (default 2000), --crm-renders N (default 20000), --skip-crm, --campaign-recipients N (default
 10000), --campaign-rate N (the SES front's maxSendRate, default 200), --skip-campaign, --comments N
-(default 5000), --skip-comments, --output FILE.
---only PART (import, lateness, faults, metrics, crm, campaign or comments) runs that part alone and
-keeps the other parts' last results in the output file.
+(default 5000), --skip-comments, --latency-comments N (default 600), --latency-rate N (webhooks a
+second, default 10), --skip-comments-latency, --output FILE.
+--only PART (import, lateness, faults, metrics, crm, campaign, comments or comments-latency) runs that
+part alone and keeps the other parts' last results in the output file.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 from campaign import campaign_rows, run_campaign  # noqa: E402
 from comments import comments_rows, run_comments  # noqa: E402
+from comments_latency import comments_latency_rows, run_comments_latency  # noqa: E402
 from crm import crm_rows, run_crm  # noqa: E402
 from e2e_support import DevStack as Stack  # noqa: E402
 from e2e_support import launch  # noqa: E402
@@ -59,7 +63,7 @@ from metrics_collection import run_metrics  # noqa: E402
 from infra.topology import FUNCTIONS  # noqa: E402
 
 PLATFORMS = ("facebook", "twitter", "linkedin")
-PARTS = ("import", "lateness", "faults", "metrics", "crm", "campaign", "comments")
+PARTS = ("import", "lateness", "faults", "metrics", "crm", "campaign", "comments", "comments-latency")
 FINAL = {"published", "partially_published", "failed", "cancelled"}
 
 
@@ -225,10 +229,15 @@ def main() -> int:
     parser.add_argument("--skip-campaign", action="store_true")
     parser.add_argument("--comments", type=int, default=5000)
     parser.add_argument("--skip-comments", action="store_true")
+    parser.add_argument("--latency-comments", type=int, default=600)
+    parser.add_argument("--latency-rate", type=float, default=10.0)
+    parser.add_argument("--skip-comments-latency", action="store_true")
     parser.add_argument("--only", choices=PARTS)
     parser.add_argument("--output", default=str(ROOT / "bench-results.json"))
     args = parser.parse_args()
-    skip = {p: getattr(args, f"skip_{p}", False) or args.only not in (None, p) for p in PARTS}
+    skip = {
+        p: getattr(args, f"skip_{p.replace('-', '_')}", False) or args.only not in (None, p) for p in PARTS
+    }
 
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
     if not skip["import"]:
@@ -269,6 +278,11 @@ def main() -> int:
             results["campaign"] = run_campaign(Path(state), args.campaign_recipients, args.campaign_rate)
     if not skip["comments"]:
         results["comments"] = run_comments(args.comments)
+    if not skip["comments-latency"]:
+        with tempfile.TemporaryDirectory() as state:
+            results["comments_latency"] = run_comments_latency(
+                Path(state), args.latency_comments, args.latency_rate
+            )
 
     output = Path(args.output)
     kept = json.loads(output.read_text()) if args.only and output.exists() else {}
@@ -319,6 +333,8 @@ def print_table(results: dict[str, Any]) -> None:
         rows += campaign_rows(results["campaign"])
     if results.get("comments"):
         rows += comments_rows(results["comments"])
+    if results.get("comments_latency"):
+        rows += comments_latency_rows(results["comments_latency"])
     cold = results.get("cold_import")
     if cold:
         rows.append(("cold import", "import boto3", f"{cold['boto3_ms']} ms"))
