@@ -16,6 +16,7 @@ from infra.constructs.app_secrets import AppSecrets
 from infra.constructs.campaign_events import CampaignEvents
 from infra.constructs.campaigns import CampaignSending, ses_sender
 from infra.constructs.constants import construct_id
+from infra.constructs.execution_events import ExecutionEvents
 from infra.constructs.functions import Functions
 from infra.constructs.layer import SharedLayer
 from infra.constructs.publishing import Publishing
@@ -106,6 +107,14 @@ class TidingsStack(Stack):
         )
         self.campaigns.attach(fns[send_trigger.function])
         self.api = Api(self, "Api", routes=topology.ROUTES, functions=fns)
+        # Executions that ended unfinished reach the function that recovers what they held.
+        self.execution_events = ExecutionEvents(
+            self,
+            "ExecutionEvents",
+            rules=topology.EXECUTION_STATUS_RULES,
+            state_machines=self.publishing.state_machines,
+            functions=fns,
+        )
         public_url = self.node.try_get_context(constants.PUBLIC_API_URL_CONTEXT_KEY) or self.api.url
         for maker in self.grants.link_makers:
             maker.add_environment(constants.ENV_PUBLIC_API_URL, str(public_url))
@@ -140,6 +149,15 @@ class TidingsStack(Stack):
         self.alarms.on_function_errors(
             "CommentIntakeErrors", fns[topology.COMMENT_INTAKE], "The comment_intake function"
         )
+        for rule in topology.EXECUTION_STATUS_RULES:
+            self.alarms.on_dead_letters(
+                f"{construct_id(rule.name)}DeadLetters",
+                self.execution_events.dead_letter_queues[rule.name],
+                f"A {rule.state_machine} execution event for {rule.function}",
+            )
+            self.alarms.on_function_errors(
+                f"{construct_id(rule.function)}Errors", fns[rule.function], f"The {rule.function} function"
+            )
         for name, machine in self.publishing.state_machines.items():
             self.alarms.on_failed_executions(
                 f"{construct_id(name)}Failures", machine, f"the {name} state machine"

@@ -30,6 +30,8 @@ class Access(StrEnum):
     OPEN_CREDENTIALS = "credentials:open"
     RUN_WORKFLOWS = "workflows:run"  # start/stop executions of the workflow machine, answer its task tokens
     ANSWER_WORKFLOW_TOKENS = "workflows:tokens"  # answer the workflow machine's task tokens
+    # describe executions of the workflow machine and start the executions that carry a workflow on
+    RECOVER_WORKFLOWS = "workflows:recover"
     SEND_EMAIL = "ses:send"  # send email through SES (notifications)
     # send campaign email through the configured SES identity and configuration set only, and read the
     # account's send quota (SES v2 GetAccount)
@@ -125,6 +127,21 @@ class PeriodicSchedule:
 
 
 @dataclass(frozen=True)
+class ExecutionStatusRule:
+    """An EventBridge rule on the "Step Functions Execution Status Change" events of one state
+    machine's executions reaching one of `statuses`, invoking `function` asynchronously (EventBridge
+    Events Reference, "AWS Step Functions events"; Step Functions Developer Guide, "EventBridge
+    (CloudWatch Events) for Step Functions execution status changes"). Undeliverable events and
+    failed invocations end in a dead-letter queue, alarmed. Locally, the runtime polls its Step
+    Functions for such executions and invokes the function with the same event."""
+
+    name: str
+    state_machine: str
+    function: str
+    statuses: tuple[str, ...] = ("ABORTED", "TIMED_OUT", "FAILED")
+
+
+@dataclass(frozen=True)
 class StateMachineSpec:
     name: str
     definition_file: Path
@@ -176,6 +193,8 @@ AB_TEST_MONITOR = "abtest-monitor"
 CAMPAIGN_EVENTS = "campaign_events"
 # Scheduled tasks invoke this function (action run_task).
 TASK_RUNNER = "workflow_step"
+# Workflow executions that ended unfinished (aborted, timed out, failed) are recovered by this one.
+WORKFLOW_RECOVERY = "workflow_recovery"
 # Periodic integration syncs invoke this one.
 INTEGRATION_SYNC = "integration_sync"
 # The periodic pass that reads published posts' metrics when due.
@@ -252,6 +271,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             }
         ),
         timeout_seconds=300,
+    ),
+    FunctionSpec(
+        name=WORKFLOW_RECOVERY,
+        description="Recovers a workflow whose execution ended unfinished: its running steps end as lost, "
+        "a new execution carries it on",
+        # reads the workflow, ends its running steps, records the execution carrying it on
+        access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.RECOVER_WORKFLOWS}),
+        timeout_seconds=60,
     ),
     FunctionSpec(
         name="integration_sync",
@@ -582,6 +609,15 @@ STATE_MACHINES: tuple[StateMachineSpec, ...] = (
 
 PUBLISH_STATE_MACHINE = "publish_post"
 WORKFLOW_STATE_MACHINE = "run_workflow"
+
+EXECUTION_STATUS_RULES: tuple[ExecutionStatusRule, ...] = (
+    # A publish execution that ends unfinished is not here: the sweeper resumes its post within 5
+    # minutes (tidings.scheduling.recovery), from the index of publishing posts, which also covers an
+    # event EventBridge never delivered (Step Functions events are best effort).
+    ExecutionStatusRule(
+        name="workflow-executions-ended", state_machine=WORKFLOW_STATE_MACHINE, function=WORKFLOW_RECOVERY
+    ),
+)
 
 
 def function(name: str) -> FunctionSpec:

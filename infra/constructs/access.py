@@ -119,6 +119,7 @@ class AccessGrants:
             Access.OPEN_CREDENTIALS: self._open_credentials,
             Access.RUN_WORKFLOWS: self._run_workflows,
             Access.ANSWER_WORKFLOW_TOKENS: self._answer_workflow_tokens,
+            Access.RECOVER_WORKFLOWS: self._recover_workflows,
             Access.SEND_EMAIL: self._send_email,
             Access.INVOKE_MODEL: self._invoke_model,
             Access.SEND_CAMPAIGN_EMAIL: self._send_campaign_email,
@@ -310,6 +311,25 @@ class AccessGrants:
             "AwsSolutions-IAM5",
             "One execution per workflow, named at run time; the wildcard covers the executions of the "
             "workflow state machine only, for StopExecution (cancel).",
+            applies_to=[nag_arn("states", f"execution:{self.targets.workflow_state_machine_name}:*")],
+            with_children=True,
+        )
+
+    def _recover_workflows(self, function: lambda_.Function, role: iam.Role) -> None:
+        # DescribeExecution on the workflow machine's executions (is the one a workflow names still
+        # running?), StartExecution on the machine (the execution that carries the workflow on).
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[self._workflow_machine_arn()])
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[self._workflow_executions()])
+        )
+        function.add_environment(ENV_WORKFLOW_STATE_MACHINE_ARN, self._workflow_machine_arn())
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "Executions are named per workflow at run time; the wildcard covers the executions of the "
+            "workflow state machine only, for DescribeExecution.",
             applies_to=[nag_arn("states", f"execution:{self.targets.workflow_state_machine_name}:*")],
             with_children=True,
         )

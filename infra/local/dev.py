@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from infra.local.dynamodb_local import DynamoDBLocal
+from infra.local.execution_events import ExecutionEventPoller
 from infra.local.lambda_host import LambdaHost
 from infra.local.moto_server import MotoServer
 from infra.local.processes import ChildProcess, StartupError, pid_alive
@@ -53,6 +54,7 @@ from infra.topology import (
     ANALYTICS_COLLECTION,
     CAMPAIGN_EVENTS,
     CRM_ACTIVITY_RETRY,
+    EXECUTION_STATUS_RULES,
     PERIODIC_SCHEDULES,
     QUEUE_TRIGGERS,
     ROUTES,
@@ -153,6 +155,7 @@ class DevRuntime:
     _vendors: Any = None  # infra.local.fakes.vendors.FakeVendorServer, in this process
     _pollers: list[StreamPoller] = field(default_factory=list)
     _queue_pollers: list[QueuePoller] = field(default_factory=list)
+    _execution_events: ExecutionEventPoller | None = None
     _ses: Any = None  # infra.local.fakes.ses.SesFront, in this process
     _runner: SchedulerRunner | None = None
     _checkpoints: CheckpointStore | None = None
@@ -466,6 +469,17 @@ class DevRuntime:
             overrides[CRM_ACTIVITY_RETRY] = self.options.crm_retry_interval
         self._runner = SchedulerRunner(stack.client, self.host.invoke, period_overrides=overrides)
         self._runner.start()
+        # The EventBridge rules on execution status changes (moto sends no events): executions that
+        # ended unfinished reach their function as on AWS.
+        self._execution_events = ExecutionEventPoller(
+            EXECUTION_STATUS_RULES,
+            stack.state_machine_arns,
+            self.host.invoke,
+            stack.client("stepfunctions"),
+            account=stack.endpoints.account_id,
+            region=stack.endpoints.region,
+        )
+        self._execution_events.start()
 
     def _start_api(self) -> None:
         from infra.local.api_gateway import LocalHttpApi
@@ -574,6 +588,8 @@ class DevRuntime:
             steps.append(("scheduler runner", self._runner.stop))
         steps += [("stream poller", poller.stop) for poller in self._pollers]
         steps += [("queue poller", poller.stop) for poller in self._queue_pollers]
+        if self._execution_events is not None:
+            steps.append(("execution events", self._execution_events.stop))
         steps.append(("stream positions", self._save_checkpoints))
         steps.append(("lambda host", self.host.stop))
         if self._moto is not None:

@@ -68,6 +68,9 @@ EXPECTED_ACTIONS = {
     | SCHEDULES,
     "publish_task": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | APP_SECRETS,
     "sweeper": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | START,
+    # describes the workflow machine's executions and starts its continuations; its failed invocations
+    # go to the rule's dead-letter queue (the on-failure destination)
+    "workflow_recovery": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | START | STREAM_FAILURES,
     # the A/B test monitor reads and writes the table, and nothing else: no schedules, no credentials
     "abtest_monitor": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE,
     "integration_sync": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | APP_SECRETS,

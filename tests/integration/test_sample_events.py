@@ -167,6 +167,7 @@ def test_every_sample_event_is_covered() -> None:
         "campaign_send",
         "abtest_monitor",
         "comment_intake",
+        "workflow_recovery",
     ):
         assert list((EVENTS / function).glob("*.json")), function
 
@@ -261,6 +262,19 @@ def test_publish_and_sweeper_samples(lambda_host: LambdaHost, local_aws_env: dic
     sweep = lambda_host.invoke("sweeper", load("sweeper", "periodic"))
     assert not sweep.errored
     assert sweep.payload["failed"] == 0
+
+
+def test_workflow_recovery_sample(lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:
+    # the sample workflow does not exist in this table: nothing to recover
+    event = load("workflow_recovery", "execution_aborted")
+    result = lambda_host.invoke("workflow_recovery", event)
+    assert result.payload == {"workflowId": "wf0sample0000001", "stepsLost": 0, "continuedBy": None}
+    # an event whose input was left out cannot be acted on: the invocation fails (retried, then
+    # dead-lettered with the error)
+    unreadable = {**event, "detail": {**event["detail"], "input": None}}
+    failed = lambda_host.invoke("workflow_recovery", unreadable)
+    assert failed.errored
+    assert "carries no input" in str(failed.payload)
 
 
 def test_abtest_monitor_sample(lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:

@@ -17,14 +17,20 @@ from tidings.aws.clients import StepFunctionsAdapter
 logger = logging.getLogger(__name__)
 
 
-def workflow_execution_name(workflow_id: str) -> str:
-    return f"wf-{workflow_id}"
+def workflow_execution_name(workflow_id: str, resume: int = 0) -> str:
+    """`wf-<workflowId>` for a workflow's first execution, `wf-<workflowId>-r<k>` for the k-th that
+    carries it on after one ended: a name stays taken for 90 days after its execution closed (Step
+    Functions API Reference, StartExecution: `name` must be unique for the account, Region and state
+    machine for 90 days), so a continuation needs a name of its own."""
+    return f"wf-{workflow_id}" if resume == 0 else f"wf-{workflow_id}-r{resume}"
 
 
 class StepFunctionsWorkflowRunner(StepFunctionsAdapter):
-    def start(self, user_id: str, workflow_id: str) -> str:
+    def start(self, user_id: str, workflow_id: str, resume: int = 0) -> str:
+        """Start the workflow's execution (its `resume`-th continuation when > 0); one that exists
+        already under that name is answered with its ARN, so starting twice starts one."""
         arn = self.settings.workflow_state_machine_arn
-        name = workflow_execution_name(workflow_id)
+        name = workflow_execution_name(workflow_id, resume)
         try:
             resp = self.client.start_execution(
                 stateMachineArn=arn,

@@ -72,6 +72,9 @@ class Workflow(BaseModel):
     auto_approve: bool = False
     notify: dict[str, Any] | None = None
     execution_arn: str | None = None
+    # Executions started after the first one ended without finishing the workflow (the next one is
+    # named `wf-<workflowId>-r<resumes + 1>`; tidings.workflows.recovery).
+    resumes: int = 0
     resume_token: str | None = Field(default=None, repr=False)
     failure_reason: str | None = None
     created_at: datetime

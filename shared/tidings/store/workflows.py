@@ -13,7 +13,7 @@ cancelled). Drafts are not counted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tidings.core.clock import iso_ms
@@ -86,10 +86,12 @@ class WorkflowRepository(Protocol):
         set_fields: dict[str, Any] | None = None,
         remove: Iterable[str] = (),
         limit: int | None = None,
+        expect_fields: Mapping[str, Any] | None = None,
     ) -> None:
         """Set (and remove) top-level fields if the workflow is in one of the `expect` statuses (any
-        status when None or empty), else StatusConflict. A status change that starts a run takes the
-        `workflow_runs` quota (`limit`; Conflict `quota_exceeded`), one that ends it gives it back."""
+        status when None or empty) and each of `expect_fields` holds its value (None: the field is
+        absent), else StatusConflict. A status change that starts a run takes the `workflow_runs`
+        quota (`limit`; Conflict `quota_exceeded`), one that ends it gives it back."""
         ...
 
 
@@ -227,6 +229,7 @@ class DynamoWorkflowRepository:
         set_fields: dict[str, Any] | None = None,
         remove: Iterable[str] = (),
         limit: int | None = None,
+        expect_fields: Mapping[str, Any] | None = None,
     ) -> None:
         """Set (and remove) top-level fields, if the workflow is in one of the `expect` statuses.
 
@@ -254,8 +257,16 @@ class DynamoWorkflowRepository:
                 )
                 if g
             ]
+        condition_fields = ""
+        for i, (name, value) in enumerate((expect_fields or {}).items()):
+            names[f"#c{i}"] = name
+            if value is None:
+                condition_fields += f" AND attribute_not_exists(#c{i})"
+            else:
+                values[f":c{i}"] = serialize_value(value)
+                condition_fields += f" AND #c{i} = :c{i}"
         for group in groups:
-            condition = "attribute_exists(PK)"
+            condition = "attribute_exists(PK)" + condition_fields
             group_values = dict(values)
             group_names = dict(names)
             if group:

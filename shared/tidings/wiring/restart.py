@@ -5,9 +5,8 @@ and `tidings status` shows."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tidings.core.clock import DEFAULT_CLOCK
 from tidings.core.config import get_settings
@@ -20,9 +19,6 @@ from tidings.store.keys import (
     TASK_ENTITY,
     WORKFLOW_ENTITY,
 )
-
-if TYPE_CHECKING:
-    from tidings.models.workflows import Workflow
 
 # What `rebuild_schedules` reports, each the number of: scheduled posts given a schedule, due posts
 # started at once, posts marked missed, pending tasks, integration syncs and waiting campaign steps
@@ -107,21 +103,16 @@ def rebuild_schedules(missed_after: timedelta) -> dict[str, int]:
 
 
 def _resume_workflows(table: str, counts: Counter[str]) -> int:
-    """Running steps whose execution was lost end (tidings.workflows.recovery); then workflows whose
-    execution was lost get a new one (tidings.workflows.restart), which takes each on its usual path."""
+    """Workflows whose execution Step Functions forgot get a new one, once their running steps ended
+    as lost (tidings.workflows.recovery), which takes each on its usual path."""
     from tidings.store.dynamo import deserialize
     from tidings.store.restart import scan_entities
     from tidings.store.workflows import workflow_from_item
-    from tidings.wiring import workflow_engine, workflow_runner
-    from tidings.workflows.recovery import recover_lost_steps
-    from tidings.workflows.restart import resume_workflows
+    from tidings.wiring.workflow_recovery import workflow_recovery
 
-    def stored() -> Iterator[Workflow]:
-        return (workflow_from_item(deserialize(item)) for item in scan_entities(table, (WORKFLOW_ENTITY,)))
-
-    runner = workflow_runner()
-    counts["workflowStepsLost"] = recover_lost_steps(stored(), runner, workflow_engine(), DEFAULT_CLOCK.now())
-    return resume_workflows(stored(), runner)
+    stored = (workflow_from_item(deserialize(item)) for item in scan_entities(table, (WORKFLOW_ENTITY,)))
+    counts["workflowStepsLost"], resumed = workflow_recovery().recover_all(stored)
+    return resumed
 
 
 def _requeue_campaign_sends(table: str) -> int:

@@ -107,29 +107,49 @@ class WorkflowEngine:
     # -- one step ---------------------------------------------------------------------------------
 
     def run_step(self, user_id: str, workflow_id: str, step_id: str) -> dict[str, Any]:
+        """Run the step once. Every write of the run is conditional on the step still being in the
+        status it was read in, so a run that outlived its execution (a Lambda invocation goes on after
+        its execution was stopped) never overwrites what a recovery or a cancel decided meanwhile: it
+        ends with `done`, and its execution, if any, takes the stored state from there."""
         wf, definition = self._load(user_id, workflow_id)
         state = wf.step_state(step_id)
         if wf.status == WorkflowStatus.CANCELLED or state.status in DONE_STEP_STATUSES:
             return {"next": "done"}
         if state.status == StepStatus.AWAITING_APPROVAL:
             return {"next": "approval"}
-        step = definition.step(step_id)
+        try:
+            return self._run(wf, definition.step(step_id), state)
+        except StatusConflict:
+            logger.info(
+                "step %s of workflow %s was ended meanwhile; its run is dropped", step_id, workflow_id
+            )
+            return {"next": "done"}
+
+    def _run(self, wf: Workflow, step: StepDefinition, state: StepState) -> dict[str, Any]:
+        user_id, workflow_id, step_id, held = wf.user_id, wf.workflow_id, step.id, state.status
         now = self.clock.now()
         first = state.started_at or now
         if (now - first).total_seconds() > step.timeout_seconds:
             return self._end(
-                wf, step, state, f"timed out: not done {step.timeout_seconds} s after it started", "timeout"
+                wf,
+                step,
+                state,
+                f"timed out: not done {step.timeout_seconds} s after it started",
+                "timeout",
+                expect=held,
             )
         action = self.actions().get(step.action)
         if action is None:
-            return self._end(wf, step, state, f"unknown action {step.action!r}", "unknown_action")
+            return self._end(
+                wf, step, state, f"unknown action {step.action!r}", "unknown_action", expect=held
+            )
         outputs = {
             sid: st.output for sid, st in wf.steps.items() if st.status == StepStatus.COMPLETED and st.output
         }
         try:
             params = resolve(step.parameters, wf.parameters, outputs)
         except UnresolvedReference as exc:
-            return self._end(wf, step, state, str(exc), "unresolved_reference")
+            return self._end(wf, step, state, str(exc), "unresolved_reference", expect=held)
         attempt = state.attempts + 1
         ctx = ActionContext(
             user_id=user_id,
@@ -150,16 +170,17 @@ class WorkflowEngine:
                 state.model_copy(
                     update={"status": StepStatus.WAITING, "started_at": first, "next_run_at": wait.until}
                 ),
+                expect=held,
             )
             return {"next": "wait", "until": _iso_s(wait.until)}
         except ActionFailed as failure:
             return self._failed_run(
-                wf, step, state, first, started, failure.message, failure.code, failure.retryable
+                wf, step, state, first, started, failure.message, failure.code, failure.retryable, held
             )
         except Exception as exc:  # a bug or an outage: retried like a retryable failure
             logger.exception("action %s of workflow %s failed unexpectedly", step.action, workflow_id)
             return self._failed_run(
-                wf, step, state, first, started, type(exc).__name__, "internal_error", True
+                wf, step, state, first, started, type(exc).__name__, "internal_error", True, held
             )
         spent = int((time.monotonic() - started) * 1000)
         state = state.model_copy(
@@ -173,7 +194,7 @@ class WorkflowEngine:
                 "next_run_at": None,
             }
         )
-        return self._gates(wf, step, state)
+        return self._gates(wf, step, state, held)
 
     def _failed_run(
         self,
@@ -185,6 +206,7 @@ class WorkflowEngine:
         message: str,
         code: str,
         retryable: bool,
+        held: StepStatus,
     ) -> dict[str, Any]:
         spent = int((time.monotonic() - started) * 1000)
         attempts = state.attempts + 1
@@ -200,12 +222,14 @@ class WorkflowEngine:
         runs = attempts - state.fix_attempts
         if retryable and runs < step.retry.attempts:
             wait = step.retry.wait_before(runs + 1)
-            self._save(wf, state.model_copy(update={"status": StepStatus.RUNNING}))
+            self._save(wf, state.model_copy(update={"status": StepStatus.RUNNING}), expect=held)
             return {"next": "retry", "waitSeconds": round(wait)}
         suffix = f" (after {runs} attempts)" if runs > 1 else ""
-        return self._end(wf, step, state, message + suffix, code)
+        return self._end(wf, step, state, message + suffix, code, expect=held)
 
-    def _gates(self, wf: Workflow, step: StepDefinition, state: StepState) -> dict[str, Any]:
+    def _gates(
+        self, wf: Workflow, step: StepDefinition, state: StepState, held: StepStatus
+    ) -> dict[str, Any]:
         results: list[dict[str, Any]] = []
         assert state.output is not None
         for gate in step.gates:
@@ -229,23 +253,31 @@ class WorkflowEngine:
                             "gate_results": results,
                         }
                     ),
+                    expect=held,
                 )
                 return {"next": "retry", "waitSeconds": 0}
             tried = f" after {state.fix_attempts} fix attempt(s)" if state.fix_attempts else ""
             message = f"the {kind} gate failed{tried}: " + "; ".join(reasons)
             return self._end(
-                wf, step, state.model_copy(update={"gate_results": results}), message, "gate_failed"
+                wf,
+                step,
+                state.model_copy(update={"gate_results": results}),
+                message,
+                "gate_failed",
+                expect=held,
             )
         state = state.model_copy(update={"gate_results": results, "feedback": []})
         if any(g.get("type") == "approval" for g in step.gates):
             if not wf.auto_approve:
-                self._save(wf, state.model_copy(update={"status": StepStatus.AWAITING_APPROVAL}))
+                self._save(wf, state.model_copy(update={"status": StepStatus.AWAITING_APPROVAL}), expect=held)
                 return {"next": "approval"}
             state = state.model_copy(
                 update={"approval": Approval(decision="auto_approved", at=self.clock.now())}
             )
         self._save(
-            wf, state.model_copy(update={"status": StepStatus.COMPLETED, "ended_at": self.clock.now()})
+            wf,
+            state.model_copy(update={"status": StepStatus.COMPLETED, "ended_at": self.clock.now()}),
+            expect=held,
         )
         return {"next": "done"}
 
@@ -265,10 +297,7 @@ class WorkflowEngine:
         ended = state.model_copy(
             update={"status": status, "error": message, "error_code": code, "ended_at": self.clock.now()}
         )
-        if expect is None:
-            self._save(wf, ended)
-        else:
-            self.repo.put_step_if(wf.user_id, wf.workflow_id, ended, self.clock.now(), expect=expect)
+        self._save(wf, ended, expect)
         if not step.optional:
             reason = f"step {step.id} failed: {message}"
             with contextlib.suppress(StatusConflict):  # cancelled meanwhile: the cancel wins
@@ -281,8 +310,13 @@ class WorkflowEngine:
                 )
         return {"next": "done"}
 
-    def _save(self, wf: Workflow, state: StepState) -> None:
-        self.repo.put_step(wf.user_id, wf.workflow_id, state, self.clock.now())
+    def _save(self, wf: Workflow, state: StepState, expect: StepStatus | None = None) -> None:
+        """Store the step's state; with `expect`, only while it is still in that status (else
+        StatusConflict)."""
+        if expect is None:
+            self.repo.put_step(wf.user_id, wf.workflow_id, state, self.clock.now())
+        else:
+            self.repo.put_step_if(wf.user_id, wf.workflow_id, state, self.clock.now(), expect=expect)
 
     def step_crashed(
         self, user_id: str, workflow_id: str, step_id: str, error: Mapping[str, Any]

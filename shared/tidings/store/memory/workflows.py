@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -123,12 +123,15 @@ class InMemoryWorkflowRepository:
         set_fields: dict[str, Any] | None = None,
         remove: Iterable[str] = (),
         limit: int | None = None,
+        expect_fields: Mapping[str, Any] | None = None,
     ) -> None:
         fields = {**(set_fields or {}), "updated_at": iso_ms(now)}
         expected = [str(s) for s in expect] if expect is not None else []
         with self._lock:
             item = self._items.get((user_id, workflow_id))
             if item is None or (expected and item.get("status") not in expected):
+                raise StatusConflict()
+            if any(item.get(name) != _stored(value) for name, value in (expect_fields or {}).items()):
                 raise StatusConflict()
             self.quotas.apply(run_quota_change(user_id, str(item.get("status")), fields.get("status"), limit))
             for name, value in fields.items():
