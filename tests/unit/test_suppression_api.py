@@ -334,7 +334,7 @@ def test_another_users_cursor_is_refused(api: Api) -> None:
         api.app, "GET", "/suppressions", query={"cursor": page["cursor"]}, user="someone-else"
     )
 
-    assert (status, body["code"]) == (400, "invalid_cursor")
+    assert (status, body["code"]) == (422, "invalid_cursor")
 
 
 def test_the_list_needs_a_user(api: Api) -> None:

@@ -232,7 +232,7 @@ def register_suppression_routes(
     @app.get(
         "/suppressions",
         summary="Your suppression list: addresses your campaigns never write to, by address",
-        responses=responses(200, "A page of the list", SuppressionList, 400),
+        responses=responses(200, "A page of the list", SuppressionList, 422),
     )
     def list_suppressions(
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,

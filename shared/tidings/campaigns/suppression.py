@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from tidings.campaigns.audience import normal_address
 from tidings.campaigns.unsubscribe import UnsubscribeLinks, UnsubscribeTarget
 from tidings.core.clock import DEFAULT_CLOCK, Clock
-from tidings.core.errors import NotFound, TidingsError, ValidationFailed
+from tidings.core.errors import NotFound, ValidationFailed
 from tidings.models.campaigns import Suppression, SuppressionReason
 from tidings.store.suppressions import (
     MAX_PAGE,
@@ -83,7 +83,7 @@ class SuppressionService:
         try:
             return self.repository.list(user_id, limit, cursor)
         except ValueError:
-            raise TidingsError(
+            raise ValidationFailed(
                 "the cursor is not one this API issued for your suppression list",
                 {"field": "cursor"},
                 code="invalid_cursor",
