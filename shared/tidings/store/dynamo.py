@@ -145,10 +145,13 @@ def decode_token(token: str | None, scope: str) -> dict[str, Any] | None:
     return serialize(json.loads(payload))
 
 
-def dynamodb_client() -> DynamoDBClient:
+def dynamodb_client(max_pool_connections: int = 10) -> DynamoDBClient:
+    """A DynamoDB client; `max_pool_connections` (botocore's default is 10) should cover the threads
+    that share it, or they wait for a connection and urllib3 logs "Connection pool is full"."""
     import boto3
+    from botocore.config import Config
 
-    return boto3.client("dynamodb")
+    return boto3.client("dynamodb", config=Config(max_pool_connections=max_pool_connections))
 
 
 BATCH_WRITE = 25  # BatchWriteItem takes at most 25 requests

@@ -39,7 +39,9 @@ def campaign_sender() -> CampaignSender:
     from tidings.store.dynamo import dynamodb_client
 
     s = get_settings()
-    table, client = s.table_name, dynamodb_client()
+    # The send workers and the fan-out pool share this client (in the local runtime, with every
+    # poller thread that runs the function), so it has a connection for each of them.
+    table, client = s.table_name, dynamodb_client(max_pool_connections=4 * SEND_WORKERS)
     return CampaignSender(
         campaigns=DynamoCampaignRepository(table, client),
         steps=DynamoStepRepository(table, client),
