@@ -180,6 +180,86 @@ def per_request_log_keys() -> None:
         formatter._baseline = baseline
 
 
+# -- the HTTP resolver's request per invocation ------------------------------------------------
+# Powertools' event handler keeps the request it resolves in class attributes of its BaseRouter
+# (`resolve` sets `BaseRouter.current_event` and `BaseRouter.lambda_context`, which routes read as
+# `app.current_event`) and the routing context (the matched route, its path arguments, the parsed
+# request) on the resolver, which `resolve` clears as it ends. On Lambda an instance resolves one
+# request at a time. Here the HTTP API's requests run at once in one process against one resolver:
+# a route could read the event of a request that started after it (another body, signature and
+# user; a Meta webhook then stored the other delivery's entry twice and its own not at all, and
+# answered 200), and one request's end emptied another's routing context. So these are kept per
+# contextvars context too, that is per invocation; outside the host, per thread.
+
+_ROUTER_STATE: contextvars.ContextVar[dict[tuple[int, str], Any] | None] = contextvars.ContextVar(
+    "local_router_state", default=None
+)
+_ROUTER_CLASS_ATTRIBUTES = ("current_event", "lambda_context")  # set on the class by `resolve`
+_ROUTER_INSTANCE_ATTRIBUTES: dict[str, Callable[[], Any]] = {"context": dict, "processed_stack_frames": list}
+
+
+def _router_state() -> dict[tuple[int, str], Any]:
+    state = _ROUTER_STATE.get()
+    if state is None:
+        state = {}
+        _ROUTER_STATE.set(state)
+    return state
+
+
+class _PerInvocation:
+    """A BaseRouter attribute read and written in the current contextvars context: one value for
+    the class (`shared`), or one per resolver."""
+
+    def __init__(self, name: str, default: Callable[[], Any], *, shared: bool) -> None:
+        self.name, self.default, self.shared = name, default, shared
+
+    def _key(self, obj: object) -> tuple[int, str]:
+        return (0 if self.shared else id(obj), self.name)
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None and not self.shared:
+            return self
+        state = _router_state()
+        key = self._key(obj)
+        if key not in state:
+            state[key] = self.default()
+        return state[key]
+
+    def __set__(self, obj: object, value: Any) -> None:
+        _router_state()[self._key(obj)] = value
+
+
+_router_lock = threading.Lock()
+
+
+def per_request_router_state() -> None:
+    """Make Powertools' resolver keep its request per invocation (once; idempotent)."""
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+    with _router_lock:
+        meta = type(BaseRouter)
+        if getattr(meta, "per_invocation", False):
+            return
+
+        class PerInvocationRouterMeta(meta):  # type: ignore[misc,valid-type]
+            """`BaseRouter.current_event = event` (as `resolve` does) sets this invocation's."""
+
+            per_invocation = True
+
+            def __setattr__(cls, name: str, value: Any) -> None:
+                found = cls.__dict__.get(name)
+                if isinstance(found, _PerInvocation):
+                    found.__set__(None, value)
+                else:
+                    super().__setattr__(name, value)
+
+        for name in _ROUTER_CLASS_ATTRIBUTES:
+            setattr(BaseRouter, name, _PerInvocation(name, lambda: None, shared=True))
+        for name, default in _ROUTER_INSTANCE_ATTRIBUTES.items():
+            setattr(BaseRouter, name, _PerInvocation(name, default, shared=False))
+        BaseRouter.__class__ = PerInvocationRouterMeta  # type: ignore[method-assign]
+
+
 class LambdaHost:
     """Hosts the functions of the topology (or any handlers given) and invokes them by name."""
 
@@ -285,6 +365,7 @@ class LambdaHost:
         try:
             handler = self._handler(hosted)
             per_request_log_keys()
+            per_request_router_state()
             # A fresh context per invocation: the log keys it adds end with it (see below).
             result = contextvars.Context().run(handler, json.loads(json.dumps(event)), context)
             payload = json.loads(json.dumps(result, default=str)) if result is not None else None
