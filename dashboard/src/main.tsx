@@ -5,11 +5,23 @@ import { completeSignIn, onSessionChange, redirectToSignIn, signOut, type Sessio
 import { loadConfig, type AppConfig } from "./config";
 import { Calendar } from "./views/Calendar";
 import { Compose } from "./views/Compose";
+import { Inbox } from "./views/Inbox";
+import { PostDetail } from "./views/PostDetail";
+import { Results } from "./views/Results";
 import { userZone } from "./time";
 import "./styles.css";
 
-type View = "calendar" | "compose";
-const viewOf = (hash: string): View => (hash === "#/compose" ? "compose" : "calendar");
+type View = "calendar" | "compose" | "results" | "inbox" | "post";
+const viewOf = (hash: string): View =>
+  hash === "#/compose"
+    ? "compose"
+    : hash === "#/results"
+      ? "results"
+      : hash === "#/inbox"
+        ? "inbox"
+        : hash.startsWith("#/posts/")
+          ? "post"
+          : "calendar";
 
 function SignIn({ config, error }: { config: AppConfig; error: string | null }) {
   const auth = config.auth;
@@ -53,6 +65,8 @@ function App({ config, api }: { config: AppConfig; api: Api }) {
         <strong>Tidings</strong>
         <a href="#/calendar" aria-current={view === "calendar" ? "page" : undefined}>Calendar</a>
         <a href="#/compose" aria-current={view === "compose" ? "page" : undefined}>Compose</a>
+        <a href="#/results" aria-current={view === "results" ? "page" : undefined}>Results</a>
+        <a href="#/inbox" aria-current={view === "inbox" ? "page" : undefined}>Inbox</a>
         <span class="who">
           {session.user} · {userZone}
         </span>
@@ -61,6 +75,12 @@ function App({ config, api }: { config: AppConfig; api: Api }) {
       <main>
         {view === "calendar" ? (
           <Calendar api={api} />
+        ) : view === "results" ? (
+          <Results api={api} />
+        ) : view === "inbox" ? (
+          <Inbox api={api} />
+        ) : view === "post" ? (
+          <PostDetail api={api} postId={decodeURIComponent(location.hash.slice("#/posts/".length))} />
         ) : (
           <Compose api={api} onDone={() => (location.hash = "#/calendar")} />
         )}

@@ -51,7 +51,11 @@ function PostCard({ post }: { post: Post }) {
         <time dateTime={post.scheduledTime}>{timeLabel(when)}</time>
         <span class="status">{post.status.replace(/_/g, " ")}</span>
       </header>
-      <p class="content">{post.content}</p>
+      <p class="content">
+        <a href={`#/posts/${encodeURIComponent(post.postId)}`} title="Open the post">
+          {post.content}
+        </a>
+      </p>
       <ul class="platforms">
         {post.results.map((r) => (
           <li key={r.platform} class={`platform result-${r.status}`} title={r.status}>
