@@ -21,26 +21,10 @@ import httpx
 import pytest
 from e2e_support import DevStack, eventually, launch
 from playwright.sync_api import Browser, Page, expect
+from test_crisis_e2e import ANGRY  # a strong negative spike: a high crisis
 from test_dashboard_browser import ZONE, browser, login_link, open_page, show_day  # noqa: F401
 
 pytestmark = pytest.mark.e2e
-
-# Each reads as negative to the local analyzer and none asks to be escalated: 12 of 12 negative
-# against the default baseline share of 10 % is a strong negative spike, a high crisis.
-ANGRY = [
-    "Terrible agent, never returned my calls. Awful experience.",
-    "Worst listing photos I have ever seen, totally misleading and dishonest.",
-    "This house is a disaster, the roof leaks and you hid it. Disgusting.",
-    "Horrible service, rude staff, I regret working with you.",
-    "The open house was a waste of time, filthy rooms and a bad smell.",
-    "Overpriced and awful, a terrible waste of money.",
-    "Your team ignored every email. Pathetic and unprofessional.",
-    "Avoid this agency, they lied about the flooding. Awful.",
-    "Sad to see such a poorly run business, very disappointing.",
-    "I hate how you treated my parents at the viewing, cruel and rude.",
-    "Terrible company, you broke every promise and I am angry.",
-    "The worst buying experience of my life, stressful and miserable.",
-]
 
 
 @pytest.fixture(scope="module")
