@@ -13,12 +13,14 @@ from infra.constructs.access import AccessGrants, AccessTargets
 from infra.constructs.alarms import Alarms
 from infra.constructs.api import Api
 from infra.constructs.app_secrets import AppSecrets
+from infra.constructs.async_failures import AsyncFailures
 from infra.constructs.campaign_events import CampaignEvents
 from infra.constructs.campaigns import CampaignSending, ses_sender
 from infra.constructs.constants import construct_id
 from infra.constructs.execution_events import ExecutionEvents
 from infra.constructs.functions import Functions
 from infra.constructs.layer import SharedLayer
+from infra.constructs.log_encryption import EncryptLogGroups, LogsKey
 from infra.constructs.publishing import Publishing
 from infra.constructs.scheduling import Scheduling
 from infra.constructs.stream import StreamTriggers
@@ -43,6 +45,9 @@ class TidingsStack(Stack):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        # Every log group of the stack, now or added later, is encrypted with this key.
+        self.logs_key = LogsKey(self, "LogsKey")
+        Aspects.of(self).add(EncryptLogGroups(self.logs_key.key))
         self.layer = SharedLayer(self, "Layer")
         self.functions = Functions(self, "Functions", specs=topology.FUNCTIONS, layer=self.layer.layer)
         fns = self.functions.functions
@@ -119,7 +124,16 @@ class TidingsStack(Stack):
         for maker in self.grants.link_makers:
             maker.add_environment(constants.ENV_PUBLIC_API_URL, str(public_url))
 
+        # What Lambda could not deliver of an asynchronous invocation goes to a queue (alarmed below).
+        self.async_failures = AsyncFailures(
+            self, "AsyncFailures", functions=fns, invoked_async=topology.asynchronously_invoked()
+        )
+
         self.alarms = Alarms(self, "Alarms")
+        for function, queue in self.async_failures.queues.items():
+            self.alarms.on_dead_letters(
+                f"{construct_id(function)}AsyncFailures", queue, f"An asynchronous invocation of {function}"
+            )
         self.alarms.on_dead_letters(
             "SchedulerDeadLetters", self.scheduling.dead_letter_queue, "An EventBridge Scheduler schedule"
         )
@@ -141,7 +155,8 @@ class TidingsStack(Stack):
         self.alarms.on_function_errors(
             "CampaignEventsErrors", fns[topology.CAMPAIGN_EVENTS], "The campaign_events function"
         )
-        # Scheduler invokes the monitor asynchronously: a failed run reaches no dead-letter queue
+        # Scheduler invokes the monitor asynchronously: its on-failure queue hears of a failed run only
+        # after Lambda's retries, this alarm at once
         self.alarms.on_function_errors(
             "AbTestMonitorErrors", fns["abtest_monitor"], "The abtest_monitor function"
         )

@@ -54,7 +54,8 @@ class FunctionSpec:
     timeout_seconds: int = 30
     memory_mb: int = 512
     handler: str = "handler.lambda_handler"
-    # Reserved concurrency: at most this many instances at once (None: the account's shared pool).
+    # Reserved concurrency: at most this many instances at once, and never fewer available to it
+    # (see CONCURRENCY_BUDGET); None would leave it to the account's shared pool.
     reserved_concurrency: int | None = None
 
     @property
@@ -219,6 +220,25 @@ CAMPAIGN_SEND_QUEUE = "campaign-sends"
 # instance is reserved for the step triggers, which send nothing.
 CAMPAIGN_SEND_CONCURRENCY = 2
 
+# Lambda concurrency (Lambda Developer Guide, "Lambda quotas": 1,000 concurrent executions per account
+# and Region by default; "Configuring reserved concurrency": at least 100 always stay unreserved).
+# Every function reserves the instances it may run at once, so one function's burst (one user's
+# webhook storm, a campaign's fan-out, a backlog of stream records) can take neither the instances
+# the others need nor the account's whole pool; a function at its reservation is throttled, and its
+# callers retry (Step Functions on Lambda.TooManyRequestsException, Lambda's own queue for
+# asynchronous events, the stream and queue mappings). Together they reserve at most
+# CONCURRENCY_BUDGET, half the default quota, leaving the rest to the account's other functions.
+ACCOUNT_CONCURRENCY = 1000
+UNRESERVED_CONCURRENCY_MINIMUM = 100
+CONCURRENCY_BUDGET = 500
+# The HTTP API's stage lets at most this many requests in at once (its burst limit,
+# infra/constructs/constants.py), so http_api never needs more instances.
+API_CONCURRENCY = 100
+# 200 posts due at the same second publish at once (README, "Tests and benchmarks").
+PUBLISH_CONCURRENCY = 200
+# A DynamoDB stream mapping runs one instance per shard; the table's stream has a few shards.
+STREAM_CONCURRENCY = 20
+
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="http_api",
@@ -238,6 +258,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             }
         ),
         timeout_seconds=29,
+        reserved_concurrency=API_CONCURRENCY,
     ),
     FunctionSpec(
         name="schedule_sync",
@@ -248,12 +269,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             {Access.TABLE_STREAM, Access.TABLE_WRITE, Access.MANAGE_SCHEDULES, Access.START_PUBLISH}
         ),
         timeout_seconds=60,
+        reserved_concurrency=STREAM_CONCURRENCY,
     ),
     FunctionSpec(
         name="publish_task",
         description="Claims a due post and publishes it to each platform with a publish ledger",
         access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.OPEN_CREDENTIALS}),
         timeout_seconds=120,
+        reserved_concurrency=PUBLISH_CONCURRENCY,
     ),
     FunctionSpec(
         name="workflow_step",
@@ -271,6 +294,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             }
         ),
         timeout_seconds=300,
+        # workflow steps and scheduled tasks of all users at once
+        reserved_concurrency=50,
     ),
     FunctionSpec(
         name=WORKFLOW_RECOVERY,
@@ -279,12 +304,16 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         # reads the workflow, ends its running steps, records the execution carrying it on
         access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.RECOVER_WORKFLOWS}),
         timeout_seconds=60,
+        # executions rarely end unfinished; more at once wait in Lambda's queue (an EventBridge rule)
+        reserved_concurrency=5,
     ),
     FunctionSpec(
         name="integration_sync",
         description="Periodic integration sync: CRM contacts, site analytics, account profiles",
         access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.OPEN_CREDENTIALS}),
         timeout_seconds=300,
+        # each integration syncs at most every 5 minutes; more at once wait in Lambda's queue
+        reserved_concurrency=20,
     ),
     FunctionSpec(
         name="event_delivery",
@@ -302,6 +331,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             }
         ),
         timeout_seconds=120,
+        reserved_concurrency=STREAM_CONCURRENCY,
     ),
     FunctionSpec(
         name="analytics_sync",
@@ -313,6 +343,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             {Access.TABLE_STREAM, Access.TABLE_READ, Access.TABLE_WRITE, Access.OPEN_CREDENTIALS}
         ),
         timeout_seconds=300,
+        # nothing it does is urgent: records wait for up to 5 s to make full batches
+        reserved_concurrency=10,
     ),
     FunctionSpec(
         name="crm_sync",
@@ -325,6 +357,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         ),
         # a delivery's lease on an activity is as long as this (tidings.crm.delivery.LEASE)
         timeout_seconds=300,
+        # activities go out in batches, and the CRMs' own rate limits allow few calls at once
+        reserved_concurrency=10,
     ),
     FunctionSpec(
         name=CAMPAIGN_SENDER,
@@ -354,6 +388,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         # counters, reads campaigns, recipients and CRM settings and records CRM activities
         access=frozenset({Access.TABLE_STREAM, Access.TABLE_READ, Access.TABLE_WRITE}),
         timeout_seconds=60,
+        # the stream of sends, and SES's events (asynchronous: throttled ones wait in Lambda's queue)
+        reserved_concurrency=STREAM_CONCURRENCY,
     ),
     FunctionSpec(
         name=COMMENT_INTAKE,
@@ -375,6 +411,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             }
         ),
         timeout_seconds=300,
+        reserved_concurrency=STREAM_CONCURRENCY,
     ),
     FunctionSpec(
         name="abtest_monitor",
@@ -383,6 +420,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         # reads tests, posts and post analytics; writes tests, insights and cancels variant posts
         access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE}),
         timeout_seconds=300,
+        # one run every 2 hours; a second only if a run is retried while one still runs
+        reserved_concurrency=2,
     ),
     FunctionSpec(
         name="sweeper",
@@ -390,6 +429,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         # writes the table too: a task whose runner stopped goes back to pending (or failed)
         access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE, Access.START_PUBLISH}),
         timeout_seconds=120,
+        # one run every 5 minutes; a second only if a run is retried while one still runs
+        reserved_concurrency=2,
     ),
 )
 
@@ -593,6 +634,21 @@ PERIODIC_SCHEDULES: tuple[PeriodicSchedule, ...] = (
     # the comments of watched posts, read from the platforms
     PeriodicSchedule(name=COMMENT_FETCH, function=COMMENT_INTAKE, rate_minutes=COMMENT_FETCH_MINUTES),
 )
+
+
+def asynchronously_invoked() -> frozenset[str]:
+    """The functions invoked asynchronously: Lambda queues the event, retries it, then drops it.
+
+    Those of the periodic schedules and those the per-task, per-integration and per-campaign-step
+    schedules invoke (EventBridge Scheduler invokes Lambda asynchronously), and those EventBridge rules
+    invoke: campaign_events and the execution status rules' functions. Each has an on-failure
+    destination (infra/constructs/async_failures.py); every other function is invoked synchronously
+    only.
+    """
+    periodic = {schedule.function for schedule in PERIODIC_SCHEDULES}
+    rules = {CAMPAIGN_EVENTS} | {rule.function for rule in EXECUTION_STATUS_RULES}
+    return frozenset(periodic | rules | {TASK_RUNNER, INTEGRATION_SYNC, CAMPAIGN_SENDER})
+
 
 STATE_MACHINES: tuple[StateMachineSpec, ...] = (
     StateMachineSpec(

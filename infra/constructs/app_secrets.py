@@ -16,6 +16,7 @@ from aws_cdk import RemovalPolicy, SecretValue
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra.constructs import checkov
 from infra.constructs.nag import acknowledge
 
 EMPTY = "{}"
@@ -31,6 +32,7 @@ class AppSecrets(Construct):
             secret_string_value=SecretValue.unsafe_plain_text(EMPTY),
             removal_policy=RemovalPolicy.RETAIN,
         )
+        checkov.skip(self.secret, checkov.SECRET_AWS_MANAGED_KEY)
         acknowledge(
             self.secret,
             "AwsSolutions-SMG4",

@@ -22,6 +22,7 @@ from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.constructs import checkov
 from infra.constructs.constants import (
     DEFAULT_SES_CONFIGURATION_SET,
     SES_CONFIGURATION_SET_CONTEXT_KEY,
@@ -126,6 +127,7 @@ class CampaignSending(Construct):
                 max_receive_count=trigger.max_receive_count, queue=self.dead_letter_queue
             ),
         )
+        checkov.skip(self.queue, checkov.SQS_MANAGED_ENCRYPTION)
         self.configuration_set = ses.ConfigurationSet(
             self,
             "ConfigurationSet",

@@ -8,6 +8,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.constructs import checkov
 from infra.constructs.constants import (
     ARCHITECTURE,
     FUNCTION_ASSET_EXCLUDES,
@@ -85,6 +86,7 @@ class Functions(Construct):
             role=role,
             reserved_concurrent_executions=spec.reserved_concurrency,
         )
+        checkov.skip(function, checkov.NO_VPC, checkov.ENVIRONMENT_HOLDS_NO_SECRET)
         acknowledge(
             role, "AwsSolutions-IAM5", _wildcard_reason(spec), applies_to=["Resource::*"], with_children=True
         )

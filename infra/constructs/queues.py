@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.constructs import checkov
 from infra.constructs.constants import FAILURE_QUEUE_RETENTION
 from infra.constructs.nag import acknowledge
 
@@ -24,4 +25,5 @@ def dead_letter_queue(scope: Construct, construct_id: str, *, feeds: str) -> sqs
         f"This queue is itself the dead-letter destination of {feeds}; an alarm fires on its first "
         "message, and a queue behind it would only move the problem.",
     )
+    checkov.skip(queue, checkov.SQS_MANAGED_ENCRYPTION)
     return queue

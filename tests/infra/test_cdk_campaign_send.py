@@ -12,6 +12,7 @@ from cfn import Template, allowed, by_path, function, ref, render, resources, ro
 from synthesis import cdk_context
 
 from infra.constructs.campaigns import ses_sender
+from infra.constructs.constants import construct_id
 from infra.stack import build
 from infra.topology import CAMPAIGN_SEND_CONCURRENCY, CAMPAIGN_SENDER, QUEUE_TRIGGERS
 from infra.topology import function as spec_of
@@ -116,13 +117,16 @@ def test_email_goes_only_from_the_configured_address_through_the_configuration_s
 
 def test_the_sender_enqueues_to_its_own_queue_only(template: Template) -> None:
     queue_id, _ = by_path(template, "Campaigns/Queue/Resource")
+    failures_id, _ = by_path(template, f"AsyncFailures/{construct_id(CAMPAIGN_SENDER)}/Resource")
     grants = allowed(template, role_of_function(template, CAMPAIGN_SENDER))
     _, fn = function(template, CAMPAIGN_SENDER)
 
-    assert grants["sqs:SendMessage"] == {f"<{queue_id}.Arn>"}
+    # and to the on-failure queue of its asynchronous invocations (by the step schedules)
+    assert grants["sqs:SendMessage"] == {f"<{queue_id}.Arn>", f"<{failures_id}.Arn>"}
     assert ref(fn["Properties"]["Environment"]["Variables"]["TIDINGS_CAMPAIGN_SEND_QUEUE_URL"]) == queue_id
     for name in ("http_api", "publish_task", "workflow_step"):
-        assert "sqs:SendMessage" not in allowed(template, role_of_function(template, name)), name
+        sends = allowed(template, role_of_function(template, name)).get("sqs:SendMessage", set())
+        assert f"<{queue_id}.Arn>" not in sends, name
 
 
 def test_the_step_schedules_may_invoke_the_sender_which_the_schedule_keeper_knows(template: Template) -> None:

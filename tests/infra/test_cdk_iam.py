@@ -21,6 +21,9 @@ STREAM = {
     "dynamodb:ListStreams",
 }
 STREAM_FAILURES = {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+# A function a schedule invokes asynchronously: what fails after Lambda's retries goes to its
+# on-failure queue (infra/constructs/async_failures.py).
+ASYNC_FAILURES = {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
 START = {"states:StartExecution", "states:DescribeExecution"}
 SCHEDULES = {
     "scheduler:CreateSchedule",
@@ -67,13 +70,14 @@ EXPECTED_ACTIONS = {
     | START
     | SCHEDULES,
     "publish_task": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | APP_SECRETS,
-    "sweeper": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | START,
+    "sweeper": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | START | ASYNC_FAILURES,
     # describes the workflow machine's executions and starts its continuations; its failed invocations
     # go to the rule's dead-letter queue (the on-failure destination)
     "workflow_recovery": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | START | STREAM_FAILURES,
-    # the A/B test monitor reads and writes the table, and nothing else: no schedules, no credentials
-    "abtest_monitor": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE,
-    "integration_sync": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | APP_SECRETS,
+    # the A/B test monitor reads and writes the table (and sends a failed run to its on-failure queue),
+    # and nothing else: no schedules, no credentials
+    "abtest_monitor": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | ASYNC_FAILURES,
+    "integration_sync": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | APP_SECRETS | ASYNC_FAILURES,
     "analytics_sync": LOGS
     | XRAY
     | STREAM
@@ -102,6 +106,7 @@ EXPECTED_ACTIONS = {
     | KEY_WRITE
     | START
     | WORKFLOWS
+    | ASYNC_FAILURES
     | {"ses:SendEmail", "bedrock:InvokeModel"},
     # SES SendEmail only with sesFromAddress in the context (tests/infra/test_cdk_campaign_send.py)
     "campaign_send": LOGS
