@@ -5,6 +5,7 @@ import { completeSignIn, onSessionChange, redirectToSignIn, signOut, type Sessio
 import { loadConfig, type AppConfig } from "./config";
 import { Calendar } from "./views/Calendar";
 import { Compose } from "./views/Compose";
+import { ManageLinks, ManageView, useManageView } from "./views/manageRoutes";
 import { Inbox } from "./views/Inbox";
 import { PostDetail } from "./views/PostDetail";
 import { Results } from "./views/Results";
@@ -46,6 +47,7 @@ function App({ config, api }: { config: AppConfig; api: Api }) {
   const [error, setError] = useState<string | null>(null);
   const [ready, setReady] = useState(false);
   const [view, setView] = useState<View>(viewOf(location.hash));
+  const manage = useManageView();
 
   useEffect(() => {
     onSessionChange(setSession);
@@ -63,17 +65,20 @@ function App({ config, api }: { config: AppConfig; api: Api }) {
     <>
       <nav class="top">
         <strong>Tidings</strong>
-        <a href="#/calendar" aria-current={view === "calendar" ? "page" : undefined}>Calendar</a>
+        <a href="#/calendar" aria-current={view === "calendar" && !manage ? "page" : undefined}>Calendar</a>
         <a href="#/compose" aria-current={view === "compose" ? "page" : undefined}>Compose</a>
         <a href="#/results" aria-current={view === "results" ? "page" : undefined}>Results</a>
         <a href="#/inbox" aria-current={view === "inbox" ? "page" : undefined}>Inbox</a>
+        <ManageLinks current={manage} />
         <span class="who">
           {session.user} · {userZone}
         </span>
         <button onClick={signOut}>Sign out</button>
       </nav>
       <main>
-        {view === "calendar" ? (
+        {manage ? (
+          <ManageView name={manage} api={api} />
+        ) : view === "calendar" ? (
           <Calendar api={api} />
         ) : view === "results" ? (
           <Results api={api} />
