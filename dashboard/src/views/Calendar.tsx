@@ -4,6 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { allPosts, explain, type Api, type Post } from "../api";
 import { PLATFORM_LABEL, PLATFORMS } from "../platforms";
+import { LayerCard, layerAt, useScheduleLayer } from "./scheduleLayer";
 import {
   addDays,
   dayKey,
@@ -80,6 +81,8 @@ export function Calendar({ api }: { api: Api }) {
   const [posts, setPosts] = useState<Post[] | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  // campaign emails and scheduled tasks, hidden while one platform's posts are shown
+  const layer = useScheduleLayer(api).filter(() => !platform);
 
   const reload = () =>
     allPosts(api)
@@ -176,6 +179,9 @@ export function Calendar({ api }: { api: Api }) {
                   .map((p) => (
                     <PostCard key={p.postId} post={p} />
                   ))}
+                {layerAt(layer, day, hour).map((item) => (
+                  <LayerCard key={item.key} item={item} />
+                ))}
               </div>
             )),
           ])}
@@ -190,6 +196,9 @@ export function Calendar({ api }: { api: Api }) {
               <span class="date">{day.d}</span>
               {(byDay.get(dayKey(day)) ?? []).map((p) => (
                 <PostCard key={p.postId} post={p} />
+              ))}
+              {layerAt(layer, day).map((item) => (
+                <LayerCard key={item.key} item={item} />
               ))}
             </div>
           ))}
