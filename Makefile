@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
+# checkov (tests/infra/test_checkov.py) in a venv of its own: its pins cannot sit beside the project's.
+CHECKOV_VENV := .venv-checkov
+STAMP_CHECKOV := $(CHECKOV_VENV)/.installed
 # The dashboard (dashboard/): its own Node packages, and a build redone only when its sources, its
 # packages or the API (its client is typed from the API's OpenAPI document) changed.
 STAMP_DASH_NODE := dashboard/node_modules/.installed
@@ -34,6 +37,14 @@ $(STAMP_DASH_NODE): dashboard/package.json dashboard/package-lock.json
 $(STAMP_DASH): $(STAMP_PY) $(STAMP_DASH_NODE) $(DASH_SOURCES)
 	$(BIN)/python -m infra.local.openapi dashboard/build/openapi.json
 	cd dashboard && npm run -s types && npm run -s build
+	touch $@
+
+setup: $(STAMP_CHECKOV)
+
+$(STAMP_CHECKOV): requirements-checkov.txt
+	test -d $(CHECKOV_VENV) || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
 	touch $@
 
 ## Start the local stack (DynamoDB Local, moto, fake platforms, HTTP API). ARGS=--demo for a demo.
@@ -80,4 +91,4 @@ synth: setup
 	npx cdk synth --quiet
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out build .tidings dashboard/node_modules dashboard/dist dashboard/build
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out build .tidings dashboard/node_modules dashboard/dist dashboard/build
