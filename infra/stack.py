@@ -20,6 +20,7 @@ from infra.constructs.constants import construct_id
 from infra.constructs.execution_events import ExecutionEvents
 from infra.constructs.functions import Functions
 from infra.constructs.layer import SharedLayer
+from infra.constructs.live import LiveApi
 from infra.constructs.log_encryption import EncryptLogGroups, LogsKey
 from infra.constructs.publishing import Publishing
 from infra.constructs.scheduling import Scheduling
@@ -112,6 +113,14 @@ class TidingsStack(Stack):
         )
         self.campaigns.attach(fns[send_trigger.function])
         self.api = Api(self, "Api", routes=topology.ROUTES, functions=fns)
+        # Live updates: the WebSocket API dashboards connect to, fed by live_fanout from the stream.
+        self.live = LiveApi(self, "Live", routes=topology.WEBSOCKET_ROUTES, functions=fns)
+        self.live.let_post(self.grants.live_posters)
+        LiveApi.check_tokens_of(
+            fns[topology.LIVE_CONNECTIONS],
+            issuer=self.api.user_pool.user_pool_provider_url,
+            client_ids=[self.api.client.user_pool_client_id],
+        )
         # Executions that ended unfinished reach the function that recovers what they held.
         self.execution_events = ExecutionEvents(
             self,
@@ -161,6 +170,10 @@ class TidingsStack(Stack):
             "AbTestMonitorErrors", fns["abtest_monitor"], "The abtest_monitor function"
         )
         # the comment-fetch schedule invokes it asynchronously too (its stream records have their queue)
+        # API Gateway calls it synchronously: a failing $connect shows only here
+        self.alarms.on_function_errors(
+            "LiveConnectionsErrors", fns[topology.LIVE_CONNECTIONS], "The live_connections function"
+        )
         self.alarms.on_function_errors(
             "CommentIntakeErrors", fns[topology.COMMENT_INTAKE], "The comment_intake function"
         )
@@ -183,6 +196,7 @@ class TidingsStack(Stack):
         CfnOutput(self, constants.OUTPUT_USER_POOL_CLIENT_ID, value=self.api.client.user_pool_client_id)
         CfnOutput(self, constants.OUTPUT_TABLE_NAME, value=self.table.table.table_name)
         CfnOutput(self, constants.OUTPUT_PUBLISH_STATE_MACHINE_ARN, value=publish.state_machine_arn)
+        CfnOutput(self, "LiveUrl", value=self.live.url, description="The live updates' WebSocket URL")
 
 
 def comment_analyzer(scope: Construct) -> str:

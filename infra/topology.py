@@ -44,6 +44,9 @@ class Access(StrEnum):
     # analyse comment text with Amazon Comprehend (sentiment, key phrases, toxicity); granted only
     # when the stack turns Comprehend on (`cdk deploy -c commentAnalyzer=comprehend`)
     ANALYSE_TEXT = "comprehend:detect"
+    # post to the live WebSocket API's connections (execute-api:ManageConnections on its @connections
+    # only) and know its management endpoint
+    POST_TO_CONNECTIONS = "live:post"
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,14 @@ class Route:
     @property
     def route_key(self) -> str:
         return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class WebSocketRoute:
+    """A route of the live WebSocket API ($connect, $disconnect), integrated with `function`."""
+
+    route_key: str
+    function: str
 
 
 @dataclass(frozen=True)
@@ -211,6 +222,9 @@ COMMENT_FETCH_MINUTES = 15
 PLATFORM_EVENT_ENTITY = "PlatformEvent"
 COMMENT_ENTITY = "Comment"
 CRISIS_ENTITY = "Crisis"  # a crisis opened or more severe: crisis.detected (event_delivery)
+# Live updates: the WebSocket API's $connect/$disconnect and the stream fan-out to open dashboards.
+LIVE_CONNECTIONS = "live_connections"
+LIVE_FANOUT = "live_fanout"
 # Email campaigns: each step's one-time schedule invokes this function, which fans the step out to the
 # campaign send queue and sends what that queue holds.
 CAMPAIGN_SENDER = "campaign_send"
@@ -414,6 +428,29 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         reserved_concurrency=STREAM_CONCURRENCY,
     ),
     FunctionSpec(
+        name=LIVE_CONNECTIONS,
+        description="The live WebSocket API's $connect and $disconnect: checks the connection's access "
+        "token and keeps the user's open connections, within the per-user limit",
+        # reads the connection's user, writes the user's connections
+        access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE}),
+        timeout_seconds=10,
+        memory_mb=256,
+        # new connections of all users at once (a dashboard opens one and keeps it)
+        reserved_concurrency=5,
+    ),
+    FunctionSpec(
+        name=LIVE_FANOUT,
+        description="Live updates: posts published or failed, new comments, approvals waiting, alerts and "
+        "crises go from the stream to the user's open dashboard connections",
+        # reads the stream and the user's connections, forgets those that are gone, posts to them
+        access=frozenset(
+            {Access.TABLE_STREAM, Access.TABLE_READ, Access.TABLE_WRITE, Access.POST_TO_CONNECTIONS}
+        ),
+        timeout_seconds=30,
+        memory_mb=256,
+        reserved_concurrency=10,
+    ),
+    FunctionSpec(
         name="abtest_monitor",
         description="Evaluates running A/B tests from their variants' post analytics, decides those that "
         "reached their minimum sample and records the winner as an insight",
@@ -607,6 +644,17 @@ STREAM_TRIGGERS: tuple[StreamTrigger, ...] = (
         entity_types=(PLATFORM_EVENT_ENTITY, POST_ENTITY, COMMENT_ENTITY),
         max_batching_window_seconds=1,
     ),
+    # what an open dashboard shows as it happens: no batching window, a page should hear at once
+    StreamTrigger(
+        function=LIVE_FANOUT,
+        entity_types=(POST_ENTITY, WORKFLOW_ENTITY, ALERT_ENTITY, COMMENT_ENTITY, CRISIS_ENTITY),
+    ),
+)
+
+# The live WebSocket API (infra/constructs/live.py; locally infra/local/websocket_api.py).
+WEBSOCKET_ROUTES: tuple[WebSocketRoute, ...] = (
+    WebSocketRoute("$connect", LIVE_CONNECTIONS),
+    WebSocketRoute("$disconnect", LIVE_CONNECTIONS),
 )
 
 QUEUE_TRIGGERS: tuple[QueueTrigger, ...] = (

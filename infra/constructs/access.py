@@ -126,10 +126,14 @@ class AccessGrants:
             Access.ENQUEUE_CAMPAIGN_SENDS: self._enqueue_campaign_sends,
             Access.UNSUBSCRIBE_LINKS: self._unsubscribe_links,
             Access.ANALYSE_TEXT: self._analyse_text,
+            Access.POST_TO_CONNECTIONS: self._post_to_connections,
         }
         # Functions that make or read unsubscribe links: the stack gives them the API's public URL
         # once the API exists (`TidingsStack`), since the API's routes are made after the grants.
         self.link_makers: list[lambda_.Function] = []
+        # Functions that post to the live WebSocket API's connections: the stack grants them
+        # ManageConnections on its @connections and its endpoint once it exists (infra.constructs.live).
+        self.live_posters: list[tuple[lambda_.Function, iam.Role]] = []
 
     @property
     def handled(self) -> frozenset[Access]:
@@ -436,3 +440,8 @@ class AccessGrants:
         secret.grant_read(role)
         function.add_environment(ENV_UNSUBSCRIBE_SECRET_ARN, secret.secret_arn)
         self.link_makers.append(function)
+
+    # -- live updates --------------------------------------------------------------------------
+
+    def _post_to_connections(self, function: lambda_.Function, role: iam.Role) -> None:
+        self.live_posters.append((function, role))

@@ -67,7 +67,11 @@ def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(template: Templa
 
 def test_outputs_name_what_a_client_and_an_operator_need(template: Template) -> None:
     outputs = template["Outputs"]
-    api_id, _ = only(template, "AWS::ApiGatewayV2::Api")
+    (api_id,) = [
+        k
+        for k, v in resources(template, "AWS::ApiGatewayV2::Api").items()
+        if v["Properties"]["ProtocolType"] == "HTTP"
+    ]
     pool_id, _ = only(template, "AWS::Cognito::UserPool")
     client_id, _ = only(template, "AWS::Cognito::UserPoolClient")
     table_id, _ = only(template, "AWS::DynamoDB::Table")

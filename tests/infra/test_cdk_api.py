@@ -13,6 +13,7 @@ def _routes(template: Template) -> dict[str, dict[str, object]]:
     return {
         r["Properties"]["RouteKey"]: r["Properties"]
         for r in resources(template, "AWS::ApiGatewayV2::Route").values()
+        if not r["Properties"]["RouteKey"].startswith("$")  # the live WebSocket API's (test_cdk_live.py)
     }
 
 
@@ -78,7 +79,7 @@ def test_routes_go_to_the_function_the_topology_names(template: Template) -> Non
 
 
 def test_default_stage_logs_every_request_as_json_and_is_throttled(template: Template) -> None:
-    _, stage = only(template, "AWS::ApiGatewayV2::Stage")
+    _, stage = by_path(template, "Api/DefaultStage/Resource")
     logs_id, logs = by_path(template, "Api/AccessLogs/Resource")
     props = stage["Properties"]
 

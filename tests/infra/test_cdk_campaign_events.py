@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from aws_cdk import App
-from cfn import Template, allowed, by_path, function, only, ref, render, resources, role_of_function
+from cfn import Template, allowed, by_path, function, ref, render, resources, role_of_function
 from synthesis import cdk_context
 
 from infra.stack import build
@@ -41,7 +41,11 @@ def test_the_unsubscribe_key_is_a_generated_secret_only_link_makers_read(templat
 
 
 def test_the_links_point_at_the_apis_own_url(template: Template) -> None:
-    api_id, _ = only(template, "AWS::ApiGatewayV2::Api")
+    (api_id,) = [
+        k
+        for k, v in resources(template, "AWS::ApiGatewayV2::Api").items()
+        if v["Properties"]["ProtocolType"] == "HTTP"
+    ]
     variables = function(template, "http_api")[1]["Properties"]["Environment"]["Variables"]
 
     assert render(variables["TIDINGS_PUBLIC_API_URL"]) == (

@@ -45,6 +45,10 @@ def expected_tidings_environment(spec: FunctionSpec) -> set[str]:
         names.add("TIDINGS_WORKFLOW_STATE_MACHINE_ARN")
     if Access.UNSUBSCRIBE_LINKS in spec.access:
         names |= {"TIDINGS_UNSUBSCRIBE_SECRET_ARN", "TIDINGS_PUBLIC_API_URL"}
+    if Access.POST_TO_CONNECTIONS in spec.access:
+        names.add("TIDINGS_LIVE_ENDPOINT_URL")
+    if spec.name == "live_connections":  # it checks the access tokens live connections open with
+        names |= {"TIDINGS_LIVE_ISSUER_URL", "TIDINGS_LIVE_CLIENT_IDS", "TIDINGS_LIVE_JWKS_URL"}
     return names
 
 

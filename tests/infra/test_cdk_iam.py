@@ -71,6 +71,11 @@ EXPECTED_ACTIONS = {
     | SCHEDULES,
     "publish_task": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | APP_SECRETS,
     "sweeper": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | START | ASYNC_FAILURES,
+    # $connect/$disconnect: the user's connections and nothing else (the token is checked with the
+    # user pool's public keys, read over HTTPS)
+    "live_connections": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE,
+    # the stream, the user's connections, and posting to the live WebSocket API's connections
+    "live_fanout": STREAM_READER | {"execute-api:ManageConnections"},
     # describes the workflow machine's executions and starts its continuations; its failed invocations
     # go to the rule's dead-letter queue (the on-failure destination)
     "workflow_recovery": LOGS | XRAY | READ | WRITE | KEY_READ | KEY_WRITE | START | STREAM_FAILURES,

@@ -17,6 +17,7 @@ _FOLDER = {
     "crm_sync": "CrmSync",
     "campaign_events": "CampaignEvents",
     "comment_intake": "CommentIntake",
+    "live_fanout": "LiveFanout",
 }
 
 
@@ -37,7 +38,7 @@ def test_there_is_one_mapping_per_stream_trigger(template: Template) -> None:
         for r in template["Resources"].values()
         if r["Type"] == "AWS::Lambda::EventSourceMapping" and "StartingPosition" in r["Properties"]
     ]
-    assert len(mappings) == len(STREAM_TRIGGERS) == 6
+    assert len(mappings) == len(STREAM_TRIGGERS) == 7
     assert {t.function for t in STREAM_TRIGGERS} == set(_FOLDER)
 
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from tidings.api.common import error_response
 from tidings.core.errors import TidingsError, Unauthorized, ValidationFailed
+from tidings.core.users import SUBJECT as SUBJECT
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
     from tidings.store.throttle import RequestThrottle
 
 MAX_JSON_DEPTH = 20
-SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")

@@ -108,6 +108,15 @@ class Settings(BaseModel):
     notification_addresses_max: int = Field(default=10, ge=1, le=100)
     notification_link_hours: int = Field(default=72, ge=1, le=720)
     notification_mail_per_hour: int = Field(default=30, ge=0)
+    # Live updates (tidings.live): at most this many open dashboard connections a user; the WebSocket
+    # API's management endpoint (https://{api-id}.execute-api.{region}.amazonaws.com/{stage}) the
+    # fan-out posts to; the issuer, app client ids (comma-separated) and key set URL of the access
+    # tokens a connection opens with (the Cognito user pool's, set by the stack).
+    live_connections_max: int = Field(default=10, ge=1, le=100)
+    live_endpoint_url: str = ""
+    live_issuer_url: str = ""
+    live_client_ids: str = ""
+    live_jwks_url: str = ""
     # Campaign sending (tidings.campaigns.sending). The From of campaign email ("Acme <news@acme.example>"
     # or the address; a verified SES identity covers it) and the SES configuration set it goes through
     # (both set by the stack from its context); empty: campaigns cannot send and fail with

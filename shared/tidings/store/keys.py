@@ -375,3 +375,16 @@ def crisis_sk(crisis_id: str) -> str:
 def active_crises_pk(shard: int) -> str:
     """GSI2 partition (sparse): crises while open or monitoring, for the periodic evaluation."""
     return f"CRISES_ACTIVE#{shard}"
+
+
+# Live updates (tidings.store.live_connections): a user's open WebSocket connections as one map, and
+# one item per connection naming its user (the WebSocket API's $disconnect event names only the
+# connection).
+LIVE_CONNECTIONS_ENTITY = "LiveConnections"
+LIVE_CONNECTIONS_SK = "LIVE_CONNECTIONS"
+LIVE_CONNECTION_ENTITY = "LiveConnection"
+LIVE_CONNECTION_SK = "LIVE_CONNECTION"
+
+
+def live_connection_pk(connection_id: str) -> str:
+    return f"LIVE_CONNECTION#{connection_id}"

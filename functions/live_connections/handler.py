@@ -1,0 +1,29 @@
+"""The WebSocket API's $connect and $disconnect routes: a dashboard's live connection is kept for the
+user its access token (the `token` query parameter) names, and forgotten when it closes."""
+
+from typing import Any
+
+from tidings.core.observability import logger
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from tidings.core.errors import TidingsError
+    from tidings.wiring.live import live_connections
+
+    request = event.get("requestContext") or {}
+    connection_id = str(request.get("connectionId") or "")
+    if not connection_id:
+        return {"statusCode": 400}
+    if request.get("eventType") == "DISCONNECT":
+        live_connections().disconnect(connection_id)
+        return {"statusCode": 200}
+    token = (event.get("queryStringParameters") or {}).get("token")
+    try:
+        user_id = live_connections().connect(connection_id, token)
+    except TidingsError as exc:
+        # API Gateway makes no connection when $connect answers anything but 2xx
+        logger.info("live connection refused", extra={"code": exc.code, "reason": exc.message})
+        return {"statusCode": exc.status, "body": exc.code}
+    logger.info("live connection opened", extra={"user": user_id})
+    return {"statusCode": 200}
