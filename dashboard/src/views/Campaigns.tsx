@@ -5,6 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { explain, type Api } from "../api";
 import type { components } from "../api/schema";
 import { dateTimeLabel } from "../time";
+import { StatusSelect, TableHead } from "./parts";
 import "./manage.css";
 
 type Summary = components["schemas"]["CampaignSummaryView"];
@@ -60,14 +61,7 @@ export function Campaigns({ api }: { api: Api }) {
     <section class="manage campaigns">
       <div class="toolbar">
         <h2>Campaigns</h2>
-        <select aria-label="Status" value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
-          <option value="">Every status</option>
-          {STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
+        <StatusSelect label="Status" every="Every status" options={STATUSES} value={status} onChange={setStatus} />
         <button onClick={() => void load()}>Refresh</button>
       </div>
       {problem && <p class="problem" role="alert">{problem}</p>}
@@ -77,16 +71,7 @@ export function Campaigns({ api }: { api: Api }) {
         <p class="empty">No campaigns{status ? ` ${status}` : ""} yet.</p>
       ) : (
         <table class="grid" aria-label="Campaigns">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Status</th>
-              <th>Emails</th>
-              <th>Recipients</th>
-              <th>When</th>
-              <th>Created</th>
-            </tr>
-          </thead>
+          <TableHead cols={["Name", "Status", "Emails", "Recipients", "When", "Created"]} />
           <tbody>
             {list.map((c) => [
               <tr key={c.campaignId} class="campaign" data-campaign-id={c.campaignId} aria-expanded={open === c.campaignId}>
@@ -200,21 +185,7 @@ function CampaignDetail({
       {problem && <p class="problem" role="alert">{problem}</p>}
       {notice && <p class="notice" role="status">{notice}</p>}
       <table class="grid stats" aria-label="Emails">
-        <thead>
-          <tr>
-            <th>#</th>
-            <th>Subject</th>
-            <th>After</th>
-            <th>Recipients</th>
-            <th>Sent</th>
-            <th>Skipped</th>
-            <th>Failed</th>
-            <th>Delivered</th>
-            <th>Bounced</th>
-            <th>Opened</th>
-            <th>Clicked</th>
-          </tr>
-        </thead>
+        <TableHead cols={["#", "Subject", "After", "Recipients", "Sent", "Skipped", "Failed", "Delivered", "Bounced", "Opened", "Clicked"]} />
         <tbody>
           {stats.emails.map((e) => (
             <EmailRow key={e.n} stats={e} delay={`${subjects.get(e.n ?? 0)?.delay ?? "—"} ${campaign.delayUnit}`} />
@@ -307,31 +278,13 @@ function Sends({ api, campaignId, emails, version }: { api: Api; campaignId: str
             </option>
           ))}
         </select>
-        <select aria-label="Send status" value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
-          <option value="">Every outcome</option>
-          {SEND_STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
+        <StatusSelect label="Send status" every="Every outcome" options={SEND_STATUSES} value={status} onChange={setStatus} />
       </div>
       {problem && <p class="problem" role="alert">{problem}</p>}
       {sends && !sends.length && <p class="empty">No sends{cursor ? " on this page" : ""} (a campaign has sends once it is scheduled).</p>}
       {sends && sends.length > 0 && (
         <table class="grid" aria-label="Sends">
-          <thead>
-            <tr>
-              <th>#</th>
-              <th>Recipient</th>
-              <th>Status</th>
-              <th>Planned</th>
-              <th>Their time</th>
-              <th>Sent</th>
-              <th>Opened</th>
-              <th>Clicked</th>
-            </tr>
-          </thead>
+          <TableHead cols={["#", "Recipient", "Status", "Planned", "Their time", "Sent", "Opened", "Clicked"]} />
           <tbody>
             {sends.map((s) => (
               <tr key={`${s.n}-${s.email}`} class="send">

@@ -6,6 +6,7 @@ import { explain, type Api } from "../api";
 import type { components } from "../api/schema";
 import { PLATFORM_LABEL } from "../platforms";
 import { dateTimeLabel } from "../time";
+import { TableHead } from "./parts";
 import "./manage.css";
 
 type Account = components["schemas"]["AccountView"];
@@ -93,16 +94,7 @@ export function Connections({ api }: { api: Api }) {
         <p class="empty">No account connected.</p>
       ) : (
         <table class="grid" aria-label="Accounts">
-          <thead>
-            <tr>
-              <th>Platform</th>
-              <th>Account</th>
-              <th>Health</th>
-              <th>Token expires</th>
-              <th>Renewal</th>
-              <th>Connected</th>
-            </tr>
-          </thead>
+          <TableHead cols={["Platform", "Account", "Health", "Token expires", "Renewal", "Connected"]} />
           <tbody>
             {accounts.map((acc) => {
               const h = health.get(acc.id);
@@ -164,16 +156,7 @@ export function Connections({ api }: { api: Api }) {
       {integrations && !integrations.length && <p class="empty">No integration.</p>}
       {integrations && integrations.length > 0 && (
         <table class="grid" aria-label="Integrations">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Kind</th>
-              <th>Status</th>
-              <th>Health</th>
-              <th>Expires</th>
-              <th>Last sync</th>
-            </tr>
-          </thead>
+          <TableHead cols={["Name", "Kind", "Status", "Health", "Expires", "Last sync"]} />
           <tbody>
             {integrations.map((x) => {
               const h = scores.get(x.integrationId);

@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { explain, type Api } from "../api";
 import type { components } from "../api/schema";
 import { dateTimeLabel } from "../time";
+import { StatusSelect, TableHead } from "./parts";
 import "./manage.css";
 
 type Workflow = components["schemas"]["WorkflowView"];
@@ -79,14 +80,7 @@ export function Workflows({ api }: { api: Api }) {
       )}
       <div class="toolbar">
         <h2>All workflows</h2>
-        <select aria-label="Status" value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
-          <option value="">Every status</option>
-          {STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
+        <StatusSelect label="Status" every="Every status" options={STATUSES} value={status} onChange={setStatus} />
       </div>
       {list && !shown.length && <p class="empty">No workflows{status ? ` ${status}` : ""}.</p>}
       {shown.map((wf) => (
@@ -213,15 +207,7 @@ function WorkflowCard({ workflow: wf }: { workflow: Workflow }) {
       )}
       {open && (
         <table class="grid steps" aria-label="Steps">
-          <thead>
-            <tr>
-              <th>Step</th>
-              <th>Status</th>
-              <th>Attempts</th>
-              <th>Took</th>
-              <th>Outcome</th>
-            </tr>
-          </thead>
+          <TableHead cols={["Step", "Status", "Attempts", "Took", "Outcome"]} />
           <tbody>
             {wf.steps.map((s) => (
               <tr key={s.stepId}>
