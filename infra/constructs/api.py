@@ -40,10 +40,12 @@ ACCESS_LOG_FIELDS = {
 
 
 @jsii.implements(apigwv2.IAccessLogSettings)
-class _AccessLogSettings:
-    def __init__(self, log_group: logs.ILogGroup) -> None:
+class AccessLogSettings:
+    """A stage's access logs: one JSON object of `fields` per request, in `log_group`."""
+
+    def __init__(self, log_group: logs.ILogGroup, fields: dict[str, str] = ACCESS_LOG_FIELDS) -> None:
         self._destination = apigwv2.LogGroupLogDestination(log_group)
-        self._format = apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":")))
+        self._format = apigw.AccessLogFormat.custom(json.dumps(fields, separators=(",", ":")))
 
     @property
     def destination(self) -> apigwv2.IAccessLogDestination:
@@ -123,7 +125,7 @@ class Api(Construct):
             http_api=self.http_api,
             stage_name="$default",
             auto_deploy=True,
-            access_log_settings=_AccessLogSettings(self.access_logs),
+            access_log_settings=AccessLogSettings(self.access_logs),
             throttle=apigwv2.ThrottleSettings(
                 rate_limit=API_THROTTLE_RATE_LIMIT, burst_limit=API_THROTTLE_BURST_LIMIT
             ),

@@ -13,11 +13,7 @@
 
 from __future__ import annotations
 
-import json
-
-import jsii
 from aws_cdk import Fn, Stack
-from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_iam as iam
@@ -25,6 +21,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.constructs.api import AccessLogSettings
 from infra.constructs.constants import LOG_RETENTION
 from infra.constructs.nag import acknowledge, nag_arn
 from infra.topology import WebSocketRoute
@@ -50,21 +47,6 @@ ACCESS_LOG_FIELDS = {
     "status": "$context.status",
     "integrationError": "$context.integrationErrorMessage",
 }
-
-
-@jsii.implements(apigwv2.IAccessLogSettings)
-class _AccessLogSettings:
-    def __init__(self, log_group: logs.ILogGroup) -> None:
-        self._destination = apigwv2.LogGroupLogDestination(log_group)
-        self._format = apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":")))
-
-    @property
-    def destination(self) -> apigwv2.IAccessLogDestination:
-        return self._destination
-
-    @property
-    def format(self) -> apigw.AccessLogFormat:
-        return self._format
 
 
 class LiveApi(Construct):
@@ -102,7 +84,7 @@ class LiveApi(Construct):
             web_socket_api=self.api,
             stage_name=STAGE_NAME,
             auto_deploy=True,
-            access_log_settings=_AccessLogSettings(self.access_logs),
+            access_log_settings=AccessLogSettings(self.access_logs, ACCESS_LOG_FIELDS),
             throttle=apigwv2.ThrottleSettings(
                 rate_limit=THROTTLE_RATE_LIMIT, burst_limit=THROTTLE_BURST_LIMIT
             ),
