@@ -40,6 +40,9 @@ def test_authorized_routes_need_a_cognito_jwt_and_the_docs_are_public(template: 
         "POST /inbound/meta",
         "GET /unsubscribe/{token}",
         "POST /unsubscribe/{token}",
+        # the signed link of a notification address's confirmation e-mail
+        "GET /notification-addresses/confirm/{token}",
+        "POST /notification-addresses/confirm/{token}",
     }
 
 

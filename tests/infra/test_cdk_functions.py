@@ -41,6 +41,8 @@ def expected_tidings_environment(spec: FunctionSpec) -> set[str]:
         names |= {"TIDINGS_CAMPAIGN_CONFIGURATION_SET", "TIDINGS_CAMPAIGN_SEND_CONCURRENCY"}
     if spec.access & {Access.SEAL_CREDENTIALS, Access.OPEN_CREDENTIALS}:
         names.add("TIDINGS_CREDENTIALS_KEY_ID")
+    if Access.OPEN_CREDENTIALS in spec.access:  # the app secrets (test_cdk_app_secrets.py)
+        names.add("TIDINGS_APP_SECRETS_ARN")
     if spec.access & {Access.RUN_WORKFLOWS, Access.ANSWER_WORKFLOW_TOKENS, Access.RECOVER_WORKFLOWS}:
         names.add("TIDINGS_WORKFLOW_STATE_MACHINE_ARN")
     if Access.UNSUBSCRIBE_LINKS in spec.access:

@@ -32,7 +32,7 @@ from tidings.api.crm import CrmServices, register_crm_routes
 from tidings.api.inbound import register_inbound_routes
 from tidings.api.insights import InsightServices, register_insight_routes
 from tidings.api.integrations import IntegrationServices, register_integration_routes
-from tidings.api.limits import throttled
+from tidings.api.limits import body_problem, subject_of, throttled
 from tidings.api.models import (
     ErrorBody,
 )
@@ -43,7 +43,7 @@ from tidings.api.webhooks import register_webhook_routes
 from tidings.api.workflows import register_workflow_routes
 from tidings.core.clock import DEFAULT_CLOCK
 from tidings.core.config import Settings, get_settings
-from tidings.core.errors import TidingsError, Unauthorized
+from tidings.core.errors import TidingsError
 from tidings.scheduling.service import SchedulingService
 
 if TYPE_CHECKING:
@@ -81,8 +81,8 @@ def build_app(
     ab_tests: Callable[[], ABTestService] | None = None,
     comments: Callable[[], CommentService] | None = None,
     notification_addresses: Callable[[], NotificationAddresses] | None = None,
-    crises: Callable[[], CrisisService] | None = None,
     throttle: Callable[[], RequestThrottle] | None = None,
+    crises: Callable[[], CrisisService] | None = None,
     settings: Callable[[], Settings] = get_settings,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
@@ -94,11 +94,7 @@ def build_app(
         return services[0]
 
     def user_id() -> str:
-        claims = app.current_event.request_context.authorizer.jwt_claim or {}
-        sub = claims.get("sub")
-        if not sub:
-            raise Unauthorized("a bearer token with a subject is required")
-        return str(sub)
+        return subject_of(app.current_event.request_context.authorizer.jwt_claim)
 
     _error_handlers(app)
     _throttle(app, throttle)
@@ -230,8 +226,12 @@ OWN_CHECK_PARAMETERS = frozenset({"clientId", "token", "email"})
 
 
 def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Resolve one HTTP API event, refusing a body over the route's limit (MAX_BODY_BYTES unless
-    ROUTE_BODY_BYTES says more) with 413 and a path id that cannot name anything with 404 first."""
+    """Resolve one HTTP API event, refusing first a body that is not UTF-8 or nests too deep
+    (`tidings.api.limits`, 422), a body over the route's limit (MAX_BODY_BYTES unless
+    ROUTE_BODY_BYTES says more) with 413 and a path id that cannot name anything with 404."""
+    problem = body_problem(event)
+    if problem is not None:
+        return _early(problem.status, ErrorBody.model_validate(problem.to_body()))
     body = event.get("body") or ""
     size = (len(body) * 3) // 4 if event.get("isBase64Encoded") else len(body.encode())
     limit = ROUTE_BODY_BYTES.get(_route_key(event), MAX_BODY_BYTES)

@@ -170,8 +170,8 @@ def http_app() -> APIGatewayHttpResolver:
         ab_tests=ab_test_service,
         comments=comment_service,
         notification_addresses=notification_addresses,
-        crises=crisis_service,
         throttle=request_throttle,
+        crises=crisis_service,
         settings=app_settings,
     )
 
