@@ -130,6 +130,9 @@ class Settings(BaseModel):
     # Emails a second all instances together may send: at most the account's SES maximum send rate
     # (read with GetAccount), lower when this is set (0: the account's rate).
     campaign_send_rate: float = Field(default=0.0, ge=0.0)
+    # How long a campaign send whose SES answer was lost waits for SES's Send event (which marks it sent)
+    # before it is sent again: longer than SES takes to publish the event to EventBridge and Lambda.
+    campaign_send_confirm_seconds: int = Field(default=300, ge=1, le=43_200)
     # Allow http:// and private, loopback or link-local addresses in webhook URLs and link checks
     # (local development only: in production they could reach internal services).
     allow_private_links: bool = False
@@ -138,9 +141,6 @@ class Settings(BaseModel):
     # non-public address even with `allow_private_links` (tidings.core.netguard).
     local_runtime_ports: list[int] = Field(default_factory=list)
     # Meta (Facebook/Instagram) webhooks: the app secret that signs each delivery, and the token the
-    # How long a campaign send whose SES answer was lost waits for SES's Send event (which marks it sent)
-    # before it is sent again: longer than SES takes to publish the event to EventBridge and Lambda.
-    campaign_send_confirm_seconds: int = Field(default=300, ge=1, le=43_200)
     # subscription handshake must echo. Empty: incoming Meta webhooks are refused.
     meta_app_secret: str = Field(default="", repr=False)
     meta_webhook_verify_token: str = Field(default="", repr=False)
