@@ -2,7 +2,7 @@
 API's origin (so the app calls the API with no CORS in between).
 
 - `GET /dashboard/...` serves dashboard/dist (what `make setup` builds); `GET /dashboard/config.json`
-  tells the app where the API is and that it signs in locally.
+  tells the app where the API and its live updates are and that it signs in locally.
 - Sign-in links: `tidings dev` prints one for the sample user and `tidings login USER` one for any
   user, `<api>/dashboard/?code=<code>`. A code names its user, is signed with a key kept in the state
   directory (0600), lasts `CODE_TTL_SECONDS` and is taken once; codes made before the running stack
@@ -114,8 +114,11 @@ class DashboardSite:
     """What `LocalHttpApi` answers under /dashboard before its routes: static files, config.json and
     the token endpoint."""
 
-    def __init__(self, api_url: str, auth: LocalAuth, codes: SignInCodes, dist: Path = DIST) -> None:
+    def __init__(
+        self, api_url: str, auth: LocalAuth, codes: SignInCodes, dist: Path = DIST, live_url: str = ""
+    ) -> None:
         self.api_url = api_url
+        self.live_url = live_url
         self.url = f"{api_url}{PREFIX}/"
         self._auth = auth
         self._codes = codes
@@ -138,7 +141,7 @@ class DashboardSite:
         if request.method not in ("GET", "HEAD"):
             return HttpResponse(405, [("allow", "GET, HEAD")])
         if path == f"{PREFIX}/config.json":
-            config = {
+            config: dict[str, object] = {
                 "apiUrl": self.api_url,
                 "auth": {
                     "kind": "local",
@@ -146,6 +149,8 @@ class DashboardSite:
                     "loginCommand": "tidings login USER",
                 },
             }
+            if self.live_url:  # the live updates' WebSocket (infra.local.websocket_api)
+                config["liveUrl"] = self.live_url
             return _json(200, config, [("cache-control", "no-store")])
         return self._file(path[len(PREFIX) + 1 :] or "index.html")
 

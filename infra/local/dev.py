@@ -128,6 +128,7 @@ class DevUrls:
     fake_vendors: str = ""
     ses: str = ""  # the local SES front the handlers' SES v2 client talks to
     dashboard: str = ""  # the dashboard, on the API's origin (infra.local.dashboard)
+    live: str = ""  # the live WebSocket API and its @connections (infra.local.websocket_api)
 
     @property
     def emails(self) -> str:
@@ -167,6 +168,7 @@ class DevRuntime:
     _released: threading.Event = field(default_factory=threading.Event)
     _lock: StateLock | None = None
     _api: Any = None
+    _live: Any = None  # infra.local.websocket_api.LocalWebSocketApi
     dashboard: Any = None  # infra.local.dashboard.DashboardSite: sign-in links for the dashboard
     _stopped: bool = False
     _stop_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -260,6 +262,7 @@ class DevRuntime:
             say(f"connecting the sample user {SAMPLE_USER} on every platform")
             connect_sandbox_accounts(self.urls.fake_platforms, SAMPLE_USER)
 
+        self._start_live()
         self._start_event_sources()
         say("rebuilding the schedules from the table")
         self.reconcile(say)
@@ -402,16 +405,17 @@ class DevRuntime:
 
     def _deny_own_ports(self) -> None:
         """Name the runtime's own ports in TIDINGS_LOCAL_RUNTIME_PORTS (DynamoDB Local, moto, the
-        lambda host, the SES front, and the API once it listens): with private links allowed, a URL a
-        user gives still may not reach them (tidings.core.netguard), so a webhook cannot write to
-        the table, call moto's AWS APIs or send the lambda host an event. The fake platforms and
-        vendors stay reachable: they serve the media and take the calls local runs are made of."""
+        lambda host, the SES front, the live WebSocket API and the API once it listens): with private
+        links allowed, a URL a user gives still may not reach them (tidings.core.netguard), so a
+        webhook cannot write to the table, call moto's AWS APIs or send the lambda host an event. The
+        fake platforms and vendors stay reachable: they serve the media and take the calls local runs
+        are made of."""
         from urllib.parse import urlsplit
 
         stack = self.stack
         assert stack is not None
         own = (stack.endpoints.dynamodb, stack.endpoints.moto, self.host.url, self.urls.ses, self.urls.api)
-        ports = sorted({port for url in own if url and (port := urlsplit(url).port)})
+        ports = sorted({port for url in (*own, self.urls.live) if url and (port := urlsplit(url).port)})
         stack.env["TIDINGS_LOCAL_RUNTIME_PORTS"] = os.environ["TIDINGS_LOCAL_RUNTIME_PORTS"] = ",".join(
             str(port) for port in ports
         )
@@ -481,6 +485,30 @@ class DevRuntime:
         )
         self._execution_events.start()
 
+    def _start_live(self) -> None:
+        """The live WebSocket API with its @connections, before the stream pollers: live_fanout posts
+        to it with the unchanged boto3 adapter; connections are taken once the API serves the key set."""
+        from infra.local.auth import AUDIENCE, ISSUER
+        from infra.local.websocket_api import LocalWebSocketApi
+        from infra.topology import WEBSOCKET_ROUTES
+
+        def invoke(function: str, event: dict[str, Any]) -> object:
+            return self.host.invoke(function, event).payload
+
+        self._live = LocalWebSocketApi(WEBSOCKET_ROUTES, invoke, self.options.host).start()
+        self.urls.live = self._live.url
+        self._set_env(
+            TIDINGS_LIVE_ENDPOINT_URL=self._live.management_url,
+            TIDINGS_LIVE_ISSUER_URL=ISSUER,
+            TIDINGS_LIVE_CLIENT_IDS=AUDIENCE,
+        )
+
+    def _set_env(self, **env: str) -> None:
+        assert self.stack is not None
+        self.stack.env.update(env)
+        os.environ.update(env)
+        self._clear_settings_cache()
+
     def _start_api(self) -> None:
         from infra.local.api_gateway import LocalHttpApi
         from infra.local.auth import LocalAuth
@@ -503,7 +531,14 @@ class DevRuntime:
         self.urls.api = str(api.url)
         from infra.local.dashboard import DashboardSite, SignInCodes
 
-        self.dashboard = api.site = DashboardSite(self.urls.api, auth, SignInCodes(self.options.state_dir))
+        self.dashboard = api.site = DashboardSite(
+            self.urls.api, auth, SignInCodes(self.options.state_dir), live_url=self.urls.live
+        )
+        if self._live is not None:  # the $connect token check reads the key set the API serves
+            from infra.local.api_gateway import JWKS_PATH
+
+            self._set_env(TIDINGS_LIVE_JWKS_URL=f"{self.urls.api}{JWKS_PATH}")
+            self._live.open()
         self.urls.dashboard = self.dashboard.url
         # Unsubscribe links in campaign email point at this API (the stack gives its own URL on AWS).
         assert self.stack is not None
@@ -532,6 +567,7 @@ class DevRuntime:
                 "api": self.urls.api,
                 "docs": self.urls.docs,
                 "dashboard": self.urls.dashboard,
+                "live": self.urls.live,
                 "fakePlatforms": self.urls.fake_platforms,
                 "fakeVendors": self.urls.fake_vendors,
                 "ses": self.urls.ses,
@@ -584,6 +620,8 @@ class DevRuntime:
         steps: list[tuple[str, Callable[[], None]]] = []
         if self._api is not None:
             steps.append(("HTTP API", self._api.stop))
+        if self._live is not None:
+            steps.append(("live WebSocket API", self._live.stop))
         if self._runner is not None:
             steps.append(("scheduler runner", self._runner.stop))
         steps += [("stream poller", poller.stop) for poller in self._pollers]
