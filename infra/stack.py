@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import App, Aspects, CfnOutput, RemovalPolicy, Stack
+from aws_cdk import App, Aspects, Aws, CfnOutput, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_kms as kms
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
@@ -17,6 +17,7 @@ from infra.constructs.async_failures import AsyncFailures
 from infra.constructs.campaign_events import CampaignEvents
 from infra.constructs.campaigns import CampaignSending, ses_sender
 from infra.constructs.constants import construct_id
+from infra.constructs.dashboard_hosting import DashboardHosting
 from infra.constructs.execution_events import ExecutionEvents
 from infra.constructs.functions import Functions
 from infra.constructs.layer import SharedLayer
@@ -112,14 +113,36 @@ class TidingsStack(Stack):
             functions=fns,
         )
         self.campaigns.attach(fns[send_trigger.function])
-        self.api = Api(self, "Api", routes=topology.ROUTES, functions=fns)
+        # The dashboard on CloudFront, signing in through the pool's hosted sign-in, calling the API.
+        self.dashboard = DashboardHosting(self, "Dashboard")
+        self.api = Api(
+            self,
+            "Api",
+            routes=topology.ROUTES,
+            functions=fns,
+            dashboard_url=self.dashboard.url,
+            domain_prefix=cognito_domain_prefix(stage),
+        )
         # Live updates: the WebSocket API dashboards connect to, fed by live_fanout from the stream.
         self.live = LiveApi(self, "Live", routes=topology.WEBSOCKET_ROUTES, functions=fns)
         self.live.let_post(self.grants.live_posters)
         LiveApi.check_tokens_of(
             fns[topology.LIVE_CONNECTIONS],
             issuer=self.api.user_pool.user_pool_provider_url,
-            client_ids=[self.api.client.user_pool_client_id],
+            client_ids=[client.user_pool_client_id for client in self.api.clients],
+        )
+        assert self.api.dashboard_client is not None
+        self.dashboard.deploy(
+            {
+                "apiUrl": self.api.url,
+                "liveUrl": self.live.url,
+                "auth": {
+                    "kind": "cognito",
+                    "domain": self.api.sign_in_domain,
+                    "clientId": self.api.dashboard_client.user_pool_client_id,
+                    "scopes": "openid email",
+                },
+            }
         )
         # Executions that ended unfinished reach the function that recovers what they held.
         self.execution_events = ExecutionEvents(
@@ -197,6 +220,13 @@ class TidingsStack(Stack):
         CfnOutput(self, constants.OUTPUT_TABLE_NAME, value=self.table.table.table_name)
         CfnOutput(self, constants.OUTPUT_PUBLISH_STATE_MACHINE_ARN, value=publish.state_machine_arn)
         CfnOutput(self, "LiveUrl", value=self.live.url, description="The live updates' WebSocket URL")
+        CfnOutput(self, "DashboardUrl", value=self.dashboard.url, description="The dashboard (CloudFront)")
+
+
+def cognito_domain_prefix(stage: str | None) -> str:
+    """The hosted sign-in's domain prefix, tidings[-<stage>]-<account>: Cognito wants it unique per Region."""
+    parts = ["tidings", *([stage.lower()] if stage else []), Aws.ACCOUNT_ID]
+    return Fn.join("-", parts)
 
 
 def comment_analyzer(scope: Construct) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import jsii
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
@@ -69,6 +69,8 @@ class Api(Construct):
         *,
         routes: tuple[Route, ...],
         functions: dict[str, lambda_.Function],
+        dashboard_url: str | None = None,
+        domain_prefix: str = "tidings",
     ) -> None:
         super().__init__(scope, construct_id)
         self.user_pool = cognito.UserPool(
@@ -103,13 +105,18 @@ class Api(Construct):
             generate_secret=False,
             prevent_user_existence_errors=True,
         )
+        self.clients = [self.client]
+        self.dashboard_client: cognito.UserPoolClient | None = None
+        self.domain: cognito.UserPoolDomain | None = None
+        if dashboard_url is not None:
+            self._add_dashboard_sign_in(dashboard_url, domain_prefix)
         # API Gateway checks the token's iss against the issuer and its aud (or, for Cognito access
         # tokens, client_id) against the audience (API Gateway Developer Guide, "Controlling access
         # to HTTP APIs with JWT authorizers").
         self.authorizer = authorizers.HttpJwtAuthorizer(
             "CognitoJwt",
             jwt_issuer=self.user_pool.user_pool_provider_url,
-            jwt_audience=[self.client.user_pool_client_id],
+            jwt_audience=[client.user_pool_client_id for client in self.clients],
         )
 
         self.http_api = apigwv2.HttpApi(
@@ -117,6 +124,17 @@ class Api(Construct):
             "HttpApi",
             description="Tidings API",
             create_default_stage=False,
+            # the hosted dashboard calls the API from its own origin; API Gateway answers the
+            # browser's preflight itself (API Gateway Developer Guide, "Configuring CORS for an HTTP API")
+            cors_preflight=apigwv2.CorsPreflightOptions(
+                allow_origins=[dashboard_url],
+                allow_methods=[apigwv2.CorsHttpMethod.ANY],
+                allow_headers=["authorization", "content-type"],
+                expose_headers=["retry-after"],
+                max_age=Duration.hours(1),
+            )
+            if dashboard_url
+            else None,
         )
         self.access_logs = logs.LogGroup(self, "AccessLogs", retention=LOG_RETENTION)
         self.stage = apigwv2.HttpStage(
@@ -161,6 +179,38 @@ class Api(Construct):
                 with_children=True,
             )
         self.routes[route.route_key] = http_route
+
+    def _add_dashboard_sign_in(self, dashboard_url: str, domain_prefix: str) -> None:
+        """The hosted sign-in for the dashboard: a Cognito domain and a public app client (no secret)
+        using the authorization code grant only, which the dashboard runs with PKCE, back to its URL."""
+        self.domain = self.user_pool.add_domain(
+            "Domain", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=domain_prefix)
+        )
+        self.dashboard_client = self.user_pool.add_client(
+            "DashboardClient",
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            generate_secret=False,
+            prevent_user_existence_errors=True,
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(authorization_code_grant=True, implicit_code_grant=False),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
+                # the app sends its own folder's URL (dashboard/src/auth.ts, redirectUri)
+                callback_urls=[f"{dashboard_url}/"],
+                logout_urls=[f"{dashboard_url}/"],
+            ),
+            access_token_validity=Duration.hours(1),
+            id_token_validity=Duration.hours(1),
+            refresh_token_validity=Duration.days(1),
+        )
+        self.clients.append(self.dashboard_client)
+
+    @property
+    def sign_in_domain(self) -> str:
+        """The hosted sign-in's base URL (https://<prefix>.auth.<region>.amazoncognito.com)."""
+        if self.domain is None:
+            raise ValueError("the dashboard's sign-in is not configured")
+        return self.domain.base_url()
 
     @property
     def url(self) -> str:

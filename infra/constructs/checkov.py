@@ -70,6 +70,63 @@ SECRET_AWS_MANAGED_KEY = Skip(
     "step and separate no reader from another.",
 )
 
+# The dashboard's hosting (infra/constructs/dashboard_hosting.py).
+# CKV_AWS_116 on CDK's BucketDeployment function: CloudFormation is its only caller.
+CUSTOM_RESOURCE_HANDLER = Skip(
+    "CKV_AWS_116",
+    "CDK's own custom resource handler (it copies the dashboard's build into its bucket): only "
+    "CloudFormation invokes it, for the custom resources whose ServiceToken it is, and a failure is "
+    "answered to CloudFormation, which fails and rolls back the deployment and shows the error in "
+    "the stack's events; a dead-letter queue would hold an event nobody retries.",
+)
+# CKV_AWS_117 on CDK's BucketDeployment function.
+DEPLOYMENT_HANDLER_NO_VPC = Skip(
+    "CKV_AWS_117",
+    "CDK's BucketDeployment function reaches only S3 (the CDK asset bucket and the dashboard's "
+    "bucket) and CloudFront (an invalidation) with IAM-signed requests, while the stack deploys; a "
+    "VPC would need S3 and CloudFront endpoints or a NAT gateway for nothing private.",
+)
+# CKV_AWS_173 on CDK's BucketDeployment function.
+DEPLOYMENT_HANDLER_ENVIRONMENT = Skip(
+    "CKV_AWS_173",
+    "CDK's BucketDeployment function's environment holds no secret (tests/infra/test_checkov.py "
+    "checks the variable names; CDK sets only where its AWS CLI lives). Lambda encrypts it at rest "
+    "with an AWS managed key.",
+)
+# CKV_AWS_174: the viewer certificate's MinimumProtocolVersion at TLSv1.2_2021.
+DEFAULT_CERTIFICATE_TLS = Skip(
+    "CKV_AWS_174",
+    "The distribution uses CloudFront's default certificate (*.cloudfront.net), for which CloudFront "
+    "takes no minimum protocol version (it is settable only with a custom certificate, CloudFront "
+    "API Reference, ViewerCertificate); a custom domain with its certificate is an operator's choice.",
+)
+# CKV_AWS_68: a WAF web ACL on the distribution.
+STATIC_SITE_NO_WAF = Skip(
+    "CKV_AWS_68",
+    "The distribution serves the dashboard's static build only (GET and HEAD): every request with "
+    "data goes to the API, which checks a Cognito token and throttles per user. A web ACL costs a "
+    "monthly fee and one per rule and request, and is an operator's choice.",
+)
+# CKV_AWS_310: an origin group with a failover origin.
+SINGLE_ORIGIN = Skip(
+    "CKV_AWS_310",
+    "One S3 origin in one Region holds the build; S3 is the durable copy and a failover origin "
+    "would need a second bucket kept in step by replication, for static files any deployment "
+    "uploads again.",
+)
+# CKV_AWS_374: geo restriction on the distribution.
+NO_GEO_RESTRICTION = Skip(
+    "CKV_AWS_374",
+    "The dashboard is for the business's people wherever they travel; who may use it is decided "
+    "by Cognito sign-in (with MFA), not by country.",
+)
+# CKV_AWS_18: access logging on an S3 bucket.
+LOG_BUCKET_NOT_LOGGED = Skip(
+    "CKV_AWS_18",
+    "This is the bucket the dashboard's access logs (CloudFront's and its bucket's) are written "
+    "to; logging it into itself would write a log of each log.",
+)
+
 SKIPS: tuple[Skip, ...] = (
     NO_VPC,
     ENVIRONMENT_HOLDS_NO_SECRET,
@@ -77,6 +134,14 @@ SKIPS: tuple[Skip, ...] = (
     ON_FAILURE_DESTINATION,
     SQS_MANAGED_ENCRYPTION,
     SECRET_AWS_MANAGED_KEY,
+    CUSTOM_RESOURCE_HANDLER,
+    DEPLOYMENT_HANDLER_NO_VPC,
+    DEPLOYMENT_HANDLER_ENVIRONMENT,
+    DEFAULT_CERTIFICATE_TLS,
+    STATIC_SITE_NO_WAF,
+    SINGLE_ORIGIN,
+    NO_GEO_RESTRICTION,
+    LOG_BUCKET_NOT_LOGGED,
 )
 
 

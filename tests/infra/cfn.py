@@ -29,6 +29,21 @@ def by_path(template: Template, path: str) -> tuple[str, dict[str, Any]]:
     raise KeyError(wanted)
 
 
+def project_layer(template: Template) -> tuple[str, dict[str, Any]]:
+    """The project's own layer (the stack's Layer construct; CDK's BucketDeployment brings an AWS CLI one)."""
+    return by_path(template, "Layer/Layer/Resource")
+
+
+def project_functions(template: Template) -> dict[str, dict[str, Any]]:
+    """The topology's functions: those under Functions/ (not CDK's own custom resource handlers)."""
+    prefix = "Tidings/Functions/"
+    return {
+        lid: res
+        for lid, res in resources(template, "AWS::Lambda::Function").items()
+        if res.get("Metadata", {}).get("aws:cdk:path", "").startswith(prefix)
+    }
+
+
 def function(template: Template, name: str) -> tuple[str, dict[str, Any]]:
     return by_path(template, f"Functions/{construct_id(name)}/Function/Resource")
 

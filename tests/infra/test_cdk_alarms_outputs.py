@@ -73,7 +73,7 @@ def test_outputs_name_what_a_client_and_an_operator_need(template: Template) -> 
         if v["Properties"]["ProtocolType"] == "HTTP"
     ]
     pool_id, _ = only(template, "AWS::Cognito::UserPool")
-    client_id, _ = only(template, "AWS::Cognito::UserPoolClient")
+    client_id, _ = by_path(template, "Api/UserPool/Client/Resource")
     table_id, _ = only(template, "AWS::DynamoDB::Table")
     machine_id, _ = by_path(template, "Publishing/PublishPost/StateMachine/Resource")
 

@@ -46,16 +46,17 @@ def test_authorized_routes_need_a_cognito_jwt_and_the_docs_are_public(template: 
     }
 
 
-def test_the_jwt_authorizer_trusts_the_user_pool_and_its_client(template: Template) -> None:
+def test_the_jwt_authorizer_trusts_the_user_pool_and_its_clients(template: Template) -> None:
     _, authorizer = only(template, "AWS::ApiGatewayV2::Authorizer")
     pool_id, _ = only(template, "AWS::Cognito::UserPool")
-    client_id, _ = only(template, "AWS::Cognito::UserPoolClient")
+    client_id, _ = by_path(template, "Api/UserPool/Client/Resource")
+    dashboard_client_id, _ = by_path(template, "Api/UserPool/DashboardClient/Resource")
     props = authorizer["Properties"]
 
     assert props["AuthorizerType"] == "JWT"
     assert props["IdentitySource"] == ["$request.header.Authorization"]
     assert props["JwtConfiguration"]["Issuer"] == {"Fn::GetAtt": [pool_id, "ProviderURL"]}
-    assert [ref(a) for a in props["JwtConfiguration"]["Audience"]] == [client_id]
+    assert [ref(a) for a in props["JwtConfiguration"]["Audience"]] == [client_id, dashboard_client_id]
 
 
 def test_user_pool_requires_mfa_and_a_strong_password_and_no_self_sign_up(template: Template) -> None:

@@ -6,7 +6,7 @@ import filecmp
 from pathlib import Path
 
 import pytest
-from cfn import Template, by_path, function, only, ref
+from cfn import Template, by_path, function, only, project_functions, project_layer, ref
 from synthesis import Synth
 
 from infra.constructs.functions import construct_id
@@ -55,8 +55,7 @@ def expected_tidings_environment(spec: FunctionSpec) -> set[str]:
 
 
 def test_there_is_one_function_per_topology_function(template: Template) -> None:
-    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    assert len(functions) == len(FUNCTIONS)
+    assert len(project_functions(template)) == len(FUNCTIONS)
 
 
 @pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.name)
@@ -65,7 +64,7 @@ def test_function_runs_python_3_14_on_arm64_with_the_layer_and_tracing(
 ) -> None:
     _, fn = function(template, spec.name)
     props = fn["Properties"]
-    layer_id, _ = only(template, "AWS::Lambda::LayerVersion")
+    layer_id, _ = project_layer(template)
 
     assert props["Runtime"] == "python3.14"
     assert props["Architectures"] == ["arm64"]

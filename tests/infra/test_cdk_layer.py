@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cfn import Template, only
+from cfn import Template, project_layer
 from synthesis import Synth
 
 
 def _layer_dir(synth: Synth, template: Template) -> Path:
-    _, layer = only(template, "AWS::Lambda::LayerVersion")
+    _, layer = project_layer(template)
     return synth.outdir / layer["Metadata"]["aws:asset:path"]
 
 
 def test_layer_is_for_python_3_14_on_arm64(template: Template) -> None:
-    _, layer = only(template, "AWS::Lambda::LayerVersion")
+    _, layer = project_layer(template)
 
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.14"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]

@@ -190,13 +190,96 @@ def test_a_function_skipped_as_synchronous_is_invoked_by_no_schedule_or_rule(tem
     invokers = _asynchronous_invokers(template)
     destinations = _on_failure_destinations(template)
 
+    service_tokens = _service_tokens(template)
+
     for lid, function in _of_type(template, "AWS::Lambda::Function").items():
         reason = _skipped(function).get("CKV_AWS_116")
         if reason == skips.INVOKED_SYNCHRONOUSLY.reason:
             assert lid not in invokers, f"{invokers[lid]} invokes {lid} asynchronously"
+        elif reason == skips.CUSTOM_RESOURCE_HANDLER.reason:
+            assert lid not in invokers, f"{invokers[lid]} invokes {lid}"
+            assert lid in service_tokens, f"{lid} is skipped as a custom resource handler but serves none"
         else:
             assert reason == skips.ON_FAILURE_DESTINATION.reason, lid
             assert lid in destinations, f"{lid} is skipped for its on-failure destination but has none"
+
+
+def _service_tokens(template: Template) -> set[str]:
+    """Functions that are the ServiceToken of a custom resource (CloudFormation invokes them)."""
+    return {
+        lid
+        for resource in template["Resources"].values()
+        if resource["Type"].startswith("Custom::")
+        for lid in _refs(resource["Properties"].get("ServiceToken"))
+    }
+
+
+def test_only_cdks_custom_resource_handlers_are_skipped_as_such(template: Template) -> None:
+    service_tokens = _service_tokens(template)
+    handler_skips = {
+        skips.CUSTOM_RESOURCE_HANDLER,
+        skips.DEPLOYMENT_HANDLER_NO_VPC,
+        skips.DEPLOYMENT_HANDLER_ENVIRONMENT,
+    }
+
+    for lid, function in _of_type(template, "AWS::Lambda::Function").items():
+        skipped = set(_skipped(function).items())
+        if skipped & {(skip.check, skip.reason) for skip in handler_skips}:
+            assert lid in service_tokens, lid
+            assert not function["Metadata"]["aws:cdk:path"].startswith("Tidings/Functions/"), lid
+
+
+def _distributions_skipped(template: Template, skip: skips.Skip) -> dict[str, dict[str, Any]]:
+    found = {
+        lid: d["Properties"]["DistributionConfig"]
+        for lid, d in _of_type(template, "AWS::CloudFront::Distribution").items()
+        if _skipped(d).get(skip.check) == skip.reason
+    }
+    assert found, f"no distribution skips {skip.check}"
+    return found
+
+
+def test_a_distribution_skipped_for_tls_uses_cloudfronts_default_certificate(template: Template) -> None:
+    for lid, config in _distributions_skipped(template, skips.DEFAULT_CERTIFICATE_TLS).items():
+        certificate = config.get("ViewerCertificate", {"CloudFrontDefaultCertificate": True})
+        assert certificate.get("CloudFrontDefaultCertificate") is True, lid
+        assert "AcmCertificateArn" not in certificate, lid
+        assert "Aliases" not in config, lid
+
+
+def test_a_distribution_skipped_for_waf_serves_one_s3_bucket_for_reading_only(template: Template) -> None:
+    buckets = set(_of_type(template, "AWS::S3::Bucket"))
+
+    for lid, config in _distributions_skipped(template, skips.STATIC_SITE_NO_WAF).items():
+        (origin,) = config["Origins"]
+        assert _refs(origin["DomainName"]) <= buckets, lid
+        assert "S3OriginConfig" in origin, lid
+        behaviors = [config["DefaultCacheBehavior"], *config.get("CacheBehaviors", [])]
+        for behavior in behaviors:
+            assert set(behavior.get("AllowedMethods", ["GET", "HEAD"])) <= {"GET", "HEAD"}, lid
+
+
+def test_a_distribution_skipped_for_failover_has_one_origin(template: Template) -> None:
+    for lid, config in _distributions_skipped(template, skips.SINGLE_ORIGIN).items():
+        assert len(config["Origins"]) == 1, lid
+        assert "OriginGroups" not in config, lid
+
+
+def test_a_bucket_skipped_for_access_logging_is_where_access_logs_go(template: Template) -> None:
+    log_targets: set[str] = set()
+    for bucket in _of_type(template, "AWS::S3::Bucket").values():
+        logging = bucket["Properties"].get("LoggingConfiguration", {})
+        log_targets |= _refs(logging.get("DestinationBucketName"))
+    for distribution in _of_type(template, "AWS::CloudFront::Distribution").values():
+        config = distribution["Properties"]["DistributionConfig"]
+        log_targets |= _refs(config.get("Logging", {}).get("Bucket"))
+    buckets = _of_type(template, "AWS::S3::Bucket")
+
+    for lid, bucket in buckets.items():
+        if "CKV_AWS_18" in _skipped(bucket):
+            assert lid in log_targets, f"{lid} is skipped as a log bucket but no access log goes there"
+        else:
+            assert "LoggingConfiguration" in bucket["Properties"], f"{lid} keeps no access log"
 
 
 def test_every_queue_skipped_for_encryption_is_encrypted_by_sqs(template: Template) -> None:
