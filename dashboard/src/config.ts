@@ -8,6 +8,8 @@ export type AuthConfig =
 export interface AppConfig {
   apiUrl: string;
   auth: AuthConfig;
+  /** The live updates' WebSocket URL (src/live.ts); without it the pages only read on load. */
+  liveUrl?: string;
 }
 
 export async function loadConfig(): Promise<AppConfig> {

@@ -1,8 +1,10 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { makeApi, type Api } from "./api";
-import { completeSignIn, onSessionChange, redirectToSignIn, signOut, type Session } from "./auth";
+import { accessToken, completeSignIn, onSessionChange, redirectToSignIn, signOut, type Session } from "./auth";
 import { loadConfig, type AppConfig } from "./config";
+import { startLive } from "./live";
+import { LiveState, Toasts } from "./Toasts";
 import { Calendar } from "./views/Calendar";
 import { Compose } from "./views/Compose";
 import { ManageLinks, ManageView, useManageView } from "./views/manageRoutes";
@@ -58,6 +60,8 @@ function App({ config, api }: { config: AppConfig; api: Api }) {
     window.addEventListener("hashchange", onHash);
     return () => window.removeEventListener("hashchange", onHash);
   }, []);
+  const signedIn = session !== null;
+  useEffect(() => (signedIn && config.liveUrl ? startLive(config.liveUrl, accessToken) : undefined), [signedIn]);
 
   if (!ready) return <p>Signing in…</p>;
   if (!session) return <SignIn config={config} error={error} />;
@@ -70,6 +74,7 @@ function App({ config, api }: { config: AppConfig; api: Api }) {
         <a href="#/results" aria-current={view === "results" ? "page" : undefined}>Results</a>
         <a href="#/inbox" aria-current={view === "inbox" ? "page" : undefined}>Inbox</a>
         <ManageLinks current={manage} />
+        {config.liveUrl && <LiveState />}
         <span class="who">
           {session.user} · {userZone}
         </span>
@@ -90,6 +95,7 @@ function App({ config, api }: { config: AppConfig; api: Api }) {
           <Compose api={api} onDone={() => (location.hash = "#/calendar")} />
         )}
       </main>
+      <Toasts />
     </>
   );
 }

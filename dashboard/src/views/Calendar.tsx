@@ -3,6 +3,7 @@
  * the API's reason and the post stays where it was. */
 import { useEffect, useState } from "preact/hooks";
 import { allPosts, explain, type Api, type Post } from "../api";
+import { onLive, RESUMED } from "../live";
 import { PLATFORM_LABEL, PLATFORMS } from "../platforms";
 import { LayerCard, layerAt, useScheduleLayer } from "./scheduleLayer";
 import {
@@ -91,6 +92,19 @@ export function Calendar({ api }: { api: Api }) {
   useEffect(() => {
     reload();
   }, []);
+  // a post published or failed while the page is open is read again; after a reconnection, all of them
+  useEffect(
+    () =>
+      onLive((event) => {
+        if (event.type === RESUMED) return void reload();
+        const postId = event.data.postId;
+        if ((event.type !== "post.published" && event.type !== "post.failed") || typeof postId !== "string") return;
+        void api.GET("/posts/{postId}", { params: { path: { postId } } }).then(({ data }) => {
+          if (data) setPosts((list) => [...(list ?? []).filter((p) => p.postId !== postId), data]);
+        });
+      }),
+    [],
+  );
 
   const shown = (posts ?? []).filter((p) => !platform || p.platforms.includes(platform));
   const byDay = new Map<string, Post[]>();
