@@ -51,7 +51,13 @@ class TidingsStack(Stack):
         self.logs_key = LogsKey(self, "LogsKey")
         Aspects.of(self).add(EncryptLogGroups(self.logs_key.key))
         self.layer = SharedLayer(self, "Layer")
-        self.functions = Functions(self, "Functions", specs=topology.FUNCTIONS, layer=self.layer.layer)
+        self.functions = Functions(
+            self,
+            "Functions",
+            specs=topology.FUNCTIONS,
+            layer=self.layer.layer,
+            reserve_concurrency=_reserve_concurrency(self),
+        )
         fns = self.functions.functions
 
         self.publishing = Publishing(self, "Publishing", specs=topology.STATE_MACHINES, functions=fns)
@@ -249,3 +255,14 @@ def build(app: App) -> TidingsStack:
     stack = TidingsStack(app, constants.stack_name(stage), stage=stage)
     Aspects.of(app).add(AwsSolutionsChecks())
     return stack
+
+
+def _reserve_concurrency(scope: Construct) -> bool:
+    """Whether the functions reserve their concurrency (the default), from the context's
+    reserveConcurrency: "false" for an account still on a new account's reduced quota."""
+    chosen = scope.node.try_get_context(constants.RESERVE_CONCURRENCY_CONTEXT_KEY)
+    if chosen is None or str(chosen).lower() == "true":
+        return True
+    if str(chosen).lower() == "false":
+        return False
+    raise ValueError(f"reserveConcurrency is true or false, not {chosen!r}")

@@ -53,6 +53,15 @@ ON_FAILURE_DESTINATION = Skip(
     "fails after its retries, with the error and the request, where a dead-letter queue gets the "
     "event alone (Lambda Developer Guide, 'Asynchronous invocation').",
 )
+# CKV_AWS_115: reserved concurrency, when the deployer turned reservations off.
+NO_RESERVATION_IN_A_SMALL_ACCOUNT = Skip(
+    "CKV_AWS_115",
+    "Reservations turned off for this deployment (cdk context reserveConcurrency=false): new AWS "
+    "accounts start with a reduced concurrency quota (Lambda Developer Guide, 'Lambda quotas'), "
+    "below the reservations plus the 100 that must stay unreserved, and Lambda refuses the deploy. "
+    "The per-user quotas and the API throttle still bound each user; reserve again once AWS raised "
+    "the quota.",
+)
 # CKV_AWS_27: SQS encryption, which checkov credits only for a KMS key (KmsMasterKeyId).
 SQS_MANAGED_ENCRYPTION = Skip(
     "CKV_AWS_27",
@@ -134,6 +143,7 @@ SKIPS: tuple[Skip, ...] = (
     ON_FAILURE_DESTINATION,
     SQS_MANAGED_ENCRYPTION,
     SECRET_AWS_MANAGED_KEY,
+    NO_RESERVATION_IN_A_SMALL_ACCOUNT,
     CUSTOM_RESOURCE_HANDLER,
     DEPLOYMENT_HANDLER_NO_VPC,
     DEPLOYMENT_HANDLER_ENVIRONMENT,

@@ -66,6 +66,9 @@ DEFAULT_SES_CONFIGURATION_SET = "tidings-campaigns"
 # comments with Amazon Comprehend (TIDINGS_COMMENT_ANALYZER in the environment of the functions that
 # analyse, and the Comprehend actions on their roles); "local" (the default) calls no AWS service.
 COMMENT_ANALYZER_CONTEXT_KEY = "commentAnalyzer"
+# "false" deploys without reserved concurrency, for an account whose Lambda concurrency quota is
+# still the reduced one of a new account (infra/topology.py, CONCURRENCY_BUDGET).
+RESERVE_CONCURRENCY_CONTEXT_KEY = "reserveConcurrency"
 COMMENT_ANALYZERS = ("local", "comprehend")
 ENV_COMMENT_ANALYZER = "TIDINGS_COMMENT_ANALYZER"
 

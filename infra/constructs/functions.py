@@ -50,8 +50,10 @@ class Functions(Construct):
         *,
         specs: tuple[FunctionSpec, ...],
         layer: lambda_.ILayerVersion,
+        reserve_concurrency: bool = True,
     ) -> None:
         super().__init__(scope, construct_id_)
+        self.reserve_concurrency = reserve_concurrency
         self.specs = {spec.name: spec for spec in specs}
         self.functions: dict[str, lambda_.Function] = {}
         self.roles: dict[str, iam.Role] = {}
@@ -84,9 +86,11 @@ class Functions(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             role=role,
-            reserved_concurrent_executions=spec.reserved_concurrency,
+            reserved_concurrent_executions=spec.reserved_concurrency if self.reserve_concurrency else None,
         )
         checkov.skip(function, checkov.NO_VPC, checkov.ENVIRONMENT_HOLDS_NO_SECRET)
+        if not self.reserve_concurrency:
+            checkov.skip(function, checkov.NO_RESERVATION_IN_A_SMALL_ACCOUNT)
         acknowledge(
             role, "AwsSolutions-IAM5", _wildcard_reason(spec), applies_to=["Resource::*"], with_children=True
         )
