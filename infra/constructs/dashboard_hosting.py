@@ -27,6 +27,7 @@ from constructs import Construct
 from infra.constructs import checkov
 from infra.constructs.constants import LOG_RETENTION
 from infra.constructs.nag import acknowledge
+from infra.dashboard_headers import HSTS_SECONDS, content_security_policy
 
 DIST = Path(__file__).resolve().parents[2] / "dashboard" / "dist"
 CONFIG_FILE = "config.json"
@@ -80,6 +81,30 @@ class DashboardHosting(Construct):
             )
             for status in (403, 404)
         ]
+        # The security headers (infra/dashboard_headers.py); `deploy` completes the policy with the
+        # addresses the app calls, which exist only once the API and the user pool do.
+        self.headers = cloudfront.ResponseHeadersPolicy(
+            self,
+            "Headers",
+            comment="Tidings dashboard: CSP, HSTS, no framing, nosniff, no referrer",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=content_security_policy(), override=True
+                ),
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=Duration.seconds(HSTS_SECONDS),
+                    include_subdomains=True,
+                    override=True,
+                ),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.NO_REFERRER, override=True
+                ),
+            ),
+        )
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
@@ -88,7 +113,7 @@ class DashboardHosting(Construct):
             default_behavior=cloudfront.BehaviorOptions(
                 origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-                response_headers_policy=cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+                response_headers_policy=self.headers,
                 allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
             ),
             error_responses=spa_fallback,
@@ -133,9 +158,11 @@ class DashboardHosting(Construct):
         return (self.dist / "index.html").is_file()
 
     def deploy(self, config: dict[str, Any]) -> s3deploy.BucketDeployment | None:
-        """Upload the build and `config` as config.json beside index.html.
+        """Upload the build and `config` as config.json beside index.html, and let the page call what
+        `config` names (its Content-Security-Policy).
 
         Without a build nothing is uploaded and the synth carries a warning saying so."""
+        self._allow(live_url=config.get("liveUrl"), sign_in_domain=config.get("auth", {}).get("domain"))
         if not self.built:
             Annotations.of(self).add_warning_v2(
                 "tidings:dashboard-not-built", MISSING_BUILD_WARNING.format(dist=self.dist)
@@ -160,6 +187,23 @@ class DashboardHosting(Construct):
         )
         self._answer_for_deployment_handler()
         return deployment
+
+    def _allow(self, *, live_url: str | None, sign_in_domain: str | None) -> None:
+        """The CSP's connect-src and form-action with the stack's addresses. The HTTP API is named by
+        the Region's API Gateway host pattern, not its id: the API's CORS names this distribution, so
+        naming the API here would make each wait for the other."""
+        stack = Stack.of(self)
+        api = f"https://*.execute-api.{stack.region}.{stack.url_suffix}"
+        sign_in = [sign_in_domain] if sign_in_domain else []
+        csp = content_security_policy(
+            connect=[api, *([live_url] if live_url else []), *sign_in], form_action=sign_in
+        )
+        cfn = self.headers.node.default_child
+        assert isinstance(cfn, cloudfront.CfnResponseHeadersPolicy)
+        cfn.add_property_override(
+            "ResponseHeadersPolicyConfig.SecurityHeadersConfig.ContentSecurityPolicy.ContentSecurityPolicy",
+            csp,
+        )
 
     def _answer_for_deployment_handler(self) -> None:
         """The BucketDeployment's function is CDK's own (one per stack, beside this construct): what it

@@ -10,6 +10,8 @@ API's origin (so the app calls the API with no CORS in between).
 - `POST /dashboard/oauth2/token` exchanges a code (`grant_type=authorization_code`) or a refresh token
   (`grant_type=refresh_token`) for an access token, answering as Cognito's /oauth2/token does, so
   the app's sign-in code is the same locally and on AWS. The app keeps the tokens in memory only.
+- Every file goes with the security headers CloudFront adds on AWS (infra/dashboard_headers.py), the
+  Content-Security-Policy naming the live WebSocket's URL: the app runs under the same policy here.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+from infra.dashboard_headers import content_security_policy, security_headers
 from infra.local.api_gateway import HttpRequest, HttpResponse
 from infra.local.auth import LocalAuth
 from infra.local.state import secret_file
@@ -125,6 +128,7 @@ class DashboardSite:
         self._dist = dist.resolve()
         self._refresh: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
+        self.headers = security_headers(content_security_policy(connect=[live_url] if live_url else []))
 
     def sign_in_link(self, user_id: str) -> str:
         return f"{self.url}?code={self._codes.issue(user_id)}"
@@ -165,7 +169,8 @@ class DashboardSite:
         kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         # Hashed assets never change; index.html always asks again.
         cache = "public, max-age=31536000, immutable" if relative.startswith("assets/") else "no-cache"
-        return HttpResponse(200, [("content-type", kind), ("cache-control", cache)], target.read_bytes())
+        headers = [("content-type", kind), ("cache-control", cache), *self.headers]
+        return HttpResponse(200, headers, target.read_bytes())
 
     def _token(self, body: bytes) -> HttpResponse:
         form = dict(parse_qsl(body.decode("utf-8", "replace")))

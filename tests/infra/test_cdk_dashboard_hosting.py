@@ -84,8 +84,8 @@ def test_the_distribution_serves_the_app_over_https_and_index_html_for_any_view(
     assert config["DefaultRootObject"] == "index.html"
     assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
     assert config["DefaultCacheBehavior"]["AllowedMethods"] == ["GET", "HEAD"]
-    # the managed SecurityHeadersPolicy (HSTS, X-Content-Type-Options, X-Frame-Options, ...)
-    assert config["DefaultCacheBehavior"]["ResponseHeadersPolicyId"] == "67f7725c-6f97-4210-82d7-5512b31e9d03"
+    headers_id, _ = only(template, "AWS::CloudFront::ResponseHeadersPolicy")
+    assert config["DefaultCacheBehavior"]["ResponseHeadersPolicyId"] == {"Ref": headers_id}
     assert {
         (e["ErrorCode"], e["ResponseCode"], e["ResponsePagePath"]) for e in config["CustomErrorResponses"]
     } == {
@@ -93,6 +93,45 @@ def test_the_distribution_serves_the_app_over_https_and_index_html_for_any_view(
         (404, 200, "/index.html"),
     }
     assert ref(config["Logging"]["Bucket"]) == logs_id
+
+
+def test_every_answer_carries_the_security_headers_with_a_strict_csp(template: Template) -> None:
+    _, policy = only(template, "AWS::CloudFront::ResponseHeadersPolicy")
+    headers = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    live_api_id, _ = by_path(template, "Live/WebSocketApi/Resource")
+    domain_id, _ = by_path(template, "Api/UserPool/Domain/Resource")
+    sign_in = f"https://<{domain_id}>.auth.<AWS::Region>.amazoncognito.com"
+
+    assert headers["StrictTransportSecurity"] == {
+        "AccessControlMaxAgeSec": 63072000,
+        "IncludeSubdomains": True,
+        "Override": True,
+    }
+    assert headers["FrameOptions"] == {"FrameOption": "DENY", "Override": True}
+    assert headers["ContentTypeOptions"] == {"Override": True}
+    assert headers["ReferrerPolicy"] == {"ReferrerPolicy": "no-referrer", "Override": True}
+    assert headers["ContentSecurityPolicy"]["Override"] is True
+    csp = render(headers["ContentSecurityPolicy"]["ContentSecurityPolicy"])
+    directives = {d.split()[0]: d.split()[1:] for d in csp.split("; ")}
+    assert directives == {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "https:"],
+        "font-src": ["'self'"],
+        "connect-src": [
+            "'self'",
+            "https://*.execute-api.<AWS::Region>.<AWS::URLSuffix>",
+            f"wss://<{live_api_id}>.execute-api.<AWS::Region>.<AWS::URLSuffix>/live",
+            sign_in,
+        ],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'", sign_in],
+    }
+    assert "unsafe" not in csp
+    assert len(csp) < 1783  # CloudFront's limit for the header's value
 
 
 def test_the_build_is_uploaded_with_a_config_json_the_stack_writes(synth: Synth, template: Template) -> None:
