@@ -1,7 +1,8 @@
 /** The week or month of scheduled and published posts, in the user's time zone. A scheduled post
  * can be dragged to another hour (week) or day (month): PATCH /posts/{id}; a refusal is shown with
  * the API's reason and the post stays where it was. */
-import { useEffect, useState } from "preact/hooks";
+import { createContext } from "preact";
+import { useContext, useEffect, useRef, useState } from "preact/hooks";
 import { allPosts, explain, type Api, type Post } from "../api";
 import { onLive, RESUMED } from "../live";
 import { PLATFORM_LABEL, PLATFORMS } from "../platforms";
@@ -12,7 +13,9 @@ import {
   dayLabel,
   dayOf,
   instantAt,
+  fromLocalInput,
   isoWithOffset,
+  localInputValue,
   sameDay,
   startOfWeek,
   timeLabel,
@@ -65,12 +68,60 @@ function PostCard({ post }: { post: Post }) {
           </li>
         ))}
       </ul>
+      {draggable && <MoveAction post={post} />}
       {why.map((text) => (
         <p key={text} class="reason">
           {text}
         </p>
       ))}
     </article>
+  );
+}
+
+/** Moves a post to a given instant (the Calendar's `moveTo`). */
+const MoveTo = createContext<(postId: string, when: Date) => Promise<void>>(async () => {});
+
+/** The keyboard's way to move a scheduled post (dragging needs a pointer): "Move…" opens a date and
+ * time field in the user's zone, focused; Enter moves the post. */
+function MoveAction({ post }: { post: Post }) {
+  const moveTo = useContext(MoveTo);
+  const [open, setOpen] = useState(false);
+  const [value, setValue] = useState("");
+  const field = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (open) field.current?.focus();
+  }, [open]);
+  if (!open)
+    return (
+      <button
+        type="button"
+        class="move"
+        onClick={() => {
+          setValue(localInputValue(new Date(post.scheduledTime)));
+          setOpen(true);
+        }}
+      >
+        Move…
+      </button>
+    );
+  return (
+    <form
+      class="move-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const when = fromLocalInput(value);
+        if (!when) return;
+        setOpen(false);
+        void moveTo(post.postId, when);
+      }}
+    >
+      <label>
+        New time
+        <input ref={field} type="datetime-local" required value={value} onInput={(e) => setValue(e.currentTarget.value)} />
+      </label>
+      <button type="submit">Move</button>
+      <button type="button" onClick={() => setOpen(false)}>Cancel</button>
+    </form>
   );
 }
 
@@ -117,7 +168,10 @@ export function Calendar({ api }: { api: Api }) {
     const post = posts?.find((p) => p.postId === postId);
     if (!post || post.status !== "scheduled") return;
     const old = zoned(new Date(post.scheduledTime));
-    const when = instantAt(day, hour ?? old.h, old.min);
+    await moveTo(postId, instantAt(day, hour ?? old.h, old.min));
+  }
+
+  async function moveTo(postId: string, when: Date) {
     setProblem(null);
     setNotice(null);
     const { data, error } = await api.PATCH("/posts/{postId}", {
@@ -152,6 +206,7 @@ export function Calendar({ api }: { api: Api }) {
       : dayLabel({ ...anchor, d: 1 }, { month: "long", year: "numeric" });
 
   return (
+    <MoveTo.Provider value={moveTo}>
     <section class="calendar">
       <div class="toolbar">
         <button onClick={() => step(-1)} aria-label="Previous">‹</button>
@@ -219,6 +274,7 @@ export function Calendar({ api }: { api: Api }) {
         </div>
       )}
     </section>
+    </MoveTo.Provider>
   );
 }
 

@@ -74,9 +74,9 @@ export function Campaigns({ api }: { api: Api }) {
           <TableHead cols={["Name", "Status", "Emails", "Recipients", "When", "Created"]} />
           <tbody>
             {list.map((c) => [
-              <tr key={c.campaignId} class="campaign" data-campaign-id={c.campaignId} aria-expanded={open === c.campaignId}>
+              <tr key={c.campaignId} class="campaign" data-campaign-id={c.campaignId}>
                 <td>
-                  <button class="link" onClick={() => setOpen(open === c.campaignId ? null : c.campaignId)}>
+                  <button class="link" aria-expanded={open === c.campaignId} onClick={() => setOpen(open === c.campaignId ? null : c.campaignId)}>
                     {c.name}
                   </button>
                   <div class="sub">{c.template}</div>
