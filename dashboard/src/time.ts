@@ -38,17 +38,21 @@ export function zoned(instant: Date, zone = userZone) {
   return { y: p.year, m: p.month, d: p.day, h: p.hour, min: p.minute, s: p.second };
 }
 
+/** The zone's offset from UTC at an instant, in ms. */
+function offsetAt(t: number, zone: string): number {
+  const z = zoned(new Date(t), zone);
+  return Date.UTC(z.y, z.m - 1, z.d, z.h, z.min, z.s) - Math.floor(t / 1000) * 1000;
+}
+
 /** The instant at a wall-clock time in a zone (the later one in a repeated hour; a skipped hour
- * moves forward). */
+ * moves forward, as the API reads such a time). */
 export function instantAt(day: Day, hour: number, minute: number, zone = userZone): Date {
   const wall = Date.UTC(day.y, day.m - 1, day.d, hour, minute);
-  let guess = wall;
-  for (let i = 0; i < 2; i++) {
-    const z = zoned(new Date(guess), zone);
-    const seen = Date.UTC(z.y, z.m - 1, z.d, z.h, z.min, z.s);
-    guess += wall - seen;
-  }
-  return new Date(guess);
+  // the offsets on either side of the time (a zone changes its clocks at most once in a day)
+  const before = offsetAt(wall - 12 * 3600_000, zone);
+  const after = offsetAt(wall + 12 * 3600_000, zone);
+  const fits = [wall - before, wall - after].filter((t) => t + offsetAt(t, zone) === wall);
+  return new Date(fits.length ? Math.max(...fits) : wall - before);
 }
 
 export function dayOf(instant: Date, zone = userZone): Day {
