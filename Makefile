@@ -81,6 +81,7 @@ test: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo
 	node dashboard/scripts/budget.mjs
+	cd dashboard && npm run -s test
 	$(BIN)/pytest tests/unit tests/integration tests/infra tests/e2e -q
 
 ## Benchmarks: writes bench-results.json and prints a table.

@@ -29,6 +29,24 @@ function emit(event: LiveEvent): void {
   for (const listener of listeners) listener(event);
 }
 
+/** The wait before the next try after `failures` failed ones: 1 s doubling to 30 s, each wait
+ * between half and all of it (`random` in [0, 1)), so pages that lost the connection together do
+ * not all come back at once. */
+export function backoff(failures: number, random: () => number = Math.random): number {
+  return Math.min(MAX_WAIT_MS, 1000 * 2 ** failures) * (0.5 + random() / 2);
+}
+
+/** A filter that lets each event id through once, remembering the last `keep` ids. */
+export function firstSight(keep = 200): (id: string) => boolean {
+  const seen: string[] = [];
+  return (id) => {
+    if (seen.includes(id)) return false;
+    seen.push(id);
+    if (seen.length > keep) seen.shift();
+    return true;
+  };
+}
+
 /** Connect and stay connected until the returned function is called. */
 export function startLive(url: string, token: () => string | null): () => void {
   let socket: WebSocket | null = null;
@@ -36,12 +54,11 @@ export function startLive(url: string, token: () => string | null): () => void {
   let failures = 0;
   let stopped = false;
   let opened = false;
-  const seen: string[] = []; // a stream batch retried may post an event twice
+  const fresh = firstSight(); // a stream batch retried may post an event twice
 
   const retry = () => {
     if (stopped) return;
-    const wait = Math.min(MAX_WAIT_MS, 1000 * 2 ** failures++) * (0.5 + Math.random() / 2);
-    timer = window.setTimeout(connect, wait);
+    timer = window.setTimeout(connect, backoff(failures++));
   };
 
   function connect(): void {
@@ -64,9 +81,7 @@ export function startLive(url: string, token: () => string | null): () => void {
       } catch {
         return;
       }
-      if (!event?.type || seen.includes(event.id)) return;
-      seen.push(event.id);
-      if (seen.length > 200) seen.shift();
+      if (!event?.type || !fresh(event.id)) return;
       emit({ ...event, data: event.data ?? {} });
     };
     ws.onclose = () => {

@@ -4,7 +4,8 @@
 import { createContext } from "preact";
 import { useContext, useEffect, useRef, useState } from "preact/hooks";
 import { allPosts, explain, type Api, type Post } from "../api";
-import { onLive, RESUMED } from "../live";
+import { addMonths, atHour, byDay as postsByDay, liveAction, monthDays, weekDays, withPost } from "../calendar";
+import { onLive } from "../live";
 import { PLATFORM_LABEL, PLATFORMS } from "../platforms";
 import { LayerCard, layerAt, useScheduleLayer } from "./scheduleLayer";
 import {
@@ -17,7 +18,6 @@ import {
   isoWithOffset,
   localInputValue,
   sameDay,
-  startOfWeek,
   timeLabel,
   userZone,
   weekday,
@@ -147,22 +147,19 @@ export function Calendar({ api }: { api: Api }) {
   useEffect(
     () =>
       onLive((event) => {
-        if (event.type === RESUMED) return void reload();
-        const postId = event.data.postId;
-        if ((event.type !== "post.published" && event.type !== "post.failed") || typeof postId !== "string") return;
-        void api.GET("/posts/{postId}", { params: { path: { postId } } }).then(({ data }) => {
-          if (data) setPosts((list) => [...(list ?? []).filter((p) => p.postId !== postId), data]);
+        const action = liveAction(event);
+        if (action?.kind === "reload") return void reload();
+        if (action?.kind !== "read") return;
+        void api.GET("/posts/{postId}", { params: { path: { postId: action.postId } } }).then(({ data, error }) => {
+          if (error) setProblem(`Could not read a post again: ${explain(error)}`);
+          else setPosts((list) => withPost(list, data));
         });
       }),
     [],
   );
 
   const shown = (posts ?? []).filter((p) => !platform || p.platforms.includes(platform));
-  const byDay = new Map<string, Post[]>();
-  for (const post of shown) {
-    const key = dayKey(dayOf(new Date(post.scheduledTime)));
-    byDay.set(key, [...(byDay.get(key) ?? []), post]);
-  }
+  const byDay = postsByDay(shown);
 
   async function move(postId: string, day: Day, hour?: number) {
     const post = posts?.find((p) => p.postId === postId);
@@ -197,8 +194,7 @@ export function Calendar({ api }: { api: Api }) {
     };
   }
 
-  const weekStart = startOfWeek(anchor);
-  const days = Array.from({ length: 7 }, (_, i) => addDays(weekStart, i));
+  const days = weekDays(anchor);
   const step = (n: number) => setAnchor(mode === "week" ? addDays(anchor, 7 * n) : addMonths(anchor, n));
   const title =
     mode === "week"
@@ -243,9 +239,7 @@ export function Calendar({ api }: { api: Api }) {
             <div key={`h${hour}`} class="hour">{String(hour).padStart(2, "0")}:00</div>,
             ...days.map((day) => (
               <div key={`${dayKey(day)}-${hour}`} class="slot" data-day={dayKey(day)} data-hour={hour} {...dropTarget(day, hour)}>
-                {(byDay.get(dayKey(day)) ?? [])
-                  .filter((p) => zoned(new Date(p.scheduledTime)).h === hour)
-                  .map((p) => (
+                {atHour(byDay.get(dayKey(day)) ?? [], hour).map((p) => (
                     <PostCard key={p.postId} post={p} />
                   ))}
                 {layerAt(layer, day, hour).map((item) => (
@@ -276,20 +270,4 @@ export function Calendar({ api }: { api: Api }) {
     </section>
     </MoveTo.Provider>
   );
-}
-
-function addMonths(day: Day, n: number): Day {
-  const months = day.y * 12 + day.m - 1 + n;
-  return { y: Math.floor(months / 12), m: (months % 12) + 1, d: 1 };
-}
-
-/** The whole weeks (Monday first) covering the anchor's month. */
-function monthDays(anchor: Day): Day[] {
-  const first = startOfWeek({ y: anchor.y, m: anchor.m, d: 1 });
-  const out: Day[] = [];
-  for (let day = first; out.length < 42; day = addDays(day, 1)) {
-    if (out.length % 7 === 0 && out.length >= 28 && day.m !== anchor.m) break;
-    out.push(day);
-  }
-  return out;
 }
