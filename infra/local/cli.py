@@ -4,7 +4,7 @@
                 [--demo] [--state-dir .tidings] [--fresh] [--missed-after SECONDS]
                 [--sweep-interval SECONDS]
                 [--sync-interval SECONDS] [--analytics-interval SECONDS]
-                [--crm-retry-interval SECONDS] [--verbose]
+                [--crm-retry-interval SECONDS] [--fake-url URL] [--verbose]
     tidings token USER_ID [--ttl SECONDS] [--state-dir .tidings]
     tidings login USER_ID [--state-dir .tidings]
     tidings connect USER_ID [--state-dir .tidings]
@@ -149,6 +149,15 @@ def _parser() -> argparse.ArgumentParser:
         f"reason) instead of sent late (default 86400: 24 hours; env {MISSED_AFTER_ENV})",
     )
     dev.add_argument(
+        "--fake-url",
+        default="",
+        metavar="URL",
+        help="use the fake platform server running at URL (python -m infra.local.fakes.platforms) "
+        "instead of starting one; the stack never stops it, so what it received outlives the stack (its "
+        "comment webhooks verify when its TIDINGS_FAKE_META_APP_SECRET is the stack's "
+        "TIDINGS_META_APP_SECRET)",
+    )
+    dev.add_argument(
         "--verbose", "-v", action="store_true", help="show the children's output and runtime logs"
     )
 
@@ -239,6 +248,7 @@ def _dev(args: argparse.Namespace) -> int:
         sync_interval=args.sync_interval,
         analytics_interval=args.analytics_interval,
         crm_retry_interval=args.crm_retry_interval,
+        fake_url=args.fake_url,
         verbose=args.verbose,
     )
     runtime = DevRuntime(options)

@@ -118,6 +118,10 @@ class DevOptions:
     sync_interval: float | None = None  # integrations' periodic syncs, instead of their frequency
     analytics_interval: float | None = None  # the metrics collection pass, instead of every 15 min
     crm_retry_interval: float | None = None  # the CRM activity retry pass, instead of every minute
+    # A fake platform server already running (`python -m infra.local.fakes.platforms`) to use instead
+    # of starting one: the stack never stops or restarts it, so it outlives the stack with what it
+    # received and published (read-backs find them after a restart of the stack, as on a platform).
+    fake_url: str = ""
     verbose: bool = False
 
 
@@ -202,23 +206,17 @@ class DevRuntime:
             credentials_key=credentials_key(options.state_dir),
             echo=echo,
         )
-        fake_argv = [sys.executable, "-m", "infra.local.fakes.platforms", "--port", "0"]
         platform_faults, crm_faults = _split_faults(options.sandbox_faults)
-        if platform_faults:
-            fake_argv += ["--faults", platform_faults]
-        if options.sandbox_seed is not None:
-            fake_argv += ["--seed", str(options.sandbox_seed)]
         # Meta's comment webhooks: the fake signs them with the app secret the stack checks them with
         meta_secret = os.environ.get("TIDINGS_META_APP_SECRET") or secrets.token_hex(16)
-        fake_env = {**_child_env(), "TIDINGS_FAKE_META_APP_SECRET": meta_secret}
-        self._fake = ChildProcess("fake-platforms", fake_argv, env=fake_env, echo=echo)
+        self._fake = self._fake_child(platform_faults, meta_secret, echo)
         # All three start at once (and from this thread: children die with the thread that forked).
         self._dynamodb.spawn()
         self._moto.spawn()
-        self._fake.start()
+        if self._fake is not None:
+            self._fake.start()
         self._moto.wait_ready()
-        line = self._fake.wait_for_line(lambda text: text.startswith(FAKE_READY_PREFIX), 60)
-        self.urls.fake_platforms = line[len(FAKE_READY_PREFIX) :].strip()
+        self.urls.fake_platforms = self._fake_platforms_url()
         try:
             self._dynamodb.wait_ready()
         except StartupError:
@@ -273,6 +271,33 @@ class DevRuntime:
         self._housekeeping = threading.Thread(target=self._keep_house, name="housekeeping", daemon=True)
         self._housekeeping.start()
 
+    def _fake_child(
+        self, platform_faults: str, meta_secret: str, echo: IO[str] | None
+    ) -> ChildProcess | None:
+        """The fake platform server to start, None with --fake-url (one runs already)."""
+        options = self.options
+        if options.fake_url:
+            if platform_faults:
+                raise StartupError(
+                    f"--sandbox-faults {platform_faults}: with --fake-url, set the platform faults on "
+                    "that server (its --faults, or POST /_faults)"
+                )
+            return None
+        argv = [sys.executable, "-m", "infra.local.fakes.platforms", "--port", "0"]
+        if platform_faults:
+            argv += ["--faults", platform_faults]
+        if options.sandbox_seed is not None:
+            argv += ["--seed", str(options.sandbox_seed)]
+        env = {**_child_env(), "TIDINGS_FAKE_META_APP_SECRET": meta_secret}
+        return ChildProcess("fake-platforms", argv, env=env, echo=echo)
+
+    def _fake_platforms_url(self) -> str:
+        """The fake platform server's URL once it answers: the child's, or --fake-url's."""
+        if self._fake is None:
+            return _external_fake(self.options.fake_url)
+        line = self._fake.wait_for_line(lambda text: text.startswith(FAKE_READY_PREFIX), 60)
+        return line[len(FAKE_READY_PREFIX) :].strip()
+
     def reconcile(self, say: Callable[[str], None]) -> dict[str, Any]:
         """Give every stored post, task, integration sync and campaign step its schedule again (moto
         forgot them), mark posts due too long ago missed, write the result to reconcile.json and
@@ -318,10 +343,10 @@ class DevRuntime:
         dynamodb, moto, fake = self._dynamodb, self._moto, self._fake
         assert dynamodb is not None
         assert moto is not None
-        assert fake is not None
         supervisor.watch("DynamoDB Local", lambda: dynamodb.child, self._restart_dynamodb)
         supervisor.watch("moto", lambda: moto.child, self._restart_moto)
-        supervisor.watch("fake platforms", lambda: fake, self._restart_fake_platforms)
+        if fake is not None:  # an external one (--fake-url) is its owner's to watch
+            supervisor.watch("fake platforms", lambda: fake, self._restart_fake_platforms)
         return supervisor
 
     def _tell(self, line: str) -> None:
@@ -641,6 +666,18 @@ class DevRuntime:
         if self._dynamodb is not None:
             steps.append(("DynamoDB Local", self._dynamodb.stop))
         return steps
+
+
+def _external_fake(url: str) -> str:
+    """The URL of the fake platform server given with --fake-url, once it answers."""
+    import httpx
+
+    url = url.rstrip("/")
+    try:
+        httpx.get(f"{url}/_calls", timeout=10).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise StartupError(f"--fake-url {url}: no fake platform server answers there ({exc})") from exc
+    return url
 
 
 def _child_env() -> dict[str, str]:
