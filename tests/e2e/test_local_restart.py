@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -186,3 +187,120 @@ def test_a_workflow_waiting_for_approval_survives_a_restart_and_completes_once_a
     assert [p["postId"] for p in listed] == [_step(done, "schedule")["output"]["postId"]]
     assert listed[0]["content"] == _step(done, "draft")["output"]["text"]
     assert dev.stop(signal.SIGINT) == 0
+
+
+# -- at scale: a kill -9 while posts are being published ------------------------------------------
+
+SCALE_PLATFORMS = ["facebook", "linkedin", "twitter"]
+
+
+@contextmanager
+def _fake_platforms() -> Iterator[str]:
+    """A fake platform server of the test's own, outside the stack (`tidings dev --fake-url`): it lives
+    through the kill and the restart as a platform would, with what it received (`/_received`) and
+    published (the posts read-backs look for)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "infra.local.fakes.platforms", "--port", "0"],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ready = "fake platforms: "
+        line = next((raw for raw in proc.stdout if raw.startswith(ready)), "")
+        assert line, "the fake platform server did not start"
+        yield line[len(ready) :].strip()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _all_received(fake_url: str, run: str) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = httpx.get(f"{fake_url}/_received", timeout=10).json()
+    return [entry for entry in entries if entry["text"].startswith(run)]
+
+
+def _posts(dev: RunningDev, token: str) -> list[dict[str, Any]]:
+    page = _api(dev, token, "GET", "/posts", params={"limit": 100})
+    listed: list[dict[str, Any]] = page["posts"]
+    assert not page.get("nextToken"), "more than one page of posts"
+    return listed
+
+
+@pytest.mark.timeout(900)
+def test_a_kill_9_while_posts_go_out_publishes_each_once_on_each_platform(
+    start_tidings_dev: Callable[..., RunningDev], tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    # The sweeper runs every 5 s instead of every 5 minutes: a post the kill left `publishing` is
+    # resumed once its attempt's time (the publish task's timeout and the sweeper's grace) is past.
+    # One user's posts a second apart on each platform: the 30-minute gap between posts is off.
+    env = {"TIDINGS_API_RATE_PER_SECOND": "0", "TIDINGS_MIN_GAP_MINUTES": "0"}
+    with _fake_platforms() as fake_url:
+        args = ["--fake-url", fake_url, "--sweep-interval", "5"]
+        dev = start_tidings_dev(state_dir=state, env=env, args=args)
+        assert dev.fake_url == fake_url
+        assert _tidings("connect", "agent-scale", "--state-dir", str(state)).returncode == 0
+        token = _tidings("token", "agent-scale", "--state-dir", str(state)).stdout.strip()
+
+        # Given 60 posts on three platforms, due one a second from 30 s ahead
+        run = f"scale {time.time()}"
+        start = datetime.now(UTC) + timedelta(seconds=30)
+        texts: dict[str, str] = {}
+        for i in range(60):
+            text = f"{run} #{i:02d}. Open house at the harbour this weekend"
+            body = {
+                "content": text,
+                "platforms": SCALE_PLATFORMS,
+                "scheduledTime": (start + timedelta(seconds=i)).isoformat(),
+            }
+            texts[_api(dev, token, "POST", "/posts", json=body)["postId"]] = f"{run} #{i:02d}."
+
+        # When the whole runtime is killed with -9 as soon as the first posts reached the platforms
+        before = eventually(lambda: _all_received(fake_url, run), 120, "the first posts to go out")
+        dev.kill()
+        sent_before = _all_received(fake_url, run)
+        assert len(sent_before) < 60 * len(SCALE_PLATFORMS), "all went out before the kill: not tested"
+        # And started again at once on the same state directory
+        dev = start_tidings_dev(state_dir=state, env=env, args=args)
+
+        # Then every post ends published, none left `publishing`
+        def settled() -> list[dict[str, Any]] | None:
+            listed = [p for p in _posts(dev, token) if p["postId"] in texts]
+            done = all(p["status"] in {"published", "failed", "cancelled"} for p in listed)
+            return listed if len(listed) == len(texts) and done else None
+
+        final = eventually(settled, 600, "every post to be published or failed")
+        assert [p for p in final if p["status"] != "published"] == []
+        # And each reached each of its platforms exactly once, through the accounts connected before
+        received = _all_received(fake_url, run)
+        for post_id, prefix in texts.items():
+            platforms = sorted(e["platform"] for e in received if e["text"].startswith(prefix))
+            assert platforms == SCALE_PLATFORMS, (post_id, prefix, platforms)
+        assert len(received) == 60 * len(SCALE_PLATFORMS)
+        accounts = {(e["platform"], e["accountId"]) for e in received}
+        assert len(accounts) == len(SCALE_PLATFORMS)
+        assert {(e["platform"], e["accountId"]) for e in before} <= accounts
+
+        # And a post scheduled after the restart goes out through the same connected accounts
+        after = f"{run} after the restart."
+        body = {
+            "content": after,
+            "platforms": SCALE_PLATFORMS,
+            "scheduledTime": (datetime.now(UTC) + timedelta(seconds=3)).isoformat(),
+        }
+        new_id = _api(dev, token, "POST", "/posts", json=body)["postId"]
+        eventually(lambda: _status(dev, token, new_id)["status"] == "published", 60, "the new post to go out")
+        new = [e for e in _all_received(fake_url, run) if e["text"].startswith(after)]
+        assert sorted((e["platform"], e["accountId"]) for e in new) == sorted(accounts)
+        # And nothing more went out meanwhile
+        assert len(_all_received(fake_url, run)) == 61 * len(SCALE_PLATFORMS)
+        assert dev.stop(signal.SIGINT) == 0
