@@ -70,7 +70,8 @@ class Outcome:
     error: PlatformError | None = None
     retry_after: float | None = None
     published_at: datetime | None = None
-    # Held back by a rate-limit budget before anything was sent: not an attempt.
+    # Held back before anything was sent (a rate-limit budget, an earlier call whose outcome cannot be
+    # read back yet): not an attempt.
     deferred: bool = False
 
 
@@ -360,9 +361,13 @@ class PublishStep:
         if entry is not None and entry.state in (LedgerState.IN_FLIGHT, LedgerState.UNKNOWN):
             # An earlier call's outcome is unknown: read back before anything is sent again.
             stale_after = timedelta(seconds=3 * self.settings.http_timeout_seconds)
-            if entry.state == LedgerState.IN_FLIGHT and self.clock.now() - entry.started_at < stale_after:
+            age = self.clock.now() - entry.started_at
+            if entry.state == LedgerState.IN_FLIGHT and age < stale_after:
+                # Nothing is sent: held back, not an attempt, until a read-back can tell.
                 return Outcome(
                     status=PlatformStatus.RETRYING,
+                    deferred=True,
+                    retry_after=max(1.0, (stale_after - age).total_seconds()),
                     error=PlatformError(
                         kind=ErrorKind.UNKNOWN_OUTCOME,
                         code="call_in_progress",
