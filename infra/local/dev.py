@@ -263,7 +263,7 @@ class DevRuntime:
         self._start_live()
         self._start_event_sources()
         say("rebuilding the schedules from the table")
-        self.reconcile(say)
+        self.reconcile(say, attempts_gone=True)  # this process is new: no attempt from before runs
         self._start_api()
         self._deny_own_ports()
         self._write_stack_file()
@@ -298,22 +298,25 @@ class DevRuntime:
         line = self._fake.wait_for_line(lambda text: text.startswith(FAKE_READY_PREFIX), 60)
         return line[len(FAKE_READY_PREFIX) :].strip()
 
-    def reconcile(self, say: Callable[[str], None]) -> dict[str, Any]:
+    def reconcile(self, say: Callable[[str], None], *, attempts_gone: bool = False) -> dict[str, Any]:
         """Give every stored post, task, integration sync and campaign step its schedule again (moto
         forgot them), mark posts due too long ago missed, write the result to reconcile.json and
-        run the sweeper once (it recovers posts a crash left `publishing`)."""
+        run the sweeper once (it recovers posts a crash left `publishing`). `attempts_gone` at the
+        runtime's start: the posts a stopped runtime left mid-attempt are resumed at once."""
         from datetime import timedelta
 
         from tidings.wiring.restart import rebuild_schedules
 
         result: dict[str, Any] = {"at": datetime.now(UTC).isoformat(timespec="seconds")}
+        missed_after = timedelta(seconds=self.options.missed_after)
         try:
-            result.update(ok=True, **rebuild_schedules(timedelta(seconds=self.options.missed_after)))
+            result.update(ok=True, **rebuild_schedules(missed_after, attempts_gone=attempts_gone))
             say(
                 "schedules rebuilt: {posts} posts, {postsStartedNow} due posts sent now, {postsMissed} "
-                "missed, {tasks} tasks, {integrationSyncs} integration syncs, {campaignSteps} "
-                "campaign steps, {workflowsResumed} workflows resumed, {workflowStepsLost} workflow steps "
-                "lost, {campaignSendsRequeued} campaign sends requeued".format(**result)
+                "missed, {postsResumed} publishing posts resumed, {tasks} tasks, {integrationSyncs} "
+                "integration syncs, {campaignSteps} campaign steps, {workflowsResumed} workflows resumed, "
+                "{workflowStepsLost} workflow steps lost, {campaignSendsRequeued} campaign sends "
+                "requeued".format(**result)
             )
         except Exception as exc:
             result.update(ok=False, error=f"{type(exc).__name__}: {exc}")

@@ -20,7 +20,7 @@ from tidings.core.failures import ErrorKind
 from tidings.models.posts import PlatformStatus, PostStatus, ScheduledPost
 from tidings.scheduling.recovery import attempt_in_flight, overdue, plan_resume
 from tidings.scheduling.service import PostChanges, SchedulingService
-from tidings.scheduling.sweeper import SweepReport, sweep
+from tidings.scheduling.sweeper import Recovery, SweepReport, recover, sweep
 from tidings.store.memory.analytics import InMemoryAnalyticsRepository
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:tidings-publish-post"
@@ -75,6 +75,11 @@ class World:
             executions=self.executions,
             attempt_timeout_seconds=TIMEOUT,
         )
+
+    def recover_after_restart(self) -> Recovery:
+        """The local runtime's recovery at its start: every execution from before is gone."""
+        p = self.publishing
+        return recover(p.posts, self.executions, p.clock, GRACE, TIMEOUT, executions_gone=True)
 
     def scheduling(self) -> SchedulingService:
         p = self.publishing
@@ -213,6 +218,73 @@ def test_two_sweeps_of_the_same_stuck_post_resume_it_once(world: World) -> None:
     assert len(world.executions.started) == 1
 
 
+# -- after a restart of the whole local runtime ------------------------------------------------------
+
+
+def test_a_post_caught_mid_attempt_by_a_restart_is_resumed_at_once_and_published_once(world: World) -> None:
+    p = world.publishing
+    post = p.schedule(FB)
+    now = p.clock.now()
+    # The attempt claimed the post, began the ledger entry and the post went live; then the runtime
+    # was killed before anything was recorded (moto forgot FIRST) and started again 10 s later.
+    assert p.posts.claim(post.user_id, post.post_id, 1, FIRST, now)
+    p.step.ledger.begin(post.user_id, post.post_id, str(FB), 1, now, previous=None)
+    p.platforms[FB].live.append((now, post.content))
+    p.clock.advance(timedelta(seconds=10))
+
+    assert world.sweep().stalled == 0  # the sweeper still waits for the attempt's deadline
+    report = world.recover_after_restart()
+
+    assert report == Recovery(stalled=1, resumed=1)
+    assert world.executions.asked == [FIRST]  # Step Functions still confirms it is gone
+    name, attempt = world.executions.started[0]
+    assert name == names.resumed_execution_name(post.post_id, 1, 1)
+    arn = world.executions.execution_arn(name)
+    out = p.attempt(post, attempt, execution=arn)
+    # The call may still be on its way at the platform: the read-back waits until it cannot be,
+    # 3 HTTP timeouts after it began, without counting an attempt or taking the 5-minute back-off.
+    assert (out["status"], out["retryInSeconds"]) == ("retry", 20)
+    assert p.stored(post).result_for(FB).attempts == 0
+    p.clock.advance(timedelta(seconds=20))
+    out = p.attempt(post, out["attempt"], execution=arn)
+    assert out["postStatus"] == "published"
+    assert world.live(FB) == 1  # read back, not sent again
+
+
+def test_the_restart_recovery_leaves_a_post_an_execution_started_since_the_restart_holds(
+    world: World,
+) -> None:
+    post = in_flight(world)
+    world.executions.states[FIRST] = ExecutionState.RUNNING  # started by the rebuild, after the restart
+
+    assert world.recover_after_restart() == Recovery(stalled=1, running=1)
+    assert world.executions.started == []
+    assert world.publishing.stored(post).claimed_by == FIRST
+
+
+def test_two_restart_recoveries_of_the_same_post_resume_it_once(world: World) -> None:
+    p = world.publishing
+    post = in_flight(world)
+    stale = p.stored(post)  # what a second recovery read before the first handed the post over
+
+    assert world.recover_after_restart().resumed == 1
+    assert world.recover_after_restart() == Recovery(stalled=1, running=1)  # the successor runs
+    assert not p.posts.hand_over(post.user_id, post.post_id, 1, FIRST, "another-arn", p.clock.now())
+    assert plan_resume(stale, ExecutionState.MISSING) is not None  # it would have tried, and lost
+    assert len(world.executions.started) == 1
+
+
+def test_the_restart_recovery_keeps_a_back_off_that_is_not_over(world: World) -> None:
+    p = world.publishing
+    waiting_for_retry(world)
+    world.executions.states.clear()  # the restart: moto forgot FIRST
+    p.clock.advance(timedelta(seconds=299))
+
+    assert world.recover_after_restart() == Recovery()
+    p.clock.advance(timedelta(seconds=1))
+    assert world.recover_after_restart().resumed == 1  # at its next attempt, with no grace
+
+
 # -- the rules -------------------------------------------------------------------------------------
 
 
@@ -251,6 +323,19 @@ def test_a_post_is_overdue_only_past_its_deadline_and_the_grace() -> None:
     assert overdue(running, DUE + timeout + grace + timedelta(seconds=1), grace, timeout)
     done = publishing_post(next_attempt_at=DUE).model_copy(update={"status": PostStatus.PUBLISHED})
     assert not overdue(done, DUE + timedelta(days=1), grace, timeout)
+
+
+def test_with_the_executions_gone_a_post_is_overdue_from_its_attempt_or_next_attempt() -> None:
+    grace, timeout = timedelta(seconds=GRACE), timedelta(seconds=TIMEOUT)
+    running = publishing_post(attempt_started_at=DUE, next_attempt_at=DUE - timedelta(hours=1))
+    waiting = publishing_post(next_attempt_at=DUE)
+    done = running.model_copy(update={"status": PostStatus.PUBLISHED})
+
+    assert not overdue(running, DUE + timedelta(seconds=1), grace, timeout)  # before its deadline
+    assert overdue(running, DUE, grace, timeout, executions_gone=True)
+    assert not overdue(waiting, DUE - timedelta(seconds=1), grace, timeout, executions_gone=True)
+    assert overdue(waiting, DUE, grace, timeout, executions_gone=True)
+    assert not overdue(done, DUE + timedelta(days=1), grace, timeout, executions_gone=True)
 
 
 def test_a_resume_is_named_by_version_and_count_and_goes_on_at_the_next_attempt() -> None:

@@ -13,7 +13,9 @@ it); only once that is past (with the sweeper's grace) is Step Functions asked a
 that holds the claim (DescribeExecution). A lease alone would take over from an execution that is
 merely late (a Wait that fires late, a throttled start) and leave two executions racing for the
 post; the execution's own status is the fact, and the lease only keeps the sweeper from asking
-about every post in flight.
+about every post in flight. After a restart of the whole local runtime no execution and no attempt
+from before can be alive, so its start-up recovery resumes such posts at once (`executions_gone`),
+still through DescribeExecution, the conditional hand-over, the ledger and read-back.
 
 A user may cancel a `publishing` post unless an attempt is running (`attempt_in_flight`): between
 attempts, or once its execution is gone. The execution's next attempt then finds the post cancelled
@@ -47,8 +49,23 @@ def progress_deadline(post: ScheduledPost, attempt_timeout: timedelta) -> dateti
     return post.next_progress_at()
 
 
-def overdue(post: ScheduledPost, now: datetime, grace: timedelta, attempt_timeout: timedelta) -> bool:
-    """Whether a `publishing` post is more than `grace` past the moment it should have moved on."""
+def overdue(
+    post: ScheduledPost,
+    now: datetime,
+    grace: timedelta,
+    attempt_timeout: timedelta,
+    *,
+    executions_gone: bool = False,
+) -> bool:
+    """Whether a `publishing` post is more than `grace` past the moment it should have moved on.
+
+    With `executions_gone` (every execution and every attempt that existed is known to be dead: the
+    local runtime started again, its Step Functions and its Lambda host with it) nothing can be late
+    or still sending, so a post is overdue from the start of its attempt in flight, or from its next
+    attempt, with no timeout and no grace. Never so where an execution may be alive (on AWS)."""
+    if executions_gone:
+        progress = post.next_progress_at()
+        return progress is not None and progress <= now
     deadline = progress_deadline(post, attempt_timeout)
     return deadline is not None and now > deadline + grace
 

@@ -35,7 +35,10 @@ class SweepReport:
 
 
 @dataclass(frozen=True)
-class _Recovery:
+class Recovery:
+    """`publishing` posts found past the moment they should have moved on: resumed, left to their
+    running execution, or not resumed for an error."""
+
     stalled: int = 0
     resumed: int = 0
     running: int = 0
@@ -66,9 +69,9 @@ def sweep(
         except Exception:
             failed += 1
             logger.exception("could not start overdue post %s", post.post_id)
-    recovery = _Recovery()
+    recovery = Recovery()
     if executions is not None:
-        recovery = _recover(posts, executions, clock, grace_seconds, attempt_timeout_seconds)
+        recovery = recover(posts, executions, clock, grace_seconds, attempt_timeout_seconds)
     return SweepReport(
         due=len(due),
         started=started,
@@ -80,16 +83,23 @@ def sweep(
     )
 
 
-def _recover(
+def recover(
     posts: PostRepository,
     executions: PublishExecutions,
     clock: Clock,
     grace_seconds: int,
     timeout_seconds: int,
-) -> _Recovery:
+    *,
+    executions_gone: bool = False,
+) -> Recovery:
+    """Resume the `publishing` posts whose execution ended without finishing them. Each is first
+    overdue (tidings.scheduling.recovery.overdue: past its attempt's timeout and the grace, or, with
+    `executions_gone`, at once), then its execution is asked about and the claim handed over
+    conditionally. `executions_gone` is for the local runtime's start only, never for the sweeper."""
     now = clock.now()
     grace, timeout = timedelta(seconds=grace_seconds), timedelta(seconds=timeout_seconds)
-    stalled = [p for p in posts.publishing_before(now - grace) if overdue(p, now, grace, timeout)]
+    listed = posts.publishing_before(now if executions_gone else now - grace)
+    stalled = [p for p in listed if overdue(p, now, grace, timeout, executions_gone=executions_gone)]
     resumed = running = failed = 0
     for post in stalled:
         try:
@@ -100,7 +110,7 @@ def _recover(
             continue
         resumed += outcome == "resumed"
         running += outcome == "running"
-    return _Recovery(stalled=len(stalled), resumed=resumed, running=running, failed=failed)
+    return Recovery(stalled=len(stalled), resumed=resumed, running=running, failed=failed)
 
 
 def _resume(posts: PostRepository, executions: PublishExecutions, post: ScheduledPost, now: datetime) -> str:

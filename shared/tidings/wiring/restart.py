@@ -23,12 +23,14 @@ from tidings.store.keys import (
 # What `rebuild_schedules` reports, each the number of: scheduled posts given a schedule, due posts
 # started at once, posts marked missed, pending tasks, integration syncs and waiting campaign steps
 # given a schedule, workflows given a new execution, running workflow steps ended as their execution
-# was lost, `publishing` posts put in the sweeper's index, and campaign sends of fired steps queued again.
+# was lost, `publishing` posts put in the sweeper's index, `publishing` posts resumed at once (a start of
+# the whole runtime only), and campaign sends of fired steps queued again.
 REPORT_KEYS = (
     "posts",
     "postsStartedNow",
     "postsMissed",
     "postsIndexed",
+    "postsResumed",
     "tasks",
     "integrationSyncs",
     "campaignSteps",
@@ -63,8 +65,13 @@ def _counting(inner: Any, counts: Counter[str], name: str, method: str = "upsert
     return _Counting(inner, counts, name, method)
 
 
-def rebuild_schedules(missed_after: timedelta) -> dict[str, int]:
-    """Give every stored post, task, integration and campaign step the schedule it should have."""
+def rebuild_schedules(missed_after: timedelta, *, attempts_gone: bool = False) -> dict[str, int]:
+    """Give every stored post, task, integration and campaign step the schedule it should have.
+
+    `attempts_gone`: the whole runtime started again, so no execution or publish attempt from before
+    runs any more (its Step Functions and its Lambda host died): the posts they left `publishing` are
+    resumed now rather than after their attempt's timeout and the sweeper's grace. Not after a
+    restart of moto alone: a publish task it invoked may still run in this process's Lambda host."""
     from tidings.aws.campaign_schedules import CampaignStepScheduleManager
     from tidings.aws.integrations import IntegrationScheduleManager
     from tidings.aws.publishing import PostScheduleManager
@@ -97,9 +104,30 @@ def rebuild_schedules(missed_after: timedelta) -> dict[str, int]:
     counts["postsMissed"] = rebuild(
         items, keepers, DynamoMissedPosts(s.table_name), DEFAULT_CLOCK.now(), missed_after, index
     )
+    if attempts_gone:
+        counts["postsResumed"] = _resume_posts()
     counts["workflowsResumed"] = _resume_workflows(s.table_name, counts)
     counts["campaignSendsRequeued"] = _requeue_campaign_sends(s.table_name)
     return {key: counts[key] for key in REPORT_KEYS}
+
+
+def _resume_posts() -> int:
+    """Posts left `publishing` by the runtime that stopped go on in a new execution now, each once
+    Step Functions confirms its execution is gone (tidings.scheduling.sweeper.recover)."""
+    from tidings.scheduling.sweeper import recover
+    from tidings.wiring import post_repository, publish_starter
+
+    s = get_settings()
+    starter = publish_starter()
+    recovery = recover(
+        post_repository(),
+        starter,
+        DEFAULT_CLOCK,
+        s.sweeper_grace_seconds,
+        s.publish_attempt_timeout_seconds,
+        executions_gone=True,
+    )
+    return recovery.resumed
 
 
 def _resume_workflows(table: str, counts: Counter[str]) -> int:
