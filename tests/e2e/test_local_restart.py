@@ -240,8 +240,8 @@ def test_a_kill_9_while_posts_go_out_publishes_each_once_on_each_platform(
     start_tidings_dev: Callable[..., RunningDev], tmp_path: Path
 ) -> None:
     state = tmp_path / "state"
-    # The sweeper runs every 5 s instead of every 5 minutes: a post the kill left `publishing` is
-    # resumed once its attempt's time (the publish task's timeout and the sweeper's grace) is past.
+    # A post the kill left `publishing` is resumed by the start's rebuild; the sweeper runs every 5 s
+    # instead of every 5 minutes for whatever else it finds.
     # One user's posts a second apart on each platform: the 30-minute gap between posts is off.
     env = {"TIDINGS_API_RATE_PER_SECOND": "0", "TIDINGS_MIN_GAP_MINUTES": "0"}
     with _fake_platforms() as fake_url:
