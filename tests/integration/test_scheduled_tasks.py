@@ -58,7 +58,16 @@ def service(local_stack: LocalStack, clock: FakeClock, flaky: Flaky) -> TaskServ
     repo = DynamoTaskRepository(local_stack.table_name, local_stack.client("dynamodb"))
     unused: Any = None
     services = ActionServices(unused, unused, unused, unused, unused, unused)
-    return TaskService(repo, unused, lambda: {"flaky": flaky}, services, clock, [300, 900, 2700])
+    workflows: Any = NoRecipients()
+    return TaskService(repo, lambda: workflows, lambda: {"flaky": flaky}, services, clock, [300, 900, 2700])
+
+
+class NoRecipients:
+    """The workflow service as these tasks need it: an action task is checked for e-mail recipients
+    not confirmed (none here, the action sends no mail)."""
+
+    def unconfirmed_recipients(self, user_id: str, action: str, params: dict[str, Any]) -> list[str]:
+        return []
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ Heavy modules are imported here, inside the functions, so a handler's cold impor
 
 from __future__ import annotations
 
+import secrets
 import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
     from tidings.workflows.tasks import TaskService
 
 _lock = threading.RLock()
+# Seals page tokens in a process that has no deployment secret (page_secret).
+_process_secret = secrets.token_bytes(32)
 
 
 @lru_cache(maxsize=1)
@@ -186,12 +189,17 @@ def request_throttle() -> RequestThrottle:
     return DynamoRequestThrottle(s.table_name, dynamodb_client(), Bucket(s.api_rate_per_second, s.api_burst))
 
 
-def page_secret() -> str:
+def page_secret() -> str | bytes:
     """The secret the API's page tokens are sealed with: the deployment's (see
-    `tidings.campaigns.unsubscribe.deployment_secret`), read when a list first pages."""
-    from tidings.campaigns.unsubscribe import deployment_secret
+    `tidings.campaigns.unsubscribe.deployment_secret`), read when a list first pages. A process
+    with none configured (a test's app, a function without the setting) seals with a random key of
+    its own, so its tokens page within it, as before the app was built."""
+    from tidings.campaigns.unsubscribe import UnsubscribeNotConfigured, deployment_secret
 
-    return deployment_secret(get_settings())
+    try:
+        return deployment_secret(get_settings())
+    except UnsubscribeNotConfigured:
+        return _process_secret
 
 
 @lru_cache(maxsize=1)

@@ -38,15 +38,16 @@ def notification_mail() -> NotificationMail:
 
 @lru_cache(maxsize=1)
 def notification_addresses() -> NotificationAddresses:
+    from tidings.campaigns.unsubscribe import deployment_secret
     from tidings.notifications.links import links_from
     from tidings.notifications.service import NotificationAddresses
-    from tidings.wiring import page_secret
 
     s = get_settings()
     return NotificationAddresses(
         notification_address_repository(),
         notification_mail(),
-        links_from(s, page_secret()),
+        # signed with the deployment's secret (never a process's own: a link outlives the instance)
+        links_from(s, deployment_secret(s)),
         DEFAULT_CLOCK,
         s.notification_addresses_max,
     )
