@@ -238,6 +238,7 @@ def test_the_routes_answer_wrong_requests_with_codes(world: World) -> None:
     "body",
     [
         {"holdQueue": "yes"},
+        {"holdQueue": None},
         {"alertEmail": "not an address"},
         {"somethingElse": True},
     ],

@@ -140,6 +140,16 @@ def test_another_users_link_names_its_own_user_only(api: Api) -> None:
     assert api.mail.unconfirmed(USER, ["ops@harbour.example"]) == ["ops@harbour.example"]
 
 
+def test_deleting_a_blank_address_is_not_found_without_asking_the_store(api: Api) -> None:
+    def refuse(user_id: str, email: str) -> None:
+        raise AssertionError(f"the store was asked to remove {email!r}")  # DynamoDB: an empty name
+
+    api.repo.remove = refuse  # type: ignore[assignment,method-assign]
+    for path in ("/notification-addresses/%C2%A0", "/notification-addresses/%20%20"):
+        status, error = api("DELETE", path)
+        assert (status, error["code"]) == (404, "notification_address_not_found"), path
+
+
 def test_a_user_keeps_a_limited_number_of_addresses_and_bad_ones_are_refused(api: Api) -> None:
     for n in range(3):
         assert api("POST", "/notification-addresses", {"email": f"a{n}@harbour.example"})[0] == 202

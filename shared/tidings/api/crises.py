@@ -64,7 +64,8 @@ class CrisisSettingsView(ApiModel):
 
 
 class CrisisSettingsBody(ApiModel):
-    hold_queue: StrictBool | None = None
+    # true or false when sent (null is refused with 422); left out, the setting keeps its value
+    hold_queue: StrictBool = Field(default=False, description="A high or critical crisis holds your posts")
     alert_email: str | None = Field(
         default=None,
         max_length=254,

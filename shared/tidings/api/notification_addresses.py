@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import Field
 
-from tidings.api.common import JSON, doc, error_response, json_response, responses
+from tidings.api.common import JSON, error_response, json_response, responses
 from tidings.api.models import ApiModel, ErrorBody, Timestamp
 from tidings.core.errors import TidingsError
 
@@ -83,8 +83,16 @@ LINK_RESPONSES: dict[int, OpenAPIResponse] = {
         "description": "A page (or JSON {confirmed, email})",
         "content": {HTML: {"schema": {"type": "string"}}, JSON: {"model": ConfirmedView}},
     },
-    404: doc("Not a link Tidings made, cut or changed, or the address was deleted since", ErrorBody),
-    410: doc("The link has expired: add the address again for a new one", ErrorBody),
+    404: {
+        "description": "Not a link Tidings made, cut or changed, or the address was deleted since (a "
+        "page, or the error as JSON)",
+        "content": {HTML: {"schema": {"type": "string"}}, JSON: {"model": ErrorBody}},
+    },
+    410: {
+        "description": "The link has expired: add the address again for a new one (a page, or the "
+        "error as JSON)",
+        "content": {HTML: {"schema": {"type": "string"}}, JSON: {"model": ErrorBody}},
+    },
 }
 
 

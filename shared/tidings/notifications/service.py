@@ -176,7 +176,9 @@ class NotificationAddresses:
         return self.repo.all(user_id)
 
     def remove(self, user_id: str, email: str) -> NotificationAddress:
-        removed = self.repo.remove(user_id, email)
+        # an address that is nothing once normalised (blanks) names no stored one, and would be an
+        # empty attribute name to DynamoDB
+        removed = self.repo.remove(user_id, email) if address_key(email) else None
         if removed is None:
             raise NotificationAddressNotFound(
                 "that address is not one of your notification addresses", {"email": address_key(email)}
