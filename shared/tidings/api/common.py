@@ -14,6 +14,7 @@ from tidings.api.models import ErrorBody
 from tidings.core.text import mend
 
 JSON = "application/json"
+HTML = "text/html; charset=utf-8"
 
 
 def json_response(status: int, model: BaseModel | dict[str, Any]) -> Response[str]:
@@ -27,6 +28,12 @@ def json_response(status: int, model: BaseModel | dict[str, Any]) -> Response[st
         plain = json.dumps(model.model_dump(mode="json", by_alias=True), ensure_ascii=False)
         body = mend(plain)
     return Response(status_code=status, content_type=JSON, body=body)
+
+
+def wants_json(accept: str | None) -> bool:
+    """Whether a request's Accept header asks for JSON rather than a page (JSON named, HTML not)."""
+    text = (accept or "").lower()
+    return "application/json" in text and "text/html" not in text
 
 
 def error_response(

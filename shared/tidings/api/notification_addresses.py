@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import Field
 
-from tidings.api.common import JSON, error_response, json_response, responses
+from tidings.api.common import HTML, JSON, error_response, json_response, responses, wants_json
 from tidings.api.models import ApiModel, ErrorBody, Timestamp
 from tidings.core.errors import TidingsError
 
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from tidings.models.notifications import NotificationAddress
     from tidings.notifications.service import NotificationAddresses
 
-HTML = "text/html; charset=utf-8"
 MAX_ADDRESS = 254
 
 
@@ -73,11 +72,6 @@ def _page(status: int, title: str, message: str, *, button: str | None = None) -
     return Response(status_code=status, content_type=HTML, body=body, headers={"Cache-Control": "no-store"})
 
 
-def _wants_json(accept: str | None) -> bool:
-    text = (accept or "").lower()
-    return "application/json" in text and "text/html" not in text
-
-
 LINK_RESPONSES: dict[int, OpenAPIResponse] = {
     200: {
         "description": "A page (or JSON {confirmed, email})",
@@ -100,7 +94,7 @@ def register_notification_address_routes(
     app: APIGatewayHttpResolver, service: Callable[[], NotificationAddresses], user_id: Callable[[], str]
 ) -> None:
     def answer(token: str, confirm: bool) -> Response[str]:
-        as_json = _wants_json(app.current_event.headers.get("accept"))
+        as_json = wants_json(app.current_event.headers.get("accept"))
         try:
             found = service().confirm(token) if confirm else service().link_target(token)
         except TidingsError as exc:

@@ -26,7 +26,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import Field
 
-from tidings.api.common import JSON, doc, error_response, json_response, responses
+from tidings.api.common import HTML, JSON, doc, error_response, json_response, responses, wants_json
 from tidings.api.models import ApiModel, ErrorBody, Timestamp
 from tidings.campaigns.unsubscribe import InvalidUnsubscribeToken
 from tidings.store.suppressions import MAX_PAGE
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from tidings.campaigns.suppression import SuppressionService
     from tidings.models.campaigns import Suppression
 
-HTML = "text/html; charset=utf-8"
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
 MAX_ADDRESS = 254
 
@@ -106,11 +105,6 @@ def _page(
     return Response(status_code=status, content_type=HTML, body=body, headers={"Cache-Control": "no-store"})
 
 
-def _wants_json(accept: str | None) -> bool:
-    text = (accept or "").lower()
-    return "application/json" in text and "text/html" not in text
-
-
 def _wants_html(accept: str | None) -> bool:
     return "text/html" in (accept or "").lower()
 
@@ -146,7 +140,7 @@ def is_one_click(body: bytes, content_type: str | None) -> bool:
 def confirmation(service: SuppressionService, token: str, accept: str | None) -> Response[str]:
     """What the link's GET answers: a page asking to confirm (nothing changes), the page saying the
     address is unsubscribed already, or the 404 of a link Tidings did not make."""
-    as_json = _wants_json(accept)
+    as_json = wants_json(accept)
     try:
         target, already = service.link_target(token)
     except InvalidUnsubscribeToken as exc:
