@@ -446,13 +446,21 @@ def _mine(items: list[dict[str, Any]], account: AccountCredentials, text: str, f
     return None
 
 
-_READERS: dict[Platform, Callable[..., CommentReader]] = {
+class _CommentClient(CommentReader, CommentReplier, Protocol):
+    """A platform's client that both reads comments and replies to them."""
+
+
+_CLIENTS: dict[Platform, Callable[..., _CommentClient]] = {
     Platform.FACEBOOK: FacebookComments,
     Platform.INSTAGRAM: InstagramComments,
     Platform.YOUTUBE: YouTubeComments,
     Platform.TWITTER: XReplies,
 }
-COMMENT_PLATFORMS = tuple(_READERS)
+COMMENT_PLATFORMS = tuple(_CLIENTS)
+
+
+def _build_clients(settings: Settings, http: httpx.Client, clock: Clock) -> dict[Platform, _CommentClient]:
+    return {platform: make(settings, http, clock) for platform, make in _CLIENTS.items()}
 
 
 def build_comment_readers(
@@ -460,19 +468,11 @@ def build_comment_readers(
 ) -> dict[Platform, CommentReader]:
     """The comment reader of each platform whose comments Tidings reads (LinkedIn's and TikTok's
     comments are not open to this app)."""
-    return {platform: make(settings, http, clock) for platform, make in _READERS.items()}
+    return dict(_build_clients(settings, http, clock))
 
 
 def build_comment_repliers(
     settings: Settings, http: httpx.Client, clock: Clock = DEFAULT_CLOCK
 ) -> dict[Platform, CommentReplier]:
     """The reply client of each platform whose comments take replies through Tidings (those it reads)."""
-    return {platform: make(settings, http, clock) for platform, make in _REPLIERS.items()}
-
-
-_REPLIERS: dict[Platform, Callable[..., CommentReplier]] = {
-    Platform.FACEBOOK: FacebookComments,
-    Platform.INSTAGRAM: InstagramComments,
-    Platform.YOUTUBE: YouTubeComments,
-    Platform.TWITTER: XReplies,
-}
+    return dict(_build_clients(settings, http, clock))
