@@ -39,8 +39,6 @@ $(STAMP_DASH): $(STAMP_PY) $(STAMP_DASH_NODE) $(DASH_SOURCES)
 	cd dashboard && npm run -s types && npm run -s build
 	touch $@
 
-setup: $(STAMP_CHECKOV)
-
 $(STAMP_CHECKOV): requirements-checkov.txt
 	test -d $(CHECKOV_VENV) || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
@@ -68,14 +66,14 @@ unit: setup
 integration: setup
 	$(BIN)/pytest tests/integration -q
 
-infra: setup
+infra: setup $(STAMP_CHECKOV)
 	$(BIN)/pytest tests/infra -q
 
 e2e: setup
 	$(BIN)/pytest tests/e2e -q
 
 ## Every gate: lint, types, and every test tier.
-test: setup
+test: setup $(STAMP_CHECKOV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

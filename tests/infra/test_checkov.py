@@ -31,7 +31,7 @@ HINTS = {
 
 def run_checkov(template: Path) -> dict[str, Any]:
     if not CHECKOV.exists():
-        pytest.fail(f"{CHECKOV} is missing: `make setup` installs it (requirements-checkov.txt)")
+        pytest.fail(f"{CHECKOV} is missing: `make test` installs it (requirements-checkov.txt)")
     # --skip-download: nothing is fetched (no platform guidelines, no custom policies), so the run
     # needs no network and gives the same answer everywhere.
     result = subprocess.run(
