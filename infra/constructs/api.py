@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
 
 import jsii
 from aws_cdk import Duration, RemovalPolicy
@@ -18,6 +20,18 @@ from constructs import Construct
 from infra.constructs.constants import API_THROTTLE_BURST_LIMIT, API_THROTTLE_RATE_LIMIT, LOG_RETENTION
 from infra.constructs.nag import acknowledge
 from infra.topology import Route
+
+IntegrationT = TypeVar("IntegrationT")
+
+
+def integration_per_function(
+    function_names: Iterable[str],
+    functions: Mapping[str, lambda_.IFunction],
+    make: Callable[[str, lambda_.IFunction], IntegrationT],
+) -> dict[str, IntegrationT]:
+    """One Lambda integration per function, however many routes it serves, named `<function>-integration`."""
+    return {name: make(f"{name}-integration", functions[name]) for name in dict.fromkeys(function_names)}
+
 
 # HTTP API access log variables (API Gateway Developer Guide, "Customizing HTTP API access logs").
 ACCESS_LOG_FIELDS = {
@@ -149,15 +163,11 @@ class Api(Construct):
             ),
         )
         self.routes: dict[str, apigwv2.HttpRoute] = {}
-        integrations_by_function: dict[str, integrations.HttpLambdaIntegration] = {}
+        integrations_by_function = integration_per_function(
+            (route.function for route in routes), functions, integrations.HttpLambdaIntegration
+        )
         for route in routes:
-            integration = integrations_by_function.get(route.function)
-            if integration is None:
-                integration = integrations.HttpLambdaIntegration(
-                    f"{route.function}-integration", functions[route.function]
-                )
-                integrations_by_function[route.function] = integration
-            self._add_route(route, integration)
+            self._add_route(route, integrations_by_function[route.function])
 
     def _add_route(self, route: Route, integration: integrations.HttpLambdaIntegration) -> None:
         authorizer: apigwv2.IHttpRouteAuthorizer = (

@@ -21,7 +21,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.constructs.api import AccessLogSettings
+from infra.constructs.api import AccessLogSettings, integration_per_function
 from infra.constructs.constants import LOG_RETENTION
 from infra.constructs.nag import acknowledge, nag_arn
 from infra.topology import WebSocketRoute
@@ -60,15 +60,13 @@ class LiveApi(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.api = apigwv2.WebSocketApi(self, "WebSocketApi", description="Tidings live updates")
-        integrations_by_function: dict[str, integrations.WebSocketLambdaIntegration] = {}
+        integrations_by_function = integration_per_function(
+            (route.function for route in routes), functions, integrations.WebSocketLambdaIntegration
+        )
         for route in routes:
-            integration = integrations_by_function.get(route.function)
-            if integration is None:
-                integration = integrations.WebSocketLambdaIntegration(
-                    f"{route.function}-integration", functions[route.function]
-                )
-                integrations_by_function[route.function] = integration
-            ws_route = self.api.add_route(route.route_key, integration=integration)
+            ws_route = self.api.add_route(
+                route.route_key, integration=integrations_by_function[route.function]
+            )
             acknowledge(
                 ws_route,
                 "AwsSolutions-APIG4",

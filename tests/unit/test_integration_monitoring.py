@@ -8,13 +8,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from integration_fakes import NOW, TOKEN, USER, Call, FakeConnector, hubspot, world
+from integration_fakes import NOW, TOKEN, USER, Call, FakeConnector, World, hubspot, world
 from notification_fakes import confirmed_mail
 
 from tidings.core.errors import NotFound, TooManyRequests
 from tidings.integrations.alert_mail import AlertMailer
 from tidings.integrations.connectors.base import ConnectorError
 from tidings.integrations.lifecycle import Changes
+from tidings.models.integrations import Alert, Integration
 from tidings.store.alerts import to_item
 from tidings.store.dynamo import serialize
 from tidings.webhooks.events import events_from_record
@@ -212,8 +213,8 @@ class FakeMail:
         return f"m-{len(self.sent)}"
 
 
-def test_a_raised_alert_is_emailed_once_even_when_its_record_comes_again_or_sending_fails() -> None:
-    w = world()
+def expired_token_alert(w: World, alert_email: str) -> tuple[Integration, Alert, dict[str, Any]]:
+    """A CRM integration whose token has expired, the alert that raises, and its stream record."""
     integration = w.lifecycle.create(
         USER,
         name="Harbour CRM",
@@ -221,10 +222,16 @@ def test_a_raised_alert_is_emailed_once_even_when_its_record_comes_again_or_send
         provider="hubspot",
         credentials={"accessToken": TOKEN, "expiresAt": (NOW - timedelta(minutes=1)).isoformat()},
         sync_frequency=None,
-        alert_email="ops@harbour.example",
+        alert_email=alert_email,
     )
     (alert,) = w.monitoring.evaluate(integration)
     record = {"dynamodb": {"NewImage": serialize(to_item(alert, integration.name, integration.alert_email))}}
+    return integration, alert, record
+
+
+def test_a_raised_alert_is_emailed_once_even_when_its_record_comes_again_or_sending_fails() -> None:
+    w = world()
+    integration, alert, record = expired_token_alert(w, "ops@harbour.example")
     events = events_from_record(record)
     mail = FakeMail(failures=1)
     mailer = AlertMailer(w.alerts, confirmed_mail(mail, w.clock, USER, "ops@harbour.example"))
@@ -246,17 +253,7 @@ def test_a_raised_alert_is_emailed_once_even_when_its_record_comes_again_or_send
 
 def test_an_alert_to_an_address_not_confirmed_is_skipped_and_not_retried() -> None:
     w = world()
-    integration = w.lifecycle.create(
-        USER,
-        name="Harbour CRM",
-        kind="crm",
-        provider="hubspot",
-        credentials={"accessToken": TOKEN, "expiresAt": (NOW - timedelta(minutes=1)).isoformat()},
-        sync_frequency=None,
-        alert_email="stranger@elsewhere.example",
-    )
-    (alert,) = w.monitoring.evaluate(integration)
-    record = {"dynamodb": {"NewImage": serialize(to_item(alert, integration.name, integration.alert_email))}}
+    _, _, record = expired_token_alert(w, "stranger@elsewhere.example")
     mail = FakeMail()
     mailer = AlertMailer(w.alerts, confirmed_mail(mail, w.clock, USER, "ops@harbour.example"))
 
