@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ API_EXPECTED = {
     "get_post": 404,
     "update_post": 404,
     "cancel_post": 404,
+    "publish_now": 200,  # the sample user has no Facebook or X account here: it fails at once, nothing sent
     "queue_stats": 200,
     "optimal_time": 200,
     "openapi_document": 200,
@@ -33,6 +35,9 @@ API_EXPECTED = {
     "connect_account_bad_id": 422,
     "list_accounts": 200,
     "account_health": 404,  # the sample user has no TikTok account in this stack
+    "preview_draft": 200,
+    "preview_draft_too_long_for_x": 200,  # a preview reports the problems it finds; it refuses nothing
+    "preview_draft_without_offset": 422,
     "queue_dry_run": 200,
     "send_whatsapp": 404,  # nor a WhatsApp number: account_not_connected
     "workflow_templates": 200,
@@ -104,18 +109,46 @@ API_EXPECTED = {
     "approve_reply_unknown": 404,
     "get_comment_settings": 200,
     "put_comment_settings_bad_tone": 422,
+    "list_notification_addresses": 200,
+    "add_notification_address": 202,  # pending, and its confirmation link mailed (moto's SES here)
+    "add_notification_address_invalid_email": 422,  # refused before anything is stored or mailed
+    "delete_notification_address_unknown": 404,
+    # the confirmation link's routes take no bearer token: the sealed token is the proof, and these
+    # are forged (a real one is sealed with the stack's own secret and expires, so no file can hold one)
+    "notification_confirmation_page_forged": 404,  # a browser: the page saying so, with no button
+    "confirm_notification_address_forged": 404,  # accept: application/json: the error, confirming nothing
 }
 
-# The error code an answer carries, where the sample is about one.
+# The error code every refused sample's answer carries.
 EXPECTED_CODES = {
+    "create_post_malformed_json": "malformed_json",
+    "create_post_wrong_types": "validation_error",
+    "create_post_unknown_platform": "unknown_platform",
+    "get_post": "post_not_found",
+    "update_post": "post_not_found",
+    "cancel_post": "post_not_found",
+    "connect_account_bad_id": "invalid_account_id",
+    "account_health": "account_not_found",
+    "preview_draft_without_offset": "time_without_offset",
+    "send_whatsapp": "account_not_connected",
+    "create_workflow_cycle": "invalid_definition",
+    "meta_webhook_unsigned": "webhook_not_configured",
     "create_webhook_plain_http": "url_refused",
+    "create_integration_unknown_type": "unknown_type",
+    "integration_health_unknown": "integration_not_found",
+    "analytics_post_unknown": "post_not_found",
+    "integration_rate_limit": "integration_not_found",
     "get_insight_unknown": "insight_not_found",
     "create_ab_test_one_variant": "invalid_variant_count",
     "get_ab_test_unknown": "abtest_not_found",
     "stop_ab_test_unknown": "abtest_not_found",
     "analytics_summary_bad_range": "invalid_range",
+    "put_analytics_settings_wrong_type": "validation_error",
+    "import_analytics_bad_row": "invalid_rows",
     "put_crm_settings_ttl_too_long": "invalid_crm_settings",
     "record_crm_activity_no_crm": "no_crm_connected",
+    "record_crm_activities_wrong_types": "validation_error",
+    "list_crm_activities_bad_status": "invalid_status",
     "get_crm_activity_unknown": "activity_not_found",
     "retry_crm_activity_unknown": "activity_not_found",
     "get_crm_client_no_crm": "no_crm_connected",
@@ -144,16 +177,48 @@ EXPECTED_CODES = {
     "write_reply_unknown": "comment_not_found",
     "approve_reply_unknown": "comment_not_found",
     "put_comment_settings_bad_tone": "invalid_tone",
+    "add_notification_address_invalid_email": "invalid_email",
+    "delete_notification_address_unknown": "notification_address_not_found",
+    "confirm_notification_address_forged": "confirmation_link_invalid",
 }
+
+# Samples answered with an HTML page (to a browser), and what the page must say.
+HTML_PAGES = {
+    "notification_confirmation_page_forged": "<h1>This link does not work</h1>",
+}
+
+# Settings `tidings dev` gives the handlers and the test stack does not, for the samples that need
+# them to answer as they do there: a confirmation link is made from the API's public URL.
+DEV_SETTINGS = {
+    "add_notification_address": {
+        "TIDINGS_PUBLIC_API_URL": "http://127.0.0.1:3000",
+        "TIDINGS_ALLOW_PRIVATE_LINKS": "true",
+    },
+}
+
+# What a sample's answer must hold beyond its status and error code: name -> check(body, raw body).
+ANSWER_CHECKS: dict[str, Callable[[Any, str], None]] = {}
+
+
+def checks(*names: str) -> Callable[[Callable[[Any, str], None]], Callable[[Any, str], None]]:
+    def register(check: Callable[[Any, str], None]) -> Callable[[Any, str], None]:
+        for name in names:
+            ANSWER_CHECKS[name] = check
+        return check
+
+    return register
 
 
 def load(function: str, name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / function / f"{name}.json").read_text())
+    event: dict[str, Any] = json.loads((EVENTS / function / f"{name}.json").read_text())
+    return event
 
 
 def test_every_sample_event_is_covered() -> None:
     api = {p.stem for p in (EVENTS / "http_api").glob("*.json")}
-    assert api == set(API_EXPECTED) | {"publish_now"}
+    assert api == set(API_EXPECTED)
+    assert set(EXPECTED_CODES) == {name for name, status in API_EXPECTED.items() if status >= 400}
+    assert set(HTML_PAGES) | set(DEV_SETTINGS) | set(ANSWER_CHECKS) <= api
     for function in (
         "schedule_sync",
         "publish_task",
@@ -172,42 +237,174 @@ def test_every_sample_event_is_covered() -> None:
         assert list((EVENTS / function).glob("*.json")), function
 
 
+@pytest.fixture
+def dev_settings(request: pytest.FixtureRequest, local_aws_env: dict[str, str]) -> Iterator[None]:
+    """The sample's DEV_SETTINGS in the environment, with the settings and the notification wiring
+    built afresh for them, and again once they are gone."""
+    from tidings.core.config import get_settings
+    from tidings.wiring.notifications import notification_addresses, notification_mail
+
+    def fresh() -> None:
+        get_settings.cache_clear()
+        notification_addresses.cache_clear()
+        notification_mail.cache_clear()
+
+    settings = DEV_SETTINGS.get(request.node.callspec.params["name"], {})
+    if not settings:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in settings.items():
+            env.setenv(key, value)
+        fresh()
+        yield
+    fresh()
+
+
 @pytest.mark.parametrize(("name", "status"), sorted(API_EXPECTED.items()))
-def test_api_samples(name: str, status: int, lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:
+def test_api_samples(
+    name: str, status: int, lambda_host: LambdaHost, local_aws_env: dict[str, str], dev_settings: None
+) -> None:
     result = lambda_host.invoke("http_api", load("http_api", name))
     assert not result.errored, result.payload
-    assert result.payload["statusCode"] == status, result.payload["body"]
-    body = json.loads(result.payload["body"]) if result.payload["body"] else None
-    if status >= 400:
+    raw = result.payload["body"]
+    assert result.payload["statusCode"] == status, raw
+    content_type = result.payload["headers"]["Content-Type"]
+    if name in HTML_PAGES:
+        assert content_type.startswith("text/html"), content_type
+        assert HTML_PAGES[name] in raw
+        body = None
+    else:
+        assert content_type == "application/json", content_type
+        body = json.loads(raw)
+    if status >= 400 and body is not None:
         assert set(body) == {"code", "message", "details"}
-        assert body["code"] == EXPECTED_CODES.get(name, body["code"])
-    if name == "openapi_document":
-        assert "/posts/{postId}" in body["paths"]
-        assert "/accounts/{accountId}/health" in body["paths"]
-        assert {"/workflows/{workflowId}/steps/{stepId}/approve", "/tasks/stats", "/inbound/meta"} <= set(
-            body["paths"]
+        assert body["code"] == EXPECTED_CODES[name]
+    if name in ANSWER_CHECKS:
+        ANSWER_CHECKS[name](body, raw)
+
+
+@checks("publish_now")
+def _publish_now(body: Any, raw: str) -> None:
+    assert (body["status"], body["complete"]) == ("failed", True)
+    failures = [(r["platform"], r["lastError"]["code"]) for r in body["results"]]
+    assert failures == [("facebook", "account_not_connected"), ("twitter", "account_not_connected")]
+
+
+@checks("openapi_document")
+def _openapi_document(body: Any, raw: str) -> None:
+    assert "/posts/{postId}" in body["paths"]
+    assert "/accounts/{accountId}/health" in body["paths"]
+    assert {"/workflows/{workflowId}/steps/{stepId}/approve", "/tasks/stats", "/inbound/meta"} <= set(
+        body["paths"]
+    )
+    assert {"/insights", "/insights/{insightId}/dismiss", "/analytics/summary"} <= set(body["paths"])
+    assert {"/posts/preview", "/notification-addresses/confirm/{token}"} <= set(body["paths"])
+
+
+@checks("create_workflow_cycle")
+def _workflow_cycle(body: Any, raw: str) -> None:
+    assert "cycle" in {p["code"] for p in body["details"]["problems"]}
+
+
+@checks("connect_account", "connect_account_bad_id")
+def _no_token_shown(body: Any, raw: str) -> None:
+    assert "sample-linkedin-access-token" not in raw
+
+
+@checks("analytics_summary")
+def _analytics_summary(body: Any, raw: str) -> None:
+    assert set(body["overall"]) == {"current", "previous", "change"}
+
+
+@checks("get_crm_cache")
+def _crm_cache(body: Any, raw: str) -> None:
+    assert set(body) == {"size", "entries", "hits", "misses", "hitRate"}
+
+
+@checks("create_campaign")
+def _created_campaign(body: Any, raw: str) -> None:
+    assert (body["status"], body["recipientCount"], len(body["emails"])) == ("draft", 2, 5)
+    assert body["emails"][0]["subject"] == "🏡 Just listed: 12 Harbour Lane"
+
+
+@checks("get_crisis_settings")
+def _crisis_settings(body: Any, raw: str) -> None:
+    assert set(body) == {"holdQueue", "alertEmail"}
+
+
+@checks("put_crisis_settings")
+def _crisis_settings_stored(body: Any, raw: str) -> None:
+    assert body["holdQueue"] is True
+
+
+@checks("put_crisis_settings_bad_email")
+def _crisis_settings_bad_email(body: Any, raw: str) -> None:
+    assert [e["location"][-1] for e in body["details"]["errors"]] == ["alertEmail"]
+
+
+@checks("put_crisis_settings_unknown_field")
+def _crisis_settings_unknown_field(body: Any, raw: str) -> None:
+    assert [e["location"][-1] for e in body["details"]["errors"]] == ["pauseAds"]
+
+
+@checks("personalize_variables_only")
+def _personalized(body: Any, raw: str) -> None:
+    assert body["content"] == "Hi Maya, your showing at 12 Harbour Lane is confirmed. Sam Rivera"
+
+
+@checks("preview_draft")
+def _draft_preview(body: Any, raw: str) -> None:
+    """Each platform's text with the link and hashtags, its length as the platform counts it (X counts
+    the link as 23), and no rule broken (whether accounts are connected depends on the stack)."""
+    assert body["scheduledTime"] == "2027-05-02T16:00:00.000Z"
+    shown = [(p["platform"], p["length"], p["limit"], p["linkInText"]) for p in body["platforms"]]
+    assert shown == [("twitter", 111, 280, True), ("linkedin", 133, 3000, True)]
+    for platform in body["platforms"]:
+        assert platform["text"] == (
+            "Just listed: 3 bed craftsman in Ballard. Open house Sunday 1-4pm!\n\n"
+            "https://listings.example.com/4412-ballard-ave\n\n#Ballard #OpenHouse"
         )
-        assert {"/insights", "/insights/{insightId}/dismiss", "/analytics/summary"} <= set(body["paths"])
-    if name == "create_workflow_cycle":
-        assert "cycle" in {p["code"] for p in body["details"]["problems"]}
-    if name.startswith("connect_account"):
-        assert "sample-linkedin-access-token" not in result.payload["body"]
-    if name == "analytics_summary":
-        assert set(body["overall"]) == {"current", "previous", "change"}
-    if name == "get_crm_cache":
-        assert set(body) == {"size", "entries", "hits", "misses", "hitRate"}
-    if name == "create_campaign":
-        assert (body["status"], body["recipientCount"], len(body["emails"])) == ("draft", 2, 5)
-        assert body["emails"][0]["subject"] == "🏡 Just listed: 12 Harbour Lane"
-    if name == "get_crisis_settings":
-        assert set(body) == {"holdQueue", "alertEmail"}
-    if name == "put_crisis_settings":
-        assert body["holdQueue"] is True
-    if name in ("put_crisis_settings_bad_email", "put_crisis_settings_unknown_field"):
-        refused = [e["location"][-1] for e in body["details"]["errors"]]
-        assert refused == ["alertEmail" if name.endswith("bad_email") else "pauseAds"]
-    if name == "personalize_variables_only":
-        assert body["content"] == "Hi Maya, your showing at 12 Harbour Lane is confirmed. Sam Rivera"
+    assert [p for p in body["problems"] if p["check"] == "validation"] == []
+
+
+@checks("preview_draft_too_long_for_x")
+def _draft_too_long(body: Any, raw: str) -> None:
+    assert body["ok"] is False
+    broken = [
+        (p["code"], p["platform"], p["severity"]) for p in body["problems"] if p["check"] == "validation"
+    ]
+    assert broken == [("content_too_long", "twitter", "error")]
+    assert [(p["platform"], p["length"], p["limit"]) for p in body["platforms"]] == [
+        ("twitter", 349, 280),
+        ("facebook", 349, 63206),
+    ]
+
+
+@checks("list_notification_addresses")
+def _notification_addresses(body: Any, raw: str) -> None:
+    from tidings.core.config import get_settings
+
+    assert set(body) == {"addresses", "limit"}
+    assert body["limit"] == get_settings().notification_addresses_max
+    for address in body["addresses"]:
+        assert set(address) == {"email", "status", "createdAt", "confirmedAt"}
+        assert address["status"] in ("pending", "confirmed")
+
+
+@checks("add_notification_address")
+def _notification_address_added(body: Any, raw: str) -> None:
+    assert (body["email"], body["status"], body["confirmedAt"], body["confirmationSent"]) == (
+        "ops@harbour.example",
+        "pending",
+        None,
+        True,
+    )
+
+
+@checks("notification_confirmation_page_forged")
+def _forged_link_page(body: Any, raw: str) -> None:
+    assert "<form" not in raw  # nothing to confirm: no button
 
 
 def test_stream_samples_keep_one_schedule(lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:
