@@ -541,6 +541,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/ab-tests/{testId}", _API),
     Route("POST", "/ab-tests/{testId}/stop", _API),
     Route("GET", "/analytics/summary", _API),
+    Route("GET", "/analytics/readings", _API),
     Route("GET", "/analytics/settings", _API),
     Route("PUT", "/analytics/settings", _API),
     Route("POST", "/analytics/import", _API),

@@ -16,6 +16,7 @@ from test_audit_repository_contract import entry as audit_entry
 from test_campaign_repository_contract import campaign, recipients
 from test_campaign_send_repository_contract import send
 from test_comment_repository_contract import a_comment
+from test_post_analytics_repository_contract import record as analytics_record
 from test_post_repository_contract import post
 from test_suppression_repository_contract import entry as suppression
 from test_webhook_repository_contract import NOW, create
@@ -34,10 +35,12 @@ from tidings.store.memory.audit import InMemoryAuditRepository
 from tidings.store.memory.campaign_sends import campaign_send_stores
 from tidings.store.memory.campaigns import InMemoryCampaignRepository
 from tidings.store.memory.comments import InMemoryCommentRepository
+from tidings.store.memory.post_analytics import InMemoryPostAnalyticsRepository
 from tidings.store.memory.posts import InMemoryPostRepository
 from tidings.store.memory.suppressions import InMemorySuppressionRepository
 from tidings.store.memory.webhooks import InMemoryDeliveryRepository
 from tidings.store.memory.workflows import InMemoryWorkflowRepository
+from tidings.store.post_analytics import DynamoPostAnalyticsRepository
 from tidings.store.posts import DynamoPostRepository
 from tidings.store.suppressions import DynamoSuppressionRepository
 from tidings.store.webhooks import DynamoDeliveryRepository
@@ -113,6 +116,12 @@ def _fill_sends(repo: Any, user: str) -> str:
 def _fill_suppressions(repo: Any, user: str) -> str:
     for i in range(3):
         repo.add(suppression(user, f"r{i}@harbour.example"))
+    return ""
+
+
+def _fill_post_analytics(repo: Any, user: str) -> str:
+    for i in range(3):
+        repo.track(analytics_record(user, f"p{i}"))
     return ""
 
 
@@ -205,6 +214,13 @@ PAGED_LISTS = [
         _fill_suppressions,
         lambda repo, user, _, token: repo.list(user, 1, token)[1],
         lambda user, _: {"PK": f"USER#{user}", "SK": "SUPPRESSION#r2@harbour.example"},
+    ),
+    PagedList(
+        "post analytics",
+        _store(InMemoryPostAnalyticsRepository, DynamoPostAnalyticsRepository),
+        _fill_post_analytics,
+        lambda repo, user, _, token: repo.page_for_user(user, None, lambda _: True, 1, token)[1],
+        lambda user, _: {"PK": f"USER#{user}", "SK": "POST_ANALYTICS#twitter#p1"},
     ),
     PagedList(
         "CRM activities",

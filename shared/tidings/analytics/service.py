@@ -3,8 +3,9 @@
 - `AnalyticsSync.handle`: the function's one entry point. A stream batch starts collection for posts
   that were just published; a periodic run collects what is due, then refreshes the insights of the
   users whose metrics changed (when they leave `autoGenerateInsights` on).
-- `PostAnalyticsService`: a post's analytics as the user reads them, and a sync on demand (the user's
-  active collections now, site analytics, insights), at most `SYNCS_PER_HOUR` times an hour per user.
+- `PostAnalyticsService`: a post's analytics as the user reads them, the readings of a period a page
+  at a time (`tidings.analytics.readings`), and a sync on demand (the user's active collections now,
+  site analytics, insights), at most `SYNCS_PER_HOUR` times an hour per user.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tidings.analytics.collection import CollectionReport, MetricsCollection
+from tidings.analytics.readings import ReadingsPage, parse_period, readings_page
 from tidings.analytics.tracking import PublishedPostTracker
 from tidings.core.clock import DEFAULT_CLOCK, Clock
 from tidings.core.errors import NotFound, TooManyRequests
@@ -94,6 +96,19 @@ class PostAnalyticsService:
         if post is None and not records:
             raise NotFound("no such post", {"postId": post_id}, code="post_not_found")
         return (str(post.status) if post else "imported"), records
+
+    def readings(
+        self,
+        user_id: str,
+        start: str | None = None,
+        end: str | None = None,
+        platform: str | None = None,
+        limit: int | None = None,
+        next_token: str | None = None,
+    ) -> ReadingsPage:
+        """A page of the user's readings from `start` to `end` (`tidings.analytics.readings`)."""
+        period = parse_period(start, end, self.clock.now())
+        return readings_page(self.records, user_id, period, platform, limit, next_token)
 
     def sync(self, user_id: str) -> SyncOutcome:
         if self.budgets is not None:

@@ -26,6 +26,8 @@ from tidings.models.post_analytics import PostAnalytics
 from tidings.store.post_analytics import PostAnalyticsRepository
 
 RANGES = {"7d": 7, "30d": 30, "90d": 90}
+DEFAULT_RANGE = "30d"
+MAX_PERIOD = timedelta(days=max(RANGES.values()))  # the longest period read at once
 TOP_POSTS = 5
 COUNTED = ("views", "reach", "likes", "comments", "shares", "saves", "clicks")
 UNKNOWN_TYPE = "unknown"
@@ -160,6 +162,15 @@ def top_posts(records: Iterable[PostAnalytics], limit: int = TOP_POSTS) -> list[
     ]
 
 
+def in_period(
+    record: PostAnalytics, start: datetime, end: datetime, platform: Platform | None = None
+) -> bool:
+    """Whether a record counts in a period: published from `start` (included) to `end` (excluded), on
+    `platform` when one is given. The one rule of the summary's periods and of the readings listed
+    for a period (`tidings.analytics.readings`)."""
+    return (platform is None or record.platform == platform) and start <= record.published_at < end
+
+
 def summarize(
     records: Iterable[PostAnalytics], now: datetime, range_name: str, platform: Platform | None = None
 ) -> Summary:
@@ -168,11 +179,9 @@ def summarize(
     current: list[PostAnalytics] = []
     previous: list[PostAnalytics] = []
     for record in records:
-        if platform is not None and record.platform != platform:
-            continue
-        if start <= record.published_at < now:
+        if in_period(record, start, now, platform):
             current.append(record)
-        elif previous_start <= record.published_at < start:
+        elif in_period(record, previous_start, start, platform):
             previous.append(record)
     return Summary(
         range=range_name,
@@ -188,7 +197,7 @@ def summarize(
 
 
 def parse_range(value: str | None) -> str:
-    chosen = value or "30d"
+    chosen = value or DEFAULT_RANGE
     if chosen not in RANGES:
         raise ValidationFailed(
             f"unknown range {chosen!r}", {"field": "range", "supported": list(RANGES)}, code="invalid_range"

@@ -1,17 +1,20 @@
-"""HTTP routes for a post's analytics and syncing them on demand."""
+"""HTTP routes for a post's analytics, the readings of a period, and syncing them on demand."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import Field
 
+from tidings.analytics.readings import DEFAULT_PAGE, MAX_PAGE
 from tidings.api.common import json_response, responses
 from tidings.api.models import ApiModel, Timestamp
 
 if TYPE_CHECKING:
+    from tidings.analytics.readings import Reading, ReadingsPage
     from tidings.analytics.service import PostAnalyticsService
     from tidings.models.post_analytics import PostAnalytics, PostMetrics
 
@@ -75,6 +78,36 @@ class PostAnalyticsView(ApiModel):
     platforms: list[PlatformAnalyticsView]
 
 
+class ReadingView(ApiModel):
+    """One post on one platform published in the period, with its latest metrics."""
+
+    post_id: str = Field(
+        description="The post's id; imported history carries the id its import gave it (imp_...)"
+    )
+    platform: str
+    published_at: Timestamp
+    content_type: str | None = None
+    source: str = Field(description="collected (read from the platform) or imported (from a CSV)")
+    engagements: int = Field(description="likes + comments + shares + saves + clicks, as reported")
+    reach: int | None = None
+    views: int | None = None
+    audience: int | None = Field(description="reach, or views where reach is not reported")
+    engagement_rate: float | None = Field(description="engagements / audience; null without an audience")
+
+
+class ReadingsView(ApiModel):
+    start: Timestamp = Field(alias="from", description="The period's start (included)")
+    end: Timestamp = Field(alias="to", description="The period's end (excluded)")
+    platform: str | None
+    readings: list[ReadingView] = Field(
+        description="In key order (platform, then post id), not by time; posts not measured yet are left out"
+    )
+    next_token: str | None = Field(
+        description="Pass it back as nextToken for the next page (a page may hold fewer rows than the "
+        "limit, even none); null at the end"
+    )
+
+
 class SyncResult(ApiModel):
     contents_synced: int = Field(description="posts whose metrics or site attribution were updated")
     metrics_collected: int
@@ -88,6 +121,31 @@ class SyncResult(ApiModel):
 def metrics_view(metrics: PostMetrics) -> MetricsView:
     return MetricsView(
         **metrics.reported(), engagements=metrics.engagements, engagement_rate=metrics.engagement_rate
+    )
+
+
+def reading_view(r: Reading) -> ReadingView:
+    return ReadingView(
+        post_id=r.post_id,
+        platform=r.platform,
+        published_at=r.published_at,
+        content_type=r.content_type,
+        source=r.source,
+        engagements=r.engagements,
+        reach=r.reach,
+        views=r.views,
+        audience=r.audience,
+        engagement_rate=r.engagement_rate,
+    )
+
+
+def readings_view(page: ReadingsPage) -> ReadingsView:
+    return ReadingsView(
+        start=page.period.start,
+        end=page.period.end,
+        platform=page.platform,
+        readings=[reading_view(r) for r in page.readings],
+        next_token=page.next_token,
     )
 
 
@@ -126,6 +184,29 @@ def register_analytics_routes(
             post_id=postId, post_status=status, platforms=[platform_view(r) for r in records]
         )
         return json_response(200, view)
+
+    @app.get(
+        "/analytics/readings",
+        summary="Your posts' latest metrics in a period, collected and imported, one row per post and "
+        "platform, a page at a time",
+        description="For charts by day or hour of publishing. The period is from (included) to "
+        "(excluded), ISO 8601 with a UTC offset, at most 90 days: to defaults to now, from to 30 days "
+        "before to. The posts of GET /analytics/summary's period are those of from=<start>&to=<end>.",
+        responses=responses(200, "A page of readings", ReadingsView),
+    )
+    def analytics_readings(
+        start: Annotated[
+            str | None, Query(alias="from", max_length=40, description="ISO 8601 with a UTC offset")
+        ] = None,
+        end: Annotated[
+            str | None, Query(alias="to", max_length=40, description="ISO 8601 with a UTC offset")
+        ] = None,
+        platform: Annotated[str | None, Query(max_length=20, description="Only this platform")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+        next_token: Annotated[str | None, Query(alias="nextToken", max_length=2048)] = None,
+    ) -> Response[str]:
+        page = service().readings(user_id(), start, end, platform, limit, next_token)
+        return json_response(200, readings_view(page))
 
     @app.post(
         "/analytics/sync",

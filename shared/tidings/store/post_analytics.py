@@ -11,7 +11,7 @@ Every change after creation is conditional on the record's version.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,12 +28,24 @@ from tidings.models.post_analytics import (
     SiteAttribution,
 )
 from tidings.store import keys
-from tidings.store.dynamo import deserialize, dynamodb_client, query_prefix, serialize, sparse_index_before
+from tidings.store.dynamo import (
+    decode_token,
+    deserialize,
+    dynamodb_client,
+    encode_token,
+    page_scope,
+    query_prefix,
+    serialize,
+    sparse_index_before,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 HISTORY_KEPT = 60  # snapshots kept per record (the cadence takes six; syncs on demand add more)
+# Records read for one page of `page_for_user` at most, whatever its filter keeps: a request stays
+# bounded however few records a filter keeps (the rest is the next page's).
+PAGE_READ_CAP = 2000
 
 
 class StaleAnalytics(Conflict):
@@ -57,6 +69,20 @@ class PostAnalyticsRepository(Protocol):
         """Every record of the user (of one platform when given), in key order."""
         ...
 
+    def page_for_user(
+        self,
+        user_id: str,
+        platform: Platform | None,
+        keep: Callable[[PostAnalytics], bool],
+        limit: int,
+        next_token: str | None = None,
+    ) -> tuple[list[PostAnalytics], str | None]:
+        """Up to `limit` of the user's records (of one platform when given) that `keep` accepts, in key
+        order, and the token of the page after (None at the end). One page reads at most the
+        repository's read cap (PAGE_READ_CAP) of records: it may then hold fewer than `limit`, even
+        none, and a token. ValueError for a token not issued for this list."""
+        ...
+
     def due(self, before: datetime, limit: int = 1000) -> list[PostAnalytics]:
         """Active records of any user whose next collection is before `before`, oldest first per shard."""
         ...
@@ -70,6 +96,11 @@ class PostAnalyticsRepository(Protocol):
         """Store imported history (no collection), replacing earlier imports of the same post ids but
         never a collected record; answers how many were written."""
         ...
+
+
+def user_prefix(platform: Platform | None) -> str:
+    """The sort key prefix of a user's records (of one platform when given)."""
+    return keys.ANALYTICS_SK_PREFIX + (f"{platform}#" if platform else "")
 
 
 def metrics_shard(post_id: str, shards: int) -> int:
@@ -156,10 +187,17 @@ def analytics_from_item(item: dict[str, Any]) -> PostAnalytics:
 
 
 class DynamoPostAnalyticsRepository:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None, due_shards: int = 8) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        client: DynamoDBClient | None = None,
+        due_shards: int = 8,
+        page_read_cap: int = PAGE_READ_CAP,
+    ) -> None:
         self.table = table_name
         self.client = client or dynamodb_client()
         self.shards = due_shards
+        self.read_cap = page_read_cap
 
     def track(self, record: PostAnalytics) -> bool:
         return self._put_over_imports(record)
@@ -205,9 +243,44 @@ class DynamoPostAnalyticsRepository:
         return sorted((analytics_from_item(i) for i in items), key=lambda r: order.index(r.platform))
 
     def for_user(self, user_id: str, platform: Platform | None = None) -> Iterator[PostAnalytics]:
-        prefix = keys.ANALYTICS_SK_PREFIX + (f"{platform}#" if platform else "")
-        for item in query_prefix(self.client, self.table, keys.user_pk(user_id), prefix):
+        for item in query_prefix(self.client, self.table, keys.user_pk(user_id), user_prefix(platform)):
             yield analytics_from_item(item)
+
+    def page_for_user(
+        self,
+        user_id: str,
+        platform: Platform | None,
+        keep: Callable[[PostAnalytics], bool],
+        limit: int,
+        next_token: str | None = None,
+    ) -> tuple[list[PostAnalytics], str | None]:
+        pk, prefix = keys.user_pk(user_id), user_prefix(platform)
+        scope = page_scope(pk, prefix)
+        start = decode_token(next_token, scope)
+        kept: list[PostAnalytics] = []
+        read = 0
+        while True:
+            kwargs: dict[str, Any] = {
+                "TableName": self.table,
+                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+                "ExpressionAttributeValues": serialize({":pk": pk, ":prefix": prefix}),
+                "Limit": self.read_cap - read,
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            resp = self.client.query(**kwargs)
+            for raw in resp.get("Items", []):
+                read += 1
+                record = analytics_from_item(deserialize(raw))
+                if keep(record):
+                    kept.append(record)
+                    if len(kept) >= limit:
+                        return kept, encode_token({"PK": raw["PK"], "SK": raw["SK"]}, scope)
+            start = resp.get("LastEvaluatedKey")
+            if not start:
+                return kept, None
+            if read >= self.read_cap:
+                return kept, encode_token(start, scope)
 
     def due(self, before: datetime, limit: int = 1000) -> list[PostAnalytics]:
         partitions = (keys.metrics_due_pk(shard) for shard in range(self.shards))

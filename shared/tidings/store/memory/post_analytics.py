@@ -5,7 +5,7 @@ due index holding active records only, by their next collection time."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,17 +13,21 @@ from tidings.core.clock import iso_ms
 from tidings.core.platforms import Platform
 from tidings.models.post_analytics import AnalyticsSource, PostAnalytics
 from tidings.store import keys
-from tidings.store.dynamo import deserialize, serialize
+from tidings.store.dynamo import deserialize, encode_token, page_scope, serialize
+from tidings.store.memory.posts import token_position
 from tidings.store.post_analytics import (
+    PAGE_READ_CAP,
     StaleAnalytics,
     analytics_from_item,
     analytics_to_item,
+    user_prefix,
 )
 
 
 class InMemoryPostAnalyticsRepository:
-    def __init__(self, due_shards: int = 8) -> None:
+    def __init__(self, due_shards: int = 8, page_read_cap: int = PAGE_READ_CAP) -> None:
         self.shards = due_shards
+        self.read_cap = page_read_cap
         self._items: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
 
@@ -55,16 +59,37 @@ class InMemoryPostAnalyticsRepository:
         found = [self.get(user_id, platform, post_id) for platform in Platform]
         return [record for record in found if record is not None]
 
-    def for_user(self, user_id: str, platform: Platform | None = None) -> Iterator[PostAnalytics]:
-        prefix = "POST_ANALYTICS#" + (f"{platform}#" if platform else "")
+    def _user_items(self, user_id: str, platform: Platform | None) -> list[dict[str, Any]]:
+        """The user's items (of one platform when given) in key order."""
+        pk, prefix = keys.user_pk(user_id), user_prefix(platform)
         with self._lock:
-            items = sorted(
-                (sk, item)
-                for (pk, sk), item in self._items.items()
-                if pk == f"USER#{user_id}" and sk.startswith(prefix)
-            )
-        for _, item in items:
+            found = [item for (p, sk), item in self._items.items() if p == pk and sk.startswith(prefix)]
+        return sorted(found, key=lambda item: str(item["SK"]))
+
+    def for_user(self, user_id: str, platform: Platform | None = None) -> Iterator[PostAnalytics]:
+        for item in self._user_items(user_id, platform):
             yield analytics_from_item(item)
+
+    def page_for_user(
+        self,
+        user_id: str,
+        platform: Platform | None,
+        keep: Callable[[PostAnalytics], bool],
+        limit: int,
+        next_token: str | None = None,
+    ) -> tuple[list[PostAnalytics], str | None]:
+        scope = page_scope(keys.user_pk(user_id), user_prefix(platform))
+        after = token_position(next_token, "SK", scope)
+        items = [item for item in self._user_items(user_id, platform) if after is None or item["SK"] > after]
+        kept: list[PostAnalytics] = []
+        for read, item in enumerate(items[: self.read_cap], start=1):
+            record = analytics_from_item(item)
+            if keep(record):
+                kept.append(record)
+            # as the table's query: stopped by the page's limit, or by the read cap (its Limit)
+            if len(kept) >= limit or read == self.read_cap:
+                return kept, encode_token(serialize({"PK": item["PK"], "SK": item["SK"]}), scope)
+        return kept, None
 
     def due(self, before: datetime, limit: int = 1000) -> list[PostAnalytics]:
         upper = iso_ms(before) + "#~"
