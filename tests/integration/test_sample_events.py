@@ -8,7 +8,8 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import parse_qsl, unquote
 
 import pytest
 
@@ -31,10 +32,16 @@ API_EXPECTED = {
     "queue_stats": 200,
     "optimal_time": 200,
     "openapi_document": 200,
+    "swagger_ui": 200,
     "connect_account": 201,
     "connect_account_bad_id": 422,
     "list_accounts": 200,
     "account_health": 404,  # the sample user has no TikTok account in this stack
+    "disconnect_account_unknown": 404,  # so none to disconnect (or rotate)
+    "rotate_account_unknown": 404,
+    "audit_trail": 200,
+    "preview_post_unknown": 404,
+    "dry_run_post_unknown": 404,
     "preview_draft": 200,
     "preview_draft_too_long_for_x": 200,  # a preview reports the problems it finds; it refuses nothing
     "preview_draft_without_offset": 422,
@@ -42,17 +49,48 @@ API_EXPECTED = {
     "send_whatsapp": 404,  # nor a WhatsApp number: account_not_connected
     "workflow_templates": 200,
     "create_workflow_cycle": 422,
+    "list_workflows": 200,
+    "get_workflow_unknown": 404,
+    "execute_workflow_notify_missing": 422,  # notifyOnCompletion without notify: refused before it is read
+    "pause_workflow_unknown": 404,
+    "resume_workflow_unknown": 404,
+    "cancel_workflow_unknown": 404,
+    "approve_step_unknown": 404,
+    "reject_step_unknown": 404,
+    "create_task_unknown_workflow": 404,  # the task would run a workflow the sample user does not have
+    "list_tasks": 200,
+    "get_task_unknown": 404,
+    "cancel_task_unknown": 404,
     "task_stats": 200,
     "meta_webhook_unsigned": 401,  # no signature (and no app secret here): nothing is stored
+    "meta_handshake_wrong_token": 403,  # the challenge is echoed only for the configured verify token
     "create_webhook_plain_http": 422,  # webhooks must be https (outside the local runtime)
     "list_webhooks": 200,
+    "get_webhook_unknown": 404,
+    "delete_webhook_unknown": 404,
+    "test_webhook_unknown": 404,
+    "list_webhook_deliveries_unknown": 404,
     "list_integrations": 200,
     "create_integration_unknown_type": 422,
     "integration_health_unknown": 404,
+    "get_integration_unknown": 404,
+    "update_integration_unknown": 404,
+    "delete_integration_unknown": 404,
+    "test_integration_unknown": 404,
+    "connect_integration_unknown": 404,
+    "disconnect_integration_unknown": 404,
+    "sync_integration_unknown": 404,
+    "start_integration_sync_unknown": 404,
+    "stop_integration_sync_unknown": 404,
+    "integration_metrics_unknown": 404,
     "analytics_post_unknown": 404,  # no such post for the sample user
     "integration_rate_limit": 404,  # the sample user has no Facebook account in this stack
     "list_alerts": 200,
+    "resolve_alert_unknown": 404,
     "list_insights": 200,
+    "generate_insights": 200,
+    "dismiss_insight_unknown": 404,
+    "sync_analytics": 200,  # at most 6 an hour per user: run once here
     "create_ab_test_one_variant": 422,
     "list_ab_tests": 200,
     "get_ab_test_unknown": 404,
@@ -79,6 +117,8 @@ API_EXPECTED = {
     "schedule_campaign_unknown": 404,  # the sample user has no such campaign
     "schedule_campaign_bad_time": 422,  # sendTime.hour 25: refused before anything is read
     "pause_campaign_unknown": 404,
+    "resume_campaign_unknown": 404,
+    "cancel_campaign_unknown": 404,
     "list_campaign_sends_unknown": 404,
     "list_suppressions": 200,
     "add_suppression_invalid_email": 422,
@@ -90,6 +130,8 @@ API_EXPECTED = {
     "create_campaign_unknown_variable": 422,  # annualBudget is no recipient's or campaign's value
     "list_campaigns": 200,
     "get_campaign_unknown": 404,
+    "update_campaign_unknown": 404,
+    "delete_campaign_unknown": 404,
     "preview_campaign_email_unknown": 404,
     "list_comments": 200,
     "list_comments_bad_status": 422,
@@ -129,16 +171,47 @@ EXPECTED_CODES = {
     "cancel_post": "post_not_found",
     "connect_account_bad_id": "invalid_account_id",
     "account_health": "account_not_found",
+    "disconnect_account_unknown": "account_not_found",
+    "rotate_account_unknown": "account_not_found",
+    "preview_post_unknown": "post_not_found",
+    "dry_run_post_unknown": "post_not_found",
     "preview_draft_without_offset": "time_without_offset",
     "send_whatsapp": "account_not_connected",
     "create_workflow_cycle": "invalid_definition",
+    "get_workflow_unknown": "workflow_not_found",
+    "execute_workflow_notify_missing": "invalid_notify",
+    "pause_workflow_unknown": "workflow_not_found",
+    "resume_workflow_unknown": "workflow_not_found",
+    "cancel_workflow_unknown": "workflow_not_found",
+    "approve_step_unknown": "workflow_not_found",
+    "reject_step_unknown": "workflow_not_found",
+    "create_task_unknown_workflow": "workflow_not_found",
+    "get_task_unknown": "task_not_found",
+    "cancel_task_unknown": "task_not_found",
     "meta_webhook_unsigned": "webhook_not_configured",
+    "meta_handshake_wrong_token": "verify_token_mismatch",
     "create_webhook_plain_http": "url_refused",
+    "get_webhook_unknown": "webhook_not_found",
+    "delete_webhook_unknown": "webhook_not_found",
+    "test_webhook_unknown": "webhook_not_found",
+    "list_webhook_deliveries_unknown": "webhook_not_found",
     "create_integration_unknown_type": "unknown_type",
     "integration_health_unknown": "integration_not_found",
+    "get_integration_unknown": "integration_not_found",
+    "update_integration_unknown": "integration_not_found",
+    "delete_integration_unknown": "integration_not_found",
+    "test_integration_unknown": "integration_not_found",
+    "connect_integration_unknown": "integration_not_found",
+    "disconnect_integration_unknown": "integration_not_found",
+    "sync_integration_unknown": "integration_not_found",
+    "start_integration_sync_unknown": "integration_not_found",
+    "stop_integration_sync_unknown": "integration_not_found",
+    "integration_metrics_unknown": "integration_not_found",
+    "resolve_alert_unknown": "alert_not_found",
     "analytics_post_unknown": "post_not_found",
     "integration_rate_limit": "integration_not_found",
     "get_insight_unknown": "insight_not_found",
+    "dismiss_insight_unknown": "insight_not_found",
     "create_ab_test_one_variant": "invalid_variant_count",
     "get_ab_test_unknown": "abtest_not_found",
     "stop_ab_test_unknown": "abtest_not_found",
@@ -156,6 +229,8 @@ EXPECTED_CODES = {
     "schedule_campaign_unknown": "campaign_not_found",
     "schedule_campaign_bad_time": "validation_error",
     "pause_campaign_unknown": "campaign_not_found",
+    "resume_campaign_unknown": "campaign_not_found",
+    "cancel_campaign_unknown": "campaign_not_found",
     "list_campaign_sends_unknown": "campaign_not_found",
     "add_suppression_invalid_email": "invalid_email",
     "delete_suppression_unknown": "suppression_not_found",
@@ -164,6 +239,8 @@ EXPECTED_CODES = {
     "one_click_unsubscribe_forged": "unsubscribe_link_invalid",
     "create_campaign_unknown_variable": "unknown_variables",
     "get_campaign_unknown": "campaign_not_found",
+    "update_campaign_unknown": "campaign_not_found",
+    "delete_campaign_unknown": "campaign_not_found",
     "preview_campaign_email_unknown": "campaign_not_found",
     "list_comments_bad_status": "invalid_status",
     "get_comment_unknown": "comment_not_found",
@@ -184,6 +261,7 @@ EXPECTED_CODES = {
 
 # Samples answered with an HTML page (to a browser), and what the page must say.
 HTML_PAGES = {
+    "swagger_ui": "<title>Swagger UI</title>",
     "notification_confirmation_page_forged": "<h1>This link does not work</h1>",
 }
 
@@ -217,7 +295,8 @@ def load(function: str, name: str) -> dict[str, Any]:
 def test_every_sample_event_is_covered() -> None:
     api = {p.stem for p in (EVENTS / "http_api").glob("*.json")}
     assert api == set(API_EXPECTED)
-    assert set(EXPECTED_CODES) == {name for name, status in API_EXPECTED.items() if status >= 400}
+    refused = {name for name, status in API_EXPECTED.items() if status >= 400}
+    assert set(EXPECTED_CODES) == refused - set(HTML_PAGES)  # a page is for people: no code to read
     assert set(HTML_PAGES) | set(DEV_SETTINGS) | set(ANSWER_CHECKS) <= api
     for function in (
         "schedule_sync",
@@ -235,6 +314,69 @@ def test_every_sample_event_is_covered() -> None:
         "workflow_recovery",
     ):
         assert list((EVENTS / function).glob("*.json")), function
+
+
+def served_routes() -> set[str]:
+    """Every route the HTTP API's app serves, keyed as API Gateway keys it ("GET /posts/{postId}"): the
+    app built with every capability, none of their services built."""
+    import inspect
+
+    from tidings.api.app import build_app
+
+    def never() -> NoReturn:
+        raise AssertionError("listing the routes must not build any service")
+
+    app = build_app(**dict.fromkeys(inspect.signature(build_app).parameters, never))
+    routes = app._static_routes + app._dynamic_routes  # Powertools keeps no public list
+    return {f"{route.method} {route.openapi_path}" for route in routes}
+
+
+def route_of(event: dict[str, Any], routes: set[str]) -> tuple[str, dict[str, str]]:
+    """The route an event reaches, found as the resolver finds it (a route without parameters first),
+    and the path parameters it takes from the event's raw path, decoded as API Gateway gives them."""
+    method, segments = event["requestContext"]["http"]["method"], event["rawPath"].split("/")
+    found: list[tuple[str, dict[str, str]]] = []
+    for route in sorted(routes):
+        verb, path = route.split(" ", 1)
+        template = path.split("/")
+        if verb != method or len(template) != len(segments):
+            continue
+        pairs = list(zip(template, segments, strict=True))
+        if all(t == s for t, s in pairs if not t.startswith("{")):
+            found.append((route, {t[1:-1]: unquote(s) for t, s in pairs if t.startswith("{")}))
+    reached = [f for f in found if not f[1]] or found
+    assert len(reached) == 1, (event["rawPath"], found)
+    return reached[0]
+
+
+def test_every_route_has_a_sample_event() -> None:
+    """Each route the app serves has a sample event, which test_api_samples replays; and each sample is
+    a request API Gateway would send to the route it names: its route key is the route the app
+    resolves its method and path to, its path and query parameters are those of its raw path and
+    query, and it carries the JWT authorizer's claims exactly when the gateway authorizes the route."""
+    from infra.topology import ROUTES
+
+    routes = served_routes()
+    public = {route.route_key for route in ROUTES if not route.authorized}
+    covered: set[str] = set()
+    for sample in sorted((EVENTS / "http_api").glob("*.json")):
+        event = load("http_api", sample.stem)
+        context = event["requestContext"]
+        route, params = route_of(event, routes)
+        assert (event["routeKey"], context["routeKey"]) == (route, route), sample.name
+        assert context["http"]["path"] == event["rawPath"], sample.name
+        assert event.get("pathParameters", {}) == params, sample.name
+        query = dict(parse_qsl(event["rawQueryString"], keep_blank_values=True))
+        assert event.get("queryStringParameters", {}) == query, sample.name
+        if route in public:
+            assert "authorizer" not in context, sample.name
+        else:
+            assert context["authorizer"]["jwt"]["claims"]["sub"], sample.name
+        covered.add(route)
+    missing = sorted(routes - covered)
+    assert not missing, (
+        f"no sample event in events/http_api/ (add one, with its answer in API_EXPECTED): {missing}"
+    )
 
 
 @pytest.fixture
@@ -405,6 +547,56 @@ def _notification_address_added(body: Any, raw: str) -> None:
 @checks("notification_confirmation_page_forged")
 def _forged_link_page(body: Any, raw: str) -> None:
     assert "<form" not in raw  # nothing to confirm: no button
+
+
+@checks("audit_trail")
+def _audit_trail(body: Any, raw: str) -> None:
+    assert set(body) == {"entries", "nextToken"}
+    for entry in body["entries"]:
+        assert set(entry) == {"at", "actor", "action", "target", "details"}
+    assert "sample-linkedin-access-token" not in raw  # never a secret
+
+
+@checks("list_workflows")
+def _workflows(body: Any, raw: str) -> None:
+    assert set(body) == {"workflows", "nextToken"}
+    assert {w["status"] for w in body["workflows"]} <= {"active"}
+
+
+@checks("list_tasks")
+def _tasks(body: Any, raw: str) -> None:
+    assert set(body) == {"tasks"}
+    assert {t["status"] for t in body["tasks"]} <= {"pending"}
+
+
+@checks("meta_handshake_wrong_token")
+def _handshake_refused(body: Any, raw: str) -> None:
+    assert "1158201444" not in raw  # the challenge is not echoed
+
+
+@checks("generate_insights")
+def _insights_generated(body: Any, raw: str) -> None:
+    counts = {"postsAnalysed", "generated", "created", "raisedAgain", "updated", "keptDismissed", "retired"}
+    assert set(body) == counts | {"conflicts", "insights"}
+    assert all(isinstance(body[k], int) for k in counts)
+
+
+@checks("sync_analytics")
+def _analytics_synced(body: Any, raw: str) -> None:
+    assert set(body) == {
+        "contentsSynced",
+        "metricsCollected",
+        "platformCalls",
+        "sitePostsAttributed",
+        "stopped",
+        "deferred",
+        "insightsGenerated",
+    }
+
+
+@checks("swagger_ui")
+def _swagger_ui(body: Any, raw: str) -> None:
+    assert "SwaggerUIBundle" in raw
 
 
 def test_stream_samples_keep_one_schedule(lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:
