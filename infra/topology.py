@@ -84,7 +84,8 @@ class Route:
 
 @dataclass(frozen=True)
 class WebSocketRoute:
-    """A route of the live WebSocket API ($connect, $disconnect), integrated with `function`."""
+    """A route of the live WebSocket API ($connect, $disconnect, or the `action` of a message the page
+    sends), integrated with `function`."""
 
     route_key: str
     function: str
@@ -429,13 +430,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec(
         name=LIVE_CONNECTIONS,
-        description="The live WebSocket API's $connect and $disconnect: checks the connection's access "
-        "token and keeps the user's open connections, within the per-user limit",
+        description="The live WebSocket API's $connect, $disconnect and ping: checks the connection's "
+        "access token and keeps the user's open connections, within the per-user limit; answers a "
+        "page's keepalive without reading anything",
         # reads the connection's user, writes the user's connections
         access=frozenset({Access.TABLE_READ, Access.TABLE_WRITE}),
         timeout_seconds=10,
         memory_mb=256,
-        # new connections of all users at once (a dashboard opens one and keeps it)
+        # new connections of all users at once (a dashboard opens one and keeps it); a ping returns at
+        # once, so 5 take thousands of pages pinging every 5 minutes
         reserved_concurrency=5,
     ),
     FunctionSpec(
@@ -652,10 +655,16 @@ STREAM_TRIGGERS: tuple[StreamTrigger, ...] = (
     ),
 )
 
-# The live WebSocket API (infra/constructs/live.py; locally infra/local/websocket_api.py).
+# The live WebSocket API (infra/constructs/live.py; locally infra/local/websocket_api.py). A message
+# the page sends takes the route its `action` names (the API's route selection expression).
+LIVE_ROUTE_SELECTION = "$request.body.action"
+# The page's keepalive, `{"action": "ping"}` every 5 minutes: API Gateway closes a connection idle for
+# 10 minutes ("Quotas for configuring and running a WebSocket API": idle connection timeout).
+LIVE_PING_ROUTE = "ping"
 WEBSOCKET_ROUTES: tuple[WebSocketRoute, ...] = (
     WebSocketRoute("$connect", LIVE_CONNECTIONS),
     WebSocketRoute("$disconnect", LIVE_CONNECTIONS),
+    WebSocketRoute(LIVE_PING_ROUTE, LIVE_CONNECTIONS),
 )
 
 QUEUE_TRIGGERS: tuple[QueueTrigger, ...] = (

@@ -5,7 +5,9 @@
  * wait (1 s doubling to 30 s; at once when the browser comes back online), each time with the token
  * the session holds then, so a renewed token is used. Views subscribe with `onLive`; after a
  * reconnection they hear `live.resumed`, since what happened meanwhile was not sent to them;
- * `live.open` and `live.closed` say whether the page is connected. */
+ * `live.open` and `live.closed` say whether the page is connected. While open it sends the API's
+ * `ping` every 5 minutes: API Gateway closes a connection idle for 10 minutes (its WebSocket quotas,
+ * "Idle Connection Timeout"), and live events may be hours apart. */
 export interface LiveEvent {
   id: string;
   type: string;
@@ -16,6 +18,10 @@ export const RESUMED = "live.resumed";
 export const OPEN = "live.open";
 export const CLOSED = "live.closed";
 const MAX_WAIT_MS = 30_000;
+/** The keepalive: a message the API's `ping` route takes (its route selection is the `action`) and
+ * answers with nothing, at half the idle timeout, so a hidden tab's slowed timers still beat it. */
+export const PING = JSON.stringify({ action: "ping" });
+export const PING_EVERY_MS = 5 * 60_000;
 
 type Listener = (event: LiveEvent) => void;
 const listeners = new Set<Listener>();
@@ -47,6 +53,12 @@ export function firstSight(keep = 200): (id: string) => boolean {
   };
 }
 
+/** Call `send` every `every` ms until the returned function is called. */
+export function keepAlive(send: () => void, every: number = PING_EVERY_MS): () => void {
+  const timer = setInterval(send, every);
+  return () => clearInterval(timer);
+}
+
 /** Connect and stay connected until the returned function is called. */
 export function startLive(url: string, token: () => string | null): () => void {
   let socket: WebSocket | null = null;
@@ -54,6 +66,7 @@ export function startLive(url: string, token: () => string | null): () => void {
   let failures = 0;
   let stopped = false;
   let opened = false;
+  let stopPing = () => {};
   const fresh = firstSight(); // a stream batch retried may post an event twice
 
   const retry = () => {
@@ -69,6 +82,10 @@ export function startLive(url: string, token: () => string | null): () => void {
     socket = ws;
     ws.onopen = () => {
       failures = 0;
+      stopPing();
+      stopPing = keepAlive(() => {
+        if (ws.readyState === WebSocket.OPEN) ws.send(PING);
+      });
       emit({ id: "", type: OPEN, data: {} });
       if (opened) emit({ id: "", type: RESUMED, data: {} });
       opened = true;
@@ -86,6 +103,7 @@ export function startLive(url: string, token: () => string | null): () => void {
     };
     ws.onclose = () => {
       if (socket !== ws) return;
+      stopPing();
       socket = null;
       emit({ id: "", type: CLOSED, data: {} });
       retry();
@@ -102,6 +120,7 @@ export function startLive(url: string, token: () => string | null): () => void {
   connect();
   return () => {
     stopped = true;
+    stopPing();
     window.clearTimeout(timer);
     window.removeEventListener("online", online);
     const ws = socket;

@@ -1,17 +1,26 @@
-"""The WebSocket API's $connect and $disconnect routes: a dashboard's live connection is kept for the
-user its access token (the `token` query parameter) names, and forgotten when it closes."""
+"""The WebSocket API's $connect, $disconnect and ping routes: a dashboard's live connection is kept for
+the user its access token (the `token` query parameter) names, and forgotten when it closes; the page's
+keepalive (`{"action": "ping"}` every few minutes, so API Gateway does not close the connection after
+10 minutes idle) is answered at once, without reading or writing anything."""
 
 from typing import Any
 
 from tidings.core.observability import logger
 
+PING_ROUTE = "ping"  # infra.topology.LIVE_PING_ROUTE
+
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = event.get("requestContext") or {}
+    if request.get("eventType") == "MESSAGE":
+        # the message reaching API Gateway is what keeps the connection open; the route is one-way,
+        # so this answer goes nowhere
+        return {"statusCode": 200 if request.get("routeKey") == PING_ROUTE else 400}
+
     from tidings.core.errors import TidingsError
     from tidings.wiring.live import live_connections
 
-    request = event.get("requestContext") or {}
     connection_id = str(request.get("connectionId") or "")
     if not connection_id:
         return {"statusCode": 400}

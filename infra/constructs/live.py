@@ -1,6 +1,9 @@
 """The live WebSocket API: dashboards keep a connection open, the stream fan-out posts to it.
 
-- Routes from topology.WEBSOCKET_ROUTES, Lambda proxy integrations. A WebSocket API has no JWT
+- Routes from topology.WEBSOCKET_ROUTES, Lambda proxy integrations: $connect, $disconnect, and `ping`,
+  the page's keepalive (a message `{"action": "ping"}`, routed by `$request.body.action`), which keeps
+  the connection past API Gateway's 10-minute idle timeout and is answered without reading the table
+  (one-way: no route response, so nothing is sent back). A WebSocket API has no JWT
   authorizer type (its authorizers are Lambda REQUEST authorizers, run on $connect only: API Gateway
   Developer Guide, "Control access to WebSocket APIs with AWS Lambda REQUEST authorizers"), so the
   $connect integration checks the Cognito access token itself (tidings.live.tokens) against the same
@@ -24,14 +27,15 @@ from constructs import Construct
 from infra.constructs.api import AccessLogSettings, integration_per_function
 from infra.constructs.constants import LOG_RETENTION
 from infra.constructs.nag import acknowledge, nag_arn
-from infra.topology import WebSocketRoute
+from infra.topology import LIVE_ROUTE_SELECTION, WebSocketRoute
 
 STAGE_NAME = "live"
 ENV_LIVE_ENDPOINT_URL = "TIDINGS_LIVE_ENDPOINT_URL"
 ENV_LIVE_ISSUER_URL = "TIDINGS_LIVE_ISSUER_URL"
 ENV_LIVE_CLIENT_IDS = "TIDINGS_LIVE_CLIENT_IDS"
 ENV_LIVE_JWKS_URL = "TIDINGS_LIVE_JWKS_URL"
-# New connections a second and at once: a dashboard opens one per tab and keeps it.
+# Requests a second and at once, per route: a dashboard opens one connection per tab and keeps it, and
+# pings every 5 minutes (20 a second is 6,000 open pages).
 THROTTLE_RATE_LIMIT = 20
 THROTTLE_BURST_LIMIT = 50
 
@@ -59,7 +63,12 @@ class LiveApi(Construct):
         functions: dict[str, lambda_.Function],
     ) -> None:
         super().__init__(scope, construct_id)
-        self.api = apigwv2.WebSocketApi(self, "WebSocketApi", description="Tidings live updates")
+        self.api = apigwv2.WebSocketApi(
+            self,
+            "WebSocketApi",
+            description="Tidings live updates",
+            route_selection_expression=LIVE_ROUTE_SELECTION,
+        )
         integrations_by_function = integration_per_function(
             (route.function for route in routes), functions, integrations.WebSocketLambdaIntegration
         )
@@ -72,7 +81,8 @@ class LiveApi(Construct):
                 "AwsSolutions-APIG4",
                 f"{route.route_key}: a WebSocket API has no JWT authorizer; the $connect integration checks "
                 "the Cognito access token (issuer, app client, signature, expiry) and refuses the "
-                "connection otherwise, and $disconnect only ends a connection $connect accepted.",
+                "connection otherwise, and the other routes only take messages of a connection $connect "
+                "accepted ($disconnect ends it, ping reads and writes nothing).",
                 with_children=True,
             )
         self.access_logs = logs.LogGroup(self, "AccessLogs", retention=LOG_RETENTION)

@@ -6,8 +6,15 @@ on one port, in front of the same handlers.
   (the upgrade's headers and query string, `requestContext.connectionId` a new id) and the connection
   is made only when it answers 2xx; otherwise the upgrade is answered with its status and no
   connection exists. When the connection closes (either side), $disconnect gets the close code and
-  reason. What the browser sends is ignored (the API has no other route). A connection lasts at most
-  two hours, then closes with 1001 "Going away", as API Gateway's does.
+  reason. A connection lasts at most two hours, and one with no message either way for 10 minutes is
+  closed too, both with 1001 "Going away", as API Gateway's are.
+- What the browser sends takes a route as on API Gateway ("Create routes for WebSocket APIs"): a JSON
+  text whose `action` (the route selection expression `$request.body.action`) names a route goes to
+  that route's function as a MESSAGE event (the text its `body`); its answer is not sent back (the
+  routes are one-way: no route response). Any other text goes to `$default` when there is one, and
+  otherwise the sender hears `{"message": "Forbidden", "connectionId": ..., "requestId": ...}` (as
+  aws-samples/simple-websockets-chat-app issue 24 shows API Gateway answering); a binary frame closes
+  the connection with 1003. The dashboard's keepalive, `{"action": "ping"}`, is such a message.
 - The management API the fan-out's boto3 client (apigatewaymanagementapi with `endpoint_url`) calls:
   `POST /@connections/{id}` sends the body to the connection as one frame (a text frame when it is
   UTF-8, at most 128 KB), `GET` describes it, `DELETE` closes it; an id that is not connected answers
@@ -15,8 +22,8 @@ on one port, in front of the same handlers.
   that races a new connection reaches it rather than making the fan-out forget it.
 
 Sources (API Gateway Developer Guide): "Use @connections commands in your backend service",
-"Quotas for configuring and running a WebSocket API" (2 hours; 128 KB a message), and the
-$connect/$disconnect event shapes of the Lambda proxy integration.
+"Quotas for configuring and running a WebSocket API" (2 hours; idle 10 minutes; 128 KB a message),
+and the $connect/$disconnect/message event shapes of the Lambda proxy integration.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import logging
 import secrets
 import threading
@@ -42,6 +50,8 @@ log = logging.getLogger("tidings.local.live")
 API_ID = "local"
 STAGE = "live"
 CONNECTION_SECONDS = 2 * 3600.0  # "Connection duration for WebSocket API: 2 hours"
+IDLE_SECONDS = 600.0  # "Idle Connection Timeout: 10 minutes"
+DEFAULT_ROUTE = "$default"
 MAX_POST_BYTES = 128 * 1024  # PostToConnection's payload
 CONNECT_WAIT_SECONDS = 30.0  # a post to a connection whose $connect runs waits at most this long
 CONNECTIONS_PATH = "/@connections/"
@@ -76,8 +86,9 @@ class _Connection:
     user_agent: str
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     ws: web.WebSocketResponse | None = None  # None until $connect accepted it (or refused it)
-    last_active_at: float = 0.0
+    last_active_at: float = 0.0  # the last message either way
     closed_by_server: tuple[int, str] | None = None
+    idle_check: asyncio.TimerHandle | None = None
 
 
 class LocalWebSocketApi:
@@ -90,12 +101,14 @@ class LocalWebSocketApi:
         host: str = "127.0.0.1",
         port: int = 0,
         connection_seconds: float = CONNECTION_SECONDS,
+        idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         self.functions = {route.route_key: route.function for route in routes}
         self.invoke = invoke
         self.host = host
         self.port = port
         self.connection_seconds = connection_seconds
+        self.idle_seconds = idle_seconds
         self.accepting = threading.Event()  # upgrades are answered 503 until `open()`
         self._connections: dict[str, _Connection] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -187,12 +200,18 @@ class LocalWebSocketApi:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, self.invoke, function, event)
 
-    def _event(self, request: web.Request, connection: _Connection, route_key: str) -> dict[str, Any]:
+    def _event(
+        self, request: web.Request, connection: _Connection, route_key: str, body: str | None = None
+    ) -> dict[str, Any]:
+        """The Lambda proxy integration's event: $connect and $disconnect carry the upgrade's headers
+        (and $connect its query string), a message its text as `body`."""
         now = time.time()
         request_id = _connection_id()
+        kind = {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(route_key, "MESSAGE")
         context: dict[str, Any] = {
             "routeKey": route_key,
-            "eventType": "CONNECT" if route_key == "$connect" else "DISCONNECT",
+            **({"messageId": _connection_id()} if kind == "MESSAGE" else {}),
+            "eventType": kind,
             "extendedRequestId": request_id,
             "requestTime": _request_time(now),
             "messageDirection": "IN",
@@ -205,6 +224,8 @@ class LocalWebSocketApi:
             "connectionId": connection.connection_id,
             "apiId": API_ID,
         }
+        if kind == "MESSAGE":
+            return {"requestContext": context, "body": body or "", "isBase64Encoded": False}
         headers = {key: value for key, value in request.headers.items()}
         event: dict[str, Any] = {
             "headers": headers,
@@ -251,13 +272,21 @@ class LocalWebSocketApi:
         connection.ready.set()
         loop = asyncio.get_running_loop()
         expiry = loop.call_later(self.connection_seconds, self._expire, connection)
+        self._watch_idle(connection)
         try:
-            async for message in ws:  # the API has no route for what the browser sends
+            async for message in ws:
                 connection.last_active_at = time.time()
-                if message.type == WSMsgType.ERROR:
+                if message.type == WSMsgType.TEXT:
+                    await self._message(request, connection, ws, str(message.data))
+                elif message.type == WSMsgType.BINARY:  # "a binary frame ... closed with code 1003"
+                    connection.closed_by_server = (int(WSCloseCode.UNSUPPORTED_DATA), "Unsupported data")
+                    await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"Unsupported data")
+                elif message.type == WSMsgType.ERROR:
                     break
         finally:
             expiry.cancel()
+            if connection.idle_check is not None:
+                connection.idle_check.cancel()
             self._connections.pop(connection.connection_id, None)
             code, reason = connection.closed_by_server or (
                 int(ws.close_code or WSCloseCode.ABNORMAL_CLOSURE),
@@ -265,6 +294,37 @@ class LocalWebSocketApi:
             )
             await self._disconnect(request, connection, code, reason)
         return ws
+
+    def _route_of(self, text: str) -> str | None:
+        """The route a message takes: the one its `action` names, else $default (None: neither)."""
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+        action = body.get("action") if isinstance(body, dict) else None
+        if isinstance(action, str) and not action.startswith("$") and action in self.functions:
+            return action
+        return DEFAULT_ROUTE if DEFAULT_ROUTE in self.functions else None
+
+    async def _message(
+        self, request: web.Request, connection: _Connection, ws: web.WebSocketResponse, text: str
+    ) -> None:
+        route_key = self._route_of(text)
+        if route_key is None:
+            refusal = {
+                "message": "Forbidden",
+                "connectionId": connection.connection_id,
+                "requestId": _connection_id(),
+            }
+            await ws.send_str(json.dumps(refusal))
+            return
+        try:
+            result = await self._call(route_key, self._event(request, connection, route_key, text))
+        except Exception as exc:
+            log.warning("%s failed: %s", route_key, exc)
+            return
+        if isinstance(result, dict) and "errorMessage" in result:
+            log.warning("%s failed: %s", route_key, result["errorMessage"])
 
     async def _connect_status(self, request: web.Request, connection: _Connection) -> int:
         result = await self._call("$connect", self._event(request, connection, "$connect"))
@@ -288,6 +348,18 @@ class LocalWebSocketApi:
             await self._call("$disconnect", event)
         except Exception as exc:  # best effort, as on API Gateway
             log.warning("$disconnect failed: %s", exc)
+
+    def _watch_idle(self, connection: _Connection) -> None:
+        """Close the connection once no message went either way for `idle_seconds`."""
+        ws = connection.ws
+        if ws is None or ws.closed:
+            return
+        quiet = time.time() - connection.last_active_at
+        if quiet >= self.idle_seconds:
+            self._expire(connection)
+            return
+        loop = asyncio.get_running_loop()
+        connection.idle_check = loop.call_later(self.idle_seconds - quiet, self._watch_idle, connection)
 
     def _expire(self, connection: _Connection) -> None:
         if connection.ws is not None and not connection.ws.closed:
@@ -316,6 +388,7 @@ class LocalWebSocketApi:
                 await ws.send_bytes(data)
             else:
                 await ws.send_str(text)
+            connection.last_active_at = time.time()
             return web.Response(status=200)
         if request.method == "GET":
             return web.json_response(

@@ -10,10 +10,15 @@ from infra.topology import ROUTES
 
 
 def _routes(template: Template) -> dict[str, dict[str, object]]:
+    (http_api,) = [
+        k
+        for k, v in resources(template, "AWS::ApiGatewayV2::Api").items()
+        if v["Properties"].get("ProtocolType") == "HTTP"
+    ]  # not the live WebSocket API's (test_cdk_live.py)
     return {
         r["Properties"]["RouteKey"]: r["Properties"]
         for r in resources(template, "AWS::ApiGatewayV2::Route").values()
-        if not r["Properties"]["RouteKey"].startswith("$")  # the live WebSocket API's (test_cdk_live.py)
+        if ref(r["Properties"]["ApiId"]) == http_api
     }
 
 

@@ -1,6 +1,6 @@
-"""Live updates on AWS: a WebSocket API whose $connect and $disconnect reach live_connections, which
-checks tokens of the HTTP API's user pool and app client, and a fan-out from the stream allowed to post
-to that API's connections only."""
+"""Live updates on AWS: a WebSocket API whose $connect, $disconnect and ping (the page's keepalive)
+reach live_connections, which checks tokens of the HTTP API's user pool and app client, and a fan-out
+from the stream allowed to post to that API's connections only."""
 
 from __future__ import annotations
 
@@ -20,18 +20,29 @@ def _policy_statements(template: Template, role_id: str) -> list[dict[str, Any]]
     return statements
 
 
-def test_the_websocket_api_routes_connect_and_disconnect_to_live_connections(template: Template) -> None:
-    (api_id,) = [
-        k
+def test_the_websocket_api_routes_connect_disconnect_and_ping_to_live_connections(
+    template: Template,
+) -> None:
+    ((api_id, api),) = [
+        (k, v)
         for k, v in resources(template, "AWS::ApiGatewayV2::Api").items()
         if v["Properties"].get("ProtocolType") == "WEBSOCKET"
     ]
+    # a message `{"action": "ping"}` takes the ping route
+    assert api["Properties"]["RouteSelectionExpression"] == "$request.body.action"
     routes = {
         r["Properties"]["RouteKey"]: r["Properties"]
         for r in resources(template, "AWS::ApiGatewayV2::Route").values()
         if ref(r["Properties"]["ApiId"]) == api_id
     }
-    assert set(routes) == {"$connect", "$disconnect"}
+    assert set(routes) == {"$connect", "$disconnect", "ping"}
+    # one-way: what live_connections answers a ping is not sent back to the page
+    assert "RouteResponseSelectionExpression" not in routes["ping"]
+    assert not [
+        r
+        for r in resources(template, "AWS::ApiGatewayV2::RouteResponse").values()
+        if ref(r["Properties"]["ApiId"]) == api_id
+    ]
     live_fn, _ = function(template, topology.LIVE_CONNECTIONS)
     integrations = resources(template, "AWS::ApiGatewayV2::Integration")
     for props in routes.values():

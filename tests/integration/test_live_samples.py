@@ -24,6 +24,11 @@ def test_a_connection_without_a_token_is_refused_and_a_disconnect_is_answered(
     assert closed.payload == {"statusCode": 200}
 
 
+def test_a_pages_keepalive_ping_is_answered(lambda_host: LambdaHost, local_aws_env: dict[str, str]) -> None:
+    answered = lambda_host.invoke("live_connections", load("live_connections", "ping"))
+    assert answered.payload == {"statusCode": 200}
+
+
 def test_a_published_post_with_nobody_connected_goes_nowhere_and_nothing_fails(
     lambda_host: LambdaHost, local_aws_env: dict[str, str]
 ) -> None:

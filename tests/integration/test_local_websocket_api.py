@@ -172,3 +172,97 @@ def test_deleting_a_connection_closes_it_and_its_disconnect_forgets_it(
 
     assert asyncio.run(scenario()) == (aiohttp.WSMsgType.CLOSE, 1001)  # going away
     until(lambda: not open_for(user), "the $disconnect to forget the connection")
+
+
+def test_a_ping_reaches_live_connections_and_sends_nothing_back(
+    live: LocalWebSocketApi, auth: LocalAuth
+) -> None:
+    from tidings.wiring.live import live_fanout
+
+    user = "agent-live-5"
+
+    async def scenario() -> dict[str, Any]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"{live.url}/?token={auth.issue_token(user)}") as ws,
+        ):
+            await ws.send_json({"action": "ping"})
+            await ws.send_json({"action": "ping"})
+            result = await asyncio.to_thread(live_fanout().publish, published(user, "after-ping"))
+            assert result.sent == 1
+            return dict(await ws.receive_json(timeout=20))  # the event, not an answer to a ping
+
+    assert asyncio.run(scenario())["id"] == "evt_after-ping"
+
+
+class Recorder:
+    """The routes' functions, answering 200 and keeping each event they get."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
+        self.events.append((function, event))
+        return {"statusCode": 200}
+
+    def routes(self) -> list[str]:
+        return [event["requestContext"]["routeKey"] for _, event in self.events]
+
+
+@pytest.fixture
+def routed() -> Iterator[tuple[LocalWebSocketApi, Recorder]]:
+    recorder = Recorder()
+    server = LocalWebSocketApi(WEBSOCKET_ROUTES, recorder, idle_seconds=1.5).start()
+    server.open()
+    yield server, recorder
+    server.stop()
+
+
+def test_a_message_takes_the_route_its_action_names_and_another_is_refused(
+    routed: tuple[LocalWebSocketApi, Recorder],
+) -> None:
+    server, recorder = routed
+
+    async def scenario() -> dict[str, Any]:
+        async with aiohttp.ClientSession() as session, session.ws_connect(f"{server.url}/?token=t") as ws:
+            await ws.send_str('{"action":"ping"}')
+            await ws.send_str('{"action":"subscribe"}')
+            return dict(await ws.receive_json(timeout=10))
+
+    refused = asyncio.run(scenario())
+
+    assert refused["message"] == "Forbidden"
+    assert set(refused) == {"message", "connectionId", "requestId"}
+    until(lambda: "$disconnect" in recorder.routes(), "the $disconnect")
+    assert recorder.routes() == ["$connect", "ping", "$disconnect"]
+    (function, ping) = recorder.events[1]
+    assert function == "live_connections"
+    assert ping["body"] == '{"action":"ping"}'
+    assert ping["requestContext"]["eventType"] == "MESSAGE"
+    assert ping["requestContext"]["connectionId"] == refused["connectionId"]
+    assert "queryStringParameters" not in ping
+
+
+def test_an_idle_connection_is_closed_and_one_that_pings_stays_open(
+    routed: tuple[LocalWebSocketApi, Recorder],
+) -> None:
+    server, recorder = routed  # idle after 1.5 s here (10 minutes as on API Gateway by default)
+
+    async def silent() -> tuple[aiohttp.WSMsgType, Any, float]:
+        async with aiohttp.ClientSession() as session, session.ws_connect(f"{server.url}/?token=t") as ws:
+            started = time.monotonic()
+            closed = await ws.receive(timeout=10)
+            return closed.type, closed.data, time.monotonic() - started
+
+    async def pinging() -> bool:
+        async with aiohttp.ClientSession() as session, session.ws_connect(f"{server.url}/?token=t") as ws:
+            for _ in range(8):  # 4 s, more than twice the idle timeout
+                await ws.send_json({"action": "ping"})
+                await asyncio.sleep(0.5)
+            return not ws.closed
+
+    kind, code, after = asyncio.run(silent())
+    assert (kind, code) == (aiohttp.WSMsgType.CLOSE, 1001)
+    assert 1.4 <= after < 5
+    assert asyncio.run(pinging())
+    assert recorder.routes().count("ping") == 8

@@ -3,9 +3,12 @@ connections that are gone or over the limit."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import jwt
@@ -79,6 +82,35 @@ def test_a_new_comment_reaches_the_page_once_when_it_is_stored() -> None:
     assert event.type == "comment.received"
     assert event.data["text"] == "Is it still available?"
     assert live_events(record(comment | {"status": "analysed"}, comment)) == []
+
+
+def workflow_item(draft: str, publish: str = "pending") -> dict[str, Any]:
+    step = {"status": draft, "attempts": 1, "output": {"text": "Open house Sunday at 4 Birch Lane"}}
+    return {
+        "PK": "USER#u1",
+        "SK": "WORKFLOW#w1",
+        "EntityType": "Workflow",
+        "user_id": "u1",
+        "workflow_id": "w1",
+        "name": "Open house",
+        "template": "content-to-social",
+        "status": "active",
+        "started_at": "2027-05-02T15:59:00.000Z",
+        "updated_at": "2027-05-02T16:00:00.000Z",
+        "steps": {"draft": step, "publish": {"status": publish, "attempts": 0}},
+    }
+
+
+def test_a_workflow_reaching_its_approval_step_reaches_the_page_once() -> None:
+    waiting = workflow_item("awaiting_approval")
+    (event,) = live_events(record(waiting, workflow_item("running")))
+    assert (event.type, event.user_id) == ("workflow.awaiting_approval", "u1")
+    assert event.data["workflowId"] == "w1"
+    assert event.data["stepId"] == "draft"
+    assert event.data["approvePath"] == "/workflows/w1/steps/draft/approve"
+    # still waiting (another field changed), or a step running: nothing new for the page
+    assert live_events(record(waiting | {"updated_at": "2027-05-02T16:01:00.000Z"}, waiting)) == []
+    assert live_events(record(workflow_item("running"), workflow_item("pending"))) == []
 
 
 class Poster:
@@ -195,3 +227,42 @@ def test_a_token_signed_by_another_key_is_refused() -> None:
     live, _ = connections()
     with pytest.raises(Unauthorized):
         live.connect("conn1", forged)
+
+
+def live_connections_handler() -> ModuleType:
+    path = Path(__file__).resolve().parents[2] / "functions/live_connections/handler.py"
+    spec = importlib.util.spec_from_file_location("live_connections_handler", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+LAMBDA_CONTEXT = SimpleNamespace(
+    function_name="live_connections",
+    memory_limit_in_mb=256,
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:live_connections",
+    aws_request_id="req-1",
+)
+
+
+def message(route_key: str) -> dict[str, Any]:
+    return {
+        "requestContext": {"routeKey": route_key, "eventType": "MESSAGE", "connectionId": "Zt4xRdW5oAMCJ8g="},
+        "body": json.dumps({"action": route_key}),
+        "isBase64Encoded": False,
+    }
+
+
+def test_a_pages_keepalive_ping_is_answered_without_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tidings.wiring import live as wiring
+
+    def no_table() -> Any:
+        raise AssertionError("a ping must not read or write the connections")
+
+    monkeypatch.setattr(wiring, "live_connections", no_table)
+    handler = live_connections_handler().lambda_handler
+
+    assert handler(message("ping"), LAMBDA_CONTEXT) == {"statusCode": 200}
+    assert handler(message("subscribe"), LAMBDA_CONTEXT) == {"statusCode": 400}  # no such route
