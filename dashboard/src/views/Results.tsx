@@ -2,22 +2,24 @@
  * type, the engagement rate over time, the best hours and weekdays, and the insights with their
  * impact and confidence (dismiss one).
  *
- * The summary and the insights come from their routes. The API has no series by day or by hour, so
- * the curve and the heat map are drawn from the analytics of each post Tidings published in the
- * period (GET /analytics/posts/{id}, six at a time): history imported from a CSV counts in the
- * summary and the insights but not in those two. */
+ * The summary and the insights come from their routes. The curve and the heat map are drawn from the
+ * readings of the summary's own period (GET /analytics/readings with its start and end, every page
+ * of it): one row per post and platform measured in the period, collected or imported from a CSV, so
+ * imported history counts in them as it does in the summary and the insights. Every refusal of the
+ * API is shown with its message and code. */
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { allPosts, explain, type Api } from "../api";
+import type { Api } from "../api";
 import type { components } from "../api/schema";
 import { LineChart, type LineSpec } from "../charts/LineChart";
 import { colorOf, percent } from "../charts/colors";
 import { PLATFORM_LABEL, PLATFORMS } from "../platforms";
-import { addDays, dayKey, dayOf, instantAt, zoned, type Day } from "../time";
+import { Problem } from "../Problem";
+import { cellFigures, cellKey, daysOf, everyPage, heatCells, rateByDay, toReading, type Reading } from "../results";
+import { instantAt } from "../time";
 
 type Summary = components["schemas"]["SummaryView"];
 type Comparison = components["schemas"]["ComparisonView"];
 type Insight = components["schemas"]["InsightView"];
-type PostAnalytics = components["schemas"]["PostAnalyticsView"];
 
 const RANGES = [
   ["7d", "Last 7 days"],
@@ -27,73 +29,29 @@ const RANGES = [
 type Range = (typeof RANGES)[number][0];
 const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 const HOURS = Array.from({ length: 24 }, (_, h) => h);
+const PAGE = 1000; // readings a page (the API's most)
 const label = (platform: string) => PLATFORM_LABEL[platform] ?? platform;
 
-/** One platform's reading of one post: when it went out and its latest numbers. */
-interface Reading {
-  postId: string;
-  platform: string;
-  publishedAt: Date;
-  engagements: number;
-  audience: number | null; // reach, or views where reach is not reported
-}
-
-async function readings(api: Api, since: Date, platform: string): Promise<Reading[]> {
-  const posts = (await allPosts(api)).filter((p) =>
-    p.results.some((r) => r.publishedAt && new Date(r.publishedAt) >= since && (!platform || r.platform === platform)),
-  );
-  const found: PostAnalytics[] = [];
-  const queue = [...posts];
-  const worker = async () => {
-    for (let post = queue.shift(); post; post = queue.shift()) {
-      const { data } = await api.GET("/analytics/posts/{postId}", { params: { path: { postId: post.postId } } });
-      if (data) found.push(data);
-    }
-  };
-  await Promise.all(Array.from({ length: 6 }, worker));
-  return found.flatMap((view) =>
-    view.platforms
-      .filter((p) => p.latest && (!platform || p.platform === platform) && new Date(p.publishedAt) >= since)
-      .map((p) => ({
-        postId: view.postId,
-        platform: p.platform,
-        publishedAt: new Date(p.publishedAt),
-        engagements: p.latest!.engagements,
-        audience: p.latest!.reach ?? p.latest!.views ?? null,
-      })),
-  );
-}
-
-/** The engagement rate as the summary computes it: engagements over the audience of the readings
- * that report one. */
-function pooledRate(items: Reading[]): number | null {
-  const counted = items.filter((r) => r.audience);
-  const audience = counted.reduce((n, r) => n + (r.audience ?? 0), 0);
-  return audience ? counted.reduce((n, r) => n + r.engagements, 0) / audience : null;
+/** Every reading of the summary's period (and platform), page after page. */
+function readings(api: Api, summary: Summary, platform: string, wanted: () => boolean) {
+  return everyPage(async (nextToken) => {
+    const { data, error } = await api.GET("/analytics/readings", {
+      params: { query: { from: summary.start, to: summary.end, platform: platform || undefined, limit: PAGE, nextToken } },
+    });
+    return error ? { error } : { rows: data.readings.map(toReading), nextToken: data.nextToken };
+  }, wanted);
 }
 
 function overTime(items: Reading[], start: Date, end: Date): LineSpec | null {
   if (!items.length) return null;
-  const days: Day[] = [];
-  for (let day = dayOf(start); dayKey(day) <= dayKey(dayOf(end)); day = addDays(day, 1)) days.push(day);
-  const byDay = (list: Reading[]) => {
-    const groups = new Map<string, Reading[]>();
-    for (const r of list) {
-      const key = dayKey(dayOf(r.publishedAt));
-      groups.set(key, [...(groups.get(key) ?? []), r]);
-    }
-    return days.map((day) => {
-      const group = groups.get(dayKey(day));
-      return group ? pooledRate(group) : null;
-    });
-  };
+  const days = daysOf(start, end);
   const platforms = [...new Set(items.map((r) => r.platform))].sort();
   return {
     x: days.map((day) => instantAt(day, 0, 0).getTime() / 1000),
     series: [
-      { label: "All platforms", color: "#2f6fdb", values: byDay(items) },
+      { label: "All platforms", color: "#2f6fdb", values: rateByDay(items, days) },
       ...(platforms.length > 1
-        ? platforms.map((p) => ({ label: label(p), color: colorOf(p), values: byDay(items.filter((r) => r.platform === p)) }))
+        ? platforms.map((p) => ({ label: label(p), color: colorOf(p), values: rateByDay(items.filter((r) => r.platform === p), days) }))
         : []),
     ],
     format: (v) => percent(v),
@@ -102,13 +60,8 @@ function overTime(items: Reading[], start: Date, end: Date): LineSpec | null {
 
 /** Weekday and hour (the user's zone) of publishing: the pooled rate and the posts behind it. */
 function HeatMap({ items }: { items: Reading[] }) {
-  const cells = new Map<string, Reading[]>();
-  for (const r of items) {
-    const z = zoned(r.publishedAt);
-    const key = `${(new Date(Date.UTC(z.y, z.m - 1, z.d)).getUTCDay() + 6) % 7}-${z.h}`;
-    cells.set(key, [...(cells.get(key) ?? []), r]);
-  }
-  const rates = [...cells.values()].map(pooledRate).filter((v): v is number => v != null);
+  const cells = heatCells(items);
+  const rates = [...cells.values()].map((group) => cellFigures(group).rate).filter((v): v is number => v != null);
   const best = Math.max(...rates, 0);
   return (
     <figure class="heatmap-figure" aria-label="Best hours and weekdays">
@@ -128,9 +81,7 @@ function HeatMap({ items }: { items: Reading[] }) {
               {name}
             </span>
             {HOURS.map((h) => {
-              const group = cells.get(`${d}-${h}`) ?? [];
-              const posts = new Set(group.map((r) => r.postId)).size;
-              const rate = group.length ? pooledRate(group) : null;
+              const { posts, rate } = cellFigures(cells.get(cellKey(d, h)) ?? []);
               const strength = rate != null && best > 0 ? rate / best : 0;
               return (
                 <span
@@ -249,30 +200,46 @@ export function Results({ api }: { api: Api }) {
   const [summary, setSummary] = useState<Summary | null>(null);
   const [items, setItems] = useState<Reading[] | null>(null);
   const [insights, setInsights] = useState<Insight[] | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
+  // each refusal where it belongs, with the API's message and code (Problem, explain)
+  const [summaryProblem, setSummaryProblem] = useState<unknown>(null);
+  const [readingsProblem, setReadingsProblem] = useState<unknown>(null);
+  const [insightsProblem, setInsightsProblem] = useState<unknown>(null);
+  const [dismissProblem, setDismissProblem] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
 
   useEffect(() => {
-    api.GET("/insights", {}).then(({ data, error }) => {
-      if (error) setProblem(`Insights: ${explain(error)}`);
-      else setInsights(data.insights);
-    });
+    api
+      .GET("/insights", {})
+      .then(({ data, error }) => {
+        if (error) setInsightsProblem(error);
+        else setInsights(data.insights);
+      })
+      .catch((e: Error) => setInsightsProblem(e));
   }, []);
 
   useEffect(() => {
     let current = true;
+    const wanted = () => current;
     setSummary(null);
     setItems(null);
+    setSummaryProblem(null);
+    setReadingsProblem(null);
     api
       .GET("/analytics/summary", { params: { query: { range, platform: platform || undefined } } })
       .then(async ({ data, error }) => {
-        if (error) throw new Error(explain(error));
         if (!current) return;
+        if (error) return setSummaryProblem(error);
         setSummary(data);
-        const found = await readings(api, new Date(data.start), platform);
-        if (current) setItems(found);
+        try {
+          const found = await readings(api, data, platform, wanted);
+          if (!current) return;
+          if (found.error !== undefined) setReadingsProblem(found.error);
+          else setItems(found.rows);
+        } catch (e) {
+          if (current) setReadingsProblem(e);
+        }
       })
-      .catch((e: Error) => current && setProblem(`Results: ${e.message}`));
+      .catch((e: Error) => current && setSummaryProblem(e));
     return () => {
       current = false;
     };
@@ -285,10 +252,12 @@ export function Results({ api }: { api: Api }) {
 
   async function dismiss(insight: Insight) {
     setNotice(null);
-    const { error } = await api.POST("/insights/{insightId}/dismiss", { params: { path: { insightId: insight.id } } });
-    if (error) {
-      setProblem(`Could not dismiss the insight: ${explain(error)}`);
-      return;
+    setDismissProblem(null);
+    try {
+      const { error } = await api.POST("/insights/{insightId}/dismiss", { params: { path: { insightId: insight.id } } });
+      if (error) return setDismissProblem(error);
+    } catch (e) {
+      return setDismissProblem(e);
     }
     setInsights((list) => (list ?? []).filter((i) => i.id !== insight.id));
     setNotice(`Dismissed "${insight.title}": it comes back only if its evidence changes by a quarter or more.`);
@@ -314,20 +283,21 @@ export function Results({ api }: { api: Api }) {
           ))}
         </select>
       </div>
-      {problem && <p class="problem" role="alert">{problem}</p>}
+      <Problem error={summaryProblem} doing="Could not read the summary" />
       {notice && <p class="notice" role="status">{notice}</p>}
       {!summary ? (
-        <p>Loading…</p>
+        !summaryProblem && <p>Loading…</p>
       ) : (
         <>
           <Totals summary={summary} />
           <div class="charts">
+            <Problem error={readingsProblem} doing="Could not read the readings behind the curve and the heat map" />
             {items === null ? (
-              <p>Reading the posts' analytics…</p>
+              !readingsProblem && <p>Reading the posts' analytics…</p>
             ) : spec ? (
               <LineChart title="Engagement rate over time (by day of publishing)" spec={spec} />
             ) : (
-              <p class="muted">No post published by Tidings in this period has metrics yet.</p>
+              <p class="muted">No post of this period has metrics yet, published by Tidings or imported.</p>
             )}
             {items && <HeatMap items={items} />}
           </div>
@@ -352,8 +322,10 @@ export function Results({ api }: { api: Api }) {
         </>
       )}
       <h3>Insights</h3>
+      <Problem error={insightsProblem} doing="Could not read the insights" />
+      <Problem error={dismissProblem} doing="Could not dismiss the insight" />
       {insights === null ? (
-        <p>Loading…</p>
+        !insightsProblem && <p>Loading…</p>
       ) : !insights.length ? (
         <p class="muted">No insights yet: they need at least 10 posts a group to compare.</p>
       ) : (
