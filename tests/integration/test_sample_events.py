@@ -98,6 +98,8 @@ API_EXPECTED = {
     "get_insight_unknown": 404,
     "analytics_summary": 200,
     "analytics_summary_bad_range": 422,
+    "analytics_readings": 200,
+    "analytics_readings_from_after_to": 422,
     "get_analytics_settings": 200,
     "put_analytics_settings_wrong_type": 422,
     "import_analytics_bad_row": 422,  # row 2 has no UTC offset: nothing is imported
@@ -216,6 +218,7 @@ EXPECTED_CODES = {
     "get_ab_test_unknown": "abtest_not_found",
     "stop_ab_test_unknown": "abtest_not_found",
     "analytics_summary_bad_range": "invalid_range",
+    "analytics_readings_from_after_to": "invalid_period",
     "put_analytics_settings_wrong_type": "validation_error",
     "import_analytics_bad_row": "invalid_rows",
     "put_crm_settings_ttl_too_long": "invalid_crm_settings",
@@ -457,6 +460,16 @@ def _no_token_shown(body: Any, raw: str) -> None:
 @checks("analytics_summary")
 def _analytics_summary(body: Any, raw: str) -> None:
     assert set(body["overall"]) == {"current", "previous", "change"}
+
+
+@checks("analytics_readings")
+def _analytics_readings(body: Any, raw: str) -> None:
+    assert set(body) == {"from", "to", "platform", "readings", "nextToken"}
+    assert (body["from"], body["to"], body["platform"]) == (
+        "2026-07-30T04:00:00.000Z",
+        "2026-08-29T04:00:00.000Z",
+        "linkedin",
+    )
 
 
 @checks("get_crm_cache")
