@@ -7,6 +7,8 @@ import { allPosts, explain, type Api, type Post } from "../api";
 import { addMonths, atHour, byDay as postsByDay, liveAction, monthDays, weekDays, withPost } from "../calendar";
 import { onLive } from "../live";
 import { PLATFORM_LABEL, PLATFORMS } from "../platforms";
+import { Problem } from "../Problem";
+import { summarize } from "../reads";
 import { LayerCard, layerAt, useScheduleLayer } from "./scheduleLayer";
 import {
   addDays,
@@ -134,7 +136,8 @@ export function Calendar({ api }: { api: Api }) {
   const [problem, setProblem] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   // campaign emails and scheduled tasks, hidden while one platform's posts are shown
-  const layer = useScheduleLayer(api).filter(() => !platform);
+  const second = useScheduleLayer(api);
+  const layer = second.items.filter(() => !platform);
 
   const reload = () =>
     allPosts(api)
@@ -224,6 +227,7 @@ export function Calendar({ api }: { api: Api }) {
         </div>
       </div>
       {problem && <p class="problem" role="alert">{problem}</p>}
+      {!platform && <Problem error={summarize(second.problems)} doing="Not all campaign emails and tasks are shown" />}
       {notice && <p class="notice" role="status">{notice}</p>}
       {posts === null ? (
         <p>Loading…</p>

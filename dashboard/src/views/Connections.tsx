@@ -1,10 +1,13 @@
 /** Connections: the platform accounts with each token's expiry forecast (GET /accounts/{id}/health:
  * when it expires, whether it renews by itself, the scheduled posts that fall after it), the
- * integrations with their health score, and the alerts, open first (resolved here by hand). */
+ * integrations with their health score, and the alerts, open first (resolved here by hand). A health
+ * the API refuses shows its reason in its row. */
 import { useEffect, useState } from "preact/hooks";
 import { explain, type Api } from "../api";
 import type { components } from "../api/schema";
 import { PLATFORM_LABEL } from "../platforms";
+import { Problem } from "../Problem";
+import { readEach, type EachRead } from "../reads";
 import { dateTimeLabel } from "../time";
 import { TableHead } from "./parts";
 import "./manage.css";
@@ -27,22 +30,13 @@ function fromNow(seconds: number): string {
   return seconds >= 0 ? `in ${text}` : `${text} ago`;
 }
 
-async function settled<T>(items: string[], read: (id: string) => Promise<T | undefined>): Promise<Map<string, T>> {
-  const out = new Map<string, T>();
-  await Promise.all(
-    items.map(async (id) => {
-      const value = await read(id).catch(() => undefined);
-      if (value !== undefined) out.set(id, value);
-    }),
-  );
-  return out;
-}
+const unread = <T,>(): EachRead<T> => ({ values: new Map(), problems: new Map() });
 
 export function Connections({ api }: { api: Api }) {
   const [accounts, setAccounts] = useState<Account[] | null>(null);
-  const [health, setHealth] = useState<Map<string, AccountHealth>>(new Map());
+  const [health, setHealth] = useState<EachRead<AccountHealth>>(unread);
   const [integrations, setIntegrations] = useState<Integration[] | null>(null);
-  const [scores, setScores] = useState<Map<string, IntegrationHealth>>(new Map());
+  const [scores, setScores] = useState<EachRead<IntegrationHealth>>(unread);
   const [alerts, setAlerts] = useState<Alert[] | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
 
@@ -54,18 +48,13 @@ export function Connections({ api }: { api: Api }) {
     if (a.data) {
       setAccounts(a.data.accounts);
       const ids = a.data.accounts.map((x) => x.id);
-      setHealth(
-        await settled(ids, async (accountId) => (await api.GET("/accounts/{accountId}/health", { params: { path: { accountId } } })).data),
-      );
+      setHealth(await readEach(ids, (accountId) => api.GET("/accounts/{accountId}/health", { params: { path: { accountId } } })));
     }
     if (i.data) {
       setIntegrations(i.data.integrations);
       const ids = i.data.integrations.map((x) => x.integrationId);
       setScores(
-        await settled(
-          ids,
-          async (integrationId) => (await api.GET("/integrations/{integrationId}/health", { params: { path: { integrationId } } })).data,
-        ),
+        await readEach(ids, (integrationId) => api.GET("/integrations/{integrationId}/health", { params: { path: { integrationId } } })),
       );
     }
     if (al.data) setAlerts(al.data.alerts);
@@ -97,7 +86,8 @@ export function Connections({ api }: { api: Api }) {
           <TableHead cols={["Platform", "Account", "Health", "Token expires", "Renewal", "Connected"]} />
           <tbody>
             {accounts.map((acc) => {
-              const h = health.get(acc.id);
+              const h = health.values.get(acc.id);
+              const refused = health.problems.get(acc.id);
               return (
                 <tr key={acc.id} class="account" data-platform={acc.platform}>
                   <td>{label(acc.platform)}</td>
@@ -116,6 +106,8 @@ export function Connections({ api }: { api: Api }) {
                           </div>
                         )}
                       </>
+                    ) : refused ? (
+                      <Problem error={refused} doing="Health unknown" />
                     ) : (
                       "…"
                     )}
@@ -159,7 +151,8 @@ export function Connections({ api }: { api: Api }) {
           <TableHead cols={["Name", "Kind", "Status", "Health", "Expires", "Last sync"]} />
           <tbody>
             {integrations.map((x) => {
-              const h = scores.get(x.integrationId);
+              const h = scores.values.get(x.integrationId);
+              const refused = scores.problems.get(x.integrationId);
               return (
                 <tr key={x.integrationId} class="integration" data-integration-id={x.integrationId}>
                   <td>{x.name}</td>
@@ -178,6 +171,8 @@ export function Connections({ api }: { api: Api }) {
                           {h.last24H.requests} requests, {(h.last24H.errorRate * 100).toFixed(1)}% errors in 24 h
                         </div>
                       </span>
+                    ) : refused ? (
+                      <Problem error={refused} doing="Health unknown" />
                     ) : (
                       "…"
                     )}

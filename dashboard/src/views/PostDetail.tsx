@@ -1,11 +1,13 @@
 /** One post: per platform its result and link, attempts and errors, and the metrics curve from the
- * analytics snapshots (GET /posts/{id} and GET /analytics/posts/{id}). */
+ * analytics snapshots (GET /posts/{id} and GET /analytics/posts/{id}; metrics the API refuses show its
+ * reason where they would be, the rest of the post still shown). */
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { explain, type Api, type Post } from "../api";
 import type { components } from "../api/schema";
 import { LineChart, type LineSpec } from "../charts/LineChart";
 import { colorOf, percent } from "../charts/colors";
 import { PLATFORM_LABEL } from "../platforms";
+import { Problem } from "../Problem";
 import { dateTimeLabel } from "../time";
 
 type PostAnalytics = components["schemas"]["PostAnalyticsView"];
@@ -47,18 +49,27 @@ export function PostDetail({ api, postId }: { api: Api; postId: string }) {
   const [post, setPost] = useState<Post | null>(null);
   const [analytics, setAnalytics] = useState<PostAnalytics | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
+  const [metricsProblem, setMetricsProblem] = useState<unknown>(null);
 
   useEffect(() => {
     setPost(null);
     setAnalytics(null);
     setProblem(null);
-    api.GET("/posts/{postId}", { params: { path: { postId } } }).then(({ data, error }) => {
-      if (error) setProblem(`This post cannot be shown: ${explain(error)}`);
-      else setPost(data);
-    });
-    api.GET("/analytics/posts/{postId}", { params: { path: { postId } } }).then(({ data }) => {
-      if (data) setAnalytics(data);
-    });
+    setMetricsProblem(null);
+    api
+      .GET("/posts/{postId}", { params: { path: { postId } } })
+      .then(({ data, error }) => {
+        if (error) setProblem(`This post cannot be shown: ${explain(error)}`);
+        else setPost(data);
+      })
+      .catch((e: unknown) => setProblem(`This post cannot be shown: ${explain(e)}`));
+    api
+      .GET("/analytics/posts/{postId}", { params: { path: { postId } } })
+      .then(({ data, error }) => {
+        if (error) setMetricsProblem(error);
+        else setAnalytics(data);
+      })
+      .catch((e: unknown) => setMetricsProblem(e));
   }, [postId]);
 
   const spec = useMemo(() => (analytics ? curve(analytics.platforms) : null), [analytics]);
@@ -137,7 +148,9 @@ export function PostDetail({ api, postId }: { api: Api; postId: string }) {
       </table>
 
       <h3>Metrics</h3>
-      {!measured.length ? (
+      {metricsProblem ? (
+        <Problem error={metricsProblem} doing="The metrics cannot be shown" />
+      ) : !measured.length ? (
         <p class="muted">No metrics yet: they are read 1 hour, 6 hours, 1, 3, 7 and 28 days after publishing.</p>
       ) : (
         <>

@@ -1,9 +1,10 @@
 /** The calendar's second layer: what else goes out besides posts. Campaign emails come from the
  * planned sends of each running campaign (GET /campaigns/{id}/sends?n=&status=planned: one page per
  * email, grouped by send time, so a zone's step is one entry); scheduled tasks from GET /tasks (their
- * next run). Read apart from the posts, which never wait for it, one request at a time. */
+ * next run). Read apart from the posts, which never wait for it, one request at a time; a read the
+ * API refuses leaves its part out and says why (the API's message), the other parts still shown. */
 import { useEffect, useState } from "preact/hooks";
-import type { Api } from "../api";
+import { explain, type Api } from "../api";
 import type { components } from "../api/schema";
 import { dayOf, sameDay, timeLabel, zoned, type Day } from "../time";
 import "./scheduleLayer.css";
@@ -19,15 +20,26 @@ export interface LayerItem {
   held: boolean;
 }
 
-async function campaignItems(api: Api): Promise<LayerItem[]> {
+export interface Layer {
+  items: LayerItem[];
+  /** What could not be read, and why. */
+  problems: string[];
+}
+
+async function campaignItems(api: Api, problems: string[]): Promise<LayerItem[]> {
   const items: LayerItem[] = [];
   for (const status of ["scheduled", "active", "paused"]) {
-    const { data: list } = await api.GET("/campaigns", { params: { query: { status, limit: 100 } } });
+    const { data: list, error: listError } = await api.GET("/campaigns", { params: { query: { status, limit: 100 } } });
+    if (listError) problems.push(`campaigns: ${explain(listError)}`);
     for (const c of list?.campaigns ?? []) {
       for (let n = 1; n <= c.emailCount; n++) {
-        const { data } = await api.GET("/campaigns/{campaignId}/sends", {
+        const { data, error } = await api.GET("/campaigns/{campaignId}/sends", {
           params: { path: { campaignId: c.campaignId }, query: { n, status: "planned", limit: 100 } },
         });
+        if (error) {
+          problems.push(`${c.name}, email ${n}: ${explain(error)}`);
+          continue;
+        }
         const byTime = new Map<string, { count: number; held: boolean }>();
         for (const send of data?.sends ?? []) {
           if (!send.sendAt) continue;
@@ -58,10 +70,11 @@ function taskTitle(task: Task): string {
   return `Task: ${String(what)}`;
 }
 
-async function taskItems(api: Api): Promise<LayerItem[]> {
+async function taskItems(api: Api, problems: string[]): Promise<LayerItem[]> {
   const tasks: Task[] = [];
   for (const status of ["pending", "running"]) {
-    const { data } = await api.GET("/tasks", { params: { query: { status } } });
+    const { data, error } = await api.GET("/tasks", { params: { query: { status } } });
+    if (error) problems.push(`tasks: ${explain(error)}`);
     tasks.push(...(data?.tasks ?? []));
   }
   return tasks
@@ -75,11 +88,16 @@ async function taskItems(api: Api): Promise<LayerItem[]> {
     }));
 }
 
-/** Campaign emails and tasks still to come; a part that cannot be read is left out. */
-export async function scheduleLayer(api: Api): Promise<LayerItem[]> {
-  const campaigns = await campaignItems(api).catch(() => []);
-  const tasks = await taskItems(api).catch(() => []);
-  return [...campaigns, ...tasks].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+/** Campaign emails and tasks still to come; a part that cannot be read is left out, and said. */
+export async function scheduleLayer(api: Api): Promise<Layer> {
+  const problems: string[] = [];
+  const failed = (what: string) => (e: unknown) => {
+    problems.push(`${what}: ${explain(e)}`);
+    return [];
+  };
+  const campaigns = await campaignItems(api, problems).catch(failed("campaign emails"));
+  const tasks = await taskItems(api, problems).catch(failed("tasks"));
+  return { items: [...campaigns, ...tasks].sort((a, b) => Date.parse(a.at) - Date.parse(b.at)), problems };
 }
 
 export function LayerCard({ item }: { item: LayerItem }) {
@@ -91,16 +109,16 @@ export function LayerCard({ item }: { item: LayerItem }) {
 }
 
 /** The layer, read once when the calendar opens. */
-export function useScheduleLayer(api: Api): LayerItem[] {
-  const [items, setItems] = useState<LayerItem[]>([]);
+export function useScheduleLayer(api: Api): Layer {
+  const [layer, setLayer] = useState<Layer>({ items: [], problems: [] });
   useEffect(() => {
     let live = true;
-    void scheduleLayer(api).then((found) => live && setItems(found));
+    void scheduleLayer(api).then((found) => live && setLayer(found));
     return () => {
       live = false;
     };
   }, []);
-  return items;
+  return layer;
 }
 
 /** The items of a day, or of one hour of it, in the user's zone. */
