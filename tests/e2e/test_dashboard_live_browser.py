@@ -1,6 +1,7 @@
 """Live updates in a real browser against `tidings dev`: with the Calendar open, a post that goes out
-turns published on the page without a reload, and a comment arriving by the platform's webhook shows
-as a toast that leads to the Inbox.
+turns published on the page without a reload; a comment arriving by the platform's webhook shows as a
+toast that leads to the Inbox; with Workflows open, a run that comes to wait for an approval shows
+there, ready to approve, without a reload.
 
 The browser, the sign-in link and the helpers come from test_dashboard_browser and
 test_dashboard_views_browser; the stack is this module's own.
@@ -82,4 +83,34 @@ def test_a_comment_arriving_by_webhook_shows_a_toast_that_leads_to_the_inbox(
     toast.get_by_role("link").click()
     expect(page.locator(f'.comment[data-comment-id="{comment_id}"]')).to_contain_text(question)
     expect(toast).to_have_count(0)
+    assert page.evaluate("() => window.sameDocument === true")
+
+
+def test_a_workflow_that_comes_to_wait_for_approval_shows_on_workflows_without_a_reload(
+    stack: DevStack,
+    browser: Browser,  # noqa: F811
+) -> None:
+    user, token = stack.connected_user()
+    page = live_page(stack, browser, user)
+    page.get_by_role("link", name="Workflows", exact=True).click()
+    expect(page.locator(".workflows")).to_contain_text("Nothing waits for your approval.")
+
+    topic = f"Open house on Elm {uuid.uuid4().hex[:6]}"
+    created = stack.post(
+        "/workflows", token, {"template": "content-to-social", "parameters": {"topic": topic}}
+    )
+    assert created.status_code == 201, created.text
+    wf_id = created.json()["workflowId"]
+    executed = stack.post(f"/workflows/{wf_id}/execute", token, {"autoApprove": False})
+    assert executed.status_code == 202, executed.text
+
+    card = page.locator(f'.approval[data-workflow-id="{wf_id}"]')
+    expect(card).to_contain_text("Step draft", timeout=90_000)
+    wf = stack.get(f"/workflows/{wf_id}", token).json()
+    draft = next(s for s in wf["steps"] if s["stepId"] == "draft")
+    assert draft["status"] == "awaiting_approval", wf
+    expect(card.locator(".produced").first).to_contain_text(draft["output"]["text"][:40])
+    expect(card.get_by_role("button", name="Approve")).to_be_enabled()
+    expect(page.locator(f'.workflow[data-workflow-id="{wf_id}"]')).to_have_count(1)  # listed below too
+    expect(page.locator(".toast", has_text="Approval waiting")).to_have_count(1)
     assert page.evaluate("() => window.sameDocument === true")

@@ -1,10 +1,15 @@
 /** Workflows: the runs waiting for someone's approval, with what their steps produced, approved or
  * rejected with a reason here (POST /workflows/{id}/steps/{stepId}/approve|reject); below, every
- * workflow with its steps. A decided run is read again until it ends or waits again. */
+ * workflow with its steps. A decided run is read again until it ends or waits again; a run that comes
+ * to wait for an approval while the page is open (the live `workflow.awaiting_approval`) is read and
+ * shown at once. */
 import { useEffect, useRef, useState } from "preact/hooks";
 import { explain, type Api } from "../api";
 import type { components } from "../api/schema";
+import { onLive } from "../live";
+import { Problem } from "../Problem";
 import { dateTimeLabel } from "../time";
+import { withWorkflow, workflowAction, worthRetrying } from "../workflows";
 import { StatusSelect, TableHead } from "./parts";
 import "./manage.css";
 
@@ -34,11 +39,16 @@ export function Workflows({ api }: { api: Api }) {
   const [list, setList] = useState<Workflow[] | null>(null);
   const [status, setStatus] = useState("");
   const [problem, setProblem] = useState<string | null>(null);
+  // a workflow read again (after a decision, or when it comes to wait) that could not be
+  const [readProblem, setReadProblem] = useState<string | null>(null);
   const alive = useRef(true);
 
   const load = () =>
     allWorkflows(api)
-      .then(setList)
+      .then((found) => {
+        setProblem(null);
+        setList(found);
+      })
       .catch((e: Error) => setProblem(e.message));
   useEffect(() => {
     void load();
@@ -47,18 +57,46 @@ export function Workflows({ api }: { api: Api }) {
     };
   }, []);
 
-  const put = (wf: Workflow) =>
-    setList((old) => (old ?? []).map((w) => (w.workflowId === wf.workflowId ? wf : w)));
+  const put = (wf: Workflow) => setList((old) => withWorkflow(old, wf));
 
-  /** After a decision: read the workflow again until it ends or waits for another approval. */
+  /** The workflow as it is now, put in the list; null when it could not be read (the reason shown),
+   * `retry` whether trying again later may help. */
+  async function read(workflowId: string, name: string): Promise<{ wf: Workflow | null; retry: boolean }> {
+    try {
+      const { data, error, response } = await api.GET("/workflows/{workflowId}", { params: { path: { workflowId } } });
+      if (error) {
+        setReadProblem(`Could not read the workflow ${name} again: ${explain(error)}`);
+        return { wf: null, retry: worthRetrying(response.status) };
+      }
+      setReadProblem(null);
+      put(data);
+      return { wf: data, retry: false };
+    } catch (e) {
+      setReadProblem(`Could not read the workflow ${name} again: ${explain(e)}`);
+      return { wf: null, retry: true };
+    }
+  }
+
+  // a workflow that comes to wait for an approval is read and shown; after a reconnection, all of them
+  useEffect(
+    () =>
+      onLive((event) => {
+        const action = workflowAction(event);
+        if (action?.kind === "reload") return void load();
+        if (action?.kind === "read") void read(action.workflowId, String(event.data.name ?? action.workflowId));
+      }),
+    [],
+  );
+
+  /** After a decision: read the workflow again until it ends or waits for another approval (or a
+   * read is refused for good). */
   async function follow(wf: Workflow) {
     put(wf);
     for (let i = 0; i < 180 && alive.current; i++) {
       await new Promise((r) => window.setTimeout(r, 1000));
-      const { data } = await api.GET("/workflows/{workflowId}", { params: { path: { workflowId: wf.workflowId } } });
-      if (!data) continue;
-      put(data);
-      if (FINAL.includes(data.status) || waitingStep(data)) return;
+      const { wf: now, retry } = await read(wf.workflowId, wf.name);
+      if (!now && !retry) return;
+      if (now && (FINAL.includes(now.status) || waitingStep(now))) return;
     }
   }
 
@@ -70,7 +108,8 @@ export function Workflows({ api }: { api: Api }) {
         <h2>Waiting for approval</h2>
         <button onClick={() => void load()}>Refresh</button>
       </div>
-      {problem && <p class="problem" role="alert">{problem}</p>}
+      <Problem error={problem} />
+      <Problem error={readProblem} />
       {list === null ? (
         <p>Loading…</p>
       ) : !waiting.length ? (
