@@ -1,7 +1,8 @@
 """Refusals of the API the dashboard shows with their message, in a real browser against `tidings
 dev`: a post whose metrics are refused still shows, with the reason where the metrics would be; an
-account whose health is refused says why in its row; a calendar whose tasks are refused says so above
-the week and still shows its posts; a workflow that cannot be read again after its approval says why.
+account whose health is refused says why in its row, and refused alerts say so above; a calendar
+whose tasks are refused says so above the week and still shows its posts; a workflow that cannot be
+read again after its approval says why.
 
 The refusal is the API's error body (`{code, message}`) given to the page in place of the API's answer
 for that one request (Playwright's routing): the stack has no way to make these reads fail on demand.
@@ -89,7 +90,7 @@ def test_refused_metrics_say_why_and_the_post_still_shows(
     )
 
 
-def test_a_refused_health_says_why_in_its_row(
+def test_a_refused_health_says_why_in_its_row_and_refused_alerts_above(
     stack: DevStack,
     browser: Browser,  # noqa: F811
 ) -> None:
@@ -98,11 +99,17 @@ def test_a_refused_health_says_why_in_its_row(
         stack,
         browser,
         user,
-        [("**/accounts/*/health", 500, "internal_error", "the token store did not answer")],
+        [
+            ("**/accounts/*/health", 500, "internal_error", "the token store did not answer"),
+            ("**/alerts", 503, "alerts_unavailable", "alerts are being moved"),
+        ],
     )
 
     go(page, "Connections")
 
+    expect(page.locator(".connections > .problem")).to_have_text(
+        "alerts: alerts are being moved (alerts_unavailable)"
+    )
     rows = page.locator("tr.account")
     expect(rows.first).to_be_visible()
     for row in rows.all():

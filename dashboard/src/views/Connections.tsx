@@ -7,7 +7,7 @@ import { explain, type Api } from "../api";
 import type { components } from "../api/schema";
 import { PLATFORM_LABEL } from "../platforms";
 import { Problem } from "../Problem";
-import { readEach, type EachRead } from "../reads";
+import { readEach, summarize, type EachRead } from "../reads";
 import { dateTimeLabel } from "../time";
 import { TableHead } from "./parts";
 import "./manage.css";
@@ -43,8 +43,12 @@ export function Connections({ api }: { api: Api }) {
   async function load() {
     setProblem(null);
     const [a, i, al] = await Promise.all([api.GET("/accounts"), api.GET("/integrations"), api.GET("/alerts")]);
-    const error = a.error ?? i.error ?? al.error;
-    if (error) setProblem(explain(error));
+    const refused = [
+      a.error && `accounts: ${explain(a.error)}`,
+      i.error && `integrations: ${explain(i.error)}`,
+      al.error && `alerts: ${explain(al.error)}`,
+    ];
+    setProblem(summarize(refused.filter((r): r is string => !!r)));
     if (a.data) {
       setAccounts(a.data.accounts);
       const ids = a.data.accounts.map((x) => x.id);
