@@ -171,7 +171,7 @@ class IndexSpec:
 
 @dataclass(frozen=True)
 class TableSpec:
-    """The single table: string keys PK/SK, two overloaded GSIs, stream NEW_AND_OLD_IMAGES."""
+    """The single table: string keys PK/SK, overloaded sparse GSIs, stream NEW_AND_OLD_IMAGES."""
 
     logical_name: str = "tidings"
     partition_key: str = "PK"
@@ -182,6 +182,9 @@ class TableSpec:
         # GSI2: sparse, scheduled posts only, sharded by due time for the sweeper
         # (GSI2PK DUE#<shard>, GSI2SK <time>#<userId>#<postId>).
         IndexSpec("GSI2", "GSI2PK", "GSI2SK"),
+        # GSI3: sparse, comments whose reply is pending, sharded, by when the reply pass takes it on
+        # (GSI3PK REPLY_DUE#<shard>, GSI3SK <time>#<userId>#<commentId>).
+        IndexSpec("GSI3", "GSI3PK", "GSI3SK"),
     )
     ttl_attribute: str = "expiresAt"
     stream_view: str = "NEW_AND_OLD_IMAGES"
@@ -220,6 +223,9 @@ CRM_ACTIVITY_RETRY = "crm-activity-retry"
 COMMENT_INTAKE = "comment_intake"
 COMMENT_FETCH = "comment-fetch"
 COMMENT_FETCH_MINUTES = 15
+# Replies: those stuck in `sending` past their lease, and retries after their back-off, are taken on by
+# this pass of comment_intake (tidings.engagement.replies.REPLY_RETRIES names it too).
+REPLY_RETRIES = "reply-retries"
 PLATFORM_EVENT_ENTITY = "PlatformEvent"
 COMMENT_ENTITY = "Comment"
 CRISIS_ENTITY = "Crisis"  # a crisis opened or more severe: crisis.detected (event_delivery)
@@ -691,6 +697,8 @@ PERIODIC_SCHEDULES: tuple[PeriodicSchedule, ...] = (
     PeriodicSchedule(name=AB_TEST_MONITOR, function="abtest_monitor", rate_minutes=120),
     # the comments of watched posts, read from the platforms
     PeriodicSchedule(name=COMMENT_FETCH, function=COMMENT_INTAKE, rate_minutes=COMMENT_FETCH_MINUTES),
+    # replies due again: a retry after its back-off, a call or read-back whose lease ended
+    PeriodicSchedule(name=REPLY_RETRIES, function=COMMENT_INTAKE, rate_minutes=1),
 )
 
 

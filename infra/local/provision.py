@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 import zipfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -222,7 +223,40 @@ def open_table(ddb: DynamoDBClient, name: str) -> tuple[str, str] | None:
         table = ddb.describe_table(TableName=name)["Table"]
     except ddb.exceptions.ResourceNotFoundException:
         return None
+    add_missing_indexes(ddb, name, {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])})
     return table["TableArn"], table["LatestStreamArn"]
+
+
+def add_missing_indexes(ddb: DynamoDBClient, name: str, present: set[str]) -> None:
+    """Create the topology's indexes a table from an older run lacks, one at a time (as DynamoDB
+    allows), and wait until each is active."""
+    for index in TABLE.indexes:
+        if index.name in present:
+            continue
+        ddb.update_table(
+            TableName=name,
+            AttributeDefinitions=[
+                {"AttributeName": index.partition_key, "AttributeType": "S"},
+                {"AttributeName": index.sort_key, "AttributeType": "S"},
+            ],
+            GlobalSecondaryIndexUpdates=[
+                {
+                    "Create": {
+                        "IndexName": index.name,
+                        "KeySchema": [
+                            {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                            {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                        ],
+                        "Projection": {"ProjectionType": "ALL"},
+                    }
+                }
+            ],
+        )
+        for _ in range(60):
+            described = ddb.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes", [])
+            if any(i["IndexName"] == index.name and i.get("IndexStatus") == "ACTIVE" for i in described):
+                break
+            time.sleep(0.5)
 
 
 def _create_credentials_key(kms: Any) -> str:

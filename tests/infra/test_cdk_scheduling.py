@@ -58,6 +58,7 @@ def test_scheduler_dead_letter_queue_is_encrypted_and_tls_only(template: Templat
         ("crm-activity-retry", "CrmActivityRetry", "rate(1 minute)"),
         ("abtest-monitor", "AbtestMonitor", "rate(120 minutes)"),
         ("comment-fetch", "CommentFetch", "rate(15 minutes)"),
+        ("reply-retries", "ReplyRetries", "rate(1 minute)"),
     ],
 )
 def test_periodic_jobs_run_at_their_rate_with_retries_and_a_dead_letter_queue(
@@ -65,12 +66,13 @@ def test_periodic_jobs_run_at_their_rate_with_retries_and_a_dead_letter_queue(
 ) -> None:
     (spec,) = [s for s in PERIODIC_SCHEDULES if s.name == name]
     function_id, _ = function(template, spec.function)
-    (schedule,) = [
+    role_id, role = by_path(template, f"Scheduling/{folder}/Role/Resource")
+    (schedule,) = [  # a function may have several schedules, each with its own role
         r
         for r in resources(template, "AWS::Scheduler::Schedule").values()
         if ref(r["Properties"]["Target"]["Arn"]) == function_id
+        and ref(r["Properties"]["Target"]["RoleArn"]) == role_id
     ]
-    role_id, role = by_path(template, f"Scheduling/{folder}/Role/Resource")
     dlq_id, _ = by_path(template, "Scheduling/DeadLetterQueue/Resource")
     props = schedule["Properties"]
 

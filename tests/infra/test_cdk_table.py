@@ -16,10 +16,10 @@ def test_table_keys_and_indexes_follow_the_topology(template: Template) -> None:
         {"AttributeName": "SK", "KeyType": "RANGE"},
     ]
     assert {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]} == {
-        name: "S" for name in ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK")
+        name: "S" for name in ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK")
     }
     indexes = {index["IndexName"]: index for index in props["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {index.name for index in TABLE.indexes} == {"GSI1", "GSI2"}
+    assert set(indexes) == {index.name for index in TABLE.indexes} == {"GSI1", "GSI2", "GSI3"}
     for spec in TABLE.indexes:
         assert indexes[spec.name]["KeySchema"] == [
             {"AttributeName": spec.partition_key, "KeyType": "HASH"},

@@ -1,8 +1,8 @@
 """The in-memory comment repository keeps the DynamoDB one's contract: a comment is stored once per user
 and platform comment id (alone or in a batch that meets comments stored before), lists newest first
 with page tokens that open only for their user, changes only from the version read; published posts
-are watched until their watch ends; a sync is claimed at most once a period; and the account store
-names the users who connected a platform account."""
+are watched until their watch ends; pending replies are found in the reply index when due; a sync is
+claimed at most once a period; and the account store names the users who connected a platform account."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ from tidings.core.platforms import Platform
 from tidings.models.comments import (
     Comment,
     CommentAnalysis,
+    CommentReply,
     CommentSource,
     CommentStatus,
+    ReplyState,
     WatchedPost,
 )
 from tidings.store import keys
@@ -321,3 +323,47 @@ def test_an_account_connected_before_the_owner_index_joins_it_when_first_read(
     assert accounts.owners("facebook", PAGE) == expected
     accounts.list(listed)  # read again: nothing changes
     assert accounts.owners("facebook", PAGE) == expected
+
+
+# -- the reply index -------------------------------------------------------------------------------
+
+
+def test_pending_replies_are_found_when_due_longest_due_first(repo: CommentRepository) -> None:
+    # long ago, so no other test's reply is due yet
+    t0 = datetime(2001, 3, 4, 5, 6, 7, tzinfo=UTC)
+    ann, bob = user_id(), user_id()
+
+    def with_reply(user: str, n: int, state: ReplyState, due: datetime | None) -> Comment:
+        reply = CommentReply(text=f"reply {n}", state=state, attempts=1, next_attempt_at=due)
+        return a_comment(user, n, reply=reply)
+
+    retry = with_reply(ann, 1, ReplyState.APPROVED, t0 + timedelta(seconds=1))
+    stuck = with_reply(bob, 2, ReplyState.SENDING, t0 + timedelta(seconds=2))
+    unknown = with_reply(ann, 3, ReplyState.UNKNOWN, t0 + timedelta(seconds=3))
+    repo.add_new(
+        [
+            retry,
+            stuck,
+            unknown,
+            with_reply(ann, 4, ReplyState.APPROVED, t0 + timedelta(hours=1)),  # not due yet
+            with_reply(bob, 5, ReplyState.POSTED, t0),  # done: out of the index
+            with_reply(ann, 6, ReplyState.DRAFT, t0),  # waiting for the user
+            with_reply(ann, 7, ReplyState.APPROVED, None),  # no time: the stream's alone
+        ]
+    )
+    now = t0 + timedelta(seconds=10)
+
+    def due(limit: int = 10) -> list[tuple[str, str]]:
+        return [(c.user_id, c.comment_id) for c in repo.due_replies(now, limit)]
+
+    assert due() == [(c.user_id, c.comment_id) for c in (retry, stuck, unknown)]
+    assert due(2) == [(c.user_id, c.comment_id) for c in (retry, stuck)]
+    found = repo.due_replies(now, 1)[0]
+    assert found.reply == retry.reply  # read back whole
+
+    stored = repo.get(ann, retry.comment_id)
+    assert stored is not None
+    assert stored.reply is not None
+    posted = stored.reply.model_copy(update={"state": ReplyState.POSTED})
+    repo.save(stored.model_copy(update={"reply": posted}))
+    assert due() == [(c.user_id, c.comment_id) for c in (stuck, unknown)]

@@ -84,6 +84,11 @@ class CommentReply(BaseModel):
     approved_at: datetime | None = None
     attempts: int = 0  # platform calls begun
     attempt_started_at: datetime | None = None
+    # While pending (approved, sending, unknown): when the periodic reply pass takes it on if nothing
+    # else did (a retry's back-off, or the end of the lease of a call or of the stream's turn); the
+    # reply index's sort key (tidings.store.comments).
+    next_attempt_at: datetime | None = None
+    checks: int = 0  # read-backs of an unknown outcome that failed in a row
     last_error: str | None = None
     last_error_code: str | None = None
     platform_reply_id: str | None = None

@@ -12,6 +12,10 @@
   id a published post is known by (the id its publish answered; for a Facebook video also its Page
   post `{page}_{post}`, the id Meta's webhooks name), with the Tidings post id; no expiry, as a
   webhook comment may come long after the watch ends.
+- A comment whose reply is pending (`approved`, `sending`, `unknown`) with a time for the periodic
+  reply pass (`reply.next_attempt_at`) is in the sparse GSI3 (`REPLY_DUE#<shard>`, sharded by comment,
+  `<next attempt>#<userId>#<comment id>`): the pass finds what is due with one Query per shard, and a
+  reply that is posted, failed or a draft leaves the index.
 - A comment not tied to a Tidings post (`post_id` missing) is in the sparse GSI2
   (`USER#<id>#UNLINKED#<platform>#<platform post id>`, `<created>#<comment id>`), so the comments
   that came before their post's link are found with a Query once it is written; tying them takes
@@ -37,6 +41,7 @@ from tidings.models.comments import (
     Comment,
     CommentStatus,
     PostLink,
+    ReplyState,
     WatchedPost,
 )
 from tidings.store import keys
@@ -56,6 +61,9 @@ if TYPE_CHECKING:
 
 TRANSACTION_SIZE = 25
 WATCH_SHARDS = 4
+REPLY_SHARDS = 4
+# The reply states that keep a comment in the reply index (tidings.models.comments.ReplyState).
+PENDING_REPLY_STATES = frozenset({ReplyState.APPROVED, ReplyState.SENDING, ReplyState.UNKNOWN})
 _WRITE_ATTEMPTS = 4
 
 
@@ -128,6 +136,11 @@ class CommentRepository(Protocol):
         """The user's comments on that platform post that are tied to no Tidings post."""
         ...
 
+    def due_replies(self, now: datetime, limit: int) -> list[Comment]:
+        """Comments of every user whose pending reply is due for the periodic reply pass at `now`, the
+        longest due first, at most `limit`."""
+        ...
+
     def claim_sync(self, user_id: str, now: datetime, every: timedelta) -> datetime | None:
         """Record a sync at `now` unless the last one was less than `every` ago: None when recorded,
         else when the next one may start."""
@@ -150,12 +163,27 @@ def comment_to_item(comment: Comment) -> dict[str, Any]:
     }
     if comment.analysis is not None:
         item["sentiment"] = comment.analysis.sentiment
+    reply = comment.reply
+    if reply is not None and reply.state in PENDING_REPLY_STATES and reply.next_attempt_at is not None:
+        item["GSI3PK"] = keys.reply_due_pk(keys.due_shard(f"{comment.user_id}#{cid}", REPLY_SHARDS))
+        item["GSI3SK"] = f"{iso_ms(reply.next_attempt_at)}#{comment.user_id}#{cid}"
     if comment.post_id is None:
         item["GSI2PK"] = keys.unlinked_comments_pk(
             comment.user_id, comment.platform, comment.platform_post_id
         )
         item["GSI2SK"] = item["GSI1SK"]
     return item
+
+
+def reply_due_upper_bound(now: datetime) -> str:
+    """Reply index sort keys below this are due at `now`."""
+    return iso_ms(now) + "#~"
+
+
+def oldest_due(items: list[dict[str, Any]], limit: int) -> list[Comment]:
+    """The comments of reply index entries, the longest due first, at most `limit`."""
+    ordered = sorted(items, key=lambda item: str(item["GSI3SK"]))[:limit]
+    return [comment_from_item(item) for item in ordered]
 
 
 def comment_from_item(item: dict[str, Any]) -> Comment:
@@ -411,6 +439,20 @@ class DynamoCommentRepository:
             start = resp.get("LastEvaluatedKey")
             if not start:
                 return found
+
+    def due_replies(self, now: datetime, limit: int) -> list[Comment]:
+        upper = reply_due_upper_bound(now)
+        items: list[dict[str, Any]] = []
+        for shard in range(REPLY_SHARDS):  # one page per shard: the longest due `limit` of each
+            resp = self.client.query(
+                TableName=self.table,
+                IndexName="GSI3",
+                KeyConditionExpression="GSI3PK = :pk AND GSI3SK < :upper",
+                ExpressionAttributeValues=serialize({":pk": keys.reply_due_pk(shard), ":upper": upper}),
+                Limit=limit,
+            )
+            items += [deserialize(raw) for raw in resp.get("Items", [])]
+        return oldest_due(items, limit)
 
     def claim_sync(self, user_id: str, now: datetime, every: timedelta) -> datetime | None:
         key = {"PK": keys.user_pk(user_id), "SK": keys.COMMENT_SYNC_SK}

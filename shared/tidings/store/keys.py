@@ -351,6 +351,12 @@ def unlinked_comments_pk(user_id: str, platform: str, platform_post_id: str) -> 
     return f"USER#{user_id}#UNLINKED#{platform}#{platform_post_id}"
 
 
+def reply_due_pk(shard: int) -> str:
+    """GSI3 partition (sparse): comments of every user whose reply is pending, by when the periodic
+    reply pass takes it on."""
+    return f"REPLY_DUE#{shard}"
+
+
 def comment_watch_pk(shard: int) -> str:
     """GSI2 partition (sparse): watched posts of every user, by the end of their watch."""
     return f"COMMENT_WATCH#{shard}"

@@ -18,7 +18,9 @@ from tidings.store.comments import (
     CommentPage,
     comment_to_item,
     matches,
+    oldest_due,
     page_token,
+    reply_due_upper_bound,
     sorted_watches,
     start_key,
     unique,
@@ -126,6 +128,12 @@ class InMemoryCommentRepository:
                 and c.platform_post_id == platform_post_id
                 and c.post_id is None
             ]
+
+    def due_replies(self, now: datetime, limit: int) -> list[Comment]:
+        upper = reply_due_upper_bound(now)
+        with self._lock:
+            items = [comment_to_item(c) for c in self.comments.values()]
+        return oldest_due([i for i in items if "GSI3SK" in i and i["GSI3SK"] < upper], limit)
 
     def claim_sync(self, user_id: str, now: datetime, every: timedelta) -> datetime | None:
         with self._lock:
