@@ -6,6 +6,7 @@ read back when an answer was lost; and the routes' answers."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
@@ -14,14 +15,27 @@ import pytest
 from api_events import call
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
+from infra import topology
 from tidings.api.app import build_app
 from tidings.core.clock import FakeClock
 from tidings.core.errors import Conflict, UpstreamFailed, ValidationFailed
 from tidings.core.failures import ErrorKind, PlatformCallError
 from tidings.core.platforms import Platform
 from tidings.core.streams import dispatch_batch
+from tidings.core.triggers import PeriodicRun
 from tidings.engagement.comments import CommentService
-from tidings.engagement.replies import MAX_ATTEMPTS, ContentReplyDrafter, ReplyService, ReplyStep
+from tidings.engagement.intake import CommentIntake
+from tidings.engagement.replies import (
+    MAX_ATTEMPTS,
+    MAX_CHECKS,
+    REPLY_RETRIES,
+    ContentReplyDrafter,
+    ReplyBackoff,
+    ReplyPass,
+    ReplyPassReport,
+    ReplyService,
+    ReplyStep,
+)
 from tidings.models.accounts import AccountCredentials
 from tidings.models.comments import (
     AUTO_APPROVER,
@@ -41,30 +55,43 @@ from tidings.workflows.content.reply import ReplyRequest, ReplyVoice, draft_repl
 from tidings.workflows.content.request import BrandVoice
 
 NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=6)
 PAGE = "104857600012345"
 
 
+class Killed(BaseException):
+    """The process died mid-call (a Lambda timeout, a crash): nothing after it runs."""
+
+
 class Replier:
-    """A platform's reply endpoint: replies it holds, and failures to answer with first (an exception,
-    or "lost": the reply is applied and the answer lost)."""
+    """A platform's reply endpoint: replies it holds, and failures to answer with first (an exception;
+    "lost": the reply is applied and the answer lost; "killed" / "killed_after": the process dies
+    before the reply reaches the platform / after it was applied)."""
 
     def __init__(self, platform: Platform = Platform.FACEBOOK) -> None:
         self.platform = platform
         self.posted: list[tuple[str, str]] = []  # (comment id, text) applied
         self.failures: list[PlatformCallError | str] = []
         self.reads = 0
+        self.read_failures: list[PlatformCallError] = []
 
     def post_reply(self, account: AccountCredentials, target: ReplyTarget, text: str) -> str:
         failure = self.failures.pop(0) if self.failures else None
         if isinstance(failure, PlatformCallError):
             raise failure
+        if failure == "killed":
+            raise Killed
         self.posted.append((target.platform_comment_id, text))
+        if failure == "killed_after":
+            raise Killed
         if failure == "lost":
             raise PlatformCallError(ErrorKind.UNKNOWN_OUTCOME, "connection_lost", "closed without an answer")
         return f"reply-{len(self.posted)}"
 
     def find_reply(self, account: AccountCredentials, target: ReplyTarget, text: str) -> str | None:
         self.reads += 1
+        if self.read_failures:
+            raise self.read_failures.pop(0)
         for n, (cid, posted) in enumerate(self.posted, start=1):
             if cid == target.platform_comment_id and posted == text:
                 return f"reply-{n}"
@@ -111,14 +138,22 @@ class World:
         self.accounts.connect("ann", "twitter", "4242", "x-token")
         self.replier = Replier()
         self.x = Replier(Platform.TWITTER)
+        self.jitter = 0.5  # the back-off's random part, fixed
         self.service = ReplyService(
             self.comments,
             self.settings,
             {Platform.FACEBOOK: self.replier, Platform.TWITTER: self.x},
             lambda: self.accounts,
             ContentReplyDrafter(),
+            lease=LEASE,
+            backoff=ReplyBackoff(base_seconds=60),
+            jitter=lambda: self.jitter,
             clock=self.clock,
         )
+
+    def run_pass(self, limit: int = 50, per_user: int = 5) -> ReplyPassReport:
+        """One periodic reply pass (the reply-retries schedule)."""
+        return ReplyPass(self.service, limit=limit, per_user=per_user).run_due()
 
     def add(self, c: Comment) -> Comment:
         self.comments.add_new([c])
@@ -386,7 +421,7 @@ def test_a_hidden_comment_cannot_be_answered(world: World) -> None:
 # -- failures --------------------------------------------------------------------------------------
 
 
-def test_a_failure_that_may_pass_is_retried_from_the_stream_and_posted_once(world: World) -> None:
+def test_a_failure_that_may_pass_is_retried_after_its_back_off_and_posted_once(world: World) -> None:
     world.add(comment())
     world.replier.failures = [retryable()]
 
@@ -400,26 +435,60 @@ def test_a_failure_that_may_pass_is_retried_from_the_stream_and_posted_once(worl
         1,
         "server_error",
     )
-    world.stream()
+    # 60 s base, half fixed and half random (0.5 here): 45 s
+    assert pending.next_attempt_at == NOW + timedelta(seconds=45)
+    world.stream()  # the stream does not try again at once
+    assert world.replier.posted == []
+    world.clock.advance(timedelta(seconds=44))
+    assert world.run_pass().taken == 0  # nor the pass, before the back-off is over
+    assert world.replier.posted == []
+
+    world.clock.advance(timedelta(seconds=1))
+    report = world.run_pass()
+
+    assert (report.taken, report.posted) == (1, 1)
     reply = world.stored().reply
     assert reply is not None
     assert reply.state is ReplyState.POSTED
+    assert reply.next_attempt_at is None  # out of the reply index
     assert world.replier.posted == [("111_901", "Yes, it is! Message us to book.")]
+    world.clock.advance(timedelta(hours=1))
+    assert world.run_pass().due == 0
 
 
-def test_a_reply_failing_every_attempt_ends_failed_with_the_reason(world: World) -> None:
+def test_a_reply_failing_every_attempt_backs_off_more_each_time_and_ends_failed(world: World) -> None:
     world.add(comment())
     world.replier.failures = [retryable() for _ in range(MAX_ATTEMPTS)]
 
     world.service.write("ann", "facebook.111_901", "Yes, it is!")
-    world.stream()
+    waits = []
+    for _ in range(MAX_ATTEMPTS - 1):
+        reply = world.stored().reply
+        assert reply is not None
+        assert reply.next_attempt_at is not None
+        waits.append(reply.next_attempt_at - world.clock.now())
+        world.clock.set(reply.next_attempt_at)
+        world.run_pass()
 
+    assert waits == [timedelta(seconds=45), timedelta(seconds=90)]  # doubling
     reply = world.stored().reply
     assert reply is not None
     assert reply.state is ReplyState.FAILED
     assert reply.attempts == MAX_ATTEMPTS
     assert reply.last_error == f"gave up after {MAX_ATTEMPTS} attempts: Facebook answered 500"
+    assert reply.next_attempt_at is None
     assert world.stored().status is CommentStatus.NEEDS_RESPONSE  # the user may approve it again
+    world.clock.advance(timedelta(hours=1))
+    assert world.run_pass().due == 0
+    assert len(world.replier.failures) == 0
+
+
+def test_the_back_off_doubles_with_jitter_up_to_its_cap() -> None:
+    backoff = ReplyBackoff(base_seconds=60, max_seconds=900)
+
+    assert [backoff.wait(n, 0.0).total_seconds() for n in (1, 2, 3, 6)] == [30, 60, 120, 450]
+    assert [backoff.wait(n, 1.0).total_seconds() for n in (1, 2, 3, 6)] == [60, 120, 240, 900]
+    assert backoff.wait(40, 0.5) == timedelta(seconds=675)
 
 
 def test_a_lost_answer_is_read_back_and_never_posted_twice(world: World) -> None:
@@ -458,6 +527,133 @@ def test_a_reply_being_sent_is_left_alone_until_its_call_is_over(world: World) -
     assert done.posted
     assert world.replier.reads == 1
     assert len(world.replier.posted) == 1
+
+
+def stuck_sending(world: World, how: str, cid: str = "111_901") -> str:
+    """A reply whose process died mid-call (`how`: "killed" before the platform had it, "killed_after"
+    once it did): left `sending`, as the ledger wrote it before the call."""
+    world.add(comment(cid))
+    world.replier.failures.append(how)
+    with pytest.raises(Killed):
+        world.service.write("ann", f"facebook.{cid}", f"Yes, it is! ({cid})")
+    reply = world.stored(f"facebook.{cid}").reply
+    assert reply is not None
+    assert (reply.state, reply.attempts) == (ReplyState.SENDING, 1)
+    return f"facebook.{cid}"
+
+
+@pytest.mark.parametrize("how", ["killed", "killed_after"])
+def test_a_reply_stuck_sending_is_finished_once_by_the_pass_after_its_lease(world: World, how: str) -> None:
+    stuck_sending(world, how)
+    world.stream()  # a change that is not a new approval: the stream leaves it alone
+
+    world.clock.advance(LEASE - timedelta(seconds=1))
+    assert world.run_pass().taken == 0  # its call may still be under way
+    assert world.replier.reads == 0
+
+    world.clock.advance(timedelta(seconds=1))
+    report = world.run_pass()
+
+    assert (report.due, report.taken, report.posted) == (1, 1, 1)
+    assert world.replier.reads == 1  # read back first
+    assert world.replier.posted == [("111_901", "Yes, it is! (111_901)")]  # posted once either way
+    done = world.stored()
+    assert done.status is CommentStatus.HANDLED
+    assert done.reply is not None
+    assert (done.reply.state, done.reply.platform_reply_id) == (ReplyState.POSTED, "reply-1")
+    world.clock.advance(timedelta(hours=1))
+    assert world.run_pass().due == 0
+    assert len(world.replier.posted) == 1
+
+
+def test_a_reply_stuck_after_its_last_attempt_and_not_on_the_platform_ends_failed(world: World) -> None:
+    world.add(comment())
+    world.replier.failures = [retryable(), retryable(), "killed"]
+    world.service.write("ann", "facebook.111_901", "Yes, it is!")
+    for _ in range(MAX_ATTEMPTS - 1):
+        reply = world.stored().reply
+        assert reply is not None
+        assert reply.next_attempt_at is not None
+        world.clock.set(reply.next_attempt_at)
+        with contextlib.suppress(Killed):
+            world.run_pass()
+    stuck = world.stored().reply
+    assert stuck is not None
+    assert (stuck.state, stuck.attempts) == (ReplyState.SENDING, MAX_ATTEMPTS)
+
+    world.clock.advance(LEASE)
+    report = world.run_pass()
+
+    assert report.failed == 1
+    reply = world.stored().reply
+    assert reply is not None
+    assert reply.state is ReplyState.FAILED
+    assert reply.last_error == f"gave up after {MAX_ATTEMPTS} attempts: not found on read-back"
+    assert world.replier.posted == []
+
+
+def test_a_read_back_that_keeps_failing_backs_off_then_fails_in_doubt(world: World) -> None:
+    stuck_sending(world, "killed_after")
+    world.replier.read_failures = [retryable() for _ in range(MAX_CHECKS)]
+    world.clock.advance(LEASE)
+
+    waits = []
+    for _ in range(MAX_CHECKS):
+        assert world.run_pass().taken == 1
+        reply = world.stored().reply
+        assert reply is not None
+        if reply.next_attempt_at is not None:
+            waits.append(reply.next_attempt_at - world.clock.now())
+            world.clock.set(reply.next_attempt_at)
+
+    assert waits == [timedelta(seconds=s) for s in (45, 90, 180, 360)]
+    failed = world.stored().reply
+    assert failed is not None
+    assert (failed.state, failed.last_error_code) == (ReplyState.FAILED, "outcome_unknown")
+    assert failed.last_error == (
+        f"whether the reply was posted could not be read back after {MAX_CHECKS} tries: Facebook answered 500"
+    )
+    assert world.replier.posted == [("111_901", "Yes, it is! (111_901)")]  # never sent again
+
+    again = world.service.approve("ann", "facebook.111_901")  # read back first: it was there
+    assert again.posted
+    assert len(world.replier.posted) == 1
+
+
+def test_one_pass_takes_at_most_its_limits(world: World) -> None:
+    for n in range(4):
+        stuck_sending(world, "killed", f"111_90{n}")
+    world.clock.advance(LEASE)
+
+    first = world.run_pass(limit=3, per_user=2)
+    second = world.run_pass(limit=3, per_user=2)
+
+    assert (first.due, first.taken, first.posted, first.left) == (3, 2, 2, 1)
+    assert (second.due, second.taken, second.posted, second.left) == (2, 2, 2, 0)
+    assert world.run_pass().due == 0
+    assert len(world.replier.posted) == 4
+
+
+def test_the_reply_retries_schedule_runs_the_reply_pass_alone(world: World) -> None:
+    stuck_sending(world, "killed")
+    world.clock.advance(LEASE)
+
+    class NoFetch:
+        def run_periodic(self) -> NoReturn:
+            raise AssertionError("the comment-fetch run is another schedule's")
+
+    intake = CommentIntake(
+        NoFetch(),  # type: ignore[arg-type]
+        [],
+        schedules={REPLY_RETRIES: ReplyPass(world.service).run},
+    )
+    report = intake.handle(PeriodicRun(source="aws.scheduler", schedule=REPLY_RETRIES))
+
+    assert (report["repliesTaken"], report["repliesPosted"]) == (1, 1)
+    assert REPLY_RETRIES == topology.REPLY_RETRIES
+    assert any(
+        s.name == REPLY_RETRIES and s.function == topology.COMMENT_INTAKE for s in topology.PERIODIC_SCHEDULES
+    )
 
 
 def test_a_refusal_for_good_is_a_502_and_the_reply_can_be_approved_again(world: World) -> None:

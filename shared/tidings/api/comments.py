@@ -140,7 +140,11 @@ def comment_view(c: Comment) -> CommentView:
         received_at=c.received_at,
         updated_at=c.updated_at,
         analysis=AnalysisView.model_validate(a.model_dump()) if a else None,
-        reply=ReplyView.model_validate(r.model_dump(exclude={"attempt_started_at"})) if r else None,
+        reply=ReplyView.model_validate(
+            r.model_dump(exclude={"attempt_started_at", "next_attempt_at", "checks"})
+        )
+        if r
+        else None,
     )
 
 

@@ -149,6 +149,14 @@ class Settings(BaseModel):
     comment_watch_days: int = Field(default=7, ge=1, le=90)
     comment_fetch_max_posts: int = Field(default=25, ge=1, le=200)
     comment_sync_cooldown_seconds: int = Field(default=60, ge=0)
+    # Replies (tidings.engagement.replies): a reply `sending` this long lost its attempt (longer than
+    # comment_intake's 300 s timeout, the longest of the functions that send replies) and the periodic
+    # reply pass reads it back; the first wait before a reply is tried again (doubling, with jitter);
+    # how many replies one pass takes on, in all and per user.
+    reply_lease_seconds: int = Field(default=360, ge=60)
+    reply_retry_base_seconds: int = Field(default=60, ge=1, le=3600)
+    reply_pass_limit: int = Field(default=50, ge=1, le=500)
+    reply_pass_per_user: int = Field(default=5, ge=1, le=500)
     # Outgoing webhooks: the waits before each retry of a failed delivery (seconds; one attempt more
     # than there are intervals), and how long one attempt waits for the receiver's answer.
     webhook_retry_intervals: list[int] = Field(default_factory=lambda: [60, 300, 1800, 7200, 21600])

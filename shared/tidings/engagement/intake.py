@@ -12,7 +12,8 @@
   same path as `POST /comments/{id}/hide`.
 
 Every 15 minutes (the comment-fetch schedule) the watched posts' comments are read from the platforms
-(`tidings.engagement.fetch`), for accounts whose platform sends no webhook.
+(`tidings.engagement.fetch`), for accounts whose platform sends no webhook. Every minute (the
+reply-retries schedule) the replies due are taken on (`tidings.engagement.replies.ReplyPass`).
 
 Meta's shapes (developers.facebook.com, Graph API "Webhooks Reference: Page" field `feed`, and the
 Instagram Platform "Webhook Notification Examples", field `comments`):
@@ -32,7 +33,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -386,10 +387,13 @@ class CommentIntake:
         consumers: Sequence[StreamConsumer],
         periodic: Sequence[Callable[[], dict[str, Any]]] = (),
         observers: Sequence[StreamConsumer] = (),
+        schedules: Mapping[str, Callable[[], dict[str, Any]]] | None = None,
     ) -> None:
         self.fetcher = fetcher
         self.consumers = list(consumers)
         self.periodic = list(periodic)  # more work of the periodic run (the crisis pass), its report merged
+        # The periodic runs of other schedules, by name (the reply pass): each runs only its own work.
+        self.schedules = dict(schedules or {})
         # Consumers that see the batch's records after the others, whoever took them (crisis evaluation
         # of the users whose comments were analysed); a failure retries from its first record.
         self.observers = list(observers)
@@ -400,6 +404,9 @@ class CommentIntake:
             if result["batchItemFailures"] or not self.observers:
                 return result
             return dispatch_batch(trigger.event(), self.observers)
+        own = self.schedules.get(trigger.schedule)
+        if own is not None:
+            return own()
         report = self.fetcher.run_periodic().as_dict()
         for task in self.periodic:
             report.update(task())

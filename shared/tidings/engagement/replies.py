@@ -13,19 +13,30 @@ platform before anything is sent again. A `sending` reply older than three HTTP 
 as unknown (its attempt died mid-call).
 
 Where it happens: the comment_intake function drafts from the stream (a comment that became
-`needs_response` with no reply yet), posts auto-replies, and retries what is left `approved` (a
-failure that may pass) or `unknown`, up to MAX_ATTEMPTS platform calls, after which the reply is
-`failed` with the reason and the user may approve it again. The approve and reply routes post
-directly and answer at once: 200 posted, 202 when the platform failed in a way that may pass or did not
-answer (the stream goes on with it), 502 when the platform refused it.
+`needs_response` with no reply yet) and posts auto-replies (a reply approved and never tried). The
+approve and reply routes post directly and answer at once: 200 posted, 202 when the platform failed in
+a way that may pass or did not answer, 502 when the platform refused it.
+
+Retries wait: a call that failed in a way that may pass, or whose answer was lost, and a read-back that
+failed, leave the reply pending with `next_attempt_at` after a back-off (`ReplyBackoff`: doubling from
+TIDINGS_REPLY_RETRY_BASE_SECONDS, with jitter), and the periodic reply pass (`ReplyPass`, the
+reply-retries schedule of comment_intake, every minute) takes it on then, never the stream. Every
+pending reply has such a time: while `sending`, the end of its lease (TIDINGS_REPLY_LEASE_SECONDS,
+longer than any function that sends replies runs), so a reply whose process died mid-call (a timeout,
+a crash) is read back and finished by the pass; a fresh approval, the same lease, should its stream
+record be lost. The counts are bounded: MAX_ATTEMPTS platform calls per approval, MAX_CHECKS failed
+read-backs in a row; then the reply is `failed` with the reason on the comment, and the user may
+approve it again (one failed while its outcome was unknown, `outcome_unknown`, is read back first).
 """
 
 from __future__ import annotations
 
 import logging
+import random
+from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from tidings.core.clock import DEFAULT_CLOCK, Clock
@@ -63,9 +74,37 @@ from tidings.workflows.content.request import BrandVoice
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3  # platform calls for one approval before the reply is failed
+MAX_CHECKS = 5  # failed read-backs of an unknown outcome in a row before the reply is failed
+OUTCOME_UNKNOWN = "outcome_unknown"  # last_error_code of a reply failed while in doubt
+# The periodic run of comment_intake that takes on the replies due (infra/topology.py names it too).
+REPLY_RETRIES = "reply-retries"
+DEFAULT_LEASE = timedelta(seconds=360)
 REPLYABLE = frozenset({CommentStatus.NEW, CommentStatus.NEEDS_RESPONSE, CommentStatus.DISMISSED})
 _SETTLE_TRIES = 3
 _PENDING = (ReplyState.APPROVED, ReplyState.UNKNOWN, ReplyState.SENDING)
+
+
+@dataclass(frozen=True)
+class ReplyBackoff:
+    """The wait before a reply is tried again after its `failures`-th failure: `base_seconds`
+    doubling, at most `max_seconds`, with "equal jitter" (AWS Architecture Blog, "Exponential Backoff
+    And Jitter"): half the wait fixed, half random, so the retries of many replies failed together
+    spread out and none comes back at once."""
+
+    base_seconds: float = 60.0
+    max_seconds: float = 900.0
+
+    def wait(self, failures: int, rand: float) -> timedelta:
+        capped = min(self.base_seconds * 2.0 ** min(max(failures - 1, 0), 20), self.max_seconds)
+        return timedelta(seconds=capped / 2 + capped / 2 * min(max(rand, 0.0), 1.0))
+
+
+def in_doubt(reply: CommentReply) -> bool:
+    """Whether the reply may have gone out without Tidings knowing: it is read back before anything
+    is sent again."""
+    return reply.state in (ReplyState.UNKNOWN, ReplyState.SENDING) or (
+        reply.state is ReplyState.FAILED and reply.last_error_code == OUTCOME_UNKNOWN
+    )
 
 
 def voice_of(settings: CommentSettings) -> ReplyVoice:
@@ -146,6 +185,9 @@ class ReplyService:
         drafter: ReplyDrafter,
         *,
         stale_after: timedelta = timedelta(seconds=30),
+        lease: timedelta = DEFAULT_LEASE,
+        backoff: ReplyBackoff | None = None,
+        jitter: Callable[[], float] = random.random,
         clock: Clock = DEFAULT_CLOCK,
     ) -> None:
         self.comments = comments
@@ -154,6 +196,9 @@ class ReplyService:
         self.credentials = credentials
         self.drafter = drafter
         self.stale_after = stale_after
+        self.lease = max(lease, stale_after)  # a call is never taken from its attempt while it may run
+        self.backoff = backoff or ReplyBackoff()
+        self.jitter = jitter
         self.clock = clock
 
     # -- settings -----------------------------------------------------------------------------------
@@ -189,7 +234,7 @@ class ReplyService:
         comment = self._get(user_id, comment_id)
         replier = self._replier(comment)
         reply = comment.reply
-        if reply is not None and reply.state in (ReplyState.UNKNOWN, ReplyState.SENDING):
+        if reply is not None and in_doubt(reply):
             comment = self._reconcile_now(comment, replier)
             reply = comment.reply
         if reply is not None and reply.state is ReplyState.POSTED:
@@ -244,7 +289,9 @@ class ReplyService:
 
     def advance(self, user_id: str, comment_id: str) -> Comment | None:
         """Take the comment's reply one step on: draft it (and post it, for auto-reply), post an
-        approved one, or read back an unknown one. Idempotent: reads the comment as it is now."""
+        approved one never tried, or, once due (`next_attempt_at`), try a failed one again or read
+        back one in doubt. Idempotent: reads the comment as it is now; a reply waiting for its
+        back-off is left to the periodic pass."""
         comment = self.comments.get(user_id, comment_id)
         if comment is None:
             return None
@@ -254,14 +301,14 @@ class ReplyService:
                 return comment
             return self._draft(comment)
         replier = self.repliers.get(comment.platform)
-        if replier is None or reply.state not in _PENDING:
+        if replier is None or reply.state not in _PENDING or not self._takes_now(reply):
             return comment
         if reply.state is not ReplyState.APPROVED:
             try:
                 comment = self._reconcile(comment, replier)
             except PlatformCallError as exc:
                 logger.warning("reply of %s could not be read back yet: %s", comment_id, exc.message)
-                return comment
+                return self._check_failed(comment, exc)
             reply = comment.reply
             if reply is None or reply.state is not ReplyState.APPROVED:
                 return comment
@@ -276,10 +323,39 @@ class ReplyService:
                         "state": ReplyState.FAILED,
                         "last_error": f"no {comment.platform} account is connected",
                         "last_error_code": "account_not_connected",
+                        "next_attempt_at": None,
                     }
                 ),
             )
         return self._send(self._begin(comment, reply), account, replier)
+
+    def _takes_now(self, reply: CommentReply) -> bool:
+        """An approved reply never tried is taken at once; any other pending one when it is due."""
+        if reply.state is ReplyState.APPROVED and reply.attempts == 0:
+            return True
+        return reply.next_attempt_at is None or reply.next_attempt_at <= self.clock.now()
+
+    def _retry_at(self, failures: int) -> datetime:
+        return self.clock.now() + self.backoff.wait(failures, self.jitter())
+
+    def _check_failed(self, comment: Comment, exc: PlatformCallError) -> Comment:
+        """A read-back that failed: read again after a back-off, or, after MAX_CHECKS in a row, the
+        reply is failed in doubt (read back first should the user approve it again)."""
+        reply = comment.reply
+        assert reply is not None
+        checks = reply.checks + 1
+        if checks >= MAX_CHECKS:
+            message = (
+                f"whether the reply was posted could not be read back after {checks} tries: {exc.message}"
+            )
+            return self._settle(comment, ReplyState.FAILED, error=(OUTCOME_UNKNOWN, message), checks=checks)
+        return self._settle(
+            comment,
+            ReplyState.UNKNOWN,
+            error=(exc.code, f"could not be read back yet: {exc.message}"),
+            next_at=self._retry_at(checks),
+            checks=checks,
+        )
 
     def _draft(self, comment: Comment) -> Comment:
         settings = self.settings(comment.user_id)
@@ -296,6 +372,8 @@ class ReplyService:
                     "state": ReplyState.APPROVED,
                     "approved_by": AUTO_APPROVER,
                     "approved_at": self.clock.now(),
+                    # the stream posts it at once; the periodic pass should its record be lost
+                    "next_attempt_at": self.clock.now() + self.lease,
                 }
             )
         try:
@@ -317,6 +395,7 @@ class ReplyService:
                     "state": ReplyState.SENDING,
                     "attempts": reply.attempts + 1,
                     "attempt_started_at": self.clock.now(),
+                    "next_attempt_at": self.clock.now() + self.lease,  # read back if it never ends
                 }
             ),
         )
@@ -328,7 +407,7 @@ class ReplyService:
             reply_id = replier.post_reply(account, target_of(held), reply.text)
         except PlatformCallError as exc:
             if exc.kind == ErrorKind.UNKNOWN_OUTCOME:
-                state = ReplyState.UNKNOWN
+                state = ReplyState.UNKNOWN  # read back after the back-off, then sent again if not there
             elif exc.kind.retry_possible:
                 state = ReplyState.APPROVED if reply.attempts < MAX_ATTEMPTS else ReplyState.FAILED
             else:
@@ -336,9 +415,15 @@ class ReplyService:
             message = exc.message
             if state is ReplyState.FAILED and exc.kind.retry_possible:
                 message = f"gave up after {reply.attempts} attempts: {exc.message}"
-            return self._settle(held, state, error=(exc.code, message))
+            next_at = None if state is ReplyState.FAILED else self._retry_at(reply.attempts)
+            return self._settle(held, state, error=(exc.code, message), next_at=next_at)
         except Exception as exc:
-            self._settle(held, ReplyState.UNKNOWN, error=("unexpected", type(exc).__name__))
+            self._settle(
+                held,
+                ReplyState.UNKNOWN,
+                error=("unexpected", type(exc).__name__),
+                next_at=self._retry_at(reply.attempts),
+            )
             raise
         return self._settle(held, ReplyState.POSTED, reply_id=reply_id)
 
@@ -349,26 +434,29 @@ class ReplyService:
         *,
         reply_id: str | None = None,
         error: tuple[str, str] | None = None,
+        next_at: datetime | None = None,
+        checks: int = 0,
     ) -> Comment:
-        """Record how the held attempt ended, if it still holds the reply (another change to the
-        comment meanwhile is read again; another attempt holding it wins)."""
+        """Record how the held attempt (or read-back) ended, if it still holds the reply (another
+        change to the comment meanwhile is read again; another attempt holding it wins). A pending
+        outcome is taken on again at `next_at` (the lease's end when not given)."""
         attempt = held.reply.attempts if held.reply else 0
         current: Comment | None = held
         for _ in range(_SETTLE_TRIES):
             reply = current.reply if current is not None else None
-            if (
-                current is None
-                or reply is None
-                or reply.attempts != attempt
-                or reply.state not in _PENDING[1:]
-            ):
+            if current is None or reply is None or reply.attempts != attempt or not in_doubt(reply):
                 logger.warning(
                     "reply of %s was taken by another attempt; outcome %s not recorded",
                     held.comment_id,
                     state,
                 )
                 return current or held
-            update: dict[str, Any] = {"state": state}
+            pending = state in _PENDING
+            update: dict[str, Any] = {
+                "state": state,
+                "checks": checks,
+                "next_attempt_at": (next_at or self.clock.now() + self.lease) if pending else None,
+            }
             if error is not None:
                 update.update(last_error_code=error[0], last_error=error[1])
             status = current.status
@@ -396,9 +484,13 @@ class ReplyService:
         if reply.state is ReplyState.SENDING and started and self.clock.now() - started < self.stale_after:
             return comment
         account = self._account(comment)
+        # the platform's replies under the comment by the account (Graph API "Comment" edge
+        # /{comment-id}/comments; Instagram "IG Comment" /{ig-comment-id}/replies; YouTube Data API
+        # "Comments: list" with parentId; X API v2 recent search on the conversation): see each client
         found = replier.find_reply(account, target_of(comment), reply.text)
         if found is not None:
             return self._settle(comment, ReplyState.POSTED, reply_id=found)
+        # known not posted: the caller sends it at once (the lease or back-off was the wait)
         return self._settle(
             comment, ReplyState.APPROVED, error=("not_found_on_read_back", "not found on read-back")
         )
@@ -425,7 +517,10 @@ class ReplyService:
         assert reply is not None
         message = f"gave up after {reply.attempts} attempts: {reply.last_error or 'no answer'}"
         return self._save_reply(
-            comment, reply.model_copy(update={"state": ReplyState.FAILED, "last_error": message})
+            comment,
+            reply.model_copy(
+                update={"state": ReplyState.FAILED, "last_error": message, "next_attempt_at": None}
+            ),
         )
 
     # -- helpers ------------------------------------------------------------------------------------
@@ -460,15 +555,17 @@ class ReplyService:
 
 
 def _wants_reply_work(image: dict[str, Any]) -> bool:
+    """A comment that needs a response and has no reply (to draft), or a reply approved and never
+    tried (auto-reply); retries are the periodic pass's, after their back-off."""
     reply = image.get("reply")
     if isinstance(reply, dict):
-        return reply.get("state") in {str(s) for s in _PENDING if s is not ReplyState.SENDING}
+        return reply.get("state") == str(ReplyState.APPROVED) and not reply.get("attempts")
     return image.get("status") == str(CommentStatus.NEEDS_RESPONSE)
 
 
 class ReplyStep:
     """StreamConsumer of changed comments: a comment that needs a response and has no reply gets a
-    draft (posted at once under auto-reply); a reply left approved or unknown is taken on."""
+    draft (posted at once under auto-reply); a reply approved and never tried is posted."""
 
     def __init__(self, replies: ReplyService) -> None:
         self.replies = replies
@@ -488,3 +585,75 @@ class ReplyStep:
 
     def flush(self, deferred: list[Any]) -> None:
         """Nothing is deferred: each reply moves on as its record arrives."""
+
+
+@dataclass
+class ReplyPassReport:
+    due: int = 0  # replies the index said were due (at most the pass's limit)
+    taken: int = 0  # taken on by this pass
+    posted: int = 0
+    failed: int = 0  # failed for good (or given up) by this pass
+    pending: int = 0  # still pending after it: waiting for their next attempt, or taken by another
+    left: int = 0  # due, left for the next pass (the per-user limit, or the pass's time)
+    errors: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {f"replies{k[:1].upper()}{k[1:]}": v for k, v in asdict(self).items()}
+
+
+class ReplyPass:
+    """The periodic reply pass (comment_intake's reply-retries schedule): the replies due in the
+    reply index (a retry whose back-off is over, a call or a read-back whose lease ended, a fresh
+    approval the stream missed), each taken on through `ReplyService.advance`, the ledger's path: one
+    in doubt is read back first and sent only when the platform shows no reply. One pass is bounded:
+    at most `limit` replies, `per_user` of one user (the rest wait for the next pass, still due), and
+    no reply started after `time_budget`."""
+
+    def __init__(
+        self,
+        replies: ReplyService,
+        *,
+        limit: int = 50,
+        per_user: int = 5,
+        time_budget: timedelta = timedelta(seconds=120),
+    ) -> None:
+        self.replies = replies
+        self.limit = limit
+        self.per_user = per_user
+        self.time_budget = time_budget
+
+    def run(self) -> dict[str, int]:
+        return self.run_due().as_dict()
+
+    def run_due(self) -> ReplyPassReport:
+        clock = self.replies.clock
+        started = clock.now()
+        report = ReplyPassReport()
+        due = self.replies.comments.due_replies(started, self.limit)
+        report.due = len(due)
+        per_user: Counter[str] = Counter()
+        for comment in due:
+            if per_user[comment.user_id] >= self.per_user or clock.now() - started >= self.time_budget:
+                report.left += 1
+                continue
+            per_user[comment.user_id] += 1
+            report.taken += 1
+            try:
+                after = self.replies.advance(comment.user_id, comment.comment_id)
+            except CommentChanged:
+                report.pending += 1  # another change came first; its outcome stands
+                continue
+            except Exception:
+                report.errors += 1
+                logger.exception("the reply of %s could not be taken on; it stays due", comment.comment_id)
+                continue
+            reply = after.reply if after is not None else None
+            if reply is not None and reply.state is ReplyState.POSTED:
+                report.posted += 1
+            elif reply is not None and reply.state is ReplyState.FAILED:
+                report.failed += 1
+            else:
+                report.pending += 1
+        if report.due:
+            logger.info("reply pass: %s", report.as_dict())
+        return report

@@ -56,7 +56,7 @@ def comment_repliers() -> dict[Platform, CommentReplier]:
 def reply_service() -> ReplyService:
     """Replies: drafted with the content package (the Bedrock model when TIDINGS_BEDROCK_MODEL_ID is
     set), posted through the platforms' reply endpoints."""
-    from tidings.engagement.replies import ContentReplyDrafter, ReplyService
+    from tidings.engagement.replies import ContentReplyDrafter, ReplyBackoff, ReplyService
 
     s = get_settings()
     model = (
@@ -69,6 +69,8 @@ def reply_service() -> ReplyService:
         root.publishing_credentials,
         ContentReplyDrafter(model, s.bedrock_model_id),
         stale_after=timedelta(seconds=3 * s.http_timeout_seconds),  # as the publish ledger's
+        lease=timedelta(seconds=s.reply_lease_seconds),
+        backoff=ReplyBackoff(base_seconds=float(s.reply_retry_base_seconds)),
         clock=DEFAULT_CLOCK,
     )
 
@@ -140,7 +142,7 @@ def comment_intake() -> CommentIntake:
         MetaEventIntake,
         PublishedPostWatcher,
     )
-    from tidings.engagement.replies import ReplyStep
+    from tidings.engagement.replies import REPLY_RETRIES, ReplyPass, ReplyStep
     from tidings.wiring.crises import crisis_evaluation
 
     repo = comment_repository()
@@ -156,4 +158,15 @@ def comment_intake() -> CommentIntake:
         hide = comment_service().hide
         consumers.append(CommentAnalysisStep(repo, analyzer, DEFAULT_CLOCK, hide=hide))
     crises = crisis_evaluation()  # crisis detection, as comments are analysed and every 15 minutes
-    return CommentIntake(comment_fetcher(), consumers, periodic=[crises.periodic], observers=[crises])
+    settings = get_settings()
+    # replies due again (a retry after its back-off, a call or read-back whose lease ended)
+    reply_pass = ReplyPass(
+        reply_service(), limit=settings.reply_pass_limit, per_user=settings.reply_pass_per_user
+    )
+    return CommentIntake(
+        comment_fetcher(),
+        consumers,
+        periodic=[crises.periodic],
+        observers=[crises],
+        schedules={REPLY_RETRIES: reply_pass.run},
+    )
