@@ -228,3 +228,61 @@ def test_a_drafted_reply_is_approved_and_posted_once_and_auto_reply_posts_by_its
     auto = eventually(lambda: reply_of(f"facebook.{second['commentId']}", "posted"), 60, "the auto-reply")
     assert (auto["status"], auto["reply"]["approvedBy"]) == ("handled", "auto")
     assert [e["text"] for e in replies_on_fake(second["commentId"])] == [auto["reply"]["text"]]
+
+
+def test_a_reply_left_sending_by_a_process_that_died_is_finished_once_by_the_reply_pass(
+    stack: DevStack,
+) -> None:
+    """A reply the ledger holds in `sending` whose process died before the platform had it (written as
+    that process left it, its lease over) is read back by the reply-retries pass, found missing, and
+    posted: one reply on the fake, the comment handled."""
+    from tidings.models.comments import ReplyState
+    from tidings.store.comments import DynamoCommentRepository
+
+    user, token = stack.connected_user()
+    post = published(stack, token, ["facebook"], media=False)
+    asked = add_comment(
+        stack, "facebook", post["facebook"], "Is it still available? Open Sunday?", webhook=True
+    )
+    comment_id = f"facebook.{asked['commentId']}"
+
+    def drafted() -> dict[str, Any] | None:
+        found = dict(stack.get(f"/comments/{comment_id}", token).json())
+        return found if found.get("reply") and found["reply"]["state"] == "draft" else None
+
+    draft = eventually(drafted, 60, "the drafted reply")["reply"]["draft"]
+    repo = DynamoCommentRepository(
+        stack.stack_info()["env"]["TIDINGS_TABLE_NAME"], stack.aws_client("dynamodb")
+    )
+    held = repo.get(user, comment_id)
+    assert held is not None
+    assert held.reply is not None
+    died_at = datetime.now(UTC) - timedelta(hours=1)
+    sending = held.reply.model_copy(
+        update={
+            "state": ReplyState.SENDING,
+            "approved_by": user,
+            "approved_at": died_at,
+            "attempts": 1,
+            "attempt_started_at": died_at,
+            "next_attempt_at": died_at + timedelta(minutes=6),  # its lease, long over
+        }
+    )
+    repo.save(held.model_copy(update={"reply": sending}))
+
+    def posted() -> dict[str, Any] | None:
+        found = dict(stack.get(f"/comments/{comment_id}", token).json())
+        return found if found["reply"]["state"] == "posted" else None
+
+    done = eventually(posted, 180, "the reply pass to finish the reply")  # the pass runs every minute
+
+    assert done["status"] == "handled"
+    assert done["reply"]["attempts"] == 2  # the read-back found nothing: sent once more
+    received = httpx.get(f"{stack.fake_url}/_received", params={"platform": "facebook"}, timeout=30).json()
+    replies = [e for e in received if e.get("action") == "reply" and e["commentId"] == asked["commentId"]]
+    assert [(r["text"], r["replyId"]) for r in replies] == [(draft, done["reply"]["platformReplyId"])]
+    time.sleep(65)  # another pass: nothing more is sent
+    received = httpx.get(f"{stack.fake_url}/_received", params={"platform": "facebook"}, timeout=30).json()
+    assert (
+        len([e for e in received if e.get("action") == "reply" and e["commentId"] == asked["commentId"]]) == 1
+    )
