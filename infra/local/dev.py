@@ -470,11 +470,12 @@ class DevRuntime:
                 trigger,
                 stack.stream_arn,
                 self.host.invoke,
-                self._checkpoints.streams(stack.client("dynamodbstreams"), trigger.function),
+                stack.client("dynamodbstreams"),
                 sqs_client=stack.client("sqs"),
                 on_failure_queue_url=stack.stream_failure_queues[trigger.function].url,
                 function_arn=stack.function_arns[trigger.function],
                 region=stack.endpoints.region,
+                positions=self._checkpoints.consumer(trigger.function),
             )
             poller.start()
             self._pollers.append(poller)

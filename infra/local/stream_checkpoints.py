@@ -4,29 +4,35 @@ DynamoDB Local with `-dbPath` keeps the table's stream: after a restart (clean o
 stream has the same ARN and shards and still holds every record of the last 24 hours. A poller that
 started each run at TRIM_HORIZON would deliver all of them again; one that started at LATEST would
 skip what arrived while it was not reading. Lambda keeps an event source mapping's position on the
-AWS side; locally `CheckpointedStreams` does, for one poller:
+AWS side; locally `CheckpointStore` does, for every poller of the stream:
 
-- it wraps the poller's DynamoDB Streams client (describe_stream, get_shard_iterator, get_records);
-- a record batch counts as handled once the poller asks for the next one on the same shard (the
-  poller reads a shard, delivers what it read, then reads on), or when it asks for an iterator
-  AFTER_SEQUENCE_NUMBER (its own checkpoint); a batch read when the stack stops is not counted, so
-  it is delivered again on the next start (at least once, as Lambda does);
-- a TRIM_HORIZON iterator asked for a shard with a saved position becomes AFTER_SEQUENCE_NUMBER that
-  position (TRIM_HORIZON again if the record was trimmed meanwhile).
+- the poller (infra/local/stream_poller.py) tells its consumer's `ConsumerPositions` the last
+  sequence number it handled on a shard each time its checkpoint moves: after each batch delivered
+  (or discarded to the on-failure destination), and past the records its filter skipped. A record is
+  counted as handled as soon as its function returned, not once the poller reads on, so a stop right
+  after an invocation, between two batches of a page, or while records are gathered for a batching
+  window loses no position;
+- a poller that meets a shard takes its saved position as its checkpoint and reads the shard
+  AFTER_SEQUENCE_NUMBER that position (from TRIM_HORIZON when the shard has no saved position, or
+  when the saved record was trimmed meanwhile: then every record left is after it).
 
-`CheckpointStore` holds every poller's positions for one stream ARN in
-`<state-dir>/stream-checkpoints.json`; `tidings dev` saves it every second and on stop, so a
-`kill -9` delivers at most the last second's records again. Positions of another stream (a table
-made anew) are ignored.
+Positions are kept per shard id. DynamoDB Local (the 2026-05-28 build) keeps a table's stream shard
+across a restart of its JVM, clean or `kill -9`: same shard id, same sequence numbers, new records
+carrying on after the last. Should it close a shard and open a child (its ShardRolloverJob, for a
+shard 4 hours old), the child holds only records written after the parent closed: with no saved
+position it is read from TRIM_HORIZON, once its parent was read to the end.
+
+The store holds every poller's positions for one stream ARN in `<state-dir>/stream-checkpoints.json`;
+`tidings dev` saves it every second and once more after the pollers stopped, so a clean stop delivers
+nothing handled again and a `kill -9` at most what was handled in the last second before it. Positions
+of another stream (a table made anew) are ignored.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from botocore.exceptions import ClientError
 
 from infra.local.state import read_json, write_json
 
@@ -38,6 +44,7 @@ class CheckpointStore:
         self.path = path
         self.stream_arn = stream_arn
         self._lock = threading.Lock()
+        self._save_lock = threading.Lock()  # one save at a time: a later snapshot is never overwritten
         self._dirty = False
         data = read_json(path)
         saved = (
@@ -65,66 +72,36 @@ class CheckpointStore:
 
     def save(self) -> None:
         """Write the positions if they changed since the last save."""
-        with self._lock:
-            if not self._dirty:
-                return
-            data = {
-                "streamArn": self.stream_arn,
-                "consumers": {k: dict(v) for k, v in self._positions.items()},
-            }
-            self._dirty = False
-        write_json(self.path, data)
-
-    def streams(self, client: Any, consumer: str) -> CheckpointedStreams:
-        return CheckpointedStreams(client, self, consumer)
-
-
-class CheckpointedStreams:
-    """A DynamoDB Streams client for one consumer that resumes from, and records, its position."""
-
-    def __init__(self, client: Any, store: CheckpointStore, consumer: str) -> None:
-        self._client = client
-        self._store = store
-        self._consumer = consumer
-        self._lock = threading.Lock()
-        # iterator -> (shard, last sequence number of the batch it follows, not yet handled)
-        self._iterators: dict[str, tuple[str, str | None]] = {}
-
-    def describe_stream(self, **kwargs: Any) -> Any:
-        return self._client.describe_stream(**kwargs)
-
-    def get_shard_iterator(self, **kwargs: Any) -> Any:
-        shard_id = str(kwargs["ShardId"])
-        if kwargs.get("ShardIteratorType") == "AFTER_SEQUENCE_NUMBER":
-            self._store.handled(self._consumer, shard_id, str(kwargs["SequenceNumber"]))
-        saved = self._store.position(self._consumer, shard_id)
-        resp = None
-        if kwargs.get("ShardIteratorType") == "TRIM_HORIZON" and saved is not None:
-            resumed = {**kwargs, "ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": saved}
-            try:
-                resp = self._client.get_shard_iterator(**resumed)
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "TrimmedDataAccessException":
-                    raise
-        if resp is None:
-            resp = self._client.get_shard_iterator(**kwargs)
-        self._remember(resp.get("ShardIterator"), shard_id, None)
-        return resp
-
-    def get_records(self, **kwargs: Any) -> Any:
-        iterator = str(kwargs["ShardIterator"])
-        with self._lock:
-            shard_id, pending = self._iterators.pop(iterator, (None, None))
-        if shard_id is not None and pending is not None:
-            self._store.handled(self._consumer, shard_id, pending)  # the poller read on: it is done
-        resp = self._client.get_records(**kwargs)
-        if shard_id is not None:
-            records = resp.get("Records") or []
-            last = records[-1]["dynamodb"]["SequenceNumber"] if records else None
-            self._remember(resp.get("NextShardIterator"), shard_id, last)
-        return resp
-
-    def _remember(self, iterator: str | None, shard_id: str, pending: str | None) -> None:
-        if iterator:
+        with self._save_lock:
             with self._lock:
-                self._iterators[iterator] = (shard_id, pending)
+                if not self._dirty:
+                    return
+                data = {
+                    "streamArn": self.stream_arn,
+                    "consumers": {k: dict(v) for k, v in self._positions.items()},
+                }
+                self._dirty = False
+            try:
+                write_json(self.path, data)
+            except OSError:
+                with self._lock:
+                    self._dirty = True  # written by the next save
+                raise
+
+    def consumer(self, consumer: str) -> ConsumerPositions:
+        """The positions of one consumer (one poller), as the poller reads and moves them."""
+        return ConsumerPositions(self, consumer)
+
+
+@dataclass(frozen=True)
+class ConsumerPositions:
+    """One consumer's view of the store: `position` of a shard, `handled` up to a sequence number."""
+
+    store: CheckpointStore
+    consumer: str
+
+    def position(self, shard_id: str) -> str | None:
+        return self.store.position(self.consumer, shard_id)
+
+    def handled(self, shard_id: str, sequence_number: str) -> None:
+        self.store.handled(self.consumer, shard_id, sequence_number)

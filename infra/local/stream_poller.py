@@ -21,11 +21,13 @@ on-failure destination pages for stream sources):
   (requestContext, responseContext, version, timestamp, DDBStreamBatchInfo) to the on-failure
   destination, here an SQS queue, and goes on with the shard: a bad record never blocks it.
 - Nothing is skipped: the shard's checkpoint moves past a batch only once it was handled (delivered,
-  or its record sent to the on-failure destination). While the destination is unreachable the shard
-  waits, trying again with back-off, and a page whose handling was interrupted (the function host
-  unreachable, a stop) is read again from the checkpoint: records are delivered at least once, as
-  Lambda's mapping does (Lambda Developer Guide, "Retain discarded records for a DynamoDB event
-  source": a batch is discarded only after its retries, its maximum age, or its expiry).
+  or its record sent to the on-failure destination); past part of a batch once that part is (the
+  records before the lowest failed one, a bisected half), and past the records the filter skipped.
+  While the destination is unreachable the shard waits, trying again with back-off, and the rest of
+  a page whose handling was interrupted (the function host unreachable, a stop) is read again from
+  the checkpoint: records are delivered at least once, as Lambda's mapping does (Lambda Developer
+  Guide, "Retain discarded records for a DynamoDB event source": a batch is discarded only after its
+  retries, its maximum age, or its expiry).
 - Retries of a failing batch back off exponentially from `retry_delay` to `max_retry_delay`, so a
   dependency down for a few seconds does not use up the retries at once (Lambda does not document its
   own interval between retries).
@@ -33,6 +35,10 @@ on-failure destination pages for stream sources):
 The poller asks for new records every `poll_interval` seconds while the stream is idle (it is on
 the latency path of "schedule a post a few seconds ahead") and without pause while records flow;
 a trigger with a batching window (MaximumBatchingWindowInSeconds) is read once per window.
+
+With `positions` (infra/local/stream_checkpoints.py), a shard met for the first time is read after
+the position saved for it, and every move of a shard's checkpoint is told to `positions` as it
+happens, so what was handled before a stop is not delivered again after it.
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -58,6 +64,14 @@ from infra.topology import StreamTrigger
 log = logging.getLogger("infra.local.streams")
 
 Invoke = Callable[[str, Any], Invocation]
+
+
+class ShardPositions(Protocol):
+    """Where a consumer left off on each shard (the last sequence number it handled there)."""
+
+    def position(self, shard_id: str) -> str | None: ...
+
+    def handled(self, shard_id: str, sequence_number: str) -> None: ...
 
 
 class _Stopped(Exception):
@@ -169,6 +183,7 @@ class StreamPoller:
         shard_refresh_interval: float = 1.0,
         retry_delay: float = 0.2,
         max_retry_delay: float = 5.0,
+        positions: ShardPositions | None = None,
     ) -> None:
         self.trigger = trigger
         self.stream_arn = stream_arn
@@ -183,7 +198,9 @@ class StreamPoller:
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
         self.stats = PollerStats()
+        self._positions = positions
         self._shards: dict[str, _Shard] = {}
+        self._done: set[str] = set()  # finished shards already forgotten: never read again
         self._last_refresh = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -228,8 +245,9 @@ class StreamPoller:
             description = self._streams.describe_stream(**kwargs)["StreamDescription"]
             for shard in description.get("Shards", []):
                 shard_id = shard["ShardId"]
-                if shard_id not in self._shards:
-                    self._shards[shard_id] = _Shard(shard_id, shard.get("ParentShardId"))
+                if shard_id not in self._shards and shard_id not in self._done:
+                    saved = self._positions.position(shard_id) if self._positions else None
+                    self._shards[shard_id] = _Shard(shard_id, shard.get("ParentShardId"), checkpoint=saved)
             last = description.get("LastEvaluatedShardId")
             if not last:
                 break
@@ -250,7 +268,15 @@ class StreamPoller:
                 kwargs["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
                 kwargs["SequenceNumber"] = shard.checkpoint
             try:
-                shard.iterator = self._streams.get_shard_iterator(**kwargs)["ShardIterator"]
+                try:
+                    shard.iterator = self._streams.get_shard_iterator(**kwargs)["ShardIterator"]
+                except ClientError as exc:
+                    if exc.response["Error"]["Code"] != "TrimmedDataAccessException":
+                        raise
+                    # the checkpoint's record was trimmed: every record left on the shard is after it
+                    kwargs = {**kwargs, "ShardIteratorType": "TRIM_HORIZON"}
+                    kwargs.pop("SequenceNumber")
+                    shard.iterator = self._streams.get_shard_iterator(**kwargs)["ShardIterator"]
             except ClientError as exc:
                 if exc.response["Error"]["Code"] == "ResourceNotFoundException":
                     shard.finished = True  # trimmed away
@@ -272,6 +298,7 @@ class StreamPoller:
             needed = any(s.parent_id == shard_id and not s.finished for s in self._shards.values())
             if not needed and len(self._shards) > 1:
                 del self._shards[shard_id]
+                self._done.add(shard_id)
         return busy
 
     def _poll_shard(self, shard: _Shard) -> bool:
@@ -308,15 +335,27 @@ class StreamPoller:
         for start in range(0, len(wanted), size):
             batch = wanted[start : start + size]
             self._deliver(shard, batch)
-            shard.checkpoint = batch[-1]["dynamodb"]["SequenceNumber"]
+            self._checkpoint(shard, batch[-1])
         self.stats.records_filtered += len(records) - len(wanted)
-        shard.checkpoint = records[-1]["dynamodb"]["SequenceNumber"]
+        self._checkpoint(shard, records[-1])
+
+    def _checkpoint(self, shard: _Shard, record: dict[str, Any]) -> None:
+        """Every record of the shard up to `record` is handled (delivered, discarded or filtered)."""
+        sequence_number = record["dynamodb"]["SequenceNumber"]
+        if shard.checkpoint is not None and int(sequence_number) <= int(shard.checkpoint):
+            return
+        shard.checkpoint = sequence_number
+        if self._positions is not None:
+            self._positions.handled(shard.shard_id, sequence_number)
 
     def _backoff(self, retries: int) -> float:
         return float(min(self.max_retry_delay, self.retry_delay * 2**retries))
 
     def _deliver(self, shard: _Shard, batch: list[dict[str, Any]]) -> None:
-        """Deliver one batch until every record succeeded or was discarded (_Stopped if stopped)."""
+        """Deliver one batch until every record succeeded or was discarded (_Stopped if stopped).
+
+        The segments stay in stream order (a retry or the halves of a split go to the front), so once
+        the front one is handled every record up to its last one is: the checkpoint moves there."""
         segments: deque[_Segment] = deque([_Segment(self._fresh(shard, batch))])
         while segments:
             if self._stop.is_set():
@@ -328,6 +367,7 @@ class StreamPoller:
             failed_from = self._failed_from(segment, invocation)
             if failed_from is None:
                 self.stats.records_delivered += len(segment.records)
+                self._checkpoint(shard, segment.records[-1])
                 continue
             if isinstance(failed_from, str):  # the whole batch failed
                 if self.trigger.bisect_on_error and len(segment.records) > 1:
@@ -344,9 +384,12 @@ class StreamPoller:
             else:
                 done = [r for r in segment.records if _seq(r) < failed_from]
                 self.stats.records_delivered += len(done)
+                if done:
+                    self._checkpoint(shard, done[-1])
                 remaining = [r for r in segment.records if _seq(r) >= failed_from]
             if segment.retries >= self.trigger.maximum_retry_attempts:
                 self._discard(shard, remaining, invocation, "RetryAttemptsExhausted", segment.invocations)
+                self._checkpoint(shard, segment.records[-1])
                 continue
             self._stop.wait(self._backoff(segment.retries))
             retry = _Segment(self._fresh(shard, remaining), segment.retries + 1, segment.invocations)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from tidings.aws.vault import CredentialVault
 pytestmark = pytest.mark.timeout(180)
 
 TABLE = "tidings-durable"
+SINK = StreamTrigger(function="durable_sink", entity_types=())
 
 
 @pytest.fixture
@@ -49,17 +52,23 @@ def _names(sink: RecordingFunction) -> list[str]:
         return [r["dynamodb"]["NewImage"]["SK"]["S"] for batch in sink.batches for r in batch]
 
 
-def _poll(endpoint: str, stream_arn: str, store: CheckpointStore, sink: RecordingFunction) -> StreamPoller:
+def _poll(
+    endpoint: str,
+    stream_arn: str,
+    store: CheckpointStore,
+    sink: RecordingFunction,
+    trigger: StreamTrigger = SINK,
+) -> StreamPoller:
     endpoints = Endpoints(dynamodb=endpoint, moto=endpoint)
-    trigger = StreamTrigger(function="durable_sink", entity_types=())
     host = LambdaHost(functions=())
     host.register(trigger.function, sink)
     poller = StreamPoller(
         trigger,
         stream_arn,
         host.invoke,
-        store.streams(client("dynamodbstreams", endpoints), trigger.function),
+        client("dynamodbstreams", endpoints),
         poll_interval=0.05,
+        positions=store.consumer(trigger.function),
     )
     poller.start()
     return poller
@@ -112,6 +121,70 @@ def test_the_table_and_the_stream_position_outlive_dynamodb_local(
         assert wait_for(lambda: _names(again) == ["d", "e"])
     finally:
         poller.stop()
+
+
+@pytest.mark.parametrize("when", ["during an invocation", "between batches", "within the batching window"])
+def test_after_a_clean_stop_no_record_handled_before_it_is_delivered_again(
+    database: Any, tmp_path: Path, when: str
+) -> None:
+    # Given a consumer stopped cleanly right after handling records: while its function runs, between
+    # two batches of one page, or while it gathers records for its batching window
+    server = database()
+    ddb = client("dynamodb", Endpoints(dynamodb=server.endpoint, moto=server.endpoint))
+    _, stream_arn = create_table(ddb, TABLE)
+
+    def put(name: str) -> None:
+        ddb.put_item(TableName=TABLE, Item={"PK": {"S": "USER#u1"}, "SK": {"S": name}})
+
+    for name in ("a", "b", "c"):
+        put(name)
+    trigger = SINK
+    stop_in = "c"
+    if when == "between batches":
+        trigger = StreamTrigger(function="durable_sink", entity_types=(), batch_size=1)
+        stop_in = "b"
+    elif when == "within the batching window":
+        trigger = StreamTrigger(function="durable_sink", entity_types=(), max_batching_window_seconds=5)
+        stop_in = ""
+    positions = tmp_path / CHECKPOINTS_FILE
+    store = CheckpointStore(positions, stream_arn)
+    first = RecordingFunction()
+    poller: list[StreamPoller] = []
+    stopping: list[threading.Thread] = []
+
+    def respond(records: list[dict[str, Any]]) -> None:
+        if stop_in and records[-1]["dynamodb"]["NewImage"]["SK"]["S"] == stop_in:
+            # the stack is stopped while this invocation runs (Ctrl-C): it ends, then the poller stops
+            stopping.append(threading.Thread(target=poller[0].stop))
+            stopping[0].start()
+            time.sleep(0.5)
+
+    first.respond = respond
+    poller.append(_poll(server.endpoint, stream_arn, store, first, trigger))
+    handled = ["a", "b"] if when == "between batches" else ["a", "b", "c"]
+    assert wait_for(lambda: _names(first) == handled)
+    if stopping:
+        stopping[0].join(timeout=30)
+    poller[0].stop()
+    store.save()
+    time.sleep(0.5)
+    assert _names(first) == handled
+
+    # When DynamoDB Local stops cleanly and starts again, and a consumer resumes from the saved positions
+    server.stop()
+    server = database()
+    ddb = client("dynamodb", Endpoints(dynamodb=server.endpoint, moto=server.endpoint))
+    put("d")
+    again = RecordingFunction()
+    resumed = _poll(server.endpoint, stream_arn, CheckpointStore(positions, stream_arn), again, trigger)
+    try:
+        # Then it gets what it had not handled, and nothing it had
+        expected = ["c", "d"] if when == "between batches" else ["d"]
+        assert wait_for(lambda: _names(again) == expected, 15), _names(again)
+        time.sleep(1)
+        assert _names(again) == expected
+    finally:
+        resumed.stop()
 
 
 def test_a_consumer_of_a_new_table_starts_from_its_first_record(database: Any, tmp_path: Path) -> None:
