@@ -461,7 +461,7 @@ def test_listing_campaign_drafts_a_post_per_platform_and_day_and_schedules_them_
 
     done = wait_until(stack, token, wf["workflowId"], finished)
 
-    assert done["status"] == "completed", done
+    assert done["status"] == "completed", [(s["stepId"], s["status"], s.get("error")) for s in done["steps"]]
     scheduled = step_of(done, "schedule")["output"]["scheduled"]
     assert len(scheduled) == 4
     queue = stack.get("/posts?status=scheduled", token).json()["posts"]
