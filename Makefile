@@ -15,6 +15,11 @@ STAMP_DASH := dashboard/dist/.built
 DASH_SOURCES := $(shell find dashboard/src -type f ! -name schema.d.ts) dashboard/index.html \
 	dashboard/tsconfig.json dashboard/vite.config.ts $(wildcard shared/tidings/api/*.py)
 ARGS ?=
+# Test files run on this many pytest-xdist workers, each file whole on one worker (its module's stack
+# and browser are started once): the end-to-end tests mostly wait on their stacks. Two workers halve
+# the run on a 2-core machine; three were faster still but slowed the stacks enough to fail tests
+# that wait on them. TEST_WORKERS=0 runs them in this process, one after another.
+TEST_WORKERS ?= 2
 
 .PHONY: dev test setup lint typecheck contracts unit integration infra e2e bench synth clean
 
@@ -70,7 +75,7 @@ infra: setup $(STAMP_CHECKOV)
 	$(BIN)/pytest tests/infra -q
 
 e2e: setup
-	$(BIN)/pytest tests/e2e -q
+	$(BIN)/pytest tests/e2e -q -n $(TEST_WORKERS) --dist loadfile
 
 ## Every gate: lint, types, and every test tier.
 test: setup $(STAMP_CHECKOV)
@@ -80,7 +85,7 @@ test: setup $(STAMP_CHECKOV)
 	$(BIN)/lint-imports --no-logo
 	node dashboard/scripts/budget.mjs
 	cd dashboard && npm run -s test
-	$(BIN)/pytest tests/unit tests/integration tests/infra tests/e2e -q
+	$(BIN)/pytest tests/unit tests/integration tests/infra tests/e2e -q -n $(TEST_WORKERS) --dist loadfile
 
 ## Benchmarks: writes bench-results.json and prints a table.
 bench: setup

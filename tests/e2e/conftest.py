@@ -25,6 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
+
+# A view fed by the stack's stream (a comment analysed, a post published) can take longer than
+# Playwright's default 5 s to show while other test files run beside this one (make test runs
+# several workers): wait up to 20 s before an expectation fails.
+expect.set_options(timeout=20_000)
 
 ROOT = Path(__file__).resolve().parents[2]
 TIDINGS = str(Path(sys.executable).with_name("tidings"))

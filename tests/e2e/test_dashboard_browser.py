@@ -9,7 +9,9 @@ browser download, no system package.
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -30,10 +32,15 @@ ZONE = "America/New_York"  # the browser's zone, so the calendar's hours are not
 
 
 def chromium_path() -> str:
+    """The browser's path. The package unpacks it into the temporary directory on first use and
+    takes an existing file there as done, so workers running test files side by side take turns
+    (a lock file) and none launches a half-written browser."""
     script = "import('@sparticuz/chromium').then(m => m.default.executablePath()).then(p => console.log(p))"
-    done = subprocess.run(
-        ["node", "-e", script], cwd=ROOT / "dashboard", capture_output=True, text=True, timeout=120
-    )
+    with open(Path(tempfile.gettempdir()) / "tidings-chromium.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = subprocess.run(
+            ["node", "-e", script], cwd=ROOT / "dashboard", capture_output=True, text=True, timeout=120
+        )
     assert done.returncode == 0, f"no Chromium from @sparticuz/chromium (run make setup): {done.stderr}"
     return done.stdout.strip()
 
