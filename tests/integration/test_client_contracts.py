@@ -22,7 +22,7 @@ from tidings.models.accounts import AccountCredentials
 from tidings.publishing.base import PlatformClient, PublishRequest
 from tidings.publishing.clients import build_client, default_http_client
 
-CLIENT_TIMEOUT = 1.5  # seconds (a slow machine may take 0.5 s to answer); the fake holds a `timeout` fault 3 s
+CLIENT_TIMEOUT = 1.5  # seconds (a busy machine can take 0.5 s); the fake holds a `timeout` fault 3 s
 
 
 def token(platform: Platform) -> str:
