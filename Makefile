@@ -15,11 +15,11 @@ STAMP_DASH := dashboard/dist/.built
 DASH_SOURCES := $(shell find dashboard/src -type f ! -name schema.d.ts) dashboard/index.html \
 	dashboard/tsconfig.json dashboard/vite.config.ts $(wildcard shared/tidings/api/*.py)
 ARGS ?=
-# Test files run on this many pytest-xdist workers, each file whole on one worker (its module's stack
-# and browser are started once): the end-to-end tests mostly wait on their stacks. Two workers halve
-# the run on a 2-core machine; three were faster still but slowed the stacks enough to fail tests
-# that wait on them. TEST_WORKERS=0 runs them in this process, one after another.
-TEST_WORKERS ?= 2
+# TEST_WORKERS=N runs the test files on N pytest-xdist workers, each file whole on one worker (its
+# module's stack and browser start once): on a 2-core machine two workers took the run from 32.6 to
+# about 20 min, but the extra load made a few waits on a stack time out, so one process, one file
+# after another (TEST_WORKERS=0), stays the default.
+TEST_WORKERS ?= 0
 
 .PHONY: dev test setup lint typecheck contracts unit integration infra e2e bench synth clean
 

@@ -206,7 +206,10 @@ def test_a_write_that_fails_answers_500_and_the_delivery_sent_again_is_stored(
 
     refused = deliver()
     assert refused["statusCode"] == 500, refused
-    assert stored_ids() == {"1_9100000", "1_9100001", "1_9100002", "1_9100004"}
+    # the failed entry is not stored; writes not yet started when it failed are dropped with it (the
+    # pool's map cancels them), so which others are stored depends on timing: the delivery sent again
+    # stores the rest
+    assert stored_ids() <= {"1_9100000", "1_9100001", "1_9100002", "1_9100004"}
 
     failing["on"] = False
     again = deliver()
