@@ -155,15 +155,18 @@ def test_after_a_clean_stop_no_record_handled_before_it_is_delivered_again(
     def respond(records: list[dict[str, Any]]) -> None:
         if stop_in and records[-1]["dynamodb"]["NewImage"]["SK"]["S"] == stop_in:
             # the stack is stopped while this invocation runs (Ctrl-C): it ends, then the poller stops
-            stopping.append(threading.Thread(target=poller[0].stop))
-            stopping[0].start()
+            # started before it is listed: the test may join it as soon as it is listed
+            stop = threading.Thread(target=poller[0].stop)
+            stop.start()
+            stopping.append(stop)
             time.sleep(0.5)
 
     first.respond = respond
     poller.append(_poll(server.endpoint, stream_arn, store, first, trigger))
     handled = ["a", "b"] if when == "between batches" else ["a", "b", "c"]
     assert wait_for(lambda: _names(first) == handled)
-    if stopping:
+    if stop_in:
+        assert wait_for(lambda: bool(stopping))  # the record is listed before its invocation stops
         stopping[0].join(timeout=30)
     poller[0].stop()
     store.save()
