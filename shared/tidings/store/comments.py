@@ -29,6 +29,7 @@ meanwhile is written again without it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -175,15 +176,28 @@ def comment_to_item(comment: Comment) -> dict[str, Any]:
     return item
 
 
+logger = logging.getLogger(__name__)
+
+
 def reply_due_upper_bound(now: datetime) -> str:
     """Reply index sort keys below this are due at `now`."""
     return iso_ms(now) + "#~"
 
 
 def oldest_due(items: list[dict[str, Any]], limit: int) -> list[Comment]:
-    """The comments of reply index entries, the longest due first, at most `limit`."""
-    ordered = sorted(items, key=lambda item: str(item["GSI3SK"]))[:limit]
-    return [comment_from_item(item) for item in ordered]
+    """The comments of reply index entries, the longest due first, at most `limit`; an item that
+    cannot be read is left out with a log, so one bad item never stops the reply pass."""
+    found: list[Comment] = []
+    for item in sorted(items, key=lambda item: str(item["GSI3SK"])):
+        if len(found) >= limit:
+            break
+        try:
+            found.append(comment_from_item(item))
+        except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            logger.error(
+                "skipped a due reply that cannot be read (%s): %s %s", exc, item.get("PK"), item.get("SK")
+            )
+    return found
 
 
 def comment_from_item(item: dict[str, Any]) -> Comment:
